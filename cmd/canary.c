@@ -1,0 +1,1 @@
+/* canary.c: placeholder until written. */

@@ -1,0 +1,1 @@
+/* list.c: placeholder until written. */

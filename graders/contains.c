@@ -1,0 +1,1 @@
+/* contains.c: placeholder until written. */

@@ -1,0 +1,1 @@
+/* equals.c: placeholder until written. */

@@ -1,0 +1,1 @@
+/* grader.c: placeholder until written. */

@@ -1,0 +1,1 @@
+/* max_latency.c: placeholder until written. */

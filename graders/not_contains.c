@@ -1,0 +1,1 @@
+/* not_contains.c: placeholder until written. */

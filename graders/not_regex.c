@@ -1,0 +1,1 @@
+/* not_regex.c: placeholder until written. */

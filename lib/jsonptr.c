@@ -1,0 +1,1 @@
+/* jsonptr.c: placeholder until written. */

@@ -1,0 +1,1 @@
+/* provider.c: placeholder until written. */

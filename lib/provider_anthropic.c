@@ -1,0 +1,1 @@
+/* provider_anthropic.c: placeholder until written. */

@@ -1,0 +1,1 @@
+/* provider_http.c: placeholder until written. */

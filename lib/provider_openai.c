@@ -1,0 +1,1 @@
+/* provider_openai.c: placeholder until written. */

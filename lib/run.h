@@ -1,0 +1,123 @@
+/* run.h: one run of a suite: jobs (case x target x repeat) on the transport,
+ * replies parsed by the target's provider, graded, and gathered into samples
+ * and per-case, per-stratum results.
+ *
+ * Eval and prod samples of a case are submitted interleaved (eval, prod,
+ * eval, prod, ...) so that time-dependent effects hit both sides alike.
+ *
+ * Ownership: a struct run borrows its suite (which must outlive it) and owns
+ * every result, sample, reason and fingerprint string; run_free() frees them.
+ * Every reason and URL in a run has been through the suite's redact set.
+ */
+#ifndef CANARY_RUN_H
+#define CANARY_RUN_H
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "suite.h"
+#include "transport.h"
+#include "verdict.h"
+#include "../graders/grader.h"
+
+struct sample {
+	enum side side;
+	int index;             /* repeat number, from 0 */
+	bool done;             /* false when the run was interrupted first */
+	enum grade grade;
+	char **reasons;        /* "grader: why" per failing grader, or the error */
+	size_t nreasons;
+	long status;           /* HTTP status, 0 when none arrived */
+	double latency_ms;
+	int attempts;
+	char *fingerprint;     /* NULL when none */
+};
+
+struct side_result {
+	int passed;
+	int failed;
+	int errors;            /* samples that could not be measured */
+	int total;             /* samples sent: passed + failed + errors */
+	double rate;           /* passed / (passed + failed); 0 when none valid */
+	bool measured;         /* at least one valid sample */
+	bool ok;               /* measured and rate >= threshold */
+	struct sample *samples;
+	size_t nsamples;
+};
+
+struct case_result {
+	const struct suite_case *c;
+	bool selected;         /* false when filtered out (--stratum, --case) */
+	struct side_result side[SIDE__COUNT];
+	enum verdict verdict;
+};
+
+struct stratum_result {
+	const struct stratum *s;
+	int ncases;            /* selected cases */
+	int passed[SIDE__COUNT]; /* cases passing on each side */
+	int counts[VERDICT__COUNT];
+	enum verdict verdict;
+	bool selected;         /* any selected case */
+};
+
+struct fingerprint_count {
+	char *value;
+	int count;
+};
+
+struct run {
+	struct suite *suite;
+	struct case_result *cases;  /* one per suite case, in suite order */
+	size_t ncases;
+	size_t nselected;
+	struct stratum_result *strata; /* one per suite stratum */
+	size_t nstrata;
+	char *url_display[SIDE__COUNT]; /* without credentials or env values */
+	struct fingerprint_count *fingerprints[SIDE__COUNT];
+	size_t nfingerprints[SIDE__COUNT];
+	enum verdict verdict;
+	int exit_code;
+	long long started_wall_ms;
+	long duration_ms;
+	bool interrupted;
+	struct transport_stats stats;
+};
+
+struct run_options {
+	struct transport_options transport;
+	long timeout_ms;        /* --timeout: overrides suite and case (0: none) */
+	int repeat;             /* --repeat: overrides (0: none) */
+	const char *stratum;    /* --stratum filter, or NULL */
+	const char *case_glob;  /* --case filter, or NULL */
+	volatile sig_atomic_t *stop; /* set by a signal handler, or NULL */
+	/* on_sample: called after each sample is graded (for progress and
+	 * --verbose), or NULL. */
+	void (*on_sample)(const struct run *r, const struct case_result *cr,
+			  const struct sample *s, void *user);
+	void *user;
+};
+
+/* run_options_default: the defaults of `canary run`. */
+void run_options_default(struct run_options *o);
+
+/* run_execute: run the suite's selected cases against both targets.  Every
+ * failure of a request or grader becomes an error sample, so this fails
+ * (NULL, *err) only when the run cannot start at all (e.g. libcurl fails, or
+ * the filters select no case). */
+struct run *run_execute(struct suite *s, const struct run_options *o, char **err);
+
+/* run_grade_reply: parse a raw reply with target t's provider and grade it
+ * with case c's graders into sample (used by run_execute and `canary grade`). */
+void run_grade_reply(struct suite *s, const struct suite_case *c, enum side side,
+		     struct reply *reply, struct sample *out);
+
+void run_free(struct run *r);
+void sample_release(struct sample *s);
+
+/* run_display_url: url with userinfo, query and fragment removed; a URL that
+ * came from ${env:...} shows as its template. */
+char *run_display_url(const struct target *t, const struct redact *r);
+
+#endif

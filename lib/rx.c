@@ -1,0 +1,1 @@
+/* rx.c: placeholder until written. */

@@ -1,0 +1,31 @@
+/* rx.h: PCRE2 regular expressions, compiled once (with JIT when the
+ * platform has it) and matched without allocating per call.
+ *
+ * Ownership: rx_compile() returns an expression freed by rx_free(); it
+ * keeps its own match data, so one expression must not be matched from two
+ * threads at once.
+ */
+#ifndef CANARY_RX_H
+#define CANARY_RX_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct rx;
+
+enum {
+	RX_CASELESS = 1 << 0,
+	RX_MULTILINE = 1 << 1,
+	RX_DOTALL = 1 << 2,
+};
+
+/* rx_compile: NULL and *err ("bad regex at offset 3: missing )") when the
+ * pattern does not compile.  Patterns are UTF-8. */
+struct rx *rx_compile(const char *pattern, unsigned flags, char **err);
+/* rx_match: 1 on a match, 0 on none, -1 and *err when matching failed
+ * (e.g. the match limit was hit); *start/*end give the match when set. */
+int rx_match(struct rx *re, const char *s, size_t len, size_t *start, size_t *end, char **err);
+const char *rx_pattern(const struct rx *re);
+void rx_free(struct rx *re);
+
+#endif

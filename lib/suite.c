@@ -1,0 +1,1 @@
+/* suite.c: placeholder until written. */

@@ -1,0 +1,58 @@
+/* template.h: ${...} substitution in suite strings.
+ *
+ * Names: ${env:NAME}, ${input}, ${messages} (as JSON), ${case.id},
+ * ${stratum}, ${vars.NAME}.  "$${" writes a literal "${".  An unknown name,
+ * an unterminated "${" and an unset environment variable are errors.
+ *
+ * Ownership: rendered strings and JSON trees belong to the caller.  The
+ * context is borrowed.  Every env value that is substituted is added to the
+ * context's redact set, so it never reaches an output.
+ */
+#ifndef CANARY_TEMPLATE_H
+#define CANARY_TEMPLATE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <cjson/cJSON.h>
+
+#include "redact.h"
+
+/* Which names a string may use: case strings cannot refer to themselves. */
+enum {
+	TMPL_ENV = 1 << 0,
+	TMPL_INPUT = 1 << 1,    /* ${input} and ${messages} */
+	TMPL_CASE = 1 << 2,     /* ${case.id} and ${stratum} */
+	TMPL_VARS = 1 << 3,     /* ${vars.NAME} */
+	TMPL_TARGET = TMPL_ENV | TMPL_INPUT | TMPL_CASE | TMPL_VARS,
+	TMPL_CASE_STRING = TMPL_ENV | TMPL_CASE | TMPL_VARS,
+};
+
+struct tmpl_var {
+	const char *name;
+	const char *value;
+};
+
+struct tmpl_ctx {
+	unsigned allowed;          /* TMPL_* names permitted */
+	const char *input;         /* last user message */
+	const cJSON *messages;     /* the case's messages array */
+	const char *case_id;
+	const char *stratum;
+	const struct tmpl_var *vars;
+	size_t nvars;
+	struct redact *redact;     /* may be NULL */
+};
+
+/* template_render: substitute every ${...} of s.  On failure returns NULL
+ * and sets *err to a message naming the problem (never a secret value). */
+char *template_render(const char *s, const struct tmpl_ctx *ctx, char **err);
+
+/* template_render_json: a deep copy of tmpl with every string rendered; a
+ * string that is exactly "${messages}" becomes the messages array itself. */
+cJSON *template_render_json(const cJSON *tmpl, const struct tmpl_ctx *ctx, char **err);
+
+/* template_uses_env: whether s refers to any ${env:...}. */
+bool template_uses_env(const char *s);
+
+#endif

@@ -1,0 +1,353 @@
+/* util.c: allocation, bounded buffers, arenas and small helpers. */
+#include "util.h"
+
+#include <errno.h>
+#include <fnmatch.h>
+#include <limits.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static void oom(void)
+{
+	fputs("canary: out of memory\n", stderr);
+	abort();
+}
+
+void *xmalloc(size_t n)
+{
+	void *p = malloc(n ? n : 1);
+	if (!p)
+		oom();
+	return p;
+}
+
+void *xcalloc(size_t nmemb, size_t size)
+{
+	void *p = calloc(nmemb ? nmemb : 1, size ? size : 1);
+	if (!p)
+		oom();
+	return p;
+}
+
+void *xrealloc(void *p, size_t n)
+{
+	p = realloc(p, n ? n : 1);
+	if (!p)
+		oom();
+	return p;
+}
+
+void *xreallocarray(void *p, size_t nmemb, size_t size)
+{
+	if (size && nmemb > SIZE_MAX / size)
+		oom();
+	return xrealloc(p, nmemb * size);
+}
+
+char *xstrdup(const char *s)
+{
+	return xstrndup(s, strlen(s));
+}
+
+char *xstrndup(const char *s, size_t n)
+{
+	char *p = xmalloc(n + 1);
+	memcpy(p, s, n);
+	p[n] = '\0';
+	return p;
+}
+
+char *xvasprintf(const char *fmt, va_list ap)
+{
+	va_list cp;
+	va_copy(cp, ap);
+	int n = vsnprintf(NULL, 0, fmt, cp);
+	va_end(cp);
+	if (n < 0)
+		oom();
+	char *p = xmalloc((size_t)n + 1);
+	vsnprintf(p, (size_t)n + 1, fmt, ap);
+	return p;
+}
+
+char *xasprintf(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	char *p = xvasprintf(fmt, ap);
+	va_end(ap);
+	return p;
+}
+
+void buf_init(struct buf *b, size_t max)
+{
+	b->data = NULL;
+	b->len = 0;
+	b->cap = 0;
+	b->max = max ? max : BUF_MAX_DEFAULT;
+}
+
+int buf_add(struct buf *b, const void *p, size_t n)
+{
+	if (n > b->max || b->len > b->max - n)
+		return -1;
+	if (b->len + n + 1 > b->cap) {
+		size_t cap = b->cap ? b->cap : 64;
+		while (cap < b->len + n + 1)
+			cap *= 2;
+		b->data = xrealloc(b->data, cap);
+		b->cap = cap;
+	}
+	if (n)
+		memcpy(b->data + b->len, p, n);
+	b->len += n;
+	b->data[b->len] = '\0';
+	return 0;
+}
+
+int buf_addstr(struct buf *b, const char *s)
+{
+	return buf_add(b, s, strlen(s));
+}
+
+int buf_addch(struct buf *b, char c)
+{
+	return buf_add(b, &c, 1);
+}
+
+int buf_addf(struct buf *b, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	char *s = xvasprintf(fmt, ap);
+	va_end(ap);
+	int rc = buf_addstr(b, s);
+	free(s);
+	return rc;
+}
+
+char *buf_detach(struct buf *b, size_t *len)
+{
+	char *p = b->data ? b->data : xstrdup("");
+	if (len)
+		*len = b->len;
+	b->data = NULL;
+	b->len = 0;
+	b->cap = 0;
+	return p;
+}
+
+void buf_reset(struct buf *b)
+{
+	b->len = 0;
+	if (b->data)
+		b->data[0] = '\0';
+}
+
+void buf_release(struct buf *b)
+{
+	free(b->data);
+	b->data = NULL;
+	b->len = 0;
+	b->cap = 0;
+}
+
+struct arena_chunk {
+	struct arena_chunk *next;
+	size_t used;
+	size_t size;
+	max_align_t data[];
+};
+
+#define ARENA_CHUNK ((size_t)16 << 10)
+
+void *arena_alloc(struct arena *a, size_t n)
+{
+	size_t align = sizeof(max_align_t);
+	n = (n + align - 1) / align * align;
+	struct arena_chunk *c = a->head;
+	if (!c || c->size - c->used < n) {
+		size_t size = n > ARENA_CHUNK ? n : ARENA_CHUNK;
+		c = xmalloc(sizeof(*c) + size);
+		c->size = size;
+		c->used = 0;
+		c->next = a->head;
+		a->head = c;
+	}
+	void *p = (char *)c->data + c->used;
+	c->used += n;
+	memset(p, 0, n);
+	return p;
+}
+
+char *arena_strndup(struct arena *a, const char *s, size_t n)
+{
+	char *p = arena_alloc(a, n + 1);
+	memcpy(p, s, n);
+	p[n] = '\0';
+	return p;
+}
+
+char *arena_strdup(struct arena *a, const char *s)
+{
+	return arena_strndup(a, s, strlen(s));
+}
+
+void arena_release(struct arena *a)
+{
+	struct arena_chunk *c = a->head;
+	while (c) {
+		struct arena_chunk *next = c->next;
+		free(c);
+		c = next;
+	}
+	a->head = NULL;
+}
+
+int util_parse_duration(const char *s, long *ms)
+{
+	static const struct {
+		const char *suffix;
+		double scale;
+	} units[] = {
+		{"ms", 1}, {"s", 1000}, {"m", 60000}, {"h", 3600000}, {"", 1000},
+	};
+	if (!s || !*s)
+		return -1;
+	errno = 0;
+	char *end;
+	double v = strtod(s, &end);
+	if (errno || end == s || v < 0 || *s == '-' || *s == '+')
+		return -1;
+	for (size_t i = 0; i < ARRAY_SIZE(units); i++) {
+		if (strcmp(end, units[i].suffix) == 0) {
+			double r = v * units[i].scale;
+			if (r > (double)LONG_MAX / 2)
+				return -1;
+			*ms = (long)(r + 0.5);
+			return 0;
+		}
+	}
+	return -1;
+}
+
+/* Levenshtein distance, capped: strings longer than 64 are never close. */
+static size_t edit_distance(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+	if (la > 64 || lb > 64)
+		return SIZE_MAX;
+	size_t row[65];
+	for (size_t j = 0; j <= lb; j++)
+		row[j] = j;
+	for (size_t i = 1; i <= la; i++) {
+		size_t diag = row[0];
+		row[0] = i;
+		for (size_t j = 1; j <= lb; j++) {
+			size_t up = row[j];
+			size_t cost = a[i - 1] == b[j - 1] ? 0 : 1;
+			size_t best = diag + cost;
+			if (row[j] + 1 < best)
+				best = row[j] + 1;
+			if (row[j - 1] + 1 < best)
+				best = row[j - 1] + 1;
+			row[j] = best;
+			diag = up;
+		}
+	}
+	return row[lb];
+}
+
+const char *util_suggest(const char *word, const char *const *candidates)
+{
+	const char *best = NULL;
+	size_t best_d = SIZE_MAX;
+	size_t wl = strlen(word);
+	for (; *candidates; candidates++) {
+		size_t d = edit_distance(word, *candidates);
+		if (d < best_d) {
+			best_d = d;
+			best = *candidates;
+		}
+	}
+	/* A third of the word may be wrong, and at least one edit. */
+	size_t limit = wl / 3 > 1 ? wl / 3 : 1;
+	return best_d <= limit || (best_d <= 2 && wl >= 4) ? best : NULL;
+}
+
+bool util_glob(const char *pattern, const char *s)
+{
+	return fnmatch(pattern, s, 0) == 0;
+}
+
+double util_now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
+}
+
+long long util_wall_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void util_rfc3339(long long wall_ms, char out[32])
+{
+	time_t t = (time_t)(wall_ms / 1000);
+	struct tm tm;
+	gmtime_r(&t, &tm);
+	strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+char *util_read_file(const char *path, size_t max, size_t *len, char **err)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f) {
+		*err = xasprintf("cannot open '%s': %s", path, strerror(errno));
+		return NULL;
+	}
+	struct buf b;
+	buf_init(&b, max);
+	char chunk[8192];
+	size_t n;
+	char *out = NULL;
+	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
+		if (buf_add(&b, chunk, n) < 0) {
+			*err = xasprintf("'%s' is larger than %zu bytes", path, max);
+			goto out;
+		}
+	}
+	if (ferror(f)) {
+		*err = xasprintf("cannot read '%s': %s", path, strerror(errno));
+		goto out;
+	}
+	out = buf_detach(&b, len);
+out:
+	buf_release(&b);
+	fclose(f);
+	return out;
+}
+
+/* xorshift64*, seeded once from the clock and pid; jitter needs no more. */
+double util_random(void)
+{
+	static uint64_t state;
+	if (!state) {
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		state = ((uint64_t)ts.tv_nsec << 20) ^ (uint64_t)ts.tv_sec ^
+			((uint64_t)getpid() << 40) ^ 0x9E3779B97F4A7C15ull;
+	}
+	state ^= state >> 12;
+	state ^= state << 25;
+	state ^= state >> 27;
+	uint64_t r = state * 0x2545F4914F6CDD1Dull;
+	return (double)(r >> 11) / 9007199254740992.0;
+}

@@ -1,0 +1,90 @@
+/* util.h: allocation, bounded buffers, arenas and small helpers.
+ *
+ * Ownership: x*alloc and xstrdup return memory the caller frees with free().
+ * Out-of-memory aborts here, in one place, so no caller checks for NULL.
+ * A struct buf owns its data until buf_detach() hands it to the caller.
+ * Everything allocated from an arena lives until arena_release().
+ */
+#ifndef CANARY_UTIL_H
+#define CANARY_UTIL_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+#if defined(__GNUC__)
+#define PRINTF_LIKE(f, a) __attribute__((format(printf, f, a)))
+#else
+#define PRINTF_LIKE(f, a)
+#endif
+
+void *xmalloc(size_t n);
+void *xcalloc(size_t nmemb, size_t size);
+void *xrealloc(void *p, size_t n);
+/* xreallocarray: grow an array to nmemb elements, aborting on overflow. */
+void *xreallocarray(void *p, size_t nmemb, size_t size);
+char *xstrdup(const char *s);
+char *xstrndup(const char *s, size_t n);
+char *xasprintf(const char *fmt, ...) PRINTF_LIKE(1, 2);
+char *xvasprintf(const char *fmt, va_list ap);
+
+/* A growable byte buffer with a hard maximum (curl's DYNBUF rule).  data is
+ * always NUL-terminated once anything was added.  Adding past max fails with
+ * -1 and leaves the buffer as it was. */
+struct buf {
+	char *data;
+	size_t len;
+	size_t cap;
+	size_t max;
+};
+
+#define BUF_MAX_DEFAULT ((size_t)64 << 20)
+
+void buf_init(struct buf *b, size_t max);
+int buf_add(struct buf *b, const void *p, size_t n);
+int buf_addstr(struct buf *b, const char *s);
+int buf_addch(struct buf *b, char c);
+int buf_addf(struct buf *b, const char *fmt, ...) PRINTF_LIKE(2, 3);
+/* buf_detach: hand the data to the caller ("" when empty) and reset b. */
+char *buf_detach(struct buf *b, size_t *len);
+void buf_reset(struct buf *b);
+void buf_release(struct buf *b);
+
+/* A bump allocator for data that lives as long as one document or run. */
+struct arena_chunk;
+struct arena {
+	struct arena_chunk *head;
+};
+
+void *arena_alloc(struct arena *a, size_t n);
+char *arena_strndup(struct arena *a, const char *s, size_t n);
+char *arena_strdup(struct arena *a, const char *s);
+void arena_release(struct arena *a);
+
+/* util_parse_duration: "250ms", "30s", "2m", "1h" (or a bare number of
+ * seconds) into milliseconds; -1 when malformed or negative. */
+int util_parse_duration(const char *s, long *ms);
+
+/* util_suggest: the candidate closest to word by edit distance, when close
+ * enough to be a likely typo; NULL otherwise.  candidates ends with NULL. */
+const char *util_suggest(const char *word, const char *const *candidates);
+
+/* util_glob: fnmatch-style match of '*', '?' and '[...]'. */
+bool util_glob(const char *pattern, const char *s);
+
+/* Monotonic and wall clocks in milliseconds. */
+double util_now_ms(void);
+long long util_wall_ms(void);
+/* util_rfc3339: format a wall time in ms as UTC "2026-01-02T03:04:05Z". */
+void util_rfc3339(long long wall_ms, char out[32]);
+
+/* util_read_file: read a whole file, at most max bytes; NULL and *err when
+ * it cannot be read. */
+char *util_read_file(const char *path, size_t max, size_t *len, char **err);
+
+/* util_random: a uniform double in [0,1) from a per-process seeded PRNG. */
+double util_random(void);
+
+#endif

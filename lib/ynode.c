@@ -1,0 +1,386 @@
+/* ynode.c: build a positioned YAML tree from libyaml's event stream. */
+#include "ynode.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <yaml.h>
+
+#define YNODE_MAX_DEPTH 64
+#define YNODE_MAX_NODES 1000000
+
+struct frame {
+	struct ynode *node;
+	char *anchor;
+	struct ynode **items;
+	size_t n, cap;
+};
+
+struct anchor {
+	char *name;
+	struct ynode *node;
+};
+
+struct builder {
+	struct ydoc *doc;
+	struct frame stack[YNODE_MAX_DEPTH + 1];
+	int depth;
+	struct anchor *anchors;
+	size_t nanchors;
+	size_t nodes;
+};
+
+char *ynode_error(const struct ynode *n, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	char *msg = xvasprintf(fmt, ap);
+	va_end(ap);
+	char *s = xasprintf("%s:%d:%d: %s", n->file, n->line, n->col, msg);
+	free(msg);
+	return s;
+}
+
+static char *mark_error(const struct ydoc *doc, yaml_mark_t m, const char *what)
+{
+	return xasprintf("%s:%zu:%zu: %s", doc->file, m.line + 1, m.column + 1, what);
+}
+
+static struct ynode *new_node(struct builder *b, enum ynode_kind kind, yaml_mark_t m)
+{
+	struct ynode *n = arena_alloc(&b->doc->arena, sizeof(*n));
+	n->kind = kind;
+	n->file = b->doc->file;
+	n->line = (int)m.line + 1;
+	n->col = (int)m.column + 1;
+	b->nodes++;
+	return n;
+}
+
+static void add_anchor(struct builder *b, const char *name, struct ynode *n)
+{
+	for (size_t i = 0; i < b->nanchors; i++) {
+		if (strcmp(b->anchors[i].name, name) == 0) {
+			b->anchors[i].node = n; /* YAML lets a later anchor override */
+			return;
+		}
+	}
+	b->anchors = xreallocarray(b->anchors, b->nanchors + 1, sizeof(*b->anchors));
+	b->anchors[b->nanchors].name = xstrdup(name);
+	b->anchors[b->nanchors].node = n;
+	b->nanchors++;
+}
+
+static struct ynode *find_anchor(struct builder *b, const char *name)
+{
+	for (size_t i = 0; i < b->nanchors; i++)
+		if (strcmp(b->anchors[i].name, name) == 0)
+			return b->anchors[i].node;
+	return NULL;
+}
+
+static bool same_key(const struct ynode *a, const struct ynode *b)
+{
+	return a->kind == YNODE_SCALAR && b->kind == YNODE_SCALAR && a->len == b->len &&
+	       memcmp(a->str, b->str, a->len) == 0;
+}
+
+/* Attach a finished node to the container on top of the stack, or make it
+ * the root; a duplicate mapping key is an error. */
+static int attach(struct builder *b, struct ynode *n, char **err)
+{
+	if (b->depth == 0) {
+		b->doc->root = n;
+		return 0;
+	}
+	struct frame *f = &b->stack[b->depth - 1];
+	if (f->node->kind == YNODE_MAP && f->n % 2 == 0) {
+		if (n->kind != YNODE_SCALAR) {
+			*err = ynode_error(n, "mapping keys must be scalars");
+			return -1;
+		}
+		for (size_t i = 0; i < f->n; i += 2) {
+			if (same_key(f->items[i], n)) {
+				*err = ynode_error(n, "duplicate key '%s' (first at line %d)",
+						   n->str, f->items[i]->line);
+				return -1;
+			}
+		}
+	}
+	if (f->n == f->cap) {
+		f->cap = f->cap ? f->cap * 2 : 8;
+		f->items = xreallocarray(f->items, f->cap, sizeof(*f->items));
+	}
+	f->items[f->n++] = n;
+	return 0;
+}
+
+static int push(struct builder *b, struct ynode *n, const char *anchor, char **err)
+{
+	if (b->depth >= YNODE_MAX_DEPTH) {
+		*err = ynode_error(n, "nesting deeper than %d levels", YNODE_MAX_DEPTH);
+		return -1;
+	}
+	struct frame *f = &b->stack[b->depth++];
+	memset(f, 0, sizeof(*f));
+	f->node = n;
+	f->anchor = anchor ? xstrdup(anchor) : NULL;
+	return 0;
+}
+
+static int pop(struct builder *b, char **err)
+{
+	struct frame *f = &b->stack[--b->depth];
+	struct ynode *n = f->node;
+	n->items = arena_alloc(&b->doc->arena, (f->n ? f->n : 1) * sizeof(*n->items));
+	if (f->n)
+		memcpy(n->items, f->items, f->n * sizeof(*n->items));
+	n->n = n->kind == YNODE_MAP ? f->n / 2 : f->n;
+	free(f->items);
+	if (f->anchor) {
+		add_anchor(b, f->anchor, n);
+		free(f->anchor);
+	}
+	f->items = NULL;
+	f->anchor = NULL;
+	return attach(b, n, err);
+}
+
+/* Feed one event into the builder; 1 at the end of the document. */
+static int handle(struct builder *b, yaml_event_t *ev, char **err)
+{
+	struct ynode *n;
+	switch (ev->type) {
+	case YAML_STREAM_START_EVENT:
+	case YAML_DOCUMENT_START_EVENT:
+		return 0;
+	case YAML_DOCUMENT_END_EVENT:
+	case YAML_STREAM_END_EVENT:
+		return 1;
+	case YAML_SCALAR_EVENT:
+		n = new_node(b, YNODE_SCALAR, ev->start_mark);
+		n->str = arena_strndup(&b->doc->arena, (const char *)ev->data.scalar.value,
+				       ev->data.scalar.length);
+		n->len = ev->data.scalar.length;
+		n->plain = ev->data.scalar.style == YAML_PLAIN_SCALAR_STYLE &&
+			   !(ev->data.scalar.tag &&
+			     strcmp((const char *)ev->data.scalar.tag, YAML_STR_TAG) == 0);
+		if (ev->data.scalar.anchor)
+			add_anchor(b, (const char *)ev->data.scalar.anchor, n);
+		break;
+	case YAML_SEQUENCE_START_EVENT:
+	case YAML_MAPPING_START_EVENT:
+		n = new_node(b, ev->type == YAML_SEQUENCE_START_EVENT ? YNODE_SEQ : YNODE_MAP,
+			     ev->start_mark);
+		if (b->nodes > YNODE_MAX_NODES)
+			goto too_many;
+		return push(b, n,
+			    (const char *)(ev->type == YAML_SEQUENCE_START_EVENT
+						   ? ev->data.sequence_start.anchor
+						   : ev->data.mapping_start.anchor),
+			    err);
+	case YAML_SEQUENCE_END_EVENT:
+	case YAML_MAPPING_END_EVENT:
+		return pop(b, err);
+	case YAML_ALIAS_EVENT:
+		n = find_anchor(b, (const char *)ev->data.alias.anchor);
+		if (!n) {
+			*err = mark_error(b->doc, ev->start_mark, "unknown alias");
+			return -1;
+		}
+		break;
+	default:
+		return 0;
+	}
+	if (b->nodes > YNODE_MAX_NODES)
+		goto too_many;
+	return attach(b, n, err) < 0 ? -1 : 0;
+too_many:
+	*err = mark_error(b->doc, ev->start_mark, "document has more than a million nodes");
+	return -1;
+}
+
+struct ydoc *ydoc_parse(const char *file, const char *data, size_t len, char **err)
+{
+	struct ydoc *doc = xcalloc(1, sizeof(*doc));
+	doc->file = xstrdup(file);
+	struct builder b = {.doc = doc};
+	yaml_parser_t parser;
+	bool ok = false;
+	if (!yaml_parser_initialize(&parser)) {
+		*err = xasprintf("%s: cannot initialise the YAML parser", file);
+		free(doc->file);
+		free(doc);
+		return NULL;
+	}
+	yaml_parser_set_input_string(&parser, (const unsigned char *)data, len);
+	for (;;) {
+		yaml_event_t ev;
+		if (!yaml_parser_parse(&parser, &ev)) {
+			yaml_mark_t m = parser.problem_mark;
+			const char *problem = parser.problem ? parser.problem : "invalid YAML";
+			if (parser.context)
+				*err = xasprintf("%s:%zu:%zu: %s %s", file, m.line + 1, m.column + 1,
+						 problem, parser.context);
+			else
+				*err = mark_error(doc, m, problem);
+			break;
+		}
+		int rc = handle(&b, &ev, err);
+		yaml_event_delete(&ev);
+		if (rc < 0)
+			break;
+		if (rc > 0) {
+			ok = true;
+			break;
+		}
+	}
+	yaml_parser_delete(&parser);
+	while (b.depth > 0) {
+		struct frame *f = &b.stack[--b.depth];
+		free(f->items);
+		free(f->anchor);
+	}
+	for (size_t i = 0; i < b.nanchors; i++)
+		free(b.anchors[i].name);
+	free(b.anchors);
+	if (!ok) {
+		ydoc_free(doc);
+		return NULL;
+	}
+	return doc;
+}
+
+void ydoc_free(struct ydoc *doc)
+{
+	if (!doc)
+		return;
+	arena_release(&doc->arena);
+	free(doc->file);
+	free(doc);
+}
+
+const struct ynode *ynode_get(const struct ynode *map, const char *key)
+{
+	if (!map || map->kind != YNODE_MAP)
+		return NULL;
+	for (size_t i = 0; i < map->n; i++) {
+		const struct ynode *k = map->items[2 * i];
+		if (strcmp(k->str, key) == 0)
+			return map->items[2 * i + 1];
+	}
+	return NULL;
+}
+
+const char *ynode_kind_name(enum ynode_kind k)
+{
+	switch (k) {
+	case YNODE_SCALAR:
+		return "a scalar";
+	case YNODE_SEQ:
+		return "a list";
+	case YNODE_MAP:
+		return "a mapping";
+	}
+	return "?";
+}
+
+bool ynode_is_null(const struct ynode *n)
+{
+	if (!n || n->kind != YNODE_SCALAR || !n->plain)
+		return false;
+	return n->len == 0 || strcmp(n->str, "~") == 0 || strcmp(n->str, "null") == 0 ||
+	       strcmp(n->str, "Null") == 0 || strcmp(n->str, "NULL") == 0;
+}
+
+int ynode_bool(const struct ynode *n, bool *out)
+{
+	static const char *const yes[] = {"true", "True", "TRUE"};
+	static const char *const no[] = {"false", "False", "FALSE"};
+	if (!n || n->kind != YNODE_SCALAR || !n->plain)
+		return -1;
+	for (size_t i = 0; i < ARRAY_SIZE(yes); i++) {
+		if (strcmp(n->str, yes[i]) == 0) {
+			*out = true;
+			return 0;
+		}
+		if (strcmp(n->str, no[i]) == 0) {
+			*out = false;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+int ynode_number(const struct ynode *n, double *out)
+{
+	if (!n || n->kind != YNODE_SCALAR || !n->plain || n->len == 0)
+		return -1;
+	const char *s = n->str;
+	if (strcmp(s, ".inf") == 0 || strcmp(s, "+.inf") == 0 || strcmp(s, "-.inf") == 0 ||
+	    strcmp(s, ".nan") == 0)
+		return -1; /* not representable in JSON */
+	/* Core schema: decimal, 0o octal, 0x hex integers, and floats. */
+	errno = 0;
+	char *end;
+	double v;
+	if (strncmp(s, "0x", 2) == 0 || strncmp(s, "0o", 2) == 0) {
+		if (!s[2])
+			return -1;
+		unsigned long long u = strtoull(s + 2, &end, s[1] == 'x' ? 16 : 8);
+		v = (double)u;
+	} else {
+		const char *p = s;
+		if (*p == '-' || *p == '+')
+			p++;
+		if (!(*p >= '0' && *p <= '9') && !(*p == '.' && p[1] >= '0' && p[1] <= '9'))
+			return -1;
+		v = strtod(s, &end);
+	}
+	if (*end || errno == ERANGE || !isfinite(v))
+		return -1;
+	*out = v;
+	return 0;
+}
+
+static cJSON *to_json(const struct ynode *n, size_t *budget, char **err)
+{
+	if ((*budget)-- == 0) {
+		*err = ynode_error(n, "value expands to more than a million nodes");
+		return NULL;
+	}
+	if (n->kind == YNODE_SCALAR) {
+		bool bv;
+		double d;
+		if (ynode_is_null(n))
+			return cJSON_CreateNull();
+		if (ynode_bool(n, &bv) == 0)
+			return cJSON_CreateBool(bv);
+		if (ynode_number(n, &d) == 0)
+			return cJSON_CreateNumber(d);
+		return cJSON_CreateString(n->str);
+	}
+	cJSON *out = n->kind == YNODE_SEQ ? cJSON_CreateArray() : cJSON_CreateObject();
+	for (size_t i = 0; i < n->n; i++) {
+		const struct ynode *v = n->kind == YNODE_SEQ ? n->items[i] : n->items[2 * i + 1];
+		cJSON *c = to_json(v, budget, err);
+		if (!c) {
+			cJSON_Delete(out);
+			return NULL;
+		}
+		if (n->kind == YNODE_SEQ)
+			cJSON_AddItemToArray(out, c);
+		else
+			cJSON_AddItemToObject(out, n->items[2 * i]->str, c);
+	}
+	return out;
+}
+
+cJSON *ynode_to_json(const struct ynode *n, char **err)
+{
+	size_t budget = YNODE_MAX_NODES;
+	return to_json(n, &budget, err);
+}

@@ -1,0 +1,69 @@
+/* ynode.h: a YAML document as a tree of positioned nodes.
+ *
+ * The suite loader, the stub's scripts and every grader's compile step read
+ * YAML through this tree, so every error can name file:line:col.
+ *
+ * Ownership: a struct ydoc owns every node, string and the file name it
+ * holds; they live until ydoc_free().  Aliases share the anchored node.
+ */
+#ifndef CANARY_YNODE_H
+#define CANARY_YNODE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <cjson/cJSON.h>
+
+#include "util.h"
+
+enum ynode_kind {
+	YNODE_SCALAR,
+	YNODE_SEQ,
+	YNODE_MAP,
+};
+
+struct ynode {
+	enum ynode_kind kind;
+	const char *file;  /* the document's file name */
+	int line;          /* 1-based */
+	int col;           /* 1-based */
+	const char *str;   /* scalar text, NUL-terminated; NULL for seq/map */
+	size_t len;        /* scalar length in bytes */
+	bool plain;        /* an unquoted scalar: typed per the YAML core schema */
+	size_t n;          /* seq: items; map: pairs */
+	struct ynode **items; /* seq: items[i]; map: key items[2i], value items[2i+1] */
+};
+
+struct ydoc {
+	struct arena arena;
+	char *file;
+	struct ynode *root; /* NULL for an empty document */
+};
+
+/* ydoc_parse: parse one YAML document.  Errors read "file:line:col: what".
+ * Duplicate mapping keys, nesting deeper than 64 and more than a million
+ * nodes are errors. */
+struct ydoc *ydoc_parse(const char *file, const char *data, size_t len, char **err);
+void ydoc_free(struct ydoc *doc);
+
+/* ynode_get: the value of key in a map, or NULL. */
+const struct ynode *ynode_get(const struct ynode *map, const char *key);
+const char *ynode_kind_name(enum ynode_kind k);
+
+/* ynode_is_null: a plain "null", "~", "" or "Null"/"NULL" scalar. */
+bool ynode_is_null(const struct ynode *n);
+/* ynode_bool: parse a true/false scalar; -1 when it is not one. */
+int ynode_bool(const struct ynode *n, bool *out);
+/* ynode_number: parse a plain numeric scalar; -1 when it is not one. */
+int ynode_number(const struct ynode *n, double *out);
+
+/* ynode_error: "file:line:col: message" for node n (caller frees). */
+char *ynode_error(const struct ynode *n, const char *fmt, ...) PRINTF_LIKE(2, 3);
+
+/* ynode_to_json: convert to cJSON; plain scalars become null, booleans and
+ * numbers per the YAML 1.2 core schema, everything else a string.  Map keys
+ * are always strings.  Fails (NULL, *err) past a million nodes, which bounds
+ * alias expansion.  The caller owns the result (cJSON_Delete). */
+cJSON *ynode_to_json(const struct ynode *n, char **err);
+
+#endif

@@ -1,0 +1,2 @@
+/* test_jsonptr.c: placeholder. */
+int main(void) { return 0; }

@@ -1,0 +1,2 @@
+/* test_providers.c: placeholder. */
+int main(void) { return 0; }

@@ -1,0 +1,2 @@
+/* test_report.c: placeholder. */
+int main(void) { return 0; }

@@ -1,0 +1,2 @@
+/* test_stub.c: placeholder. */
+int main(void) { return 0; }

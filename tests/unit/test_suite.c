@@ -1,0 +1,2 @@
+/* test_suite.c: placeholder. */
+int main(void) { return 0; }

@@ -1,0 +1,2 @@
+/* test_template.c: placeholder. */
+int main(void) { return 0; }

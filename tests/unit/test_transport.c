@@ -1,0 +1,2 @@
+/* test_transport.c: placeholder. */
+int main(void) { return 0; }

@@ -1,0 +1,2 @@
+/* test_util.c: placeholder. */
+int main(void) { return 0; }

@@ -1,0 +1,2 @@
+/* test_verdict.c: placeholder. */
+int main(void) { return 0; }

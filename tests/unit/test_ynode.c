@@ -1,0 +1,2 @@
+/* test_ynode.c: placeholder. */
+int main(void) { return 0; }
