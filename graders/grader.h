@@ -7,6 +7,8 @@
  * grader_compile() finds the key in grader_table[], allocates priv_size
  * bytes of zeroed private state and calls ops->compile once, at load time.
  * ops->grade then runs for every sample without compiling anything.
+ * Adding a grader is one file defining `const struct grader_ops grader_NAME`,
+ * one extern line below and one line in grader_table[] (grader.c).
  *
  * Ownership: a struct grader owns its private state and label; the reply
  * and subject passed to grade are borrowed; result->reason is owned by the
@@ -22,6 +24,7 @@
 
 struct reply;
 struct suite;
+struct rx;
 
 enum grade {
 	GRADE_PASS,
@@ -59,8 +62,12 @@ struct grader_ops {
 		       char **err);
 	/* grade: judge one sample; fills out (out->reason NULL on a pass). */
 	void (*grade)(const void *priv, const struct grade_input *in, struct grade_result *out);
-	/* release: free what compile allocated in priv (may be NULL). */
+	/* release: free what compile allocated in priv (may be NULL).  It also
+	 * runs after a failed compile, on a partly filled (zeroed) priv. */
 	void (*release)(void *priv);
+	/* whole_reply: the grader looks at the reply itself (latency, tool
+	 * calls), not at a subject, so an `on:` is a suite error. */
+	bool whole_reply;
 };
 
 enum grader_on {
@@ -81,25 +88,76 @@ struct grader {
 /* grader_table: every grader, NULL-terminated. */
 extern const struct grader_ops *const grader_table[];
 
+extern const struct grader_ops grader_regex;
+extern const struct grader_ops grader_not_regex;
+extern const struct grader_ops grader_contains;
+extern const struct grader_ops grader_not_contains;
+extern const struct grader_ops grader_equals;
+extern const struct grader_ops grader_max_latency;
+
 const struct grader_ops *grader_find(const char *name);
 
 /* grader_compile: compile one grader entry (a mapping); NULL and *err on a
- * suite error. */
+ * suite error.  `use` entries are resolved by the suite loader, not here. */
 struct grader *grader_compile(const struct ynode *entry, const struct grader_env *env,
 			      char **err);
 
 /* grader_run: select the subject by on: and grade one sample.  A pointer
  * that does not resolve, or content that is not JSON when a pointer is
- * asked for, fails the sample with that reason. */
+ * asked for, fails the sample with that reason.  out->reason is always one
+ * line of valid UTF-8 of at most GRADE_REASON_MAX bytes, without the label. */
 void grader_run(const struct grader *g, const struct grade_input *in, struct grade_result *out);
 
 void grader_free(struct grader *g);
 void grade_result_release(struct grade_result *r);
 
 /* grade_fail/grade_error: set out to a failure or error with a formatted
- * reason. */
+ * reason (made one line, capped at GRADE_REASON_MAX bytes). */
 void grade_fail(struct grade_result *out, const char *fmt, ...) PRINTF_LIKE(2, 3);
 void grade_error(struct grade_result *out, const char *fmt, ...) PRINTF_LIKE(2, 3);
 void grade_pass(struct grade_result *out);
+
+/* Helpers for grader implementations. */
+
+#define GRADE_REASON_MAX 300    /* bytes, "..." included */
+#define GRADE_EXCERPT_MAX 80    /* characters quoted from a subject */
+
+/* grade_excerpt: s[0..len) as one line to quote in a reason: at most
+ * GRADE_EXCERPT_MAX characters then "...", control characters as spaces,
+ * invalid UTF-8 as U+FFFD.  The caller frees it. */
+char *grade_excerpt(const char *s, size_t len);
+
+/* grader_check_keys: -1 and *err naming the first key of map that is not in
+ * keys (NULL-terminated), with a suggestion: "unknown key 'ignore_cse' in
+ * contains (did you mean 'ignore_case'?)". */
+int grader_check_keys(const struct ynode *map, const char *grader, const char *const *keys,
+		      char **err);
+/* grader_cfg_text: -1 and *err unless n is a scalar string that is given
+ * (not null) and holds no NUL byte; what names it ("regex pattern"). */
+int grader_cfg_text(const struct ynode *n, const char *what, char **err);
+/* grader_cfg_bool: parse a true/false option; -1 and *err otherwise. */
+int grader_cfg_bool(const struct ynode *n, const char *what, bool *out, char **err);
+
+/* regex.c: the config regex and not_regex share, a pattern string or
+ * {pattern, flags: "ims"}, compiled; NULL and *err (with the position). */
+struct rx *regex_cfg_compile(const struct ynode *cfg, const char *grader, char **err);
+
+/* contains.c: the config contains and not_contains share: a string, a
+ * list of strings, or {value: string or list, ignore_case: bool}. */
+struct contains_cfg {
+	char **needles;
+	size_t *lens;
+	struct rx **rx;         /* ignore_case: a caseless literal per needle */
+	size_t n;
+};
+
+int contains_cfg_compile(struct contains_cfg *c, const struct ynode *cfg, const char *grader,
+			 char **err);
+/* contains_cfg_grade: pass when every needle is present (present = true)
+ * or when none is; the reason lists the needles that are missing
+ * (`missing "x"`) or present (`contains "x"`). */
+void contains_cfg_grade(const struct contains_cfg *c, const struct grade_input *in, bool present,
+			struct grade_result *out);
+void contains_cfg_release(struct contains_cfg *c);
 
 #endif

@@ -1,1 +1,494 @@
-/* provider.c: placeholder until written. */
+/* provider.c: the provider table, reply parsing and the helpers every API shares. */
+#include "provider.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "suite.h"
+#include "util.h"
+
+/* How much of a body the quota check and the HTML title search look at. */
+#define QUOTA_SCAN_MAX ((size_t)256 << 10)
+#define TITLE_SCAN_MAX ((size_t)8 << 10)
+/* How much of a body that is not an error object a reason quotes. */
+#define BODY_QUOTE_MAX 120
+/* How much of a body a "not JSON" reason quotes. */
+#define SNIPPET_MAX 40
+
+const struct provider *const provider_table[] = {
+	&provider_openai_chat,
+	&provider_anthropic_messages,
+	&provider_http,
+	NULL,
+};
+
+const struct provider *provider_find(const char *name)
+{
+	if (!name)
+		return NULL;
+	for (size_t i = 0; provider_table[i]; i++)
+		if (strcmp(provider_table[i]->name, name) == 0)
+			return provider_table[i];
+	return NULL;
+}
+
+/* reply_clear_parsed: free what parse() filled, keeping raw and json. */
+static void reply_clear_parsed(struct reply *r)
+{
+	for (size_t i = 0; i < r->ntool_calls; i++) {
+		struct tool_call *tc = &r->tool_calls[i];
+		free(tc->id);
+		free(tc->name);
+		free(tc->arguments_raw);
+		cJSON_Delete(tc->arguments);
+	}
+	free(r->tool_calls);
+	r->tool_calls = NULL;
+	r->ntool_calls = 0;
+	free(r->content);
+	r->content = NULL;
+}
+
+void reply_release(struct reply *r)
+{
+	if (!r)
+		return;
+	reply_clear_parsed(r);
+	free(r->raw);
+	cJSON_Delete(r->json);
+	free(r->fingerprint);
+	memset(r, 0, sizeof(*r));
+}
+
+struct tool_call *reply_add_tool_call(struct reply *r, const char *id, const char *name,
+				      const cJSON *args)
+{
+	size_t n = r->ntool_calls;
+	struct tool_call *tc;
+
+	/* The capacity is the next power of two, so appending stays linear. */
+	if ((n & (n - 1)) == 0)
+		r->tool_calls = xreallocarray(r->tool_calls, n ? 2 * n : 1, sizeof(*tc));
+	tc = &r->tool_calls[r->ntool_calls++];
+	memset(tc, 0, sizeof(*tc));
+	tc->id = id ? xstrdup(id) : NULL;
+	tc->name = xstrdup(name ? name : "");
+	if (cJSON_IsString(args)) {
+		tc->arguments_raw = xstrdup(args->valuestring);
+		tc->arguments = provider_json_parse(tc->arguments_raw,
+						    strlen(tc->arguments_raw), NULL);
+	} else if (args) {
+		tc->arguments_raw = provider_json_text(args);
+		tc->arguments = cJSON_Duplicate(args, 1);
+	} else {
+		tc->arguments_raw = xstrdup("");
+	}
+	return tc;
+}
+
+char *provider_json_text(const cJSON *j)
+{
+	char *p = cJSON_PrintUnformatted(j);
+	char *s;
+
+	/* cJSON allocates with malloc: printing a valid tree fails only when
+	 * memory runs out, which aborts like xmalloc does. */
+	if (!p)
+		abort();
+	s = xstrdup(p);
+	cJSON_free(p);
+	return s;
+}
+
+void provider_merge_request(cJSON *body, const cJSON *request)
+{
+	const cJSON *m;
+
+	if (!cJSON_IsObject(request))
+		return;
+	cJSON_ArrayForEach(m, request) {
+		cJSON *copy;
+
+		if (!m->string)
+			continue;
+		copy = cJSON_Duplicate(m, 1);
+		if (cJSON_GetObjectItemCaseSensitive(body, m->string))
+			cJSON_ReplaceItemInObjectCaseSensitive(body, m->string, copy);
+		else
+			cJSON_AddItemToObject(body, m->string, copy);
+	}
+}
+
+/* utf8_len: the length of the valid UTF-8 sequence at s[0..n), or 0. */
+static size_t utf8_len(const unsigned char *s, size_t n)
+{
+	size_t len;
+	uint32_t cp;
+
+	if (s[0] < 0x80)
+		return 1;
+	if (s[0] >= 0xc2 && s[0] <= 0xdf) {
+		len = 2;
+		cp = s[0] & 0x1f;
+	} else if (s[0] >= 0xe0 && s[0] <= 0xef) {
+		len = 3;
+		cp = s[0] & 0x0f;
+	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
+		len = 4;
+		cp = s[0] & 0x07;
+	} else {
+		return 0;
+	}
+	if (len > n)
+		return 0;
+	for (size_t i = 1; i < len; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (s[i] & 0x3f);
+	}
+	if ((len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
+	    (len == 4 && (cp < 0x10000 || cp > 0x10ffff)))
+		return 0;
+	return len;
+}
+
+/* add_line: append s[0..n) to b as one line of valid UTF-8 (whitespace and
+ * control runs become one space, invalid bytes '?'), cutting with "..." so
+ * that b stays within max bytes. */
+static void add_line(struct buf *b, const char *s, size_t n, size_t max)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	bool emitted = false, space = false;
+	size_t i = 0;
+
+	while (i < n) {
+		size_t len = 1;
+
+		if (p[i] <= ' ' || p[i] == 0x7f) {
+			space = emitted;
+			i++;
+			continue;
+		}
+		if (p[i] >= 0x80)
+			len = utf8_len(p + i, n - i);
+		if (b->len + (space ? 1 : 0) + (len ? len : 1) + 3 > max) {
+			buf_addstr(b, "...");
+			return;
+		}
+		if (space)
+			buf_addch(b, ' ');
+		space = false;
+		emitted = true;
+		if (len)
+			buf_add(b, p + i, len);
+		else
+			buf_addch(b, '?');
+		i += len ? len : 1;
+	}
+}
+
+/* find_nocase: the first case-insensitive occurrence of the lowercase
+ * needle in s[0..n), or NULL. */
+static const char *find_nocase(const char *s, size_t n, const char *needle)
+{
+	size_t k = strlen(needle);
+
+	for (size_t i = 0; k && i + k <= n; i++)
+		if ((s[i] | 0x20) == (needle[0] | 0x20) && strncasecmp(s + i, needle, k) == 0)
+			return s + i;
+	return NULL;
+}
+
+bool provider_quota_exhausted(const char *body, size_t len)
+{
+	static const char *const phrases[] = {
+		"insufficient_quota",
+		"exceeded your current quota",
+		"quota exceeded",
+		"quota_exceeded",
+		"billing hard limit",
+		"billing_hard_limit",
+		"credit balance is too low",
+		NULL,
+	};
+
+	if (!body)
+		return false;
+	if (len > QUOTA_SCAN_MAX)
+		len = QUOTA_SCAN_MAX;
+	for (size_t i = 0; phrases[i]; i++)
+		if (find_nocase(body, len, phrases[i]))
+			return true;
+	return false;
+}
+
+static const char *json_str(const cJSON *obj, const char *key)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+
+	return cJSON_IsString(v) && v->valuestring[0] ? v->valuestring : NULL;
+}
+
+/* error_fields: the label (code or type) and message of an error body. */
+static void error_fields(const cJSON *j, long status, const char **label, const char **msg,
+			 char num[32])
+{
+	const cJSON *e, *code;
+
+	*label = NULL;
+	*msg = NULL;
+	if (!cJSON_IsObject(j))
+		return;
+	e = cJSON_GetObjectItemCaseSensitive(j, "error");
+	if (cJSON_IsString(e) && e->valuestring[0])
+		*msg = e->valuestring;
+	else if (cJSON_IsObject(e))
+		j = e;
+	if (!*msg)
+		*msg = json_str(j, "message");
+	if (!*msg)
+		*msg = json_str(j, "detail");
+	if (!*msg)
+		*msg = json_str(j, "error_description");
+	*label = json_str(j, "code");
+	if (!*label && json_str(j, "type") && strcmp(json_str(j, "type"), "error") != 0)
+		*label = json_str(j, "type");
+	if (!*label)
+		*label = json_str(j, "status");
+	code = cJSON_GetObjectItemCaseSensitive(j, "code");
+	if (!*label && cJSON_IsNumber(code) && code->valuedouble != (double)status &&
+	    code->valuedouble > -1e15 && code->valuedouble < 1e15) {
+		snprintf(num, 32, "%.0f", code->valuedouble);
+		*label = num;
+	}
+	if (*label && !*msg) {
+		*msg = *label;
+		*label = NULL;
+	}
+}
+
+/* html_title: the text of an HTML page's <title>, or NULL. */
+static const char *html_title(const char *s, size_t n, size_t *len)
+{
+	const char *p, *end;
+
+	if (n > TITLE_SCAN_MAX)
+		n = TITLE_SCAN_MAX;
+	p = find_nocase(s, n, "<title");
+	if (!p)
+		return NULL;
+	end = memchr(p, '>', n - (size_t)(p - s));
+	if (!end)
+		return NULL;
+	p = end + 1;
+	end = find_nocase(p, n - (size_t)(p - s), "</title");
+	if (!end || end == p)
+		return NULL;
+	*len = (size_t)(end - p);
+	return p;
+}
+
+char *provider_api_error(const struct reply *r)
+{
+	const cJSON *j = r->json;
+	cJSON *own = NULL;
+	const char *label, *msg, *raw = r->raw ? r->raw : "";
+	size_t n = r->raw ? r->raw_len : 0;
+	char num[32];
+	struct buf b;
+
+	if (!j && n)
+		j = own = provider_json_parse(raw, n, NULL);
+	error_fields(j, r->status, &label, &msg, num);
+	buf_init(&b, BUF_MAX_DEFAULT);
+	buf_addf(&b, "%ld", r->status);
+	if (msg) {
+		if (label) {
+			buf_addch(&b, ' ');
+			add_line(&b, label, strlen(label), PROVIDER_REASON_MAX / 2);
+			buf_addch(&b, ':');
+		}
+		buf_addch(&b, ' ');
+		add_line(&b, msg, strlen(msg), PROVIDER_REASON_MAX);
+	} else {
+		const char *title;
+		size_t tlen, before;
+
+		buf_addch(&b, ' ');
+		before = b.len;
+		title = html_title(raw, n, &tlen);
+		if (title)
+			add_line(&b, title, tlen, before + BODY_QUOTE_MAX);
+		if (b.len == before)
+			add_line(&b, raw, n < 4 * BODY_QUOTE_MAX ? n : 4 * BODY_QUOTE_MAX,
+				 before + BODY_QUOTE_MAX);
+		if (b.len == before) {
+			buf_reset(&b);
+			buf_addf(&b, "HTTP %ld", r->status);
+		}
+	}
+	cJSON_Delete(own);
+	return buf_detach(&b, NULL);
+}
+
+enum json_end {
+	JSON_END_CLOSED, /* every string and bracket was closed */
+	JSON_END_OPEN,   /* the text stops inside a value: it was cut off */
+	JSON_END_BAD,    /* brackets that do not match */
+	JSON_END_DEEP,   /* deeper than cJSON parses */
+};
+
+static bool json_word_char(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+	       c == '-' || c == '+' || c == '.';
+}
+
+/* json_word_prefix: whether s[0..n) can begin a literal or a number. */
+static bool json_word_prefix(const char *s, size_t n)
+{
+	static const char *const literals[] = {"true", "false", "null"};
+
+	for (size_t i = 0; i < ARRAY_SIZE(literals); i++)
+		if (n <= strlen(literals[i]) && strncmp(s, literals[i], n) == 0)
+			return true;
+	return strspn(s, "-+.eE0123456789") >= n;
+}
+
+/* json_scan: how a text that cJSON rejected ends; *at is where the last
+ * token starts (JSON_END_OPEN) or where nesting got too deep. */
+static enum json_end json_scan(const char *s, size_t len, size_t *at)
+{
+	char stack[CJSON_NESTING_LIMIT];
+	size_t depth = 0, tok = 0, i;
+	bool in_str = false, esc = false;
+
+	for (i = 0; i < len; i++) {
+		char c = s[i];
+
+		if (in_str) {
+			if (esc)
+				esc = false;
+			else if (c == '\\')
+				esc = true;
+			else if (c == '"')
+				in_str = false;
+			continue;
+		}
+		if ((unsigned char)c <= ' ')
+			continue;
+		if (c == '{' || c == '[') {
+			if (depth == sizeof(stack)) {
+				*at = i;
+				return JSON_END_DEEP;
+			}
+			stack[depth++] = c;
+		} else if (c == '}' || c == ']') {
+			if (!depth || stack[depth - 1] != (c == '}' ? '{' : '['))
+				return JSON_END_BAD;
+			depth--;
+		} else if (c == '"') {
+			in_str = true;
+		} else if (json_word_char(c) && i > 0 && json_word_char(s[i - 1])) {
+			continue;
+		}
+		tok = i;
+	}
+	*at = tok;
+	if (!in_str && !depth)
+		return JSON_END_CLOSED;
+	if (!in_str && json_word_char(s[tok])) {
+		size_t n = 0;
+
+		while (tok + n < len && json_word_char(s[tok + n]))
+			n++;
+		if (!json_word_prefix(s + tok, n))
+			return JSON_END_BAD;
+	}
+	return JSON_END_OPEN;
+}
+
+/* json_failure: why cJSON stopped at byte fail of s[0..len). */
+static char *json_failure(const char *s, size_t len, size_t fail)
+{
+	struct buf b;
+	size_t at = 0;
+	enum json_end end = json_scan(s, len, &at);
+
+	if (end == JSON_END_DEEP)
+		return xasprintf("nested deeper than %d levels at byte %zu",
+				 CJSON_NESTING_LIMIT, at);
+	if (end == JSON_END_OPEN && fail >= at)
+		return xasprintf("truncated: unexpected end of input at byte %zu", len);
+	buf_init(&b, BUF_MAX_DEFAULT);
+	buf_addf(&b, "invalid JSON at byte %zu near '", fail);
+	add_line(&b, s + fail, len - fail < 4 * SNIPPET_MAX ? len - fail : 4 * SNIPPET_MAX,
+		 b.len + SNIPPET_MAX);
+	buf_addch(&b, '\'');
+	if ((len >= 5 && strncmp(s, "data:", 5) == 0) || (len >= 6 && strncmp(s, "event:", 6) == 0))
+		buf_addstr(&b, " (a server-sent event stream: ask for \"stream\": false)");
+	return buf_detach(&b, NULL);
+}
+
+cJSON *provider_json_parse(const char *s, size_t len, char **err)
+{
+	const char *end = NULL;
+	cJSON *j;
+	size_t at;
+
+	at = 0;
+	while (s && at < len && (unsigned char)s[at] <= ' ')
+		at++;
+	if (!s || at == len) {
+		if (err)
+			*err = xstrdup("empty body");
+		return NULL;
+	}
+	j = cJSON_ParseWithLengthOpts(s, len, &end, 0);
+	at = end && end >= s && end <= s + len ? (size_t)(end - s) : 0;
+	if (!j) {
+		if (err)
+			*err = json_failure(s, len, at < len ? at : len - 1);
+		return NULL;
+	}
+	while (at < len && (unsigned char)s[at] <= ' ')
+		at++;
+	if (at < len) {
+		cJSON_Delete(j);
+		if (err)
+			*err = xasprintf("unexpected data after the JSON value at byte %zu", at);
+		return NULL;
+	}
+	return j;
+}
+
+int provider_parse_reply(const struct target *t, struct reply *r, char **err)
+{
+	const struct provider *p = t->provider;
+	char *why = NULL;
+	int ret = -1;
+
+	reply_clear_parsed(r);
+	if (!r->json)
+		r->json = provider_json_parse(r->raw, r->raw ? r->raw_len : 0, &why);
+	if (r->status < 200 || r->status > 299) {
+		*err = p->api_error(r);
+		goto out;
+	}
+	if (!r->json && !(p->plain_text && p->plain_text(t))) {
+		*err = xasprintf("reply is not JSON: %s", why);
+		goto out;
+	}
+	if (p->parse(t, r, err) < 0)
+		goto out;
+	if (!r->content)
+		r->content = xstrdup("");
+	ret = 0;
+out:
+	if (ret < 0)
+		reply_clear_parsed(r);
+	free(why);
+	return ret;
+}

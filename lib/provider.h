@@ -57,8 +57,16 @@ struct provider {
 	/* api_error: a readable reason for a non-2xx reply ("429 rate_limit_error:
 	 * slow down"); never NULL. */
 	char *(*api_error)(const struct reply *r);
+	/* plain_text: whether a 2xx reply that is not JSON is t's plain-text
+	 * answer (its content is the body) rather than an error; NULL: never. */
+	bool (*plain_text)(const struct target *t);
 };
 
+extern const struct provider provider_openai_chat;
+extern const struct provider provider_anthropic_messages;
+extern const struct provider provider_http;
+
+/* provider_table: every provider, NULL-terminated. */
 extern const struct provider *const provider_table[];
 
 const struct provider *provider_find(const char *name);
@@ -71,5 +79,34 @@ int provider_parse_reply(const struct target *t, struct reply *r, char **err);
 /* provider_quota_exhausted: whether a 429 body says the quota is used up
  * (and so retrying cannot help). */
 bool provider_quota_exhausted(const char *body, size_t len);
+
+/* Helpers the providers share; the strings they return are the caller's. */
+
+/* PROVIDER_REASON_MAX: the longest reason provider_api_error() returns. */
+#define PROVIDER_REASON_MAX 300
+
+/* provider_api_error: "<status> <type or code>: <message>" from the common
+ * error shapes (OpenAI, Anthropic, {"error": "text"}, {"message": "text"}),
+ * else "<status> <start of the body>", else "HTTP <status>"; always one line
+ * of valid UTF-8, at most PROVIDER_REASON_MAX bytes. */
+char *provider_api_error(const struct reply *r);
+
+/* provider_json_parse: the whole of s[0..len) as one JSON value; NULL and
+ * *err (when err is not NULL) saying why not, e.g. "truncated: unexpected end
+ * of input at byte 57". */
+cJSON *provider_json_parse(const char *s, size_t len, char **err);
+
+/* provider_json_text: j as compact JSON text. */
+char *provider_json_text(const cJSON *j);
+
+/* provider_merge_request: copy every member of request (an object; anything
+ * else is ignored) into body, replacing members of the same name. */
+void provider_merge_request(cJSON *body, const cJSON *request);
+
+/* reply_add_tool_call: append a tool call to r.  args is the arguments as
+ * the API gave them: a string is taken as JSON text (arguments is NULL when
+ * it does not parse), any other value is copied, NULL means none (""). */
+struct tool_call *reply_add_tool_call(struct reply *r, const char *id, const char *name,
+				      const cJSON *args);
 
 #endif

@@ -1,1 +1,431 @@
-/* run.c: placeholder until written. */
+/* run.c: turn a suite into jobs on the transport and gather graded samples. */
+#include "run.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <curl/curl.h>
+
+#include "jsonptr.h"
+#include "provider.h"
+#include "template.h"
+#include "util.h"
+
+/* One request in flight: which sample it fills. */
+struct job {
+	struct run *run;
+	struct case_result *cr;
+	struct sample *sample;
+	const struct run_options *opts;
+};
+
+void run_options_default(struct run_options *o)
+{
+	memset(o, 0, sizeof(*o));
+	transport_options_default(&o->transport);
+}
+
+void sample_release(struct sample *s)
+{
+	for (size_t i = 0; i < s->nreasons; i++)
+		free(s->reasons[i]);
+	free(s->reasons);
+	free(s->fingerprint);
+	s->reasons = NULL;
+	s->nreasons = 0;
+	s->fingerprint = NULL;
+}
+
+/* Record a reason on a sample, redacted and capped to one line. */
+static void add_reason(struct suite *s, struct sample *out, const char *reason)
+{
+	char *clean = redact_apply(&s->redact, reason);
+	for (char *p = clean; *p; p++)
+		if (*p == '\n' || *p == '\r' || *p == '\t')
+			*p = ' ';
+	out->reasons = xreallocarray(out->reasons, out->nreasons + 1, sizeof(*out->reasons));
+	out->reasons[out->nreasons++] = clean;
+}
+
+static void sample_error(struct suite *s, struct sample *out, const char *reason)
+{
+	out->grade = GRADE_ERROR;
+	add_reason(s, out, reason);
+}
+
+/* Read the fingerprint a target declares from the parsed reply body. */
+static char *json_fingerprint(const struct target *t, const struct reply *r)
+{
+	if (t->fingerprint != FINGERPRINT_JSON || !r->json)
+		return NULL;
+	const cJSON *v = jsonptr_get(r->json, t->fingerprint_where);
+	if (!v || cJSON_IsNull(v))
+		return NULL;
+	if (cJSON_IsString(v))
+		return xstrdup(v->valuestring);
+	char *text = cJSON_PrintUnformatted(v);
+	char *out = xstrdup(text ? text : "");
+	cJSON_free(text);
+	return out;
+}
+
+void run_grade_reply(struct suite *s, const struct suite_case *c, enum side side,
+		     struct reply *reply, struct sample *out)
+{
+	const struct target *t = &s->targets[side];
+	char *err = NULL;
+	out->status = reply->status;
+	out->latency_ms = reply->latency_ms;
+	if (provider_parse_reply(t, reply, &err) < 0) {
+		if (!reply->fingerprint)
+			reply->fingerprint = json_fingerprint(t, reply);
+		sample_error(s, out, err);
+		free(err);
+		goto out;
+	}
+	if (!reply->fingerprint)
+		reply->fingerprint = json_fingerprint(t, reply);
+	bool failed = false, errored = false;
+	for (size_t i = 0; i < c->nexpect; i++) {
+		const struct grader *g = c->expect[i];
+		struct grade_input in = {
+			.reply = reply,
+			.case_id = c->id,
+			.target = side_name(side),
+			.input = c->input,
+		};
+		struct grade_result res = {.grade = GRADE_PASS};
+		grader_run(g, &in, &res);
+		if (res.grade != GRADE_PASS) {
+			char *why = xasprintf("%s: %s", g->label,
+					      res.reason ? res.reason : "failed");
+			add_reason(s, out, why);
+			free(why);
+			if (res.grade == GRADE_FAIL)
+				failed = true;
+			else
+				errored = true;
+		}
+		grade_result_release(&res);
+	}
+	/* A definite failure is a measurement; an undecided grader alone is not. */
+	out->grade = failed ? GRADE_FAIL : errored ? GRADE_ERROR : GRADE_PASS;
+out:
+	if (reply->fingerprint)
+		out->fingerprint = redact_apply(&s->redact, reply->fingerprint);
+	out->done = true;
+}
+
+/* The transport's callback: a reply (or a failure) for one sample. */
+static void job_done(struct http_result *res, void *user)
+{
+	struct job *job = user;
+	struct run *r = job->run;
+	struct suite *s = r->suite;
+	struct sample *out = job->sample;
+	const struct target *t = &s->targets[out->side];
+	out->attempts = res->attempts;
+	out->latency_ms = res->latency_ms;
+	if (!res->ok) {
+		char *why = res->attempts > 1
+				    ? xasprintf("%s after %d attempts", res->error, res->attempts)
+				    : xstrdup(res->error ? res->error : "request failed");
+		sample_error(s, out, why);
+		free(why);
+		out->done = true;
+		if (res->error && strcmp(res->error, "interrupted") == 0)
+			out->done = false;
+	} else {
+		struct reply reply = {
+			.status = res->status,
+			.raw = res->body,
+			.raw_len = res->body_len,
+			.latency_ms = res->latency_ms,
+		};
+		res->body = NULL;
+		if (t->fingerprint == FINGERPRINT_HEADER && res->header_value)
+			reply.fingerprint = xstrdup(res->header_value);
+		run_grade_reply(s, job->cr->c, out->side, &reply, out);
+		if (out->grade == GRADE_ERROR && res->attempts > 1 && out->nreasons) {
+			char *last = out->reasons[out->nreasons - 1];
+			out->reasons[out->nreasons - 1] =
+				xasprintf("%s (after %d attempts)", last, res->attempts);
+			free(last);
+		}
+		reply_release(&reply);
+	}
+	if (job->opts->on_sample)
+		job->opts->on_sample(r, job->cr, out, job->opts->user);
+	free(job);
+}
+
+/* The per-attempt timeout: --timeout, else the case's own, else the
+ * target's, else the suite default (which cases inherit). */
+static long job_timeout(const struct suite *s, const struct suite_case *c,
+			const struct target *t, const struct run_options *o)
+{
+	if (o->timeout_ms > 0)
+		return o->timeout_ms;
+	if (t->timeout_ms > 0 && c->timeout_ms == s->defaults.timeout_ms)
+		return t->timeout_ms;
+	return c->timeout_ms;
+}
+
+/* Build the HTTP request for one sample; -1 and *err when a template or the
+ * body cannot be rendered (the sample then becomes an error). */
+static int build_request(struct run *r, const struct suite_case *c, enum side side,
+			 const struct run_options *o, struct http_request *req, char **err)
+{
+	struct suite *s = r->suite;
+	const struct target *t = &s->targets[side];
+	struct tmpl_ctx ctx;
+	suite_case_ctx(s, c, &ctx);
+	req->url = t->url_overridden ? xstrdup(t->url) : template_render(t->url, &ctx, err);
+	if (!req->url)
+		return -1;
+	req->body = t->provider->build(t, c, &ctx, err);
+	if (!req->body)
+		return -1;
+	req->body_len = strlen(req->body);
+	size_t nfixed = 0;
+	while (t->provider->headers && t->provider->headers[nfixed])
+		nfixed++;
+	req->headers = xcalloc(nfixed + t->nheaders + 1, sizeof(*req->headers));
+	for (size_t i = 0; i < nfixed; i++)
+		req->headers[req->nheaders++] = xstrdup(t->provider->headers[i]);
+	for (size_t i = 0; i < t->nheaders; i++) {
+		char *value = template_render(t->headers[i].value, &ctx, err);
+		if (!value)
+			return -1;
+		redact_add(&s->redact, value);
+		req->headers[req->nheaders++] = xasprintf("%s: %s", t->headers[i].name, value);
+		free(value);
+	}
+	req->timeout_ms = job_timeout(s, c, t, o);
+	req->connect_timeout_ms = s->defaults.connect_timeout_ms;
+	req->capture_header =
+		t->fingerprint == FINGERPRINT_HEADER ? t->fingerprint_where : NULL;
+	req->pool = POOL_TARGET;
+	return 0;
+}
+
+static void http_request_free(struct http_request *req)
+{
+	free(req->url);
+	for (size_t i = 0; i < req->nheaders; i++)
+		free(req->headers[i]);
+	free(req->headers);
+	free(req->body);
+	free(req);
+}
+
+/* Queue one sample's request, or record why it could not be built. */
+static void submit_sample(struct run *r, struct transport *tr, struct case_result *cr,
+			  struct sample *smp, const struct run_options *o)
+{
+	struct http_request *req = xcalloc(1, sizeof(*req));
+	char *err = NULL;
+	if (build_request(r, cr->c, smp->side, o, req, &err) < 0) {
+		sample_error(r->suite, smp, err ? err : "cannot build the request");
+		smp->done = true;
+		free(err);
+		http_request_free(req);
+		if (o->on_sample)
+			o->on_sample(r, cr, smp, o->user);
+		return;
+	}
+	struct job *job = xcalloc(1, sizeof(*job));
+	job->run = r;
+	job->cr = cr;
+	job->sample = smp;
+	job->opts = o;
+	req->done = job_done;
+	req->user = job;
+	transport_submit(tr, req);
+}
+
+/* Apply --stratum and --case; -1 and *err when the filters select nothing. */
+static int select_cases(struct run *r, const struct run_options *o, char **err)
+{
+	const struct suite *s = r->suite;
+	if (o->stratum) {
+		bool found = false;
+		for (size_t i = 0; i < s->nstrata; i++)
+			found = found || strcmp(s->strata[i].name, o->stratum) == 0;
+		if (!found) {
+			const char **names = xcalloc(s->nstrata + 1, sizeof(*names));
+			for (size_t i = 0; i < s->nstrata; i++)
+				names[i] = s->strata[i].name;
+			const char *hint = util_suggest(o->stratum, names);
+			*err = hint ? xasprintf("no stratum '%s' in suite '%s' (did you mean '%s'?)",
+						o->stratum, s->name, hint)
+				    : xasprintf("no stratum '%s' in suite '%s'", o->stratum, s->name);
+			free(names);
+			return -1;
+		}
+	}
+	for (size_t i = 0; i < r->ncases; i++) {
+		struct case_result *cr = &r->cases[i];
+		const char *stratum = s->strata[cr->c->stratum].name;
+		cr->selected = (!o->stratum || strcmp(stratum, o->stratum) == 0) &&
+			       (!o->case_glob || util_glob(o->case_glob, cr->c->id));
+		if (cr->selected)
+			r->nselected++;
+	}
+	if (r->nselected == 0) {
+		*err = xasprintf("no case matches --case '%s'%s%s%s", o->case_glob ? o->case_glob : "*",
+				 o->stratum ? " in stratum '" : "", o->stratum ? o->stratum : "",
+				 o->stratum ? "'" : "");
+		return -1;
+	}
+	return 0;
+}
+
+/* Count a side's distinct fingerprints in first-seen order. */
+static void count_fingerprint(struct run *r, enum side side, const char *value)
+{
+	for (size_t i = 0; i < r->nfingerprints[side]; i++) {
+		if (strcmp(r->fingerprints[side][i].value, value) == 0) {
+			r->fingerprints[side][i].count++;
+			return;
+		}
+	}
+	r->fingerprints[side] = xreallocarray(r->fingerprints[side], r->nfingerprints[side] + 1,
+					      sizeof(**r->fingerprints));
+	r->fingerprints[side][r->nfingerprints[side]++] =
+		(struct fingerprint_count){.value = xstrdup(value), .count = 1};
+}
+
+/* Sum the finished samples of every case into its side results. */
+static void tally(struct run *r)
+{
+	for (size_t i = 0; i < r->ncases; i++) {
+		struct case_result *cr = &r->cases[i];
+		if (!cr->selected)
+			continue;
+		for (int side = 0; side < SIDE__COUNT; side++) {
+			struct side_result *sr = &cr->side[side];
+			for (size_t k = 0; k < sr->nsamples; k++) {
+				const struct sample *smp = &sr->samples[k];
+				if (!smp->done)
+					continue;
+				sr->total++;
+				if (smp->grade == GRADE_PASS)
+					sr->passed++;
+				else if (smp->grade == GRADE_FAIL)
+					sr->failed++;
+				else
+					sr->errors++;
+				if (smp->fingerprint)
+					count_fingerprint(r, (enum side)side, smp->fingerprint);
+			}
+		}
+	}
+}
+
+char *run_display_url(const struct target *t, const struct redact *rd)
+{
+	if (!t->url_overridden && template_uses_env(t->url))
+		return xstrdup(t->url);
+	char *shown = NULL;
+	CURLU *u = curl_url();
+	if (u && curl_url_set(u, CURLUPART_URL, t->url, CURLU_NON_SUPPORT_SCHEME) == CURLUE_OK) {
+		curl_url_set(u, CURLUPART_USER, NULL, 0);
+		curl_url_set(u, CURLUPART_PASSWORD, NULL, 0);
+		curl_url_set(u, CURLUPART_OPTIONS, NULL, 0);
+		curl_url_set(u, CURLUPART_QUERY, NULL, 0);
+		curl_url_set(u, CURLUPART_FRAGMENT, NULL, 0);
+		char *text = NULL;
+		if (curl_url_get(u, CURLUPART_URL, &text, 0) == CURLUE_OK) {
+			shown = redact_apply(rd, text);
+			curl_free(text);
+		}
+	}
+	curl_url_cleanup(u);
+	/* A template without env (e.g. ${vars.x}) or an unparsable URL shows as
+	 * written, never with anything substituted. */
+	return shown ? shown : redact_apply(rd, t->url);
+}
+
+struct run *run_execute(struct suite *s, const struct run_options *o, char **err)
+{
+	struct run *r = xcalloc(1, sizeof(*r));
+	struct transport *tr = NULL;
+	r->suite = s;
+	r->started_wall_ms = util_wall_ms();
+	double t0 = util_now_ms();
+	r->ncases = s->ncases;
+	r->cases = xcalloc(s->ncases ? s->ncases : 1, sizeof(*r->cases));
+	r->nstrata = s->nstrata;
+	r->strata = xcalloc(s->nstrata ? s->nstrata : 1, sizeof(*r->strata));
+	size_t k = 0;
+	for (size_t i = 0; i < s->nstrata; i++) {
+		r->strata[i].s = &s->strata[i];
+		for (size_t j = 0; j < s->strata[i].ncases; j++)
+			r->cases[k++].c = &s->strata[i].cases[j];
+	}
+	for (int side = 0; side < SIDE__COUNT; side++)
+		r->url_display[side] = run_display_url(&s->targets[side], &s->redact);
+	if (select_cases(r, o, err) < 0)
+		goto fail;
+	tr = transport_new(&o->transport, err);
+	if (!tr)
+		goto fail;
+	for (size_t i = 0; i < r->ncases; i++) {
+		struct case_result *cr = &r->cases[i];
+		if (!cr->selected)
+			continue;
+		int repeat = o->repeat > 0 ? o->repeat : cr->c->repeat;
+		for (int side = 0; side < SIDE__COUNT; side++) {
+			cr->side[side].samples = xcalloc((size_t)repeat, sizeof(struct sample));
+			cr->side[side].nsamples = (size_t)repeat;
+			for (int n = 0; n < repeat; n++) {
+				cr->side[side].samples[n].side = (enum side)side;
+				cr->side[side].samples[n].index = n;
+			}
+		}
+	}
+	/* Interleave: eval #0, prod #0, eval #1, prod #1, ... for each case. */
+	for (size_t i = 0; i < r->ncases; i++) {
+		struct case_result *cr = &r->cases[i];
+		for (size_t n = 0; cr->selected && n < cr->side[SIDE_EVAL].nsamples; n++)
+			for (int side = 0; side < SIDE__COUNT; side++)
+				submit_sample(r, tr, cr, &cr->side[side].samples[n], o);
+	}
+	if (transport_run(tr, o->stop, err) < 0)
+		goto fail;
+	transport_get_stats(tr, &r->stats);
+	transport_free(tr);
+	r->interrupted = o->stop && *o->stop;
+	tally(r);
+	r->duration_ms = (long)(util_now_ms() - t0 + 0.5);
+	verdict_compute(r);
+	return r;
+fail:
+	transport_free(tr);
+	run_free(r);
+	return NULL;
+}
+
+void run_free(struct run *r)
+{
+	if (!r)
+		return;
+	for (size_t i = 0; i < r->ncases; i++) {
+		for (int side = 0; side < SIDE__COUNT; side++) {
+			struct side_result *sr = &r->cases[i].side[side];
+			for (size_t k = 0; k < sr->nsamples; k++)
+				sample_release(&sr->samples[k]);
+			free(sr->samples);
+		}
+	}
+	for (int side = 0; side < SIDE__COUNT; side++) {
+		for (size_t i = 0; i < r->nfingerprints[side]; i++)
+			free(r->fingerprints[side][i].value);
+		free(r->fingerprints[side]);
+		free(r->url_display[side]);
+	}
+	free(r->cases);
+	free(r->strata);
+	free(r);
+}

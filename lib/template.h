@@ -55,4 +55,14 @@ cJSON *template_render_json(const cJSON *tmpl, const struct tmpl_ctx *ctx, char 
 /* template_uses_env: whether s refers to any ${env:...}. */
 bool template_uses_env(const char *s);
 
+/* template_uses: whether s refers to any name of the TMPL_* classes in
+ * names (escaped "$${" text does not count). */
+bool template_uses(const char *s, unsigned names);
+
+/* template_check: check s without a case: syntax, names permitted by
+ * allowed, and every ${env:NAME} set (its value is added to redact when
+ * redact is not NULL).  ${vars.NAME} is accepted for any NAME, as only a
+ * case can tell.  0, or -1 and *err as for template_render. */
+int template_check(const char *s, unsigned allowed, struct redact *redact, char **err);
+
 #endif

@@ -235,6 +235,36 @@ int util_parse_duration(const char *s, long *ms)
 	return -1;
 }
 
+int util_parse_size(const char *s, size_t *bytes)
+{
+	static const struct {
+		const char *suffix;
+		double scale;
+	} units[] = {
+		{"", 1},           {"B", 1},
+		{"K", 1024.0},     {"KB", 1024.0},     {"KiB", 1024.0},
+		{"M", 1048576.0},  {"MB", 1048576.0},  {"MiB", 1048576.0},
+		{"G", 1073741824.0}, {"GB", 1073741824.0}, {"GiB", 1073741824.0},
+	};
+	if (!s || !*s || *s == '-' || *s == '+')
+		return -1;
+	errno = 0;
+	char *end;
+	double v = strtod(s, &end);
+	if (errno || end == s || v < 0)
+		return -1;
+	for (size_t i = 0; i < ARRAY_SIZE(units); i++) {
+		if (strcmp(end, units[i].suffix) == 0) {
+			double r = v * units[i].scale;
+			if (r >= (double)SIZE_MAX / 2)
+				return -1;
+			*bytes = (size_t)r;
+			return 0;
+		}
+	}
+	return -1;
+}
+
 /* Levenshtein distance, capped: strings longer than 64 are never close. */
 static size_t edit_distance(const char *a, const char *b)
 {

@@ -67,6 +67,10 @@ void arena_release(struct arena *a);
  * seconds) into milliseconds; -1 when malformed or negative. */
 int util_parse_duration(const char *s, long *ms);
 
+/* util_parse_size: "512", "64KiB", "8MiB", "1GiB" (also K, M, G, KB, MB)
+ * into bytes; -1 when malformed. */
+int util_parse_size(const char *s, size_t *bytes);
+
 /* util_suggest: the candidate closest to word by edit distance, when close
  * enough to be a likely typo; NULL otherwise.  candidates ends with NULL. */
 const char *util_suggest(const char *word, const char *const *candidates);

@@ -1,1 +1,218 @@
-print("1..0")
+#!/usr/bin/env python3
+"""End-to-end runner: the real canary binary against `canary stub` agents.
+
+usage: run.py CANARY CASES_DIR [NAME...]
+
+Each folder of CASES_DIR is one golden case holding a test.json and the files
+it names (suites, agent scripts).  test.json keys (all optional but args):
+  agents        {"eval": "agent.yaml", "judge": "judge.yaml", ...}: each is
+                started as `canary stub FILE --port 0 --log LOG`; "refused"
+                instead of a file gives a loopback port that refuses.
+  env           {"NAME": "value"}; "{eval}" in a value becomes the agent's
+                base URL (http://127.0.0.1:PORT), "{dir}" the case folder,
+                "{out}" a scratch folder.
+  args          the canary arguments, with the same expansions.
+  exit          the expected exit code.
+  stdout_contains / stdout_not_contains / stderr_contains /
+  stderr_not_contains: lists of strings.
+  stdout_equals the exact stdout, or a file name prefixed with "@".
+  report        {"file": "{out}/report.json", "expect": {...}}: a subset match
+                of the JSON report; "cases" may be {"id": "verdict"}.
+  requests      {"eval": N}: how many requests the agent received.
+  secrets_absent: strings that may appear in no output, report or log.
+Prints TAP; exits non-zero when any case fails.
+"""
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+
+TIMEOUT = 120
+
+
+def expand(value, urls, case_dir, out_dir):
+    if isinstance(value, str):
+        for name, url in urls.items():
+            value = value.replace("{" + name + "}", url)
+        return value.replace("{dir}", case_dir).replace("{out}", out_dir)
+    if isinstance(value, list):
+        return [expand(v, urls, case_dir, out_dir) for v in value]
+    if isinstance(value, dict):
+        return {k: expand(v, urls, case_dir, out_dir) for k, v in value.items()}
+    return value
+
+
+def refused_port():
+    """A loopback port nothing listens on: bound, then closed."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def start_agent(canary, script, log):
+    proc = subprocess.Popen([canary, "stub", script, "--port", "0", "--log", log],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    line = proc.stdout.readline()  # blocks until the stub listens
+    prefix = "listening on "
+    if not line.startswith(prefix):
+        proc.kill()
+        err = proc.stderr.read()
+        raise RuntimeError("stub %s did not start: %r %s" % (script, line, err))
+    return proc, line[len(prefix):].strip()
+
+
+def subset(expected, actual, path="$"):
+    """Problems where actual does not contain expected."""
+    if isinstance(expected, dict):
+        if not isinstance(actual, dict):
+            return ["%s: expected an object, got %r" % (path, actual)]
+        out = []
+        for k, v in expected.items():
+            if k not in actual:
+                out.append("%s.%s: missing" % (path, k))
+            else:
+                out += subset(v, actual[k], path + "." + k)
+        return out
+    if expected != actual:
+        return ["%s: expected %r, got %r" % (path, expected, actual)]
+    return []
+
+
+def check_report(spec, urls, case_dir, out_dir):
+    path = expand(spec["file"], urls, case_dir, out_dir)
+    try:
+        with open(path) as f:
+            report = json.load(f)
+    except (OSError, ValueError) as e:
+        return ["report %s: %s" % (path, e)], ""
+    expect = dict(spec.get("expect", {}))
+    problems = []
+    cases = expect.pop("cases", None)
+    if isinstance(cases, dict):
+        got = {c["id"]: c["verdict"] for c in report.get("cases", [])}
+        for cid, verdict in cases.items():
+            if got.get(cid) != verdict:
+                problems.append("case %s: expected %s, got %s" % (cid, verdict, got.get(cid)))
+    elif cases is not None:
+        expect["cases"] = cases
+    strata = expect.pop("strata", None)
+    if isinstance(strata, dict):
+        got = {s["name"]: s["verdict"] for s in report.get("strata", [])}
+        for name, verdict in strata.items():
+            if got.get(name) != verdict:
+                problems.append("stratum %s: expected %s, got %s" % (name, verdict, got.get(name)))
+    problems += subset(expect, report)
+    for check in spec.get("reasons", []):
+        # {"case": id, "side": "prod", "contains": "..."}
+        case = next((c for c in report.get("cases", []) if c["id"] == check["case"]), None)
+        text = json.dumps(case[check["side"]]) if case else ""
+        if check["contains"] not in text:
+            problems.append("case %s %s: no reason containing %r in %s"
+                            % (check["case"], check["side"], check["contains"], text[:400]))
+    with open(path) as f:
+        return problems, f.read()
+
+
+def run_case(canary, case_dir):
+    with open(os.path.join(case_dir, "test.json")) as f:
+        spec = json.load(f)
+    out_dir = tempfile.mkdtemp(prefix="canary-e2e-")
+    agents, urls, logs, problems = {}, {}, {}, []
+    try:
+        for name, script in spec.get("agents", {}).items():
+            if script == "refused":
+                urls[name] = "http://127.0.0.1:%d" % refused_port()
+                continue
+            logs[name] = os.path.join(out_dir, name + ".log")
+            agents[name], urls[name] = start_agent(
+                canary, os.path.join(case_dir, script), logs[name])
+        env = dict(os.environ)
+        env.pop("NO_COLOR", None)
+        env.pop("GITHUB_STEP_SUMMARY", None)
+        env.update(expand(spec.get("env", {}), urls, case_dir, out_dir))
+        args = [canary] + expand(spec["args"], urls, case_dir, out_dir)
+        proc = subprocess.run(args, cwd=case_dir, env=env, capture_output=True, text=True,
+                              timeout=spec.get("timeout", TIMEOUT))
+        outputs = {"stdout": proc.stdout, "stderr": proc.stderr}
+        if "exit" in spec and proc.returncode != spec["exit"]:
+            problems.append("exit %d, expected %d" % (proc.returncode, spec["exit"]))
+        for stream in ("stdout", "stderr"):
+            for s in spec.get(stream + "_contains", []):
+                if expand(s, urls, case_dir, out_dir) not in outputs[stream]:
+                    problems.append("%s lacks %r" % (stream, s))
+            for s in spec.get(stream + "_not_contains", []):
+                if expand(s, urls, case_dir, out_dir) in outputs[stream]:
+                    problems.append("%s has %r" % (stream, s))
+        if "stdout_equals" in spec:
+            want = spec["stdout_equals"]
+            if want.startswith("@"):
+                with open(os.path.join(case_dir, want[1:])) as f:
+                    want = f.read()
+            if proc.stdout != want:
+                problems.append("stdout differs:\n" + proc.stdout)
+        texts = [proc.stdout, proc.stderr]
+        for spec_report in ([spec["report"]] if "report" in spec else []):
+            p, text = check_report(spec_report, urls, case_dir, out_dir)
+            problems += p
+            texts.append(text)
+        for name, want in spec.get("requests", {}).items():
+            got = 0
+            if os.path.exists(logs.get(name, "")):
+                with open(logs[name]) as f:
+                    got = sum(1 for line in f if line.strip())
+            if got != want:
+                problems.append("agent %s received %d requests, expected %d" % (name, got, want))
+        for root, _, files in os.walk(out_dir):
+            for fn in files:
+                if fn.endswith(".log"):
+                    continue
+                with open(os.path.join(root, fn), errors="replace") as f:
+                    texts.append(f.read())
+        for secret in spec.get("secrets_absent", []):
+            for text in texts:
+                if secret in text:
+                    problems.append("secret %r leaked into an output" % secret)
+                    break
+        if problems:
+            problems.append("stdout:\n" + proc.stdout + "\nstderr:\n" + proc.stderr)
+    except Exception as e:  # a broken case must fail, never pass
+        problems.append("runner error: %r" % e)
+    finally:
+        for proc in agents.values():
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                problems.append("a stub did not stop on SIGTERM")
+    return problems
+
+
+def main():
+    if len(sys.argv) < 3:
+        print(__doc__, file=sys.stderr)
+        return 2
+    canary, cases_dir = os.path.abspath(sys.argv[1]), sys.argv[2]
+    names = sys.argv[3:] or sorted(d for d in os.listdir(cases_dir)
+                                   if os.path.isfile(os.path.join(cases_dir, d, "test.json")))
+    print("TAP version 13")
+    print("1..%d" % len(names))
+    failed = 0
+    for i, name in enumerate(names, 1):
+        problems = run_case(canary, os.path.abspath(os.path.join(cases_dir, name)))
+        print("%s %d - %s" % ("not ok" if problems else "ok", i, name))
+        for p in problems:
+            for line in p.splitlines():
+                print("# " + line)
+        sys.stdout.flush()
+        failed += bool(problems)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

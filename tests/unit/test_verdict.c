@@ -1,2 +1,358 @@
-/* test_verdict.c: placeholder. */
-int main(void) { return 0; }
+/* test_verdict.c: case, stratum and run verdicts and exit codes. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <string.h>
+
+#include "run.h"
+#include "util.h"
+#include "verdict.h"
+
+#define MAX_CASES 8
+#define MAX_STRATA 3
+
+/* A run built by hand: strata and cases as suite_load would leave them,
+ * results as run_execute would leave them before verdict_compute. */
+struct world {
+	struct suite suite;
+	struct stratum strata[MAX_STRATA];
+	struct suite_case cases[MAX_CASES];
+	struct case_result results[MAX_CASES];
+	struct stratum_result sresults[MAX_STRATA];
+	struct run run;
+};
+
+static void world_init(struct world *w, size_t nstrata)
+{
+	static char *const names[MAX_STRATA] = {"tools", "prompt", "guardrails"};
+
+	memset(w, 0, sizeof(*w));
+	w->suite.name = "test-suite";
+	w->suite.strata = w->strata;
+	w->suite.nstrata = nstrata;
+	for (size_t i = 0; i < nstrata; i++) {
+		w->strata[i].name = names[i];
+		w->sresults[i].s = &w->strata[i];
+	}
+	w->run.suite = &w->suite;
+	w->run.cases = w->results;
+	w->run.strata = w->sresults;
+	w->run.nstrata = nstrata;
+}
+
+/* add_case: a selected case in stratum with each side's passed, failed and
+ * errored sample counts; returns its result. */
+static struct case_result *add_case(struct world *w, size_t stratum, double threshold,
+				    int ep, int ef, int ee, int pp, int pf, int pe)
+{
+	size_t i = w->run.ncases++;
+	struct suite_case *c = &w->cases[i];
+	struct case_result *cr = &w->results[i];
+	int counts[SIDE__COUNT][3] = {{ep, ef, ee}, {pp, pf, pe}};
+
+	assert_true(i < MAX_CASES);
+	c->id = "case";
+	c->stratum = stratum;
+	c->threshold = threshold;
+	c->repeat = ep + ef + ee;
+	cr->c = c;
+	cr->selected = true;
+	for (int side = 0; side < SIDE__COUNT; side++) {
+		cr->side[side].passed = counts[side][0];
+		cr->side[side].failed = counts[side][1];
+		cr->side[side].errors = counts[side][2];
+		cr->side[side].total = counts[side][0] + counts[side][1] + counts[side][2];
+	}
+	w->run.nselected++;
+	return cr;
+}
+
+/* one_case: the verdict of a single case given by its sample counts. */
+static enum verdict one_case(double threshold, int ep, int ef, int ee, int pp, int pf, int pe)
+{
+	struct world w;
+
+	world_init(&w, 1);
+	add_case(&w, 0, threshold, ep, ef, ee, pp, pf, pe);
+	verdict_compute(&w.run);
+	return w.results[0].verdict;
+}
+
+static void test_names(void **state)
+{
+	(void)state;
+	static const char *const expected[VERDICT__COUNT] = {
+		"pass", "flaky", "error", "eval-regression", "regression", "drift",
+	};
+	for (int v = 0; v < VERDICT__COUNT; v++) {
+		enum verdict parsed = VERDICT__COUNT;
+		assert_string_equal(verdict_name((enum verdict)v), expected[v]);
+		assert_int_equal(verdict_parse(expected[v], &parsed), 0);
+		assert_int_equal(parsed, v);
+	}
+	enum verdict untouched = VERDICT_DRIFT;
+	assert_int_equal(verdict_parse("Drift", &untouched), -1);
+	assert_int_equal(verdict_parse("", &untouched), -1);
+	assert_int_equal(verdict_parse("skipped", &untouched), -1);
+	assert_int_equal(verdict_parse(NULL, &untouched), -1);
+	assert_int_equal(untouched, VERDICT_DRIFT);
+
+	assert_true(verdict_failing(VERDICT_DRIFT));
+	assert_true(verdict_failing(VERDICT_REGRESSION));
+	assert_true(verdict_failing(VERDICT_EVAL_REGRESSION));
+	assert_false(verdict_failing(VERDICT_PASS));
+	assert_false(verdict_failing(VERDICT_FLAKY));
+	assert_false(verdict_failing(VERDICT_ERROR));
+}
+
+static void test_case_table(void **state)
+{
+	(void)state;
+	assert_int_equal(one_case(1.0, 1, 0, 0, 1, 0, 0), VERDICT_PASS);
+	assert_int_equal(one_case(1.0, 1, 0, 0, 0, 1, 0), VERDICT_DRIFT);
+	assert_int_equal(one_case(1.0, 0, 1, 0, 1, 0, 0), VERDICT_EVAL_REGRESSION);
+	assert_int_equal(one_case(1.0, 0, 1, 0, 0, 1, 0), VERDICT_REGRESSION);
+	/* Either side unmeasured is an error, whatever the other side did. */
+	assert_int_equal(one_case(1.0, 0, 0, 1, 1, 0, 0), VERDICT_ERROR);
+	assert_int_equal(one_case(1.0, 1, 0, 0, 0, 0, 1), VERDICT_ERROR);
+	assert_int_equal(one_case(1.0, 0, 0, 1, 0, 1, 0), VERDICT_ERROR);
+	assert_int_equal(one_case(1.0, 0, 0, 2, 0, 0, 2), VERDICT_ERROR);
+	/* No sample at all (interrupted before anything finished). */
+	assert_int_equal(one_case(1.0, 0, 0, 0, 0, 0, 0), VERDICT_ERROR);
+}
+
+static void test_thresholds_with_repeats(void **state)
+{
+	(void)state;
+	struct world w;
+
+	world_init(&w, 1);
+	struct case_result *four = add_case(&w, 0, 0.8, 5, 0, 0, 4, 1, 0);
+	struct case_result *three = add_case(&w, 0, 0.8, 5, 0, 0, 3, 2, 0);
+	struct case_result *all = add_case(&w, 0, 1.0, 5, 0, 0, 4, 1, 0);
+	struct case_result *zero = add_case(&w, 0, 0.0, 0, 3, 0, 0, 3, 0);
+	verdict_compute(&w.run);
+
+	assert_true(four->side[SIDE_PROD].ok);
+	assert_true(four->side[SIDE_PROD].measured);
+	assert_float_equal(four->side[SIDE_PROD].rate, 0.8, 1e-12);
+	assert_int_equal(four->verdict, VERDICT_PASS);
+
+	assert_false(three->side[SIDE_PROD].ok);
+	assert_float_equal(three->side[SIDE_PROD].rate, 0.6, 1e-12);
+	assert_int_equal(three->verdict, VERDICT_DRIFT);
+
+	assert_false(all->side[SIDE_PROD].ok);
+	assert_true(all->side[SIDE_EVAL].ok);
+	assert_int_equal(all->verdict, VERDICT_DRIFT);
+
+	/* Threshold 0: a measured side always meets it. */
+	assert_true(zero->side[SIDE_EVAL].ok);
+	assert_float_equal(zero->side[SIDE_EVAL].rate, 0.0, 0);
+	assert_int_equal(zero->verdict, VERDICT_PASS);
+
+	/* 2 of 3 against a threshold written as 0.6666666667. */
+	assert_int_equal(one_case(2.0 / 3.0, 2, 1, 0, 2, 1, 0), VERDICT_PASS);
+	assert_int_equal(one_case(0.67, 2, 1, 0, 2, 1, 0), VERDICT_REGRESSION);
+}
+
+static void test_partial_errors(void **state)
+{
+	(void)state;
+	struct world w;
+
+	world_init(&w, 1);
+	/* 4 passes and 1 error: the rate is over the 4 valid samples. */
+	struct case_result *a = add_case(&w, 0, 1.0, 4, 0, 1, 5, 0, 0);
+	/* 2 passes, 1 fail, 2 errors: 2/3, over the threshold of 0.6. */
+	struct case_result *b = add_case(&w, 0, 0.6, 5, 0, 0, 2, 1, 2);
+	/* 1 pass, 1 fail, 3 errors at 0.8: measured but failing. */
+	struct case_result *c = add_case(&w, 0, 0.8, 1, 1, 3, 5, 0, 0);
+	verdict_compute(&w.run);
+
+	assert_true(a->side[SIDE_EVAL].ok);
+	assert_float_equal(a->side[SIDE_EVAL].rate, 1.0, 1e-12);
+	assert_int_equal(a->verdict, VERDICT_PASS);
+
+	assert_true(b->side[SIDE_PROD].ok);
+	assert_float_equal(b->side[SIDE_PROD].rate, 2.0 / 3.0, 1e-12);
+	assert_int_equal(b->verdict, VERDICT_PASS);
+
+	assert_true(c->side[SIDE_EVAL].measured);
+	assert_false(c->side[SIDE_EVAL].ok);
+	assert_float_equal(c->side[SIDE_EVAL].rate, 0.5, 1e-12);
+	assert_int_equal(c->verdict, VERDICT_EVAL_REGRESSION);
+}
+
+static void test_errors_only_side(void **state)
+{
+	(void)state;
+	struct world w;
+
+	world_init(&w, 1);
+	struct case_result *cr = add_case(&w, 0, 1.0, 0, 0, 3, 3, 0, 0);
+	verdict_compute(&w.run);
+	assert_false(cr->side[SIDE_EVAL].measured);
+	assert_false(cr->side[SIDE_EVAL].ok);
+	assert_float_equal(cr->side[SIDE_EVAL].rate, 0.0, 0);
+	assert_true(cr->side[SIDE_PROD].ok);
+	assert_int_equal(cr->verdict, VERDICT_ERROR);
+	assert_int_equal(w.run.verdict, VERDICT_ERROR);
+	assert_int_equal(w.run.exit_code, EXIT_ERRORS);
+}
+
+static void test_strata_worst_of(void **state)
+{
+	(void)state;
+	struct world w;
+
+	world_init(&w, 3);
+	add_case(&w, 0, 1.0, 1, 0, 0, 1, 0, 0);           /* tools: pass */
+	add_case(&w, 0, 1.0, 0, 0, 1, 1, 0, 0);           /* tools: error */
+	add_case(&w, 0, 1.0, 1, 0, 0, 0, 1, 0);           /* tools: drift */
+	add_case(&w, 1, 1.0, 0, 1, 0, 1, 0, 0);           /* prompt: eval-regression */
+	add_case(&w, 1, 1.0, 0, 1, 0, 0, 1, 0);           /* prompt: regression */
+	add_case(&w, 1, 1.0, 1, 0, 0, 1, 0, 0);           /* prompt: pass */
+	struct case_result *filtered = add_case(&w, 2, 1.0, 1, 0, 0, 0, 1, 0);
+	filtered->selected = false;
+	w.run.nselected--;
+	/* Results left from an earlier computation must not add up. */
+	w.sresults[0].ncases = 42;
+	w.sresults[2].counts[VERDICT_DRIFT] = 7;
+	verdict_compute(&w.run);
+	verdict_compute(&w.run);
+
+	const struct stratum_result *tools = &w.sresults[0];
+	assert_true(tools->selected);
+	assert_int_equal(tools->ncases, 3);
+	assert_int_equal(tools->passed[SIDE_EVAL], 2);
+	assert_int_equal(tools->passed[SIDE_PROD], 2);
+	assert_int_equal(tools->counts[VERDICT_PASS], 1);
+	assert_int_equal(tools->counts[VERDICT_ERROR], 1);
+	assert_int_equal(tools->counts[VERDICT_DRIFT], 1);
+	assert_int_equal(tools->counts[VERDICT_REGRESSION], 0);
+	assert_int_equal(tools->verdict, VERDICT_DRIFT);
+
+	const struct stratum_result *prompt = &w.sresults[1];
+	assert_int_equal(prompt->ncases, 3);
+	assert_int_equal(prompt->passed[SIDE_EVAL], 1);
+	assert_int_equal(prompt->passed[SIDE_PROD], 2);
+	assert_int_equal(prompt->counts[VERDICT_EVAL_REGRESSION], 1);
+	assert_int_equal(prompt->counts[VERDICT_REGRESSION], 1);
+	assert_int_equal(prompt->counts[VERDICT_PASS], 1);
+	assert_int_equal(prompt->verdict, VERDICT_REGRESSION);
+
+	/* Only a filtered-out case: the stratum is not selected. */
+	const struct stratum_result *guard = &w.sresults[2];
+	assert_false(guard->selected);
+	assert_int_equal(guard->ncases, 0);
+	assert_int_equal(guard->counts[VERDICT_DRIFT], 0);
+	assert_int_equal(guard->verdict, VERDICT_PASS);
+
+	assert_int_equal(w.run.verdict, VERDICT_DRIFT);
+	assert_int_equal(w.run.exit_code, EXIT_FAIL);
+}
+
+static void test_severity_order(void **state)
+{
+	(void)state;
+	struct world w;
+
+	world_init(&w, 1);
+	add_case(&w, 0, 1.0, 0, 1, 0, 1, 0, 0);           /* eval-regression */
+	add_case(&w, 0, 1.0, 0, 0, 1, 0, 0, 1);           /* error */
+	verdict_compute(&w.run);
+	assert_int_equal(w.run.verdict, VERDICT_EVAL_REGRESSION);
+	assert_int_equal(w.run.exit_code, EXIT_FAIL);
+
+	add_case(&w, 0, 1.0, 0, 1, 0, 0, 1, 0);           /* regression */
+	verdict_compute(&w.run);
+	assert_int_equal(w.run.verdict, VERDICT_REGRESSION);
+
+	add_case(&w, 0, 1.0, 1, 0, 0, 0, 1, 0);           /* drift */
+	verdict_compute(&w.run);
+	assert_int_equal(w.run.verdict, VERDICT_DRIFT);
+	assert_int_equal(w.sresults[0].verdict, VERDICT_DRIFT);
+}
+
+static void test_exit_codes(void **state)
+{
+	(void)state;
+	struct world w;
+
+	/* No selected case at all. */
+	world_init(&w, 1);
+	w.run.verdict = VERDICT_DRIFT;
+	w.run.exit_code = 99;
+	verdict_compute(&w.run);
+	assert_int_equal(w.run.verdict, VERDICT_PASS);
+	assert_int_equal(w.run.exit_code, EXIT_PASS);
+
+	world_init(&w, 1);
+	add_case(&w, 0, 1.0, 1, 0, 0, 1, 0, 0);
+	add_case(&w, 0, 0.5, 1, 1, 0, 2, 2, 0);
+	verdict_compute(&w.run);
+	assert_int_equal(w.run.verdict, VERDICT_PASS);
+	assert_int_equal(w.run.exit_code, 0);
+
+	add_case(&w, 0, 1.0, 0, 0, 1, 1, 0, 0);
+	verdict_compute(&w.run);
+	assert_int_equal(w.run.verdict, VERDICT_ERROR);
+	assert_int_equal(w.run.exit_code, 3);
+
+	/* A failing case outranks errors for the exit code. */
+	add_case(&w, 0, 1.0, 1, 0, 0, 0, 1, 0);
+	verdict_compute(&w.run);
+	assert_int_equal(w.run.verdict, VERDICT_DRIFT);
+	assert_int_equal(w.run.exit_code, 1);
+
+	/* An interruption outranks everything, the verdict stays. */
+	w.run.interrupted = true;
+	verdict_compute(&w.run);
+	assert_int_equal(w.run.verdict, VERDICT_DRIFT);
+	assert_int_equal(w.run.exit_code, 130);
+
+	world_init(&w, 1);
+	add_case(&w, 0, 1.0, 1, 0, 0, 1, 0, 0);
+	w.run.interrupted = true;
+	verdict_compute(&w.run);
+	assert_int_equal(w.run.verdict, VERDICT_PASS);
+	assert_int_equal(w.run.exit_code, EXIT_INTERRUPTED);
+}
+
+static void test_filtered_cases_ignored(void **state)
+{
+	(void)state;
+	struct world w;
+
+	world_init(&w, 1);
+	add_case(&w, 0, 1.0, 1, 0, 0, 1, 0, 0);
+	struct case_result *out = add_case(&w, 0, 1.0, 0, 0, 0, 0, 0, 0);
+	out->selected = false;
+	out->verdict = VERDICT_PASS;
+	verdict_compute(&w.run);
+	/* An unmeasured case that was filtered out is no error. */
+	assert_int_equal(out->verdict, VERDICT_PASS);
+	assert_int_equal(w.sresults[0].ncases, 1);
+	assert_int_equal(w.run.verdict, VERDICT_PASS);
+	assert_int_equal(w.run.exit_code, EXIT_PASS);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_names),
+		cmocka_unit_test(test_case_table),
+		cmocka_unit_test(test_thresholds_with_repeats),
+		cmocka_unit_test(test_partial_errors),
+		cmocka_unit_test(test_errors_only_side),
+		cmocka_unit_test(test_strata_worst_of),
+		cmocka_unit_test(test_severity_order),
+		cmocka_unit_test(test_exit_codes),
+		cmocka_unit_test(test_filtered_cases_ignored),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,54 @@
+/* cmd.h: the subcommands of canary and what they share.
+ *
+ * cmd/ parses arguments and prints; the work is done in lib/.  Each
+ * subcommand is one file with one entry in cmd_table[] (cmd/canary.c).
+ */
+#ifndef CANARY_CMD_H
+#define CANARY_CMD_H
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "run.h"
+
+struct cmd_entry {
+	const char *name;
+	const char *usage;    /* the synopsis after "canary " */
+	const char *summary;  /* one line for `canary --help` */
+	int (*exec)(int argc, char **argv); /* argv[0] is the subcommand */
+};
+
+extern const struct cmd_entry cmd_table[];
+
+int cmd_run(int argc, char **argv);
+int cmd_validate(int argc, char **argv);
+int cmd_list(int argc, char **argv);
+int cmd_stub(int argc, char **argv);
+int cmd_demo(int argc, char **argv);
+
+/* What `canary run` and `canary demo` share: output and report options. */
+struct cmd_output {
+	bool quiet;
+	bool verbose;
+	int color;            /* -1 auto, 0 never, 1 always */
+	const char **reports; /* "FORMAT=PATH" specs */
+	size_t nreports;
+};
+
+/* cmd_error: print "canary: <message>" to stderr. */
+void cmd_error(const char *fmt, ...) PRINTF_LIKE(1, 2);
+
+/* cmd_use_color: whether to colour f: --color/--no-color, else a TTY with
+ * NO_COLOR unset and TERM not "dumb". */
+bool cmd_use_color(FILE *f, int color);
+
+/* cmd_run_suite: run a loaded suite, print the text report and write every
+ * requested report; returns the exit code. */
+int cmd_run_suite(struct suite *s, struct run_options *ro, const struct cmd_output *out);
+
+/* cmd_add_report: check and record a --report FORMAT=PATH spec; -1 after
+ * printing an error when it is malformed. */
+int cmd_add_report(struct cmd_output *out, const char *spec);
+
+#endif
