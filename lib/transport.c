@@ -482,7 +482,7 @@ static long backoff_ms(const struct transport *t, int n, const char *retry_after
 	long wait = (long)(util_random() * (double)ceiling);
 	if (retry_after) {
 		long ra = transport_parse_retry_after(retry_after, util_wall_ms());
-		if (0)
+		if (ra > wait)
 			wait = ra;
 	}
 	return wait < cap ? wait : cap;
@@ -526,7 +526,8 @@ struct transport *transport_new(const struct transport_options *o, char **err)
 	}
 	for (int p = 0; p < POOL__COUNT; p++) {
 		if (o->concurrency[p] < 1) {
-			*err = xasprintf("concurrency must be at least 1, not %d", o->concurrency[p]);
+			*err = xasprintf("concurrency must be at least 1, not %d",
+					 o->concurrency[p]);
 			return NULL;
 		}
 	}

@@ -200,7 +200,8 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 		const char *ct = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type");
 		const char *ua = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "User-Agent");
 		const char *tok = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Token");
-		r = MHD_create_response_from_buffer(st->body.len, st->body.data ? st->body.data : "",
+		r = MHD_create_response_from_buffer(st->body.len,
+						    st->body.data ? st->body.data : "",
 						    MHD_RESPMEM_MUST_COPY);
 		MHD_add_response_header(r, "X-Method", method);
 		MHD_add_response_header(r, "X-Content-Type", ct ? ct : "none");
