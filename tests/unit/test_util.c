@@ -1,2 +1,173 @@
-/* test_util.c: placeholder. */
-int main(void) { return 0; }
+/* test_util.c: bounded buffers, arenas, durations, sizes, suggestions. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "util.h"
+
+static void test_buf_max(void **state)
+{
+	(void)state;
+	struct buf b;
+	buf_init(&b, 8);
+	assert_int_equal(buf_addstr(&b, "hello"), 0);
+	assert_int_equal(buf_addstr(&b, "world"), -1); /* would pass the maximum */
+	assert_string_equal(b.data, "hello");
+	assert_int_equal(buf_addstr(&b, "abc"), 0);
+	assert_int_equal(b.len, 8);
+	assert_int_equal(buf_addch(&b, 'x'), -1);
+	size_t len;
+	char *s = buf_detach(&b, &len);
+	assert_string_equal(s, "helloabc");
+	assert_int_equal(len, 8);
+	assert_null(b.data);
+	free(s);
+	buf_release(&b);
+}
+
+static void test_buf_growth_and_format(void **state)
+{
+	(void)state;
+	struct buf b;
+	buf_init(&b, 0);
+	for (int i = 0; i < 1000; i++)
+		assert_int_equal(buf_addf(&b, "%d,", i), 0);
+	assert_true(strncmp(b.data, "0,1,2,", 6) == 0);
+	assert_true(strstr(b.data, ",999,") != NULL);
+	buf_reset(&b);
+	assert_int_equal(b.len, 0);
+	assert_string_equal(b.data, "");
+	buf_release(&b);
+	char *empty = buf_detach(&b, NULL);
+	assert_string_equal(empty, "");
+	free(empty);
+}
+
+static void test_arena(void **state)
+{
+	(void)state;
+	struct arena a = {0};
+	char *first = arena_strdup(&a, "first");
+	for (int i = 0; i < 5000; i++)
+		assert_non_null(arena_alloc(&a, 100));
+	char *big = arena_alloc(&a, 100000); /* larger than a chunk */
+	memset(big, 1, 100000);
+	assert_string_equal(first, "first");
+	assert_string_equal(arena_strndup(&a, "abcdef", 3), "abc");
+	arena_release(&a);
+	assert_null(a.head);
+}
+
+static void test_durations(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *in;
+		long ms;
+	} ok[] = {{"250ms", 250}, {"30s", 30000}, {"2m", 120000}, {"1h", 3600000},
+		  {"1.5s", 1500}, {"5", 5000}, {"0s", 0}};
+	for (size_t i = 0; i < ARRAY_SIZE(ok); i++) {
+		long ms = -1;
+		assert_int_equal(util_parse_duration(ok[i].in, &ms), 0);
+		assert_int_equal(ms, ok[i].ms);
+	}
+	static const char *const bad[] = {"", "ms", "-1s", "10x", "1e400s", "s30", "+2s"};
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+		long ms;
+		assert_int_equal(util_parse_duration(bad[i], &ms), -1);
+	}
+	assert_int_equal(util_parse_duration(NULL, &(long){0}), -1);
+}
+
+static void test_sizes(void **state)
+{
+	(void)state;
+	size_t n;
+	assert_int_equal(util_parse_size("8MiB", &n), 0);
+	assert_int_equal(n, 8u << 20);
+	assert_int_equal(util_parse_size("512", &n), 0);
+	assert_int_equal(n, 512);
+	assert_int_equal(util_parse_size("64K", &n), 0);
+	assert_int_equal(n, 65536);
+	assert_int_equal(util_parse_size("1GiB", &n), 0);
+	assert_int_equal(n, (size_t)1 << 30);
+	assert_int_equal(util_parse_size("-1", &n), -1);
+	assert_int_equal(util_parse_size("1TiB", &n), -1);
+	assert_int_equal(util_parse_size("", &n), -1);
+}
+
+static void test_suggest(void **state)
+{
+	(void)state;
+	static const char *const keys[] = {"id", "input", "messages", "expect", "repeat",
+					   "threshold", NULL};
+	assert_string_equal(util_suggest("expct", keys), "expect");
+	assert_string_equal(util_suggest("treshold", keys), "threshold");
+	assert_string_equal(util_suggest("mesages", keys), "messages");
+	assert_null(util_suggest("banana", keys));
+	assert_null(util_suggest("x", (const char *const[]){"yyyyy", NULL}));
+}
+
+static void test_glob_and_time(void **state)
+{
+	(void)state;
+	assert_true(util_glob("book-*", "book-meeting"));
+	assert_false(util_glob("book-*", "cancel"));
+	assert_true(util_glob("re?und", "refund"));
+	char buf[32];
+	util_rfc3339(0, buf);
+	assert_string_equal(buf, "1970-01-01T00:00:00Z");
+	util_rfc3339(1767225600000LL, buf);
+	assert_string_equal(buf, "2026-01-01T00:00:00Z");
+	double a = util_now_ms(), b = util_now_ms();
+	assert_true(b >= a);
+	for (int i = 0; i < 1000; i++) {
+		double r = util_random();
+		assert_true(r >= 0.0 && r < 1.0);
+	}
+}
+
+static void test_read_file(void **state)
+{
+	(void)state;
+	char path[] = "/tmp/canary-test-util-XXXXXX";
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "0123456789", 10), 10);
+	close(fd);
+	char *err = NULL;
+	size_t len;
+	char *s = util_read_file(path, 100, &len, &err);
+	assert_non_null(s);
+	assert_int_equal(len, 10);
+	assert_string_equal(s, "0123456789");
+	free(s);
+	assert_null(util_read_file(path, 5, &len, &err));
+	assert_non_null(strstr(err, "larger than 5 bytes"));
+	free(err);
+	unlink(path);
+	assert_null(util_read_file(path, 100, &len, &err));
+	assert_non_null(strstr(err, "cannot open"));
+	free(err);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_buf_max),
+		cmocka_unit_test(test_buf_growth_and_format),
+		cmocka_unit_test(test_arena),
+		cmocka_unit_test(test_durations),
+		cmocka_unit_test(test_sizes),
+		cmocka_unit_test(test_suggest),
+		cmocka_unit_test(test_glob_and_time),
+		cmocka_unit_test(test_read_file),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

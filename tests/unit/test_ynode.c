@@ -1,2 +1,158 @@
-/* test_ynode.c: placeholder. */
-int main(void) { return 0; }
+/* test_ynode.c: the positioned YAML tree and its limits. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "util.h"
+#include "ynode.h"
+
+static struct ydoc *parse(const char *text, char **err)
+{
+	*err = NULL;
+	return ydoc_parse("t.yaml", text, strlen(text), err);
+}
+
+static void test_positions_and_lookup(void **state)
+{
+	(void)state;
+	char *err;
+	struct ydoc *d = parse("name: x\nlist:\n  - a\n  - {b: 2}\n", &err);
+	assert_non_null(d);
+	assert_int_equal(d->root->kind, YNODE_MAP);
+	assert_int_equal(d->root->n, 2);
+	const struct ynode *list = ynode_get(d->root, "list");
+	assert_non_null(list);
+	assert_int_equal(list->kind, YNODE_SEQ);
+	assert_int_equal(list->n, 2);
+	assert_int_equal(list->items[0]->line, 3);
+	assert_int_equal(list->items[0]->col, 5);
+	const struct ynode *b = ynode_get(list->items[1], "b");
+	assert_int_equal(b->line, 4);
+	assert_int_equal(b->col, 9);
+	assert_null(ynode_get(d->root, "missing"));
+	char *msg = ynode_error(b, "bad '%s'", "b");
+	assert_string_equal(msg, "t.yaml:4:9: bad 'b'");
+	free(msg);
+	ydoc_free(d);
+}
+
+static void test_scalars(void **state)
+{
+	(void)state;
+	char *err;
+	struct ydoc *d = parse("[~, null, true, False, 12, -3.5, 0x1f, '12', \"true\", abc, '']", &err);
+	assert_non_null(d);
+	const struct ynode *const *it = (const struct ynode *const *)d->root->items;
+	assert_true(ynode_is_null(it[0]));
+	assert_true(ynode_is_null(it[1]));
+	bool bv;
+	assert_int_equal(ynode_bool(it[2], &bv), 0);
+	assert_true(bv);
+	assert_int_equal(ynode_bool(it[3], &bv), 0);
+	assert_false(bv);
+	double v;
+	assert_int_equal(ynode_number(it[4], &v), 0);
+	assert_true(v == 12);
+	assert_int_equal(ynode_number(it[5], &v), 0);
+	assert_true(v == -3.5);
+	assert_int_equal(ynode_number(it[6], &v), 0);
+	assert_true(v == 31);
+	assert_int_equal(ynode_number(it[7], &v), -1); /* quoted: a string */
+	assert_int_equal(ynode_bool(it[8], &bv), -1);
+	assert_false(ynode_is_null(it[10]));           /* '' is a string */
+	cJSON *j = ynode_to_json(d->root, &err);
+	char *text = cJSON_PrintUnformatted(j);
+	assert_string_equal(text, "[null,null,true,false,12,-3.5,31,\"12\",\"true\",\"abc\",\"\"]");
+	free(text);
+	cJSON_Delete(j);
+	ydoc_free(d);
+}
+
+static void test_errors(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *text;
+		const char *want;
+	} cases[] = {
+		{"a: 1\na: 2\n", "t.yaml:2:1: duplicate key 'a' (first at line 1)"},
+		{"a: [1, 2\n", "t.yaml:2:1: "},
+		{"a: *nope\n", "t.yaml:1:4: unknown alias"},
+		{"{[1]: 2}\n", "t.yaml:1:2: mapping keys must be scalars"},
+		{"a: b: c\n", "t.yaml:1:5: mapping values are not allowed"},
+		{"\t- x\n", "t.yaml:1:1: found character that cannot start any token"},
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		char *err;
+		struct ydoc *d = parse(cases[i].text, &err);
+		assert_null(d);
+		assert_non_null(err);
+		if (strncmp(err, cases[i].want, strlen(cases[i].want)) != 0)
+			fail_msg("case %zu: got '%s', want prefix '%s'", i, err, cases[i].want);
+		free(err);
+	}
+}
+
+static void test_empty_and_aliases(void **state)
+{
+	(void)state;
+	char *err;
+	struct ydoc *d = parse("", &err);
+	assert_non_null(d);
+	assert_null(d->root);
+	ydoc_free(d);
+	d = parse("base: &b {x: 1}\nuse: *b\n", &err);
+	assert_non_null(d);
+	assert_ptr_equal(ynode_get(d->root, "base"), ynode_get(d->root, "use"));
+	ydoc_free(d);
+}
+
+static void test_limits(void **state)
+{
+	(void)state;
+	char *err;
+	/* Nesting deeper than 64 is refused, not recursed into. */
+	struct buf b;
+	buf_init(&b, 0);
+	for (int i = 0; i < 200; i++)
+		buf_addch(&b, '[');
+	for (int i = 0; i < 200; i++)
+		buf_addch(&b, ']');
+	struct ydoc *d = parse(b.data, &err);
+	assert_null(d);
+	assert_non_null(strstr(err, "nesting deeper than 64"));
+	free(err);
+	buf_release(&b);
+	/* A billion laughs stays a small tree, and its JSON expansion is capped. */
+	buf_init(&b, 0);
+	buf_addstr(&b, "a: &a [x, x, x, x, x, x, x, x, x, x]\n");
+	for (int i = 1; i < 9; i++)
+		buf_addf(&b, "%c: &%c [*%c, *%c, *%c, *%c, *%c, *%c, *%c, *%c, *%c, *%c]\n", 'a' + i,
+			 'a' + i, 'a' + i - 1, 'a' + i - 1, 'a' + i - 1, 'a' + i - 1, 'a' + i - 1,
+			 'a' + i - 1, 'a' + i - 1, 'a' + i - 1, 'a' + i - 1, 'a' + i - 1);
+	d = parse(b.data, &err);
+	assert_non_null(d);
+	cJSON *j = ynode_to_json(d->root, &err);
+	assert_null(j);
+	assert_non_null(strstr(err, "more than a million nodes"));
+	free(err);
+	ydoc_free(d);
+	buf_release(&b);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_positions_and_lookup),
+		cmocka_unit_test(test_scalars),
+		cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_empty_and_aliases),
+		cmocka_unit_test(test_limits),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
