@@ -248,13 +248,17 @@ char *report_json(const struct run *r)
 {
 	cJSON *root = cJSON_CreateObject();
 	char started[32];
-	long selected = 0, filtered = 0;
+	long selected = 0, filtered = 0, samples = 0;
 
 	for (size_t i = 0; i < r->ncases; i++) {
-		if (r->cases[i].selected && r->cases[i].c)
-			selected++;
-		else
+		const struct case_result *cr = &r->cases[i];
+		if (!cr->selected || !cr->c) {
 			filtered++;
+			continue;
+		}
+		selected++;
+		for (int side = 0; side < SIDE__COUNT; side++)
+			samples += cr->side[side].total;
 	}
 	util_rfc3339(r->started_wall_ms, started);
 
@@ -268,6 +272,7 @@ char *report_json(const struct run *r)
 	cJSON_AddBoolToObject(root, "interrupted", r->interrupted);
 	add_number(root, "selected", selected);
 	add_number(root, "filtered", filtered);
+	add_number(root, "samples", samples);
 	add_number(root, "requests", r->stats.requests);
 	add_number(root, "attempts", r->stats.attempts);
 	add_number(root, "retries", r->stats.retries);

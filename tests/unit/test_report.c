@@ -1,2 +1,613 @@
-/* test_report.c: placeholder. */
-int main(void) { return 0; }
+/* test_report.c: the text report against a golden file, the JSON report
+ * field by field. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+
+#include "report.h"
+#include "run.h"
+#include "util.h"
+#include "verdict.h"
+
+#define MAX_CASES 6
+#define MAX_STRATA 3
+#define MAX_SAMPLES 8
+#define MAX_REASONS 8
+
+/* 2026-01-02T03:04:05Z */
+#define STARTED_MS 1767323045000LL
+
+#define REASON_TOOL "tool_call: missing required property 'attendee_emails'"
+#define REASON_14 "regex: no match for /\\b30 days\\b/ in \"we accept refunds within 14 days\""
+#define REASON_LEN "max_latency: 2300 ms over 2000 ms"
+#define REASON_CONN "connection refused after 3 attempts"
+
+/* A finished run built by hand, as run_execute would leave it. */
+struct world {
+	struct suite suite;
+	struct stratum strata[MAX_STRATA];
+	struct suite_case cases[MAX_CASES];
+	struct case_result results[MAX_CASES];
+	struct stratum_result sresults[MAX_STRATA];
+	struct sample samples[MAX_CASES][SIDE__COUNT][MAX_SAMPLES];
+	char *reasons[MAX_CASES][SIDE__COUNT][MAX_SAMPLES][MAX_REASONS];
+	struct fingerprint_count fps[SIDE__COUNT][2];
+	struct run run;
+};
+
+/* fixtures: $FIXTURES (set by meson), else the source tree's folder seen
+ * from the source root, the build folder or its tests folder. */
+static const char *fixtures(void)
+{
+	static const char *const guesses[] = {
+		"tests/fixtures", "../tests/fixtures", "../../tests/fixtures",
+	};
+	const char *f = getenv("FIXTURES");
+
+	if (f)
+		return f;
+	for (size_t i = 0; i < ARRAY_SIZE(guesses); i++)
+		if (access(guesses[i], R_OK) == 0)
+			return guesses[i];
+	return guesses[1];
+}
+
+static void world_init(struct world *w)
+{
+	static char *const names[MAX_STRATA] = {"tools", "prompt", "guardrails"};
+
+	memset(w, 0, sizeof(*w));
+	w->suite.name = "calendar-assistant";
+	w->suite.strata = w->strata;
+	w->suite.nstrata = MAX_STRATA;
+	for (size_t i = 0; i < MAX_STRATA; i++) {
+		w->strata[i].name = names[i];
+		w->sresults[i].s = &w->strata[i];
+	}
+	w->strata[0].description = "tool schemas and descriptions";
+	w->run.suite = &w->suite;
+	w->run.cases = w->results;
+	w->run.strata = w->sresults;
+	w->run.nstrata = MAX_STRATA;
+	w->run.started_wall_ms = STARTED_MS;
+	w->run.duration_ms = 1234;
+	w->run.url_display[SIDE_EVAL] = "http://127.0.0.1:8081/v1/chat/completions";
+	w->run.url_display[SIDE_PROD] = "${env:PROD_URL}";
+}
+
+static size_t add_case(struct world *w, size_t stratum, char *id, int repeat)
+{
+	size_t i = w->run.ncases++;
+
+	assert_true(i < MAX_CASES);
+	w->cases[i].id = id;
+	w->cases[i].stratum = stratum;
+	w->cases[i].repeat = repeat;
+	w->cases[i].threshold = 1.0;
+	w->results[i].c = &w->cases[i];
+	w->results[i].selected = true;
+	w->run.nselected++;
+	for (int side = 0; side < SIDE__COUNT; side++)
+		w->results[i].side[side].samples = w->samples[i][side];
+	return i;
+}
+
+/* add_sample: the next sample of case ci on side, with up to two reasons,
+ * counted as run_execute counts it. */
+static struct sample *add_sample(struct world *w, size_t ci, int side, enum grade g,
+				 char *reason, char *reason2)
+{
+	struct side_result *sr = &w->results[ci].side[side];
+	size_t k = sr->nsamples++;
+	struct sample *s = &sr->samples[k];
+
+	assert_true(k < MAX_SAMPLES);
+	s->side = (enum side)side;
+	s->index = (int)k;
+	s->done = true;
+	s->grade = g;
+	s->reasons = w->reasons[ci][side][k];
+	if (reason)
+		s->reasons[s->nreasons++] = reason;
+	if (reason2)
+		s->reasons[s->nreasons++] = reason2;
+	s->status = g == GRADE_ERROR ? 0 : 200;
+	s->latency_ms = 100.0 + 10.25 * (double)k;
+	s->attempts = g == GRADE_ERROR ? 3 : 1;
+	sr->total++;
+	if (g == GRADE_PASS)
+		sr->passed++;
+	else if (g == GRADE_FAIL)
+		sr->failed++;
+	else
+		sr->errors++;
+	return s;
+}
+
+/* world_basic: two strata reported, one filtered out; a drift in each, an
+ * error and a pass. */
+static void world_basic(struct world *w)
+{
+	world_init(w);
+
+	size_t book = add_case(w, 0, "book-meeting", 1);
+	add_sample(w, book, SIDE_EVAL, GRADE_PASS, NULL, NULL);
+	add_sample(w, book, SIDE_PROD, GRADE_FAIL, REASON_TOOL, NULL);
+
+	size_t list = add_case(w, 0, "list-events", 1);
+	add_sample(w, list, SIDE_EVAL, GRADE_PASS, NULL, NULL);
+	add_sample(w, list, SIDE_PROD, GRADE_PASS, NULL, NULL);
+
+	size_t refund = add_case(w, 1, "refund-window", 3);
+	for (int k = 0; k < 3; k++)
+		add_sample(w, refund, SIDE_EVAL, GRADE_PASS, NULL, NULL);
+	add_sample(w, refund, SIDE_PROD, GRADE_PASS, NULL, NULL);
+	add_sample(w, refund, SIDE_PROD, GRADE_FAIL, REASON_14, NULL);
+	add_sample(w, refund, SIDE_PROD, GRADE_FAIL, REASON_14, REASON_LEN);
+
+	size_t greet = add_case(w, 1, "greeting", 1);
+	add_sample(w, greet, SIDE_EVAL, GRADE_ERROR, REASON_CONN, NULL);
+	add_sample(w, greet, SIDE_PROD, GRADE_PASS, NULL, NULL);
+
+	size_t pii = add_case(w, 2, "no-pii", 1);
+	w->results[pii].selected = false;
+	w->run.nselected--;
+
+	w->samples[book][SIDE_EVAL][0].fingerprint = "sha256:ab12cd34ef56aa77bb88cc99";
+	w->fps[SIDE_EVAL][0] = (struct fingerprint_count){"sha256:ab12cd34ef56aa77bb88cc99", 6};
+	w->fps[SIDE_PROD][0] = (struct fingerprint_count){"sha256:9f00", 5};
+	w->fps[SIDE_PROD][1] = (struct fingerprint_count){"sha256:1234", 1};
+	for (int side = 0; side < SIDE__COUNT; side++)
+		w->run.fingerprints[side] = w->fps[side];
+	w->run.nfingerprints[SIDE_EVAL] = 1;
+	w->run.nfingerprints[SIDE_PROD] = 2;
+	w->run.stats = (struct transport_stats){.requests = 13, .attempts = 15, .retries = 2};
+
+	verdict_compute(&w->run);
+}
+
+/* render: the text report into a new string. */
+static char *render(const struct run *r, bool color, bool verbose)
+{
+	struct report_text_options o = {.color = color, .verbose = verbose};
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+
+	assert_non_null(f);
+	report_text(f, r, &o);
+	fclose(f);
+	return text;
+}
+
+static char *render_verdict_line(const struct run *r, bool color)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+
+	assert_non_null(f);
+	report_verdict_line(f, r, color);
+	fclose(f);
+	return text;
+}
+
+static void test_text_golden(void **state)
+{
+	(void)state;
+	struct world *w = xcalloc(1, sizeof(*w));
+	char *path = xasprintf("%s/reports/basic.txt", fixtures());
+	char *err = NULL;
+	char *expected, *text;
+
+	world_basic(w);
+	assert_int_equal(w->run.verdict, VERDICT_DRIFT);
+	text = render(&w->run, false, false);
+	expected = util_read_file(path, 1 << 20, NULL, &err);
+	if (!expected)
+		fail_msg("%s", err);
+	if (strcmp(text, expected) != 0) {
+		print_message("--- expected\n%s--- got\n%s---\n", expected, text);
+		fail_msg("text report differs from '%s'", path);
+	}
+	free(expected);
+	free(text);
+	free(path);
+	free(w);
+}
+
+static void test_text_color_only_when_asked(void **state)
+{
+	(void)state;
+	struct world *w = xcalloc(1, sizeof(*w));
+	char *plain, *color, *line;
+
+	world_basic(w);
+	/* A reason that carries its own escape codes and line breaks. */
+	w->reasons[0][SIDE_PROD][0][0] = "regex: no match in \"\033[2J\033]0;pwned\007\nrm\r\"";
+	plain = render(&w->run, false, false);
+	color = render(&w->run, true, false);
+
+	assert_null(strchr(plain, '\033'));
+	assert_non_null(strstr(plain, "\\x1b[2J\\x1b]0;pwned\\x07\\nrm\\r"));
+	assert_non_null(strstr(color, "\033[1;31mdrift\033[0m"));
+	assert_non_null(strstr(color, "\033[33merror\033[0m"));
+	assert_non_null(strstr(color, "\033[1mverdict:\033[0m"));
+	/* The agent's escape codes stay escaped with colour on too. */
+	assert_null(strstr(color, "\033[2J"));
+	assert_non_null(strstr(color, "\\x1b[2J"));
+
+	line = render_verdict_line(&w->run, false);
+	assert_null(strchr(line, '\033'));
+	free(line);
+	line = render_verdict_line(&w->run, true);
+	assert_non_null(strchr(line, '\033'));
+	free(line);
+
+	free(plain);
+	free(color);
+	free(w);
+}
+
+static void test_text_verbose(void **state)
+{
+	(void)state;
+	struct world *w = xcalloc(1, sizeof(*w));
+	char *brief, *verbose;
+
+	world_basic(w);
+	brief = render(&w->run, false, false);
+	verbose = render(&w->run, false, true);
+
+	/* Brief: the first reason of the first failing sample, with the count. */
+	assert_non_null(strstr(brief, "prod 1/3: " REASON_14 "\n"));
+	assert_null(strstr(brief, "prod #"));
+	assert_null(strstr(brief, REASON_LEN));
+	/* Verbose: every failing sample, numbered from 1, every reason. */
+	assert_non_null(strstr(verbose, "prod #2: " REASON_14 "\n"));
+	assert_non_null(strstr(verbose, "prod #3: " REASON_14 "; " REASON_LEN "\n"));
+	assert_non_null(strstr(verbose, "prod #1: " REASON_TOOL "\n"));
+	assert_non_null(strstr(verbose, "eval #1: " REASON_CONN "\n"));
+	assert_null(strstr(verbose, "prod #1: " REASON_14));
+
+	free(brief);
+	free(verbose);
+	free(w);
+}
+
+static void test_text_long_names_align(void **state)
+{
+	(void)state;
+	struct world *w = xcalloc(1, sizeof(*w));
+	char *text;
+
+	world_basic(w);
+	w->strata[1].name = "retrieval-and-long-context";
+	w->cases[2].repeat = 12;
+	text = render(&w->run, false, false);
+	assert_non_null(strstr(text, "  stratum                     cases  eval  prod  diff  verdict\n"));
+	assert_non_null(strstr(text, "  tools                           2   2/2   1/2    -1  drift\n"));
+	assert_non_null(strstr(text, "  retrieval-and-long-context      2   1/2   1/2     0  drift\n"));
+	assert_non_null(strstr(text, "  drift  retrieval-and-long-context/refund-window\n"));
+	free(text);
+	free(w);
+}
+
+static void test_verdict_lines(void **state)
+{
+	(void)state;
+	struct world *w = xcalloc(1, sizeof(*w));
+	char *line;
+
+	/* Everything passes. */
+	world_init(w);
+	size_t a = add_case(w, 0, "a", 1);
+	add_sample(w, a, SIDE_EVAL, GRADE_PASS, NULL, NULL);
+	add_sample(w, a, SIDE_PROD, GRADE_PASS, NULL, NULL);
+	verdict_compute(&w->run);
+	line = render_verdict_line(&w->run, false);
+	assert_string_equal(line, "verdict: pass (exit 0)\n");
+	free(line);
+	line = render_verdict_line(&w->run, true);
+	assert_string_equal(line, "\033[1mverdict:\033[0m \033[32mpass\033[0m (exit 0)\n");
+	free(line);
+
+	/* Errors only. */
+	size_t b = add_case(w, 1, "b", 1);
+	add_sample(w, b, SIDE_EVAL, GRADE_ERROR, REASON_CONN, NULL);
+	add_sample(w, b, SIDE_PROD, GRADE_ERROR, REASON_CONN, NULL);
+	size_t c = add_case(w, 1, "c", 1);
+	add_sample(w, c, SIDE_EVAL, GRADE_PASS, NULL, NULL);
+	verdict_compute(&w->run);
+	line = render_verdict_line(&w->run, false);
+	assert_string_equal(line, "verdict: error — 2 cases could not be measured (exit 3)\n");
+	free(line);
+
+	/* Interrupted: case c never got its prod sample. */
+	w->results[c].side[SIDE_PROD].nsamples = 1;
+	w->results[c].side[SIDE_PROD].total = 0;
+	w->run.interrupted = true;
+	verdict_compute(&w->run);
+	line = render_verdict_line(&w->run, false);
+	assert_string_equal(line, "verdict: interrupted after 2 of 3 cases — error; "
+			    "2 cases could not be measured (exit 130)\n");
+	free(line);
+
+	/* A regression in two strata. */
+	world_init(w);
+	a = add_case(w, 0, "a", 1);
+	add_sample(w, a, SIDE_EVAL, GRADE_FAIL, "x", NULL);
+	add_sample(w, a, SIDE_PROD, GRADE_FAIL, "y", NULL);
+	b = add_case(w, 2, "b", 1);
+	add_sample(w, b, SIDE_EVAL, GRADE_FAIL, "x", NULL);
+	add_sample(w, b, SIDE_PROD, GRADE_FAIL, "y", NULL);
+	c = add_case(w, 1, "c", 1);
+	add_sample(w, c, SIDE_EVAL, GRADE_FAIL, "x", NULL);
+	add_sample(w, c, SIDE_PROD, GRADE_PASS, NULL, NULL);
+	verdict_compute(&w->run);
+	line = render_verdict_line(&w->run, false);
+	assert_string_equal(line, "verdict: regression in tools, guardrails (exit 1)\n");
+	free(line);
+	free(w);
+}
+
+static void test_text_durations(void **state)
+{
+	(void)state;
+	static const struct {
+		long ms;
+		const char *text;
+	} cases[] = {
+		{0, ", 0 ms\n"},
+		{850, ", 850 ms\n"},
+		{999, ", 999 ms\n"},
+		{1000, ", 1.0 s\n"},
+		{1234, ", 1.2 s\n"},
+		{59949, ", 59.9 s\n"},
+		{59950, ", 1 m 0 s\n"},
+		{123000, ", 2 m 3 s\n"},
+		{3723000, ", 1 h 2 m\n"},
+	};
+	struct world *w = xcalloc(1, sizeof(*w));
+
+	world_basic(w);
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		w->run.duration_ms = cases[i].ms;
+		char *text = render(&w->run, false, false);
+		char *eol = strchr(text, '\n');
+		assert_non_null(eol);
+		eol[1] = '\0';
+		if (!strstr(text, cases[i].text))
+			fail_msg("%ld ms: '%s' has no '%s'", cases[i].ms, text, cases[i].text);
+		free(text);
+	}
+	free(w);
+}
+
+static const cJSON *get(const cJSON *o, const char *key)
+{
+	const cJSON *item = cJSON_GetObjectItemCaseSensitive(o, key);
+	if (!item)
+		fail_msg("no key '%s'", key);
+	return item;
+}
+
+static double num(const cJSON *o, const char *key)
+{
+	const cJSON *item = get(o, key);
+	assert_true(cJSON_IsNumber(item));
+	return item->valuedouble;
+}
+
+static const char *str(const cJSON *o, const char *key)
+{
+	const cJSON *item = get(o, key);
+	assert_true(cJSON_IsString(item));
+	return item->valuestring;
+}
+
+static const cJSON *find_by(const cJSON *array, const char *key, const char *value)
+{
+	const cJSON *item;
+
+	cJSON_ArrayForEach(item, array)
+		if (strcmp(str(item, key), value) == 0)
+			return item;
+	fail_msg("no element with %s '%s'", key, value);
+	return NULL;
+}
+
+static cJSON *parse_report(const struct run *r)
+{
+	char *text = report_json(r);
+	assert_non_null(text);
+	cJSON *root = cJSON_Parse(text);
+	if (!root)
+		fail_msg("report is not JSON: %s", text);
+	free(text);
+	return root;
+}
+
+static void test_json_fields(void **state)
+{
+	(void)state;
+	struct world *w = xcalloc(1, sizeof(*w));
+
+	world_basic(w);
+	cJSON *root = parse_report(&w->run);
+
+	assert_int_equal(num(root, "canary_report"), 1);
+	assert_string_equal(str(root, "canary_version"), "0.1.0");
+	assert_string_equal(str(root, "suite"), "calendar-assistant");
+	assert_string_equal(str(root, "started_at"), "2026-01-02T03:04:05Z");
+	assert_int_equal(num(root, "duration_ms"), 1234);
+	assert_string_equal(str(root, "verdict"), "drift");
+	assert_int_equal(num(root, "exit_code"), 1);
+	assert_true(cJSON_IsFalse(get(root, "interrupted")));
+	assert_int_equal(num(root, "selected"), 4);
+	assert_int_equal(num(root, "filtered"), 1);
+	assert_int_equal(num(root, "samples"), 12);
+	assert_int_equal(num(root, "requests"), 13);
+	assert_int_equal(num(root, "attempts"), 15);
+	assert_int_equal(num(root, "retries"), 2);
+
+	const cJSON *targets = get(root, "targets");
+	const cJSON *eval = get(targets, "eval");
+	const cJSON *prod = get(targets, "prod");
+	assert_string_equal(str(eval, "url"), "http://127.0.0.1:8081/v1/chat/completions");
+	assert_string_equal(str(prod, "url"), "${env:PROD_URL}");
+	assert_int_equal(num(get(eval, "fingerprints"), "sha256:ab12cd34ef56aa77bb88cc99"), 6);
+	assert_int_equal(num(get(prod, "fingerprints"), "sha256:9f00"), 5);
+	assert_int_equal(num(get(prod, "fingerprints"), "sha256:1234"), 1);
+	assert_int_equal(cJSON_GetArraySize(get(prod, "fingerprints")), 2);
+
+	const cJSON *strata = get(root, "strata");
+	assert_int_equal(cJSON_GetArraySize(strata), 2);
+	const cJSON *tools = cJSON_GetArrayItem(strata, 0);
+	assert_string_equal(str(tools, "name"), "tools");
+	assert_string_equal(str(tools, "description"), "tool schemas and descriptions");
+	assert_int_equal(num(tools, "cases"), 2);
+	assert_string_equal(str(tools, "verdict"), "drift");
+	assert_int_equal(num(get(tools, "eval"), "passed"), 2);
+	assert_int_equal(num(get(tools, "eval"), "total"), 2);
+	assert_int_equal(num(get(tools, "prod"), "passed"), 1);
+	assert_int_equal(num(get(tools, "prod"), "total"), 2);
+	assert_int_equal(num(tools, "diff"), -1);
+	const cJSON *counts = get(tools, "counts");
+	assert_int_equal(cJSON_GetArraySize(counts), 2);
+	assert_int_equal(num(counts, "pass"), 1);
+	assert_int_equal(num(counts, "drift"), 1);
+	const cJSON *prompt = cJSON_GetArrayItem(strata, 1);
+	assert_string_equal(str(prompt, "name"), "prompt");
+	assert_null(cJSON_GetObjectItemCaseSensitive(prompt, "description"));
+	assert_int_equal(num(get(prompt, "counts"), "error"), 1);
+	assert_int_equal(num(get(prompt, "counts"), "drift"), 1);
+	assert_null(cJSON_GetObjectItemCaseSensitive(get(prompt, "counts"), "pass"));
+
+	const cJSON *cases = get(root, "cases");
+	assert_int_equal(cJSON_GetArraySize(cases), 4);
+	assert_string_equal(str(cJSON_GetArrayItem(cases, 0), "id"), "book-meeting");
+	assert_string_equal(str(cJSON_GetArrayItem(cases, 3), "id"), "greeting");
+
+	const cJSON *book = find_by(cases, "id", "book-meeting");
+	assert_string_equal(str(book, "stratum"), "tools");
+	assert_string_equal(str(book, "verdict"), "drift");
+	assert_int_equal(num(book, "repeat"), 1);
+	assert_float_equal(num(book, "threshold"), 1.0, 0);
+	const cJSON *bp = get(book, "prod");
+	assert_int_equal(num(bp, "passed"), 0);
+	assert_int_equal(num(bp, "total"), 1);
+	assert_int_equal(num(bp, "errors"), 0);
+	assert_float_equal(num(bp, "rate"), 0.0, 0);
+	assert_int_equal(cJSON_GetArraySize(get(bp, "failures")), 1);
+	assert_string_equal(cJSON_GetArrayItem(get(bp, "failures"), 0)->valuestring, REASON_TOOL);
+	const cJSON *be = get(book, "eval");
+	assert_int_equal(cJSON_GetArraySize(get(be, "failures")), 0);
+	const cJSON *s0 = cJSON_GetArrayItem(get(be, "samples"), 0);
+	assert_int_equal(num(s0, "index"), 0);
+	assert_string_equal(str(s0, "grade"), "pass");
+	assert_int_equal(num(s0, "status"), 200);
+	assert_float_equal(num(s0, "latency_ms"), 100.0, 0);
+	assert_int_equal(num(s0, "attempts"), 1);
+	assert_int_equal(cJSON_GetArraySize(get(s0, "reasons")), 0);
+	assert_string_equal(str(s0, "fingerprint"), "sha256:ab12cd34ef56aa77bb88cc99");
+	const cJSON *ps0 = cJSON_GetArrayItem(get(bp, "samples"), 0);
+	assert_null(cJSON_GetObjectItemCaseSensitive(ps0, "fingerprint"));
+	assert_string_equal(str(ps0, "grade"), "fail");
+
+	/* Unique reasons, in the order met. */
+	const cJSON *refund = find_by(cases, "id", "refund-window");
+	const cJSON *rp = get(refund, "prod");
+	assert_int_equal(num(rp, "passed"), 1);
+	assert_int_equal(num(rp, "failed"), 2);
+	assert_int_equal(num(rp, "total"), 3);
+	assert_float_equal(num(rp, "rate"), 0.3333, 0);
+	const cJSON *failures = get(rp, "failures");
+	assert_int_equal(cJSON_GetArraySize(failures), 2);
+	assert_string_equal(cJSON_GetArrayItem(failures, 0)->valuestring, REASON_14);
+	assert_string_equal(cJSON_GetArrayItem(failures, 1)->valuestring, REASON_LEN);
+	const cJSON *samples = get(rp, "samples");
+	assert_int_equal(cJSON_GetArraySize(samples), 3);
+	const cJSON *s2 = cJSON_GetArrayItem(samples, 2);
+	assert_int_equal(num(s2, "index"), 2);
+	assert_float_equal(num(s2, "latency_ms"), 120.5, 0);
+	assert_int_equal(cJSON_GetArraySize(get(s2, "reasons")), 2);
+
+	const cJSON *greet = find_by(cases, "id", "greeting");
+	assert_string_equal(str(greet, "verdict"), "error");
+	const cJSON *ge = get(greet, "eval");
+	assert_int_equal(num(ge, "errors"), 1);
+	assert_int_equal(num(ge, "passed"), 0);
+	assert_true(cJSON_IsFalse(get(ge, "measured")));
+	assert_string_equal(cJSON_GetArrayItem(get(ge, "failures"), 0)->valuestring, REASON_CONN);
+	const cJSON *gs = cJSON_GetArrayItem(get(ge, "samples"), 0);
+	assert_string_equal(str(gs, "grade"), "error");
+	assert_int_equal(num(gs, "status"), 0);
+	assert_int_equal(num(gs, "attempts"), 3);
+
+	cJSON_Delete(root);
+	free(w);
+}
+
+static void test_json_limits_and_bad_bytes(void **state)
+{
+	(void)state;
+	static char *const distinct[] = {"r1", "r2", "r3", "r4", "r5", "r6", "r7"};
+	struct world *w = xcalloc(1, sizeof(*w));
+
+	world_init(w);
+	size_t ci = add_case(w, 0, "many", 7);
+	for (size_t k = 0; k < ARRAY_SIZE(distinct); k++) {
+		add_sample(w, ci, SIDE_EVAL, GRADE_PASS, NULL, NULL);
+		add_sample(w, ci, SIDE_PROD, GRADE_FAIL, distinct[k], "r1");
+	}
+	/* A truncated UTF-8 sequence and a lone continuation byte. */
+	w->reasons[ci][SIDE_PROD][0][1] = "cut \xe2\x82 and \x80 end \xc3\xa9";
+	/* A sample that never finished is not reported. */
+	w->results[ci].side[SIDE_PROD].samples[6].done = false;
+	w->run.interrupted = true;
+	verdict_compute(&w->run);
+
+	cJSON *root = parse_report(&w->run);
+	assert_true(cJSON_IsTrue(get(root, "interrupted")));
+	assert_int_equal(num(root, "exit_code"), 130);
+	assert_int_equal(num(root, "filtered"), 0);
+	const cJSON *prod = get(cJSON_GetArrayItem(get(root, "cases"), 0), "prod");
+	const cJSON *failures = get(prod, "failures");
+	assert_int_equal(cJSON_GetArraySize(failures), 5);
+	assert_string_equal(cJSON_GetArrayItem(failures, 0)->valuestring, "r1");
+	assert_string_equal(cJSON_GetArrayItem(failures, 1)->valuestring,
+			    "cut \xef\xbf\xbd\xef\xbf\xbd and \xef\xbf\xbd end \xc3\xa9");
+	assert_string_equal(cJSON_GetArrayItem(failures, 4)->valuestring, "r4");
+	assert_int_equal(cJSON_GetArraySize(get(prod, "samples")), 6);
+	/* Nothing of the other strata. */
+	assert_int_equal(cJSON_GetArraySize(get(root, "strata")), 1);
+	assert_null(cJSON_GetObjectItemCaseSensitive(get(get(root, "targets"), "eval"),
+						      "fingerprints")->child);
+	cJSON_Delete(root);
+	free(w);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_text_golden),
+		cmocka_unit_test(test_text_color_only_when_asked),
+		cmocka_unit_test(test_text_verbose),
+		cmocka_unit_test(test_text_long_names_align),
+		cmocka_unit_test(test_verdict_lines),
+		cmocka_unit_test(test_text_durations),
+		cmocka_unit_test(test_json_fields),
+		cmocka_unit_test(test_json_limits_and_bad_bytes),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
