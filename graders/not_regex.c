@@ -24,13 +24,14 @@ static void not_regex_grade(const void *priv, const struct grade_input *in,
 			    struct grade_result *out)
 {
 	const struct not_regex *p = priv;
+	const char *s = in->subject ? in->subject : "";
 	size_t start = 0, end = 0;
 	char *err = NULL;
-	int rc = rx_match(p->rx, in->subject, in->subject_len, &start, &end, &err);
+	int rc = rx_match(p->rx, s, in->subject ? in->subject_len : 0, &start, &end, &err);
 	if (rc == 0) {
 		grade_pass(out);
 	} else if (rc > 0) {
-		char *ex = grade_excerpt(in->subject + start, end - start);
+		char *ex = grade_excerpt(s + start, end - start);
 		grade_fail(out, "matched /%s/: \"%s\"", rx_pattern(p->rx), ex);
 		free(ex);
 	} else {

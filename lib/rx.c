@@ -126,6 +126,10 @@ int rx_match(struct rx *re, const char *s, size_t len, size_t *start, size_t *en
 		len = 0;
 	}
 	int rc = pcre2_match(re->code, (PCRE2_SPTR)s, len, 0, 0, re->md, re->mctx);
+	/* The interpreter keeps its backtracking on the heap, which allows
+	 * deeper (bounded) matches than the JIT stack. */
+	if (rc == PCRE2_ERROR_JIT_STACKLIMIT)
+		rc = pcre2_match(re->code, (PCRE2_SPTR)s, len, 0, PCRE2_NO_JIT, re->md, re->mctx);
 	if (rc == PCRE2_ERROR_NOMATCH)
 		return 0;
 	if (rc < 0) {

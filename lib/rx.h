@@ -31,7 +31,8 @@ enum {
  * parenthesis") when the pattern does not compile. */
 struct rx *rx_compile(const char *pattern, unsigned flags, char **err);
 /* rx_match: 1 on a match, 0 on none, -1 and *err when matching failed
- * ("regex match limit exceeded"); *start/*end give the match when set. */
+ * ("regex match limit exceeded"); *start and *end give the match
+ * when set. */
 int rx_match(struct rx *re, const char *s, size_t len, size_t *start, size_t *end, char **err);
 const char *rx_pattern(const struct rx *re);
 void rx_free(struct rx *re);
