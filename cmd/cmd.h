@@ -26,6 +26,8 @@ int cmd_validate(int argc, char **argv);
 int cmd_list(int argc, char **argv);
 int cmd_stub(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
+int cmd_report(int argc, char **argv);
+int cmd_merge(int argc, char **argv);
 
 /* What `canary run` and `canary demo` share: output and report options. */
 struct cmd_output {
