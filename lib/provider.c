@@ -2,6 +2,7 @@
 #include "provider.h"
 
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -283,6 +284,8 @@ static const char *html_title(const char *s, size_t n, size_t *len)
 	if (!end)
 		return NULL;
 	p = end + 1;
+	while (p < s + n && (unsigned char)*p <= ' ')
+		p++;
 	end = find_nocase(p, n - (size_t)(p - s), "</title");
 	if (!end || end == p)
 		return NULL;
@@ -319,6 +322,12 @@ char *provider_api_error(const struct reply *r)
 		buf_addch(&b, ' ');
 		before = b.len;
 		title = html_title(raw, n, &tlen);
+		/* "<title>502 Bad Gateway</title>" reads "502 Bad Gateway", not
+		 * "502 502 Bad Gateway". */
+		if (title && tlen > b.len && strncmp(title, b.data, b.len) == 0) {
+			title += b.len;
+			tlen -= b.len;
+		}
 		if (title)
 			add_line(&b, title, tlen, before + BODY_QUOTE_MAX);
 		if (b.len == before)

@@ -44,7 +44,8 @@ static int openai_content(const cJSON *msg, struct reply *r, char **err)
 		return 0;
 	}
 	if (!cJSON_IsArray(content)) {
-		*err = xstrdup("reply choices[0].message.content is neither text nor an array of parts");
+		*err = xstrdup("reply choices[0].message.content is neither text nor "
+			       "an array of parts");
 		return -1;
 	}
 	buf_init(&b, BUF_MAX_DEFAULT);
@@ -81,10 +82,12 @@ static int openai_tool_calls(const cJSON *msg, struct reply *r, char **err)
 		const cJSON *name = cJSON_GetObjectItemCaseSensitive(fn, "name");
 
 		if (!cJSON_IsString(name)) {
-			*err = xasprintf("reply choices[0].message.tool_calls[%zu] has no function.name", i);
+			*err = xasprintf("reply choices[0].message.tool_calls[%zu] has no "
+					 "function.name", i);
 			return -1;
 		}
-		reply_add_tool_call(r, cJSON_IsString(id) ? id->valuestring : NULL, name->valuestring,
+		reply_add_tool_call(r, cJSON_IsString(id) ? id->valuestring : NULL,
+				    name->valuestring,
 				    cJSON_GetObjectItemCaseSensitive(fn, "arguments"));
 		i++;
 	}

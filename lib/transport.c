@@ -24,6 +24,7 @@
 
 #include <curl/curl.h>
 
+#include "provider.h"
 #include "util.h"
 
 #define DEFAULT_TIMEOUT_MS 30000L
@@ -177,38 +178,6 @@ static struct curl_slist *build_headers(const struct http_request *req)
 	if (req->body && !header_named(req, "Expect"))
 		l = curl_slist_append(l, "Expect:");
 	return l;
-}
-
-/* Whether needle occurs in the first n bytes of hay, ignoring ASCII case. */
-static bool contains_nocase(const char *hay, size_t n, const char *needle)
-{
-	size_t m = strlen(needle);
-	if (!hay || m > n)
-		return false;
-	for (size_t i = 0; i + m <= n; i++) {
-		size_t k = 0;
-		while (k < m && tolower((unsigned char)hay[i + k]) ==
-				tolower((unsigned char)needle[k]))
-			k++;
-		if (k == m)
-			return true;
-	}
-	return false;
-}
-
-/* Whether a 429 body says the quota is used up, so waiting cannot help. */
-static bool quota_exhausted(const char *body, size_t len)
-{
-	static const char *const phrases[] = {
-		"insufficient_quota",
-		"quota exceeded",
-		"exceeded your current quota",
-	};
-	for (size_t i = 0; i < ARRAY_SIZE(phrases); i++) {
-		if (contains_nocase(body, len, phrases[i]))
-			return true;
-	}
-	return false;
 }
 
 static bool status_retryable(long status)
@@ -501,7 +470,7 @@ static void job_complete(struct transport *t, struct tjob *j, CURLcode rc)
 		error = xasprintf("reply larger than %zu bytes", j->body.max);
 	} else if (rc == CURLE_OK) {
 		retry = status_retryable(status) &&
-			!(status == 429 && quota_exhausted(j->body.data, j->body.len));
+			!(status == 429 && provider_quota_exhausted(j->body.data, j->body.len));
 	} else {
 		retry = code_retryable(rc);
 		error = rc == CURLE_OPERATION_TIMEDOUT ? timeout_text(j->req, latency) :

@@ -20,6 +20,8 @@ it names (suites, agent scripts).  test.json keys (all optional but args):
                 of the JSON report; "cases" may be {"id": "verdict"}.
   requests      {"eval": N}: how many requests the agent received.
   secrets_absent: strings that may appear in no output, report or log.
+  interrupt     {"agent": "prod", "after_requests": N, "signal": "SIGINT"}:
+                once the agent has logged N requests, signal canary.
 Prints TAP; exits non-zero when any case fails.
 """
 import json
@@ -29,6 +31,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import time
 
 TIMEOUT = 120
 
@@ -118,6 +121,34 @@ def check_report(spec, urls, case_dir, out_dir):
         return problems, f.read()
 
 
+def log_lines(path):
+    try:
+        with open(path) as f:
+            return sum(1 for line in f if line.strip())
+    except OSError:
+        return 0
+
+
+def run_canary(args, case_dir, env, spec, logs):
+    """Run canary; with "interrupt", signal it once an agent has seen enough
+    requests (polling the agent's log, which it flushes per request)."""
+    intr = spec.get("interrupt")
+    if not intr:
+        return subprocess.run(args, cwd=case_dir, env=env, capture_output=True, text=True,
+                              timeout=spec.get("timeout", TIMEOUT))
+    proc = subprocess.Popen(args, cwd=case_dir, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + TIMEOUT
+    while log_lines(logs[intr["agent"]]) < intr["after_requests"]:
+        if proc.poll() is not None or time.monotonic() > deadline:
+            break
+        time.sleep(0.01)
+    if proc.poll() is None:
+        proc.send_signal(getattr(signal, intr.get("signal", "SIGINT")))
+    out, err = proc.communicate(timeout=TIMEOUT)
+    return subprocess.CompletedProcess(args, proc.returncode, out, err)
+
+
 def run_case(canary, case_dir):
     with open(os.path.join(case_dir, "test.json")) as f:
         spec = json.load(f)
@@ -136,8 +167,7 @@ def run_case(canary, case_dir):
         env.pop("GITHUB_STEP_SUMMARY", None)
         env.update(expand(spec.get("env", {}), urls, case_dir, out_dir))
         args = [canary] + expand(spec["args"], urls, case_dir, out_dir)
-        proc = subprocess.run(args, cwd=case_dir, env=env, capture_output=True, text=True,
-                              timeout=spec.get("timeout", TIMEOUT))
+        proc = run_canary(args, case_dir, env, spec, logs)
         outputs = {"stdout": proc.stdout, "stderr": proc.stderr}
         if "exit" in spec and proc.returncode != spec["exit"]:
             problems.append("exit %d, expected %d" % (proc.returncode, spec["exit"]))
@@ -161,10 +191,7 @@ def run_case(canary, case_dir):
             problems += p
             texts.append(text)
         for name, want in spec.get("requests", {}).items():
-            got = 0
-            if os.path.exists(logs.get(name, "")):
-                with open(logs[name]) as f:
-                    got = sum(1 for line in f if line.strip())
+            got = log_lines(logs[name]) if name in logs else 0
             if got != want:
                 problems.append("agent %s received %d requests, expected %d" % (name, got, want))
         for root, _, files in os.walk(out_dir):

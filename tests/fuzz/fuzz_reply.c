@@ -26,9 +26,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	};
 	struct reply r = {
 		.status = data[0] & 0x80 ? 500 : 200,
-		.raw = xstrndup((const char *)data + 1, size - 1),
+		.raw = xmalloc(size),
 		.raw_len = size - 1,
 	};
+	memcpy(r.raw, data + 1, size - 1); /* may hold NULs: raw_len is the truth */
+	r.raw[size - 1] = '\0';
 	char *err = NULL;
 	provider_parse_reply(&t, &r, &err);
 	free(err);

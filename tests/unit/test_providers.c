@@ -1,2 +1,908 @@
-/* test_providers.c: placeholder. */
-int main(void) { return 0; }
+/* test_providers.c: request bodies and reply parsing of every provider, on
+ * real-shaped replies from tests/fixtures/replies. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "provider.h"
+#include "suite.h"
+#include "util.h"
+
+static char *fixture_path(const char *name)
+{
+	const char *dir = getenv("FIXTURES");
+
+	return xasprintf("%s/replies/%s", dir && *dir ? dir : "../tests/fixtures", name);
+}
+
+/* load: a reply with status and the body of fixture name. */
+static void load(struct reply *r, long status, const char *name)
+{
+	char *path = fixture_path(name), *err = NULL;
+
+	memset(r, 0, sizeof(*r));
+	r->status = status;
+	r->raw = util_read_file(path, (size_t)1 << 20, &r->raw_len, &err);
+	if (!r->raw)
+		fail_msg("%s", err);
+	free(path);
+}
+
+/* set_body: a reply with status and a copy of body. */
+static void set_body(struct reply *r, long status, const char *body, size_t len)
+{
+	memset(r, 0, sizeof(*r));
+	r->status = status;
+	r->raw = xmalloc(len + 1);
+	memcpy(r->raw, body, len);
+	r->raw[len] = '\0';
+	r->raw_len = len;
+}
+
+static struct target target_for(const struct provider *p)
+{
+	struct target t;
+
+	memset(&t, 0, sizeof(t));
+	t.provider = p;
+	return t;
+}
+
+static bool valid_utf8_line(const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+
+	while (*p) {
+		int n = *p < 0x80 ? 1 : (*p >> 5) == 6 ? 2 : (*p >> 4) == 14 ? 3
+			: (*p >> 3) == 30 ? 4 : 0;
+
+		if (n == 0 || (n == 1 && (*p < ' ' || *p == 0x7f)))
+			return false;
+		for (int i = 1; i < n; i++)
+			if ((p[i] & 0xc0) != 0x80)
+				return false;
+		p += n;
+	}
+	return true;
+}
+
+static bool starts_with(const char *s, const char *prefix)
+{
+	return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+static void assert_one_line(const char *s)
+{
+	assert_non_null(s);
+	assert_true(strlen(s) <= PROVIDER_REASON_MAX);
+	assert_null(strchr(s, '\n'));
+	assert_true(valid_utf8_line(s));
+}
+
+static void test_table(void **state)
+{
+	size_t n = 0;
+
+	for (; provider_table[n]; n++)
+		assert_ptr_equal(provider_find(provider_table[n]->name), provider_table[n]);
+	assert_int_equal(n, 3);
+	assert_ptr_equal(provider_find("openai-chat"), &provider_openai_chat);
+	assert_ptr_equal(provider_find("anthropic-messages"), &provider_anthropic_messages);
+	assert_ptr_equal(provider_find("http"), &provider_http);
+	assert_null(provider_find("openai"));
+	assert_null(provider_find(NULL));
+	assert_null(provider_openai_chat.headers[0]);
+	assert_string_equal(provider_anthropic_messages.headers[0],
+			    "anthropic-version: 2023-06-01");
+	assert_null(provider_anthropic_messages.headers[1]);
+}
+
+static void test_openai_text(void **state)
+{
+	struct target t = target_for(&provider_openai_chat);
+	struct reply r;
+	char *err = NULL;
+
+	load(&r, 200, "openai_text.json");
+	assert_int_equal(provider_parse_reply(&t, &r, &err), 0);
+	assert_string_equal(r.content, "Our refund window is 30 days from the date of purchase.");
+	assert_int_equal(r.ntool_calls, 0);
+	assert_non_null(r.json);
+	assert_string_equal(cJSON_GetObjectItem(r.json, "system_fingerprint")->valuestring,
+			    "fp_2f406b9113");
+	reply_release(&r);
+}
+
+static void test_openai_tool_calls(void **state)
+{
+	struct target t = target_for(&provider_openai_chat);
+	struct reply r;
+	char *err = NULL;
+	const cJSON *emails;
+
+	load(&r, 200, "openai_tool_calls.json");
+	assert_int_equal(provider_parse_reply(&t, &r, &err), 0);
+	assert_string_equal(r.content, "");
+	assert_int_equal(r.ntool_calls, 2);
+	assert_string_equal(r.tool_calls[0].id, "call_Xk3vQ9mZ2bL7wR1t");
+	assert_string_equal(r.tool_calls[0].name, "find_free_slot");
+	assert_string_equal(r.tool_calls[0].arguments_raw,
+			    "{\"attendee\":\"ana@example.com\",\"day\":\"tomorrow\"}");
+	assert_string_equal(cJSON_GetObjectItem(r.tool_calls[0].arguments, "day")->valuestring,
+			    "tomorrow");
+	assert_string_equal(r.tool_calls[1].id, "call_P8nY4cJ6hT0sE5aU");
+	assert_string_equal(r.tool_calls[1].name, "create_event");
+	emails = cJSON_GetObjectItem(r.tool_calls[1].arguments, "attendee_emails");
+	assert_true(cJSON_IsArray(emails));
+	assert_string_equal(cJSON_GetArrayItem(emails, 0)->valuestring, "ana@example.com");
+	assert_int_equal(cJSON_GetObjectItem(r.tool_calls[1].arguments, "minutes")->valueint, 30);
+	reply_release(&r);
+}
+
+static void test_openai_content_parts(void **state)
+{
+	struct target t = target_for(&provider_openai_chat);
+	struct reply r;
+	char *err = NULL;
+
+	load(&r, 200, "openai_content_parts.json");
+	assert_int_equal(provider_parse_reply(&t, &r, &err), 0);
+	assert_string_equal(r.content, "Booked: 30 minutes with ana@example.com at 10:00.");
+	reply_release(&r);
+}
+
+static void test_openai_function_call(void **state)
+{
+	struct target t = target_for(&provider_openai_chat);
+	struct reply r;
+	char *err = NULL;
+
+	load(&r, 200, "openai_function_call.json");
+	assert_int_equal(provider_parse_reply(&t, &r, &err), 0);
+	assert_int_equal(r.ntool_calls, 1);
+	assert_null(r.tool_calls[0].id);
+	assert_string_equal(r.tool_calls[0].name, "get_weather");
+	assert_string_equal(cJSON_GetObjectItem(r.tool_calls[0].arguments, "city")->valuestring,
+			    "Lisbon");
+	reply_release(&r);
+}
+
+static void test_openai_bad_arguments(void **state)
+{
+	struct target t = target_for(&provider_openai_chat);
+	struct reply r;
+	char *err = NULL;
+
+	load(&r, 200, "openai_bad_arguments.json");
+	assert_int_equal(provider_parse_reply(&t, &r, &err), 0);
+	assert_int_equal(r.ntool_calls, 1);
+	assert_string_equal(r.tool_calls[0].name, "create_event");
+	assert_null(r.tool_calls[0].arguments);
+	assert_string_equal(r.tool_calls[0].arguments_raw, "{\"attendee_emails\": [\"ana@exa");
+	reply_release(&r);
+}
+
+static void test_openai_no_choices(void **state)
+{
+	struct target t = target_for(&provider_openai_chat);
+	struct reply r;
+	char *err = NULL;
+
+	load(&r, 200, "openai_no_choices.json");
+	assert_int_equal(provider_parse_reply(&t, &r, &err), -1);
+	assert_string_equal(err, "reply has no choices[0].message");
+	assert_null(r.content);
+	free(err);
+	reply_release(&r);
+
+	set_body(&r, 200, "[1, 2]", 6);
+	assert_int_equal(provider_parse_reply(&t, &r, &err), -1);
+	assert_string_equal(err, "reply has no choices[0].message");
+	free(err);
+	reply_release(&r);
+}
+
+static void test_openai_errors(void **state)
+{
+	struct target t = target_for(&provider_openai_chat);
+	struct reply r;
+	char *err = NULL;
+
+	load(&r, 429, "openai_error_rate_limit.json");
+	assert_int_equal(provider_parse_reply(&t, &r, &err), -1);
+	assert_one_line(err);
+	assert_true(starts_with(err, "429 rate_limit_exceeded: Rate limit reached for gpt-4o "));
+	assert_false(provider_quota_exhausted(r.raw, r.raw_len));
+	free(err);
+	reply_release(&r);
+
+	load(&r, 401, "openai_error_invalid_key.json");
+	assert_int_equal(provider_parse_reply(&t, &r, &err), -1);
+	assert_one_line(err);
+	assert_true(starts_with(err, "401 invalid_api_key: Incorrect API key provided: "));
+	assert_false(provider_quota_exhausted(r.raw, r.raw_len));
+	free(err);
+	reply_release(&r);
+
+	load(&r, 429, "openai_error_insufficient_quota.json");
+	assert_int_equal(provider_parse_reply(&t, &r, &err), -1);
+	assert_one_line(err);
+	assert_true(starts_with(err, "429 insufficient_quota: You exceeded your current quota, "));
+	assert_true(provider_quota_exhausted(r.raw, r.raw_len));
+	free(err);
+	reply_release(&r);
+
+	/* An error object in a 200: code is null, so the type labels it. */
+	load(&r, 200, "openai_error_in_200.json");
+	assert_int_equal(provider_parse_reply(&t, &r, &err), -1);
+	assert_string_equal(err, "200 server_error: The server had an error while processing "
+				 "your request. Sorry about that!");
+	free(err);
+	reply_release(&r);
+}
+
+static void test_anthropic_reply(void **state)
+{
+	struct target t = target_for(&provider_anthropic_messages);
+	struct reply r;
+	char *err = NULL;
+	cJSON *input, *raw;
+
+	load(&r, 200, "anthropic_tool_use.json");
+	assert_int_equal(provider_parse_reply(&t, &r, &err), 0);
+	assert_string_equal(r.content, "I'll book that for you. Checking the calendar first.");
+	assert_int_equal(r.ntool_calls, 1);
+	assert_string_equal(r.tool_calls[0].id, "toolu_01A09q90qw90lq917835lq9");
+	assert_string_equal(r.tool_calls[0].name, "create_event");
+	input = cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(r.json, "content"), 2),
+				    "input");
+	assert_true(cJSON_Compare(r.tool_calls[0].arguments, input, 1));
+	raw = cJSON_Parse(r.tool_calls[0].arguments_raw);
+	assert_true(cJSON_Compare(raw, input, 1));
+	assert_null(strchr(r.tool_calls[0].arguments_raw, '\n'));
+	cJSON_Delete(raw);
+	reply_release(&r);
+
+	load(&r, 200, "anthropic_refusal.json");
+	assert_int_equal(provider_parse_reply(&t, &r, &err), 0);
+	assert_string_equal(r.content, "");
+	assert_int_equal(r.ntool_calls, 0);
+	reply_release(&r);
+}
+
+static void test_anthropic_error(void **state)
+{
+	struct target t = target_for(&provider_anthropic_messages);
+	struct reply r;
+	char *err = NULL;
+
+	load(&r, 529, "anthropic_error_overloaded.json");
+	assert_int_equal(provider_parse_reply(&t, &r, &err), -1);
+	assert_string_equal(err, "529 overloaded_error: Overloaded");
+	assert_false(provider_quota_exhausted(r.raw, r.raw_len));
+	free(err);
+	reply_release(&r);
+
+	/* The same body with a 200 (a proxy that hides the status). */
+	load(&r, 200, "anthropic_error_overloaded.json");
+	assert_int_equal(provider_parse_reply(&t, &r, &err), -1);
+	assert_string_equal(err, "200 overloaded_error: Overloaded");
+	free(err);
+	reply_release(&r);
+
+	/* An OpenAI-shaped reply is not an Anthropic one. */
+	load(&r, 200, "openai_text.json");
+	assert_int_equal(provider_parse_reply(&t, &r, &err), -1);
+	assert_string_equal(err, "reply has no content[] array");
+	free(err);
+	reply_release(&r);
+}
+
+static void test_http_custom(void **state)
+{
+	struct target t = target_for(&provider_http);
+	char content[] = "/reply/text", calls[] = "/trace/tool_calls";
+	struct reply r;
+	char *err = NULL;
+
+	t.reply_content = content;
+	t.reply_tool_calls = calls;
+	load(&r, 200, "http_custom.json");
+	assert_int_equal(provider_parse_reply(&t, &r, &err), 0);
+	assert_string_equal(r.content, "Done: 30 minutes with ana@example.com tomorrow at 10:00.");
+	assert_int_equal(r.ntool_calls, 4);
+	/* OpenAI shape */
+	assert_string_equal(r.tool_calls[0].id, "call_1");
+	assert_string_equal(r.tool_calls[0].name, "find_free_slot");
+	assert_string_equal(r.tool_calls[0].arguments_raw, "{\"day\":\"tomorrow\"}");
+	assert_string_equal(cJSON_GetObjectItem(r.tool_calls[0].arguments, "day")->valuestring,
+			    "tomorrow");
+	/* Anthropic shape */
+	assert_string_equal(r.tool_calls[1].id, "toolu_2");
+	assert_string_equal(r.tool_calls[1].name, "create_event");
+	assert_string_equal(r.tool_calls[1].arguments_raw,
+			    "{\"attendee_emails\":[\"ana@example.com\"],\"start\":\"10:00\"}");
+	assert_true(cJSON_IsArray(cJSON_GetObjectItem(r.tool_calls[1].arguments,
+						      "attendee_emails")));
+	/* plain shape, object and string arguments */
+	assert_null(r.tool_calls[2].id);
+	assert_string_equal(r.tool_calls[2].name, "send_invite");
+	assert_string_equal(r.tool_calls[2].arguments_raw, "{\"to\":\"ana@example.com\"}");
+	assert_string_equal(r.tool_calls[3].name, "log");
+	assert_string_equal(r.tool_calls[3].arguments_raw, "not json");
+	assert_null(r.tool_calls[3].arguments);
+	reply_release(&r);
+}
+
+static void test_http_pointers(void **state)
+{
+	struct target t = target_for(&provider_http);
+	char number[] = "/reply/confidence", object[] = "/trace/tool_calls/2",
+	     missing[] = "/reply/txt", text[] = "/reply/text", notarray[] = "/reply";
+	struct reply r;
+	char *err = NULL;
+
+	load(&r, 200, "http_custom.json");
+	t.reply_content = number;
+	assert_int_equal(provider_parse_reply(&t, &r, &err), 0);
+	assert_string_equal(r.content, "0.93");
+
+	t.reply_content = object;
+	assert_int_equal(provider_parse_reply(&t, &r, &err), 0);
+	assert_string_equal(r.content, "{\"name\":\"send_invite\","
+				       "\"arguments\":{\"to\":\"ana@example.com\"}}");
+
+	t.reply_content = missing;
+	assert_int_equal(provider_parse_reply(&t, &r, &err), -1);
+	assert_string_equal(err, "reply has nothing at /reply/txt");
+	assert_null(r.content);
+	free(err);
+
+	t.reply_content = text;
+	t.reply_tool_calls = notarray;
+	assert_int_equal(provider_parse_reply(&t, &r, &err), -1);
+	assert_string_equal(err, "reply has no array at /reply");
+	assert_int_equal(r.ntool_calls, 0);
+	free(err);
+
+	/* A trace without tool calls means none were made. */
+	t.reply_tool_calls = missing;
+	assert_int_equal(provider_parse_reply(&t, &r, &err), 0);
+	assert_int_equal(r.ntool_calls, 0);
+	reply_release(&r);
+
+	/* An error object where the content should be is quoted. */
+	load(&r, 200, "openai_error_in_200.json");
+	t.reply_tool_calls = NULL;
+	assert_int_equal(provider_parse_reply(&t, &r, &err), -1);
+	assert_string_equal(err, "reply has nothing at /reply/text (200 server_error: The server "
+				 "had an error while processing your request. Sorry about that!)");
+	free(err);
+	reply_release(&r);
+}
+
+static void test_http_plain_text(void **state)
+{
+	struct target t = target_for(&provider_http);
+	char text[] = "/reply/text", empty[] = "";
+	struct reply r;
+	char *err = NULL;
+
+	load(&r, 200, "http_plain.txt");
+	assert_int_equal(provider_parse_reply(&t, &r, &err), 0);
+	assert_string_equal(r.content, "Our refund window is 30 days.\nAsk me anything else.\n");
+	assert_null(r.json);
+	t.reply_content = empty;
+	assert_int_equal(provider_parse_reply(&t, &r, &err), 0);
+	assert_string_equal(r.content, "Our refund window is 30 days.\nAsk me anything else.\n");
+
+	/* A pointer says the agent answers JSON. */
+	t.reply_content = text;
+	assert_int_equal(provider_parse_reply(&t, &r, &err), -1);
+	assert_string_equal(err, "reply is not JSON: invalid JSON at byte 0 near 'Our refund "
+				 "window is 30 days. Ask me...'");
+	free(err);
+	reply_release(&r);
+
+	/* With no pointer, a JSON string reply is its own content. */
+	t.reply_content = NULL;
+	set_body(&r, 200, "\"plain\"\n", 8);
+	assert_int_equal(provider_parse_reply(&t, &r, &err), 0);
+	assert_string_equal(r.content, "plain");
+	reply_release(&r);
+}
+
+static void test_not_json(void **state)
+{
+	struct target t = target_for(&provider_openai_chat);
+	static const char sse[] = "data: {\"choices\":[]}\n\ndata: [DONE]\n\n";
+	struct reply r;
+	char *err = NULL;
+
+	load(&r, 200, "not_json_200.html");
+	assert_int_equal(provider_parse_reply(&t, &r, &err), -1);
+	assert_string_equal(err, "reply is not JSON: invalid JSON at byte 0 near "
+				 "'<!DOCTYPE html> <html><head><title>We...'");
+	assert_null(r.json);
+	free(err);
+	reply_release(&r);
+
+	set_body(&r, 200, "", 0);
+	assert_int_equal(provider_parse_reply(&t, &r, &err), -1);
+	assert_string_equal(err, "reply is not JSON: empty body");
+	free(err);
+	reply_release(&r);
+
+	set_body(&r, 200, "{\"choices\": []} {}", 18);
+	assert_int_equal(provider_parse_reply(&t, &r, &err), -1);
+	assert_string_equal(err, "reply is not JSON: unexpected data after the JSON value "
+				 "at byte 16");
+	free(err);
+	reply_release(&r);
+
+	set_body(&r, 200, sse, strlen(sse));
+	assert_int_equal(provider_parse_reply(&t, &r, &err), -1);
+	assert_non_null(strstr(err, "server-sent event stream"));
+	free(err);
+	reply_release(&r);
+}
+
+static void test_truncated(void **state)
+{
+	struct target t = target_for(&provider_openai_chat);
+	struct reply r, whole;
+	char *err = NULL;
+	size_t len;
+
+	load(&r, 200, "truncated.json");
+	assert_int_equal(provider_parse_reply(&t, &r, &err), -1);
+	assert_string_equal(err, "reply is not JSON: truncated: unexpected end of input "
+				 "at byte 470");
+	free(err);
+	reply_release(&r);
+
+	/* Every cut of a real reply says it was cut. */
+	load(&whole, 200, "anthropic_tool_use.json");
+	len = whole.raw_len;
+	while (len && whole.raw[len - 1] == '\n')
+		len--;
+	for (size_t n = 1; n < len; n++) {
+		char *want = xasprintf("truncated: unexpected end of input at byte %zu", n);
+		cJSON *j = provider_json_parse(whole.raw, n, &err);
+
+		assert_null(j);
+		if (strcmp(err, want) != 0)
+			fail_msg("cut at %zu: %s", n, err);
+		free(want);
+		free(err);
+	}
+	reply_release(&whole);
+}
+
+static void test_json_parse_errors(void **state)
+{
+	size_t depth = 5000;
+	char *deep = xmalloc(depth + 1), *err = NULL;
+
+	memset(deep, '[', depth);
+	deep[depth] = '\0';
+	assert_null(provider_json_parse(deep, depth, &err));
+	assert_string_equal(err, "nested deeper than 1000 levels at byte 1000");
+	free(err);
+	free(deep);
+
+	assert_null(provider_json_parse("{\"a\": [1, 2}", 12, &err));
+	assert_string_equal(err, "invalid JSON at byte 11 near '}'");
+	free(err);
+
+	assert_null(provider_json_parse("{\"a\": trux", 10, &err));
+	assert_null(strstr(err, "truncated"));
+	free(err);
+
+	assert_null(provider_json_parse(" \n\t", 3, &err));
+	assert_string_equal(err, "empty body");
+	free(err);
+
+	assert_null(provider_json_parse(NULL, 0, NULL));
+}
+
+/* Damaged replies (cut, bytes flipped) never crash a provider: each one is
+ * parsed, or refused with a one-line reason. */
+static void test_damaged_replies(void **state)
+{
+	static const char *const names[] = {
+		"openai_text.json", "openai_tool_calls.json", "openai_content_parts.json",
+		"anthropic_tool_use.json", "http_custom.json", "openai_error_rate_limit.json",
+	};
+	static const char flips[] = "{}[]\":,\\\0x1\n";
+	char content[] = "/reply/text", calls[] = "/trace/tool_calls";
+	uint32_t seed = 12345;
+	size_t parsed = 0, refused = 0;
+
+	for (size_t f = 0; f < ARRAY_SIZE(names); f++) {
+		struct reply orig;
+
+		load(&orig, 200, names[f]);
+		for (int round = 0; round < 300; round++) {
+			for (size_t p = 0; provider_table[p]; p++) {
+				struct target t = target_for(provider_table[p]);
+				struct reply r;
+				char *err = NULL;
+				size_t len = orig.raw_len;
+
+				t.reply_content = content;
+				t.reply_tool_calls = calls;
+				set_body(&r, 200, orig.raw, len);
+				for (int k = 0; k < 1 + round % 3; k++) {
+					seed = seed * 1103515245u + 12345u;
+					r.raw[(seed >> 8) % len] =
+						flips[(seed >> 20) % (sizeof(flips) - 1)];
+				}
+				if (round % 5 == 0)
+					r.raw_len = (seed >> 4) % len;
+				if (provider_parse_reply(&t, &r, &err) == 0) {
+					assert_non_null(r.content);
+					parsed++;
+				} else {
+					assert_non_null(err);
+					assert_null(strchr(err, '\n'));
+					assert_null(r.content);
+					assert_int_equal(r.ntool_calls, 0);
+					free(err);
+					refused++;
+				}
+				reply_release(&r);
+			}
+		}
+		reply_release(&orig);
+	}
+	assert_true(parsed > 0);
+	assert_true(refused > 0);
+}
+
+static void test_api_error_shapes(void **state)
+{
+	static const struct {
+		long status;
+		const char *body;
+		const char *want;
+	} cases[] = {
+		{400, "{\"error\": \"missing field 'message'\"}", "400 missing field 'message'"},
+		{404, "{\"message\": \"no such session\", \"code\": \"not_found\"}",
+		 "404 not_found: no such session"},
+		{422, "{\"detail\": \"Field required\"}", "422 Field required"},
+		{429, "{\"error\": {\"code\": 429, \"message\": \"Resource has been exhausted\", "
+		      "\"status\": \"RESOURCE_EXHAUSTED\"}}",
+		 "429 RESOURCE_EXHAUSTED: Resource has been exhausted"},
+		{500, "{\"error\": {\"type\": \"api_error\", "
+		      "\"message\": \"Internal\\nserver\\terror\"}}",
+		 "500 api_error: Internal server error"},
+		{503, "upstream connect error or disconnect/reset before headers.\r\nreset reason: "
+		      "connection failure",
+		 "503 upstream connect error or disconnect/reset before headers. reset reason: "
+		 "connection failure"},
+		{502, "", "HTTP 502"},
+		{504, " \r\n ", "HTTP 504"},
+		{500, "{\"foo\": 1}", "500 {\"foo\": 1}"},
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		struct reply r;
+		char *s;
+
+		set_body(&r, cases[i].status, cases[i].body, strlen(cases[i].body));
+		s = provider_api_error(&r);
+		assert_string_equal(s, cases[i].want);
+		free(s);
+		reply_release(&r);
+	}
+}
+
+static void test_api_error_capped(void **state)
+{
+	struct target t = target_for(&provider_openai_chat);
+	struct buf b;
+	struct reply r;
+	char *err = NULL, *body;
+	size_t len;
+
+	/* A huge HTML error page becomes its title. */
+	buf_init(&b, BUF_MAX_DEFAULT);
+	buf_addstr(&b, "<!DOCTYPE html>\n<html>\n<head>\n<title>\n  502 Bad Gateway\n</title>\n"
+		       "</head>\n<body>\n");
+	for (int i = 0; i < 20000; i++)
+		buf_addstr(&b, "<p>The upstream server is not answering.</p>\n");
+	buf_addstr(&b, "</body></html>\n");
+	body = buf_detach(&b, &len);
+	set_body(&r, 502, body, len);
+	free(body);
+	assert_int_equal(provider_parse_reply(&t, &r, &err), -1);
+	assert_string_equal(err, "502 Bad Gateway");
+	free(err);
+	reply_release(&r);
+
+	/* A page without a title is quoted from its start, on one line. */
+	buf_init(&b, BUF_MAX_DEFAULT);
+	for (int i = 0; i < 20000; i++)
+		buf_addstr(&b, "<div>\nService Unavailable\r\n</div>\n");
+	body = buf_detach(&b, &len);
+	set_body(&r, 503, body, len);
+	free(body);
+	err = provider_api_error(&r);
+	assert_one_line(err);
+	assert_true(strlen(err) <= 4 + 120);
+	assert_true(strncmp(err, "503 <div> Service Unavailable </div> <div>", 42) == 0);
+	assert_string_equal(err + strlen(err) - 3, "...");
+	free(err);
+	reply_release(&r);
+
+	/* A huge message, with newlines and invalid UTF-8, is cut at the cap. */
+	buf_init(&b, BUF_MAX_DEFAULT);
+	buf_addstr(&b, "{\"error\": {\"code\": \"context_length_exceeded\", \"message\": \"");
+	for (int i = 0; i < 5000; i++)
+		buf_addstr(&b, "caf\xc3\xa9 \xff\xfe line\\n");
+	buf_addstr(&b, "\"}}");
+	body = buf_detach(&b, &len);
+	set_body(&r, 400, body, len);
+	free(body);
+	err = provider_api_error(&r);
+	assert_one_line(err);
+	assert_true(strlen(err) > PROVIDER_REASON_MAX - 8);
+	assert_true(strncmp(err, "400 context_length_exceeded: caf\xc3\xa9 ?? line caf", 46) == 0);
+	assert_string_equal(err + strlen(err) - 3, "...");
+	free(err);
+	reply_release(&r);
+}
+
+static void test_quota(void **state)
+{
+	static const char *const yes[] = {
+		"{\"error\":{\"code\":\"insufficient_quota\"}}",
+		"Quota Exceeded for quota metric 'requests'",
+		"{\"error\":{\"status\":\"QUOTA_EXCEEDED\"}}",
+		"You EXCEEDED your current QUOTA, please check your plan",
+		"Billing hard limit has been reached",
+		"Your credit balance is too low to access the Anthropic API",
+	};
+	static const char *const no[] = {
+		("{\"error\":{\"code\":\"rate_limit_exceeded\",\"message\":\"Visit "
+		 "https://platform.openai.com/account/billing to add a payment method.\"}}"),
+		"quota",
+		"",
+	};
+	size_t big = (size_t)4 << 20;
+	char *body = xmalloc(big);
+
+	for (size_t i = 0; i < ARRAY_SIZE(yes); i++)
+		assert_true(provider_quota_exhausted(yes[i], strlen(yes[i])));
+	for (size_t i = 0; i < ARRAY_SIZE(no); i++)
+		assert_false(provider_quota_exhausted(no[i], strlen(no[i])));
+	assert_false(provider_quota_exhausted(NULL, 0));
+	/* Only len bytes are read: the phrase is cut off here. */
+	assert_false(provider_quota_exhausted("insufficient_quota", 10));
+
+	memset(body, 'x', big);
+	assert_false(provider_quota_exhausted(body, big));
+	memcpy(body + 100, "insufficient_quota", 18);
+	assert_true(provider_quota_exhausted(body, big));
+	free(body);
+}
+
+/* case_of: a case with messages and request parsed from JSON text. */
+static void case_of(struct suite_case *c, const char *messages, const char *request)
+{
+	memset(c, 0, sizeof(*c));
+	c->messages = cJSON_Parse(messages);
+	c->request = request ? cJSON_Parse(request) : NULL;
+	assert_non_null(c->messages);
+}
+
+static void case_release(struct suite_case *c)
+{
+	cJSON_Delete(c->messages);
+	cJSON_Delete(c->request);
+}
+
+static void test_build_openai(void **state)
+{
+	struct target t = target_for(&provider_openai_chat);
+	char model[] = "calendar-agent";
+	struct suite_case c;
+	struct tmpl_ctx ctx = {.allowed = TMPL_TARGET};
+	char *err = NULL, *text;
+	cJSON *body, *tool;
+
+	case_of(&c, "[{\"role\":\"system\",\"content\":\"Be brief.\"},"
+		    "{\"role\":\"user\",\"content\":\"Book 30 minutes\"}]",
+		"{\"temperature\":0,\"tools\":[{\"type\":\"function\",\"function\":{\"name\":"
+		"\"create_event\"}}],\"model\":\"pinned-model\"}");
+	t.model = model;
+	text = provider_openai_chat.build(&t, &c, &ctx, &err);
+	assert_non_null(text);
+	assert_null(strchr(text, '\n'));
+	body = cJSON_Parse(text);
+	assert_non_null(body);
+	assert_string_equal(cJSON_GetObjectItem(body, "model")->valuestring, "pinned-model");
+	assert_true(cJSON_Compare(cJSON_GetObjectItem(body, "messages"), c.messages, 1));
+	assert_int_equal(cJSON_GetObjectItem(body, "temperature")->valueint, 0);
+	tool = cJSON_GetArrayItem(cJSON_GetObjectItem(body, "tools"), 0);
+	assert_string_equal(cJSON_GetObjectItem(cJSON_GetObjectItem(tool, "function"),
+						"name")->valuestring, "create_event");
+	assert_int_equal(cJSON_GetArraySize(body), 4);
+	cJSON_Delete(body);
+	free(text);
+	case_release(&c);
+
+	/* No model and no request: just the messages. */
+	case_of(&c, "[{\"role\":\"user\",\"content\":\"hi\"}]", NULL);
+	t.model = NULL;
+	text = provider_openai_chat.build(&t, &c, &ctx, &err);
+	assert_string_equal(text, "{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}");
+	free(text);
+	t.model = model;
+	text = provider_openai_chat.build(&t, &c, &ctx, &err);
+	assert_string_equal(text, "{\"model\":\"calendar-agent\",\"messages\":[{\"role\":\"user\","
+				  "\"content\":\"hi\"}]}");
+	free(text);
+	case_release(&c);
+}
+
+static void test_build_anthropic(void **state)
+{
+	struct target t = target_for(&provider_anthropic_messages);
+	static const int kept[] = {1, 3, 4};
+	char model[] = "claude-3-5-sonnet-20241022";
+	struct suite_case c;
+	struct tmpl_ctx ctx = {.allowed = TMPL_TARGET};
+	char *err = NULL, *text;
+	cJSON *body, *messages;
+
+	case_of(&c, "[{\"role\":\"system\",\"content\":\"You are a calendar assistant.\"},"
+		    "{\"role\":\"user\",\"content\":\"Book 30 minutes\"},"
+		    "{\"role\":\"system\","
+		    "\"content\":[{\"type\":\"text\",\"text\":\"Be brief.\"}]},"
+		    "{\"role\":\"assistant\",\"content\":\"For when?\"},"
+		    "{\"role\":\"user\",\"content\":\"Tomorrow 10:00\"}]",
+		"{\"temperature\":0.2}");
+	t.model = model;
+	text = provider_anthropic_messages.build(&t, &c, &ctx, &err);
+	body = cJSON_Parse(text);
+	assert_non_null(body);
+	assert_string_equal(cJSON_GetObjectItem(body, "model")->valuestring, model);
+	assert_int_equal(cJSON_GetObjectItem(body, "max_tokens")->valueint, 1024);
+	assert_string_equal(cJSON_GetObjectItem(body, "system")->valuestring,
+			    "You are a calendar assistant.\n\nBe brief.");
+	messages = cJSON_GetObjectItem(body, "messages");
+	assert_int_equal(cJSON_GetArraySize(messages), 3);
+	/* The user and assistant messages, in order. */
+	for (int i = 0; i < 3; i++)
+		assert_true(cJSON_Compare(cJSON_GetArrayItem(messages, i),
+					  cJSON_GetArrayItem(c.messages, kept[i]), 1));
+	assert_true(cJSON_GetObjectItem(body, "temperature")->valuedouble == 0.2);
+	cJSON_Delete(body);
+	free(text);
+	case_release(&c);
+
+	/* No system message: no "system"; the request's max_tokens wins. */
+	case_of(&c, "[{\"role\":\"user\",\"content\":\"hi\"}]", "{\"max_tokens\":256}");
+	text = provider_anthropic_messages.build(&t, &c, &ctx, &err);
+	body = cJSON_Parse(text);
+	assert_null(cJSON_GetObjectItem(body, "system"));
+	assert_int_equal(cJSON_GetObjectItem(body, "max_tokens")->valueint, 256);
+	assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(body, "messages")), 1);
+	cJSON_Delete(body);
+	free(text);
+	case_release(&c);
+}
+
+static void test_build_http(void **state)
+{
+	struct target t = target_for(&provider_http);
+	struct suite_case c;
+	struct tmpl_ctx ctx = {.allowed = TMPL_TARGET, .input = "What is your refund window?",
+			       .case_id = "refund-window", .stratum = "prompt"};
+	char *err = NULL, *text;
+	cJSON *body;
+
+	case_of(&c, "[{\"role\":\"user\",\"content\":\"What is your refund window?\"}]", NULL);
+	ctx.messages = c.messages;
+	t.body = cJSON_Parse("{\"session\":\"canary-${case.id}\",\"message\":\"${input}\","
+			     "\"history\":\"${messages}\",\"meta\":{\"stratum\":\"${stratum}\","
+			     "\"n\":3}}");
+	text = provider_http.build(&t, &c, &ctx, &err);
+	assert_non_null(text);
+	body = cJSON_Parse(text);
+	assert_string_equal(cJSON_GetObjectItem(body, "session")->valuestring,
+			    "canary-refund-window");
+	assert_string_equal(cJSON_GetObjectItem(body, "message")->valuestring,
+			    "What is your refund window?");
+	assert_true(cJSON_Compare(cJSON_GetObjectItem(body, "history"), c.messages, 1));
+	assert_string_equal(cJSON_GetObjectItem(cJSON_GetObjectItem(body, "meta"),
+						"stratum")->valuestring, "prompt");
+	cJSON_Delete(body);
+	free(text);
+	cJSON_Delete(t.body);
+
+	/* The default body. */
+	t.body = NULL;
+	text = provider_http.build(&t, &c, &ctx, &err);
+	body = cJSON_Parse(text);
+	assert_string_equal(cJSON_GetObjectItem(body, "input")->valuestring,
+			    "What is your refund window?");
+	assert_true(cJSON_Compare(cJSON_GetObjectItem(body, "messages"), c.messages, 1));
+	cJSON_Delete(body);
+	free(text);
+
+	/* A template error is the build's error. */
+	t.body = cJSON_Parse("{\"x\":\"${nope}\"}");
+	assert_null(provider_http.build(&t, &c, &ctx, &err));
+	assert_non_null(err);
+	free(err);
+	cJSON_Delete(t.body);
+	case_release(&c);
+}
+
+static void test_reply_release(void **state)
+{
+	struct target t = target_for(&provider_openai_chat);
+	struct reply r, zero;
+	char *err = NULL;
+
+	memset(&zero, 0, sizeof(zero));
+	load(&r, 200, "openai_tool_calls.json");
+	r.fingerprint = xstrdup("sha256:ab12");
+	r.latency_ms = 12.5;
+	assert_int_equal(provider_parse_reply(&t, &r, &err), 0);
+	/* Parsing again replaces what the first parse filled. */
+	assert_int_equal(provider_parse_reply(&t, &r, &err), 0);
+	assert_int_equal(r.ntool_calls, 2);
+	reply_release(&r);
+	assert_memory_equal(&r, &zero, sizeof(r));
+	reply_release(&r);
+	reply_release(NULL);
+
+	/* Many tool calls grow the array without leaking. */
+	for (int i = 0; i < 100; i++)
+		reply_add_tool_call(&r, NULL, "f", NULL);
+	assert_int_equal(r.ntool_calls, 100);
+	assert_string_equal(r.tool_calls[99].arguments_raw, "");
+	reply_release(&r);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_table),
+		cmocka_unit_test(test_openai_text),
+		cmocka_unit_test(test_openai_tool_calls),
+		cmocka_unit_test(test_openai_content_parts),
+		cmocka_unit_test(test_openai_function_call),
+		cmocka_unit_test(test_openai_bad_arguments),
+		cmocka_unit_test(test_openai_no_choices),
+		cmocka_unit_test(test_openai_errors),
+		cmocka_unit_test(test_anthropic_reply),
+		cmocka_unit_test(test_anthropic_error),
+		cmocka_unit_test(test_http_custom),
+		cmocka_unit_test(test_http_pointers),
+		cmocka_unit_test(test_http_plain_text),
+		cmocka_unit_test(test_not_json),
+		cmocka_unit_test(test_truncated),
+		cmocka_unit_test(test_json_parse_errors),
+		cmocka_unit_test(test_damaged_replies),
+		cmocka_unit_test(test_api_error_shapes),
+		cmocka_unit_test(test_api_error_capped),
+		cmocka_unit_test(test_quota),
+		cmocka_unit_test(test_build_openai),
+		cmocka_unit_test(test_build_anthropic),
+		cmocka_unit_test(test_build_http),
+		cmocka_unit_test(test_reply_release),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
