@@ -161,12 +161,12 @@ static void job_done(struct http_result *res, void *user)
 
 /* The per-attempt timeout: --timeout, else the case's own, else the
  * target's, else the suite default (which cases inherit). */
-static long job_timeout(const struct suite *s, const struct suite_case *c,
+static long job_timeout(const struct suite_case *c,
 			const struct target *t, const struct run_options *o)
 {
 	if (o->timeout_ms > 0)
 		return o->timeout_ms;
-	if (t->timeout_ms > 0 && c->timeout_ms == s->defaults.timeout_ms)
+	if (t->timeout_ms > 0 && !c->timeout_set)
 		return t->timeout_ms;
 	return c->timeout_ms;
 }
@@ -201,7 +201,7 @@ static int build_request(struct run *r, const struct suite_case *c, enum side si
 		req->headers[req->nheaders++] = xasprintf("%s: %s", t->headers[i].name, value);
 		free(value);
 	}
-	req->timeout_ms = job_timeout(s, c, t, o);
+	req->timeout_ms = job_timeout(c, t, o);
 	req->connect_timeout_ms = s->defaults.connect_timeout_ms;
 	req->capture_header =
 		t->fingerprint == FINGERPRINT_HEADER ? t->fingerprint_where : NULL;

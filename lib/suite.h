@@ -85,7 +85,8 @@ struct suite_case {
 	size_t nvars;
 	int repeat;
 	double threshold;
-	long timeout_ms;
+	long timeout_ms;           /* its own, else the suite default */
+	bool timeout_set;          /* the case gave its own timeout */
 	struct grader **expect;    /* stratum-level first, then the case's own */
 	size_t nexpect;
 	int line, col;

@@ -68,12 +68,16 @@ static char *unknown_name(const char *name)
 	return msg;
 }
 
-static char *not_allowed(const char *name, unsigned allowed)
+/* A case's strings (allowed holds TMPL_CASE) cannot refer to the input,
+ * and a var's value cannot refer to vars. */
+static char *not_allowed(const char *name, unsigned need, unsigned allowed)
 {
 	char *s = shown(name);
 	char *msg;
-	if ((allowed & TMPL_CASE_STRING) == TMPL_CASE_STRING)
+	if ((allowed & TMPL_CASE) && need == TMPL_INPUT)
 		msg = xasprintf("'${%s}' cannot be used in a case's own strings", s);
+	else if ((allowed & TMPL_CASE) && need == TMPL_VARS)
+		msg = xasprintf("'${%s}' cannot be used in a var's value", s);
 	else
 		msg = xasprintf("'${%s}' cannot be used here", s);
 	free(s);
@@ -149,7 +153,7 @@ static int substitute(struct expansion *x, const char *name, char **err)
 		return -1;
 	}
 	if (!(ctx->allowed & need)) {
-		*err = not_allowed(name, ctx->allowed);
+		*err = not_allowed(name, need, ctx->allowed);
 		return -1;
 	}
 	if (need == TMPL_ENV) {
@@ -256,7 +260,7 @@ static cJSON *render_json(const cJSON *t, const struct tmpl_ctx *ctx, int depth,
 	if (cJSON_IsString(t)) {
 		if (strcmp(t->valuestring, "${messages}") == 0) {
 			if (!(ctx->allowed & TMPL_INPUT)) {
-				*err = not_allowed("messages", ctx->allowed);
+				*err = not_allowed("messages", TMPL_INPUT, ctx->allowed);
 				return NULL;
 			}
 			return ctx->messages ? cJSON_Duplicate(ctx->messages, true)

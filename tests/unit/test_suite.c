@@ -1,2 +1,664 @@
-/* test_suite.c: placeholder. */
-int main(void) { return 0; }
+/* test_suite.c: loading suites, and every suite error with its position.
+ *
+ * Valid suites are the YAML files of tests/fixtures/suites.  Each file of
+ * tests/fixtures/suites/errors/ is one broken suite whose first line reads
+ * "# error: LINE:COL: message"; the runner loads them all and expects
+ * exactly "PATH:LINE:COL: message".
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "grader.h"
+#include "provider.h"
+#include "redact.h"
+#include "suite.h"
+#include "template.h"
+#include "util.h"
+
+#define EVAL_TOKEN "eval-token-5d2c81"
+#define PROD_URL "http://127.0.0.1:9/prod?key=prod-secret-77f3"
+#define JUDGE_TOKEN "judge-token-a61e"
+
+static const char *const secrets[] = {EVAL_TOKEN, PROD_URL, "prod-secret-77f3", JUDGE_TOKEN};
+
+static char *fixture(const char *name)
+{
+	const char *dir = getenv("FIXTURES");
+	return xasprintf("%s/suites/%s", dir ? dir : "../tests/fixtures", name);
+}
+
+static void assert_no_secret(const char *text)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(secrets); i++)
+		if (strstr(text, secrets[i]))
+			fail_msg("a secret leaked into: %s", text);
+}
+
+static struct suite *load_text(const char *yaml, const struct suite_options *opts, char **err)
+{
+	return suite_load_buffer("suite.yaml", yaml, strlen(yaml), opts, err);
+}
+
+static void assert_load_error(const char *yaml, const char *want)
+{
+	char *err = NULL;
+	struct suite *s = load_text(yaml, NULL, &err);
+	if (s)
+		fail_msg("loaded, expected: %s", want);
+	assert_non_null(err);
+	assert_string_equal(err, want);
+	assert_no_secret(err);
+	free(err);
+}
+
+static struct suite *load_fixture(const char *name)
+{
+	char *path = fixture(name);
+	char *err = NULL;
+	struct suite *s = suite_load(path, NULL, &err);
+	if (!s)
+		fail_msg("%s: %s", path, err);
+	free(path);
+	return s;
+}
+
+static void assert_json(const cJSON *j, const char *want)
+{
+	char *text = cJSON_PrintUnformatted(j);
+	assert_non_null(text);
+	assert_string_equal(text, want);
+	cJSON_free(text);
+}
+
+static void assert_masked(const struct suite *s, const char *secret)
+{
+	char *text = xasprintf("<%s>", secret);
+	char *masked = redact_apply(&s->redact, text);
+	assert_string_equal(masked, "<" REDACT_MASK ">");
+	free(masked);
+	free(text);
+}
+
+static int setup_env(void **state)
+{
+	(void)state;
+	setenv("EVAL_TOKEN", EVAL_TOKEN, 1);
+	setenv("PROD_URL", PROD_URL, 1);
+	setenv("JUDGE_TOKEN", JUDGE_TOKEN, 1);
+	unsetenv("CANARY_UNSET_URL");
+	unsetenv("CANARY_UNSET_TOKEN");
+	return 0;
+}
+
+/* The base suite the inline error tests change one thing in. */
+#define HEAD                                                     \
+	"version: 1\n"                                           \
+	"name: t\n"                                              \
+	"targets:\n"                                             \
+	"  eval: {url: 'http://127.0.0.1:1/v1/chat/completions'}\n" \
+	"  prod: {url: 'http://127.0.0.1:2/v1/chat/completions'}\n"
+
+static void test_design_example(void **state)
+{
+	(void)state;
+	struct suite *s = load_fixture("design.yaml");
+	assert_string_equal(s->name, "calendar-assistant");
+	assert_int_equal(s->version, 1);
+	assert_int_equal(s->ncases, 2);
+	assert_int_equal(s->nstrata, 2);
+	char *dir = fixture("");
+	dir[strlen(dir) - 1] = '\0';
+	assert_string_equal(s->dir, dir);
+	free(dir);
+	assert_int_equal(s->defaults.repeat, 1);
+	assert_true(s->defaults.threshold == 1.0);
+	assert_int_equal(s->defaults.timeout_ms, 30000);
+	assert_int_equal(s->defaults.connect_timeout_ms, 10000);
+
+	const struct target *e = &s->targets[SIDE_EVAL];
+	assert_int_equal(e->side, SIDE_EVAL);
+	assert_string_equal(e->url, "http://127.0.0.1:8081/v1/chat/completions");
+	assert_false(e->url_overridden);
+	assert_string_equal(e->provider->name, "openai-chat");
+	assert_string_equal(e->model, "calendar-agent");
+	assert_int_equal(e->nheaders, 1);
+	assert_string_equal(e->headers[0].name, "Authorization");
+	assert_string_equal(e->headers[0].value, "Bearer ${env:EVAL_TOKEN}");
+	assert_int_equal(e->fingerprint, FINGERPRINT_HEADER);
+	assert_string_equal(e->fingerprint_where, "X-Agent-Fingerprint");
+	assert_null(e->body);
+	assert_null(e->reply_content);
+	assert_int_equal(e->timeout_ms, 0);
+	assert_int_equal(e->line, 8);
+
+	const struct target *p = &s->targets[SIDE_PROD];
+	assert_int_equal(p->side, SIDE_PROD);
+	assert_string_equal(p->url, "${env:PROD_URL}");
+	assert_string_equal(p->provider->name, "http");
+	assert_null(p->model);
+	assert_int_equal(p->fingerprint, FINGERPRINT_NONE);
+	assert_json(p->body, "{\"session\":\"canary-${case.id}\",\"message\":\"${input}\"}");
+	assert_string_equal(p->reply_content, "/reply/text");
+	assert_string_equal(p->reply_tool_calls, "/trace/tool_calls");
+
+	assert_true(s->judge.present);
+	assert_string_equal(s->judge.url, "http://127.0.0.1:8082/v1/chat/completions");
+	assert_string_equal(s->judge.provider->name, "openai-chat");
+	assert_string_equal(s->judge.model, "judge-model");
+	assert_int_equal(s->judge.nheaders, 1);
+	assert_true(s->judge.temperature == 0);
+	assert_int_equal(s->judge.max_tokens, 0);
+
+	assert_int_equal(s->nnamed, 1);
+	assert_string_equal(s->named[0].name, "no-pii");
+	assert_string_equal(s->named[0].grader->label, "no-pii");
+	assert_int_equal(s->ngraders, 4);
+
+	const struct stratum *tools = &s->strata[0];
+	assert_string_equal(tools->name, "tools");
+	assert_string_equal(tools->description, "tool schemas and descriptions");
+	assert_int_equal(tools->ncases, 1);
+	const struct suite_case *c = &tools->cases[0];
+	assert_string_equal(c->id, "book-meeting");
+	assert_int_equal(c->stratum, 0);
+	assert_string_equal(c->input, "Book 30 minutes with ana@example.com tomorrow at 10:00");
+	assert_json(c->messages, "[{\"role\":\"user\",\"content\":\"Book 30 minutes with "
+				 "ana@example.com tomorrow at 10:00\"}]");
+	assert_null(c->request);
+	assert_int_equal(c->nvars, 0);
+	assert_int_equal(c->repeat, 1);
+	assert_true(c->threshold == 1.0);
+	assert_int_equal(c->timeout_ms, 30000);
+	assert_int_equal(c->nexpect, 2);
+	assert_ptr_equal(c->expect[0], s->named[0].grader);
+	assert_string_equal(c->expect[1]->label, "contains");
+	assert_int_equal(c->line, 29);
+
+	const struct stratum *prompt = &s->strata[1];
+	assert_string_equal(prompt->name, "prompt");
+	assert_null(prompt->description);
+	c = &prompt->cases[0];
+	assert_string_equal(c->id, "refund-window");
+	assert_int_equal(c->stratum, 1);
+	assert_string_equal(c->input, "What is your refund window?");
+	assert_json(c->messages, "[{\"role\":\"user\",\"content\":\"What is your refund window?\"}]");
+	assert_int_equal(c->repeat, 5);
+	assert_int_equal(c->nexpect, 2);
+	assert_string_equal(c->expect[0]->label, "regex");
+	assert_string_equal(c->expect[1]->label, "max_latency");
+
+	/* Every env value met, and each fixed header value, is a secret. */
+	assert_masked(s, EVAL_TOKEN);
+	assert_masked(s, PROD_URL);
+	assert_masked(s, JUDGE_TOKEN);
+	assert_masked(s, "Bearer " EVAL_TOKEN);
+	suite_free(s);
+}
+
+static void test_case_ctx_renders_targets(void **state)
+{
+	(void)state;
+	struct suite *s = load_fixture("design.yaml");
+	const struct suite_case *c = suite_find_case(s, "book-meeting");
+	assert_ptr_equal(c, &s->strata[0].cases[0]);
+	assert_ptr_equal(suite_find_case(s, "refund-window"), &s->strata[1].cases[0]);
+	assert_null(suite_find_case(s, "book"));
+
+	struct tmpl_ctx ctx;
+	suite_case_ctx(s, c, &ctx);
+	assert_int_equal(ctx.allowed, TMPL_TARGET);
+	assert_string_equal(ctx.case_id, "book-meeting");
+	assert_string_equal(ctx.stratum, "tools");
+	assert_ptr_equal(ctx.input, c->input);
+	assert_ptr_equal(ctx.messages, c->messages);
+	assert_ptr_equal(ctx.redact, &s->redact);
+
+	char *err = NULL;
+	cJSON *body = template_render_json(s->targets[SIDE_PROD].body, &ctx, &err);
+	assert_json(body, "{\"session\":\"canary-book-meeting\",\"message\":\"Book 30 minutes with "
+			  "ana@example.com tomorrow at 10:00\"}");
+	cJSON_Delete(body);
+	char *url = template_render(s->targets[SIDE_PROD].url, &ctx, &err);
+	assert_string_equal(url, PROD_URL);
+	free(url);
+
+	assert_string_equal(side_name(SIDE_EVAL), "eval");
+	assert_string_equal(side_name(SIDE_PROD), "prod");
+	suite_free(s);
+}
+
+static void test_every_key(void **state)
+{
+	(void)state;
+	struct suite *s = load_fixture("full.yaml");
+	assert_int_equal(s->defaults.repeat, 2);
+	assert_true(s->defaults.threshold == 0.5);
+	assert_int_equal(s->defaults.timeout_ms, 20000);
+	assert_int_equal(s->defaults.connect_timeout_ms, 500);
+
+	const struct target *e = &s->targets[SIDE_EVAL];
+	assert_string_equal(e->provider->name, "anthropic-messages");
+	assert_int_equal(e->fingerprint, FINGERPRINT_JSON);
+	assert_string_equal(e->fingerprint_where, "/model");
+	assert_int_equal(e->timeout_ms, 120000);
+	assert_int_equal(e->nheaders, 2);
+	assert_string_equal(e->headers[1].name, "X-Case");
+	assert_string_equal(e->headers[1].value, "canary-${case.id}");
+
+	const struct target *p = &s->targets[SIDE_PROD];
+	assert_string_equal(p->url, "http://127.0.0.1:9000/agents/${vars.region}/chat");
+	assert_int_equal(p->nheaders, 1);
+
+	assert_string_equal(s->judge.provider->name, "anthropic-messages");
+	assert_true(s->judge.temperature == 0.2);
+	assert_int_equal(s->judge.max_tokens, 256);
+	assert_int_equal(s->judge.timeout_ms, 45000);
+
+	assert_int_equal(s->nnamed, 2);
+	assert_int_equal(s->ngraders, 6);
+	assert_int_equal(s->named[1].grader->on, GRADER_ON_RAW);
+
+	const struct suite_case *c = suite_find_case(s, "book-meeting");
+	assert_string_equal(c->input, "Book a room in eu-west for book-meeting (tools), ${input}");
+	assert_int_equal(c->nvars, 2);
+	assert_string_equal(c->vars[0].name, "region");
+	assert_string_equal(c->vars[0].value, "eu-west");
+	assert_string_equal(c->vars[1].name, "owner");
+	assert_string_equal(c->vars[1].value, "book-meeting-owner");
+	assert_json(c->request, "{\"temperature\":0,\"tools\":[{\"name\":\"create_event\","
+				"\"description\":\"for book-meeting-owner\"}]}");
+	assert_int_equal(c->repeat, 3);
+	assert_true(c->threshold == 0.75);
+	assert_int_equal(c->timeout_ms, 5000);
+	assert_int_equal(c->nexpect, 4);
+	assert_ptr_equal(c->expect[0], s->named[1].grader);
+	assert_string_equal(c->expect[1]->label, "max_latency");
+	assert_ptr_equal(c->expect[2], s->named[0].grader);
+	assert_string_equal(c->expect[3]->label, "equals");
+	assert_int_equal(c->expect[3]->on, GRADER_ON_POINTER);
+	assert_string_equal(c->expect[3]->on_pointer, "/status");
+
+	struct tmpl_ctx ctx;
+	char *err = NULL;
+	suite_case_ctx(s, c, &ctx);
+	char *url = template_render(p->url, &ctx, &err);
+	assert_string_equal(url, "http://127.0.0.1:9000/agents/eu-west/chat");
+	free(url);
+
+	c = suite_find_case(s, "refund-window");
+	assert_string_equal(c->input, "What is your refund window? (us-east)");
+	assert_json(c->messages,
+		    "[{\"role\":\"system\",\"content\":\"You are the prompt agent.\"},"
+		    "{\"role\":\"user\",\"content\":\"Hello\"},"
+		    "{\"role\":\"assistant\",\"content\":\"Hi! How can I help?\"},"
+		    "{\"role\":\"user\",\"content\":\"What is your refund window? (us-east)\"}]");
+	assert_null(c->request);
+	assert_int_equal(c->repeat, 2);
+	assert_true(c->threshold == 0.5);
+	assert_int_equal(c->timeout_ms, 20000);
+	assert_int_equal(c->nexpect, 2);
+
+	suite_case_ctx(s, c, &ctx);
+	cJSON *body = template_render_json(p->body, &ctx, &err);
+	assert_json(cJSON_GetObjectItem(body, "history"),
+		    "[{\"role\":\"system\",\"content\":\"You are the prompt agent.\"},"
+		    "{\"role\":\"user\",\"content\":\"Hello\"},"
+		    "{\"role\":\"assistant\",\"content\":\"Hi! How can I help?\"},"
+		    "{\"role\":\"user\",\"content\":\"What is your refund window? (us-east)\"}]");
+	assert_string_equal(cJSON_GetObjectItem(body, "region")->valuestring, "us-east");
+	assert_string_equal(cJSON_GetObjectItem(body, "literal")->valuestring, "costs ${price}");
+	assert_json(cJSON_GetObjectItem(body, "options"),
+		    "{\"stream\":false,\"n\":1,\"tags\":[\"canary\",\"prompt\"],\"extra\":null}");
+	cJSON_Delete(body);
+	assert_masked(s, EVAL_TOKEN);
+	assert_masked(s, JUDGE_TOKEN);
+	suite_free(s);
+}
+
+static int by_name(const struct dirent **a, const struct dirent **b)
+{
+	return strcmp((*a)->d_name, (*b)->d_name);
+}
+
+static int is_yaml(const struct dirent *d)
+{
+	size_t n = strlen(d->d_name);
+	return n > 5 && strcmp(d->d_name + n - 5, ".yaml") == 0;
+}
+
+/* Every broken suite of fixtures/suites/errors gives exactly its error. */
+static void test_error_fixtures(void **state)
+{
+	(void)state;
+	char *dir = fixture("errors");
+	struct dirent **names;
+	int n = scandir(dir, &names, is_yaml, by_name);
+	if (n < 0)
+		fail_msg("cannot list '%s'", dir);
+	assert_true(n >= 40);
+	int failed = 0;
+	for (int i = 0; i < n; i++) {
+		char *path = xasprintf("%s/%s", dir, names[i]->d_name);
+		char *load_err = NULL;
+		size_t len;
+		char *text = util_read_file(path, 1 << 20, &len, &load_err);
+		assert_non_null(text);
+		const char *tag = "# error: ";
+		if (strncmp(text, tag, strlen(tag)) != 0)
+			fail_msg("%s: the first line must be '# error: LINE:COL: message'", path);
+		char *nl = strchr(text, '\n');
+		char *want = xasprintf("%s:%.*s", path, (int)(nl - text - strlen(tag)),
+				       text + strlen(tag));
+		char *err = NULL;
+		struct suite *s = suite_load(path, NULL, &err);
+		if (s) {
+			print_error("%s: loaded, expected: %s\n", names[i]->d_name, want);
+			suite_free(s);
+			failed++;
+		} else if (strcmp(err, want) != 0) {
+			print_error("%s:\n  want: %s\n  got:  %s\n", names[i]->d_name, want, err);
+			failed++;
+		} else {
+			assert_no_secret(err);
+		}
+		free(err);
+		free(want);
+		free(text);
+		free(path);
+		free(names[i]);
+	}
+	free(names);
+	free(dir);
+	assert_int_equal(failed, 0);
+}
+
+/* The brief's own example of an unknown key, with its exact position. */
+static void test_misspelt_key(void **state)
+{
+	(void)state;
+	assert_load_error(HEAD "strata:\n"
+			       "  tools:\n"
+			       "    cases:\n"
+			       "      - id: x\n"
+			       "        input: hi\n"
+			       "        expect: [{contains: hi}]\n"
+			       "      - id: book-meeting\n"
+			       "        input: Book a meeting\n"
+			       "        expct: [{contains: x}]\n",
+			  "suite.yaml:14:9: unknown key 'expct' in case 'book-meeting' "
+			  "(did you mean 'expect'?)");
+	assert_load_error(HEAD "strata:\n"
+			       "  tools:\n"
+			       "    cases:\n"
+			       "      - idd: x\n"
+			       "        input: hi\n",
+			  "suite.yaml:9:9: unknown key 'idd' in case 1 of stratum 'tools' "
+			  "(did you mean 'id'?)");
+}
+
+static void test_empty(void **state)
+{
+	(void)state;
+	assert_load_error("", "suite.yaml:1:1: the suite is empty");
+	assert_load_error("# nothing but a comment\n\n", "suite.yaml:1:1: the suite is empty");
+	assert_load_error("--- []\n", "suite.yaml:1:5: the suite must be a mapping (version, name, "
+					  "targets, strata, ...)");
+}
+
+static void test_limits(void **state)
+{
+	(void)state;
+	/* A buffer past 16 MiB is refused before parsing. */
+	size_t big = ((size_t)16 << 20) + 1;
+	char *data = xmalloc(big);
+	memset(data, '#', big);
+	char *err = NULL;
+	assert_null(suite_load_buffer("big.yaml", data, big, NULL, &err));
+	assert_string_equal(err, "big.yaml: the suite is larger than 16 MiB");
+	free(err);
+	free(data);
+
+	/* So is such a file, without reading it. */
+	char path[] = "/tmp/canary-test-suite-XXXXXX";
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	assert_int_equal(ftruncate(fd, (off_t)big), 0);
+	close(fd);
+	err = NULL;
+	assert_null(suite_load(path, NULL, &err));
+	char *want = xasprintf("%s: the suite is larger than 16 MiB", path);
+	assert_string_equal(err, want);
+	free(want);
+	free(err);
+	unlink(path);
+
+	/* 10,000 cases load; one more is an error at that case. */
+	struct buf b;
+	buf_init(&b, 0);
+	buf_addstr(&b, HEAD "strata:\n  s:\n    expect: [{contains: x}]\n    cases:\n");
+	for (int i = 0; i < 10000; i++)
+		buf_addf(&b, "      - {id: c%d, input: hi}\n", i);
+	err = NULL;
+	struct suite *s = suite_load_buffer("suite.yaml", b.data, b.len, NULL, &err);
+	if (!s)
+		fail_msg("%s", err);
+	assert_int_equal(s->ncases, 10000);
+	assert_int_equal(s->ngraders, 1);
+	assert_non_null(suite_find_case(s, "c9999"));
+	suite_free(s);
+	buf_addstr(&b, "      - {id: one-more, input: hi}\n");
+	assert_null(suite_load_buffer("suite.yaml", b.data, b.len, NULL, &err));
+	assert_string_equal(err, "suite.yaml:10010:9: the suite has more than 10000 cases");
+	free(err);
+	buf_release(&b);
+}
+
+static void test_missing_file(void **state)
+{
+	(void)state;
+	char *err = NULL;
+	assert_null(suite_load("/nonexistent/canary/suite.yaml", NULL, &err));
+	assert_string_equal(err, "cannot open '/nonexistent/canary/suite.yaml': "
+				 "No such file or directory");
+	free(err);
+}
+
+/* --target replaces a url, so its template is not needed at all. */
+static void test_target_override(void **state)
+{
+	(void)state;
+	const char *yaml = "version: 1\n"
+			   "name: t\n"
+			   "targets:\n"
+			   "  eval: {url: 'http://127.0.0.1:1/v1/chat/completions'}\n"
+			   "  prod: {url: '${env:CANARY_UNSET_URL}'}\n"
+			   "strata: {s: {cases: [{id: c, input: hi, expect: [{contains: x}]}]}}\n";
+	assert_load_error(yaml, "suite.yaml:5:15: environment variable 'CANARY_UNSET_URL' is "
+				"not set");
+	struct suite_options opts = {.target_url = {NULL, "http://127.0.0.1:7/override"}};
+	char *err = NULL;
+	struct suite *s = load_text(yaml, &opts, &err);
+	if (!s)
+		fail_msg("%s", err);
+	assert_string_equal(s->targets[SIDE_PROD].url, "http://127.0.0.1:7/override");
+	assert_true(s->targets[SIDE_PROD].url_overridden);
+	assert_string_equal(s->targets[SIDE_EVAL].url, "http://127.0.0.1:1/v1/chat/completions");
+	assert_false(s->targets[SIDE_EVAL].url_overridden);
+	suite_free(s);
+
+	/* With an override the url may be left out of the file. */
+	const char *no_url = "version: 1\n"
+			     "name: t\n"
+			     "targets: {eval: {model: m}, prod: {model: m}}\n"
+			     "strata: {s: {cases: [{id: c, input: hi, expect: [{contains: x}]}]}}\n";
+	assert_load_error(no_url, "suite.yaml:3:17: missing required key 'url' in target 'eval'");
+	opts.target_url[SIDE_EVAL] = "http://127.0.0.1:8/eval";
+	s = load_text(no_url, &opts, &err);
+	if (!s)
+		fail_msg("%s", err);
+	assert_true(s->targets[SIDE_EVAL].url_overridden);
+	assert_true(s->targets[SIDE_PROD].url_overridden);
+	suite_free(s);
+}
+
+/* api http without a body sends the provider's default body. */
+static void test_http_without_body(void **state)
+{
+	(void)state;
+	char *err = NULL;
+	struct suite *s = load_text("version: 1\n"
+				    "name: t\n"
+				    "targets:\n"
+				    "  eval: {url: 'http://127.0.0.1:1/v1/chat/completions'}\n"
+				    "  prod: {url: 'http://127.0.0.1:2/agent', api: http, "
+				    "reply: {content: ''}}\n"
+				    "strata: {s: {cases: [{id: c, input: hi, expect: [{contains: x}]}]}}\n",
+				    NULL, &err);
+	if (!s)
+		fail_msg("%s", err);
+	assert_string_equal(s->targets[SIDE_PROD].provider->name, "http");
+	assert_null(s->targets[SIDE_PROD].body);
+	assert_string_equal(s->targets[SIDE_PROD].reply_content, "");
+	assert_null(s->targets[SIDE_PROD].reply_tool_calls);
+	suite_free(s);
+}
+
+/* Errors pass through the redact set: an env value never leaves, even when
+ * the same text appears in the suite. */
+static void test_errors_are_redacted(void **state)
+{
+	(void)state;
+	setenv("CANARY_TEST_SECRET", "expct", 1);
+	assert_load_error("version: 1\n"
+			  "name: t\n"
+			  "targets:\n"
+			  "  eval:\n"
+			  "    url: 'http://127.0.0.1:1/v1/chat/completions'\n"
+			  "    headers: {X-Key: '${env:CANARY_TEST_SECRET}'}\n"
+			  "  prod: {url: 'http://127.0.0.1:2/v1/chat/completions'}\n"
+			  "strata: {s: {cases: [{id: c, input: hi, expct: []}]}}\n",
+			  "suite.yaml:8:41: unknown key '" REDACT_MASK "' in case 'c' (did you mean "
+			  "'expect'?)");
+	unsetenv("CANARY_TEST_SECRET");
+}
+
+/* A case string may hold an env value; it is rendered and redacted. */
+static void test_case_env(void **state)
+{
+	(void)state;
+	char *err = NULL;
+	struct suite *s = load_text(HEAD "strata: {s: {cases: [{id: c, input: 'token "
+					 "${env:EVAL_TOKEN}', expect: [{contains: x}]}]}}\n",
+				    NULL, &err);
+	if (!s)
+		fail_msg("%s", err);
+	assert_string_equal(s->strata[0].cases[0].input, "token " EVAL_TOKEN);
+	assert_masked(s, EVAL_TOKEN);
+	suite_free(s);
+}
+
+/* Aliases cannot blow a request up past the node limit. */
+static void test_alias_bomb(void **state)
+{
+	(void)state;
+	struct buf b;
+	buf_init(&b, 0);
+	buf_addstr(&b, HEAD "strata:\n"
+			    "  s:\n"
+			    "    cases:\n"
+			    "      - id: c\n"
+			    "        input: hi\n"
+			    "        expect: [{contains: x}]\n"
+			    "        request:\n"
+			    "          a0: &a0 [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]\n");
+	for (int i = 1; i < 8; i++) {
+		buf_addf(&b, "          a%d: &a%d [", i, i);
+		for (int j = 0; j < 10; j++)
+			buf_addf(&b, "%s*a%d", j ? ", " : "", i - 1);
+		buf_addstr(&b, "]\n");
+	}
+	char *err = NULL;
+	assert_null(suite_load_buffer("suite.yaml", b.data, b.len, NULL, &err));
+	assert_true(strncmp(err, "suite.yaml:", 11) == 0);
+	const char *tail = "value expands to more than a million nodes";
+	assert_string_equal(err + strlen(err) - strlen(tail), tail);
+	free(err);
+	buf_release(&b);
+}
+
+/* Every prefix of a valid suite, and the suite with any one byte replaced,
+ * loads or fails with a positioned error: never a crash. */
+static void test_damaged_input(void **state)
+{
+	(void)state;
+	char *path = fixture("full.yaml");
+	char *err = NULL;
+	size_t len;
+	char *text = util_read_file(path, 1 << 20, &len, &err);
+	assert_non_null(text);
+	char *copy = xmalloc(len);
+	static const char damage[] = {'{', '\n', '$', '\0'};
+	int loaded = 0, failed = 0;
+	for (size_t i = 0; i <= len; i++) {
+		for (size_t d = 0; d <= ARRAY_SIZE(damage); d++) {
+			size_t n = len;
+			memcpy(copy, text, len);
+			if (d == ARRAY_SIZE(damage))
+				n = i;
+			else if (i < len)
+				copy[i] = damage[d];
+			else
+				continue;
+			err = NULL;
+			struct suite *s = suite_load_buffer("suite.yaml", copy, n, NULL, &err);
+			if (s) {
+				loaded++;
+				assert_null(err);
+				suite_free(s);
+				continue;
+			}
+			failed++;
+			assert_non_null(err);
+			if (strncmp(err, "suite.yaml:", 11) != 0)
+				fail_msg("unpositioned error: %s", err);
+			assert_no_secret(err);
+			free(err);
+		}
+	}
+	assert_true(loaded > 0);
+	assert_true(failed > 0);
+	free(copy);
+	free(text);
+	free(path);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_design_example),
+		cmocka_unit_test(test_case_ctx_renders_targets),
+		cmocka_unit_test(test_every_key),
+		cmocka_unit_test(test_error_fixtures),
+		cmocka_unit_test(test_misspelt_key),
+		cmocka_unit_test(test_empty),
+		cmocka_unit_test(test_limits),
+		cmocka_unit_test(test_missing_file),
+		cmocka_unit_test(test_target_override),
+		cmocka_unit_test(test_http_without_body),
+		cmocka_unit_test(test_errors_are_redacted),
+		cmocka_unit_test(test_case_env),
+		cmocka_unit_test(test_alias_bomb),
+		cmocka_unit_test(test_damaged_input),
+	};
+	return cmocka_run_group_tests(tests, setup_env, NULL);
+}
