@@ -1,0 +1,306 @@
+/* test_stats.c: Fisher, CMH, Wilson, Holm and power against reference values.
+ *
+ * Unless a value is a published one (R's documentation), it was computed
+ * independently in python3 with exact rational arithmetic: math.comb for the
+ * hypergeometric terms, fractions.Fraction for the sums, R's rule of "as
+ * extreme" (probability <= observed * (1 + 1e-7)), and math.erfc for the
+ * chi-square tail of CMH.
+ *
+ * With CANARY_POWER_TABLE set, the power test prints the table that
+ * docs/statistics.md quotes.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "stats.h"
+#include "util.h"
+
+/* |got - want| <= rel * |want| (or the absolute rel when want is 0). */
+static void assert_rel(double got, double want, double rel)
+{
+	double tol = want == 0.0 ? rel : rel * fabs(want);
+	if (!(fabs(got - want) <= tol))
+		fail_msg("got %.17g, want %.17g (relative tolerance %g)", got, want, rel);
+}
+
+static void assert_abs(double got, double want, double tol)
+{
+	if (!(fabs(got - want) <= tol))
+		fail_msg("got %.17g, want %.17g (absolute tolerance %g)", got, want, tol);
+}
+
+static void test_fisher_known(void **state)
+{
+	(void)state;
+	/* Fisher's tea-tasting table; R: p-value = 0.4857. */
+	assert_rel(stats_fisher_two_sided(3, 1, 1, 3), 0.4857142857142857, 1e-9);
+	/* R: 1.083e-05. */
+	assert_rel(stats_fisher_two_sided(10, 0, 0, 10), 1.082508822446903e-05, 1e-9);
+	/* R fisher.test(matrix(c(1, 11, 9, 3), 2)): p-value = 0.002759. */
+	assert_rel(stats_fisher_two_sided(1, 9, 11, 3), 0.0027594561852200836, 1e-9);
+	assert_rel(stats_fisher_two_sided(0, 5, 5, 0), 0.007936507936507936, 1e-9);
+	assert_rel(stats_fisher_two_sided(2, 7, 8, 2), 0.023014137565221155, 1e-9);
+	assert_rel(stats_fisher_two_sided(12, 5, 3, 15), 0.0020456047636006045, 1e-9);
+	assert_rel(stats_fisher_two_sided(5, 5, 5, 5), 1.0, 1e-12);
+	assert_rel(stats_fisher_two_sided(0, 0, 0, 0), 1.0, 0);
+	/* A zero margin: nothing can differ. */
+	assert_rel(stats_fisher_two_sided(7, 0, 3, 0), 1.0, 0);
+	assert_rel(stats_fisher_two_sided(0, 0, 3, 4), 1.0, 0);
+	/* Symmetric in the rows and in the columns. */
+	assert_rel(stats_fisher_two_sided(11, 3, 1, 9), 0.0027594561852200836, 1e-9);
+	assert_rel(stats_fisher_two_sided(9, 1, 3, 11), 0.0027594561852200836, 1e-9);
+}
+
+static void test_fisher_large(void **state)
+{
+	(void)state;
+	/* 0.02696 was once quoted for this table; exact rational arithmetic
+	 * (see the top of this file) gives 0.0282036, the reference here. */
+	assert_rel(stats_fisher_two_sided(500, 500, 450, 550), 0.028203568904234012, 1e-6);
+	assert_rel(stats_fisher_two_sided(5000, 5000, 4800, 5200), 0.004878795768906829, 1e-6);
+	/* n = 200000, exact integer numerators over C(n, c1) in python3. */
+	assert_rel(stats_fisher_two_sided(50000, 50000, 49500, 50500), 0.02563959662496311,
+		   1e-6);
+	/* Counts near INT_MAX must not overflow or hang. */
+	double p = stats_fisher_two_sided(2000000000, 2000000000, 2000000000, 2000000000);
+	assert_rel(p, 1.0, 1e-6);
+	p = stats_fisher_two_sided(2000000000, 0, 0, 2000000000);
+	assert_true(p >= 0.0 && p < 1e-300);
+	assert_rel(stats_fisher_two_sided(-3, 1, 1, 3), stats_fisher_two_sided(0, 1, 1, 3), 0);
+}
+
+/* The definition, summed over every outcome, without stats.c's shortcuts. */
+static double fisher_naive(int a, int b, int c, int d)
+{
+	int r1 = a + b, r2 = c + d, c1 = a + c, n = r1 + r2;
+	int lo = c1 - r2 > 0 ? c1 - r2 : 0, hi = r1 < c1 ? r1 : c1;
+	double lnorm = lgamma(n + 1) - lgamma(c1 + 1) - lgamma(n - c1 + 1);
+	double pobs = 0.0, sum = 0.0;
+	for (int pass = 0; pass < 2; pass++) {
+		for (int x = lo; x <= hi; x++) {
+			double l = lgamma(r1 + 1) - lgamma(x + 1) - lgamma(r1 - x + 1) +
+				   lgamma(r2 + 1) - lgamma(c1 - x + 1) -
+				   lgamma(r2 - c1 + x + 1) - lnorm;
+			if (pass == 0 && x == a)
+				pobs = exp(l);
+			if (pass == 1 && exp(l) <= pobs * (1 + 1e-7))
+				sum += exp(l);
+		}
+	}
+	return sum > 1.0 ? 1.0 : sum;
+}
+
+static void test_fisher_matches_definition(void **state)
+{
+	(void)state;
+	for (int a = 0; a <= 12; a++)
+		for (int b = 0; b <= 12; b += 3)
+			for (int c = 0; c <= 12; c += 2)
+				for (int d = 0; d <= 12; d += 5)
+					assert_rel(stats_fisher_two_sided(a, b, c, d),
+						   fisher_naive(a, b, c, d), 1e-9);
+	assert_rel(stats_fisher_two_sided(40, 160, 70, 130), fisher_naive(40, 160, 70, 130), 1e-9);
+}
+
+/* Berkeley admissions 1973 (R's UCBAdmissions), one table per department:
+ * [[male admitted, male rejected], [female admitted, female rejected]]. */
+static const int ucb[6][4] = {
+	{512, 313, 89, 19},  {353, 207, 17, 8},   {120, 205, 202, 391},
+	{138, 279, 131, 244}, {53, 138, 94, 299}, {22, 351, 24, 317},
+};
+
+static void test_cmh(void **state)
+{
+	(void)state;
+	/* R's documentation: mantelhaen.test(UCBAdmissions) gives
+	 * X-squared = 1.4269, p-value = 0.2323. */
+	assert_rel(stats_cmh(ucb, 6), 0.23226346281704718, 1e-9);
+	/* Pooled, the same data look hugely significant (Simpson's paradox). */
+	assert_rel(stats_fisher_pooled(ucb, 6), 4.835903179337354e-22, 1e-6);
+	assert_rel(stats_cmh_exact(ucb, 6), 0.22776252679820602, 1e-7);
+
+	/* repeat: 1 over six cases: five drift, one the other way, and ten
+	 * cases that pass on both sides (a zero margin: no information).  The
+	 * exact test is then the sign test: P(5 or more of 6) * 2 = 14/64. */
+	int small[16][4];
+	for (int i = 0; i < 16; i++) {
+		int row[4] = {1, 0, 1, 0};
+		if (i < 5) {
+			row[2] = 0;
+			row[3] = 1;
+		} else if (i == 15) {
+			row[0] = 0;
+			row[1] = 1;
+		}
+		for (int j = 0; j < 4; j++)
+			small[i][j] = row[j];
+	}
+	assert_rel(stats_cmh_exact(small, 16), 14.0 / 64.0, 1e-9);
+	assert_rel(stats_cmh(small, 16), 0.22067136191984682, 1e-9);
+
+	static const int mix[4][4] = {{5, 0, 2, 3}, {4, 1, 1, 4}, {3, 2, 3, 2}, {5, 0, 0, 5}};
+	assert_rel(stats_cmh(mix, 4), 0.0020844033533819082, 1e-9);
+	assert_rel(stats_cmh_exact(mix, 4), 0.0014498524277435842, 1e-7);
+
+	/* One table: the exact conditional test is Fisher's test. */
+	static const int one[1][4] = {{1, 9, 11, 3}};
+	assert_rel(stats_cmh_exact(one, 1), stats_fisher_two_sided(1, 9, 11, 3), 1e-9);
+
+	/* Nothing informative. */
+	static const int flat[3][4] = {{3, 0, 3, 0}, {0, 0, 0, 0}, {0, 2, 0, 2}};
+	assert_rel(stats_cmh(flat, 3), 1.0, 0);
+	assert_rel(stats_cmh_exact(flat, 3), 1.0, 0);
+	assert_rel(stats_cmh(NULL, 0), 1.0, 0);
+	assert_rel(stats_cmh_exact(NULL, 0), 1.0, 0);
+
+	/* Too large to enumerate: falls back to the chi-square form. */
+	static const int huge[2][4] = {{100000, 100000, 99000, 101000},
+				       {100000, 100000, 99000, 101000}};
+	assert_rel(stats_cmh_exact(huge, 2), stats_cmh(huge, 2), 0);
+}
+
+static void test_wilson(void **state)
+{
+	(void)state;
+	double lo, hi;
+	stats_wilson(8, 10, 1.96, &lo, &hi);
+	assert_abs(lo, 0.4902, 5e-5);
+	assert_abs(hi, 0.9433, 5e-5);
+	stats_wilson(0, 10, 1.96, &lo, &hi);
+	assert_abs(lo, 0.0, 0);
+	assert_abs(hi, 0.2775, 5e-5);
+	stats_wilson(10, 10, 1.96, &lo, &hi);
+	assert_abs(lo, 0.7225, 5e-5);
+	assert_abs(hi, 1.0, 0);
+	stats_wilson(0, 0, 1.96, &lo, &hi);
+	assert_abs(lo, 0.0, 0);
+	assert_abs(hi, 1.0, 0);
+	/* Symmetric: k of n mirrors n - k of n. */
+	double lo2, hi2;
+	stats_wilson(3, 17, 1.96, &lo, &hi);
+	stats_wilson(14, 17, 1.96, &lo2, &hi2);
+	assert_abs(lo, 1.0 - hi2, 1e-12);
+	assert_abs(hi, 1.0 - lo2, 1e-12);
+}
+
+static void test_holm(void **state)
+{
+	(void)state;
+	const double p[] = {0.01, 0.04, 0.03, 0.005};
+	double adj[4];
+	bool reject[4];
+	stats_holm_adjust(p, 4, adj);
+	assert_abs(adj[0], 0.03, 1e-12);
+	assert_abs(adj[1], 0.06, 1e-12);
+	assert_abs(adj[2], 0.06, 1e-12);
+	assert_abs(adj[3], 0.02, 1e-12);
+	stats_holm(p, 4, 0.05, reject);
+	assert_true(reject[0]);
+	assert_false(reject[1]);
+	assert_false(reject[2]);
+	assert_true(reject[3]);
+
+	/* Capped at 1, NaN counts as 1, ties keep their order. */
+	const double q[] = {0.6, NAN, 0.2, 0.2};
+	stats_holm_adjust(q, 4, adj);
+	assert_abs(adj[2], 0.8, 1e-12);
+	assert_abs(adj[3], 0.8, 1e-12);
+	assert_abs(adj[0], 1.0, 0);
+	assert_abs(adj[1], 1.0, 0);
+	stats_holm(q, 0, 0.05, reject);
+}
+
+/* Power by brute force: every outcome pair through stats_fisher_two_sided. */
+static double power_naive(double p1, double p2, int n, double alpha)
+{
+	double power = 0.0;
+	for (int x = 0; x <= n; x++) {
+		for (int y = 0; y <= n; y++) {
+			if (stats_fisher_two_sided(x, n - x, y, n - y) > alpha)
+				continue;
+			double c1 = exp(lgamma(n + 1) - lgamma(x + 1) - lgamma(n - x + 1));
+			double c2 = exp(lgamma(n + 1) - lgamma(y + 1) - lgamma(n - y + 1));
+			power += c1 * pow(p1, x) * pow(1 - p1, n - x) * c2 * pow(p2, y) *
+				 pow(1 - p2, n - y);
+		}
+	}
+	return power;
+}
+
+/* The smallest n per side reaching the target power, 0 when none does. */
+static int repeats_for(double p1, double p2, double target)
+{
+	for (int n = 1; n <= STATS_POWER_MAX_N; n++)
+		if (stats_fisher_power(p1, p2, n, 0.05) >= target)
+			return n;
+	return 0;
+}
+
+static void test_power(void **state)
+{
+	(void)state;
+	/* Three per side can never be significant at 0.05. */
+	for (int n = 1; n <= 3; n++)
+		assert_abs(stats_fisher_power(0.9, 0.0, n, 0.05), 0.0, 0);
+	/* At four only [[4,0],[0,4]] and its mirror are (p = 2/70). */
+	double want = pow(0.9, 4) * pow(0.5, 4) + pow(0.1, 4) * pow(0.5, 4);
+	assert_rel(stats_fisher_power(0.9, 0.5, 4, 0.05), want, 1e-9);
+	assert_rel(stats_fisher_power(0.9, 0.5, 12, 0.05), power_naive(0.9, 0.5, 12, 0.05), 1e-9);
+	assert_rel(stats_fisher_power(0.7, 0.2, 9, 0.01), power_naive(0.7, 0.2, 9, 0.01), 1e-9);
+	/* Under the null the size stays below alpha (Fisher is conservative). */
+	assert_true(stats_fisher_power(0.8, 0.8, 30, 0.05) <= 0.05);
+	assert_true(stats_fisher_power(0.9, 0.5, 0, 0.05) < 0);
+	assert_true(stats_fisher_power(0.9, 0.5, STATS_POWER_MAX_N + 1, 0.05) < 0);
+	assert_true(stats_fisher_power(1.5, 0.5, 10, 0.05) < 0);
+	assert_true(stats_fisher_power(NAN, 0.5, 10, 0.05) < 0);
+	/* A bigger drop needs fewer repeats. */
+	int n5 = repeats_for(0.9, 0.5, 0.8), n7 = repeats_for(0.9, 0.7, 0.8);
+	assert_true(n5 > 0 && n7 > n5);
+
+	if (!getenv("CANARY_POWER_TABLE"))
+		return;
+	static const double drops[][2] = {{1.0, 0.0}, {1.0, 0.5}, {1.0, 0.8}, {1.0, 0.9},
+					  {0.9, 0.5}, {0.9, 0.7}, {0.9, 0.8}};
+	static const int ns[] = {3, 4, 5, 10, 20, 30, 50};
+	printf("| eval | prod |");
+	for (size_t j = 0; j < ARRAY_SIZE(ns); j++)
+		printf(" n=%d |", ns[j]);
+	printf(" n for 80%% | n for 90%% |\n");
+	for (size_t i = 0; i < ARRAY_SIZE(drops); i++) {
+		printf("| %.1f | %.1f |", drops[i][0], drops[i][1]);
+		for (size_t j = 0; j < ARRAY_SIZE(ns); j++) {
+			double pw = stats_fisher_power(drops[i][0], drops[i][1], ns[j], 0.05);
+			printf(" %.2f |", pw);
+		}
+		static const double targets[] = {0.8, 0.9};
+		for (size_t j = 0; j < ARRAY_SIZE(targets); j++) {
+			int n = repeats_for(drops[i][0], drops[i][1], targets[j]);
+			if (n)
+				printf(" %d |", n);
+			else
+				printf(" > %d |", STATS_POWER_MAX_N);
+		}
+		printf("\n");
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_fisher_known),
+		cmocka_unit_test(test_fisher_large),
+		cmocka_unit_test(test_fisher_matches_definition),
+		cmocka_unit_test(test_cmh),
+		cmocka_unit_test(test_wilson),
+		cmocka_unit_test(test_holm),
+		cmocka_unit_test(test_power),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
