@@ -19,6 +19,7 @@ const struct grader_ops *const grader_table[] = {
 	&grader_not_contains,
 	&grader_equals,
 	&grader_max_latency,
+	&grader_judge,
 	NULL,
 };
 
@@ -365,6 +366,10 @@ void grader_run(const struct grader *g, const struct grade_input *in, struct gra
 		grade_error(out, "no reply to grade");
 		return;
 	}
+	if (!g->ops->grade) {
+		grade_error(out, "'%s' cannot grade synchronously", g->ops->name);
+		return;
+	}
 	switch (g->on) {
 	case GRADER_ON_CONTENT:
 		grade_subject(g, in, r->content ? r->content : "", r->content ? strlen(r->content) : 0,
@@ -377,6 +382,11 @@ void grader_run(const struct grader *g, const struct grade_input *in, struct gra
 		grade_pointer(g, in, out);
 		break;
 	}
+	grade_result_tidy(out);
+}
+
+void grade_result_tidy(struct grade_result *out)
+{
 	if (out->grade == GRADE_PASS) {
 		free(out->reason);
 		out->reason = NULL;

@@ -24,6 +24,8 @@
 
 struct reply;
 struct suite;
+struct judge_cache;
+struct judge_config;
 struct rx;
 
 enum grade {
@@ -39,6 +41,13 @@ struct grade_result {
 };
 
 /* What a grader sees of one sample. */
+/* What a run lends to graders that need more than the sample (the judge). */
+struct grader_runtime {
+	struct judge_cache *judge_cache; /* NULL: no cache */
+	long judge_calls;                /* requests sent to the judge */
+	long judge_cache_hits;           /* verdicts taken from the cache */
+};
+
 struct grade_input {
 	const struct reply *reply;
 	const char *subject;    /* the text selected by on: (content by default) */
@@ -46,12 +55,17 @@ struct grade_input {
 	const char *case_id;
 	const char *target;     /* "eval" or "prod" */
 	const char *input;      /* the case's last user message */
+	struct grader_runtime *rt; /* may be NULL (offline grading, tests) */
 };
 
 /* Context for compiling: where relative files resolve from. */
 struct grader_env {
 	const char *suite_dir;
+	const struct judge_config *judge; /* the suite's judge: section (present or not) */
 };
+
+struct http_request;
+struct http_result;
 
 struct grader_ops {
 	const char *name;       /* the YAML key */
@@ -68,6 +82,17 @@ struct grader_ops {
 	/* whole_reply: the grader looks at the reply itself (latency, tool
 	 * calls), not at a subject, so an `on:` is a suite error. */
 	bool whole_reply;
+	/* start (asynchronous graders such as the judge, which set it instead of
+	 * grade): begin grading one sample.  Returns 0 when it decided at once
+	 * (a cache hit, or an error) and filled out; returns 1 with *req, a heap
+	 * request for the transport's judge pool (done and user left unset), and
+	 * *call, the grader's state for finish().  The run submits *req on the
+	 * same multi loop and calls finish() with its result. */
+	int (*start)(const void *priv, const struct grade_input *in, struct http_request **req,
+		     void **call, struct grade_result *out);
+	/* finish: turn the request's result into a grade and free call. */
+	void (*finish)(const void *priv, void *call, const struct http_result *res,
+		       struct grader_runtime *rt, struct grade_result *out);
 };
 
 enum grader_on {
@@ -94,6 +119,7 @@ extern const struct grader_ops grader_contains;
 extern const struct grader_ops grader_not_contains;
 extern const struct grader_ops grader_equals;
 extern const struct grader_ops grader_max_latency;
+extern const struct grader_ops grader_judge;
 
 const struct grader_ops *grader_find(const char *name);
 
@@ -107,6 +133,10 @@ struct grader *grader_compile(const struct ynode *entry, const struct grader_env
  * asked for, fails the sample with that reason.  out->reason is always one
  * line of valid UTF-8 of at most GRADE_REASON_MAX bytes, without the label. */
 void grader_run(const struct grader *g, const struct grade_input *in, struct grade_result *out);
+
+/* grade_result_tidy: what grader_run does to every result: no reason on a
+ * pass, a reason on anything else, one line and capped. */
+void grade_result_tidy(struct grade_result *out);
 
 void grader_free(struct grader *g);
 void grade_result_release(struct grade_result *r);

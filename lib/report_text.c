@@ -10,18 +10,13 @@
 
 #define ANSI_RESET "\033[0m"
 #define ANSI_BOLD "\033[1m"
+#define ANSI_YELLOW "\033[33m"
 
 /* Longest reason printed per line; the JSON report has them whole. */
 #define REASON_MAX 300
 #define REASON_MAX_VERBOSE 4000
 #define NAME_MAX_TEXT 200
-#define FINGERPRINT_SHORT 16
-
-/* Local copy of side_name() so that rendering needs nothing from suite.c. */
-static const char *const side_names[SIDE__COUNT] = {
-	[SIDE_EVAL] = "eval",
-	[SIDE_PROD] = "prod",
-};
+#define FINGERPRINT_SHORT 120
 
 static const char *const verdict_colors[VERDICT__COUNT] = {
 	[VERDICT_PASS] = "\033[32m",
@@ -247,25 +242,15 @@ static void put_header(FILE *out, const struct run *r, const struct text_counts 
 	for (int side = 0; side < SIDE__COUNT; side++) {
 		char *url = text_clean(r->url_display[side] ? r->url_display[side] : "-",
 				       NAME_MAX_TEXT);
-		fprintf(out, "  %s  %s\n", side_names[side], url);
+		fprintf(out, "  %s  %s\n", side_name((enum side)side), url);
 		free(url);
-	}
-
-	if (r->nfingerprints[SIDE_EVAL] + r->nfingerprints[SIDE_PROD] == 0)
-		return;
-	fputs("  fingerprints", out);
-	for (int side = 0; side < SIDE__COUNT; side++) {
-		if (r->nfingerprints[side] == 0)
-			continue;
-		fprintf(out, "  %s", side_names[side]);
 		for (size_t k = 0; k < r->nfingerprints[side]; k++) {
 			const struct fingerprint_count *fc = &r->fingerprints[side][k];
 			char *v = text_clean(fc->value, FINGERPRINT_SHORT);
-			fprintf(out, "%s %s (%d)", k ? "," : "", v, fc->count);
+			fprintf(out, "        fingerprint %s (%d)\n", v, fc->count);
 			free(v);
 		}
 	}
-	fputc('\n', out);
 }
 
 static void format_count(char out[32], int passed, int total)
@@ -281,6 +266,52 @@ static void format_diff(char out[32], int diff)
 		snprintf(out, 32, "%+d", diff);
 }
 
+/* format_p: a p-value for people: "-" when untested, "<0.001" when tiny. */
+static void format_p(char out[32], bool tested, double p)
+{
+	if (!tested)
+		snprintf(out, 32, "-");
+	else if (p < 0.001)
+		snprintf(out, 32, "<0.001");
+	else
+		snprintf(out, 32, "%.3f", p);
+}
+
+/* put_rates: "eval 10/10 [0.72-1.00]  prod 2/10 [0.06-0.51]  p 0.001" for a
+ * case with repeats. */
+static void put_rates(FILE *out, const struct case_result *cr)
+{
+	char p[32];
+	for (int side = 0; side < SIDE__COUNT; side++) {
+		const struct side_result *sr = &cr->side[side];
+		fprintf(out, "  %s %d/%d [%.2f-%.2f]", side_name((enum side)side), sr->passed,
+			sr->passed + sr->failed, sr->wilson_lo, sr->wilson_hi);
+	}
+	format_p(p, true, cr->p_value);
+	fprintf(out, "  p %s", p);
+}
+
+/* put_fingerprint_notes: under the table, the compositions prod serves
+ * that eval never did, and the components in which they differ. */
+static void put_fingerprint_notes(FILE *out, const struct run *r, bool color)
+{
+	if (r->nunevaluated == 0)
+		return;
+	fputc('\n', out);
+	if (color)
+		fputs(ANSI_YELLOW, out);
+	fprintf(out, "  warning: prod serves %zu composition%s that eval never served",
+		r->nunevaluated, r->nunevaluated == 1 ? "" : "s");
+	if (color)
+		fputs(ANSI_RESET, out);
+	for (size_t i = 0; i < r->ndiffering; i++) {
+		char *v = text_clean(r->differing[i], NAME_MAX_TEXT);
+		fprintf(out, "%s%s", i ? ", " : "; components that differ: ", v);
+		free(v);
+	}
+	fputc('\n', out);
+}
+
 static size_t max_size(size_t a, size_t b)
 {
 	return a > b ? a : b;
@@ -289,9 +320,14 @@ static size_t max_size(size_t a, size_t b)
 /* put_strata: the per-stratum table, its widths taken from the data. */
 static void put_strata(FILE *out, const struct run *r, bool color)
 {
-	static const char *const heads[] = {"stratum", "cases", "eval", "prod", "diff"};
+	static const char *const heads[] = {"stratum", "cases", "eval", "prod", "diff", "p"};
 	size_t width[ARRAY_SIZE(heads)];
+	size_t ncols = ARRAY_SIZE(heads) - 1;
 	char cell[32];
+
+	for (size_t i = 0; i < r->nstrata; i++)
+		if (r->strata[i].ncases > 0 && r->strata[i].tested)
+			ncols = ARRAY_SIZE(heads); /* repeats: show the stratum test */
 
 	for (size_t c = 0; c < ARRAY_SIZE(heads); c++)
 		width[c] = strlen(heads[c]);
@@ -310,13 +346,15 @@ static void put_strata(FILE *out, const struct run *r, bool color)
 		}
 		format_diff(cell, sr->passed[SIDE_PROD] - sr->passed[SIDE_EVAL]);
 		width[4] = max_size(width[4], strlen(cell));
+		format_p(cell, sr->tested, sr->p_adjusted);
+		width[5] = max_size(width[5], strlen(cell));
 	}
 
 	if (color)
 		fputs(ANSI_BOLD, out);
 	fputs("  ", out);
 	put_left(out, heads[0], width[0]);
-	for (size_t c = 1; c < ARRAY_SIZE(heads); c++) {
+	for (size_t c = 1; c < ncols; c++) {
 		fputs("  ", out);
 		put_right(out, heads[c], width[c]);
 	}
@@ -344,6 +382,11 @@ static void put_strata(FILE *out, const struct run *r, bool color)
 		format_diff(cell, sr->passed[SIDE_PROD] - sr->passed[SIDE_EVAL]);
 		fputs("  ", out);
 		put_right(out, cell, width[4]);
+		if (ncols == ARRAY_SIZE(heads)) {
+			format_p(cell, sr->tested, sr->p_adjusted);
+			fputs("  ", out);
+			put_right(out, cell, width[5]);
+		}
 		fputs("  ", out);
 		put_verdict(out, sr->verdict, color);
 		fputc('\n', out);
@@ -395,11 +438,11 @@ static void put_side(FILE *out, const struct case_result *cr, int side, size_t i
 			continue;
 		put_pad(out, indent);
 		if (verbose)
-			fprintf(out, "%s #%d: ", side_names[side], s->index + 1);
+			fprintf(out, "%s #%d: ", side_name((enum side)side), s->index + 1);
 		else if (sr->total > 1)
-			fprintf(out, "%s %d/%d: ", side_names[side], sr->passed, sr->total);
+			fprintf(out, "%s %d/%d: ", side_name((enum side)side), sr->passed, sr->total);
 		else
-			fprintf(out, "%s: ", side_names[side]);
+			fprintf(out, "%s: ", side_name((enum side)side));
 		put_sample_reasons(out, s, verbose, verbose ? REASON_MAX_VERBOSE : REASON_MAX);
 		fputc('\n', out);
 		printed = true;
@@ -408,7 +451,7 @@ static void put_side(FILE *out, const struct case_result *cr, int side, size_t i
 	}
 	if (!printed && !sr->ok) {
 		put_pad(out, indent);
-		fprintf(out, "%s: ", side_names[side]);
+		fprintf(out, "%s: ", side_name((enum side)side));
 		put_side_fallback(out, sr, cr->c->threshold);
 	}
 }
@@ -435,7 +478,10 @@ static void put_cases(FILE *out, const struct run *r, const struct report_text_o
 		fputs("  ", out);
 		put_verdict(out, cr->verdict, o->color);
 		put_pad(out, vw - strlen(verdict_name(cr->verdict)) + 2);
-		fprintf(out, "%s/%s\n", stratum, id);
+		fprintf(out, "%s/%s", stratum, id);
+		if (cr->repeated)
+			put_rates(out, cr);
+		fputc('\n', out);
 		free(stratum);
 		free(id);
 		for (int side = 0; side < SIDE__COUNT; side++)
@@ -489,6 +535,7 @@ void report_text(FILE *out, const struct run *r, const struct report_text_option
 	put_header(out, r, &tc, o->color);
 	fputc('\n', out);
 	put_strata(out, r, o->color);
+	put_fingerprint_notes(out, r, o->color);
 	put_cases(out, r, o);
 	fputc('\n', out);
 	put_verdict_line(out, r, &tc, o->color);

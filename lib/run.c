@@ -1,22 +1,48 @@
 /* run.c: turn a suite into jobs on the transport and gather graded samples. */
 #include "run.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <curl/curl.h>
 
+#include "fingerprint.h"
 #include "jsonptr.h"
+#include "judge_cache.h"
 #include "provider.h"
 #include "template.h"
 #include "util.h"
 
-/* One request in flight: which sample it fills. */
+/* One target request in flight: which sample it fills. */
 struct job {
 	struct run *run;
+	struct transport *tr;
 	struct case_result *cr;
 	struct sample *sample;
 	const struct run_options *opts;
+};
+
+/* A sample being graded: synchronous graders have run, asynchronous ones
+ * (the judge) may still be waiting for their requests. */
+struct grading {
+	struct suite *suite;
+	struct sample *sample;
+	struct grader_runtime *rt;
+	int pending;            /* asynchronous graders still out */
+	int attempts;           /* HTTP attempts the reply took */
+	bool failed;
+	bool errored;
+	/* done: called once the sample has its final grade. */
+	void (*done)(struct grading *g, void *user);
+	void *user;
+};
+
+/* One asynchronous grader's request in flight. */
+struct grader_job {
+	struct grading *grading;
+	const struct grader *grader;
+	void *call;
 };
 
 void run_options_default(struct run_options *o)
@@ -69,51 +95,160 @@ static char *json_fingerprint(const struct target *t, const struct reply *r)
 	return out;
 }
 
-void run_grade_reply(struct suite *s, const struct suite_case *c, enum side side,
-		     struct reply *reply, struct sample *out)
+/* Record one grader's result on the sample being graded. */
+static void grading_record(struct grading *gr, const struct grader *g, struct grade_result *res)
 {
+	if (res->grade != GRADE_PASS) {
+		char *why = xasprintf("%s: %s", g->label, res->reason ? res->reason : "failed");
+		add_reason(gr->suite, gr->sample, why);
+		free(why);
+		if (res->grade == GRADE_FAIL)
+			gr->failed = true;
+		else
+			gr->errored = true;
+	}
+	grade_result_release(res);
+}
+
+/* Give the sample its final grade and hand it on.  A definite failure is a
+ * measurement; an undecided grader alone is not. */
+static void grading_finish(struct grading *gr)
+{
+	struct sample *out = gr->sample;
+	if (out->grade != GRADE_ERROR || out->nreasons == 0)
+		out->grade = gr->failed ? GRADE_FAIL : gr->errored ? GRADE_ERROR : GRADE_PASS;
+	out->done = true;
+	gr->done(gr, gr->user);
+	free(gr);
+}
+
+/* The transport's callback for an asynchronous grader's request. */
+static void grader_job_done(struct http_result *res, void *user)
+{
+	struct grader_job *job = user;
+	struct grading *gr = job->grading;
+	struct grade_result out = {.grade = GRADE_ERROR};
+	job->grader->ops->finish(job->grader->priv, job->call, res, gr->rt, &out);
+	grade_result_tidy(&out);
+	grading_record(gr, job->grader, &out);
+	free(job);
+	if (--gr->pending == 0)
+		grading_finish(gr);
+}
+
+/* Parse a reply and grade it: synchronous graders at once, then the
+ * asynchronous ones on the transport (skipped after a failure when lazy).
+ * gr->done runs when the sample has its grade, perhaps before this returns. */
+static void grading_start(struct grading *gr, const struct suite_case *c, enum side side,
+			  struct reply *reply, struct transport *tr, bool lazy)
+{
+	struct suite *s = gr->suite;
 	const struct target *t = &s->targets[side];
+	struct sample *out = gr->sample;
 	char *err = NULL;
 	out->status = reply->status;
 	out->latency_ms = reply->latency_ms;
-	if (provider_parse_reply(t, reply, &err) < 0) {
-		if (!reply->fingerprint)
-			reply->fingerprint = json_fingerprint(t, reply);
-		sample_error(s, out, err);
-		free(err);
-		goto out;
-	}
+	int parsed = provider_parse_reply(t, reply, &err);
 	if (!reply->fingerprint)
 		reply->fingerprint = json_fingerprint(t, reply);
-	bool failed = false, errored = false;
-	for (size_t i = 0; i < c->nexpect; i++) {
-		const struct grader *g = c->expect[i];
-		struct grade_input in = {
-			.reply = reply,
-			.case_id = c->id,
-			.target = side_name(side),
-			.input = c->input,
-		};
-		struct grade_result res = {.grade = GRADE_PASS};
-		grader_run(g, &in, &res);
-		if (res.grade != GRADE_PASS) {
-			char *why = xasprintf("%s: %s", g->label,
-					      res.reason ? res.reason : "failed");
-			add_reason(s, out, why);
-			free(why);
-			if (res.grade == GRADE_FAIL)
-				failed = true;
-			else
-				errored = true;
-		}
-		grade_result_release(&res);
-	}
-	/* A definite failure is a measurement; an undecided grader alone is not. */
-	out->grade = failed ? GRADE_FAIL : errored ? GRADE_ERROR : GRADE_PASS;
-out:
 	if (reply->fingerprint)
 		out->fingerprint = redact_apply(&s->redact, reply->fingerprint);
-	out->done = true;
+	if (parsed < 0) {
+		if (gr->attempts > 1) {
+			char *why = xasprintf("%s (after %d attempts)", err, gr->attempts);
+			free(err);
+			err = why;
+		}
+		sample_error(s, out, err);
+		free(err);
+		gr->pending = 1;
+		goto out;
+	}
+	struct grade_input in = {
+		.reply = reply,
+		.case_id = c->id,
+		.target = side_name(side),
+		.input = c->input,
+		.rt = gr->rt,
+	};
+	gr->pending = 1; /* held until every grader has started */
+	for (size_t i = 0; i < c->nexpect; i++) {
+		const struct grader *g = c->expect[i];
+		if (g->ops->start)
+			continue;
+		struct grade_result res = {.grade = GRADE_PASS};
+		grader_run(g, &in, &res);
+		grading_record(gr, g, &res);
+	}
+	for (size_t i = 0; i < c->nexpect; i++) {
+		const struct grader *g = c->expect[i];
+		if (!g->ops->start || (lazy && gr->failed))
+			continue;
+		struct http_request *req = NULL;
+		void *call = NULL;
+		struct grade_result res = {.grade = GRADE_ERROR};
+		in.subject = reply->content ? reply->content : "";
+		in.subject_len = strlen(in.subject);
+		if (g->ops->start(g->priv, &in, &req, &call, &res) == 0 || !req) {
+			grade_result_tidy(&res);
+			grading_record(gr, g, &res);
+			continue;
+		}
+		struct grader_job *job = xcalloc(1, sizeof(*job));
+		job->grading = gr;
+		job->grader = g;
+		job->call = call;
+		req->pool = POOL_JUDGE;
+		req->done = grader_job_done;
+		req->user = job;
+		gr->pending++;
+		transport_submit(tr, req);
+	}
+out:
+	if (--gr->pending == 0)
+		grading_finish(gr);
+}
+
+/* run_grade_reply's completion: nothing more to do. */
+static void offline_done(struct grading *gr, void *user)
+{
+	(void)gr;
+	(void)user;
+}
+
+void run_grade_reply(struct suite *s, const struct suite_case *c, enum side side,
+		     struct reply *reply, struct grader_runtime *rt, struct sample *out)
+{
+	char *err = NULL;
+	struct transport *tr = transport_new(NULL, &err);
+	struct grading *gr = xcalloc(1, sizeof(*gr));
+	gr->suite = s;
+	gr->sample = out;
+	gr->rt = rt;
+	gr->done = offline_done;
+	out->side = side;
+	if (!tr) {
+		sample_error(s, out, err);
+		free(err);
+		gr->pending = 1;
+		grading_finish(gr);
+		return;
+	}
+	grading_start(gr, c, side, reply, tr, false);
+	if (transport_run(tr, NULL, &err) < 0) {
+		sample_error(s, out, err);
+		free(err);
+	}
+	transport_free(tr);
+}
+
+/* A target sample has its grade: report progress. */
+static void sample_graded(struct grading *gr, void *user)
+{
+	struct job *job = user;
+	if (job->opts->on_sample)
+		job->opts->on_sample(job->run, job->cr, gr->sample, job->opts->user);
+	free(job);
 }
 
 /* The transport's callback: a reply (or a failure) for one sample. */
@@ -145,14 +280,17 @@ static void job_done(struct http_result *res, void *user)
 		res->body = NULL;
 		if (t->fingerprint == FINGERPRINT_HEADER && res->header_value)
 			reply.fingerprint = xstrdup(res->header_value);
-		run_grade_reply(s, job->cr->c, out->side, &reply, out);
-		if (out->grade == GRADE_ERROR && res->attempts > 1 && out->nreasons) {
-			char *last = out->reasons[out->nreasons - 1];
-			out->reasons[out->nreasons - 1] =
-				xasprintf("%s (after %d attempts)", last, res->attempts);
-			free(last);
-		}
+		struct grading *gr = xcalloc(1, sizeof(*gr));
+		gr->suite = s;
+		gr->sample = out;
+		gr->rt = &r->rt;
+		gr->done = sample_graded;
+		gr->user = job;
+		gr->attempts = res->attempts;
+		grading_start(gr, job->cr->c, out->side, &reply, job->tr, job->opts->judge_lazy);
+		/* The reply is no longer needed: graders copied what they keep. */
 		reply_release(&reply);
+		return;
 	}
 	if (job->opts->on_sample)
 		job->opts->on_sample(r, job->cr, out, job->opts->user);
@@ -236,6 +374,7 @@ static void submit_sample(struct run *r, struct transport *tr, struct case_resul
 	}
 	struct job *job = xcalloc(1, sizeof(*job));
 	job->run = r;
+	job->tr = tr;
 	job->cr = cr;
 	job->sample = smp;
 	job->opts = o;
@@ -244,10 +383,54 @@ static void submit_sample(struct run *r, struct transport *tr, struct case_resul
 	transport_submit(tr, req);
 }
 
-/* Apply --stratum and --case; -1 and *err when the filters select nothing. */
+uint64_t run_case_hash(const char *id)
+{
+	uint64_t h = 0xcbf29ce484222325ull; /* FNV-1a, 64 bits */
+	for (const unsigned char *p = (const unsigned char *)id; *p; p++) {
+		h ^= *p;
+		h *= 0x100000001b3ull;
+	}
+	return h;
+}
+
+struct ranked {
+	uint64_t hash;
+	const char *id;
+	size_t index;
+};
+
+static int ranked_cmp(const void *a, const void *b)
+{
+	const struct ranked *x = a, *y = b;
+	if (x->hash != y->hash)
+		return x->hash < y->hash ? -1 : 1;
+	return strcmp(x->id, y->id);
+}
+
+/* Mark the cases of shard index/count: cases ordered by the hash of their
+ * id are dealt round-robin, so every case lands in exactly one shard and
+ * shard sizes differ by at most one. */
+static void select_shard(struct run *r, int index, int count, bool *in_shard)
+{
+	struct ranked *rank = xcalloc(r->ncases ? r->ncases : 1, sizeof(*rank));
+	for (size_t i = 0; i < r->ncases; i++)
+		rank[i] = (struct ranked){run_case_hash(r->cases[i].c->id), r->cases[i].c->id, i};
+	qsort(rank, r->ncases, sizeof(*rank), ranked_cmp);
+	for (size_t k = 0; k < r->ncases; k++)
+		in_shard[rank[k].index] = (int)(k % (size_t)count) == index;
+	free(rank);
+}
+
+/* Apply --stratum, --case and --shard; -1 and *err when they select
+ * nothing (an empty shard of a tiny suite is not an error). */
 static int select_cases(struct run *r, const struct run_options *o, char **err)
 {
 	const struct suite *s = r->suite;
+	bool *in_shard = xcalloc(r->ncases ? r->ncases : 1, sizeof(*in_shard));
+	if (o->shard_count > 0)
+		select_shard(r, o->shard_index, o->shard_count, in_shard);
+	r->shard_index = o->shard_index;
+	r->shard_count = o->shard_count;
 	if (o->stratum) {
 		bool found = false;
 		for (size_t i = 0; i < s->nstrata; i++)
@@ -261,6 +444,7 @@ static int select_cases(struct run *r, const struct run_options *o, char **err)
 						o->stratum, s->name, hint)
 				    : xasprintf("no stratum '%s' in suite '%s'", o->stratum, s->name);
 			free(names);
+			free(in_shard);
 			return -1;
 		}
 	}
@@ -269,10 +453,15 @@ static int select_cases(struct run *r, const struct run_options *o, char **err)
 		const char *stratum = s->strata[cr->c->stratum].name;
 		cr->selected = (!o->stratum || strcmp(stratum, o->stratum) == 0) &&
 			       (!o->case_glob || util_glob(o->case_glob, cr->c->id));
+		if (o->shard_count > 0 && !in_shard[i]) {
+			cr->selected = false;
+			cr->other_shard = true;
+		}
 		if (cr->selected)
 			r->nselected++;
 	}
-	if (r->nselected == 0) {
+	free(in_shard);
+	if (r->nselected == 0 && o->shard_count == 0) {
 		*err = xasprintf("no case matches --case '%s'%s%s%s", o->case_glob ? o->case_glob : "*",
 				 o->stratum ? " in stratum '" : "", o->stratum ? o->stratum : "",
 				 o->stratum ? "'" : "");
@@ -323,6 +512,81 @@ static void tally(struct run *r)
 	}
 }
 
+/* Open the judge's verdict cache when a grader of the suite calls out and
+ * the cache is wanted; a cache that cannot be opened stops the run. */
+static int open_judge_cache(struct run *r, const struct run_options *o, char **err)
+{
+	bool async = false;
+	for (size_t i = 0; i < r->suite->ngraders; i++)
+		async = async || r->suite->graders[i]->ops->start;
+	if (!async || o->no_judge_cache)
+		return 0;
+	char *path = o->judge_cache ? xstrdup(o->judge_cache) : judge_cache_default_path();
+	if (!path)
+		return 0; /* no cache folder (no HOME): judge every time */
+	r->rt.judge_cache = judge_cache_open(path, err);
+	free(path);
+	return r->rt.judge_cache ? 0 : -1;
+}
+
+/* The most frequent fingerprint of a side, or NULL. */
+static const char *main_fingerprint(const struct run *r, enum side side)
+{
+	const struct fingerprint_count *best = NULL;
+	for (size_t i = 0; i < r->nfingerprints[side]; i++)
+		if (!best || r->fingerprints[side][i].count > best->count)
+			best = &r->fingerprints[side][i];
+	return best ? best->value : NULL;
+}
+
+static void add_unique(char ***list, size_t *n, const char *s)
+{
+	for (size_t i = 0; i < *n; i++)
+		if (strcmp((*list)[i], s) == 0)
+			return;
+	*list = xreallocarray(*list, *n + 1, sizeof(**list));
+	(*list)[(*n)++] = xstrdup(s);
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Find the prod fingerprints eval never served and, where fingerprints list
+ * component hashes, the components in which each differs from eval's most
+ * frequent one. */
+static void analyse_fingerprints(struct run *r)
+{
+	const char *base = main_fingerprint(r, SIDE_EVAL);
+	struct fingerprint_component *bc = NULL;
+	size_t nb = 0;
+	bool base_split = base && fingerprint_parse_components(base, &bc, &nb) == 0;
+	for (size_t i = 0; i < r->nfingerprints[SIDE_PROD]; i++) {
+		const char *fp = r->fingerprints[SIDE_PROD][i].value;
+		bool seen = false;
+		for (size_t k = 0; k < r->nfingerprints[SIDE_EVAL] && !seen; k++)
+			seen = strcmp(r->fingerprints[SIDE_EVAL][k].value, fp) == 0;
+		if (seen || r->nfingerprints[SIDE_EVAL] == 0)
+			continue;
+		add_unique(&r->unevaluated, &r->nunevaluated, fp);
+		struct fingerprint_component *pc = NULL;
+		size_t np = 0;
+		if (!base_split || fingerprint_parse_components(fp, &pc, &np) < 0)
+			continue;
+		const char **names = NULL;
+		size_t nd = fingerprint_diff(bc, nb, pc, np, &names);
+		for (size_t k = 0; k < nd; k++)
+			add_unique(&r->differing, &r->ndiffering, names[k]);
+		free(names);
+		fingerprint_components_free(pc, np);
+	}
+	if (base_split)
+		fingerprint_components_free(bc, nb);
+	if (r->ndiffering)
+		qsort(r->differing, r->ndiffering, sizeof(*r->differing), cmp_str);
+}
+
 char *run_display_url(const struct target *t, const struct redact *rd)
 {
 	if (!t->url_overridden && template_uses_env(t->url))
@@ -352,6 +616,8 @@ struct run *run_execute(struct suite *s, const struct run_options *o, char **err
 	struct run *r = xcalloc(1, sizeof(*r));
 	struct transport *tr = NULL;
 	r->suite = s;
+	r->alpha = o->alpha;
+	r->strict = o->strict;
 	r->started_wall_ms = util_wall_ms();
 	double t0 = util_now_ms();
 	r->ncases = s->ncases;
@@ -370,6 +636,8 @@ struct run *run_execute(struct suite *s, const struct run_options *o, char **err
 		goto fail;
 	tr = transport_new(&o->transport, err);
 	if (!tr)
+		goto fail;
+	if (open_judge_cache(r, o, err) < 0)
 		goto fail;
 	for (size_t i = 0; i < r->ncases; i++) {
 		struct case_result *cr = &r->cases[i];
@@ -396,13 +664,17 @@ struct run *run_execute(struct suite *s, const struct run_options *o, char **err
 		goto fail;
 	transport_get_stats(tr, &r->stats);
 	transport_free(tr);
+	judge_cache_close(r->rt.judge_cache);
+	r->rt.judge_cache = NULL;
 	r->interrupted = o->stop && *o->stop;
 	tally(r);
+	analyse_fingerprints(r);
 	r->duration_ms = (long)(util_now_ms() - t0 + 0.5);
 	verdict_compute(r);
 	return r;
 fail:
 	transport_free(tr);
+	judge_cache_close(r->rt.judge_cache);
 	run_free(r);
 	return NULL;
 }
@@ -425,6 +697,12 @@ void run_free(struct run *r)
 		free(r->fingerprints[side]);
 		free(r->url_display[side]);
 	}
+	for (size_t i = 0; i < r->nunevaluated; i++)
+		free(r->unevaluated[i]);
+	for (size_t i = 0; i < r->ndiffering; i++)
+		free(r->differing[i]);
+	free(r->unevaluated);
+	free(r->differing);
 	free(r->cases);
 	free(r->strata);
 	free(r);

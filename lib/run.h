@@ -15,6 +15,7 @@
 #include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "suite.h"
 #include "transport.h"
@@ -42,14 +43,19 @@ struct side_result {
 	double rate;           /* passed / (passed + failed); 0 when none valid */
 	bool measured;         /* at least one valid sample */
 	bool ok;               /* measured and rate >= threshold */
+	double wilson_lo;      /* 95% Wilson interval of rate */
+	double wilson_hi;
 	struct sample *samples;
 	size_t nsamples;
 };
 
 struct case_result {
 	const struct suite_case *c;
-	bool selected;         /* false when filtered out (--stratum, --case) */
+	bool selected;         /* false when filtered out (--stratum, --case, --shard) */
+	bool other_shard;      /* filtered out because it belongs to another shard */
 	struct side_result side[SIDE__COUNT];
+	bool repeated;         /* at least two valid samples per side: tested */
+	double p_value;        /* two-sided Fisher, eval vs prod; 1 when not tested */
 	enum verdict verdict;
 };
 
@@ -60,6 +66,10 @@ struct stratum_result {
 	int counts[VERDICT__COUNT];
 	enum verdict verdict;
 	bool selected;         /* any selected case */
+	bool tested;           /* some case has repeats: p_value is meaningful */
+	double p_value;        /* exact Cochran-Mantel-Haenszel over its repeated cases */
+	double p_adjusted;     /* Holm-adjusted across the tested strata of the run */
+	bool significant;      /* p_adjusted < alpha */
 };
 
 struct fingerprint_count {
@@ -83,6 +93,15 @@ struct run {
 	long duration_ms;
 	bool interrupted;
 	struct transport_stats stats;
+	struct grader_runtime rt;      /* judge calls, cache hits, the cache */
+	int shard_index;               /* --shard I/N: I from 0, N (0: not sharded) */
+	int shard_count;
+	char **unevaluated;            /* prod fingerprints never seen on eval */
+	size_t nunevaluated;
+	char **differing;              /* fingerprint components that differ, sorted */
+	size_t ndiffering;
+	double alpha;                  /* significance level (0: the default 0.05) */
+	bool strict;                   /* flaky cases fail the run */
 };
 
 struct run_options {
@@ -91,6 +110,13 @@ struct run_options {
 	int repeat;             /* --repeat: overrides (0: none) */
 	const char *stratum;    /* --stratum filter, or NULL */
 	const char *case_glob;  /* --case filter, or NULL */
+	bool judge_lazy;        /* skip the judge when other graders failed the sample */
+	const char *judge_cache;/* --judge-cache path, or NULL for the default */
+	bool no_judge_cache;    /* --no-judge-cache */
+	int shard_index;        /* --shard I/N, I from 0 */
+	int shard_count;        /* 0: not sharded */
+	double alpha;           /* --alpha (0: 0.05) */
+	bool strict;            /* --strict: flaky fails the run */
 	volatile sig_atomic_t *stop; /* set by a signal handler, or NULL */
 	/* on_sample: called after each sample is graded (for progress and
 	 * --verbose), or NULL. */
@@ -108,12 +134,17 @@ void run_options_default(struct run_options *o);
  * the filters select no case). */
 struct run *run_execute(struct suite *s, const struct run_options *o, char **err);
 
-/* run_grade_reply: parse a raw reply with target t's provider and grade it
- * with case c's graders into sample (used by run_execute and `canary grade`). */
+/* run_grade_reply: parse a raw reply with the side's provider and grade it
+ * with case c's graders into out, judge included (on a transport of its
+ * own); for `canary grade`.  rt may be NULL. */
 void run_grade_reply(struct suite *s, const struct suite_case *c, enum side side,
-		     struct reply *reply, struct sample *out);
+		     struct reply *reply, struct grader_runtime *rt, struct sample *out);
 
 void run_free(struct run *r);
+
+/* run_case_hash: the 64-bit FNV-1a hash of a case id that --shard orders
+ * cases by. */
+uint64_t run_case_hash(const char *id);
 void sample_release(struct sample *s);
 
 /* run_display_url: url with userinfo, query and fragment removed; a URL that

@@ -539,10 +539,17 @@ static int load_judge(struct loader *L, const struct ynode *n, char **err)
 		*err = ynode_error(n, "api 'openai-chat' is not available");
 		return -1;
 	}
-	if (!(v = need_key(n, "url", "in judge", err)) || get_text(v, "url", &j->url, err) < 0 ||
-	    check_template(L->s, v, j->url, TMPL_ENV, err) < 0)
+	const char *override = L->opts ? L->opts->judge_url : NULL;
+	if (override) {
+		j->url = xstrdup(override);
+		j->url_overridden = true;
+		v = ynode_get(n, "url") ? ynode_get(n, "url") : n;
+	} else if (!(v = need_key(n, "url", "in judge", err)) ||
+		   get_text(v, "url", &j->url, err) < 0 ||
+		   check_template(L->s, v, j->url, TMPL_ENV, err) < 0) {
 		return -1;
-	struct tmpl_ctx ctx = {.allowed = TMPL_ENV, .redact = &L->s->redact};
+	}
+	struct tmpl_ctx ctx = {.allowed = override ? 0 : TMPL_ENV, .redact = &L->s->redact};
 	char *msg = NULL;
 	char *url = template_render(j->url, &ctx, &msg);
 	bool ok = url && is_http_url(url);
@@ -1125,6 +1132,7 @@ static struct suite *load_buffer(const char *name, const char *dir, const char *
 		.connect_timeout_ms = 10000,
 	};
 	L.env.suite_dir = s->dir;
+	L.env.judge = &s->judge;
 	if (len > SUITE_MAX_BYTES)
 		msg = xasprintf("%s: the suite is larger than %zu MiB", name, SUITE_MAX_BYTES >> 20);
 	else if ((s->doc = ydoc_parse(name, data, len, &msg)) && load(&L, &msg) < 0 && !msg)

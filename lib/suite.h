@@ -64,7 +64,8 @@ struct target {
 
 struct judge_config {
 	bool present;
-	char *url;
+	char *url;                 /* a template of ${env:...} (or the --judge-url override) */
+	bool url_overridden;
 	const struct provider *provider; /* openai-chat or anthropic-messages */
 	char *model;
 	struct header *headers;
@@ -133,6 +134,7 @@ struct suite {
 
 struct suite_options {
 	const char *target_url[SIDE__COUNT]; /* --target overrides, or NULL */
+	const char *judge_url;               /* --judge-url override, or NULL */
 };
 
 /* suite_load: load and check a suite file; NULL and *err ("file:line:col:

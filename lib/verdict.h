@@ -20,6 +20,9 @@ enum verdict {
 	VERDICT__COUNT,
 };
 
+/* The default significance level of --alpha. */
+#define VERDICT_ALPHA_DEFAULT 0.05
+
 enum {
 	EXIT_PASS = 0,
 	EXIT_FAIL = 1,
@@ -39,7 +42,14 @@ bool verdict_failing(enum verdict v);
 struct run;
 
 /* verdict_compute: fill every selected case's verdict, every stratum's
- * counts and verdict, and the run's verdict and exit code. */
+ * counts, tests and verdict, and the run's verdict and exit code.
+ *
+ * With repeats (two or more valid samples a side), a case's sides are
+ * compared by Fisher's exact test and each stratum by the exact
+ * Cochran-Mantel-Haenszel test over its cases, Holm-corrected across the
+ * strata of the run.  A disagreement in a stratum that is not significant
+ * at alpha is `flaky`: reported, but failing the run only when strict.
+ * With repeat 1 verdicts are deterministic (docs/statistics.md). */
 void verdict_compute(struct run *r);
 
 #endif

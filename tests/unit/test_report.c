@@ -216,7 +216,7 @@ static void test_text_golden(void **state)
 	if (!expected)
 		fail_msg("%s", err);
 	if (strcmp(text, expected) != 0) {
-		print_message("--- expected\n%s--- got\n%s---\n", expected, text);
+		printf("--- expected\n%s--- got\n%s---\n", expected, text);
 		fail_msg("text report differs from '%s'", path);
 	}
 	free(expected);
@@ -294,10 +294,10 @@ static void test_text_long_names_align(void **state)
 	w->strata[1].name = "retrieval-and-long-context";
 	w->cases[2].repeat = 12;
 	text = render(&w->run, false, false);
-	assert_non_null(strstr(text, "  stratum                     cases  eval  prod  diff  verdict\n"));
-	assert_non_null(strstr(text, "  tools                           2   2/2   1/2    -1  drift\n"));
-	assert_non_null(strstr(text, "  retrieval-and-long-context      2   1/2   1/2     0  drift\n"));
-	assert_non_null(strstr(text, "  drift  retrieval-and-long-context/refund-window\n"));
+	assert_non_null(strstr(text, "  stratum                     cases  eval  prod  diff      p  verdict\n"));
+	assert_non_null(strstr(text, "  tools                           2   2/2   1/2    -1      -  drift\n"));
+	assert_non_null(strstr(text, "  retrieval-and-long-context      2   1/2   1/2     0  0.400  error\n"));
+	assert_non_null(strstr(text, "  flaky  retrieval-and-long-context/refund-window  eval 3/3"));
 	free(text);
 	free(w);
 }
@@ -490,7 +490,7 @@ static void test_json_fields(void **state)
 	assert_string_equal(str(prompt, "name"), "prompt");
 	assert_null(cJSON_GetObjectItemCaseSensitive(prompt, "description"));
 	assert_int_equal(num(get(prompt, "counts"), "error"), 1);
-	assert_int_equal(num(get(prompt, "counts"), "drift"), 1);
+	assert_int_equal(num(get(prompt, "counts"), "flaky"), 1);
 	assert_null(cJSON_GetObjectItemCaseSensitive(get(prompt, "counts"), "pass"));
 
 	const cJSON *cases = get(root, "cases");

@@ -141,13 +141,15 @@ static void test_thresholds_with_repeats(void **state)
 	assert_float_equal(four->side[SIDE_PROD].rate, 0.8, 1e-12);
 	assert_int_equal(four->verdict, VERDICT_PASS);
 
+	/* 5/5 against 3/5 misses the threshold, but five repeats cannot tell
+	 * that from noise: flaky, not drift. */
 	assert_false(three->side[SIDE_PROD].ok);
 	assert_float_equal(three->side[SIDE_PROD].rate, 0.6, 1e-12);
-	assert_int_equal(three->verdict, VERDICT_DRIFT);
+	assert_int_equal(three->verdict, VERDICT_FLAKY);
 
 	assert_false(all->side[SIDE_PROD].ok);
 	assert_true(all->side[SIDE_EVAL].ok);
-	assert_int_equal(all->verdict, VERDICT_DRIFT);
+	assert_int_equal(all->verdict, VERDICT_FLAKY);
 
 	/* Threshold 0: a measured side always meets it. */
 	assert_true(zero->side[SIDE_EVAL].ok);
@@ -184,7 +186,75 @@ static void test_partial_errors(void **state)
 	assert_true(c->side[SIDE_EVAL].measured);
 	assert_false(c->side[SIDE_EVAL].ok);
 	assert_float_equal(c->side[SIDE_EVAL].rate, 0.5, 1e-12);
-	assert_int_equal(c->verdict, VERDICT_EVAL_REGRESSION);
+	assert_int_equal(c->verdict, VERDICT_FLAKY); /* 1/2 against 5/5: not significant */
+}
+
+static void test_significance(void **state)
+{
+	(void)state;
+	struct world w;
+
+	/* A stratum whose three cases all fall from 10/10 to 2/10 drifts;
+	 * another with one case at 10/10 against 8/10 is noise. */
+	world_init(&w, 2);
+	struct case_result *d[3];
+	for (int i = 0; i < 3; i++)
+		d[i] = add_case(&w, 0, 0.9, 10, 0, 0, 2, 8, 0);
+	struct case_result *noise = add_case(&w, 1, 0.9, 10, 0, 0, 8, 2, 0);
+	w.run.alpha = 0.05;
+	verdict_compute(&w.run);
+	for (int i = 0; i < 3; i++) {
+		assert_true(d[i]->repeated);
+		assert_int_equal(d[i]->verdict, VERDICT_DRIFT);
+		/* Fisher 10/10 vs 2/10: 0.000714 (python3, math.comb). */
+		assert_float_equal(d[i]->p_value, 0.000714, 1e-5);
+	}
+	assert_true(w.sresults[0].tested);
+	assert_true(w.sresults[0].significant);
+	assert_true(w.sresults[0].p_adjusted >= w.sresults[0].p_value);
+	assert_int_equal(w.sresults[0].verdict, VERDICT_DRIFT);
+	assert_int_equal(noise->verdict, VERDICT_FLAKY);
+	assert_false(w.sresults[1].significant);
+	assert_int_equal(w.sresults[1].verdict, VERDICT_FLAKY);
+	assert_int_equal(w.run.exit_code, EXIT_FAIL);
+	/* Wilson 95% for 2/10: [0.0567, 0.5098]. */
+	assert_float_equal(d[0]->side[SIDE_PROD].wilson_lo, 0.0567, 1e-4);
+	assert_float_equal(d[0]->side[SIDE_PROD].wilson_hi, 0.5098, 1e-4);
+}
+
+static void test_flaky_exit_and_strict(void **state)
+{
+	(void)state;
+	struct world w;
+
+	world_init(&w, 1);
+	add_case(&w, 0, 0.9, 10, 0, 0, 8, 2, 0);
+	verdict_compute(&w.run);
+	assert_int_equal(w.run.verdict, VERDICT_FLAKY);
+	assert_int_equal(w.run.exit_code, EXIT_PASS); /* flaky is allowed */
+	w.run.strict = true;
+	verdict_compute(&w.run);
+	assert_int_equal(w.run.exit_code, EXIT_FAIL);
+	/* repeat 1 stays deterministic: 1/1 against 0/1 is drift. */
+	assert_int_equal(one_case(1.0, 1, 0, 0, 0, 1, 0), VERDICT_DRIFT);
+}
+
+static void test_holm_across_strata(void **state)
+{
+	(void)state;
+	struct world w;
+
+	/* Each stratum alone is significant at 0.05 (p about 0.033), but with
+	 * three strata Holm needs the smallest below 0.05 / 3. */
+	world_init(&w, 3);
+	for (size_t s = 0; s < 3; s++)
+		add_case(&w, s, 0.9, 10, 0, 0, 5, 5, 0);
+	verdict_compute(&w.run);
+	for (size_t s = 0; s < 3; s++) {
+		assert_true(w.sresults[s].p_value < 0.05);
+		assert_false(w.sresults[s].significant);
+		assert_int_equal(w.sresults[s].verdict, VERDICT_FLAKY);
+	}
 }
 
 static void test_errors_only_side(void **state)
@@ -348,6 +418,9 @@ int main(void)
 		cmocka_unit_test(test_case_table),
 		cmocka_unit_test(test_thresholds_with_repeats),
 		cmocka_unit_test(test_partial_errors),
+		cmocka_unit_test(test_significance),
+		cmocka_unit_test(test_flaky_exit_and_strict),
+		cmocka_unit_test(test_holm_across_strata),
 		cmocka_unit_test(test_errors_only_side),
 		cmocka_unit_test(test_strata_worst_of),
 		cmocka_unit_test(test_severity_order),
