@@ -572,6 +572,8 @@ static int load_judge(struct loader *L, const struct ynode *n, char **err)
 		return -1;
 	if ((v = ynode_get(n, "timeout")) && get_duration(v, "timeout", &j->timeout_ms, err) < 0)
 		return -1;
+	if (!j->timeout_ms)
+		j->timeout_ms = L->s->defaults.timeout_ms;
 	return 0;
 }
 
