@@ -65,18 +65,22 @@ def main():
                     "expect: [{regex: '30 days'}]}\n" % (i, i))
     config = os.path.join(tmp, "curl.cfg")
     with open(config, "w") as f:
+        entries = []
         for i in range(a.cases):
             for url in (eval_url, prod_url):
                 body = json.dumps({"model": "m", "messages": [
                     {"role": "user", "content": "What is your refund window? %d" % i}]})
-                f.write('url = "%s"\nrequest = "POST"\nheader = "Content-Type: application/json"\n'
-                        'data = %s\noutput = "/dev/null"\n\n' % (url, json.dumps(body)))
+                entries.append('url = "%s"\nheader = "Content-Type: application/json"\n'
+                               'data = %s\noutput = "/dev/null"\nfail\n'
+                               % (url, json.dumps(body)))
+        # `next` separates transfers, so each has its own body.
+        f.write("next\n".join(entries))
     canary_t, curl_t = [], []
     try:
         for _ in range(a.runs):
             canary_t.append(timed([a.canary, "run", suite, "--quiet", "--no-color",
                                    "--concurrency", str(a.concurrency)]))
-            curl_t.append(timed(["curl", "--silent", "--parallel", "--parallel-max",
+            curl_t.append(timed(["curl", "--silent", "--fail", "--parallel", "--parallel-max",
                                  str(a.concurrency), "-K", config]))
     finally:
         for p, _ in stubs:

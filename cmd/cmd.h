@@ -24,15 +24,19 @@ extern const struct cmd_entry cmd_table[];
 int cmd_run(int argc, char **argv);
 int cmd_validate(int argc, char **argv);
 int cmd_list(int argc, char **argv);
+int cmd_grade(int argc, char **argv);
+int cmd_fingerprint(int argc, char **argv);
 int cmd_stub(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
 int cmd_report(int argc, char **argv);
 int cmd_merge(int argc, char **argv);
+int cmd_calibrate(int argc, char **argv);
 
 /* What `canary run` and `canary demo` share: output and report options. */
 struct cmd_output {
 	bool quiet;
 	bool verbose;
+	bool no_step_summary; /* do not append markdown to $GITHUB_STEP_SUMMARY */
 	int color;            /* -1 auto, 0 never, 1 always */
 	const char **reports; /* "FORMAT=PATH" specs */
 	size_t nreports;

@@ -23,11 +23,13 @@ static const char demo_usage[] =
 	"usage: canary demo [options]\n"
 	"\n"
 	"Start two scripted agents on 127.0.0.1: 'eval', the composition an eval\n"
-	"harness certified, and 'prod', where two artifacts have since drifted.  Run\n"
-	"the demo suite (suites/demo.yaml) against both and show the per-stratum\n"
-	"diff.  Sends nothing beyond loopback; needs no keys.\n"
+	"harness certified, and 'prod', where two artifacts have since drifted, plus\n"
+	"a scripted LLM judge.  Run the demo suite (suites/demo.yaml) against both\n"
+	"and show the per-stratum diff.  Sends nothing beyond loopback; needs no\n"
+	"keys; writes nothing.\n"
 	"\n"
-	"  --report FORMAT=PATH  also write a report (json, text); '-' is stdout\n"
+	"  --report FORMAT=PATH  also write a report: json, junit, markdown, prom, tap\n"
+	"                        or text; '-' is stdout; may be repeated\n"
 	"  -q, --quiet           print only the verdict line\n"
 	"  -v, --verbose         print every sample as it is graded\n"
 	"  --color, --no-color   force colour on or off\n"
@@ -64,6 +66,8 @@ int cmd_demo(int argc, char **argv)
 {
 	struct cmd_output out = {.color = -1};
 	struct stub *agents[SIDE__COUNT] = {NULL, NULL};
+	struct stub *judge = NULL;
+	char *judge_url = NULL;
 	struct suite *s = NULL;
 	char *urls[SIDE__COUNT] = {NULL, NULL};
 	char *err = NULL;
@@ -116,6 +120,14 @@ int cmd_demo(int argc, char **argv)
 				       stub_port(agents[side]));
 		so.target_url[side] = urls[side];
 	}
+	judge = start_agent("demo-judge.yaml", &err);
+	if (!judge) {
+		cmd_error("cannot start the demo's judge: %s", err);
+		rc = EXIT_ERRORS;
+		goto out;
+	}
+	judge_url = xasprintf("http://127.0.0.1:%d/v1/chat/completions", stub_port(judge));
+	so.judge_url = judge_url;
 	const struct embedded_file *suite = embedded_find("demo.yaml");
 	s = suite ? suite_load_buffer("suites/demo.yaml", suite->data, suite->len, &so, &err)
 		  : NULL;
@@ -133,16 +145,21 @@ int cmd_demo(int argc, char **argv)
 	fflush(stdout);
 	struct run_options ro;
 	run_options_default(&ro);
+	ro.no_judge_cache = true; /* the demo leaves nothing behind */
 	rc = cmd_run_suite(s, &ro, &out);
 	if (!out.quiet)
 		printf("\nEach stratum exercises one artifact of the composition, so the strata\n"
 		       "that drifted name what changed in production: here the tool schemas\n"
 		       "(create_event now sends 'invitees' instead of 'attendee_emails') and the\n"
 		       "system prompt (a hotfix changed the refund window).  Retrieval and\n"
-		       "guardrails behave as certified.  The fingerprints differ in exactly those\n"
-		       "components.  Next: 'canary run suites/demo.yaml --help', canary-suite(5).\n");
+		       "guardrails behave as certified.\n\n"
+		       "Next: 'canary demo --verbose' shows every sample; suites/demo.yaml is the\n"
+		       "suite; 'canary run SUITE --target prod=URL' points it at your agent.\n");
 out:
 	suite_free(s);
+	if (judge)
+		stub_stop(judge);
+	free(judge_url);
 	for (int side = 0; side < SIDE__COUNT; side++) {
 		if (agents[side])
 			stub_stop(agents[side]);

@@ -1,10 +1,12 @@
 /* run.c: `canary run SUITE`: load, run against both targets, report. */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include "cmd.h"
@@ -39,40 +41,6 @@ bool cmd_use_color(FILE *f, int color)
 	return isatty(fileno(f)) && !(no && *no) && !(term && strcmp(term, "dumb") == 0);
 }
 
-/* Report formats: a name and a renderer writing to a FILE. */
-struct report_format {
-	const char *name;
-	void (*write)(FILE *f, const struct run *r);
-};
-
-static void write_json(FILE *f, const struct run *r)
-{
-	char *json = report_json(r);
-	fputs(json, f);
-	fputc('\n', f);
-	free(json);
-}
-
-static void write_text(FILE *f, const struct run *r)
-{
-	struct report_text_options o = {.color = false};
-	report_text(f, r, &o);
-}
-
-static const struct report_format report_formats[] = {
-	{"json", write_json},
-	{"text", write_text},
-	{NULL, NULL},
-};
-
-static const struct report_format *find_format(const char *name, size_t len)
-{
-	for (const struct report_format *f = report_formats; f->name; f++)
-		if (strlen(f->name) == len && strncmp(f->name, name, len) == 0)
-			return f;
-	return NULL;
-}
-
 int cmd_add_report(struct cmd_output *out, const char *spec)
 {
 	const char *eq = strchr(spec, '=');
@@ -82,9 +50,13 @@ int cmd_add_report(struct cmd_output *out, const char *spec)
 			  spec);
 		return -1;
 	}
-	if (!find_format(spec, (size_t)(eq - spec))) {
-		cmd_error("unknown report format '%.*s' (formats: json, text)", (int)(eq - spec),
-			  spec);
+	if (!report_format_find(spec, (size_t)(eq - spec))) {
+		char names[128] = "";
+		for (const struct report_format *f = report_formats; f->name; f++)
+			snprintf(names + strlen(names), sizeof(names) - strlen(names), "%s%s",
+				 *names ? ", " : "", f->name);
+		cmd_error("unknown report format '%.*s' (formats: %s)", (int)(eq - spec), spec,
+			  names);
 		return -1;
 	}
 	out->reports = xreallocarray(out->reports, out->nreports + 1, sizeof(*out->reports));
@@ -92,34 +64,25 @@ int cmd_add_report(struct cmd_output *out, const char *spec)
 	return 0;
 }
 
-/* Write one report to its path through a temporary file and rename, so a
- * reader never sees half a report; "-" is stdout. */
-static int write_report(const char *spec, const struct run *r)
+/* Write one report: "-" is stdout, a path is written atomically (a
+ * temporary file, then rename), so a reader never sees half a report. */
+static int write_report(const char *spec, const cJSON *tree)
 {
 	const char *eq = strchr(spec, '=');
-	const struct report_format *fmt = find_format(spec, (size_t)(eq - spec));
+	const struct report_format *fmt = report_format_find(spec, (size_t)(eq - spec));
 	const char *path = eq + 1;
+	char *err = NULL;
+	int rc;
 	if (strcmp(path, "-") == 0) {
-		fmt->write(stdout, r);
+		rc = fmt->render(stdout, tree, &err);
 		fflush(stdout);
-		return 0;
+	} else {
+		rc = report_write_atomic(path, fmt->render, tree, &err);
 	}
-	char *tmp = xasprintf("%s.tmp.%ld", path, (long)getpid());
-	FILE *f = fopen(tmp, "w");
-	int rc = -1;
-	if (!f) {
-		cmd_error("cannot write report '%s': %s", path, strerror(errno));
-		goto out;
+	if (rc < 0) {
+		cmd_error("cannot write report '%s': %s", path, err ? err : "failed");
+		free(err);
 	}
-	fmt->write(f, r);
-	if (fclose(f) != 0 || rename(tmp, path) != 0) {
-		cmd_error("cannot write report '%s': %s", path, strerror(errno));
-		unlink(tmp);
-		goto out;
-	}
-	rc = 0;
-out:
-	free(tmp);
 	return rc;
 }
 
@@ -129,6 +92,56 @@ static bool reports_to_stdout(const struct cmd_output *out)
 		if (strcmp(strchr(out->reports[i], '=') + 1, "-") == 0)
 			return true;
 	return false;
+}
+
+/* What the progress line counts. */
+struct progress {
+	size_t done;
+	size_t total;
+	size_t errors;
+	double started;
+	double shown;
+};
+
+/* On a terminal: one self-updating stderr line with samples done, errors
+ * and elapsed time, at most ten times a second. */
+static void print_progress(const struct run *r, const struct case_result *cr,
+			   const struct sample *s, void *user)
+{
+	(void)cr;
+	struct progress *p = user;
+	if (p->total == 0) {
+		for (size_t i = 0; i < r->ncases; i++)
+			if (r->cases[i].selected)
+				p->total += r->cases[i].side[SIDE_EVAL].nsamples +
+					    r->cases[i].side[SIDE_PROD].nsamples;
+	}
+	p->done++;
+	p->errors += s->grade == GRADE_ERROR;
+	double now = util_now_ms();
+	if (now - p->shown < 100 && p->done < p->total)
+		return;
+	p->shown = now;
+	fprintf(stderr, "\r\033[K%zu/%zu samples, %zu error%s, %.1f s", p->done, p->total,
+		p->errors, p->errors == 1 ? "" : "s", (now - p->started) / 1000.0);
+	fflush(stderr);
+}
+
+/* Append the markdown report to $GITHUB_STEP_SUMMARY when it is set. */
+static void write_step_summary(const cJSON *tree)
+{
+	const char *path = getenv("GITHUB_STEP_SUMMARY");
+	if (!path || !*path)
+		return;
+	FILE *f = fopen(path, "a");
+	char *err = NULL;
+	if (!f || report_markdown(f, tree, &err) < 0 || fclose(f) != 0) {
+		cmd_error("cannot append to GITHUB_STEP_SUMMARY '%s': %s", path,
+			  err ? err : strerror(errno));
+		if (f && err)
+			fclose(f);
+	}
+	free(err);
 }
 
 /* --verbose: one line per sample on stderr as it is graded. */
@@ -151,10 +164,18 @@ int cmd_run_suite(struct suite *s, struct run_options *ro, const struct cmd_outp
 	sigaction(SIGTERM, &sa, NULL);
 	stop_requested = 0;
 	ro->stop = &stop_requested;
-	if (out->verbose)
+	struct progress progress = {.started = util_now_ms()};
+	bool show_progress = !out->verbose && !out->quiet && isatty(STDERR_FILENO);
+	if (out->verbose) {
 		ro->on_sample = print_sample;
+	} else if (show_progress) {
+		ro->on_sample = print_progress;
+		ro->user = &progress;
+	}
 	char *err = NULL;
 	struct run *r = run_execute(s, ro, &err);
+	if (show_progress && progress.done)
+		fputs("\r\033[K", stderr);
 	if (!r) {
 		cmd_error("%s", err);
 		free(err);
@@ -173,9 +194,14 @@ int cmd_run_suite(struct suite *s, struct run_options *ro, const struct cmd_outp
 		report_text(stdout, r, &o);
 	}
 	fflush(human);
+	const char *summary = out->no_step_summary ? NULL : getenv("GITHUB_STEP_SUMMARY");
+	cJSON *tree = out->nreports || (summary && *summary) ? report_json_tree(r) : NULL;
 	for (size_t i = 0; i < out->nreports; i++)
-		if (write_report(out->reports[i], r) < 0 && rc == EXIT_PASS)
+		if (write_report(out->reports[i], tree) < 0 && rc == EXIT_PASS)
 			rc = EXIT_ERRORS;
+	if (summary && *summary)
+		write_step_summary(tree);
+	cJSON_Delete(tree);
 	run_free(r);
 	return rc;
 }
@@ -190,12 +216,27 @@ static const char run_usage[] =
 	"  --stratum NAME        run only this stratum\n"
 	"  --case GLOB           run only cases whose id matches GLOB\n"
 	"  --repeat N            samples per case and target (overrides the suite)\n"
+	"  --alpha P             significance level for repeats (default 0.05,\n"
+	"                        Holm-corrected across strata)\n"
+	"  --strict              flaky cases (a difference that is not significant)\n"
+	"                        fail the run too\n"
 	"  --concurrency N       requests in flight (default 16)\n"
 	"  --timeout DURATION    per-request timeout, e.g. 30s (overrides the suite)\n"
 	"  --retries N           retries of failed requests (default 2)\n"
 	"  --max-reply SIZE      largest reply accepted, e.g. 8MiB (default)\n"
-	"  --report FORMAT=PATH  also write a report (json, text); '-' is stdout;\n"
-	"                        may be repeated\n"
+	"  --judge-url URL       override the judge's URL\n"
+	"  --judge-concurrency N judge requests in flight (default 8)\n"
+	"  --judge-lazy          skip the judge when other graders already failed\n"
+	"  --judge-cache PATH    the judge's verdict cache (default\n"
+	"                        $XDG_CACHE_HOME/canary/judge.sqlite)\n"
+	"  --no-judge-cache      judge every reply afresh\n"
+	"  --report FORMAT=PATH  also write a report: json, junit, markdown, prom, tap\n"
+	"                        or text; '-' is stdout; may be repeated\n"
+	"  --shard I/N           run only shard I (from 0) of N; merge the reports\n"
+	"                        with 'canary merge'\n"
+	"  --lock PATH           hold an flock on PATH; if another run holds it,\n"
+	"                        exit 75 at once\n"
+	"  --no-step-summary     do not append markdown to $GITHUB_STEP_SUMMARY\n"
 	"  -q, --quiet           print only the verdict line\n"
 	"  -v, --verbose         print every sample as it is graded\n"
 	"  --color, --no-color   force colour on or off (default: on a TTY, unless\n"
@@ -203,7 +244,9 @@ static const char run_usage[] =
 	"  -h, --help            show this help\n"
 	"\n"
 	"exit: 0 pass, 1 drift/eval-regression/regression, 2 usage or suite error\n"
-	"(nothing sent), 3 some cases could not be measured, 130 interrupted.\n";
+	"(nothing sent), 3 some cases could not be measured, 75 locked by another\n"
+	"run, 130 interrupted (SIGINT/SIGTERM: in-flight requests get a short grace,\n"
+	"then every report is written with what finished).\n";
 
 enum {
 	OPT_TARGET = 256,
@@ -217,6 +260,16 @@ enum {
 	OPT_REPORT,
 	OPT_COLOR,
 	OPT_NO_COLOR,
+	OPT_JUDGE_URL,
+	OPT_JUDGE_CONCURRENCY,
+	OPT_JUDGE_LAZY,
+	OPT_JUDGE_CACHE,
+	OPT_NO_JUDGE_CACHE,
+	OPT_SHARD,
+	OPT_LOCK,
+	OPT_NO_STEP_SUMMARY,
+	OPT_ALPHA,
+	OPT_STRICT,
 };
 
 static const struct option run_options[] = {
@@ -233,6 +286,16 @@ static const struct option run_options[] = {
 	{"verbose", no_argument, NULL, 'v'},
 	{"color", no_argument, NULL, OPT_COLOR},
 	{"no-color", no_argument, NULL, OPT_NO_COLOR},
+	{"judge-url", required_argument, NULL, OPT_JUDGE_URL},
+	{"judge-concurrency", required_argument, NULL, OPT_JUDGE_CONCURRENCY},
+	{"judge-lazy", no_argument, NULL, OPT_JUDGE_LAZY},
+	{"judge-cache", required_argument, NULL, OPT_JUDGE_CACHE},
+	{"no-judge-cache", no_argument, NULL, OPT_NO_JUDGE_CACHE},
+	{"shard", required_argument, NULL, OPT_SHARD},
+	{"lock", required_argument, NULL, OPT_LOCK},
+	{"no-step-summary", no_argument, NULL, OPT_NO_STEP_SUMMARY},
+	{"alpha", required_argument, NULL, OPT_ALPHA},
+	{"strict", no_argument, NULL, OPT_STRICT},
 	{"help", no_argument, NULL, 'h'},
 	{NULL, 0, NULL, 0},
 };
@@ -267,8 +330,49 @@ static int parse_target(const char *arg, struct suite_options *so)
 	return -1;
 }
 
+/* parse_shard: "I/N" with 0 <= I < N into ro. */
+static int parse_shard(const char *arg, struct run_options *ro)
+{
+	char *end;
+	errno = 0;
+	long i = strtol(arg, &end, 10);
+	long n = *end == '/' ? strtol(end + 1, &end, 10) : -1;
+	if (errno || *end || end == arg || n < 1 || n > 10000 || i < 0 || i >= n) {
+		cmd_error("--shard takes I/N with 0 <= I < N (e.g. 0/4 for the first of four "
+			  "shards), not '%s'",
+			  arg);
+		return -1;
+	}
+	ro->shard_index = (int)i;
+	ro->shard_count = (int)n;
+	return 0;
+}
+
+/* take_lock: an exclusive flock on path, held until exit; after saying why,
+ * -2 when another run holds it and -1 when it cannot be opened. */
+static int take_lock(const char *path)
+{
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		cmd_error("cannot open lock '%s': %s", path, strerror(errno));
+		return -1;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		int held = errno == EWOULDBLOCK;
+		if (held)
+			cmd_error("another canary run holds the lock '%s'; not running", path);
+		else
+			cmd_error("cannot lock '%s': %s", path, strerror(errno));
+		close(fd);
+		return held ? -2 : -1;
+	}
+	return fd; /* released when the process exits */
+}
+
 int cmd_run(int argc, char **argv)
 {
+	const char *lock_path = NULL;
+	int lock_fd = -1;
 	struct run_options ro;
 	struct suite_options so = {0};
 	struct cmd_output out = {.color = -1};
@@ -290,7 +394,7 @@ int cmd_run(int argc, char **argv)
 			ro.case_glob = optarg;
 			break;
 		case OPT_REPEAT:
-			if (parse_count("--repeat", optarg, 1, 10000, &ro.repeat) < 0)
+			if (parse_count("--repeat", optarg, 1, 1000, &ro.repeat) < 0)
 				goto out;
 			break;
 		case OPT_CONCURRENCY:
@@ -333,6 +437,48 @@ int cmd_run(int argc, char **argv)
 		case OPT_NO_COLOR:
 			out.color = 0;
 			break;
+		case OPT_JUDGE_URL:
+			so.judge_url = optarg;
+			break;
+		case OPT_JUDGE_CONCURRENCY:
+			if (parse_count("--judge-concurrency", optarg, 1, 1024, &n) < 0)
+				goto out;
+			ro.transport.concurrency[POOL_JUDGE] = n;
+			break;
+		case OPT_JUDGE_LAZY:
+			ro.judge_lazy = true;
+			break;
+		case OPT_JUDGE_CACHE:
+			ro.judge_cache = optarg;
+			break;
+		case OPT_NO_JUDGE_CACHE:
+			ro.no_judge_cache = true;
+			break;
+		case OPT_SHARD:
+			if (parse_shard(optarg, &ro) < 0)
+				goto out;
+			break;
+		case OPT_LOCK:
+			lock_path = optarg;
+			break;
+		case OPT_NO_STEP_SUMMARY:
+			out.no_step_summary = true;
+			break;
+		case OPT_ALPHA: {
+			char *end;
+			errno = 0;
+			ro.alpha = strtod(optarg, &end);
+			if (errno || *end || end == optarg || !(ro.alpha > 0 && ro.alpha < 1)) {
+				cmd_error("--alpha takes a significance level between 0 and 1 "
+					  "(e.g. 0.05), not '%s'",
+					  optarg);
+				goto out;
+			}
+			break;
+		}
+		case OPT_STRICT:
+			ro.strict = true;
+			break;
 		case 'h':
 			fputs(run_usage, stdout);
 			rc = 0;
@@ -347,6 +493,11 @@ int cmd_run(int argc, char **argv)
 					 : "run takes one SUITE file; see 'canary run --help'");
 		goto out;
 	}
+	if (lock_path && (lock_fd = take_lock(lock_path)) < 0) {
+		rc = lock_fd == -2 ? EXIT_LOCKED : EXIT_USAGE;
+		lock_fd = -1;
+		goto out;
+	}
 	char *err = NULL;
 	s = suite_load(argv[optind], &so, &err);
 	if (!s) {
@@ -358,5 +509,7 @@ int cmd_run(int argc, char **argv)
 out:
 	suite_free(s);
 	free(out.reports);
+	if (lock_fd >= 0)
+		close(lock_fd);
 	return rc;
 }

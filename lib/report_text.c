@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "judge_prompt.h"
 #include "run.h"
 #include "util.h"
 
@@ -250,6 +251,15 @@ static void put_header(FILE *out, const struct run *r, const struct text_counts 
 			fprintf(out, "        fingerprint %s (%d)\n", v, fc->count);
 			free(v);
 		}
+	}
+	if (r->suite && r->suite->judge.present) {
+		char *model = text_clean(r->suite->judge.model ? r->suite->judge.model : "-",
+					 NAME_MAX_TEXT);
+		fprintf(out, "  judge %s (template %s sha256:%.12s), %ld %s, %ld cache %s\n", model,
+			JUDGE_PROMPT_VERSION, judge_prompt_hash(), r->rt.judge_calls,
+			plural(r->rt.judge_calls, "call", "calls"), r->rt.judge_cache_hits,
+			plural(r->rt.judge_cache_hits, "hit", "hits"));
+		free(model);
 	}
 }
 

@@ -57,6 +57,11 @@ void sample_release(struct sample *s)
 		free(s->reasons[i]);
 	free(s->reasons);
 	free(s->fingerprint);
+	for (size_t i = 0; i < s->ngrades; i++)
+		free(s->grades[i].reason);
+	free(s->grades);
+	s->grades = NULL;
+	s->ngrades = 0;
 	s->reasons = NULL;
 	s->nreasons = 0;
 	s->fingerprint = NULL;
@@ -98,6 +103,13 @@ static char *json_fingerprint(const struct target *t, const struct reply *r)
 /* Record one grader's result on the sample being graded. */
 static void grading_record(struct grading *gr, const struct grader *g, struct grade_result *res)
 {
+	struct sample *out = gr->sample;
+	out->grades = xreallocarray(out->grades, out->ngrades + 1, sizeof(*out->grades));
+	out->grades[out->ngrades++] = (struct sample_grade){
+		.grader = g,
+		.grade = res->grade,
+		.reason = res->reason ? redact_apply(&gr->suite->redact, res->reason) : NULL,
+	};
 	if (res->grade != GRADE_PASS) {
 		char *why = xasprintf("%s: %s", g->label, res->reason ? res->reason : "failed");
 		add_reason(gr->suite, gr->sample, why);

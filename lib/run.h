@@ -22,6 +22,13 @@
 #include "verdict.h"
 #include "../graders/grader.h"
 
+/* One grader's verdict on one sample. */
+struct sample_grade {
+	const struct grader *grader;
+	enum grade grade;
+	char *reason;          /* redacted; NULL on a pass */
+};
+
 struct sample {
 	enum side side;
 	int index;             /* repeat number, from 0 */
@@ -33,6 +40,8 @@ struct sample {
 	double latency_ms;
 	int attempts;
 	char *fingerprint;     /* NULL when none */
+	struct sample_grade *grades; /* every grader that ran, in suite order */
+	size_t ngrades;
 };
 
 struct side_result {

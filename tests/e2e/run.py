@@ -20,6 +20,8 @@ it names (suites, agent scripts).  test.json keys (all optional but args):
                 of the JSON report; "cases" may be {"id": "verdict"}.
   requests      {"eval": N}: how many requests the agent received.
   secrets_absent: strings that may appear in no output, report or log.
+  runs          run the command this many times (default 1); expectations
+                apply to the last run, request counts to all of them.
   interrupt     {"agent": "prod", "after_requests": N, "signal": "SIGINT"}:
                 once the agent has logged N requests, signal canary.
 Prints TAP; exits non-zero when any case fails.
@@ -167,7 +169,8 @@ def run_case(canary, case_dir):
         env.pop("GITHUB_STEP_SUMMARY", None)
         env.update(expand(spec.get("env", {}), urls, case_dir, out_dir))
         args = [canary] + expand(spec["args"], urls, case_dir, out_dir)
-        proc = run_canary(args, case_dir, env, spec, logs)
+        for _ in range(spec.get("runs", 1)):
+            proc = run_canary(args, case_dir, env, spec, logs)
         outputs = {"stdout": proc.stdout, "stderr": proc.stderr}
         if "exit" in spec and proc.returncode != spec["exit"]:
             problems.append("exit %d, expected %d" % (proc.returncode, spec["exit"]))
