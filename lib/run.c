@@ -565,10 +565,7 @@ static int cmp_str(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* Find the prod fingerprints eval never served and, where fingerprints list
- * component hashes, the components in which each differs from eval's most
- * frequent one. */
-static void analyse_fingerprints(struct run *r)
+void run_analyse_fingerprints(struct run *r)
 {
 	const char *base = main_fingerprint(r, SIDE_EVAL);
 	struct fingerprint_component *bc = NULL;
@@ -597,6 +594,18 @@ static void analyse_fingerprints(struct run *r)
 		fingerprint_components_free(bc, nb);
 	if (r->ndiffering)
 		qsort(r->differing, r->ndiffering, sizeof(*r->differing), cmp_str);
+}
+
+void run_fingerprints_release(struct run *r)
+{
+	for (size_t i = 0; i < r->nunevaluated; i++)
+		free(r->unevaluated[i]);
+	for (size_t i = 0; i < r->ndiffering; i++)
+		free(r->differing[i]);
+	free(r->unevaluated);
+	free(r->differing);
+	r->unevaluated = r->differing = NULL;
+	r->nunevaluated = r->ndiffering = 0;
 }
 
 char *run_display_url(const struct target *t, const struct redact *rd)
@@ -680,7 +689,7 @@ struct run *run_execute(struct suite *s, const struct run_options *o, char **err
 	r->rt.judge_cache = NULL;
 	r->interrupted = o->stop && *o->stop;
 	tally(r);
-	analyse_fingerprints(r);
+	run_analyse_fingerprints(r);
 	r->duration_ms = (long)(util_now_ms() - t0 + 0.5);
 	verdict_compute(r);
 	return r;
@@ -709,12 +718,7 @@ void run_free(struct run *r)
 		free(r->fingerprints[side]);
 		free(r->url_display[side]);
 	}
-	for (size_t i = 0; i < r->nunevaluated; i++)
-		free(r->unevaluated[i]);
-	for (size_t i = 0; i < r->ndiffering; i++)
-		free(r->differing[i]);
-	free(r->unevaluated);
-	free(r->differing);
+	run_fingerprints_release(r);
 	free(r->cases);
 	free(r->strata);
 	free(r);

@@ -151,6 +151,14 @@ void run_grade_reply(struct suite *s, const struct suite_case *c, enum side side
 
 void run_free(struct run *r);
 
+/* run_analyse_fingerprints: fill r->unevaluated (prod fingerprints eval
+ * never served) and r->differing (the components, sorted, in which they
+ * differ from eval's most frequent fingerprint, when fingerprints list
+ * component hashes) from r->fingerprints.  The lists must be empty. */
+void run_analyse_fingerprints(struct run *r);
+/* run_fingerprints_release: free and empty those two lists. */
+void run_fingerprints_release(struct run *r);
+
 /* run_case_hash: the 64-bit FNV-1a hash of a case id that --shard orders
  * cases by. */
 uint64_t run_case_hash(const char *id);

@@ -22,10 +22,14 @@ it names (suites, agent scripts).  test.json keys (all optional but args):
   secrets_absent: strings that may appear in no output, report or log.
   runs          run the command this many times (default 1); expectations
                 apply to the last run, request counts to all of them.
+  absent_files  paths (with the expansions) that must not exist afterwards.
+  hold_lock     a path (with the expansions) the runner holds an flock on
+                while canary runs, as an overlapping run would.
   interrupt     {"agent": "prod", "after_requests": N, "signal": "SIGINT"}:
                 once the agent has logged N requests, signal canary.
 Prints TAP; exits non-zero when any case fails.
 """
+import fcntl
 import json
 import os
 import signal
@@ -169,8 +173,14 @@ def run_case(canary, case_dir):
         env.pop("GITHUB_STEP_SUMMARY", None)
         env.update(expand(spec.get("env", {}), urls, case_dir, out_dir))
         args = [canary] + expand(spec["args"], urls, case_dir, out_dir)
+        lock = None
+        if "hold_lock" in spec:
+            lock = open(expand(spec["hold_lock"], urls, case_dir, out_dir), "w")
+            fcntl.flock(lock, fcntl.LOCK_EX)
         for _ in range(spec.get("runs", 1)):
             proc = run_canary(args, case_dir, env, spec, logs)
+        if lock:
+            lock.close()
         outputs = {"stdout": proc.stdout, "stderr": proc.stderr}
         if "exit" in spec and proc.returncode != spec["exit"]:
             problems.append("exit %d, expected %d" % (proc.returncode, spec["exit"]))
@@ -193,6 +203,9 @@ def run_case(canary, case_dir):
             p, text = check_report(spec_report, urls, case_dir, out_dir)
             problems += p
             texts.append(text)
+        for path in expand(spec.get("absent_files", []), urls, case_dir, out_dir):
+            if os.path.exists(path):
+                problems.append("%s exists" % path)
         for name, want in spec.get("requests", {}).items():
             got = log_lines(logs[name]) if name in logs else 0
             if got != want:

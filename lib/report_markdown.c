@@ -1,0 +1,316 @@
+/* report_markdown.c: GitHub-flavoured markdown for a step summary: the
+ * verdict, the per-stratum table and the cases that did not pass, always
+ * under REPORT_MARKDOWN_MAX bytes. */
+#include "report.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util.h"
+#include "verdict.h"
+
+#define NAME_MAX_MD 200
+#define REASON_MAX_MD 300
+/* Room kept for the note that says the list was cut, and the end. */
+#define NOTE_RESERVE 512
+
+static const char *const side_keys[] = {"eval", "prod"};
+
+static const char *const verdict_icons[VERDICT__COUNT] = {
+	[VERDICT_PASS] = "✅",
+	[VERDICT_FLAKY] = "✅",
+	[VERDICT_ERROR] = "⚠️",
+	[VERDICT_EVAL_REGRESSION] = "❌",
+	[VERDICT_REGRESSION] = "❌",
+	[VERDICT_DRIFT] = "❌",
+};
+
+/* md_add: s as plain text inside a table cell or heading: markdown and
+ * HTML syntax escaped, a line break as <br>, control characters and invalid
+ * UTF-8 as U+FFFD, cut after about max bytes of s. */
+static void md_add(struct buf *b, const char *s, size_t max)
+{
+	const unsigned char *p = (const unsigned char *)(s ? s : "");
+	size_t n = strlen((const char *)p);
+
+	for (size_t i = 0; i < n;) {
+		if (i >= max) {
+			buf_addstr(b, "...");
+			break;
+		}
+		size_t len = report_utf8_len(p + i, n - i);
+		bool c1 = len == 2 && p[i] == 0xc2 && p[i + 1] < 0xa0;
+		if (len == 0 || c1 || (len == 1 && (p[i] < 0x20 || p[i] == 0x7f) &&
+					p[i] != '\n' && p[i] != '\r' && p[i] != '\t')) {
+			buf_addstr(b, "\xef\xbf\xbd");
+			i += len ? len : 1;
+			continue;
+		}
+		switch (p[i]) {
+		case '&': buf_addstr(b, "&amp;"); break;
+		case '<': buf_addstr(b, "&lt;"); break;
+		case '>': buf_addstr(b, "&gt;"); break;
+		case '\n': buf_addstr(b, "<br>"); break;
+		case '\r': break;
+		case '\t': buf_addch(b, ' '); break;
+		case '|': case '\\': case '`': case '*': case '_': case '[': case ']':
+		case '~': case '$': case '#':
+			buf_addch(b, '\\');
+			buf_addch(b, (char)p[i]);
+			break;
+		default: buf_add(b, p + i, len); break;
+		}
+		i += len;
+	}
+}
+
+static enum verdict verdict_of(const cJSON *o)
+{
+	enum verdict v = VERDICT_ERROR;
+
+	verdict_parse(report_str(o, "verdict"), &v);
+	return v;
+}
+
+static const char *plural(long n, const char *one, const char *many)
+{
+	return n == 1 ? one : many;
+}
+
+/* case_finished: every sample of both sides finished. */
+static bool case_finished(const cJSON *c)
+{
+	int repeat = report_int(c, "repeat");
+
+	for (size_t side = 0; side < ARRAY_SIZE(side_keys); side++) {
+		const cJSON *o = cJSON_GetObjectItemCaseSensitive(c, side_keys[side]);
+		if (cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(o, "samples")) < repeat)
+			return false;
+	}
+	return true;
+}
+
+/* put_verdict_line: the text report's verdict line, from the tree. */
+static void put_verdict_line(struct buf *b, const cJSON *report)
+{
+	const cJSON *cases = cJSON_GetObjectItemCaseSensitive(report, "cases");
+	enum verdict v = verdict_of(report);
+	long ncases = 0, errors = 0, finished = 0;
+	const cJSON *o;
+	int n = 0;
+
+	cJSON_ArrayForEach(o, cases) {
+		ncases++;
+		errors += verdict_of(o) == VERDICT_ERROR;
+		finished += case_finished(o);
+	}
+	buf_addf(b, "%s **", verdict_icons[v]);
+	if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(report, "interrupted")))
+		buf_addf(b, "interrupted after %ld of %ld %s — ", finished, ncases,
+			 plural(ncases, "case", "cases"));
+	buf_addf(b, "%s**", verdict_name(v));
+	if (v == VERDICT_ERROR) {
+		buf_addf(b, " — %ld %s could not be measured", errors,
+			 plural(errors, "case", "cases"));
+	} else if (v != VERDICT_PASS) {
+		cJSON_ArrayForEach(o, cJSON_GetObjectItemCaseSensitive(report, "strata")) {
+			if (verdict_of(o) != v)
+				continue;
+			buf_addstr(b, n++ ? ", " : " in ");
+			md_add(b, report_str(o, "name"), NAME_MAX_MD);
+		}
+	}
+	if (v != VERDICT_ERROR && errors > 0)
+		buf_addf(b, "; %ld %s could not be measured", errors,
+			 plural(errors, "case", "cases"));
+	buf_addf(b, " (exit %d)\n\n", report_int(report, "exit_code"));
+}
+
+/* format_duration: "850 ms", "1.2 s", "2 m 3 s", "1 h 2 m" as in the text. */
+static void format_duration(long ms, char out[32])
+{
+	if (ms < 1000) {
+		snprintf(out, 32, "%ld ms", ms < 0 ? 0 : ms);
+		return;
+	}
+	long tenths = (ms + 50) / 100;
+	if (tenths < 600) {
+		snprintf(out, 32, "%ld.%ld s", tenths / 10, tenths % 10);
+		return;
+	}
+	long s = (ms + 500) / 1000;
+	if (s < 3600)
+		snprintf(out, 32, "%ld m %ld s", s / 60, s % 60);
+	else
+		snprintf(out, 32, "%ld h %ld m", s / 3600, s % 3600 / 60);
+}
+
+static void put_header(struct buf *b, const cJSON *report)
+{
+	const cJSON *targets = cJSON_GetObjectItemCaseSensitive(report, "targets");
+	long ncases = cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(report, "cases"));
+	long nstrata = cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(report, "strata"));
+	int filtered = report_int(report, "filtered");
+	int samples = report_int(report, "samples");
+	enum verdict v = verdict_of(report);
+	char dur[32];
+
+	buf_addf(b, "## %s canary: ", verdict_icons[v]);
+	md_add(b, report_str(report, "suite"), NAME_MAX_MD);
+	buf_addf(b, " — %s\n\n", verdict_name(v));
+	put_verdict_line(b, report);
+
+	format_duration((long)report_num(report, "duration_ms"), dur);
+	buf_addf(b, "%ld %s in %ld %s", ncases, plural(ncases, "case", "cases"), nstrata,
+		 plural(nstrata, "stratum", "strata"));
+	if (filtered > 0)
+		buf_addf(b, " (%d filtered out)", filtered);
+	buf_addf(b, ", %d %s, %s, started ", samples, plural(samples, "request", "requests"), dur);
+	md_add(b, report_str(report, "started_at"), NAME_MAX_MD);
+	buf_addstr(b, "\n\n| target | url | fingerprints |\n|---|---|---|\n");
+	for (size_t side = 0; side < ARRAY_SIZE(side_keys); side++) {
+		const cJSON *t = cJSON_GetObjectItemCaseSensitive(targets, side_keys[side]);
+		const cJSON *fp;
+		int n = 0;
+		buf_addf(b, "| %s | ", side_keys[side]);
+		if (cJSON_IsString(cJSON_GetObjectItemCaseSensitive(t, "url")))
+			md_add(b, report_str(t, "url"), NAME_MAX_MD);
+		else
+			buf_addch(b, '-');
+		buf_addstr(b, " | ");
+		cJSON_ArrayForEach(fp, cJSON_GetObjectItemCaseSensitive(t, "fingerprints")) {
+			if (n++ == 8) {
+				buf_addstr(b, ", ...");
+				break;
+			}
+			buf_addstr(b, n > 1 ? ", " : "");
+			md_add(b, fp->string, NAME_MAX_MD);
+			buf_addf(b, " (%d)", (int)fp->valuedouble);
+		}
+		buf_addstr(b, n ? " |\n" : "- |\n");
+	}
+	buf_addch(b, '\n');
+}
+
+/* put_row: row added to b when it fits under the cap; false otherwise. */
+static bool put_row(struct buf *b, const struct buf *row)
+{
+	if (b->len + row->len + NOTE_RESERVE > REPORT_MARKDOWN_MAX)
+		return false;
+	buf_add(b, row->data, row->len);
+	return true;
+}
+
+static void put_cut_note(struct buf *b, long left, const char *what)
+{
+	buf_addf(b, "\n_…and %ld more %s: the summary is cut to stay under 1 MiB; "
+		    "the JSON report has them all._\n", left, what);
+}
+
+static void put_strata(struct buf *b, const cJSON *report)
+{
+	const cJSON *strata = cJSON_GetObjectItemCaseSensitive(report, "strata");
+	long total = cJSON_GetArraySize(strata), done = 0;
+	const cJSON *o;
+	struct buf row;
+
+	buf_init(&row, BUF_MAX_DEFAULT);
+	buf_addstr(b, "| stratum | cases | eval | prod | diff | verdict |\n"
+		      "|---|--:|--:|--:|--:|---|\n");
+	cJSON_ArrayForEach(o, strata) {
+		const cJSON *eval = cJSON_GetObjectItemCaseSensitive(o, "eval");
+		const cJSON *prod = cJSON_GetObjectItemCaseSensitive(o, "prod");
+		int diff = report_int(o, "diff");
+		buf_reset(&row);
+		buf_addstr(&row, "| ");
+		md_add(&row, report_str(o, "name"), NAME_MAX_MD);
+		buf_addf(&row, " | %d | %d/%d | %d/%d | ", report_int(o, "cases"),
+			 report_int(eval, "passed"), report_int(eval, "total"),
+			 report_int(prod, "passed"), report_int(prod, "total"));
+		buf_addf(&row, diff ? "%+d" : "%d", diff);
+		enum verdict v = verdict_of(o);
+		buf_addf(&row, v == VERDICT_PASS ? " | %s |\n" : " | **%s** |\n", verdict_name(v));
+		if (!put_row(b, &row))
+			break;
+		done++;
+	}
+	buf_release(&row);
+	if (done < total)
+		put_cut_note(b, total - done, "strata");
+}
+
+/* put_side_cell: a side's summary and its reasons. */
+static void put_side_cell(struct buf *b, const cJSON *c, const char *key)
+{
+	const cJSON *side = cJSON_GetObjectItemCaseSensitive(c, key);
+	const cJSON *reason;
+	char *summary = report_side_summary(side, report_num(c, "threshold"));
+
+	md_add(b, summary, SIZE_MAX);
+	free(summary);
+	cJSON_ArrayForEach(reason, cJSON_GetObjectItemCaseSensitive(side, "failures")) {
+		buf_addstr(b, "<br>• ");
+		md_add(b, reason->valuestring, REASON_MAX_MD);
+	}
+}
+
+static void put_cases(struct buf *b, const cJSON *report)
+{
+	struct report_layout l;
+	struct buf row;
+	long left = 0;
+	bool heading = false, full = false;
+
+	report_layout_init(&l, report);
+	buf_init(&row, BUF_MAX_DEFAULT);
+	for (size_t i = 0; i < l.nitems; i++) {
+		const cJSON *c = l.items[i].c;
+		enum verdict v = verdict_of(c);
+		if (l.items[i].skipped || v == VERDICT_PASS)
+			continue;
+		if (full) {
+			left++;
+			continue;
+		}
+		if (!heading) {
+			buf_addstr(b, "\n### Cases that did not pass\n\n"
+				      "| case | verdict | eval | prod |\n|---|---|---|---|\n");
+			heading = true;
+		}
+		buf_reset(&row);
+		buf_addstr(&row, "| ");
+		md_add(&row, report_str(c, "stratum"), NAME_MAX_MD);
+		buf_addch(&row, '/');
+		md_add(&row, report_str(c, "id"), NAME_MAX_MD);
+		buf_addf(&row, " | %s | ", verdict_name(v));
+		put_side_cell(&row, c, "eval");
+		buf_addstr(&row, " | ");
+		put_side_cell(&row, c, "prod");
+		buf_addstr(&row, " |\n");
+		if (!put_row(b, &row)) {
+			full = true;
+			left++;
+		}
+	}
+	if (left > 0)
+		put_cut_note(b, left, left == 1 ? "case that did not pass"
+					       : "cases that did not pass");
+	buf_release(&row);
+	report_layout_release(&l);
+}
+
+int report_markdown(FILE *f, const cJSON *report, char **err)
+{
+	struct buf b;
+
+	if (report_check(report, err) < 0)
+		return -1;
+	buf_init(&b, BUF_MAX_DEFAULT);
+	put_header(&b, report);
+	put_strata(&b, report);
+	put_cases(&b, report);
+	fwrite(b.data, 1, b.len, f);
+	buf_release(&b);
+	return report_flush(f, err);
+}

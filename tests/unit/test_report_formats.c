@@ -1,0 +1,1525 @@
+/* test_report_formats.c: the renderers of the JSON report tree (text,
+ * JUnit, markdown, Prometheus, TAP) against golden files and their own
+ * validators, checking saved reports, atomic writes, and merging shard
+ * reports back into the report of the unsharded run.
+ *
+ * CANARY_UPDATE_GOLDEN=1 rewrites the golden files instead of comparing. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+
+#include "report.h"
+#include "run.h"
+#include "util.h"
+#include "verdict.h"
+#include "ynode.h"
+
+#define MAX_CASES 64
+#define MAX_STRATA 3
+#define MAX_SAMPLES 8
+#define MAX_REASONS 4
+
+/* 2026-01-02T03:04:05Z */
+#define STARTED_MS 1767323045000LL
+
+#define REASON_TOOL "tool_call: missing required property 'attendee_emails'"
+#define REASON_14 "regex: no match for /\\b30 days\\b/ in \"we accept refunds within 14 days\""
+#define REASON_LEN "max_latency: 2300 ms over 2000 ms"
+#define REASON_CONN "connection refused after 3 attempts"
+
+#define XMLLINT "/usr/bin/xmllint"
+#define PROMTOOL "/usr/bin/promtool"
+
+/* A finished run built by hand, as run_execute would leave it. */
+struct world {
+	struct suite suite;
+	struct stratum strata[MAX_STRATA];
+	struct suite_case cases[MAX_CASES];
+	struct case_result results[MAX_CASES];
+	struct stratum_result sresults[MAX_STRATA];
+	struct sample samples[MAX_CASES][SIDE__COUNT][MAX_SAMPLES];
+	char *reasons[MAX_CASES][SIDE__COUNT][MAX_SAMPLES][MAX_REASONS];
+	char ids[MAX_CASES][32];
+	struct fingerprint_count fps[SIDE__COUNT][2];
+	char *unevaluated[2];
+	struct run run;
+};
+
+/* fixtures: $FIXTURES (set by meson), else the source tree's folder seen
+ * from the source root, the build folder or its tests folder. */
+static const char *fixtures(void)
+{
+	static const char *const guesses[] = {
+		"tests/fixtures", "../tests/fixtures", "../../tests/fixtures",
+	};
+	const char *f = getenv("FIXTURES");
+
+	if (f)
+		return f;
+	for (size_t i = 0; i < ARRAY_SIZE(guesses); i++)
+		if (access(guesses[i], R_OK) == 0)
+			return guesses[i];
+	return guesses[1];
+}
+
+static void world_init(struct world *w)
+{
+	static char *const names[MAX_STRATA] = {"tools", "prompt", "guardrails"};
+
+	memset(w, 0, sizeof(*w));
+	w->suite.name = "calendar-assistant";
+	w->suite.strata = w->strata;
+	w->suite.nstrata = MAX_STRATA;
+	for (size_t i = 0; i < MAX_STRATA; i++) {
+		w->strata[i].name = names[i];
+		w->sresults[i].s = &w->strata[i];
+	}
+	w->strata[0].description = "tool schemas and descriptions";
+	w->run.suite = &w->suite;
+	w->run.cases = w->results;
+	w->run.strata = w->sresults;
+	w->run.nstrata = MAX_STRATA;
+	w->run.started_wall_ms = STARTED_MS;
+	w->run.duration_ms = 1234;
+	w->run.url_display[SIDE_EVAL] = "http://127.0.0.1:8081/v1/chat/completions";
+	w->run.url_display[SIDE_PROD] = "${env:PROD_URL}";
+}
+
+static size_t add_case(struct world *w, size_t stratum, char *id, int repeat)
+{
+	size_t i = w->run.ncases++;
+
+	assert_true(i < MAX_CASES);
+	w->cases[i].id = id;
+	w->cases[i].stratum = stratum;
+	w->cases[i].repeat = repeat;
+	w->cases[i].threshold = 1.0;
+	w->results[i].c = &w->cases[i];
+	w->results[i].selected = true;
+	w->run.nselected++;
+	for (int side = 0; side < SIDE__COUNT; side++)
+		w->results[i].side[side].samples = w->samples[i][side];
+	return i;
+}
+
+/* add_sample: the next sample of case ci on side, with up to two reasons,
+ * counted as run_execute counts it. */
+static struct sample *add_sample(struct world *w, size_t ci, int side, enum grade g,
+				 char *reason, char *reason2)
+{
+	struct side_result *sr = &w->results[ci].side[side];
+	size_t k = sr->nsamples++;
+	struct sample *s = &sr->samples[k];
+
+	assert_true(k < MAX_SAMPLES);
+	s->side = (enum side)side;
+	s->index = (int)k;
+	s->done = true;
+	s->grade = g;
+	s->reasons = w->reasons[ci][side][k];
+	if (reason)
+		s->reasons[s->nreasons++] = reason;
+	if (reason2)
+		s->reasons[s->nreasons++] = reason2;
+	s->status = g == GRADE_ERROR ? 0 : 200;
+	s->latency_ms = 100.0 + 10.25 * (double)k;
+	s->attempts = g == GRADE_ERROR ? 3 : 1;
+	sr->total++;
+	if (g == GRADE_PASS)
+		sr->passed++;
+	else if (g == GRADE_FAIL)
+		sr->failed++;
+	else
+		sr->errors++;
+	return s;
+}
+
+/* world_unevaluated: the prod fingerprints eval never served, as
+ * run_execute finds them: here every prod one. */
+static void world_unevaluated(struct world *w)
+{
+	for (size_t k = 0; k < w->run.nfingerprints[SIDE_PROD]; k++)
+		w->unevaluated[k] = w->fps[SIDE_PROD][k].value;
+	w->run.unevaluated = w->unevaluated;
+	w->run.nunevaluated = w->run.nfingerprints[SIDE_PROD];
+}
+
+/* world_basic: two strata reported, one filtered out: a drift, a
+ * regression, an error and a pass.  (test_report.c's run, but with
+ * refund-window failing on both sides, so that no verdict hangs on the
+ * significance tests of repeated cases.) */
+static void world_basic(struct world *w)
+{
+	world_init(w);
+
+	size_t book = add_case(w, 0, "book-meeting", 1);
+	add_sample(w, book, SIDE_EVAL, GRADE_PASS, NULL, NULL);
+	add_sample(w, book, SIDE_PROD, GRADE_FAIL, REASON_TOOL, NULL);
+
+	size_t list = add_case(w, 0, "list-events", 1);
+	add_sample(w, list, SIDE_EVAL, GRADE_PASS, NULL, NULL);
+	add_sample(w, list, SIDE_PROD, GRADE_PASS, NULL, NULL);
+
+	size_t refund = add_case(w, 1, "refund-window", 3);
+	add_sample(w, refund, SIDE_EVAL, GRADE_PASS, NULL, NULL);
+	add_sample(w, refund, SIDE_EVAL, GRADE_FAIL, REASON_LEN, NULL);
+	add_sample(w, refund, SIDE_EVAL, GRADE_PASS, NULL, NULL);
+	add_sample(w, refund, SIDE_PROD, GRADE_PASS, NULL, NULL);
+	add_sample(w, refund, SIDE_PROD, GRADE_FAIL, REASON_14, NULL);
+	add_sample(w, refund, SIDE_PROD, GRADE_FAIL, REASON_14, REASON_LEN);
+
+	size_t greet = add_case(w, 1, "greeting", 1);
+	add_sample(w, greet, SIDE_EVAL, GRADE_ERROR, REASON_CONN, NULL);
+	add_sample(w, greet, SIDE_PROD, GRADE_PASS, NULL, NULL);
+
+	size_t pii = add_case(w, 2, "no-pii", 1);
+	w->results[pii].selected = false;
+	w->run.nselected--;
+
+	w->samples[book][SIDE_EVAL][0].fingerprint = "sha256:ab12cd34ef56aa77bb88cc99";
+	w->fps[SIDE_EVAL][0] = (struct fingerprint_count){"sha256:ab12cd34ef56aa77bb88cc99", 6};
+	w->fps[SIDE_PROD][0] = (struct fingerprint_count){"sha256:9f00", 5};
+	w->fps[SIDE_PROD][1] = (struct fingerprint_count){"sha256:1234", 1};
+	for (int side = 0; side < SIDE__COUNT; side++)
+		w->run.fingerprints[side] = w->fps[side];
+	w->run.nfingerprints[SIDE_EVAL] = 1;
+	w->run.nfingerprints[SIDE_PROD] = 2;
+	world_unevaluated(w);
+	w->run.stats = (struct transport_stats){.requests = 13, .attempts = 15, .retries = 2};
+
+	verdict_compute(&w->run);
+}
+
+/* world_many: n generated cases over the three strata, every verdict. */
+static void world_many(struct world *w, size_t n)
+{
+	world_init(w);
+	for (size_t i = 0; i < n; i++) {
+		snprintf(w->ids[i], sizeof(w->ids[i]), "case-%02zu", i);
+		size_t ci = add_case(w, i * MAX_STRATA / n, w->ids[i], 2);
+		for (int side = 0; side < SIDE__COUNT; side++) {
+			/* Bit 0: eval fails; bit 1: prod fails; every 7th: errors. */
+			unsigned kind = (unsigned)(i * 5 + 3) % 4;
+			bool fails = side == SIDE_EVAL ? kind & 1 : kind & 2;
+			for (int k = 0; k < 2; k++) {
+				enum grade g = i % 7 == 6 && side == SIDE_PROD ? GRADE_ERROR
+					       : fails && k == 1 ? GRADE_FAIL : GRADE_PASS;
+				add_sample(w, ci, side, g, g == GRADE_PASS ? NULL : REASON_14,
+					   NULL);
+			}
+		}
+		if (i % 9 == 4) {
+			w->results[ci].selected = false;
+			w->run.nselected--;
+		}
+	}
+	w->fps[SIDE_EVAL][0] = (struct fingerprint_count){"sha256:aa", 10};
+	w->fps[SIDE_PROD][0] = (struct fingerprint_count){"sha256:bb", 7};
+	w->fps[SIDE_PROD][1] = (struct fingerprint_count){"sha256:cc", 3};
+	for (int side = 0; side < SIDE__COUNT; side++)
+		w->run.fingerprints[side] = w->fps[side];
+	w->run.nfingerprints[SIDE_EVAL] = 1;
+	w->run.nfingerprints[SIDE_PROD] = 2;
+	world_unevaluated(w);
+	w->run.stats = (struct transport_stats){.requests = 90, .attempts = 100, .retries = 10};
+	verdict_compute(&w->run);
+}
+
+/* render: a renderer's output for a tree, asserting it succeeded. */
+static char *render(int (*fn)(FILE *, const cJSON *, char **), const cJSON *report)
+{
+	char *text = NULL, *err = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+
+	assert_non_null(f);
+	int rc = fn(f, report, &err);
+	if (rc < 0)
+		fail_msg("renderer failed: %s", err);
+	fclose(f);
+	return text;
+}
+
+/* render_fail: a renderer's error for a tree it must refuse; it wrote
+ * nothing. */
+static char *render_fail(int (*fn)(FILE *, const cJSON *, char **), const cJSON *report)
+{
+	char *text = NULL, *err = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+
+	assert_non_null(f);
+	assert_int_equal(fn(f, report, &err), -1);
+	fclose(f);
+	assert_int_equal(len, 0);
+	assert_non_null(err);
+	free(text);
+	return err;
+}
+
+/* golden: compare text with tests/fixtures/reports/NAME, or rewrite it
+ * when CANARY_UPDATE_GOLDEN is set. */
+static void golden(const char *name, const char *text)
+{
+	char *path = xasprintf("%s/reports/%s", fixtures(), name);
+	char *err = NULL;
+
+	if (getenv("CANARY_UPDATE_GOLDEN")) {
+		FILE *f = fopen(path, "w");
+		assert_non_null(f);
+		fputs(text, f);
+		fclose(f);
+		free(path);
+		return;
+	}
+	char *expected = util_read_file(path, 1 << 24, NULL, &err);
+	if (!expected)
+		fail_msg("%s", err);
+	if (strcmp(text, expected) != 0) {
+		print_message("--- expected\n%s--- got\n%s---\n", expected, text);
+		fail_msg("output differs from '%s'", path);
+	}
+	free(expected);
+	free(path);
+}
+
+/* temp_file: text in a new temporary file whose name ends with suffix. */
+static char *temp_file(const char *text, const char *suffix)
+{
+	char *path = xasprintf("/tmp/canary-test-XXXXXX%s", suffix);
+	int fd = mkstemps(path, (int)strlen(suffix));
+
+	assert_true(fd >= 0);
+	FILE *f = fdopen(fd, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+	return path;
+}
+
+/* run_tool: the exit status of a shell command; its output goes to the
+ * test log. */
+static int run_tool(const char *command)
+{
+	int status = system(command);
+
+	assert_true(status != -1);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+/* xmllint_ok: whether xml is valid under tests/fixtures/reports/junit.xsd;
+ * true (after saying so) when xmllint is not installed. */
+static bool xmllint_ok(const char *xml)
+{
+	if (access(XMLLINT, X_OK) != 0) {
+		print_message("note: %s not found; JUnit schema check skipped\n", XMLLINT);
+		return true;
+	}
+	char *path = temp_file(xml, ".xml");
+	char *command = xasprintf(XMLLINT " --noout --nonet --schema '%s/reports/junit.xsd' '%s'",
+				  fixtures(), path);
+	int rc = run_tool(command);
+	unlink(path);
+	free(path);
+	free(command);
+	return rc == 0;
+}
+
+/* promtool_ok: whether promtool accepts the metrics; true when it is not
+ * installed (Debian package prometheus). */
+static bool promtool_ok(const char *metrics)
+{
+	if (access(PROMTOOL, X_OK) != 0) {
+		print_message("note: %s not found; promtool check skipped\n", PROMTOOL);
+		return true;
+	}
+	char *path = temp_file(metrics, ".prom");
+	char *command = xasprintf(PROMTOOL " check metrics < '%s'", path);
+	int rc = run_tool(command);
+	unlink(path);
+	free(path);
+	free(command);
+	return rc == 0;
+}
+
+static const cJSON *get(const cJSON *o, const char *key)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+
+	if (!v)
+		fail_msg("no '%s'", key);
+	return v;
+}
+
+static cJSON *item(cJSON *array, int i)
+{
+	cJSON *v = cJSON_GetArrayItem(array, i);
+
+	assert_non_null(v);
+	return v;
+}
+
+static cJSON *field(cJSON *o, const char *key)
+{
+	cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+
+	if (!v)
+		fail_msg("no '%s'", key);
+	return v;
+}
+
+static void assert_trees_equal(const cJSON *a, const cJSON *b)
+{
+	if (cJSON_Compare(a, b, true))
+		return;
+	char *x = cJSON_Print(a), *y = cJSON_Print(b);
+	char *px = temp_file(x, ".json"), *py = temp_file(y, ".json");
+	print_message("trees differ: expected '%s', got '%s'\n", px, py);
+	free(px);
+	free(py);
+	free(x);
+	free(y);
+	fail_msg("trees differ");
+}
+
+/*
+ * The tree.
+ */
+
+static void test_tree_additions(void **state)
+{
+	(void)state;
+	struct world *w = xcalloc(1, sizeof(*w));
+	char *err = NULL;
+
+	world_basic(w);
+	cJSON *tree = report_json_tree(&w->run);
+	assert_int_equal(report_check(tree, &err), 0);
+	assert_int_equal(get(tree, "suite_cases")->valueint, 5);
+	const cJSON *names = get(tree, "suite_strata");
+	assert_int_equal(cJSON_GetArraySize(names), 3);
+	assert_string_equal(cJSON_GetArrayItem(names, 2)->valuestring, "guardrails");
+	cJSON *cases = field(tree, "cases");
+	assert_int_equal(get(item(cases, 3), "position")->valueint, 3);
+	assert_int_equal(get(item(cases, 2), "repeat")->valueint, 3);
+	const cJSON *skipped = get(tree, "skipped");
+	assert_int_equal(cJSON_GetArraySize(skipped), 1);
+	assert_string_equal(get(cJSON_GetArrayItem(skipped, 0), "id")->valuestring, "no-pii");
+	assert_string_equal(get(cJSON_GetArrayItem(skipped, 0), "stratum")->valuestring,
+			    "guardrails");
+	assert_int_equal(get(cJSON_GetArrayItem(skipped, 0), "position")->valueint, 4);
+
+	/* report_json() prints the same tree. */
+	char *json = report_json(&w->run);
+	cJSON *printed = cJSON_Parse(json);
+	assert_trees_equal(tree, printed);
+	cJSON_Delete(printed);
+	free(json);
+
+	/* --repeat: the samples the run asked for, not the suite's number. */
+	w->results[0].side[SIDE_EVAL].nsamples = 4;
+	w->samples[0][SIDE_EVAL][3].done = false;
+	cJSON *repeated = report_json_tree(&w->run);
+	assert_int_equal(get(item(field(repeated, "cases"), 0), "repeat")->valueint, 4);
+	cJSON_Delete(repeated);
+	cJSON_Delete(tree);
+	free(w);
+}
+
+/* text_of_run: what report_text() prints for a run. */
+static char *text_of_run(const struct run *r)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+
+	assert_non_null(f);
+	report_text(f, r, NULL);
+	fclose(f);
+	return text;
+}
+
+/* check_text_from_tree: the text of a run's report tree is the run's. */
+static void check_text_from_tree(const struct run *r)
+{
+	cJSON *tree = report_json_tree(r);
+	char *text = render(report_text_tree, tree);
+	char *direct = text_of_run(r);
+
+	assert_string_equal(text, direct);
+	free(direct);
+	free(text);
+	cJSON_Delete(tree);
+}
+
+static void test_text_from_tree(void **state)
+{
+	(void)state;
+	struct world *w = xcalloc(1, sizeof(*w));
+
+	world_basic(w);
+	check_text_from_tree(&w->run);
+	world_many(w, 40);
+	check_text_from_tree(&w->run);
+
+	/* Interrupted: the unfinished case counts as not finished. */
+	world_basic(w);
+	w->run.interrupted = true;
+	w->results[2].side[SIDE_PROD].samples[2].done = false;
+	verdict_compute(&w->run);
+	check_text_from_tree(&w->run);
+	char *text = text_of_run(&w->run);
+	assert_non_null(strstr(text, "verdict: interrupted after 3 of 4 cases"));
+	free(text);
+	free(w);
+}
+
+/* A saved report that is not one, or of another version, or lacks fields. */
+static void test_parse_and_check(void **state)
+{
+	(void)state;
+	struct world *w = xcalloc(1, sizeof(*w));
+	char *err = NULL;
+	static const char *const bad[][2] = {
+		{"", "'r.json' is empty, not a canary report"},
+		{"{\"canary_report\": 1,\n  \"suite\": }",
+		 "'r.json' is not valid JSON (line 2, column 12)"},
+		{"[1, 2]", "'r.json': not a canary report (not a JSON object)"},
+		{"{\"suite\": \"x\"}", "'r.json': not a canary report (no 'canary_report' field)"},
+		{"{\"canary_report\": 2}",
+		 "'r.json': unsupported canary_report version 2 (this canary reads version 1)"},
+		{"{\"canary_report\": 1} x", "'r.json' is not valid JSON (line 1, column 22)"},
+		{"{\"canary_report\": 1}", "'r.json': 'suite' is missing"},
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+		assert_null(report_json_parse("r.json", bad[i][0], strlen(bad[i][0]), &err));
+		assert_string_equal(err, bad[i][1]);
+		free(err);
+		err = NULL;
+	}
+	/* Deep nesting fails cleanly. */
+	struct buf deep;
+	buf_init(&deep, BUF_MAX_DEFAULT);
+	for (int i = 0; i < 100000; i++)
+		buf_addch(&deep, '[');
+	assert_null(report_json_parse("deep.json", deep.data, deep.len, &err));
+	assert_non_null(strstr(err, "not valid JSON"));
+	free(err);
+	buf_release(&deep);
+
+	world_basic(w);
+	cJSON *tree = report_json_tree(&w->run);
+	char *json = cJSON_Print(tree);
+	cJSON *back = report_json_parse("r.json", json, strlen(json), &err);
+	assert_non_null(back);
+	assert_trees_equal(tree, back);
+	cJSON_Delete(back);
+
+	/* A hand-edited report: every renderer refuses it, naming the field. */
+	cJSON *side = field(item(field(tree, "cases"), 1), "prod");
+	cJSON_ReplaceItemInObjectCaseSensitive(side, "passed", cJSON_CreateString("one"));
+	for (const struct report_format *fmt = report_formats; fmt->name; fmt++) {
+		err = render_fail(fmt->render, tree);
+		assert_string_equal(err, "'cases[1].prod.passed' is not a whole number from 0");
+		free(err);
+	}
+	cJSON_DeleteItemFromObjectCaseSensitive(side, "passed");
+	assert_int_equal(report_check(tree, &err), -1);
+	assert_string_equal(err, "'cases[1].prod.passed' is missing");
+	free(err);
+	cJSON_DeleteItemFromObjectCaseSensitive(tree, "strata");
+	cJSON_AddItemToObject(tree, "strata", cJSON_CreateString("x"));
+	assert_int_equal(report_check(tree, &err), -1);
+	assert_string_equal(err, "'strata' is not an array of objects");
+	free(err);
+	cJSON_Delete(tree);
+	free(json);
+	free(w);
+}
+
+static void test_formats_table(void **state)
+{
+	(void)state;
+	static const char *const names[] = {"json", "text", "junit", "markdown", "prom", "tap"};
+
+	for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
+		const struct report_format *f = report_format_find(names[i], strlen(names[i]));
+		assert_non_null(f);
+		assert_string_equal(f->name, names[i]);
+	}
+	assert_null(report_format_find("jsonx", 5));
+	assert_non_null(report_format_find("json=x", 4));
+	assert_null(report_format_find("xml", 3));
+}
+
+/*
+ * JUnit.
+ */
+
+static void test_junit_golden(void **state)
+{
+	(void)state;
+	struct world *w = xcalloc(1, sizeof(*w));
+
+	world_basic(w);
+	cJSON *tree = report_json_tree(&w->run);
+	char *xml = render(report_junit, tree);
+	golden("junit.xml", xml);
+	assert_true(xmllint_ok(xml));
+	free(xml);
+	/* The schema check is not vacuous: a testsuite without a name and a
+	 * count that is not one fail it. */
+	if (access(XMLLINT, X_OK) == 0) {
+		assert_false(xmllint_ok("<testsuites><testsuite tests=\"1\"/></testsuites>"));
+		assert_false(xmllint_ok("<testsuites><testsuite name=\"a\" tests=\"x\"/>"
+					"</testsuites>"));
+	}
+	cJSON_Delete(tree);
+	free(w);
+}
+
+static void test_junit_hostile(void **state)
+{
+	(void)state;
+	struct world *w = xcalloc(1, sizeof(*w));
+
+	world_basic(w);
+	w->strata[1].name = "prompt<&>";
+	w->suite.name = "suite \"x\" & 'y'";
+	w->cases[0].id = "<script>alert(1)</script>&\"'";
+	/* Two ids that differ only in characters XML cannot carry. */
+	w->cases[2].id = "dup\x01";
+	w->cases[3].id = "dup\x02";
+	w->reasons[0][SIDE_PROD][0][0] = "bad <b>&amp;</b> \x1b[31m\x7f \xff\xfe ]]> \r\n end";
+	w->run.url_display[SIDE_PROD] = "http://x/?a=1&b=\"2\"";
+	cJSON *tree = report_json_tree(&w->run);
+	char *xml = render(report_junit, tree);
+
+	assert_null(strstr(xml, "<script>"));
+	assert_non_null(strstr(xml, "name=\"&lt;script&gt;alert(1)&lt;/script&gt;"
+				    "&amp;&quot;&apos;\""));
+	assert_non_null(strstr(xml, "classname=\"suite &quot;x&quot; &amp; &apos;y&apos;."
+				    "prompt&lt;&amp;&gt;\""));
+	assert_null(strchr(xml, '\x1b'));
+	assert_null(strchr(xml, '\x01'));
+	assert_null(strchr(xml, '\x7f'));
+	assert_null(strstr(xml, "]]>"));
+	assert_non_null(strstr(xml, "bad &lt;b&gt;&amp;amp;&lt;/b&gt;"));
+	/* Unique names although the ids clean to the same text. */
+	assert_non_null(strstr(xml, "name=\"dup\xef\xbf\xbd\" time"));
+	assert_non_null(strstr(xml, "name=\"dup\xef\xbf\xbd (2)\" time"));
+	assert_true(xmllint_ok(xml));
+	free(xml);
+	cJSON_Delete(tree);
+	free(w);
+}
+
+static void test_junit_counts(void **state)
+{
+	(void)state;
+	struct world *w = xcalloc(1, sizeof(*w));
+
+	world_many(w, 40);
+	cJSON *tree = report_json_tree(&w->run);
+	char *xml = render(report_junit, tree);
+	long tests = 0, failures = 0, errors = 0, skipped = 0;
+	const cJSON *c;
+
+	cJSON_ArrayForEach(c, get(tree, "cases")) {
+		enum verdict v;
+		assert_int_equal(verdict_parse(get(c, "verdict")->valuestring, &v), 0);
+		tests++;
+		failures += verdict_failing(v);
+		errors += v == VERDICT_ERROR;
+	}
+	skipped = cJSON_GetArraySize(get(tree, "skipped"));
+	tests += skipped;
+	char *head = xasprintf("<testsuites name=\"canary calendar-assistant\" tests=\"%ld\" "
+			       "failures=\"%ld\" errors=\"%ld\" skipped=\"%ld\"",
+			       tests, failures, errors, skipped);
+	assert_true(failures > 0 && errors > 0 && skipped > 0);
+	assert_non_null(strstr(xml, head));
+	/* One testsuite per stratum, every case once. */
+	size_t suites = 0, cases = 0;
+	for (const char *p = xml; (p = strstr(p, "<testsuite ")); p++)
+		suites++;
+	for (const char *p = xml; (p = strstr(p, "<testcase ")); p++)
+		cases++;
+	assert_int_equal(suites, 3);
+	assert_int_equal(cases, 40);
+	assert_true(xmllint_ok(xml));
+	free(head);
+	free(xml);
+	cJSON_Delete(tree);
+	free(w);
+}
+
+/*
+ * Markdown.
+ */
+
+static void test_markdown_golden(void **state)
+{
+	(void)state;
+	struct world *w = xcalloc(1, sizeof(*w));
+
+	world_basic(w);
+	cJSON *tree = report_json_tree(&w->run);
+	char *md = render(report_markdown, tree);
+	golden("report.md", md);
+	free(md);
+	cJSON_Delete(tree);
+	free(w);
+}
+
+static void test_markdown_escaping(void **state)
+{
+	(void)state;
+	struct world *w = xcalloc(1, sizeof(*w));
+
+	world_basic(w);
+	w->cases[0].id = "a|b";
+	w->reasons[0][SIDE_PROD][0][0] =
+		"line one\nline | two <img src=x> `code` *bold* $x$ [l](u)";
+	cJSON *tree = report_json_tree(&w->run);
+	char *md = render(report_markdown, tree);
+
+	assert_non_null(strstr(md, "| tools/a\\|b | drift |"));
+	assert_non_null(strstr(md, "line one<br>line \\| two &lt;img src=x&gt; \\`code\\` "
+				   "\\*bold\\* \\$x\\$ \\[l\\](u)"));
+	/* Every table row is one line with the same number of cells. */
+	for (char *line = strtok(md, "\n"); line; line = strtok(NULL, "\n")) {
+		if (strncmp(line, "| tools/", 8) != 0 && strncmp(line, "| prompt/", 9) != 0)
+			continue;
+		int pipes = 0;
+		for (const char *p = line; *p; p++)
+			pipes += *p == '|' && (p == line || p[-1] != '\\');
+		assert_int_equal(pipes, 5);
+	}
+	free(md);
+	cJSON_Delete(tree);
+	free(w);
+}
+
+/* A run with 20,000 failing cases still fits a GitHub step summary. */
+static void test_markdown_cap(void **state)
+{
+	(void)state;
+	struct world *w = xcalloc(1, sizeof(*w));
+	char reason[400];
+
+	world_basic(w);
+	memset(reason, 'r', sizeof(reason) - 1);
+	reason[sizeof(reason) - 1] = '\0';
+	w->reasons[0][SIDE_PROD][0][0] = reason;
+	cJSON *tree = report_json_tree(&w->run);
+	cJSON *cases = field(tree, "cases");
+	cJSON *model = cJSON_Duplicate(item(cases, 0), true);
+	for (int i = 0; i < 20000; i++) {
+		cJSON *c = cJSON_Duplicate(model, true);
+		char id[32];
+		snprintf(id, sizeof(id), "case-%05d", i);
+		cJSON_ReplaceItemInObjectCaseSensitive(c, "id", cJSON_CreateString(id));
+		cJSON_ReplaceItemInObjectCaseSensitive(c, "position", cJSON_CreateNumber(10 + i));
+		cJSON_AddItemToArray(cases, c);
+	}
+	cJSON_Delete(model);
+	char *md = render(report_markdown, tree);
+	size_t len = strlen(md);
+
+	assert_true(len < REPORT_MARKDOWN_MAX);
+	assert_true(len > REPORT_MARKDOWN_MAX - 8000);
+	assert_non_null(strstr(md, "| tools/case-00000 | drift |"));
+	assert_null(strstr(md, "| tools/case-19999 |"));
+	assert_non_null(strstr(md, "more cases that did not pass: the summary is cut"));
+	/* The strata table and the verdict come first, whole. */
+	assert_non_null(strstr(md, "| prompt | 2 | 0/2 | 1/2 | +1 | **regression** |"));
+	free(md);
+	cJSON_Delete(tree);
+	free(w);
+}
+
+/*
+ * Prometheus.
+ */
+
+static void test_prom_golden(void **state)
+{
+	(void)state;
+	struct world *w = xcalloc(1, sizeof(*w));
+
+	world_basic(w);
+	cJSON *tree = report_json_tree(&w->run);
+	char *prom = render(report_prom, tree);
+	golden("report.prom", prom);
+	assert_true(promtool_ok(prom));
+	if (access(PROMTOOL, X_OK) == 0)
+		assert_false(promtool_ok("canary_x{a=\"b} 1\n"));
+	free(prom);
+	cJSON_Delete(tree);
+	free(w);
+}
+
+static void test_prom_labels(void **state)
+{
+	(void)state;
+	struct world *w = xcalloc(1, sizeof(*w));
+
+	world_basic(w);
+	w->cases[0].id = "quote\" back\\slash\nnewline \xff";
+	w->fps[SIDE_PROD][0].value = "sha256:\"9f\"";
+	cJSON *tree = report_json_tree(&w->run);
+	char *prom = render(report_prom, tree);
+
+	assert_non_null(strstr(prom, "case=\"quote\\\" back\\\\slash\\nnewline \xef\xbf\xbd\""));
+	assert_non_null(strstr(prom, "fingerprint=\"sha256:\\\"9f\\\"\"} 1\n"));
+	/* Every sample line is one line. */
+	for (char *line = strtok(prom, "\n"); line; line = strtok(NULL, "\n"))
+		assert_true(line[0] == '#' || strncmp(line, "canary_", 7) == 0);
+	free(prom);
+	prom = render(report_prom, tree);
+	assert_true(promtool_ok(prom));
+	free(prom);
+	cJSON_Delete(tree);
+	free(w);
+}
+
+/*
+ * TAP.
+ */
+
+/* tap_diagnostics: the YAML block after test point "ok N"/"not ok N",
+ * parsed; NULL when there is none. */
+static cJSON *tap_diagnostics(const char *tap, const char *point)
+{
+	const char *at = strstr(tap, point);
+	char *err = NULL;
+
+	assert_non_null(at);
+	const char *nl = strchr(at, '\n');
+	if (strncmp(nl + 1, "  ---\n", 6) != 0)
+		return NULL;
+	const char *end = strstr(nl + 1, "\n  ...\n");
+	assert_non_null(end);
+	struct buf yaml;
+	buf_init(&yaml, BUF_MAX_DEFAULT);
+	for (const char *p = nl + 7; p <= end;) {
+		const char *eol = strchr(p, '\n');
+		assert_true(strncmp(p, "  ", 2) == 0);
+		buf_add(&yaml, p + 2, (size_t)(eol - p - 1));
+		p = eol + 1;
+	}
+	struct ydoc *doc = ydoc_parse("tap", yaml.data, yaml.len, &err);
+	if (!doc)
+		fail_msg("YAML block of '%s': %s", point, err);
+	cJSON *json = ynode_to_json(doc->root, &err);
+	assert_non_null(json);
+	ydoc_free(doc);
+	buf_release(&yaml);
+	return json;
+}
+
+static void test_tap_golden(void **state)
+{
+	(void)state;
+	struct world *w = xcalloc(1, sizeof(*w));
+
+	world_basic(w);
+	cJSON *tree = report_json_tree(&w->run);
+	char *tap = render(report_tap, tree);
+	golden("report.tap", tap);
+
+	assert_null(tap_diagnostics(tap, "ok 2 - tools/list-events"));
+	cJSON *d = tap_diagnostics(tap, "not ok 3 - prompt/refund-window # regression");
+	assert_string_equal(get(d, "verdict")->valuestring, "regression");
+	assert_int_equal(get(get(d, "prod"), "passed")->valueint, 1);
+	assert_int_equal(get(get(d, "prod"), "total")->valueint, 3);
+	assert_string_equal(cJSON_GetArrayItem(get(get(d, "prod"), "reasons"), 0)->valuestring,
+			    REASON_14);
+	assert_true(cJSON_IsFalse(get(get(d, "eval"), "ok")));
+	assert_int_equal(get(get(d, "eval"), "failed")->valueint, 1);
+	cJSON_Delete(d);
+	assert_non_null(strstr(tap, "ok 5 - guardrails/no-pii # SKIP filtered out\n"));
+	free(tap);
+	cJSON_Delete(tree);
+	free(w);
+}
+
+static void test_tap_hostile(void **state)
+{
+	(void)state;
+	struct world *w = xcalloc(1, sizeof(*w));
+
+	world_basic(w);
+	w->cases[0].id = "a # SKIP\nnot ok 9 - \\";
+	w->reasons[0][SIDE_PROD][0][0] = "say \"hi\"\n... \x01\x7f \xc2\x85 \xef\xbb\xbf \xff: {x}";
+	cJSON *tree = report_json_tree(&w->run);
+	char *tap = render(report_tap, tree);
+
+	assert_non_null(strstr(tap, "not ok 1 - tools/a \\# SKIP\xef\xbf\xbd"
+				    "not ok 9 - \\\\ # drift\n"));
+	assert_null(strstr(tap, "\nnot ok 9"));
+	cJSON *d = tap_diagnostics(tap, "not ok 1 - ");
+	assert_string_equal(cJSON_GetArrayItem(get(get(d, "prod"), "reasons"), 0)->valuestring,
+			    "say \"hi\"\n... \x01\x7f \xc2\x85 \xef\xbb\xbf \xef\xbf\xbd: {x}");
+	cJSON_Delete(d);
+	free(tap);
+	cJSON_Delete(tree);
+	free(w);
+}
+
+/*
+ * Writing files.
+ */
+
+static int render_broken(FILE *f, const cJSON *report, char **err)
+{
+	(void)report;
+	fputs("half a report", f);
+	*err = xstrdup("broken renderer");
+	return -1;
+}
+
+static void test_write_atomic(void **state)
+{
+	(void)state;
+	struct world *w = xcalloc(1, sizeof(*w));
+	char dir[] = "/tmp/canary-atomic-XXXXXX";
+	char *err = NULL;
+
+	assert_non_null(mkdtemp(dir));
+	world_basic(w);
+	cJSON *tree = report_json_tree(&w->run);
+	char *path = xasprintf("%s/canary.prom", dir);
+	char *expected = render(report_prom, tree);
+
+	/* Written whole, over an older file, with no temporary left. */
+	FILE *old = fopen(path, "w");
+	assert_non_null(old);
+	fputs("old", old);
+	fclose(old);
+	assert_int_equal(report_write_atomic(path, report_prom, tree, &err), 0);
+	char *got = util_read_file(path, 1 << 20, NULL, &err);
+	assert_non_null(got);
+	assert_string_equal(got, expected);
+	free(got);
+	char *tmp = xasprintf("%s.tmp.%ld", path, (long)getpid());
+	assert_int_equal(access(tmp, F_OK), -1);
+
+	/* A failing renderer leaves the old file and no temporary. */
+	assert_int_equal(report_write_atomic(path, render_broken, tree, &err), -1);
+	assert_string_equal(err, "broken renderer");
+	free(err);
+	got = util_read_file(path, 1 << 20, NULL, &err);
+	assert_string_equal(got, expected);
+	free(got);
+	assert_int_equal(access(tmp, F_OK), -1);
+
+	/* A folder that does not exist. */
+	char *nowhere = xasprintf("%s/no/such/dir/r.xml", dir);
+	assert_int_equal(report_write_atomic(nowhere, report_junit, tree, &err), -1);
+	char *want = xasprintf("cannot write '%s': No such file or directory", nowhere);
+	assert_string_equal(err, want);
+	free(want);
+	free(err);
+	free(nowhere);
+
+	unlink(path);
+	rmdir(dir);
+	free(tmp);
+	free(expected);
+	free(path);
+	cJSON_Delete(tree);
+	free(w);
+}
+
+/*
+ * Merging shard reports.
+ */
+
+/* How a shard report leaves out the other shards' cases. */
+enum shard_mode {
+	SHARD_NATIVE,    /* as `canary run --shard` does: "shard", not skipped */
+	SHARD_AS_FILTER, /* like --case: listed as skipped, no "shard" */
+};
+
+/* shard_run: a copy of a world's run narrowed to shard k of count (every
+ * count-th case by position), with its part of the transport counts and
+ * fingerprints, starting later and taking longer for higher k. */
+static struct world *shard_run(const struct world *w, size_t k, size_t count,
+			       enum shard_mode mode)
+{
+	struct world *s = xcalloc(1, sizeof(*s));
+
+	memcpy(s, w, sizeof(*s));
+	/* Re-point the copy at its own arrays. */
+	s->run.suite = &s->suite;
+	s->suite.strata = s->strata;
+	s->run.cases = s->results;
+	s->run.strata = s->sresults;
+	s->run.unevaluated = s->unevaluated;
+	for (size_t i = 0; i < MAX_STRATA; i++)
+		s->sresults[i].s = &s->strata[i];
+	for (size_t i = 0; i < s->run.ncases; i++) {
+		s->results[i].c = &s->cases[i];
+		for (int side = 0; side < SIDE__COUNT; side++)
+			s->results[i].side[side].samples = s->samples[i][side];
+		if (i % count == k)
+			continue;
+		s->results[i].selected = false;
+		s->results[i].other_shard = mode == SHARD_NATIVE;
+	}
+	if (mode == SHARD_NATIVE) {
+		s->run.shard_index = (int)k;
+		s->run.shard_count = (int)count;
+	}
+	/* Counts that add up to the whole run's over the shards. */
+	long share = (long)count, first = k == 0;
+	s->run.stats.requests = w->run.stats.requests / share +
+				first * (w->run.stats.requests % share);
+	s->run.stats.attempts = w->run.stats.attempts / share +
+				first * (w->run.stats.attempts % share);
+	s->run.stats.retries = w->run.stats.retries / share +
+			       first * (w->run.stats.retries % share);
+	for (int side = 0; side < SIDE__COUNT; side++) {
+		s->run.fingerprints[side] = s->fps[side];
+		for (size_t j = 0; j < w->run.nfingerprints[side]; j++) {
+			int total = w->run.fingerprints[side][j].count;
+			s->fps[side][j].count = total / (int)count +
+						(int)first * (total % (int)count);
+		}
+	}
+	s->run.started_wall_ms = STARTED_MS + 1000 * (long long)(count - k);
+	s->run.duration_ms = 1000 + 100 * (long)k;
+	verdict_compute(&s->run);
+	return s;
+}
+
+static cJSON *shard_report(const struct world *w, size_t k, size_t count, enum shard_mode mode)
+{
+	struct world *s = shard_run(w, k, count, mode);
+	cJSON *tree = report_json_tree(&s->run);
+
+	free(s);
+	return tree;
+}
+
+/* without_timing: a copy of a report without started_at and duration_ms. */
+static cJSON *without_timing(const cJSON *report)
+{
+	cJSON *copy = cJSON_Duplicate(report, true);
+
+	cJSON_DeleteItemFromObjectCaseSensitive(copy, "started_at");
+	cJSON_DeleteItemFromObjectCaseSensitive(copy, "duration_ms");
+	return copy;
+}
+
+static void check_merge_equals(struct world *w, size_t count, enum shard_mode mode)
+{
+	cJSON *shards[4];
+	const char *names[4] = {"s0.json", "s1.json", "s2.json", "s3.json"};
+	char *err = NULL;
+
+	assert_true(count <= ARRAY_SIZE(shards));
+	for (size_t k = 0; k < count; k++)
+		shards[k] = shard_report(w, k, count, mode);
+	/* The shards' reports differ from the whole... */
+	cJSON *whole = report_json_tree(&w->run);
+	assert_false(cJSON_Compare(whole, shards[0], true));
+	/* ... and merge back into it, in any order. */
+	for (int reverse = 0; reverse < 2; reverse++) {
+		cJSON *order[4];
+		for (size_t k = 0; k < count; k++)
+			order[k] = shards[reverse ? count - 1 - k : k];
+		cJSON *merged = report_merge_named(order, names, count, 0, &err);
+		if (!merged)
+			fail_msg("%s", err);
+		cJSON *a = without_timing(whole), *b = without_timing(merged);
+		assert_trees_equal(a, b);
+		/* Timing: the earliest start, the longest shard. */
+		assert_string_equal(get(merged, "started_at")->valuestring, "2026-01-02T03:04:06Z");
+		assert_int_equal(get(merged, "duration_ms")->valueint,
+				 1000 + 100 * (int)(count - 1));
+		/* The same printed text: key order as a run writes it. */
+		char *x = cJSON_Print(a), *y = cJSON_Print(b);
+		assert_string_equal(x, y);
+		free(x);
+		free(y);
+		cJSON_Delete(a);
+		cJSON_Delete(b);
+		cJSON_Delete(merged);
+	}
+	for (size_t k = 0; k < count; k++)
+		cJSON_Delete(shards[k]);
+	cJSON_Delete(whole);
+}
+
+static void test_merge_equals_unsharded(void **state)
+{
+	(void)state;
+	struct world *w = xcalloc(1, sizeof(*w));
+
+	world_basic(w);
+	check_merge_equals(w, 2, SHARD_NATIVE);
+	check_merge_equals(w, 2, SHARD_AS_FILTER);
+	world_many(w, 50);
+	check_merge_equals(w, 3, SHARD_NATIVE);
+	check_merge_equals(w, 4, SHARD_AS_FILTER);
+	/* A single report merges into itself. */
+	check_merge_equals(w, 1, SHARD_NATIVE);
+	free(w);
+}
+
+/* A shard's own report: which shard, the other shards' cases neither
+ * listed nor counted as filtered, and the same text as the run's. */
+static void test_shard_reports(void **state)
+{
+	(void)state;
+	struct world *w = xcalloc(1, sizeof(*w));
+	const char *names[] = {"s0.json", "s1.json", "s2.json"};
+	char *err = NULL;
+	cJSON *shards[3];
+
+	world_basic(w);
+	struct world *s1 = shard_run(w, 1, 2, SHARD_NATIVE);
+	cJSON *tree = report_json_tree(&s1->run);
+	const cJSON *shard = get(tree, "shard");
+	assert_int_equal(get(shard, "index")->valueint, 1);
+	assert_int_equal(get(shard, "count")->valueint, 2);
+	/* book-meeting, refund-window and the filtered no-pii are shard 0's. */
+	assert_int_equal(get(shard, "others")->valueint, 3);
+	assert_int_equal(get(tree, "filtered")->valueint, 0);
+	assert_int_equal(cJSON_GetArraySize(get(tree, "skipped")), 0);
+	assert_int_equal(get(tree, "selected")->valueint, 2);
+
+	char *text = render(report_text_tree, tree);
+	char *direct = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&direct, &len);
+	report_text(f, &s1->run, NULL);
+	fclose(f);
+	assert_string_equal(text, direct);
+	assert_non_null(strstr(text, "(3 filtered out)"));
+	free(text);
+	free(direct);
+	cJSON_Delete(tree);
+	free(s1);
+
+	/* Shard 0 lists the case that --case left out. */
+	tree = shard_report(w, 0, 2, SHARD_NATIVE);
+	assert_int_equal(get(tree, "filtered")->valueint, 1);
+	assert_string_equal(get(cJSON_GetArrayItem(get(tree, "skipped"), 0), "id")->valuestring,
+			    "no-pii");
+	cJSON_Delete(tree);
+
+	/* A missing shard is refused, unless a partial merge is asked for. */
+	world_many(w, 30);
+	for (size_t k = 0; k < 3; k++)
+		shards[k] = shard_report(w, k, 3, SHARD_NATIVE);
+	cJSON *two[] = {shards[0], shards[2]};
+	const char *two_names[] = {names[0], names[2]};
+	assert_null(report_merge_named(two, two_names, 2, 0, &err));
+	assert_string_equal(err, "cannot merge: 2 of 3 shards given; missing shard 1 (pass "
+				 "--partial to merge what there is)");
+	free(err);
+	cJSON *partial = report_merge_named(two, two_names, 2, REPORT_MERGE_PARTIAL, &err);
+	assert_non_null(partial);
+	assert_int_equal(get(partial, "selected")->valueint,
+			 get(shards[0], "selected")->valueint +
+				 get(shards[2], "selected")->valueint);
+	cJSON_Delete(partial);
+	/* Two reports of one shard. */
+	cJSON *same[] = {shards[1], shards[0], shards[1]};
+	assert_null(report_merge_named(same, names, 3, 0, &err));
+	assert_string_equal(err, "cannot merge: 's0.json' and 's2.json' are both shard 1/3");
+	free(err);
+	/* Reports of different shardings. */
+	cJSON *other = shard_report(w, 1, 4, SHARD_NATIVE);
+	cJSON *mixed[] = {shards[0], other};
+	assert_null(report_merge_named(mixed, names, 2, 0, &err));
+	assert_string_equal(err, "cannot merge: 's0.json' is one of 3 shards, 's1.json' one of 4");
+	free(err);
+	cJSON_Delete(other);
+	for (size_t k = 0; k < 3; k++)
+		cJSON_Delete(shards[k]);
+	free(w);
+}
+
+static void test_merge_refusals(void **state)
+{
+	(void)state;
+	struct world *w = xcalloc(1, sizeof(*w));
+	const char *names[] = {"a.json", "b.json"};
+	char *err = NULL;
+	cJSON *pair[2];
+
+	world_basic(w);
+	pair[0] = shard_report(w, 0, 2, SHARD_AS_FILTER);
+	pair[1] = shard_report(w, 1, 2, SHARD_AS_FILTER);
+
+	/* Different suites. */
+	cJSON_ReplaceItemInObjectCaseSensitive(pair[1], "suite", cJSON_CreateString("other"));
+	assert_null(report_merge_named(pair, names, 2, 0, &err));
+	assert_string_equal(err, "cannot merge: 'a.json' is suite 'calendar-assistant', "
+				 "'b.json' is suite 'other'");
+	free(err);
+	cJSON_ReplaceItemInObjectCaseSensitive(pair[1], "suite",
+					       cJSON_CreateString("calendar-assistant"));
+
+	/* Another version of the suite: other strata, or other cases. */
+	cJSON *strata = field(pair[1], "suite_strata");
+	cJSON_AddItemToArray(strata, cJSON_CreateString("new"));
+	assert_null(report_merge_named(pair, names, 2, 0, &err));
+	assert_string_equal(err, "cannot merge: 'a.json' and 'b.json' list different strata of "
+				 "suite 'calendar-assistant' (different versions of the suite?)");
+	free(err);
+	cJSON_DeleteItemFromArray(strata, 3);
+	cJSON_ReplaceItemInObjectCaseSensitive(pair[1], "suite_cases", cJSON_CreateNumber(9));
+	assert_null(report_merge_named(pair, names, 2, 0, &err));
+	assert_string_equal(err, "cannot merge: suite 'calendar-assistant' has 5 cases in "
+				 "'a.json' and 9 in 'b.json' (different versions of the suite?)");
+	free(err);
+	cJSON_ReplaceItemInObjectCaseSensitive(pair[1], "suite_cases", cJSON_CreateNumber(5));
+
+	/* The same case in two reports. */
+	cJSON_AddItemToArray(field(pair[1], "cases"),
+			     cJSON_Duplicate(item(field(pair[0], "cases"), 0), true));
+	assert_null(report_merge_named(pair, names, 2, 0, &err));
+	assert_string_equal(err, "cannot merge: case 'book-meeting' is in both 'a.json' and "
+				 "'b.json'");
+	free(err);
+	cJSON_DeleteItemFromArray(field(pair[1], "cases"), 2);
+	cJSON_AddItemToArray(field(pair[0], "cases"),
+			     cJSON_Duplicate(item(field(pair[0], "cases"), 1), true));
+	assert_null(report_merge_named(pair, names, 2, 0, &err));
+	assert_string_equal(err, "cannot merge: case 'refund-window' appears twice in 'a.json'");
+	free(err);
+	cJSON_DeleteItemFromArray(field(pair[0], "cases"), 2);
+
+	/* A position past the suite. */
+	cJSON *c1 = item(field(pair[1], "cases"), 0);
+	cJSON_ReplaceItemInObjectCaseSensitive(c1, "position", cJSON_CreateNumber(9));
+	assert_null(report_merge_named(pair, names, 2, 0, &err));
+	assert_string_equal(err, "cannot merge: case 'list-events' is at position 9, past the "
+				 "suite's 5 cases");
+	free(err);
+	cJSON_ReplaceItemInObjectCaseSensitive(c1, "position", cJSON_CreateNumber(1));
+
+	/* Both claim the same shard. */
+	for (int k = 0; k < 2; k++) {
+		cJSON *shard = cJSON_AddObjectToObject(pair[k], "shard");
+		cJSON_AddNumberToObject(shard, "index", 1);
+		cJSON_AddNumberToObject(shard, "count", 2);
+	}
+	assert_null(report_merge_named(pair, names, 2, 0, &err));
+	assert_string_equal(err, "cannot merge: 'a.json' and 'b.json' are both shard 1/2");
+	free(err);
+	cJSON_ReplaceItemInObjectCaseSensitive(field(pair[0], "shard"), "index",
+					       cJSON_CreateNumber(0));
+	cJSON *merged = report_merge_named(pair, names, 2, 0, &err);
+	assert_non_null(merged);
+	assert_null(cJSON_GetObjectItemCaseSensitive(merged, "shard"));
+	cJSON_Delete(merged);
+
+	/* Not a report, and a report from before merging was possible. */
+	cJSON_DeleteItemFromObjectCaseSensitive(pair[1], "suite_strata");
+	assert_null(report_merge_named(pair, names, 2, 0, &err));
+	assert_string_equal(err, "cannot merge 'b.json': it has no 'suite_strata' (written by an "
+				 "older canary?)");
+	free(err);
+	cJSON_DeleteItemFromObjectCaseSensitive(pair[1], "canary_report");
+	assert_null(report_merge(pair, 2, &err));
+	assert_string_equal(err, "cannot merge 'report 2': not a canary report (no "
+				 "'canary_report' field)");
+	free(err);
+	assert_null(report_merge(pair, 0, &err));
+	assert_string_equal(err, "nothing to merge");
+	free(err);
+
+	cJSON_Delete(pair[0]);
+	cJSON_Delete(pair[1]);
+	free(w);
+}
+
+/* world_outcomes: cases a and b in tools, c in prompt, repeat 1, with the
+ * grades given as "EP EP EP" (eval and prod of a, b, c: p pass, f fail,
+ * e error). */
+static void world_outcomes(struct world *w, const char *grades)
+{
+	static char *const ids[] = {"a", "b", "c"};
+	static const size_t strata[] = {0, 0, 1};
+
+	world_init(w);
+	for (size_t i = 0; i < 3; i++) {
+		size_t ci = add_case(w, strata[i], ids[i], 1);
+		for (int side = 0; side < SIDE__COUNT; side++) {
+			char g = grades[i * 3 + (size_t)side];
+			add_sample(w, ci, side, g == 'p' ? GRADE_PASS : g == 'f' ? GRADE_FAIL
+									 : GRADE_ERROR,
+				   g == 'p' ? NULL : REASON_CONN, NULL);
+		}
+	}
+	verdict_compute(&w->run);
+}
+
+/* Merging recomputes the verdict and exit code from the cases, as the
+ * unsharded run computes them. */
+static void test_merge_exit_codes(void **state)
+{
+	(void)state;
+	struct world *w = xcalloc(1, sizeof(*w));
+	char *err = NULL;
+	static const struct {
+		const char *grades;
+		bool interrupted;   /* only the second shard was */
+		const char *verdict;
+		int exit_code;
+	} rows[] = {
+		{"pp pp pp", false, "pass", 0},
+		{"pf pp pp", false, "drift", 1},
+		{"ep pp pp", false, "error", 3},
+		{"fp ee pp", false, "eval-regression", 1},
+		{"ff pp pf", false, "drift", 1},
+		{"ff pp pp", false, "regression", 1},
+		{"pp pp pp", true, "pass", 130},
+		{"pf pp pp", true, "drift", 130},
+	};
+
+	for (size_t r = 0; r < ARRAY_SIZE(rows); r++) {
+		world_outcomes(w, rows[r].grades);
+		cJSON *whole = report_json_tree(&w->run);
+		cJSON *pair[] = {shard_report(w, 0, 2, SHARD_NATIVE),
+				 shard_report(w, 1, 2, SHARD_NATIVE)};
+		if (rows[r].interrupted)
+			cJSON_ReplaceItemInObjectCaseSensitive(pair[1], "interrupted",
+							       cJSON_CreateTrue());
+		cJSON *merged = report_merge(pair, 2, &err);
+		if (!merged)
+			fail_msg("%s", err);
+		assert_string_equal(get(merged, "verdict")->valuestring, rows[r].verdict);
+		assert_int_equal(get(merged, "exit_code")->valueint, rows[r].exit_code);
+		assert_int_equal(cJSON_IsTrue(get(merged, "interrupted")), rows[r].interrupted);
+		if (!rows[r].interrupted) {
+			assert_string_equal(get(whole, "verdict")->valuestring, rows[r].verdict);
+			assert_int_equal(get(whole, "exit_code")->valueint, rows[r].exit_code);
+		}
+		/* The merged report renders like any other. */
+		char *text = render(report_text_tree, merged);
+		char *line = xasprintf("(exit %d)\n", rows[r].exit_code);
+		assert_non_null(strstr(text, line));
+		free(line);
+		free(text);
+		cJSON_Delete(merged);
+		cJSON_Delete(pair[0]);
+		cJSON_Delete(pair[1]);
+		cJSON_Delete(whole);
+	}
+
+	/* A verdict edited by hand does not survive: the samples decide. */
+	world_outcomes(w, "pf pp pp");
+	cJSON *pair[] = {shard_report(w, 0, 2, SHARD_NATIVE), shard_report(w, 1, 2, SHARD_NATIVE)};
+	cJSON *a = item(field(pair[0], "cases"), 0);
+	assert_string_equal(get(a, "id")->valuestring, "a");
+	cJSON_ReplaceItemInObjectCaseSensitive(a, "verdict", cJSON_CreateString("pass"));
+	cJSON_ReplaceItemInObjectCaseSensitive(pair[0], "exit_code", cJSON_CreateNumber(0));
+	cJSON *merged = report_merge(pair, 2, &err);
+	assert_non_null(merged);
+	assert_string_equal(get(item(field(merged, "cases"), 0), "verdict")->valuestring, "drift");
+	assert_int_equal(get(merged, "exit_code")->valueint, 1);
+	cJSON_Delete(merged);
+	cJSON_Delete(pair[0]);
+	cJSON_Delete(pair[1]);
+	free(w);
+}
+
+/*
+ * Odd reports.
+ */
+
+/* A flaky case passes in every format, with what differed kept. */
+static void test_flaky_passes(void **state)
+{
+	(void)state;
+	struct world *w = xcalloc(1, sizeof(*w));
+
+	world_basic(w);
+	cJSON *tree = report_json_tree(&w->run);
+	cJSON *c = item(field(tree, "cases"), 0);
+	cJSON_ReplaceItemInObjectCaseSensitive(c, "verdict", cJSON_CreateString("flaky"));
+	char *xml = render(report_junit, tree);
+	char *tap = render(report_tap, tree);
+
+	assert_non_null(strstr(xml, "name=\"book-meeting\" time=\"0.200\">\n      <system-out>"
+				    "flaky: "));
+	assert_non_null(strstr(xml, "<testsuite name=\"tools\" tests=\"2\" failures=\"0\""));
+	assert_non_null(strstr(tap, "\nok 1 - tools/book-meeting # flaky\n  ---\n"));
+	assert_true(xmllint_ok(xml));
+	free(xml);
+	free(tap);
+	cJSON_Delete(tree);
+	free(w);
+}
+
+/* A node of a tree and its parent. */
+struct node_ref {
+	cJSON *parent;
+	cJSON *node;
+};
+
+/* collect_nodes: every node under o. */
+static void collect_nodes(cJSON *o, struct node_ref **refs, size_t *n)
+{
+	cJSON *child;
+
+	cJSON_ArrayForEach(child, o) {
+		*refs = xreallocarray(*refs, *n + 1, sizeof(**refs));
+		(*refs)[(*n)++] = (struct node_ref){o, child};
+		collect_nodes(child, refs, n);
+	}
+}
+
+/* like_value: a value of the same type as v, another one. */
+static cJSON *like_value(const cJSON *v, unsigned k)
+{
+	static const char *const strings[] = {"x", "drift", "tools", "", "\xff<&>\n|#\\ \"q\""};
+	static const double numbers[] = {0, 7, 3, 1e9, 2147483647};
+
+	if (cJSON_IsString(v))
+		return cJSON_CreateString(strings[k % ARRAY_SIZE(strings)]);
+	if (cJSON_IsNumber(v))
+		return cJSON_CreateNumber(numbers[k % ARRAY_SIZE(numbers)]);
+	if (cJSON_IsBool(v))
+		return cJSON_CreateBool(!cJSON_IsTrue(v));
+	if (cJSON_IsArray(v))
+		return cJSON_CreateArray();
+	return cJSON_Duplicate(v, true);
+}
+
+static cJSON *odd_value(unsigned k)
+{
+	switch (k % 9) {
+	case 0: return cJSON_CreateString("x");
+	case 1: return cJSON_CreateNumber(-1);
+	case 2: return cJSON_CreateNumber(1e300);
+	case 3: return cJSON_CreateNull();
+	case 4: return cJSON_CreateObject();
+	case 5: return cJSON_CreateArray();
+	case 6: return cJSON_CreateTrue();
+	case 7: return cJSON_CreateNumber(2.5);
+	default: return cJSON_CreateString("drift");
+	}
+}
+
+/* A hand-edited report, values changed (mostly to another of the same
+ * type) or removed at random: every
+ * renderer and merge either works or refuses it with a message; none
+ * crashes (run under ASan/UBSan in CI). */
+static void test_edited_reports(void **state)
+{
+	(void)state;
+	struct world *w = xcalloc(1, sizeof(*w));
+	uint64_t seed = 0x9e3779b97f4a7c15ull;
+	size_t refused = 0, rendered = 0;
+
+	world_basic(w);
+	cJSON *whole = report_json_tree(&w->run);
+	cJSON *other = shard_report(w, 1, 2, SHARD_AS_FILTER);
+	for (int round = 0; round < 1000; round++) {
+		cJSON *tree = cJSON_Duplicate(whole, true);
+		for (int edits = 0; edits < 1 + round % 3; edits++) {
+			struct node_ref *refs = NULL;
+			size_t n = 0;
+			collect_nodes(tree, &refs, &n);
+			seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+			struct node_ref r = refs[(seed >> 33) % n];
+			unsigned how = (unsigned)(seed >> 20) % 10;
+			unsigned k = (unsigned)(seed >> 40);
+			if (how == 9)
+				cJSON_Delete(cJSON_DetachItemViaPointer(r.parent, r.node));
+			else
+				cJSON_ReplaceItemViaPointer(r.parent, r.node,
+							    how < 6 ? like_value(r.node, k)
+								    : odd_value(k));
+			free(refs);
+		}
+		char *err = NULL;
+		bool valid = report_check(tree, &err) == 0;
+		free(err);
+		for (const struct report_format *fmt = report_formats; fmt->name; fmt++) {
+			char *text = NULL;
+			size_t len = 0;
+			FILE *f = open_memstream(&text, &len);
+			err = NULL;
+			int rc = fmt->render(f, tree, &err);
+			fclose(f);
+			assert_int_equal(rc, valid ? 0 : -1);
+			assert_true(rc == 0 ? err == NULL : err != NULL && len == 0);
+			rendered += rc == 0;
+			refused += rc != 0;
+			/* Whatever was edited, JUnit output stays valid. */
+			if (rc == 0 && fmt->render == report_junit && round % 5 == 0)
+				assert_true(xmllint_ok(text));
+			free(err);
+			free(text);
+		}
+		cJSON *pair[] = {tree, other};
+		err = NULL;
+		cJSON *merged = report_merge(pair, 2, &err);
+		assert_true((merged == NULL) == (err != NULL));
+		if (merged) {
+			/* What merge makes is a valid report. */
+			char *why = NULL;
+			assert_int_equal(report_check(merged, &why), 0);
+		}
+		cJSON_Delete(merged);
+		free(err);
+		cJSON_Delete(tree);
+	}
+	print_message("edited reports: %zu renderings, %zu refusals\n", rendered, refused);
+	/* Both outcomes happened. */
+	assert_true(refused > 100 && rendered > 100);
+	cJSON_Delete(other);
+	cJSON_Delete(whole);
+	free(w);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_tree_additions),
+		cmocka_unit_test(test_text_from_tree),
+		cmocka_unit_test(test_parse_and_check),
+		cmocka_unit_test(test_formats_table),
+		cmocka_unit_test(test_junit_golden),
+		cmocka_unit_test(test_junit_hostile),
+		cmocka_unit_test(test_junit_counts),
+		cmocka_unit_test(test_markdown_golden),
+		cmocka_unit_test(test_markdown_escaping),
+		cmocka_unit_test(test_markdown_cap),
+		cmocka_unit_test(test_prom_golden),
+		cmocka_unit_test(test_prom_labels),
+		cmocka_unit_test(test_tap_golden),
+		cmocka_unit_test(test_tap_hostile),
+		cmocka_unit_test(test_flaky_passes),
+		cmocka_unit_test(test_edited_reports),
+		cmocka_unit_test(test_write_atomic),
+		cmocka_unit_test(test_merge_equals_unsharded),
+		cmocka_unit_test(test_shard_reports),
+		cmocka_unit_test(test_merge_refusals),
+		cmocka_unit_test(test_merge_exit_codes),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
