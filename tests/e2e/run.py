@@ -20,8 +20,15 @@ it names (suites, agent scripts).  test.json keys (all optional but args):
                 of the JSON report; "cases" may be {"id": "verdict"}.
   requests      {"eval": N}: how many requests the agent received.
   secrets_absent: strings that may appear in no output, report or log.
+  steps         a list of extra argument lists run, in order, before args
+                (e.g. shard runs before a merge); their exit codes are not
+                checked.
+  json_equal    {"a": PATH, "b": PATH, "ignore": [keys]}: two JSON files equal
+                but for the ignored keys (at any depth).
   runs          run the command this many times (default 1); expectations
                 apply to the last run, request counts to all of them.
+  files_contain {"path": ["string", ...]}: files (with the expansions) that
+                must exist and contain each string.
   absent_files  paths (with the expansions) that must not exist afterwards.
   hold_lock     a path (with the expansions) the runner holds an flock on
                 while canary runs, as an overlapping run would.
@@ -89,6 +96,28 @@ def subset(expected, actual, path="$"):
         return out
     if expected != actual:
         return ["%s: expected %r, got %r" % (path, expected, actual)]
+    return []
+
+
+def strip_keys(value, ignore):
+    if isinstance(value, dict):
+        return {k: strip_keys(v, ignore) for k, v in value.items() if k not in ignore}
+    if isinstance(value, list):
+        return [strip_keys(v, ignore) for v in value]
+    return value
+
+
+def json_equal(spec):
+    try:
+        docs = []
+        for key in ("a", "b"):
+            with open(spec[key]) as f:
+                docs.append(strip_keys(json.load(f), set(spec.get("ignore", []))))
+    except (OSError, ValueError) as e:
+        return ["json_equal: %s" % e]
+    if docs[0] != docs[1]:
+        return ["json_equal: %s and %s differ: %s" % (
+            spec["a"], spec["b"], "; ".join(subset(docs[1], docs[0])[:5]) or "extra keys")]
     return []
 
 
@@ -177,6 +206,9 @@ def run_case(canary, case_dir):
         if "hold_lock" in spec:
             lock = open(expand(spec["hold_lock"], urls, case_dir, out_dir), "w")
             fcntl.flock(lock, fcntl.LOCK_EX)
+        for step in spec.get("steps", []):
+            subprocess.run([canary] + expand(step, urls, case_dir, out_dir), cwd=case_dir,
+                           env=env, capture_output=True, text=True, timeout=TIMEOUT)
         for _ in range(spec.get("runs", 1)):
             proc = run_canary(args, case_dir, env, spec, logs)
         if lock:
@@ -203,6 +235,19 @@ def run_case(canary, case_dir):
             p, text = check_report(spec_report, urls, case_dir, out_dir)
             problems += p
             texts.append(text)
+        for path, wants in expand(spec.get("files_contain", {}), urls, case_dir,
+                                  out_dir).items():
+            try:
+                with open(expand(path, urls, case_dir, out_dir), errors="replace") as f:
+                    text = f.read()
+            except OSError as e:
+                problems.append("%s: %s" % (path, e))
+                continue
+            for want in wants:
+                if want not in text:
+                    problems.append("%s lacks %r" % (path, want))
+        if "json_equal" in spec:
+            problems += json_equal(expand(spec["json_equal"], urls, case_dir, out_dir))
         for path in expand(spec.get("absent_files", []), urls, case_dir, out_dir):
             if os.path.exists(path):
                 problems.append("%s exists" % path)
