@@ -25,6 +25,8 @@ const struct cmd_entry cmd_table[] = {
 	{"report", "report REPORT.json --format FORMAT", "re-render a saved JSON report",
 	 cmd_report},
 	{"merge", "merge REPORT.json...", "combine the reports of --shard runs", cmd_merge},
+	{"history", "history PATH [options]", "show trends, fingerprints and checks from run history",
+	 cmd_history},
 	{"calibrate", "calibrate SUITE LABELS.yaml", "measure the judge against human labels",
 	 cmd_calibrate},
 	{"demo", "demo [options]", "run the demo: two local agents, one drifted", cmd_demo},
@@ -38,10 +40,11 @@ static void usage(FILE *f)
 		   "suite at the eval composition and at production, grades both alike and\n"
 		   "prints a per-stratum diff.\n\ncommands:\n");
 	for (const struct cmd_entry *c = cmd_table; c->name; c++)
-		fprintf(f, "  %-10s %s\n", c->name, c->summary);
+		fprintf(f, "  %-12s %s\n", c->name, c->summary);
 	fprintf(f, "\n'canary COMMAND --help' describes a command; see also canary(1).\n"
 		   "exit codes: 0 pass, 1 drift or regression, 2 usage or suite error,\n"
-		   "3 some cases could not be measured, 130 interrupted.\n");
+		   "3 some cases could not be measured, 75 locked by another run,\n"
+		   "130 interrupted.\n");
 }
 
 /* Find a command by exact name or unique prefix, as tmux does. */
