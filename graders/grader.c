@@ -20,6 +20,10 @@ const struct grader_ops *const grader_table[] = {
 	&grader_equals,
 	&grader_max_latency,
 	&grader_judge,
+	&grader_json_schema,
+	&grader_tool_call,
+	&grader_no_tool_call,
+	&grader_exec,
 	NULL,
 };
 

@@ -120,6 +120,10 @@ extern const struct grader_ops grader_not_contains;
 extern const struct grader_ops grader_equals;
 extern const struct grader_ops grader_max_latency;
 extern const struct grader_ops grader_judge;
+extern const struct grader_ops grader_json_schema;
+extern const struct grader_ops grader_tool_call;
+extern const struct grader_ops grader_no_tool_call;
+extern const struct grader_ops grader_exec;
 
 const struct grader_ops *grader_find(const char *name);
 
@@ -133,6 +137,26 @@ struct grader *grader_compile(const struct ynode *entry, const struct grader_env
  * asked for, fails the sample with that reason.  out->reason is always one
  * line of valid UTF-8 of at most GRADE_REASON_MAX bytes, without the label. */
 void grader_run(const struct grader *g, const struct grade_input *in, struct grade_result *out);
+
+/* A compiled JSON Schema grader config, shared by json_schema and tool_call:
+ * schema_cfg_compile() reads a schema (inline, true/false, or file:) with
+ * its options; errors name the YAML position of the offending schema node.
+ * what names the config in messages; allow_extract permits `extract:`. */
+struct schema_cfg;
+struct jsonschema_error;
+struct schema_cfg *schema_cfg_compile(const struct ynode *cfg, const struct grader_env *env,
+				      const char *what, bool allow_extract, char **err);
+/* schema_cfg_validate: 1 valid, 0 invalid (the first max_errs errors kept),
+ * -1 could not decide. */
+int schema_cfg_validate(const struct schema_cfg *c, const cJSON *instance,
+			struct jsonschema_error *errs, size_t max_errs, size_t *nerrs);
+/* schema_cfg_error(s): one error, or the first few joined, as reason text. */
+char *schema_cfg_error(const struct schema_cfg *c, const struct jsonschema_error *e);
+char *schema_cfg_errors(const struct schema_cfg *c, const struct jsonschema_error *errs,
+			size_t n);
+/* schema_cfg_at: the schema node at a schema-location pointer, or NULL. */
+const cJSON *schema_cfg_at(const struct schema_cfg *c, const char *schema_ptr);
+void schema_cfg_free(struct schema_cfg *c);
 
 /* grade_result_tidy: what grader_run does to every result: no reason on a
  * pass, a reason on anything else, one line and capped. */

@@ -1,0 +1,3 @@
+#!/bin/sh
+# Never answers within its timeout.
+sleep 30
