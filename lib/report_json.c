@@ -14,6 +14,8 @@
 #include <cjson/cJSON.h>
 
 #include "fingerprint.h"
+#include "judge_prompt.h"
+#include "provider.h"
 #include "run.h"
 #include "util.h"
 #include "verdict.h"
@@ -348,6 +350,23 @@ static cJSON *json_skipped(const struct run *r)
 	return skipped;
 }
 
+/* json_judge: which judge graded the run, with what prompt template, and
+ * what it cost, so that a change of judge shows between runs. */
+static cJSON *json_judge(const struct run *r)
+{
+	const struct judge_config *j = &r->suite->judge;
+	cJSON *o = cJSON_CreateObject();
+	char *hash = xasprintf("sha256:%s", judge_prompt_hash());
+	add_string(o, "model", j->model);
+	add_string(o, "api", j->provider ? j->provider->name : NULL);
+	add_string(o, "template", JUDGE_PROMPT_VERSION);
+	add_string(o, "template_hash", hash);
+	add_number(o, "calls", r->rt.judge_calls);
+	add_number(o, "cache_hits", r->rt.judge_cache_hits);
+	free(hash);
+	return o;
+}
+
 cJSON *report_json_tree(const struct run *r)
 {
 	cJSON *root = cJSON_CreateObject();
@@ -395,6 +414,8 @@ cJSON *report_json_tree(const struct run *r)
 	add_number(root, "attempts", r->stats.attempts);
 	add_number(root, "retries", r->stats.retries);
 	cJSON_AddItemToObject(root, "targets", json_targets(r));
+	if (r->suite && r->suite->judge.present)
+		cJSON_AddItemToObject(root, "judge", json_judge(r));
 	cJSON_AddItemToObject(root, "fingerprint_diff", json_fingerprint_diff(r));
 	cJSON_AddItemToObject(root, "strata", json_strata(r));
 	cJSON_AddItemToObject(root, "cases", json_cases(r));
@@ -1222,6 +1243,13 @@ static struct tree_run *tree_run_new(const cJSON *report, const struct report_la
 	t->run.exit_code = report_int(report, "exit_code");
 	t->run.duration_ms = (long)report_num(report, "duration_ms");
 	t->run.interrupted = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(report, "interrupted"));
+	const cJSON *judge = cJSON_GetObjectItemCaseSensitive(report, "judge");
+	if (cJSON_IsObject(judge)) {
+		t->suite.judge.present = true;
+		t->suite.judge.model = (char *)report_str(judge, "model");
+		t->run.rt.judge_calls = report_int(judge, "calls");
+		t->run.rt.judge_cache_hits = report_int(judge, "cache_hits");
+	}
 	t->run.stats.requests = report_int(report, "requests");
 	t->run.stats.attempts = report_int(report, "attempts");
 	t->run.stats.retries = report_int(report, "retries");
