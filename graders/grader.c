@@ -155,22 +155,10 @@ void grade_result_release(struct grade_result *r)
 int grader_check_keys(const struct ynode *map, const char *grader, const char *const *keys,
 		      char **err)
 {
-	for (size_t i = 0; i < map->n; i++) {
-		const struct ynode *k = map->items[2 * i];
-		const char *const *p;
-		for (p = keys; *p && strcmp(*p, k->str) != 0; p++)
-			;
-		if (*p)
-			continue;
-		const char *hint = util_suggest(k->str, keys);
-		if (hint)
-			*err = ynode_error(k, "unknown key '%s' in %s (did you mean '%s'?)", k->str,
-					   grader, hint);
-		else
-			*err = ynode_error(k, "unknown key '%s' in %s", k->str, grader);
-		return -1;
-	}
-	return 0;
+	char *where = xasprintf("in %s", grader);
+	int rc = ynode_check_keys(map, keys, where, err);
+	free(where);
+	return rc;
 }
 
 int grader_cfg_text(const struct ynode *n, const char *what, char **err)

@@ -98,40 +98,6 @@ out:
 	return out;
 }
 
-static char *join(const char *const *words)
-{
-	struct buf b;
-	buf_init(&b, 0);
-	for (size_t i = 0; words[i]; i++)
-		buf_addf(&b, "%s%s", i ? ", " : "", words[i]);
-	return buf_detach(&b, NULL);
-}
-
-/* Every key of map must be one of keys; where names the mapping. */
-static int check_keys(const struct ynode *map, const char *const *keys, const char *where,
-		      char **err)
-{
-	for (size_t i = 0; i < map->n; i++) {
-		const struct ynode *k = map->items[2 * i];
-		bool known = false;
-		for (size_t j = 0; keys[j] && !known; j++)
-			known = strcmp(k->str, keys[j]) == 0;
-		if (known)
-			continue;
-		const char *hint = util_suggest(k->str, keys);
-		if (hint) {
-			*err = ynode_error(k, "unknown key '%.64s' %s (did you mean '%s'?)", k->str,
-					   where, hint);
-		} else {
-			char *list = join(keys);
-			*err = ynode_error(k, "unknown key '%.64s' %s (keys: %s)", k->str, where,
-					   list);
-			free(list);
-		}
-		return -1;
-	}
-	return 0;
-}
 
 /* A scalar that the YAML core schema reads as a string. */
 static bool is_text(const struct ynode *n)
@@ -167,7 +133,7 @@ static int check_model(const struct ynode *v, char **err)
 				      "{file: path}");
 		return -1;
 	}
-	if (check_keys(v, model_keys, "in 'model'", err) < 0)
+	if (ynode_check_keys(v, model_keys, "in 'model'", err) < 0)
 		return -1;
 	for (size_t i = 0; i < ARRAY_SIZE(required); i++) {
 		const struct ynode *s = ynode_get(v, required[i]);
@@ -283,12 +249,12 @@ static struct fingerprint *load_doc(const struct ydoc *doc, const char *dir, cha
 		return NULL;
 	}
 	if (root->kind != YNODE_MAP || root->n == 0) {
-		char *list = join(fingerprint_component_names);
+		char *list = util_join(fingerprint_component_names, ", ");
 		*err = ynode_error(root, "a manifest must be a mapping of components (%s)", list);
 		free(list);
 		return NULL;
 	}
-	if (check_keys(root, fingerprint_component_names, "in the manifest", err) < 0)
+	if (ynode_check_keys(root, fingerprint_component_names, "in the manifest", err) < 0)
 		return NULL;
 	fp = xcalloc(1, sizeof(*fp));
 	fp->components = xcalloc(root->n, sizeof(*fp->components));

@@ -145,39 +145,6 @@ static const struct ynode *second_key(const struct ynode *map, const char *a, co
 	return map;
 }
 
-static char *join(const char *const *words)
-{
-	struct buf b;
-	buf_init(&b, 0);
-	for (size_t i = 0; words[i]; i++)
-		buf_addf(&b, "%s%s", i ? ", " : "", words[i]);
-	return buf_detach(&b, NULL);
-}
-
-/* Every key of map must be one of keys; where names the mapping. */
-static int check_keys(const struct ynode *map, const char *const *keys, const char *where,
-		      char **err)
-{
-	for (size_t i = 0; i < map->n; i++) {
-		const struct ynode *k = map->items[2 * i];
-		bool known = false;
-		for (size_t j = 0; keys[j] && !known; j++)
-			known = strcmp(k->str, keys[j]) == 0;
-		if (known)
-			continue;
-		const char *hint = util_suggest(k->str, keys);
-		if (hint) {
-			*err = ynode_error(k, "unknown key '%.64s' %s (did you mean '%s'?)", k->str,
-					   where, hint);
-		} else {
-			char *list = join(keys);
-			*err = ynode_error(k, "unknown key '%.64s' %s (keys: %s)", k->str, where, list);
-			free(list);
-		}
-		return -1;
-	}
-	return 0;
-}
 
 static int need_map(const struct ynode *n, const char *what, char **err)
 {
@@ -368,7 +335,7 @@ static int get_api(const struct ynode *v, const char *key, const char *const *on
 				return 0;
 		}
 	}
-	char *list = join(names);
+	char *list = util_join(names, ", ");
 	const char *hint = is_text(v) ? util_suggest(v->str, names) : NULL;
 	if (only && is_text(v) && provider_find(v->str))
 		*err = ynode_error(v, "the judge cannot use api '%.64s' (one of: %s)", v->str, list);
@@ -411,7 +378,7 @@ static int load_fingerprint(struct target *t, const struct ynode *n, char **err)
 	if (need_map(n, "'fingerprint'", err) < 0)
 		return -1;
 	char *ctx = xasprintf("in fingerprint of target '%s'", side_name(t->side));
-	int rc = check_keys(n, fingerprint_keys, ctx, err);
+	int rc = ynode_check_keys(n, fingerprint_keys, ctx, err);
 	free(ctx);
 	if (rc < 0)
 		return -1;
@@ -438,7 +405,7 @@ static int load_reply(struct target *t, const struct ynode *n, char **err)
 	if (need_map(n, "'reply'", err) < 0)
 		return -1;
 	char *ctx = xasprintf("in reply of target '%s'", side_name(t->side));
-	int rc = check_keys(n, reply_keys, ctx, err);
+	int rc = ynode_check_keys(n, reply_keys, ctx, err);
 	const struct ynode *content = rc < 0 ? NULL : need_key(n, "content", ctx, err);
 	free(ctx);
 	if (!content || get_pointer(content, "content", "/reply/text", &t->reply_content, err) < 0)
@@ -461,7 +428,7 @@ static int load_target(struct loader *L, enum side side, const struct ynode *n, 
 	t->side = side;
 	t->line = n->line;
 	t->col = n->col;
-	if (need_map(n, what, err) < 0 || check_keys(n, target_keys, where, err) < 0)
+	if (need_map(n, what, err) < 0 || ynode_check_keys(n, target_keys, where, err) < 0)
 		goto out;
 	if ((v = ynode_get(n, "api"))) {
 		if (get_api(v, "api", NULL, &t->provider, err) < 0)
@@ -530,7 +497,7 @@ static int load_judge(struct loader *L, const struct ynode *n, char **err)
 	j->present = true;
 	j->line = n->line;
 	j->col = n->col;
-	if (need_map(n, "'judge'", err) < 0 || check_keys(n, judge_keys, "in judge", err) < 0)
+	if (need_map(n, "'judge'", err) < 0 || ynode_check_keys(n, judge_keys, "in judge", err) < 0)
 		return -1;
 	if ((v = ynode_get(n, "api"))) {
 		if (get_api(v, "api", judge_apis, &j->provider, err) < 0)
@@ -581,7 +548,7 @@ static int load_defaults(struct suite *s, const struct ynode *n, char **err)
 {
 	const struct ynode *v;
 	if (need_map(n, "'defaults'", err) < 0 ||
-	    check_keys(n, defaults_keys, "in defaults", err) < 0)
+	    ynode_check_keys(n, defaults_keys, "in defaults", err) < 0)
 		return -1;
 	if ((v = ynode_get(n, "repeat")) &&
 	    get_int(v, "repeat", REPEAT_MAX, &s->defaults.repeat, err) < 0)
@@ -675,7 +642,7 @@ static int use_named(struct loader *L, const struct ynode *entry, struct grader 
 	} else if (hint) {
 		*err = ynode_error(v, "unknown grader '%.64s' (did you mean '%s'?)", v->str, hint);
 	} else {
-		char *list = join(names);
+		char *list = util_join(names, ", ");
 		*err = ynode_error(v, "unknown grader '%.64s' (named graders: %s)", v->str, list);
 		free(list);
 	}
@@ -803,7 +770,7 @@ static int load_messages(struct suite_case *c, const struct ynode *n, const stru
 		const struct ynode *role = NULL, *content = NULL;
 		int rc = need_map(m, what, err);
 		if (rc == 0)
-			rc = check_keys(m, message_keys, where, err);
+			rc = ynode_check_keys(m, message_keys, where, err);
 		if (rc == 0 && (!(role = need_key(m, "role", where, err)) ||
 				!(content = need_key(m, "content", where, err))))
 			rc = -1;
@@ -816,7 +783,7 @@ static int load_messages(struct suite_case *c, const struct ynode *n, const stru
 			known = strcmp(role->str, roles[j]) == 0;
 		if (!known) {
 			const char *hint = is_text(role) ? util_suggest(role->str, roles) : NULL;
-			char *list = join(roles);
+			char *list = util_join(roles, ", ");
 			if (hint)
 				*err = ynode_error(role, "unknown role '%.64s' (did you mean '%s'?)",
 						   role->str, hint);
@@ -874,7 +841,7 @@ static int load_case(struct loader *L, struct stratum *st, size_t si, size_t ci,
 	v = ynode_get(n, "id");
 	where = v && is_text(v) ? xasprintf("in case '%.64s'", v->str)
 				: xasprintf("in case %zu of stratum '%s'", ci + 1, st->name);
-	if (check_keys(n, case_keys, where, err) < 0 || !(v = need_key(n, "id", where, err)) ||
+	if (ynode_check_keys(n, case_keys, where, err) < 0 || !(v = need_key(n, "id", where, err)) ||
 	    get_text(v, "id", &c->id, err) < 0)
 		goto out;
 	if (!*c->id || strpbrk(c->id, "\t\r\n")) {
@@ -966,7 +933,7 @@ static int load_stratum(struct loader *L, size_t si, const struct ynode *n, char
 	char *where = xasprintf("in stratum '%s'", st->name);
 	char *what = xasprintf("stratum '%s'", st->name);
 	int rc = -1;
-	if (need_map(n, what, err) < 0 || check_keys(n, stratum_keys, where, err) < 0)
+	if (need_map(n, what, err) < 0 || ynode_check_keys(n, stratum_keys, where, err) < 0)
 		goto out;
 	if ((v = ynode_get(n, "description")) &&
 	    get_text(v, "description", &st->description, err) < 0)
@@ -1094,7 +1061,7 @@ static int load(struct loader *L, char **err)
 					 "strata, ...)");
 		return -1;
 	}
-	if (check_keys(root, top_keys, "at top level", err) < 0 || load_version(s, root, err) < 0)
+	if (ynode_check_keys(root, top_keys, "at top level", err) < 0 || load_version(s, root, err) < 0)
 		return -1;
 	if (!(v = need_key(root, "name", "at top level", err)) ||
 	    get_text(v, "name", &s->name, err) < 0)
@@ -1102,7 +1069,7 @@ static int load(struct loader *L, char **err)
 	if ((v = ynode_get(root, "defaults")) && load_defaults(s, v, err) < 0)
 		return -1;
 	if (!(v = need_key(root, "targets", "at top level", err)) ||
-	    need_map(v, "'targets'", err) < 0 || check_keys(v, targets_keys, "in targets", err) < 0)
+	    need_map(v, "'targets'", err) < 0 || ynode_check_keys(v, targets_keys, "in targets", err) < 0)
 		return -1;
 	for (int side = 0; side < SIDE__COUNT; side++) {
 		const struct ynode *t = need_key(v, side_name(side), "in targets", err);

@@ -310,6 +310,18 @@ const char *util_suggest(const char *word, const char *const *candidates)
 	return best_d <= limit || (best_d <= 2 && wl >= 4) ? best : NULL;
 }
 
+char *util_join(const char *const *words, const char *sep)
+{
+	struct buf b;
+	buf_init(&b, 0);
+	for (size_t i = 0; words[i]; i++) {
+		if (i)
+			buf_addstr(&b, sep);
+		buf_addstr(&b, words[i]);
+	}
+	return buf_detach(&b, NULL);
+}
+
 bool util_glob(const char *pattern, const char *s)
 {
 	return fnmatch(pattern, s, 0) == 0;

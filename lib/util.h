@@ -75,6 +75,9 @@ int util_parse_size(const char *s, size_t *bytes);
  * enough to be a likely typo; NULL otherwise.  candidates ends with NULL. */
 const char *util_suggest(const char *word, const char *const *candidates);
 
+/* util_join: words (NULL-terminated) joined by sep; the caller frees. */
+char *util_join(const char *const *words, const char *sep);
+
 /* util_glob: fnmatch-style match of '*', '?' and '[...]'. */
 bool util_glob(const char *pattern, const char *s);
 

@@ -275,6 +275,30 @@ const struct ynode *ynode_get(const struct ynode *map, const char *key)
 	return NULL;
 }
 
+int ynode_check_keys(const struct ynode *map, const char *const *keys, const char *where,
+		     char **err)
+{
+	for (size_t i = 0; map && map->kind == YNODE_MAP && i < map->n; i++) {
+		const struct ynode *k = map->items[2 * i];
+		bool known = false;
+		for (size_t j = 0; keys[j] && !known; j++)
+			known = strcmp(k->str, keys[j]) == 0;
+		if (known)
+			continue;
+		const char *hint = util_suggest(k->str, keys);
+		if (hint) {
+			*err = ynode_error(k, "unknown key '%.64s' %s (did you mean '%s'?)", k->str,
+					   where, hint);
+		} else {
+			char *list = util_join(keys, ", ");
+			*err = ynode_error(k, "unknown key '%.64s' %s (keys: %s)", k->str, where, list);
+			free(list);
+		}
+		return -1;
+	}
+	return 0;
+}
+
 const char *ynode_kind_name(enum ynode_kind k)
 {
 	switch (k) {

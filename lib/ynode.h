@@ -57,6 +57,12 @@ int ynode_bool(const struct ynode *n, bool *out);
 /* ynode_number: parse a plain numeric scalar; -1 when it is not one. */
 int ynode_number(const struct ynode *n, double *out);
 
+/* ynode_check_keys: every key of map must be one of keys (NULL-terminated);
+ * otherwise -1 and *err "unknown key 'x' WHERE (did you mean 'y'?)", where
+ * names the mapping ("in case 'c'"), or the allowed keys when none is close. */
+int ynode_check_keys(const struct ynode *map, const char *const *keys, const char *where,
+		     char **err);
+
 /* ynode_error: "file:line:col: message" for node n (caller frees). */
 char *ynode_error(const struct ynode *n, const char *fmt, ...) PRINTF_LIKE(2, 3);
 

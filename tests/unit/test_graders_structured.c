@@ -571,7 +571,7 @@ static void test_tool_call_config_errors(void **state)
 	expect_suite_error("tool_call: {calls: [{arguments: {}}]}",
 			   "t.yaml:1:21: expected call needs a name");
 	expect_suite_error("tool_call: {calls: [{name: a, index: 1}]}",
-			   "t.yaml:1:31: unknown key 'index' in tool_call calls");
+			   "t.yaml:1:31: unknown key 'index' in tool_call calls (keys: name, arguments)");
 	expect_suite_error("tool_call:\n"
 			   "  name: create_event\n"
 			   "  arguments:\n"
@@ -583,7 +583,7 @@ static void test_tool_call_config_errors(void **state)
 			   "t.yaml:1:52: bad schema at /type: unknown type 'strng' (did you mean "
 			   "'string'?)");
 	expect_suite_error("tool_call: {name: a, arguments: {file: x.json, extract: fenced}}",
-			   "t.yaml:1:48: unknown key 'extract' in tool_call arguments");
+			   "t.yaml:1:48: unknown key 'extract' in tool_call arguments (keys: schema, file, format)");
 	expect_suite_error("{tool_call: a, on: raw}",
 			   "t.yaml:1:20: tool_call grades the whole reply and takes no 'on'");
 }
