@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "fingerprint.h"
+#include "support.h"
 #include "util.h"
 
 #define H_EXPERIMENTS "sha256:b491311a31dabff8f988ec4f84fe1b3bd94e52bd6565f8d4366a23cf815ede08"
@@ -28,25 +29,10 @@
 #define H_TOOLS "sha256:3542d3a55f61bcae189f241665676754c8dd79eba2ee3ca7b279fac1a4ed3f3b"
 #define H_WHOLE "sha256:54edeb40f7f94f80b6d068b581a6ee70f4333315f95bd49b0e79268b0908345e"
 
-/* fixtures: $FIXTURES (set by meson), else the source tree's folder seen
- * from the source root, the build folder or its tests folder. */
-static const char *fixtures(void)
-{
-	static const char *const guesses[] = {
-		"tests/fixtures", "../tests/fixtures", "../../tests/fixtures",
-	};
-	const char *f = getenv("FIXTURES");
-	if (f)
-		return f;
-	for (size_t i = 0; i < ARRAY_SIZE(guesses); i++)
-		if (access(guesses[i], R_OK) == 0)
-			return guesses[i];
-	return guesses[1];
-}
 
 static char *fixture(const char *name)
 {
-	return xasprintf("%s/fingerprint/%s", fixtures(), name);
+	return xasprintf("%s/fingerprint/%s", test_fixtures(), name);
 }
 
 static struct fingerprint *load_text(const char *text, const char *dir, char **err)
@@ -264,7 +250,7 @@ static void test_file_errors(void **state)
 	char *path = fixture("missing-file.yaml"), *err = NULL;
 	assert_null(fingerprint_manifest_load(path, &err));
 	char *want = xasprintf("%s:3:9: cannot open '%s/fingerprint/prompts/does-not-exist.md': "
-			       "No such file or directory", path, fixtures());
+			       "No such file or directory", path, test_fixtures());
 	assert_string_equal(err, want);
 	free(want);
 	free(err);

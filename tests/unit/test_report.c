@@ -14,124 +14,15 @@
 #include <cjson/cJSON.h>
 
 #include "report.h"
+#include "support.h"
 #include "run.h"
 #include "util.h"
 #include "verdict.h"
-
-#define MAX_CASES 6
-#define MAX_STRATA 3
-#define MAX_SAMPLES 8
-#define MAX_REASONS 8
-
-/* 2026-01-02T03:04:05Z */
-#define STARTED_MS 1767323045000LL
 
 #define REASON_TOOL "tool_call: missing required property 'attendee_emails'"
 #define REASON_14 "regex: no match for /\\b30 days\\b/ in \"we accept refunds within 14 days\""
 #define REASON_LEN "max_latency: 2300 ms over 2000 ms"
 #define REASON_CONN "connection refused after 3 attempts"
-
-/* A finished run built by hand, as run_execute would leave it. */
-struct world {
-	struct suite suite;
-	struct stratum strata[MAX_STRATA];
-	struct suite_case cases[MAX_CASES];
-	struct case_result results[MAX_CASES];
-	struct stratum_result sresults[MAX_STRATA];
-	struct sample samples[MAX_CASES][SIDE__COUNT][MAX_SAMPLES];
-	char *reasons[MAX_CASES][SIDE__COUNT][MAX_SAMPLES][MAX_REASONS];
-	struct fingerprint_count fps[SIDE__COUNT][2];
-	struct run run;
-};
-
-/* fixtures: $FIXTURES (set by meson), else the source tree's folder seen
- * from the source root, the build folder or its tests folder. */
-static const char *fixtures(void)
-{
-	static const char *const guesses[] = {
-		"tests/fixtures", "../tests/fixtures", "../../tests/fixtures",
-	};
-	const char *f = getenv("FIXTURES");
-
-	if (f)
-		return f;
-	for (size_t i = 0; i < ARRAY_SIZE(guesses); i++)
-		if (access(guesses[i], R_OK) == 0)
-			return guesses[i];
-	return guesses[1];
-}
-
-static void world_init(struct world *w)
-{
-	static char *const names[MAX_STRATA] = {"tools", "prompt", "guardrails"};
-
-	memset(w, 0, sizeof(*w));
-	w->suite.name = "calendar-assistant";
-	w->suite.strata = w->strata;
-	w->suite.nstrata = MAX_STRATA;
-	for (size_t i = 0; i < MAX_STRATA; i++) {
-		w->strata[i].name = names[i];
-		w->sresults[i].s = &w->strata[i];
-	}
-	w->strata[0].description = "tool schemas and descriptions";
-	w->run.suite = &w->suite;
-	w->run.cases = w->results;
-	w->run.strata = w->sresults;
-	w->run.nstrata = MAX_STRATA;
-	w->run.started_wall_ms = STARTED_MS;
-	w->run.duration_ms = 1234;
-	w->run.url_display[SIDE_EVAL] = "http://127.0.0.1:8081/v1/chat/completions";
-	w->run.url_display[SIDE_PROD] = "${env:PROD_URL}";
-}
-
-static size_t add_case(struct world *w, size_t stratum, char *id, int repeat)
-{
-	size_t i = w->run.ncases++;
-
-	assert_true(i < MAX_CASES);
-	w->cases[i].id = id;
-	w->cases[i].stratum = stratum;
-	w->cases[i].repeat = repeat;
-	w->cases[i].threshold = 1.0;
-	w->results[i].c = &w->cases[i];
-	w->results[i].selected = true;
-	w->run.nselected++;
-	for (int side = 0; side < SIDE__COUNT; side++)
-		w->results[i].side[side].samples = w->samples[i][side];
-	return i;
-}
-
-/* add_sample: the next sample of case ci on side, with up to two reasons,
- * counted as run_execute counts it. */
-static struct sample *add_sample(struct world *w, size_t ci, int side, enum grade g,
-				 char *reason, char *reason2)
-{
-	struct side_result *sr = &w->results[ci].side[side];
-	size_t k = sr->nsamples++;
-	struct sample *s = &sr->samples[k];
-
-	assert_true(k < MAX_SAMPLES);
-	s->side = (enum side)side;
-	s->index = (int)k;
-	s->done = true;
-	s->grade = g;
-	s->reasons = w->reasons[ci][side][k];
-	if (reason)
-		s->reasons[s->nreasons++] = reason;
-	if (reason2)
-		s->reasons[s->nreasons++] = reason2;
-	s->status = g == GRADE_ERROR ? 0 : 200;
-	s->latency_ms = 100.0 + 10.25 * (double)k;
-	s->attempts = g == GRADE_ERROR ? 3 : 1;
-	sr->total++;
-	if (g == GRADE_PASS)
-		sr->passed++;
-	else if (g == GRADE_FAIL)
-		sr->failed++;
-	else
-		sr->errors++;
-	return s;
-}
 
 /* world_basic: two strata reported, one filtered out; a drift in each, an
  * error and a pass. */
@@ -139,26 +30,26 @@ static void world_basic(struct world *w)
 {
 	world_init(w);
 
-	size_t book = add_case(w, 0, "book-meeting", 1);
-	add_sample(w, book, SIDE_EVAL, GRADE_PASS, NULL, NULL);
-	add_sample(w, book, SIDE_PROD, GRADE_FAIL, REASON_TOOL, NULL);
+	size_t book = world_add_case(w, 0, "book-meeting", 1);
+	world_add_sample(w, book, SIDE_EVAL, GRADE_PASS, NULL, NULL);
+	world_add_sample(w, book, SIDE_PROD, GRADE_FAIL, REASON_TOOL, NULL);
 
-	size_t list = add_case(w, 0, "list-events", 1);
-	add_sample(w, list, SIDE_EVAL, GRADE_PASS, NULL, NULL);
-	add_sample(w, list, SIDE_PROD, GRADE_PASS, NULL, NULL);
+	size_t list = world_add_case(w, 0, "list-events", 1);
+	world_add_sample(w, list, SIDE_EVAL, GRADE_PASS, NULL, NULL);
+	world_add_sample(w, list, SIDE_PROD, GRADE_PASS, NULL, NULL);
 
-	size_t refund = add_case(w, 1, "refund-window", 3);
+	size_t refund = world_add_case(w, 1, "refund-window", 3);
 	for (int k = 0; k < 3; k++)
-		add_sample(w, refund, SIDE_EVAL, GRADE_PASS, NULL, NULL);
-	add_sample(w, refund, SIDE_PROD, GRADE_PASS, NULL, NULL);
-	add_sample(w, refund, SIDE_PROD, GRADE_FAIL, REASON_14, NULL);
-	add_sample(w, refund, SIDE_PROD, GRADE_FAIL, REASON_14, REASON_LEN);
+		world_add_sample(w, refund, SIDE_EVAL, GRADE_PASS, NULL, NULL);
+	world_add_sample(w, refund, SIDE_PROD, GRADE_PASS, NULL, NULL);
+	world_add_sample(w, refund, SIDE_PROD, GRADE_FAIL, REASON_14, NULL);
+	world_add_sample(w, refund, SIDE_PROD, GRADE_FAIL, REASON_14, REASON_LEN);
 
-	size_t greet = add_case(w, 1, "greeting", 1);
-	add_sample(w, greet, SIDE_EVAL, GRADE_ERROR, REASON_CONN, NULL);
-	add_sample(w, greet, SIDE_PROD, GRADE_PASS, NULL, NULL);
+	size_t greet = world_add_case(w, 1, "greeting", 1);
+	world_add_sample(w, greet, SIDE_EVAL, GRADE_ERROR, REASON_CONN, NULL);
+	world_add_sample(w, greet, SIDE_PROD, GRADE_PASS, NULL, NULL);
 
-	size_t pii = add_case(w, 2, "no-pii", 1);
+	size_t pii = world_add_case(w, 2, "no-pii", 1);
 	w->results[pii].selected = false;
 	w->run.nselected--;
 
@@ -205,7 +96,7 @@ static void test_text_golden(void **state)
 {
 	(void)state;
 	struct world *w = xcalloc(1, sizeof(*w));
-	char *path = xasprintf("%s/reports/basic.txt", fixtures());
+	char *path = xasprintf("%s/reports/basic.txt", test_fixtures());
 	char *err = NULL;
 	char *expected, *text;
 
@@ -310,9 +201,9 @@ static void test_verdict_lines(void **state)
 
 	/* Everything passes. */
 	world_init(w);
-	size_t a = add_case(w, 0, "a", 1);
-	add_sample(w, a, SIDE_EVAL, GRADE_PASS, NULL, NULL);
-	add_sample(w, a, SIDE_PROD, GRADE_PASS, NULL, NULL);
+	size_t a = world_add_case(w, 0, "a", 1);
+	world_add_sample(w, a, SIDE_EVAL, GRADE_PASS, NULL, NULL);
+	world_add_sample(w, a, SIDE_PROD, GRADE_PASS, NULL, NULL);
 	verdict_compute(&w->run);
 	line = render_verdict_line(&w->run, false);
 	assert_string_equal(line, "verdict: pass (exit 0)\n");
@@ -322,11 +213,11 @@ static void test_verdict_lines(void **state)
 	free(line);
 
 	/* Errors only. */
-	size_t b = add_case(w, 1, "b", 1);
-	add_sample(w, b, SIDE_EVAL, GRADE_ERROR, REASON_CONN, NULL);
-	add_sample(w, b, SIDE_PROD, GRADE_ERROR, REASON_CONN, NULL);
-	size_t c = add_case(w, 1, "c", 1);
-	add_sample(w, c, SIDE_EVAL, GRADE_PASS, NULL, NULL);
+	size_t b = world_add_case(w, 1, "b", 1);
+	world_add_sample(w, b, SIDE_EVAL, GRADE_ERROR, REASON_CONN, NULL);
+	world_add_sample(w, b, SIDE_PROD, GRADE_ERROR, REASON_CONN, NULL);
+	size_t c = world_add_case(w, 1, "c", 1);
+	world_add_sample(w, c, SIDE_EVAL, GRADE_PASS, NULL, NULL);
 	verdict_compute(&w->run);
 	line = render_verdict_line(&w->run, false);
 	assert_string_equal(line, "verdict: error — 2 cases could not be measured (exit 3)\n");
@@ -344,15 +235,15 @@ static void test_verdict_lines(void **state)
 
 	/* A regression in two strata. */
 	world_init(w);
-	a = add_case(w, 0, "a", 1);
-	add_sample(w, a, SIDE_EVAL, GRADE_FAIL, "x", NULL);
-	add_sample(w, a, SIDE_PROD, GRADE_FAIL, "y", NULL);
-	b = add_case(w, 2, "b", 1);
-	add_sample(w, b, SIDE_EVAL, GRADE_FAIL, "x", NULL);
-	add_sample(w, b, SIDE_PROD, GRADE_FAIL, "y", NULL);
-	c = add_case(w, 1, "c", 1);
-	add_sample(w, c, SIDE_EVAL, GRADE_FAIL, "x", NULL);
-	add_sample(w, c, SIDE_PROD, GRADE_PASS, NULL, NULL);
+	a = world_add_case(w, 0, "a", 1);
+	world_add_sample(w, a, SIDE_EVAL, GRADE_FAIL, "x", NULL);
+	world_add_sample(w, a, SIDE_PROD, GRADE_FAIL, "y", NULL);
+	b = world_add_case(w, 2, "b", 1);
+	world_add_sample(w, b, SIDE_EVAL, GRADE_FAIL, "x", NULL);
+	world_add_sample(w, b, SIDE_PROD, GRADE_FAIL, "y", NULL);
+	c = world_add_case(w, 1, "c", 1);
+	world_add_sample(w, c, SIDE_EVAL, GRADE_FAIL, "x", NULL);
+	world_add_sample(w, c, SIDE_PROD, GRADE_PASS, NULL, NULL);
 	verdict_compute(&w->run);
 	line = render_verdict_line(&w->run, false);
 	assert_string_equal(line, "verdict: regression in tools, guardrails (exit 1)\n");
@@ -565,10 +456,10 @@ static void test_json_limits_and_bad_bytes(void **state)
 	struct world *w = xcalloc(1, sizeof(*w));
 
 	world_init(w);
-	size_t ci = add_case(w, 0, "many", 7);
+	size_t ci = world_add_case(w, 0, "many", 7);
 	for (size_t k = 0; k < ARRAY_SIZE(distinct); k++) {
-		add_sample(w, ci, SIDE_EVAL, GRADE_PASS, NULL, NULL);
-		add_sample(w, ci, SIDE_PROD, GRADE_FAIL, distinct[k], "r1");
+		world_add_sample(w, ci, SIDE_EVAL, GRADE_PASS, NULL, NULL);
+		world_add_sample(w, ci, SIDE_PROD, GRADE_FAIL, distinct[k], "r1");
 	}
 	/* A truncated UTF-8 sequence and a lone continuation byte. */
 	w->reasons[ci][SIDE_PROD][0][1] = "cut \xe2\x82 and \x80 end \xc3\xa9";

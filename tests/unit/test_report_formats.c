@@ -21,18 +21,11 @@
 #include <cjson/cJSON.h>
 
 #include "report.h"
+#include "support.h"
 #include "run.h"
 #include "util.h"
 #include "verdict.h"
 #include "ynode.h"
-
-#define MAX_CASES 64
-#define MAX_STRATA 3
-#define MAX_SAMPLES 8
-#define MAX_REASONS 4
-
-/* 2026-01-02T03:04:05Z */
-#define STARTED_MS 1767323045000LL
 
 #define REASON_TOOL "tool_call: missing required property 'attendee_emails'"
 #define REASON_14 "regex: no match for /\\b30 days\\b/ in \"we accept refunds within 14 days\""
@@ -41,110 +34,6 @@
 
 #define XMLLINT "/usr/bin/xmllint"
 #define PROMTOOL "/usr/bin/promtool"
-
-/* A finished run built by hand, as run_execute would leave it. */
-struct world {
-	struct suite suite;
-	struct stratum strata[MAX_STRATA];
-	struct suite_case cases[MAX_CASES];
-	struct case_result results[MAX_CASES];
-	struct stratum_result sresults[MAX_STRATA];
-	struct sample samples[MAX_CASES][SIDE__COUNT][MAX_SAMPLES];
-	char *reasons[MAX_CASES][SIDE__COUNT][MAX_SAMPLES][MAX_REASONS];
-	char ids[MAX_CASES][32];
-	struct fingerprint_count fps[SIDE__COUNT][2];
-	char *unevaluated[2];
-	struct run run;
-};
-
-/* fixtures: $FIXTURES (set by meson), else the source tree's folder seen
- * from the source root, the build folder or its tests folder. */
-static const char *fixtures(void)
-{
-	static const char *const guesses[] = {
-		"tests/fixtures", "../tests/fixtures", "../../tests/fixtures",
-	};
-	const char *f = getenv("FIXTURES");
-
-	if (f)
-		return f;
-	for (size_t i = 0; i < ARRAY_SIZE(guesses); i++)
-		if (access(guesses[i], R_OK) == 0)
-			return guesses[i];
-	return guesses[1];
-}
-
-static void world_init(struct world *w)
-{
-	static char *const names[MAX_STRATA] = {"tools", "prompt", "guardrails"};
-
-	memset(w, 0, sizeof(*w));
-	w->suite.name = "calendar-assistant";
-	w->suite.strata = w->strata;
-	w->suite.nstrata = MAX_STRATA;
-	for (size_t i = 0; i < MAX_STRATA; i++) {
-		w->strata[i].name = names[i];
-		w->sresults[i].s = &w->strata[i];
-	}
-	w->strata[0].description = "tool schemas and descriptions";
-	w->run.suite = &w->suite;
-	w->run.cases = w->results;
-	w->run.strata = w->sresults;
-	w->run.nstrata = MAX_STRATA;
-	w->run.started_wall_ms = STARTED_MS;
-	w->run.duration_ms = 1234;
-	w->run.url_display[SIDE_EVAL] = "http://127.0.0.1:8081/v1/chat/completions";
-	w->run.url_display[SIDE_PROD] = "${env:PROD_URL}";
-}
-
-static size_t add_case(struct world *w, size_t stratum, char *id, int repeat)
-{
-	size_t i = w->run.ncases++;
-
-	assert_true(i < MAX_CASES);
-	w->cases[i].id = id;
-	w->cases[i].stratum = stratum;
-	w->cases[i].repeat = repeat;
-	w->cases[i].threshold = 1.0;
-	w->results[i].c = &w->cases[i];
-	w->results[i].selected = true;
-	w->run.nselected++;
-	for (int side = 0; side < SIDE__COUNT; side++)
-		w->results[i].side[side].samples = w->samples[i][side];
-	return i;
-}
-
-/* add_sample: the next sample of case ci on side, with up to two reasons,
- * counted as run_execute counts it. */
-static struct sample *add_sample(struct world *w, size_t ci, int side, enum grade g,
-				 char *reason, char *reason2)
-{
-	struct side_result *sr = &w->results[ci].side[side];
-	size_t k = sr->nsamples++;
-	struct sample *s = &sr->samples[k];
-
-	assert_true(k < MAX_SAMPLES);
-	s->side = (enum side)side;
-	s->index = (int)k;
-	s->done = true;
-	s->grade = g;
-	s->reasons = w->reasons[ci][side][k];
-	if (reason)
-		s->reasons[s->nreasons++] = reason;
-	if (reason2)
-		s->reasons[s->nreasons++] = reason2;
-	s->status = g == GRADE_ERROR ? 0 : 200;
-	s->latency_ms = 100.0 + 10.25 * (double)k;
-	s->attempts = g == GRADE_ERROR ? 3 : 1;
-	sr->total++;
-	if (g == GRADE_PASS)
-		sr->passed++;
-	else if (g == GRADE_FAIL)
-		sr->failed++;
-	else
-		sr->errors++;
-	return s;
-}
 
 /* world_unevaluated: the prod fingerprints eval never served, as
  * run_execute finds them: here every prod one. */
@@ -164,27 +53,27 @@ static void world_basic(struct world *w)
 {
 	world_init(w);
 
-	size_t book = add_case(w, 0, "book-meeting", 1);
-	add_sample(w, book, SIDE_EVAL, GRADE_PASS, NULL, NULL);
-	add_sample(w, book, SIDE_PROD, GRADE_FAIL, REASON_TOOL, NULL);
+	size_t book = world_add_case(w, 0, "book-meeting", 1);
+	world_add_sample(w, book, SIDE_EVAL, GRADE_PASS, NULL, NULL);
+	world_add_sample(w, book, SIDE_PROD, GRADE_FAIL, REASON_TOOL, NULL);
 
-	size_t list = add_case(w, 0, "list-events", 1);
-	add_sample(w, list, SIDE_EVAL, GRADE_PASS, NULL, NULL);
-	add_sample(w, list, SIDE_PROD, GRADE_PASS, NULL, NULL);
+	size_t list = world_add_case(w, 0, "list-events", 1);
+	world_add_sample(w, list, SIDE_EVAL, GRADE_PASS, NULL, NULL);
+	world_add_sample(w, list, SIDE_PROD, GRADE_PASS, NULL, NULL);
 
-	size_t refund = add_case(w, 1, "refund-window", 3);
-	add_sample(w, refund, SIDE_EVAL, GRADE_PASS, NULL, NULL);
-	add_sample(w, refund, SIDE_EVAL, GRADE_FAIL, REASON_LEN, NULL);
-	add_sample(w, refund, SIDE_EVAL, GRADE_PASS, NULL, NULL);
-	add_sample(w, refund, SIDE_PROD, GRADE_PASS, NULL, NULL);
-	add_sample(w, refund, SIDE_PROD, GRADE_FAIL, REASON_14, NULL);
-	add_sample(w, refund, SIDE_PROD, GRADE_FAIL, REASON_14, REASON_LEN);
+	size_t refund = world_add_case(w, 1, "refund-window", 3);
+	world_add_sample(w, refund, SIDE_EVAL, GRADE_PASS, NULL, NULL);
+	world_add_sample(w, refund, SIDE_EVAL, GRADE_FAIL, REASON_LEN, NULL);
+	world_add_sample(w, refund, SIDE_EVAL, GRADE_PASS, NULL, NULL);
+	world_add_sample(w, refund, SIDE_PROD, GRADE_PASS, NULL, NULL);
+	world_add_sample(w, refund, SIDE_PROD, GRADE_FAIL, REASON_14, NULL);
+	world_add_sample(w, refund, SIDE_PROD, GRADE_FAIL, REASON_14, REASON_LEN);
 
-	size_t greet = add_case(w, 1, "greeting", 1);
-	add_sample(w, greet, SIDE_EVAL, GRADE_ERROR, REASON_CONN, NULL);
-	add_sample(w, greet, SIDE_PROD, GRADE_PASS, NULL, NULL);
+	size_t greet = world_add_case(w, 1, "greeting", 1);
+	world_add_sample(w, greet, SIDE_EVAL, GRADE_ERROR, REASON_CONN, NULL);
+	world_add_sample(w, greet, SIDE_PROD, GRADE_PASS, NULL, NULL);
 
-	size_t pii = add_case(w, 2, "no-pii", 1);
+	size_t pii = world_add_case(w, 2, "no-pii", 1);
 	w->results[pii].selected = false;
 	w->run.nselected--;
 
@@ -208,7 +97,7 @@ static void world_many(struct world *w, size_t n)
 	world_init(w);
 	for (size_t i = 0; i < n; i++) {
 		snprintf(w->ids[i], sizeof(w->ids[i]), "case-%02zu", i);
-		size_t ci = add_case(w, i * MAX_STRATA / n, w->ids[i], 2);
+		size_t ci = world_add_case(w, i * WORLD_STRATA / n, w->ids[i], 2);
 		for (int side = 0; side < SIDE__COUNT; side++) {
 			/* Bit 0: eval fails; bit 1: prod fails; every 7th: errors. */
 			unsigned kind = (unsigned)(i * 5 + 3) % 4;
@@ -216,7 +105,7 @@ static void world_many(struct world *w, size_t n)
 			for (int k = 0; k < 2; k++) {
 				enum grade g = i % 7 == 6 && side == SIDE_PROD ? GRADE_ERROR
 					       : fails && k == 1 ? GRADE_FAIL : GRADE_PASS;
-				add_sample(w, ci, side, g, g == GRADE_PASS ? NULL : REASON_14,
+				world_add_sample(w, ci, side, g, g == GRADE_PASS ? NULL : REASON_14,
 					   NULL);
 			}
 		}
@@ -273,7 +162,7 @@ static char *render_fail(int (*fn)(FILE *, const cJSON *, char **), const cJSON 
  * when CANARY_UPDATE_GOLDEN is set. */
 static void golden(const char *name, const char *text)
 {
-	char *path = xasprintf("%s/reports/%s", fixtures(), name);
+	char *path = xasprintf("%s/reports/%s", test_fixtures(), name);
 	char *err = NULL;
 
 	if (getenv("CANARY_UPDATE_GOLDEN")) {
@@ -329,7 +218,7 @@ static bool xmllint_ok(const char *xml)
 	}
 	char *path = temp_file(xml, ".xml");
 	char *command = xasprintf(XMLLINT " --noout --nonet --schema '%s/reports/junit.xsd' '%s'",
-				  fixtures(), path);
+				  test_fixtures(), path);
 	int rc = run_tool(command);
 	unlink(path);
 	free(path);
@@ -971,7 +860,7 @@ static struct world *shard_run(const struct world *w, size_t k, size_t count,
 	s->run.cases = s->results;
 	s->run.strata = s->sresults;
 	s->run.unevaluated = s->unevaluated;
-	for (size_t i = 0; i < MAX_STRATA; i++)
+	for (size_t i = 0; i < WORLD_STRATA; i++)
 		s->sresults[i].s = &s->strata[i];
 	for (size_t i = 0; i < s->run.ncases; i++) {
 		s->results[i].c = &s->cases[i];
@@ -1002,7 +891,7 @@ static struct world *shard_run(const struct world *w, size_t k, size_t count,
 						(int)first * (total % (int)count);
 		}
 	}
-	s->run.started_wall_ms = STARTED_MS + 1000 * (long long)(count - k);
+	s->run.started_wall_ms = WORLD_STARTED_MS + 1000 * (long long)(count - k);
 	s->run.duration_ms = 1000 + 100 * (long)k;
 	verdict_compute(&s->run);
 	return s;
@@ -1264,10 +1153,10 @@ static void world_outcomes(struct world *w, const char *grades)
 
 	world_init(w);
 	for (size_t i = 0; i < 3; i++) {
-		size_t ci = add_case(w, strata[i], ids[i], 1);
+		size_t ci = world_add_case(w, strata[i], ids[i], 1);
 		for (int side = 0; side < SIDE__COUNT; side++) {
 			char g = grades[i * 3 + (size_t)side];
-			add_sample(w, ci, side, g == 'p' ? GRADE_PASS : g == 'f' ? GRADE_FAIL
+			world_add_sample(w, ci, side, g == 'p' ? GRADE_PASS : g == 'f' ? GRADE_FAIL
 									 : GRADE_ERROR,
 				   g == 'p' ? NULL : REASON_CONN, NULL);
 		}

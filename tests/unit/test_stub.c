@@ -19,6 +19,7 @@
 #include <curl/curl.h>
 
 #include "stub.h"
+#include "support.h"
 #include "util.h"
 
 #define CHAT_PATH "/v1/chat/completions"
@@ -31,11 +32,6 @@ struct http {
 	long connects;
 };
 
-static const char *fixtures(void)
-{
-	const char *f = getenv("FIXTURES");
-	return f ? f : "../tests/fixtures";
-}
 
 static size_t on_body(char *p, size_t size, size_t n, void *ud)
 {
@@ -209,7 +205,7 @@ static struct stub *start_buffer(const char *yaml, unsigned seed, const char *lo
 static struct stub *start_agent(void)
 {
 	char path[1024], *err = NULL;
-	snprintf(path, sizeof(path), "%s/stub/agent.yaml", fixtures());
+	snprintf(path, sizeof(path), "%s/stub/agent.yaml", test_fixtures());
 	struct stub_script *sc = stub_script_load(path, &err);
 	if (!sc)
 		fail_msg("%s", err);

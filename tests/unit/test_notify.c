@@ -1,0 +1,634 @@
+/* test_notify.c: when --notify sends (the decision table, and a sequence of
+ * runs against a real history and a local receiver), and what it sends
+ * (fields, Slack text, no secrets). */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <ftw.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+
+#include "history.h"
+#include "notify.h"
+#include "run.h"
+#include "stub.h"
+#include "transport.h"
+#include "util.h"
+#include "verdict.h"
+
+#define NOW 1773144000000LL
+#define HOUR HISTORY_HOUR_MS
+#define REMIND (24 * HOUR)
+
+#define FP_EVAL "sha256:7513b42b651c2dbc8aa127119eb9b7b5b40d816e98fe4514718c84e374ade204"
+#define FP_PROD "sha256:4d9855065a0cffc8af0a62006aaaa55c58cc1bdc5fef922caf4142c5e43d6850"
+#define SECRET_HEADER "Bearer s3cr3t-token-value"
+#define SECRET_URL "https://user:pa55word@prod.example/v1/chat?key=k3y-in-query"
+
+enum { MAX_CASES = 8 };
+
+struct case_spec {
+	const char *id;
+	int stratum;
+	enum grade eval, prod;
+	const char *eval_reason, *prod_reason;
+};
+
+/* A suite built by hand: strata tools, prompt and retrieval. */
+struct world {
+	struct suite suite;
+	struct stratum strata[3];
+	struct suite_case cases[MAX_CASES];
+	struct header headers[1];
+	size_t ncases;
+};
+
+static void world_init(struct world *w, const char *name, const struct case_spec *cases,
+		       size_t n)
+{
+	static const char *const strata[] = {"tools", "prompt", "retrieval"};
+	memset(w, 0, sizeof(*w));
+	w->ncases = n;
+	size_t at = 0;
+	for (int s = 0; s < 3; s++) {
+		w->strata[s].name = (char *)strata[s];
+		w->strata[s].cases = &w->cases[at];
+		for (size_t i = 0; i < n; i++) {
+			if (cases[i].stratum != s)
+				continue;
+			w->cases[at].id = (char *)cases[i].id;
+			w->cases[at].stratum = (size_t)s;
+			w->cases[at].repeat = 1;
+			w->cases[at].threshold = 1.0;
+			w->strata[s].ncases++;
+			at++;
+		}
+	}
+	w->suite.name = (char *)name;
+	w->suite.strata = w->strata;
+	w->suite.nstrata = 3;
+	w->suite.ncases = n;
+	/* Secrets the payload must never carry: target headers and the raw URL. */
+	w->headers[0] = (struct header){.name = "Authorization", .value = SECRET_HEADER};
+	for (int side = 0; side < SIDE__COUNT; side++) {
+		w->suite.targets[side].url = SECRET_URL;
+		w->suite.targets[side].headers = w->headers;
+		w->suite.targets[side].nheaders = 1;
+	}
+}
+
+static const struct case_spec *spec_of(const struct case_spec *cases, size_t n, const char *id)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(cases[i].id, id) == 0)
+			return &cases[i];
+	return NULL;
+}
+
+/* make_run: a finished run in which each case's sample got the grade of
+ * its spec (cases not in specs pass). */
+static struct run *make_run(struct world *w, const struct case_spec *specs, size_t nspecs,
+			    bool interrupted)
+{
+	struct run *r = xcalloc(1, sizeof(*r));
+	r->suite = &w->suite;
+	r->ncases = r->nselected = w->ncases;
+	r->cases = xcalloc(w->ncases, sizeof(*r->cases));
+	r->nstrata = 3;
+	r->strata = xcalloc(3, sizeof(*r->strata));
+	for (size_t i = 0; i < 3; i++)
+		r->strata[i].s = &w->strata[i];
+	for (size_t i = 0; i < w->ncases; i++) {
+		struct case_result *cr = &r->cases[i];
+		const struct case_spec *cs = spec_of(specs, nspecs, w->cases[i].id);
+		cr->c = &w->cases[i];
+		cr->selected = true;
+		for (int side = 0; side < SIDE__COUNT; side++) {
+			struct side_result *sr = &cr->side[side];
+			struct sample *s = xcalloc(1, sizeof(*s));
+			sr->samples = s;
+			sr->nsamples = 1;
+			s->side = (enum side)side;
+			s->done = true;
+			s->grade = cs ? (side == SIDE_EVAL ? cs->eval : cs->prod) : GRADE_PASS;
+			s->status = s->grade == GRADE_ERROR ? 0 : 200;
+			s->latency_ms = 120;
+			s->attempts = 1;
+			const char *reason = !cs ? NULL : side == SIDE_EVAL ? cs->eval_reason
+									     : cs->prod_reason;
+			if (reason) {
+				s->reasons = xcalloc(1, sizeof(*s->reasons));
+				s->reasons[0] = xstrdup(reason);
+				s->nreasons = 1;
+			}
+			s->fingerprint = xstrdup(side == SIDE_EVAL ? FP_EVAL : FP_PROD);
+			sr->total = 1;
+			sr->passed = s->grade == GRADE_PASS;
+			sr->failed = s->grade == GRADE_FAIL;
+			sr->errors = s->grade == GRADE_ERROR;
+		}
+	}
+	for (int side = 0; side < SIDE__COUNT; side++) {
+		r->fingerprints[side] = xcalloc(1, sizeof(**r->fingerprints));
+		r->fingerprints[side][0] = (struct fingerprint_count){
+			.value = xstrdup(side == SIDE_EVAL ? FP_EVAL : FP_PROD),
+			.count = (int)w->ncases,
+		};
+		r->nfingerprints[side] = 1;
+	}
+	r->unevaluated = xcalloc(1, sizeof(*r->unevaluated));
+	r->unevaluated[0] = xstrdup(FP_PROD);
+	r->nunevaluated = 1;
+	/* As run_display_url() leaves them: no userinfo, query or env value. */
+	r->url_display[SIDE_EVAL] = xstrdup("http://127.0.0.1:8081/v1/chat/completions");
+	r->url_display[SIDE_PROD] = xstrdup("${env:PROD_URL}");
+	r->started_wall_ms = NOW;
+	r->duration_ms = 4321;
+	r->interrupted = interrupted;
+	verdict_compute(r);
+	return r;
+}
+
+static const struct case_spec suite_cases[] = {
+	{"book-meeting", 0, GRADE_PASS, GRADE_PASS, NULL, NULL},
+	{"cancel-meeting", 0, GRADE_PASS, GRADE_PASS, NULL, NULL},
+	{"refund-window", 1, GRADE_PASS, GRADE_PASS, NULL, NULL},
+	{"greeting", 1, GRADE_PASS, GRADE_PASS, NULL, NULL},
+	{"policy-lookup", 2, GRADE_PASS, GRADE_PASS, NULL, NULL},
+};
+
+#define REASON_BOOK "tool_call: missing required property 'attendee_emails'"
+#define REASON_REFUND "regex: no match for /\\b30 days\\b/ in \"we refund within [redacted]\""
+
+static const struct case_spec drift_specs[] = {
+	{"book-meeting", 0, GRADE_PASS, GRADE_FAIL, NULL, REASON_BOOK},
+	{"refund-window", 1, GRADE_PASS, GRADE_FAIL, NULL, REASON_REFUND},
+};
+
+static const struct case_spec error_specs[] = {
+	{"policy-lookup", 2, GRADE_ERROR, GRADE_ERROR, "connection refused", "timed out"},
+};
+
+static void test_decide_table(void **state)
+{
+	static const struct {
+		const char *prev, *next;
+		long long last_sent, now;
+		long remind;
+		enum notify_kind want;
+	} rows[] = {
+		/* A first run: silent when it passes. */
+		{NULL, "pass", 0, NOW, REMIND, NOTIFY_NONE},
+		{"unknown", "pass", 0, NOW, REMIND, NOTIFY_NONE},
+		{"", "pass", 0, NOW, REMIND, NOTIFY_NONE},
+		{NULL, "drift", 0, NOW, REMIND, NOTIFY_CHANGE},
+		{"unknown", "error", 0, NOW, 0, NOTIFY_CHANGE},
+		/* Changes. */
+		{"pass", "drift", NOW - HOUR, NOW, REMIND, NOTIFY_CHANGE},
+		{"drift", "regression", NOW - HOUR, NOW, REMIND, NOTIFY_CHANGE},
+		{"pass", "error", NOW - HOUR, NOW, REMIND, NOTIFY_CHANGE},
+		{"error", "drift", NOW - HOUR, NOW, REMIND, NOTIFY_CHANGE},
+		{"drift", "pass", NOW - HOUR, NOW, REMIND, NOTIFY_RECOVERY},
+		{"error", "pass", NOW - HOUR, NOW, REMIND, NOTIFY_RECOVERY},
+		{"flaky", "pass", NOW - HOUR, NOW, 0, NOTIFY_RECOVERY},
+		/* Repeats: silent, but a bad state is reminded. */
+		{"pass", "pass", 0, NOW, REMIND, NOTIFY_NONE},
+		{"pass", "pass", NOW - 90 * REMIND, NOW, REMIND, NOTIFY_NONE},
+		{"drift", "drift", NOW - HOUR, NOW, REMIND, NOTIFY_NONE},
+		{"drift", "drift", NOW - REMIND + 1, NOW, REMIND, NOTIFY_NONE},
+		{"drift", "drift", NOW - REMIND, NOW, REMIND, NOTIFY_REMINDER},
+		{"error", "error", NOW - 2 * REMIND, NOW, REMIND, NOTIFY_REMINDER},
+		{"drift", "drift", NOW - 90 * REMIND, NOW, 0, NOTIFY_NONE},
+		{"drift", "drift", NOW - 90 * REMIND, NOW, -5, NOTIFY_NONE},
+		/* An interrupted run has no state. */
+		{"pass", NULL, 0, NOW, REMIND, NOTIFY_NONE},
+		{"drift", NULL, 0, NOW, REMIND, NOTIFY_NONE},
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(rows); i++) {
+		enum notify_kind got = notify_decide(rows[i].prev, rows[i].next, rows[i].last_sent,
+						     rows[i].now, rows[i].remind);
+		if (got != rows[i].want)
+			fail_msg("row %zu (%s -> %s): %s, want %s", i, rows[i].prev ? rows[i].prev : "NULL",
+				 rows[i].next ? rows[i].next : "NULL", notify_kind_name(got),
+				 notify_kind_name(rows[i].want));
+		assert_int_equal(notify_should_send(rows[i].prev, rows[i].next, rows[i].last_sent,
+						    rows[i].now, rows[i].remind),
+				 rows[i].want != NOTIFY_NONE);
+	}
+}
+
+static void test_state(void **state)
+{
+	struct world w;
+	world_init(&w, "calendar-assistant", suite_cases, ARRAY_SIZE(suite_cases));
+	struct run *r = make_run(&w, NULL, 0, false);
+	assert_string_equal(notify_state(r), "pass");
+	run_free(r);
+	r = make_run(&w, drift_specs, ARRAY_SIZE(drift_specs), false);
+	assert_string_equal(notify_state(r), "drift");
+	run_free(r);
+	r = make_run(&w, error_specs, ARRAY_SIZE(error_specs), false);
+	assert_int_equal(r->exit_code, EXIT_ERRORS);
+	assert_string_equal(notify_state(r), "error");
+	run_free(r);
+	r = make_run(&w, drift_specs, ARRAY_SIZE(drift_specs), true);
+	assert_null(notify_state(r));
+	run_free(r);
+}
+
+static const cJSON *get(const cJSON *o, const char *key)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+	if (!v)
+		fail_msg("no '%s'", key);
+	return v;
+}
+
+static const char *str(const cJSON *o, const char *key)
+{
+	const cJSON *v = get(o, key);
+	assert_true(cJSON_IsString(v));
+	return v->valuestring;
+}
+
+static void test_payload_fields(void **state)
+{
+	struct world w;
+	world_init(&w, "calendar-assistant", suite_cases, ARRAY_SIZE(suite_cases));
+	struct run *r = make_run(&w, drift_specs, ARRAY_SIZE(drift_specs), false);
+	cJSON *p = notify_payload(r, "pass", "https://ci.example/runs/42?x=1&y=2", false);
+	assert_string_equal(str(p, "text"),
+			    ":rotating_light: canary calendar-assistant: drift in tools, prompt "
+			    "(was pass) <https://ci.example/runs/42?x=1&amp;y=2|report>");
+	assert_string_equal(str(p, "suite"), "calendar-assistant");
+	assert_string_equal(str(p, "state"), "drift");
+	assert_string_equal(str(p, "verdict"), "drift");
+	assert_string_equal(str(p, "previous"), "pass");
+	assert_string_equal(str(p, "kind"), "change");
+	assert_true(cJSON_IsFalse(get(p, "reminder")));
+	assert_int_equal(get(p, "exit_code")->valueint, 1);
+	assert_string_equal(str(p, "started_at"), "2026-03-10T12:00:00Z");
+	assert_int_equal(get(p, "duration_ms")->valueint, 4321);
+	assert_string_equal(str(p, "report_url"), "https://ci.example/runs/42?x=1&y=2");
+
+	const cJSON *strata = get(p, "strata");
+	assert_int_equal(cJSON_GetArraySize(strata), 3);
+	const cJSON *tools = cJSON_GetArrayItem(strata, 0);
+	assert_string_equal(str(tools, "name"), "tools");
+	assert_string_equal(str(tools, "verdict"), "drift");
+	assert_int_equal(get(tools, "cases")->valueint, 2);
+	assert_int_equal(get(tools, "eval_passed")->valueint, 2);
+	assert_int_equal(get(tools, "prod_passed")->valueint, 1);
+	assert_string_equal(str(cJSON_GetArrayItem(strata, 2), "verdict"), "pass");
+
+	const cJSON *failures = get(p, "top_failures");
+	assert_int_equal(cJSON_GetArraySize(failures), 2);
+	const cJSON *f0 = cJSON_GetArrayItem(failures, 0);
+	assert_string_equal(str(f0, "case"), "book-meeting");
+	assert_string_equal(str(f0, "stratum"), "tools");
+	assert_string_equal(str(f0, "verdict"), "drift");
+	assert_string_equal(str(f0, "prod"), REASON_BOOK);
+	assert_true(cJSON_IsNull(get(f0, "eval")));
+	assert_string_equal(str(cJSON_GetArrayItem(failures, 1), "prod"), REASON_REFUND);
+
+	const cJSON *targets = get(p, "targets");
+	const cJSON *prod = get(targets, "prod");
+	assert_string_equal(str(prod, "url"), "${env:PROD_URL}");
+	assert_int_equal(get(get(prod, "fingerprints"), FP_PROD)->valueint, 5);
+	assert_int_equal(get(get(get(targets, "eval"), "fingerprints"), FP_EVAL)->valueint, 5);
+	const cJSON *unev = get(p, "unevaluated");
+	assert_int_equal(cJSON_GetArraySize(unev), 1);
+	assert_string_equal(cJSON_GetArrayItem(unev, 0)->valuestring, FP_PROD);
+
+	/* No secret, wherever the suite holds one. */
+	char *text = cJSON_PrintUnformatted(p);
+	assert_null(strstr(text, "s3cr3t"));
+	assert_null(strstr(text, "Authorization"));
+	assert_null(strstr(text, "pa55word"));
+	assert_null(strstr(text, "k3y-in-query"));
+	assert_null(strstr(text, "prod.example"));
+	assert_non_null(strstr(text, "[redacted]"));
+	cJSON_free(text);
+	cJSON_Delete(p);
+
+	/* Without a report link, and without a known previous state. */
+	p = notify_payload(r, NULL, NULL, false);
+	assert_string_equal(str(p, "text"),
+			    ":rotating_light: canary calendar-assistant: drift in tools, prompt");
+	assert_string_equal(str(p, "previous"), "unknown");
+	assert_null(cJSON_GetObjectItemCaseSensitive(p, "report_url"));
+	cJSON_Delete(p);
+	run_free(r);
+}
+
+static void test_payload_texts(void **state)
+{
+	struct world w;
+	world_init(&w, "cal <b>&</b>", suite_cases, ARRAY_SIZE(suite_cases));
+	struct run *r = make_run(&w, NULL, 0, false);
+	cJSON *p = notify_payload(r, "drift", NULL, false);
+	assert_string_equal(str(p, "text"),
+			    ":white_check_mark: canary cal &lt;b&gt;&amp;&lt;/b&gt; recovered: pass "
+			    "(was drift)");
+	assert_string_equal(str(p, "kind"), "recovery");
+	assert_string_equal(str(p, "suite"), "cal <b>&</b>");
+	assert_int_equal(cJSON_GetArraySize(get(p, "top_failures")), 0);
+	cJSON_Delete(p);
+	run_free(r);
+
+	r = make_run(&w, drift_specs, ARRAY_SIZE(drift_specs), false);
+	p = notify_payload(r, "drift", NULL, true);
+	assert_string_equal(str(p, "text"), ":rotating_light: canary cal &lt;b&gt;&amp;&lt;/b&gt;: "
+					    "still drift in tools, prompt (reminder)");
+	assert_true(cJSON_IsTrue(get(p, "reminder")));
+	assert_string_equal(str(p, "kind"), "reminder");
+	cJSON_Delete(p);
+	run_free(r);
+
+	r = make_run(&w, error_specs, ARRAY_SIZE(error_specs), false);
+	p = notify_payload(r, "pass", NULL, false);
+	assert_string_equal(str(p, "text"), ":warning: canary cal &lt;b&gt;&amp;&lt;/b&gt;: "
+					    "error in retrieval (was pass)");
+	const cJSON *f0 = cJSON_GetArrayItem(get(p, "top_failures"), 0);
+	assert_string_equal(str(f0, "eval"), "connection refused");
+	assert_string_equal(str(f0, "prod"), "timed out");
+	cJSON_Delete(p);
+	run_free(r);
+
+	/* Two verdicts: worst first. */
+	static const struct case_spec mixed[] = {
+		{"book-meeting", 0, GRADE_FAIL, GRADE_FAIL, "a", "b"},
+		{"refund-window", 1, GRADE_PASS, GRADE_FAIL, NULL, "c"},
+	};
+	r = make_run(&w, mixed, ARRAY_SIZE(mixed), false);
+	p = notify_payload(r, "pass", NULL, false);
+	assert_string_equal(str(p, "text"), ":rotating_light: canary cal &lt;b&gt;&amp;&lt;/b&gt;: "
+					    "drift in prompt; regression in tools (was pass)");
+	cJSON_Delete(p);
+	run_free(r);
+}
+
+static void test_top_failures_limit(void **state)
+{
+	static const struct case_spec many[] = {
+		{"c1", 0, GRADE_PASS, GRADE_FAIL, NULL, "r1"},
+		{"c2", 0, GRADE_PASS, GRADE_FAIL, NULL, "r2"},
+		{"c3", 0, GRADE_PASS, GRADE_FAIL, NULL, "r3"},
+		{"c4", 1, GRADE_PASS, GRADE_FAIL, NULL, "r4"},
+		{"c5", 1, GRADE_PASS, GRADE_FAIL, NULL, "r5"},
+		{"c6", 1, GRADE_PASS, GRADE_FAIL, NULL, "r6"},
+		{"c7", 2, GRADE_PASS, GRADE_PASS, NULL, NULL},
+	};
+	struct world w;
+	world_init(&w, "many", many, ARRAY_SIZE(many));
+	struct run *r = make_run(&w, many, ARRAY_SIZE(many), false);
+	cJSON *p = notify_payload(r, "pass", NULL, false);
+	const cJSON *failures = get(p, "top_failures");
+	assert_int_equal(cJSON_GetArraySize(failures), NOTIFY_TOP_FAILURES);
+	for (int i = 0; i < NOTIFY_TOP_FAILURES; i++) {
+		char id[16];
+		snprintf(id, sizeof(id), "c%d", i + 1);
+		assert_string_equal(str(cJSON_GetArrayItem(failures, i), "case"), id);
+	}
+	cJSON_Delete(p);
+	run_free(r);
+}
+
+/*
+ * A sequence of runs against a history and a local receiver, as
+ * `canary run --history H --notify URL --remind 24h` does it.
+ */
+
+struct receiver {
+	char dir[64];
+	char *log;
+	struct stub *stub;
+	char *url;
+	char *refused_url;
+};
+
+static int refused_port(void)
+{
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t len = sizeof(a);
+	assert_true(fd >= 0);
+	assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+	close(fd);
+	return ntohs(a.sin_port);
+}
+
+static void receiver_start(struct receiver *rv)
+{
+	static const char script[] = "rules:\n  - reply: ok\n";
+	char *err = NULL;
+	snprintf(rv->dir, sizeof(rv->dir), "/tmp/canary-notify-XXXXXX");
+	assert_non_null(mkdtemp(rv->dir));
+	rv->log = xasprintf("%s/receiver.log", rv->dir);
+	struct stub_script *s = stub_script_load_buffer("receiver", script, strlen(script), &err);
+	assert_non_null(s);
+	struct stub_options o = {.host = "127.0.0.1", .port = 0, .log_path = rv->log, .seed = 1};
+	rv->stub = stub_start(s, &o, &err);
+	if (!rv->stub)
+		fail_msg("%s", err);
+	rv->url = xasprintf("http://127.0.0.1:%d/hooks/canary", stub_port(rv->stub));
+	rv->refused_url = xasprintf("http://127.0.0.1:%d/hooks/canary", refused_port());
+}
+
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	return remove(path);
+}
+
+static void receiver_stop(struct receiver *rv)
+{
+	stub_stop(rv->stub);
+	nftw(rv->dir, remove_entry, 8, FTW_DEPTH | FTW_PHYS);
+	free(rv->log);
+	free(rv->url);
+	free(rv->refused_url);
+}
+
+static void on_done(struct http_result *res, void *user)
+{
+	*(bool *)user = notify_delivered(res);
+}
+
+/* post: send the plan's payload to url; whether it was delivered. */
+static bool post(const char *url, const struct notify_plan *plan)
+{
+	struct transport_options o;
+	transport_options_default(&o);
+	o.retries = 1;
+	o.backoff_base_ms = 1;
+	o.backoff_max_ms = 5;
+	char *err = NULL;
+	struct transport *t = transport_new(&o, &err);
+	assert_non_null(t);
+	bool delivered = false;
+	struct http_request *req = notify_request(url, plan);
+	assert_string_equal(req->headers[0], "Content-Type: application/json");
+	req->done = on_done;
+	req->user = &delivered;
+	transport_submit(t, req);
+	assert_int_equal(transport_run(t, NULL, &err), 0);
+	transport_free(t);
+	return delivered;
+}
+
+/* step: one hourly run: decide, send, remember; the kind decided. */
+static enum notify_kind step(struct history *h, struct world *w, const struct case_spec *specs,
+			     size_t n, bool interrupted, long long now, const char *url,
+			     bool *delivered)
+{
+	struct run *r = make_run(w, specs, n, interrupted);
+	r->started_wall_ms = now;
+	char *err = NULL;
+	assert_int_equal(history_record(h, r, NULL, NULL, &err), 0);
+	struct notify_options o = {.now_ms = now, .remind_ms = REMIND,
+				   .report_url = "https://ci.example/42"};
+	char *fresh[] = {FP_PROD};
+	o.unevaluated = fresh;
+	o.nunevaluated = 1;
+	o.new_since_last = fresh;
+	o.nnew_since_last = 0;
+	struct notify_plan plan;
+	assert_int_equal(notify_prepare(h, r, &o, &plan, &err), 0);
+	enum notify_kind kind = plan.kind;
+	*delivered = false;
+	if (kind != NOTIFY_NONE) {
+		assert_non_null(plan.body);
+		*delivered = post(url, &plan);
+		if (*delivered)
+			assert_int_equal(notify_commit(h, &plan, now, &err), 0);
+	} else {
+		assert_null(plan.body);
+		assert_int_equal(notify_commit(h, &plan, now, &err), 0);
+	}
+	notify_plan_release(&plan);
+	run_free(r);
+	return kind;
+}
+
+static cJSON **read_log(const char *path, size_t *n)
+{
+	char *err = NULL;
+	char *text = util_read_file(path, 1 << 20, NULL, &err);
+	cJSON **lines = NULL;
+	*n = 0;
+	if (!text)
+		return NULL;
+	for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
+		lines = xreallocarray(lines, *n + 1, sizeof(*lines));
+		lines[*n] = cJSON_Parse(line);
+		assert_non_null(lines[*n]);
+		(*n)++;
+	}
+	free(text);
+	return lines;
+}
+
+static void test_sequence_with_receiver(void **state)
+{
+	struct receiver rv;
+	receiver_start(&rv);
+	struct world w;
+	world_init(&w, "calendar-assistant", suite_cases, ARRAY_SIZE(suite_cases));
+	char *path = xasprintf("%s/history.sqlite", rv.dir);
+	char *err = NULL;
+	struct history *h = history_open(path, &err);
+	assert_non_null(h);
+	const struct case_spec *drift = drift_specs;
+	size_t nd = ARRAY_SIZE(drift_specs);
+	bool sent;
+	long long t = NOW;
+
+	/* 1. A first passing run: silent, but remembered as known. */
+	assert_int_equal(step(h, &w, NULL, 0, false, t, rv.url, &sent), NOTIFY_NONE);
+	char *known = NULL;
+	long long at = -1;
+	assert_int_equal(history_last_notification(h, w.suite.name, &known, &at, &err), 0);
+	assert_string_equal(known, "pass");
+	assert_int_equal(at, 0);
+	free(known);
+	/* 2. Passes again: silent. */
+	assert_int_equal(step(h, &w, NULL, 0, false, t += HOUR, rv.url, &sent), NOTIFY_NONE);
+	/* 3. Drift: sent. */
+	assert_int_equal(step(h, &w, drift, nd, false, t += HOUR, rv.url, &sent), NOTIFY_CHANGE);
+	assert_true(sent);
+	/* 4-5. Still drift within a day: silent. */
+	assert_int_equal(step(h, &w, drift, nd, false, t += HOUR, rv.url, &sent), NOTIFY_NONE);
+	assert_int_equal(step(h, &w, drift, nd, false, t += 20 * HOUR, rv.url, &sent),
+			 NOTIFY_NONE);
+	/* 6. A day after it was sent: a reminder. */
+	assert_int_equal(step(h, &w, drift, nd, false, t += 4 * HOUR, rv.url, &sent),
+			 NOTIFY_REMINDER);
+	assert_true(sent);
+	/* 7. Interrupted: nothing, and nothing changes. */
+	assert_int_equal(step(h, &w, NULL, 0, true, t += HOUR, rv.url, &sent), NOTIFY_NONE);
+	/* 8. Recovered, but the receiver is down: not remembered ... */
+	assert_int_equal(step(h, &w, NULL, 0, false, t += HOUR, rv.refused_url, &sent),
+			 NOTIFY_RECOVERY);
+	assert_false(sent);
+	/* 9. ... so the next run sends the recovery again. */
+	assert_int_equal(step(h, &w, NULL, 0, false, t += HOUR, rv.url, &sent), NOTIFY_RECOVERY);
+	assert_true(sent);
+	/* 10. Passes again: silent. */
+	assert_int_equal(step(h, &w, NULL, 0, false, t += HOUR, rv.url, &sent), NOTIFY_NONE);
+	/* 11. An error: sent. */
+	assert_int_equal(step(h, &w, error_specs, 1, false, t += HOUR, rv.url, &sent),
+			 NOTIFY_CHANGE);
+	assert_true(sent);
+
+	size_t n = 0;
+	cJSON **lines = read_log(rv.log, &n);
+	static const char *const kinds[] = {"change", "reminder", "recovery", "change"};
+	static const char *const previous[] = {"pass", "drift", "drift", "pass"};
+	assert_int_equal(n, ARRAY_SIZE(kinds));
+	for (size_t i = 0; i < n; i++) {
+		assert_string_equal(str(lines[i], "method"), "POST");
+		assert_string_equal(str(lines[i], "path"), "/hooks/canary");
+		const cJSON *body = get(lines[i], "body");
+		assert_string_equal(str(body, "kind"), kinds[i]);
+		assert_string_equal(str(body, "previous"), previous[i]);
+		assert_string_equal(str(body, "suite"), "calendar-assistant");
+		assert_string_equal(str(body, "report_url"), "https://ci.example/42");
+		assert_int_equal(cJSON_GetArraySize(get(body, "new_since_last")), 0);
+		assert_string_equal(cJSON_GetArrayItem(get(body, "unevaluated"), 0)->valuestring,
+				    FP_PROD);
+		char *text = cJSON_PrintUnformatted(body);
+		assert_null(strstr(text, "s3cr3t"));
+		assert_null(strstr(text, "pa55word"));
+		cJSON_free(text);
+		cJSON_Delete(lines[i]);
+	}
+	free(lines);
+	history_close(h);
+	free(path);
+	receiver_stop(&rv);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_decide_table),
+		cmocka_unit_test(test_state),
+		cmocka_unit_test(test_payload_fields),
+		cmocka_unit_test(test_payload_texts),
+		cmocka_unit_test(test_top_failures_limit),
+		cmocka_unit_test(test_sequence_with_receiver),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
