@@ -31,6 +31,7 @@ int cmd_demo(int argc, char **argv);
 int cmd_report(int argc, char **argv);
 int cmd_merge(int argc, char **argv);
 int cmd_calibrate(int argc, char **argv);
+int cmd_history(int argc, char **argv);
 
 /* What `canary run` and `canary demo` share: output and report options. */
 struct cmd_output {
@@ -48,6 +49,16 @@ void cmd_error(const char *fmt, ...) PRINTF_LIKE(1, 2);
 /* cmd_use_color: whether to colour f: --color/--no-color, else a TTY with
  * NO_COLOR unset and TERM not "dumb". */
 bool cmd_use_color(FILE *f, int color);
+
+struct report_format;
+
+/* cmd_find_format: the report format named by the len bytes of name; NULL
+ * after an error listing the formats. */
+const struct report_format *cmd_find_format(const char *name, size_t len);
+
+/* cmd_write_report: render tree in fmt to path ("-" or NULL: stdout; a file
+ * through a temporary file and a rename); -1 after an error. */
+int cmd_write_report(const char *path, const struct report_format *fmt, const cJSON *tree);
 
 /* cmd_run_suite: run a loaded suite, print the text report and write every
  * requested report; returns the exit code. */

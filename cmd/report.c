@@ -30,38 +30,6 @@ static const struct option report_options[] = {
 	{NULL, 0, NULL, 0},
 };
 
-/* find_format: the renderer named name; an error listing them when none. */
-static const struct report_format *find_format(const char *name)
-{
-	const struct report_format *fmt = report_format_find(name, strlen(name));
-	struct buf names;
-
-	if (fmt)
-		return fmt;
-	buf_init(&names, BUF_MAX_DEFAULT);
-	for (fmt = report_formats; fmt->name; fmt++)
-		buf_addf(&names, "%s%s", names.len ? ", " : "", fmt->name);
-	cmd_error("unknown report format '%s' (formats: %s)", name, names.data);
-	buf_release(&names);
-	return NULL;
-}
-
-/* write_output: render tree to path ("-" or NULL: standard output). */
-static int write_output(const char *path, const struct report_format *fmt, const cJSON *tree)
-{
-	char *err = NULL;
-	int rc;
-
-	if (!path || strcmp(path, "-") == 0)
-		rc = fmt->render(stdout, tree, &err);
-	else
-		rc = report_write_atomic(path, fmt->render, tree, &err);
-	if (rc < 0) {
-		cmd_error("%s", err ? err : "cannot write the report");
-		free(err);
-	}
-	return rc;
-}
 
 int cmd_report(int argc, char **argv)
 {
@@ -74,7 +42,7 @@ int cmd_report(int argc, char **argv)
 	while ((opt = getopt_long(argc, argv, "f:o:h", report_options, NULL)) != -1) {
 		switch (opt) {
 		case 'f':
-			fmt = find_format(optarg);
+			fmt = cmd_find_format(optarg, strlen(optarg));
 			if (!fmt)
 				return EXIT_USAGE;
 			break;
@@ -101,7 +69,7 @@ int cmd_report(int argc, char **argv)
 		free(err);
 		return EXIT_USAGE;
 	}
-	int rc = write_output(output, fmt, tree) < 0 ? EXIT_USAGE : 0;
+	int rc = cmd_write_report(output, fmt, tree) < 0 ? EXIT_USAGE : 0;
 	cJSON_Delete(tree);
 	return rc;
 }

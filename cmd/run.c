@@ -2,7 +2,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,25 +21,6 @@ static void on_signal(int sig)
 	stop_requested = 1;
 }
 
-void cmd_error(const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	fputs("canary: ", stderr);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
-	va_end(ap);
-}
-
-bool cmd_use_color(FILE *f, int color)
-{
-	if (color >= 0)
-		return color;
-	const char *no = getenv("NO_COLOR");
-	const char *term = getenv("TERM");
-	return isatty(fileno(f)) && !(no && *no) && !(term && strcmp(term, "dumb") == 0);
-}
-
 int cmd_add_report(struct cmd_output *out, const char *spec)
 {
 	const char *eq = strchr(spec, '=');
@@ -50,40 +30,18 @@ int cmd_add_report(struct cmd_output *out, const char *spec)
 			  spec);
 		return -1;
 	}
-	if (!report_format_find(spec, (size_t)(eq - spec))) {
-		char names[128] = "";
-		for (const struct report_format *f = report_formats; f->name; f++)
-			snprintf(names + strlen(names), sizeof(names) - strlen(names), "%s%s",
-				 *names ? ", " : "", f->name);
-		cmd_error("unknown report format '%.*s' (formats: %s)", (int)(eq - spec), spec,
-			  names);
+	if (!cmd_find_format(spec, (size_t)(eq - spec)))
 		return -1;
-	}
 	out->reports = xreallocarray(out->reports, out->nreports + 1, sizeof(*out->reports));
 	out->reports[out->nreports++] = spec;
 	return 0;
 }
 
-/* Write one report: "-" is stdout, a path is written atomically (a
- * temporary file, then rename), so a reader never sees half a report. */
+/* Write one FORMAT=PATH report. */
 static int write_report(const char *spec, const cJSON *tree)
 {
 	const char *eq = strchr(spec, '=');
-	const struct report_format *fmt = report_format_find(spec, (size_t)(eq - spec));
-	const char *path = eq + 1;
-	char *err = NULL;
-	int rc;
-	if (strcmp(path, "-") == 0) {
-		rc = fmt->render(stdout, tree, &err);
-		fflush(stdout);
-	} else {
-		rc = report_write_atomic(path, fmt->render, tree, &err);
-	}
-	if (rc < 0) {
-		cmd_error("cannot write report '%s': %s", path, err ? err : "failed");
-		free(err);
-	}
-	return rc;
+	return cmd_write_report(eq + 1, report_format_find(spec, (size_t)(eq - spec)), tree);
 }
 
 static bool reports_to_stdout(const struct cmd_output *out)
