@@ -38,6 +38,10 @@ struct cmd_output {
 	bool quiet;
 	bool verbose;
 	bool no_step_summary; /* do not append markdown to $GITHUB_STEP_SUMMARY */
+	const char *history;  /* --history PATH, or NULL */
+	const char *notify;   /* --notify URL, or NULL */
+	long remind_ms;       /* --remind (24 h) */
+	const char *report_url; /* --report-url, or NULL */
 	int color;            /* -1 auto, 0 never, 1 always */
 	const char **reports; /* "FORMAT=PATH" specs */
 	size_t nreports;

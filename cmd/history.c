@@ -30,7 +30,7 @@ static const char history_usage[] =
 	"  --fingerprints     list every prod fingerprint of the window: first and last\n"
 	"                     seen, share of runs, and whether any run saw it on eval\n"
 	"  --runs N           how many recent runs the text and HTML list (default 20)\n"
-	"  --output FILE      write to FILE (replaced atomically) instead of stdout\n"
+	"  --output FILE      write to FILE (replaced atomically; - for stdout)\n"
 	"  --check            compare each stratum's prod pass rate over the last 48 h\n"
 	"                     with the baseline [now - 7d, now - 48h); exit 1 when one\n"
 	"                     dropped by more than --max-drop, 3 when nothing could be\n"
@@ -94,14 +94,18 @@ struct history_cmd {
 static const char *const spark[] = {"▁", "▂", "▃", "▄", "▅", "▆", "▇", "█"};
 #define SPARK_MAX 48
 
-/* term: s safe for a terminal: invalid UTF-8 replaced, control characters
- * (escape sequences from an untrusted name) as '?', cut after max bytes. */
+/* term: s safe for a terminal: invalid UTF-8 replaced, C0 and C1 control
+ * characters (escape sequences from an untrusted name) as '?', cut after
+ * about max bytes. */
 static char *term(const char *s, size_t max)
 {
 	char *clean = report_clean(s ? s : "", max);
-	for (char *p = clean; *p; p++)
-		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+	for (unsigned char *p = (unsigned char *)clean; *p; p++) {
+		if (*p < 0x20 || *p == 0x7f)
 			*p = '?';
+		else if (*p == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f)
+			p[0] = p[1] = '?';
+	}
 	return clean;
 }
 
@@ -389,7 +393,7 @@ static void text_check(FILE *f, const struct history_check *c, const struct hist
  * renamed over it) or to stdout. */
 static int write_output(const char *path, const char *data, size_t len)
 {
-	if (!path) {
+	if (!path || strcmp(path, "-") == 0) {
 		if (fwrite(data, 1, len, stdout) != len || fflush(stdout) != 0) {
 			cmd_error("cannot write to standard output: %s", strerror(errno));
 			return -1;

@@ -9,6 +9,9 @@
 #include <unistd.h>
 
 #include "cmd.h"
+#include "fingerprint.h"
+#include "history.h"
+#include "notify.h"
 #include "report.h"
 #include "suite.h"
 #include "util.h"
@@ -102,6 +105,96 @@ static void write_step_summary(const cJSON *tree)
 	free(err);
 }
 
+/* Record the run in its history and compare: which prod fingerprints no
+ * recorded run evaluated, which are new since the last run.  A history
+ * that cannot be written is said on stderr; -1 then, and the reports are
+ * still written. */
+static int record_history(struct history *h, struct run *r)
+{
+	char *err = NULL, *hash = NULL;
+	size_t len = 0;
+	char *text = r->suite->path ? util_read_file(r->suite->path, (size_t)64 << 20, &len, &err)
+				    : NULL;
+	if (text)
+		hash = fingerprint_sha256(text, len);
+	free(text);
+	free(err);
+	err = NULL;
+	long long run_id = 0;
+	int rc = history_record(h, r, hash, &run_id, &err);
+	if (rc == 0)
+		rc = history_unevaluated(h, r, &r->history_unevaluated, &r->nhistory_unevaluated,
+					 &err);
+	if (rc == 0)
+		rc = history_new_since_last(h, r, run_id, &r->new_since_last, &r->nnew_since_last,
+					    &r->has_previous_run, &err);
+	r->history = rc == 0;
+	if (rc < 0)
+		cmd_error("cannot record the run in the history: %s", err);
+	free(err);
+	free(hash);
+	return rc;
+}
+
+static void notify_done(struct http_result *res, void *user)
+{
+	struct http_result *out = user;
+	out->ok = notify_delivered(res);
+	out->status = res->status;
+	out->error = res->error ? xstrdup(res->error) : NULL;
+}
+
+/* POST the state change (or reminder) to --notify, retried like any
+ * request; its failure is said on stderr and changes no exit code. */
+static void send_notification(struct history *h, const struct run *r,
+			      const struct run_options *ro, const struct cmd_output *out)
+{
+	struct notify_options no = {
+		.now_ms = util_wall_ms(),
+		.remind_ms = out->remind_ms,
+		.report_url = out->report_url,
+		.unevaluated = r->history_unevaluated,
+		.nunevaluated = r->nhistory_unevaluated,
+		.new_since_last = r->new_since_last,
+		.nnew_since_last = r->nnew_since_last,
+	};
+	struct notify_plan plan = {0};
+	struct transport *tr = NULL;
+	struct http_result res = {0};
+	char *err = NULL, *shown = notify_url_display(out->notify);
+	if (notify_prepare(h, r, &no, &plan, &err) < 0) {
+		cmd_error("cannot notify %s: %s", shown, err);
+		goto out;
+	}
+	if (plan.kind != NOTIFY_NONE) {
+		struct transport_options to = ro->transport;
+		tr = transport_new(&to, &err);
+		if (!tr) {
+			cmd_error("cannot notify %s: %s", shown, err);
+			goto out;
+		}
+		struct http_request *req = notify_request(out->notify, &plan);
+		req->done = notify_done;
+		req->user = &res;
+		transport_submit(tr, req);
+		if (transport_run(tr, NULL, &err) < 0 || !res.ok) {
+			if (res.error)
+				cmd_error("cannot notify %s: %s", shown, res.error);
+			else
+				cmd_error("cannot notify %s: HTTP %ld", shown, res.status);
+			goto out;
+		}
+	}
+	if (notify_commit(h, &plan, no.now_ms, &err) < 0)
+		cmd_error("cannot remember the notification in the history: %s", err);
+out:
+	transport_free(tr);
+	notify_plan_release(&plan);
+	free(res.error);
+	free(shown);
+	free(err);
+}
+
 /* --verbose: one line per sample on stderr as it is graded. */
 static void print_sample(const struct run *r, const struct case_result *cr,
 			 const struct sample *s, void *user)
@@ -140,6 +233,17 @@ int cmd_run_suite(struct suite *s, struct run_options *ro, const struct cmd_outp
 		return EXIT_USAGE;
 	}
 	int rc = r->exit_code;
+	struct history *hist = NULL;
+	if (out->history) {
+		hist = history_open(out->history, &err);
+		if (!hist) {
+			cmd_error("cannot record the run in the history: %s", err);
+			free(err);
+			err = NULL;
+		}
+		if (!hist || record_history(hist, r) < 0)
+			rc = rc == EXIT_PASS ? EXIT_ERRORS : rc;
+	}
 	bool text_elsewhere = reports_to_stdout(out);
 	FILE *human = text_elsewhere ? stderr : stdout;
 	if (out->quiet || text_elsewhere) {
@@ -160,6 +264,9 @@ int cmd_run_suite(struct suite *s, struct run_options *ro, const struct cmd_outp
 	if (summary && *summary)
 		write_step_summary(tree);
 	cJSON_Delete(tree);
+	if (out->notify && hist)
+		send_notification(hist, r, ro, out);
+	history_close(hist);
 	run_free(r);
 	return rc;
 }
@@ -195,6 +302,14 @@ static const char run_usage[] =
 	"  --lock PATH           hold an flock on PATH; if another run holds it,\n"
 	"                        exit 75 at once\n"
 	"  --no-step-summary     do not append markdown to $GITHUB_STEP_SUMMARY\n"
+	"  --history PATH        record the run in a SQLite history, and report\n"
+	"                        prod fingerprints no recorded run evaluated and\n"
+	"                        those new since the last run\n"
+	"  --notify URL          POST a JSON (Slack-compatible) message to URL when\n"
+	"                        the suite's state changes; needs --history\n"
+	"  --remind DURATION     repeat it while a failing state lasts (default 24h;\n"
+	"                        0: never)\n"
+	"  --report-url URL      a link to the full report, put in the message\n"
 	"  -q, --quiet           print only the verdict line\n"
 	"  -v, --verbose         print every sample as it is graded\n"
 	"  --color, --no-color   force colour on or off (default: on a TTY, unless\n"
@@ -228,6 +343,10 @@ enum {
 	OPT_NO_STEP_SUMMARY,
 	OPT_ALPHA,
 	OPT_STRICT,
+	OPT_HISTORY,
+	OPT_NOTIFY,
+	OPT_REMIND,
+	OPT_REPORT_URL,
 };
 
 static const struct option run_options[] = {
@@ -254,6 +373,10 @@ static const struct option run_options[] = {
 	{"no-step-summary", no_argument, NULL, OPT_NO_STEP_SUMMARY},
 	{"alpha", required_argument, NULL, OPT_ALPHA},
 	{"strict", no_argument, NULL, OPT_STRICT},
+	{"history", required_argument, NULL, OPT_HISTORY},
+	{"notify", required_argument, NULL, OPT_NOTIFY},
+	{"remind", required_argument, NULL, OPT_REMIND},
+	{"report-url", required_argument, NULL, OPT_REPORT_URL},
 	{"help", no_argument, NULL, 'h'},
 	{NULL, 0, NULL, 0},
 };
@@ -333,7 +456,7 @@ int cmd_run(int argc, char **argv)
 	int lock_fd = -1;
 	struct run_options ro;
 	struct suite_options so = {0};
-	struct cmd_output out = {.color = -1};
+	struct cmd_output out = {.color = -1, .remind_ms = 24L * 3600 * 1000};
 	struct suite *s = NULL;
 	int rc = EXIT_USAGE;
 	int opt, n;
@@ -437,6 +560,23 @@ int cmd_run(int argc, char **argv)
 		case OPT_STRICT:
 			ro.strict = true;
 			break;
+		case OPT_HISTORY:
+			out.history = optarg;
+			break;
+		case OPT_NOTIFY:
+			out.notify = optarg;
+			break;
+		case OPT_REMIND:
+			if (util_parse_duration(optarg, &out.remind_ms) < 0) {
+				cmd_error("--remind takes a duration such as 24h, or 0 for never, "
+					  "not '%s'",
+					  optarg);
+				goto out;
+			}
+			break;
+		case OPT_REPORT_URL:
+			out.report_url = optarg;
+			break;
 		case 'h':
 			fputs(run_usage, stdout);
 			rc = 0;
@@ -449,6 +589,11 @@ int cmd_run(int argc, char **argv)
 	if (optind != argc - 1) {
 		cmd_error(optind == argc ? "run needs a SUITE file; see 'canary run --help'"
 					 : "run takes one SUITE file; see 'canary run --help'");
+		goto out;
+	}
+	if (out.notify && !out.history) {
+		cmd_error("--notify needs --history, where the state it reports changes of "
+			  "is kept");
 		goto out;
 	}
 	if (lock_path && (lock_fd = take_lock(lock_path)) < 0) {

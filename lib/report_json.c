@@ -350,6 +350,26 @@ static cJSON *json_skipped(const struct run *r)
 	return skipped;
 }
 
+static cJSON *json_strings(char *const *v, size_t n)
+{
+	cJSON *a = cJSON_CreateArray();
+	for (size_t i = 0; i < n; i++)
+		cJSON_AddItemToArray(a, json_string(v[i]));
+	return a;
+}
+
+/* json_history: what the run's --history said of its prod fingerprints. */
+static cJSON *json_history(const struct run *r)
+{
+	cJSON *o = cJSON_CreateObject();
+	cJSON_AddItemToObject(o, "unevaluated",
+			      json_strings(r->history_unevaluated, r->nhistory_unevaluated));
+	cJSON_AddItemToObject(o, "new_since_last",
+			      json_strings(r->new_since_last, r->nnew_since_last));
+	cJSON_AddBoolToObject(o, "previous_run", r->has_previous_run);
+	return o;
+}
+
 /* json_judge: which judge graded the run, with what prompt template, and
  * what it cost, so that a change of judge shows between runs. */
 static cJSON *json_judge(const struct run *r)
@@ -416,6 +436,8 @@ cJSON *report_json_tree(const struct run *r)
 	cJSON_AddItemToObject(root, "targets", json_targets(r));
 	if (r->suite && r->suite->judge.present)
 		cJSON_AddItemToObject(root, "judge", json_judge(r));
+	if (r->history)
+		cJSON_AddItemToObject(root, "history", json_history(r));
 	cJSON_AddItemToObject(root, "fingerprint_diff", json_fingerprint_diff(r));
 	cJSON_AddItemToObject(root, "strata", json_strata(r));
 	cJSON_AddItemToObject(root, "cases", json_cases(r));

@@ -322,6 +322,30 @@ static void put_fingerprint_notes(FILE *out, const struct run *r, bool color)
 	fputc('\n', out);
 }
 
+/* put_history_notes: with --history, the prod fingerprints no recorded run
+ * evaluated and those new since the last run. */
+static void put_history_notes(FILE *out, const struct run *r, bool color)
+{
+	if (!r->history || (r->nhistory_unevaluated == 0 && r->nnew_since_last == 0))
+		return;
+	fputc('\n', out);
+	for (size_t i = 0; i < r->nhistory_unevaluated; i++) {
+		char *v = text_clean(r->history_unevaluated[i], FINGERPRINT_SHORT);
+		if (color)
+			fputs(ANSI_YELLOW, out);
+		fputs("  unevaluated fingerprint:", out);
+		if (color)
+			fputs(ANSI_RESET, out);
+		fprintf(out, " %s (no recorded run saw it on eval)\n", v);
+		free(v);
+	}
+	for (size_t i = 0; i < r->nnew_since_last; i++) {
+		char *v = text_clean(r->new_since_last[i], FINGERPRINT_SHORT);
+		fprintf(out, "  new since last run: %s\n", v);
+		free(v);
+	}
+}
+
 static size_t max_size(size_t a, size_t b)
 {
 	return a > b ? a : b;
@@ -546,6 +570,7 @@ void report_text(FILE *out, const struct run *r, const struct report_text_option
 	fputc('\n', out);
 	put_strata(out, r, o->color);
 	put_fingerprint_notes(out, r, o->color);
+	put_history_notes(out, r, o->color);
 	put_cases(out, r, o);
 	fputc('\n', out);
 	put_verdict_line(out, r, &tc, o->color);

@@ -719,6 +719,12 @@ void run_free(struct run *r)
 		free(r->url_display[side]);
 	}
 	run_fingerprints_release(r);
+	for (size_t i = 0; i < r->nhistory_unevaluated; i++)
+		free(r->history_unevaluated[i]);
+	for (size_t i = 0; i < r->nnew_since_last; i++)
+		free(r->new_since_last[i]);
+	free(r->history_unevaluated);
+	free(r->new_since_last);
 	free(r->cases);
 	free(r->strata);
 	free(r);

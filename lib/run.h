@@ -109,6 +109,13 @@ struct run {
 	size_t nunevaluated;
 	char **differing;              /* fingerprint components that differ, sorted */
 	size_t ndiffering;
+	/* Set by the caller after comparing the run with a history: */
+	bool history;                  /* compared with a --history */
+	char **history_unevaluated;    /* prod fingerprints no recorded run saw on eval */
+	size_t nhistory_unevaluated;
+	char **new_since_last;         /* prod fingerprints the previous run did not see */
+	size_t nnew_since_last;
+	bool has_previous_run;
 	double alpha;                  /* significance level (0: the default 0.05) */
 	bool strict;                   /* flaky cases fail the run */
 };

@@ -20,6 +20,10 @@ it names (suites, agent scripts).  test.json keys (all optional but args):
                 of the JSON report; "cases" may be {"id": "verdict"}.
   requests      {"eval": N}: how many requests the agent received.
   secrets_absent: strings that may appear in no output, report or log.
+  output_agents agents that receive canary's own output (a --notify hook):
+                their logs count as output for secrets_absent.
+  logs_contain  {"agent": ["string", ...]}: an agent's request log (the
+                bodies it received) must contain each string.
   steps         a list of extra argument lists run, in order, before args
                 (e.g. shard runs before a merge); their exit codes are not
                 checked.
@@ -255,9 +259,22 @@ def run_case(canary, case_dir):
             got = log_lines(logs[name]) if name in logs else 0
             if got != want:
                 problems.append("agent %s received %d requests, expected %d" % (name, got, want))
+        for name, wants in spec.get("logs_contain", {}).items():
+            try:
+                with open(logs[name]) as f:
+                    text = f.read()
+            except (KeyError, OSError) as e:
+                problems.append("log of %s: %r" % (name, e))
+                continue
+            for want in wants:
+                if want not in text:
+                    problems.append("log of %s lacks %r" % (name, want))
         for root, _, files in os.walk(out_dir):
             for fn in files:
-                if fn.endswith(".log"):
+                # An agent's log holds what it was sent, which may carry the
+                # secrets the suite sends on purpose; only receivers of
+                # canary's own output (a --notify hook) are checked.
+                if fn.endswith(".log") and fn[:-4] not in spec.get("output_agents", []):
                     continue
                 with open(os.path.join(root, fn), errors="replace") as f:
                     texts.append(f.read())

@@ -21,6 +21,7 @@
 
 #include "history.h"
 #include "run.h"
+#include "support.h"
 #include "util.h"
 #include "verdict.h"
 
@@ -35,23 +36,9 @@
 #define REASON_BOOK "tool_call: missing required property 'attendee_emails'"
 #define REASON_TIMEOUT "timed out after 30000 ms"
 
-static const char *fixtures(void)
-{
-	static const char *const guesses[] = {
-		"tests/fixtures", "../tests/fixtures", "../../tests/fixtures",
-	};
-	const char *f = getenv("FIXTURES");
-	if (f)
-		return f;
-	for (size_t i = 0; i < ARRAY_SIZE(guesses); i++)
-		if (access(guesses[i], R_OK) == 0)
-			return guesses[i];
-	return "../tests/fixtures";
-}
-
 /* A suite of two strata built by hand: tools (book, cancel) and prompt
  * (refund, repeated twice). */
-struct world {
+struct hist_world {
 	struct suite suite;
 	struct stratum strata[2];
 	struct suite_case cases[3];
@@ -70,7 +57,7 @@ struct run_spec {
 	int shard_index, shard_count;
 };
 
-static void world_init(struct world *w, const char *name)
+static void hist_world_init(struct hist_world *w, const char *name)
 {
 	memset(w, 0, sizeof(*w));
 	static const char *const ids[] = {"book", "cancel", "refund"};
@@ -96,7 +83,7 @@ static int remove_entry(const char *path, const struct stat *st, int flag, struc
 	return remove(path);
 }
 
-static void world_release(struct world *w)
+static void hist_world_release(struct hist_world *w)
 {
 	chmod(w->dir, 0700);
 	nftw(w->dir, remove_entry, 8, FTW_DEPTH | FTW_PHYS);
@@ -125,7 +112,7 @@ static void one_reason(struct sample *s, const char *reason)
 }
 
 /* make_run: a finished run as run_execute() would leave it. */
-static struct run *make_run(struct world *w, const struct run_spec *spec)
+static struct run *make_run(struct hist_world *w, const struct run_spec *spec)
 {
 	struct run *r = xcalloc(1, sizeof(*r));
 	r->suite = &w->suite;
@@ -195,7 +182,7 @@ static struct run *make_run(struct world *w, const struct run_spec *spec)
 }
 
 /* record: make, record and free one run; its id. */
-static long long record(struct history *h, struct world *w, const struct run_spec *spec)
+static long long record(struct history *h, struct hist_world *w, const struct run_spec *spec)
 {
 	char *err = NULL;
 	long long id = 0;
@@ -274,8 +261,8 @@ static long long rows(sqlite3 *db, const char *table)
 
 static void test_open_creates(void **state)
 {
-	struct world w;
-	world_init(&w, "hist-suite");
+	struct hist_world w;
+	hist_world_init(&w, "hist-suite");
 	struct history *h = open_ok(w.path);
 	assert_int_equal(history_schema_version(h), 0);
 	history_close(h);
@@ -291,13 +278,13 @@ static void test_open_creates(void **state)
 	h = open_ok(w.path);
 	assert_int_equal(history_schema_version(h), HISTORY_SCHEMA_VERSION);
 	history_close(h);
-	world_release(&w);
+	hist_world_release(&w);
 }
 
 static void test_record_every_field(void **state)
 {
-	struct world w;
-	world_init(&w, "hist-suite");
+	struct hist_world w;
+	hist_world_init(&w, "hist-suite");
 	struct history *h = open_ok(w.path);
 	struct run_spec spec = {
 		.started = NOW, .fp = {FP_A, FP_B}, .book_fails = true, .refund_error = true,
@@ -372,14 +359,14 @@ static void test_record_every_field(void **state)
 	assert_int_equal(v.series[3].points[0].errors, 1);
 	history_view_release(&v);
 	history_close(h);
-	world_release(&w);
+	hist_world_release(&w);
 }
 
 /* A failure in the middle of recording leaves nothing behind. */
 static void test_record_is_one_transaction(void **state)
 {
-	struct world w;
-	world_init(&w, "hist-suite");
+	struct hist_world w;
+	hist_world_init(&w, "hist-suite");
 	struct history *h = open_ok(w.path);
 	sqlite3 *db = db_open(w.path);
 	assert_int_equal(sqlite3_exec(db,
@@ -413,13 +400,13 @@ static void test_record_is_one_transaction(void **state)
 	run_free(r);
 	sqlite3_close(db);
 	history_close(h);
-	world_release(&w);
+	hist_world_release(&w);
 }
 
 static void test_interrupted_run(void **state)
 {
-	struct world w;
-	world_init(&w, "hist-suite");
+	struct hist_world w;
+	hist_world_init(&w, "hist-suite");
 	struct history *h = open_ok(w.path);
 	struct run_spec spec = {.started = NOW, .fp = {FP_A, FP_A}, .interrupted = true};
 	record(h, &w, &spec);
@@ -430,15 +417,15 @@ static void test_interrupted_run(void **state)
 	assert_query(db, "SELECT DISTINCT case_id FROM samples ORDER BY 1", "book\ncancel");
 	assert_int_equal(rows(db, "samples"), 4);
 	sqlite3_close(db);
-	world_release(&w);
+	hist_world_release(&w);
 }
 
 /* A lock held past the busy timeout is a clear error, and nothing is
  * written. */
 static void test_locked_history(void **state)
 {
-	struct world w;
-	world_init(&w, "hist-suite");
+	struct hist_world w;
+	hist_world_init(&w, "hist-suite");
 	struct history *h = open_ok(w.path);
 	sqlite3 *db = db_open(w.path);
 	assert_int_equal(sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
@@ -457,15 +444,15 @@ static void test_locked_history(void **state)
 	run_free(r);
 	sqlite3_close(db);
 	history_close(h);
-	world_release(&w);
+	hist_world_release(&w);
 }
 
 /* Two processes record at once: every run of both is there. */
 static void test_concurrent_writers(void **state)
 {
 	enum { CHILDREN = 2, RUNS = 5 };
-	struct world w;
-	world_init(&w, "hist-suite");
+	struct hist_world w;
+	hist_world_init(&w, "hist-suite");
 	int go[2];
 	assert_int_equal(pipe(go), 0);
 	pid_t pids[CHILDREN];
@@ -510,7 +497,7 @@ static void test_concurrent_writers(void **state)
 	assert_int_equal(rows(db, "samples"), CHILDREN * RUNS * 8);
 	assert_int_equal(q_int(db, "SELECT count(DISTINCT started_at) FROM runs"), CHILDREN * RUNS);
 	sqlite3_close(db);
-	world_release(&w);
+	hist_world_release(&w);
 }
 
 /* in_child: run fn(arg) in a child process as an unprivileged user (root
@@ -540,8 +527,11 @@ static int expect_unwritable(const char *path)
 		history_close(h);
 		return 1;
 	}
-	fprintf(stderr, "(expected) %s\n", err);
-	return strstr(err, path) ? 0 : 2;
+	if (!strstr(err, path)) {
+		fprintf(stderr, "'%s' does not name '%s'\n", err, path);
+		return 2;
+	}
+	return 0;
 }
 
 /* expect_readable: 0 when the history opens read-only and shows its run. */
@@ -564,8 +554,8 @@ static int expect_readable(const char *path)
 
 static void test_readonly_history(void **state)
 {
-	struct world w;
-	world_init(&w, "hist-suite");
+	struct hist_world w;
+	hist_world_init(&w, "hist-suite");
 	assert_int_equal(chmod(w.dir, 0755), 0);
 	struct history *h = open_ok(w.path);
 	struct run_spec spec = {.started = NOW, .fp = {FP_A, FP_A}};
@@ -601,7 +591,7 @@ static void test_readonly_history(void **state)
 	free(err);
 	run_free(r);
 	history_close(h);
-	world_release(&w);
+	hist_world_release(&w);
 }
 
 static void expect_open_error(const char *path, bool readonly, const char *want)
@@ -618,8 +608,8 @@ static void expect_open_error(const char *path, bool readonly, const char *want)
 
 static void test_not_a_history(void **state)
 {
-	struct world w;
-	world_init(&w, "hist-suite");
+	struct hist_world w;
+	hist_world_init(&w, "hist-suite");
 	char *p = xasprintf("%s/garbage", w.dir);
 	FILE *f = fopen(p, "w");
 	assert_non_null(f);
@@ -652,13 +642,13 @@ static void test_not_a_history(void **state)
 	expect_open_error(p, true, "no history at");
 	assert_int_equal(access(p, F_OK), -1);
 	free(p);
-	world_release(&w);
+	hist_world_release(&w);
 }
 
 /* load_sql: a database at path made from a fixture's SQL text. */
 static void load_sql(const char *path, const char *fixture)
 {
-	char *file = xasprintf("%s/history/%s", fixtures(), fixture);
+	char *file = xasprintf("%s/history/%s", test_fixtures(), fixture);
 	char *err = NULL;
 	char *sql = util_read_file(file, 1 << 20, NULL, &err);
 	if (!sql)
@@ -693,8 +683,8 @@ static char *structure(const char *path)
 
 static void test_migrate_from_v1(void **state)
 {
-	struct world w;
-	world_init(&w, "old-suite");
+	struct hist_world w;
+	hist_world_init(&w, "old-suite");
 	char *old = xasprintf("%s/v1.sqlite", w.dir);
 	char *copy = xasprintf("%s/v1-copy.sqlite", w.dir);
 	load_sql(old, "v1.sql");
@@ -745,7 +735,7 @@ static void test_migrate_from_v1(void **state)
 	char *got = structure(old);
 	assert_string_equal(got, want);
 	free(got);
-	char *seeded = xasprintf("%s/history/seeded.sqlite", fixtures());
+	char *seeded = xasprintf("%s/history/seeded.sqlite", test_fixtures());
 	got = structure(seeded);
 	assert_string_equal(got, want);
 	free(got);
@@ -754,7 +744,7 @@ static void test_migrate_from_v1(void **state)
 	free(fresh);
 	free(old);
 	free(copy);
-	world_release(&w);
+	hist_world_release(&w);
 }
 
 static void assert_strings(char **v, size_t n, const char *const *want, size_t nwant)
@@ -766,9 +756,9 @@ static void assert_strings(char **v, size_t n, const char *const *want, size_t n
 
 static void test_unevaluated_and_new(void **state)
 {
-	struct world w, other;
-	world_init(&w, "hist-suite");
-	world_init(&other, "other-suite");
+	struct hist_world w, other;
+	hist_world_init(&w, "hist-suite");
+	hist_world_init(&other, "other-suite");
 	struct history *h = open_ok(w.path);
 	char **v = NULL;
 	size_t n = 0;
@@ -850,15 +840,15 @@ static void test_unevaluated_and_new(void **state)
 	free(st);
 	(void)id1;
 	history_close(h);
-	world_release(&w);
-	world_release(&other);
+	hist_world_release(&w);
+	hist_world_release(&other);
 }
 
 /* The check's windows, edges included, on runs recorded here. */
 static void test_check_windows(void **state)
 {
-	struct world w;
-	world_init(&w, "hist-suite");
+	struct hist_world w;
+	hist_world_init(&w, "hist-suite");
 	struct history *h = open_ok(w.path);
 	/* Outside, just before the baseline: would lower it. */
 	struct run_spec out = {.started = NOW - 7 * DAY - 1, .fp = {FP_A, FP_A},
@@ -916,13 +906,13 @@ static void test_check_windows(void **state)
 	assert_int_equal(c.ncompared, 0);
 	history_check_release(&c);
 	history_close(h);
-	world_release(&w);
+	hist_world_release(&w);
 }
 
 static void test_flaky_cases(void **state)
 {
-	struct world w;
-	world_init(&w, "hist-suite");
+	struct hist_world w;
+	hist_world_init(&w, "hist-suite");
 	struct history *h = open_ok(w.path);
 	/* book: drift, pass, drift, pass, drift, pass; refund errors twice. */
 	for (int i = 0; i < 6; i++) {
@@ -957,12 +947,12 @@ static void test_flaky_cases(void **state)
 	assert_int_equal(f[0].flips, 2);
 	history_flaky_free(f, n);
 	history_close(h);
-	world_release(&w);
+	hist_world_release(&w);
 }
 
 static struct history *open_seeded(void)
 {
-	char *path = xasprintf("%s/history/seeded.sqlite", fixtures());
+	char *path = xasprintf("%s/history/seeded.sqlite", test_fixtures());
 	char *err = NULL;
 	struct history *h = history_open_readonly(path, &err);
 	if (!h)

@@ -46,7 +46,7 @@ struct case_spec {
 };
 
 /* A suite built by hand: strata tools, prompt and retrieval. */
-struct world {
+struct notify_world {
 	struct suite suite;
 	struct stratum strata[3];
 	struct suite_case cases[MAX_CASES];
@@ -54,8 +54,8 @@ struct world {
 	size_t ncases;
 };
 
-static void world_init(struct world *w, const char *name, const struct case_spec *cases,
-		       size_t n)
+static void notify_world_init(struct notify_world *w, const char *name,
+			      const struct case_spec *cases, size_t n)
 {
 	static const char *const strata[] = {"tools", "prompt", "retrieval"};
 	memset(w, 0, sizeof(*w));
@@ -98,7 +98,7 @@ static const struct case_spec *spec_of(const struct case_spec *cases, size_t n, 
 
 /* make_run: a finished run in which each case's sample got the grade of
  * its spec (cases not in specs pass). */
-static struct run *make_run(struct world *w, const struct case_spec *specs, size_t nspecs,
+static struct run *make_run(struct notify_world *w, const struct case_spec *specs, size_t nspecs,
 			    bool interrupted)
 {
 	struct run *r = xcalloc(1, sizeof(*r));
@@ -219,7 +219,8 @@ static void test_decide_table(void **state)
 		enum notify_kind got = notify_decide(rows[i].prev, rows[i].next, rows[i].last_sent,
 						     rows[i].now, rows[i].remind);
 		if (got != rows[i].want)
-			fail_msg("row %zu (%s -> %s): %s, want %s", i, rows[i].prev ? rows[i].prev : "NULL",
+			fail_msg("row %zu (%s -> %s): %s, want %s", i,
+				 rows[i].prev ? rows[i].prev : "NULL",
 				 rows[i].next ? rows[i].next : "NULL", notify_kind_name(got),
 				 notify_kind_name(rows[i].want));
 		assert_int_equal(notify_should_send(rows[i].prev, rows[i].next, rows[i].last_sent,
@@ -230,8 +231,8 @@ static void test_decide_table(void **state)
 
 static void test_state(void **state)
 {
-	struct world w;
-	world_init(&w, "calendar-assistant", suite_cases, ARRAY_SIZE(suite_cases));
+	struct notify_world w;
+	notify_world_init(&w, "calendar-assistant", suite_cases, ARRAY_SIZE(suite_cases));
 	struct run *r = make_run(&w, NULL, 0, false);
 	assert_string_equal(notify_state(r), "pass");
 	run_free(r);
@@ -264,8 +265,8 @@ static const char *str(const cJSON *o, const char *key)
 
 static void test_payload_fields(void **state)
 {
-	struct world w;
-	world_init(&w, "calendar-assistant", suite_cases, ARRAY_SIZE(suite_cases));
+	struct notify_world w;
+	notify_world_init(&w, "calendar-assistant", suite_cases, ARRAY_SIZE(suite_cases));
 	struct run *r = make_run(&w, drift_specs, ARRAY_SIZE(drift_specs), false);
 	cJSON *p = notify_payload(r, "pass", "https://ci.example/runs/42?x=1&y=2", false);
 	assert_string_equal(str(p, "text"),
@@ -334,13 +335,12 @@ static void test_payload_fields(void **state)
 
 static void test_payload_texts(void **state)
 {
-	struct world w;
-	world_init(&w, "cal <b>&</b>", suite_cases, ARRAY_SIZE(suite_cases));
+	struct notify_world w;
+	notify_world_init(&w, "cal <b>&</b>", suite_cases, ARRAY_SIZE(suite_cases));
 	struct run *r = make_run(&w, NULL, 0, false);
 	cJSON *p = notify_payload(r, "drift", NULL, false);
-	assert_string_equal(str(p, "text"),
-			    ":white_check_mark: canary cal &lt;b&gt;&amp;&lt;/b&gt; recovered: pass "
-			    "(was drift)");
+	assert_string_equal(str(p, "text"), ":white_check_mark: canary cal &lt;b&gt;&amp;"
+					    "&lt;/b&gt; recovered: pass (was drift)");
 	assert_string_equal(str(p, "kind"), "recovery");
 	assert_string_equal(str(p, "suite"), "cal <b>&</b>");
 	assert_int_equal(cJSON_GetArraySize(get(p, "top_failures")), 0);
@@ -390,8 +390,8 @@ static void test_top_failures_limit(void **state)
 		{"c6", 1, GRADE_PASS, GRADE_FAIL, NULL, "r6"},
 		{"c7", 2, GRADE_PASS, GRADE_PASS, NULL, NULL},
 	};
-	struct world w;
-	world_init(&w, "many", many, ARRAY_SIZE(many));
+	struct notify_world w;
+	notify_world_init(&w, "many", many, ARRAY_SIZE(many));
 	struct run *r = make_run(&w, many, ARRAY_SIZE(many), false);
 	cJSON *p = notify_payload(r, "pass", NULL, false);
 	const cJSON *failures = get(p, "top_failures");
@@ -403,6 +403,26 @@ static void test_top_failures_limit(void **state)
 	}
 	cJSON_Delete(p);
 	run_free(r);
+}
+
+static void test_url_display(void **state)
+{
+	static const char *const rows[][2] = {
+		{"https://hooks.slack.com/services/T000/B000/XXXXSECRET",
+		 "https://hooks.slack.com/..."},
+		{"http://user:pw@127.0.0.1:8080/hook?token=abc", "http://127.0.0.1:8080/..."},
+		{"https://a@b@host.example", "https://host.example"},
+		{"http://127.0.0.1:9", "http://127.0.0.1:9"},
+		{"not a url", "the webhook"},
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(rows); i++) {
+		char *got = notify_url_display(rows[i][0]);
+		assert_string_equal(got, rows[i][1]);
+		free(got);
+	}
+	char *got = notify_url_display(NULL);
+	assert_string_equal(got, "the webhook");
+	free(got);
 }
 
 /*
@@ -489,9 +509,9 @@ static bool post(const char *url, const struct notify_plan *plan)
 }
 
 /* step: one hourly run: decide, send, remember; the kind decided. */
-static enum notify_kind step(struct history *h, struct world *w, const struct case_spec *specs,
-			     size_t n, bool interrupted, long long now, const char *url,
-			     bool *delivered)
+static enum notify_kind step(struct history *h, struct notify_world *w,
+			     const struct case_spec *specs, size_t n, bool interrupted,
+			     long long now, const char *url, bool *delivered)
 {
 	struct run *r = make_run(w, specs, n, interrupted);
 	r->started_wall_ms = now;
@@ -544,8 +564,8 @@ static void test_sequence_with_receiver(void **state)
 {
 	struct receiver rv;
 	receiver_start(&rv);
-	struct world w;
-	world_init(&w, "calendar-assistant", suite_cases, ARRAY_SIZE(suite_cases));
+	struct notify_world w;
+	notify_world_init(&w, "calendar-assistant", suite_cases, ARRAY_SIZE(suite_cases));
 	char *path = xasprintf("%s/history.sqlite", rv.dir);
 	char *err = NULL;
 	struct history *h = history_open(path, &err);
@@ -628,6 +648,7 @@ int main(void)
 		cmocka_unit_test(test_payload_fields),
 		cmocka_unit_test(test_payload_texts),
 		cmocka_unit_test(test_top_failures_limit),
+		cmocka_unit_test(test_url_display),
 		cmocka_unit_test(test_sequence_with_receiver),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
