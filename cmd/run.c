@@ -306,7 +306,8 @@ static const char run_usage[] =
 	"                        prod fingerprints no recorded run evaluated and\n"
 	"                        those new since the last run\n"
 	"  --notify URL          POST a JSON (Slack-compatible) message to URL when\n"
-	"                        the suite's state changes; needs --history\n"
+	"                        the suite's state changes; needs --history;\n"
+	"                        env:NAME reads the URL from the environment\n"
 	"  --remind DURATION     repeat it while a failing state lasts (default 24h;\n"
 	"                        0: never)\n"
 	"  --report-url URL      a link to the full report, put in the message\n"
@@ -564,7 +565,13 @@ int cmd_run(int argc, char **argv)
 			out.history = optarg;
 			break;
 		case OPT_NOTIFY:
-			out.notify = optarg;
+			/* env:NAME keeps a webhook URL, itself a credential, out of ps. */
+			out.notify = strncmp(optarg, "env:", 4) == 0 ? getenv(optarg + 4) : optarg;
+			if (!out.notify || !*out.notify) {
+				cmd_error("--notify %s: environment variable '%s' is not set", optarg,
+					  optarg + 4);
+				goto out;
+			}
 			break;
 		case OPT_REMIND:
 			if (util_parse_duration(optarg, &out.remind_ms) < 0) {
