@@ -41,33 +41,6 @@ const struct grader_ops *grader_find(const char *name)
 	return NULL;
 }
 
-/* utf8_seq: the length of the valid UTF-8 sequence at s (n bytes left), or
- * 0 when it is not one (overlong forms and surrogates included). */
-static size_t utf8_seq(const unsigned char *s, size_t n)
-{
-	unsigned char c = s[0];
-	size_t need;
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xc2 && c <= 0xdf)
-		need = 2;
-	else if (c >= 0xe0 && c <= 0xef)
-		need = 3;
-	else if (c >= 0xf0 && c <= 0xf4)
-		need = 4;
-	else
-		return 0;
-	if (n < need)
-		return 0;
-	for (size_t i = 1; i < need; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-	}
-	if ((c == 0xe0 && s[1] < 0xa0) || (c == 0xed && s[1] > 0x9f) ||
-	    (c == 0xf0 && s[1] < 0x90) || (c == 0xf4 && s[1] > 0x8f))
-		return 0;
-	return need;
-}
 
 /* one_line: s[0..len) as one line of valid UTF-8 holding at most max_chars
  * characters and max_bytes bytes; when cut, it ends in "..." (within
@@ -79,7 +52,7 @@ static char *one_line(const char *s, size_t len, size_t max_chars, size_t max_by
 	size_t i = 0, chars = 0, cut = 0;
 	while (i < len) {
 		const unsigned char *u = (const unsigned char *)s + i;
-		size_t n = utf8_seq(u, len - i);
+		size_t n = util_utf8_len(u, len - i);
 		const char *piece = s + i;
 		size_t plen = n, adv = n;
 		if (n == 0) {

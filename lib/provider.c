@@ -122,38 +122,6 @@ void provider_merge_request(cJSON *body, const cJSON *request)
 	}
 }
 
-/* utf8_len: the length of the valid UTF-8 sequence at s[0..n), or 0. */
-static size_t utf8_len(const unsigned char *s, size_t n)
-{
-	size_t len;
-	uint32_t cp;
-
-	if (s[0] < 0x80)
-		return 1;
-	if (s[0] >= 0xc2 && s[0] <= 0xdf) {
-		len = 2;
-		cp = s[0] & 0x1f;
-	} else if (s[0] >= 0xe0 && s[0] <= 0xef) {
-		len = 3;
-		cp = s[0] & 0x0f;
-	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
-		len = 4;
-		cp = s[0] & 0x07;
-	} else {
-		return 0;
-	}
-	if (len > n)
-		return 0;
-	for (size_t i = 1; i < len; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = cp << 6 | (s[i] & 0x3f);
-	}
-	if ((len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
-	    (len == 4 && (cp < 0x10000 || cp > 0x10ffff)))
-		return 0;
-	return len;
-}
 
 /* add_line: append s[0..n) to b as one line of valid UTF-8 (whitespace and
  * control runs become one space, invalid bytes '?'), cutting with "..." so
@@ -173,7 +141,7 @@ static void add_line(struct buf *b, const char *s, size_t n, size_t max)
 			continue;
 		}
 		if (p[i] >= 0x80)
-			len = utf8_len(p + i, n - i);
+			len = util_utf8_len(p + i, n - i);
 		if (b->len + (space ? 1 : 0) + (len ? len : 1) + 3 > max) {
 			buf_addstr(b, "...");
 			return;

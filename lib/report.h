@@ -171,9 +171,5 @@ int report_flush(FILE *f, char **err);
  * max bytes with "...". */
 char *report_clean(const char *s, size_t max);
 
-/* report_utf8_len: the length of the valid UTF-8 sequence that starts at s
- * (n bytes readable, n > 0); 0 when it is truncated, overlong or a
- * surrogate.  Shared by the renderers to keep invalid bytes out of output. */
-size_t report_utf8_len(const unsigned char *s, size_t n);
 
 #endif

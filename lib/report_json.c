@@ -62,7 +62,7 @@ char *report_clean(const char *s, size_t max)
 			buf_addstr(&b, "...");
 			break;
 		}
-		size_t len = report_utf8_len(p + i, n - i);
+		size_t len = util_utf8_len(p + i, n - i);
 		if (len == 0) {
 			buf_addstr(&b, "\xef\xbf\xbd");
 			len = 1;

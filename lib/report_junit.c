@@ -54,7 +54,7 @@ static void xml_add(struct buf *b, const char *s, size_t max, bool attr)
 			buf_addstr(b, "...");
 			break;
 		}
-		size_t len = report_utf8_len(p + i, n - i);
+		size_t len = util_utf8_len(p + i, n - i);
 		if (len == 0 || !xml_char_ok(p + i, len)) {
 			buf_addstr(b, "\xef\xbf\xbd");
 			i += len ? len : 1;

@@ -39,7 +39,7 @@ static void md_add(struct buf *b, const char *s, size_t max)
 			buf_addstr(b, "...");
 			break;
 		}
-		size_t len = report_utf8_len(p + i, n - i);
+		size_t len = util_utf8_len(p + i, n - i);
 		bool c1 = len == 2 && p[i] == 0xc2 && p[i + 1] < 0xa0;
 		if (len == 0 || c1 || (len == 1 && (p[i] < 0x20 || p[i] == 0x7f) &&
 					p[i] != '\n' && p[i] != '\r' && p[i] != '\t')) {
@@ -127,24 +127,6 @@ static void put_verdict_line(struct buf *b, const cJSON *report)
 	buf_addf(b, " (exit %d)\n\n", report_int(report, "exit_code"));
 }
 
-/* format_duration: "850 ms", "1.2 s", "2 m 3 s", "1 h 2 m" as in the text. */
-static void format_duration(long ms, char out[32])
-{
-	if (ms < 1000) {
-		snprintf(out, 32, "%ld ms", ms < 0 ? 0 : ms);
-		return;
-	}
-	long tenths = (ms + 50) / 100;
-	if (tenths < 600) {
-		snprintf(out, 32, "%ld.%ld s", tenths / 10, tenths % 10);
-		return;
-	}
-	long s = (ms + 500) / 1000;
-	if (s < 3600)
-		snprintf(out, 32, "%ld m %ld s", s / 60, s % 60);
-	else
-		snprintf(out, 32, "%ld h %ld m", s / 3600, s % 3600 / 60);
-}
 
 static void put_header(struct buf *b, const cJSON *report)
 {
@@ -161,7 +143,7 @@ static void put_header(struct buf *b, const cJSON *report)
 	buf_addf(b, " — %s\n\n", verdict_name(v));
 	put_verdict_line(b, report);
 
-	format_duration((long)report_num(report, "duration_ms"), dur);
+	util_format_duration((long)report_num(report, "duration_ms"), dur);
 	buf_addf(b, "%ld %s in %ld %s", ncases, plural(ncases, "case", "cases"), nstrata,
 		 plural(nstrata, "stratum", "strata"));
 	if (filtered > 0)

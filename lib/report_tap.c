@@ -40,7 +40,7 @@ static void desc_add(struct buf *b, const char *s)
 			buf_addstr(b, "...");
 			break;
 		}
-		size_t len = report_utf8_len(p + i, n - i);
+		size_t len = util_utf8_len(p + i, n - i);
 		if (bad_char(p + i, len)) {
 			buf_addstr(b, "\xef\xbf\xbd");
 			i += len ? len : 1;
@@ -65,7 +65,7 @@ static void yaml_add(struct buf *b, const char *s, size_t max)
 			buf_addstr(b, "...");
 			break;
 		}
-		size_t len = report_utf8_len(p + i, n - i);
+		size_t len = util_utf8_len(p + i, n - i);
 		if (len == 0) {
 			buf_addstr(b, "\\uFFFD");
 			i++;

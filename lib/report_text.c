@@ -28,36 +28,6 @@ static const char *const verdict_colors[VERDICT__COUNT] = {
 	[VERDICT_DRIFT] = "\033[1;31m",
 };
 
-size_t report_utf8_len(const unsigned char *s, size_t n)
-{
-	size_t len;
-	unsigned char lo = 0x80, hi = 0xbf;
-
-	if (s[0] < 0x80)
-		return 1;
-	if (s[0] >= 0xc2 && s[0] <= 0xdf)
-		len = 2;
-	else if (s[0] >= 0xe0 && s[0] <= 0xef)
-		len = 3;
-	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
-		len = 4;
-	else
-		return 0;
-	if (s[0] == 0xe0)
-		lo = 0xa0;
-	else if (s[0] == 0xed)
-		hi = 0x9f;
-	else if (s[0] == 0xf0)
-		lo = 0x90;
-	else if (s[0] == 0xf4)
-		hi = 0x8f;
-	if (len > n || s[1] < lo || s[1] > hi)
-		return 0;
-	for (size_t i = 2; i < len; i++)
-		if (s[i] < 0x80 || s[i] > 0xbf)
-			return 0;
-	return len;
-}
 
 /* text_clean: s made safe for a terminal: control characters, C1 controls
  * (which include CSI) and invalid UTF-8 shown as escapes, cut after about max bytes with "...". */
@@ -73,7 +43,7 @@ static char *text_clean(const char *s, size_t max)
 			buf_addstr(&b, "...");
 			break;
 		}
-		size_t len = report_utf8_len(p + i, n - i);
+		size_t len = util_utf8_len(p + i, n - i);
 		bool c1 = len == 2 && p[i] == 0xc2 && p[i + 1] < 0xa0;
 		if (len == 1 && p[i] >= 0x20 && p[i] != 0x7f) {
 			buf_addch(&b, (char)p[i]);
@@ -143,26 +113,6 @@ static void put_bold(FILE *out, const char *s, bool color)
 		fputs(s, out);
 }
 
-/* format_duration: "850 ms", "1.2 s", "2 m 3 s", "1 h 2 m". */
-static void format_duration(long ms, char out[32])
-{
-	if (ms < 0)
-		ms = 0;
-	if (ms < 1000) {
-		snprintf(out, 32, "%ld ms", ms);
-		return;
-	}
-	long tenths = (ms + 50) / 100;
-	if (tenths < 600) {
-		snprintf(out, 32, "%ld.%ld s", tenths / 10, tenths % 10);
-		return;
-	}
-	long s = (ms + 500) / 1000;
-	if (s < 3600)
-		snprintf(out, 32, "%ld m %ld s", s / 60, s % 60);
-	else
-		snprintf(out, 32, "%ld h %ld m", s / 3600, s % 3600 / 60);
-}
 
 static const char *plural(long n, const char *one, const char *many)
 {
@@ -228,7 +178,7 @@ static void put_header(FILE *out, const struct run *r, const struct text_counts 
 	char *name = text_clean(r->suite ? r->suite->name : NULL, NAME_MAX_TEXT);
 	char dur[32];
 
-	format_duration(r->duration_ms, dur);
+	util_format_duration(r->duration_ms, dur);
 	put_bold(out, "canary:", color);
 	fputc(' ', out);
 	put_bold(out, name, color);

@@ -322,6 +322,57 @@ char *util_join(const char *const *words, const char *sep)
 	return buf_detach(&b, NULL);
 }
 
+size_t util_utf8_len(const unsigned char *s, size_t n)
+{
+	size_t len;
+	unsigned char lo = 0x80, hi = 0xbf;
+
+	if (s[0] < 0x80)
+		return 1;
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		len = 2;
+	else if (s[0] >= 0xe0 && s[0] <= 0xef)
+		len = 3;
+	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+		len = 4;
+	else
+		return 0;
+	if (s[0] == 0xe0)
+		lo = 0xa0;
+	else if (s[0] == 0xed)
+		hi = 0x9f;
+	else if (s[0] == 0xf0)
+		lo = 0x90;
+	else if (s[0] == 0xf4)
+		hi = 0x8f;
+	if (len > n || s[1] < lo || s[1] > hi)
+		return 0;
+	for (size_t i = 2; i < len; i++)
+		if (s[i] < 0x80 || s[i] > 0xbf)
+			return 0;
+	return len;
+}
+
+void util_format_duration(long ms, char out[32])
+{
+	if (ms < 0)
+		ms = 0;
+	if (ms < 1000) {
+		snprintf(out, 32, "%ld ms", ms);
+		return;
+	}
+	long tenths = (ms + 50) / 100;
+	if (tenths < 600) {
+		snprintf(out, 32, "%ld.%ld s", tenths / 10, tenths % 10);
+		return;
+	}
+	long s = (ms + 500) / 1000;
+	if (s < 3600)
+		snprintf(out, 32, "%ld m %ld s", s / 60, s % 60);
+	else
+		snprintf(out, 32, "%ld h %ld m", s / 3600, s % 3600 / 60);
+}
+
 bool util_glob(const char *pattern, const char *s)
 {
 	return fnmatch(pattern, s, 0) == 0;

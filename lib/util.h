@@ -78,6 +78,14 @@ const char *util_suggest(const char *word, const char *const *candidates);
 /* util_join: words (NULL-terminated) joined by sep; the caller frees. */
 char *util_join(const char *const *words, const char *sep);
 
+/* util_utf8_len: the length of the valid UTF-8 sequence starting at s (n
+ * bytes readable, n > 0); 0 when it is truncated, overlong, a surrogate or
+ * past U+10FFFF.  A NUL byte is a sequence of 1. */
+size_t util_utf8_len(const unsigned char *s, size_t n);
+
+/* util_format_duration: "850 ms", "1.2 s", "2 m 3 s", "1 h 2 m". */
+void util_format_duration(long ms, char out[32]);
+
 /* util_glob: fnmatch-style match of '*', '?' and '[...]'. */
 bool util_glob(const char *pattern, const char *s);
 
