@@ -46,20 +46,9 @@ static const struct option grade_options[] = {
 /* Read the reply body from a file or stdin, bounded by max. */
 static char *read_reply(const char *path, size_t max, size_t *len, char **err)
 {
-	if (strcmp(path, "-") != 0)
-		return util_read_file(path, max, len, err);
-	struct buf b;
-	buf_init(&b, max);
-	char chunk[8192];
-	size_t n;
-	while ((n = fread(chunk, 1, sizeof(chunk), stdin)) > 0) {
-		if (buf_add(&b, chunk, n) < 0) {
-			*err = xasprintf("the reply on stdin is larger than %zu bytes", max);
-			buf_release(&b);
-			return NULL;
-		}
-	}
-	return buf_detach(&b, len);
+	if (strcmp(path, "-") == 0)
+		return util_read_stream(stdin, "standard input", max, len, err);
+	return util_read_file(path, max, len, err);
 }
 
 int cmd_grade(int argc, char **argv)

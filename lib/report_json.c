@@ -825,36 +825,12 @@ cJSON *report_json_parse(const char *name, const char *text, size_t len, char **
 	return report;
 }
 
-/* read_stream: all of f, at most max bytes. */
-static char *read_stream(FILE *f, const char *name, size_t max, size_t *len, char **err)
-{
-	char chunk[8192];
-	struct buf b;
-	size_t n;
-	char *out = NULL;
-
-	buf_init(&b, max);
-	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
-		if (buf_add(&b, chunk, n) < 0) {
-			*err = xasprintf("'%s' is larger than %zu bytes", name, max);
-			goto out;
-		}
-	}
-	if (ferror(f)) {
-		*err = xasprintf("cannot read '%s': %s", name, strerror(errno));
-		goto out;
-	}
-	out = buf_detach(&b, len);
-out:
-	buf_release(&b);
-	return out;
-}
 
 cJSON *report_json_load(const char *path, char **err)
 {
 	bool is_stdin = strcmp(path, "-") == 0;
 	size_t len = 0;
-	char *text = is_stdin ? read_stream(stdin, "standard input", REPORT_FILE_MAX, &len, err)
+	char *text = is_stdin ? util_read_stream(stdin, "standard input", REPORT_FILE_MAX, &len, err)
 			      : util_read_file(path, REPORT_FILE_MAX, &len, err);
 
 	if (!text)

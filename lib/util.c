@@ -400,6 +400,30 @@ void util_rfc3339(long long wall_ms, char out[32])
 	strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
+char *util_read_stream(FILE *f, const char *name, size_t max, size_t *len, char **err)
+{
+	char chunk[8192];
+	struct buf b;
+	size_t n;
+	char *out = NULL;
+
+	buf_init(&b, max);
+	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
+		if (buf_add(&b, chunk, n) < 0) {
+			*err = xasprintf("'%s' is larger than %zu bytes", name, max);
+			goto out;
+		}
+	}
+	if (ferror(f)) {
+		*err = xasprintf("cannot read '%s': %s", name, strerror(errno));
+		goto out;
+	}
+	out = buf_detach(&b, len);
+out:
+	buf_release(&b);
+	return out;
+}
+
 char *util_read_file(const char *path, size_t max, size_t *len, char **err)
 {
 	FILE *f = fopen(path, "rb");
@@ -407,24 +431,7 @@ char *util_read_file(const char *path, size_t max, size_t *len, char **err)
 		*err = xasprintf("cannot open '%s': %s", path, strerror(errno));
 		return NULL;
 	}
-	struct buf b;
-	buf_init(&b, max);
-	char chunk[8192];
-	size_t n;
-	char *out = NULL;
-	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
-		if (buf_add(&b, chunk, n) < 0) {
-			*err = xasprintf("'%s' is larger than %zu bytes", path, max);
-			goto out;
-		}
-	}
-	if (ferror(f)) {
-		*err = xasprintf("cannot read '%s': %s", path, strerror(errno));
-		goto out;
-	}
-	out = buf_detach(&b, len);
-out:
-	buf_release(&b);
+	char *out = util_read_stream(f, path, max, len, err);
 	fclose(f);
 	return out;
 }

@@ -11,6 +11,7 @@
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -98,6 +99,8 @@ void util_rfc3339(long long wall_ms, char out[32]);
 /* util_read_file: read a whole file, at most max bytes; NULL and *err when
  * it cannot be read. */
 char *util_read_file(const char *path, size_t max, size_t *len, char **err);
+/* util_read_stream: all of f, at most max bytes; name is for messages. */
+char *util_read_stream(FILE *f, const char *name, size_t max, size_t *len, char **err);
 
 /* util_random: a uniform double in [0,1) from a per-process seeded PRNG. */
 double util_random(void);
