@@ -657,4 +657,5 @@ const struct grader_ops grader_exec = {
 	.compile = exec_compile,
 	.grade = exec_grade,
 	.release = exec_release,
+	.slow = true,
 };

@@ -26,6 +26,7 @@ struct reply;
 struct suite;
 struct judge_cache;
 struct judge_config;
+struct redact;
 struct rx;
 
 enum grade {
@@ -62,6 +63,7 @@ struct grade_input {
 struct grader_env {
 	const char *suite_dir;
 	const struct judge_config *judge; /* the suite's judge: section (present or not) */
+	const struct redact *redact;      /* the suite's secrets, filled as the run goes */
 };
 
 struct http_request;
@@ -82,6 +84,9 @@ struct grader_ops {
 	/* whole_reply: the grader looks at the reply itself (latency, tool
 	 * calls), not at a subject, so an `on:` is a suite error. */
 	bool whole_reply;
+	/* slow: grading may take long (it runs a program); a run grades such
+	 * graders after its transfers, so they never stall the multi loop. */
+	bool slow;
 	/* start (asynchronous graders such as the judge, which set it instead of
 	 * grade): begin grading one sample.  Returns 0 when it decided at once
 	 * (a cache hit, or an error) and filled out; returns 1 with *req, a heap

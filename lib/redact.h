@@ -1,8 +1,11 @@
 /* redact.h: the set of secret strings that must never reach any output.
  *
  * Every value that came from ${env:...} and every rendered header value is
- * added here; every reason, error message and URL that may leave the process
- * passes through redact_apply() first.  Values shorter than REDACT_MIN_LEN
+ * added here (with its JSON-escaped forms, as a reply quoting it shows it);
+ * every reason, error message and URL that may leave the process passes
+ * through redact_apply() first.  Reasons quote excerpts cut before they are
+ * redacted, so the start of a secret cut off at "...", "\u2026" or the end
+ * of the text is masked too.  Values shorter than REDACT_MIN_LEN
  * are not tracked: they carry no secret and would mangle ordinary text.
  *
  * Ownership: the set owns copies of its secrets; redact_apply() returns a new

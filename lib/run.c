@@ -14,10 +14,18 @@
 #include "template.h"
 #include "util.h"
 
+/* Samples whose slow graders (exec) wait until the transfers are over, so
+ * that a program that takes seconds never stalls the multi loop (where it
+ * would time out requests whose replies are already waiting). */
+struct grading_queue {
+	struct grading *head, *tail;
+};
+
 /* One target request in flight: which sample it fills. */
 struct job {
 	struct run *run;
 	struct transport *tr;
+	struct grading_queue *deferred;
 	struct case_result *cr;
 	struct sample *sample;
 	const struct run_options *opts;
@@ -29,14 +37,19 @@ struct grading {
 	struct suite *suite;
 	struct sample *sample;
 	struct grader_runtime *rt;
-	int pending;            /* asynchronous graders still out */
+	const struct suite_case *c;
+	struct reply reply;     /* owned until the last grader is done */
+	int pending;            /* graders still out (asynchronous or deferred) */
 	int attempts;           /* HTTP attempts the reply took */
 	bool failed;
 	bool errored;
+	bool interrupted;       /* a grader was cut off by the stop */
+	struct grading *next;   /* in the queue of deferred graders */
 	/* done: called once the sample has its final grade. */
 	void (*done)(struct grading *g, void *user);
 	void *user;
 };
+
 
 /* One asynchronous grader's request in flight. */
 struct grader_job {
@@ -129,8 +142,10 @@ static void grading_finish(struct grading *gr)
 	struct sample *out = gr->sample;
 	if (out->grade != GRADE_ERROR || out->nreasons == 0)
 		out->grade = gr->failed ? GRADE_FAIL : gr->errored ? GRADE_ERROR : GRADE_PASS;
-	out->done = true;
+	/* A sample a stop cut short is not measured, unless it already failed. */
+	out->done = !gr->interrupted || gr->failed;
 	gr->done(gr, gr->user);
+	reply_release(&gr->reply);
 	free(gr);
 }
 
@@ -142,19 +157,31 @@ static void grader_job_done(struct http_result *res, void *user)
 	struct grade_result out = {.grade = GRADE_ERROR};
 	job->grader->ops->finish(job->grader->priv, job->call, res, gr->rt, &out);
 	grade_result_tidy(&out);
-	grading_record(gr, job->grader, &out);
+	if (res->interrupted) {
+		gr->interrupted = true;
+		grade_result_release(&out);
+	} else {
+		grading_record(gr, job->grader, &out);
+	}
 	free(job);
 	if (--gr->pending == 0)
 		grading_finish(gr);
 }
 
-/* Parse a reply and grade it: synchronous graders at once, then the
- * asynchronous ones on the transport (skipped after a failure when lazy).
- * gr->done runs when the sample has its grade, perhaps before this returns. */
+/* Parse a reply and grade it: quick synchronous graders at once, then the
+ * asynchronous ones on the transport (skipped after a failure when lazy);
+ * slow ones are queued on q.  The grading takes the reply (*reply is left
+ * empty).  gr->done runs when the sample has its grade, perhaps before this
+ * returns. */
 static void grading_start(struct grading *gr, const struct suite_case *c, enum side side,
-			  struct reply *reply, struct transport *tr, bool lazy)
+			  struct reply *moved, struct transport *tr, struct grading_queue *q,
+			  bool lazy)
 {
 	struct suite *s = gr->suite;
+	gr->c = c;
+	gr->reply = *moved;
+	memset(moved, 0, sizeof(*moved));
+	struct reply *reply = &gr->reply;
 	const struct target *t = &s->targets[side];
 	struct sample *out = gr->sample;
 	char *err = NULL;
@@ -184,13 +211,26 @@ static void grading_start(struct grading *gr, const struct suite_case *c, enum s
 		.rt = gr->rt,
 	};
 	gr->pending = 1; /* held until every grader has started */
+	bool deferred = false;
 	for (size_t i = 0; i < c->nexpect; i++) {
 		const struct grader *g = c->expect[i];
 		if (g->ops->start)
 			continue;
+		if (g->ops->slow) {
+			deferred = true;
+			continue;
+		}
 		struct grade_result res = {.grade = GRADE_PASS};
 		grader_run(g, &in, &res);
 		grading_record(gr, g, &res);
+	}
+	if (deferred) {
+		gr->pending++;
+		if (q->tail)
+			q->tail->next = gr;
+		else
+			q->head = gr;
+		q->tail = gr;
 	}
 	for (size_t i = 0; i < c->nexpect; i++) {
 		const struct grader *g = c->expect[i];
@@ -221,6 +261,40 @@ out:
 		grading_finish(gr);
 }
 
+/* Run the slow graders of every queued sample, after the transfers; a stop
+ * leaves the rest unmeasured. */
+static void grading_drain(struct grading_queue *q, volatile sig_atomic_t *stop)
+{
+	struct grading *gr;
+	while ((gr = q->head)) {
+		q->head = gr->next;
+		if (!q->head)
+			q->tail = NULL;
+		const struct suite_case *c = gr->c;
+		struct grade_input in = {
+			.reply = &gr->reply,
+			.case_id = c->id,
+			.target = side_name(gr->sample->side),
+			.input = c->input,
+			.rt = gr->rt,
+		};
+		for (size_t i = 0; i < c->nexpect; i++) {
+			const struct grader *g = c->expect[i];
+			if (!g->ops->slow || g->ops->start)
+				continue;
+			if (stop && *stop) {
+				gr->interrupted = true;
+				break;
+			}
+			struct grade_result res = {.grade = GRADE_PASS};
+			grader_run(g, &in, &res);
+			grading_record(gr, g, &res);
+		}
+		if (--gr->pending == 0)
+			grading_finish(gr);
+	}
+}
+
 /* run_grade_reply's completion: nothing more to do. */
 static void offline_done(struct grading *gr, void *user)
 {
@@ -246,11 +320,13 @@ void run_grade_reply(struct suite *s, const struct suite_case *c, enum side side
 		grading_finish(gr);
 		return;
 	}
-	grading_start(gr, c, side, reply, tr, false);
+	struct grading_queue q = {NULL, NULL};
+	grading_start(gr, c, side, reply, tr, &q, false);
 	if (transport_run(tr, NULL, &err) < 0) {
 		sample_error(s, out, err);
 		free(err);
 	}
+	grading_drain(&q, NULL);
 	transport_free(tr);
 }
 
@@ -279,9 +355,7 @@ static void job_done(struct http_result *res, void *user)
 				    : xstrdup(res->error ? res->error : "request failed");
 		sample_error(s, out, why);
 		free(why);
-		out->done = true;
-		if (res->error && strcmp(res->error, "interrupted") == 0)
-			out->done = false;
+		out->done = !res->interrupted;
 	} else {
 		struct reply reply = {
 			.status = res->status,
@@ -299,9 +373,8 @@ static void job_done(struct http_result *res, void *user)
 		gr->done = sample_graded;
 		gr->user = job;
 		gr->attempts = res->attempts;
-		grading_start(gr, job->cr->c, out->side, &reply, job->tr, job->opts->judge_lazy);
-		/* The reply is no longer needed: graders copied what they keep. */
-		reply_release(&reply);
+		grading_start(gr, job->cr->c, out->side, &reply, job->tr, job->deferred,
+			      job->opts->judge_lazy);
 		return;
 	}
 	if (job->opts->on_sample)
@@ -370,8 +443,8 @@ static void http_request_free(struct http_request *req)
 }
 
 /* Queue one sample's request, or record why it could not be built. */
-static void submit_sample(struct run *r, struct transport *tr, struct case_result *cr,
-			  struct sample *smp, const struct run_options *o)
+static void submit_sample(struct run *r, struct transport *tr, struct grading_queue *q,
+			  struct case_result *cr, struct sample *smp, const struct run_options *o)
 {
 	struct http_request *req = xcalloc(1, sizeof(*req));
 	char *err = NULL;
@@ -387,6 +460,7 @@ static void submit_sample(struct run *r, struct transport *tr, struct case_resul
 	struct job *job = xcalloc(1, sizeof(*job));
 	job->run = r;
 	job->tr = tr;
+	job->deferred = q;
 	job->cr = cr;
 	job->sample = smp;
 	job->opts = o;
@@ -636,6 +710,7 @@ struct run *run_execute(struct suite *s, const struct run_options *o, char **err
 {
 	struct run *r = xcalloc(1, sizeof(*r));
 	struct transport *tr = NULL;
+	struct grading_queue deferred = {NULL, NULL};
 	r->suite = s;
 	r->alpha = o->alpha;
 	r->strict = o->strict;
@@ -679,10 +754,11 @@ struct run *run_execute(struct suite *s, const struct run_options *o, char **err
 		struct case_result *cr = &r->cases[i];
 		for (size_t n = 0; cr->selected && n < cr->side[SIDE_EVAL].nsamples; n++)
 			for (int side = 0; side < SIDE__COUNT; side++)
-				submit_sample(r, tr, cr, &cr->side[side].samples[n], o);
+				submit_sample(r, tr, &deferred, cr, &cr->side[side].samples[n], o);
 	}
 	if (transport_run(tr, o->stop, err) < 0)
 		goto fail;
+	grading_drain(&deferred, o->stop);
 	transport_get_stats(tr, &r->stats);
 	transport_free(tr);
 	judge_cache_close(r->rt.judge_cache);

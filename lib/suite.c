@@ -1102,6 +1102,7 @@ static struct suite *load_buffer(const char *name, const char *dir, const char *
 	};
 	L.env.suite_dir = s->dir;
 	L.env.judge = &s->judge;
+	L.env.redact = &s->redact;
 	if (len > SUITE_MAX_BYTES)
 		msg = xasprintf("%s: the suite is larger than %zu MiB", name, SUITE_MAX_BYTES >> 20);
 	else if ((s->doc = ydoc_parse(name, data, len, &msg)) && load(&L, &msg) < 0 && !msg)

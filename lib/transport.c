@@ -44,6 +44,7 @@ struct tjob {
 	char *retry_after;
 	bool too_big;
 	bool encoded;               /* the reply had a Content-Encoding */
+	bool interrupted;           /* ended by a stop, not by its own outcome */
 	int attempts;
 	double started_ms;          /* of the current attempt */
 	double due_ms;              /* when a waiting retry may start */
@@ -380,6 +381,7 @@ static void job_finish(struct transport *t, struct tjob *j, bool ok, long status
 		.error = error,
 		.latency_ms = latency_ms,
 		.attempts = j->attempts,
+		.interrupted = j->interrupted,
 	};
 	if (ok) {
 		res.body = buf_detach(&j->body, &res.body_len);
@@ -476,7 +478,12 @@ static void job_complete(struct transport *t, struct tjob *j, CURLcode rc)
 		error = rc == CURLE_OPERATION_TIMEDOUT ? timeout_text(j->req, latency) :
 			error_text(rc);
 	}
-	if (retry && j->attempts <= t->o.retries && !t->stopping) {
+	if (retry && j->attempts <= t->o.retries && t->stopping) {
+		/* It would have been retried: its outcome is not a result. */
+		free(error);
+		error = xstrdup("interrupted");
+		j->interrupted = true;
+	} else if (retry && j->attempts <= t->o.retries) {
 		free(error);
 		j->due_ms = util_now_ms() + (double)backoff_ms(t, j->attempts, j->retry_after);
 		t->stats.retries++;
@@ -559,6 +566,7 @@ static void fail_pending(struct transport *t)
 		if (!j)
 			return;
 		tlist_remove(l, j);
+		j->interrupted = true;
 		job_finish(t, j, false, 0, xstrdup("interrupted"), 0);
 	}
 }
@@ -569,6 +577,7 @@ static void cut_inflight(struct transport *t)
 	while ((j = t->inflight.head)) {
 		double latency = util_now_ms() - j->started_ms;
 		job_detach(t, j);
+		j->interrupted = true;
 		job_finish(t, j, false, 0, xstrdup("interrupted"), latency);
 	}
 }

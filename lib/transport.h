@@ -48,6 +48,7 @@ struct http_result {
 	char *error;         /* when !ok: "connection refused", "timed out after 2000 ms", ... */
 	double latency_ms;   /* of the last attempt */
 	int attempts;
+	bool interrupted;    /* ended by the stop (see transport_run), not by its outcome */
 };
 
 struct http_request {

@@ -386,8 +386,29 @@ static void test_redact(void **state)
 	s = redact_apply(&r, "[secret-one-two-three]");
 	assert_string_equal(s, "[" REDACT_MASK "]");
 	free(s);
+	/* A partial secret in mid-text is not one... */
+	s = redact_apply(&r, "one-two-thre secret-on ok");
+	assert_string_equal(s, "one-two-thre secret-on ok");
+	free(s);
+	/* ...but the start of one cut off at an excerpt's end is. */
 	s = redact_apply(&r, "one-two-thre secret-on");
-	assert_string_equal(s, "one-two-thre secret-on");
+	assert_string_equal(s, "one-two-thre " REDACT_MASK);
+	free(s);
+	s = redact_apply(&r, "in \"key one-two-t...\" here");
+	assert_string_equal(s, "in \"key " REDACT_MASK "...\" here");
+	free(s);
+	s = redact_apply(&r, "cut one-two-th\xe2\x80\xa6");
+	assert_string_equal(s, "cut " REDACT_MASK "\xe2\x80\xa6");
+	free(s);
+	s = redact_apply(&r, "too short: sec...");
+	assert_string_equal(s, "too short: sec...");
+	free(s);
+	redact_release(&r);
+
+	/* A secret echoed inside JSON shows escaped: that form is masked too. */
+	redact_add(&r, "p/ss\"w0rd");
+	s = redact_apply(&r, "{\"echo\":\"p\\/ss\\\"w0rd\"} and p/ss\\\"w0rd");
+	assert_string_equal(s, "{\"echo\":\"" REDACT_MASK "\"} and " REDACT_MASK);
 	free(s);
 	redact_release(&r);
 
