@@ -1,4 +1,5 @@
 /* canary.c: the command table, prefix matching and dispatch. */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -90,6 +91,9 @@ int main(int argc, char **argv)
 {
 	cJSON_Hooks hooks = {.malloc_fn = xmalloc, .free_fn = free};
 	cJSON_InitHooks(&hooks);
+	/* A reader that leaves (canary run | head) must not kill the run before
+	 * its report files are written: writes to stdout then just fail. */
+	signal(SIGPIPE, SIG_IGN);
 	if (argc < 2) {
 		usage(stderr);
 		return EXIT_USAGE;

@@ -177,7 +177,7 @@ static void send_notification(struct history *h, const struct run *r,
 		req->done = notify_done;
 		req->user = &res;
 		transport_submit(tr, req);
-		if (transport_run(tr, NULL, &err) < 0 || !res.ok) {
+		if (transport_run(tr, &stop_requested, &err) < 0 || !res.ok) {
 			if (res.error)
 				cmd_error("cannot notify %s: %s", shown, res.error);
 			else
@@ -209,11 +209,11 @@ static void print_sample(const struct run *r, const struct case_result *cr,
 
 int cmd_run_suite(struct suite *s, struct run_options *ro, const struct cmd_output *out)
 {
-	struct sigaction sa = {.sa_handler = on_signal};
+	stop_requested = 0;
+	struct sigaction sa = {.sa_handler = on_signal, .sa_flags = SA_RESTART};
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
-	stop_requested = 0;
 	ro->stop = &stop_requested;
 	struct progress progress = {.started = util_now_ms()};
 	bool show_progress = !out->verbose && !out->quiet && isatty(STDERR_FILENO);
@@ -232,6 +232,8 @@ int cmd_run_suite(struct suite *s, struct run_options *ro, const struct cmd_outp
 		free(err);
 		return EXIT_USAGE;
 	}
+	if (r->warning)
+		cmd_error("warning: %s", r->warning);
 	int rc = r->exit_code;
 	struct history *hist = NULL;
 	if (out->history) {
@@ -243,6 +245,7 @@ int cmd_run_suite(struct suite *s, struct run_options *ro, const struct cmd_outp
 		}
 		if (!hist || record_history(hist, r) < 0)
 			rc = rc == EXIT_PASS ? EXIT_ERRORS : rc;
+		r->exit_code = rc; /* what every report says is what canary exits with */
 	}
 	bool text_elsewhere = reports_to_stdout(out);
 	FILE *human = text_elsewhere ? stderr : stdout;
@@ -267,6 +270,12 @@ int cmd_run_suite(struct suite *s, struct run_options *ro, const struct cmd_outp
 	if (out->notify && hist)
 		send_notification(hist, r, ro, out);
 	history_close(hist);
+	if (stop_requested && !r->interrupted)
+		rc = EXIT_INTERRUPTED; /* stopped while notifying */
+	if (fflush(stdout) != 0 || ferror(stdout)) {
+		/* stdout closed (a pipe whose reader left): the reports are written */
+		rc = rc == EXIT_PASS ? EXIT_ERRORS : rc;
+	}
 	run_free(r);
 	return rc;
 }
@@ -567,6 +576,10 @@ int cmd_run(int argc, char **argv)
 		case OPT_NOTIFY:
 			/* env:NAME keeps a webhook URL, itself a credential, out of ps. */
 			out.notify = strncmp(optarg, "env:", 4) == 0 ? getenv(optarg + 4) : optarg;
+			if (!*optarg) {
+				cmd_error("--notify takes a URL, or env:NAME");
+				goto out;
+			}
 			if (!out.notify || !*out.notify) {
 				cmd_error("--notify %s: environment variable '%s' is not set", optarg,
 					  optarg + 4);
@@ -601,6 +614,12 @@ int cmd_run(int argc, char **argv)
 	if (out.notify && !out.history) {
 		cmd_error("--notify needs --history, where the state it reports changes of "
 			  "is kept");
+		goto out;
+	}
+	if (out.notify && (ro.shard_count || ro.stratum || ro.case_glob)) {
+		cmd_error("--notify reports the state of the whole suite: it cannot be used "
+			  "with --shard, --stratum or --case (alert on the exit code of "
+			  "'canary merge' instead: see docs/ci.md)");
 		goto out;
 	}
 	if (lock_path && (lock_fd = take_lock(lock_path)) < 0) {

@@ -420,6 +420,11 @@ static int build_request(struct run *r, const struct suite_case *c, enum side si
 		char *value = template_render(t->headers[i].value, &ctx, err);
 		if (!value)
 			return -1;
+		if (strpbrk(value, "\r\n")) {
+			*err = xasprintf("header '%s' would hold a line break", t->headers[i].name);
+			free(value);
+			return -1;
+		}
 		redact_add(&s->redact, value);
 		req->headers[req->nheaders++] = xasprintf("%s: %s", t->headers[i].name, value);
 		free(value);
@@ -507,8 +512,8 @@ static void select_shard(struct run *r, int index, int count, bool *in_shard)
 	free(rank);
 }
 
-/* Apply --stratum, --case and --shard; -1 and *err when they select
- * nothing (an empty shard of a tiny suite is not an error). */
+/* Apply --stratum, --case and --shard; -1 and *err when the filters match
+ * no case of the suite (an empty shard of a tiny suite is not an error). */
 static int select_cases(struct run *r, const struct run_options *o, char **err)
 {
 	const struct suite *s = r->suite;
@@ -534,11 +539,13 @@ static int select_cases(struct run *r, const struct run_options *o, char **err)
 			return -1;
 		}
 	}
+	size_t matched = 0; /* by the filters, in any shard */
 	for (size_t i = 0; i < r->ncases; i++) {
 		struct case_result *cr = &r->cases[i];
 		const char *stratum = s->strata[cr->c->stratum].name;
 		cr->selected = (!o->stratum || strcmp(stratum, o->stratum) == 0) &&
 			       (!o->case_glob || util_glob(o->case_glob, cr->c->id));
+		matched += cr->selected;
 		if (o->shard_count > 0 && !in_shard[i]) {
 			cr->selected = false;
 			cr->other_shard = true;
@@ -547,7 +554,9 @@ static int select_cases(struct run *r, const struct run_options *o, char **err)
 			r->nselected++;
 	}
 	free(in_shard);
-	if (r->nselected == 0 && o->shard_count == 0) {
+	/* A shard of a small suite may be empty; filters that match nothing in
+	 * any shard are a mistake. */
+	if (matched == 0) {
 		*err = xasprintf("no case matches --case '%s'%s%s%s", o->case_glob ? o->case_glob : "*",
 				 o->stratum ? " in stratum '" : "", o->stratum ? o->stratum : "",
 				 o->stratum ? "'" : "");
@@ -612,6 +621,14 @@ static int open_judge_cache(struct run *r, const struct run_options *o, char **e
 		return 0; /* no cache folder (no HOME): judge every time */
 	r->rt.judge_cache = judge_cache_open(path, err);
 	free(path);
+	if (!r->rt.judge_cache && !o->judge_cache) {
+		/* The default place is unusable (a read-only HOME under cron or in
+		 * a container): judge every time rather than refuse to run. */
+		r->warning = xasprintf("judge cache off: %s", *err);
+		free(*err);
+		*err = NULL;
+		return 0;
+	}
 	return r->rt.judge_cache ? 0 : -1;
 }
 
@@ -795,6 +812,7 @@ void run_free(struct run *r)
 		free(r->url_display[side]);
 	}
 	run_fingerprints_release(r);
+	free(r->warning);
 	for (size_t i = 0; i < r->nhistory_unevaluated; i++)
 		free(r->history_unevaluated[i]);
 	for (size_t i = 0; i < r->nnew_since_last; i++)

@@ -118,6 +118,7 @@ struct run {
 	bool has_previous_run;
 	double alpha;                  /* significance level (0: the default 0.05) */
 	bool strict;                   /* flaky cases fail the run */
+	char *warning;                 /* something the run did without, or NULL */
 };
 
 struct run_options {

@@ -36,6 +36,7 @@ it names (suites, agent scripts).  test.json keys (all optional but args):
   absent_files  paths (with the expansions) that must not exist afterwards.
   hold_lock     a path (with the expansions) the runner holds an flock on
                 while canary runs, as an overlapping run would.
+  close_stdout  canary's stdout is a pipe whose reader has already left.
   interrupt     {"agent": "prod", "after_requests": N, "signal": "SIGINT"}:
                 once the agent has logged N requests, signal canary.
 Prints TAP; exits non-zero when any case fails.
@@ -172,6 +173,13 @@ def run_canary(args, case_dir, env, spec, logs):
     """Run canary; with "interrupt", signal it once an agent has seen enough
     requests (polling the agent's log, which it flushes per request)."""
     intr = spec.get("interrupt")
+    if spec.get("close_stdout"):
+        r, w = os.pipe()
+        os.close(r)
+        proc = subprocess.run(args, cwd=case_dir, env=env, stdout=w, stderr=subprocess.PIPE,
+                              text=True, timeout=spec.get("timeout", TIMEOUT))
+        os.close(w)
+        return subprocess.CompletedProcess(args, proc.returncode, "", proc.stderr)
     if not intr:
         return subprocess.run(args, cwd=case_dir, env=env, capture_output=True, text=True,
                               timeout=spec.get("timeout", TIMEOUT))
