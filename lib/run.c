@@ -23,13 +23,29 @@ struct grading_queue {
 
 /* One target request in flight: which sample it fills. */
 struct job {
+	struct feeder *feeder;
+	struct case_result *cr;
+	struct sample *sample;
+};
+
+/* The samples still to send, in order: case by case, eval and prod of each
+ * repeat interleaved (so time-dependent effects hit both sides alike).
+ * Requests are built only as the transport frees room, so memory holds a
+ * window of requests, not the whole run's. */
+struct feeder {
 	struct run *run;
 	struct transport *tr;
 	struct grading_queue *deferred;
-	struct case_result *cr;
-	struct sample *sample;
 	const struct run_options *opts;
+	size_t ci;              /* the case, */
+	size_t n;               /* the repeat */
+	int side;               /* and the side of the next sample */
+	size_t outstanding;     /* target requests built and not yet answered */
+	size_t window;          /* the most outstanding at once */
+	bool feeding;           /* inside feed(): completions must not recurse */
 };
+
+static void feed(struct feeder *f);
 
 /* A sample being graded: synchronous graders have run, asynchronous ones
  * (the judge) may still be waiting for their requests. */
@@ -334,8 +350,9 @@ void run_grade_reply(struct suite *s, const struct suite_case *c, enum side side
 static void sample_graded(struct grading *gr, void *user)
 {
 	struct job *job = user;
-	if (job->opts->on_sample)
-		job->opts->on_sample(job->run, job->cr, gr->sample, job->opts->user);
+	const struct run_options *o = job->feeder->opts;
+	if (o->on_sample)
+		o->on_sample(job->feeder->run, job->cr, gr->sample, o->user);
 	free(job);
 }
 
@@ -343,7 +360,8 @@ static void sample_graded(struct grading *gr, void *user)
 static void job_done(struct http_result *res, void *user)
 {
 	struct job *job = user;
-	struct run *r = job->run;
+	struct feeder *f = job->feeder;
+	struct run *r = f->run;
 	struct suite *s = r->suite;
 	struct sample *out = job->sample;
 	const struct target *t = &s->targets[out->side];
@@ -373,13 +391,17 @@ static void job_done(struct http_result *res, void *user)
 		gr->done = sample_graded;
 		gr->user = job;
 		gr->attempts = res->attempts;
-		grading_start(gr, job->cr->c, out->side, &reply, job->tr, job->deferred,
-			      job->opts->judge_lazy);
+		f->outstanding--;
+		grading_start(gr, job->cr->c, out->side, &reply, f->tr, f->deferred,
+			      f->opts->judge_lazy);
+		feed(f);
 		return;
 	}
-	if (job->opts->on_sample)
-		job->opts->on_sample(r, job->cr, out, job->opts->user);
+	f->outstanding--;
+	if (f->opts->on_sample)
+		f->opts->on_sample(r, job->cr, out, f->opts->user);
 	free(job);
+	feed(f);
 }
 
 /* The per-attempt timeout: --timeout, else the case's own, else the
@@ -448,9 +470,10 @@ static void http_request_free(struct http_request *req)
 }
 
 /* Queue one sample's request, or record why it could not be built. */
-static void submit_sample(struct run *r, struct transport *tr, struct grading_queue *q,
-			  struct case_result *cr, struct sample *smp, const struct run_options *o)
+static void submit_sample(struct feeder *f, struct case_result *cr, struct sample *smp)
 {
+	struct run *r = f->run;
+	const struct run_options *o = f->opts;
 	struct http_request *req = xcalloc(1, sizeof(*req));
 	char *err = NULL;
 	if (build_request(r, cr->c, smp->side, o, req, &err) < 0) {
@@ -463,15 +486,40 @@ static void submit_sample(struct run *r, struct transport *tr, struct grading_qu
 		return;
 	}
 	struct job *job = xcalloc(1, sizeof(*job));
-	job->run = r;
-	job->tr = tr;
-	job->deferred = q;
+	job->feeder = f;
 	job->cr = cr;
 	job->sample = smp;
-	job->opts = o;
 	req->done = job_done;
 	req->user = job;
-	transport_submit(tr, req);
+	f->outstanding++;
+	transport_submit(f->tr, req);
+}
+
+/* Build requests until the window is full or every sample is sent; a stop
+ * sends nothing more (the unsent samples stay unmeasured). */
+static void feed(struct feeder *f)
+{
+	if (f->feeding)
+		return;
+	f->feeding = true;
+	struct run *r = f->run;
+	while (f->outstanding < f->window && f->ci < r->ncases &&
+	       !(f->opts->stop && *f->opts->stop)) {
+		struct case_result *cr = &r->cases[f->ci];
+		if (!cr->selected || f->n >= cr->side[SIDE_EVAL].nsamples) {
+			f->ci++;
+			f->n = 0;
+			f->side = 0;
+			continue;
+		}
+		struct sample *smp = &cr->side[f->side].samples[f->n];
+		if (++f->side == SIDE__COUNT) {
+			f->side = 0;
+			f->n++;
+		}
+		submit_sample(f, cr, smp);
+	}
+	f->feeding = false;
 }
 
 uint64_t run_case_hash(const char *id)
@@ -766,13 +814,16 @@ struct run *run_execute(struct suite *s, const struct run_options *o, char **err
 			}
 		}
 	}
-	/* Interleave: eval #0, prod #0, eval #1, prod #1, ... for each case. */
-	for (size_t i = 0; i < r->ncases; i++) {
-		struct case_result *cr = &r->cases[i];
-		for (size_t n = 0; cr->selected && n < cr->side[SIDE_EVAL].nsamples; n++)
-			for (int side = 0; side < SIDE__COUNT; side++)
-				submit_sample(r, tr, &deferred, cr, &cr->side[side].samples[n], o);
-	}
+	struct feeder feeder = {
+		.run = r,
+		.tr = tr,
+		.deferred = &deferred,
+		.opts = o,
+		.window = 2 * (size_t)(o->transport.concurrency[POOL_TARGET] > 0
+					       ? o->transport.concurrency[POOL_TARGET]
+					       : 16) + 8,
+	};
+	feed(&feeder);
 	if (transport_run(tr, o->stop, err) < 0)
 		goto fail;
 	grading_drain(&deferred, o->stop);
