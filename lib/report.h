@@ -56,17 +56,27 @@ cJSON *report_json_load(const char *path, char **err);
 #define REPORT_FILE_MAX ((size_t)512 << 20)
 
 /* report_check: whether a tree has every field the renderers read, with the
- * right types ("'cases[2].eval.passed' is not a whole number from 0" when
- * not).  A tree without "canary_report", or of another version, fails with
- * a message that says so. */
+ * right types ("'cases[2].eval.passed' is not a whole number from 0 to
+ * 1000000" when not), and counts that agree: each side's passed + failed +
+ * errors is its total, a total is no more than the case's repeat or the
+ * samples listed, a stratum passes no more cases than it has.  Sample
+ * counts, repeat, sample index and attempts are at most REPORT_COUNT_MAX,
+ * so that no sum of them overflows an int.  A tree without
+ * "canary_report", or of another version, fails with a message that says
+ * so. */
 int report_check(const cJSON *report, char **err);
+
+/* The largest count of samples (per side of a case), repeat, sample index
+ * and attempts a report may hold. */
+#define REPORT_COUNT_MAX 1000000
 
 /* report_recompute: the report of a run of the tree's cases: the tree
  * rebuilt into a run (cases at their positions, other positions left to
  * other shards), its verdicts, strata and exit code computed again by
- * verdict_compute(), and written as report_json_tree() writes a run's.
- * Needs "suite_strata", "suite_cases" and every case's "position"; refuses
- * two cases at one position. */
+ * verdict_compute(), and written as report_json_tree() writes a run's,
+ * with the tree's "judge" and "history" as they are.  Needs "suite_strata",
+ * "suite_cases" and every case's "position"; refuses two cases at one
+ * position. */
 cJSON *report_recompute(const cJSON *report, char **err);
 
 /*
@@ -114,6 +124,9 @@ int report_write_atomic(const char *path,
 /* report_merge: one report from shard reports of the same suite: cases in
  * suite order, every stratum's statistics, the verdict and the exit code
  * recomputed, so that merged shards equal the unsharded run but for timing.
+ * "judge" is the reports' (refused when they name different judges or
+ * prompt templates), its calls and cache hits summed; "history" is kept
+ * only when there is one report (it describes one run).
  * Refuses (NULL, *err) reports of different suites, suite versions or
  * report versions, a case that appears in two reports, and, when every
  * report says which shard it is, two reports of one shard or a missing

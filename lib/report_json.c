@@ -32,6 +32,9 @@
 #define RECOMPUTE_CASES_MAX (1 << 20)
 #define RECOMPUTE_SAMPLES_MAX (1 << 22)
 
+#define REPORT_STR_(x) #x
+#define REPORT_STR(x) REPORT_STR_(x)
+
 static const char *const side_keys[SIDE__COUNT] = {
 	[SIDE_EVAL] = "eval",
 	[SIDE_PROD] = "prod",
@@ -321,7 +324,9 @@ static cJSON *json_cases(const struct run *r)
 		add_string(c, "stratum", stratum_name(r, cr->c->stratum));
 		add_number(c, "position", (double)i);
 		add_string(c, "verdict", verdict_name(cr->verdict));
-		add_number(c, "threshold", rounded(cr->c->threshold, 6));
+		/* Whole: merging computes verdicts again from it (cJSON prints a
+		 * double so that it reads back the same). */
+		add_number(c, "threshold", finite_or_zero(cr->c->threshold));
 		add_number(c, "repeat", case_repeat(cr));
 		cJSON_AddBoolToObject(c, "repeated", cr->repeated);
 		add_number(c, "p_value", finite_or_zero(cr->p_value));
@@ -376,10 +381,11 @@ static cJSON *json_judge(const struct run *r)
 {
 	const struct judge_config *j = &r->suite->judge;
 	cJSON *o = cJSON_CreateObject();
-	char *hash = xasprintf("sha256:%s", judge_prompt_hash());
+	const char *h = r->judge_template_hash ? r->judge_template_hash : judge_prompt_hash();
+	char *hash = strncmp(h, "sha256:", 7) == 0 ? xstrdup(h) : xasprintf("sha256:%s", h);
 	add_string(o, "model", j->model);
 	add_string(o, "api", j->provider ? j->provider->name : NULL);
-	add_string(o, "template", JUDGE_PROMPT_VERSION);
+	add_string(o, "template", r->judge_template ? r->judge_template : JUDGE_PROMPT_VERSION);
 	add_string(o, "template_hash", hash);
 	add_number(o, "calls", r->rt.judge_calls);
 	add_number(o, "cache_hits", r->rt.judge_cache_hits);
@@ -463,6 +469,7 @@ enum kind {
 	K_STRING,
 	K_STRING_OR_NULL,
 	K_COUNT,        /* a whole number from 0 to INT_MAX */
+	K_SMALL,        /* a whole number from 0 to REPORT_COUNT_MAX */
 	K_WHOLE,        /* a whole number from -INT_MAX to INT_MAX */
 	K_NUMBER,       /* a number from 0 to 1e15 (so that it fits a long) */
 	K_BOOL,
@@ -483,21 +490,21 @@ struct rule {
 };
 
 static const struct rule sample_rules[] = {
-	{"index", K_COUNT, false, NULL},
+	{"index", K_SMALL, false, NULL},
 	{"grade", K_GRADE, false, NULL},
 	{"status", K_WHOLE, false, NULL},
 	{"latency_ms", K_NUMBER, false, NULL},
-	{"attempts", K_COUNT, false, NULL},
+	{"attempts", K_SMALL, false, NULL},
 	{"reasons", K_STRINGS, false, NULL},
 	{"fingerprint", K_STRING, true, NULL},
 	{NULL, K_STRING, false, NULL},
 };
 
 static const struct rule side_rules[] = {
-	{"passed", K_COUNT, false, NULL},
-	{"failed", K_COUNT, false, NULL},
-	{"errors", K_COUNT, false, NULL},
-	{"total", K_COUNT, false, NULL},
+	{"passed", K_SMALL, false, NULL},
+	{"failed", K_SMALL, false, NULL},
+	{"errors", K_SMALL, false, NULL},
+	{"total", K_SMALL, false, NULL},
 	{"rate", K_NUMBER, false, NULL},
 	{"measured", K_BOOL, false, NULL},
 	{"ok", K_BOOL, false, NULL},
@@ -513,7 +520,7 @@ static const struct rule case_rules[] = {
 	{"position", K_COUNT, true, NULL},
 	{"verdict", K_VERDICT, false, NULL},
 	{"threshold", K_NUMBER, false, NULL},
-	{"repeat", K_COUNT, false, NULL},
+	{"repeat", K_SMALL, false, NULL},
 	{"repeated", K_BOOL, true, NULL},
 	{"p_value", K_NUMBER, true, NULL},
 	{"eval", K_OBJECT, false, side_rules},
@@ -575,6 +582,23 @@ static const struct rule shard_rules[] = {
 	{NULL, K_STRING, false, NULL},
 };
 
+static const struct rule judge_rules[] = {
+	{"model", K_STRING_OR_NULL, true, NULL},
+	{"api", K_STRING_OR_NULL, true, NULL},
+	{"template", K_STRING_OR_NULL, true, NULL},
+	{"template_hash", K_STRING_OR_NULL, true, NULL},
+	{"calls", K_COUNT, true, NULL},
+	{"cache_hits", K_COUNT, true, NULL},
+	{NULL, K_STRING, false, NULL},
+};
+
+static const struct rule history_rules[] = {
+	{"unevaluated", K_STRINGS, true, NULL},
+	{"new_since_last", K_STRINGS, true, NULL},
+	{"previous_run", K_BOOL, true, NULL},
+	{NULL, K_STRING, false, NULL},
+};
+
 static const struct rule report_rules[] = {
 	{"canary_version", K_STRING, true, NULL},
 	{"suite", K_STRING, false, NULL},
@@ -595,6 +619,8 @@ static const struct rule report_rules[] = {
 	{"attempts", K_COUNT, true, NULL},
 	{"retries", K_COUNT, true, NULL},
 	{"targets", K_OBJECT, false, targets_rules},
+	{"judge", K_OBJECT, true, judge_rules},
+	{"history", K_OBJECT, true, history_rules},
 	{"fingerprint_diff", K_OBJECT, true, fingerprint_diff_rules},
 	{"strata", K_OBJECTS, false, stratum_rules},
 	{"cases", K_OBJECTS, false, case_rules},
@@ -659,6 +685,9 @@ static int check_value(const cJSON *v, const struct check_path *path, const stru
 	case K_COUNT:
 		*what = "a whole number from 0";
 		return is_whole(v, 0, INT_MAX) ? 0 : -1;
+	case K_SMALL:
+		*what = "a whole number from 0 to " REPORT_STR(REPORT_COUNT_MAX);
+		return is_whole(v, 0, REPORT_COUNT_MAX) ? 0 : -1;
 	case K_WHOLE:
 		*what = "a whole number";
 		return is_whole(v, -INT_MAX, INT_MAX) ? 0 : -1;
@@ -753,6 +782,52 @@ static int check_object(const cJSON *o, const struct check_path *path, const str
 	return 0;
 }
 
+/* check_counts: what the rules cannot say: each side's passed, failed and
+ * errors add up to its total, which is no more than the case's repeat or
+ * the samples it lists, and no stratum passes more cases than it has. */
+static int check_counts(const cJSON *report, char **err)
+{
+	const cJSON *o;
+	size_t i = 0;
+
+	cJSON_ArrayForEach(o, cJSON_GetObjectItemCaseSensitive(report, "cases")) {
+		long repeat = report_int(o, "repeat");
+		for (int side = 0; side < SIDE__COUNT; side++) {
+			const cJSON *s = cJSON_GetObjectItemCaseSensitive(o, side_keys[side]);
+			long sum = (long)report_int(s, "passed") + report_int(s, "failed") +
+				   report_int(s, "errors");
+			long total = report_int(s, "total");
+			long listed = cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(s, "samples"));
+			if (sum != total) {
+				*err = xasprintf("'cases[%zu].%s.total' is %ld, not passed + failed + "
+						 "errors (%ld)", i, side_keys[side], total, sum);
+				return -1;
+			}
+			if (total > repeat && total > listed) {
+				*err = xasprintf("'cases[%zu].%s.total' is %ld, more than the case's "
+						 "repeat (%ld) and the samples listed (%ld)", i,
+						 side_keys[side], total, repeat, listed);
+				return -1;
+			}
+		}
+		i++;
+	}
+	i = 0;
+	cJSON_ArrayForEach(o, cJSON_GetObjectItemCaseSensitive(report, "strata")) {
+		for (int side = 0; side < SIDE__COUNT; side++) {
+			const cJSON *s = cJSON_GetObjectItemCaseSensitive(o, side_keys[side]);
+			if (report_int(s, "passed") > report_int(s, "total")) {
+				*err = xasprintf("'strata[%zu].%s.passed' is %d, more than its total "
+						 "(%d)", i, side_keys[side], report_int(s, "passed"),
+						 report_int(s, "total"));
+				return -1;
+			}
+		}
+		i++;
+	}
+	return 0;
+}
+
 int report_check(const cJSON *report, char **err)
 {
 	const cJSON *version = cJSON_GetObjectItemCaseSensitive(report, "canary_report");
@@ -774,7 +849,9 @@ int report_check(const cJSON *report, char **err)
 				 "version %d)", version->valuedouble, REPORT_VERSION);
 		return -1;
 	}
-	return check_object(report, NULL, report_rules, err);
+	if (check_object(report, NULL, report_rules, err) < 0)
+		return -1;
+	return check_counts(report, err);
 }
 
 /* json_position: "line L, column C" of offset in text. */
@@ -1246,6 +1323,8 @@ static struct tree_run *tree_run_new(const cJSON *report, const struct report_la
 		t->suite.judge.present = true;
 		t->suite.judge.model = (char *)report_str(judge, "model");
 		t->run.rt.judge_calls = report_int(judge, "calls");
+		t->run.judge_template = report_str(judge, "template");
+		t->run.judge_template_hash = report_str(judge, "template_hash");
 		t->run.rt.judge_cache_hits = report_int(judge, "cache_hits");
 	}
 	t->run.stats.requests = report_int(report, "requests");
@@ -1253,6 +1332,16 @@ static struct tree_run *tree_run_new(const cJSON *report, const struct report_la
 	t->run.stats.retries = report_int(report, "retries");
 	t->run.alpha = report_num(report, "alpha");
 	t->run.strict = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(report, "strict"));
+	const cJSON *history = cJSON_GetObjectItemCaseSensitive(report, "history");
+	if (cJSON_IsObject(history)) {
+		t->run.history = true;
+		tree_strings(t, cJSON_GetObjectItemCaseSensitive(history, "unevaluated"),
+			     &t->run.history_unevaluated, &t->run.nhistory_unevaluated);
+		tree_strings(t, cJSON_GetObjectItemCaseSensitive(history, "new_since_last"),
+			     &t->run.new_since_last, &t->run.nnew_since_last);
+		t->run.has_previous_run =
+			cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(history, "previous_run"));
+	}
 	const cJSON *diff = cJSON_GetObjectItemCaseSensitive(report, "fingerprint_diff");
 	tree_strings(t, cJSON_GetObjectItemCaseSensitive(diff, "unevaluated"),
 		     &t->run.unevaluated, &t->run.nunevaluated);
@@ -1404,6 +1493,11 @@ cJSON *report_recompute(const cJSON *report, char **err)
 			    ? report_str(report, "canary_version") : CANARY_VERSION));
 	cJSON_ReplaceItemInObjectCaseSensitive(out, "started_at",
 					       json_string(report_str(report, "started_at")));
+	/* The judge the tree names (model, api, prompt template, calls), which a
+	 * rebuilt run does not hold. */
+	const cJSON *judge = cJSON_GetObjectItemCaseSensitive(report, "judge");
+	if (cJSON_IsObject(judge))
+		cJSON_ReplaceItemInObjectCaseSensitive(out, "judge", cJSON_Duplicate(judge, true));
 out:
 	report_layout_release(&l);
 	if (t)

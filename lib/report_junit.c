@@ -13,6 +13,8 @@
 /* Longest name and reason written; the JSON report has them whole. */
 #define NAME_MAX_XML 4096
 #define REASON_MAX_XML 4000
+/* Fingerprints listed per target in each testsuite's properties. */
+#define FINGERPRINTS_MAX_XML 8
 
 static const char *const side_keys[] = {"eval", "prod"};
 
@@ -25,6 +27,18 @@ static const char *const verdict_meanings[VERDICT__COUNT] = {
 	[VERDICT_REGRESSION] = "fails on eval and on prod",
 	[VERDICT_DRIFT] = "production diverged from what eval certified",
 };
+
+/* case_fails: whether a case of this verdict fails the run: drift,
+ * eval-regression and regression, and flaky under --strict. */
+static bool case_fails(enum verdict v, bool strict)
+{
+	return verdict_failing(v) || (strict && v == VERDICT_FLAKY);
+}
+
+static bool report_strict(const cJSON *report)
+{
+	return cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(report, "strict"));
+}
 
 /* xml_char_ok: whether code point c (of an n-byte sequence at p) may appear
  * in XML 1.0; C0 and C1 controls and DEL are left out as well. */
@@ -176,11 +190,12 @@ static void put_message(struct buf *b, const cJSON *c, enum verdict v)
 }
 
 /* put_body: what each target did and why, as GitLab shows it. */
-static void put_body(struct buf *b, const cJSON *c, enum verdict v)
+static void put_body(struct buf *b, const cJSON *c, enum verdict v, bool strict)
 {
 	double threshold = report_num(c, "threshold");
 
-	buf_addf(b, "%s: %s\n", verdict_name(v), verdict_meanings[v]);
+	buf_addf(b, "%s: %s%s\n", verdict_name(v), verdict_meanings[v],
+		 strict && v == VERDICT_FLAKY ? " (--strict fails it)" : "");
 	for (size_t side = 0; side < ARRAY_SIZE(side_keys); side++) {
 		const cJSON *o = cJSON_GetObjectItemCaseSensitive(c, side_keys[side]);
 		const cJSON *reason;
@@ -196,7 +211,7 @@ static void put_body(struct buf *b, const cJSON *c, enum verdict v)
 }
 
 static void put_testcase(struct buf *b, struct name_set *names, const char *classname,
-			 const struct report_item *item)
+			 const struct report_item *item, bool strict)
 {
 	const cJSON *c = item->c;
 	char *name = unique_name(names, classname, report_str(c, "id"));
@@ -216,9 +231,9 @@ static void put_testcase(struct buf *b, struct name_set *names, const char *clas
 		return;
 	}
 	buf_addstr(b, ">\n");
-	const char *element = verdict_failing(v) ? "failure"
+	const char *element = case_fails(v, strict) ? "failure"
 			      : v == VERDICT_ERROR ? "error" : "system-out";
-	if (v == VERDICT_FLAKY) {
+	if (v == VERDICT_FLAKY && !strict) {
 		buf_addf(b, "      <%s>", element);
 	} else {
 		struct buf msg;
@@ -229,7 +244,7 @@ static void put_testcase(struct buf *b, struct name_set *names, const char *clas
 		buf_addf(b, "\" type=\"%s\">", verdict_name(v));
 		buf_release(&msg);
 	}
-	put_body(b, c, v);
+	put_body(b, c, v, strict);
 	buf_addf(b, "</%s>\n    </testcase>\n", element);
 }
 
@@ -241,7 +256,8 @@ static void put_property(struct buf *b, const char *name, const char *value)
 }
 
 /* put_properties: the suite, the stratum's verdict and description, and
- * each target's URL and fingerprints. */
+ * each target's URL and first fingerprints (how many more there are when
+ * there are more). */
 static void put_properties(struct buf *b, const cJSON *report, const cJSON *stratum)
 {
 	const cJSON *targets = cJSON_GetObjectItemCaseSensitive(report, "targets");
@@ -263,8 +279,17 @@ static void put_properties(struct buf *b, const cJSON *report, const cJSON *stra
 		if (cJSON_IsString(cJSON_GetObjectItemCaseSensitive(t, "url")))
 			put_property(b, name, report_str(t, "url"));
 		snprintf(name, sizeof(name), "%s.fingerprint", side_keys[side]);
-		cJSON_ArrayForEach(fp, cJSON_GetObjectItemCaseSensitive(t, "fingerprints"))
-			put_property(b, name, fp->string);
+		const cJSON *fps = cJSON_GetObjectItemCaseSensitive(t, "fingerprints");
+		int n = 0, more = cJSON_GetArraySize(fps) - FINGERPRINTS_MAX_XML;
+		cJSON_ArrayForEach(fp, fps)
+			if (n++ < FINGERPRINTS_MAX_XML)
+				put_property(b, name, fp->string);
+		if (more > 0) {
+			char value[64];
+			snprintf(name, sizeof(name), "%s.fingerprints.more", side_keys[side]);
+			snprintf(value, sizeof(value), "%d more in the JSON report", more);
+			put_property(b, name, value);
+		}
 	}
 	buf_addstr(b, "    </properties>\n");
 }
@@ -275,7 +300,7 @@ struct junit_counts {
 	double seconds;
 };
 
-static void count_item(struct junit_counts *jc, const struct report_item *item)
+static void count_item(struct junit_counts *jc, const struct report_item *item, bool strict)
 {
 	enum verdict v = VERDICT_ERROR;
 
@@ -285,7 +310,7 @@ static void count_item(struct junit_counts *jc, const struct report_item *item)
 		return;
 	}
 	verdict_parse(report_str(item->c, "verdict"), &v);
-	jc->failures += verdict_failing(v);
+	jc->failures += case_fails(v, strict);
 	jc->errors += v == VERDICT_ERROR;
 	jc->seconds += case_seconds(item->c);
 }
@@ -306,7 +331,7 @@ static void put_testsuite(struct buf *b, const cJSON *report, const struct repor
 	struct buf classname;
 
 	for (size_t i = from; i < to; i++)
-		count_item(&jc, &l->items[i]);
+		count_item(&jc, &l->items[i], report_strict(report));
 	buf_addstr(b, "  <testsuite name=\"");
 	xml_add(b, *stratum ? stratum : "(no name)", NAME_MAX_XML, true);
 	buf_addstr(b, "\"");
@@ -322,7 +347,7 @@ static void put_testsuite(struct buf *b, const cJSON *report, const struct repor
 	buf_addch(&classname, '.');
 	xml_add(&classname, stratum, NAME_MAX_XML, true);
 	for (size_t i = from; i < to; i++)
-		put_testcase(b, names, classname.data, &l->items[i]);
+		put_testcase(b, names, classname.data, &l->items[i], report_strict(report));
 	buf_release(&classname);
 	buf_addstr(b, "  </testsuite>\n");
 }
@@ -339,7 +364,7 @@ int report_junit(FILE *f, const cJSON *report, char **err)
 	report_layout_init(&l, report);
 	buf_init(&b, SIZE_MAX);
 	for (size_t i = 0; i < l.nitems; i++)
-		count_item(&all, &l.items[i]);
+		count_item(&all, &l.items[i], report_strict(report));
 	buf_addstr(&b, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"canary ");
 	xml_add(&b, report_str(report, "suite"), NAME_MAX_XML, true);
 	buf_addstr(&b, "\"");

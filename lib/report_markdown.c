@@ -10,9 +10,14 @@
 #include "util.h"
 #include "verdict.h"
 
+/* The most bytes a name or a reason adds, escaped. */
 #define NAME_MAX_MD 200
 #define REASON_MAX_MD 300
-/* Room kept for the note that says the list was cut, and the end. */
+/* Reasons per target in a case row, and strata named in the verdict line. */
+#define REASONS_MAX_MD 5
+#define STRATA_LISTED_MAX 10
+/* Room kept for the notes that say a list was cut (at most two, each far
+ * shorter). */
 #define NOTE_RESERVE 512
 
 static const char *const side_keys[] = {"eval", "prod"};
@@ -26,16 +31,29 @@ static const char *const verdict_icons[VERDICT__COUNT] = {
 	[VERDICT_DRIFT] = "❌",
 };
 
+/* icon: the verdict's icon; a flaky case fails under --strict. */
+static const char *icon(enum verdict v, bool strict)
+{
+	return strict && v == VERDICT_FLAKY ? "❌" : verdict_icons[v];
+}
+
+static bool report_strict(const cJSON *report)
+{
+	return cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(report, "strict"));
+}
+
 /* md_add: s as plain text inside a table cell or heading: markdown and
  * HTML syntax escaped, a line break as <br>, control characters and invalid
- * UTF-8 as U+FFFD, cut after about max bytes of s. */
+ * UTF-8 as U+FFFD, '@' followed by a zero-width space so that GitHub makes
+ * no mention (nor mail link) of it, cut with "..." once it has added about
+ * max bytes. */
 static void md_add(struct buf *b, const char *s, size_t max)
 {
 	const unsigned char *p = (const unsigned char *)(s ? s : "");
-	size_t n = strlen((const char *)p);
+	size_t n = strlen((const char *)p), start = b->len;
 
 	for (size_t i = 0; i < n;) {
-		if (i >= max) {
+		if (b->len - start >= max) {
 			buf_addstr(b, "...");
 			break;
 		}
@@ -54,6 +72,7 @@ static void md_add(struct buf *b, const char *s, size_t max)
 		case '\n': buf_addstr(b, "<br>"); break;
 		case '\r': break;
 		case '\t': buf_addch(b, ' '); break;
+		case '@': buf_addstr(b, "@\xe2\x80\x8b"); break;
 		case '|': case '\\': case '`': case '*': case '_': case '[': case ']':
 		case '~': case '$': case '#':
 			buf_addch(b, '\\');
@@ -91,21 +110,21 @@ static bool case_finished(const cJSON *c)
 	return true;
 }
 
-/* put_verdict_line: the text report's verdict line, from the tree. */
+/* put_verdict_line: the text report's verdict line, from the tree, naming
+ * the first STRATA_LISTED_MAX strata of the worst verdict. */
 static void put_verdict_line(struct buf *b, const cJSON *report)
 {
 	const cJSON *cases = cJSON_GetObjectItemCaseSensitive(report, "cases");
 	enum verdict v = verdict_of(report);
-	long ncases = 0, errors = 0, finished = 0;
+	long ncases = 0, errors = 0, finished = 0, n = 0;
 	const cJSON *o;
-	int n = 0;
 
 	cJSON_ArrayForEach(o, cases) {
 		ncases++;
 		errors += verdict_of(o) == VERDICT_ERROR;
 		finished += case_finished(o);
 	}
-	buf_addf(b, "%s **", verdict_icons[v]);
+	buf_addf(b, "%s **", icon(v, report_strict(report)));
 	if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(report, "interrupted")))
 		buf_addf(b, "interrupted after %ld of %ld %s — ", finished, ncases,
 			 plural(ncases, "case", "cases"));
@@ -117,9 +136,13 @@ static void put_verdict_line(struct buf *b, const cJSON *report)
 		cJSON_ArrayForEach(o, cJSON_GetObjectItemCaseSensitive(report, "strata")) {
 			if (verdict_of(o) != v)
 				continue;
-			buf_addstr(b, n++ ? ", " : " in ");
+			if (n++ >= STRATA_LISTED_MAX)
+				continue;
+			buf_addstr(b, n > 1 ? ", " : " in ");
 			md_add(b, report_str(o, "name"), NAME_MAX_MD);
 		}
+		if (n > STRATA_LISTED_MAX)
+			buf_addf(b, " and %ld more", n - STRATA_LISTED_MAX);
 	}
 	if (v != VERDICT_ERROR && errors > 0)
 		buf_addf(b, "; %ld %s could not be measured", errors,
@@ -138,7 +161,7 @@ static void put_header(struct buf *b, const cJSON *report)
 	enum verdict v = verdict_of(report);
 	char dur[32];
 
-	buf_addf(b, "## %s canary: ", verdict_icons[v]);
+	buf_addf(b, "## %s canary: ", icon(v, report_strict(report)));
 	md_add(b, report_str(report, "suite"), NAME_MAX_MD);
 	buf_addf(b, " — %s\n\n", verdict_name(v));
 	put_verdict_line(b, report);
@@ -175,13 +198,21 @@ static void put_header(struct buf *b, const cJSON *report)
 	buf_addch(b, '\n');
 }
 
-/* put_row: row added to b when it fits under the cap; false otherwise. */
+/* put_text: len bytes of text added to b when they fit under the cap with
+ * room for the notes, which are the only text added without asking (the
+ * header before is a few kilobytes at most, every name in it cut); false
+ * otherwise. */
+static bool put_text(struct buf *b, const char *text, size_t len)
+{
+	if (b->len + len + NOTE_RESERVE > REPORT_MARKDOWN_MAX)
+		return false;
+	buf_add(b, text, len);
+	return true;
+}
+
 static bool put_row(struct buf *b, const struct buf *row)
 {
-	if (b->len + row->len + NOTE_RESERVE > REPORT_MARKDOWN_MAX)
-		return false;
-	buf_add(b, row->data, row->len);
-	return true;
+	return put_text(b, row->data, row->len);
 }
 
 static void put_cut_note(struct buf *b, long left, const char *what)
@@ -192,14 +223,18 @@ static void put_cut_note(struct buf *b, long left, const char *what)
 
 static void put_strata(struct buf *b, const cJSON *report)
 {
+	static const char head[] = "| stratum | cases | eval | prod | diff | verdict |\n"
+				   "|---|--:|--:|--:|--:|---|\n";
 	const cJSON *strata = cJSON_GetObjectItemCaseSensitive(report, "strata");
 	long total = cJSON_GetArraySize(strata), done = 0;
 	const cJSON *o;
 	struct buf row;
 
+	if (!put_text(b, head, strlen(head))) {
+		put_cut_note(b, total, "strata");
+		return;
+	}
 	buf_init(&row, BUF_MAX_DEFAULT);
-	buf_addstr(b, "| stratum | cases | eval | prod | diff | verdict |\n"
-		      "|---|--:|--:|--:|--:|---|\n");
 	cJSON_ArrayForEach(o, strata) {
 		const cJSON *eval = cJSON_GetObjectItemCaseSensitive(o, "eval");
 		const cJSON *prod = cJSON_GetObjectItemCaseSensitive(o, "prod");
@@ -222,23 +257,30 @@ static void put_strata(struct buf *b, const cJSON *report)
 		put_cut_note(b, total - done, "strata");
 }
 
-/* put_side_cell: a side's summary and its reasons. */
+/* put_side_cell: a side's summary and its first reasons. */
 static void put_side_cell(struct buf *b, const cJSON *c, const char *key)
 {
 	const cJSON *side = cJSON_GetObjectItemCaseSensitive(c, key);
+	const cJSON *failures = cJSON_GetObjectItemCaseSensitive(side, "failures");
 	const cJSON *reason;
 	char *summary = report_side_summary(side, report_num(c, "threshold"));
+	int n = 0, more = cJSON_GetArraySize(failures) - REASONS_MAX_MD;
 
-	md_add(b, summary, SIZE_MAX);
+	md_add(b, summary, REASON_MAX_MD);
 	free(summary);
-	cJSON_ArrayForEach(reason, cJSON_GetObjectItemCaseSensitive(side, "failures")) {
+	cJSON_ArrayForEach(reason, failures) {
+		if (n++ == REASONS_MAX_MD)
+			break;
 		buf_addstr(b, "<br>• ");
 		md_add(b, reason->valuestring, REASON_MAX_MD);
 	}
+	if (more > 0)
+		buf_addf(b, "<br>• …and %d more", more);
 }
 
 static void put_cases(struct buf *b, const cJSON *report)
 {
+	bool strict = report_strict(report);
 	struct report_layout l;
 	struct buf row;
 	long left = 0;
@@ -256,8 +298,14 @@ static void put_cases(struct buf *b, const cJSON *report)
 			continue;
 		}
 		if (!heading) {
-			buf_addstr(b, "\n### Cases that did not pass\n\n"
-				      "| case | verdict | eval | prod |\n|---|---|---|---|\n");
+			static const char head[] = "\n### Cases that did not pass\n\n"
+						   "| case | verdict | eval | prod |\n"
+						   "|---|---|---|---|\n";
+			if (!put_text(b, head, strlen(head))) {
+				full = true;
+				left++;
+				continue;
+			}
 			heading = true;
 		}
 		buf_reset(&row);
@@ -265,7 +313,8 @@ static void put_cases(struct buf *b, const cJSON *report)
 		md_add(&row, report_str(c, "stratum"), NAME_MAX_MD);
 		buf_addch(&row, '/');
 		md_add(&row, report_str(c, "id"), NAME_MAX_MD);
-		buf_addf(&row, " | %s | ", verdict_name(v));
+		buf_addf(&row, strict && v == VERDICT_FLAKY ? " | **%s** | " : " | %s | ",
+			 verdict_name(v));
 		put_side_cell(&row, c, "eval");
 		buf_addstr(&row, " | ");
 		put_side_cell(&row, c, "prod");

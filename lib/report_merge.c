@@ -6,7 +6,9 @@
  * report_recompute(), which runs verdict_compute() over all the cases as
  * the unsharded run did.  So the merged report equals the report of the
  * unsharded run on every field but the timing ones (started_at: the
- * earliest shard's, duration_ms: the longest shard's). */
+ * earliest shard's, duration_ms: the longest shard's).  The judge is the
+ * shards' (they must agree on it), with their calls and cache hits summed;
+ * the history of a run is not a merged run's. */
 #include "report.h"
 
 #include <stdlib.h>
@@ -128,6 +130,38 @@ static int check_same_suite(const struct merge *m, size_t i, char **err)
 				 "(different versions of the suite?)", report_str(a, "suite"),
 				 report_int(a, "suite_cases"), m->names[0],
 				 report_int(b, "suite_cases"), m->names[i]);
+		return -1;
+	}
+	return 0;
+}
+
+/* value_text: a judge field for a message: the string (cut), or "null". */
+static char *value_text(const cJSON *v)
+{
+	return cJSON_IsString(v) ? report_clean(v->valuestring, 200) : xstrdup("null");
+}
+
+/* check_same_judge: report i was graded by the judge of report 0: the same
+ * model and API with the same prompt template, or neither has a judge. */
+static int check_same_judge(const struct merge *m, size_t i, char **err)
+{
+	static const char *const keys[] = {"template_hash", "template", "model", "api"};
+	const cJSON *a = get(m->reports[0], "judge"), *b = get(m->reports[i], "judge");
+
+	if (!a != !b) {
+		*err = xasprintf("cannot merge: '%s' has a judge and '%s' has none (different "
+				 "versions of the suite?)", m->names[a ? 0 : i], m->names[a ? i : 0]);
+		return -1;
+	}
+	for (size_t k = 0; a && k < ARRAY_SIZE(keys); k++) {
+		const cJSON *x = get(a, keys[k]), *y = get(b, keys[k]);
+		if (x == y || (x && y && cJSON_Compare(x, y, true)))
+			continue;
+		char *tx = value_text(x), *ty = value_text(y);
+		*err = xasprintf("cannot merge: '%s' and '%s' differ in 'judge.%s' ('%s' and '%s')",
+				 m->names[0], m->names[i], keys[k], tx, ty);
+		free(tx);
+		free(ty);
 		return -1;
 	}
 	return 0;
@@ -384,6 +418,23 @@ static void set_field(cJSON *o, const char *key, cJSON *v)
 		cJSON_AddItemToObject(o, key, v);
 }
 
+/* merge_judge: the reports' judge (they were checked to agree) with the
+ * calls and cache hits of them all. */
+static void merge_judge(const struct merge *m, cJSON *all)
+{
+	cJSON *judge = cJSON_GetObjectItemCaseSensitive(all, "judge");
+	double calls = 0, hits = 0;
+
+	if (!judge)
+		return;
+	for (size_t i = 0; i < m->n; i++) {
+		calls += report_num(get(m->reports[i], "judge"), "calls");
+		hits += report_num(get(m->reports[i], "judge"), "cache_hits");
+	}
+	set_field(judge, "calls", cJSON_CreateNumber(calls));
+	set_field(judge, "cache_hits", cJSON_CreateNumber(hits));
+}
+
 /* merged: the cases of all reports in one tree, with what is summed,
  * united or chosen over the reports; report_recompute() does the rest. */
 static cJSON *merged(struct merge *m, char **err)
@@ -419,6 +470,10 @@ static cJSON *merged(struct merge *m, char **err)
 	set_field(all, "strata", merged_strata(m));
 	set_field(all, "cases", cases);
 	set_field(all, "skipped", merged_skipped(m));
+	merge_judge(m, all);
+	/* The history compares one run with the runs recorded before it. */
+	if (m->n > 1)
+		cJSON_DeleteItemFromObjectCaseSensitive(all, "history");
 
 	char *why = NULL;
 	cJSON *out = report_recompute(all, &why);
@@ -444,7 +499,8 @@ cJSON *report_merge_named(cJSON *const *reports, const char *const *names, size_
 	for (size_t i = 0; i < n; i++)
 		m.names[i] = names && names[i] ? xstrdup(names[i]) : xasprintf("report %zu", i + 1);
 	for (size_t i = 0; i < n; i++)
-		if (check_mergeable(&m, i, err) < 0 || check_same_suite(&m, i, err) < 0)
+		if (check_mergeable(&m, i, err) < 0 || check_same_suite(&m, i, err) < 0 ||
+		    check_same_judge(&m, i, err) < 0)
 			goto out;
 	if (check_shards(&m, err) < 0)
 		goto out;

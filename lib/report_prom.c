@@ -7,19 +7,64 @@
 #include <string.h>
 #include <time.h>
 
+#include "fingerprint.h"
 #include "util.h"
 #include "verdict.h"
 
-/* Longest label value written. */
+/* Longest label value written whole; a longer one is cut and marked with
+ * a hash of the whole value. */
 #define LABEL_MAX 4096
+/* Hex digits of that hash. */
+#define LABEL_HASH_DIGITS 12
 
 static const char *const side_keys[] = {"eval", "prod"};
 
-/* label_add: a label value: invalid UTF-8 as U+FFFD, then \\, \" and \n
- * escaped as the format asks. */
+/* label_hash: the first LABEL_HASH_DIGITS hex digits of the SHA-256 of s
+ * (of its 64-bit FNV-1a hash should SHA-256 fail). */
+static void label_hash(const char *s, char out[LABEL_HASH_DIGITS + 1])
+{
+	char *sha = fingerprint_sha256(s, strlen(s));
+
+	if (sha) {
+		snprintf(out, LABEL_HASH_DIGITS + 1, "%s", sha + strlen(FINGERPRINT_PREFIX));
+		free(sha);
+		return;
+	}
+	uint64_t h = 1469598103934665603ull;
+	for (const char *p = s; *p; p++)
+		h = (h ^ (unsigned char)*p) * 1099511628211ull;
+	char hex[17];
+	snprintf(hex, sizeof(hex), "%016llx", (unsigned long long)h);
+	snprintf(out, LABEL_HASH_DIGITS + 1, "%.*s", LABEL_HASH_DIGITS, hex);
+}
+
+/* label_value: s with invalid UTF-8 as U+FFFD; when longer than LABEL_MAX,
+ * cut at a character boundary and ended with "...~" and the first hex
+ * digits of the SHA-256 of the whole of s, so that values sharing their
+ * first LABEL_MAX bytes still make distinct series. */
+static char *label_value(const char *s)
+{
+	/* Enough to tell whether the clean value is longer than LABEL_MAX. */
+	char *clean = report_clean(s, LABEL_MAX + 4);
+	size_t len = strlen(clean);
+
+	if (len <= LABEL_MAX)
+		return clean;
+	char hash[LABEL_HASH_DIGITS + 1];
+	size_t cut = LABEL_MAX;
+	label_hash(s, hash);
+	while (cut > 0 && ((unsigned char)clean[cut] & 0xc0) == 0x80)
+		cut--;
+	char *out = xasprintf("%.*s...~%s", (int)cut, clean, hash);
+	free(clean);
+	return out;
+}
+
+/* label_add: a label value (label_value()) with \\, \" and \n escaped as
+ * the format asks. */
 static void label_add(struct buf *b, const char *s)
 {
-	char *clean = report_clean(s, LABEL_MAX);
+	char *clean = label_value(s);
 
 	for (const char *p = clean; *p; p++) {
 		switch (*p) {

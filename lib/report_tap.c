@@ -115,8 +115,9 @@ static void put_side(struct buf *b, const cJSON *c, const char *key)
 	}
 }
 
-/* put_point: test point n for item. */
-static void put_point(struct buf *b, size_t n, const struct report_item *item)
+/* put_point: test point n for item; a flaky case is "not ok" when strict
+ * (--strict: it fails the run). */
+static void put_point(struct buf *b, size_t n, const struct report_item *item, bool strict)
 {
 	const cJSON *c = item->c;
 	enum verdict v = VERDICT_ERROR;
@@ -124,7 +125,7 @@ static void put_point(struct buf *b, size_t n, const struct report_item *item)
 
 	if (!item->skipped)
 		verdict_parse(report_str(c, "verdict"), &v);
-	ok = item->skipped || v == VERDICT_PASS || v == VERDICT_FLAKY;
+	ok = item->skipped || v == VERDICT_PASS || (v == VERDICT_FLAKY && !strict);
 	buf_addf(b, "%sok %zu - ", ok ? "" : "not ", n);
 	desc_add(b, report_str(c, "stratum"));
 	buf_addch(b, '/');
@@ -146,6 +147,7 @@ static void put_point(struct buf *b, size_t n, const struct report_item *item)
 
 int report_tap(FILE *f, const cJSON *report, char **err)
 {
+	bool strict = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(report, "strict"));
 	struct report_layout l;
 	struct buf b;
 
@@ -156,7 +158,7 @@ int report_tap(FILE *f, const cJSON *report, char **err)
 	fprintf(f, "TAP version 14\n1..%zu\n", l.nitems);
 	for (size_t i = 0; i < l.nitems; i++) {
 		buf_reset(&b);
-		put_point(&b, i + 1, &l.items[i]);
+		put_point(&b, i + 1, &l.items[i], strict);
 		fwrite(b.data, 1, b.len, f);
 	}
 	if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(report, "interrupted")))

@@ -205,8 +205,13 @@ static void put_header(FILE *out, const struct run *r, const struct text_counts 
 	if (r->suite && r->suite->judge.present) {
 		char *model = text_clean(r->suite->judge.model ? r->suite->judge.model : "-",
 					 NAME_MAX_TEXT);
+		const char *hash = r->judge_template_hash ? r->judge_template_hash
+							  : judge_prompt_hash();
+		if (strncmp(hash, "sha256:", 7) == 0)
+			hash += 7;
 		fprintf(out, "  judge %s (template %s sha256:%.12s), %ld %s, %ld cache %s\n", model,
-			JUDGE_PROMPT_VERSION, judge_prompt_hash(), r->rt.judge_calls,
+			r->judge_template ? r->judge_template : JUDGE_PROMPT_VERSION, hash,
+			r->rt.judge_calls,
 			plural(r->rt.judge_calls, "call", "calls"), r->rt.judge_cache_hits,
 			plural(r->rt.judge_cache_hits, "hit", "hits"));
 		free(model);

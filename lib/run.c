@@ -10,6 +10,7 @@
 #include "fingerprint.h"
 #include "jsonptr.h"
 #include "judge_cache.h"
+#include "judge_prompt.h"
 #include "provider.h"
 #include "template.h"
 #include "util.h"
@@ -779,6 +780,8 @@ struct run *run_execute(struct suite *s, const struct run_options *o, char **err
 	r->suite = s;
 	r->alpha = o->alpha;
 	r->strict = o->strict;
+	r->judge_template = JUDGE_PROMPT_VERSION;
+	r->judge_template_hash = judge_prompt_hash();
 	r->started_wall_ms = util_wall_ms();
 	double t0 = util_now_ms();
 	r->ncases = s->ncases;

@@ -119,6 +119,8 @@ struct run {
 	double alpha;                  /* significance level (0: the default 0.05) */
 	bool strict;                   /* flaky cases fail the run */
 	char *warning;                 /* something the run did without, or NULL */
+	const char *judge_template;     /* the judge prompt's version and hash */
+	const char *judge_template_hash; /* (not owned: static, or a saved report's) */
 };
 
 struct run_options {

@@ -20,6 +20,8 @@
 
 #include <cjson/cJSON.h>
 
+#include "fingerprint.h"
+#include "provider.h"
 #include "report.h"
 #include "support.h"
 #include "run.h"
@@ -372,6 +374,21 @@ static void test_text_from_tree(void **state)
 	char *text = text_of_run(&w->run);
 	assert_non_null(strstr(text, "verdict: interrupted after 3 of 4 cases"));
 	free(text);
+
+	/* With --history: the tree's history shows as the run's does. */
+	static char *hist_unevaluated[] = {"sha256:9f00"};
+	static char *hist_new[] = {"sha256:1234"};
+	world_basic(w);
+	w->run.history = true;
+	w->run.history_unevaluated = hist_unevaluated;
+	w->run.nhistory_unevaluated = 1;
+	w->run.new_since_last = hist_new;
+	w->run.nnew_since_last = 1;
+	w->run.has_previous_run = true;
+	check_text_from_tree(&w->run);
+	text = text_of_run(&w->run);
+	assert_non_null(strstr(text, "new since last run: sha256:1234"));
+	free(text);
 	free(w);
 }
 
@@ -422,7 +439,8 @@ static void test_parse_and_check(void **state)
 	cJSON_ReplaceItemInObjectCaseSensitive(side, "passed", cJSON_CreateString("one"));
 	for (const struct report_format *fmt = report_formats; fmt->name; fmt++) {
 		err = render_fail(fmt->render, tree);
-		assert_string_equal(err, "'cases[1].prod.passed' is not a whole number from 0");
+		assert_string_equal(err, "'cases[1].prod.passed' is not a whole number from 0 "
+					 "to 1000000");
 		free(err);
 	}
 	cJSON_DeleteItemFromObjectCaseSensitive(side, "passed");
@@ -1385,6 +1403,535 @@ static void test_edited_reports(void **state)
 	free(w);
 }
 
+
+/*
+ * Regressions: verdicts kept through merging, --strict, budgets, labels,
+ * run-level fields of merged reports, hostile counts.
+ */
+
+/* world_threshold: one case, repeat 3, threshold 0.6666666, eval passing
+ * 3/3 and prod 2/3 (2/3 >= 0.6666666: a pass, not a flaky case). */
+static void world_threshold(struct world *w)
+{
+	world_init(w);
+	size_t ci = world_add_case(w, 0, "two-of-three", 3);
+	w->cases[ci].threshold = 0.6666666;
+	for (int k = 0; k < 3; k++)
+		world_add_sample(w, ci, SIDE_EVAL, GRADE_PASS, NULL, NULL);
+	world_add_sample(w, ci, SIDE_PROD, GRADE_PASS, NULL, NULL);
+	world_add_sample(w, ci, SIDE_PROD, GRADE_FAIL, REASON_14, NULL);
+	world_add_sample(w, ci, SIDE_PROD, GRADE_PASS, NULL, NULL);
+	size_t other = world_add_case(w, 1, "other", 1);
+	world_add_sample(w, other, SIDE_EVAL, GRADE_PASS, NULL, NULL);
+	world_add_sample(w, other, SIDE_PROD, GRADE_PASS, NULL, NULL);
+	w->run.strict = true;
+	verdict_compute(&w->run);
+}
+
+/* The threshold is written whole, so that merging (which computes verdicts
+ * again from it) agrees with the run; rates and p-values, rounded for
+ * display, are not read back. */
+static void test_threshold_survives_merge(void **state)
+{
+	(void)state;
+	struct world *w = xcalloc(1, sizeof(*w));
+	char *err = NULL;
+
+	world_threshold(w);
+	assert_int_equal(w->results[0].verdict, VERDICT_PASS);
+	assert_int_equal(w->run.exit_code, EXIT_PASS);
+
+	/* Saved as text and read back, as `canary merge t.json` does. */
+	char *json = report_json(&w->run);
+	cJSON *saved = report_json_parse("t.json", json, strlen(json), &err);
+	assert_non_null(saved);
+	assert_true(get(item(field(saved, "cases"), 0), "threshold")->valuedouble == 0.6666666);
+	cJSON *merged = report_merge(&saved, 1, &err);
+	if (!merged)
+		fail_msg("%s", err);
+	assert_string_equal(get(item(field(merged, "cases"), 0), "verdict")->valuestring, "pass");
+	assert_string_equal(get(merged, "verdict")->valuestring, "pass");
+	assert_int_equal(get(merged, "exit_code")->valueint, 0);
+	cJSON_Delete(merged);
+
+	/* Display fields edited by hand change nothing merge computes. */
+	cJSON *c = item(field(saved, "cases"), 0);
+	cJSON *prod = field(c, "prod");
+	cJSON_ReplaceItemInObjectCaseSensitive(prod, "rate", cJSON_CreateNumber(0.6666));
+	cJSON_ReplaceItemInObjectCaseSensitive(prod, "ok", cJSON_CreateFalse());
+	cJSON_ReplaceItemInObjectCaseSensitive(c, "p_value", cJSON_CreateNumber(0));
+	cJSON_ReplaceItemInObjectCaseSensitive(c, "verdict", cJSON_CreateString("drift"));
+	cJSON_ReplaceItemInObjectCaseSensitive(item(field(saved, "strata"), 0), "p_adjusted",
+					       cJSON_CreateNumber(0));
+	merged = report_merge(&saved, 1, &err);
+	assert_non_null(merged);
+	assert_string_equal(get(item(field(merged, "cases"), 0), "verdict")->valuestring, "pass");
+	assert_true(cJSON_IsTrue(get(get(item(field(merged, "cases"), 0), "prod"), "ok")));
+	assert_int_equal(get(merged, "exit_code")->valueint, 0);
+	cJSON_Delete(merged);
+	cJSON_Delete(saved);
+
+	/* Shards of it merge into the run's verdicts too. */
+	check_merge_equals(w, 2, SHARD_NATIVE);
+	free(json);
+	free(w);
+}
+
+/* world_flaky: a repeated case whose sides disagree without significance
+ * (flaky), a pass, and strict as asked. */
+static void world_flaky(struct world *w, bool strict)
+{
+	world_init(w);
+	size_t ci = world_add_case(w, 0, "wobbly", 3);
+	for (int k = 0; k < 3; k++)
+		world_add_sample(w, ci, SIDE_EVAL, GRADE_PASS, NULL, NULL);
+	world_add_sample(w, ci, SIDE_PROD, GRADE_PASS, NULL, NULL);
+	world_add_sample(w, ci, SIDE_PROD, GRADE_FAIL, REASON_14, NULL);
+	world_add_sample(w, ci, SIDE_PROD, GRADE_PASS, NULL, NULL);
+	size_t ok = world_add_case(w, 0, "steady", 1);
+	world_add_sample(w, ok, SIDE_EVAL, GRADE_PASS, NULL, NULL);
+	world_add_sample(w, ok, SIDE_PROD, GRADE_PASS, NULL, NULL);
+	w->run.strict = strict;
+	verdict_compute(&w->run);
+}
+
+/* Under --strict a flaky case fails the run, and every format says so. */
+static void test_strict_flaky_fails(void **state)
+{
+	(void)state;
+	struct world *w = xcalloc(1, sizeof(*w));
+
+	world_flaky(w, true);
+	assert_int_equal(w->results[0].verdict, VERDICT_FLAKY);
+	assert_int_equal(w->run.exit_code, EXIT_FAIL);
+	cJSON *tree = report_json_tree(&w->run);
+	char *xml = render(report_junit, tree);
+	char *tap = render(report_tap, tree);
+	char *md = render(report_markdown, tree);
+
+	assert_non_null(strstr(xml, "<testsuites name=\"canary calendar-assistant\" tests=\"2\" "
+				    "failures=\"1\" errors=\"0\""));
+	assert_non_null(strstr(xml, "<testsuite name=\"tools\" tests=\"2\" failures=\"1\""));
+	assert_non_null(strstr(xml, "name=\"wobbly\" time=\"0.662\">\n      <failure "
+				    "message=\"flaky: prod failed\" type=\"flaky\">flaky: "));
+	assert_non_null(strstr(xml, "(--strict fails it)\n"));
+	assert_null(strstr(xml, "<system-out>"));
+	assert_true(xmllint_ok(xml));
+	assert_non_null(strstr(tap, "\nnot ok 1 - tools/wobbly # flaky\n  ---\n"));
+	assert_non_null(strstr(tap, "\nok 2 - tools/steady\n"));
+	assert_non_null(strstr(tap, "# verdict: flaky (exit 1)\n"));
+	assert_non_null(strstr(md, "## ❌ canary: calendar-assistant — flaky\n"));
+	assert_non_null(strstr(md, "\n❌ **flaky** in tools (exit 1)\n"));
+	assert_non_null(strstr(md, "| tools/wobbly | **flaky** |"));
+	free(xml);
+	free(tap);
+	free(md);
+	cJSON_Delete(tree);
+
+	/* Without --strict it passes, as before. */
+	world_flaky(w, false);
+	assert_int_equal(w->run.exit_code, EXIT_PASS);
+	tree = report_json_tree(&w->run);
+	xml = render(report_junit, tree);
+	tap = render(report_tap, tree);
+	md = render(report_markdown, tree);
+	assert_non_null(strstr(xml, "tests=\"2\" failures=\"0\""));
+	assert_non_null(strstr(xml, "name=\"wobbly\" time=\"0.662\">\n      <system-out>flaky: "));
+	assert_non_null(strstr(tap, "\nok 1 - tools/wobbly # flaky\n"));
+	assert_non_null(strstr(md, "\n✅ **flaky** in tools (exit 0)\n"));
+	assert_non_null(strstr(md, "| tools/wobbly | flaky |"));
+	assert_true(xmllint_ok(xml));
+	free(xml);
+	free(tap);
+	free(md);
+	cJSON_Delete(tree);
+	free(w);
+}
+
+/* line_of: the line of text that starts with prefix, copied; fails when
+ * there is none. */
+static char *line_of(const char *text, const char *prefix)
+{
+	for (const char *p = text; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
+		if (strncmp(p, prefix, strlen(prefix)) != 0)
+			continue;
+		const char *end = strchr(p, '\n');
+		return xasprintf("%.*s", (int)(end ? end - p : (long)strlen(p)), p);
+	}
+	fail_msg("no line starting with '%s'", prefix);
+	return NULL;
+}
+
+/* Many drifting strata with long names full of '<' (each escaped to four
+ * bytes): the verdict line names ten and counts the rest, and the whole
+ * summary, header included, stays under the cap. */
+static void test_markdown_many_strata(void **state)
+{
+	(void)state;
+	static const int counts[] = {1400, 6000};
+	struct world *w = xcalloc(1, sizeof(*w));
+	char *lt = xcalloc(1, 3001);
+
+	memset(lt, '<', 3000);
+	world_basic(w);
+	w->run.url_display[SIDE_PROD] = "http://127.0.0.1/@everyone";
+	for (size_t k = 0; k < ARRAY_SIZE(counts); k++) {
+		cJSON *tree = report_json_tree(&w->run);
+		cJSON *strata = field(tree, "strata"), *cases = field(tree, "cases");
+		cJSON *stratum = cJSON_Duplicate(item(strata, 0), true);
+		cJSON *c = cJSON_Duplicate(item(cases, 0), true);
+		for (int i = 0; i < counts[k]; i++) {
+			char *name = xasprintf("%04d%s", i, lt);
+			char *id = xasprintf("case-%04d%s", i, lt);
+			cJSON *s2 = cJSON_Duplicate(stratum, true), *c2 = cJSON_Duplicate(c, true);
+			cJSON_ReplaceItemInObjectCaseSensitive(s2, "name", cJSON_CreateString(name));
+			cJSON_AddItemToArray(strata, s2);
+			cJSON_ReplaceItemInObjectCaseSensitive(c2, "stratum", cJSON_CreateString(name));
+			cJSON_ReplaceItemInObjectCaseSensitive(c2, "id", cJSON_CreateString(id));
+			cJSON_ReplaceItemInObjectCaseSensitive(c2, "position",
+							       cJSON_CreateNumber(10 + i));
+			cJSON_AddItemToArray(cases, c2);
+			free(name);
+			free(id);
+		}
+		cJSON_Delete(stratum);
+		cJSON_Delete(c);
+		char *md = render(report_markdown, tree);
+		size_t len = strlen(md);
+		print_message("%d strata: %zu bytes of markdown\n", counts[k], len);
+		assert_true(len < REPORT_MARKDOWN_MAX);
+		assert_null(strstr(md, "<<"));
+		char *line = line_of(md, "❌ **drift** in tools, 0000&lt;");
+		char *more = xasprintf(" and %d more; 1 case could not be measured (exit 1)",
+				       counts[k] + 1 - 10);
+		assert_non_null(strstr(line, more));
+		assert_non_null(strstr(line, ", 0008&lt;"));
+		assert_null(strstr(line, ", 0009&lt;"));
+		assert_true(strlen(line) < 10 * 220 + 200);
+		/* No mention made of a URL's or a name's '@'. */
+		assert_null(strstr(md, "@everyone"));
+		assert_non_null(strstr(md, "@\xe2\x80\x8b" "everyone"));
+		/* Whatever was cut says so. */
+		assert_non_null(strstr(md, "the summary is cut to stay under 1 MiB"));
+		free(more);
+		free(line);
+		free(md);
+		cJSON_Delete(tree);
+	}
+	free(lt);
+	free(w);
+}
+
+/* hex12: whether s starts with 12 lowercase hex digits. */
+static bool hex12(const char *s)
+{
+	for (int i = 0; i < 12; i++)
+		if (!strchr("0123456789abcdef", s[i]) || !s[i])
+			return false;
+	return true;
+}
+
+static int str_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Label values too long to write whole are cut and marked with a hash of
+ * the whole value: values sharing their first 4 KiB stay distinct series. */
+static void test_prom_long_labels(void **state)
+{
+	(void)state;
+	struct world *w = xcalloc(1, sizeof(*w));
+	char *base = xcalloc(1, 5001);
+
+	memset(base, 'f', 5000);
+	char *fp_a = xasprintf("sha256:%s-a", base), *fp_b = xasprintf("sha256:%s-b", base);
+	char *id_a = xasprintf("%s-a", base), *id_b = xasprintf("%s-b", base);
+	world_basic(w);
+	w->fps[SIDE_PROD][0].value = fp_a;
+	w->fps[SIDE_PROD][1].value = fp_b;
+	w->cases[0].id = id_a;
+	w->cases[1].id = id_b;
+	cJSON *tree = report_json_tree(&w->run);
+	char *prom = render(report_prom, tree);
+	char *again = render(report_prom, tree);
+
+	assert_string_equal(prom, again);
+	assert_true(promtool_ok(prom));
+	/* Every series once. */
+	char **lines = NULL;
+	size_t n = 0;
+	for (char *line = strtok(prom, "\n"); line; line = strtok(NULL, "\n")) {
+		if (line[0] == '#')
+			continue;
+		char *labels_end = strrchr(line, '}');
+		assert_non_null(labels_end);
+		lines = xreallocarray(lines, n + 1, sizeof(*lines));
+		lines[n++] = xasprintf("%.*s", (int)(labels_end - line), line);
+	}
+	qsort(lines, n, sizeof(*lines), str_cmp);
+	for (size_t i = 1; i < n; i++)
+		if (strcmp(lines[i - 1], lines[i]) == 0)
+			fail_msg("duplicate series '%.80s...'", lines[i]);
+	/* The mark is the SHA-256 of the whole value. */
+	char *sha = fingerprint_sha256(fp_b, strlen(fp_b));
+	char *mark = xasprintf("...~%.12s\"", sha + strlen(FINGERPRINT_PREFIX));
+	assert_non_null(strstr(again, mark));
+	size_t marks = 0;
+	for (const char *p = again; (p = strstr(p, "...~")); p += 4) {
+		assert_true(hex12(p + 4));
+		assert_int_equal(p[16], '"');
+		marks++;
+	}
+	/* Two fingerprints, and two cases on two targets. */
+	assert_int_equal(marks, 2 + 4);
+	/* Short values are written whole, as before, up to 4096 bytes. */
+	assert_non_null(strstr(again, "case=\"refund-window\",target=\"eval\"} 1\n"));
+	cJSON *fps = field(field(field(tree, "targets"), "eval"), "fingerprints");
+	char *edge = xasprintf("%.4096s", base);
+	cJSON_AddNumberToObject(fps, edge, 1);
+	char *prom_edge = render(report_prom, tree);
+	char *whole = xasprintf("fingerprint=\"%s\"} 1\n", edge);
+	assert_non_null(strstr(prom_edge, whole));
+	free(whole);
+	free(prom_edge);
+	free(edge);
+	for (size_t i = 0; i < n; i++)
+		free(lines[i]);
+	free(lines);
+	free(mark);
+	free(sha);
+	free(again);
+	free(prom);
+	cJSON_Delete(tree);
+	free(fp_a);
+	free(fp_b);
+	free(id_a);
+	free(id_b);
+	free(base);
+	free(w);
+}
+
+/* set_judge: the judge of a shard report as another canary binary wrote
+ * it, with its calls and cache hits. */
+static void set_judge(cJSON *report, const char *hash, int calls, int hits)
+{
+	cJSON *judge = field(report, "judge");
+
+	cJSON_ReplaceItemInObjectCaseSensitive(judge, "template", cJSON_CreateString("judge-v0"));
+	cJSON_ReplaceItemInObjectCaseSensitive(judge, "template_hash", cJSON_CreateString(hash));
+	cJSON_ReplaceItemInObjectCaseSensitive(judge, "calls", cJSON_CreateNumber(calls));
+	cJSON_ReplaceItemInObjectCaseSensitive(judge, "cache_hits", cJSON_CreateNumber(hits));
+}
+
+/* A merged report keeps the reports' judge (api, model, template and its
+ * hash), sums its calls and cache hits, and refuses reports graded by
+ * different judges; the history of one run is not a merged run's. */
+static void test_merge_judge_history(void **state)
+{
+	(void)state;
+	static char *hist_unevaluated[] = {"sha256:9f00"};
+	struct world *w = xcalloc(1, sizeof(*w));
+	const char *names[] = {"a.json", "b.json"};
+	char *err = NULL;
+
+	world_basic(w);
+	w->suite.judge.present = true;
+	w->suite.judge.model = "judge-model";
+	w->suite.judge.provider = provider_find("anthropic-messages");
+	assert_non_null(w->suite.judge.provider);
+	w->run.history = true;
+	w->run.history_unevaluated = hist_unevaluated;
+	w->run.nhistory_unevaluated = 1;
+	cJSON *pair[] = {shard_report(w, 0, 2, SHARD_NATIVE), shard_report(w, 1, 2, SHARD_NATIVE)};
+	set_judge(pair[0], "sha256:0123", 7, 2);
+	set_judge(pair[1], "sha256:0123", 5, 1);
+
+	cJSON *merged = report_merge_named(pair, names, 2, 0, &err);
+	if (!merged)
+		fail_msg("%s", err);
+	const cJSON *judge = get(merged, "judge");
+	assert_string_equal(get(judge, "api")->valuestring, "anthropic-messages");
+	assert_string_equal(get(judge, "model")->valuestring, "judge-model");
+	assert_string_equal(get(judge, "template")->valuestring, "judge-v0");
+	assert_string_equal(get(judge, "template_hash")->valuestring, "sha256:0123");
+	assert_int_equal(get(judge, "calls")->valueint, 12);
+	assert_int_equal(get(judge, "cache_hits")->valueint, 3);
+	assert_null(cJSON_GetObjectItemCaseSensitive(merged, "history"));
+	char *why = NULL;
+	assert_int_equal(report_check(merged, &why), 0);
+	cJSON_Delete(merged);
+
+	/* One report: its judge and its history as they are. */
+	merged = report_merge_named(pair, names, 1, REPORT_MERGE_PARTIAL, &err);
+	assert_non_null(merged);
+	assert_true(cJSON_Compare(get(merged, "judge"), get(pair[0], "judge"), true));
+	assert_true(cJSON_Compare(get(merged, "history"), get(pair[0], "history"), true));
+	cJSON_Delete(merged);
+
+	/* Another prompt template, another judge model, no judge. */
+	set_judge(pair[1], "sha256:4567", 5, 1);
+	assert_null(report_merge_named(pair, names, 2, 0, &err));
+	assert_string_equal(err, "cannot merge: 'a.json' and 'b.json' differ in "
+				 "'judge.template_hash' ('sha256:0123' and 'sha256:4567')");
+	free(err);
+	set_judge(pair[1], "sha256:0123", 5, 1);
+	cJSON_ReplaceItemInObjectCaseSensitive(field(pair[1], "judge"), "model",
+					       cJSON_CreateString("other-model"));
+	assert_null(report_merge_named(pair, names, 2, 0, &err));
+	assert_string_equal(err, "cannot merge: 'a.json' and 'b.json' differ in 'judge.model' "
+				 "('judge-model' and 'other-model')");
+	free(err);
+	cJSON_DeleteItemFromObjectCaseSensitive(pair[0], "judge");
+	assert_null(report_merge_named(pair, names, 2, 0, &err));
+	assert_string_equal(err, "cannot merge: 'b.json' has a judge and 'a.json' has none "
+				 "(different versions of the suite?)");
+	free(err);
+	cJSON_Delete(pair[0]);
+	cJSON_Delete(pair[1]);
+	free(w);
+}
+
+/* Counts that do not add up, or large enough to overflow sums of ints, are
+ * refused by name, by every renderer and by merge. */
+static void test_hostile_counts(void **state)
+{
+	(void)state;
+	struct world *w = xcalloc(1, sizeof(*w));
+	char *err = NULL;
+	static const struct {
+		const char *where;   /* "case" (cases[0]), "prod", "sample", "stratum", "judge" */
+		const char *key;
+		double value;
+		const char *message;
+	} rows[] = {
+		{"prod", "passed", 2147483647,
+		 "'cases[0].prod.passed' is not a whole number from 0 to 1000000"},
+		{"prod", "failed", -1, "'cases[0].prod.failed' is not a whole number from 0 to 1000000"},
+		{"prod", "errors", 1000001,
+		 "'cases[0].prod.errors' is not a whole number from 0 to 1000000"},
+		{"prod", "passed", 5, "'cases[0].prod.total' is 1, not passed + failed + errors (6)"},
+		{"prod", "total", 0, "'cases[0].prod.total' is 0, not passed + failed + errors (1)"},
+		{"case", "repeat", 2000000, "'cases[0].repeat' is not a whole number from 0 to 1000000"},
+		{"sample", "index", 2147483647,
+		 "'cases[0].eval.samples[0].index' is not a whole number from 0 to 1000000"},
+		{"sample", "attempts", 1e7,
+		 "'cases[0].eval.samples[0].attempts' is not a whole number from 0 to 1000000"},
+		{"stratum", "passed", 3, "'strata[0].eval.passed' is 3, more than its total (2)"},
+		{"judge", "calls", -2, "'judge.calls' is not a whole number from 0"},
+	};
+
+	world_basic(w);
+	w->suite.judge.present = true;
+	w->suite.judge.model = "judge-model";
+	cJSON *whole = report_json_tree(&w->run);
+	for (size_t r = 0; r < ARRAY_SIZE(rows); r++) {
+		cJSON *tree = cJSON_Duplicate(whole, true);
+		cJSON *c = item(field(tree, "cases"), 0);
+		cJSON *o = strcmp(rows[r].where, "case") == 0 ? c
+			   : strcmp(rows[r].where, "prod") == 0 ? field(c, "prod")
+			   : strcmp(rows[r].where, "sample") == 0
+				   ? item(field(field(c, "eval"), "samples"), 0)
+			   : strcmp(rows[r].where, "stratum") == 0
+				   ? field(item(field(tree, "strata"), 0), "eval")
+				   : field(tree, "judge");
+		cJSON_ReplaceItemInObjectCaseSensitive(o, rows[r].key,
+						       cJSON_CreateNumber(rows[r].value));
+		assert_int_equal(report_check(tree, &err), -1);
+		assert_string_equal(err, rows[r].message);
+		free(err);
+		for (const struct report_format *fmt = report_formats; fmt->name; fmt++) {
+			err = render_fail(fmt->render, tree);
+			assert_string_equal(err, rows[r].message);
+			free(err);
+		}
+		cJSON *one[] = {tree};
+		assert_null(report_merge(one, 1, &err));
+		char *want = xasprintf("cannot merge 'report 1': %s", rows[r].message);
+		assert_string_equal(err, want);
+		free(want);
+		free(err);
+		/* As a saved file. */
+		char *json = cJSON_Print(tree);
+		assert_null(report_json_parse("t.json", json, strlen(json), &err));
+		want = xasprintf("'t.json': %s", rows[r].message);
+		assert_string_equal(err, want);
+		free(want);
+		free(err);
+		free(json);
+		cJSON_Delete(tree);
+	}
+
+	/* A total that the samples listed cannot account for. */
+	cJSON *tree = cJSON_Duplicate(whole, true);
+	cJSON *prod = field(item(field(tree, "cases"), 0), "prod");
+	cJSON_ReplaceItemInObjectCaseSensitive(prod, "failed", cJSON_CreateNumber(1000000));
+	cJSON_ReplaceItemInObjectCaseSensitive(prod, "total", cJSON_CreateNumber(1000000));
+	assert_int_equal(report_check(tree, &err), -1);
+	assert_string_equal(err, "'cases[0].prod.total' is 1000000, more than the case's repeat "
+				 "(1) and the samples listed (1)");
+	free(err);
+
+	/* The largest counts allowed merge and render without overflow (this
+	 * test runs under UBSan in CI). */
+	cJSON *c = item(field(tree, "cases"), 0);
+	cJSON_ReplaceItemInObjectCaseSensitive(c, "repeat", cJSON_CreateNumber(REPORT_COUNT_MAX));
+	for (int side = 0; side < 2; side++) {
+		cJSON *s = field(c, side ? "prod" : "eval");
+		cJSON_ReplaceItemInObjectCaseSensitive(s, "passed",
+						       cJSON_CreateNumber(side ? 0 : REPORT_COUNT_MAX));
+		cJSON_ReplaceItemInObjectCaseSensitive(s, "failed",
+						       cJSON_CreateNumber(side ? REPORT_COUNT_MAX : 0));
+		cJSON_ReplaceItemInObjectCaseSensitive(s, "errors", cJSON_CreateNumber(0));
+		cJSON_ReplaceItemInObjectCaseSensitive(s, "total",
+						       cJSON_CreateNumber(REPORT_COUNT_MAX));
+	}
+	assert_int_equal(report_check(tree, &err), 0);
+	cJSON *one[] = {tree};
+	cJSON *merged = report_merge(one, 1, &err);
+	if (!merged)
+		fail_msg("%s", err);
+	c = item(field(merged, "cases"), 0);
+	assert_string_equal(get(c, "verdict")->valuestring, "drift");
+	assert_int_equal(get(get(c, "eval"), "passed")->valueint, REPORT_COUNT_MAX);
+	for (const struct report_format *fmt = report_formats; fmt->name; fmt++)
+		free(render(fmt->render, merged));
+	cJSON_Delete(merged);
+	cJSON_Delete(tree);
+	cJSON_Delete(whole);
+	free(w);
+}
+
+/* JUnit lists a few fingerprints per testsuite, and says how many more. */
+static void test_junit_fingerprints_capped(void **state)
+{
+	(void)state;
+	struct world *w = xcalloc(1, sizeof(*w));
+
+	world_basic(w);
+	cJSON *tree = report_json_tree(&w->run);
+	cJSON *fps = field(field(field(tree, "targets"), "prod"), "fingerprints");
+	for (int i = 0; i < 500; i++) {
+		char name[32];
+		snprintf(name, sizeof(name), "sha256:%04d", i);
+		cJSON_AddNumberToObject(fps, name, 1);
+	}
+	char *xml = render(report_junit, tree);
+	size_t listed = 0, more = 0;
+	for (const char *p = xml; (p = strstr(p, "name=\"prod.fingerprint\"")); p++)
+		listed++;
+	for (const char *p = xml; (p = strstr(p, "<property name=\"prod.fingerprints.more\" "
+						 "value=\"494 more in the JSON report\"/>")); p++)
+		more++;
+	/* Three testsuites, eight each. */
+	assert_int_equal(listed, 3 * 8);
+	assert_int_equal(more, 3);
+	assert_true(xmllint_ok(xml));
+	free(xml);
+	cJSON_Delete(tree);
+	free(w);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1409,6 +1956,13 @@ int main(void)
 		cmocka_unit_test(test_shard_reports),
 		cmocka_unit_test(test_merge_refusals),
 		cmocka_unit_test(test_merge_exit_codes),
+		cmocka_unit_test(test_threshold_survives_merge),
+		cmocka_unit_test(test_strict_flaky_fails),
+		cmocka_unit_test(test_markdown_many_strata),
+		cmocka_unit_test(test_prom_long_labels),
+		cmocka_unit_test(test_merge_judge_history),
+		cmocka_unit_test(test_hostile_counts),
+		cmocka_unit_test(test_junit_fingerprints_capped),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
