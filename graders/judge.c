@@ -3,7 +3,9 @@
  *     - judge: {rubric: "...", threshold: 0.7}
  *     - judge: {builtin: factual-grounding}
  * The judge is the suite's judge: section; its request runs on the run's
- * transport (the judge pool).  Decided verdicts are cached; a judge that
+ * transport (the judge pool).  The judge is a third party: it sees the
+ * sample with the suite's secrets masked, and the reasons it gives are
+ * masked before they are kept.  Decided verdicts are cached; a judge that
  * cannot be reached or gives no usable verdict makes an error, never a pass.
  */
 #include "grader.h"
@@ -17,6 +19,7 @@
 #include "judge_cache.h"
 #include "judge_prompt.h"
 #include "provider.h"
+#include "redact.h"
 #include "suite.h"
 #include "template.h"
 #include "transport.h"
@@ -29,6 +32,17 @@ struct judge {
 	char *rubric;                   /* the full text, a built-in's included */
 	const struct judge_builtin *builtin;
 	double threshold;
+	const struct redact *redact;    /* the suite's; it fills as the run goes */
+};
+
+_Static_assert(JUDGE_CACHE_KEY_HEX == JUDGE_HASH_HEX, "one key size");
+
+/* What the judge is shown of one sample, secrets masked, and where it is sent. */
+struct judge_texts {
+	char *url;              /* rendered */
+	char *input;
+	char *content;
+	char *calls;
 };
 
 /* One sample's judgement in flight. */
@@ -102,6 +116,7 @@ static int judge_compile(void *priv, const struct ynode *cfg, const struct grade
 		return -1;
 	}
 	p->cfg = env->judge;
+	p->redact = env->redact;
 	p->threshold = JUDGE_DEFAULT_THRESHOLD;
 	if (cfg->kind != YNODE_MAP)
 		return compile_rubric(p, cfg, err);
@@ -147,9 +162,39 @@ static void judge_release(void *priv)
 	p->rubric = NULL;
 }
 
-/* cache_key: the key of this judgement: the judge, the template, the rubric
- * and threshold, and the sample's input, text and tool calls. */
-static void cache_key(const struct judge *p, const struct grade_input *in, const char *calls,
+/* texts_init: render the judge URL as the request is sent to it, and mask
+ * the suite's secrets in the sample's input, text and tool calls; -1 and
+ * *err (naming no secret) when the URL cannot be rendered. */
+static int texts_init(const struct judge *p, const struct grade_input *in, struct judge_texts *t,
+		      char **err)
+{
+	const struct judge_config *j = p->cfg;
+	const struct reply *r = in->reply;
+	struct tmpl_ctx ctx = {.allowed = TMPL_ENV};
+	memset(t, 0, sizeof(*t));
+	t->url = j->url_overridden ? xstrdup(j->url) : template_render(j->url, &ctx, err);
+	if (!t->url)
+		return -1;
+	char *calls = judge_prompt_tool_calls(r->tool_calls, r->ntool_calls);
+	t->input = redact_apply(p->redact, in->input);
+	t->content = redact_apply(p->redact, r->content);
+	t->calls = redact_apply(p->redact, calls);
+	free(calls);
+	return 0;
+}
+
+static void texts_release(struct judge_texts *t)
+{
+	free(t->url);
+	free(t->input);
+	free(t->content);
+	free(t->calls);
+	memset(t, 0, sizeof(*t));
+}
+
+/* cache_key: the key of this judgement: the judge (its rendered URL), the
+ * template, the rubric and threshold, and the texts the judge is shown. */
+static void cache_key(const struct judge *p, const struct judge_texts *t,
 		      char out[JUDGE_CACHE_KEY_HEX + 1])
 {
 	const struct judge_config *j = p->cfg;
@@ -158,8 +203,8 @@ static void cache_key(const struct judge *p, const struct grade_input *in, const
 	snprintf(max_tokens, sizeof(max_tokens), "%d", j->max_tokens);
 	snprintf(threshold, sizeof(threshold), "%.17g", p->threshold);
 	const char *parts[] = {
-		"canary-judge-cache-1",
-		j->url,
+		"canary-judge-cache-2",
+		t->url,
 		j->provider ? j->provider->name : "",
 		j->model,
 		temperature,
@@ -169,14 +214,14 @@ static void cache_key(const struct judge *p, const struct grade_input *in, const
 		p->builtin ? p->builtin->name : NULL,
 		p->rubric,
 		threshold,
-		in->input,
-		in->reply->content,
-		calls,
+		t->input,
+		t->content,
+		t->calls,
 	};
 	judge_cache_key(parts, ARRAY_SIZE(parts), out);
 }
 
-/* decide: turn a verdict into a grade. */
+/* decide: turn a verdict into a grade (reason already masked). */
 static void decide(const struct judge *p, bool pass, double score, const char *reason,
 		   struct grade_result *out)
 {
@@ -190,9 +235,10 @@ static void decide(const struct judge *p, bool pass, double score, const char *r
 	out->score = score;
 }
 
-/* new_request: the HTTP request for the judge, or NULL and *err (never
- * naming a header value). */
-static struct http_request *new_request(const struct judge *p, const char *body, char **err)
+/* new_request: the HTTP request for the judge at url, or NULL and *err
+ * (never naming a header value). */
+static struct http_request *new_request(const struct judge *p, const char *url, const char *body,
+					char **err)
 {
 	const struct judge_config *j = p->cfg;
 	struct tmpl_ctx ctx = {.allowed = TMPL_ENV};
@@ -201,9 +247,7 @@ static struct http_request *new_request(const struct judge *p, const char *body,
 	size_t nfixed = 0;
 	while (fixed && fixed[nfixed])
 		nfixed++;
-	req->url = j->url_overridden ? xstrdup(j->url) : template_render(j->url, &ctx, err);
-	if (!req->url)
-		goto fail;
+	req->url = xstrdup(url);
 	req->headers = xcalloc(nfixed + j->nheaders + 1, sizeof(*req->headers));
 	for (size_t i = 0; i < nfixed; i++)
 		req->headers[req->nheaders++] = xstrdup(fixed[i]);
@@ -232,23 +276,28 @@ static int judge_start(const void *priv, const struct grade_input *in, struct ht
 		       void **call, struct grade_result *out)
 {
 	const struct judge *p = priv;
-	const struct reply *r = in->reply;
 	struct grader_runtime *rt = in->rt;
 	struct judge_cache *cache = rt ? rt->judge_cache : NULL;
-	char *calls = judge_prompt_tool_calls(r->tool_calls, r->ntool_calls);
 	struct judge_call *jc = xcalloc(1, sizeof(*jc));
+	struct judge_texts t;
 	char *user = NULL, *body = NULL, *err = NULL;
 	int rc = 0;
 
-	cache_key(p, in, calls, jc->key);
+	if (texts_init(p, in, &t, &err) < 0) {
+		grade_error(out, "cannot build the judge request: %s", err ? err : "unknown error");
+		goto out;
+	}
+	cache_key(p, &t, jc->key);
 	if (cache) {
 		bool pass;
 		double score;
 		char *reason = NULL;
 		/* A cache that cannot be read only costs a judge call. */
 		if (judge_cache_get(cache, jc->key, &pass, &score, &reason, &err) == 1) {
+			char *masked = redact_apply(p->redact, reason);
 			rt->judge_cache_hits++;
-			decide(p, pass, score, reason, out);
+			decide(p, pass, score, masked, out);
+			free(masked);
 			free(reason);
 			goto out;
 		}
@@ -257,14 +306,13 @@ static int judge_start(const void *priv, const struct grade_input *in, struct ht
 	}
 	struct judge_prompt jp = {
 		.rubric = p->rubric,
-		.input = in->input,
-		.content = r->content,
-		.tool_calls = r->tool_calls,
-		.ntool_calls = r->ntool_calls,
+		.input = t.input,
+		.content = t.content,
+		.tool_calls_text = t.calls,
 	};
 	user = judge_prompt_user(&jp);
 	body = judge_prompt_body(p->cfg, judge_prompt_system(p->builtin != NULL), user);
-	*req = new_request(p, body, &err);
+	*req = new_request(p, t.url, body, &err);
 	if (!*req) {
 		grade_error(out, "cannot build the judge request: %s", err ? err : "unknown error");
 		goto out;
@@ -275,11 +323,11 @@ static int judge_start(const void *priv, const struct grade_input *in, struct ht
 	jc = NULL;
 	rc = 1;
 out:
+	texts_release(&t);
 	free(jc);
 	free(err);
 	free(body);
 	free(user);
-	free(calls);
 	return rc;
 }
 
@@ -312,7 +360,7 @@ static void judge_finish(const void *priv, void *callp, const struct http_result
 	struct target t = {.provider = p->cfg->provider ? p->cfg->provider : &provider_openai_chat};
 	struct reply r = {0};
 	struct judge_verdict v = {0};
-	char *err = NULL, *why = NULL;
+	char *err = NULL, *why = NULL, *masked = NULL;
 
 	if (!res || !res->ok) {
 		const char *e = res && res->error ? res->error : "request failed";
@@ -341,14 +389,17 @@ static void judge_finish(const void *priv, void *callp, const struct http_result
 		grade_error(out, "%s", err);
 		goto out;
 	}
-	decide(p, v.pass, v.score, v.reason, out);
+	/* The judge may quote a secret: mask it before it is kept anywhere. */
+	masked = redact_apply(p->redact, v.reason);
+	decide(p, v.pass, v.score, masked, out);
 	if (rt && rt->judge_cache) {
 		char *e = NULL;
 		/* A verdict that cannot be stored is judged again next time. */
-		judge_cache_put(rt->judge_cache, jc->key, v.pass, v.score, v.reason, &e);
+		judge_cache_put(rt->judge_cache, jc->key, v.pass, v.score, masked, &e);
 		free(e);
 	}
 out:
+	free(masked);
 	judge_verdict_release(&v);
 	reply_release(&r);
 	free(why);
@@ -365,6 +416,21 @@ bool judge_grader_info(const struct grader *g, struct judge_grader_info *out)
 	out->builtin = p->builtin ? p->builtin->name : NULL;
 	out->threshold = p->threshold;
 	return true;
+}
+
+int judge_grader_key(const struct grader *g, const struct grade_input *in,
+		     char out[JUDGE_HASH_HEX + 1], char **err)
+{
+	if (!g || g->ops != &grader_judge) {
+		*err = xstrdup("not a judge grader");
+		return -1;
+	}
+	struct judge_texts t;
+	if (texts_init(g->priv, in, &t, err) < 0)
+		return -1;
+	cache_key(g->priv, &t, out);
+	texts_release(&t);
+	return 0;
 }
 
 const struct grader_ops grader_judge = {

@@ -2,11 +2,13 @@
 #include "judge_cache.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/types.h>
+#include <unistd.h>
 
 #include <openssl/evp.h>
 #include <sqlite3.h>
@@ -80,6 +82,22 @@ out:
 	return rc;
 }
 
+/* create_private: create path, empty, mode 0600 when it does not exist, so
+ * the verdicts' reasons are the user's only (SQLite gives its -wal and
+ * -shm files the database file's mode).  An existing file is left alone. */
+static int create_private(const char *path, char **err)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0) {
+		if (errno == EEXIST)
+			return 0;
+		*err = xasprintf("judge cache '%s': cannot create: %s", path, strerror(errno));
+		return -1;
+	}
+	close(fd);
+	return 0;
+}
+
 /* cache_fail: "judge cache 'path': what" from the database's last error. */
 static char *cache_fail(const struct judge_cache *c, const char *what)
 {
@@ -94,7 +112,7 @@ struct judge_cache *judge_cache_open(const char *path, char **err)
 	struct judge_cache *c = xcalloc(1, sizeof(*c));
 	c->path = xstrdup(path);
 	int rc = -1;
-	if (make_dirs(path, err) < 0)
+	if (make_dirs(path, err) < 0 || create_private(path, err) < 0)
 		goto out;
 	if (sqlite3_open_v2(path, &c->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
 	    SQLITE_OK) {

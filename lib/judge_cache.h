@@ -1,9 +1,10 @@
 /* judge_cache.h: judge verdicts cached on disk in SQLite.
  *
- * The key is a SHA-256 over the judge's url, model, prompt template version,
- * rubric, case input and reply, so an hourly run over unchanged replies
- * makes no judge calls.  Only verdicts are stored (pass, score, reason),
- * never headers or tokens, and never errors.  The database runs in WAL mode
+ * The key is a SHA-256 over the judge's rendered url, model, prompt template
+ * version, rubric, case input and reply, so an hourly run over unchanged
+ * replies makes no judge calls.  Only verdicts are stored (pass, score,
+ * reason), never headers or tokens, and never errors; the caller masks
+ * secrets in a reason before storing it.  The database runs in WAL mode
  * with a busy timeout, so concurrent canary processes can share it.  A
  * handle is not thread-safe.
  *
@@ -25,7 +26,7 @@ struct judge_cache;
 char *judge_cache_default_path(void);
 
 /* judge_cache_open: open or create the cache at path (its folder is
- * created, mode 0700); NULL and *err when it cannot be used (not a
+ * created, mode 0700; a new file is mode 0600); NULL and *err when it cannot be used (not a
  * database, read-only, a folder that cannot be made). */
 struct judge_cache *judge_cache_open(const char *path, char **err);
 void judge_cache_close(struct judge_cache *c);

@@ -17,8 +17,10 @@
 #include "util.h"
 
 #define ANTHROPIC_MAX_TOKENS 1024
-/* Start positions tried when looking for the verdict object. */
-#define VERDICT_TRIES 32
+/* Bytes the search for the last verdict object may scan, on top of 32 per
+ * byte of text: unbalanced or deeply nested braces stop it there. */
+#define VERDICT_SCAN_MIN (4 * 1024 * 1024)
+#define VERDICT_SCAN_PER_BYTE 32
 
 /* The texts are macros so that the two system messages are literals. */
 #define SYSTEM_COMMON \
@@ -226,7 +228,8 @@ char *judge_prompt_tool_calls(const struct tool_call *calls, size_t n)
 char *judge_prompt_user(const struct judge_prompt *p)
 {
 	static const char *const names[] = {"rubric", "input", "reply", "tool_calls"};
-	char *calls = judge_prompt_tool_calls(p->tool_calls, p->ntool_calls);
+	char *calls = p->tool_calls_text ? xstrdup(p->tool_calls_text)
+					 : judge_prompt_tool_calls(p->tool_calls, p->ntool_calls);
 	const char *values[] = {
 		p->rubric ? p->rubric : "",
 		p->input ? p->input : "",
@@ -320,33 +323,161 @@ static size_t object_end(const char *s, size_t len, size_t i)
 	return 0;
 }
 
-/* first_verdict: the first JSON object in s holding "pass" or "score"; *any
- * tells whether some JSON object was found at all. */
-static cJSON *first_verdict(const char *s, size_t len, bool *any)
+/* is_space: JSON white space. */
+static bool is_space(char c)
 {
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+/* is_verdict: whether obj holds "pass" or "score". */
+static bool is_verdict(const cJSON *obj)
+{
+	return cJSON_GetObjectItemCaseSensitive(obj, "pass") ||
+	       cJSON_GetObjectItemCaseSensitive(obj, "score");
+}
+
+/* whole_object: the JSON object that s[0..len) is, but for white space
+ * around it, or NULL. */
+static cJSON *whole_object(const char *s, size_t len)
+{
+	while (len > 0 && is_space(s[0])) {
+		s++;
+		len--;
+	}
+	while (len > 0 && is_space(s[len - 1]))
+		len--;
+	if (len < 2 || s[0] != '{' || s[len - 1] != '}')
+		return NULL;
+	const char *end = NULL;
+	cJSON *obj = cJSON_ParseWithLengthOpts(s, len, &end, false);
+	if (cJSON_IsObject(obj) && end == s + len)
+		return obj;
+	cJSON_Delete(obj);
+	return NULL;
+}
+
+/* fence_ticks: the number of backticks opening the line at s (after up to
+ * three spaces), 0 when fewer than three; *rest points past them. */
+static size_t fence_ticks(const char *s, const char *end, const char **rest)
+{
+	size_t indent = 0, n = 0;
+	while (s < end && *s == ' ' && indent < 3) {
+		s++;
+		indent++;
+	}
+	while (s + n < end && s[n] == '`')
+		n++;
+	*rest = s + n;
+	return n >= 3 ? n : 0;
+}
+
+/* only_space: whether s[0..end) is white space only. */
+static bool only_space(const char *s, const char *end)
+{
+	for (; s < end; s++) {
+		if (!is_space(*s))
+			return false;
+	}
+	return true;
+}
+
+/* fenced_verdict: the last ``` fenced block of s whose content is one JSON
+ * object holding "pass" or "score" (an unclosed fence runs to the end);
+ * *any is set when a block is a JSON object at all. */
+static cJSON *fenced_verdict(const char *s, size_t len, bool *any)
+{
+	const char *end = s + len, *body = NULL;
+	size_t ticks = 0;
+	cJSON *best = NULL;
+	for (const char *line = s; line < end;) {
+		const char *nl = memchr(line, '\n', (size_t)(end - line));
+		const char *eol = nl ? nl : end, *rest;
+		size_t n = fence_ticks(line, eol, &rest);
+		const char *block_end = NULL;
+		if (!body && n && !memchr(rest, '`', (size_t)(eol - rest))) {
+			body = nl ? nl + 1 : end;
+			ticks = n;
+		} else if (body && n >= ticks && only_space(rest, eol)) {
+			block_end = line;
+		}
+		line = nl ? nl + 1 : end;
+		if (body && !block_end && line == end)
+			block_end = end;
+		if (!block_end)
+			continue;
+		cJSON *obj = whole_object(body, body < block_end ? (size_t)(block_end - body) : 0);
+		body = NULL;
+		if (!obj)
+			continue;
+		*any = true;
+		if (is_verdict(obj)) {
+			cJSON_Delete(best);
+			best = obj;
+		} else {
+			cJSON_Delete(obj);
+		}
+	}
+	return best;
+}
+
+/* last_verdict: the last top-level JSON object of s holding "pass" or
+ * "score" (objects inside another JSON object do not count); *any is set
+ * when s holds a JSON object at all, *gave_up when the scan ran out of its
+ * budget (then NULL: an earlier object is not the last one). */
+static cJSON *last_verdict(const char *s, size_t len, bool *any, bool *gave_up)
+{
+	size_t budget = VERDICT_SCAN_MIN + VERDICT_SCAN_PER_BYTE * len;
 	size_t i = 0;
-	*any = false;
-	for (int tries = 0; tries < VERDICT_TRIES; tries++) {
+	cJSON *best = NULL;
+	*gave_up = false;
+	while (i < len) {
 		const char *open = memchr(s + i, '{', len - i);
 		if (!open)
 			break;
 		i = (size_t)(open - s);
 		size_t end = object_end(s, len, i);
-		cJSON *obj = end ? cJSON_ParseWithLength(s + i, end - i) : NULL;
-		if (cJSON_IsObject(obj)) {
-			*any = true;
-			if (cJSON_GetObjectItemCaseSensitive(obj, "pass") ||
-			    cJSON_GetObjectItemCaseSensitive(obj, "score"))
-				return obj;
-			i = end;
-		} else {
-			i++;
+		size_t cost = (end ? end : len) - i;
+		if (cost > budget) {
+			*gave_up = true;
+			cJSON_Delete(best);
+			return NULL;
 		}
-		cJSON_Delete(obj);
-		if (i >= len)
-			break;
+		budget -= cost;
+		cJSON *obj = end ? whole_object(s + i, end - i) : NULL;
+		if (!obj) {
+			i++;
+			continue;
+		}
+		*any = true;
+		i = end;
+		if (is_verdict(obj)) {
+			cJSON_Delete(best);
+			best = obj;
+		} else {
+			cJSON_Delete(obj);
+		}
 	}
-	return NULL;
+	return best;
+}
+
+/* find_verdict: the verdict object of a judge's text (see
+ * judge_verdict_parse), or NULL. */
+static cJSON *find_verdict(const char *s, size_t len, bool *any, bool *gave_up)
+{
+	*any = false;
+	*gave_up = false;
+	cJSON *obj = whole_object(s, len);
+	if (obj) {
+		*any = true;
+		if (is_verdict(obj))
+			return obj;
+		cJSON_Delete(obj);
+		return NULL;
+	}
+	obj = fenced_verdict(s, len, any);
+	if (obj)
+		return obj;
+	return last_verdict(s, len, any, gave_up);
 }
 
 /* number: a JSON number, or a string holding only one; -1 otherwise. */
@@ -392,17 +523,21 @@ static char *reason_text(const cJSON *r)
 int judge_verdict_parse(const char *text, size_t len, bool scale, double threshold,
 			struct judge_verdict *v, char **err)
 {
-	bool any;
+	bool any, gave_up;
 	int rc = -1;
 	double score = 0;
 	v->pass = false;
 	v->score = 0;
 	v->reason = NULL;
-	cJSON *obj = first_verdict(text ? text : "", text ? len : 0, &any);
+	cJSON *obj = find_verdict(text ? text : "", text ? len : 0, &any, &gave_up);
 	if (!obj) {
 		char *ex = grade_excerpt(text, text ? len : 0);
+		/* Only a text without any verdict object can be a refusal. */
 		if (judge_text_refusal(text ? text : ""))
 			*err = xasprintf("judge refused: \"%s\"", ex);
+		else if (gave_up)
+			*err = xasprintf("too many unbalanced or nested braces to find the verdict "
+					 "in reply \"%s\"", ex);
 		else if (any)
 			*err = xasprintf("no \"pass\" or \"score\" in the JSON reply \"%s\"", ex);
 		else
@@ -417,12 +552,6 @@ int judge_verdict_parse(const char *text, size_t len, bool scale, double thresho
 	if (cJSON_IsNull(sc))
 		sc = NULL;
 	v->reason = reason_text(cJSON_GetObjectItemCaseSensitive(obj, "reason"));
-	if (judge_text_refusal(v->reason)) {
-		char *ex = grade_excerpt(v->reason, strlen(v->reason));
-		*err = xasprintf("judge refused: \"%s\"", ex);
-		free(ex);
-		goto out;
-	}
 	if (sc && number(sc, &score) < 0) {
 		*err = xstrdup("verdict \"score\" is not a number");
 		goto out;

@@ -62,6 +62,9 @@ struct judge_prompt {
 	const char *content;        /* the reply's text; NULL: none */
 	const struct tool_call *tool_calls;
 	size_t ntool_calls;
+	/* The tool calls as judge_prompt_tool_calls() shows them (for a
+	 * masked copy); NULL: built from tool_calls. */
+	const char *tool_calls_text;
 };
 
 /* judge_prompt_user: the user message for p (the template filled in). */
@@ -81,13 +84,16 @@ struct judge_verdict {
 	char *reason;   /* the judge's reason ("" when it gave none) */
 };
 
-/* judge_verdict_parse: read the judge's answer text.  The first JSON object
- * holding "pass" or "score" is the verdict (one inside a ``` fence too).
+/* judge_verdict_parse: read the judge's answer text.  The verdict is, in
+ * order of preference: the whole text when it is one JSON object; else the
+ * last ``` fenced block that is one JSON object holding "pass" or "score";
+ * else the last top-level JSON object of the text holding either.
  * scale: a built-in's "score" 1..5, mapped to 0..1, and "pass" ignored;
  * otherwise "pass" decides and, when missing, score >= threshold does.
  * -1 and *err (a reason for an error sample) when there is no verdict, the
- * score is missing or out of range, "pass" is not a boolean, or the judge
- * refused. */
+ * score is missing or out of range, or "pass" is not a boolean.  A text
+ * without any verdict object that reads as a refusal (judge_text_refusal)
+ * says so; a verdict object is never overridden by its reason's wording. */
 int judge_verdict_parse(const char *text, size_t len, bool scale, double threshold,
 			struct judge_verdict *v, char **err);
 void judge_verdict_release(struct judge_verdict *v);
@@ -116,5 +122,15 @@ struct judge_grader_info {
 
 /* judge_grader_info: fill out for a judge grader; false for any other. */
 bool judge_grader_info(const struct grader *g, struct judge_grader_info *out);
+
+struct grade_input;
+
+/* judge_grader_key: the verdict cache key judge grader g gives the sample
+ * in: the judge URL as rendered for the request, the judge settings, and
+ * the sample's input, text and tool calls with the suite's secrets masked,
+ * as the judge sees them.  -1 and *err when g is not a judge grader or its
+ * URL cannot be rendered. */
+int judge_grader_key(const struct grader *g, const struct grade_input *in,
+		     char out[JUDGE_HASH_HEX + 1], char **err);
 
 #endif

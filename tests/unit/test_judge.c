@@ -19,6 +19,7 @@
 #include "judge_cache.h"
 #include "judge_prompt.h"
 #include "provider.h"
+#include "redact.h"
 #include "suite.h"
 #include "transport.h"
 #include "util.h"
@@ -56,28 +57,40 @@ static int setup(void **state)
 	return 0;
 }
 
-/* compile: one grader entry; the YAML is freed at once, so the grader must
- * keep no pointer into it. */
-static struct grader *compile(const char *yaml, const struct judge_config *j, char **err)
+/* compile_with: one grader entry with the suite's secret set r; the YAML
+ * is freed at once, so the grader must keep no pointer into it. */
+static struct grader *compile_with(const char *yaml, const struct judge_config *j,
+				   const struct redact *r, char **err)
 {
 	char *perr = NULL;
 	struct ydoc *doc = ydoc_parse("t.yaml", yaml, strlen(yaml), &perr);
 	if (!doc)
 		fail_msg("test YAML does not parse: %s", perr);
-	struct grader_env env = {.suite_dir = ".", .judge = j};
+	struct grader_env env = {.suite_dir = ".", .judge = j, .redact = r};
 	*err = NULL;
 	struct grader *g = grader_compile(doc->root, &env, err);
 	ydoc_free(doc);
 	return g;
 }
 
-static struct grader *must_compile(const char *yaml, const struct judge_config *j)
+static struct grader *compile(const char *yaml, const struct judge_config *j, char **err)
+{
+	return compile_with(yaml, j, NULL, err);
+}
+
+static struct grader *must_compile_with(const char *yaml, const struct judge_config *j,
+					const struct redact *r)
 {
 	char *err = NULL;
-	struct grader *g = compile(yaml, j, &err);
+	struct grader *g = compile_with(yaml, j, r, &err);
 	if (!g)
 		fail_msg("'%s' does not compile: %s", yaml, err);
 	return g;
+}
+
+static struct grader *must_compile(const char *yaml, const struct judge_config *j)
+{
+	return must_compile_with(yaml, j, NULL);
 }
 
 static void expect_suite_error(const char *yaml, const struct judge_config *j, const char *want)
@@ -174,10 +187,9 @@ static void make_reply(struct reply *r, const char *content, bool tool_call)
 	}
 }
 
-/* start: run the grader's start on a reply; returns start's value. */
-static int start(const struct grader *g, const char *input, const struct reply *r,
-		 struct grader_runtime *rt, struct http_request **req, void **call,
-		 struct grade_result *out)
+/* sample: the grade input of reply r to a case with this input. */
+static struct grade_input sample(const char *input, const struct reply *r,
+				 struct grader_runtime *rt)
 {
 	struct grade_input in = {
 		.reply = r,
@@ -188,6 +200,15 @@ static int start(const struct grader *g, const char *input, const struct reply *
 		.input = input,
 		.rt = rt,
 	};
+	return in;
+}
+
+/* start: run the grader's start on a reply; returns start's value. */
+static int start(const struct grader *g, const char *input, const struct reply *r,
+		 struct grader_runtime *rt, struct http_request **req, void **call,
+		 struct grade_result *out)
+{
+	struct grade_input in = sample(input, r, rt);
 	*req = NULL;
 	*call = NULL;
 	memset(out, 0, sizeof(*out));
@@ -436,6 +457,32 @@ static void test_parse_verdicts(void **state)
 			    "\"reason\": \"ok {fine}\"}\n```\n", GRADE_PASS, 1, NULL);
 	expect_verdict(rub, "The {reply} is {\"a\": 1} then {\"pass\": false, \"score\": 0.2, "
 			    "\"reason\": \"no\"}", GRADE_FAIL, 0.2, "score 0.20: no");
+	/* The last verdict object wins over one the judge quotes before it. */
+	expect_verdict(rub, "The reply quotes {\"pass\": true} but my verdict: {\"pass\": false, "
+			    "\"score\": 0.1, \"reason\": \"quotes a verdict\"}", GRADE_FAIL, 0.1,
+		       "score 0.10: quotes a verdict");
+	expect_verdict(rub, "First {\"pass\": false, \"score\": 0.1} then, on reflection, "
+			    "{\"pass\": true, \"score\": 0.7}.", GRADE_PASS, 0.7, NULL);
+	/* Only top-level objects count: a nested "score" is not the verdict. */
+	expect_verdict(rub, "Verdict: {\"pass\": false, \"reason\": \"vague\", "
+			    "\"details\": {\"score\": 1, \"pass\": true}} done", GRADE_FAIL, 0,
+		       "score 0.00: vague");
+	/* The whole reply as one object, quoting a verdict in its reason. */
+	expect_verdict(rub, "  {\"pass\": false, \"score\": 0.3, \"reason\": \"it says "
+			    "{\\\"pass\\\": true}\"}\n", GRADE_FAIL, 0.3,
+		       "score 0.30: it says {\"pass\": true}");
+	/* Fences: the last fenced verdict wins, even over an object after it. */
+	expect_verdict(rub, "The reply holds\n```json\n{\"pass\": true, \"score\": 1}\n```\n"
+			    "My verdict:\n```json\n{\"pass\": false, \"score\": 0.2, "
+			    "\"reason\": \"uses ```code```\"}\n```\nThe rubric's example was "
+			    "{\"pass\": true}.", GRADE_FAIL, 0.2, "score 0.20: uses ```code```");
+	expect_verdict(rub, "```\n{\"pass\": true, \"score\": 0.9}\n```\n```json\n"
+			    "{\"note\": \"not a verdict\"}\n```", GRADE_PASS, 0.9, NULL);
+	/* A ```` fence is not closed by ```: its content is no one object. */
+	expect_verdict(rub, "````\n{\"pass\": true}\n```\n{\"pass\": false}\n````", GRADE_FAIL, 0,
+		       "score 0.00 below 0.50");
+	expect_verdict(rub, "Cut short:\n```json\n{\"pass\": true, \"score\": 0.9}\n",
+		       GRADE_PASS, 0.9, NULL);
 	/* Errors: never a pass. */
 	expect_verdict(rub, "I think it's good", GRADE_ERROR, 0,
 		       "no JSON verdict in reply \"I think it's good\"");
@@ -453,12 +500,22 @@ static void test_parse_verdicts(void **state)
 		       "verdict \"score\" is not a number");
 	expect_verdict(rub, "{\"pass\": null, \"score\": null, \"reason\": \"hm\"}", GRADE_ERROR, 0,
 		       "verdict has neither \"pass\" nor \"score\"");
-	/* Refusals. */
+	/* Refusals: prose only, when the text holds no verdict object. */
 	expect_verdict(rub, "I'm sorry, but I can't evaluate this reply.", GRADE_ERROR, 0,
 		       "judge refused: \"I'm sorry, but I can't evaluate this reply.\"");
+	expect_verdict(rub, "I cannot evaluate this. {\"note\": \"no verdict\"}", GRADE_ERROR, 0,
+		       "judge refused: \"I cannot evaluate this. {\"note\": \"no verdict\"}\"");
+	/* An explicit verdict wins over a reason that reads like a refusal. */
 	expect_verdict(rub, "{\"pass\": false, \"score\": 0, \"reason\": \"I cannot assess "
-			    "this content.\"}", GRADE_ERROR, 0,
-		       "judge refused: \"I cannot assess this content.\"");
+			    "this content.\"}", GRADE_FAIL, 0,
+		       "score 0.00: I cannot assess this content.");
+	expect_verdict(rub, "{\"pass\": false, \"reason\": \"Unable to provide a refund window "
+			    "from the reply\"}", GRADE_FAIL, 0,
+		       "score 0.00: Unable to provide a refund window from the reply");
+	expect_verdict(rub, "{\"pass\": true, \"reason\": \"Sorry, but I cannot help noticing "
+			    "it says 30 days\"}", GRADE_PASS, 1, NULL);
+	expect_verdict(rub, "I cannot evaluate tone, but on the rubric: {\"pass\": true, "
+			    "\"score\": 0.8}", GRADE_PASS, 0.8, NULL);
 	/* A fail that merely starts with "I cannot" is a fail. */
 	expect_verdict(rub, "{\"pass\": false, \"score\": 0.2, \"reason\": \"I cannot find the "
 			    "30 days in the reply\"}", GRADE_FAIL, 0.2,
@@ -531,7 +588,30 @@ static void test_parse_hostile(void **state)
 	memset(s, '{', n);
 	s[n] = '\0';
 	assert_int_equal(judge_verdict_parse(s, n, false, 0.5, &v, &err), -1);
-	assert_non_null(strstr(err, "no JSON verdict"));
+	assert_non_null(strstr(err, "too many unbalanced or nested braces to find the verdict"));
+	free(err);
+	err = NULL;
+	/* The scan gives up rather than take an earlier verdict for the last. */
+	memcpy(s, "{\"pass\": true} ", 15);
+	assert_int_equal(judge_verdict_parse(s, n, false, 0.5, &v, &err), -1);
+	assert_non_null(strstr(err, "too many unbalanced or nested braces"));
+	free(err);
+	err = NULL;
+	/* Many brace pairs that are not JSON, and a few unclosed braces, in a
+	 * long text: the verdict at its end is found. */
+	for (size_t i = 0; i < n; i++)
+		s[i] = i % 8 == 0 ? '{' : i % 8 == 4 ? '}' : i % 10007 == 6 ? '{' : 'x';
+	const char *tail = " {\"pass\": false, \"score\": 0.25}";
+	memcpy(s + n - strlen(tail), tail, strlen(tail));
+	assert_int_equal(judge_verdict_parse(s, n, false, 0.5, &v, &err), 0);
+	assert_false(v.pass);
+	assert_true(v.score == 0.25);
+	judge_verdict_release(&v);
+	/* An unclosed brace every few bytes: it gives up, in bounded time. */
+	for (size_t i = 0; i < n - strlen(tail); i++)
+		s[i] = i % 8 == 0 ? '{' : i % 8 == 4 ? '}' : i % 8 == 6 ? '{' : 'x';
+	assert_int_equal(judge_verdict_parse(s, n, false, 0.5, &v, &err), -1);
+	assert_non_null(strstr(err, "too many unbalanced or nested braces"));
 	free(err);
 	err = NULL;
 	memset(s, '[', n);
@@ -669,6 +749,9 @@ static void test_cache_basics(void **state)
 	assert_int_equal(stat(sub, &st), 0);
 	assert_int_equal(st.st_mode & 0777, 0700);
 	free(sub);
+	/* The file holds the judge's reasons: the user's only. */
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0600);
 
 	char key[JUDGE_CACHE_KEY_HEX + 1], key2[JUDGE_CACHE_KEY_HEX + 1];
 	const char *parts[] = {"a", "bc"};
@@ -690,6 +773,10 @@ static void test_cache_basics(void **state)
 	char *reason = NULL;
 	assert_int_equal(judge_cache_get(c, key, &pass, &score, &reason, &err), 0);
 	assert_int_equal(judge_cache_put(c, key, true, 0.9, "grounded", &err), 0);
+	char *wal = xasprintf("%s-wal", path);
+	assert_int_equal(stat(wal, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0600);
+	free(wal);
 	assert_int_equal(judge_cache_get(c, key, &pass, &score, &reason, &err), 1);
 	assert_true(pass);
 	assert_true(score == 0.9);
@@ -823,6 +910,18 @@ static void test_cache_grader(void **state)
 	grade_result_release(&out);
 	assert_int_equal(rt.judge_calls, 1);
 	assert_int_equal(rt.judge_cache_hits, 1);
+	/* Another judge behind the same URL template: a miss; back: a hit. */
+	setenv("TEST_JUDGE_URL", "http://127.0.0.1:10", 1);
+	assert_int_equal(cached_start(g, "30 days", &rt, 200, "{\"pass\": true}", &out), 1);
+	assert_int_equal(out.grade, GRADE_PASS);
+	grade_result_release(&out);
+	setenv("TEST_JUDGE_URL", "http://127.0.0.1:9", 1);
+	assert_int_equal(cached_start(g, "30 days", &rt, 200, "unused", &out), 0);
+	assert_int_equal(out.grade, GRADE_FAIL);
+	assert_string_equal(out.reason, "score 0.20: vague");
+	grade_result_release(&out);
+	assert_int_equal(rt.judge_calls, 2);
+	assert_int_equal(rt.judge_cache_hits, 2);
 	/* Another reply, another rubric, another threshold, another model: misses. */
 	assert_int_equal(cached_start(g, "30 days!", &rt, 200, fail, &out), 1);
 	grade_result_release(&out);
@@ -853,11 +952,186 @@ static void test_cache_grader(void **state)
 	assert_int_equal(out.grade, GRADE_PASS);
 	assert_null(out.reason);
 	grade_result_release(&out);
-	assert_int_equal(rt.judge_calls, 8);
-	assert_int_equal(rt.judge_cache_hits, 2);
+	assert_int_equal(rt.judge_calls, 9);
+	assert_int_equal(rt.judge_cache_hits, 3);
 	grader_free(g2);
 	grader_free(g);
 	judge_cache_close(rt.judge_cache);
+	free(path);
+	rm_rf(dir);
+	free(dir);
+}
+
+/* The key holds the judge URL as the request renders it, not its template:
+ * another JUDGE_URL is another judge, with verdicts of its own. */
+static void test_cache_key_url(void **state)
+{
+	(void)state;
+	struct grader *g = must_compile("{judge: States 30 days.}", &openai_judge);
+	struct reply r;
+	make_reply(&r, "Refunds are accepted within 30 days.", true);
+	struct grade_input in = sample("What is your refund window?", &r, NULL);
+	char a[JUDGE_HASH_HEX + 1], b[JUDGE_HASH_HEX + 1], c[JUDGE_HASH_HEX + 1];
+	char *err = NULL;
+
+	assert_int_equal(judge_grader_key(g, &in, a, &err), 0);
+	assert_int_equal(strlen(a), JUDGE_HASH_HEX);
+	setenv("TEST_JUDGE_URL", "http://127.0.0.1:10", 1);
+	assert_int_equal(judge_grader_key(g, &in, b, &err), 0);
+	assert_string_not_equal(a, b);
+	/* The request goes to the URL the key holds. */
+	struct http_request *req;
+	void *call;
+	struct grade_result out;
+	assert_int_equal(start(g, in.input, &r, NULL, &req, &call, &out), 1);
+	assert_string_equal(req->url, "http://127.0.0.1:10/v1/chat/completions");
+	request_free(req);
+	struct http_result res = {.ok = false, .error = "interrupted", .attempts = 1};
+	g->ops->finish(g->priv, call, &res, NULL, &out);
+	grade_result_release(&out);
+	setenv("TEST_JUDGE_URL", "http://127.0.0.1:9", 1);
+	assert_int_equal(judge_grader_key(g, &in, c, &err), 0);
+	assert_string_equal(a, c);
+
+	/* --judge-url naming the same URL is the same judge. */
+	struct judge_config j = openai_judge;
+	j.url = "http://127.0.0.1:9/v1/chat/completions";
+	j.url_overridden = true;
+	struct grader *g2 = must_compile("{judge: States 30 days.}", &j);
+	assert_int_equal(judge_grader_key(g2, &in, c, &err), 0);
+	assert_string_equal(a, c);
+	grader_free(g2);
+
+	/* A URL that cannot be rendered: no key, an error sample. */
+	unsetenv("TEST_JUDGE_URL");
+	assert_int_equal(judge_grader_key(g, &in, c, &err), -1);
+	assert_non_null(strstr(err, "TEST_JUDGE_URL"));
+	free(err);
+	err = NULL;
+	assert_int_equal(start(g, in.input, &r, NULL, &req, &call, &out), 0);
+	assert_int_equal(out.grade, GRADE_ERROR);
+	assert_non_null(strstr(out.reason, "cannot build the judge request: "));
+	grade_result_release(&out);
+	setenv("TEST_JUDGE_URL", "http://127.0.0.1:9", 1);
+
+	g2 = must_compile("{contains: x}", &openai_judge);
+	assert_int_equal(judge_grader_key(g2, &in, c, &err), -1);
+	assert_string_equal(err, "not a judge grader");
+	free(err);
+	grader_free(g2);
+	reply_release(&r);
+	grader_free(g);
+}
+
+/* file_has: whether the file at path holds needle (a missing file does not). */
+static bool file_has(const char *path, const char *needle)
+{
+	char *err = NULL;
+	size_t len;
+	char *data = util_read_file(path, 64 << 20, &len, &err);
+	if (!data) {
+		free(err);
+		return false;
+	}
+	bool found = memmem(data, len, needle, strlen(needle)) != NULL;
+	free(data);
+	return found;
+}
+
+/* The judge is a third party: the suite's secrets in the input, the reply
+ * and its tool calls are masked before they are sent, and a reason quoting
+ * one is masked before it is stored in the cache. */
+static void test_redact(void **state)
+{
+	(void)state;
+	const char *secret = "tok-SECRET-4711";
+	struct redact rs = {0};
+	struct grader *g = must_compile_with("{judge: States 30 days.}", &openai_judge, &rs);
+	/* The set fills as the run renders: after the grader compiled. */
+	redact_add(&rs, secret);
+
+	char *dir = tmpdir();
+	char *path = xasprintf("%s/judge.sqlite", dir);
+	char *err = NULL;
+	struct grader_runtime rt = {0};
+	rt.judge_cache = judge_cache_open(path, &err);
+	assert_non_null(rt.judge_cache);
+
+	struct reply r;
+	make_reply(&r, "Your token is tok-SECRET-4711; refunds within 30 days.", false);
+	cJSON *args = cJSON_Parse("{\"body\": \"key tok-SECRET-4711\"}");
+	reply_add_tool_call(&r, "call_2", "send_email", args);
+	cJSON_Delete(args);
+	const char *input = "Use tok-SECRET-4711 to check my refund window";
+	struct http_request *req;
+	void *call;
+	struct grade_result out;
+	assert_int_equal(start(g, input, &r, &rt, &req, &call, &out), 1);
+	assert_null(strstr(req->body, "SECRET"));
+	cJSON *body = cJSON_Parse(req->body);
+	cJSON *msgs = cJSON_GetObjectItem(body, "messages");
+	const char *u = cJSON_GetObjectItem(cJSON_GetArrayItem(msgs, 1), "content")->valuestring;
+	assert_non_null(strstr(u, "<input>\nUse [redacted] to check my refund window\n</input>"));
+	assert_non_null(strstr(u, "<reply>\nYour token is [redacted]; refunds within 30 days.\n"));
+	assert_non_null(strstr(u, "<tool_calls>\nsend_email {\"body\":\"key [redacted]\"}\n"));
+	cJSON_Delete(body);
+	request_free(req);
+
+	/* The judge quotes the secret in its reason. */
+	char *answer = completion("{\"pass\": false, \"score\": 0.2, "
+				  "\"reason\": \"the reply leaks tok-SECRET-4711\"}");
+	struct http_result res = {.ok = true, .status = 200, .body = answer,
+				  .body_len = strlen(answer), .attempts = 1};
+	g->ops->finish(g->priv, call, &res, &rt, &out);
+	free(answer);
+	assert_int_equal(out.grade, GRADE_FAIL);
+	assert_string_equal(out.reason, "score 0.20: the reply leaks [redacted]");
+	grade_result_release(&out);
+
+	struct grade_input in = sample(input, &r, &rt);
+	char key[JUDGE_HASH_HEX + 1];
+	assert_int_equal(judge_grader_key(g, &in, key, &err), 0);
+	bool pass = true;
+	double score = -1;
+	char *reason = NULL;
+	assert_int_equal(judge_cache_get(rt.judge_cache, key, &pass, &score, &reason, &err), 1);
+	assert_false(pass);
+	assert_string_equal(reason, "the reply leaks [redacted]");
+	free(reason);
+
+	/* The key hashes the masked texts: another secret in the same place is
+	 * the same judgement, answered from the cache. */
+	redact_add(&rs, "tok-OTHER-0815");
+	struct reply r2;
+	make_reply(&r2, "Your token is tok-OTHER-0815; refunds within 30 days.", false);
+	args = cJSON_Parse("{\"body\": \"key tok-OTHER-0815\"}");
+	reply_add_tool_call(&r2, "call_2", "send_email", args);
+	cJSON_Delete(args);
+	const char *input2 = "Use tok-OTHER-0815 to check my refund window";
+	struct grade_input in2 = sample(input2, &r2, &rt);
+	char key2[JUDGE_HASH_HEX + 1];
+	assert_int_equal(judge_grader_key(g, &in2, key2, &err), 0);
+	assert_string_equal(key, key2);
+	assert_int_equal(start(g, input2, &r2, &rt, &req, &call, &out), 0);
+	assert_int_equal(out.grade, GRADE_FAIL);
+	assert_string_equal(out.reason, "score 0.20: the reply leaks [redacted]");
+	grade_result_release(&out);
+	assert_int_equal(rt.judge_calls, 1);
+	assert_int_equal(rt.judge_cache_hits, 1);
+
+	/* Nothing on disk holds the secret. */
+	judge_cache_close(rt.judge_cache);
+	char *wal = xasprintf("%s-wal", path);
+	assert_true(file_has(path, "the reply leaks [redacted]") ||
+		    file_has(wal, "the reply leaks [redacted]"));
+	assert_false(file_has(path, "SECRET"));
+	assert_false(file_has(wal, "SECRET"));
+	free(wal);
+
+	reply_release(&r2);
+	reply_release(&r);
+	grader_free(g);
+	redact_release(&rs);
 	free(path);
 	rm_rf(dir);
 	free(dir);
@@ -937,6 +1211,8 @@ int main(void)
 		cmocka_unit_test(test_cache_basics),
 		cmocka_unit_test(test_cache_default_path),
 		cmocka_unit_test(test_cache_grader),
+		cmocka_unit_test(test_cache_key_url),
+		cmocka_unit_test(test_redact),
 		cmocka_unit_test(test_kappa),
 		cmocka_unit_test(test_docs_in_sync),
 	};
