@@ -144,6 +144,11 @@ int grader_cfg_text(const struct ynode *n, const char *what, char **err)
 		*err = ynode_error(n, "%s is missing", what);
 		return -1;
 	}
+	if (ynode_is_null(n)) {
+		*err = ynode_error(n, "%s must be a string, not null (quote it to mean the text "
+				   "'%s')", what, n->str);
+		return -1;
+	}
 	if (strlen(n->str) != n->len) {
 		*err = ynode_error(n, "%s contains a NUL byte", what);
 		return -1;
@@ -300,7 +305,8 @@ static void grade_pointer(const struct grader *g, const struct grade_input *in,
 			  struct grade_result *out)
 {
 	const char *content = in->reply->content ? in->reply->content : "";
-	cJSON *doc = cJSON_ParseWithLength(content, strlen(content));
+	/* provider_json_parse: a \u0000 escape must not hide what follows it. */
+	cJSON *doc = provider_json_parse(content, strlen(content), NULL);
 	if (!doc) {
 		grade_fail(out, "content is not JSON");
 		return;

@@ -28,7 +28,9 @@ static void add_text(struct buf *b, const cJSON *content)
 }
 
 /* anthropic_build: {"model", "max_tokens", "system", "messages", ...request}:
- * system messages move to "system", joined by blank lines. */
+ * system messages move to "system", joined by blank lines.  The API has no
+ * tool role, so such a message fails the build (suite_load() refuses it for
+ * anthropic-messages targets, as it does a system message after others). */
 static char *anthropic_build(const struct target *t, const struct suite_case *c,
 			     const struct tmpl_ctx *ctx, char **err)
 {
@@ -37,12 +39,17 @@ static char *anthropic_build(const struct target *t, const struct suite_case *c,
 	const cJSON *m;
 	size_t nsystem = 0;
 	struct buf system;
-	char *text;
+	char *text = NULL;
 
 	buf_init(&system, BUF_MAX_DEFAULT);
 	cJSON_ArrayForEach(m, c->messages) {
 		const cJSON *role = cJSON_GetObjectItemCaseSensitive(m, "role");
 
+		if (cJSON_IsString(role) && strcmp(role->valuestring, "tool") == 0) {
+			*err = xstrdup("role 'tool' is not supported by api anthropic-messages");
+			cJSON_Delete(messages);
+			goto out;
+		}
 		if (cJSON_IsString(role) && strcmp(role->valuestring, "system") == 0) {
 			if (nsystem++)
 				buf_addstr(&system, "\n\n");
@@ -59,6 +66,7 @@ static char *anthropic_build(const struct target *t, const struct suite_case *c,
 	cJSON_AddItemToObject(body, "messages", messages);
 	provider_merge_request(body, c->request);
 	text = provider_json_text(body);
+out:
 	cJSON_Delete(body);
 	buf_release(&system);
 	return text;

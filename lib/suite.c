@@ -59,6 +59,7 @@ struct case_check {
 	const struct ynode *node;
 	const char *text;
 	bool url;
+	const char *header;        /* a header value: the header's name */
 };
 
 struct loader {
@@ -238,15 +239,51 @@ static int check_template(struct suite *s, const struct ynode *n, const char *te
 	return -1;
 }
 
-static void add_case_check(struct loader *L, const struct ynode *n, const char *text, bool url)
+/* model: a string template of ${env:...} only, stored rendered (an unset
+ * variable is an error here, never an empty name at send time). */
+static int get_model(struct suite *s, const struct ynode *v, char **out, char **err)
+{
+	char *msg = NULL;
+	if (!is_text(v)) {
+		*err = ynode_error(v, "'model' must be a string");
+		return -1;
+	}
+	if (check_template(s, v, v->str, TMPL_ENV, err) < 0)
+		return -1;
+	struct tmpl_ctx ctx = {.allowed = TMPL_ENV, .redact = &s->redact};
+	*out = template_render(v->str, &ctx, &msg);
+	if (!*out) {
+		*err = ynode_error(v, "%s", msg);
+		free(msg);
+		return -1;
+	}
+	return 0;
+}
+
+static void add_case_check(struct loader *L, const struct ynode *n, const char *text, bool url,
+			   const char *header)
 {
 	L->checks = xreallocarray(L->checks, L->nchecks + 1, sizeof(*L->checks));
-	L->checks[L->nchecks++] = (struct case_check){.node = n, .text = text, .url = url};
+	L->checks[L->nchecks++] =
+		(struct case_check){.node = n, .text = text, .url = url, .header = header};
 }
 
 static bool is_http_url(const char *s)
 {
 	return strncasecmp(s, "http://", 7) == 0 || strncasecmp(s, "https://", 8) == 0;
+}
+
+/* header_value_fault: why a rendered header value cannot be sent (a line
+ * break would inject headers), or NULL; a tab is allowed. */
+static const char *header_value_fault(const char *value)
+{
+	const unsigned char *p = (const unsigned char *)value;
+	if (strpbrk(value, "\r\n"))
+		return "must not contain a line break";
+	for (; *p; p++)
+		if ((*p < 0x20 && *p != '\t') || *p == 0x7f)
+			return "must not contain control characters";
+	return NULL;
 }
 
 static bool is_token_char(char c)
@@ -256,7 +293,8 @@ static bool is_token_char(char c)
 }
 
 /* headers: a mapping of header name to a template string.  A value that
- * does not depend on the case is rendered now and held as a secret. */
+ * does not depend on the case is rendered now and held as a secret; one
+ * that does is rendered for every case once the cases are loaded. */
 static int load_headers(struct loader *L, const struct ynode *n, unsigned allowed,
 			struct header **out, size_t *nout, char **err)
 {
@@ -283,8 +321,9 @@ static int load_headers(struct loader *L, const struct ynode *n, unsigned allowe
 			*err = ynode_error(v, "header '%.64s' must be a string", k->str);
 			return -1;
 		}
-		if (strpbrk(v->str, "\r\n")) {
-			*err = ynode_error(v, "header '%.64s' must not contain a line break", k->str);
+		const char *fault = header_value_fault(v->str);
+		if (fault) {
+			*err = ynode_error(v, "header '%.64s' %s", k->str, fault);
 			return -1;
 		}
 		if (check_template(L->s, v, v->str, allowed, err) < 0)
@@ -292,10 +331,10 @@ static int load_headers(struct loader *L, const struct ynode *n, unsigned allowe
 		struct header *h = &(*out)[(*nout)++];
 		h->name = xstrdup(k->str);
 		h->value = xstrdup(v->str);
-		if (template_uses(h->value, TMPL_VARS))
-			add_case_check(L, v, h->value, false);
-		if (template_uses(h->value, TMPL_INPUT | TMPL_CASE | TMPL_VARS))
+		if (template_uses(h->value, TMPL_INPUT | TMPL_CASE | TMPL_VARS)) {
+			add_case_check(L, v, h->value, false, h->name);
 			continue;
+		}
 		struct tmpl_ctx ctx = {.allowed = TMPL_ENV, .redact = &L->s->redact};
 		char *msg = NULL;
 		char *value = template_render(h->value, &ctx, &msg);
@@ -304,11 +343,11 @@ static int load_headers(struct loader *L, const struct ynode *n, unsigned allowe
 			free(msg);
 			return -1;
 		}
-		bool broken = strpbrk(value, "\r\n") != NULL;
+		fault = header_value_fault(value);
 		redact_add(&L->s->redact, value);
 		free(value);
-		if (broken) {
-			*err = ynode_error(v, "header '%.64s' must not contain a line break", k->str);
+		if (fault) {
+			*err = ynode_error(v, "header '%.64s' %s", k->str, fault);
 			return -1;
 		}
 	}
@@ -362,7 +401,7 @@ static int check_body(struct loader *L, const struct ynode *n, char **err)
 		if (check_template(L->s, n, n->str, TMPL_TARGET, err) < 0)
 			return -1;
 		if (template_uses(n->str, TMPL_VARS))
-			add_case_check(L, n, n->str, false);
+			add_case_check(L, n, n->str, false, NULL);
 		return 0;
 	}
 	for (size_t i = 0; i < n->n; i++) {
@@ -442,6 +481,11 @@ static int load_target(struct loader *L, enum side side, const struct ynode *n, 
 	if (override) {
 		t->url = xstrdup(override);
 		t->url_overridden = true;
+		if (!is_http_url(override)) {
+			*err = xasprintf("--target %s: URL must start with http:// or https://",
+					 side_name(side));
+			goto out;
+		}
 		if (v && !is_text(v)) {
 			*err = ynode_error(v, "'url' must be a string");
 			goto out;
@@ -452,9 +496,9 @@ static int load_target(struct loader *L, enum side side, const struct ynode *n, 
 		if (!v || get_text(v, "url", &t->url, err) < 0 ||
 		    check_template(s, v, t->url, TMPL_TARGET, err) < 0)
 			goto out;
-		add_case_check(L, v, t->url, true);
+		add_case_check(L, v, t->url, true, NULL);
 	}
-	if ((v = ynode_get(n, "model")) && get_text(v, "model", &t->model, err) < 0)
+	if ((v = ynode_get(n, "model")) && get_model(s, v, &t->model, err) < 0)
 		goto out;
 	if ((v = ynode_get(n, "headers")) &&
 	    load_headers(L, v, TMPL_TARGET, &t->headers, &t->nheaders, err) < 0)
@@ -510,23 +554,27 @@ static int load_judge(struct loader *L, const struct ynode *n, char **err)
 	if (override) {
 		j->url = xstrdup(override);
 		j->url_overridden = true;
-		v = ynode_get(n, "url") ? ynode_get(n, "url") : n;
-	} else if (!(v = need_key(n, "url", "in judge", err)) ||
-		   get_text(v, "url", &j->url, err) < 0 ||
-		   check_template(L->s, v, j->url, TMPL_ENV, err) < 0) {
-		return -1;
+		if (!is_http_url(override)) {
+			*err = xstrdup("--judge-url: URL must start with http:// or https://");
+			return -1;
+		}
+	} else {
+		if (!(v = need_key(n, "url", "in judge", err)) ||
+		    get_text(v, "url", &j->url, err) < 0 ||
+		    check_template(L->s, v, j->url, TMPL_ENV, err) < 0)
+			return -1;
+		struct tmpl_ctx ctx = {.allowed = TMPL_ENV, .redact = &L->s->redact};
+		char *msg = NULL;
+		char *url = template_render(j->url, &ctx, &msg);
+		bool ok = url && is_http_url(url);
+		free(url);
+		free(msg);
+		if (!ok) {
+			*err = ynode_error(v, "'url' must start with http:// or https://");
+			return -1;
+		}
 	}
-	struct tmpl_ctx ctx = {.allowed = override ? 0 : TMPL_ENV, .redact = &L->s->redact};
-	char *msg = NULL;
-	char *url = template_render(j->url, &ctx, &msg);
-	bool ok = url && is_http_url(url);
-	free(url);
-	free(msg);
-	if (!ok) {
-		*err = ynode_error(v, "'url' must start with http:// or https://");
-		return -1;
-	}
-	if ((v = ynode_get(n, "model")) && get_text(v, "model", &j->model, err) < 0)
+	if ((v = ynode_get(n, "model")) && get_model(L->s, v, &j->model, err) < 0)
 		return -1;
 	if ((v = ynode_get(n, "headers")) &&
 	    load_headers(L, v, TMPL_ENV, &j->headers, &j->nheaders, err) < 0)
@@ -753,9 +801,25 @@ static int load_vars(struct suite_case *c, const struct ynode *n, struct tmpl_ct
 	return 0;
 }
 
+/* api_role_fault: why a target of api p cannot send a message of role
+ * after the messages before it, or NULL.  The Anthropic Messages API has no
+ * tool role (tool results are user content blocks) and takes system text
+ * only before the conversation. */
+static const char *api_role_fault(const struct provider *p, const char *role, bool after_others)
+{
+	if (p != &provider_anthropic_messages)
+		return NULL;
+	if (strcmp(role, "tool") == 0)
+		return "role 'tool' is not supported by api anthropic-messages";
+	if (strcmp(role, "system") == 0 && after_others)
+		return "api anthropic-messages takes system messages only before the others "
+		       "(move it to the start)";
+	return NULL;
+}
+
 /* messages: rendered into c->messages; c->input is the last user message. */
-static int load_messages(struct suite_case *c, const struct ynode *n, const struct tmpl_ctx *ctx,
-			 char **err)
+static int load_messages(struct suite *s, struct suite_case *c, const struct ynode *n,
+			 const struct tmpl_ctx *ctx, char **err)
 {
 	if (n->kind != YNODE_SEQ) {
 		*err = ynode_error(n, "'messages' must be a list of {role, content}");
@@ -763,6 +827,7 @@ static int load_messages(struct suite_case *c, const struct ynode *n, const stru
 	}
 	c->messages = cJSON_CreateArray();
 	const char *last_user = NULL;
+	bool after_others = false;
 	for (size_t i = 0; i < n->n; i++) {
 		const struct ynode *m = n->items[i];
 		char *what = xasprintf("message %zu of case '%s'", i + 1, c->id);
@@ -792,6 +857,16 @@ static int load_messages(struct suite_case *c, const struct ynode *n, const stru
 			free(list);
 			return -1;
 		}
+		for (int side = 0; side < SIDE__COUNT; side++) {
+			const char *fault = api_role_fault(s->targets[side].provider, role->str,
+							   after_others);
+			if (!fault)
+				continue;
+			*err = ynode_error(role, "%s (target '%s', message %zu of case '%s')",
+					   fault, side_name(side), i + 1, c->id);
+			return -1;
+		}
+		after_others = after_others || strcmp(role->str, "system") != 0;
 		if (!is_text(content)) {
 			*err = ynode_error(content, "'content' must be a string");
 			return -1;
@@ -895,7 +970,7 @@ static int load_case(struct loader *L, struct stratum *st, size_t si, size_t ci,
 		cJSON_AddStringToObject(msg, "content", c->input);
 		cJSON_AddItemToArray(c->messages, msg);
 	} else if (messages) {
-		if (load_messages(c, messages, &ctx, err) < 0)
+		if (load_messages(s, c, messages, &ctx, err) < 0)
 			goto out;
 	} else {
 		*err = ynode_error(n, "case '%s' needs 'input' or 'messages'", c->id);
@@ -984,36 +1059,42 @@ static int load_strata(struct loader *L, const struct ynode *n, char **err)
 	return 0;
 }
 
-/* Render one target string for case c; a url must come out as http(s). */
+/* Render one target string for case c; a url must come out as http(s), a
+ * header value without line breaks or control characters (the value itself
+ * is a secret and never quoted). */
 static int check_for_case(struct suite *s, const struct case_check *k,
 			  const struct suite_case *c, bool per_case, char **err)
 {
 	struct tmpl_ctx ctx;
-	char *msg = NULL;
+	char *msg = NULL, *why = NULL;
 	suite_case_ctx(s, c, &ctx);
 	char *r = template_render(k->text, &ctx, &msg);
-	if (r && (!k->url || is_http_url(r))) {
-		free(r);
+	if (!r)
+		why = msg;
+	else if (k->url && !is_http_url(r))
+		why = xstrdup("'url' must start with http:// or https://");
+	else if (k->header && header_value_fault(r))
+		why = xasprintf("header '%.64s' %s", k->header, header_value_fault(r));
+	free(r);
+	if (!why)
 		return 0;
-	}
-	const char *why = r ? "'url' must start with http:// or https://" : msg;
 	if (per_case)
 		*err = ynode_error(k->node, "case '%s': %s", c->id, why);
 	else
 		*err = ynode_error(k->node, "%s", why);
-	free(r);
-	free(msg);
+	free(why);
 	return -1;
 }
 
-/* Render each target string that depends on vars for every case, and each
- * url once at least, so that a run meets no template error. */
+/* Render each target string that depends on the case for every case, and
+ * each url once at least, so that a run meets no template error and no
+ * case can inject a header. */
 static int check_cases(struct loader *L, char **err)
 {
 	struct suite *s = L->s;
 	for (size_t i = 0; i < L->nchecks; i++) {
 		const struct case_check *k = &L->checks[i];
-		bool per_case = template_uses(k->text, TMPL_VARS);
+		bool per_case = template_uses(k->text, TMPL_INPUT | TMPL_CASE | TMPL_VARS);
 		if (!per_case) {
 			if (check_for_case(s, k, &s->strata[0].cases[0], false, err) < 0)
 				return -1;

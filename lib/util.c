@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fnmatch.h>
 #include <limits.h>
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -219,10 +220,14 @@ int util_parse_duration(const char *s, long *ms)
 	};
 	if (!s || !*s)
 		return -1;
+	/* Digits first: strtod would also take "nan", "inf", hex and spaces. */
+	if (!((*s >= '0' && *s <= '9') || (*s == '.' && s[1] >= '0' && s[1] <= '9')))
+		return -1;
 	errno = 0;
 	char *end;
 	double v = strtod(s, &end);
-	if (errno || end == s || v < 0 || *s == '-' || *s == '+')
+	if (errno || end == s || !isfinite(v) || v < 0 ||
+	    strspn(s, "0123456789.eE+-") < (size_t)(end - s))
 		return -1;
 	for (size_t i = 0; i < ARRAY_SIZE(units); i++) {
 		if (strcmp(end, units[i].suffix) == 0) {

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,16 +12,20 @@
 
 #define YNODE_MAX_DEPTH 64
 #define YNODE_MAX_NODES 1000000
+/* A mapping gets a hash index of its keys once it holds this many. */
+#define KEY_INDEX_MIN 16
 
 struct frame {
 	struct ynode *node;
 	char *anchor;
 	struct ynode **items;
 	size_t n, cap;
+	size_t *keys;      /* map: open-addressing index of items[] positions + 1 */
+	size_t kcap;       /* slots of keys (a power of two), 0 before the index */
 };
 
 struct anchor {
-	char *name;
+	char *name;        /* NULL: a free slot */
 	struct ynode *node;
 };
 
@@ -28,9 +33,10 @@ struct builder {
 	struct ydoc *doc;
 	struct frame stack[YNODE_MAX_DEPTH + 1];
 	int depth;
-	struct anchor *anchors;
-	size_t nanchors;
+	struct anchor *anchors; /* open addressing, acap slots (a power of two) */
+	size_t nanchors, acap;
 	size_t nodes;
+	int documents;
 };
 
 char *ynode_error(const struct ynode *n, const char *fmt, ...)
@@ -60,32 +66,95 @@ static struct ynode *new_node(struct builder *b, enum ynode_kind kind, yaml_mark
 	return n;
 }
 
+static size_t hash_bytes(const char *s, size_t len)
+{
+	uint64_t h = 14695981039346656037ull; /* FNV-1a */
+	for (size_t i = 0; i < len; i++) {
+		h ^= (unsigned char)s[i];
+		h *= 1099511628211ull;
+	}
+	return (size_t)h;
+}
+
+/* anchor_slot: the slot holding name, or the free slot where it belongs. */
+static struct anchor *anchor_slot(struct anchor *slots, size_t cap, const char *name)
+{
+	size_t i = hash_bytes(name, strlen(name)) & (cap - 1);
+	while (slots[i].name && strcmp(slots[i].name, name) != 0)
+		i = (i + 1) & (cap - 1);
+	return &slots[i];
+}
+
 static void add_anchor(struct builder *b, const char *name, struct ynode *n)
 {
-	for (size_t i = 0; i < b->nanchors; i++) {
-		if (strcmp(b->anchors[i].name, name) == 0) {
-			b->anchors[i].node = n; /* YAML lets a later anchor override */
-			return;
-		}
+	if (2 * (b->nanchors + 1) > b->acap) {
+		size_t cap = b->acap ? 2 * b->acap : 64;
+		struct anchor *slots = xcalloc(cap, sizeof(*slots));
+		for (size_t i = 0; i < b->acap; i++)
+			if (b->anchors[i].name)
+				*anchor_slot(slots, cap, b->anchors[i].name) = b->anchors[i];
+		free(b->anchors);
+		b->anchors = slots;
+		b->acap = cap;
 	}
-	b->anchors = xreallocarray(b->anchors, b->nanchors + 1, sizeof(*b->anchors));
-	b->anchors[b->nanchors].name = xstrdup(name);
-	b->anchors[b->nanchors].node = n;
-	b->nanchors++;
+	struct anchor *a = anchor_slot(b->anchors, b->acap, name);
+	if (!a->name) {
+		a->name = xstrdup(name);
+		b->nanchors++;
+	}
+	a->node = n; /* YAML lets a later anchor override */
 }
 
 static struct ynode *find_anchor(struct builder *b, const char *name)
 {
-	for (size_t i = 0; i < b->nanchors; i++)
-		if (strcmp(b->anchors[i].name, name) == 0)
-			return b->anchors[i].node;
-	return NULL;
+	if (!b->acap)
+		return NULL;
+	struct anchor *a = anchor_slot(b->anchors, b->acap, name);
+	return a->name ? a->node : NULL;
 }
 
 static bool same_key(const struct ynode *a, const struct ynode *b)
 {
 	return a->kind == YNODE_SCALAR && b->kind == YNODE_SCALAR && a->len == b->len &&
 	       memcmp(a->str, b->str, a->len) == 0;
+}
+
+/* key_slot: the index slot of key n in map frame f: the one holding an
+ * equal key, or the free one where n belongs. */
+static size_t *key_slot(const struct frame *f, size_t *slots, size_t cap, const struct ynode *n)
+{
+	size_t i = hash_bytes(n->str, n->len) & (cap - 1);
+	while (slots[i] && !same_key(f->items[slots[i] - 1], n))
+		i = (i + 1) & (cap - 1);
+	return &slots[i];
+}
+
+/* earlier_key: the key of map frame f equal to n, about to be added, or
+ * NULL; a scan while the mapping is small, a hash index (which records n)
+ * once it is not, so that a large mapping loads in linear time. */
+static const struct ynode *earlier_key(struct frame *f, const struct ynode *n)
+{
+	size_t nkeys = f->n / 2;
+	if (nkeys < KEY_INDEX_MIN) {
+		for (size_t i = 0; i < f->n; i += 2)
+			if (same_key(f->items[i], n))
+				return f->items[i];
+		return NULL;
+	}
+	if (2 * (nkeys + 1) > f->kcap) {
+		size_t cap = f->kcap ? 2 * f->kcap : 4 * KEY_INDEX_MIN;
+		size_t *slots = xcalloc(cap, sizeof(*slots));
+		for (size_t i = 0; i < f->n; i += 2)
+			*key_slot(f, slots, cap, f->items[i]) = i + 1;
+		free(f->keys);
+		f->keys = slots;
+		f->kcap = cap;
+	}
+	size_t *slot = key_slot(f, f->keys, f->kcap, n);
+	if (*slot)
+		return f->items[*slot - 1];
+	*slot = f->n + 1;
+	return NULL;
 }
 
 /* Attach a finished node to the container on top of the stack, or make it
@@ -102,12 +171,11 @@ static int attach(struct builder *b, struct ynode *n, char **err)
 			*err = ynode_error(n, "mapping keys must be scalars");
 			return -1;
 		}
-		for (size_t i = 0; i < f->n; i += 2) {
-			if (same_key(f->items[i], n)) {
-				*err = ynode_error(n, "duplicate key '%s' (first at line %d)",
-						   n->str, f->items[i]->line);
-				return -1;
-			}
+		const struct ynode *first = earlier_key(f, n);
+		if (first) {
+			*err = ynode_error(n, "duplicate key '%s' (first at line %d)", n->str,
+					   first->line);
+			return -1;
 		}
 	}
 	if (f->n == f->cap) {
@@ -140,6 +208,9 @@ static int pop(struct builder *b, char **err)
 		memcpy(n->items, f->items, f->n * sizeof(*n->items));
 	n->n = n->kind == YNODE_MAP ? f->n / 2 : f->n;
 	free(f->items);
+	free(f->keys);
+	f->keys = NULL;
+	f->kcap = 0;
 	if (f->anchor) {
 		add_anchor(b, f->anchor, n);
 		free(f->anchor);
@@ -149,18 +220,29 @@ static int pop(struct builder *b, char **err)
 	return attach(b, n, err);
 }
 
-/* Feed one event into the builder; 1 at the end of the document. */
+/* Feed one event into the builder; 1 at the end of the stream. */
 static int handle(struct builder *b, yaml_event_t *ev, char **err)
 {
 	struct ynode *n;
 	switch (ev->type) {
 	case YAML_STREAM_START_EVENT:
-	case YAML_DOCUMENT_START_EVENT:
-		return 0;
 	case YAML_DOCUMENT_END_EVENT:
+		return 0;
+	case YAML_DOCUMENT_START_EVENT:
+		if (++b->documents > 1) {
+			*err = mark_error(b->doc, ev->start_mark,
+					  "only one YAML document is allowed");
+			return -1;
+		}
+		return 0;
 	case YAML_STREAM_END_EVENT:
 		return 1;
 	case YAML_SCALAR_EVENT:
+		/* A NUL would cut the text short for every C string user. */
+		if (memchr(ev->data.scalar.value, '\0', ev->data.scalar.length)) {
+			*err = mark_error(b->doc, ev->start_mark, "NUL characters are not allowed");
+			return -1;
+		}
 		n = new_node(b, YNODE_SCALAR, ev->start_mark);
 		n->str = arena_strndup(&b->doc->arena, (const char *)ev->data.scalar.value,
 				       ev->data.scalar.length);
@@ -242,9 +324,10 @@ struct ydoc *ydoc_parse(const char *file, const char *data, size_t len, char **e
 	while (b.depth > 0) {
 		struct frame *f = &b.stack[--b.depth];
 		free(f->items);
+		free(f->keys);
 		free(f->anchor);
 	}
-	for (size_t i = 0; i < b.nanchors; i++)
+	for (size_t i = 0; i < b.acap; i++)
 		free(b.anchors[i].name);
 	free(b.anchors);
 	if (!ok) {

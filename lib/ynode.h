@@ -41,8 +41,10 @@ struct ydoc {
 };
 
 /* ydoc_parse: parse one YAML document.  Errors read "file:line:col: what".
- * Duplicate mapping keys, nesting deeper than 64 and more than a million
- * nodes are errors. */
+ * Duplicate mapping keys, a scalar holding a NUL character, a second
+ * document, nesting deeper than 64 and more than a million nodes are
+ * errors.  Time is linear in the size of the document (anchors and the keys
+ * of large mappings are hashed). */
 struct ydoc *ydoc_parse(const char *file, const char *data, size_t len, char **err);
 void ydoc_free(struct ydoc *doc);
 

@@ -265,7 +265,7 @@ static void test_file_errors(void **state)
 		     "m.yaml:1:27: a file reference takes only 'file', not 'format'");
 	assert_error("tools: {file: [a]}\n", NULL, "m.yaml:1:15: 'file' must be a path");
 	assert_error("tools: {file: ''}\n", NULL, "m.yaml:1:15: 'file' must be a path");
-	assert_error("tools: {file: \"a\\0b\"}\n", NULL, "m.yaml:1:15: 'file' must be a path");
+	assert_error("tools: {file: \"a\\0b\"}\n", NULL, "m.yaml:1:15: NUL characters are not allowed");
 
 	err = NULL;
 	assert_null(fingerprint_manifest_load("/nonexistent/m.yaml", &err));
@@ -298,7 +298,7 @@ static void test_manifest_errors(void **state)
 		     "m.yaml:1:1: a manifest must be a mapping of components (experiments, flags, "
 		     "guardrails, model, retrieval, system_prompt, tools)");
 	assert_error("flags: {a: \"x\\0y\"}\n", NULL,
-		     "m.yaml:1:12: text must not contain a NUL byte");
+		     "m.yaml:1:12: NUL characters are not allowed");
 }
 
 /* YAML errors are ynode's wording: check only that they carry a position. */

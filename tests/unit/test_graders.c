@@ -244,6 +244,53 @@ static void test_on_pointer(void **state)
 	check("{not_contains: x, on: /a}", "[1, 2]", GRADE_FAIL, "/a not found in content");
 }
 
+/* A plain null where a string is expected is an error, never the text
+ * "null" or "~"; quoted, it is that text. */
+static void test_null_configs(void **state)
+{
+	static const struct {
+		const char *yaml;
+		const char *want;
+	} cases[] = {
+		{"equals: null", "t.yaml:1:9: equals value must be a string, not null (quote it to "
+				 "mean the text 'null')"},
+		{"equals: ~", "t.yaml:1:9: equals value must be a string, not null (quote it to "
+			      "mean the text '~')"},
+		{"equals: {value: NULL}", "t.yaml:1:17: equals value must be a string, not null "
+					  "(quote it to mean the text 'NULL')"},
+		{"contains: [a, ~]", "t.yaml:1:15: contains value must be a string, not null "
+				     "(quote it to mean the text '~')"},
+		{"not_contains: Null", "t.yaml:1:15: not_contains value must be a string, not null "
+				       "(quote it to mean the text 'Null')"},
+		{"contains: {value: [x, null]}", "t.yaml:1:23: contains value must be a string, "
+						 "not null (quote it to mean the text 'null')"},
+		{"regex: null", "t.yaml:1:8: regex pattern must be a string, not null (quote it "
+				"to mean the text 'null')"},
+		{"not_regex: {pattern: '\\d', flags: ~}", "t.yaml:1:35: regex flags must be a "
+				"string, not null (quote it to mean the text '~')"},
+		{"no_tool_call: [x, ~]", "t.yaml:1:19: tool name must be a string, not null (quote "
+					 "it to mean the text '~')"},
+		{"no_tool_call: [null]", "t.yaml:1:16: tool name must be a string, not null (quote "
+					 "it to mean the text 'null')"},
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++)
+		expect_suite_error(cases[i].yaml, cases[i].want);
+	check("equals: 'null'", "null", GRADE_PASS, NULL);
+	check("equals: \"~\"", "~", GRADE_PASS, NULL);
+	check("contains: [a, '~']", "a ~", GRADE_PASS, NULL);
+	check("not_contains: 'null'", "null", GRADE_FAIL, "contains \"null\"");
+}
+
+/* on: a pointer reads the content with the replies' parser, so an escaped
+ * NUL does not hide the rest of a string. */
+static void test_on_pointer_nul_escape(void **state)
+{
+	const char *doc = "{\"a\": \"ok\\u0000 your SSN is 123-45-6789\"}";
+	check("{equals: \"ok\\uFFFD your SSN is 123-45-6789\", on: /a}", doc, GRADE_PASS, NULL);
+	check("{not_contains: 123-45-6789, on: /a}", doc, GRADE_FAIL,
+	      "contains \"123-45-6789\"");
+}
+
 static void test_regex(void **state)
 {
 	check("regex: '\\b30 days\\b'", "Refunds are accepted within 30 days.", GRADE_PASS, NULL);
@@ -290,7 +337,17 @@ static void test_regex_errors(void **state)
 	expect_suite_error("regex:", "t.yaml:1:7: regex pattern is missing");
 	expect_suite_error("regex: ''", "t.yaml:1:8: regex pattern is empty");
 	expect_suite_error("regex: [a, b]", "t.yaml:1:8: regex pattern must be a string, not a list");
-	expect_suite_error("regex: \"a\\0b\"", "t.yaml:1:8: regex pattern contains a NUL byte");
+	/* The YAML reader refuses a NUL; a node made otherwise is checked too. */
+	char *err = NULL;
+	const char *yaml = "regex: \"a\\0b\"";
+	assert_null(ydoc_parse("t.yaml", yaml, strlen(yaml), &err));
+	assert_string_equal(err, "t.yaml:1:8: NUL characters are not allowed");
+	free(err);
+	struct ynode nul = { .kind = YNODE_SCALAR, .file = "t.yaml", .line = 1, .col = 8,
+			     .str = "a\0b", .len = 3 };
+	assert_int_equal(grader_cfg_text(&nul, "regex pattern", &err), -1);
+	assert_string_equal(err, "t.yaml:1:8: regex pattern contains a NUL byte");
+	free(err);
 	expect_suite_error("regex: {pattern: a, flags: [i]}",
 			   "t.yaml:1:28: regex flags must be a string, not a list");
 }
@@ -662,6 +719,8 @@ int main(void)
 		cmocka_unit_test(test_on_errors),
 		cmocka_unit_test(test_on_raw_and_content),
 		cmocka_unit_test(test_on_pointer),
+		cmocka_unit_test(test_on_pointer_nul_escape),
+		cmocka_unit_test(test_null_configs),
 		cmocka_unit_test(test_regex),
 		cmocka_unit_test(test_regex_flags),
 		cmocka_unit_test(test_regex_errors),

@@ -322,6 +322,66 @@ static void test_json_schema_errors(void **state)
 	check("json_schema: {type: string, format: emial}", "\"x\"", GRADE_PASS, NULL);
 }
 
+/* A misspelt keyword in a schema written in the suite would check nothing,
+ * so it is an error at its key; other unknown keywords are extensions. */
+static void test_json_schema_misspelt_keyword(void **state)
+{
+	static const struct {
+		const char *yaml;
+		const char *want;
+	} cases[] = {
+		{"json_schema: {type: object, requried: [a]}",
+		 "t.yaml:1:29: unknown schema keyword 'requried' (did you mean 'required'?)"},
+		{"json_schema:\n"
+		 "  type: object\n"
+		 "  properites:\n"
+		 "    a: {type: string}\n",
+		 "t.yaml:3:3: unknown schema keyword 'properites' (did you mean 'properties'?)"},
+		{"json_schema:\n"
+		 "  properties:\n"
+		 "    when: {type: string, maxlength: 3}\n",
+		 "t.yaml:3:26: unknown schema keyword 'maxlength' (did you mean 'maxLength'?)"},
+		{"json_schema: {items: {minimun: 1}}",
+		 "t.yaml:1:23: unknown schema keyword 'minimun' (did you mean 'minimum'?)"},
+		{"json_schema: {anyOf: [{type: string}, {enums: [a]}]}",
+		 "t.yaml:1:40: unknown schema keyword 'enums' (did you mean 'enum'?)"},
+		{"json_schema: {$defs: {d: {addtionalProperties: false}}, $ref: '#/$defs/d'}",
+		 "t.yaml:1:27: unknown schema keyword 'addtionalProperties' (did you mean "
+		 "'additionalProperties'?)"},
+		{"json_schema: {schema: {not: {tpye: string}}, extract: fenced}",
+		 "t.yaml:1:30: unknown schema keyword 'tpye' (did you mean 'type'?)"},
+		{"json_schema: {prefixItems: [true, {ref: '#'}]}",
+		 "t.yaml:1:36: unknown schema keyword 'ref' (did you mean '$ref'?)"},
+		{"tool_call: {name: f, arguments: {type: object, requird: [a]}}",
+		 "t.yaml:1:48: unknown schema keyword 'requird' (did you mean 'required'?)"},
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++)
+		expect_suite_error(cases[i].yaml, cases[i].want);
+
+	/* Names under properties and the values of enum, const, default and
+	 * examples are data, however close to a keyword; x-* and keywords not
+	 * close to any are extensions. */
+	check("json_schema:\n"
+	      "  type: object\n"
+	      "  properties:\n"
+	      "    requried: {type: string, default: {requried: 1}}\n"
+	      "    itmes: {const: {tpye: x}, examples: [{properites: 1}]}\n"
+	      "    typ: {enum: [{requried: true}]}\n"
+	      "  patternProperties: {'^tpye$': true}\n"
+	      "  x-requried: true\n"
+	      "  x-internal-note: keep\n"
+	      "  example: {a: 1}\n"
+	      "  nullable: false\n"
+	      "  discriminator: {propertyName: kind}\n"
+	      "  dependencies: {a: [b], c: {required: [d]}}\n"
+	      "  required: [requried]\n",
+	      "{\"requried\": \"x\"}", GRADE_PASS, NULL);
+	/* The check walks into dependencies' schemas too. */
+	expect_suite_error("json_schema: {dependencies: {a: [b], c: {requred: [d]}}}",
+			   "t.yaml:1:42: unknown schema keyword 'requred' (did you mean "
+			   "'required'?)");
+}
+
 static void test_json_schema_config_errors(void **state)
 {
 	expect_suite_error("json_schema:", "t.yaml:1:13: json_schema needs a schema: a mapping, "
@@ -803,6 +863,7 @@ int main(void)
 		cmocka_unit_test(test_json_schema_files),
 		cmocka_unit_test(test_json_schema_errors),
 		cmocka_unit_test(test_json_schema_config_errors),
+		cmocka_unit_test(test_json_schema_misspelt_keyword),
 		cmocka_unit_test(test_tool_call_basic),
 		cmocka_unit_test(test_tool_call_renames),
 		cmocka_unit_test(test_tool_call_index),

@@ -418,6 +418,76 @@ static void test_http_plain_text(void **state)
 	reply_release(&r);
 }
 
+#define HIDDEN "ok\\u0000 your SSN is 123-45-6789"
+#define SHOWN "ok\xef\xbf\xbd your SSN is 123-45-6789"
+
+/* parse_body: parse body as a 200 reply of t into r, which must succeed. */
+static void parse_body(const struct target *t, struct reply *r, const char *body)
+{
+	char *err = NULL;
+
+	set_body(r, 200, body, strlen(body));
+	if (provider_parse_reply(t, r, &err) < 0)
+		fail_msg("%s: %s", t->provider->name, err);
+}
+
+/* An escaped NUL (\u0000) would end a cJSON string: the text after it, and
+ * a tool call's arguments after it, must still reach the graders. */
+static void test_nul_escapes(void **state)
+{
+	struct target t = target_for(&provider_openai_chat);
+	char content[] = "/reply/text", calls[] = "/calls";
+	const cJSON *a;
+	struct reply r;
+
+	parse_body(&t, &r, "{\"choices\":[{\"message\":{\"role\":\"assistant\",\"content\":\""
+		   HIDDEN "\",\"tool_calls\":[{\"id\":\"c1\",\"type\":\"function\",\"function\":"
+		   "{\"name\":\"f\",\"arguments\":\"{\\\"a\\\":\\\"x\\\\u0000y\\\"}\"}}]}}]}");
+	assert_string_equal(r.content, SHOWN);
+	assert_int_equal(r.ntool_calls, 1);
+	a = cJSON_GetObjectItem(r.tool_calls[0].arguments, "a");
+	assert_string_equal(a->valuestring, "x\xef\xbf\xbdy");
+	assert_non_null(strstr(r.raw, HIDDEN)); /* raw stays as received */
+	reply_release(&r);
+
+	t = target_for(&provider_anthropic_messages);
+	parse_body(&t, &r, "{\"type\":\"message\",\"content\":[{\"type\":\"text\",\"text\":\""
+		   HIDDEN "\"},{\"type\":\"tool_use\",\"id\":\"t1\",\"name\":\"f\",\"input\":"
+		   "{\"a\":\"x\\u0000y\"}}]}");
+	assert_string_equal(r.content, SHOWN);
+	assert_int_equal(r.ntool_calls, 1);
+	a = cJSON_GetObjectItem(r.tool_calls[0].arguments, "a");
+	assert_string_equal(a->valuestring, "x\xef\xbf\xbdy");
+	assert_non_null(strstr(r.tool_calls[0].arguments_raw, "x\xef\xbf\xbdy"));
+	reply_release(&r);
+
+	t = target_for(&provider_http);
+	t.reply_content = content;
+	t.reply_tool_calls = calls;
+	parse_body(&t, &r, "{\"reply\":{\"text\":\"" HIDDEN "\"},\"calls\":[{\"name\":"
+		   "\"a\\u0000b\",\"arguments\":{}}]}");
+	assert_string_equal(r.content, SHOWN);
+	assert_string_equal(r.tool_calls[0].name, "a\xef\xbf\xbd" "b");
+	reply_release(&r);
+
+	/* Only real escapes: "\\u0000" is a backslash and the text u0000, and
+	 * "\\\u0000" a backslash and an escaped NUL. */
+	parse_body(&t, &r, "{\"reply\":{\"text\":\"a\\\\u0000b \\\\\\u0000c\\u0000\"}}");
+	assert_string_equal(r.content, "a\\u0000b \\\xef\xbf\xbd" "c\xef\xbf\xbd");
+	reply_release(&r);
+
+	/* The helper alone, and its error positions, are unchanged. */
+	const char *two = "[\"\\u0000\", \"x\"]", *cut = "[\"\\u0000\"";
+	cJSON *j = provider_json_parse(two, strlen(two), NULL);
+	assert_string_equal(cJSON_GetArrayItem(j, 0)->valuestring, "\xef\xbf\xbd");
+	assert_string_equal(cJSON_GetArrayItem(j, 1)->valuestring, "x");
+	cJSON_Delete(j);
+	char *err = NULL;
+	assert_null(provider_json_parse(cut, strlen(cut), &err));
+	assert_string_equal(err, "truncated: unexpected end of input at byte 9");
+	free(err);
+}
+
 static void test_not_json(void **state)
 {
 	struct target t = target_for(&provider_openai_chat);
@@ -789,6 +859,15 @@ static void test_build_anthropic(void **state)
 	free(text);
 	case_release(&c);
 
+	/* The API has no tool role: the build says so rather than send it. */
+	case_of(&c, "[{\"role\":\"user\",\"content\":\"hi\"},"
+		    "{\"role\":\"tool\",\"content\":\"42\"}]", NULL);
+	assert_null(provider_anthropic_messages.build(&t, &c, &ctx, &err));
+	assert_string_equal(err, "role 'tool' is not supported by api anthropic-messages");
+	free(err);
+	err = NULL;
+	case_release(&c);
+
 	/* No system message: no "system"; the request's max_tokens wins. */
 	case_of(&c, "[{\"role\":\"user\",\"content\":\"hi\"}]", "{\"max_tokens\":256}");
 	text = provider_anthropic_messages.build(&t, &c, &ctx, &err);
@@ -891,6 +970,7 @@ int main(void)
 		cmocka_unit_test(test_http_custom),
 		cmocka_unit_test(test_http_pointers),
 		cmocka_unit_test(test_http_plain_text),
+		cmocka_unit_test(test_nul_escapes),
 		cmocka_unit_test(test_not_json),
 		cmocka_unit_test(test_truncated),
 		cmocka_unit_test(test_json_parse_errors),

@@ -97,6 +97,7 @@ static int setup_env(void **state)
 	setenv("JUDGE_TOKEN", JUDGE_TOKEN, 1);
 	unsetenv("CANARY_UNSET_URL");
 	unsetenv("CANARY_UNSET_TOKEN");
+	unsetenv("CANARY_UNSET_MODEL");
 	return 0;
 }
 
@@ -107,6 +108,9 @@ static int setup_env(void **state)
 	"targets:\n"                                             \
 	"  eval: {url: 'http://127.0.0.1:1/v1/chat/completions'}\n" \
 	"  prod: {url: 'http://127.0.0.1:2/v1/chat/completions'}\n"
+
+/* A stratum of one case, for inline suites that test something else. */
+#define ONE_CASE "strata: {s: {cases: [{id: c, input: hi, expect: [{contains: x}]}]}}\n"
 
 static void test_design_example(void **state)
 {
@@ -509,6 +513,134 @@ static void test_target_override(void **state)
 	assert_true(s->targets[SIDE_EVAL].url_overridden);
 	assert_true(s->targets[SIDE_PROD].url_overridden);
 	suite_free(s);
+
+	/* An override is checked like a url, and the error names the option:
+	 * nothing may be sent to prod before eval's bad URL fails. */
+	static const char *const bad[] = {"file:///x", "ftp://127.0.0.1/", "127.0.0.1:8/v1", ""};
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+		struct suite_options o = {.target_url = {bad[i], NULL}};
+		err = NULL;
+		assert_null(load_text(yaml, &o, &err));
+		assert_string_equal(err, "--target eval: URL must start with http:// or https://");
+		free(err);
+		o = (struct suite_options){.target_url = {"http://127.0.0.1:7/", bad[i]}};
+		assert_null(load_text(no_url, &o, &err));
+		assert_string_equal(err, "--target prod: URL must start with http:// or https://");
+		free(err);
+	}
+	opts.target_url[SIDE_PROD] = "HTTPS://127.0.0.1:9/";
+	s = load_text(no_url, &opts, &err);
+	if (!s)
+		fail_msg("%s", err);
+	suite_free(s);
+
+	/* So is --judge-url. */
+	const char *judged = HEAD "judge: {url: 'http://127.0.0.1:3/v1/chat/completions'}\n"
+		ONE_CASE;
+	struct suite_options jo = {.judge_url = "file:///etc/passwd"};
+	assert_null(load_text(judged, &jo, &err));
+	assert_string_equal(err, "--judge-url: URL must start with http:// or https://");
+	free(err);
+	jo.judge_url = "http://127.0.0.1:4/judge";
+	s = load_text(judged, &jo, &err);
+	if (!s)
+		fail_msg("%s", err);
+	assert_string_equal(s->judge.url, "http://127.0.0.1:4/judge");
+	assert_true(s->judge.url_overridden);
+	suite_free(s);
+}
+
+/* A header value that depends on the case is rendered for every case at
+ * load: no case may inject a header (the value is never quoted). */
+static void test_header_injection(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *header;
+		const char *cases;
+		const char *want;
+	} bad[] = {
+		{"{X-Case: '${input}'}",
+		 "[{id: a, input: hi}, {id: b, input: \"hi\\r\\nX-Injected: yes\"}]",
+		 "suite.yaml:5:75: case 'b': header 'X-Case' must not contain a line break"},
+		{"{X-Case: 'id ${case.id}'}",
+		 "[{id: a, input: hi}, {id: \"b\\x01X-Injected\", input: hi}]",
+		 "suite.yaml:5:75: case 'b\x01X-Injected': header 'X-Case' must not contain "
+		 "control characters"},
+		{"{X-Var: '${vars.v}'}", "[{id: a, input: hi, vars: {v: \"x\\nX-Injected: yes\"}}]",
+		 "suite.yaml:5:74: case 'a': header 'X-Var' must not contain a line break"},
+		{"{X-M: 'm ${messages}'}",
+		 "[{id: a, messages: [{role: user, content: \"a\\x7f\"}]}]",
+		 "suite.yaml:5:72: case 'a': header 'X-M' must not contain control characters"},
+		{"{X-M: 'm ${messages}'}",
+		 "[{id: a, messages: [{role: user, content: \"a\\r\\n\"}]}]",
+		 NULL},
+		{"{X-S: '${stratum}'}", "[{id: a, input: \"x\\ry\"}]", NULL},
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+		char *yaml = xasprintf("version: 1\n"
+				       "name: t\n"
+				       "targets:\n"
+				       "  eval: {url: 'http://127.0.0.1:1/v1/chat/completions'}\n"
+				       "  prod: {url: 'http://127.0.0.1:2/v1/chat/completions', "
+				       "headers: %s}\n"
+				       "strata: {s: {expect: [{contains: x}], cases: %s}}\n",
+				       bad[i].header, bad[i].cases);
+		char *err = NULL;
+		struct suite *s = load_text(yaml, NULL, &err);
+		if (bad[i].want) {
+			if (s)
+				fail_msg("loaded, expected: %s", bad[i].want);
+			assert_string_equal(err, bad[i].want);
+			assert_null(strstr(err, "Injected: yes"));
+		} else if (!s) {
+			/* ${messages} is JSON text (a line break is escaped) and
+			 * ${stratum} has none. */
+			fail_msg("%s", err);
+		}
+		suite_free(s);
+		free(err);
+		free(yaml);
+	}
+	/* A tab is allowed in a header value, fixed or rendered. */
+	char *err = NULL;
+	struct suite *s = load_text(HEAD "strata: {s: {cases: [{id: c, input: \"a\\tb\", "
+					 "expect: [{contains: x}]}]}}\n", NULL, &err);
+	if (!s)
+		fail_msg("%s", err);
+	suite_free(s);
+}
+
+/* model is a template of ${env:...}, rendered at load; unset is an error. */
+static void test_model_template(void **state)
+{
+	(void)state;
+	setenv("CANARY_TEST_MODEL", "claude-test-7d1", 1);
+	char *err = NULL;
+	struct suite *s = load_text("version: 1\n"
+				    "name: t\n"
+				    "targets:\n"
+				    "  eval: {url: 'http://127.0.0.1:1/v1/messages', "
+				    "api: anthropic-messages, model: '${env:CANARY_TEST_MODEL}'}\n"
+				    "  prod: {url: 'http://127.0.0.1:2/v1/chat/completions', "
+				    "model: 'lit-$${env:X}'}\n"
+				    "judge: {url: 'http://127.0.0.1:3/v1/chat/completions', "
+				    "model: 'j-${env:CANARY_TEST_MODEL}'}\n"
+				    ONE_CASE, NULL, &err);
+	if (!s)
+		fail_msg("%s", err);
+	assert_string_equal(s->targets[SIDE_EVAL].model, "claude-test-7d1");
+	assert_string_equal(s->targets[SIDE_PROD].model, "lit-${env:X}");
+	assert_string_equal(s->judge.model, "j-claude-test-7d1");
+	assert_masked(s, "claude-test-7d1");
+	suite_free(s);
+	unsetenv("CANARY_TEST_MODEL");
+	assert_load_error(HEAD "judge: {url: 'http://127.0.0.1:3/v1', model: [a]}\n"
+			       ONE_CASE,
+			  "suite.yaml:6:46: 'model' must be a string");
+	assert_load_error(HEAD "judge: {url: 'http://127.0.0.1:3/v1', model: '${case.id}'}\n"
+			       ONE_CASE,
+			  "suite.yaml:6:46: '${case.id}' cannot be used here");
 }
 
 /* api http without a body sends the provider's default body. */
@@ -522,8 +654,7 @@ static void test_http_without_body(void **state)
 				    "  eval: {url: 'http://127.0.0.1:1/v1/chat/completions'}\n"
 				    "  prod: {url: 'http://127.0.0.1:2/agent', api: http, "
 				    "reply: {content: ''}}\n"
-				    "strata: {s: {cases: [{id: c, input: hi, expect: [{contains: x}]}]}}\n",
-				    NULL, &err);
+				    ONE_CASE, NULL, &err);
 	if (!s)
 		fail_msg("%s", err);
 	assert_string_equal(s->targets[SIDE_PROD].provider->name, "http");
@@ -654,6 +785,8 @@ int main(void)
 		cmocka_unit_test(test_limits),
 		cmocka_unit_test(test_missing_file),
 		cmocka_unit_test(test_target_override),
+		cmocka_unit_test(test_header_injection),
+		cmocka_unit_test(test_model_template),
 		cmocka_unit_test(test_http_without_body),
 		cmocka_unit_test(test_errors_are_redacted),
 		cmocka_unit_test(test_case_env),

@@ -71,13 +71,18 @@ static void test_durations(void **state)
 		const char *in;
 		long ms;
 	} ok[] = {{"250ms", 250}, {"30s", 30000}, {"2m", 120000}, {"1h", 3600000},
-		  {"1.5s", 1500}, {"5", 5000}, {"0s", 0}};
+		  {"1.5s", 1500}, {"5", 5000}, {"0s", 0}, {".5s", 500}, {"1e3ms", 1000}};
 	for (size_t i = 0; i < ARRAY_SIZE(ok); i++) {
 		long ms = -1;
 		assert_int_equal(util_parse_duration(ok[i].in, &ms), 0);
 		assert_int_equal(ms, ok[i].ms);
 	}
-	static const char *const bad[] = {"", "ms", "-1s", "10x", "1e400s", "s30", "+2s"};
+	static const char *const bad[] = {
+		"", "ms", "-1s", "10x", "1e400s", "s30", "+2s",
+		/* strtod reads these, but they are no durations (NaN cast to long) */
+		"nan", "nans", "NaN", "nanms", "inf", "infs", "infinity", "INF", "-nan", " 5s",
+		"0x10s", "1e999", ".s",
+	};
 	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
 		long ms;
 		assert_int_equal(util_parse_duration(bad[i], &ms), -1);

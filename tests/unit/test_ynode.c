@@ -5,8 +5,10 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "util.h"
 #include "ynode.h"
@@ -86,6 +88,15 @@ static void test_errors(void **state)
 		{"{[1]: 2}\n", "t.yaml:1:2: mapping keys must be scalars"},
 		{"a: b: c\n", "t.yaml:1:5: mapping values are not allowed"},
 		{"\t- x\n", "t.yaml:1:1: found character that cannot start any token"},
+		/* A NUL would cut a key or value short for every C string user. */
+		{"a: 1\n\"threshold\\0\": 0.1\n", "t.yaml:2:1: NUL characters are not allowed"},
+		{"a: \"ok\\x00 more\"\n", "t.yaml:1:4: NUL characters are not allowed"},
+		{"- 'x'\n- \"\\u0000\"\n", "t.yaml:2:3: NUL characters are not allowed"},
+		/* A second document is never silently dropped. */
+		{"a: 1\n---\nb: 2\n", "t.yaml:2:1: only one YAML document is allowed"},
+		{"--- {a: 1}\n--- {b: 2}\n", "t.yaml:2:1: only one YAML document is allowed"},
+		{"a: 1\n...\n--- b\n", "t.yaml:3:1: only one YAML document is allowed"},
+		{"a: 1\n---\n", "t.yaml:2:1: only one YAML document is allowed"},
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
 		char *err;
@@ -110,6 +121,78 @@ static void test_empty_and_aliases(void **state)
 	assert_non_null(d);
 	assert_ptr_equal(ynode_get(d->root, "base"), ynode_get(d->root, "use"));
 	ydoc_free(d);
+	/* A later anchor of the same name overrides the earlier one. */
+	d = parse("a: &x 1\nb: *x\nc: &x 2\nd: *x\n", &err);
+	assert_non_null(d);
+	assert_string_equal(ynode_get(d->root, "b")->str, "1");
+	assert_string_equal(ynode_get(d->root, "d")->str, "2");
+	ydoc_free(d);
+	/* One document, explicitly started or ended, is fine. */
+	d = parse("--- {a: 1}\n...\n# the end\n", &err);
+	assert_non_null(d);
+	assert_string_equal(ynode_get(d->root, "a")->str, "1");
+	ydoc_free(d);
+}
+
+static double seconds_since(const struct timespec *t0)
+{
+	struct timespec t1;
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	return (double)(t1.tv_sec - t0->tv_sec) + (double)(t1.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+/* Large mappings and many anchors load in linear time (they took tens of
+ * seconds when every key and anchor was compared with all earlier ones). */
+static void test_large_documents(void **state)
+{
+	(void)state;
+	char *err = NULL;
+	struct buf b;
+	struct timespec t0;
+	buf_init(&b, 0);
+	for (int i = 0; i < 200000; i++)
+		buf_addf(&b, "key%d: %d\n", i, i);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	struct ydoc *d = ydoc_parse("big.yaml", b.data, b.len, &err);
+	double secs = seconds_since(&t0);
+	print_message("200000-key mapping: %.3f s\n", secs);
+	if (!d)
+		fail_msg("%s", err);
+	assert_int_equal(d->root->n, 200000);
+	assert_string_equal(ynode_get(d->root, "key199999")->str, "199999");
+	assert_true(secs < 5);
+	ydoc_free(d);
+
+	/* The index still finds a duplicate, however late it comes. */
+	buf_addstr(&b, "key123456: again\n");
+	assert_null(ydoc_parse("big.yaml", b.data, b.len, &err));
+	assert_string_equal(err, "big.yaml:200001:1: duplicate key 'key123456' (first at line "
+				 "123457)");
+	free(err);
+	buf_release(&b);
+
+	buf_init(&b, 0);
+	buf_addstr(&b, "anchors:\n");
+	for (int i = 0; i < 100000; i++)
+		buf_addf(&b, "  - &a%d {v: %d}\n", i, i);
+	buf_addstr(&b, "aliases:\n");
+	for (int i = 0; i < 100000; i++)
+		buf_addf(&b, "  - *a%d\n", 99999 - i);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	d = ydoc_parse("anchors.yaml", b.data, b.len, &err);
+	secs = seconds_since(&t0);
+	print_message("100000 anchors and aliases: %.3f s\n", secs);
+	if (!d)
+		fail_msg("%s", err);
+	const struct ynode *anchors = ynode_get(d->root, "anchors");
+	const struct ynode *aliases = ynode_get(d->root, "aliases");
+	assert_int_equal(aliases->n, 100000);
+	assert_ptr_equal(aliases->items[0], anchors->items[99999]);
+	assert_ptr_equal(aliases->items[99999], anchors->items[0]);
+	assert_string_equal(ynode_get(aliases->items[4242], "v")->str, "95757");
+	assert_true(secs < 5);
+	ydoc_free(d);
+	buf_release(&b);
 }
 
 static void test_limits(void **state)
@@ -153,6 +236,7 @@ int main(void)
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_empty_and_aliases),
 		cmocka_unit_test(test_limits),
+		cmocka_unit_test(test_large_documents),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
