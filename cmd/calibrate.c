@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "cmd.h"
+#include "redact.h"
 #include "judge_cache.h"
 #include "judge_prompt.h"
 #include "provider.h"
@@ -596,9 +597,11 @@ int cmd_calibrate(int argc, char **argv)
 	tally(&cal);
 
 	const struct judge_config *j = &cal.suite->judge;
-	printf("judge: model %s, api %s, template %s sha256:%.12s\n",
-	       j->model ? j->model : "(none)", j->provider ? j->provider->name : "openai-chat",
-	       JUDGE_PROMPT_VERSION, judge_prompt_hash());
+	char *model = redact_apply(&cal.suite->redact, j->model ? j->model : "(none)");
+	printf("judge: model %s, api %s, template %s sha256:%.12s\n", model,
+	       j->provider ? j->provider->name : "openai-chat", JUDGE_PROMPT_VERSION,
+	       judge_prompt_hash());
+	free(model);
 	printf("labels: %zu, judge calls %ld, cache hits %ld\n\n", cal.nlabels,
 	       cal.rt.judge_calls, cal.rt.judge_cache_hits);
 	size_t below = 0;

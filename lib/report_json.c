@@ -383,7 +383,9 @@ static cJSON *json_judge(const struct run *r)
 	cJSON *o = cJSON_CreateObject();
 	const char *h = r->judge_template_hash ? r->judge_template_hash : judge_prompt_hash();
 	char *hash = strncmp(h, "sha256:", 7) == 0 ? xstrdup(h) : xasprintf("sha256:%s", h);
-	add_string(o, "model", j->model);
+	char *model = j->model ? redact_apply(&r->suite->redact, j->model) : NULL;
+	add_string(o, "model", model);
+	free(model);
 	add_string(o, "api", j->provider ? j->provider->name : NULL);
 	add_string(o, "template", r->judge_template ? r->judge_template : JUDGE_PROMPT_VERSION);
 	add_string(o, "template_hash", hash);

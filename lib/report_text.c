@@ -203,8 +203,10 @@ static void put_header(FILE *out, const struct run *r, const struct text_counts 
 		}
 	}
 	if (r->suite && r->suite->judge.present) {
-		char *model = text_clean(r->suite->judge.model ? r->suite->judge.model : "-",
-					 NAME_MAX_TEXT);
+		char *shown = redact_apply(&r->suite->redact,
+					   r->suite->judge.model ? r->suite->judge.model : "-");
+		char *model = text_clean(shown, NAME_MAX_TEXT);
+		free(shown);
 		const char *hash = r->judge_template_hash ? r->judge_template_hash
 							  : judge_prompt_hash();
 		if (strncmp(hash, "sha256:", 7) == 0)
