@@ -9,7 +9,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "grader.h"
 #include "support.h"
+#include "ynode.h"
 #include "util.h"
 
 const char *test_fixtures(void)
@@ -95,4 +97,39 @@ struct sample *world_add_sample(struct world *w, size_t ci, int side, enum grade
 	else
 		sr->errors++;
 	return s;
+}
+
+struct grader *test_grader_compile(const char *yaml, const char *suite_dir, char **err)
+{
+	char *perr = NULL;
+	struct ydoc *doc = ydoc_parse("t.yaml", yaml, strlen(yaml), &perr);
+	if (!doc)
+		fail_msg("test YAML does not parse: %s", perr);
+	struct grader_env env = {.suite_dir = suite_dir};
+	*err = NULL;
+	struct grader *g = grader_compile(doc->root, &env, err);
+	ydoc_free(doc);
+	return g;
+}
+
+struct grader *test_grader_must_compile(const char *yaml, const char *suite_dir)
+{
+	char *err = NULL;
+	struct grader *g = test_grader_compile(yaml, suite_dir, &err);
+	if (!g)
+		fail_msg("'%s' does not compile: %s", yaml, err);
+	assert_null(err);
+	return g;
+}
+
+void test_grader_expect_error(const char *yaml, const char *suite_dir, const char *want)
+{
+	char *err = NULL;
+	struct grader *g = test_grader_compile(yaml, suite_dir, &err);
+	if (g)
+		fail_msg("'%s' compiled, expected: %s", yaml, want);
+	assert_non_null(err);
+	if (strcmp(err, want) != 0)
+		fail_msg("'%s' gives\n  %s\nexpected\n  %s", yaml, err, want);
+	free(err);
 }

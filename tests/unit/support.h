@@ -47,4 +47,14 @@ size_t world_add_case(struct world *w, size_t stratum, char *id, int repeat);
 struct sample *world_add_sample(struct world *w, size_t ci, int side, enum grade g,
 				char *reason, char *reason2);
 
+struct grader;
+
+/* test_grader_compile: compile one grader entry written as YAML (file name
+ * t.yaml) with files resolving from suite_dir; NULL and *err on an error. */
+struct grader *test_grader_compile(const char *yaml, const char *suite_dir, char **err);
+/* test_grader_must_compile: the same, failing the test on an error. */
+struct grader *test_grader_must_compile(const char *yaml, const char *suite_dir);
+/* test_grader_expect_error: the entry must not compile, with exactly want. */
+void test_grader_expect_error(const char *yaml, const char *suite_dir, const char *want);
+
 #endif

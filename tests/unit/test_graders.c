@@ -11,45 +11,20 @@
 #include <string.h>
 
 #include "grader.h"
+#include "support.h"
 #include "provider.h"
 #include "rx.h"
 #include "util.h"
 #include "ynode.h"
 
-/* compile: one grader entry from a YAML mapping; the document is freed
- * right away, so graders must not keep pointers into it. */
-static struct grader *compile(const char *yaml, char **err)
-{
-	char *perr = NULL;
-	struct ydoc *doc = ydoc_parse("t.yaml", yaml, strlen(yaml), &perr);
-	if (!doc)
-		fail_msg("test YAML does not parse: %s", perr);
-	struct grader_env env = { .suite_dir = "." };
-	*err = NULL;
-	struct grader *g = grader_compile(doc->root, &env, err);
-	ydoc_free(doc);
-	return g;
-}
-
 static struct grader *must_compile(const char *yaml)
 {
-	char *err = NULL;
-	struct grader *g = compile(yaml, &err);
-	if (!g)
-		fail_msg("'%s' does not compile: %s", yaml, err);
-	assert_null(err);
-	return g;
+	return test_grader_must_compile(yaml, ".");
 }
 
 static void expect_suite_error(const char *yaml, const char *want)
 {
-	char *err = NULL;
-	struct grader *g = compile(yaml, &err);
-	if (g)
-		fail_msg("'%s' compiled, expected: %s", yaml, want);
-	assert_non_null(err);
-	assert_string_equal(err, want);
-	free(err);
+	test_grader_expect_error(yaml, ".", want);
 }
 
 /* grade_reply: run g on a reply with this content, raw body and latency. */

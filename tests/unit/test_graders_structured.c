@@ -17,47 +17,21 @@
 #include <cjson/cJSON.h>
 
 #include "grader.h"
+#include "support.h"
 #include "provider.h"
 #include "util.h"
 #include "ynode.h"
 
 static char *suite_dir;      /* tests/fixtures/graders */
 
-/* compile: one grader entry from YAML in the fixtures' suite folder; the
- * document is freed at once, so graders must keep no pointer into it. */
-static struct grader *compile(const char *yaml, char **err)
-{
-	char *perr = NULL;
-	struct ydoc *doc = ydoc_parse("t.yaml", yaml, strlen(yaml), &perr);
-	if (!doc)
-		fail_msg("test YAML does not parse: %s", perr);
-	struct grader_env env = { .suite_dir = suite_dir };
-	*err = NULL;
-	struct grader *g = grader_compile(doc->root, &env, err);
-	ydoc_free(doc);
-	return g;
-}
-
 static struct grader *must_compile(const char *yaml)
 {
-	char *err = NULL;
-	struct grader *g = compile(yaml, &err);
-	if (!g)
-		fail_msg("'%s' does not compile: %s", yaml, err);
-	assert_null(err);
-	return g;
+	return test_grader_must_compile(yaml, suite_dir);
 }
 
 static void expect_suite_error(const char *yaml, const char *want)
 {
-	char *err = NULL;
-	struct grader *g = compile(yaml, &err);
-	if (g)
-		fail_msg("'%s' compiled, expected: %s", yaml, want);
-	assert_non_null(err);
-	if (strcmp(err, want) != 0)
-		fail_msg("'%s' gives\n  %s\nexpected\n  %s", yaml, err, want);
-	free(err);
+	test_grader_expect_error(yaml, suite_dir, want);
 }
 
 /* A reply under test: content, raw body and tool calls. */
