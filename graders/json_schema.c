@@ -53,36 +53,6 @@ static char *uri_escape(const char *s, const char *keep)
 	return buf_detach(&b, NULL);
 }
 
-static int hex_val(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-/* uri_unescape: s[0..n) with %XX decoded. */
-static char *uri_unescape(const char *s, size_t n)
-{
-	char *out = xmalloc(n + 1);
-	size_t o = 0;
-	for (size_t i = 0; i < n; i++) {
-		int hi, lo;
-		if (s[i] == '%' && i + 2 < n && (hi = hex_val(s[i + 1])) >= 0 &&
-		    (lo = hex_val(s[i + 2])) >= 0) {
-			out[o++] = (char)(hi * 16 + lo);
-			i += 2;
-		} else {
-			out[o++] = s[i];
-		}
-	}
-	out[o] = '\0';
-	return out;
-}
-
 /* base_uri: the file URI the validator gives the suite folder, or NULL. */
 static char *base_uri(const char *dir)
 {
@@ -188,10 +158,12 @@ static char *compile_error(const struct ynode *node, bool is_file, const char *p
 {
 	const char *hash = ptr ? strchr(ptr, '#') : NULL;
 	if (hash && strncmp(ptr, "file://", 7) == 0) {
-		char *path = uri_unescape(ptr + 7, (size_t)(hash - ptr) - 7);
-		char *e = file_error(path, hash + 1, suite_dir, msg);
-		free(path);
-		return e;
+		char *path = util_pct_decode(ptr + 7, (size_t)(hash - ptr) - 7);
+		if (path) {
+			char *e = file_error(path, hash + 1, suite_dir, msg);
+			free(path);
+			return e;
+		}
 	}
 	if (!ptr || hash)
 		return ynode_error(node, "bad schema%s%s: %s", ptr ? " at " : "", ptr ? ptr : "",
@@ -511,8 +483,8 @@ const cJSON *schema_cfg_at(const struct schema_cfg *c, const char *schema_ptr)
 	if (c->json_path) {
 		if (!hash || strncmp(schema_ptr, "file://", 7) != 0)
 			return NULL;
-		char *path = uri_unescape(schema_ptr + 7, (size_t)(hash - schema_ptr) - 7);
-		bool same = strcmp(path, c->json_path) == 0;
+		char *path = util_pct_decode(schema_ptr + 7, (size_t)(hash - schema_ptr) - 7);
+		bool same = path && strcmp(path, c->json_path) == 0;
 		free(path);
 		if (!same)
 			return NULL;

@@ -553,38 +553,7 @@ static char *cut_fragment(char *uri)
 	return h + 1;
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
 
-/* pct_decode: s with %XX decoded; NULL when it would hold a NUL. */
-static char *pct_decode(const char *s, size_t len)
-{
-	char *o = xmalloc(len + 1);
-	size_t j = 0;
-	for (size_t i = 0; i < len; i++) {
-		if (s[i] == '%' && i + 2 < len && hexval(s[i + 1]) >= 0 && hexval(s[i + 2]) >= 0) {
-			char c = (char)(hexval(s[i + 1]) * 16 + hexval(s[i + 2]));
-			if (c == '\0') {
-				free(o);
-				return NULL;
-			}
-			o[j++] = c;
-			i += 2;
-		} else {
-			o[j++] = s[i];
-		}
-	}
-	o[j] = '\0';
-	return o;
-}
 
 /* file_uri: the file: URI of the folder dir (absolute), ending in '/'. */
 static char *file_uri(const char *dir)
@@ -826,7 +795,7 @@ static bool uri_char_ok(const char *s, size_t n, const char *extra)
 	for (size_t i = 0; i < n; i++) {
 		char c = s[i];
 		if (c == '%') {
-			if (i + 2 >= n || hexval(s[i + 1]) < 0 || hexval(s[i + 2]) < 0)
+			if (i + 2 >= n || util_hex_digit(s[i + 1]) < 0 || util_hex_digit(s[i + 2]) < 0)
 				return false;
 			i += 2;
 		} else if (!is_alnum(c) && !strchr("-._~!$&'()*+,;=", c) && !strchr(extra, c)) {
@@ -920,7 +889,7 @@ static bool fmt_uuid(const char *s)
 		if (i == 8 || i == 13 || i == 18 || i == 23) {
 			if (s[i] != '-')
 				return false;
-		} else if (hexval(s[i]) < 0) {
+		} else if (util_hex_digit(s[i]) < 0) {
 			return false;
 		}
 	}
@@ -1025,9 +994,9 @@ static long hex4(const char *s)
 {
 	long v = 0;
 	for (int i = 0; i < 4; i++) {
-		if (hexval(s[i]) < 0)
+		if (util_hex_digit(s[i]) < 0)
 			return -1;
-		v = v * 16 + hexval(s[i]);
+		v = v * 16 + util_hex_digit(s[i]);
 	}
 	return v;
 }
@@ -1315,7 +1284,7 @@ static char *local_path(struct compiler *c, const char *uri, const char *ref, ch
 	struct uri_parts u;
 	uri_split(uri, &u);
 	if (c->remotes_real && strncmp(uri, JS_REMOTES, strlen(JS_REMOTES)) == 0 && !u.query) {
-		char *rel = pct_decode(u.path, u.path_len);
+		char *rel = util_pct_decode(u.path, u.path_len);
 		if (!rel || strstr(rel, "/../") || strstr(rel, "/./")) {
 			free(rel);
 			*err = xasprintf("$ref '%s' leaves the remotes folder", ref);
@@ -1328,7 +1297,7 @@ static char *local_path(struct compiler *c, const char *uri, const char *ref, ch
 		   strncmp(u.scheme, "file", 4) == 0 && !u.query &&
 		   (!u.auth || u.auth_len == 0 || (u.auth_len == 9 && strncmp(u.auth, "localhost", 9) == 0))) {
 		root = c->base_real;
-		full = pct_decode(u.path, u.path_len);
+		full = util_pct_decode(u.path, u.path_len);
 		if (!full) {
 			*err = xasprintf("cannot open $ref '%s'", ref);
 			return NULL;
@@ -2047,7 +2016,7 @@ static struct js_node *resolve(struct compiler *c, struct js_node *n, const cJSO
 		if (!compile_node(c, d->json, r, xstrdup(r->path), 0, true))
 			goto out;
 	}
-	char *f = frag ? pct_decode(frag, strlen(frag)) : xstrdup("");
+	char *f = frag ? util_pct_decode(frag, strlen(frag)) : xstrdup("");
 	if (!f) {
 		cfail(c, ptr, "cannot resolve %s '%s'", kw->string, kw->valuestring);
 		ptr = NULL;

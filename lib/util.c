@@ -378,6 +378,39 @@ void util_format_duration(long ms, char out[32])
 		snprintf(out, 32, "%ld h %ld m", s / 3600, s % 3600 / 60);
 }
 
+int util_hex_digit(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+char *util_pct_decode(const char *s, size_t len)
+{
+	char *o = xmalloc(len + 1);
+	size_t j = 0;
+	for (size_t i = 0; i < len; i++) {
+		int hi, lo;
+		if (s[i] == '%' && i + 2 < len && (hi = util_hex_digit(s[i + 1])) >= 0 &&
+		    (lo = util_hex_digit(s[i + 2])) >= 0) {
+			if (hi == 0 && lo == 0) {
+				free(o);
+				return NULL;
+			}
+			o[j++] = (char)(hi * 16 + lo);
+			i += 2;
+		} else {
+			o[j++] = s[i];
+		}
+	}
+	o[j] = '\0';
+	return o;
+}
+
 bool util_glob(const char *pattern, const char *s)
 {
 	return fnmatch(pattern, s, 0) == 0;

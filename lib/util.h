@@ -87,6 +87,13 @@ size_t util_utf8_len(const unsigned char *s, size_t n);
 /* util_format_duration: "850 ms", "1.2 s", "2 m 3 s", "1 h 2 m". */
 void util_format_duration(long ms, char out[32]);
 
+/* util_hex_digit: the value of a hex digit, or -1. */
+int util_hex_digit(char c);
+
+/* util_pct_decode: s[0..len) with %XX escapes decoded (caller frees); NULL
+ * when the result would hold a NUL byte, which no path may. */
+char *util_pct_decode(const char *s, size_t len);
+
 /* util_glob: fnmatch-style match of '*', '?' and '[...]'. */
 bool util_glob(const char *pattern, const char *s);
 
