@@ -693,11 +693,6 @@ out:
  * Fingerprints of a run against the history.
  */
 
-static int str_cmp(const void *a, const void *b)
-{
-	return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
 static bool run_saw(const struct run *r, enum side side, const char *value)
 {
 	for (size_t i = 0; i < r->nfingerprints[side]; i++)
@@ -767,7 +762,7 @@ int history_unevaluated(struct history *h, const struct run *r, char ***out, siz
 			list_add(&list, &count, fp);
 	}
 	if (count > 1)
-		qsort(list, count, sizeof(*list), str_cmp);
+		qsort(list, count, sizeof(*list), util_str_cmp);
 	*out = list;
 	*n = count;
 	list = NULL;
@@ -834,7 +829,7 @@ int history_new_since_last(struct history *h, const struct run *r, long long run
 			list_add(&list, &count, fp);
 	}
 	if (count > 1)
-		qsort(list, count, sizeof(*list), str_cmp);
+		qsort(list, count, sizeof(*list), util_str_cmp);
 	*out = list;
 	*n = count;
 	list = NULL;

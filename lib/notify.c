@@ -243,11 +243,6 @@ static cJSON *json_targets(const struct run *r)
 	return targets;
 }
 
-static int str_cmp(const void *a, const void *b)
-{
-	return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
 /* json_strings: a sorted array of n strings. */
 static cJSON *json_strings(char *const *v, size_t n)
 {
@@ -257,7 +252,7 @@ static cJSON *json_strings(char *const *v, size_t n)
 	for (size_t i = 0; i < n; i++)
 		if (v[i])
 			sorted[m++] = v[i];
-	qsort(sorted, m, sizeof(*sorted), str_cmp);
+	qsort(sorted, m, sizeof(*sorted), util_str_cmp);
 	for (size_t i = 0; i < m; i++)
 		cJSON_AddItemToArray(a, clean_string(sorted[i]));
 	free(sorted);

@@ -137,11 +137,6 @@ static cJSON *json_targets(const struct run *r)
 	return targets;
 }
 
-static int str_cmp(const void *a, const void *b)
-{
-	return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
 /* json_fingerprint_diff: the prod fingerprints eval never served (sorted,
  * so that the order replies came in does not show) and the components in
  * which they differ from eval's. */
@@ -154,7 +149,7 @@ static cJSON *json_fingerprint_diff(const struct run *r)
 
 	for (size_t i = 0; i < r->nunevaluated; i++)
 		sorted[i] = r->unevaluated[i];
-	qsort(sorted, r->nunevaluated, sizeof(*sorted), str_cmp);
+	qsort(sorted, r->nunevaluated, sizeof(*sorted), util_str_cmp);
 	for (size_t i = 0; i < r->nunevaluated; i++)
 		cJSON_AddItemToArray(unevaluated, json_string(sorted[i]));
 	for (size_t i = 0; i < r->ndiffering; i++)

@@ -54,11 +54,6 @@ static int by_id(const void *a, const void *b)
 	return by_position(a, b);
 }
 
-static int str_cmp(const void *a, const void *b)
-{
-	return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
 static const cJSON *get(const cJSON *o, const char *key)
 {
 	return cJSON_GetObjectItemCaseSensitive(o, key);
@@ -286,10 +281,10 @@ static int check_cases(struct merge *m, char **err)
 	}
 	cJSON_ArrayForEach(s, strata)
 		names[k++] = s->valuestring;
-	qsort(names, nstrata, sizeof(*names), str_cmp);
+	qsort(names, nstrata, sizeof(*names), util_str_cmp);
 	for (size_t i = 0; i < m->ncases; i++) {
 		const char *stratum = report_str(m->cases[i].c, "stratum");
-		if (!bsearch(&stratum, names, nstrata, sizeof(*names), str_cmp)) {
+		if (!bsearch(&stratum, names, nstrata, sizeof(*names), util_str_cmp)) {
 			*err = xasprintf("cannot merge '%s': case '%s' is in stratum '%s', which "
 					 "is not in its 'suite_strata'",
 					 m->names[m->cases[i].report],
@@ -392,11 +387,11 @@ static cJSON *merged_skipped(struct merge *m)
 
 	for (size_t i = 0; i < m->ncases; i++)
 		ran[i] = report_str(m->cases[i].c, "id");
-	qsort(ran, m->ncases, sizeof(*ran), str_cmp);
+	qsort(ran, m->ncases, sizeof(*ran), util_str_cmp);
 	qsort(m->skipped, m->nskipped, sizeof(*m->skipped), by_id);
 	for (size_t i = 0; i < m->nskipped; i++) {
 		const char *id = report_str(m->skipped[i].c, "id");
-		if (bsearch(&id, ran, m->ncases, sizeof(*ran), str_cmp))
+		if (bsearch(&id, ran, m->ncases, sizeof(*ran), util_str_cmp))
 			continue;
 		if (kept > 0 && strcmp(report_str(m->skipped[kept - 1].c, "id"), id) == 0)
 			continue;

@@ -700,11 +700,6 @@ static void add_unique(char ***list, size_t *n, const char *s)
 	(*list)[(*n)++] = xstrdup(s);
 }
 
-static int cmp_str(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 void run_analyse_fingerprints(struct run *r)
 {
 	const char *base = main_fingerprint(r, SIDE_EVAL);
@@ -733,7 +728,7 @@ void run_analyse_fingerprints(struct run *r)
 	if (base_split)
 		fingerprint_components_free(bc, nb);
 	if (r->ndiffering)
-		qsort(r->differing, r->ndiffering, sizeof(*r->differing), cmp_str);
+		qsort(r->differing, r->ndiffering, sizeof(*r->differing), util_str_cmp);
 }
 
 void run_fingerprints_release(struct run *r)

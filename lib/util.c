@@ -411,6 +411,11 @@ char *util_pct_decode(const char *s, size_t len)
 	return o;
 }
 
+int util_str_cmp(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
 bool util_glob(const char *pattern, const char *s)
 {
 	return fnmatch(pattern, s, 0) == 0;

@@ -94,6 +94,9 @@ int util_hex_digit(char c);
  * when the result would hold a NUL byte, which no path may. */
 char *util_pct_decode(const char *s, size_t len);
 
+/* util_str_cmp: qsort() order for an array of C strings. */
+int util_str_cmp(const void *a, const void *b);
+
 /* util_glob: fnmatch-style match of '*', '?' and '[...]'. */
 bool util_glob(const char *pattern, const char *s);
 
