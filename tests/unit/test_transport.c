@@ -861,41 +861,56 @@ static void test_stop_grace(void **state)
 	transport_free(t);
 }
 
+/* Pinned clocks, Unix ms: a Wednesday (the longest day name), seconds
+ * before the end of a leap day, and the last second of a year. */
+#define WEDNESDAY 1796205600000LL /* 2026-12-02T10:00:00Z */
+#define LEAP_DAY 1835481590000LL  /* 2028-02-29T23:59:50Z */
+#define YEAR_END 1798761599000LL  /* 2026-12-31T23:59:59Z */
+
 static void test_parse_retry_after(void **state)
 {
-	long long now = util_wall_ms();
-	assert_int_equal(transport_parse_retry_after("3", now), 3000);
-	assert_int_equal(transport_parse_retry_after(" 0 ", now), 0);
-	assert_int_equal(transport_parse_retry_after("120", now), 120000);
-	assert_true(transport_parse_retry_after("99999999999999999999999", now) > 86400000L);
-
-	char date[64];
-	time_t later = (time_t)(now / 1000) + 10;
-	struct tm tm;
-	gmtime_r(&later, &tm);
-	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S GMT", &tm);
-	long ms = transport_parse_retry_after(date, now);
-	assert_true(ms > 9000 && ms <= 10000);
-	/* Obsolete RFC 850 form. */
-	char day[16], rest[32];
-	strftime(day, sizeof(day), "%A, %d-%b", &tm);
-	strftime(rest, sizeof(rest), "%H:%M:%S GMT", &tm);
-	snprintf(date, sizeof(date), "%s-%02d %s", day, tm.tm_year % 100, rest);
-	ms = transport_parse_retry_after(date, now);
-	assert_true(ms > 9000 && ms <= 10000);
-	/* A date in the past means now. */
-	assert_int_equal(transport_parse_retry_after("Sun, 06 Nov 1994 08:49:37 GMT", now), 0);
-
-	static const char *const bad[] = {
-		"", "   ", "garbage", "-1", "1.5", "3 s", "0x10", "soon", "+5",
+	static const struct {
+		long long now;
+		const char *value;
+		long want;
+	} rows[] = {
+		{WEDNESDAY, "3", 3000},
+		{WEDNESDAY, " 0 ", 0},
+		{WEDNESDAY, "120", 120000},
+		/* An HTTP date in each of its three forms. */
+		{WEDNESDAY, "Wed, 02 Dec 2026 10:00:10 GMT", 10000},
+		{WEDNESDAY, "Wednesday, 02-Dec-26 10:00:10 GMT", 10000},
+		{WEDNESDAY, "Wed Dec  2 10:00:10 2026", 10000},
+		{LEAP_DAY, "Tue, 29 Feb 2028 23:59:59 GMT", 9000},
+		{LEAP_DAY, "Wed, 01 Mar 2028 00:00:10 GMT", 20000},
+		{YEAR_END, "Fri, 01 Jan 2027 00:00:09 GMT", 10000},
+		/* A date in the past means now. */
+		{WEDNESDAY, "Sun, 06 Nov 1994 08:49:37 GMT", 0},
+		{YEAR_END, "Thu, 31 Dec 2026 23:59:58 GMT", 0},
+		/* Unparsable. */
+		{WEDNESDAY, "", -1},
+		{WEDNESDAY, "   ", -1},
+		{WEDNESDAY, "garbage", -1},
+		{WEDNESDAY, "-1", -1},
+		{WEDNESDAY, "1.5", -1},
+		{WEDNESDAY, "3 s", -1},
+		{WEDNESDAY, "0x10", -1},
+		{WEDNESDAY, "soon", -1},
+		{WEDNESDAY, "+5", -1},
+		{WEDNESDAY, NULL, -1},
 	};
-	for (size_t i = 0; i < ARRAY_SIZE(bad); i++)
-		assert_int_equal(transport_parse_retry_after(bad[i], now), -1);
-	assert_int_equal(transport_parse_retry_after(NULL, now), -1);
+	for (size_t i = 0; i < ARRAY_SIZE(rows); i++) {
+		long got = transport_parse_retry_after(rows[i].value, rows[i].now);
+		if (got != rows[i].want)
+			fail_msg("'%s': %ld ms, want %ld", rows[i].value ? rows[i].value : "NULL",
+				 got, rows[i].want);
+	}
+	assert_true(transport_parse_retry_after("99999999999999999999999", WEDNESDAY) >
+		    86400000L);
 	char huge[200];
 	memset(huge, 'A', sizeof(huge) - 1);
 	huge[sizeof(huge) - 1] = '\0';
-	assert_int_equal(transport_parse_retry_after(huge, now), -1);
+	assert_int_equal(transport_parse_retry_after(huge, WEDNESDAY), -1);
 }
 
 int main(void)
