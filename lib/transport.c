@@ -80,6 +80,7 @@ void transport_options_default(struct transport_options *o)
 	o->backoff_base_ms = 250;
 	o->backoff_max_ms = 30000;
 	o->grace_ms = 2000;
+	o->wall_ms = util_wall_ms;
 }
 
 static void tlist_append(struct tlist *l, struct tjob *j)
@@ -452,7 +453,7 @@ static long backoff_ms(const struct transport *t, int n, const char *retry_after
 		ceiling = cap;
 	long wait = (long)(util_random() * (double)ceiling);
 	if (retry_after) {
-		long ra = transport_parse_retry_after(retry_after, util_wall_ms());
+		long ra = transport_parse_retry_after(retry_after, t->o.wall_ms());
 		if (ra > wait)
 			wait = ra;
 	}

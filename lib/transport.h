@@ -34,6 +34,7 @@ struct transport_options {
 	long backoff_base_ms;         /* first backoff ceiling (250 ms) */
 	long backoff_max_ms;          /* cap on one wait, Retry-After included (30 s) */
 	long grace_ms;                /* after a stop, how long in-flight requests may finish (2 s) */
+	long long (*wall_ms)(void);   /* the clock a Retry-After date is read against (util_wall_ms) */
 };
 
 /* transport_options_default: fill o with the defaults above. */
