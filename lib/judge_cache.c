@@ -23,6 +23,7 @@ struct judge_cache {
 	char *path;
 	sqlite3_stmt *get;
 	sqlite3_stmt *put;
+	long long (*wall_ms)(void);
 };
 
 static const char schema_sql[] =
@@ -111,6 +112,7 @@ struct judge_cache *judge_cache_open(const char *path, char **err)
 {
 	struct judge_cache *c = xcalloc(1, sizeof(*c));
 	c->path = xstrdup(path);
+	c->wall_ms = util_wall_ms;
 	int rc = -1;
 	if (make_dirs(path, err) < 0 || create_private(path, err) < 0)
 		goto out;
@@ -175,6 +177,11 @@ void judge_cache_close(struct judge_cache *c)
 	sqlite3_close(c->db);
 	free(c->path);
 	free(c);
+}
+
+void judge_cache_set_clock(struct judge_cache *c, long long (*wall_ms)(void))
+{
+	c->wall_ms = wall_ms;
 }
 
 void judge_cache_key(const char *const *parts, size_t n, char out[JUDGE_CACHE_KEY_HEX + 1])
@@ -244,7 +251,7 @@ int judge_cache_put(struct judge_cache *c, const char *key, bool pass, double sc
 	sqlite3_bind_int(c->put, 2, pass ? 1 : 0);
 	sqlite3_bind_double(c->put, 3, score);
 	sqlite3_bind_text(c->put, 4, reason ? reason : "", -1, SQLITE_STATIC);
-	sqlite3_bind_int64(c->put, 5, (sqlite3_int64)(util_wall_ms() / 1000));
+	sqlite3_bind_int64(c->put, 5, (sqlite3_int64)(c->wall_ms() / 1000));
 	if (sqlite3_step(c->put) != SQLITE_DONE) {
 		*err = cache_fail(c, "cannot write");
 		rc = -1;
@@ -263,7 +270,7 @@ long judge_cache_prune(struct judge_cache *c, int days, char **err)
 		*err = cache_fail(c, "cannot prune");
 		goto out;
 	}
-	sqlite3_int64 now = (sqlite3_int64)(util_wall_ms() / 1000);
+	sqlite3_int64 now = (sqlite3_int64)(c->wall_ms() / 1000);
 	sqlite3_bind_int64(st, 1, now - (sqlite3_int64)days * 86400);
 	if (sqlite3_step(st) != SQLITE_DONE) {
 		*err = cache_fail(c, "cannot prune");

@@ -31,6 +31,10 @@ char *judge_cache_default_path(void);
 struct judge_cache *judge_cache_open(const char *path, char **err);
 void judge_cache_close(struct judge_cache *c);
 
+/* judge_cache_set_clock: the clock verdicts are stored and pruned by, Unix
+ * ms (util_wall_ms until set). */
+void judge_cache_set_clock(struct judge_cache *c, long long (*wall_ms)(void));
+
 /* judge_cache_key: the SHA-256 (hex) of parts[0..n): each part is hashed
  * with its length, so moving text between parts changes the key, and a
  * NULL part differs from "". */

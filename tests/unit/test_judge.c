@@ -797,8 +797,6 @@ static void test_cache_basics(void **state)
 	assert_non_null(c);
 	assert_int_equal(judge_cache_get(c, key, &pass, &score, &reason, &err), 1);
 	free(reason);
-	assert_int_equal(judge_cache_prune(c, -1, &err), 1);
-	assert_int_equal(judge_cache_get(c, key, &pass, &score, &reason, &err), 0);
 	judge_cache_close(c);
 
 	/* Not a database. */
@@ -828,6 +826,47 @@ static void test_cache_basics(void **state)
 	free(err);
 	free(blocked);
 	free(junk);
+	free(path);
+	rm_rf(dir);
+	free(dir);
+}
+
+static long long cache_now;
+
+static long long cache_clock(void)
+{
+	return cache_now;
+}
+
+/* A verdict is kept for exactly `days` by the cache's clock, then pruned. */
+static void test_cache_expiry(void **state)
+{
+	(void)state;
+	char *dir = tmpdir();
+	char *path = xasprintf("%s/judge.sqlite", dir);
+	char *err = NULL;
+	struct judge_cache *c = judge_cache_open(path, &err);
+	assert_non_null(c);
+	judge_cache_set_clock(c, cache_clock);
+	char key[JUDGE_CACHE_KEY_HEX + 1];
+	const char *parts[] = {"expiry"};
+	judge_cache_key(parts, 1, key);
+	bool pass = false;
+	double score = -1;
+	char *reason = NULL;
+
+	cache_now = 1835438400000LL; /* 2028-02-29T12:00:00Z */
+	assert_int_equal(judge_cache_put(c, key, true, 1, "kept", &err), 0);
+	cache_now += 30 * 86400000LL;
+	assert_int_equal(judge_cache_prune(c, 30, &err), 0);
+	assert_int_equal(judge_cache_get(c, key, &pass, &score, &reason, &err), 1);
+	assert_string_equal(reason, "kept");
+	free(reason);
+	cache_now += 1000;
+	assert_int_equal(judge_cache_prune(c, 30, &err), 1);
+	assert_int_equal(judge_cache_get(c, key, &pass, &score, &reason, &err), 0);
+	assert_null(err);
+	judge_cache_close(c);
 	free(path);
 	rm_rf(dir);
 	free(dir);
@@ -1209,6 +1248,7 @@ int main(void)
 		cmocka_unit_test(test_refusal_text),
 		cmocka_unit_test(test_prompt),
 		cmocka_unit_test(test_cache_basics),
+		cmocka_unit_test(test_cache_expiry),
 		cmocka_unit_test(test_cache_default_path),
 		cmocka_unit_test(test_cache_grader),
 		cmocka_unit_test(test_cache_key_url),
