@@ -749,22 +749,20 @@ static void test_exec_errors(void **state)
 		    "\"about to crash\"");
 }
 
+/* The fixtures sleep an hour: a grade that waited for them would outlast
+ * the test's timeout. */
 static void test_exec_timeout(void **state)
 {
 	double t0 = util_now_ms();
 	expect_exec("exec: {argv: [exec/sleep.sh], timeout: 200ms}", "", GRADE_ERROR,
 		    "'exec/sleep.sh' timed out after 200 ms; stderr: \"sleeping\"");
-	double took = util_now_ms() - t0;
-	assert_true(took >= 200);
-	assert_true(took < 5000);
+	assert_true(util_now_ms() - t0 >= 200);
 	/* A process left behind holding stdout does not hold the grade. */
-	t0 = util_now_ms();
 	double score = 0;
-	char *r = exec_run("exec: {argv: [exec/background.sh], timeout: 20s}", "", GRADE_PASS,
+	char *r = exec_run("exec: {argv: [exec/background.sh], timeout: 2h}", "", GRADE_PASS,
 			   &score);
 	assert_null(r);
 	assert_true(score == 0.75);
-	assert_true(util_now_ms() - t0 < 5000);
 }
 
 static void test_exec_large(void **state)

@@ -224,16 +224,15 @@ static void test_error_cap(void **state)
 	cJSON *v = cJSON_CreateArray();
 	for (int i = 0; i < 100000; i++)
 		cJSON_AddItemToArray(v, cJSON_CreateString("bad"));
-	double t0 = util_now_ms();
 	char *out;
 	assert_int_equal(run(s, v, 3, &out), 0);
 	assert_string_equal(out, "/0: expected integer, got string (schema /items/type)\n"
 				 "/1: expected integer, got string (schema /items/type)\n"
 				 "/2: expected integer, got string (schema /items/type)");
 	free(out);
-	/* No errors asked for: the first failure decides. */
+	/* No errors asked for: the first failure decides (bench/jsonschema_bench
+	 * times it). */
 	assert_int_equal(run(s, v, 0, NULL), 0);
-	assert_true(util_now_ms() - t0 < 1000);
 	cJSON_Delete(v);
 	jsonschema_free(s);
 }
@@ -798,6 +797,7 @@ static void test_dynamic_ref(void **state)
 	jsonschema_free(s);
 }
 
+/* A 1 MiB reply validates (bench/jsonschema_bench times it). */
 static void test_large_reply(void **state)
 {
 	(void)state;
@@ -817,9 +817,7 @@ static void test_large_reply(void **state)
 	buf_addch(&b, ']');
 	cJSON *v = parse(b.data);
 	buf_release(&b);
-	double t0 = util_now_ms();
 	assert_int_equal(run(s, v, 4, NULL), 1);
-	assert_true(util_now_ms() - t0 < 2000);
 	cJSON_Delete(v);
 	jsonschema_free(s);
 }

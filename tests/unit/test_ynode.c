@@ -8,7 +8,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "util.h"
 #include "ynode.h"
@@ -134,33 +133,21 @@ static void test_empty_and_aliases(void **state)
 	ydoc_free(d);
 }
 
-static double seconds_since(const struct timespec *t0)
-{
-	struct timespec t1;
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	return (double)(t1.tv_sec - t0->tv_sec) + (double)(t1.tv_nsec - t0->tv_nsec) / 1e9;
-}
-
-/* Large mappings and many anchors load in linear time (they took tens of
- * seconds when every key and anchor was compared with all earlier ones). */
+/* Large mappings and many anchors load whole (bench/ynode_bench measures
+ * that they load in linear time). */
 static void test_large_documents(void **state)
 {
 	(void)state;
 	char *err = NULL;
 	struct buf b;
-	struct timespec t0;
 	buf_init(&b, 0);
 	for (int i = 0; i < 200000; i++)
 		buf_addf(&b, "key%d: %d\n", i, i);
-	clock_gettime(CLOCK_MONOTONIC, &t0);
 	struct ydoc *d = ydoc_parse("big.yaml", b.data, b.len, &err);
-	double secs = seconds_since(&t0);
-	print_message("200000-key mapping: %.3f s\n", secs);
 	if (!d)
 		fail_msg("%s", err);
 	assert_int_equal(d->root->n, 200000);
 	assert_string_equal(ynode_get(d->root, "key199999")->str, "199999");
-	assert_true(secs < 5);
 	ydoc_free(d);
 
 	/* The index still finds a duplicate, however late it comes. */
@@ -178,10 +165,7 @@ static void test_large_documents(void **state)
 	buf_addstr(&b, "aliases:\n");
 	for (int i = 0; i < 100000; i++)
 		buf_addf(&b, "  - *a%d\n", 99999 - i);
-	clock_gettime(CLOCK_MONOTONIC, &t0);
 	d = ydoc_parse("anchors.yaml", b.data, b.len, &err);
-	secs = seconds_since(&t0);
-	print_message("100000 anchors and aliases: %.3f s\n", secs);
 	if (!d)
 		fail_msg("%s", err);
 	const struct ynode *anchors = ynode_get(d->root, "anchors");
@@ -190,7 +174,6 @@ static void test_large_documents(void **state)
 	assert_ptr_equal(aliases->items[0], anchors->items[99999]);
 	assert_ptr_equal(aliases->items[99999], anchors->items[0]);
 	assert_string_equal(ynode_get(aliases->items[4242], "v")->str, "95757");
-	assert_true(secs < 5);
 	ydoc_free(d);
 	buf_release(&b);
 }
