@@ -103,7 +103,8 @@ bool util_glob(const char *pattern, const char *s);
 /* Monotonic and wall clocks in milliseconds. */
 double util_now_ms(void);
 long long util_wall_ms(void);
-/* util_rfc3339: format a wall time in ms as UTC "2026-01-02T03:04:05Z". */
+/* util_rfc3339: format a wall time in ms as UTC "2026-01-02T03:04:05Z"; any
+ * long long fits out (at most "-292275055-05-16T16:47:05Z"). */
 void util_rfc3339(long long wall_ms, char out[32]);
 
 /* util_read_file: read a whole file, at most max bytes; NULL and *err when

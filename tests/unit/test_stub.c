@@ -75,10 +75,10 @@ static void http_init(struct http *h)
 static void prepare(CURL *easy, int port, const char *path, const char *body,
 		    struct curl_slist *headers, struct http *h)
 {
-	char url[256];
-	snprintf(url, sizeof(url), "http://127.0.0.1:%d%s", port, path);
+	char *url = xasprintf("http://127.0.0.1:%d%s", port, path);
 	http_init(h);
 	curl_easy_setopt(easy, CURLOPT_URL, url);
+	free(url);
 	curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, on_body);
 	curl_easy_setopt(easy, CURLOPT_WRITEDATA, &h->body);
 	curl_easy_setopt(easy, CURLOPT_HEADERFUNCTION, on_header);
@@ -204,9 +204,9 @@ static struct stub *start_buffer(const char *yaml, unsigned seed, const char *lo
 
 static struct stub *start_agent(void)
 {
-	char path[1024], *err = NULL;
-	snprintf(path, sizeof(path), "%s/stub/agent.yaml", test_fixtures());
+	char *path = xasprintf("%s/stub/agent.yaml", test_fixtures()), *err = NULL;
 	struct stub_script *sc = stub_script_load(path, &err);
+	free(path);
 	if (!sc)
 		fail_msg("%s", err);
 	struct stub *s = stub_start(sc, NULL, &err);

@@ -5,6 +5,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -130,6 +131,15 @@ static void test_glob_and_time(void **state)
 	assert_string_equal(buf, "1970-01-01T00:00:00Z");
 	util_rfc3339(1767225600000LL, buf);
 	assert_string_equal(buf, "2026-01-01T00:00:00Z");
+	util_rfc3339(1835481599999LL, buf);
+	assert_string_equal(buf, "2028-02-29T23:59:59Z");
+	util_rfc3339(1798761599000LL, buf);
+	assert_string_equal(buf, "2026-12-31T23:59:59Z");
+	/* Every wall time fits the 32 bytes, whatever a history file holds. */
+	util_rfc3339(LLONG_MAX, buf);
+	assert_string_equal(buf, "292278994-08-17T07:12:55Z");
+	util_rfc3339(LLONG_MIN, buf);
+	assert_string_equal(buf, "-292275055-05-16T16:47:05Z");
 	double a = util_now_ms(), b = util_now_ms();
 	assert_true(b >= a);
 	for (int i = 0; i < 1000; i++) {
