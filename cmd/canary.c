@@ -8,10 +8,7 @@
 
 #include "cmd.h"
 #include "util.h"
-
-#ifndef CANARY_VERSION
-#define CANARY_VERSION "0.1.0"
-#endif
+#include "version.h"
 
 const struct cmd_entry cmd_table[] = {
 	{"run", "run SUITE [options]", "fire the suite at eval and prod and diff the verdicts",

@@ -19,10 +19,7 @@
 #include "run.h"
 #include "util.h"
 #include "verdict.h"
-
-#ifndef CANARY_VERSION
-#define CANARY_VERSION "0.1.0"
-#endif
+#include "version.h"
 
 struct history {
 	sqlite3 *db;

@@ -14,10 +14,7 @@
 #include "history.h"
 #include "report.h"
 #include "util.h"
-
-#ifndef CANARY_VERSION
-#define CANARY_VERSION "0.1.0"
-#endif
+#include "version.h"
 
 #define HTML_RUNS_DEFAULT 20
 #define HTML_VALUE_MAX ((size_t)4096)

@@ -19,10 +19,7 @@
 #include "run.h"
 #include "util.h"
 #include "verdict.h"
-
-#ifndef CANARY_VERSION
-#define CANARY_VERSION "0.1.0"
-#endif
+#include "version.h"
 
 /* The most distinct reasons listed per side under "failures". */
 #define FAILURES_MAX 5

@@ -26,6 +26,7 @@
 
 #include "provider.h"
 #include "util.h"
+#include "version.h"
 
 #define DEFAULT_TIMEOUT_MS 30000L
 #define DEFAULT_CONNECT_TIMEOUT_MS 10000L
@@ -354,7 +355,7 @@ static void configure(CURL *e, struct tjob *j)
 	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, request_timeout(req));
 	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, request_connect_timeout(req));
 	curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
-	curl_easy_setopt(e, CURLOPT_USERAGENT, "canary/0.1");
+	curl_easy_setopt(e, CURLOPT_USERAGENT, "canary/" CANARY_VERSION);
 	curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
 	curl_easy_setopt(e, CURLOPT_HTTPHEADER, j->headers);
 	if (req->body) {

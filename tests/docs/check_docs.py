@@ -14,6 +14,8 @@ usage: check_docs.py CANARY SRCDIR
   that its command has, and the YAML examples parse (when PyYAML is there).
 - `groff -man -ww -z` prints no warning for either page (when groff is
   there).
+- Both pages name the version that `canary --version` prints (meson's
+  project version).
 
 Prints TAP version 13.  A check that needs a missing tool is skipped.
 """
@@ -461,6 +463,19 @@ def check_groff(tap, src):
         tap.check("groff -man -ww -z %s prints no warning" % page, problems)
 
 
+def check_version(tap, canary, pages):
+    rc, out, _ = run([canary, "--version"])
+    version = out.strip()
+    problems = [] if rc == 0 and version.startswith("canary ") else \
+        ["canary --version exited %d and printed %r" % (rc, out)]
+    for page, roff in sorted(pages.items()):
+        th = re.search(r'^\.TH .*"(canary [^"]*)"', roff, re.M)
+        if not th or th.group(1) != version:
+            problems.append("%s: .TH names %s, not %s" %
+                            (page, th.group(1) if th else "no version", version))
+    tap.check("the man pages name the version canary prints (%s)" % version, problems)
+
+
 def main(argv):
     if len(argv) != 3:
         sys.stderr.write("usage: check_docs.py CANARY SRCDIR\n")
@@ -479,6 +494,7 @@ def main(argv):
     check_suite_keys(tap, canary, pages["docs/canary-suite.5"])
     check_examples(tap, canary, src, cmds)
     check_groff(tap, src)
+    check_version(tap, canary, pages)
     return tap.emit()
 
 

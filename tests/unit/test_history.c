@@ -24,6 +24,7 @@
 #include "support.h"
 #include "util.h"
 #include "verdict.h"
+#include "version.h"
 
 /* 2026-03-10T12:00:00Z, the "now" of the seeded fixture. */
 #define NOW 1773144000000LL
@@ -300,7 +301,8 @@ static void test_record_every_field(void **state)
 			      "FROM runs WHERE id = %lld", id);
 	assert_query(db, sql,
 		     "hist-suite|cafe|1773144000000|1234|drift|1|0|"
-		     "http://127.0.0.1:8081/v1/chat/completions|${env:PROD_URL}|0.1.0|1/3");
+		     "http://127.0.0.1:8081/v1/chat/completions|${env:PROD_URL}|" CANARY_VERSION
+		     "|1/3");
 	free(sql);
 	assert_query(db, "SELECT side, value, count FROM fingerprints ORDER BY side, value",
 		     "eval|" FP_A "|4\nprod|" FP_B "|3");

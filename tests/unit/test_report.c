@@ -18,6 +18,7 @@
 #include "run.h"
 #include "util.h"
 #include "verdict.h"
+#include "version.h"
 
 #define REASON_TOOL "tool_call: missing required property 'attendee_emails'"
 #define REASON_14 "regex: no match for /\\b30 days\\b/ in \"we accept refunds within 14 days\""
@@ -337,7 +338,7 @@ static void test_json_fields(void **state)
 	cJSON *root = parse_report(&w->run);
 
 	assert_int_equal(num(root, "canary_report"), 1);
-	assert_string_equal(str(root, "canary_version"), "0.1.0");
+	assert_string_equal(str(root, "canary_version"), CANARY_VERSION);
 	assert_string_equal(str(root, "suite"), "calendar-assistant");
 	assert_string_equal(str(root, "started_at"), "2026-01-02T03:04:05Z");
 	assert_int_equal(num(root, "duration_ms"), 1234);

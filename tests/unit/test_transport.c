@@ -24,6 +24,7 @@
 
 #include "transport.h"
 #include "util.h"
+#include "version.h"
 
 /* ---- the test server ---------------------------------------------------- */
 
@@ -500,7 +501,7 @@ static void test_post_headers(void **state)
 	} cases[] = {
 		{"{}", NULL, "X-Method", "POST"},
 		{"{}", NULL, "X-Content-Type", "application/json"},
-		{"{}", NULL, "X-User-Agent", "canary/0.1"},
+		{"{}", NULL, "X-User-Agent", "canary/" CANARY_VERSION},
 		{"x", "Content-Type: text/plain", "X-Content-Type", "text/plain"},
 		{"x", "X-Token: s3cret", "X-Token", "s3cret"},
 	};
