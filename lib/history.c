@@ -353,8 +353,11 @@ struct history *history_open(const char *path, char **err)
 	}
 	sqlite3_busy_timeout(h->db, (int)h->busy_ms);
 	int version = 0;
-	/* The first read finds a file that is not a database. */
-	if (user_version(h, &version, err) < 0 || check_version(h, version, err) < 0)
+	/* The first read finds a file that is not a database.  The version and
+	 * the tables are read in one transaction, so a history that another
+	 * process creates meanwhile is seen whole or not at all. */
+	if (exec_sql(h, "BEGIN", NULL, err) < 0 || user_version(h, &version, err) < 0 ||
+	    check_version(h, version, err) < 0 || exec_sql(h, "COMMIT", NULL, err) < 0)
 		goto out;
 	h->version = version;
 	if (exec_sql(h, "PRAGMA foreign_keys = ON", NULL, err) < 0)

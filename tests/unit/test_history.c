@@ -502,6 +502,49 @@ static void test_concurrent_writers(void **state)
 	hist_world_release(&w);
 }
 
+/* Processes that open a new history at once all find it a canary history:
+ * none reads the version before another creates it and the tables after. */
+static void test_concurrent_create(void **state)
+{
+	enum { ROUNDS = 40, CHILDREN = 4 };
+	struct hist_world w;
+	hist_world_init(&w, "hist-suite");
+	for (int round = 0; round < ROUNDS; round++) {
+		char *path = xasprintf("%s/new-%d.sqlite", w.dir, round);
+		int go[2];
+		assert_int_equal(pipe(go), 0);
+		pid_t pids[CHILDREN];
+		for (int c = 0; c < CHILDREN; c++) {
+			pids[c] = fork();
+			assert_true(pids[c] >= 0);
+			if (pids[c] > 0)
+				continue;
+			close(go[1]);
+			char byte;
+			if (read(go[0], &byte, 1) != 0)
+				_exit(3);
+			char *err = NULL;
+			struct history *h = history_open(path, &err);
+			if (!h) {
+				fprintf(stderr, "round %d, child %d: %s\n", round, c, err);
+				_exit(1);
+			}
+			history_close(h);
+			_exit(0);
+		}
+		close(go[0]);
+		close(go[1]);
+		for (int c = 0; c < CHILDREN; c++) {
+			int status = 0;
+			assert_int_equal(waitpid(pids[c], &status, 0), pids[c]);
+			assert_true(WIFEXITED(status));
+			assert_int_equal(WEXITSTATUS(status), 0);
+		}
+		free(path);
+	}
+	hist_world_release(&w);
+}
+
 /* in_child: run fn(arg) in a child process as an unprivileged user (root
  * ignores file modes); its exit code. */
 static int in_child(int (*fn)(const char *), const char *arg)
@@ -1182,6 +1225,7 @@ int main(void)
 		cmocka_unit_test(test_interrupted_run),
 		cmocka_unit_test(test_locked_history),
 		cmocka_unit_test(test_concurrent_writers),
+		cmocka_unit_test(test_concurrent_create),
 		cmocka_unit_test(test_readonly_history),
 		cmocka_unit_test(test_not_a_history),
 		cmocka_unit_test(test_migrate_from_v1),
