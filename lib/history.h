@@ -267,7 +267,7 @@ void history_fp_short(const char *fp, char *out, size_t size);
  */
 
 struct history_html_options {
-	long long generated_at;   /* shown in the header */
+	long long generated_at;   /* shown in the header: the caller's clock */
 	int runs;                 /* rows of the runs table (0: 20) */
 };
 

@@ -704,8 +704,8 @@ int history_html(FILE *f, const struct history_view *views, size_t n,
 		 const struct history_html_options *o, char **err)
 {
 	char generated[32], since[32], until[32];
-	int runs = o && o->runs > 0 ? o->runs : HTML_RUNS_DEFAULT;
-	rfc3339(o ? o->generated_at : util_wall_ms(), generated);
+	int runs = o->runs > 0 ? o->runs : HTML_RUNS_DEFAULT;
+	rfc3339(o->generated_at, generated);
 	fputs("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
 	      "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
 	      "<meta name=\"generator\" content=\"canary " CANARY_VERSION "\">\n"

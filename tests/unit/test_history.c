@@ -1140,6 +1140,7 @@ static void test_html(void **state)
 	fclose(f);
 	assert_true(len > 1000);
 	assert_non_null(strstr(page, "<!DOCTYPE html>"));
+	assert_non_null(strstr(page, "generated 2026-03-10T12:00:00Z"));
 	/* Self-contained: nothing to fetch, nothing to run. */
 	assert_null(strstr(page, "<script"));
 	assert_null(strstr(page, "<img"));
