@@ -449,51 +449,65 @@ static void test_locked_history(void **state)
 	hist_world_release(&w);
 }
 
-/* Two processes record at once: every run of both is there. */
-static void test_concurrent_writers(void **state)
+/* open_and_record: open the history at path and record runs runs, as
+ * child c of at_once(); its exit code. */
+static int open_and_record(struct hist_world *w, const char *path, int c, int runs)
 {
-	enum { CHILDREN = 2, RUNS = 5 };
-	struct hist_world w;
-	hist_world_init(&w, "hist-suite");
+	char *err = NULL;
+	struct history *h = history_open(path, &err);
+	if (!h) {
+		fprintf(stderr, "child %d: %s\n", c, err);
+		return 1;
+	}
+	for (int i = 0; i < runs; i++) {
+		struct run_spec spec = {.started = NOW + c * 1000 + i, .fp = {FP_A, FP_A}};
+		struct run *r = make_run(w, &spec);
+		if (history_record(h, r, NULL, NULL, &err) < 0) {
+			fprintf(stderr, "child %d: %s\n", c, err);
+			return 2;
+		}
+		run_free(r);
+	}
+	history_close(h);
+	return 0;
+}
+
+/* at_once: n child processes that start together (each waits for the end
+ * of one pipe) open the history at path and record runs runs each; every
+ * one must succeed. */
+static void at_once(struct hist_world *w, const char *path, int n, int runs)
+{
+	pid_t pids[8];
 	int go[2];
+	assert_true(n <= (int)ARRAY_SIZE(pids));
 	assert_int_equal(pipe(go), 0);
-	pid_t pids[CHILDREN];
-	for (int c = 0; c < CHILDREN; c++) {
+	for (int c = 0; c < n; c++) {
 		pids[c] = fork();
 		assert_true(pids[c] >= 0);
 		if (pids[c] > 0)
 			continue;
-		/* The child: both create the new history at once, then record. */
 		close(go[1]);
 		char byte;
-		if (read(go[0], &byte, 1) != 0)
-			_exit(3);
-		char *err = NULL;
-		struct history *h = history_open(w.path, &err);
-		if (!h) {
-			fprintf(stderr, "child %d: %s\n", c, err);
-			_exit(1);
-		}
-		for (int i = 0; i < RUNS; i++) {
-			struct run_spec spec = {.started = NOW + c * 1000 + i, .fp = {FP_A, FP_A}};
-			struct run *r = make_run(&w, &spec);
-			if (history_record(h, r, NULL, NULL, &err) < 0) {
-				fprintf(stderr, "child %d: %s\n", c, err);
-				_exit(2);
-			}
-			run_free(r);
-		}
-		history_close(h);
-		_exit(0);
+		_exit(read(go[0], &byte, 1) != 0 ? 3 : open_and_record(w, path, c, runs));
 	}
 	close(go[0]);
 	close(go[1]); /* every child reads end-of-file at once */
-	for (int c = 0; c < CHILDREN; c++) {
+	for (int c = 0; c < n; c++) {
 		int status = 0;
 		assert_int_equal(waitpid(pids[c], &status, 0), pids[c]);
 		assert_true(WIFEXITED(status));
 		assert_int_equal(WEXITSTATUS(status), 0);
 	}
+}
+
+/* Two processes create the new history at once, then record: every run of
+ * both is there. */
+static void test_concurrent_writers(void **state)
+{
+	enum { CHILDREN = 2, RUNS = 5 };
+	struct hist_world w;
+	hist_world_init(&w, "hist-suite");
+	at_once(&w, w.path, CHILDREN, RUNS);
 	sqlite3 *db = db_open(w.path);
 	assert_int_equal(rows(db, "runs"), CHILDREN * RUNS);
 	assert_int_equal(rows(db, "samples"), CHILDREN * RUNS * 8);
@@ -506,40 +520,11 @@ static void test_concurrent_writers(void **state)
  * none reads the version before another creates it and the tables after. */
 static void test_concurrent_create(void **state)
 {
-	enum { ROUNDS = 40, CHILDREN = 4 };
 	struct hist_world w;
 	hist_world_init(&w, "hist-suite");
-	for (int round = 0; round < ROUNDS; round++) {
+	for (int round = 0; round < 40; round++) {
 		char *path = xasprintf("%s/new-%d.sqlite", w.dir, round);
-		int go[2];
-		assert_int_equal(pipe(go), 0);
-		pid_t pids[CHILDREN];
-		for (int c = 0; c < CHILDREN; c++) {
-			pids[c] = fork();
-			assert_true(pids[c] >= 0);
-			if (pids[c] > 0)
-				continue;
-			close(go[1]);
-			char byte;
-			if (read(go[0], &byte, 1) != 0)
-				_exit(3);
-			char *err = NULL;
-			struct history *h = history_open(path, &err);
-			if (!h) {
-				fprintf(stderr, "round %d, child %d: %s\n", round, c, err);
-				_exit(1);
-			}
-			history_close(h);
-			_exit(0);
-		}
-		close(go[0]);
-		close(go[1]);
-		for (int c = 0; c < CHILDREN; c++) {
-			int status = 0;
-			assert_int_equal(waitpid(pids[c], &status, 0), pids[c]);
-			assert_true(WIFEXITED(status));
-			assert_int_equal(WEXITSTATUS(status), 0);
-		}
+		at_once(&w, path, 4, 0);
 		free(path);
 	}
 	hist_world_release(&w);

@@ -549,13 +549,14 @@ static void test_retry_500_then_ok(void **state)
 	transport_free(t);
 }
 
-static void test_retry_after_honoured(void **state)
+/* expect_retried_after: path answers 429 once, then 200; the retry came
+ * at least min_ms after the first attempt. */
+static void expect_retried_after(const struct transport_options *opt, const char *path,
+				 double min_ms)
 {
-	struct transport_options opt = fast_options();
-	opt.backoff_max_ms = 5000;
-	struct transport *t = transport_with(&opt);
+	struct transport *t = transport_with(opt);
 	struct outcome o = {0};
-	char *u = url_for("/429-retry-after");
+	char *u = url_for(path);
 	submit_to(t, u, NULL, NULL, &o);
 	free(u);
 	run_ok(t, NULL);
@@ -563,34 +564,27 @@ static void test_retry_after_honoured(void **state)
 	assert_true(o.ok);
 	assert_int_equal(o.status, 200);
 	assert_int_equal(o.attempts, 2);
-	struct hit h = hit_get("/429-retry-after");
+	struct hit h = hit_get(path);
 	assert_int_equal(h.count, 2);
-	/* Retry-After: 1 means a second, not the 10 ms jitter ceiling. */
-	assert_true(h.at[1] - h.at[0] >= 950);
+	assert_true(h.at[1] - h.at[0] >= min_ms);
 	outcome_release(&o);
 	transport_free(t);
+}
+
+static void test_retry_after_honoured(void **state)
+{
+	struct transport_options opt = fast_options();
+	opt.backoff_max_ms = 5000;
+	/* Retry-After: 1 means a second, not the 10 ms jitter ceiling. */
+	expect_retried_after(&opt, "/429-retry-after", 950);
 }
 
 static void test_retry_after_capped(void **state)
 {
 	struct transport_options opt = fast_options();
 	opt.backoff_max_ms = 200;
-	struct transport *t = transport_with(&opt);
-	struct outcome o = {0};
-	char *u = url_for("/429-retry-after-long");
-	submit_to(t, u, NULL, NULL, &o);
-	free(u);
 	/* Uncapped, the wait of a day would outlast the test's timeout. */
-	run_ok(t, NULL);
-
-	assert_true(o.ok);
-	assert_int_equal(o.status, 200);
-	assert_int_equal(o.attempts, 2);
-	struct hit h = hit_get("/429-retry-after-long");
-	assert_int_equal(h.count, 2);
-	assert_true(h.at[1] - h.at[0] >= 150);
-	outcome_release(&o);
-	transport_free(t);
+	expect_retried_after(&opt, "/429-retry-after-long", 150);
 }
 
 static long long pinned_ms;
@@ -608,21 +602,7 @@ static void test_retry_after_date(void **state)
 	opt.backoff_max_ms = 5000;
 	opt.wall_ms = pinned_clock;
 	pinned_ms = 951868799000LL; /* 2000-02-29T23:59:59Z */
-	struct transport *t = transport_with(&opt);
-	struct outcome o = {0};
-	char *u = url_for("/429-retry-date");
-	submit_to(t, u, NULL, NULL, &o);
-	free(u);
-	run_ok(t, NULL);
-
-	assert_true(o.ok);
-	assert_int_equal(o.status, 200);
-	assert_int_equal(o.attempts, 2);
-	struct hit h = hit_get("/429-retry-date");
-	assert_int_equal(h.count, 2);
-	assert_true(h.at[1] - h.at[0] >= 950);
-	outcome_release(&o);
-	transport_free(t);
+	expect_retried_after(&opt, "/429-retry-date", 950);
 }
 
 static void test_persistent_503(void **state)
