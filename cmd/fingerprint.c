@@ -7,6 +7,7 @@
 
 #include "cmd.h"
 #include "fingerprint.h"
+#include "util.h"
 
 static const char fingerprint_usage[] =
 	"usage: canary fingerprint COMPOSITION.yaml [--json | --header]\n"
@@ -65,9 +66,7 @@ int cmd_fingerprint(int argc, char **argv)
 	}
 	if (json) {
 		cJSON *tree = fingerprint_to_json(fp);
-		char *text = cJSON_Print(tree);
-		printf("%s\n", text);
-		cJSON_free(text);
+		util_json_write(stdout, tree);
 		cJSON_Delete(tree);
 	} else if (header) {
 		char *h = fingerprint_header(fp, 0);

@@ -603,9 +603,7 @@ static int run_check(struct history *h, const struct history_cmd *c, FILE *out)
 	rc = degraded ? EXIT_FAIL : compared ? EXIT_PASS : EXIT_ERRORS;
 	if (json) {
 		cJSON_AddNumberToObject(json, "exit_code", rc);
-		char *text = cJSON_Print(json);
-		fprintf(out, "%s\n", text);
-		cJSON_free(text);
+		util_json_write(out, json);
 	} else if (n == 0) {
 		fputs("no runs in the last 7 days: nothing to compare\n", out);
 	} else {
@@ -678,9 +676,7 @@ static int run_show(struct history *h, const struct history_cmd *c, FILE *out)
 			cJSON_AddItemToArray(suites, c->fingerprints
 							     ? fingerprints_json(&views[i])
 							     : history_view_json(&views[i]));
-		char *text = cJSON_Print(json);
-		fprintf(out, "%s\n", text);
-		cJSON_free(text);
+		util_json_write(out, json);
 		cJSON_Delete(json);
 	} else {
 		if (nviews == 0) {
