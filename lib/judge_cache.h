@@ -31,6 +31,13 @@ char *judge_cache_default_path(void);
 struct judge_cache *judge_cache_open(const char *path, char **err);
 void judge_cache_close(struct judge_cache *c);
 
+/* judge_cache_choose: the cache a command uses: the one at path
+ * (--judge-cache), else the default one.  NULL with *err left NULL when
+ * there is none to use: no HOME, or a default place that cannot be used
+ * (a read-only HOME under cron or in a container), *warning then saying
+ * why; NULL and *err when path cannot be used. */
+struct judge_cache *judge_cache_choose(const char *path, char **warning, char **err);
+
 /* judge_cache_key: the SHA-256 (hex) of parts[0..n): each part is hashed
  * with its length, so moving text between parts changes the key, and a
  * NULL part differs from "". */

@@ -127,8 +127,7 @@ struct run_options {
 	struct transport_options transport;
 	long timeout_ms;        /* --timeout: overrides suite and case (0: none) */
 	int repeat;             /* --repeat: overrides (0: none) */
-	const char *stratum;    /* --stratum filter, or NULL */
-	const char *case_glob;  /* --case filter, or NULL */
+	struct suite_filter filter; /* --stratum and --case (borrowed) */
 	bool judge_lazy;        /* skip the judge when other graders failed the sample */
 	const char *judge_cache;/* --judge-cache path, or NULL for the default */
 	bool no_judge_cache;    /* --no-judge-cache */
