@@ -5,8 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <curl/curl.h>
-
 #include "fingerprint.h"
 #include "jsonptr.h"
 #include "judge_cache.h"
@@ -714,24 +712,12 @@ char *run_display_url(const struct target *t, const struct redact *rd)
 {
 	if (!t->url_overridden && template_uses_env(t->url))
 		return xstrdup(t->url);
-	char *shown = NULL;
-	CURLU *u = curl_url();
-	if (u && curl_url_set(u, CURLUPART_URL, t->url, CURLU_NON_SUPPORT_SCHEME) == CURLUE_OK) {
-		curl_url_set(u, CURLUPART_USER, NULL, 0);
-		curl_url_set(u, CURLUPART_PASSWORD, NULL, 0);
-		curl_url_set(u, CURLUPART_OPTIONS, NULL, 0);
-		curl_url_set(u, CURLUPART_QUERY, NULL, 0);
-		curl_url_set(u, CURLUPART_FRAGMENT, NULL, 0);
-		char *text = NULL;
-		if (curl_url_get(u, CURLUPART_URL, &text, 0) == CURLUE_OK) {
-			shown = redact_apply(rd, text);
-			curl_free(text);
-		}
-	}
-	curl_url_cleanup(u);
+	char *text = transport_display_url(t->url);
 	/* A template without env (e.g. ${vars.x}) or an unparsable URL shows as
 	 * written, never with anything substituted. */
-	return shown ? shown : redact_apply(rd, t->url);
+	char *shown = redact_apply(rd, text ? text : t->url);
+	free(text);
+	return shown;
 }
 
 struct run *run_execute(struct suite *s, const struct run_options *o, char **err)
