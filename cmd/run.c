@@ -242,8 +242,10 @@ int cmd_run_suite(struct suite *s, struct run_options *ro, const struct cmd_outp
 			free(err);
 			err = NULL;
 		}
-		if (!hist || record_history(hist, r) < 0)
-			rc = rc == EXIT_PASS ? EXIT_ERRORS : rc;
+		if ((!hist || record_history(hist, r) < 0) && rc == EXIT_PASS) {
+			rc = EXIT_ERRORS;
+			r->exit_reason = xstrdup("the run could not be recorded in the history");
+		}
 		r->exit_code = rc; /* what every report says is what canary exits with */
 	}
 	bool text_elsewhere = reports_to_stdout(out);

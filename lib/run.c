@@ -815,6 +815,7 @@ void run_free(struct run *r)
 	}
 	run_fingerprints_release(r);
 	free(r->warning);
+	free(r->exit_reason);
 	for (size_t i = 0; i < r->nhistory_unevaluated; i++)
 		free(r->history_unevaluated[i]);
 	for (size_t i = 0; i < r->nnew_since_last; i++)

@@ -116,6 +116,7 @@ struct run {
 	char **new_since_last;         /* prod fingerprints the previous run did not see */
 	size_t nnew_since_last;
 	bool has_previous_run;
+	char *exit_reason;             /* why exit_code is worse than the verdict, or NULL */
 	double alpha;                  /* significance level (0: the default 0.05) */
 	bool strict;                   /* flaky cases fail the run */
 	char *warning;                 /* something the run did without, or NULL */
