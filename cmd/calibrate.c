@@ -550,10 +550,8 @@ static int cmd_calibrate(int argc, char **argv)
 			break;
 		}
 	}
-	if (opt < 0)
+	if (cmd_parser_end(&p, opt, 2, 2) < 0)
 		return p.exit;
-	if (cmd_parser_operands(&p, 2, 2) < 0)
-		return EXIT_USAGE;
 	char *err = NULL;
 	cal.labels_path = argv[2];
 	cal.suite = suite_load(argv[1], &so, &err);

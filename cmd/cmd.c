@@ -95,10 +95,8 @@ size_t cmd_options(const struct cmd_entry *cmd, const struct cmd_option **out, s
 	return n;
 }
 
-/* The option named by the len bytes of name: an exact name, else a unique
- * prefix; NULL after an error. */
-static const struct cmd_option *find_long(const struct cmd_parser *p, const char *name,
-					  size_t len)
+const struct cmd_option *cmd_parser_find(const struct cmd_parser *p, const char *name,
+					 size_t len)
 {
 	const struct cmd_option *all[CMD_OPTIONS_MAX], *found = NULL;
 	const char *names[CMD_OPTIONS_MAX + 1];
@@ -174,7 +172,7 @@ static const struct cmd_option *next_short(struct cmd_parser *p)
 static const struct cmd_option *next_long(struct cmd_parser *p, const char *word)
 {
 	const char *eq = strchr(word, '=');
-	const struct cmd_option *o = find_long(p, word, eq ? (size_t)(eq - word) : strlen(word));
+	const struct cmd_option *o = cmd_parser_find(p, word, eq ? (size_t)(eq - word) : strlen(word));
 	if (!o)
 		return NULL;
 	if (!o->has_value && eq) {
@@ -236,8 +234,11 @@ int cmd_parser_next(struct cmd_parser *p)
 	return o->id;
 }
 
-int cmd_parser_operands(const struct cmd_parser *p, int min, int max)
+int cmd_parser_end(struct cmd_parser *p, int opt, int min, int max)
 {
+	if (opt < 0)
+		return -1;
+	p->exit = EXIT_USAGE;
 	if (p->noperands < min) {
 		cmd_parser_error(p, "%s needs %s", p->cmd->name, p->cmd->operands);
 		return -1;

@@ -107,9 +107,15 @@ void cmd_parser_init(struct cmd_parser *p, const struct cmd_entry *cmd, int argc
  * p->argv[1..1 + p->noperands); -1 when the command must stop now with
  * exit code p->exit (0 after printing --help, 2 after an error). */
 int cmd_parser_next(struct cmd_parser *p);
-/* cmd_parser_operands: 0 when there are min to max operands (max < 0: no
- * limit); -1 after an error. */
-int cmd_parser_operands(const struct cmd_parser *p, int min, int max);
+/* cmd_parser_find: the option named by the len bytes of name: an exact
+ * name, else a unique prefix; NULL after an error (unless p->quiet). */
+const struct cmd_option *cmd_parser_find(const struct cmd_parser *p, const char *name,
+					 size_t len);
+/* cmd_parser_end: after the last cmd_parser_next(), which returned opt: 0
+ * when every option parsed and there are min to max operands (max < 0: no
+ * limit); -1 otherwise, after an error or --help, with the exit code in
+ * p->exit. */
+int cmd_parser_end(struct cmd_parser *p, int opt, int min, int max);
 /* cmd_parser_choice: the index of p->arg in the option's words; -1 after
  * an error listing them. */
 int cmd_parser_choice(const struct cmd_parser *p);

@@ -119,22 +119,6 @@ static void offer_value(enum cmd_value kind, const struct cmd_option *o, const c
 	}
 }
 
-/* The option named in "--name=value" (an exact name or a unique prefix). */
-static const struct cmd_option *option_named(const struct cmd_entry *cmd, const char *word)
-{
-	const struct cmd_option *all[CMD_OPTIONS_MAX], *found = NULL;
-	size_t n = cmd_options(cmd, all, ARRAY_SIZE(all)), len = strcspn(word, "="), matches = 0;
-	for (size_t i = 0; i < n; i++) {
-		if (strlen(all[i]->name) == len && strncmp(all[i]->name, word, len) == 0)
-			return all[i];
-		if (strncmp(all[i]->name, word, len) == 0) {
-			found = all[i];
-			matches++;
-		}
-	}
-	return matches == 1 ? found : NULL;
-}
-
 int cmd_complete(int argc, char **argv)
 {
 	const char *cur = argc > 1 ? argv[argc - 1] : "";
@@ -173,9 +157,10 @@ int cmd_complete(int argc, char **argv)
 		return 0;
 	}
 	if (cur[0] == '-' && !p.operands_only) {
-		const struct cmd_option *o = cur[1] == '-' && strchr(cur, '=')
-						     ? option_named(cmd, cur + 2)
-						     : NULL;
+		const struct cmd_option *o =
+			cur[1] == '-' && strchr(cur, '=')
+				? cmd_parser_find(&p, cur + 2, strcspn(cur + 2, "="))
+				: NULL;
 		if (o && o->has_value) {
 			offer_value(o->kind, o, strchr(cur, '=') + 1, suite);
 			return 0;

@@ -99,12 +99,10 @@ static int cmd_demo(int argc, char **argv)
 			break;
 		}
 	}
-	if (opt < 0) {
+	if (cmd_parser_end(&p, opt, 0, 0) < 0) {
 		rc = p.exit;
 		goto out;
 	}
-	if (cmd_parser_operands(&p, 0, 0) < 0)
-		goto out;
 	static const char *const scripts[SIDE__COUNT] = {"demo-eval-agent.yaml",
 							  "demo-prod-agent.yaml"};
 	struct suite_options so = {0};

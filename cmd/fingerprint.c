@@ -46,10 +46,8 @@ static int cmd_fingerprint(int argc, char **argv)
 		else
 			header = true;
 	}
-	if (opt < 0)
+	if (cmd_parser_end(&p, opt, 1, 1) < 0)
 		return p.exit;
-	if (cmd_parser_operands(&p, 1, 1) < 0)
-		return EXIT_USAGE;
 	if (json && header) {
 		cmd_parser_error(&p, "fingerprint takes at most one of --json, --header");
 		return EXIT_USAGE;

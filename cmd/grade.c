@@ -177,12 +177,10 @@ static int cmd_grade(int argc, char **argv)
 			break;
 		}
 	}
-	if (opt < 0) {
+	if (cmd_parser_end(&p, opt, 1, 1) < 0) {
 		rc = p.exit;
 		goto out;
 	}
-	if (cmd_parser_operands(&p, 1, 1) < 0)
-		goto out;
 	if (!filter.ncases || !reply_path) {
 		cmd_parser_error(&p, "grade needs --case and --reply");
 		goto out;

@@ -486,10 +486,8 @@ static int parse_args(int argc, char **argv, struct history_cmd *c)
 			break;
 		}
 	}
-	if (opt < 0)
+	if (cmd_parser_end(&p, opt, 1, 1) < 0)
 		return p.exit == 0 ? 1 : -1;
-	if (cmd_parser_operands(&p, 1, 1) < 0)
-		return -1;
 	c->path = argv[1];
 	if (c->check && (c->format == FORMAT_HTML || c->fingerprints || c->since_arg)) {
 		cmd_error("--check takes neither --format html, --fingerprints nor --since (it "

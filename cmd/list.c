@@ -162,12 +162,10 @@ static int cmd_list(int argc, char **argv)
 			break;
 		}
 	}
-	if (opt < 0) {
+	if (cmd_parser_end(&p, opt, 1, 1) < 0) {
 		rc = p.exit;
 		goto out;
 	}
-	if (cmd_parser_operands(&p, 1, 1) < 0)
-		goto out;
 	struct suite_options so = {.lazy_env = true};
 	s = suite_load(argv[1], &so, &err);
 	if (!s) {

@@ -69,10 +69,8 @@ static int cmd_merge(int argc, char **argv)
 			break;
 		}
 	}
-	if (opt < 0)
+	if (cmd_parser_end(&p, opt, 1, -1) < 0)
 		return p.exit;
-	if (cmd_parser_operands(&p, 1, -1) < 0)
-		return EXIT_USAGE;
 	reports = xcalloc((size_t)p.noperands, sizeof(*reports));
 	for (int i = 1; i <= p.noperands; i++) {
 		reports[n] = report_json_load(argv[i], &err);

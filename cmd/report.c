@@ -54,10 +54,8 @@ static int cmd_report(int argc, char **argv)
 			break;
 		}
 	}
-	if (opt < 0)
+	if (cmd_parser_end(&p, opt, 1, 1) < 0)
 		return p.exit;
-	if (cmd_parser_operands(&p, 1, 1) < 0)
-		return EXIT_USAGE;
 	cJSON *tree = report_json_load(argv[1], &err);
 	if (!tree) {
 		cmd_error("%s", err);

@@ -587,12 +587,10 @@ static int cmd_run(int argc, char **argv)
 			break;
 		}
 	}
-	if (opt < 0) {
+	if (cmd_parser_end(&p, opt, 1, 1) < 0) {
 		rc = p.exit;
 		goto out;
 	}
-	if (cmd_parser_operands(&p, 1, 1) < 0)
-		goto out;
 	if (out.notify && !out.history) {
 		cmd_error("--notify needs --history, where the state it reports changes of "
 			  "is kept");

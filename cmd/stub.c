@@ -67,10 +67,8 @@ static int cmd_stub(int argc, char **argv)
 			break;
 		}
 	}
-	if (opt < 0)
+	if (cmd_parser_end(&p, opt, 1, 1) < 0)
 		return p.exit;
-	if (cmd_parser_operands(&p, 1, 1) < 0)
-		return EXIT_USAGE;
 
 	char *err = NULL;
 	struct stub_script *script = stub_script_load(argv[1], &err);

@@ -28,10 +28,8 @@ static int cmd_validate(int argc, char **argv)
 	cmd_parser_init(&p, &cmd_validate_entry, argc, argv);
 	while ((opt = cmd_parser_next(&p)) > 0)
 		;
-	if (opt < 0)
+	if (cmd_parser_end(&p, opt, 1, -1) < 0)
 		return p.exit;
-	if (cmd_parser_operands(&p, 1, -1) < 0)
-		return EXIT_USAGE;
 	struct suite_options so = {.lazy_env = true};
 	int rc = 0;
 	for (int i = 1; i <= p.noperands; i++) {
