@@ -111,10 +111,11 @@ int main(int argc, char **argv)
 	if (strcmp(argv[1], "__complete") == 0)
 		return cmd_complete(argc - 1, argv + 1);
 	if (argv[1][0] == '-') {
-		const char *hint = argv[1][1] == '-' ? util_suggest(argv[1] + 2, top_options) : NULL;
+		const char *hint =
+			argv[1][1] == '-' ? util_suggest(argv[1] + 2, top_options) : NULL;
 		if (hint)
-			cmd_error("unrecognized option '%s' (did you mean '--%s'?); see 'canary --help'",
-				  argv[1], hint);
+			cmd_error("unrecognized option '%s' (did you mean '--%s'?); "
+				  "see 'canary --help'", argv[1], hint);
 		else
 			cmd_error("unrecognized option '%s'; see 'canary --help'", argv[1]);
 		return EXIT_USAGE;

@@ -19,7 +19,8 @@ void cmd_error(const char *fmt, ...)
 	va_end(ap);
 	for (char *line = msg, *end; line; line = end ? end + 1 : NULL) {
 		end = strchr(line, '\n');
-		fprintf(stderr, "canary: %.*s\n", end ? (int)(end - line) : (int)strlen(line), line);
+		int len = end ? (int)(end - line) : (int)strlen(line);
+		fprintf(stderr, "canary: %.*s\n", len, line);
 	}
 	free(msg);
 }
@@ -172,7 +173,8 @@ static const struct cmd_option *next_short(struct cmd_parser *p)
 static const struct cmd_option *next_long(struct cmd_parser *p, const char *word)
 {
 	const char *eq = strchr(word, '=');
-	const struct cmd_option *o = cmd_parser_find(p, word, eq ? (size_t)(eq - word) : strlen(word));
+	size_t len = eq ? (size_t)(eq - word) : strlen(word);
+	const struct cmd_option *o = cmd_parser_find(p, word, len);
 	if (!o)
 		return NULL;
 	if (!o->has_value && eq) {

@@ -90,7 +90,8 @@ static const struct suite_case *the_case(const struct suite *s, const struct sui
 				continue;
 			c = &s->strata[i].cases[j];
 			if (n++ < 5)
-				buf_addf(&names, "%s%s/%s", n > 1 ? ", " : "", s->strata[i].name, c->id);
+				buf_addf(&names, "%s%s/%s", n > 1 ? ", " : "", s->strata[i].name,
+					 c->id);
 		}
 	if (n > 1) {
 		cmd_error("--case selects %zu cases (%s%s); grade takes one", n, names.data,
@@ -140,8 +141,8 @@ static int cmd_grade(int argc, char **argv)
 			break;
 		case OPT_API:
 			if (!provider_find(p.arg)) {
-				cmd_error("unknown --api '%s' (openai-chat, anthropic-messages, http)",
-					  p.arg);
+				cmd_error("unknown --api '%s' (openai-chat, anthropic-messages, "
+					  "http)", p.arg);
 				goto out;
 			}
 			api = p.arg;
@@ -156,7 +157,8 @@ static int cmd_grade(int argc, char **argv)
 			break;
 		case OPT_LATENCY:
 			if (util_parse_duration(p.arg, &latency) < 0) {
-				cmd_error("--latency takes a duration such as 850ms, not '%s'", p.arg);
+				cmd_error("--latency takes a duration such as 850ms, not '%s'",
+					  p.arg);
 				goto out;
 			}
 			break;

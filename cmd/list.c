@@ -95,8 +95,8 @@ static void print_text(const struct suite *s, const bool *selected, size_t nsele
 				       st->description ? st->description : "");
 			header = true;
 			printf("  %-*s  repeat %*d  threshold %*g  %*zu grader%s\n", w.id, c->id,
-			       w.repeat, c->repeat, w.threshold, c->threshold, w.graders, c->nexpect,
-			       c->nexpect == 1 ? "" : "s");
+			       w.repeat, c->repeat, w.threshold, c->threshold, w.graders,
+			       c->nexpect, c->nexpect == 1 ? "" : "s");
 		}
 	}
 }
@@ -129,7 +129,8 @@ static void print_json(const struct suite *s, const bool *selected)
 			cJSON_AddNumberToObject(co, "timeout_ms", (double)c->timeout_ms);
 			cJSON *graders = cJSON_AddArrayToObject(co, "graders");
 			for (size_t g = 0; g < c->nexpect; g++)
-				cJSON_AddItemToArray(graders, cJSON_CreateString(c->expect[g]->label));
+				cJSON_AddItemToArray(graders,
+						     cJSON_CreateString(c->expect[g]->label));
 			cJSON_AddItemToArray(cases, co);
 		}
 	}

@@ -482,8 +482,8 @@ static int cmd_run(int argc, char **argv)
 			break;
 		case OPT_TIMEOUT:
 			if (util_parse_duration(p.arg, &ro.timeout_ms) < 0 || ro.timeout_ms <= 0) {
-				cmd_error("--timeout takes a duration such as 30s or 500ms, not '%s'",
-					  p.arg);
+				cmd_error("--timeout takes a duration such as 30s or 500ms, "
+					  "not '%s'", p.arg);
 				goto out;
 			}
 			break;
@@ -495,8 +495,8 @@ static int cmd_run(int argc, char **argv)
 		case OPT_MAX_REPLY:
 			if (util_parse_size(p.arg, &ro.transport.max_reply) < 0 ||
 			    ro.transport.max_reply == 0) {
-				cmd_error("--max-reply takes a size such as 8MiB or 65536, not '%s'",
-					  p.arg);
+				cmd_error("--max-reply takes a size such as 8MiB or 65536, "
+					  "not '%s'", p.arg);
 				goto out;
 			}
 			break;
@@ -569,8 +569,8 @@ static int cmd_run(int argc, char **argv)
 				goto out;
 			}
 			if (!out.notify || !*out.notify) {
-				cmd_error("--notify %s: environment variable '%s' is not set", p.arg,
-					  p.arg + 4);
+				cmd_error("--notify %s: environment variable '%s' is not set",
+					  p.arg, p.arg + 4);
 				goto out;
 			}
 			break;

@@ -1486,14 +1486,15 @@ int suite_check_env(const struct suite *s, unsigned sides, const bool *selected,
 		char *user = NULL;
 		if (u->user == SUITE_USER_JUDGE && judge)
 			user = xstrdup("the judge");
-		else if (u->user == SUITE_USER_CASE && (!selected || selected[suite_case_index(s, u->c)]))
+		else if (u->user == SUITE_USER_CASE &&
+			 (!selected || selected[suite_case_index(s, u->c)]))
 			user = xasprintf("case '%s/%s'", s->strata[u->c->stratum].name, u->c->id);
 		else if (u->user < SUITE_USER_JUDGE && (sides & (1u << u->user)))
 			user = xasprintf("target '%s'", side_name((enum side)u->user));
 		if (!user)
 			continue;
-		char *line = ynode_error(u->node, "environment variable '%s' is not set (used by %s)",
-					 u->name, user);
+		char *line = ynode_error(u->node, "environment variable '%s' is not set "
+					 "(used by %s)", u->name, user);
 		buf_addf(&b, "%s%s", b.len ? "\n" : "", line);
 		free(line);
 		free(user);

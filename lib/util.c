@@ -521,7 +521,8 @@ static void json_write(FILE *f, const cJSON *j, int depth)
 	for (const cJSON *c = j->child; c; c = c->next) {
 		fprintf(f, "\n%*s", 2 * (depth + 1), "");
 		if (object) {
-			cJSON key = {.type = cJSON_String, .valuestring = c->string ? c->string : ""};
+			cJSON key = {.type = cJSON_String,
+				     .valuestring = c->string ? c->string : ""};
 			json_write_scalar(f, &key);
 			fputs(": ", f);
 		}
