@@ -1,7 +1,12 @@
 /* cmd.h: the subcommands of canary and what they share.
  *
  * cmd/ parses arguments and prints; the work is done in lib/.  Each
- * subcommand is one file with one entry in cmd_table[] (cmd/canary.c).
+ * subcommand is one file with one entry in cmd_table[] (cmd/canary.c),
+ * whose option table both the parser and completion read.
+ *
+ * Ownership: entries and option tables are static.  A struct cmd_parser
+ * borrows argv, moves its operands to the front, and hands out option
+ * values that point into it.
  */
 #ifndef CANARY_CMD_H
 #define CANARY_CMD_H
