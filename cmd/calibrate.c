@@ -2,7 +2,6 @@
  * graders over human-labelled replies and print, per rubric, how often the
  * judge agrees with the humans (accuracy, Cohen's kappa, confusion matrix). */
 #include <errno.h>
-#include <getopt.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -22,7 +21,7 @@
 #define LABELS_MAX_BYTES ((size_t)64 << 20)
 #define REPLY_FILE_MAX ((size_t)8 << 20)
 
-static const char calibrate_usage[] =
+static const char calibrate_help[] =
 	"usage: canary calibrate SUITE LABELS.yaml [options]\n"
 	"\n"
 	"Run SUITE's judge graders over human-labelled replies and print, per rubric,\n"
@@ -51,14 +50,13 @@ enum {
 	OPT_NO_JUDGE_CACHE,
 };
 
-static const struct option calibrate_options[] = {
-	{"min-kappa", required_argument, NULL, OPT_MIN_KAPPA},
-	{"judge-url", required_argument, NULL, OPT_JUDGE_URL},
-	{"judge-concurrency", required_argument, NULL, OPT_JUDGE_CONCURRENCY},
-	{"judge-cache", required_argument, NULL, OPT_JUDGE_CACHE},
-	{"no-judge-cache", no_argument, NULL, OPT_NO_JUDGE_CACHE},
-	{"help", no_argument, NULL, 'h'},
-	{NULL, 0, NULL, 0},
+static const struct cmd_option calibrate_options[] = {
+	{"min-kappa", 0, true, OPT_MIN_KAPPA, CMD_VALUE_NONE, NULL},
+	{"judge-url", 0, true, OPT_JUDGE_URL, CMD_VALUE_NONE, NULL},
+	{"judge-concurrency", 0, true, OPT_JUDGE_CONCURRENCY, CMD_VALUE_NONE, NULL},
+	{"judge-cache", 0, true, OPT_JUDGE_CACHE, CMD_VALUE_FILE, NULL},
+	{"no-judge-cache", 0, false, OPT_NO_JUDGE_CACHE, CMD_VALUE_NONE, NULL},
+	{NULL, 0, false, 0, CMD_VALUE_NONE, NULL},
 };
 
 static const char *const label_keys[] = {
@@ -505,82 +503,68 @@ static int parse_kappa(const char *arg, double *out)
 	return 0;
 }
 
-static int parse_concurrency(const char *arg, int *out)
+/* Only the judge and the labelled cases need their environment variables. */
+static int check_env(const struct calibration *cal)
 {
-	char *end;
-	errno = 0;
-	long v = strtol(arg, &end, 10);
-	if (errno || end == arg || *end || v < 1 || v > 1024) {
-		cmd_error("--judge-concurrency takes a whole number from 1 to 1024, not '%s'", arg);
-		return -1;
-	}
-	*out = (int)v;
-	return 0;
+	bool *selected = xcalloc(cal->suite->ncases, sizeof(*selected));
+	for (size_t i = 0; i < cal->nlabels; i++)
+		selected[suite_case_index(cal->suite, cal->labels[i].c)] = true;
+	int rc = cmd_check_env(cal->suite, 0, selected);
+	free(selected);
+	return rc;
 }
 
-int cmd_calibrate(int argc, char **argv)
+static int cmd_calibrate(int argc, char **argv)
 {
-	struct suite_options so = {0};
+	struct suite_options so = {.lazy_env = true};
 	struct transport_options to;
 	struct calibration cal = {0};
 	double min_kappa = 0.6;
 	const char *cache_path = NULL;
 	bool no_cache = false;
+	struct cmd_parser p;
 	int opt, rc = EXIT_USAGE;
+	long n;
 
 	transport_options_default(&to);
-	optind = 0; /* glibc: start afresh whatever parsed argv before */
-	opterr = 0;
-	while ((opt = getopt_long(argc, argv, ":h", calibrate_options, NULL)) != -1) {
+	cmd_parser_init(&p, &cmd_calibrate_entry, argc, argv);
+	while ((opt = cmd_parser_next(&p)) > 0) {
 		switch (opt) {
-		case 'h':
-			fputs(calibrate_usage, stdout);
-			return 0;
 		case OPT_MIN_KAPPA:
-			if (parse_kappa(optarg, &min_kappa) < 0)
+			if (parse_kappa(p.arg, &min_kappa) < 0)
 				return EXIT_USAGE;
 			break;
 		case OPT_JUDGE_URL:
-			so.judge_url = optarg;
+			so.judge_url = p.arg;
 			break;
 		case OPT_JUDGE_CONCURRENCY:
-			if (parse_concurrency(optarg, &to.concurrency[POOL_JUDGE]) < 0)
+			if (cmd_parser_count(&p, 1, 1024, &n) < 0)
 				return EXIT_USAGE;
+			to.concurrency[POOL_JUDGE] = (int)n;
 			break;
 		case OPT_JUDGE_CACHE:
-			cache_path = optarg;
+			cache_path = p.arg;
 			break;
 		case OPT_NO_JUDGE_CACHE:
 			no_cache = true;
 			break;
-		case ':':
-			cmd_error("option '%s' needs a value; see 'canary calibrate --help'",
-				  argv[optind - 1]);
-			return EXIT_USAGE;
-		default:
-			cmd_error("unknown option '%s'; see 'canary calibrate --help'",
-				  argv[optind - 1]);
-			return EXIT_USAGE;
 		}
 	}
-	if (argc - optind != 2) {
-		cmd_error("calibrate needs a SUITE and a LABELS.yaml; "
-			  "see 'canary calibrate --help'");
-		return EXIT_USAGE;
-	}
+	if (cmd_parser_end(&p, opt, 2, 2) < 0)
+		return p.exit;
 	char *err = NULL;
-	cal.labels_path = argv[optind + 1];
-	cal.suite = suite_load(argv[optind], &so, &err);
+	cal.labels_path = argv[2];
+	cal.suite = suite_load(argv[1], &so, &err);
 	if (!cal.suite) {
 		fprintf(stderr, "%s\n", err);
 		free(err);
 		return EXIT_USAGE;
 	}
 	if (!cal.suite->judge.present) {
-		cmd_error("%s: the suite has no judge: section", argv[optind]);
+		cmd_error("%s: the suite has no judge: section", argv[1]);
 		goto out;
 	}
-	if (load_labels(&cal, cal.labels_path) < 0)
+	if (load_labels(&cal, cal.labels_path) < 0 || check_env(&cal) < 0)
 		goto out;
 	if (!no_cache) {
 		char *path = cache_path ? xstrdup(cache_path) : judge_cache_default_path();
@@ -624,3 +608,13 @@ out:
 	calibration_release(&cal);
 	return rc;
 }
+
+const struct cmd_entry cmd_calibrate_entry = {
+	.name = "calibrate",
+	.summary = "measure the judge against human labels",
+	.help = calibrate_help,
+	.operands = "a SUITE and a LABELS.yaml",
+	.operand_kind = CMD_VALUE_YAML,
+	.options = calibrate_options,
+	.exec = cmd_calibrate,
+};

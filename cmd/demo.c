@@ -1,6 +1,5 @@
 /* demo.c: `canary demo`: two scripted agents on loopback, one drifted, and
  * the demo suite run against them.  Needs no keys and no network. */
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,7 +18,7 @@ const struct embedded_file *embedded_find(const char *name)
 	return NULL;
 }
 
-static const char demo_usage[] =
+static const char demo_help[] =
 	"usage: canary demo [options]\n"
 	"\n"
 	"Start two scripted agents on 127.0.0.1: 'eval', the composition an eval\n"
@@ -37,14 +36,19 @@ static const char demo_usage[] =
 	"\n"
 	"exit: 1, because the demo's production has drifted.\n";
 
-static const struct option demo_options[] = {
-	{"report", required_argument, NULL, 'r'},
-	{"quiet", no_argument, NULL, 'q'},
-	{"verbose", no_argument, NULL, 'v'},
-	{"color", no_argument, NULL, 'C'},
-	{"no-color", no_argument, NULL, 'N'},
-	{"help", no_argument, NULL, 'h'},
-	{NULL, 0, NULL, 0},
+enum {
+	OPT_REPORT = 256,
+	OPT_COLOR,
+	OPT_NO_COLOR,
+};
+
+static const struct cmd_option demo_options[] = {
+	{"report", 0, true, OPT_REPORT, CMD_VALUE_REPORT, NULL},
+	{"quiet", 'q', false, 'q', CMD_VALUE_NONE, NULL},
+	{"verbose", 'v', false, 'v', CMD_VALUE_NONE, NULL},
+	{"color", 0, false, OPT_COLOR, CMD_VALUE_NONE, NULL},
+	{"no-color", 0, false, OPT_NO_COLOR, CMD_VALUE_NONE, NULL},
+	{NULL, 0, false, 0, CMD_VALUE_NONE, NULL},
 };
 
 /* Start one embedded agent script on a free loopback port. */
@@ -62,7 +66,7 @@ static struct stub *start_agent(const char *name, char **err)
 	return stub_start(script, &o, err);
 }
 
-int cmd_demo(int argc, char **argv)
+static int cmd_demo(int argc, char **argv)
 {
 	struct cmd_output out = {.color = -1};
 	struct stub *agents[SIDE__COUNT] = {NULL, NULL};
@@ -72,12 +76,13 @@ int cmd_demo(int argc, char **argv)
 	char *urls[SIDE__COUNT] = {NULL, NULL};
 	char *err = NULL;
 	int rc = EXIT_USAGE;
+	struct cmd_parser p;
 	int opt;
-	optind = 1;
-	while ((opt = getopt_long(argc, argv, "qvh", demo_options, NULL)) != -1) {
+	cmd_parser_init(&p, &cmd_demo_entry, argc, argv);
+	while ((opt = cmd_parser_next(&p)) > 0) {
 		switch (opt) {
-		case 'r':
-			if (cmd_add_report(&out, optarg) < 0)
+		case OPT_REPORT:
+			if (cmd_add_report(&out, p.arg) < 0)
 				goto out;
 			break;
 		case 'q':
@@ -86,23 +91,16 @@ int cmd_demo(int argc, char **argv)
 		case 'v':
 			out.verbose = true;
 			break;
-		case 'C':
+		case OPT_COLOR:
 			out.color = 1;
 			break;
-		case 'N':
+		case OPT_NO_COLOR:
 			out.color = 0;
 			break;
-		case 'h':
-			fputs(demo_usage, stdout);
-			rc = 0;
-			goto out;
-		default:
-			fputs("see 'canary demo --help'\n", stderr);
-			goto out;
 		}
 	}
-	if (optind != argc) {
-		cmd_error("demo takes no arguments; see 'canary demo --help'");
+	if (cmd_parser_end(&p, opt, 0, 0) < 0) {
+		rc = p.exit;
 		goto out;
 	}
 	static const char *const scripts[SIDE__COUNT] = {"demo-eval-agent.yaml",
@@ -169,3 +167,13 @@ out:
 	free(out.reports);
 	return rc;
 }
+
+const struct cmd_entry cmd_demo_entry = {
+	.name = "demo",
+	.summary = "run the demo: two local agents, one drifted",
+	.help = demo_help,
+	.operands = "no arguments",
+	.operand_kind = CMD_VALUE_NONE,
+	.options = demo_options,
+	.exec = cmd_demo,
+};

@@ -1,14 +1,14 @@
 /* fingerprint.c: `canary fingerprint COMPOSITION.yaml`: hash a composition
  * manifest the way docs/fingerprint.md specifies. */
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cmd.h"
 #include "fingerprint.h"
+#include "util.h"
 
-static const char fingerprint_usage[] =
+static const char fingerprint_help[] =
 	"usage: canary fingerprint COMPOSITION.yaml [--json | --header]\n"
 	"\n"
 	"Hash an agent composition manifest (system_prompt, model, tools,\n"
@@ -23,41 +23,37 @@ static const char fingerprint_usage[] =
 	"             that differ\n"
 	"  -h, --help show this help\n";
 
-static const struct option fingerprint_options[] = {
-	{"json", no_argument, NULL, 'j'},
-	{"header", no_argument, NULL, 'H'},
-	{"help", no_argument, NULL, 'h'},
-	{NULL, 0, NULL, 0},
+enum {
+	OPT_JSON = 256,
+	OPT_HEADER,
 };
 
-int cmd_fingerprint(int argc, char **argv)
+static const struct cmd_option fingerprint_options[] = {
+	{"json", 0, false, OPT_JSON, CMD_VALUE_NONE, NULL},
+	{"header", 0, false, OPT_HEADER, CMD_VALUE_NONE, NULL},
+	{NULL, 0, false, 0, CMD_VALUE_NONE, NULL},
+};
+
+static int cmd_fingerprint(int argc, char **argv)
 {
 	bool json = false, header = false;
+	struct cmd_parser p;
 	int opt;
-	optind = 1;
-	while ((opt = getopt_long(argc, argv, "h", fingerprint_options, NULL)) != -1) {
-		switch (opt) {
-		case 'j':
+	cmd_parser_init(&p, &cmd_fingerprint_entry, argc, argv);
+	while ((opt = cmd_parser_next(&p)) > 0) {
+		if (opt == OPT_JSON)
 			json = true;
-			break;
-		case 'H':
+		else
 			header = true;
-			break;
-		case 'h':
-			fputs(fingerprint_usage, stdout);
-			return 0;
-		default:
-			fputs("see 'canary fingerprint --help'\n", stderr);
-			return EXIT_USAGE;
-		}
 	}
-	if (optind != argc - 1 || (json && header)) {
-		cmd_error("fingerprint takes one COMPOSITION.yaml and at most one of --json, "
-			  "--header; see 'canary fingerprint --help'");
+	if (cmd_parser_end(&p, opt, 1, 1) < 0)
+		return p.exit;
+	if (json && header) {
+		cmd_parser_error(&p, "fingerprint takes at most one of --json, --header");
 		return EXIT_USAGE;
 	}
 	char *err = NULL;
-	struct fingerprint *fp = fingerprint_manifest_load(argv[optind], &err);
+	struct fingerprint *fp = fingerprint_manifest_load(argv[1], &err);
 	if (!fp) {
 		fprintf(stderr, "%s\n", err);
 		free(err);
@@ -65,9 +61,7 @@ int cmd_fingerprint(int argc, char **argv)
 	}
 	if (json) {
 		cJSON *tree = fingerprint_to_json(fp);
-		char *text = cJSON_Print(tree);
-		printf("%s\n", text);
-		cJSON_free(text);
+		util_json_write(stdout, tree);
 		cJSON_Delete(tree);
 	} else if (header) {
 		char *h = fingerprint_header(fp, 0);
@@ -79,3 +73,13 @@ int cmd_fingerprint(int argc, char **argv)
 	fingerprint_free(fp);
 	return 0;
 }
+
+const struct cmd_entry cmd_fingerprint_entry = {
+	.name = "fingerprint",
+	.summary = "hash an agent composition manifest",
+	.help = fingerprint_help,
+	.operands = "a COMPOSITION.yaml file",
+	.operand_kind = CMD_VALUE_YAML,
+	.options = fingerprint_options,
+	.exec = cmd_fingerprint,
+};

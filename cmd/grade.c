@@ -1,16 +1,16 @@
 /* grade.c: `canary grade SUITE --case ID --reply FILE`: grade a saved raw
  * reply with a case's graders, sending nothing but judge calls. */
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cmd.h"
+#include "judge_cache.h"
 #include "provider.h"
 #include "suite.h"
 #include "util.h"
 
-static const char grade_usage[] =
+static const char grade_help[] =
 	"usage: canary grade SUITE --case ID --reply FILE [options]\n"
 	"\n"
 	"Grade a saved raw response body (e.g. a failing production reply from a\n"
@@ -18,7 +18,8 @@ static const char grade_usage[] =
 	"reason.  Nothing is sent to the targets; a judge grader still calls the\n"
 	"suite's judge.\n"
 	"\n"
-	"  --case ID             the case whose graders to use (required)\n"
+	"  --case ID             the case whose graders to use (required): its id or\n"
+	"                        stratum/id, or a glob matching only it\n"
 	"  --reply FILE          the raw response body; '-' reads stdin (required)\n"
 	"  --target SIDE         read the reply as target SIDE's API does (eval or\n"
 	"                        prod; default prod)\n"
@@ -27,20 +28,39 @@ static const char grade_usage[] =
 	"  --status N            the HTTP status the reply came with (default 200)\n"
 	"  --latency DURATION    the latency to grade max_latency against (default 0)\n"
 	"  --max-reply SIZE      largest reply accepted (default 8MiB)\n"
+	"  --judge-url URL       override the judge's URL\n"
+	"  --judge-cache PATH    the judge's verdict cache (default\n"
+	"                        $XDG_CACHE_HOME/canary/judge.sqlite)\n"
+	"  --no-judge-cache      judge the reply afresh\n"
 	"  -h, --help            show this help\n"
 	"\n"
 	"exit: 0 pass, 1 fail, 2 usage or suite error, 3 could not be graded.\n";
 
-static const struct option grade_options[] = {
-	{"case", required_argument, NULL, 'c'},
-	{"reply", required_argument, NULL, 'r'},
-	{"target", required_argument, NULL, 't'},
-	{"api", required_argument, NULL, 'a'},
-	{"status", required_argument, NULL, 's'},
-	{"latency", required_argument, NULL, 'l'},
-	{"max-reply", required_argument, NULL, 'm'},
-	{"help", no_argument, NULL, 'h'},
-	{NULL, 0, NULL, 0},
+enum {
+	OPT_CASE = 256,
+	OPT_REPLY,
+	OPT_TARGET,
+	OPT_API,
+	OPT_STATUS,
+	OPT_LATENCY,
+	OPT_MAX_REPLY,
+	OPT_JUDGE_URL,
+	OPT_JUDGE_CACHE,
+	OPT_NO_JUDGE_CACHE,
+};
+
+static const struct cmd_option grade_options[] = {
+	{"case", 0, true, OPT_CASE, CMD_VALUE_CASE, NULL},
+	{"reply", 0, true, OPT_REPLY, CMD_VALUE_FILE, NULL},
+	{"target", 0, true, OPT_TARGET, CMD_VALUE_SIDE, NULL},
+	{"api", 0, true, OPT_API, CMD_VALUE_API, NULL},
+	{"status", 0, true, OPT_STATUS, CMD_VALUE_NONE, NULL},
+	{"latency", 0, true, OPT_LATENCY, CMD_VALUE_NONE, NULL},
+	{"max-reply", 0, true, OPT_MAX_REPLY, CMD_VALUE_NONE, NULL},
+	{"judge-url", 0, true, OPT_JUDGE_URL, CMD_VALUE_NONE, NULL},
+	{"judge-cache", 0, true, OPT_JUDGE_CACHE, CMD_VALUE_FILE, NULL},
+	{"no-judge-cache", 0, false, OPT_NO_JUDGE_CACHE, CMD_VALUE_NONE, NULL},
+	{NULL, 0, false, 0, CMD_VALUE_NONE, NULL},
 };
 
 /* Read the reply body from a file or stdin, bounded by max. */
@@ -51,85 +71,136 @@ static char *read_reply(const char *path, size_t max, size_t *len, char **err)
 	return util_read_file(path, max, len, err);
 }
 
-int cmd_grade(int argc, char **argv)
+/* The one case that --case selects; NULL after saying why. */
+static const struct suite_case *the_case(const struct suite *s, const struct suite_filter *f)
 {
-	const char *case_id = NULL, *reply_path = NULL, *api = NULL;
+	const struct suite_case *c = NULL;
+	bool *selected = xcalloc(s->ncases, sizeof(*selected));
+	char *err = NULL;
+	struct buf names;
+	size_t n = 0, k = 0;
+	buf_init(&names, 0);
+	if (suite_select(s, f, selected, &err) < 0) {
+		cmd_error("%s", err);
+		goto out;
+	}
+	for (size_t i = 0; i < s->nstrata; i++)
+		for (size_t j = 0; j < s->strata[i].ncases; j++) {
+			if (!selected[k++])
+				continue;
+			c = &s->strata[i].cases[j];
+			if (n++ < 5)
+				buf_addf(&names, "%s%s/%s", n > 1 ? ", " : "", s->strata[i].name,
+					 c->id);
+		}
+	if (n > 1) {
+		cmd_error("--case selects %zu cases (%s%s); grade takes one", n, names.data,
+			  n > 5 ? ", ..." : "");
+		c = NULL;
+	}
+out:
+	buf_release(&names);
+	free(selected);
+	free(err);
+	return c;
+}
+
+static int cmd_grade(int argc, char **argv)
+{
+	const char *reply_path = NULL, *api = NULL, *cache_path = NULL;
+	struct suite_filter filter = {0};
+	struct suite_options so = {
+		.target_url = {"http://127.0.0.1/", "http://127.0.0.1/"},
+		.lazy_env = true,
+	};
+	struct grader_runtime rt = {0};
 	enum side side = SIDE_PROD;
 	long status = 200, latency = 0;
 	size_t max_reply = (size_t)8 << 20;
+	bool no_cache = false, *selected = NULL;
 	struct suite *s = NULL;
-	char *err = NULL;
+	char *err = NULL, *warning = NULL;
+	struct cmd_parser p;
 	int rc = EXIT_USAGE, opt;
 	struct reply reply = {0};
 	struct sample out = {0};
-	optind = 1;
-	while ((opt = getopt_long(argc, argv, "h", grade_options, NULL)) != -1) {
+	cmd_parser_init(&p, &cmd_grade_entry, argc, argv);
+	while ((opt = cmd_parser_next(&p)) > 0) {
 		switch (opt) {
-		case 'c':
-			case_id = optarg;
+		case OPT_CASE:
+			suite_filter_add(&filter.cases, &filter.ncases, p.arg);
 			break;
-		case 'r':
-			reply_path = optarg;
+		case OPT_REPLY:
+			reply_path = p.arg;
 			break;
-		case 't':
-			if (strcmp(optarg, "eval") == 0 || strcmp(optarg, "prod") == 0) {
-				side = strcmp(optarg, "eval") == 0 ? SIDE_EVAL : SIDE_PROD;
-				break;
-			}
-			cmd_error("--target takes eval or prod, not '%s'", optarg);
-			goto out;
-		case 'a':
-			if (!provider_find(optarg)) {
-				cmd_error("unknown --api '%s' (openai-chat, anthropic-messages, http)",
-					  optarg);
+		case OPT_TARGET:
+			if ((side = cmd_side(p.arg, strlen(p.arg))) == SIDE__COUNT) {
+				cmd_error("--target takes eval or prod, not '%s'", p.arg);
 				goto out;
 			}
-			api = optarg;
 			break;
-		case 's':
-			status = strtol(optarg, NULL, 10);
+		case OPT_API:
+			if (!provider_find(p.arg)) {
+				cmd_error("unknown --api '%s' (openai-chat, anthropic-messages, "
+					  "http)", p.arg);
+				goto out;
+			}
+			api = p.arg;
+			break;
+		case OPT_STATUS:
+			status = strtol(p.arg, NULL, 10);
 			if (status < 100 || status > 599) {
 				cmd_error("--status takes an HTTP status from 100 to 599, not '%s'",
-					  optarg);
+					  p.arg);
 				goto out;
 			}
 			break;
-		case 'l':
-			if (util_parse_duration(optarg, &latency) < 0) {
-				cmd_error("--latency takes a duration such as 850ms, not '%s'", optarg);
+		case OPT_LATENCY:
+			if (util_parse_duration(p.arg, &latency) < 0) {
+				cmd_error("--latency takes a duration such as 850ms, not '%s'",
+					  p.arg);
 				goto out;
 			}
 			break;
-		case 'm':
-			if (util_parse_size(optarg, &max_reply) < 0 || max_reply == 0) {
-				cmd_error("--max-reply takes a size such as 8MiB, not '%s'", optarg);
+		case OPT_MAX_REPLY:
+			if (util_parse_size(p.arg, &max_reply) < 0 || max_reply == 0) {
+				cmd_error("--max-reply takes a size such as 8MiB, not '%s'", p.arg);
 				goto out;
 			}
 			break;
-		case 'h':
-			fputs(grade_usage, stdout);
-			rc = 0;
-			goto out;
-		default:
-			fputs("see 'canary grade --help'\n", stderr);
-			goto out;
+		case OPT_JUDGE_URL:
+			so.judge_url = p.arg;
+			break;
+		case OPT_JUDGE_CACHE:
+			cache_path = p.arg;
+			break;
+		case OPT_NO_JUDGE_CACHE:
+			no_cache = true;
+			break;
 		}
 	}
-	if (optind != argc - 1 || !case_id || !reply_path) {
-		cmd_error("grade needs SUITE, --case and --reply; see 'canary grade --help'");
+	if (cmd_parser_end(&p, opt, 1, 1) < 0) {
+		rc = p.exit;
 		goto out;
 	}
-	struct suite_options so = {{"http://127.0.0.1/", "http://127.0.0.1/"}, NULL};
-	s = suite_load(argv[optind], &so, &err);
+	if (!filter.ncases || !reply_path) {
+		cmd_parser_error(&p, "grade needs --case and --reply");
+		goto out;
+	}
+	s = suite_load(argv[1], &so, &err);
 	if (!s) {
 		fprintf(stderr, "%s\n", err);
 		goto out;
 	}
-	const struct suite_case *c = suite_find_case(s, case_id);
-	if (!c) {
-		cmd_error("no case '%s' in suite '%s'", case_id, s->name);
+	const struct suite_case *c = the_case(s, &filter);
+	if (!c)
 		goto out;
-	}
+	/* Nothing is sent to the targets: only the case and its judge need
+	 * their environment variables. */
+	selected = xcalloc(s->ncases, sizeof(*selected));
+	selected[suite_case_index(s, c)] = true;
+	if (cmd_check_env(s, 0, selected) < 0)
+		goto out;
 	struct target *t = &s->targets[side];
 	if (api) {
 		t->provider = provider_find(api);
@@ -147,7 +218,17 @@ int cmd_grade(int argc, char **argv)
 	}
 	reply.status = status;
 	reply.latency_ms = (double)latency;
-	run_grade_reply(s, c, side, &reply, NULL, &out);
+	bool judged = false;
+	for (size_t i = 0; i < c->nexpect; i++)
+		judged = judged || c->expect[i]->ops->start;
+	if (judged && !no_cache &&
+	    !(rt.judge_cache = judge_cache_choose(cache_path, &warning, &err)) && err) {
+		cmd_error("%s", err);
+		goto out;
+	}
+	if (warning)
+		cmd_error("warning: %s", warning);
+	run_grade_reply(s, c, side, &reply, &rt, &out);
 	static const char *const words[] = {"pass", "fail", "error"};
 	printf("%s %s/%s as %s (%s)\n", words[out.grade], s->strata[c->stratum].name, c->id,
 	       side_name(side), t->provider->name);
@@ -161,9 +242,23 @@ int cmd_grade(int argc, char **argv)
 			printf("  error %s\n", out.reasons[i]);
 	rc = out.grade == GRADE_PASS ? 0 : out.grade == GRADE_FAIL ? EXIT_FAIL : EXIT_ERRORS;
 out:
+	judge_cache_close(rt.judge_cache);
 	sample_release(&out);
 	reply_release(&reply);
 	suite_free(s);
+	suite_filter_release(&filter);
+	free(selected);
+	free(warning);
 	free(err);
 	return rc;
 }
+
+const struct cmd_entry cmd_grade_entry = {
+	.name = "grade",
+	.summary = "grade a saved reply offline",
+	.help = grade_help,
+	.operands = "a SUITE file",
+	.operand_kind = CMD_VALUE_YAML,
+	.options = grade_options,
+	.exec = cmd_grade,
+};

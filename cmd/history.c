@@ -1,7 +1,6 @@
 /* history.c: `canary history PATH`: trends, fingerprints and the baseline
  * check from a run history (docs/history.md). */
 #include <errno.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,7 +11,7 @@
 #include "report.h"
 #include "util.h"
 
-static const char history_usage[] =
+static const char history_help[] =
 	"usage: canary history PATH [--suite S] [--since 7d] [--format text|json|html]\n"
 	"                           [--fingerprints] [--runs N] [--output FILE]\n"
 	"       canary history PATH --check [--suite S] [--max-drop 0.05]\n"
@@ -55,23 +54,24 @@ enum {
 	OPT_NOW,
 };
 
-static const struct option history_options[] = {
-	{"suite", required_argument, NULL, OPT_SUITE},
-	{"since", required_argument, NULL, OPT_SINCE},
-	{"format", required_argument, NULL, OPT_FORMAT},
-	{"fingerprints", no_argument, NULL, OPT_FINGERPRINTS},
-	{"runs", required_argument, NULL, OPT_RUNS},
-	{"output", required_argument, NULL, OPT_OUTPUT},
-	{"check", no_argument, NULL, OPT_CHECK},
-	{"max-drop", required_argument, NULL, OPT_MAX_DROP},
-	{"flips", required_argument, NULL, OPT_FLIPS},
-	{"last", required_argument, NULL, OPT_LAST},
-	{"now", required_argument, NULL, OPT_NOW},
-	{"help", no_argument, NULL, 'h'},
-	{NULL, 0, NULL, 0},
-};
-
 enum format { FORMAT_TEXT, FORMAT_JSON, FORMAT_HTML };
+
+static const char *const formats[] = {"text", "json", "html", NULL};
+
+static const struct cmd_option history_options[] = {
+	{"suite", 0, true, OPT_SUITE, CMD_VALUE_NONE, NULL},
+	{"since", 0, true, OPT_SINCE, CMD_VALUE_NONE, NULL},
+	{"format", 0, true, OPT_FORMAT, CMD_VALUE_WORDS, formats},
+	{"fingerprints", 0, false, OPT_FINGERPRINTS, CMD_VALUE_NONE, NULL},
+	{"runs", 0, true, OPT_RUNS, CMD_VALUE_NONE, NULL},
+	{"output", 0, true, OPT_OUTPUT, CMD_VALUE_FILE, NULL},
+	{"check", 0, false, OPT_CHECK, CMD_VALUE_NONE, NULL},
+	{"max-drop", 0, true, OPT_MAX_DROP, CMD_VALUE_NONE, NULL},
+	{"flips", 0, true, OPT_FLIPS, CMD_VALUE_NONE, NULL},
+	{"last", 0, true, OPT_LAST, CMD_VALUE_NONE, NULL},
+	{"now", 0, true, OPT_NOW, CMD_VALUE_NONE, NULL},
+	{NULL, 0, false, 0, CMD_VALUE_NONE, NULL},
+};
 
 struct history_cmd {
 	const char *path;
@@ -422,53 +422,38 @@ out:
 	return rc;
 }
 
-static int parse_int(const char *opt, const char *arg, int min, int *out)
-{
-	char *end;
-	errno = 0;
-	long v = strtol(arg, &end, 10);
-	if (errno || end == arg || *end || v < min || v > 1000000) {
-		cmd_error("%s takes a whole number from %d, not '%s'", opt, min, arg);
-		return -1;
-	}
-	*out = (int)v;
-	return 0;
-}
-
+/* parse_args: 0 to go on, 1 after --help, -1 after an error. */
 static int parse_args(int argc, char **argv, struct history_cmd *c)
 {
 	const char *now_arg = NULL;
-	int opt;
-	optind = 1;
-	while ((opt = getopt_long(argc, argv, "h", history_options, NULL)) != -1) {
+	struct cmd_parser p;
+	int opt, choice;
+	long n;
+	cmd_parser_init(&p, &cmd_history_entry, argc, argv);
+	while ((opt = cmd_parser_next(&p)) > 0) {
+		const char *arg = p.arg;
 		switch (opt) {
 		case OPT_SUITE:
-			c->suite = optarg;
+			c->suite = arg;
 			break;
 		case OPT_SINCE:
-			c->since_arg = optarg;
+			c->since_arg = arg;
 			break;
 		case OPT_FORMAT:
-			if (strcmp(optarg, "text") == 0) {
-				c->format = FORMAT_TEXT;
-			} else if (strcmp(optarg, "json") == 0) {
-				c->format = FORMAT_JSON;
-			} else if (strcmp(optarg, "html") == 0) {
-				c->format = FORMAT_HTML;
-			} else {
-				cmd_error("--format takes text, json or html, not '%s'", optarg);
+			if ((choice = cmd_parser_choice(&p)) < 0)
 				return -1;
-			}
+			c->format = (enum format)choice;
 			break;
 		case OPT_FINGERPRINTS:
 			c->fingerprints = true;
 			break;
 		case OPT_RUNS:
-			if (parse_int("--runs", optarg, 1, &c->runs) < 0)
+			if (cmd_parser_count(&p, 1, 1000000, &n) < 0)
 				return -1;
+			c->runs = (int)n;
 			break;
 		case OPT_OUTPUT:
-			c->output = optarg;
+			c->output = arg;
 			break;
 		case OPT_CHECK:
 			c->check = true;
@@ -476,40 +461,34 @@ static int parse_args(int argc, char **argv, struct history_cmd *c)
 		case OPT_MAX_DROP: {
 			char *end;
 			errno = 0;
-			c->max_drop = strtod(optarg, &end);
-			if (errno || end == optarg || *end || !(c->max_drop >= 0) ||
+			c->max_drop = strtod(arg, &end);
+			if (errno || end == arg || *end || !(c->max_drop >= 0) ||
 			    c->max_drop >= 1) {
 				cmd_error("--max-drop takes a fraction 0 <= D < 1 (0.05 for 5%%), "
-					  "not '%s'", optarg);
+					  "not '%s'", arg);
 				return -1;
 			}
 			c->max_drop_set = true;
 			break;
 		}
 		case OPT_FLIPS:
-			if (parse_int("--flips", optarg, 1, &c->flips) < 0)
+			if (cmd_parser_count(&p, 1, 1000000, &n) < 0)
 				return -1;
+			c->flips = (int)n;
 			break;
 		case OPT_LAST:
-			if (parse_int("--last", optarg, 2, &c->last) < 0)
+			if (cmd_parser_count(&p, 2, 1000000, &n) < 0)
 				return -1;
+			c->last = (int)n;
 			break;
 		case OPT_NOW:
-			now_arg = optarg;
+			now_arg = arg;
 			break;
-		case 'h':
-			fputs(history_usage, stdout);
-			return 1;
-		default:
-			fputs("see 'canary history --help'\n", stderr);
-			return -1;
 		}
 	}
-	if (optind != argc - 1) {
-		cmd_error("history takes one history file; see 'canary history --help'");
-		return -1;
-	}
-	c->path = argv[optind];
+	if (cmd_parser_end(&p, opt, 1, 1) < 0)
+		return p.exit == 0 ? 1 : -1;
+	c->path = argv[1];
 	if (c->check && (c->format == FORMAT_HTML || c->fingerprints || c->since_arg)) {
 		cmd_error("--check takes neither --format html, --fingerprints nor --since (it "
 			  "has its own windows); see 'canary history --help'");
@@ -603,9 +582,7 @@ static int run_check(struct history *h, const struct history_cmd *c, FILE *out)
 	rc = degraded ? EXIT_FAIL : compared ? EXIT_PASS : EXIT_ERRORS;
 	if (json) {
 		cJSON_AddNumberToObject(json, "exit_code", rc);
-		char *text = cJSON_Print(json);
-		fprintf(out, "%s\n", text);
-		cJSON_free(text);
+		util_json_write(out, json);
 	} else if (n == 0) {
 		fputs("no runs in the last 7 days: nothing to compare\n", out);
 	} else {
@@ -678,9 +655,7 @@ static int run_show(struct history *h, const struct history_cmd *c, FILE *out)
 			cJSON_AddItemToArray(suites, c->fingerprints
 							     ? fingerprints_json(&views[i])
 							     : history_view_json(&views[i]));
-		char *text = cJSON_Print(json);
-		fprintf(out, "%s\n", text);
-		cJSON_free(text);
+		util_json_write(out, json);
 		cJSON_Delete(json);
 	} else {
 		if (nviews == 0) {
@@ -710,7 +685,7 @@ out:
 	return rc;
 }
 
-int cmd_history(int argc, char **argv)
+static int cmd_history(int argc, char **argv)
 {
 	struct history_cmd c = {.format = FORMAT_TEXT};
 	int parsed = parse_args(argc, argv, &c);
@@ -737,3 +712,13 @@ int cmd_history(int argc, char **argv)
 	free(data);
 	return rc;
 }
+
+const struct cmd_entry cmd_history_entry = {
+	.name = "history",
+	.summary = "show trends, fingerprints and checks from run history",
+	.help = history_help,
+	.operands = "a history file",
+	.operand_kind = CMD_VALUE_FILE,
+	.options = history_options,
+	.exec = cmd_history,
+};

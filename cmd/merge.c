@@ -1,6 +1,5 @@
 /* merge.c: `canary merge R1.json R2.json ...`: one report from the reports
  * of the shards of a run (`canary run --shard I/N`). */
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,7 +8,7 @@
 #include "report.h"
 #include "util.h"
 
-static const char merge_usage[] =
+static const char merge_help[] =
 	"usage: canary merge REPORT.json... [--format FORMAT] [--output PATH]\n"
 	"\n"
 	"Merge the JSON reports of the shards of a run ('canary run --shard I/N\n"
@@ -30,19 +29,19 @@ static const char merge_usage[] =
 	"reports that cannot be merged, or a report that cannot be written.\n";
 
 enum {
+	OPT_FORMAT = 'f',
+	OPT_OUTPUT = 'o',
 	OPT_PARTIAL = 256,
 };
 
-static const struct option merge_options[] = {
-	{"format", required_argument, NULL, 'f'},
-	{"output", required_argument, NULL, 'o'},
-	{"partial", no_argument, NULL, OPT_PARTIAL},
-	{"help", no_argument, NULL, 'h'},
-	{NULL, 0, NULL, 0},
+static const struct cmd_option merge_options[] = {
+	{"format", 'f', true, OPT_FORMAT, CMD_VALUE_FORMAT, NULL},
+	{"output", 'o', true, OPT_OUTPUT, CMD_VALUE_FILE, NULL},
+	{"partial", 0, false, OPT_PARTIAL, CMD_VALUE_NONE, NULL},
+	{NULL, 0, false, 0, CMD_VALUE_NONE, NULL},
 };
 
-
-int cmd_merge(int argc, char **argv)
+static int cmd_merge(int argc, char **argv)
 {
 	const struct report_format *fmt = report_format_find("json", 4);
 	const char *output = NULL;
@@ -51,36 +50,29 @@ int cmd_merge(int argc, char **argv)
 	cJSON *merged = NULL;
 	size_t n = 0;
 	char *err = NULL;
+	struct cmd_parser p;
 	int rc = EXIT_USAGE, opt;
 
-	optind = 1;
-	while ((opt = getopt_long(argc, argv, "f:o:h", merge_options, NULL)) != -1) {
+	cmd_parser_init(&p, &cmd_merge_entry, argc, argv);
+	while ((opt = cmd_parser_next(&p)) > 0) {
 		switch (opt) {
-		case 'f':
-			fmt = cmd_find_format(optarg, strlen(optarg));
+		case OPT_FORMAT:
+			fmt = cmd_find_format(p.arg, strlen(p.arg));
 			if (!fmt)
 				return EXIT_USAGE;
 			break;
-		case 'o':
-			output = optarg;
+		case OPT_OUTPUT:
+			output = p.arg;
 			break;
 		case OPT_PARTIAL:
 			flags |= REPORT_MERGE_PARTIAL;
 			break;
-		case 'h':
-			fputs(merge_usage, stdout);
-			return 0;
-		default:
-			fputs("see 'canary merge --help'\n", stderr);
-			return EXIT_USAGE;
 		}
 	}
-	if (optind == argc) {
-		cmd_error("merge needs the JSON reports of the shards; see 'canary merge --help'");
-		return EXIT_USAGE;
-	}
-	reports = xcalloc((size_t)(argc - optind), sizeof(*reports));
-	for (int i = optind; i < argc; i++) {
+	if (cmd_parser_end(&p, opt, 1, -1) < 0)
+		return p.exit;
+	reports = xcalloc((size_t)p.noperands, sizeof(*reports));
+	for (int i = 1; i <= p.noperands; i++) {
 		reports[n] = report_json_load(argv[i], &err);
 		if (!reports[n]) {
 			cmd_error("%s", err);
@@ -88,7 +80,7 @@ int cmd_merge(int argc, char **argv)
 		}
 		n++;
 	}
-	merged = report_merge_named(reports, (const char *const *)argv + optind, n, flags, &err);
+	merged = report_merge_named(reports, (const char *const *)argv + 1, n, flags, &err);
 	if (!merged) {
 		cmd_error("%s", err);
 		goto out;
@@ -109,3 +101,13 @@ out:
 	free(reports);
 	return rc;
 }
+
+const struct cmd_entry cmd_merge_entry = {
+	.name = "merge",
+	.summary = "combine the reports of --shard runs",
+	.help = merge_help,
+	.operands = "the JSON reports of the shards",
+	.operand_kind = CMD_VALUE_JSON,
+	.options = merge_options,
+	.exec = cmd_merge,
+};

@@ -1,5 +1,4 @@
 /* report.c: `canary report REPORT.json`: render a saved JSON report again. */
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,7 +7,7 @@
 #include "report.h"
 #include "util.h"
 
-static const char report_usage[] =
+static const char report_help[] =
 	"usage: canary report REPORT.json [--format FORMAT] [--output PATH]\n"
 	"\n"
 	"Render a JSON report saved by 'canary run --report json=PATH' (or written by\n"
@@ -23,47 +22,41 @@ static const char report_usage[] =
 	"exit: 0 written; 2 usage error, a file that is not a canary report (or of\n"
 	"another report version), or a report that cannot be written.\n";
 
-static const struct option report_options[] = {
-	{"format", required_argument, NULL, 'f'},
-	{"output", required_argument, NULL, 'o'},
-	{"help", no_argument, NULL, 'h'},
-	{NULL, 0, NULL, 0},
+enum {
+	OPT_FORMAT = 'f',
+	OPT_OUTPUT = 'o',
 };
 
+static const struct cmd_option report_options[] = {
+	{"format", 'f', true, OPT_FORMAT, CMD_VALUE_FORMAT, NULL},
+	{"output", 'o', true, OPT_OUTPUT, CMD_VALUE_FILE, NULL},
+	{NULL, 0, false, 0, CMD_VALUE_NONE, NULL},
+};
 
-int cmd_report(int argc, char **argv)
+static int cmd_report(int argc, char **argv)
 {
 	const struct report_format *fmt = report_format_find("text", 4);
 	const char *output = NULL;
 	char *err = NULL;
+	struct cmd_parser p;
 	int opt;
 
-	optind = 1;
-	while ((opt = getopt_long(argc, argv, "f:o:h", report_options, NULL)) != -1) {
+	cmd_parser_init(&p, &cmd_report_entry, argc, argv);
+	while ((opt = cmd_parser_next(&p)) > 0) {
 		switch (opt) {
-		case 'f':
-			fmt = cmd_find_format(optarg, strlen(optarg));
+		case OPT_FORMAT:
+			fmt = cmd_find_format(p.arg, strlen(p.arg));
 			if (!fmt)
 				return EXIT_USAGE;
 			break;
-		case 'o':
-			output = optarg;
+		case OPT_OUTPUT:
+			output = p.arg;
 			break;
-		case 'h':
-			fputs(report_usage, stdout);
-			return 0;
-		default:
-			fputs("see 'canary report --help'\n", stderr);
-			return EXIT_USAGE;
 		}
 	}
-	if (optind != argc - 1) {
-		cmd_error(optind == argc
-				  ? "report needs a REPORT.json file; see 'canary report --help'"
-				  : "report takes one REPORT.json file; see 'canary report --help'");
-		return EXIT_USAGE;
-	}
-	cJSON *tree = report_json_load(argv[optind], &err);
+	if (cmd_parser_end(&p, opt, 1, 1) < 0)
+		return p.exit;
+	cJSON *tree = report_json_load(argv[1], &err);
 	if (!tree) {
 		cmd_error("%s", err);
 		free(err);
@@ -73,3 +66,13 @@ int cmd_report(int argc, char **argv)
 	cJSON_Delete(tree);
 	return rc;
 }
+
+const struct cmd_entry cmd_report_entry = {
+	.name = "report",
+	.summary = "re-render a saved JSON report",
+	.help = report_help,
+	.operands = "a REPORT.json file",
+	.operand_kind = CMD_VALUE_JSON,
+	.options = report_options,
+	.exec = cmd_report,
+};

@@ -1,7 +1,6 @@
 /* run.c: `canary run SUITE`: load, run against both targets, report. */
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -243,8 +242,10 @@ int cmd_run_suite(struct suite *s, struct run_options *ro, const struct cmd_outp
 			free(err);
 			err = NULL;
 		}
-		if (!hist || record_history(hist, r) < 0)
-			rc = rc == EXIT_PASS ? EXIT_ERRORS : rc;
+		if ((!hist || record_history(hist, r) < 0) && rc == EXIT_PASS) {
+			rc = EXIT_ERRORS;
+			r->exit_reason = xstrdup("the run could not be recorded in the history");
+		}
 		r->exit_code = rc; /* what every report says is what canary exits with */
 	}
 	bool text_elsewhere = reports_to_stdout(out);
@@ -280,15 +281,16 @@ int cmd_run_suite(struct suite *s, struct run_options *ro, const struct cmd_outp
 	return rc;
 }
 
-static const char run_usage[] =
+static const char run_help[] =
 	"usage: canary run SUITE [options]\n"
 	"\n"
 	"Fire every case of SUITE at the eval and prod targets, grade both alike and\n"
 	"print a per-stratum diff.\n"
 	"\n"
 	"  --target SIDE=URL     override a target's URL (SIDE is eval or prod)\n"
-	"  --stratum NAME        run only this stratum\n"
-	"  --case GLOB           run only cases whose id matches GLOB\n"
+	"  --stratum NAME        run only the cases of stratum NAME; may be repeated\n"
+	"  --case GLOB           run only the cases whose id or stratum/id matches\n"
+	"                        GLOB; may be repeated\n"
 	"  --repeat N            samples per case and target (overrides the suite)\n"
 	"  --alpha P             significance level for repeats (default 0.05,\n"
 	"                        Holm-corrected across strata)\n"
@@ -359,66 +361,48 @@ enum {
 	OPT_REPORT_URL,
 };
 
-static const struct option run_options[] = {
-	{"target", required_argument, NULL, OPT_TARGET},
-	{"stratum", required_argument, NULL, OPT_STRATUM},
-	{"case", required_argument, NULL, OPT_CASE},
-	{"repeat", required_argument, NULL, OPT_REPEAT},
-	{"concurrency", required_argument, NULL, OPT_CONCURRENCY},
-	{"timeout", required_argument, NULL, OPT_TIMEOUT},
-	{"retries", required_argument, NULL, OPT_RETRIES},
-	{"max-reply", required_argument, NULL, OPT_MAX_REPLY},
-	{"report", required_argument, NULL, OPT_REPORT},
-	{"quiet", no_argument, NULL, 'q'},
-	{"verbose", no_argument, NULL, 'v'},
-	{"color", no_argument, NULL, OPT_COLOR},
-	{"no-color", no_argument, NULL, OPT_NO_COLOR},
-	{"judge-url", required_argument, NULL, OPT_JUDGE_URL},
-	{"judge-concurrency", required_argument, NULL, OPT_JUDGE_CONCURRENCY},
-	{"judge-lazy", no_argument, NULL, OPT_JUDGE_LAZY},
-	{"judge-cache", required_argument, NULL, OPT_JUDGE_CACHE},
-	{"no-judge-cache", no_argument, NULL, OPT_NO_JUDGE_CACHE},
-	{"shard", required_argument, NULL, OPT_SHARD},
-	{"lock", required_argument, NULL, OPT_LOCK},
-	{"no-step-summary", no_argument, NULL, OPT_NO_STEP_SUMMARY},
-	{"alpha", required_argument, NULL, OPT_ALPHA},
-	{"strict", no_argument, NULL, OPT_STRICT},
-	{"history", required_argument, NULL, OPT_HISTORY},
-	{"notify", required_argument, NULL, OPT_NOTIFY},
-	{"remind", required_argument, NULL, OPT_REMIND},
-	{"report-url", required_argument, NULL, OPT_REPORT_URL},
-	{"help", no_argument, NULL, 'h'},
-	{NULL, 0, NULL, 0},
+static const struct cmd_option run_options[] = {
+	{"target", 0, true, OPT_TARGET, CMD_VALUE_SIDE_URL, NULL},
+	{"stratum", 0, true, OPT_STRATUM, CMD_VALUE_STRATUM, NULL},
+	{"case", 0, true, OPT_CASE, CMD_VALUE_CASE, NULL},
+	{"repeat", 0, true, OPT_REPEAT, CMD_VALUE_NONE, NULL},
+	{"concurrency", 0, true, OPT_CONCURRENCY, CMD_VALUE_NONE, NULL},
+	{"timeout", 0, true, OPT_TIMEOUT, CMD_VALUE_NONE, NULL},
+	{"retries", 0, true, OPT_RETRIES, CMD_VALUE_NONE, NULL},
+	{"max-reply", 0, true, OPT_MAX_REPLY, CMD_VALUE_NONE, NULL},
+	{"report", 0, true, OPT_REPORT, CMD_VALUE_REPORT, NULL},
+	{"quiet", 'q', false, 'q', CMD_VALUE_NONE, NULL},
+	{"verbose", 'v', false, 'v', CMD_VALUE_NONE, NULL},
+	{"color", 0, false, OPT_COLOR, CMD_VALUE_NONE, NULL},
+	{"no-color", 0, false, OPT_NO_COLOR, CMD_VALUE_NONE, NULL},
+	{"judge-url", 0, true, OPT_JUDGE_URL, CMD_VALUE_NONE, NULL},
+	{"judge-concurrency", 0, true, OPT_JUDGE_CONCURRENCY, CMD_VALUE_NONE, NULL},
+	{"judge-lazy", 0, false, OPT_JUDGE_LAZY, CMD_VALUE_NONE, NULL},
+	{"judge-cache", 0, true, OPT_JUDGE_CACHE, CMD_VALUE_FILE, NULL},
+	{"no-judge-cache", 0, false, OPT_NO_JUDGE_CACHE, CMD_VALUE_NONE, NULL},
+	{"shard", 0, true, OPT_SHARD, CMD_VALUE_NONE, NULL},
+	{"lock", 0, true, OPT_LOCK, CMD_VALUE_FILE, NULL},
+	{"no-step-summary", 0, false, OPT_NO_STEP_SUMMARY, CMD_VALUE_NONE, NULL},
+	{"alpha", 0, true, OPT_ALPHA, CMD_VALUE_NONE, NULL},
+	{"strict", 0, false, OPT_STRICT, CMD_VALUE_NONE, NULL},
+	{"history", 0, true, OPT_HISTORY, CMD_VALUE_FILE, NULL},
+	{"notify", 0, true, OPT_NOTIFY, CMD_VALUE_NONE, NULL},
+	{"remind", 0, true, OPT_REMIND, CMD_VALUE_NONE, NULL},
+	{"report-url", 0, true, OPT_REPORT_URL, CMD_VALUE_NONE, NULL},
+	{NULL, 0, false, 0, CMD_VALUE_NONE, NULL},
 };
-
-/* parse_count: a whole number in [min, max] for option name. */
-static int parse_count(const char *name, const char *arg, long min, long max, int *out)
-{
-	char *end;
-	errno = 0;
-	long v = strtol(arg, &end, 10);
-	if (errno || end == arg || *end || v < min || v > max) {
-		cmd_error("%s takes a whole number from %ld to %ld, not '%s'", name, min, max, arg);
-		return -1;
-	}
-	*out = (int)v;
-	return 0;
-}
 
 /* parse_target: SIDE=URL into opts. */
 static int parse_target(const char *arg, struct suite_options *so)
 {
 	const char *eq = strchr(arg, '=');
-	for (int side = 0; eq && side < SIDE__COUNT; side++) {
-		const char *name = side_name((enum side)side);
-		if ((size_t)(eq - arg) == strlen(name) && strncmp(arg, name, strlen(name)) == 0 &&
-		    eq[1]) {
-			so->target_url[side] = eq + 1;
-			return 0;
-		}
+	enum side side = eq ? cmd_side(arg, (size_t)(eq - arg)) : SIDE__COUNT;
+	if (side == SIDE__COUNT || !eq[1]) {
+		cmd_error("--target takes eval=URL or prod=URL, not '%s'", arg);
+		return -1;
 	}
-	cmd_error("--target takes eval=URL or prod=URL, not '%s'", arg);
-	return -1;
+	so->target_url[side] = eq + 1;
+	return 0;
 }
 
 /* parse_shard: "I/N" with 0 <= I < N into ro. */
@@ -460,60 +444,64 @@ static int take_lock(const char *path)
 	return fd; /* released when the process exits */
 }
 
-int cmd_run(int argc, char **argv)
+static int cmd_run(int argc, char **argv)
 {
 	const char *lock_path = NULL;
 	int lock_fd = -1;
 	struct run_options ro;
-	struct suite_options so = {0};
+	struct suite_options so = {.lazy_env = true};
 	struct cmd_output out = {.color = -1, .remind_ms = 24L * 3600 * 1000};
 	struct suite *s = NULL;
+	struct cmd_parser p;
 	int rc = EXIT_USAGE;
-	int opt, n;
+	int opt;
+	long n;
 	run_options_default(&ro);
-	optind = 1;
-	while ((opt = getopt_long(argc, argv, "qvh", run_options, NULL)) != -1) {
+	cmd_parser_init(&p, &cmd_run_entry, argc, argv);
+	while ((opt = cmd_parser_next(&p)) > 0) {
 		switch (opt) {
 		case OPT_TARGET:
-			if (parse_target(optarg, &so) < 0)
+			if (parse_target(p.arg, &so) < 0)
 				goto out;
 			break;
 		case OPT_STRATUM:
-			ro.stratum = optarg;
+			suite_filter_add(&ro.filter.strata, &ro.filter.nstrata, p.arg);
 			break;
 		case OPT_CASE:
-			ro.case_glob = optarg;
+			suite_filter_add(&ro.filter.cases, &ro.filter.ncases, p.arg);
 			break;
 		case OPT_REPEAT:
-			if (parse_count("--repeat", optarg, 1, 1000, &ro.repeat) < 0)
+			if (cmd_parser_count(&p, 1, 1000, &n) < 0)
 				goto out;
+			ro.repeat = (int)n;
 			break;
 		case OPT_CONCURRENCY:
-			if (parse_count("--concurrency", optarg, 1, 1024, &n) < 0)
+			if (cmd_parser_count(&p, 1, 1024, &n) < 0)
 				goto out;
-			ro.transport.concurrency[POOL_TARGET] = n;
+			ro.transport.concurrency[POOL_TARGET] = (int)n;
 			break;
 		case OPT_TIMEOUT:
-			if (util_parse_duration(optarg, &ro.timeout_ms) < 0 || ro.timeout_ms <= 0) {
-				cmd_error("--timeout takes a duration such as 30s or 500ms, not '%s'",
-					  optarg);
+			if (util_parse_duration(p.arg, &ro.timeout_ms) < 0 || ro.timeout_ms <= 0) {
+				cmd_error("--timeout takes a duration such as 30s or 500ms, "
+					  "not '%s'", p.arg);
 				goto out;
 			}
 			break;
 		case OPT_RETRIES:
-			if (parse_count("--retries", optarg, 0, 100, &ro.transport.retries) < 0)
+			if (cmd_parser_count(&p, 0, 100, &n) < 0)
 				goto out;
+			ro.transport.retries = (int)n;
 			break;
 		case OPT_MAX_REPLY:
-			if (util_parse_size(optarg, &ro.transport.max_reply) < 0 ||
+			if (util_parse_size(p.arg, &ro.transport.max_reply) < 0 ||
 			    ro.transport.max_reply == 0) {
-				cmd_error("--max-reply takes a size such as 8MiB or 65536, not '%s'",
-					  optarg);
+				cmd_error("--max-reply takes a size such as 8MiB or 65536, "
+					  "not '%s'", p.arg);
 				goto out;
 			}
 			break;
 		case OPT_REPORT:
-			if (cmd_add_report(&out, optarg) < 0)
+			if (cmd_add_report(&out, p.arg) < 0)
 				goto out;
 			break;
 		case 'q':
@@ -529,28 +517,28 @@ int cmd_run(int argc, char **argv)
 			out.color = 0;
 			break;
 		case OPT_JUDGE_URL:
-			so.judge_url = optarg;
+			so.judge_url = p.arg;
 			break;
 		case OPT_JUDGE_CONCURRENCY:
-			if (parse_count("--judge-concurrency", optarg, 1, 1024, &n) < 0)
+			if (cmd_parser_count(&p, 1, 1024, &n) < 0)
 				goto out;
-			ro.transport.concurrency[POOL_JUDGE] = n;
+			ro.transport.concurrency[POOL_JUDGE] = (int)n;
 			break;
 		case OPT_JUDGE_LAZY:
 			ro.judge_lazy = true;
 			break;
 		case OPT_JUDGE_CACHE:
-			ro.judge_cache = optarg;
+			ro.judge_cache = p.arg;
 			break;
 		case OPT_NO_JUDGE_CACHE:
 			ro.no_judge_cache = true;
 			break;
 		case OPT_SHARD:
-			if (parse_shard(optarg, &ro) < 0)
+			if (parse_shard(p.arg, &ro) < 0)
 				goto out;
 			break;
 		case OPT_LOCK:
-			lock_path = optarg;
+			lock_path = p.arg;
 			break;
 		case OPT_NO_STEP_SUMMARY:
 			out.no_step_summary = true;
@@ -558,11 +546,11 @@ int cmd_run(int argc, char **argv)
 		case OPT_ALPHA: {
 			char *end;
 			errno = 0;
-			ro.alpha = strtod(optarg, &end);
-			if (errno || *end || end == optarg || !(ro.alpha > 0 && ro.alpha < 1)) {
+			ro.alpha = strtod(p.arg, &end);
+			if (errno || *end || end == p.arg || !(ro.alpha > 0 && ro.alpha < 1)) {
 				cmd_error("--alpha takes a significance level between 0 and 1 "
 					  "(e.g. 0.05), not '%s'",
-					  optarg);
+					  p.arg);
 				goto out;
 			}
 			break;
@@ -571,44 +559,36 @@ int cmd_run(int argc, char **argv)
 			ro.strict = true;
 			break;
 		case OPT_HISTORY:
-			out.history = optarg;
+			out.history = p.arg;
 			break;
 		case OPT_NOTIFY:
 			/* env:NAME keeps a webhook URL, itself a credential, out of ps. */
-			out.notify = strncmp(optarg, "env:", 4) == 0 ? getenv(optarg + 4) : optarg;
-			if (!*optarg) {
+			out.notify = strncmp(p.arg, "env:", 4) == 0 ? getenv(p.arg + 4) : p.arg;
+			if (!*p.arg) {
 				cmd_error("--notify takes a URL, or env:NAME");
 				goto out;
 			}
 			if (!out.notify || !*out.notify) {
-				cmd_error("--notify %s: environment variable '%s' is not set", optarg,
-					  optarg + 4);
+				cmd_error("--notify %s: environment variable '%s' is not set",
+					  p.arg, p.arg + 4);
 				goto out;
 			}
 			break;
 		case OPT_REMIND:
-			if (util_parse_duration(optarg, &out.remind_ms) < 0) {
+			if (util_parse_duration(p.arg, &out.remind_ms) < 0) {
 				cmd_error("--remind takes a duration such as 24h, or 0 for never, "
 					  "not '%s'",
-					  optarg);
+					  p.arg);
 				goto out;
 			}
 			break;
 		case OPT_REPORT_URL:
-			out.report_url = optarg;
+			out.report_url = p.arg;
 			break;
-		case 'h':
-			fputs(run_usage, stdout);
-			rc = 0;
-			goto out;
-		default:
-			fputs("see 'canary run --help'\n", stderr);
-			goto out;
 		}
 	}
-	if (optind != argc - 1) {
-		cmd_error(optind == argc ? "run needs a SUITE file; see 'canary run --help'"
-					 : "run takes one SUITE file; see 'canary run --help'");
+	if (cmd_parser_end(&p, opt, 1, 1) < 0) {
+		rc = p.exit;
 		goto out;
 	}
 	if (out.notify && !out.history) {
@@ -616,7 +596,7 @@ int cmd_run(int argc, char **argv)
 			  "is kept");
 		goto out;
 	}
-	if (out.notify && (ro.shard_count || ro.stratum || ro.case_glob)) {
+	if (out.notify && (ro.shard_count || ro.filter.nstrata || ro.filter.ncases)) {
 		cmd_error("--notify reports the state of the whole suite: it cannot be used "
 			  "with --shard, --stratum or --case (alert on the exit code of "
 			  "'canary merge' instead: see docs/ci.md)");
@@ -628,7 +608,7 @@ int cmd_run(int argc, char **argv)
 		goto out;
 	}
 	char *err = NULL;
-	s = suite_load(argv[optind], &so, &err);
+	s = suite_load(argv[1], &so, &err);
 	if (!s) {
 		fprintf(stderr, "%s\n", err);
 		free(err);
@@ -637,8 +617,19 @@ int cmd_run(int argc, char **argv)
 	rc = cmd_run_suite(s, &ro, &out);
 out:
 	suite_free(s);
+	suite_filter_release(&ro.filter);
 	free(out.reports);
 	if (lock_fd >= 0)
 		close(lock_fd);
 	return rc;
 }
+
+const struct cmd_entry cmd_run_entry = {
+	.name = "run",
+	.summary = "fire the suite at eval and prod and diff the verdicts",
+	.help = run_help,
+	.operands = "a SUITE file",
+	.operand_kind = CMD_VALUE_YAML,
+	.options = run_options,
+	.exec = cmd_run,
+};

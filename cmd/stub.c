@@ -1,10 +1,7 @@
 /* stub.c: `canary stub`, serve a scripted openai-chat agent until SIGINT or SIGTERM. */
-#include <errno.h>
-#include <getopt.h>
 #include <limits.h>
 #include <pthread.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,7 +11,7 @@
 #include "stub.h"
 #include "util.h"
 
-static const char stub_usage[] =
+static const char stub_help[] =
 	"usage: canary stub SCRIPT.yaml [--port N] [--host ADDR] [--log FILE] [--seed N]\n"
 	"\n"
 	"Serve a scripted openai-chat agent until interrupted; the script's rules\n"
@@ -27,87 +24,58 @@ static const char stub_usage[] =
 	"      --seed N     seed for the rules' probabilities (default: the clock)\n"
 	"  -h, --help       show this help\n";
 
-static int usage_error(const char *fmt, ...) PRINTF_LIKE(1, 2);
+enum {
+	OPT_PORT = 'p',
+	OPT_HOST = 256,
+	OPT_LOG,
+	OPT_SEED,
+};
 
-/* Print a usage error and a pointer to --help; the exit code for it. */
-static int usage_error(const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	fputs("canary stub: ", stderr);
-	vfprintf(stderr, fmt, ap);
-	fputs("\nsee 'canary stub --help'\n", stderr);
-	va_end(ap);
-	return 2;
-}
+static const struct cmd_option stub_options[] = {
+	{"port", 'p', true, OPT_PORT, CMD_VALUE_NONE, NULL},
+	{"host", 0, true, OPT_HOST, CMD_VALUE_NONE, NULL},
+	{"log", 0, true, OPT_LOG, CMD_VALUE_FILE, NULL},
+	{"seed", 0, true, OPT_SEED, CMD_VALUE_NONE, NULL},
+	{NULL, 0, false, 0, CMD_VALUE_NONE, NULL},
+};
 
-static int parse_long(const char *s, long min, long max, long *out)
+static int cmd_stub(int argc, char **argv)
 {
-	char *end;
-	errno = 0;
-	long v = strtol(s, &end, 10);
-	if (errno || end == s || *end || v < min || v > max)
-		return -1;
-	*out = v;
-	return 0;
-}
-
-int cmd_stub(int argc, char **argv)
-{
-	static const struct option options[] = {
-		{"port", required_argument, NULL, 'p'},
-		{"host", required_argument, NULL, 'H'},
-		{"log", required_argument, NULL, 'l'},
-		{"seed", required_argument, NULL, 's'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
-	};
 	struct stub_options o = {.host = "127.0.0.1"};
+	struct cmd_parser p;
 	long v;
-	int c;
+	int opt;
 
-	optind = 0; /* glibc: start afresh whatever parsed argv before */
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":p:h", options, NULL)) != -1) {
-		switch (c) {
-		case 'p':
-			if (parse_long(optarg, 0, 65535, &v) < 0)
-				return usage_error("bad port '%s'", optarg);
+	cmd_parser_init(&p, &cmd_stub_entry, argc, argv);
+	while ((opt = cmd_parser_next(&p)) > 0) {
+		switch (opt) {
+		case OPT_PORT:
+			if (cmd_parser_count(&p, 0, 65535, &v) < 0)
+				return EXIT_USAGE;
 			o.port = (int)v;
 			break;
-		case 'H':
-			o.host = optarg;
+		case OPT_HOST:
+			o.host = p.arg;
 			break;
-		case 'l':
-			o.log_path = optarg;
+		case OPT_LOG:
+			o.log_path = p.arg;
 			break;
-		case 's':
-			if (parse_long(optarg, 0, UINT_MAX, &v) < 0)
-				return usage_error("bad seed '%s'", optarg);
+		case OPT_SEED:
+			if (cmd_parser_count(&p, 0, UINT_MAX, &v) < 0)
+				return EXIT_USAGE;
 			o.seed = (unsigned)v;
 			break;
-		case 'h':
-			fputs(stub_usage, stdout);
-			return 0;
-		case ':':
-			return usage_error("'%s' needs a value", argv[optind - 1]);
-		default:
-			if (optopt)
-				return usage_error("unknown option '-%c'", optopt);
-			return usage_error("unknown option '%s'", argv[optind - 1]);
 		}
 	}
-	if (optind == argc)
-		return usage_error("missing SCRIPT");
-	if (optind < argc - 1)
-		return usage_error("unexpected argument '%s'", argv[optind + 1]);
+	if (cmd_parser_end(&p, opt, 1, 1) < 0)
+		return p.exit;
 
 	char *err = NULL;
-	struct stub_script *script = stub_script_load(argv[optind], &err);
+	struct stub_script *script = stub_script_load(argv[1], &err);
 	if (!script) {
-		fprintf(stderr, "canary stub: %s\n", err);
+		cmd_error("%s", err);
 		free(err);
-		return 2;
+		return EXIT_USAGE;
 	}
 
 	/* Blocked before the server starts, so that its threads inherit the
@@ -120,7 +88,7 @@ int cmd_stub(int argc, char **argv)
 
 	struct stub *s = stub_start(script, &o, &err);
 	if (!s) {
-		fprintf(stderr, "canary stub: %s\n", err);
+		cmd_error("%s", err);
 		free(err);
 		pthread_sigmask(SIG_SETMASK, &old, NULL);
 		return 1;
@@ -137,3 +105,13 @@ int cmd_stub(int argc, char **argv)
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	return 0;
 }
+
+const struct cmd_entry cmd_stub_entry = {
+	.name = "stub",
+	.summary = "serve a scripted openai-chat agent on loopback",
+	.help = stub_help,
+	.operands = "a SCRIPT.yaml file",
+	.operand_kind = CMD_VALUE_YAML,
+	.options = stub_options,
+	.exec = cmd_stub,
+};

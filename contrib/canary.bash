@@ -1,43 +1,28 @@
-# bash completion for canary(1)
+# bash completion for canary(1): a shim around `canary __complete`, which
+# answers from the same option tables that parse the command line.
 _canary()
 {
-	local cur prev words cword
-	_init_completion || return
-	local commands="run validate list grade fingerprint stub demo report merge calibrate history help"
-	if ((cword == 1)); then
-		COMPREPLY=($(compgen -W "$commands --help --version" -- "$cur"))
-		return
-	fi
-	local cmd=${words[1]}
-	case $prev in
-	--report)
-		COMPREPLY=($(compgen -W "json= junit= markdown= prom= tap= text=" -- "$cur"))
-		compopt -o nospace
-		return ;;
-	--format)
-		COMPREPLY=($(compgen -W "json text junit markdown prom tap html" -- "$cur"))
-		return ;;
-	--target)
-		COMPREPLY=($(compgen -W "eval= prod=" -- "$cur"))
-		compopt -o nospace
-		return ;;
-	--api)
-		COMPREPLY=($(compgen -W "openai-chat anthropic-messages http" -- "$cur"))
-		return ;;
-	--lock | --history | --judge-cache | --reply | --output | --log)
-		_filedir
-		return ;;
-	--concurrency | --retries | --repeat | --timeout | --max-reply | --shard | --stratum | \
-	--case | --port | --judge-url | --judge-concurrency | --alpha | --seed | --since | \
-	--min-kappa | --notify | --remind | --report-url | --host | --max-drop)
-		return ;;
+	local line=${COMP_LINE:0:COMP_POINT}
+	local -a words
+	read -ra words <<<"$line"
+	[[ -z $line || $line == *[[:space:]] ]] && words+=("")
+	local IFS=$'\n'
+	local -a reply
+	reply=($(command "${words[0]}" __complete "${words[@]:1}" 2>/dev/null)) || return
+	# What readline replaces: the current word after its last '=' or ':'.
+	local cur=${words[-1]##*[=:]}
+	case ${reply[0]} in
+	words) COMPREPLY=("${reply[@]:1}") ;;
+	nospace)
+		COMPREPLY=("${reply[@]:1}")
+		compopt -o nospace 2>/dev/null ;;
+	files | files=)
+		COMPREPLY=($(compgen -f -- "$cur"))
+		compopt -o filenames 2>/dev/null ;;
+	files\ *)
+		COMPREPLY=($(compgen -d -- "$cur"; shopt -s extglob
+			compgen -f -X "!*.@(${reply[0]#files })" -- "$cur"))
+		compopt -o filenames 2>/dev/null ;;
 	esac
-	if [[ $cur == -* ]]; then
-		local opts
-		opts=$(canary "$cmd" --help 2>/dev/null | grep -oE -- '--[a-z][a-z-]*' | sort -u)
-		COMPREPLY=($(compgen -W "$opts" -- "$cur"))
-		return
-	fi
-	_filedir '@(yaml|yml|json)'
 }
 complete -F _canary canary

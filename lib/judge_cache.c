@@ -47,6 +47,21 @@ char *judge_cache_default_path(void)
 	return NULL;
 }
 
+struct judge_cache *judge_cache_choose(const char *path, char **warning, char **err)
+{
+	char *chosen = path ? xstrdup(path) : judge_cache_default_path();
+	if (!chosen)
+		return NULL;
+	struct judge_cache *c = judge_cache_open(chosen, err);
+	free(chosen);
+	if (!c && !path) {
+		*warning = xasprintf("judge cache off: %s", *err);
+		free(*err);
+		*err = NULL;
+	}
+	return c;
+}
+
 /* make_dirs: mkdir -p of the folder holding path, new folders mode 0700. */
 static int make_dirs(const char *path, char **err)
 {

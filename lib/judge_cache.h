@@ -25,6 +25,13 @@ struct judge_cache;
  * $HOME/.cache/canary/judge.sqlite (caller frees); NULL when neither is set. */
 char *judge_cache_default_path(void);
 
+/* judge_cache_choose: the cache a command uses: the one at path
+ * (--judge-cache), else the default one.  NULL with *err left NULL when
+ * there is none to use: no HOME, or a default place that cannot be used
+ * (a read-only HOME under cron or in a container), *warning then saying
+ * why; NULL and *err when path cannot be used. */
+struct judge_cache *judge_cache_choose(const char *path, char **warning, char **err);
+
 /* judge_cache_open: open or create the cache at path (its folder is
  * created, mode 0700; a new file is mode 0600); NULL and *err when it cannot be used (not a
  * database, read-only, a folder that cannot be made). */

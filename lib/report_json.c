@@ -448,8 +448,13 @@ cJSON *report_json_tree(const struct run *r)
 char *report_json(const struct run *r)
 {
 	cJSON *root = report_json_tree(r);
-	char *out = cJSON_Print(root);
-
+	char *out = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&out, &len);
+	if (!f)
+		abort();
+	util_json_write(f, root);
+	fclose(f);
 	cJSON_Delete(root);
 	return out;
 }
@@ -1119,10 +1124,7 @@ int report_json_print(FILE *f, const cJSON *report, char **err)
 {
 	if (report_check(report, err) < 0)
 		return -1;
-	char *json = cJSON_Print(report);
-	fputs(json, f);
-	fputc('\n', f);
-	free(json);
+	util_json_write(f, report);
 	return report_flush(f, err);
 }
 

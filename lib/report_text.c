@@ -512,7 +512,8 @@ static void put_verdict_line(FILE *out, const struct run *r, const struct text_c
 	if (r->verdict != VERDICT_ERROR && tc->errors > 0)
 		fprintf(out, "; %ld %s could not be measured", tc->errors,
 			plural(tc->errors, "case", "cases"));
-	fprintf(out, " (exit %d)\n", r->exit_code);
+	fprintf(out, " (exit %d%s%s)\n", r->exit_code, r->exit_reason ? ": " : "",
+		r->exit_reason ? r->exit_reason : "");
 }
 
 void report_text(FILE *out, const struct run *r, const struct report_text_options *o)

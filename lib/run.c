@@ -5,8 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <curl/curl.h>
-
 #include "fingerprint.h"
 #include "jsonptr.h"
 #include "judge_cache.h"
@@ -562,56 +560,35 @@ static void select_shard(struct run *r, int index, int count, bool *in_shard)
 }
 
 /* Apply --stratum, --case and --shard; -1 and *err when the filters match
- * no case of the suite (an empty shard of a tiny suite is not an error). */
+ * no case of the suite (an empty shard of a tiny suite is not an error) or
+ * when a variable that the selected cases need is unset. */
 static int select_cases(struct run *r, const struct run_options *o, char **err)
 {
-	const struct suite *s = r->suite;
 	bool *in_shard = xcalloc(r->ncases ? r->ncases : 1, sizeof(*in_shard));
+	bool *matched = xcalloc(r->ncases ? r->ncases : 1, sizeof(*matched));
+	int rc = -1;
 	if (o->shard_count > 0)
 		select_shard(r, o->shard_index, o->shard_count, in_shard);
 	r->shard_index = o->shard_index;
 	r->shard_count = o->shard_count;
-	if (o->stratum) {
-		bool found = false;
-		for (size_t i = 0; i < s->nstrata; i++)
-			found = found || strcmp(s->strata[i].name, o->stratum) == 0;
-		if (!found) {
-			const char **names = xcalloc(s->nstrata + 1, sizeof(*names));
-			for (size_t i = 0; i < s->nstrata; i++)
-				names[i] = s->strata[i].name;
-			const char *hint = util_suggest(o->stratum, names);
-			*err = hint ? xasprintf("no stratum '%s' in suite '%s' (did you mean '%s'?)",
-						o->stratum, s->name, hint)
-				    : xasprintf("no stratum '%s' in suite '%s'", o->stratum, s->name);
-			free(names);
-			free(in_shard);
-			return -1;
-		}
-	}
-	size_t matched = 0; /* by the filters, in any shard */
+	if (suite_select(r->suite, &o->filter, matched, err) < 0)
+		goto out;
 	for (size_t i = 0; i < r->ncases; i++) {
 		struct case_result *cr = &r->cases[i];
-		const char *stratum = s->strata[cr->c->stratum].name;
-		cr->selected = (!o->stratum || strcmp(stratum, o->stratum) == 0) &&
-			       (!o->case_glob || util_glob(o->case_glob, cr->c->id));
-		matched += cr->selected;
+		cr->selected = matched[i];
 		if (o->shard_count > 0 && !in_shard[i]) {
 			cr->selected = false;
 			cr->other_shard = true;
 		}
 		if (cr->selected)
 			r->nselected++;
+		matched[i] = cr->selected;
 	}
+	rc = suite_check_env(r->suite, SUITE_SIDES_ALL, matched, err);
+out:
 	free(in_shard);
-	/* A shard of a small suite may be empty; filters that match nothing in
-	 * any shard are a mistake. */
-	if (matched == 0) {
-		*err = xasprintf("no case matches --case '%s'%s%s%s", o->case_glob ? o->case_glob : "*",
-				 o->stratum ? " in stratum '" : "", o->stratum ? o->stratum : "",
-				 o->stratum ? "'" : "");
-		return -1;
-	}
-	return 0;
+	free(matched);
+	return rc;
 }
 
 /* Count a side's distinct fingerprints in first-seen order. */
@@ -665,20 +642,8 @@ static int open_judge_cache(struct run *r, const struct run_options *o, char **e
 		async = async || r->suite->graders[i]->ops->start;
 	if (!async || o->no_judge_cache)
 		return 0;
-	char *path = o->judge_cache ? xstrdup(o->judge_cache) : judge_cache_default_path();
-	if (!path)
-		return 0; /* no cache folder (no HOME): judge every time */
-	r->rt.judge_cache = judge_cache_open(path, err);
-	free(path);
-	if (!r->rt.judge_cache && !o->judge_cache) {
-		/* The default place is unusable (a read-only HOME under cron or in
-		 * a container): judge every time rather than refuse to run. */
-		r->warning = xasprintf("judge cache off: %s", *err);
-		free(*err);
-		*err = NULL;
-		return 0;
-	}
-	return r->rt.judge_cache ? 0 : -1;
+	r->rt.judge_cache = judge_cache_choose(o->judge_cache, &r->warning, err);
+	return r->rt.judge_cache || !*err ? 0 : -1;
 }
 
 /* The most frequent fingerprint of a side, or NULL. */
@@ -747,24 +712,12 @@ char *run_display_url(const struct target *t, const struct redact *rd)
 {
 	if (!t->url_overridden && template_uses_env(t->url))
 		return xstrdup(t->url);
-	char *shown = NULL;
-	CURLU *u = curl_url();
-	if (u && curl_url_set(u, CURLUPART_URL, t->url, CURLU_NON_SUPPORT_SCHEME) == CURLUE_OK) {
-		curl_url_set(u, CURLUPART_USER, NULL, 0);
-		curl_url_set(u, CURLUPART_PASSWORD, NULL, 0);
-		curl_url_set(u, CURLUPART_OPTIONS, NULL, 0);
-		curl_url_set(u, CURLUPART_QUERY, NULL, 0);
-		curl_url_set(u, CURLUPART_FRAGMENT, NULL, 0);
-		char *text = NULL;
-		if (curl_url_get(u, CURLUPART_URL, &text, 0) == CURLUE_OK) {
-			shown = redact_apply(rd, text);
-			curl_free(text);
-		}
-	}
-	curl_url_cleanup(u);
+	char *text = transport_display_url(t->url);
 	/* A template without env (e.g. ${vars.x}) or an unparsable URL shows as
 	 * written, never with anything substituted. */
-	return shown ? shown : redact_apply(rd, t->url);
+	char *shown = redact_apply(rd, text ? text : t->url);
+	free(text);
+	return shown;
 }
 
 struct run *run_execute(struct suite *s, const struct run_options *o, char **err)
@@ -862,6 +815,7 @@ void run_free(struct run *r)
 	}
 	run_fingerprints_release(r);
 	free(r->warning);
+	free(r->exit_reason);
 	for (size_t i = 0; i < r->nhistory_unevaluated; i++)
 		free(r->history_unevaluated[i]);
 	for (size_t i = 0; i < r->nnew_since_last; i++)

@@ -116,6 +116,7 @@ struct run {
 	char **new_since_last;         /* prod fingerprints the previous run did not see */
 	size_t nnew_since_last;
 	bool has_previous_run;
+	char *exit_reason;             /* why exit_code is worse than the verdict, or NULL */
 	double alpha;                  /* significance level (0: the default 0.05) */
 	bool strict;                   /* flaky cases fail the run */
 	char *warning;                 /* something the run did without, or NULL */
@@ -127,8 +128,7 @@ struct run_options {
 	struct transport_options transport;
 	long timeout_ms;        /* --timeout: overrides suite and case (0: none) */
 	int repeat;             /* --repeat: overrides (0: none) */
-	const char *stratum;    /* --stratum filter, or NULL */
-	const char *case_glob;  /* --case filter, or NULL */
+	struct suite_filter filter; /* --stratum and --case (borrowed) */
 	bool judge_lazy;        /* skip the judge when other graders failed the sample */
 	const char *judge_cache;/* --judge-cache path, or NULL for the default */
 	bool no_judge_cache;    /* --no-judge-cache */

@@ -60,6 +60,7 @@ struct case_check {
 	const char *text;
 	bool url;
 	const char *header;        /* a header value: the header's name */
+	enum suite_user user;
 };
 
 struct loader {
@@ -69,6 +70,9 @@ struct loader {
 	struct id_set ids;
 	struct case_check *checks;
 	size_t nchecks;
+	struct tmpl_unset unset;   /* lazy_env: met by the last rendering */
+	enum suite_user user;      /* what the strings being loaded are for */
+	const struct suite_case *user_case;
 };
 
 const char *side_name(enum side s)
@@ -227,12 +231,66 @@ static int get_pointer(const struct ynode *v, const char *key, const char *examp
 	return 0;
 }
 
+/* The template context of strings that only ${env:...} may fill. */
+static struct tmpl_ctx env_ctx(struct loader *L)
+{
+	return (struct tmpl_ctx){
+		.allowed = TMPL_ENV,
+		.redact = &L->s->redact,
+		.unset = L->opts && L->opts->lazy_env ? &L->unset : NULL,
+	};
+}
+
+/* note_unset: record the variables the last rendering met unset as used at
+ * n by L's current user; whether there were any. */
+static bool note_unset(struct loader *L, const struct ynode *n)
+{
+	struct suite *s = L->s;
+	bool any = L->unset.n > 0;
+	for (size_t i = 0; i < L->unset.n; i++) {
+		bool seen = false;
+		for (size_t j = 0; j < s->nunset && !seen; j++)
+			seen = s->unset[j].node == n && s->unset[j].user == L->user &&
+			       strcmp(s->unset[j].name, L->unset.names[i]) == 0;
+		if (seen)
+			continue;
+		s->unset = xreallocarray(s->unset, s->nunset + 1, sizeof(*s->unset));
+		s->unset[s->nunset++] = (struct suite_unset){
+			.name = xstrdup(L->unset.names[i]),
+			.node = n,
+			.user = L->user,
+			.c = L->user == SUITE_USER_CASE ? L->user_case : NULL,
+		};
+	}
+	tmpl_unset_release(&L->unset);
+	return any;
+}
+
+/* render: text rendered with ctx (whose unset is L's or NULL), errors and
+ * unset variables placed at n; NULL and *err on a template error. */
+static char *render(struct loader *L, const struct ynode *n, const char *text,
+		    const struct tmpl_ctx *ctx, char **err)
+{
+	char *msg = NULL;
+	char *r = template_render(text, ctx, &msg);
+	if (!r) {
+		*err = ynode_error(n, "%s", msg);
+		free(msg);
+	}
+	note_unset(L, n);
+	return r;
+}
+
 /* Check a template string at load and report errors at its node. */
-static int check_template(struct suite *s, const struct ynode *n, const char *text,
+static int check_template(struct loader *L, const struct ynode *n, const char *text,
 			  unsigned allowed, char **err)
 {
 	char *msg = NULL;
-	if (template_check(text, allowed, &s->redact, &msg) == 0)
+	struct tmpl_ctx ctx = env_ctx(L);
+	ctx.allowed = allowed;
+	int rc = template_check(text, &ctx, &msg);
+	note_unset(L, n);
+	if (rc == 0)
 		return 0;
 	*err = ynode_error(n, "%s", msg);
 	free(msg);
@@ -241,31 +299,25 @@ static int check_template(struct suite *s, const struct ynode *n, const char *te
 
 /* model: a string template of ${env:...} only, stored rendered (an unset
  * variable is an error here, never an empty name at send time). */
-static int get_model(struct suite *s, const struct ynode *v, char **out, char **err)
+static int get_model(struct loader *L, const struct ynode *v, char **out, char **err)
 {
-	char *msg = NULL;
 	if (!is_text(v)) {
 		*err = ynode_error(v, "'model' must be a string");
 		return -1;
 	}
-	if (check_template(s, v, v->str, TMPL_ENV, err) < 0)
+	if (check_template(L, v, v->str, TMPL_ENV, err) < 0)
 		return -1;
-	struct tmpl_ctx ctx = {.allowed = TMPL_ENV, .redact = &s->redact};
-	*out = template_render(v->str, &ctx, &msg);
-	if (!*out) {
-		*err = ynode_error(v, "%s", msg);
-		free(msg);
-		return -1;
-	}
-	return 0;
+	struct tmpl_ctx ctx = env_ctx(L);
+	*out = render(L, v, v->str, &ctx, err);
+	return *out ? 0 : -1;
 }
 
 static void add_case_check(struct loader *L, const struct ynode *n, const char *text, bool url,
 			   const char *header)
 {
 	L->checks = xreallocarray(L->checks, L->nchecks + 1, sizeof(*L->checks));
-	L->checks[L->nchecks++] =
-		(struct case_check){.node = n, .text = text, .url = url, .header = header};
+	L->checks[L->nchecks++] = (struct case_check){
+		.node = n, .text = text, .url = url, .header = header, .user = L->user};
 }
 
 static bool is_http_url(const char *s)
@@ -326,7 +378,7 @@ static int load_headers(struct loader *L, const struct ynode *n, unsigned allowe
 			*err = ynode_error(v, "header '%.64s' %s", k->str, fault);
 			return -1;
 		}
-		if (check_template(L->s, v, v->str, allowed, err) < 0)
+		if (check_template(L, v, v->str, allowed, err) < 0)
 			return -1;
 		struct header *h = &(*out)[(*nout)++];
 		h->name = xstrdup(k->str);
@@ -335,14 +387,10 @@ static int load_headers(struct loader *L, const struct ynode *n, unsigned allowe
 			add_case_check(L, v, h->value, false, h->name);
 			continue;
 		}
-		struct tmpl_ctx ctx = {.allowed = TMPL_ENV, .redact = &L->s->redact};
-		char *msg = NULL;
-		char *value = template_render(h->value, &ctx, &msg);
-		if (!value) {
-			*err = ynode_error(v, "%s", msg);
-			free(msg);
+		struct tmpl_ctx ctx = env_ctx(L);
+		char *value = render(L, v, h->value, &ctx, err);
+		if (!value)
 			return -1;
-		}
 		fault = header_value_fault(value);
 		redact_add(&L->s->redact, value);
 		free(value);
@@ -398,7 +446,7 @@ static int check_body(struct loader *L, const struct ynode *n, char **err)
 		double d;
 		if (ynode_is_null(n) || ynode_bool(n, &b) == 0 || ynode_number(n, &d) == 0)
 			return 0;
-		if (check_template(L->s, n, n->str, TMPL_TARGET, err) < 0)
+		if (check_template(L, n, n->str, TMPL_TARGET, err) < 0)
 			return -1;
 		if (template_uses(n->str, TMPL_VARS))
 			add_case_check(L, n, n->str, false, NULL);
@@ -467,6 +515,7 @@ static int load_target(struct loader *L, enum side side, const struct ynode *n, 
 	t->side = side;
 	t->line = n->line;
 	t->col = n->col;
+	L->user = (enum suite_user)side;
 	if (need_map(n, what, err) < 0 || ynode_check_keys(n, target_keys, where, err) < 0)
 		goto out;
 	if ((v = ynode_get(n, "api"))) {
@@ -494,11 +543,11 @@ static int load_target(struct loader *L, enum side side, const struct ynode *n, 
 		if (!v)
 			v = need_key(n, "url", where, err);
 		if (!v || get_text(v, "url", &t->url, err) < 0 ||
-		    check_template(s, v, t->url, TMPL_TARGET, err) < 0)
+		    check_template(L, v, t->url, TMPL_TARGET, err) < 0)
 			goto out;
 		add_case_check(L, v, t->url, true, NULL);
 	}
-	if ((v = ynode_get(n, "model")) && get_model(s, v, &t->model, err) < 0)
+	if ((v = ynode_get(n, "model")) && get_model(L, v, &t->model, err) < 0)
 		goto out;
 	if ((v = ynode_get(n, "headers")) &&
 	    load_headers(L, v, TMPL_TARGET, &t->headers, &t->nheaders, err) < 0)
@@ -541,6 +590,7 @@ static int load_judge(struct loader *L, const struct ynode *n, char **err)
 	j->present = true;
 	j->line = n->line;
 	j->col = n->col;
+	L->user = SUITE_USER_JUDGE;
 	if (need_map(n, "'judge'", err) < 0 || ynode_check_keys(n, judge_keys, "in judge", err) < 0)
 		return -1;
 	if ((v = ynode_get(n, "api"))) {
@@ -561,12 +611,12 @@ static int load_judge(struct loader *L, const struct ynode *n, char **err)
 	} else {
 		if (!(v = need_key(n, "url", "in judge", err)) ||
 		    get_text(v, "url", &j->url, err) < 0 ||
-		    check_template(L->s, v, j->url, TMPL_ENV, err) < 0)
+		    check_template(L, v, j->url, TMPL_ENV, err) < 0)
 			return -1;
-		struct tmpl_ctx ctx = {.allowed = TMPL_ENV, .redact = &L->s->redact};
+		struct tmpl_ctx ctx = env_ctx(L);
 		char *msg = NULL;
 		char *url = template_render(j->url, &ctx, &msg);
-		bool ok = url && is_http_url(url);
+		bool ok = note_unset(L, v) || (url && is_http_url(url));
 		free(url);
 		free(msg);
 		if (!ok) {
@@ -574,7 +624,7 @@ static int load_judge(struct loader *L, const struct ynode *n, char **err)
 			return -1;
 		}
 	}
-	if ((v = ynode_get(n, "model")) && get_model(L->s, v, &j->model, err) < 0)
+	if ((v = ynode_get(n, "model")) && get_model(L, v, &j->model, err) < 0)
 		return -1;
 	if ((v = ynode_get(n, "headers")) &&
 	    load_headers(L, v, TMPL_ENV, &j->headers, &j->nheaders, err) < 0)
@@ -722,16 +772,13 @@ static int load_expect(struct loader *L, const struct ynode *n, struct grader **
 
 /* Render the strings of a converted YAML value in place, walking the YAML
  * beside it for positions. */
-static int render_tree(const struct ynode *n, cJSON *j, const struct tmpl_ctx *ctx, char **err)
+static int render_tree(struct loader *L, const struct ynode *n, cJSON *j,
+		       const struct tmpl_ctx *ctx, char **err)
 {
 	if (cJSON_IsString(j)) {
-		char *msg = NULL;
-		char *r = template_render(j->valuestring, ctx, &msg);
-		if (!r) {
-			*err = ynode_error(n, "%s", msg);
-			free(msg);
+		char *r = render(L, n, j->valuestring, ctx, err);
+		if (!r)
 			return -1;
-		}
 		if (!cJSON_SetValuestring(j, r)) {
 			free(r);
 			*err = ynode_error(n, "cannot store the rendered string");
@@ -745,21 +792,10 @@ static int render_tree(const struct ynode *n, cJSON *j, const struct tmpl_ctx *c
 	size_t i = 0;
 	for (cJSON *c = j->child; c && i < n->n; c = c->next, i++) {
 		const struct ynode *cn = n->kind == YNODE_SEQ ? n->items[i] : n->items[2 * i + 1];
-		if (render_tree(cn, c, ctx, err) < 0)
+		if (render_tree(L, cn, c, ctx, err) < 0)
 			return -1;
 	}
 	return 0;
-}
-
-static char *render_at(const struct ynode *n, const struct tmpl_ctx *ctx, char **err)
-{
-	char *msg = NULL;
-	char *r = template_render(n->str, ctx, &msg);
-	if (!r) {
-		*err = ynode_error(n, "%s", msg);
-		free(msg);
-	}
-	return r;
 }
 
 static bool is_var_name(const char *s)
@@ -774,8 +810,8 @@ static bool is_var_name(const char *s)
 }
 
 /* vars: rendered first, as the case's other strings may use them. */
-static int load_vars(struct suite_case *c, const struct ynode *n, struct tmpl_ctx *ctx,
-		     char **err)
+static int load_vars(struct loader *L, struct suite_case *c, const struct ynode *n,
+		     struct tmpl_ctx *ctx, char **err)
 {
 	if (need_map(n, "'vars'", err) < 0)
 		return -1;
@@ -792,7 +828,7 @@ static int load_vars(struct suite_case *c, const struct ynode *n, struct tmpl_ct
 			*err = ynode_error(v, "var '%.64s' must be a string", k->str);
 			return -1;
 		}
-		char *value = render_at(v, ctx, err);
+		char *value = render(L, v, v->str, ctx, err);
 		if (!value)
 			return -1;
 		c->vars[c->nvars].name = xstrdup(k->str);
@@ -818,9 +854,10 @@ static const char *api_role_fault(const struct provider *p, const char *role, bo
 }
 
 /* messages: rendered into c->messages; c->input is the last user message. */
-static int load_messages(struct suite *s, struct suite_case *c, const struct ynode *n,
+static int load_messages(struct loader *L, struct suite_case *c, const struct ynode *n,
 			 const struct tmpl_ctx *ctx, char **err)
 {
+	struct suite *s = L->s;
 	if (n->kind != YNODE_SEQ) {
 		*err = ynode_error(n, "'messages' must be a list of {role, content}");
 		return -1;
@@ -871,7 +908,7 @@ static int load_messages(struct suite *s, struct suite_case *c, const struct yno
 			*err = ynode_error(content, "'content' must be a string");
 			return -1;
 		}
-		char *text = render_at(content, ctx, err);
+		char *text = render(L, content, content->str, ctx, err);
 		if (!text)
 			return -1;
 		cJSON *msg = cJSON_CreateObject();
@@ -938,13 +975,13 @@ static int load_case(struct loader *L, struct stratum *st, size_t si, size_t ci,
 		goto out;
 	c->timeout_set = v != NULL;
 
-	struct tmpl_ctx ctx = {
-		.allowed = TMPL_ENV | TMPL_CASE,
-		.case_id = c->id,
-		.stratum = st->name,
-		.redact = &s->redact,
-	};
-	if ((v = ynode_get(n, "vars")) && load_vars(c, v, &ctx, err) < 0)
+	L->user = SUITE_USER_CASE;
+	L->user_case = c;
+	struct tmpl_ctx ctx = env_ctx(L);
+	ctx.allowed = TMPL_ENV | TMPL_CASE;
+	ctx.case_id = c->id;
+	ctx.stratum = st->name;
+	if ((v = ynode_get(n, "vars")) && load_vars(L, c, v, &ctx, err) < 0)
 		goto out;
 	ctx.allowed = TMPL_CASE_STRING;
 	ctx.vars = c->vars;
@@ -962,7 +999,7 @@ static int load_case(struct loader *L, struct stratum *st, size_t si, size_t ci,
 			*err = ynode_error(input, "'input' must be a string");
 			goto out;
 		}
-		if (!(c->input = render_at(input, &ctx, err)))
+		if (!(c->input = render(L, input, input->str, &ctx, err)))
 			goto out;
 		c->messages = cJSON_CreateArray();
 		cJSON *msg = cJSON_CreateObject();
@@ -970,7 +1007,7 @@ static int load_case(struct loader *L, struct stratum *st, size_t si, size_t ci,
 		cJSON_AddStringToObject(msg, "content", c->input);
 		cJSON_AddItemToArray(c->messages, msg);
 	} else if (messages) {
-		if (load_messages(s, c, messages, &ctx, err) < 0)
+		if (load_messages(L, c, messages, &ctx, err) < 0)
 			goto out;
 	} else {
 		*err = ynode_error(n, "case '%s' needs 'input' or 'messages'", c->id);
@@ -978,7 +1015,7 @@ static int load_case(struct loader *L, struct stratum *st, size_t si, size_t ci,
 	}
 	if ((v = ynode_get(n, "request"))) {
 		if (need_map(v, "'request'", err) < 0 || !(c->request = ynode_to_json(v, err)) ||
-		    render_tree(v, c->request, &ctx, err) < 0)
+		    render_tree(L, v, c->request, &ctx, err) < 0)
 			goto out;
 	}
 
@@ -1062,15 +1099,20 @@ static int load_strata(struct loader *L, const struct ynode *n, char **err)
 /* Render one target string for case c; a url must come out as http(s), a
  * header value without line breaks or control characters (the value itself
  * is a secret and never quoted). */
-static int check_for_case(struct suite *s, const struct case_check *k,
+static int check_for_case(struct loader *L, const struct case_check *k,
 			  const struct suite_case *c, bool per_case, char **err)
 {
 	struct tmpl_ctx ctx;
 	char *msg = NULL, *why = NULL;
-	suite_case_ctx(s, c, &ctx);
+	suite_case_ctx(L->s, c, &ctx);
+	ctx.unset = env_ctx(L).unset;
+	L->user = k->user;
 	char *r = template_render(k->text, &ctx, &msg);
+	bool unset = note_unset(L, k->node); /* suite_check_env() says it when needed */
 	if (!r)
 		why = msg;
+	else if (unset)
+		why = NULL;
 	else if (k->url && !is_http_url(r))
 		why = xstrdup("'url' must start with http:// or https://");
 	else if (k->header && header_value_fault(r))
@@ -1096,13 +1138,13 @@ static int check_cases(struct loader *L, char **err)
 		const struct case_check *k = &L->checks[i];
 		bool per_case = template_uses(k->text, TMPL_INPUT | TMPL_CASE | TMPL_VARS);
 		if (!per_case) {
-			if (check_for_case(s, k, &s->strata[0].cases[0], false, err) < 0)
+			if (check_for_case(L, k, &s->strata[0].cases[0], false, err) < 0)
 				return -1;
 			continue;
 		}
 		for (size_t si = 0; si < s->nstrata; si++)
 			for (size_t ci = 0; ci < s->strata[si].ncases; ci++)
-				if (check_for_case(s, k, &s->strata[si].cases[ci], true, err) < 0)
+				if (check_for_case(L, k, &s->strata[si].cases[ci], true, err) < 0)
 					return -1;
 	}
 	return 0;
@@ -1190,6 +1232,7 @@ static struct suite *load_buffer(const char *name, const char *dir, const char *
 		msg = xasprintf("%s: cannot load the suite", name);
 	free(L.ids.slots);
 	free(L.checks);
+	tmpl_unset_release(&L.unset);
 	if (msg) {
 		*err = redact_apply(&s->redact, msg);
 		free(msg);
@@ -1280,6 +1323,9 @@ void suite_free(struct suite *s)
 		free(st->description);
 	}
 	free(s->strata);
+	for (size_t i = 0; i < s->nunset; i++)
+		free(s->unset[i].name);
+	free(s->unset);
 	redact_release(&s->redact);
 	ydoc_free(s->doc);
 	free(s->path);
@@ -1288,13 +1334,175 @@ void suite_free(struct suite *s)
 	free(s);
 }
 
+/* Whether name is the stratum/id of c. */
+static bool is_case_name(const struct suite *s, const struct suite_case *c, const char *name)
+{
+	const char *stratum = s->strata[c->stratum].name;
+	size_t len = strlen(stratum);
+	return strncmp(name, stratum, len) == 0 && name[len] == '/' &&
+	       strcmp(name + len + 1, c->id) == 0;
+}
+
 const struct suite_case *suite_find_case(const struct suite *s, const char *id)
 {
 	for (size_t i = 0; i < s->nstrata; i++)
 		for (size_t j = 0; j < s->strata[i].ncases; j++)
 			if (strcmp(s->strata[i].cases[j].id, id) == 0)
 				return &s->strata[i].cases[j];
+	for (size_t i = 0; i < s->nstrata; i++)
+		for (size_t j = 0; j < s->strata[i].ncases; j++)
+			if (is_case_name(s, &s->strata[i].cases[j], id))
+				return &s->strata[i].cases[j];
 	return NULL;
+}
+
+void suite_filter_add(const char ***list, size_t *n, const char *value)
+{
+	*list = xreallocarray(*list, *n + 1, sizeof(**list));
+	(*list)[(*n)++] = value;
+}
+
+void suite_filter_release(struct suite_filter *f)
+{
+	free(f->strata);
+	free(f->cases);
+	memset(f, 0, sizeof(*f));
+}
+
+bool suite_case_matches(const struct suite *s, const struct suite_case *c, const char *glob)
+{
+	if (util_glob(glob, c->id))
+		return true;
+	char *name = xasprintf("%s/%s", s->strata[c->stratum].name, c->id);
+	bool match = util_glob(glob, name);
+	free(name);
+	return match;
+}
+
+static bool in_list(const char *const *list, size_t n, const char *s)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(list[i], s) == 0)
+			return true;
+	return false;
+}
+
+/* The error for a --stratum that names no stratum. */
+static char *no_stratum(const struct suite *s, const char *name)
+{
+	const char **names = xcalloc(s->nstrata + 1, sizeof(*names));
+	for (size_t i = 0; i < s->nstrata; i++)
+		names[i] = s->strata[i].name;
+	const char *hint = util_suggest(name, names);
+	char *err = hint ? xasprintf("no stratum '%s' in suite '%s' (did you mean '%s'?)", name,
+				     s->name, hint)
+			 : xasprintf("no stratum '%s' in suite '%s'", name, s->name);
+	free(names);
+	return err;
+}
+
+/* The error for a --case glob that matches no case of the strata of f. */
+static char *no_case(const struct suite *s, const struct suite_filter *f, const char *glob)
+{
+	struct buf b;
+	const char **ids = xcalloc(s->ncases + 1, sizeof(*ids));
+	size_t n = 0;
+	for (size_t i = 0; i < s->nstrata; i++)
+		for (size_t j = 0; j < s->strata[i].ncases; j++)
+			ids[n++] = s->strata[i].cases[j].id;
+	const char *hint = util_suggest(glob, ids);
+	buf_init(&b, 0);
+	buf_addf(&b, "no case matches --case '%s'", glob);
+	for (size_t i = 0; i < f->nstrata; i++)
+		buf_addf(&b, "%s'%s'", i == 0 ? (f->nstrata == 1 ? " in stratum " : " in strata ")
+					     : ", ", f->strata[i]);
+	if (hint)
+		buf_addf(&b, " (did you mean '%s'?)", hint);
+	free(ids);
+	return buf_detach(&b, NULL);
+}
+
+int suite_select(const struct suite *s, const struct suite_filter *f, bool *selected,
+		 char **err)
+{
+	for (size_t i = 0; i < f->nstrata; i++) {
+		bool found = false;
+		for (size_t j = 0; j < s->nstrata && !found; j++)
+			found = strcmp(s->strata[j].name, f->strata[i]) == 0;
+		if (!found) {
+			*err = no_stratum(s, f->strata[i]);
+			return -1;
+		}
+	}
+	size_t k = 0;
+	for (size_t i = 0; i < s->nstrata; i++) {
+		bool stratum = !f->nstrata || in_list(f->strata, f->nstrata, s->strata[i].name);
+		for (size_t j = 0; j < s->strata[i].ncases; j++) {
+			const struct suite_case *c = &s->strata[i].cases[j];
+			bool match = f->ncases == 0;
+			for (size_t g = 0; g < f->ncases && !match; g++)
+				match = suite_case_matches(s, c, f->cases[g]);
+			selected[k++] = stratum && match;
+		}
+	}
+	/* Every glob must find a case: a typo among several must not pass. */
+	for (size_t g = 0; g < f->ncases; g++) {
+		bool found = false;
+		for (size_t i = 0; i < s->nstrata && !found; i++) {
+			if (f->nstrata && !in_list(f->strata, f->nstrata, s->strata[i].name))
+				continue;
+			for (size_t j = 0; j < s->strata[i].ncases && !found; j++)
+				found = suite_case_matches(s, &s->strata[i].cases[j], f->cases[g]);
+		}
+		if (!found) {
+			*err = no_case(s, f, f->cases[g]);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+size_t suite_case_index(const struct suite *s, const struct suite_case *c)
+{
+	size_t k = 0;
+	for (size_t i = 0; i < c->stratum; i++)
+		k += s->strata[i].ncases;
+	return k + (size_t)(c - s->strata[c->stratum].cases);
+}
+
+int suite_check_env(const struct suite *s, unsigned sides, const bool *selected, char **err)
+{
+	bool judge = false;
+	for (size_t i = 0, k = 0; i < s->nstrata; i++)
+		for (size_t j = 0; j < s->strata[i].ncases; j++, k++) {
+			const struct suite_case *c = &s->strata[i].cases[j];
+			for (size_t g = 0; g < c->nexpect && (!selected || selected[k]); g++)
+				judge = judge || c->expect[g]->ops->start;
+		}
+	struct buf b;
+	buf_init(&b, 0);
+	for (size_t i = 0; i < s->nunset; i++) {
+		const struct suite_unset *u = &s->unset[i];
+		char *user = NULL;
+		if (u->user == SUITE_USER_JUDGE && judge)
+			user = xstrdup("the judge");
+		else if (u->user == SUITE_USER_CASE &&
+			 (!selected || selected[suite_case_index(s, u->c)]))
+			user = xasprintf("case '%s/%s'", s->strata[u->c->stratum].name, u->c->id);
+		else if (u->user < SUITE_USER_JUDGE && (sides & (1u << u->user)))
+			user = xasprintf("target '%s'", side_name((enum side)u->user));
+		if (!user)
+			continue;
+		char *line = ynode_error(u->node, "environment variable '%s' is not set "
+					 "(used by %s)", u->name, user);
+		buf_addf(&b, "%s%s", b.len ? "\n" : "", line);
+		free(line);
+		free(user);
+	}
+	if (!b.len)
+		return 0;
+	*err = buf_detach(&b, NULL);
+	return -1;
 }
 
 void suite_case_ctx(struct suite *s, const struct suite_case *c, struct tmpl_ctx *ctx)

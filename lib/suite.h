@@ -113,6 +113,22 @@ struct named_grader {
 	struct grader *grader;
 };
 
+/* What uses a suite string: a target, the judge or a case. */
+enum suite_user {
+	SUITE_USER_EVAL = SIDE_EVAL,
+	SUITE_USER_PROD = SIDE_PROD,
+	SUITE_USER_JUDGE,
+	SUITE_USER_CASE,
+};
+
+/* An ${env:NAME} that was unset when the suite loaded with lazy_env. */
+struct suite_unset {
+	char *name;
+	const struct ynode *node;  /* where it is used */
+	enum suite_user user;
+	const struct suite_case *c; /* SUITE_USER_CASE: which case */
+};
+
 struct suite {
 	char *path;
 	char *dir;                 /* the suite's folder, for relative files */
@@ -129,12 +145,18 @@ struct suite {
 	size_t nstrata;
 	size_t ncases;
 	struct redact redact;      /* env values met while loading */
+	struct suite_unset *unset; /* lazy_env: the unset variables, by use */
+	size_t nunset;
 	struct ydoc *doc;          /* kept for the graders' positions */
 };
 
 struct suite_options {
 	const char *target_url[SIDE__COUNT]; /* --target overrides, or NULL */
 	const char *judge_url;               /* --judge-url override, or NULL */
+	/* lazy_env: an unset ${env:...} is not an error at load but recorded in
+	 * suite->unset (its strings render it as ""); suite_check_env() must
+	 * then pass for what a command uses before it sends anything. */
+	bool lazy_env;
 };
 
 /* suite_load: load and check a suite file; NULL and *err ("file:line:col:
@@ -146,7 +168,49 @@ struct suite *suite_load_buffer(const char *name, const char *data, size_t len,
 				const struct suite_options *opts, char **err);
 void suite_free(struct suite *s);
 
+/* suite_find_case: the case named id, or stratum/id as every output
+ * names it; NULL when none. */
 const struct suite_case *suite_find_case(const struct suite *s, const char *id);
+
+/* suite_case_index: the place of c in suite order (strata in order, each
+ * stratum's cases in order), from 0. */
+size_t suite_case_index(const struct suite *s, const struct suite_case *c);
+
+/* Which cases a command works on (--stratum, --case; each repeatable, and
+ * repeats add up).  A case is selected when its stratum is one of strata
+ * (or strata is empty) and one of the globs of cases matches its id or its
+ * stratum/id (or cases is empty).  The strings are borrowed; the arrays
+ * belong to the filter until suite_filter_release(). */
+struct suite_filter {
+	const char **strata;
+	size_t nstrata;
+	const char **cases;
+	size_t ncases;
+};
+
+/* suite_filter_add: append value to a filter's list (strata or cases). */
+void suite_filter_add(const char ***list, size_t *n, const char *value);
+void suite_filter_release(struct suite_filter *f);
+
+/* suite_case_matches: whether glob matches c's id or its stratum/id. */
+bool suite_case_matches(const struct suite *s, const struct suite_case *c, const char *glob);
+
+/* suite_select: selected[i] for the i-th case in suite order (s->ncases
+ * entries); -1 and *err when a stratum of f does not exist or a glob of f
+ * matches no case of the selected strata. */
+int suite_select(const struct suite *s, const struct suite_filter *f, bool *selected,
+		 char **err);
+
+/* suite_check_env: -1 and *err, one "file:line:col: environment variable
+ * 'NAME' is not set (used by ...)" line per use, when a variable that the
+ * work needs was unset at load: the targets whose bit (1 << side) is in
+ * sides, the cases selected (selected[i] for the i-th case in suite order;
+ * NULL: every case), and the judge when one of those cases has a judge
+ * grader.  0 when nothing needed is unset, always so for a suite loaded
+ * without lazy_env. */
+int suite_check_env(const struct suite *s, unsigned sides, const bool *selected, char **err);
+
+#define SUITE_SIDES_ALL ((1u << SIDE__COUNT) - 1)
 
 /* suite_case_ctx: the template context for rendering a target's strings for
  * one case (allowed = TMPL_TARGET, redact = &s->redact). */

@@ -132,6 +132,54 @@ static int emit_messages(struct expansion *x, char **err)
 	return rc;
 }
 
+void tmpl_unset_release(struct tmpl_unset *u)
+{
+	for (size_t i = 0; i < u->n; i++)
+		free(u->names[i]);
+	free(u->names);
+	memset(u, 0, sizeof(*u));
+}
+
+static void unset_add(struct tmpl_unset *u, const char *name)
+{
+	for (size_t i = 0; i < u->n; i++)
+		if (strcmp(u->names[i], name) == 0)
+			return;
+	u->names = xreallocarray(u->names, u->n + 1, sizeof(*u->names));
+	u->names[u->n++] = xstrdup(name);
+}
+
+/* Substitute ${env:spec}: NAME, or NAME:-default. */
+static int substitute_env(struct expansion *x, const char *spec, char **err)
+{
+	const struct tmpl_ctx *ctx = x->ctx;
+	const char *dflt = strstr(spec, ":-");
+	char *var = dflt ? xstrndup(spec, (size_t)(dflt - spec)) : xstrdup(spec);
+	int rc = -1;
+	if (!is_env_name(var)) {
+		char *s = shown(var);
+		*err = xasprintf("invalid environment variable name '%s'", s);
+		free(s);
+		goto out;
+	}
+	const char *value = getenv(var);
+	if (dflt && (!value || !*value)) {
+		rc = emit(x, dflt + 2, strlen(dflt + 2), err);
+	} else if (value) {
+		if (ctx->redact)
+			redact_add(ctx->redact, value);
+		rc = emit(x, value, strlen(value), err);
+	} else if (ctx->unset) {
+		unset_add(ctx->unset, var);
+		rc = 0;
+	} else {
+		*err = xasprintf("environment variable '%s' is not set", var);
+	}
+out:
+	free(var);
+	return rc;
+}
+
 /* Substitute one ${name}. */
 static int substitute(struct expansion *x, const char *name, char **err)
 {
@@ -156,23 +204,8 @@ static int substitute(struct expansion *x, const char *name, char **err)
 		*err = not_allowed(name, need, ctx->allowed);
 		return -1;
 	}
-	if (need == TMPL_ENV) {
-		const char *var = name + 4;
-		if (!is_env_name(var)) {
-			char *s = shown(var);
-			*err = xasprintf("invalid environment variable name '%s'", s);
-			free(s);
-			return -1;
-		}
-		const char *value = getenv(var);
-		if (!value) {
-			*err = xasprintf("environment variable '%s' is not set", var);
-			return -1;
-		}
-		if (ctx->redact)
-			redact_add(ctx->redact, value);
-		return emit(x, value, strlen(value), err);
-	}
+	if (need == TMPL_ENV)
+		return substitute_env(x, name + 4, err);
 	if (need == TMPL_VARS) {
 		const char *var = name + 5;
 		if (!*var) {
@@ -244,10 +277,11 @@ char *template_render(const char *s, const struct tmpl_ctx *ctx, char **err)
 	return buf_detach(&out, NULL);
 }
 
-int template_check(const char *s, unsigned allowed, struct redact *redact, char **err)
+int template_check(const char *s, const struct tmpl_ctx *ctx, char **err)
 {
-	struct tmpl_ctx ctx = {.allowed = allowed, .redact = redact};
-	struct expansion x = {.ctx = &ctx, .check = true};
+	struct tmpl_ctx check = {.allowed = ctx->allowed, .redact = ctx->redact,
+				 .unset = ctx->unset};
+	struct expansion x = {.ctx = &check, .check = true};
 	return expand(&x, s, err);
 }
 

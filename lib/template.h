@@ -1,12 +1,17 @@
 /* template.h: ${...} substitution in suite strings.
  *
- * Names: ${env:NAME}, ${input}, ${messages} (as JSON), ${case.id},
- * ${stratum}, ${vars.NAME}.  "$${" writes a literal "${".  An unknown name,
- * an unterminated "${" and an unset environment variable are errors.
+ * Names: ${env:NAME}, ${env:NAME:-default}, ${input}, ${messages} (as
+ * JSON), ${case.id}, ${stratum}, ${vars.NAME}.  "$${" writes a literal "${".
+ * The default of ${env:NAME:-default} (literal text up to the '}') is used
+ * when NAME is unset or empty, as in the shell.  An unknown name, an
+ * unterminated "${" and an unset environment variable without a default
+ * are errors (unless the context collects unset names).
  *
  * Ownership: rendered strings and JSON trees belong to the caller.  The
  * context is borrowed.  Every env value that is substituted is added to the
- * context's redact set, so it never reaches an output.
+ * context's redact set, so it never reaches an output; a default, written
+ * in the suite, is not a secret.  Names collected in a struct tmpl_unset
+ * belong to it until tmpl_unset_release().
  */
 #ifndef CANARY_TEMPLATE_H
 #define CANARY_TEMPLATE_H
@@ -33,6 +38,14 @@ struct tmpl_var {
 	const char *value;
 };
 
+/* The environment variables a rendering met unset, each once. */
+struct tmpl_unset {
+	char **names;
+	size_t n;
+};
+
+void tmpl_unset_release(struct tmpl_unset *u);
+
 struct tmpl_ctx {
 	unsigned allowed;          /* TMPL_* names permitted */
 	const char *input;         /* last user message */
@@ -42,6 +55,9 @@ struct tmpl_ctx {
 	const struct tmpl_var *vars;
 	size_t nvars;
 	struct redact *redact;     /* may be NULL */
+	/* unset: when not NULL, an unset ${env:NAME} without a default is no
+	 * error: it renders as "" and NAME is added here. */
+	struct tmpl_unset *unset;
 };
 
 /* template_render: substitute every ${...} of s.  On failure returns NULL
@@ -60,9 +76,11 @@ bool template_uses_env(const char *s);
 bool template_uses(const char *s, unsigned names);
 
 /* template_check: check s without a case: syntax, names permitted by
- * allowed, and every ${env:NAME} set (its value is added to redact when
- * redact is not NULL).  ${vars.NAME} is accepted for any NAME, as only a
- * case can tell.  0, or -1 and *err as for template_render. */
-int template_check(const char *s, unsigned allowed, struct redact *redact, char **err);
+ * ctx->allowed, and every ${env:NAME} set (its value is added to
+ * ctx->redact when that is not NULL; ctx->unset as for template_render).
+ * ${vars.NAME} is accepted for any NAME, as only a case can tell; the
+ * other fields of ctx are not used.  0, or -1 and *err as for
+ * template_render. */
+int template_check(const char *s, const struct tmpl_ctx *ctx, char **err);
 
 #endif

@@ -11,7 +11,8 @@
  * more than backoff_max_ms.  A waiting retry holds no concurrency slot; when
  * it is due it goes to the front of its pool's queue.  The result of the last
  * attempt is what done() sees: a response of any status is ok, even a 503
- * after the retries ran out.
+ * after the retries ran out, but for a 3xx: redirects are not followed, and
+ * one ends the request as a failure that says where it points.
  */
 #include "transport.h"
 
@@ -45,6 +46,7 @@ struct tjob {
 	char *retry_after;
 	bool too_big;
 	bool encoded;               /* the reply had a Content-Encoding */
+	char detail[CURL_ERROR_SIZE]; /* libcurl's error buffer for the attempt */
 	bool interrupted;           /* ended by a stop, not by its own outcome */
 	int attempts;
 	double started_ms;          /* of the current attempt */
@@ -210,37 +212,90 @@ static bool code_retryable(CURLcode rc)
 	}
 }
 
-/* Short lowercase texts for the errors a user meets most; the rest come from
- * curl_easy_strerror(), which never names the URL. */
+/* Short lowercase texts for the errors a user meets most: the first entry
+ * of the code whose needle is NULL or in libcurl's error buffer, with the
+ * buffer's text after a colon when detail is set.  The rest come from
+ * curl_easy_strerror(); neither names the URL. */
 static const struct {
 	CURLcode code;
+	const char *needle;
 	const char *text;
+	bool detail;
 } error_table[] = {
-	{CURLE_COULDNT_CONNECT, "connection refused"},
-	{CURLE_COULDNT_RESOLVE_HOST, "could not resolve host"},
-	{CURLE_COULDNT_RESOLVE_PROXY, "could not resolve proxy"},
-	{CURLE_GOT_NOTHING, "empty reply from server"},
-	{CURLE_RECV_ERROR, "connection reset while receiving"},
-	{CURLE_SEND_ERROR, "connection reset while sending"},
-	{CURLE_PARTIAL_FILE, "reply cut off before its end"},
-	{CURLE_URL_MALFORMAT, "malformed url"},
-	{CURLE_UNSUPPORTED_PROTOCOL, "unsupported protocol (http and https only)"},
-	{CURLE_PEER_FAILED_VERIFICATION, "tls certificate verification failed"},
-	{CURLE_SSL_CONNECT_ERROR, "tls handshake failed"},
-	{CURLE_WEIRD_SERVER_REPLY, "reply is not http"},
+	{CURLE_COULDNT_CONNECT, NULL, "connection refused", false},
+	{CURLE_COULDNT_RESOLVE_HOST, NULL, "could not resolve host", false},
+	{CURLE_COULDNT_RESOLVE_PROXY, NULL, "could not resolve proxy", false},
+	{CURLE_GOT_NOTHING, NULL, "empty reply from server", false},
+	{CURLE_RECV_ERROR, "chunked-encoding", "malformed chunked encoding in the reply", false},
+	{CURLE_RECV_ERROR, "reset by peer", "connection reset while receiving", false},
+	{CURLE_RECV_ERROR, NULL, "cannot receive the reply", true},
+	{CURLE_SEND_ERROR, "reset by peer", "connection reset while sending", false},
+	{CURLE_SEND_ERROR, NULL, "cannot send the request", true},
+	{CURLE_PARTIAL_FILE, NULL, "reply cut off before its end", false},
+	{CURLE_URL_MALFORMAT, NULL, "malformed url", false},
+	{CURLE_UNSUPPORTED_PROTOCOL, "HTTP/0.9", "reply is not http (no status line)", false},
+	{CURLE_UNSUPPORTED_PROTOCOL, NULL, "unsupported protocol (http and https only)", false},
+	{CURLE_PEER_FAILED_VERIFICATION, NULL, "tls certificate verification failed", false},
+	{CURLE_SSL_CONNECT_ERROR, NULL, "tls handshake failed", false},
+	{CURLE_WEIRD_SERVER_REPLY, NULL, "reply is not valid http", true},
 };
 
-static char *error_text(CURLcode rc)
+/* "Failure when receiving" -> "failure ...", but keep "SSL ...". */
+static void lower_first(char *s)
 {
-	for (size_t i = 0; i < ARRAY_SIZE(error_table); i++) {
-		if (error_table[i].code == rc)
-			return xstrdup(error_table[i].text);
-	}
-	char *s = xstrdup(curl_easy_strerror(rc));
-	/* "Failure when receiving" -> "failure ...", but keep "SSL ...". */
 	if (isupper((unsigned char)s[0]) && islower((unsigned char)s[1]))
 		s[0] = (char)tolower((unsigned char)s[0]);
+}
+
+static char *error_text(CURLcode rc, const char *detail)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(error_table); i++) {
+		if (error_table[i].code != rc ||
+		    (error_table[i].needle && !strstr(detail, error_table[i].needle)))
+			continue;
+		if (!error_table[i].detail || !*detail)
+			return xstrdup(error_table[i].text);
+		char *s = xasprintf("%s: %s", error_table[i].text, detail);
+		lower_first(s + strlen(error_table[i].text) + 2);
+		return s;
+	}
+	char *s = xstrdup(curl_easy_strerror(rc));
+	lower_first(s);
 	return s;
+}
+
+/* A 3xx reply as an error: canary sends each request to the URL the
+ * suite names, so a redirect is a misconfigured URL, shown with where it
+ * points (without userinfo, query and fragment). */
+static char *redirect_text(CURL *easy, long status)
+{
+	char *location = NULL;
+	curl_easy_getinfo(easy, CURLINFO_REDIRECT_URL, &location);
+	char *shown = location ? transport_display_url(location) : NULL;
+	char *s = shown ? xasprintf("redirect (HTTP %ld) to '%s'; canary does not follow "
+				    "redirects: give the final URL", status, shown)
+			: xasprintf("redirect (HTTP %ld) without a location; canary does not "
+				    "follow redirects", status);
+	free(shown);
+	return s;
+}
+
+char *transport_display_url(const char *url)
+{
+	char *shown = NULL, *text = NULL;
+	CURLU *u = curl_url();
+	if (u && curl_url_set(u, CURLUPART_URL, url, CURLU_NON_SUPPORT_SCHEME) == CURLUE_OK) {
+		curl_url_set(u, CURLUPART_USER, NULL, 0);
+		curl_url_set(u, CURLUPART_PASSWORD, NULL, 0);
+		curl_url_set(u, CURLUPART_OPTIONS, NULL, 0);
+		curl_url_set(u, CURLUPART_QUERY, NULL, 0);
+		curl_url_set(u, CURLUPART_FRAGMENT, NULL, 0);
+		if (curl_url_get(u, CURLUPART_URL, &text, 0) == CURLUE_OK)
+			shown = xstrdup(text);
+		curl_free(text);
+	}
+	curl_url_cleanup(u);
+	return shown;
 }
 
 static long request_timeout(const struct http_request *req)
@@ -370,6 +425,8 @@ static void configure(CURL *e, struct tjob *j)
 	curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
 	curl_easy_setopt(e, CURLOPT_HEADERDATA, j);
 	curl_easy_setopt(e, CURLOPT_PRIVATE, j);
+	j->detail[0] = '\0';
+	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, j->detail);
 }
 
 /* Hand the result to done() and free the request.  body is NULL when the
@@ -465,20 +522,27 @@ static long backoff_ms(const struct transport *t, int n, const char *retry_after
 static void job_complete(struct transport *t, struct tjob *j, CURLcode rc)
 {
 	long status = 0;
+	char *redirect = NULL;
 	curl_easy_getinfo(j->easy, CURLINFO_RESPONSE_CODE, &status);
+	if (rc == CURLE_OK && status >= 300 && status <= 399)
+		redirect = redirect_text(j->easy, status);
 	double latency = job_detach(t, j);
 	bool retry;
 	char *error = NULL;
 	if (j->too_big) {
 		retry = false;
 		error = xasprintf("reply larger than %zu bytes", j->body.max);
+		free(redirect);
+	} else if (redirect) {
+		retry = false;
+		error = redirect;
 	} else if (rc == CURLE_OK) {
 		retry = status_retryable(status) &&
 			!(status == 429 && provider_quota_exhausted(j->body.data, j->body.len));
 	} else {
 		retry = code_retryable(rc);
 		error = rc == CURLE_OPERATION_TIMEDOUT ? timeout_text(j->req, latency) :
-			error_text(rc);
+			error_text(rc, j->detail);
 	}
 	if (retry && j->attempts <= t->o.retries && t->stopping) {
 		/* It would have been retried: its outcome is not a result. */

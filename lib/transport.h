@@ -6,7 +6,8 @@
  * 5xx are retried up to `retries` times with exponential backoff and full
  * jitter; Retry-After (seconds or an HTTP date) is honoured up to
  * backoff_max_ms.  A 429 whose body says the quota is exhausted is not
- * retried.  A reply larger than max_reply is cut off and becomes a failure.
+ * retried.  Redirects are not followed: a 3xx reply is an error naming its
+ * Location.  A reply larger than max_reply is cut off and becomes a failure.
  * TLS verification is always on.
  *
  * Ownership: transport_submit() takes the request and everything it points
@@ -41,7 +42,7 @@ struct transport_options {
 void transport_options_default(struct transport_options *o);
 
 struct http_result {
-	bool ok;             /* a response arrived (any status); false: see error */
+	bool ok;             /* a response arrived (any status but 3xx); false: see error */
 	long status;         /* HTTP status when ok */
 	char *body;          /* NUL-terminated; owned by the transport unless taken */
 	size_t body_len;
@@ -85,6 +86,10 @@ void transport_submit(struct transport *t, struct http_request *req);
 int transport_run(struct transport *t, volatile sig_atomic_t *stop, char **err);
 void transport_get_stats(const struct transport *t, struct transport_stats *out);
 void transport_free(struct transport *t);
+
+/* transport_display_url: url without userinfo, query and fragment (caller
+ * frees); NULL when it does not parse. */
+char *transport_display_url(const char *url);
 
 /* transport_parse_retry_after: a Retry-After value (delay-seconds or an
  * HTTP date) in ms from now; -1 when unparsable. */

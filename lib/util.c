@@ -12,6 +12,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <cjson/cJSON.h>
+
 static void oom(void)
 {
 	fputs("canary: out of memory\n", stderr);
@@ -494,4 +496,45 @@ double util_random(void)
 	state ^= state >> 27;
 	uint64_t r = state * 0x2545F4914F6CDD1Dull;
 	return (double)(r >> 11) / 9007199254740992.0;
+}
+
+/* A scalar as cJSON writes it; a key as a string item on the stack. */
+static void json_write_scalar(FILE *f, const cJSON *j)
+{
+	char *text = cJSON_PrintUnformatted(j);
+	fputs(text ? text : "null", f);
+	cJSON_free(text);
+}
+
+static void json_write(FILE *f, const cJSON *j, int depth)
+{
+	bool object = cJSON_IsObject(j);
+	if (!object && !cJSON_IsArray(j)) {
+		json_write_scalar(f, j);
+		return;
+	}
+	if (!j->child) {
+		fputs(object ? "{}" : "[]", f);
+		return;
+	}
+	fputc(object ? '{' : '[', f);
+	for (const cJSON *c = j->child; c; c = c->next) {
+		fprintf(f, "\n%*s", 2 * (depth + 1), "");
+		if (object) {
+			cJSON key = {.type = cJSON_String,
+				     .valuestring = c->string ? c->string : ""};
+			json_write_scalar(f, &key);
+			fputs(": ", f);
+		}
+		json_write(f, c, depth + 1);
+		if (c->next)
+			fputc(',', f);
+	}
+	fprintf(f, "\n%*s%c", 2 * depth, "", object ? '}' : ']');
+}
+
+void util_json_write(FILE *f, const cJSON *j)
+{
+	json_write(f, j, 0);
+	fputc('\n', f);
 }

@@ -116,4 +116,10 @@ char *util_read_stream(FILE *f, const char *name, size_t max, size_t *len, char 
 /* util_random: a uniform double in [0,1) from a per-process seeded PRNG. */
 double util_random(void);
 
+struct cJSON;
+
+/* util_json_write: j to f as the JSON every command prints: two-space
+ * indent, "key": value, empty containers as {} and [], and a final newline. */
+void util_json_write(FILE *f, const struct cJSON *j);
+
 #endif

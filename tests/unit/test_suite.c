@@ -698,6 +698,99 @@ static void test_case_env(void **state)
 	suite_free(s);
 }
 
+/* A suite whose judge, one target and one case use unset variables. */
+#define LAZY                                                                        \
+	"version: 1\n"                                                              \
+	"name: t\n"                                                                 \
+	"targets:\n"                                                                \
+	"  eval: {url: 'http://127.0.0.1:1/v1', model: '${env:CANARY_UNSET_MODEL}'}\n" \
+	"  prod: {url: '${env:CANARY_UNSET_URL}/v1'}\n"                              \
+	"judge: {url: '${env:CANARY_UNSET_URL}', headers: {X-Key: '${env:CANARY_UNSET_TOKEN}'}}\n" \
+	"strata:\n"                                                                 \
+	"  plain:\n"                                                                \
+	"    cases:\n"                                                              \
+	"      - {id: a, input: 'hi ${env:CANARY_UNSET_TOKEN:-there}', expect: [{contains: x}]}\n" \
+	"      - {id: b, input: 'x${env:CANARY_UNSET_MODEL}', expect: [{contains: x}]}\n" \
+	"  judged:\n"                                                               \
+	"    cases:\n"                                                              \
+	"      - {id: c, input: hi, expect: [{judge: says hi}]}\n"
+
+/* lazy_env: unset variables are recorded by use, and only what a command
+ * uses must be set. */
+static void test_lazy_env(void **state)
+{
+	(void)state;
+	char *err = NULL;
+	assert_load_error(LAZY, "suite.yaml:4:47: environment variable 'CANARY_UNSET_MODEL' is not "
+				"set");
+	struct suite_options so = {.lazy_env = true};
+	struct suite *s = load_text(LAZY, &so, &err);
+	if (!s)
+		fail_msg("%s", err);
+	assert_string_equal(s->strata[0].cases[0].input, "hi there");
+	bool only_a[3] = {true, false, false}, only_b[3] = {false, true, false};
+	bool only_c[3] = {false, false, true};
+	assert_int_equal(suite_check_env(s, 0, only_a, &err), 0);
+	assert_int_equal(suite_check_env(s, 0, only_b, &err), -1);
+	assert_string_equal(err, "suite.yaml:11:24: environment variable 'CANARY_UNSET_MODEL' is "
+				 "not set (used by case 'plain/b')");
+	free(err);
+	assert_int_equal(suite_check_env(s, 0, only_c, &err), -1);
+	assert_string_equal(err, "suite.yaml:6:14: environment variable 'CANARY_UNSET_URL' is not "
+				 "set (used by the judge)\n"
+				 "suite.yaml:6:58: environment variable 'CANARY_UNSET_TOKEN' is not "
+				 "set (used by the judge)");
+	free(err);
+	assert_int_equal(suite_check_env(s, 1u << SIDE_EVAL, only_a, &err), -1);
+	assert_string_equal(err, "suite.yaml:4:47: environment variable 'CANARY_UNSET_MODEL' is "
+				 "not set (used by target 'eval')");
+	free(err);
+	assert_int_equal(suite_check_env(s, SUITE_SIDES_ALL, NULL, &err), -1);
+	assert_non_null(strstr(err, "(used by target 'prod')"));
+	free(err);
+	suite_free(s);
+}
+
+/* --stratum and --case add up; a case is named by id or stratum/id. */
+static void test_select(void **state)
+{
+	(void)state;
+	struct suite *s = load_fixture("full.yaml");
+	bool *selected = xcalloc(s->ncases, sizeof(*selected));
+	struct suite_filter f = {0};
+	char *err = NULL;
+	const struct suite_case *c = &s->strata[1].cases[0];
+	char *name = xasprintf("%s/%s", s->strata[1].name, c->id);
+	assert_ptr_equal(suite_find_case(s, name), c);
+	assert_ptr_equal(suite_find_case(s, c->id), c);
+	assert_int_equal(suite_case_index(s, c), s->strata[0].ncases);
+
+	suite_filter_add(&f.cases, &f.ncases, name);
+	suite_filter_add(&f.cases, &f.ncases, s->strata[0].cases[0].id);
+	assert_int_equal(suite_select(s, &f, selected, &err), 0);
+	size_t n = 0;
+	for (size_t i = 0; i < s->ncases; i++)
+		n += selected[i];
+	assert_int_equal(n, 2);
+	assert_true(selected[0]);
+	assert_true(selected[s->strata[0].ncases]);
+
+	suite_filter_add(&f.strata, &f.nstrata, s->strata[1].name);
+	assert_int_equal(suite_select(s, &f, selected, &err), -1);
+	assert_non_null(strstr(err, "no case matches --case '"));
+	free(err);
+	suite_filter_add(&f.strata, &f.nstrata, s->strata[0].name);
+	assert_int_equal(suite_select(s, &f, selected, &err), 0);
+	suite_filter_add(&f.strata, &f.nstrata, "no-such-stratum");
+	assert_int_equal(suite_select(s, &f, selected, &err), -1);
+	assert_non_null(strstr(err, "no stratum 'no-such-stratum'"));
+	free(err);
+	suite_filter_release(&f);
+	free(name);
+	free(selected);
+	suite_free(s);
+}
+
 /* Aliases cannot blow a request up past the node limit. */
 static void test_alias_bomb(void **state)
 {
@@ -790,6 +883,8 @@ int main(void)
 		cmocka_unit_test(test_http_without_body),
 		cmocka_unit_test(test_errors_are_redacted),
 		cmocka_unit_test(test_case_env),
+		cmocka_unit_test(test_lazy_env),
+		cmocka_unit_test(test_select),
 		cmocka_unit_test(test_alias_bomb),
 		cmocka_unit_test(test_damaged_input),
 	};

@@ -326,25 +326,71 @@ static void test_check(void **state)
 {
 	(void)state;
 	struct redact r = {0};
+	struct tmpl_ctx target = {.allowed = TMPL_TARGET, .redact = &r};
+	struct tmpl_ctx env = {.allowed = TMPL_ENV};
 	char *err = NULL;
 	assert_int_equal(template_check("${vars.anything} ${input} ${messages} ${case.id}",
-					TMPL_TARGET, &r, &err), 0);
-	assert_int_equal(template_check("Bearer ${env:CANARY_TEST_TOKEN}", TMPL_TARGET, &r, &err),
-			 0);
+					&target, &err), 0);
+	assert_int_equal(template_check("Bearer ${env:CANARY_TEST_TOKEN}", &target, &err), 0);
 	assert_int_equal(r.n, 1);
 	assert_string_equal(r.secrets[0], TOKEN);
-	assert_int_equal(template_check("${env:CANARY_TEST_UNSET}", TMPL_TARGET, &r, &err), -1);
+	assert_int_equal(template_check("${env:CANARY_TEST_UNSET}", &target, &err), -1);
 	assert_string_equal(err, "environment variable 'CANARY_TEST_UNSET' is not set");
 	free(err);
 	err = NULL;
-	assert_int_equal(template_check("${input}", TMPL_ENV, NULL, &err), -1);
+	assert_int_equal(template_check("${input}", &env, &err), -1);
 	assert_string_equal(err, "'${input}' cannot be used here");
 	free(err);
 	err = NULL;
-	assert_int_equal(template_check("${vars.", TMPL_TARGET, NULL, &err), -1);
+	assert_int_equal(template_check("${vars.", &target, &err), -1);
 	assert_string_equal(err, "unterminated '${'");
 	free(err);
 	redact_release(&r);
+}
+
+/* ${env:NAME:-default}: the default when NAME is unset or empty, as in the
+ * shell; an env value is a secret, a default is not. */
+static void test_env_default(void **state)
+{
+	(void)state;
+	struct redact r = {0};
+	struct tmpl_ctx ctx = {.allowed = TMPL_ENV, .redact = &r};
+	char *err = NULL;
+	char *out = template_render("${env:CANARY_TEST_UNSET:-http://127.0.0.1:9/v1}", &ctx, &err);
+	assert_string_equal(out, "http://127.0.0.1:9/v1");
+	free(out);
+	out = template_render("[${env:CANARY_TEST_EMPTY:-x}][${env:CANARY_TEST_UNSET:-}]", &ctx,
+			      &err);
+	assert_string_equal(out, "[x][]");
+	free(out);
+	out = template_render("${env:CANARY_TEST_TOKEN:-fallback}", &ctx, &err);
+	assert_string_equal(out, TOKEN);
+	free(out);
+	assert_int_equal(r.n, 1);
+	assert_string_equal(r.secrets[0], TOKEN);
+	assert_null(template_render("${env::-x}", &ctx, &err));
+	assert_string_equal(err, "invalid environment variable name ''");
+	free(err);
+	redact_release(&r);
+}
+
+/* With ctx->unset, an unset variable is collected (once) instead of
+ * failing, and renders as nothing. */
+static void test_env_unset_collected(void **state)
+{
+	(void)state;
+	struct tmpl_unset unset = {0};
+	struct tmpl_ctx ctx = {.allowed = TMPL_ENV, .unset = &unset};
+	char *err = NULL;
+	char *out = template_render("a${env:CANARY_TEST_UNSET}b${env:CANARY_TEST_UNSET}c", &ctx,
+				    &err);
+	assert_string_equal(out, "abc");
+	free(out);
+	assert_int_equal(unset.n, 1);
+	assert_string_equal(unset.names[0], "CANARY_TEST_UNSET");
+	assert_int_equal(template_check("${env:CANARY_TEST_UNSET2}", &ctx, &err), 0);
+	assert_int_equal(unset.n, 2);
+	tmpl_unset_release(&unset);
 }
 
 static void test_redact(void **state)
@@ -430,6 +476,8 @@ int main(void)
 		cmocka_unit_test(test_render_json),
 		cmocka_unit_test(test_uses),
 		cmocka_unit_test(test_check),
+		cmocka_unit_test(test_env_default),
+		cmocka_unit_test(test_env_unset_collected),
 		cmocka_unit_test(test_redact),
 	};
 	return cmocka_run_group_tests(tests, setup_env, NULL);

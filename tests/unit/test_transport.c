@@ -931,6 +931,96 @@ static void test_parse_retry_after(void **state)
 	assert_int_equal(transport_parse_retry_after(huge, WEDNESDAY), -1);
 }
 
+/* ---- replies libmicrohttpd would not send ----------------------------------- */
+
+/* A loopback server that answers one connection with canned bytes. */
+struct raw_server {
+	int fd;
+	unsigned short port;
+	const char *reply;
+	pthread_t thread;
+};
+
+static void *raw_serve(void *arg)
+{
+	struct raw_server *r = arg;
+	int c = accept(r->fd, NULL, NULL);
+	if (c < 0)
+		return NULL;
+	char req[4096];
+	size_t n = 0;
+	ssize_t got;
+	while (n < sizeof(req) - 1 && (got = read(c, req + n, sizeof(req) - 1 - n)) > 0) {
+		n += (size_t)got;
+		req[n] = '\0';
+		if (strstr(req, "\r\n\r\n"))
+			break;
+	}
+	size_t len = strlen(r->reply);
+	for (size_t off = 0; off < len && (got = write(c, r->reply + off, len - off)) > 0;)
+		off += (size_t)got;
+	close(c);
+	return NULL;
+}
+
+static void raw_start(struct raw_server *r, const char *reply)
+{
+	struct sockaddr_in sa = {
+		.sin_family = AF_INET,
+		.sin_addr.s_addr = htonl(INADDR_LOOPBACK),
+	};
+	socklen_t len = sizeof(sa);
+	r->reply = reply;
+	r->fd = socket(AF_INET, SOCK_STREAM, 0);
+	assert_true(r->fd >= 0);
+	assert_int_equal(bind(r->fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(listen(r->fd, 4), 0);
+	assert_int_equal(getsockname(r->fd, (struct sockaddr *)&sa, &len), 0);
+	r->port = ntohs(sa.sin_port);
+	assert_int_equal(pthread_create(&r->thread, NULL, raw_serve, r), 0);
+}
+
+/* A broken or redirecting reply is named as what it is: libcurl's error
+ * buffer tells garbage chunked encoding from a reset, and a redirect shows
+ * where it points, without credentials, query or fragment. */
+static void test_reply_named(void **state)
+{
+	static const struct {
+		const char *reply;
+		const char *want;
+	} cases[] = {
+		{"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzzzz\r\nhello\r\n0\r\n\r\n",
+		 "malformed chunked encoding in the reply"},
+		{"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhelloXX\r\n0\r\n\r\n",
+		 "malformed chunked encoding in the reply"},
+		{"not http at all\r\n\r\n", "reply is not http (no status line)"},
+		{"HTTP/1.1 302 Found\r\nLocation: https://user:pw@example.com/v2/chat?key=k#x\r\n"
+		 "Content-Length: 0\r\n\r\n",
+		 "redirect (HTTP 302) to 'https://example.com/v2/chat'; canary does not follow "
+		 "redirects: give the final URL"},
+		{"HTTP/1.1 304 Not Modified\r\n\r\n",
+		 "redirect (HTTP 304) without a location; canary does not follow redirects"},
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		struct transport_options opt = fast_options();
+		opt.retries = 0;
+		struct transport *t = transport_with(&opt);
+		struct raw_server r;
+		struct outcome o = {0};
+		raw_start(&r, cases[i].reply);
+		char *u = xasprintf("http://127.0.0.1:%u/v1/chat", (unsigned)r.port);
+		submit_to(t, u, NULL, NULL, &o);
+		free(u);
+		run_ok(t, NULL);
+		pthread_join(r.thread, NULL);
+		close(r.fd);
+		assert_false(o.ok);
+		assert_string_equal(o.error, cases[i].want);
+		outcome_release(&o);
+		transport_free(t);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -951,6 +1041,7 @@ int main(void)
 		cmocka_unit_test(test_followup_from_done),
 		cmocka_unit_test(test_stop_queued),
 		cmocka_unit_test(test_stop_grace),
+		cmocka_unit_test(test_reply_named),
 	};
 	return cmocka_run_group_tests(tests, server_start, server_stop);
 }

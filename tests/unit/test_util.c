@@ -10,6 +10,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <cjson/cJSON.h>
+
 #include "util.h"
 
 static void test_buf_max(void **state)
@@ -172,6 +174,36 @@ static void test_read_file(void **state)
 	free(err);
 }
 
+/* Every JSON the binary prints: two-space indent, "key": value, no tab. */
+static void test_json_write(void **state)
+{
+	(void)state;
+	cJSON *j = cJSON_Parse("{\"a\":1,\"b\":[true,\"x\\ty\",{}],\"c\":{\"d\":null},\"e\":[],"
+			       "\"f\":0.5}");
+	assert_non_null(j);
+	char *out = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&out, &len);
+	assert_non_null(f);
+	util_json_write(f, j);
+	fclose(f);
+	assert_string_equal(out, "{\n"
+				 "  \"a\": 1,\n"
+				 "  \"b\": [\n"
+				 "    true,\n"
+				 "    \"x\\ty\",\n"
+				 "    {}\n"
+				 "  ],\n"
+				 "  \"c\": {\n"
+				 "    \"d\": null\n"
+				 "  },\n"
+				 "  \"e\": [],\n"
+				 "  \"f\": 0.5\n"
+				 "}\n");
+	free(out);
+	cJSON_Delete(j);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -183,6 +215,7 @@ int main(void)
 		cmocka_unit_test(test_suggest),
 		cmocka_unit_test(test_glob_and_time),
 		cmocka_unit_test(test_read_file),
+		cmocka_unit_test(test_json_write),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
