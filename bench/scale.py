@@ -125,9 +125,9 @@ def human(n):
 
 
 def row(cases, yaml_size, name, walls, cpus, rss, extra=""):
-    print("%7d  %9s  %-8s  %8.2f s  %8.2f s  %10s  %s" % (
+    print(("%7d  %9s  %-8s  %8.2f s  %8.2f s  %10s  %s" % (
         cases, human(yaml_size), name, statistics.median(walls), statistics.median(cpus),
-        human(max(rss)), extra), flush=True)
+        human(max(rss)), extra)).rstrip(), flush=True)
 
 
 def bench_size(a, n, urls, tmp):
@@ -179,6 +179,8 @@ def main():
     sizes = [int(s) for s in a.sizes.split(",") if s]
     if a.runs < 1 or not sizes or min(sizes) < len(STRATA):
         sys.exit("--runs must be at least 1 and every size at least %d" % len(STRATA))
+    if not os.access(a.canary, os.X_OK):
+        sys.exit("cannot run '%s': build canary first or give --canary" % a.canary)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     tmp = tempfile.mkdtemp(prefix="canary-scale-")
     stubs = []
