@@ -171,7 +171,7 @@ static void grader_job_done(struct http_result *res, void *user)
 	struct grading *gr = job->grading;
 	struct grade_result out = {.grade = GRADE_ERROR};
 	job->grader->ops->finish(job->grader->priv, job->call, res, gr->rt, &out);
-	grade_result_tidy(&out);
+	grade_result_tidy(&out, &gr->suite->redact);
 	if (res->interrupted) {
 		gr->interrupted = true;
 		grade_result_release(&out);
@@ -257,7 +257,7 @@ static void grading_start(struct grading *gr, const struct suite_case *c, enum s
 		in.subject = reply->content ? reply->content : "";
 		in.subject_len = strlen(in.subject);
 		if (g->ops->start(g->priv, &in, &req, &call, &res) == 0 || !req) {
-			grade_result_tidy(&res);
+			grade_result_tidy(&res, &s->redact);
 			grading_record(gr, g, &res);
 			continue;
 		}
@@ -336,6 +336,7 @@ void run_grade_reply(struct suite *s, const struct suite_case *c, enum side side
 		return;
 	}
 	struct grading_queue q = {NULL, NULL};
+	reply->redact = &s->redact;
 	grading_start(gr, c, side, reply, tr, &q, false);
 	if (transport_run(tr, NULL, &err) < 0) {
 		sample_error(s, out, err);
@@ -379,6 +380,7 @@ static void job_done(struct http_result *res, void *user)
 			.raw = res->body,
 			.raw_len = res->body_len,
 			.latency_ms = res->latency_ms,
+			.redact = &s->redact,
 		};
 		res->body = NULL;
 		if (t->fingerprint == FINGERPRINT_HEADER && res->header_value)
@@ -427,6 +429,9 @@ static int build_request(struct run *r, const struct suite_case *c, enum side si
 	req->url = t->url_overridden ? xstrdup(t->url) : template_render(t->url, &ctx, err);
 	if (!req->url)
 		return -1;
+	/* libcurl sends a password in the URL as a Basic credential, which a
+	 * server may echo. */
+	redact_add_url(&s->redact, req->url);
 	req->body = t->provider->build(t, c, &ctx, err);
 	if (!req->body)
 		return -1;

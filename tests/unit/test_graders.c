@@ -13,6 +13,7 @@
 #include "grader.h"
 #include "support.h"
 #include "provider.h"
+#include "redact.h"
 #include "rx.h"
 #include "util.h"
 #include "ynode.h"
@@ -560,7 +561,7 @@ static void test_reasons_are_one_capped_line(void **state)
 	buf_init(&b, 0);
 	for (int i = 0; i < 100; i++)
 		buf_addstr(&b, "\xc3\xa9");
-	char *ex = grade_excerpt(b.data, b.len);
+	char *ex = grade_excerpt(NULL, b.data, b.len);
 	assert_int_equal(strlen(ex), 80 * 2 + 3);
 	assert_memory_equal(ex, b.data, 160);
 	assert_string_equal(ex + 160, "...");
@@ -585,6 +586,7 @@ static void test_reasons_are_one_capped_line(void **state)
 	/* Newlines and tabs never reach a reason. */
 	struct grade_result out = { 0 };
 	grade_fail(&out, "line one\nline two\r\n\ttabbed");
+	grade_result_tidy(&out, NULL);
 	assert_int_equal(out.grade, GRADE_FAIL);
 	assert_string_equal(out.reason, "line one line two   tabbed");
 	grade_result_release(&out);
@@ -624,6 +626,56 @@ static void test_run_tidies_reasons(void **state)
 	assert_int_equal(out.grade, GRADE_ERROR);
 	assert_string_equal(out.reason, "no reply to grade");
 	grade_result_release(&out);
+}
+
+/* secret_reason: the reason of g on content, with secret in the reply's
+ * redact set, asserting a failure. */
+static char *secret_reason(const char *yaml, const char *secret, const char *content)
+{
+	struct redact rd = {0};
+	redact_add(&rd, secret);
+	struct grader *g = must_compile(yaml);
+	struct reply r = { .status = 200, .content = xstrdup(content), .redact = &rd };
+	struct grade_input in = { .reply = &r };
+	struct grade_result out;
+	grader_run(g, &in, &out);
+	assert_int_not_equal(out.grade, GRADE_PASS);
+	char *reason = xstrdup(out.reason);
+	grade_result_release(&out);
+	free(r.content);
+	grader_free(g);
+	redact_release(&rd);
+	return reason;
+}
+
+/* Reasons mask the reply's secrets before they fold, cut or escape
+ * anything: a secret with a tab, one cut by the excerpt's end, and one a
+ * match cuts into never show, in any part. */
+static void test_reasons_mask_secrets_first(void **state)
+{
+	(void)state;
+	char *r = secret_reason("regex: nothing", "tab\tsecret-1234", "key tab\tsecret-1234.");
+	assert_string_equal(r, "no match for /nothing/ in \"key " REDACT_MASK ".\"");
+	free(r);
+	char pad[100];
+	memset(pad, 'a', 74);
+	pad[74] = '\0';
+	char *content = xasprintf("%s sk-live-0123456789 and more", pad);
+	r = secret_reason("regex: nothing", "sk-live-0123456789", content);
+	assert_null(strstr(r, "sk-l"));
+	assert_non_null(strstr(r, " [reda...\""));
+	free(r);
+	free(content);
+	r = secret_reason("not_regex: 'live-\\d+'", "sk-live-0123456789", "x sk-live-0123456789");
+	assert_string_equal(r, "matched /live-\\d+/: \"" REDACT_MASK "\"");
+	free(r);
+	r = secret_reason("equals: x", "tab\tsecret-1234", "\ttab\tsecret-1234\n");
+	assert_string_equal(r, "expected \"x\", got \"" REDACT_MASK "\"");
+	free(r);
+	/* base64 of "Bearer <secret>" in a reply */
+	r = secret_reason("regex: nothing", "tab\tsecret-1234", "QmVhcmVyIHRhYglzZWNyZXQtMTIzNA==");
+	assert_null(strstr(r, "HRhYgl"));
+	free(r);
 }
 
 static void test_rx_direct(void **state)
@@ -711,6 +763,7 @@ int main(void)
 		cmocka_unit_test(test_max_latency),
 		cmocka_unit_test(test_reasons_are_one_capped_line),
 		cmocka_unit_test(test_run_tidies_reasons),
+		cmocka_unit_test(test_reasons_mask_secrets_first),
 		cmocka_unit_test(test_rx_direct),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -405,7 +405,7 @@ static void judge_with(const struct grader *g, struct grader_runtime *rt, long s
 	struct http_result res = {.ok = true, .status = status, .body = (char *)body,
 				  .body_len = strlen(body), .attempts = attempts};
 	g->ops->finish(g->priv, call, &res, rt, out);
-	grade_result_tidy(out);
+	grade_result_tidy(out, NULL);
 	reply_release(&r);
 }
 
@@ -587,13 +587,13 @@ static void test_parse_hostile(void **state)
 	char *s = xmalloc(n + 1);
 	memset(s, '{', n);
 	s[n] = '\0';
-	assert_int_equal(judge_verdict_parse(s, n, false, 0.5, &v, &err), -1);
+	assert_int_equal(judge_verdict_parse(s, n, false, 0.5, NULL, &v, &err), -1);
 	assert_non_null(strstr(err, "too many unbalanced or nested braces to find the verdict"));
 	free(err);
 	err = NULL;
 	/* The scan gives up rather than take an earlier verdict for the last. */
 	memcpy(s, "{\"pass\": true} ", 15);
-	assert_int_equal(judge_verdict_parse(s, n, false, 0.5, &v, &err), -1);
+	assert_int_equal(judge_verdict_parse(s, n, false, 0.5, NULL, &v, &err), -1);
 	assert_non_null(strstr(err, "too many unbalanced or nested braces"));
 	free(err);
 	err = NULL;
@@ -603,21 +603,21 @@ static void test_parse_hostile(void **state)
 		s[i] = i % 8 == 0 ? '{' : i % 8 == 4 ? '}' : i % 10007 == 6 ? '{' : 'x';
 	const char *tail = " {\"pass\": false, \"score\": 0.25}";
 	memcpy(s + n - strlen(tail), tail, strlen(tail));
-	assert_int_equal(judge_verdict_parse(s, n, false, 0.5, &v, &err), 0);
+	assert_int_equal(judge_verdict_parse(s, n, false, 0.5, NULL, &v, &err), 0);
 	assert_false(v.pass);
 	assert_true(v.score == 0.25);
 	judge_verdict_release(&v);
 	/* An unclosed brace every few bytes: it gives up, in bounded time. */
 	for (size_t i = 0; i < n - strlen(tail); i++)
 		s[i] = i % 8 == 0 ? '{' : i % 8 == 4 ? '}' : i % 8 == 6 ? '{' : 'x';
-	assert_int_equal(judge_verdict_parse(s, n, false, 0.5, &v, &err), -1);
+	assert_int_equal(judge_verdict_parse(s, n, false, 0.5, NULL, &v, &err), -1);
 	assert_non_null(strstr(err, "too many unbalanced or nested braces"));
 	free(err);
 	err = NULL;
 	memset(s, '[', n);
 	s[0] = '{';
 	s[n - 1] = '}';
-	assert_int_equal(judge_verdict_parse(s, n, false, 0.5, &v, &err), -1);
+	assert_int_equal(judge_verdict_parse(s, n, false, 0.5, NULL, &v, &err), -1);
 	free(err);
 	err = NULL;
 	free(s);
@@ -631,18 +631,18 @@ static void test_parse_hostile(void **state)
 	for (int i = 0; i < 5000; i++)
 		buf_addch(&b, '}');
 	buf_addch(&b, '}');
-	assert_int_equal(judge_verdict_parse(b.data, b.len, false, 0.5, &v, &err), -1);
+	assert_int_equal(judge_verdict_parse(b.data, b.len, false, 0.5, NULL, &v, &err), -1);
 	free(err);
 	err = NULL;
 	buf_release(&b);
 	/* Strings holding braces, quotes and escapes. */
 	const char *tricky = "{\"reason\": \"a } \\\" {\", \"pass\": true}";
-	assert_int_equal(judge_verdict_parse(tricky, strlen(tricky), false, 0.5, &v, &err), 0);
+	assert_int_equal(judge_verdict_parse(tricky, strlen(tricky), false, 0.5, NULL, &v, &err), 0);
 	assert_true(v.pass);
 	assert_string_equal(v.reason, "a } \" {");
 	judge_verdict_release(&v);
 	/* NULL and empty text. */
-	assert_int_equal(judge_verdict_parse(NULL, 0, false, 0.5, &v, &err), -1);
+	assert_int_equal(judge_verdict_parse(NULL, 0, false, 0.5, NULL, &v, &err), -1);
 	assert_string_equal(err, "no JSON verdict in reply \"\"");
 	free(err);
 	err = NULL;
@@ -652,7 +652,7 @@ static void test_parse_hostile(void **state)
 	for (int i = 0; i < 3000; i++)
 		buf_addstr(&b, "\xc3\xa9");
 	buf_addstr(&b, "\"}");
-	assert_int_equal(judge_verdict_parse(b.data, b.len, false, 0.5, &v, &err), 0);
+	assert_int_equal(judge_verdict_parse(b.data, b.len, false, 0.5, NULL, &v, &err), 0);
 	assert_true(strlen(v.reason) <= JUDGE_REASON_MAX);
 	assert_true(strlen(v.reason) % 2 == 0);
 	judge_verdict_release(&v);
@@ -918,7 +918,7 @@ static int cached_start(const struct grader *g, const char *content, struct grad
 		g->ops->finish(g->priv, call, &res, rt, out);
 		free(body);
 	}
-	grade_result_tidy(out);
+	grade_result_tidy(out, NULL);
 	reply_release(&r);
 	return rc;
 }
