@@ -226,6 +226,7 @@ static int load_reply(struct label *l, const struct ynode *item, const char *dir
 		if (reply->kind != YNODE_SCALAR || strlen(reply->str) != reply->len)
 			return label_error(reply, "'reply' must be a string");
 		l->reply.content = xstrdup(ynode_is_null(reply) && reply->plain ? "" : reply->str);
+		l->reply.content_len = strlen(l->reply.content);
 		return 0;
 	}
 	if (need_text(file, "reply_file") < 0)
@@ -245,6 +246,7 @@ static int load_reply(struct label *l, const struct ynode *item, const char *dir
 		return label_error(file, "reply_file '%s' contains a NUL byte", file->str);
 	}
 	l->reply.content = text;
+	l->reply.content_len = len;
 	return 0;
 }
 

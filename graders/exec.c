@@ -244,7 +244,7 @@ static char *sample_json(const struct grade_input *in)
 	add_text(o, "case", in->case_id ? in->case_id : "", in->case_id ? strlen(in->case_id) : 0);
 	add_text(o, "target", in->target ? in->target : "", in->target ? strlen(in->target) : 0);
 	add_text(o, "input", in->input ? in->input : "", in->input ? strlen(in->input) : 0);
-	add_text(o, "content", content, strlen(content));
+	add_text(o, "content", content, r->content ? r->content_len : 0);
 	add_text(o, "subject", in->subject ? in->subject : "", in->subject ? in->subject_len : 0);
 	cJSON *calls = cJSON_AddArrayToObject(o, "tool_calls");
 	for (size_t i = 0; i < r->ntool_calls; i++) {

@@ -60,6 +60,9 @@ static char *one_line(const char *s, size_t len, bool more, size_t max_chars, si
 			piece = "\xef\xbf\xbd";
 			plen = 3;
 			adv = 1;
+		} else if (n == 1 && *u == '\0') {
+			piece = UTIL_NUL_SHOWN;
+			plen = sizeof(UTIL_NUL_SHOWN) - 1;
 		} else if (n == 1 && (*u < 0x20 || *u == 0x7f)) {
 			piece = " ";
 		}
@@ -329,7 +332,8 @@ static void grade_pointer(const struct grader *g, const struct grade_input *in,
 {
 	const char *content = in->reply->content ? in->reply->content : "";
 	/* provider_json_parse: a \u0000 escape must not hide what follows it. */
-	cJSON *doc = provider_json_parse(content, strlen(content), NULL, NULL);
+	cJSON *doc = provider_json_parse(content, in->reply->content ? in->reply->content_len : 0,
+					 NULL, NULL);
 	if (!doc) {
 		grade_fail(out, "content is not JSON");
 		return;
@@ -366,7 +370,7 @@ void grader_run(const struct grader *g, const struct grade_input *in, struct gra
 	}
 	switch (g->on) {
 	case GRADER_ON_CONTENT:
-		grade_subject(g, in, r->content ? r->content : "", r->content ? strlen(r->content) : 0,
+		grade_subject(g, in, r->content ? r->content : "", r->content ? r->content_len : 0,
 			      out);
 		break;
 	case GRADER_ON_RAW:

@@ -176,8 +176,12 @@ static int texts_init(const struct judge *p, const struct grade_input *in, struc
 	if (!t->url)
 		return -1;
 	char *calls = judge_prompt_tool_calls(r->tool_calls, r->ntool_calls);
+	size_t len = r->content ? r->content_len : 0;
+	char *content = redact_span(p->redact, r->content ? r->content : "", len, 0, len, &len);
 	t->input = redact_apply(p->redact, in->input);
-	t->content = redact_apply(p->redact, r->content);
+	/* The judge reads every byte: a NUL is shown, not an end. */
+	t->content = util_show_nul(content, len);
+	free(content);
 	t->calls = redact_apply(p->redact, calls);
 	free(calls);
 	return 0;

@@ -402,8 +402,8 @@ static void grade_one(const struct tool_call_spec *p, const struct reply *r,
 		grade_pass(out);
 	} else if (bad >= 0) {
 		report_args(out, rc, ec->name, calls > 1 ? bad : -1, why);
-	} else if (r->ntool_calls == 0 && r->content && r->content[0]) {
-		char *ex = grade_excerpt(r->redact, r->content, strlen(r->content));
+	} else if (r->ntool_calls == 0 && r->content && r->content_len) {
+		char *ex = grade_excerpt(r->redact, r->content, r->content_len);
 		grade_fail(out, "no call to tool '%s' (no tool calls; content \"%s\")", name, ex);
 		free(ex);
 	} else {

@@ -51,6 +51,7 @@ static void reply_clear_parsed(struct reply *r)
 	r->ntool_calls = 0;
 	free(r->content);
 	r->content = NULL;
+	r->content_len = 0;
 }
 
 void reply_release(struct reply *r)
@@ -476,6 +477,12 @@ cJSON *provider_json_parse(const char *s, size_t len, const struct redact *rd, c
 			*err = xstrdup("empty body");
 		return NULL;
 	}
+	if (memchr(s, '\0', len)) {
+		if (err)
+			*err = xasprintf("invalid JSON at byte %zu: a NUL byte",
+					 (size_t)((const char *)memchr(s, '\0', len) - s));
+		return NULL;
+	}
 	copy = without_nul_escapes(s, len);
 	if (copy)
 		s = copy;
@@ -520,6 +527,8 @@ int provider_parse_reply(const struct target *t, struct reply *r, char **err)
 		goto out;
 	if (!r->content)
 		r->content = xstrdup("");
+	if (!r->content_len)
+		r->content_len = strlen(r->content);
 	ret = 0;
 out:
 	if (ret < 0)

@@ -35,6 +35,7 @@ struct reply {
 	size_t raw_len;
 	cJSON *json;           /* raw parsed as JSON, or NULL */
 	char *content;         /* the text answer ("" when there is none) */
+	size_t content_len;    /* its bytes: a plain-text answer may hold NUL bytes */
 	struct tool_call *tool_calls;
 	size_t ntool_calls;
 	char *fingerprint;     /* NULL when not configured or absent */
@@ -97,7 +98,8 @@ char *provider_api_error(const struct reply *r);
 /* provider_json_parse: the whole of s[0..len) as one JSON value; NULL and
  * *err (when err is not NULL) saying why not, e.g. "truncated: unexpected end
  * of input at byte 57", or "invalid JSON at byte 3 near '...'" quoting the
- * text with rd's secrets masked (rd may be NULL). */
+ * text with rd's secrets masked (rd may be NULL).  A raw NUL byte is never
+ * JSON: a parser of C strings would stop at it. */
 cJSON *provider_json_parse(const char *s, size_t len, const struct redact *rd, char **err);
 
 /* provider_json_text: j as compact JSON text. */

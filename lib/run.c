@@ -255,7 +255,7 @@ static void grading_start(struct grading *gr, const struct suite_case *c, enum s
 		void *call = NULL;
 		struct grade_result res = {.grade = GRADE_ERROR};
 		in.subject = reply->content ? reply->content : "";
-		in.subject_len = strlen(in.subject);
+		in.subject_len = reply->content ? reply->content_len : 0;
 		if (g->ops->start(g->priv, &in, &req, &call, &res) == 0 || !req) {
 			grade_result_tidy(&res, &s->redact);
 			grading_record(gr, g, &res);

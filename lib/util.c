@@ -380,6 +380,21 @@ void util_format_duration(long ms, char out[32])
 		snprintf(out, 32, "%ld h %ld m", s / 3600, s % 3600 / 60);
 }
 
+char *util_show_nul(const char *s, size_t len)
+{
+	struct buf b;
+	buf_init(&b, SIZE_MAX);
+	buf_add(&b, "", 0);
+	for (const char *p = s, *end = s + len; p < end;) {
+		const char *nul = memchr(p, '\0', (size_t)(end - p));
+		buf_add(&b, p, (size_t)((nul ? nul : end) - p));
+		if (nul)
+			buf_addstr(&b, UTIL_NUL_SHOWN);
+		p = nul ? nul + 1 : end;
+	}
+	return buf_detach(&b, NULL);
+}
+
 int util_hex_digit(char c)
 {
 	if (c >= '0' && c <= '9')

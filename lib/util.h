@@ -84,6 +84,14 @@ char *util_join(const char *const *words, const char *sep);
  * past U+10FFFF.  A NUL byte is a sequence of 1. */
 size_t util_utf8_len(const unsigned char *s, size_t n);
 
+/* UTIL_NUL_SHOWN: how text shows a NUL byte a reply held (U+2400 SYMBOL FOR
+ * NULL), so that nothing after it is lost. */
+#define UTIL_NUL_SHOWN "\xe2\x90\x80"
+
+/* util_show_nul: s[0..len) as a C string with each NUL byte shown as
+ * UTIL_NUL_SHOWN; the caller frees. */
+char *util_show_nul(const char *s, size_t len);
+
 /* util_format_duration: "850 ms", "1.2 s", "2 m 3 s", "1 h 2 m". */
 void util_format_duration(long ms, char out[32]);
 

@@ -9,13 +9,18 @@ the Bearer token and the Basic credentials of its Authorization header, its
 X-Api-Key header and the words after the first of the last user message.
 Each answer quotes all of them in every form, in an order that moves on by
 one form per request (so that excerpts cut at different places show every
-form first in turn).  The first word of the message picks where:
+form first in turn).  The last part of the path, or else the first word of
+the message, picks where:
 
   content   a 200 completion whose content holds them
   error     a 401 whose error message holds them
   html      a 502 HTML page whose title and body hold them
   header    a 200 completion with them in X-Agent-Fingerprint
   badjson   a 200 body that breaks off as invalid JSON before them
+  ok        a 200 plain-text answer "ok"
+  nul       a 200 plain-text answer "ok", a NUL byte, then "your SSN is
+            123-45-6789"
+  nuljson   a 200 completion whose content holds that raw NUL byte
   (path /judge) a judge verdict whose reason holds them
   (path /hook)  a webhook: the body is appended to the log, 200
 
@@ -33,6 +38,7 @@ import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 COUNTER = itertools.count()
+NUL_TEXT = "ok\0 your SSN is 123-45-6789"
 LOCK = threading.Lock()
 
 
@@ -108,6 +114,8 @@ class Handler(BaseHTTPRequestHandler):
             self.answer(200, "{}")
             return
         mode, found = self.secrets(body)
+        if self.path.rsplit("/", 1)[-1] in ("ok", "nul", "nuljson"):
+            mode = self.path.rsplit("/", 1)[-1]
         every = [f for s in found for f in forms(s)]
         turn = next(COUNTER) % max(len(every), 1)
         text = " | ".join(every[turn:] + every[:turn])
@@ -128,6 +136,11 @@ class Handler(BaseHTTPRequestHandler):
                         headers=[("X-Agent-Fingerprint", text)])
         elif mode == "badjson":
             self.answer(200, '{"choices": [' + text)
+        elif mode in ("ok", "nul"):
+            self.answer(200, NUL_TEXT if mode == "nul" else "ok", "text/plain")
+        elif mode == "nuljson":
+            completion["choices"][0]["message"]["content"] = "@"
+            self.answer(200, json.dumps(completion).replace("@", NUL_TEXT))
         else:
             self.answer(200, json.dumps(completion))
 

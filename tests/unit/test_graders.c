@@ -34,6 +34,7 @@ static void grade_reply(const struct grader *g, const char *content, const char 
 {
 	struct reply r = { .status = 200, .latency_ms = latency_ms };
 	r.content = content ? xstrdup(content) : NULL;
+	r.content_len = content ? strlen(content) : 0;
 	if (raw) {
 		r.raw = xstrdup(raw);
 		r.raw_len = strlen(raw);
@@ -75,6 +76,7 @@ static char *run_reason(const struct grader *g, const char *content, size_t len,
 	r.content = xmalloc(len + 1);
 	memcpy(r.content, content, len);
 	r.content[len] = '\0';
+	r.content_len = len;
 	struct grade_input in = { .reply = &r };
 	struct grade_result out;
 	grader_run(g, &in, &out);
@@ -635,7 +637,8 @@ static char *secret_reason(const char *yaml, const char *secret, const char *con
 	struct redact rd = {0};
 	redact_add(&rd, secret);
 	struct grader *g = must_compile(yaml);
-	struct reply r = { .status = 200, .content = xstrdup(content), .redact = &rd };
+	struct reply r = { .status = 200, .content = xstrdup(content),
+			   .content_len = strlen(content), .redact = &rd };
 	struct grade_input in = { .reply = &r };
 	struct grade_result out;
 	grader_run(g, &in, &out);
@@ -676,6 +679,31 @@ static void test_reasons_mask_secrets_first(void **state)
 	r = secret_reason("regex: nothing", "tab\tsecret-1234", "QmVhcmVyIHRhYglzZWNyZXQtMTIzNA==");
 	assert_null(strstr(r, "HRhYgl"));
 	free(r);
+}
+
+/* Every grader sees every byte of a plain-text reply, a NUL byte included,
+ * and an excerpt shows the NUL as U+2400. */
+static void test_nul_in_content(void **state)
+{
+	(void)state;
+	static const char content[] = "ok\0 your SSN is 123-45-6789";
+	static const struct {
+		const char *yaml;
+		const char *reason;
+	} cases[] = {
+		{"not_contains: SSN", "contains \"SSN\""},
+		{"not_regex: '\\d{3}-\\d{2}-\\d{4}'", "matched /\\d{3}-\\d{2}-\\d{4}/: \"123-45-6789\""},
+		{"regex: '^ok$'", "no match for /^ok$/ in \"ok" UTIL_NUL_SHOWN " your SSN is 123-45-6789\""},
+		{"equals: ok", "expected \"ok\", got \"ok" UTIL_NUL_SHOWN " your SSN is 123-45-6789\""},
+		{"json_schema: {type: string}", "content is not JSON: invalid JSON at byte 2: a NUL byte"},
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		struct grader *g = must_compile(cases[i].yaml);
+		char *r = run_reason(g, content, sizeof(content) - 1, GRADE_FAIL);
+		assert_string_equal(r, cases[i].reason);
+		free(r);
+		grader_free(g);
+	}
 }
 
 static void test_rx_direct(void **state)
@@ -764,6 +792,7 @@ int main(void)
 		cmocka_unit_test(test_reasons_are_one_capped_line),
 		cmocka_unit_test(test_run_tidies_reasons),
 		cmocka_unit_test(test_reasons_mask_secrets_first),
+		cmocka_unit_test(test_nul_in_content),
 		cmocka_unit_test(test_rx_direct),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

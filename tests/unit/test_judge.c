@@ -180,6 +180,7 @@ static void make_reply(struct reply *r, const char *content, bool tool_call)
 	memset(r, 0, sizeof(*r));
 	r->status = 200;
 	r->content = xstrdup(content);
+	r->content_len = strlen(content);
 	if (tool_call) {
 		cJSON *args = cJSON_Parse("{\"attendee_emails\":[\"ana@example.com\"]}");
 		reply_add_tool_call(r, "call_1", "create_event", args);
@@ -304,6 +305,30 @@ static void test_body_openai(void **state)
 	grade_result_release(&out);
 	reply_release(&r);
 	grader_free(g2);
+	grader_free(g);
+}
+
+/* The judge reads every byte of a plain-text reply: a NUL is shown as
+ * U+2400, and what follows it reaches the judge. */
+static void test_body_nul(void **state)
+{
+	(void)state;
+	struct grader *g = must_compile("{judge: Mentions no SSN.}", &openai_judge);
+	static const char text[] = "ok\0 your SSN is 123-45-6789";
+	struct reply r;
+	make_reply(&r, "", false);
+	free(r.content);
+	r.content = xmalloc(sizeof(text));
+	memcpy(r.content, text, sizeof(text));
+	r.content_len = sizeof(text) - 1;
+	struct http_request *req;
+	void *call;
+	struct grade_result out;
+	assert_int_equal(start(g, "status?", &r, NULL, &req, &call, &out), 1);
+	assert_non_null(strstr(req->body, "<reply>\\nok\xe2\x90\x80 your SSN is 123-45-6789\\n"));
+	request_free(req);
+	free(call);
+	reply_release(&r);
 	grader_free(g);
 }
 
@@ -1241,6 +1266,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_config_errors),
 		cmocka_unit_test(test_body_openai),
+		cmocka_unit_test(test_body_nul),
 		cmocka_unit_test(test_body_anthropic),
 		cmocka_unit_test(test_parse_verdicts),
 		cmocka_unit_test(test_parse_http),

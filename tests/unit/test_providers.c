@@ -489,6 +489,38 @@ static void test_nul_escapes(void **state)
 	free(err);
 }
 
+/* A raw NUL byte would end the content for a C parser, hiding what follows
+ * it from every grader: in a JSON API's reply it is a broken reply, and a
+ * plain-text reply keeps every byte. */
+static void test_raw_nul(void **state)
+{
+	static const char body[] = "{\"choices\":[{\"message\":{\"role\":\"assistant\","
+				   "\"content\":\"ok\0 your SSN is 123-45-6789\"}}]}";
+	static const char plain[] = "ok\0 your SSN is 123-45-6789";
+	const struct provider *json_apis[] = {&provider_openai_chat, &provider_anthropic_messages,
+					      &provider_http};
+	char pointer[] = "/choices/0/message/content";
+	struct reply r;
+	char *err = NULL;
+
+	for (size_t i = 0; i < ARRAY_SIZE(json_apis); i++) {
+		struct target t = target_for(json_apis[i]);
+		t.reply_content = pointer;
+		set_body(&r, 200, body, sizeof(body) - 1);
+		assert_int_equal(provider_parse_reply(&t, &r, &err), -1);
+		assert_string_equal(err, "reply is not JSON: invalid JSON at byte 56: a NUL byte");
+		free(err);
+		reply_release(&r);
+	}
+
+	struct target t = target_for(&provider_http);
+	set_body(&r, 200, plain, sizeof(plain) - 1);
+	assert_int_equal(provider_parse_reply(&t, &r, &err), 0);
+	assert_int_equal(r.content_len, sizeof(plain) - 1);
+	assert_memory_equal(r.content, plain, sizeof(plain));
+	reply_release(&r);
+}
+
 static void test_not_json(void **state)
 {
 	struct target t = target_for(&provider_openai_chat);
@@ -1017,6 +1049,7 @@ int main(void)
 		cmocka_unit_test(test_damaged_replies),
 		cmocka_unit_test(test_api_error_shapes),
 		cmocka_unit_test(test_api_error_capped),
+		cmocka_unit_test(test_raw_nul),
 		cmocka_unit_test(test_errors_mask_secrets),
 		cmocka_unit_test(test_quota),
 		cmocka_unit_test(test_build_openai),
