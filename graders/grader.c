@@ -44,8 +44,11 @@ const struct grader_ops *grader_find(const char *name)
 
 
 /* one_line: s[0..len) as one line of valid UTF-8 holding at most max_chars
- * characters and max_bytes bytes; when cut, or when more text follows s,
- * it ends in "..." (within max_bytes).  Applying it twice changes nothing. */
+ * characters and max_bytes bytes: a NUL as UTIL_NUL_SHOWN, other controls
+ * as spaces, what else util_char_unsafe() names (C1 and bidirectional
+ * controls, invalid UTF-8) as U+FFFD; when cut, or when more text follows
+ * s, it ends in "..." (within max_bytes).  Applying it twice changes
+ * nothing. */
 static char *one_line(const char *s, size_t len, bool more, size_t max_chars, size_t max_bytes)
 {
 	struct buf b;
@@ -56,15 +59,15 @@ static char *one_line(const char *s, size_t len, bool more, size_t max_chars, si
 		size_t n = util_utf8_len(u, len - i);
 		const char *piece = s + i;
 		size_t plen = n, adv = n;
-		if (n == 0) {
-			piece = "\xef\xbf\xbd";
-			plen = 3;
-			adv = 1;
-		} else if (n == 1 && *u == '\0') {
+		if (n == 1 && *u == '\0') {
 			piece = UTIL_NUL_SHOWN;
 			plen = sizeof(UTIL_NUL_SHOWN) - 1;
-		} else if (n == 1 && (*u < 0x20 || *u == 0x7f)) {
+		} else if (n == 1 && util_char_unsafe(u, n)) {
 			piece = " ";
+		} else if (util_char_unsafe(u, n)) {
+			piece = "\xef\xbf\xbd";
+			plen = 3;
+			adv = n ? n : 1;
 		}
 		if (chars + 1 > max_chars || b.len + plen > max_bytes)
 			break;

@@ -191,7 +191,8 @@ const struct redact *grade_secrets(const struct grade_input *in);
 /* grade_excerpt: s[0..len) as one line to quote in a reason, rd's secrets
  * masked before anything else (rd may be NULL): at most GRADE_EXCERPT_MAX
  * characters then "...", a NUL byte as UTIL_NUL_SHOWN, other control
- * characters as spaces, invalid UTF-8 as U+FFFD.  The caller frees it. */
+ * characters as spaces, C1 and bidirectional controls and invalid UTF-8 as
+ * U+FFFD.  The caller frees it. */
 char *grade_excerpt(const struct redact *rd, const char *s, size_t len);
 /* grade_excerpt_at: the same for s[from..to) of the text s[0..len), whose
  * secrets are looked for in all of it (one the excerpt cuts into is masked). */

@@ -364,10 +364,9 @@ def run_once(canary, case_dir, spec, secrets):
                 with open(os.path.join(root, fn), errors="replace") as f:
                     texts[os.path.join(root, fn)] = f.read()
         for secret in spec.get("secrets_absent", []):
-            for text in texts.values():
-                if secret in text:
-                    problems.append("secret %r leaked into an output" % secret)
-                    break
+            leak = next((name for name, text in texts.items() if secret in text), None)
+            if leak is not None:
+                problems.append("secret %r leaked into %s" % (secret, leak))
         for secret in secrets.values():
             for form in sorted(secret_forms(secret)):
                 leak = next((name for name, t in texts.items() if form in t), None)

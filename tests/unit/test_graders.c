@@ -697,6 +697,12 @@ static void test_nul_in_content(void **state)
 		{"equals: ok", "expected \"ok\", got \"ok" UTIL_NUL_SHOWN " your SSN is 123-45-6789\""},
 		{"json_schema: {type: string}", "content is not JSON: invalid JSON at byte 2: a NUL byte"},
 	};
+	/* A reason carries no control that reorders or rewrites a terminal. */
+	struct grader *re = must_compile("regex: nothing");
+	char *why = run_reason(re, "a\xe2\x80\xae" "b\xc2\x9b[2Jc\x1b", 12, GRADE_FAIL);
+	assert_string_equal(why, "no match for /nothing/ in \"a\xef\xbf\xbd" "b\xef\xbf\xbd[2Jc \"");
+	free(why);
+	grader_free(re);
 	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
 		struct grader *g = must_compile(cases[i].yaml);
 		char *r = run_reason(g, content, sizeof(content) - 1, GRADE_FAIL);
