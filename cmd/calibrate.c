@@ -226,6 +226,7 @@ static int load_reply(struct label *l, const struct ynode *item, const char *dir
 		if (reply->kind != YNODE_SCALAR || strlen(reply->str) != reply->len)
 			return label_error(reply, "'reply' must be a string");
 		l->reply.content = xstrdup(ynode_is_null(reply) && reply->plain ? "" : reply->str);
+		l->reply.content_len = strlen(l->reply.content);
 		return 0;
 	}
 	if (need_text(file, "reply_file") < 0)
@@ -245,6 +246,7 @@ static int load_reply(struct label *l, const struct ynode *item, const char *dir
 		return label_error(file, "reply_file '%s' contains a NUL byte", file->str);
 	}
 	l->reply.content = text;
+	l->reply.content_len = len;
 	return 0;
 }
 
@@ -322,7 +324,7 @@ static char *group_title(const struct grader *g, const struct judge_grader_info 
 		return xstrdup(g->label);
 	if (info->builtin)
 		return xasprintf("builtin %s", info->builtin);
-	char *ex = grade_excerpt(info->rubric, strlen(info->rubric));
+	char *ex = grade_excerpt(NULL, info->rubric, strlen(info->rubric));
 	char *t = xasprintf("\"%s\"", ex);
 	free(ex);
 	return t;
@@ -420,9 +422,9 @@ static void tally(struct calibration *cal)
 	for (size_t i = 0; i < cal->nslots; i++) {
 		struct slot *s = &cal->slots[i];
 		struct group *gr = &cal->groups[s->group];
-		grade_result_tidy(&s->res);
 		/* Reasons are redacted like a run's: no env value leaves. */
-		char *why = redact_apply(&cal->suite->redact, s->res.reason ? s->res.reason : "");
+		grade_result_tidy(&s->res, &cal->suite->redact);
+		const char *why = s->res.reason ? s->res.reason : "";
 		const char *where = cal->labels_path;
 		if (s->res.grade == GRADE_ERROR) {
 			gr->errors++;
@@ -439,7 +441,6 @@ static void tally(struct calibration *cal)
 					 s->label->human_pass ? "pass" : "fail", why[0] ? ": " : "",
 					 why);
 		}
-		free(why);
 	}
 }
 

@@ -94,17 +94,18 @@ struct history_cmd {
 static const char *const spark[] = {"▁", "▂", "▃", "▄", "▅", "▆", "▇", "█"};
 #define SPARK_MAX 48
 
-/* term: s safe for a terminal: invalid UTF-8 replaced, C0 and C1 control
- * characters (escape sequences from an untrusted name) as '?', cut after
- * about max bytes. */
+/* term: s safe for a terminal: invalid UTF-8 replaced, and each byte of
+ * what else util_char_unsafe() names (escape sequences and bidirectional
+ * controls from an untrusted name) as '?', cut after about max bytes. */
 static char *term(const char *s, size_t max)
 {
 	char *clean = report_clean(s ? s : "", max);
-	for (unsigned char *p = (unsigned char *)clean; *p; p++) {
-		if (*p < 0x20 || *p == 0x7f)
-			*p = '?';
-		else if (*p == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f)
-			p[0] = p[1] = '?';
+	size_t n = strlen(clean);
+	for (unsigned char *p = (unsigned char *)clean, *end = p + n; p < end;) {
+		size_t len = util_utf8_len(p, (size_t)(end - p));
+		if (util_char_unsafe(p, len))
+			memset(p, '?', len ? len : 1);
+		p += len ? len : 1;
 	}
 	return clean;
 }

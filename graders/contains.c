@@ -104,7 +104,7 @@ void contains_cfg_grade(const struct contains_cfg *c, const struct grade_input *
 		}
 		if ((rc == 1) == present)
 			continue;
-		char *ex = grade_excerpt(c->needles[i], c->lens[i]);
+		char *ex = grade_excerpt(grade_secrets(in), c->needles[i], c->lens[i]);
 		buf_addf(&why, "%s\"%s\"", why.len ? ", " : present ? "missing " : "contains ", ex);
 		free(ex);
 	}

@@ -92,8 +92,9 @@ static void equals_grade(const void *priv, const struct grade_input *in, struct 
 	if (rc > 0) {
 		grade_pass(out);
 	} else if (rc == 0) {
-		char *want = grade_excerpt(p->value, p->len);
-		char *got = grade_excerpt(s, len);
+		char *want = grade_excerpt(grade_secrets(in), p->value, p->len);
+		size_t at = (size_t)(s - (in->subject ? in->subject : s));
+		char *got = grade_excerpt_at(grade_secrets(in), in->subject, at + len, at, at + len);
 		grade_fail(out, "expected \"%s\", got \"%s\"", want, got);
 		free(want);
 		free(got);

@@ -244,7 +244,7 @@ static char *sample_json(const struct grade_input *in)
 	add_text(o, "case", in->case_id ? in->case_id : "", in->case_id ? strlen(in->case_id) : 0);
 	add_text(o, "target", in->target ? in->target : "", in->target ? strlen(in->target) : 0);
 	add_text(o, "input", in->input ? in->input : "", in->input ? strlen(in->input) : 0);
-	add_text(o, "content", content, strlen(content));
+	add_text(o, "content", content, r->content ? r->content_len : 0);
 	add_text(o, "subject", in->subject ? in->subject : "", in->subject ? in->subject_len : 0);
 	cJSON *calls = cJSON_AddArrayToObject(o, "tool_calls");
 	for (size_t i = 0; i < r->ntool_calls; i++) {
@@ -543,8 +543,8 @@ out:
 }
 
 /* stderr_line: the last non-blank line of the program's stderr as
- * "; stderr: \"...\"", or "" (the caller frees). */
-static char *stderr_line(const struct exec_run *x)
+ * "; stderr: \"...\"" with rd's secrets masked, or "" (the caller frees). */
+static char *stderr_line(const struct exec_run *x, const struct redact *rd)
 {
 	const char *s = x->stderr_tail;
 	size_t end = x->stderr_len;
@@ -557,7 +557,7 @@ static char *stderr_line(const struct exec_run *x)
 		start--;
 	while (start < end && (s[start] == ' ' || s[start] == '\t'))
 		start++;
-	char *ex = grade_excerpt(s + start, end - start);
+	char *ex = grade_excerpt_at(rd, s, x->stderr_len, start, end);
 	char *line = xasprintf("; stderr: \"%s\"", ex);
 	free(ex);
 	return line;
@@ -565,11 +565,11 @@ static char *stderr_line(const struct exec_run *x)
 
 /* judge_answer: turn the program's stdout into the grade. */
 static void judge_answer(const char *name, const struct exec_run *x, const char *tail,
-			 struct grade_result *out)
+			 const struct redact *rd, struct grade_result *out)
 {
 	char *why = NULL;
 	cJSON *a = provider_json_parse(x->stdout_buf.data ? x->stdout_buf.data : "",
-				       x->stdout_buf.len, &why);
+				       x->stdout_buf.len, rd, &why);
 	if (!a) {
 		if (x->stdout_buf.len == 0)
 			grade_error(out, "'%s' answered nothing on stdout%s", name, tail);
@@ -604,7 +604,7 @@ static void exec_grade(const void *priv, const struct grade_input *in, struct gr
 	const struct exec *p = priv;
 	struct exec_run x = { .in = -1, .out = -1, .err = -1, .pidfd = -1 };
 	char *input = sample_json(in), *why = NULL, *tail = NULL;
-	char *name = grade_excerpt(p->argv[0], strlen(p->argv[0]));
+	char *name = grade_excerpt(NULL, p->argv[0], strlen(p->argv[0]));
 	x.input = input;
 	x.input_len = strlen(input);
 	buf_init(&x.stdout_buf, EXEC_STDOUT_MAX);
@@ -613,7 +613,7 @@ static void exec_grade(const void *priv, const struct grade_input *in, struct gr
 		grade_error(out, "%s", why);
 		goto out;
 	}
-	tail = stderr_line(&x);
+	tail = stderr_line(&x, grade_secrets(in));
 	if (x.timed_out)
 		grade_error(out, "'%s' timed out after %ld ms%s", name, p->timeout_ms, tail);
 	else if (x.too_much)
@@ -627,7 +627,7 @@ static void exec_grade(const void *priv, const struct grade_input *in, struct gr
 	else if (WEXITSTATUS(x.status) != 0)
 		grade_error(out, "'%s' exited with status %d%s", name, WEXITSTATUS(x.status), tail);
 	else
-		judge_answer(name, &x, tail, out);
+		judge_answer(name, &x, tail, grade_secrets(in), out);
 out:
 	close_fd(&x.in);
 	close_fd(&x.out);

@@ -10,6 +10,7 @@
 
 #include "jsonptr.h"
 #include "provider.h"
+#include "redact.h"
 #include "util.h"
 
 const struct grader_ops *const grader_table[] = {
@@ -43,9 +44,12 @@ const struct grader_ops *grader_find(const char *name)
 
 
 /* one_line: s[0..len) as one line of valid UTF-8 holding at most max_chars
- * characters and max_bytes bytes; when cut, it ends in "..." (within
- * max_bytes).  Applying it twice changes nothing. */
-static char *one_line(const char *s, size_t len, size_t max_chars, size_t max_bytes)
+ * characters and max_bytes bytes: a NUL as UTIL_NUL_SHOWN, other controls
+ * as spaces, what else util_char_unsafe() names (C1 and bidirectional
+ * controls, invalid UTF-8) as U+FFFD; when cut, or when more text follows
+ * s, it ends in "..." (within max_bytes).  Applying it twice changes
+ * nothing. */
+static char *one_line(const char *s, size_t len, bool more, size_t max_chars, size_t max_bytes)
 {
 	struct buf b;
 	buf_init(&b, BUF_MAX_DEFAULT);
@@ -55,12 +59,15 @@ static char *one_line(const char *s, size_t len, size_t max_chars, size_t max_by
 		size_t n = util_utf8_len(u, len - i);
 		const char *piece = s + i;
 		size_t plen = n, adv = n;
-		if (n == 0) {
+		if (n == 1 && *u == '\0') {
+			piece = UTIL_NUL_SHOWN;
+			plen = sizeof(UTIL_NUL_SHOWN) - 1;
+		} else if (n == 1 && util_char_unsafe(u, n)) {
+			piece = " ";
+		} else if (util_char_unsafe(u, n)) {
 			piece = "\xef\xbf\xbd";
 			plen = 3;
-			adv = 1;
-		} else if (n == 1 && (*u < 0x20 || *u == 0x7f)) {
-			piece = " ";
+			adv = n ? n : 1;
 		}
 		if (chars + 1 > max_chars || b.len + plen > max_bytes)
 			break;
@@ -70,7 +77,7 @@ static char *one_line(const char *s, size_t len, size_t max_chars, size_t max_by
 		if (b.len + 3 <= max_bytes)
 			cut = b.len;
 	}
-	if (i < len) {
+	if (i < len || more) {
 		if (b.len > cut) {
 			b.len = cut;
 			b.data[cut] = '\0';
@@ -80,18 +87,40 @@ static char *one_line(const char *s, size_t len, size_t max_chars, size_t max_by
 	return buf_detach(&b, NULL);
 }
 
-char *grade_excerpt(const char *s, size_t len)
+const struct redact *grade_secrets(const struct grade_input *in)
 {
-	return one_line(s ? s : "", s ? len : 0, GRADE_EXCERPT_MAX, (size_t)-1);
+	return in && in->reply ? in->reply->redact : NULL;
 }
 
+/* Bytes of a subject an excerpt, or of a reason, may show: characters of
+ * up to four bytes each. */
+#define EXCERPT_SCAN (4 * GRADE_EXCERPT_MAX)
+#define REASON_SCAN (4 * GRADE_REASON_MAX)
+
+char *grade_excerpt_at(const struct redact *rd, const char *s, size_t len, size_t from,
+		       size_t to)
+{
+	if (!s)
+		return xstrdup("");
+	size_t shown = to - from > EXCERPT_SCAN ? EXCERPT_SCAN : to - from, n;
+	char *clean = redact_span(rd, s, len, from, from + shown, &n);
+	char *ex = one_line(clean, n, shown < to - from, GRADE_EXCERPT_MAX, (size_t)-1);
+	free(clean);
+	return ex;
+}
+
+char *grade_excerpt(const struct redact *rd, const char *s, size_t len)
+{
+	return grade_excerpt_at(rd, s, len, 0, s ? len : 0);
+}
+
+/* set_reason: the reason is kept as written; grade_result_tidy() masks
+ * its secrets before it folds or cuts anything. */
 static void set_reason(struct grade_result *out, enum grade grade, const char *fmt, va_list ap)
 {
-	char *msg = xvasprintf(fmt, ap);
 	out->grade = grade;
 	out->score = 0;
-	out->reason = one_line(msg, strlen(msg), (size_t)-1, GRADE_REASON_MAX);
-	free(msg);
+	out->reason = xvasprintf(fmt, ap);
 }
 
 void grade_fail(struct grade_result *out, const char *fmt, ...)
@@ -306,7 +335,8 @@ static void grade_pointer(const struct grader *g, const struct grade_input *in,
 {
 	const char *content = in->reply->content ? in->reply->content : "";
 	/* provider_json_parse: a \u0000 escape must not hide what follows it. */
-	cJSON *doc = provider_json_parse(content, strlen(content), NULL);
+	cJSON *doc = provider_json_parse(content, in->reply->content ? in->reply->content_len : 0,
+					 NULL, NULL);
 	if (!doc) {
 		grade_fail(out, "content is not JSON");
 		return;
@@ -343,7 +373,7 @@ void grader_run(const struct grader *g, const struct grade_input *in, struct gra
 	}
 	switch (g->on) {
 	case GRADER_ON_CONTENT:
-		grade_subject(g, in, r->content ? r->content : "", r->content ? strlen(r->content) : 0,
+		grade_subject(g, in, r->content ? r->content : "", r->content ? r->content_len : 0,
 			      out);
 		break;
 	case GRADER_ON_RAW:
@@ -353,10 +383,10 @@ void grader_run(const struct grader *g, const struct grade_input *in, struct gra
 		grade_pointer(g, in, out);
 		break;
 	}
-	grade_result_tidy(out);
+	grade_result_tidy(out, r->redact);
 }
 
-void grade_result_tidy(struct grade_result *out)
+void grade_result_tidy(struct grade_result *out, const struct redact *rd)
 {
 	if (out->grade == GRADE_PASS) {
 		free(out->reason);
@@ -364,9 +394,12 @@ void grade_result_tidy(struct grade_result *out)
 	} else if (!out->reason) {
 		out->reason = xstrdup("no reason given");
 	} else {
-		char *tidy = one_line(out->reason, strlen(out->reason), (size_t)-1, GRADE_REASON_MAX);
+		/* Only the start of a long reason can show: mask just that. */
+		size_t len = strlen(out->reason), take = len < REASON_SCAN ? len : REASON_SCAN, n;
+		char *clean = redact_span(rd, out->reason, len, 0, take, &n);
 		free(out->reason);
-		out->reason = tidy;
+		out->reason = one_line(clean, n, take < len, (size_t)-1, GRADE_REASON_MAX);
+		free(clean);
 	}
 }
 

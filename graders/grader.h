@@ -140,7 +140,8 @@ struct grader *grader_compile(const struct ynode *entry, const struct grader_env
 /* grader_run: select the subject by on: and grade one sample.  A pointer
  * that does not resolve, or content that is not JSON when a pointer is
  * asked for, fails the sample with that reason.  out->reason is always one
- * line of valid UTF-8 of at most GRADE_REASON_MAX bytes, without the label. */
+ * line of valid UTF-8 of at most GRADE_REASON_MAX bytes, without the label,
+ * with the reply's secrets (in->reply->redact) masked. */
 void grader_run(const struct grader *g, const struct grade_input *in, struct grade_result *out);
 
 /* A compiled JSON Schema grader config, shared by json_schema and tool_call:
@@ -164,14 +165,16 @@ const cJSON *schema_cfg_at(const struct schema_cfg *c, const char *schema_ptr);
 void schema_cfg_free(struct schema_cfg *c);
 
 /* grade_result_tidy: what grader_run does to every result: no reason on a
- * pass, a reason on anything else, one line and capped. */
-void grade_result_tidy(struct grade_result *out);
+ * pass, a reason on anything else, rd's secrets masked (rd may be NULL),
+ * then made one line and capped. */
+void grade_result_tidy(struct grade_result *out, const struct redact *rd);
 
 void grader_free(struct grader *g);
 void grade_result_release(struct grade_result *r);
 
 /* grade_fail/grade_error: set out to a failure or error with a formatted
- * reason (made one line, capped at GRADE_REASON_MAX bytes). */
+ * reason, which grade_result_tidy() masks, makes one line and caps at
+ * GRADE_REASON_MAX bytes. */
 void grade_fail(struct grade_result *out, const char *fmt, ...) PRINTF_LIKE(2, 3);
 void grade_error(struct grade_result *out, const char *fmt, ...) PRINTF_LIKE(2, 3);
 void grade_pass(struct grade_result *out);
@@ -181,10 +184,20 @@ void grade_pass(struct grade_result *out);
 #define GRADE_REASON_MAX 300    /* bytes, "..." included */
 #define GRADE_EXCERPT_MAX 80    /* characters quoted from a subject */
 
-/* grade_excerpt: s[0..len) as one line to quote in a reason: at most
- * GRADE_EXCERPT_MAX characters then "...", control characters as spaces,
- * invalid UTF-8 as U+FFFD.  The caller frees it. */
-char *grade_excerpt(const char *s, size_t len);
+/* grade_secrets: what a reason about in's sample must not quote: the
+ * reply's redact set, or NULL. */
+const struct redact *grade_secrets(const struct grade_input *in);
+
+/* grade_excerpt: s[0..len) as one line to quote in a reason, rd's secrets
+ * masked before anything else (rd may be NULL): at most GRADE_EXCERPT_MAX
+ * characters then "...", a NUL byte as UTIL_NUL_SHOWN, other control
+ * characters as spaces, C1 and bidirectional controls and invalid UTF-8 as
+ * U+FFFD.  The caller frees it. */
+char *grade_excerpt(const struct redact *rd, const char *s, size_t len);
+/* grade_excerpt_at: the same for s[from..to) of the text s[0..len), whose
+ * secrets are looked for in all of it (one the excerpt cuts into is masked). */
+char *grade_excerpt_at(const struct redact *rd, const char *s, size_t len, size_t from,
+		       size_t to);
 
 /* grader_check_keys: -1 and *err naming the first key of map that is not in
  * keys (NULL-terminated), with a suggestion: "unknown key 'ignore_cse' in

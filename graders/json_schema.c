@@ -218,7 +218,7 @@ static void load_document(struct schema_cfg *c, const char *name, const char *su
 		if (doc && doc->root)
 			c->json = ynode_to_json(doc->root, &why);
 	} else {
-		c->json = provider_json_parse(data, len, NULL);
+		c->json = provider_json_parse(data, len, NULL, NULL);
 	}
 	if (c->json) {
 		c->json_path = real;
@@ -627,7 +627,7 @@ static void json_schema_grade(const void *priv, const struct grade_input *in,
 		grade_fail(out, "%s is not JSON: it is empty", what);
 		return;
 	}
-	doc = provider_json_parse(s, len, &why);
+	doc = provider_json_parse(s, len, grade_secrets(in), &why);
 	if (!doc && !p->cfg->fenced && strcmp(what, "value") == 0) {
 		/* on: a pointer to a string that is not JSON text: the string
 		 * itself is the value. */

@@ -176,8 +176,12 @@ static int texts_init(const struct judge *p, const struct grade_input *in, struc
 	if (!t->url)
 		return -1;
 	char *calls = judge_prompt_tool_calls(r->tool_calls, r->ntool_calls);
+	size_t len = r->content ? r->content_len : 0;
+	char *content = redact_span(p->redact, r->content ? r->content : "", len, 0, len, &len);
 	t->input = redact_apply(p->redact, in->input);
-	t->content = redact_apply(p->redact, r->content);
+	/* The judge reads every byte: a NUL is shown, not an end. */
+	t->content = util_show_nul(content, len);
+	free(content);
 	t->calls = redact_apply(p->redact, calls);
 	free(calls);
 	return 0;
@@ -333,7 +337,7 @@ out:
 
 /* refusal: why the judge's API reply is a refusal (OpenAI's message.refusal,
  * Anthropic's stop_reason "refusal"), or NULL. */
-static char *refusal(const cJSON *json)
+static char *refusal(const cJSON *json, const struct redact *rd)
 {
 	const cJSON *choices = cJSON_GetObjectItemCaseSensitive(json, "choices");
 	const cJSON *msg = cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(choices, 0),
@@ -341,7 +345,7 @@ static char *refusal(const cJSON *json)
 	const cJSON *r = cJSON_GetObjectItemCaseSensitive(msg, "refusal");
 	const cJSON *stop = cJSON_GetObjectItemCaseSensitive(json, "stop_reason");
 	if (cJSON_IsString(r) && r->valuestring[0]) {
-		char *ex = grade_excerpt(r->valuestring, strlen(r->valuestring));
+		char *ex = grade_excerpt(rd, r->valuestring, strlen(r->valuestring));
 		char *why = xasprintf("judge refused: \"%s\"", ex);
 		free(ex);
 		return why;
@@ -360,7 +364,7 @@ static void judge_finish(const void *priv, void *callp, const struct http_result
 	struct target t = {.provider = p->cfg->provider ? p->cfg->provider : &provider_openai_chat};
 	struct reply r = {0};
 	struct judge_verdict v = {0};
-	char *err = NULL, *why = NULL, *masked = NULL;
+	char *err = NULL, *why = NULL;
 
 	if (!res || !res->ok) {
 		const char *e = res && res->error ? res->error : "request failed";
@@ -372,7 +376,8 @@ static void judge_finish(const void *priv, void *callp, const struct http_result
 	}
 	r.status = res->status;
 	r.raw = xstrndup(res->body ? res->body : "", res->body ? res->body_len : 0);
-	r.raw_len = strlen(r.raw);
+	r.raw_len = res->body ? res->body_len : 0;
+	r.redact = p->redact;
 	if (provider_parse_reply(&t, &r, &err) < 0) {
 		if (res->attempts > 1)
 			grade_error(out, "%s (after %d attempts)", err, res->attempts);
@@ -380,26 +385,25 @@ static void judge_finish(const void *priv, void *callp, const struct http_result
 			grade_error(out, "%s", err);
 		goto out;
 	}
-	if ((why = refusal(r.json))) {
+	if ((why = refusal(r.json, p->redact))) {
 		grade_error(out, "%s", why);
 		goto out;
 	}
-	if (judge_verdict_parse(r.content, strlen(r.content), p->builtin != NULL, p->threshold, &v,
-				&err) < 0) {
+	/* The judge may quote a secret (its key, echoed): the reason is masked
+	 * before it is cut, kept in the cache or shown. */
+	if (judge_verdict_parse(r.content, strlen(r.content), p->builtin != NULL, p->threshold,
+				p->redact, &v, &err) < 0) {
 		grade_error(out, "%s", err);
 		goto out;
 	}
-	/* The judge may quote a secret: mask it before it is kept anywhere. */
-	masked = redact_apply(p->redact, v.reason);
-	decide(p, v.pass, v.score, masked, out);
+	decide(p, v.pass, v.score, v.reason, out);
 	if (rt && rt->judge_cache) {
 		char *e = NULL;
 		/* A verdict that cannot be stored is judged again next time. */
-		judge_cache_put(rt->judge_cache, jc->key, v.pass, v.score, masked, &e);
+		judge_cache_put(rt->judge_cache, jc->key, v.pass, v.score, v.reason, &e);
 		free(e);
 	}
 out:
-	free(masked);
 	judge_verdict_release(&v);
 	reply_release(&r);
 	free(why);

@@ -83,7 +83,7 @@ static void no_tool_call_grade(const void *priv, const struct grade_input *in,
 		const char *name = r->tool_calls[i].name;
 		if (!banned(p, name))
 			continue;
-		char *ex = grade_excerpt(name, strlen(name));
+		char *ex = grade_excerpt(r->redact, name, strlen(name));
 		buf_addf(&why, "%s'%s'", n++ ? ", " : "", ex);
 		free(ex);
 		if (why.len > GRADE_REASON_MAX)

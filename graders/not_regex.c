@@ -31,7 +31,8 @@ static void not_regex_grade(const void *priv, const struct grade_input *in,
 	if (rc == 0) {
 		grade_pass(out);
 	} else if (rc > 0) {
-		char *ex = grade_excerpt(s + start, end - start);
+		char *ex = grade_excerpt_at(grade_secrets(in), s, in->subject ? in->subject_len : 0,
+					    start, end);
 		grade_fail(out, "matched /%s/: \"%s\"", rx_pattern(p->rx), ex);
 		free(ex);
 	} else {

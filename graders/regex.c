@@ -85,7 +85,7 @@ static void regex_grade(const void *priv, const struct grade_input *in, struct g
 	if (rc > 0) {
 		grade_pass(out);
 	} else if (rc == 0) {
-		char *ex = grade_excerpt(in->subject, in->subject_len);
+		char *ex = grade_excerpt(grade_secrets(in), in->subject, in->subject_len);
 		grade_fail(out, "no match for /%s/ in \"%s\"", rx_pattern(p->rx), ex);
 		free(ex);
 	} else {

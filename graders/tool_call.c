@@ -169,7 +169,8 @@ static char *got_names(const struct reply *r)
 	buf_init(&b, BUF_MAX_DEFAULT);
 	buf_addstr(&b, "got: ");
 	for (size_t i = 0; i < r->ntool_calls; i++) {
-		char *ex = grade_excerpt(r->tool_calls[i].name, strlen(r->tool_calls[i].name));
+		char *ex = grade_excerpt(r->redact, r->tool_calls[i].name,
+					 strlen(r->tool_calls[i].name));
 		buf_addf(&b, "%s%s", i ? ", " : "", ex);
 		free(ex);
 		if (b.len > GRADE_REASON_MAX)
@@ -210,7 +211,8 @@ static bool known_name(const cJSON *schema, const char *name)
  * missing property's parent has that its schema does not know of, which
  * are the likely renames; each is also added to *named. */
 static void add_renames(struct buf *why, const struct schema_cfg *c, const cJSON *args,
-			const struct jsonschema_error *e, struct buf *named)
+			const struct jsonschema_error *e, struct buf *named,
+			const struct redact *rd)
 {
 	char *obj_ptr = parent_ptr(e->instance), *schema_ptr = parent_ptr(e->schema);
 	const cJSON *obj = jsonptr_get(args, obj_ptr);
@@ -221,7 +223,7 @@ static void add_renames(struct buf *why, const struct schema_cfg *c, const cJSON
 	cJSON_ArrayForEach(m, members) {
 		if (!m->string || (schema && known_name(schema, m->string)))
 			continue;
-		char *ex = grade_excerpt(m->string, strlen(m->string));
+		char *ex = grade_excerpt(rd, m->string, strlen(m->string));
 		buf_addf(why, "%s'%s'", n++ ? ", " : " (got ", ex);
 		buf_addf(named, "\n%s/", obj_ptr);
 		for (const char *q = m->string; *q; q++) {
@@ -242,15 +244,16 @@ static void add_renames(struct buf *why, const struct schema_cfg *c, const cJSON
 }
 
 /* arg_name: an instance pointer as an argument's name ("place/city"). */
-static char *arg_name(const char *ptr)
+static char *arg_name(const char *ptr, const struct redact *rd)
 {
-	return grade_excerpt(ptr[0] == '/' ? ptr + 1 : ptr, strlen(ptr[0] == '/' ? ptr + 1 : ptr));
+	const char *name = ptr[0] == '/' ? ptr + 1 : ptr;
+	return grade_excerpt(rd, name, strlen(name));
 }
 
 /* explain: the validator's errors for a call's arguments, worded for
- * tools: missing and unexpected arguments by name. */
+ * tools: missing and unexpected arguments by name (rd's secrets masked). */
 static char *explain(const struct schema_cfg *c, const cJSON *args,
-		     const struct jsonschema_error *errs, size_t n)
+		     const struct jsonschema_error *errs, size_t n, const struct redact *rd)
 {
 	struct buf why, named;
 	buf_init(&why, BUF_MAX_DEFAULT);
@@ -258,13 +261,13 @@ static char *explain(const struct schema_cfg *c, const cJSON *args,
 	size_t shown = 0;
 	for (size_t i = 0; i < n; i++) {
 		const struct jsonschema_error *e = &errs[i];
-		char *name = arg_name(e->instance);
+		char *name = arg_name(e->instance, rd);
 		bool not_allowed = e->instance[0] &&
 				   (ends_with_token(e->schema, "additionalProperties") ||
 				    ends_with_token(e->schema, "unevaluatedProperties"));
 		if (strcmp(e->keyword, "required") == 0 && e->instance[0]) {
 			buf_addf(&why, "%sargument '%s' missing", shown++ ? "; " : "", name);
-			add_renames(&why, c, args, e, &named);
+			add_renames(&why, c, args, e, &named, rd);
 		} else if (not_allowed) {
 			char *line = xasprintf("\n%s\n", e->instance);
 			bool renamed = named.data && strstr(named.data, line);
@@ -292,7 +295,7 @@ enum check {
 /* check_args: whether call tc's arguments satisfy ec; on a failure or an
  * error, *why says what (without naming the tool). */
 static enum check check_args(const struct expected_call *ec, const struct tool_call *tc,
-			     char **why)
+			     const struct redact *rd, char **why)
 {
 	struct jsonschema_error errs[ARGS_ERRS_SHOWN];
 	size_t n = 0;
@@ -300,7 +303,7 @@ static enum check check_args(const struct expected_call *ec, const struct tool_c
 		return CHECK_OK;
 	if (!tc->arguments) {
 		const char *raw = tc->arguments_raw ? tc->arguments_raw : "";
-		char *ex = grade_excerpt(raw, strlen(raw));
+		char *ex = grade_excerpt(rd, raw, strlen(raw));
 		*why = xasprintf("arguments are not JSON: \"%s\"", ex);
 		free(ex);
 		return CHECK_FAIL;
@@ -308,7 +311,7 @@ static enum check check_args(const struct expected_call *ec, const struct tool_c
 	int rc = schema_cfg_validate(ec->args, tc->arguments, errs, ARRAY_SIZE(errs), &n);
 	enum check res = rc == 1 ? CHECK_OK : rc == 0 ? CHECK_FAIL : CHECK_ERROR;
 	if (rc == 0)
-		*why = explain(ec->args, tc->arguments, errs, n);
+		*why = explain(ec->args, tc->arguments, errs, n, rd);
 	else if (rc < 0)
 		*why = n ? schema_cfg_error(ec->args, &errs[n - 1]) : xstrdup("validation failed");
 	jsonschema_errors_release(errs, n);
@@ -319,7 +322,7 @@ static enum check check_args(const struct expected_call *ec, const struct tool_c
 static void report_args(struct grade_result *out, enum check rc, const char *name, long i,
 			const char *why)
 {
-	char *ex = grade_excerpt(name, strlen(name));
+	char *ex = grade_excerpt(NULL, name, strlen(name));
 	char *at = i >= 0 ? xasprintf(" (call #%ld)", i) : xstrdup("");
 	const char *sep = strncmp(why, "arguments are not JSON", 22) == 0 ? " " : ": ";
 	if (rc == CHECK_ERROR)
@@ -345,7 +348,7 @@ static enum check find_call(const struct expected_call *ec, const struct reply *
 		if (strcmp(r->tool_calls[i].name, ec->name) != 0)
 			continue;
 		char *w = NULL;
-		enum check rc = check_args(ec, &r->tool_calls[i], &w);
+		enum check rc = check_args(ec, &r->tool_calls[i], r->redact, &w);
 		(*ncalls)++;
 		if (rc == CHECK_OK) {
 			free(w);
@@ -372,7 +375,7 @@ static void grade_one(const struct tool_call_spec *p, const struct reply *r,
 		      struct grade_result *out)
 {
 	const struct expected_call *ec = &p->calls[0];
-	char *name = grade_excerpt(ec->name, strlen(ec->name)), *why = NULL, *got = NULL;
+	char *name = grade_excerpt(NULL, ec->name, strlen(ec->name)), *why = NULL, *got = NULL;
 	if (p->index >= 0) {
 		size_t i = (size_t)p->index;
 		if (i >= r->ntool_calls) {
@@ -380,11 +383,11 @@ static void grade_one(const struct tool_call_spec *p, const struct reply *r,
 			grade_fail(out, "no call #%ld to tool '%s' (%s)", p->index, name, got);
 		} else if (strcmp(r->tool_calls[i].name, ec->name) != 0) {
 			const char *called = r->tool_calls[i].name;
-			char *was = grade_excerpt(called, strlen(called));
+			char *was = grade_excerpt(r->redact, called, strlen(called));
 			grade_fail(out, "call #%ld is '%s', expected '%s'", p->index, was, name);
 			free(was);
 		} else {
-			enum check rc = check_args(ec, &r->tool_calls[i], &why);
+			enum check rc = check_args(ec, &r->tool_calls[i], r->redact, &why);
 			if (rc == CHECK_OK)
 				grade_pass(out);
 			else
@@ -399,8 +402,8 @@ static void grade_one(const struct tool_call_spec *p, const struct reply *r,
 		grade_pass(out);
 	} else if (bad >= 0) {
 		report_args(out, rc, ec->name, calls > 1 ? bad : -1, why);
-	} else if (r->ntool_calls == 0 && r->content && r->content[0]) {
-		char *ex = grade_excerpt(r->content, strlen(r->content));
+	} else if (r->ntool_calls == 0 && r->content && r->content_len) {
+		char *ex = grade_excerpt(r->redact, r->content, r->content_len);
 		grade_fail(out, "no call to tool '%s' (no tool calls; content \"%s\")", name, ex);
 		free(ex);
 	} else {
@@ -422,8 +425,8 @@ static void grade_exact(const struct tool_call_spec *p, const struct reply *r,
 	for (size_t i = 0; i < n; i++) {
 		const char *want = i < p->n ? p->calls[i].name : NULL;
 		const char *have = i < r->ntool_calls ? r->tool_calls[i].name : NULL;
-		char *w = want ? grade_excerpt(want, strlen(want)) : NULL;
-		char *h = have ? grade_excerpt(have, strlen(have)) : NULL;
+		char *w = want ? grade_excerpt(NULL, want, strlen(want)) : NULL;
+		char *h = have ? grade_excerpt(r->redact, have, strlen(have)) : NULL;
 		if (!have)
 			grade_fail(out, "no call #%zu to tool '%s' (%s)", i, w, got);
 		else if (!want)
@@ -438,7 +441,7 @@ static void grade_exact(const struct tool_call_spec *p, const struct reply *r,
 	}
 	for (size_t i = 0; i < p->n; i++) {
 		char *why = NULL;
-		enum check rc = check_args(&p->calls[i], &r->tool_calls[i], &why);
+		enum check rc = check_args(&p->calls[i], &r->tool_calls[i], r->redact, &why);
 		if (rc != CHECK_OK) {
 			report_args(out, rc, p->calls[i].name, (long)i, why);
 			free(why);
@@ -469,7 +472,7 @@ static void grade_ordered(const struct tool_call_spec *p, const struct reply *r,
 		if (bad >= 0) {
 			report_args(out, rc, ec->name, bad, why);
 		} else {
-			char *name = grade_excerpt(ec->name, strlen(ec->name)), *got = got_names(r);
+			char *name = grade_excerpt(NULL, ec->name, strlen(ec->name)), *got = got_names(r);
 			if (pos > 0)
 				grade_fail(out, "no call to tool '%s' after call #%zu (%s)", name,
 					   pos - 1, got);

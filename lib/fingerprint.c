@@ -501,6 +501,25 @@ static const struct fingerprint_component *find(const struct fingerprint_compone
 	return NULL;
 }
 
+bool fingerprint_same(const char *a, const struct fingerprint_component *ca, size_t na,
+		      const char *b, const struct fingerprint_component *cb, size_t nb)
+{
+	if (strcmp(a, b) == 0)
+		return true;
+	if (na && nb) {
+		const char **names = NULL;
+		size_t nd = fingerprint_diff(ca, na, cb, nb, &names);
+		free(names);
+		return nd == 0;
+	}
+	if (!na && !nb)
+		return fingerprint_hash_equal(a, b);
+	char *whole = na ? fingerprint_combine(ca, na) : fingerprint_combine(cb, nb);
+	bool same = whole && fingerprint_hash_equal(whole, na ? b : a);
+	free(whole);
+	return same;
+}
+
 size_t fingerprint_diff(const struct fingerprint_component *a, size_t na,
 			const struct fingerprint_component *b, size_t nb, const char ***names)
 {

@@ -97,6 +97,16 @@ void fingerprint_components_free(struct fingerprint_component *c, size_t n);
  * prefix of at least 8 hex digits of the other. */
 bool fingerprint_hash_equal(const char *a, const char *b);
 
+/* fingerprint_same: whether two reported values name the same composition.
+ * ca/na and cb/nb are what fingerprint_parse_components() read of a and b
+ * (NULL and 0 for an opaque value).  Two component lists are the same when
+ * they have the same names, each with hashes equal by
+ * fingerprint_hash_equal(); two opaque values when they are equal as
+ * hashes; a list and an opaque value when the list combines to it
+ * (fingerprint_combine()). */
+bool fingerprint_same(const char *a, const struct fingerprint_component *ca, size_t na,
+		      const char *b, const struct fingerprint_component *cb, size_t nb);
+
 /* fingerprint_diff: the names, sorted, of components whose hashes differ or
  * which only one side has; their count.  *names is NULL when nothing
  * differs, else an array the caller frees (the strings are a's and b's). */

@@ -146,13 +146,16 @@ static bool verdict_failing_name(const char *v)
 }
 
 /* esc: s as HTML text or attribute value: markup characters as entities,
- * invalid UTF-8 and control characters as U+FFFD. */
+ * what util_char_unsafe() names (controls, bidirectional controls, invalid
+ * UTF-8) as U+FFFD. */
 static void esc(FILE *f, const char *s)
 {
 	if (!s)
 		return;
 	char *clean = report_clean(s, HTML_VALUE_MAX);
-	for (const unsigned char *p = (const unsigned char *)clean; *p; p++) {
+	size_t n = strlen(clean);
+	for (const unsigned char *p = (const unsigned char *)clean, *end = p + n; p < end;) {
+		size_t len = util_utf8_len(p, (size_t)(end - p));
 		switch (*p) {
 		case '&': fputs("&amp;", f); break;
 		case '<': fputs("&lt;", f); break;
@@ -160,11 +163,12 @@ static void esc(FILE *f, const char *s)
 		case '"': fputs("&quot;", f); break;
 		case '\'': fputs("&#39;", f); break;
 		default:
-			if (*p < 0x20 || *p == 0x7f)
+			if (util_char_unsafe(p, len))
 				fputs("\xef\xbf\xbd", f);
 			else
-				fputc(*p, f);
+				fwrite(p, 1, len, f);
 		}
+		p += len ? len : 1;
 	}
 	free(clean);
 }

@@ -13,6 +13,7 @@
 #include "../graders/grader.h"
 #include "judge_cache.h"
 #include "provider.h"
+#include "redact.h"
 #include "suite.h"
 #include "util.h"
 
@@ -498,17 +499,18 @@ static int number(const cJSON *v, double *out)
 	return -1;
 }
 
-/* reason_text: the verdict's reason as one string, capped. */
-static char *reason_text(const cJSON *r)
+/* reason_text: the verdict's reason as one string, rd's secrets masked,
+ * capped. */
+static char *reason_text(const cJSON *r, const struct redact *rd)
 {
 	char *text;
 	if (!r || cJSON_IsNull(r))
 		text = xstrdup("");
 	else if (cJSON_IsString(r))
-		text = xstrdup(r->valuestring);
+		text = redact_apply(rd, r->valuestring);
 	else {
 		char *p = cJSON_PrintUnformatted(r);
-		text = xstrdup(p ? p : "");
+		text = redact_apply(rd, p ? p : "");
 		cJSON_free(p);
 	}
 	if (strlen(text) > JUDGE_REASON_MAX) {
@@ -521,7 +523,7 @@ static char *reason_text(const cJSON *r)
 }
 
 int judge_verdict_parse(const char *text, size_t len, bool scale, double threshold,
-			struct judge_verdict *v, char **err)
+			const struct redact *rd, struct judge_verdict *v, char **err)
 {
 	bool any, gave_up;
 	int rc = -1;
@@ -531,7 +533,7 @@ int judge_verdict_parse(const char *text, size_t len, bool scale, double thresho
 	v->reason = NULL;
 	cJSON *obj = find_verdict(text ? text : "", text ? len : 0, &any, &gave_up);
 	if (!obj) {
-		char *ex = grade_excerpt(text, text ? len : 0);
+		char *ex = grade_excerpt(rd, text, text ? len : 0);
 		/* Only a text without any verdict object can be a refusal. */
 		if (judge_text_refusal(text ? text : ""))
 			*err = xasprintf("judge refused: \"%s\"", ex);
@@ -551,7 +553,7 @@ int judge_verdict_parse(const char *text, size_t len, bool scale, double thresho
 		pass = NULL;
 	if (cJSON_IsNull(sc))
 		sc = NULL;
-	v->reason = reason_text(cJSON_GetObjectItemCaseSensitive(obj, "reason"));
+	v->reason = reason_text(cJSON_GetObjectItemCaseSensitive(obj, "reason"), rd);
 	if (sc && number(sc, &score) < 0) {
 		*err = xstrdup("verdict \"score\" is not a number");
 		goto out;

@@ -78,6 +78,8 @@ char *judge_prompt_tool_calls(const struct tool_call *calls, size_t n);
  * anthropic-messages) with these messages. */
 char *judge_prompt_body(const struct judge_config *j, const char *system, const char *user);
 
+struct redact;
+
 struct judge_verdict {
 	bool pass;
 	double score;   /* 0..1 */
@@ -93,9 +95,11 @@ struct judge_verdict {
  * -1 and *err (a reason for an error sample) when there is no verdict, the
  * score is missing or out of range, or "pass" is not a boolean.  A text
  * without any verdict object that reads as a refusal (judge_text_refusal)
- * says so; a verdict object is never overridden by its reason's wording. */
+ * says so; a verdict object is never overridden by its reason's wording.
+ * The reason and what *err quotes of text have rd's secrets masked before
+ * they are cut (rd may be NULL). */
 int judge_verdict_parse(const char *text, size_t len, bool scale, double threshold,
-			struct judge_verdict *v, char **err);
+			const struct redact *rd, struct judge_verdict *v, char **err);
 void judge_verdict_release(struct judge_verdict *v);
 
 /* judge_text_refusal: whether a judge's text (a reason, or prose) starts

@@ -324,9 +324,11 @@ int notify_prepare(struct history *h, const struct run *r, const struct notify_o
 	if (o->new_since_last)
 		cJSON_AddItemToObject(plan->payload, "new_since_last",
 				      json_strings(o->new_since_last, o->nnew_since_last));
-	plan->body = cJSON_PrintUnformatted(plan->payload);
-	if (!plan->body)
+	char *text = cJSON_PrintUnformatted(plan->payload);
+	if (!text)
 		abort();
+	plan->body = util_json_escape(text);
+	cJSON_free(text);
 	return 0;
 }
 
@@ -349,8 +351,7 @@ void notify_plan_release(struct notify_plan *plan)
 	free(plan->state);
 	free(plan->previous);
 	cJSON_Delete(plan->payload);
-	if (plan->body)
-		cJSON_free(plan->body);
+	free(plan->body);
 	memset(plan, 0, sizeof(*plan));
 }
 

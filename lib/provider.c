@@ -7,6 +7,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "redact.h"
 #include "suite.h"
 #include "util.h"
 
@@ -50,6 +51,7 @@ static void reply_clear_parsed(struct reply *r)
 	r->ntool_calls = 0;
 	free(r->content);
 	r->content = NULL;
+	r->content_len = 0;
 }
 
 void reply_release(struct reply *r)
@@ -79,7 +81,7 @@ struct tool_call *reply_add_tool_call(struct reply *r, const char *id, const cha
 	if (cJSON_IsString(args)) {
 		tc->arguments_raw = xstrdup(args->valuestring);
 		tc->arguments = provider_json_parse(tc->arguments_raw,
-						    strlen(tc->arguments_raw), NULL);
+						    strlen(tc->arguments_raw), NULL, NULL);
 	} else if (args) {
 		tc->arguments_raw = provider_json_text(args);
 		tc->arguments = cJSON_Duplicate(args, 1);
@@ -125,8 +127,8 @@ void provider_merge_request(cJSON *body, const cJSON *request)
 
 /* add_line: append s[0..n) to b as one line of valid UTF-8 (whitespace and
  * control runs become one space, invalid bytes '?'), cutting with "..." so
- * that b stays within max bytes. */
-static void add_line(struct buf *b, const char *s, size_t n, size_t max)
+ * that b stays within max bytes; more: text follows s, so it ends in "...". */
+static void add_line(struct buf *b, const char *s, size_t n, size_t max, bool more)
 {
 	const unsigned char *p = (const unsigned char *)s;
 	bool emitted = false, space = false;
@@ -156,6 +158,20 @@ static void add_line(struct buf *b, const char *s, size_t n, size_t max)
 			buf_addch(b, '?');
 		i += len ? len : 1;
 	}
+	if (more)
+		buf_addstr(b, "...");
+}
+
+/* add_quote: s[from..to) of the text s[0..n) as add_line() adds it, with
+ * rd's secrets masked first (so that no cut or fold hides one from it);
+ * only as much of it as max leaves room for is looked at. */
+static void add_quote(struct buf *b, const struct redact *rd, const char *s, size_t n,
+		      size_t from, size_t to, size_t max)
+{
+	size_t len, take = to - from > 4 * max ? 4 * max : to - from;
+	char *clean = redact_span(rd, s, n, from, from + take, &len);
+	add_line(b, clean, len, max, from + take < to);
+	free(clean);
 }
 
 /* find_nocase: the first case-insensitive occurrence of the lowercase
@@ -271,18 +287,19 @@ char *provider_api_error(const struct reply *r)
 	struct buf b;
 
 	if (!j && n)
-		j = own = provider_json_parse(raw, n, NULL);
+		j = own = provider_json_parse(raw, n, NULL, NULL);
 	error_fields(j, r->status, &label, &msg, num);
 	buf_init(&b, BUF_MAX_DEFAULT);
 	buf_addf(&b, "%ld", r->status);
 	if (msg) {
 		if (label) {
 			buf_addch(&b, ' ');
-			add_line(&b, label, strlen(label), PROVIDER_REASON_MAX / 2);
+			add_quote(&b, r->redact, label, strlen(label), 0, strlen(label),
+				  PROVIDER_REASON_MAX / 2);
 			buf_addch(&b, ':');
 		}
 		buf_addch(&b, ' ');
-		add_line(&b, msg, strlen(msg), PROVIDER_REASON_MAX);
+		add_quote(&b, r->redact, msg, strlen(msg), 0, strlen(msg), PROVIDER_REASON_MAX);
 	} else {
 		const char *title;
 		size_t tlen, before;
@@ -297,10 +314,12 @@ char *provider_api_error(const struct reply *r)
 			tlen -= b.len;
 		}
 		if (title)
-			add_line(&b, title, tlen, before + BODY_QUOTE_MAX);
+			add_quote(&b, r->redact, raw, n, (size_t)(title - raw),
+				  (size_t)(title - raw) + tlen, before + BODY_QUOTE_MAX);
 		if (b.len == before)
-			add_line(&b, raw, n < 4 * BODY_QUOTE_MAX ? n : 4 * BODY_QUOTE_MAX,
-				 before + BODY_QUOTE_MAX);
+			add_quote(&b, r->redact, raw, n, 0,
+				  n < 4 * BODY_QUOTE_MAX ? n : 4 * BODY_QUOTE_MAX,
+				  before + BODY_QUOTE_MAX);
 		if (b.len == before) {
 			buf_reset(&b);
 			buf_addf(&b, "HTTP %ld", r->status);
@@ -387,8 +406,9 @@ static enum json_end json_scan(const char *s, size_t len, size_t *at)
 	return JSON_END_OPEN;
 }
 
-/* json_failure: why cJSON stopped at byte fail of s[0..len). */
-static char *json_failure(const char *s, size_t len, size_t fail)
+/* json_failure: why cJSON stopped at byte fail of s[0..len), quoting the
+ * text there with rd's secrets masked. */
+static char *json_failure(const char *s, size_t len, size_t fail, const struct redact *rd)
 {
 	struct buf b;
 	size_t at = 0;
@@ -401,8 +421,8 @@ static char *json_failure(const char *s, size_t len, size_t fail)
 		return xasprintf("truncated: unexpected end of input at byte %zu", len);
 	buf_init(&b, BUF_MAX_DEFAULT);
 	buf_addf(&b, "invalid JSON at byte %zu near '", fail);
-	add_line(&b, s + fail, len - fail < 4 * SNIPPET_MAX ? len - fail : 4 * SNIPPET_MAX,
-		 b.len + SNIPPET_MAX);
+	add_quote(&b, rd, s, len, fail, len - fail < 4 * SNIPPET_MAX ? len : fail + 4 * SNIPPET_MAX,
+		  b.len + SNIPPET_MAX);
 	buf_addch(&b, '\'');
 	if ((len >= 5 && strncmp(s, "data:", 5) == 0) || (len >= 6 && strncmp(s, "event:", 6) == 0))
 		buf_addstr(&b, " (a server-sent event stream: ask for \"stream\": false)");
@@ -442,7 +462,7 @@ static char *without_nul_escapes(const char *s, size_t len)
 	return copy;
 }
 
-cJSON *provider_json_parse(const char *s, size_t len, char **err)
+cJSON *provider_json_parse(const char *s, size_t len, const struct redact *rd, char **err)
 {
 	const char *end = NULL;
 	char *copy;
@@ -457,6 +477,12 @@ cJSON *provider_json_parse(const char *s, size_t len, char **err)
 			*err = xstrdup("empty body");
 		return NULL;
 	}
+	if (memchr(s, '\0', len)) {
+		if (err)
+			*err = xasprintf("invalid JSON at byte %zu: a NUL byte",
+					 (size_t)((const char *)memchr(s, '\0', len) - s));
+		return NULL;
+	}
 	copy = without_nul_escapes(s, len);
 	if (copy)
 		s = copy;
@@ -464,7 +490,7 @@ cJSON *provider_json_parse(const char *s, size_t len, char **err)
 	at = end && end >= s && end <= s + len ? (size_t)(end - s) : 0;
 	if (!j) {
 		if (err)
-			*err = json_failure(s, len, at < len ? at : len - 1);
+			*err = json_failure(s, len, at < len ? at : len - 1, rd);
 		goto out;
 	}
 	while (at < len && (unsigned char)s[at] <= ' ')
@@ -488,7 +514,7 @@ int provider_parse_reply(const struct target *t, struct reply *r, char **err)
 
 	reply_clear_parsed(r);
 	if (!r->json)
-		r->json = provider_json_parse(r->raw, r->raw ? r->raw_len : 0, &why);
+		r->json = provider_json_parse(r->raw, r->raw ? r->raw_len : 0, r->redact, &why);
 	if (r->status < 200 || r->status > 299) {
 		*err = p->api_error(r);
 		goto out;
@@ -501,6 +527,8 @@ int provider_parse_reply(const struct target *t, struct reply *r, char **err)
 		goto out;
 	if (!r->content)
 		r->content = xstrdup("");
+	if (!r->content_len)
+		r->content_len = strlen(r->content);
 	ret = 0;
 out:
 	if (ret < 0)

@@ -18,6 +18,7 @@
 
 #include "template.h"
 
+struct redact;
 struct target;
 struct suite_case;
 
@@ -34,10 +35,12 @@ struct reply {
 	size_t raw_len;
 	cJSON *json;           /* raw parsed as JSON, or NULL */
 	char *content;         /* the text answer ("" when there is none) */
+	size_t content_len;    /* its bytes: a plain-text answer may hold NUL bytes */
 	struct tool_call *tool_calls;
 	size_t ntool_calls;
 	char *fingerprint;     /* NULL when not configured or absent */
 	double latency_ms;
+	const struct redact *redact; /* borrowed: secrets no reason may quote (NULL: none) */
 };
 
 void reply_release(struct reply *r);
@@ -88,13 +91,16 @@ bool provider_quota_exhausted(const char *body, size_t len);
 /* provider_api_error: "<status> <type or code>: <message>" from the common
  * error shapes (OpenAI, Anthropic, {"error": "text"}, {"message": "text"}),
  * else "<status> <start of the body>", else "HTTP <status>"; always one line
- * of valid UTF-8, at most PROVIDER_REASON_MAX bytes. */
+ * of valid UTF-8, at most PROVIDER_REASON_MAX bytes.  What it quotes of the
+ * reply has r->redact's secrets masked before it is folded and cut. */
 char *provider_api_error(const struct reply *r);
 
 /* provider_json_parse: the whole of s[0..len) as one JSON value; NULL and
  * *err (when err is not NULL) saying why not, e.g. "truncated: unexpected end
- * of input at byte 57". */
-cJSON *provider_json_parse(const char *s, size_t len, char **err);
+ * of input at byte 57", or "invalid JSON at byte 3 near '...'" quoting the
+ * text with rd's secrets masked (rd may be NULL).  A raw NUL byte is never
+ * JSON: a parser of C strings would stop at it. */
+cJSON *provider_json_parse(const char *s, size_t len, const struct redact *rd, char **err);
 
 /* provider_json_text: j as compact JSON text. */
 char *provider_json_text(const cJSON *j);

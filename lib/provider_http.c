@@ -70,6 +70,7 @@ static int http_parse(const struct target *t, struct reply *r, char **err)
 
 	if (!r->json) {
 		r->content = xstrndup(r->raw ? r->raw : "", r->raw ? r->raw_len : 0);
+		r->content_len = r->raw ? r->raw_len : 0;
 		return 0;
 	}
 	v = jsonptr_get(r->json, where);

@@ -40,18 +40,17 @@ static bool report_strict(const cJSON *report)
 	return cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(report, "strict"));
 }
 
-/* xml_char_ok: whether code point c (of an n-byte sequence at p) may appear
- * in XML 1.0; C0 and C1 controls and DEL are left out as well. */
+/* xml_char_ok: whether the character of the n-byte sequence at p may
+ * appear in XML 1.0 and is not one util_char_unsafe() names (tab and line
+ * breaks aside). */
 static bool xml_char_ok(const unsigned char *p, size_t n)
 {
-	if (n == 1)
-		return p[0] >= 0x20 ? p[0] != 0x7f : p[0] == '\t' || p[0] == '\n' || p[0] == '\r';
-	if (n == 2 && p[0] == 0xc2 && p[1] < 0xa0)
-		return false;
+	if (n == 1 && (p[0] == '\t' || p[0] == '\n' || p[0] == '\r'))
+		return true;
 	/* U+FFFE and U+FFFF */
 	if (n == 3 && p[0] == 0xef && p[1] == 0xbf && p[2] >= 0xbe)
 		return false;
-	return true;
+	return !util_char_unsafe(p, n);
 }
 
 /* xml_add: s escaped for XML text (attr false) or an attribute value (quotes

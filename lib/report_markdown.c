@@ -43,8 +43,9 @@ static bool report_strict(const cJSON *report)
 }
 
 /* md_add: s as plain text inside a table cell or heading: markdown and
- * HTML syntax escaped, a line break as <br>, control characters and invalid
- * UTF-8 as U+FFFD, '@' followed by a zero-width space so that GitHub makes
+ * HTML syntax escaped, a line break as <br>, a tab as a space, the rest of
+ * what util_char_unsafe() names (controls, bidirectional controls, invalid
+ * UTF-8) as U+FFFD, '@' followed by a zero-width space so that GitHub makes
  * no mention (nor mail link) of it, cut with "..." once it has added about
  * max bytes. */
 static void md_add(struct buf *b, const char *s, size_t max)
@@ -58,9 +59,7 @@ static void md_add(struct buf *b, const char *s, size_t max)
 			break;
 		}
 		size_t len = util_utf8_len(p + i, n - i);
-		bool c1 = len == 2 && p[i] == 0xc2 && p[i + 1] < 0xa0;
-		if (len == 0 || c1 || (len == 1 && (p[i] < 0x20 || p[i] == 0x7f) &&
-					p[i] != '\n' && p[i] != '\r' && p[i] != '\t')) {
+		if (util_char_unsafe(p + i, len) && p[i] != '\n' && p[i] != '\r' && p[i] != '\t') {
 			buf_addstr(b, "\xef\xbf\xbd");
 			i += len ? len : 1;
 			continue;

@@ -61,18 +61,27 @@ static char *label_value(const char *s)
 }
 
 /* label_add: a label value (label_value()) with \\, \" and \n escaped as
- * the format asks. */
+ * the format asks, and the other controls util_char_unsafe() names as
+ * U+FFFD. */
 static void label_add(struct buf *b, const char *s)
 {
 	char *clean = label_value(s);
+	size_t n = strlen(clean);
 
-	for (const char *p = clean; *p; p++) {
+	for (const unsigned char *p = (const unsigned char *)clean, *end = p + n; p < end;) {
+		size_t len = util_utf8_len(p, (size_t)(end - p));
 		switch (*p) {
 		case '\\': buf_addstr(b, "\\\\"); break;
 		case '"': buf_addstr(b, "\\\""); break;
 		case '\n': buf_addstr(b, "\\n"); break;
-		default: buf_addch(b, *p); break;
+		default:
+			if (util_char_unsafe(p, len))
+				buf_addstr(b, "\xef\xbf\xbd");
+			else
+				buf_add(b, p, len);
+			break;
 		}
+		p += len ? len : 1;
 	}
 	free(clean);
 }

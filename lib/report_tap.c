@@ -13,19 +13,13 @@
 
 static const char *const side_keys[] = {"eval", "prod"};
 
-/* bad_char: a control character, DEL, a C1 control or invalid UTF-8 (len
- * 0), which neither a TAP line nor YAML may carry as they are. */
+/* bad_char: what util_char_unsafe() names, and U+FEFF, U+FFFE and U+FFFF,
+ * which neither a TAP line nor YAML may carry as they are. */
 static bool bad_char(const unsigned char *p, size_t len)
 {
-	if (len == 0)
-		return true;
-	if (len == 1)
-		return p[0] < 0x20 || p[0] == 0x7f;
-	if (len == 2)
-		return p[0] == 0xc2 && p[1] < 0xa0;
-	/* U+FEFF, U+FFFE and U+FFFF */
-	return len == 3 && ((p[0] == 0xef && p[1] == 0xbb && p[2] == 0xbf) ||
-			    (p[0] == 0xef && p[1] == 0xbf && p[2] >= 0xbe));
+	return util_char_unsafe(p, len) ||
+	       (len == 3 && ((p[0] == 0xef && p[1] == 0xbb && p[2] == 0xbf) ||
+			     (p[0] == 0xef && p[1] == 0xbf && p[2] >= 0xbe)));
 }
 
 /* desc_add: s in a test point description: '#' and '\' escaped as TAP 14
@@ -81,10 +75,11 @@ static void yaml_add(struct buf *b, const char *s, size_t max)
 		} else if (p[i] == '\r') {
 			buf_addstr(b, "\\r");
 		} else if (bad_char(p + i, len)) {
-			unsigned cp = len == 1 ? p[i] : len == 2 ? p[i + 1] : 0;
-			if (len == 3)
-				cp = 0xf000 | (unsigned)(p[i + 1] & 0x3f) << 6 | (p[i + 2] & 0x3f);
-			buf_addf(b, len == 3 ? "\\u%04X" : "\\x%02X", cp);
+			unsigned long cp = util_utf8_cp(p + i, len);
+			if (cp < 0x100)
+				buf_addf(b, "\\x%02lX", cp);
+			else
+				buf_addf(b, "\\u%04lX", cp);
 		} else {
 			buf_add(b, p + i, len);
 		}

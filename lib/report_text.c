@@ -29,8 +29,10 @@ static const char *const verdict_colors[VERDICT__COUNT] = {
 };
 
 
-/* text_clean: s made safe for a terminal: control characters, C1 controls
- * (which include CSI) and invalid UTF-8 shown as escapes, cut after about max bytes with "...". */
+/* text_clean: s made safe for a terminal: what util_char_unsafe() names
+ * (control characters, C1 controls such as CSI, bidirectional controls,
+ * invalid UTF-8) shown as escapes of its bytes, cut after about max bytes
+ * with "...". */
 static char *text_clean(const char *s, size_t max)
 {
 	const unsigned char *p = (const unsigned char *)(s ? s : "");
@@ -44,21 +46,21 @@ static char *text_clean(const char *s, size_t max)
 			break;
 		}
 		size_t len = util_utf8_len(p + i, n - i);
-		bool c1 = len == 2 && p[i] == 0xc2 && p[i + 1] < 0xa0;
-		if (len == 1 && p[i] >= 0x20 && p[i] != 0x7f) {
-			buf_addch(&b, (char)p[i]);
-		} else if (len > 1 && !c1) {
+		if (!util_char_unsafe(p + i, len)) {
 			buf_add(&b, p + i, len);
-		} else {
-			switch (p[i]) {
-			case '\n': buf_addstr(&b, "\\n"); break;
-			case '\t': buf_addstr(&b, "\\t"); break;
-			case '\r': buf_addstr(&b, "\\r"); break;
-			default: buf_addf(&b, "\\x%02x", p[i]); break;
-			}
-			len = 1;
+			i += len;
+			continue;
 		}
-		i += len;
+		switch (p[i]) {
+		case '\n': buf_addstr(&b, "\\n"); break;
+		case '\t': buf_addstr(&b, "\\t"); break;
+		case '\r': buf_addstr(&b, "\\r"); break;
+		default:
+			for (size_t k = 0; k < (len ? len : 1); k++)
+				buf_addf(&b, "\\x%02x", p[i + k]);
+			break;
+		}
+		i += len ? len : 1;
 	}
 	return buf_detach(&b, NULL);
 }

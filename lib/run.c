@@ -171,7 +171,7 @@ static void grader_job_done(struct http_result *res, void *user)
 	struct grading *gr = job->grading;
 	struct grade_result out = {.grade = GRADE_ERROR};
 	job->grader->ops->finish(job->grader->priv, job->call, res, gr->rt, &out);
-	grade_result_tidy(&out);
+	grade_result_tidy(&out, &gr->suite->redact);
 	if (res->interrupted) {
 		gr->interrupted = true;
 		grade_result_release(&out);
@@ -255,9 +255,9 @@ static void grading_start(struct grading *gr, const struct suite_case *c, enum s
 		void *call = NULL;
 		struct grade_result res = {.grade = GRADE_ERROR};
 		in.subject = reply->content ? reply->content : "";
-		in.subject_len = strlen(in.subject);
+		in.subject_len = reply->content ? reply->content_len : 0;
 		if (g->ops->start(g->priv, &in, &req, &call, &res) == 0 || !req) {
-			grade_result_tidy(&res);
+			grade_result_tidy(&res, &s->redact);
 			grading_record(gr, g, &res);
 			continue;
 		}
@@ -336,6 +336,7 @@ void run_grade_reply(struct suite *s, const struct suite_case *c, enum side side
 		return;
 	}
 	struct grading_queue q = {NULL, NULL};
+	reply->redact = &s->redact;
 	grading_start(gr, c, side, reply, tr, &q, false);
 	if (transport_run(tr, NULL, &err) < 0) {
 		sample_error(s, out, err);
@@ -379,6 +380,7 @@ static void job_done(struct http_result *res, void *user)
 			.raw = res->body,
 			.raw_len = res->body_len,
 			.latency_ms = res->latency_ms,
+			.redact = &s->redact,
 		};
 		res->body = NULL;
 		if (t->fingerprint == FINGERPRINT_HEADER && res->header_value)
@@ -427,6 +429,9 @@ static int build_request(struct run *r, const struct suite_case *c, enum side si
 	req->url = t->url_overridden ? xstrdup(t->url) : template_render(t->url, &ctx, err);
 	if (!req->url)
 		return -1;
+	/* libcurl sends a password in the URL as a Basic credential, which a
+	 * server may echo. */
+	redact_add_url(&s->redact, req->url);
 	req->body = t->provider->build(t, c, &ctx, err);
 	if (!req->body)
 		return -1;
@@ -646,16 +651,6 @@ static int open_judge_cache(struct run *r, const struct run_options *o, char **e
 	return r->rt.judge_cache || !*err ? 0 : -1;
 }
 
-/* The most frequent fingerprint of a side, or NULL. */
-static const char *main_fingerprint(const struct run *r, enum side side)
-{
-	const struct fingerprint_count *best = NULL;
-	for (size_t i = 0; i < r->nfingerprints[side]; i++)
-		if (!best || r->fingerprints[side][i].count > best->count)
-			best = &r->fingerprints[side][i];
-	return best ? best->value : NULL;
-}
-
 static void add_unique(char ***list, size_t *n, const char *s)
 {
 	for (size_t i = 0; i < *n; i++)
@@ -665,33 +660,69 @@ static void add_unique(char ***list, size_t *n, const char *s)
 	(*list)[(*n)++] = xstrdup(s);
 }
 
+/* A reported fingerprint with the components it lists (none: opaque), read
+ * once to be compared with many. */
+struct read_fingerprint {
+	const struct fingerprint_count *fc;
+	struct fingerprint_component *c;
+	size_t n;
+};
+
+static bool same_composition(const struct read_fingerprint *a, const struct read_fingerprint *b)
+{
+	return fingerprint_same(a->fc->value, a->c, a->n, b->fc->value, b->c, b->n);
+}
+
+/* read_side: every fingerprint of a side, read; free with free_side(). */
+static struct read_fingerprint *read_side(const struct run *r, enum side side)
+{
+	struct read_fingerprint *f = xcalloc(r->nfingerprints[side] + 1, sizeof(*f));
+	for (size_t i = 0; i < r->nfingerprints[side]; i++) {
+		f[i].fc = &r->fingerprints[side][i];
+		fingerprint_parse_components(f[i].fc->value, &f[i].c, &f[i].n);
+	}
+	return f;
+}
+
+static void free_side(struct read_fingerprint *f, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		fingerprint_components_free(f[i].c, f[i].n);
+	free(f);
+}
+
 void run_analyse_fingerprints(struct run *r)
 {
-	const char *base = main_fingerprint(r, SIDE_EVAL);
-	struct fingerprint_component *bc = NULL;
-	size_t nb = 0;
-	bool base_split = base && fingerprint_parse_components(base, &bc, &nb) == 0;
-	for (size_t i = 0; i < r->nfingerprints[SIDE_PROD]; i++) {
-		const char *fp = r->fingerprints[SIDE_PROD][i].value;
+	size_t ne = r->nfingerprints[SIDE_EVAL], np = r->nfingerprints[SIDE_PROD];
+	struct read_fingerprint *ev = read_side(r, SIDE_EVAL), *pr = read_side(r, SIDE_PROD);
+	const struct read_fingerprint *base = NULL; /* eval's most frequent */
+	bool *listed = xcalloc(np + 1, sizeof(*listed));
+	for (size_t k = 0; k < ne; k++)
+		if (!base || ev[k].fc->count > base->fc->count)
+			base = &ev[k];
+	for (size_t i = 0; i < np && ne; i++) {
 		bool seen = false;
-		for (size_t k = 0; k < r->nfingerprints[SIDE_EVAL] && !seen; k++)
-			seen = strcmp(r->fingerprints[SIDE_EVAL][k].value, fp) == 0;
-		if (seen || r->nfingerprints[SIDE_EVAL] == 0)
+		/* Spelt differently (hash prefixes, case), it is still the
+		 * composition eval served, or one already listed. */
+		for (size_t k = 0; k < ne && !seen; k++)
+			seen = same_composition(&pr[i], &ev[k]);
+		for (size_t k = 0; k < i && !seen; k++)
+			seen = listed[k] && same_composition(&pr[i], &pr[k]);
+		if (seen)
 			continue;
-		add_unique(&r->unevaluated, &r->nunevaluated, fp);
-		struct fingerprint_component *pc = NULL;
-		size_t np = 0;
-		if (!base_split || fingerprint_parse_components(fp, &pc, &np) < 0)
-			continue;
+		listed[i] = true;
+		add_unique(&r->unevaluated, &r->nunevaluated, pr[i].fc->value);
 		const char **names = NULL;
-		size_t nd = fingerprint_diff(bc, nb, pc, np, &names);
+		size_t nd = base->n && pr[i].n ? fingerprint_diff(base->c, base->n, pr[i].c, pr[i].n,
+								   &names)
+					       : 0;
 		for (size_t k = 0; k < nd; k++)
 			add_unique(&r->differing, &r->ndiffering, names[k]);
 		free(names);
-		fingerprint_components_free(pc, np);
 	}
-	if (base_split)
-		fingerprint_components_free(bc, nb);
+	free(listed);
+	free_side(ev, ne);
+	free_side(pr, np);
 	if (r->ndiffering)
 		qsort(r->differing, r->ndiffering, sizeof(*r->differing), util_str_cmp);
 }

@@ -604,6 +604,7 @@ static int load_judge(struct loader *L, const struct ynode *n, char **err)
 	if (override) {
 		j->url = xstrdup(override);
 		j->url_overridden = true;
+		redact_add_url(&L->s->redact, override);
 		if (!is_http_url(override)) {
 			*err = xstrdup("--judge-url: URL must start with http:// or https://");
 			return -1;
@@ -617,6 +618,8 @@ static int load_judge(struct loader *L, const struct ynode *n, char **err)
 		char *msg = NULL;
 		char *url = template_render(j->url, &ctx, &msg);
 		bool ok = note_unset(L, v) || (url && is_http_url(url));
+		if (url)
+			redact_add_url(&L->s->redact, url);
 		free(url);
 		free(msg);
 		if (!ok) {

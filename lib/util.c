@@ -360,6 +360,55 @@ size_t util_utf8_len(const unsigned char *s, size_t n)
 	return len;
 }
 
+unsigned long util_utf8_cp(const unsigned char *p, size_t len)
+{
+	static const unsigned char lead_bits[] = {0, 0x7f, 0x1f, 0x0f, 0x07};
+	unsigned long cp = p[0] & lead_bits[len];
+	for (size_t i = 1; i < len; i++)
+		cp = cp << 6 | (p[i] & 0x3fu);
+	return cp;
+}
+
+bool util_char_unsafe(const unsigned char *p, size_t len)
+{
+	switch (len) {
+	case 1:
+		return p[0] < 0x20 || p[0] == 0x7f;
+	case 2:
+		return (p[0] == 0xc2 && p[1] < 0xa0) || (p[0] == 0xd8 && p[1] == 0x9c);
+	case 3:
+		return p[0] == 0xe2 && ((p[1] == 0x80 && (p[2] == 0x8e || p[2] == 0x8f ||
+							 (p[2] >= 0xaa && p[2] <= 0xae))) ||
+					(p[1] == 0x81 && p[2] >= 0xa6 && p[2] <= 0xa9));
+	case 4:
+		return false;
+	default:
+		return true;
+	}
+}
+
+char *util_json_escape(const char *json)
+{
+	const unsigned char *p = (const unsigned char *)json;
+	size_t n = strlen(json);
+	struct buf b;
+	buf_init(&b, SIZE_MAX);
+	buf_add(&b, "", 0);
+	for (size_t i = 0; i < n;) {
+		size_t len = util_utf8_len(p + i, n - i);
+		/* C0 controls are the printer's white space or escaped. */
+		bool escape = (len > 1 || p[i] == 0x7f) && util_char_unsafe(p + i, len);
+		if (!escape) {
+			buf_add(&b, p + i, len ? len : 1);
+			i += len ? len : 1;
+			continue;
+		}
+		buf_addf(&b, "\\u%04lx", util_utf8_cp(p + i, len));
+		i += len;
+	}
+	return buf_detach(&b, NULL);
+}
+
 void util_format_duration(long ms, char out[32])
 {
 	if (ms < 0)
@@ -378,6 +427,21 @@ void util_format_duration(long ms, char out[32])
 		snprintf(out, 32, "%ld m %ld s", s / 60, s % 60);
 	else
 		snprintf(out, 32, "%ld h %ld m", s / 3600, s % 3600 / 60);
+}
+
+char *util_show_nul(const char *s, size_t len)
+{
+	struct buf b;
+	buf_init(&b, SIZE_MAX);
+	buf_add(&b, "", 0);
+	for (const char *p = s, *end = s + len; p < end;) {
+		const char *nul = memchr(p, '\0', (size_t)(end - p));
+		buf_add(&b, p, (size_t)((nul ? nul : end) - p));
+		if (nul)
+			buf_addstr(&b, UTIL_NUL_SHOWN);
+		p = nul ? nul + 1 : end;
+	}
+	return buf_detach(&b, NULL);
 }
 
 int util_hex_digit(char c)
@@ -498,12 +562,14 @@ double util_random(void)
 	return (double)(r >> 11) / 9007199254740992.0;
 }
 
-/* A scalar as cJSON writes it; a key as a string item on the stack. */
+/* A scalar as cJSON writes it, with util_json_escape(); a key as a string
+ * item on the stack. */
 static void json_write_scalar(FILE *f, const cJSON *j)
 {
-	char *text = cJSON_PrintUnformatted(j);
-	fputs(text ? text : "null", f);
+	char *text = cJSON_PrintUnformatted(j), *shown = util_json_escape(text ? text : "null");
+	fputs(shown, f);
 	cJSON_free(text);
+	free(shown);
 }
 
 static void json_write(FILE *f, const cJSON *j, int depth)

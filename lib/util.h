@@ -84,6 +84,33 @@ char *util_join(const char *const *words, const char *sep);
  * past U+10FFFF.  A NUL byte is a sequence of 1. */
 size_t util_utf8_len(const unsigned char *s, size_t n);
 
+/* util_utf8_cp: the code point of the valid UTF-8 sequence p[0..len), len
+ * from 1 to 4 (as util_utf8_len() gives it). */
+unsigned long util_utf8_cp(const unsigned char *p, size_t len);
+
+/* util_char_unsafe: the one rule for text that may not reach a terminal or
+ * a report as it is: whether the UTF-8 sequence p[0..len) (len as
+ * util_utf8_len() gives it, 0 for an invalid byte) is invalid, a C0
+ * control, DEL, a C1 control (CSI among them) or a bidirectional control
+ * (U+061C, U+200E, U+200F, U+202A to U+202E, U+2066 to U+2069), which
+ * reorders the text around it.  Each format escapes such a character its
+ * own way. */
+bool util_char_unsafe(const unsigned char *p, size_t len);
+
+/* util_json_escape: JSON text with each character util_char_unsafe() names
+ * that a JSON printer writes as it is (DEL, C1 and bidirectional controls)
+ * written as a \u escape instead: the same value, shown safely; the caller
+ * frees. */
+char *util_json_escape(const char *json);
+
+/* UTIL_NUL_SHOWN: how text shows a NUL byte a reply held (U+2400 SYMBOL FOR
+ * NULL), so that nothing after it is lost. */
+#define UTIL_NUL_SHOWN "\xe2\x90\x80"
+
+/* util_show_nul: s[0..len) as a C string with each NUL byte shown as
+ * UTIL_NUL_SHOWN; the caller frees. */
+char *util_show_nul(const char *s, size_t len);
+
 /* util_format_duration: "850 ms", "1.2 s", "2 m 3 s", "1 h 2 m". */
 void util_format_duration(long ms, char out[32]);
 

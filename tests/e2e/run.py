@@ -6,11 +6,15 @@ usage: run.py CANARY CASES_DIR [NAME...]
 Each folder of CASES_DIR is one golden case holding a test.json and the files
 it names (suites, agent scripts).  test.json keys (all optional but args):
   agents        {"eval": "agent.yaml", "judge": "judge.yaml", ...}: each is
-                started as `canary stub FILE --port 0 --log LOG`; "refused"
-                instead of a file gives a loopback port that refuses.
+                started as `canary stub FILE --port 0 --log LOG`, or as
+                `python3 FILE --log LOG` for a .py file (relative to the
+                case folder) that prints "listening on URL" likewise;
+                "refused" instead of a file gives a loopback port that
+                refuses.
   env           {"NAME": "value"}; "{eval}" in a value becomes the agent's
-                base URL (http://127.0.0.1:PORT), "{dir}" the case folder,
-                "{out}" a scratch folder.
+                base URL (http://127.0.0.1:PORT), "{eval_host}" its
+                127.0.0.1:PORT, "{dir}" the case folder, "{out}" a scratch
+                folder.
   args          the canary arguments, with the same expansions.
   exit          the expected exit code.
   stdout_contains / stdout_not_contains / stderr_contains /
@@ -39,25 +43,76 @@ it names (suites, agent scripts).  test.json keys (all optional but args):
   close_stdout  canary's stdout is a pipe whose reader has already left.
   interrupt     {"agent": "prod", "after_requests": N, "signal": "SIGINT"}:
                 once the agent has logged N requests, signal canary.
+  secret_env    {"seed": N, "rounds": R, "random": [NAME, ...],
+                 "percent_encoded": [NAME, ...]}: the case runs R times, each
+                time with every NAME set to a new random secret of 8 to 64
+                bytes (tab, quotes, backslash, '%', '+', '/', non-ASCII...)
+                drawn from a PRNG seeded with N and the round, percent-encoded
+                for the names listed so (a URL's userinfo); no output may
+                hold any secret in any form (see secret_forms()).
 Prints TAP; exits non-zero when any case fails.
 """
+import base64
 import fcntl
+import html
 import json
 import os
+import random
+import re
 import signal
 import socket
 import subprocess
 import sys
 import tempfile
 import time
+import urllib.parse
 
 TIMEOUT = 120
+
+SECRET_PIECES = ["a", "b", "Z", "k", "q", "0", "7", "-", "_", ".", "\t", '"', "'", "\\",
+                 "%", "+", "/", " ", "&", "<", "=", ":", "\u00e9", "\u65e5", "\U0001f600"]
+
+
+def random_secret(rng):
+    """8 to 64 bytes of UTF-8, with every byte some encoding changes."""
+    want, s = rng.randint(8, 64), ""
+    while len(s.encode()) < want:
+        piece = rng.choice(SECRET_PIECES)
+        if len((s + piece).encode()) > 64:
+            break
+        s += piece
+    return s
+
+
+def secret_forms(s):
+    """Every form of s that may not show in an output: raw, JSON-escaped,
+    percent- and form-encoded, XML-escaped, markdown-escaped, base64 and
+    base64url (of s, "Bearer s" and a Basic credential, without the digits
+    that also hold bits of what is around s), white space folded; and the
+    same of its first two thirds, as an excerpt cut off shows it.  Forms
+    shorter than 8 bytes could occur by chance and are left out."""
+    out = set()
+    for t in (s, s[:max(len(s) * 2 // 3, 8)]):
+        j = json.dumps(t)[1:-1]
+        pct = urllib.parse.quote(t, safe="")
+        out |= {t, j, json.dumps(t, ensure_ascii=False)[1:-1], j.replace("/", "\\/"),
+                pct, re.sub("%[0-9A-F]{2}", lambda m: m.group(0).lower(), pct),
+                urllib.parse.quote_plus(t), html.escape(t),
+                html.escape(t, quote=False), "".join("&#%d;" % ord(c) for c in t),
+                re.sub(r"([|\\`*_\[\]~$#<>&])", r"\\\1", t),
+                re.sub(r"[\x00-\x20\x7f]+", " ", t).strip()}
+        for wrap, skip in (("%s", 0), ("Bearer %s", 12), ("canary:%s", 12)):
+            raw = (wrap % t).encode()
+            for enc in (base64.b64encode(raw).decode(), base64.urlsafe_b64encode(raw).decode()):
+                out.add(enc.rstrip("=")[skip:-4])
+    return {f for f in out if len(f.encode()) >= 8}
 
 
 def expand(value, urls, case_dir, out_dir):
     if isinstance(value, str):
         for name, url in urls.items():
             value = value.replace("{" + name + "}", url)
+            value = value.replace("{" + name + "_host}", url.split("//", 1)[1])
         return value.replace("{dir}", case_dir).replace("{out}", out_dir)
     if isinstance(value, list):
         return [expand(v, urls, case_dir, out_dir) for v in value]
@@ -76,8 +131,10 @@ def refused_port():
 
 
 def start_agent(canary, script, log):
-    proc = subprocess.Popen([canary, "stub", script, "--port", "0", "--log", log],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    argv = [canary, "stub", script, "--port", "0", "--log", log]
+    if script.endswith(".py"):
+        argv = [sys.executable, script, "--log", log]
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     line = proc.stdout.readline()  # blocks until the stub listens
     prefix = "listening on "
     if not line.startswith(prefix):
@@ -199,6 +256,25 @@ def run_canary(args, case_dir, env, spec, logs):
 def run_case(canary, case_dir):
     with open(os.path.join(case_dir, "test.json")) as f:
         spec = json.load(f)
+    secret_env = spec.get("secret_env")
+    if not secret_env:
+        return run_once(canary, case_dir, spec, {})
+    problems = []
+    for n in range(secret_env.get("rounds", 1)):
+        rng = random.Random("%s/%d" % (secret_env["seed"], n))
+        secrets = {name: random_secret(rng) for name in secret_env["random"]}
+        for name in secret_env.get("percent_encoded", []):
+            secrets[name + "\0"] = secrets[name]
+            secrets[name] = urllib.parse.quote(secrets[name], safe="")
+        problems += ["round %d: %s" % (n, p) for p in run_once(canary, case_dir, spec, secrets)]
+        if problems:
+            break
+    return problems
+
+
+def run_once(canary, case_dir, spec, secrets):
+    """Run a case once, with secrets (NAME: value) in the environment
+    (names with a NUL are only checked for, not set)."""
     out_dir = tempfile.mkdtemp(prefix="canary-e2e-")
     agents, urls, logs, problems = {}, {}, {}, []
     try:
@@ -213,6 +289,7 @@ def run_case(canary, case_dir):
         env.pop("NO_COLOR", None)
         env.pop("GITHUB_STEP_SUMMARY", None)
         env.update(expand(spec.get("env", {}), urls, case_dir, out_dir))
+        env.update({k: v for k, v in secrets.items() if "\0" not in k})
         args = [canary] + expand(spec["args"], urls, case_dir, out_dir)
         lock = None
         if "hold_lock" in spec:
@@ -242,11 +319,11 @@ def run_case(canary, case_dir):
                     want = f.read()
             if proc.stdout != want:
                 problems.append("stdout differs:\n" + proc.stdout)
-        texts = [proc.stdout, proc.stderr]
+        texts = {"stdout": proc.stdout, "stderr": proc.stderr}
         for spec_report in ([spec["report"]] if "report" in spec else []):
             p, text = check_report(spec_report, urls, case_dir, out_dir)
             problems += p
-            texts.append(text)
+            texts[spec_report["file"]] = text
         for path, wants in expand(spec.get("files_contain", {}), urls, case_dir,
                                   out_dir).items():
             try:
@@ -285,12 +362,18 @@ def run_case(canary, case_dir):
                 if fn.endswith(".log") and fn[:-4] not in spec.get("output_agents", []):
                     continue
                 with open(os.path.join(root, fn), errors="replace") as f:
-                    texts.append(f.read())
+                    texts[os.path.join(root, fn)] = f.read()
         for secret in spec.get("secrets_absent", []):
-            for text in texts:
-                if secret in text:
-                    problems.append("secret %r leaked into an output" % secret)
-                    break
+            leak = next((name for name, text in texts.items() if secret in text), None)
+            if leak is not None:
+                problems.append("secret %r leaked into %s" % (secret, leak))
+        for secret in secrets.values():
+            for form in sorted(secret_forms(secret)):
+                leak = next((name for name, t in texts.items() if form in t), None)
+                if leak is not None:
+                    at = texts[leak].index(form)
+                    problems.append("secret %r leaked into %s as %r: ...%r..." % (
+                        secret, leak, form, texts[leak][max(at - 60, 0):at + len(form) + 20]))
         if problems:
             problems.append("stdout:\n" + proc.stdout + "\nstderr:\n" + proc.stderr)
     except Exception as e:  # a broken case must fail, never pass

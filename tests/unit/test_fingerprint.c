@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "fingerprint.h"
+#include "run.h"
 #include "support.h"
 #include "util.h"
 
@@ -503,6 +504,81 @@ static void test_diff(void **state)
 	assert_false(fingerprint_hash_equal("", "abcdef12"));
 }
 
+/* same: fingerprint_same() of two reported values, each read as a run
+ * reads them. */
+static bool same(const char *a, const char *b)
+{
+	struct fingerprint_component *ca = NULL, *cb = NULL;
+	size_t na = 0, nb = 0;
+	fingerprint_parse_components(a, &ca, &na);
+	fingerprint_parse_components(b, &cb, &nb);
+	bool yes = fingerprint_same(a, ca, na, b, cb, nb);
+	assert_true(yes == fingerprint_same(b, cb, nb, a, ca, na));
+	fingerprint_components_free(ca, na);
+	fingerprint_components_free(cb, nb);
+	return yes;
+}
+
+/* Reported values are compared component by component with the prefix
+ * rule, never as strings. */
+static void test_same(void **state)
+{
+	(void)state;
+	const char *full = "model=" H_MODEL ";tools=" H_TOOLS;
+	assert_true(same(full, full));
+	assert_true(same(full, "tools=3542d3a55f61; model=1E1800F8F7C9"));
+	assert_true(same(full, "{\"model\": \"1e1800f8\", \"tools\": \"" H_TOOLS "\"}"));
+	assert_false(same(full, "model=1e1800f8f7c9"));
+	assert_false(same(full, "model=1e1800f8f7c9;tools=3542d3a55f62"));
+	assert_false(same(full, "model=1e1800f;tools=3542d3a55f61"));
+	/* Opaque values are equal as hashes; a list of full hashes is the
+	 * whole fingerprint it combines to. */
+	assert_true(same(H_WHOLE, "54EDEB40F7F94F80B6D068B581A6EE70F4333315F95BD49B0E79268B0908345E"));
+	assert_true(same(H_WHOLE, "sha256:54edeb40"));
+	assert_false(same(H_WHOLE, "sha256:54edeb41"));
+	struct fingerprint_component c[] = {
+		{"experiments", H_EXPERIMENTS}, {"flags", H_FLAGS}, {"guardrails", H_GUARDRAILS},
+		{"model", H_MODEL}, {"system_prompt", H_PROMPT}, {"tools", H_TOOLS},
+	};
+	struct fingerprint fp = {.whole = H_WHOLE, .components = c, .ncomponents = ARRAY_SIZE(c)};
+	char *header = fingerprint_header(&fp, 0), *short12 = fingerprint_header(&fp, 12);
+	assert_true(same(header, H_WHOLE));
+	assert_true(same(header, short12));
+	assert_false(same(short12, H_WHOLE));
+	free(header);
+	free(short12);
+}
+
+/* A run with prod fingerprints that eval served under another spelling
+ * warns of nothing; one that differs names the component. */
+static void test_run_analyse(void **state)
+{
+	(void)state;
+	struct fingerprint_count ev[] = {{"model=" H_MODEL ";tools=" H_TOOLS, 3}};
+	struct fingerprint_count pr[] = {
+		{"tools=3542d3a55f61;model=1E1800F8F7C9", 2},
+		{"model=1e1800f8f7c9;tools=0000aaaabbbb", 1},
+		{"model=1e1800f8f7c9970f;tools=0000aaaabbbbcc", 1},
+	};
+	struct run r = {0};
+	r.fingerprints[SIDE_EVAL] = ev;
+	r.nfingerprints[SIDE_EVAL] = ARRAY_SIZE(ev);
+	r.fingerprints[SIDE_PROD] = pr;
+	r.nfingerprints[SIDE_PROD] = ARRAY_SIZE(pr);
+	run_analyse_fingerprints(&r);
+	assert_int_equal(r.nunevaluated, 1);
+	assert_string_equal(r.unevaluated[0], pr[1].value);
+	assert_int_equal(r.ndiffering, 1);
+	assert_string_equal(r.differing[0], "tools");
+	run_fingerprints_release(&r);
+
+	r.nfingerprints[SIDE_PROD] = 1;
+	run_analyse_fingerprints(&r);
+	assert_int_equal(r.nunevaluated, 0);
+	assert_int_equal(r.ndiffering, 0);
+	run_fingerprints_release(&r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -516,6 +592,8 @@ int main(void)
 		cmocka_unit_test(test_header_and_json),
 		cmocka_unit_test(test_parse_components),
 		cmocka_unit_test(test_diff),
+		cmocka_unit_test(test_same),
+		cmocka_unit_test(test_run_analyse),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -13,6 +13,7 @@
 #include "grader.h"
 #include "support.h"
 #include "provider.h"
+#include "redact.h"
 #include "rx.h"
 #include "util.h"
 #include "ynode.h"
@@ -33,6 +34,7 @@ static void grade_reply(const struct grader *g, const char *content, const char 
 {
 	struct reply r = { .status = 200, .latency_ms = latency_ms };
 	r.content = content ? xstrdup(content) : NULL;
+	r.content_len = content ? strlen(content) : 0;
 	if (raw) {
 		r.raw = xstrdup(raw);
 		r.raw_len = strlen(raw);
@@ -74,6 +76,7 @@ static char *run_reason(const struct grader *g, const char *content, size_t len,
 	r.content = xmalloc(len + 1);
 	memcpy(r.content, content, len);
 	r.content[len] = '\0';
+	r.content_len = len;
 	struct grade_input in = { .reply = &r };
 	struct grade_result out;
 	grader_run(g, &in, &out);
@@ -560,7 +563,7 @@ static void test_reasons_are_one_capped_line(void **state)
 	buf_init(&b, 0);
 	for (int i = 0; i < 100; i++)
 		buf_addstr(&b, "\xc3\xa9");
-	char *ex = grade_excerpt(b.data, b.len);
+	char *ex = grade_excerpt(NULL, b.data, b.len);
 	assert_int_equal(strlen(ex), 80 * 2 + 3);
 	assert_memory_equal(ex, b.data, 160);
 	assert_string_equal(ex + 160, "...");
@@ -585,6 +588,7 @@ static void test_reasons_are_one_capped_line(void **state)
 	/* Newlines and tabs never reach a reason. */
 	struct grade_result out = { 0 };
 	grade_fail(&out, "line one\nline two\r\n\ttabbed");
+	grade_result_tidy(&out, NULL);
 	assert_int_equal(out.grade, GRADE_FAIL);
 	assert_string_equal(out.reason, "line one line two   tabbed");
 	grade_result_release(&out);
@@ -624,6 +628,88 @@ static void test_run_tidies_reasons(void **state)
 	assert_int_equal(out.grade, GRADE_ERROR);
 	assert_string_equal(out.reason, "no reply to grade");
 	grade_result_release(&out);
+}
+
+/* secret_reason: the reason of g on content, with secret in the reply's
+ * redact set, asserting a failure. */
+static char *secret_reason(const char *yaml, const char *secret, const char *content)
+{
+	struct redact rd = {0};
+	redact_add(&rd, secret);
+	struct grader *g = must_compile(yaml);
+	struct reply r = { .status = 200, .content = xstrdup(content),
+			   .content_len = strlen(content), .redact = &rd };
+	struct grade_input in = { .reply = &r };
+	struct grade_result out;
+	grader_run(g, &in, &out);
+	assert_int_not_equal(out.grade, GRADE_PASS);
+	char *reason = xstrdup(out.reason);
+	grade_result_release(&out);
+	free(r.content);
+	grader_free(g);
+	redact_release(&rd);
+	return reason;
+}
+
+/* Reasons mask the reply's secrets before they fold, cut or escape
+ * anything: a secret with a tab, one cut by the excerpt's end, and one a
+ * match cuts into never show, in any part. */
+static void test_reasons_mask_secrets_first(void **state)
+{
+	(void)state;
+	char *r = secret_reason("regex: nothing", "tab\tsecret-1234", "key tab\tsecret-1234.");
+	assert_string_equal(r, "no match for /nothing/ in \"key " REDACT_MASK ".\"");
+	free(r);
+	char pad[100];
+	memset(pad, 'a', 74);
+	pad[74] = '\0';
+	char *content = xasprintf("%s sk-live-0123456789 and more", pad);
+	r = secret_reason("regex: nothing", "sk-live-0123456789", content);
+	assert_null(strstr(r, "sk-l"));
+	assert_non_null(strstr(r, " [reda...\""));
+	free(r);
+	free(content);
+	r = secret_reason("not_regex: 'live-\\d+'", "sk-live-0123456789", "x sk-live-0123456789");
+	assert_string_equal(r, "matched /live-\\d+/: \"" REDACT_MASK "\"");
+	free(r);
+	r = secret_reason("equals: x", "tab\tsecret-1234", "\ttab\tsecret-1234\n");
+	assert_string_equal(r, "expected \"x\", got \"" REDACT_MASK "\"");
+	free(r);
+	/* base64 of "Bearer <secret>" in a reply */
+	r = secret_reason("regex: nothing", "tab\tsecret-1234", "QmVhcmVyIHRhYglzZWNyZXQtMTIzNA==");
+	assert_null(strstr(r, "HRhYgl"));
+	free(r);
+}
+
+/* Every grader sees every byte of a plain-text reply, a NUL byte included,
+ * and an excerpt shows the NUL as U+2400. */
+static void test_nul_in_content(void **state)
+{
+	(void)state;
+	static const char content[] = "ok\0 your SSN is 123-45-6789";
+	static const struct {
+		const char *yaml;
+		const char *reason;
+	} cases[] = {
+		{"not_contains: SSN", "contains \"SSN\""},
+		{"not_regex: '\\d{3}-\\d{2}-\\d{4}'", "matched /\\d{3}-\\d{2}-\\d{4}/: \"123-45-6789\""},
+		{"regex: '^ok$'", "no match for /^ok$/ in \"ok" UTIL_NUL_SHOWN " your SSN is 123-45-6789\""},
+		{"equals: ok", "expected \"ok\", got \"ok" UTIL_NUL_SHOWN " your SSN is 123-45-6789\""},
+		{"json_schema: {type: string}", "content is not JSON: invalid JSON at byte 2: a NUL byte"},
+	};
+	/* A reason carries no control that reorders or rewrites a terminal. */
+	struct grader *re = must_compile("regex: nothing");
+	char *why = run_reason(re, "a\xe2\x80\xae" "b\xc2\x9b[2Jc\x1b", 12, GRADE_FAIL);
+	assert_string_equal(why, "no match for /nothing/ in \"a\xef\xbf\xbd" "b\xef\xbf\xbd[2Jc \"");
+	free(why);
+	grader_free(re);
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		struct grader *g = must_compile(cases[i].yaml);
+		char *r = run_reason(g, content, sizeof(content) - 1, GRADE_FAIL);
+		assert_string_equal(r, cases[i].reason);
+		free(r);
+		grader_free(g);
+	}
 }
 
 static void test_rx_direct(void **state)
@@ -711,6 +797,8 @@ int main(void)
 		cmocka_unit_test(test_max_latency),
 		cmocka_unit_test(test_reasons_are_one_capped_line),
 		cmocka_unit_test(test_run_tidies_reasons),
+		cmocka_unit_test(test_reasons_mask_secrets_first),
+		cmocka_unit_test(test_nul_in_content),
 		cmocka_unit_test(test_rx_direct),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

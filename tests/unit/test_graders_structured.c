@@ -41,6 +41,7 @@ static void reply_init(struct reply *r, const char *content)
 	r->status = 200;
 	r->latency_ms = 12.5;
 	r->content = xstrdup(content ? content : "");
+	r->content_len = strlen(r->content);
 }
 
 /* add_call: a tool call whose arguments are JSON text (maybe broken). */

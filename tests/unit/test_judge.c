@@ -180,6 +180,7 @@ static void make_reply(struct reply *r, const char *content, bool tool_call)
 	memset(r, 0, sizeof(*r));
 	r->status = 200;
 	r->content = xstrdup(content);
+	r->content_len = strlen(content);
 	if (tool_call) {
 		cJSON *args = cJSON_Parse("{\"attendee_emails\":[\"ana@example.com\"]}");
 		reply_add_tool_call(r, "call_1", "create_event", args);
@@ -307,6 +308,30 @@ static void test_body_openai(void **state)
 	grader_free(g);
 }
 
+/* The judge reads every byte of a plain-text reply: a NUL is shown as
+ * U+2400, and what follows it reaches the judge. */
+static void test_body_nul(void **state)
+{
+	(void)state;
+	struct grader *g = must_compile("{judge: Mentions no SSN.}", &openai_judge);
+	static const char text[] = "ok\0 your SSN is 123-45-6789";
+	struct reply r;
+	make_reply(&r, "", false);
+	free(r.content);
+	r.content = xmalloc(sizeof(text));
+	memcpy(r.content, text, sizeof(text));
+	r.content_len = sizeof(text) - 1;
+	struct http_request *req;
+	void *call;
+	struct grade_result out;
+	assert_int_equal(start(g, "status?", &r, NULL, &req, &call, &out), 1);
+	assert_non_null(strstr(req->body, "<reply>\\nok\xe2\x90\x80 your SSN is 123-45-6789\\n"));
+	request_free(req);
+	free(call);
+	reply_release(&r);
+	grader_free(g);
+}
+
 static void test_body_anthropic(void **state)
 {
 	(void)state;
@@ -405,7 +430,7 @@ static void judge_with(const struct grader *g, struct grader_runtime *rt, long s
 	struct http_result res = {.ok = true, .status = status, .body = (char *)body,
 				  .body_len = strlen(body), .attempts = attempts};
 	g->ops->finish(g->priv, call, &res, rt, out);
-	grade_result_tidy(out);
+	grade_result_tidy(out, NULL);
 	reply_release(&r);
 }
 
@@ -587,13 +612,13 @@ static void test_parse_hostile(void **state)
 	char *s = xmalloc(n + 1);
 	memset(s, '{', n);
 	s[n] = '\0';
-	assert_int_equal(judge_verdict_parse(s, n, false, 0.5, &v, &err), -1);
+	assert_int_equal(judge_verdict_parse(s, n, false, 0.5, NULL, &v, &err), -1);
 	assert_non_null(strstr(err, "too many unbalanced or nested braces to find the verdict"));
 	free(err);
 	err = NULL;
 	/* The scan gives up rather than take an earlier verdict for the last. */
 	memcpy(s, "{\"pass\": true} ", 15);
-	assert_int_equal(judge_verdict_parse(s, n, false, 0.5, &v, &err), -1);
+	assert_int_equal(judge_verdict_parse(s, n, false, 0.5, NULL, &v, &err), -1);
 	assert_non_null(strstr(err, "too many unbalanced or nested braces"));
 	free(err);
 	err = NULL;
@@ -603,21 +628,21 @@ static void test_parse_hostile(void **state)
 		s[i] = i % 8 == 0 ? '{' : i % 8 == 4 ? '}' : i % 10007 == 6 ? '{' : 'x';
 	const char *tail = " {\"pass\": false, \"score\": 0.25}";
 	memcpy(s + n - strlen(tail), tail, strlen(tail));
-	assert_int_equal(judge_verdict_parse(s, n, false, 0.5, &v, &err), 0);
+	assert_int_equal(judge_verdict_parse(s, n, false, 0.5, NULL, &v, &err), 0);
 	assert_false(v.pass);
 	assert_true(v.score == 0.25);
 	judge_verdict_release(&v);
 	/* An unclosed brace every few bytes: it gives up, in bounded time. */
 	for (size_t i = 0; i < n - strlen(tail); i++)
 		s[i] = i % 8 == 0 ? '{' : i % 8 == 4 ? '}' : i % 8 == 6 ? '{' : 'x';
-	assert_int_equal(judge_verdict_parse(s, n, false, 0.5, &v, &err), -1);
+	assert_int_equal(judge_verdict_parse(s, n, false, 0.5, NULL, &v, &err), -1);
 	assert_non_null(strstr(err, "too many unbalanced or nested braces"));
 	free(err);
 	err = NULL;
 	memset(s, '[', n);
 	s[0] = '{';
 	s[n - 1] = '}';
-	assert_int_equal(judge_verdict_parse(s, n, false, 0.5, &v, &err), -1);
+	assert_int_equal(judge_verdict_parse(s, n, false, 0.5, NULL, &v, &err), -1);
 	free(err);
 	err = NULL;
 	free(s);
@@ -631,18 +656,18 @@ static void test_parse_hostile(void **state)
 	for (int i = 0; i < 5000; i++)
 		buf_addch(&b, '}');
 	buf_addch(&b, '}');
-	assert_int_equal(judge_verdict_parse(b.data, b.len, false, 0.5, &v, &err), -1);
+	assert_int_equal(judge_verdict_parse(b.data, b.len, false, 0.5, NULL, &v, &err), -1);
 	free(err);
 	err = NULL;
 	buf_release(&b);
 	/* Strings holding braces, quotes and escapes. */
 	const char *tricky = "{\"reason\": \"a } \\\" {\", \"pass\": true}";
-	assert_int_equal(judge_verdict_parse(tricky, strlen(tricky), false, 0.5, &v, &err), 0);
+	assert_int_equal(judge_verdict_parse(tricky, strlen(tricky), false, 0.5, NULL, &v, &err), 0);
 	assert_true(v.pass);
 	assert_string_equal(v.reason, "a } \" {");
 	judge_verdict_release(&v);
 	/* NULL and empty text. */
-	assert_int_equal(judge_verdict_parse(NULL, 0, false, 0.5, &v, &err), -1);
+	assert_int_equal(judge_verdict_parse(NULL, 0, false, 0.5, NULL, &v, &err), -1);
 	assert_string_equal(err, "no JSON verdict in reply \"\"");
 	free(err);
 	err = NULL;
@@ -652,7 +677,7 @@ static void test_parse_hostile(void **state)
 	for (int i = 0; i < 3000; i++)
 		buf_addstr(&b, "\xc3\xa9");
 	buf_addstr(&b, "\"}");
-	assert_int_equal(judge_verdict_parse(b.data, b.len, false, 0.5, &v, &err), 0);
+	assert_int_equal(judge_verdict_parse(b.data, b.len, false, 0.5, NULL, &v, &err), 0);
 	assert_true(strlen(v.reason) <= JUDGE_REASON_MAX);
 	assert_true(strlen(v.reason) % 2 == 0);
 	judge_verdict_release(&v);
@@ -918,7 +943,7 @@ static int cached_start(const struct grader *g, const char *content, struct grad
 		g->ops->finish(g->priv, call, &res, rt, out);
 		free(body);
 	}
-	grade_result_tidy(out);
+	grade_result_tidy(out, NULL);
 	reply_release(&r);
 	return rc;
 }
@@ -1241,6 +1266,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_config_errors),
 		cmocka_unit_test(test_body_openai),
+		cmocka_unit_test(test_body_nul),
 		cmocka_unit_test(test_body_anthropic),
 		cmocka_unit_test(test_parse_verdicts),
 		cmocka_unit_test(test_parse_http),

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "provider.h"
+#include "redact.h"
 #include "suite.h"
 #include "util.h"
 
@@ -478,14 +479,46 @@ static void test_nul_escapes(void **state)
 
 	/* The helper alone, and its error positions, are unchanged. */
 	const char *two = "[\"\\u0000\", \"x\"]", *cut = "[\"\\u0000\"";
-	cJSON *j = provider_json_parse(two, strlen(two), NULL);
+	cJSON *j = provider_json_parse(two, strlen(two), NULL, NULL);
 	assert_string_equal(cJSON_GetArrayItem(j, 0)->valuestring, "\xef\xbf\xbd");
 	assert_string_equal(cJSON_GetArrayItem(j, 1)->valuestring, "x");
 	cJSON_Delete(j);
 	char *err = NULL;
-	assert_null(provider_json_parse(cut, strlen(cut), &err));
+	assert_null(provider_json_parse(cut, strlen(cut), NULL, &err));
 	assert_string_equal(err, "truncated: unexpected end of input at byte 9");
 	free(err);
+}
+
+/* A raw NUL byte would end the content for a C parser, hiding what follows
+ * it from every grader: in a JSON API's reply it is a broken reply, and a
+ * plain-text reply keeps every byte. */
+static void test_raw_nul(void **state)
+{
+	static const char body[] = "{\"choices\":[{\"message\":{\"role\":\"assistant\","
+				   "\"content\":\"ok\0 your SSN is 123-45-6789\"}}]}";
+	static const char plain[] = "ok\0 your SSN is 123-45-6789";
+	const struct provider *json_apis[] = {&provider_openai_chat, &provider_anthropic_messages,
+					      &provider_http};
+	char pointer[] = "/choices/0/message/content";
+	struct reply r;
+	char *err = NULL;
+
+	for (size_t i = 0; i < ARRAY_SIZE(json_apis); i++) {
+		struct target t = target_for(json_apis[i]);
+		t.reply_content = pointer;
+		set_body(&r, 200, body, sizeof(body) - 1);
+		assert_int_equal(provider_parse_reply(&t, &r, &err), -1);
+		assert_string_equal(err, "reply is not JSON: invalid JSON at byte 56: a NUL byte");
+		free(err);
+		reply_release(&r);
+	}
+
+	struct target t = target_for(&provider_http);
+	set_body(&r, 200, plain, sizeof(plain) - 1);
+	assert_int_equal(provider_parse_reply(&t, &r, &err), 0);
+	assert_int_equal(r.content_len, sizeof(plain) - 1);
+	assert_memory_equal(r.content, plain, sizeof(plain));
+	reply_release(&r);
 }
 
 static void test_not_json(void **state)
@@ -544,7 +577,7 @@ static void test_truncated(void **state)
 		len--;
 	for (size_t n = 1; n < len; n++) {
 		char *want = xasprintf("truncated: unexpected end of input at byte %zu", n);
-		cJSON *j = provider_json_parse(whole.raw, n, &err);
+		cJSON *j = provider_json_parse(whole.raw, n, NULL, &err);
 
 		assert_null(j);
 		if (strcmp(err, want) != 0)
@@ -562,24 +595,24 @@ static void test_json_parse_errors(void **state)
 
 	memset(deep, '[', depth);
 	deep[depth] = '\0';
-	assert_null(provider_json_parse(deep, depth, &err));
+	assert_null(provider_json_parse(deep, depth, NULL, &err));
 	assert_string_equal(err, "nested deeper than 1000 levels at byte 1000");
 	free(err);
 	free(deep);
 
-	assert_null(provider_json_parse("{\"a\": [1, 2}", 12, &err));
+	assert_null(provider_json_parse("{\"a\": [1, 2}", 12, NULL, &err));
 	assert_string_equal(err, "invalid JSON at byte 11 near '}'");
 	free(err);
 
-	assert_null(provider_json_parse("{\"a\": trux", 10, &err));
+	assert_null(provider_json_parse("{\"a\": trux", 10, NULL, &err));
 	assert_null(strstr(err, "truncated"));
 	free(err);
 
-	assert_null(provider_json_parse(" \n\t", 3, &err));
+	assert_null(provider_json_parse(" \n\t", 3, NULL, &err));
 	assert_string_equal(err, "empty body");
 	free(err);
 
-	assert_null(provider_json_parse(NULL, 0, NULL));
+	assert_null(provider_json_parse(NULL, 0, NULL, NULL));
 }
 
 /* Damaged replies (cut, bytes flipped) never crash a provider: each one is
@@ -728,6 +761,45 @@ static void test_api_error_capped(void **state)
 	assert_string_equal(err + strlen(err) - 3, "...");
 	free(err);
 	reply_release(&r);
+}
+
+/* Errors quote what a server echoed of a secret (a password in the URL as
+ * a Basic credential, a token with a tab) only after masking it, in a
+ * message, an HTML title and a "not JSON" snippet alike. */
+static void test_errors_mask_secrets(void **state)
+{
+	static const struct {
+		long status;
+		const char *body;
+		const char *want;
+	} cases[] = {
+		{401, "{\"error\": {\"message\": \"bad 'Authorization: Basic "
+		      "Y2FuYXJ5OnAkc3cwcmQJeA=='\", \"code\": \"auth\"}}",
+		 "401 auth: bad 'Authorization: Basic " REDACT_MASK "'"},
+		{401, "{\"error\": \"token tok\\tsecret-99 refused\"}",
+		 "401 token " REDACT_MASK " refused"},
+		{502, "<html><title>no tok\tsecret-99 here</title></html>",
+		 "502 no " REDACT_MASK " here"},
+		{200, "{\"choices\": tok%09secret-99 junk",
+		 "reply is not JSON: invalid JSON at byte 12 near '" REDACT_MASK " junk'"},
+		{200, "{\"choices\": tok\tsecret-99 junk",
+		 "reply is not JSON: invalid JSON at byte 12 near '" REDACT_MASK " junk'"},
+	};
+	struct target t = target_for(&provider_openai_chat);
+	struct redact rd = {0};
+	redact_add_url(&rd, "http://canary:p%24sw0rd%09x@127.0.0.1/");
+	redact_add(&rd, "tok\tsecret-99");
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		struct reply r;
+		char *err = NULL;
+		set_body(&r, cases[i].status, cases[i].body, strlen(cases[i].body));
+		r.redact = &rd;
+		assert_int_equal(provider_parse_reply(&t, &r, &err), -1);
+		assert_string_equal(err, cases[i].want);
+		free(err);
+		reply_release(&r);
+	}
+	redact_release(&rd);
 }
 
 static void test_quota(void **state)
@@ -977,6 +1049,8 @@ int main(void)
 		cmocka_unit_test(test_damaged_replies),
 		cmocka_unit_test(test_api_error_shapes),
 		cmocka_unit_test(test_api_error_capped),
+		cmocka_unit_test(test_raw_nul),
+		cmocka_unit_test(test_errors_mask_secrets),
 		cmocka_unit_test(test_quota),
 		cmocka_unit_test(test_build_openai),
 		cmocka_unit_test(test_build_anthropic),

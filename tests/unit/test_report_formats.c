@@ -534,6 +534,61 @@ static void test_junit_hostile(void **state)
 	free(w);
 }
 
+/* The bidirectional controls, and CSI, as UTF-8. */
+static const char *const reorderers[] = {
+	"\xd8\x9c", "\xe2\x80\x8e", "\xe2\x80\x8f", "\xe2\x80\xaa", "\xe2\x80\xab",
+	"\xe2\x80\xac", "\xe2\x80\xad", "\xe2\x80\xae", "\xe2\x81\xa6", "\xe2\x81\xa7",
+	"\xe2\x81\xa8", "\xe2\x81\xa9", "\xc2\x9b",
+};
+
+/* Bidirectional controls in a reason, an id and a fingerprint reach no
+ * report as they are: each format escapes them as it escapes ESC. */
+static void test_bidi_controls(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *name;
+		int (*render)(FILE *f, const cJSON *report, char **err);
+		const char *shown;
+	} formats[] = {
+		{"json", report_json_print, "\\u202e"},
+		{"text", report_text_tree, "\\xe2\\x80\\xae"},
+		{"junit", report_junit, "\xef\xbf\xbd"},
+		{"markdown", report_markdown, "\xef\xbf\xbd"},
+		{"prom", report_prom, "\xef\xbf\xbd"},
+		{"tap", report_tap, "\\u202E"},
+	};
+	struct world *w = xcalloc(1, sizeof(*w));
+	struct buf all;
+	buf_init(&all, 0);
+	for (size_t i = 0; i < ARRAY_SIZE(reorderers); i++)
+		buf_addf(&all, "x%s", reorderers[i]);
+	world_basic(w);
+	w->cases[0].id = all.data;
+	w->reasons[0][SIDE_PROD][0][0] = all.data;
+	w->fps[SIDE_PROD][0].value = all.data;
+	cJSON *tree = report_json_tree(&w->run);
+	for (size_t f = 0; f < ARRAY_SIZE(formats); f++) {
+		char *out = render(formats[f].render, tree);
+		for (size_t i = 0; i < ARRAY_SIZE(reorderers); i++)
+			if (strstr(out, reorderers[i]))
+				fail_msg("%s shows control %zu as it is", formats[f].name, i);
+		if (!strstr(out, formats[f].shown))
+			fail_msg("%s does not show '%s'", formats[f].name, formats[f].shown);
+		free(out);
+	}
+	/* The JSON holds the same values, escaped. */
+	char *json = render(report_json_print, tree);
+	cJSON *back = cJSON_Parse(json);
+	const cJSON *c = cJSON_GetArrayItem(cJSON_GetObjectItem(back, "cases"), 0);
+	assert_string_equal(cJSON_GetObjectItem(c, "id")->valuestring, all.data);
+	cJSON_Delete(back);
+	free(json);
+	cJSON_Delete(tree);
+	buf_release(&all);
+	free(w);
+}
+
 static void test_junit_counts(void **state)
 {
 	(void)state;
@@ -1937,6 +1992,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_tree_additions),
 		cmocka_unit_test(test_text_from_tree),
+		cmocka_unit_test(test_bidi_controls),
 		cmocka_unit_test(test_parse_and_check),
 		cmocka_unit_test(test_formats_table),
 		cmocka_unit_test(test_junit_golden),

@@ -393,77 +393,6 @@ static void test_env_unset_collected(void **state)
 	tmpl_unset_release(&unset);
 }
 
-static void test_redact(void **state)
-{
-	(void)state;
-	struct redact r = {0};
-	assert_null(redact_apply(&r, NULL));
-	char *s = redact_apply(&r, "nothing to hide");
-	assert_string_equal(s, "nothing to hide");
-	free(s);
-
-	redact_add(&r, NULL);
-	redact_add(&r, "abc"); /* shorter than REDACT_MIN_LEN */
-	assert_int_equal(r.n, 0);
-	redact_add(&r, "abcd");
-	redact_add(&r, "abcdefgh");
-	redact_add(&r, "abcd");
-	redact_add(&r, "xyz-123");
-	assert_int_equal(r.n, 3);
-	/* Longest first. */
-	assert_string_equal(r.secrets[0], "abcdefgh");
-	assert_string_equal(r.secrets[1], "xyz-123");
-	assert_string_equal(r.secrets[2], "abcd");
-
-	s = redact_apply(&r, "k=abcdefgh, j=abcd, x=xyz-123!");
-	assert_string_equal(s, "k=" REDACT_MASK ", j=" REDACT_MASK ", x=" REDACT_MASK "!");
-	free(s);
-	s = redact_apply(&r, "abcdabcd");
-	assert_string_equal(s, REDACT_MASK);
-	free(s);
-	s = redact_apply(&r, "abc ab cd");
-	assert_string_equal(s, "abc ab cd");
-	free(s);
-	redact_release(&r);
-
-	/* Overlapping secrets leave no part of either visible. */
-	redact_add(&r, "secret-one");
-	redact_add(&r, "one-two-three");
-	s = redact_apply(&r, "[secret-one-two-three]");
-	assert_string_equal(s, "[" REDACT_MASK "]");
-	free(s);
-	/* A partial secret in mid-text is not one... */
-	s = redact_apply(&r, "one-two-thre secret-on ok");
-	assert_string_equal(s, "one-two-thre secret-on ok");
-	free(s);
-	/* ...but the start of one cut off at an excerpt's end is. */
-	s = redact_apply(&r, "one-two-thre secret-on");
-	assert_string_equal(s, "one-two-thre " REDACT_MASK);
-	free(s);
-	s = redact_apply(&r, "in \"key one-two-t...\" here");
-	assert_string_equal(s, "in \"key " REDACT_MASK "...\" here");
-	free(s);
-	s = redact_apply(&r, "cut one-two-th\xe2\x80\xa6");
-	assert_string_equal(s, "cut " REDACT_MASK "\xe2\x80\xa6");
-	free(s);
-	s = redact_apply(&r, "too short: sec...");
-	assert_string_equal(s, "too short: sec...");
-	free(s);
-	redact_release(&r);
-
-	/* A secret echoed inside JSON shows escaped: that form is masked too. */
-	redact_add(&r, "p/ss\"w0rd");
-	s = redact_apply(&r, "{\"echo\":\"p\\/ss\\\"w0rd\"} and p/ss\\\"w0rd");
-	assert_string_equal(s, "{\"echo\":\"" REDACT_MASK "\"} and " REDACT_MASK);
-	free(s);
-	redact_release(&r);
-
-	/* A set with no secrets leaves text alone; a NULL set too. */
-	s = redact_apply(NULL, "x");
-	assert_string_equal(s, "x");
-	free(s);
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -478,7 +407,6 @@ int main(void)
 		cmocka_unit_test(test_check),
 		cmocka_unit_test(test_env_default),
 		cmocka_unit_test(test_env_unset_collected),
-		cmocka_unit_test(test_redact),
 	};
 	return cmocka_run_group_tests(tests, setup_env, NULL);
 }

@@ -204,6 +204,35 @@ static void test_json_write(void **state)
 	cJSON_Delete(j);
 }
 
+/* One rule for what may not reach a terminal or a report as it is. */
+static void test_char_unsafe(void **state)
+{
+	(void)state;
+	static const char *const unsafe[] = {
+		"\x1b", "\x07", "\x7f", "\n", "\xc2\x9b", "\xd8\x9c", "\xe2\x80\x8e",
+		"\xe2\x80\x8f", "\xe2\x80\xaa", "\xe2\x80\xae", "\xe2\x81\xa6", "\xe2\x81\xa9",
+	};
+	static const char *const safe[] = {
+		"a", " ", "\xc2\xa0", "\xd8\x9b", "\xe2\x80\x8d", "\xe2\x80\xaf", "\xe2\x81\xa5",
+		"\xe2\x81\xaa", "\xe2\x90\x80", "\xf0\x9f\x98\x80",
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(unsafe); i++)
+		assert_true(util_char_unsafe((const unsigned char *)unsafe[i], strlen(unsafe[i])));
+	for (size_t i = 0; i < ARRAY_SIZE(safe); i++)
+		assert_false(util_char_unsafe((const unsigned char *)safe[i], strlen(safe[i])));
+	assert_true(util_char_unsafe((const unsigned char *)"\xff", 0));
+	assert_int_equal(util_utf8_cp((const unsigned char *)"\xe2\x80\xae", 3), 0x202e);
+	assert_int_equal(util_utf8_cp((const unsigned char *)"\xf0\x9f\x98\x80", 4), 0x1f600);
+
+	/* JSON keeps its white space and shows the rest escaped. */
+	char *s = util_json_escape("{\n\t\"a\": \"x\xe2\x80\xaey\x7f\xc2\x9b\xc3\xa9\"}");
+	assert_string_equal(s, "{\n\t\"a\": \"x\\u202ey\\u007f\\u009b\xc3\xa9\"}");
+	free(s);
+	s = util_show_nul("a\0b\0", 4);
+	assert_string_equal(s, "a" UTIL_NUL_SHOWN "b" UTIL_NUL_SHOWN);
+	free(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -216,6 +245,7 @@ int main(void)
 		cmocka_unit_test(test_glob_and_time),
 		cmocka_unit_test(test_read_file),
 		cmocka_unit_test(test_json_write),
+		cmocka_unit_test(test_char_unsafe),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
