@@ -106,8 +106,12 @@ long long util_wall_ms(void);
 /* util_rfc3339: format a wall time in ms as UTC "2026-01-02T03:04:05Z". */
 void util_rfc3339(long long wall_ms, char out[32]);
 
-/* util_read_file: read a whole file, at most max bytes; NULL and *err when
- * it cannot be read. */
+/* util_open_regular: open path for reading; NULL and *err when it cannot be
+ * opened or is not a regular file (a FIFO, a device or a folder would
+ * block or never end), without blocking. */
+FILE *util_open_regular(const char *path, char **err);
+/* util_read_file: read a whole regular file, at most max bytes; NULL and
+ * *err when it cannot be read (see util_open_regular). */
 char *util_read_file(const char *path, size_t max, size_t *len, char **err);
 /* util_read_stream: all of f, at most max bytes; name is for messages. */
 char *util_read_stream(FILE *f, const char *name, size_t max, size_t *len, char **err);

@@ -37,6 +37,8 @@ it names (suites, agent scripts).  test.json keys (all optional but args):
   hold_lock     a path (with the expansions) the runner holds an flock on
                 while canary runs, as an overlapping run would.
   close_stdout  canary's stdout is a pipe whose reader has already left.
+  fifos         paths (with the expansions) made FIFOs, with no writer,
+                before canary runs.
   interrupt     {"agent": "prod", "after_requests": N, "signal": "SIGINT"}:
                 once the agent has logged N requests, signal canary.
 Prints TAP; exits non-zero when any case fails.
@@ -214,6 +216,8 @@ def run_case(canary, case_dir):
         env.pop("GITHUB_STEP_SUMMARY", None)
         env.update(expand(spec.get("env", {}), urls, case_dir, out_dir))
         args = [canary] + expand(spec["args"], urls, case_dir, out_dir)
+        for path in expand(spec.get("fifos", []), urls, case_dir, out_dir):
+            os.mkfifo(path)
         lock = None
         if "hold_lock" in spec:
             lock = open(expand(spec["hold_lock"], urls, case_dir, out_dir), "w")
@@ -284,6 +288,8 @@ def run_case(canary, case_dir):
                 # canary's own output (a --notify hook) are checked.
                 if fn.endswith(".log") and fn[:-4] not in spec.get("output_agents", []):
                     continue
+                if not os.path.isfile(os.path.join(root, fn)):
+                    continue  # a FIFO of "fifos" would block
                 with open(os.path.join(root, fn), errors="replace") as f:
                     texts.append(f.read())
         for secret in spec.get("secrets_absent", []):
