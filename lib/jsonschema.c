@@ -466,7 +466,8 @@ static void remove_dots(struct buf *o, const char *path, size_t len)
 		} else if (strcmp(p, "/.") == 0) {
 			p[1] = '\0';
 		} else if (strncmp(p, "/../", 4) == 0 || strcmp(p, "/..") == 0) {
-			p += 2;
+			/* "/../x" goes on as "/x", a final "/.." as "/". */
+			p += p[3] ? 3 : 2;
 			*p = '/';
 			size_t i = o->len;
 			while (i > start && o->data[i - 1] != '/')

@@ -481,6 +481,15 @@ static void test_local_refs(void **state)
 	assert_compile_error(abs, &o, "/$ref", msg);
 	free(abs);
 	free(msg);
+	/* A $ref inside a file climbs from that file's folder: two levels up
+	 * from schemas/ is outside, however many levels the suite's folder has
+	 * (it was cut to one level, into the suite's folder). */
+	write_file(schemas, "nested.json", "{\"$ref\": \"../../outside.json\"}");
+	write_file(base, "outside.json", "{\"type\": \"integer\"}");
+	char *nested = xasprintf("file://%s/suite%%20dir/schemas/nested.json#/$ref", top);
+	assert_compile_error("{\"$ref\": \"schemas/nested.json\"}", &o, nested,
+			     "$ref '../../outside.json' is outside the suite's folder");
+	free(nested);
 	char *ptr;
 	char *err = compile_error("{\"$ref\": \"schemas/missing.json\"}", &o, &ptr);
 	assert_non_null(strstr(err, "cannot open"));
@@ -496,6 +505,12 @@ static void test_local_refs(void **state)
 	unlink(p);
 	free(p);
 	p = xasprintf("%s/country.yaml", schemas);
+	unlink(p);
+	free(p);
+	p = xasprintf("%s/nested.json", schemas);
+	unlink(p);
+	free(p);
+	p = xasprintf("%s/outside.json", base);
 	unlink(p);
 	free(p);
 	unlink(target);
