@@ -35,13 +35,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (s && instance) {
 		struct jsonschema_error errs[FUZZ_ERRS];
 		size_t n = 0;
-		int rc = jsonschema_validate(s, instance, errs, FUZZ_ERRS, &n);
+		int rc = jsonschema_validate(s, instance, NULL, errs, FUZZ_ERRS, &n);
 		if (n > FUZZ_ERRS || (rc == 1 && n != 0) || (rc != 1 && n == 0))
 			abort();  /* an invalid answer always comes with a reason */
 		for (size_t i = 0; i < n; i++)
 			free(jsonschema_error_format(&errs[i]));
 		jsonschema_errors_release(errs, n);
-		int quick = jsonschema_validate(s, instance, NULL, 0, NULL);
+		int quick = jsonschema_validate(s, instance, NULL, NULL, 0, NULL);
 		if ((quick == 1) != (rc == 1))
 			abort();  /* asking for errors never changes the answer */
 	}
