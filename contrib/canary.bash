@@ -29,7 +29,7 @@ _canary()
 		return ;;
 	--concurrency | --retries | --repeat | --timeout | --max-reply | --shard | --stratum | \
 	--case | --port | --judge-url | --judge-concurrency | --alpha | --seed | --since | \
-	--min-kappa | --notify | --remind | --report-url | --host | --max-drop)
+	--min-kappa | --notify | --remind | --report-url | --host | --max-drop | --grace)
 		return ;;
 	esac
 	if [[ $cur == -* ]]; then
