@@ -185,6 +185,7 @@ struct jsonschema {
 	struct memo nodes;
 	struct js_node meta[2]; /* the metaschemas of draft 2020-12 and draft-07 */
 	int draft;
+	size_t max_steps;       /* the step budget of one validation */
 };
 
 struct compiler {
@@ -2170,6 +2171,7 @@ static struct jsonschema *compile_schema(const cJSON *schema, const struct jsons
 	if (!s->root || (!syntax_only && (resolve_pending(&c) < 0 || check_ref_loops(&c) < 0)))
 		goto out;
 	s->draft = s->root->res->draft;
+	s->max_steps = o->max_steps ? o->max_steps : JSONSCHEMA_MAX_STEPS;
 out:
 	free(uri);
 	free(c.base_real);
@@ -2240,7 +2242,8 @@ struct vctx {
 	size_t nerrs;
 	bool collect;           /* failures here fail the whole instance: record them */
 	bool abort;             /* a limit was hit: the answer is -1 */
-	size_t steps;           /* work done, against JSONSCHEMA_MAX_STEPS */
+	size_t steps;           /* work done, against max_steps */
+	size_t max_steps;
 	size_t poll_at;         /* when to look at *stop next */
 	volatile sig_atomic_t *stop;
 	size_t depth;
@@ -2378,9 +2381,9 @@ static void limit(struct vctx *x, const struct js_node *n, const char *kw, const
 static bool spend(struct vctx *x, const struct js_node *n, size_t k)
 {
 	x->steps += k;
-	if (x->steps > JSONSCHEMA_MAX_STEPS) {
-		limit(x, n, "", "validation took more than %d steps (anyOf, oneOf or $ref branches "
-				"that multiply?)", JSONSCHEMA_MAX_STEPS);
+	if (x->steps > x->max_steps) {
+		limit(x, n, "", "validation took more than %zu steps (anyOf, oneOf or $ref branches "
+				"that multiply?)", x->max_steps);
 		return false;
 	}
 	if (x->stop && x->steps >= x->poll_at) {
@@ -2569,7 +2572,7 @@ static bool check_unique(struct vctx *x, const struct js_node *n, const cJSON *v
 		for (const cJSON *a = v->child; a; a = a->next, k++)
 			h[k] = (struct hashed){json_hash(a, 0, &work), k, a};
 		qsort(h, count, sizeof(*h), hashed_cmp);
-		for (size_t s = 0; s < count && !found && work <= JSONSCHEMA_MAX_STEPS; s++) {
+		for (size_t s = 0; s < count && !found && work <= x->max_steps; s++) {
 			for (size_t t = s + 1; t < count && h[t].h == h[s].h; t++) {
 				found = json_equal(h[s].v, h[t].v, 0, &work);
 				if (found) {
@@ -3166,6 +3169,7 @@ int jsonschema_validate(const struct jsonschema *s, const cJSON *instance,
 	struct vctx ctx;
 	struct vctx *x = &ctx;
 	x->steps = 0;
+	x->max_steps = s->max_steps;
 	x->poll_at = 0;
 	x->stop = stop;
 	x->errs = errs;

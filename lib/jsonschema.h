@@ -49,6 +49,8 @@ struct jsonschema_options {
 	/* JSONSCHEMA_DRAFT_2020 (also for 0) or JSONSCHEMA_DRAFT_7: the draft of
 	 * documents without a "$schema" naming one. */
 	int default_draft;
+	/* The step budget of each validation (0: JSONSCHEMA_MAX_STEPS). */
+	size_t max_steps;
 };
 
 /* jsonschema_compile: compile schema (options may be NULL).  A bad schema
@@ -80,7 +82,7 @@ struct jsonschema_error {
 
 /* jsonschema_validate: 1 when instance is valid, 0 when it is not, -1 when
  * validation could not decide (nesting or $ref loops past 1000 levels, more
- * than JSONSCHEMA_MAX_STEPS steps, a regex past its match limit, or *stop
+ * steps than the budget, a regex past its match limit, or *stop
  * set while it ran; stop may be NULL).  Up to max_errs errors (the first
  * found) go to errs and their count to *nerrs; on -1 the last of them says
  * why.  errs may be NULL when max_errs is 0, and nerrs may be NULL. */

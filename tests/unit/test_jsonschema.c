@@ -404,13 +404,20 @@ static void test_step_budget(void **state)
 	cJSON_Delete(v);
 	jsonschema_free(s);
 
-	/* Ten levels are well within it. */
+	/* Ten levels are well within it, but not within a budget of 1000. */
 	bomb = anyof_bomb(10);
 	s = jsonschema_compile(bomb, NULL, &ptr, &err);
-	cJSON_Delete(bomb);
 	assert_non_null(s);
 	assert_valid(s, "\"x\"");
 	assert_invalid(s, "5");
+	jsonschema_free(s);
+	struct jsonschema_options small = {.max_steps = 1000};
+	s = jsonschema_compile(bomb, &small, &ptr, &err);
+	cJSON_Delete(bomb);
+	assert_non_null(s);
+	assert_int_equal(check(s, "5", 1, &out), -1);
+	assert_non_null(strstr(out, "validation took more than 1000 steps"));
+	free(out);
 	jsonschema_free(s);
 
 	/* Comparisons count: 300 values found last in an enum of 100,000. */
