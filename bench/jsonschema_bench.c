@@ -127,7 +127,7 @@ int main(int argc, char **argv)
 	int rc = 0;
 	t0 = util_now_ms();
 	for (long i = 0; i < rounds; i++)
-		rc = jsonschema_validate(s, v, NULL, 0, NULL);
+		rc = jsonschema_validate(s, v, NULL, NULL, 0, NULL);
 	double ms = (util_now_ms() - t0) / (double)rounds;
 	printf("reply: %.2f MiB, %d events, result %d (1 = valid)\n", (double)len / 1048576.0,
 	       items, rc);
@@ -140,7 +140,7 @@ int main(int argc, char **argv)
 	struct jsonschema_error errs[8];
 	size_t n = 0;
 	t0 = util_now_ms();
-	rc = jsonschema_validate(s, v, errs, 8, &n);
+	rc = jsonschema_validate(s, v, NULL, errs, 8, &n);
 	ms = util_now_ms() - t0;
 	char *first = n ? jsonschema_error_format(&errs[0]) : xstrdup("-");
 	printf("reply with an error: %.2f ms, result %d, %zu errors, first: %s\n", ms, rc, n, first);
@@ -154,7 +154,7 @@ int main(int argc, char **argv)
 	v = cJSON_Parse(call_args);
 	t0 = util_now_ms();
 	for (long i = 0; i < calls; i++)
-		rc = jsonschema_validate(s, v, NULL, 0, NULL);
+		rc = jsonschema_validate(s, v, NULL, NULL, 0, NULL);
 	ms = util_now_ms() - t0;
 	printf("tool call: %ld validations in %.0f ms, %.0f validations/s, result %d\n", calls, ms,
 	       (double)calls / (ms / 1000.0), rc);
@@ -166,10 +166,10 @@ int main(int argc, char **argv)
 	for (int i = 0; i < 100000; i++)
 		cJSON_AddItemToArray(v, cJSON_CreateString("bad"));
 	t0 = util_now_ms();
-	rc = jsonschema_validate(s, v, NULL, 0, NULL);
+	rc = jsonschema_validate(s, v, NULL, NULL, 0, NULL);
 	ms = util_now_ms() - t0;
 	t0 = util_now_ms();
-	jsonschema_validate(s, v, errs, 3, &n);
+	jsonschema_validate(s, v, NULL, errs, 3, &n);
 	double three = util_now_ms() - t0;
 	printf("100000 wrong items: %.3f ms to the verdict (result %d), %.3f ms for 3 errors\n", ms,
 	       rc, three);

@@ -17,10 +17,13 @@
 
 static volatile sig_atomic_t stop_requested;
 
+/* on_signal: SIGINT, SIGTERM or SIGHUP.  The first stops the run (what is in
+ * flight gets the grace); a second ends the grace at once. */
 static void on_signal(int sig)
 {
 	(void)sig;
-	stop_requested = 1;
+	if (stop_requested < 2)
+		stop_requested++;
 }
 
 int cmd_add_report(struct cmd_output *out, const char *spec)
@@ -208,11 +211,12 @@ static void print_sample(const struct run *r, const struct case_result *cr,
 
 int cmd_run_suite(struct suite *s, struct run_options *ro, const struct cmd_output *out)
 {
+	static const int stop_signals[] = {SIGINT, SIGTERM, SIGHUP};
 	stop_requested = 0;
 	struct sigaction sa = {.sa_handler = on_signal, .sa_flags = SA_RESTART};
 	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
+	for (size_t i = 0; i < ARRAY_SIZE(stop_signals); i++)
+		sigaction(stop_signals[i], &sa, NULL);
 	ro->stop = &stop_requested;
 	struct progress progress = {.started = util_now_ms()};
 	bool show_progress = !out->verbose && !out->quiet && isatty(STDERR_FILENO);
@@ -298,6 +302,8 @@ static const char run_help[] =
 	"                        fail the run too\n"
 	"  --concurrency N       requests in flight (default 16)\n"
 	"  --timeout DURATION    per-request timeout, e.g. 30s (overrides the suite)\n"
+	"  --grace DURATION      once interrupted, how long requests and exec graders\n"
+	"                        in flight may finish (default 2s)\n"
 	"  --retries N           retries of failed requests (default 2)\n"
 	"  --max-reply SIZE      largest reply accepted, e.g. 8MiB (default)\n"
 	"  --judge-url URL       override the judge's URL\n"
@@ -330,8 +336,9 @@ static const char run_help[] =
 	"\n"
 	"exit: 0 pass, 1 drift/eval-regression/regression, 2 usage or suite error\n"
 	"(nothing sent), 3 some cases could not be measured, 75 locked by another\n"
-	"run, 130 interrupted (SIGINT/SIGTERM: in-flight requests get a short grace,\n"
-	"then every report is written with what finished).\n";
+	"run, 130 interrupted (SIGINT, SIGTERM or SIGHUP: what is in flight gets the\n"
+	"grace, a second signal ends it, then every report is written with what\n"
+	"finished).\n";
 
 enum {
 	OPT_TARGET = 256,
@@ -359,6 +366,7 @@ enum {
 	OPT_NOTIFY,
 	OPT_REMIND,
 	OPT_REPORT_URL,
+	OPT_GRACE,
 };
 
 static const struct cmd_option run_options[] = {
@@ -389,6 +397,7 @@ static const struct cmd_option run_options[] = {
 	{"notify", 0, true, OPT_NOTIFY, CMD_VALUE_NONE, NULL},
 	{"remind", 0, true, OPT_REMIND, CMD_VALUE_NONE, NULL},
 	{"report-url", 0, true, OPT_REPORT_URL, CMD_VALUE_NONE, NULL},
+	{"grace", 0, true, OPT_GRACE, CMD_VALUE_NONE, NULL},
 	{NULL, 0, false, 0, CMD_VALUE_NONE, NULL},
 };
 
@@ -584,6 +593,14 @@ static int cmd_run(int argc, char **argv)
 			break;
 		case OPT_REPORT_URL:
 			out.report_url = p.arg;
+			break;
+		case OPT_GRACE:
+			if (util_parse_duration(p.arg, &ro.transport.grace_ms) < 0) {
+				cmd_error("--grace takes a duration such as 2s, or 0 for none, "
+					  "not '%s'",
+					  p.arg);
+				goto out;
+			}
 			break;
 		}
 	}

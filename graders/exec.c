@@ -8,6 +8,8 @@
  * A program that cannot run, exits non-zero, dies, times out or answers
  * anything else gives an error, never a pass or a fail.  It runs inside the
  * run loop, which waits for it: keep checks quick and timeouts modest.
+ * When the run stops, the program's process group gets SIGTERM, then
+ * SIGKILL once the run's grace has passed (at once on a second signal).
  */
 #include "grader.h"
 
@@ -35,6 +37,7 @@ extern char **environ;
 #define EXEC_STDOUT_MAX ((size_t)1 << 20)
 #define EXEC_STDERR_MAX ((size_t)64 << 10)
 #define EXEC_CHUNK 65536
+#define EXEC_POLL_MS 100        /* how often a stop flag set elsewhere is noticed */
 
 struct exec {
 	char **argv;            /* NULL-terminated, argv[0] as written */
@@ -55,6 +58,7 @@ struct exec_run {
 	char *stderr_tail;      /* the last EXEC_STDERR_MAX bytes of stderr */
 	size_t stderr_len;
 	bool exited, timed_out, too_much, epipe;
+	bool stopped;           /* the run stopped: the program was told to end */
 	int status;             /* from waitpid() */
 };
 
@@ -377,10 +381,22 @@ static bool exited(const struct exec_run *x)
 }
 
 /* pump: feed stdin and collect stdout and stderr until the program has
- * exited, the deadline passes or stdout overflows. */
-static void pump(struct exec_run *x, double deadline)
+ * exited, the deadline passes or stdout overflows.  Once rt's stop flag is
+ * set the program's group gets SIGTERM and the grace to exit (none when the
+ * flag is 2 or more), then reap() kills what is left. */
+static void pump(struct exec_run *x, double deadline, const struct grader_runtime *rt)
 {
+	volatile sig_atomic_t *stop = rt ? rt->stop : NULL;
 	for (;;) {
+		if (stop && *stop && !x->stopped) {
+			x->stopped = true;
+			kill(-x->pid, SIGTERM);
+			double end = util_now_ms() + (double)rt->grace_ms;
+			if (end < deadline)
+				deadline = end;
+		}
+		if (x->stopped && *stop > 1)
+			return;
 		struct pollfd fds[4];
 		int *which[4];
 		nfds_t n = 0;
@@ -408,6 +424,8 @@ static void pump(struct exec_run *x, double deadline)
 		/* Without a pidfd, look at the program every 20 ms. */
 		if (x->pidfd < 0 && wait > 20)
 			wait = 20;
+		if (stop && wait > EXEC_POLL_MS)
+			wait = EXEC_POLL_MS;
 		int rc = poll(fds, n, wait > 1000000 ? 1000000 : (int)wait);
 		if (rc < 0 && errno != EINTR)
 			return;
@@ -470,9 +488,10 @@ static int open_pipe(int fds[2])
 	return 0;
 }
 
-/* run: run p with input on stdin; 0 when it ran (x says how), -1 and *why
- * when it could not be started. */
-static int run(const struct exec *p, struct exec_run *x, char **why)
+/* run: run p with input on stdin (until rt's stop, if any); 0 when it ran
+ * (x says how), -1 and *why when it could not be started. */
+static int run(const struct exec *p, struct exec_run *x, const struct grader_runtime *rt,
+	       char **why)
 {
 	int in[2] = {-1, -1}, out[2] = {-1, -1}, err[2] = {-1, -1}, fail[2] = {-1, -1};
 	int rc = -1, failed[2];
@@ -522,7 +541,7 @@ static int run(const struct exec *p, struct exec_run *x, char **why)
 	blocked = pthread_sigmask(SIG_BLOCK, &pipe_set, &old) == 0;
 	if (x->input_len == 0)
 		close_fd(&x->in);
-	pump(x, deadline);
+	pump(x, deadline, rt);
 	close_fd(&x->in);
 	if (blocked && x->epipe && !sigismember(&old, SIGPIPE)) {
 		struct timespec zero = {0, 0};
@@ -609,12 +628,14 @@ static void exec_grade(const void *priv, const struct grade_input *in, struct gr
 	x.input_len = strlen(input);
 	buf_init(&x.stdout_buf, EXEC_STDOUT_MAX);
 	x.stderr_tail = xmalloc(EXEC_STDERR_MAX);
-	if (run(p, &x, &why) < 0) {
+	if (run(p, &x, in->rt, &why) < 0) {
 		grade_error(out, "%s", why);
 		goto out;
 	}
 	tail = stderr_line(&x, grade_secrets(in));
-	if (x.timed_out)
+	if (x.stopped)
+		grade_error(out, "'%s' was stopped with the run", name);
+	else if (x.timed_out)
 		grade_error(out, "'%s' timed out after %ld ms%s", name, p->timeout_ms, tail);
 	else if (x.too_much)
 		grade_error(out, "'%s' wrote more than %zu MiB to stdout", name,

@@ -17,6 +17,7 @@
 #ifndef CANARY_GRADER_H
 #define CANARY_GRADER_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -47,6 +48,12 @@ struct grader_runtime {
 	struct judge_cache *judge_cache; /* NULL: no cache */
 	long judge_calls;                /* requests sent to the judge */
 	long judge_cache_hits;           /* verdicts taken from the cache */
+	/* The run's stop flag (NULL: none): once set, long grading gives up
+	 * (an error that the run does not count), and a program an exec grader
+	 * runs gets SIGTERM, then SIGKILL after grace_ms (at once when the flag
+	 * is 2 or more: a second signal). */
+	volatile sig_atomic_t *stop;
+	long grace_ms;
 };
 
 struct grade_input {
@@ -153,9 +160,11 @@ struct jsonschema_error;
 struct schema_cfg *schema_cfg_compile(const struct ynode *cfg, const struct grader_env *env,
 				      const char *what, bool allow_extract, char **err);
 /* schema_cfg_validate: 1 valid, 0 invalid (the first max_errs errors kept),
- * -1 could not decide. */
+ * -1 could not decide (see jsonschema_validate(): its step budget, or *stop
+ * set; stop may be NULL). */
 int schema_cfg_validate(const struct schema_cfg *c, const cJSON *instance,
-			struct jsonschema_error *errs, size_t max_errs, size_t *nerrs);
+			volatile sig_atomic_t *stop, struct jsonschema_error *errs, size_t max_errs,
+			size_t *nerrs);
 /* schema_cfg_error(s): one error, or the first few joined, as reason text. */
 char *schema_cfg_error(const struct schema_cfg *c, const struct jsonschema_error *e);
 char *schema_cfg_errors(const struct schema_cfg *c, const struct jsonschema_error *errs,

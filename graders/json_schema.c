@@ -436,9 +436,10 @@ out:
 }
 
 int schema_cfg_validate(const struct schema_cfg *c, const cJSON *instance,
-			struct jsonschema_error *errs, size_t max_errs, size_t *nerrs)
+			volatile sig_atomic_t *stop, struct jsonschema_error *errs, size_t max_errs,
+			size_t *nerrs)
 {
-	return jsonschema_validate(c->schema, instance, errs, max_errs, nerrs);
+	return jsonschema_validate(c->schema, instance, stop, errs, max_errs, nerrs);
 }
 
 /* cut: s with every occurrence of what removed (what may be NULL). */
@@ -640,7 +641,8 @@ static void json_schema_grade(const void *priv, const struct grade_input *in,
 		free(why);
 		return;
 	}
-	int rc = schema_cfg_validate(p->cfg, doc, errs, ARRAY_SIZE(errs), &n);
+	int rc = schema_cfg_validate(p->cfg, doc, in->rt ? in->rt->stop : NULL, errs,
+				     ARRAY_SIZE(errs), &n);
 	if (rc == 1) {
 		grade_pass(out);
 	} else if (rc == 0) {

@@ -292,10 +292,11 @@ enum check {
 	CHECK_ERROR,
 };
 
-/* check_args: whether call tc's arguments satisfy ec; on a failure or an
- * error, *why says what (without naming the tool). */
+/* check_args: whether call tc's arguments satisfy ec (validation gives up
+ * once *stop is set); on a failure or an error, *why says what (without
+ * naming the tool). */
 static enum check check_args(const struct expected_call *ec, const struct tool_call *tc,
-			     const struct redact *rd, char **why)
+			     const struct redact *rd, volatile sig_atomic_t *stop, char **why)
 {
 	struct jsonschema_error errs[ARGS_ERRS_SHOWN];
 	size_t n = 0;
@@ -308,7 +309,7 @@ static enum check check_args(const struct expected_call *ec, const struct tool_c
 		free(ex);
 		return CHECK_FAIL;
 	}
-	int rc = schema_cfg_validate(ec->args, tc->arguments, errs, ARRAY_SIZE(errs), &n);
+	int rc = schema_cfg_validate(ec->args, tc->arguments, stop, errs, ARRAY_SIZE(errs), &n);
 	enum check res = rc == 1 ? CHECK_OK : rc == 0 ? CHECK_FAIL : CHECK_ERROR;
 	if (rc == 0)
 		*why = explain(ec->args, tc->arguments, errs, n, rd);
@@ -337,8 +338,9 @@ static void report_args(struct grade_result *out, enum check rc, const char *nam
  * satisfy it (CHECK_OK, *found).  Otherwise CHECK_ERROR when a call could
  * not be checked (it might have passed), else CHECK_FAIL; *bad is the call
  * *why explains (-1 when no call names the tool) and *ncalls counts them. */
-static enum check find_call(const struct expected_call *ec, const struct reply *r, size_t from,
-			    size_t *found, long *bad, size_t *ncalls, char **why)
+static enum check find_call(const struct expected_call *ec, const struct reply *r,
+			    volatile sig_atomic_t *stop, size_t from, size_t *found, long *bad,
+			    size_t *ncalls, char **why)
 {
 	enum check res = CHECK_FAIL;
 	*bad = -1;
@@ -348,7 +350,7 @@ static enum check find_call(const struct expected_call *ec, const struct reply *
 		if (strcmp(r->tool_calls[i].name, ec->name) != 0)
 			continue;
 		char *w = NULL;
-		enum check rc = check_args(ec, &r->tool_calls[i], r->redact, &w);
+		enum check rc = check_args(ec, &r->tool_calls[i], r->redact, stop, &w);
 		(*ncalls)++;
 		if (rc == CHECK_OK) {
 			free(w);
@@ -372,7 +374,7 @@ static enum check find_call(const struct expected_call *ec, const struct reply *
 /* grade_one: the name form: a call to the tool (at index, or anywhere)
  * whose arguments validate. */
 static void grade_one(const struct tool_call_spec *p, const struct reply *r,
-		      struct grade_result *out)
+		      volatile sig_atomic_t *stop, struct grade_result *out)
 {
 	const struct expected_call *ec = &p->calls[0];
 	char *name = grade_excerpt(NULL, ec->name, strlen(ec->name)), *why = NULL, *got = NULL;
@@ -387,7 +389,7 @@ static void grade_one(const struct tool_call_spec *p, const struct reply *r,
 			grade_fail(out, "call #%ld is '%s', expected '%s'", p->index, was, name);
 			free(was);
 		} else {
-			enum check rc = check_args(ec, &r->tool_calls[i], r->redact, &why);
+			enum check rc = check_args(ec, &r->tool_calls[i], r->redact, stop, &why);
 			if (rc == CHECK_OK)
 				grade_pass(out);
 			else
@@ -397,7 +399,7 @@ static void grade_one(const struct tool_call_spec *p, const struct reply *r,
 	}
 	size_t found, calls;
 	long bad;
-	enum check rc = find_call(ec, r, 0, &found, &bad, &calls, &why);
+	enum check rc = find_call(ec, r, stop, 0, &found, &bad, &calls, &why);
 	if (rc == CHECK_OK) {
 		grade_pass(out);
 	} else if (bad >= 0) {
@@ -418,7 +420,7 @@ out:
 
 /* grade_exact: the reply's calls are the expected ones, one for one. */
 static void grade_exact(const struct tool_call_spec *p, const struct reply *r,
-			struct grade_result *out)
+			volatile sig_atomic_t *stop, struct grade_result *out)
 {
 	size_t n = p->n > r->ntool_calls ? p->n : r->ntool_calls;
 	char *got = got_names(r);
@@ -441,7 +443,7 @@ static void grade_exact(const struct tool_call_spec *p, const struct reply *r,
 	}
 	for (size_t i = 0; i < p->n; i++) {
 		char *why = NULL;
-		enum check rc = check_args(&p->calls[i], &r->tool_calls[i], r->redact, &why);
+		enum check rc = check_args(&p->calls[i], &r->tool_calls[i], r->redact, stop, &why);
 		if (rc != CHECK_OK) {
 			report_args(out, rc, p->calls[i].name, (long)i, why);
 			free(why);
@@ -456,7 +458,7 @@ out:
 /* grade_ordered: the expected calls appear in order, other calls may come
  * between them (the earliest matching call is taken for each). */
 static void grade_ordered(const struct tool_call_spec *p, const struct reply *r,
-			  struct grade_result *out)
+			  volatile sig_atomic_t *stop, struct grade_result *out)
 {
 	size_t pos = 0;
 	for (size_t j = 0; j < p->n; j++) {
@@ -464,7 +466,7 @@ static void grade_ordered(const struct tool_call_spec *p, const struct reply *r,
 		size_t found, calls;
 		long bad;
 		char *why = NULL;
-		enum check rc = find_call(ec, r, pos, &found, &bad, &calls, &why);
+		enum check rc = find_call(ec, r, stop, pos, &found, &bad, &calls, &why);
 		if (rc == CHECK_OK) {
 			pos = found + 1;
 			continue;
@@ -491,12 +493,13 @@ static void tool_call_grade(const void *priv, const struct grade_input *in,
 			    struct grade_result *out)
 {
 	const struct tool_call_spec *p = priv;
+	volatile sig_atomic_t *stop = in->rt ? in->rt->stop : NULL;
 	if (!p->sequence)
-		grade_one(p, in->reply, out);
+		grade_one(p, in->reply, stop, out);
 	else if (p->ordered)
-		grade_ordered(p, in->reply, out);
+		grade_ordered(p, in->reply, stop, out);
 	else
-		grade_exact(p, in->reply, out);
+		grade_exact(p, in->reply, stop, out);
 }
 
 static void tool_call_release(void *priv)

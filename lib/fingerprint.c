@@ -6,7 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/stat.h>
 
 #include <openssl/evp.h>
 
@@ -54,17 +53,10 @@ static char *hash_file(const char *path, char **why)
 	char hash[FINGERPRINT_HASH_SIZE];
 	char *out = NULL;
 	EVP_MD_CTX *ctx = NULL;
-	struct stat st;
 	size_t n, total = 0;
-	FILE *f = fopen(path, "rb");
-	if (!f) {
-		*why = xasprintf("cannot open '%s': %s", path, strerror(errno));
+	FILE *f = util_open_regular(path, why);
+	if (!f)
 		return NULL;
-	}
-	if (fstat(fileno(f), &st) < 0 || !S_ISREG(st.st_mode)) {
-		*why = xasprintf("'%s' is not a regular file", path);
-		goto out;
-	}
 	ctx = EVP_MD_CTX_new();
 	if (!ctx || !EVP_DigestInit_ex(ctx, EVP_sha256(), NULL)) {
 		*why = xstrdup("sha-256 is not available");

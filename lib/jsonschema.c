@@ -29,6 +29,7 @@
 #define JS_MAX_SCHEMA_DEPTH 200   /* nested subschemas in one document */
 #define JS_MAX_JSON_DEPTH 512     /* nesting of a schema document; of values compared */
 #define JS_MAX_EVAL_DEPTH 1000    /* nested subschema evaluations while validating */
+#define JS_POLL_STEPS 4096        /* validation looks at the stop flag this often */
 #define JS_MAX_DOCS 100           /* documents loaded by $ref */
 #define JS_MAX_FILE ((size_t)16 << 20)
 #define JS_HASH_DEPTH 64
@@ -184,6 +185,7 @@ struct jsonschema {
 	struct memo nodes;
 	struct js_node meta[2]; /* the metaschemas of draft 2020-12 and draft-07 */
 	int draft;
+	size_t max_steps;       /* the step budget of one validation */
 };
 
 struct compiler {
@@ -313,10 +315,21 @@ static bool json_depth_ok(const cJSON *v, int max)
 	return true;
 }
 
-/* json_equal: JSON equality (1 == 1.0, key order ignored); -1 when the
- * values nest too deeply to compare. */
-static int json_equal(const cJSON *a, const cJSON *b, int depth)
+/* json_size: the number of values in v, counted down to the depth a schema
+ * may nest. */
+static size_t json_size(const cJSON *v, int depth)
 {
+	size_t n = 1;
+	for (const cJSON *c = v->child; c && depth < JS_MAX_JSON_DEPTH; c = c->next)
+		n += json_size(c, depth + 1);
+	return n;
+}
+
+/* json_equal: JSON equality (1 == 1.0, key order ignored); -1 when the
+ * values nest too deeply to compare.  *work grows by the values visited. */
+static int json_equal(const cJSON *a, const cJSON *b, int depth, size_t *work)
+{
+	(*work)++;
 	if (depth > JS_MAX_JSON_DEPTH)
 		return -1;
 	int ta = a->type & 0xff, tb = b->type & 0xff;
@@ -331,7 +344,7 @@ static int json_equal(const cJSON *a, const cJSON *b, int depth)
 	case cJSON_Array: {
 		const cJSON *x = a->child, *y = b->child;
 		for (; x && y; x = x->next, y = y->next) {
-			int r = json_equal(x, y, depth + 1);
+			int r = json_equal(x, y, depth + 1, work);
 			if (r != 1)
 				return r;
 		}
@@ -349,7 +362,7 @@ static int json_equal(const cJSON *a, const cJSON *b, int depth)
 			const cJSON *y = get(b, x->string);
 			if (!y)
 				return 0;
-			int r = json_equal(x, y, depth + 1);
+			int r = json_equal(x, y, depth + 1, work);
 			if (r != 1)
 				return r;
 		}
@@ -379,9 +392,11 @@ static uint64_t str_hash(const char *s)
 }
 
 /* json_hash: a hash consistent with json_equal (objects hash their members
- * in any order; values nested past JS_HASH_DEPTH all hash alike). */
-static uint64_t json_hash(const cJSON *v, int depth)
+ * in any order; values nested past JS_HASH_DEPTH all hash alike); *work
+ * grows by the values visited. */
+static uint64_t json_hash(const cJSON *v, int depth, size_t *work)
 {
+	(*work)++;
 	if (depth > JS_HASH_DEPTH)
 		return 1;
 	switch (v->type & 0xff) {
@@ -396,13 +411,13 @@ static uint64_t json_hash(const cJSON *v, int depth)
 	case cJSON_Array: {
 		uint64_t h = 4;
 		for (const cJSON *c = v->child; c; c = c->next)
-			h = mix64(h * 31 + json_hash(c, depth + 1));
+			h = mix64(h * 31 + json_hash(c, depth + 1, work));
 		return h;
 	}
 	case cJSON_Object: {
 		uint64_t h = 5;
 		for (const cJSON *c = v->child; c; c = c->next)
-			h += mix64(str_hash(c->string) ^ json_hash(c, depth + 1));
+			h += mix64(str_hash(c->string) ^ json_hash(c, depth + 1, work));
 		return mix64(h);
 	}
 	default:
@@ -466,7 +481,8 @@ static void remove_dots(struct buf *o, const char *path, size_t len)
 		} else if (strcmp(p, "/.") == 0) {
 			p[1] = '\0';
 		} else if (strncmp(p, "/../", 4) == 0 || strcmp(p, "/..") == 0) {
-			p += 2;
+			/* "/../x" goes on as "/x", a final "/.." as "/". */
+			p += p[3] ? 3 : 2;
 			*p = '/';
 			size_t i = o->len;
 			while (i > start && o->data[i - 1] != '/')
@@ -2155,6 +2171,7 @@ static struct jsonschema *compile_schema(const cJSON *schema, const struct jsons
 	if (!s->root || (!syntax_only && (resolve_pending(&c) < 0 || check_ref_loops(&c) < 0)))
 		goto out;
 	s->draft = s->root->res->draft;
+	s->max_steps = o->max_steps ? o->max_steps : JSONSCHEMA_MAX_STEPS;
 out:
 	free(uri);
 	free(c.base_real);
@@ -2225,6 +2242,10 @@ struct vctx {
 	size_t nerrs;
 	bool collect;           /* failures here fail the whole instance: record them */
 	bool abort;             /* a limit was hit: the answer is -1 */
+	size_t steps;           /* work done, against max_steps */
+	size_t max_steps;
+	size_t poll_at;         /* when to look at *stop next */
+	volatile sig_atomic_t *stop;
 	size_t depth;
 	size_t nscope;
 	size_t npath;
@@ -2353,6 +2374,26 @@ static void limit(struct vctx *x, const struct js_node *n, const char *kw, const
 	va_start(ap, fmt);
 	add_error(x, n, kw, NULL, fmt, ap);
 	va_end(ap);
+}
+
+/* spend: count k steps of work at n; false, and the answer -1, past the
+ * budget or once *stop is set (looked at every JS_POLL_STEPS steps). */
+static bool spend(struct vctx *x, const struct js_node *n, size_t k)
+{
+	x->steps += k;
+	if (x->steps > x->max_steps) {
+		limit(x, n, "", "validation took more than %zu steps (anyOf, oneOf or $ref branches "
+				"that multiply?)", x->max_steps);
+		return false;
+	}
+	if (x->stop && x->steps >= x->poll_at) {
+		x->poll_at = x->steps + JS_POLL_STEPS;
+		if (*x->stop) {
+			limit(x, n, "", "validation interrupted");
+			return false;
+		}
+	}
+	return true;
 }
 
 static bool push_key(struct vctx *x, const char *key)
@@ -2514,13 +2555,13 @@ static int hashed_cmp(const void *a, const void *b)
 /* check_unique: uniqueItems, pairwise for short arrays and by hash above. */
 static bool check_unique(struct vctx *x, const struct js_node *n, const cJSON *v, size_t count)
 {
-	size_t i = 0, j = 0;
+	size_t i = 0, j = 0, work = 0;
 	int found = 0;
 	if (count <= JS_SMALL_PAIRS) {
 		for (const cJSON *a = v->child; a; a = a->next, i++) {
 			j = i + 1;
 			for (const cJSON *b = a->next; b; b = b->next, j++) {
-				found = json_equal(a, b, 0);
+				found = json_equal(a, b, 0, &work);
 				if (found)
 					goto done;
 			}
@@ -2529,11 +2570,11 @@ static bool check_unique(struct vctx *x, const struct js_node *n, const cJSON *v
 		struct hashed *h = xmalloc(count * sizeof(*h));
 		size_t k = 0;
 		for (const cJSON *a = v->child; a; a = a->next, k++)
-			h[k] = (struct hashed){json_hash(a, 0), k, a};
+			h[k] = (struct hashed){json_hash(a, 0, &work), k, a};
 		qsort(h, count, sizeof(*h), hashed_cmp);
-		for (size_t s = 0; s < count && !found; s++) {
+		for (size_t s = 0; s < count && !found && work <= x->max_steps; s++) {
 			for (size_t t = s + 1; t < count && h[t].h == h[s].h; t++) {
-				found = json_equal(h[s].v, h[t].v, 0);
+				found = json_equal(h[s].v, h[t].v, 0, &work);
 				if (found) {
 					i = h[s].i;
 					j = h[t].i;
@@ -2544,6 +2585,8 @@ static bool check_unique(struct vctx *x, const struct js_node *n, const cJSON *v
 		free(h);
 	}
 done:
+	if (!spend(x, n, work))
+		return false;
 	if (found < 0) {
 		limit(x, n, "uniqueItems", "items nested too deeply to compare");
 		return false;
@@ -2742,6 +2785,8 @@ static bool check_object(struct vctx *x, const struct js_node *n, const cJSON *v
 	}
 	if (n->required) {
 		for (const cJSON *r = n->required->child; r; r = r->next) {
+			if (!spend(x, n, 1))
+				return false;
 			if (get(v, r->valuestring))
 				continue;
 			report(x, n, "required", r->valuestring, "required property missing");
@@ -2756,6 +2801,8 @@ static bool check_object(struct vctx *x, const struct js_node *n, const cJSON *v
 		if (!get(v, d->name))
 			continue;
 		for (const cJSON *r = d->props->child; r; r = r->next) {
+			if (!spend(x, n, 1))
+				return false;
 			if (get(v, r->valuestring))
 				continue;
 			report(x, n, dkw, r->valuestring,
@@ -2825,8 +2872,12 @@ static bool check_value(struct vctx *x, const struct js_node *n, const cJSON *v)
 	}
 	if (n->enum_values) {
 		int r = 0;
-		for (const cJSON *e = n->enum_values->child; e && r == 0; e = e->next)
-			r = json_equal(e, v, 0);
+		for (const cJSON *e = n->enum_values->child; e && r == 0; e = e->next) {
+			size_t work = 0;
+			r = json_equal(e, v, 0, &work);
+			if (!spend(x, n, work))
+				return false;
+		}
 		if (r < 0) {
 			limit(x, n, "enum", "value nested too deeply to compare");
 			return false;
@@ -2847,7 +2898,10 @@ static bool check_value(struct vctx *x, const struct js_node *n, const cJSON *v)
 		}
 	}
 	if (n->const_value) {
-		int r = json_equal(n->const_value, v, 0);
+		size_t work = 0;
+		int r = json_equal(n->const_value, v, 0, &work);
+		if (!spend(x, n, work))
+			return false;
 		if (r < 0) {
 			limit(x, n, "const", "value nested too deeply to compare");
 			return false;
@@ -3026,6 +3080,8 @@ static bool check_unevaluated(struct vctx *x, const struct js_node *n, const cJS
  * compiles as a schema of that draft (references left unresolved). */
 static bool check_meta(struct vctx *x, const struct js_node *n, const cJSON *v)
 {
+	if (!spend(x, n, json_size(v, 0)))
+		return false;
 	if (cJSON_IsBool(v))
 		return true;
 	if (!cJSON_IsObject(v)) {
@@ -3046,6 +3102,8 @@ static bool check_meta(struct vctx *x, const struct js_node *n, const cJSON *v)
 
 static bool validate(struct vctx *x, const struct js_node *n, const cJSON *v, struct js_eval *ev)
 {
+	if (x->abort || !spend(x, n, 1))
+		return false;
 	if (n->flags & N_META)
 		return check_meta(x, n, v);
 	if (n->flags & N_BOOL) {
@@ -3054,8 +3112,6 @@ static bool validate(struct vctx *x, const struct js_node *n, const cJSON *v, st
 		report(x, n, NULL, NULL, "value not allowed (the schema is false)");
 		return false;
 	}
-	if (x->abort)
-		return false;
 	if (x->depth >= JS_MAX_EVAL_DEPTH) {
 		limit(x, n, "", "validation nested more than %d levels deep (a $ref loop?)",
 		      JS_MAX_EVAL_DEPTH);
@@ -3107,10 +3163,15 @@ static bool validate(struct vctx *x, const struct js_node *n, const cJSON *v, st
 }
 
 int jsonschema_validate(const struct jsonschema *s, const cJSON *instance,
-			struct jsonschema_error *errs, size_t max_errs, size_t *nerrs)
+			volatile sig_atomic_t *stop, struct jsonschema_error *errs, size_t max_errs,
+			size_t *nerrs)
 {
 	struct vctx ctx;
 	struct vctx *x = &ctx;
+	x->steps = 0;
+	x->max_steps = s->max_steps;
+	x->poll_at = 0;
+	x->stop = stop;
 	x->errs = errs;
 	x->max_errs = errs ? max_errs : 0;
 	x->nerrs = 0;

@@ -24,6 +24,7 @@
 #ifndef CANARY_JSONSCHEMA_H
 #define CANARY_JSONSCHEMA_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -48,6 +49,8 @@ struct jsonschema_options {
 	/* JSONSCHEMA_DRAFT_2020 (also for 0) or JSONSCHEMA_DRAFT_7: the draft of
 	 * documents without a "$schema" naming one. */
 	int default_draft;
+	/* The step budget of each validation (0: JSONSCHEMA_MAX_STEPS). */
+	size_t max_steps;
 };
 
 /* jsonschema_compile: compile schema (options may be NULL).  A bad schema
@@ -69,13 +72,23 @@ struct jsonschema_error {
 	char *message;   /* lowercase, one line: "expected string, got integer" */
 };
 
+/* The work one validation may do, in steps: a step is a subschema applied to
+ * a value, a required property looked up, or a value visited to compare
+ * (enum, const, uniqueItems), hash (uniqueItems) or read as a schema (a
+ * metaschema $ref).  A valid 1 MiB reply against a forty-keyword schema
+ * takes about 144,000 steps (bench/jsonschema_bench.c), 10,000,000 about
+ * half a second; 40 nested anyOf levels of two $refs each would take 2^40. */
+#define JSONSCHEMA_MAX_STEPS 10000000
+
 /* jsonschema_validate: 1 when instance is valid, 0 when it is not, -1 when
- * validation could not decide (nesting or $ref loops past 1000 levels, a
- * regex past its match limit).  Up to max_errs errors (the first found) go
- * to errs and their count to *nerrs; on -1 the last of them says why.
- * errs may be NULL when max_errs is 0, and nerrs may be NULL. */
+ * validation could not decide (nesting or $ref loops past 1000 levels, more
+ * steps than the budget, a regex past its match limit, or *stop
+ * set while it ran; stop may be NULL).  Up to max_errs errors (the first
+ * found) go to errs and their count to *nerrs; on -1 the last of them says
+ * why.  errs may be NULL when max_errs is 0, and nerrs may be NULL. */
 int jsonschema_validate(const struct jsonschema *s, const cJSON *instance,
-			struct jsonschema_error *errs, size_t max_errs, size_t *nerrs);
+			volatile sig_atomic_t *stop, struct jsonschema_error *errs, size_t max_errs,
+			size_t *nerrs);
 
 /* jsonschema_error_format: "/attendee_emails: required property missing
  * (schema /required)"; the whole instance shows as "(root)". */

@@ -150,6 +150,21 @@ static void grading_record(struct grading *gr, const struct grader *g, struct gr
 	grade_result_release(res);
 }
 
+/* Record a grader's result that ran here; an error while the run stops is
+ * the stop's doing (a validation or a program cut short), not a measurement,
+ * and leaves the sample unmeasured. */
+static void grading_record_ran(struct grading *gr, const struct grader *g,
+			       struct grade_result *res)
+{
+	volatile sig_atomic_t *stop = gr->rt ? gr->rt->stop : NULL;
+	if (res->grade == GRADE_ERROR && stop && *stop) {
+		gr->interrupted = true;
+		grade_result_release(res);
+		return;
+	}
+	grading_record(gr, g, res);
+}
+
 /* Give the sample its final grade and hand it on.  A definite failure is a
  * measurement; an undecided grader alone is not. */
 static void grading_finish(struct grading *gr)
@@ -237,7 +252,7 @@ static void grading_start(struct grading *gr, const struct suite_case *c, enum s
 		}
 		struct grade_result res = {.grade = GRADE_PASS};
 		grader_run(g, &in, &res);
-		grading_record(gr, g, &res);
+		grading_record_ran(gr, g, &res);
 	}
 	if (deferred) {
 		gr->pending++;
@@ -303,7 +318,7 @@ static void grading_drain(struct grading_queue *q, volatile sig_atomic_t *stop)
 			}
 			struct grade_result res = {.grade = GRADE_PASS};
 			grader_run(g, &in, &res);
-			grading_record(gr, g, &res);
+			grading_record_ran(gr, g, &res);
 		}
 		if (--gr->pending == 0)
 			grading_finish(gr);
@@ -759,6 +774,8 @@ struct run *run_execute(struct suite *s, const struct run_options *o, char **err
 	r->suite = s;
 	r->alpha = o->alpha;
 	r->strict = o->strict;
+	r->rt.stop = o->stop;
+	r->rt.grace_ms = o->transport.grace_ms;
 	r->judge_template = JUDGE_PROMPT_VERSION;
 	r->judge_template_hash = judge_prompt_hash();
 	r->started_wall_ms = util_wall_ms();

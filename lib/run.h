@@ -136,7 +136,9 @@ struct run_options {
 	int shard_count;        /* 0: not sharded */
 	double alpha;           /* --alpha (0: 0.05) */
 	bool strict;            /* --strict: flaky fails the run */
-	volatile sig_atomic_t *stop; /* set by a signal handler, or NULL */
+	/* Set by a signal handler, or NULL: 1 stops the run (requests and exec
+	 * graders in flight get transport.grace_ms), 2 or more ends the grace. */
+	volatile sig_atomic_t *stop;
 	/* on_sample: called after each sample is graded (for progress and
 	 * --verbose), or NULL. */
 	void (*on_sample)(const struct run *r, const struct case_result *cr,

@@ -714,6 +714,8 @@ int transport_run(struct transport *t, volatile sig_atomic_t *stop, char **err)
 			t->stopping = true;
 			deadline = now + (double)t->o.grace_ms;
 		}
+		if (t->stopping && *stop > 1)
+			deadline = now; /* a second signal: no more grace */
 		if (t->stopping) {
 			fail_pending(t);
 			if (now >= deadline)

@@ -81,8 +81,9 @@ void transport_submit(struct transport *t, struct http_request *req);
 /* transport_run: run until every request, and every request submitted by a
  * done() callback, has finished.  When *stop becomes non-zero, nothing new
  * starts, queued requests finish as failures ("interrupted"), and in-flight
- * ones get grace_ms before they are cut off.  -1 and *err only when libcurl
- * itself fails. */
+ * ones (target and judge alike) get grace_ms before they are cut off, or
+ * none once *stop is 2 or more (a second signal).  -1 and *err only when
+ * libcurl itself fails. */
 int transport_run(struct transport *t, volatile sig_atomic_t *stop, char **err);
 void transport_get_stats(const struct transport *t, struct transport_stats *out);
 void transport_free(struct transport *t);

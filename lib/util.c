@@ -2,6 +2,7 @@
 #include "util.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <fnmatch.h>
 #include <limits.h>
 #include <math.h>
@@ -9,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -533,13 +535,33 @@ out:
 	return out;
 }
 
-char *util_read_file(const char *path, size_t max, size_t *len, char **err)
+FILE *util_open_regular(const char *path, char **err)
 {
-	FILE *f = fopen(path, "rb");
-	if (!f) {
+	struct stat st;
+	/* O_NONBLOCK: opening a FIFO without a writer must not block. */
+	int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0) {
 		*err = xasprintf("cannot open '%s': %s", path, strerror(errno));
 		return NULL;
 	}
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		*err = xasprintf("'%s' is not a regular file", path);
+		close(fd);
+		return NULL;
+	}
+	FILE *f = fdopen(fd, "rb");
+	if (!f) {
+		*err = xasprintf("cannot open '%s': %s", path, strerror(errno));
+		close(fd);
+	}
+	return f;
+}
+
+char *util_read_file(const char *path, size_t max, size_t *len, char **err)
+{
+	FILE *f = util_open_regular(path, err);
+	if (!f)
+		return NULL;
 	char *out = util_read_stream(f, path, max, len, err);
 	fclose(f);
 	return out;

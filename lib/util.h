@@ -134,8 +134,12 @@ long long util_wall_ms(void);
  * long long fits out (at most "-292275055-05-16T16:47:05Z"). */
 void util_rfc3339(long long wall_ms, char out[32]);
 
-/* util_read_file: read a whole file, at most max bytes; NULL and *err when
- * it cannot be read. */
+/* util_open_regular: open path for reading; NULL and *err when it cannot be
+ * opened or is not a regular file (a FIFO, a device or a folder would
+ * block or never end), without blocking. */
+FILE *util_open_regular(const char *path, char **err);
+/* util_read_file: read a whole regular file, at most max bytes; NULL and
+ * *err when it cannot be read (see util_open_regular). */
 char *util_read_file(const char *path, size_t max, size_t *len, char **err);
 /* util_read_stream: all of f, at most max bytes; name is for messages. */
 char *util_read_stream(FILE *f, const char *name, size_t max, size_t *len, char **err);

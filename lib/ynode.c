@@ -12,12 +12,14 @@
 
 #define YNODE_MAX_DEPTH 64
 #define YNODE_MAX_NODES 1000000
+#define YNODE_MAX_TEXT ((size_t)64 << 20)
 /* A mapping gets a hash index of its keys once it holds this many. */
 #define KEY_INDEX_MIN 16
 
 struct frame {
 	struct ynode *node;
 	char *anchor;
+	size_t nodes, text;  /* the document's expanded size when the node began */
 	struct ynode **items;
 	size_t n, cap;
 	size_t *keys;      /* map: open-addressing index of items[] positions + 1 */
@@ -27,6 +29,7 @@ struct frame {
 struct anchor {
 	char *name;        /* NULL: a free slot */
 	struct ynode *node;
+	size_t nodes, text; /* what the node expands to: nodes, scalar bytes */
 };
 
 struct builder {
@@ -35,7 +38,8 @@ struct builder {
 	int depth;
 	struct anchor *anchors; /* open addressing, acap slots (a power of two) */
 	size_t nanchors, acap;
-	size_t nodes;
+	size_t nodes;      /* the document with every alias expanded: nodes, */
+	size_t text;       /* and bytes of scalar text */
 	int documents;
 };
 
@@ -62,8 +66,25 @@ static struct ynode *new_node(struct builder *b, enum ynode_kind kind, yaml_mark
 	n->file = b->doc->file;
 	n->line = (int)m.line + 1;
 	n->col = (int)m.column + 1;
-	b->nodes++;
 	return n;
+}
+
+/* grow: add what a node, or an alias, adds to the expanded document (at
+ * mark m); -1 past the limits, which bound every walk of the tree and every
+ * conversion to JSON, however its aliases are shared out. */
+static int grow(struct builder *b, size_t nodes, size_t text, yaml_mark_t m, char **err)
+{
+	b->nodes += nodes;
+	b->text += text;
+	if (b->nodes > YNODE_MAX_NODES)
+		*err = mark_error(b->doc, m, "document has more than a million nodes "
+					     "(an alias counts as every node it repeats)");
+	else if (b->text > YNODE_MAX_TEXT)
+		*err = mark_error(b->doc, m, "document has more than 64 MiB of text "
+					     "(an alias counts as all the text it repeats)");
+	else
+		return 0;
+	return -1;
 }
 
 static size_t hash_bytes(const char *s, size_t len)
@@ -85,7 +106,8 @@ static struct anchor *anchor_slot(struct anchor *slots, size_t cap, const char *
 	return &slots[i];
 }
 
-static void add_anchor(struct builder *b, const char *name, struct ynode *n)
+static void add_anchor(struct builder *b, const char *name, struct ynode *n, size_t nodes,
+		       size_t text)
 {
 	if (2 * (b->nanchors + 1) > b->acap) {
 		size_t cap = b->acap ? 2 * b->acap : 64;
@@ -102,15 +124,18 @@ static void add_anchor(struct builder *b, const char *name, struct ynode *n)
 		a->name = xstrdup(name);
 		b->nanchors++;
 	}
-	a->node = n; /* YAML lets a later anchor override */
+	/* YAML lets a later anchor override */
+	a->node = n;
+	a->nodes = nodes;
+	a->text = text;
 }
 
-static struct ynode *find_anchor(struct builder *b, const char *name)
+static const struct anchor *find_anchor(struct builder *b, const char *name)
 {
 	if (!b->acap)
 		return NULL;
 	struct anchor *a = anchor_slot(b->anchors, b->acap, name);
-	return a->name ? a->node : NULL;
+	return a->name ? a : NULL;
 }
 
 static bool same_key(const struct ynode *a, const struct ynode *b)
@@ -196,6 +221,8 @@ static int push(struct builder *b, struct ynode *n, const char *anchor, char **e
 	memset(f, 0, sizeof(*f));
 	f->node = n;
 	f->anchor = anchor ? xstrdup(anchor) : NULL;
+	f->nodes = b->nodes;
+	f->text = b->text;
 	return 0;
 }
 
@@ -212,7 +239,7 @@ static int pop(struct builder *b, char **err)
 	f->keys = NULL;
 	f->kcap = 0;
 	if (f->anchor) {
-		add_anchor(b, f->anchor, n);
+		add_anchor(b, f->anchor, n, b->nodes - f->nodes + 1, b->text - f->text);
 		free(f->anchor);
 	}
 	f->items = NULL;
@@ -224,6 +251,7 @@ static int pop(struct builder *b, char **err)
 static int handle(struct builder *b, yaml_event_t *ev, char **err)
 {
 	struct ynode *n;
+	const struct anchor *a;
 	switch (ev->type) {
 	case YAML_STREAM_START_EVENT:
 	case YAML_DOCUMENT_END_EVENT:
@@ -243,6 +271,8 @@ static int handle(struct builder *b, yaml_event_t *ev, char **err)
 			*err = mark_error(b->doc, ev->start_mark, "NUL characters are not allowed");
 			return -1;
 		}
+		if (grow(b, 1, ev->data.scalar.length, ev->start_mark, err) < 0)
+			return -1;
 		n = new_node(b, YNODE_SCALAR, ev->start_mark);
 		n->str = arena_strndup(&b->doc->arena, (const char *)ev->data.scalar.value,
 				       ev->data.scalar.length);
@@ -251,14 +281,14 @@ static int handle(struct builder *b, yaml_event_t *ev, char **err)
 			   !(ev->data.scalar.tag &&
 			     strcmp((const char *)ev->data.scalar.tag, YAML_STR_TAG) == 0);
 		if (ev->data.scalar.anchor)
-			add_anchor(b, (const char *)ev->data.scalar.anchor, n);
+			add_anchor(b, (const char *)ev->data.scalar.anchor, n, 1, n->len);
 		break;
 	case YAML_SEQUENCE_START_EVENT:
 	case YAML_MAPPING_START_EVENT:
+		if (grow(b, 1, 0, ev->start_mark, err) < 0)
+			return -1;
 		n = new_node(b, ev->type == YAML_SEQUENCE_START_EVENT ? YNODE_SEQ : YNODE_MAP,
 			     ev->start_mark);
-		if (b->nodes > YNODE_MAX_NODES)
-			goto too_many;
 		return push(b, n,
 			    (const char *)(ev->type == YAML_SEQUENCE_START_EVENT
 						   ? ev->data.sequence_start.anchor
@@ -268,21 +298,19 @@ static int handle(struct builder *b, yaml_event_t *ev, char **err)
 	case YAML_MAPPING_END_EVENT:
 		return pop(b, err);
 	case YAML_ALIAS_EVENT:
-		n = find_anchor(b, (const char *)ev->data.alias.anchor);
-		if (!n) {
+		a = find_anchor(b, (const char *)ev->data.alias.anchor);
+		if (!a) {
 			*err = mark_error(b->doc, ev->start_mark, "unknown alias");
 			return -1;
 		}
+		if (grow(b, a->nodes, a->text, ev->start_mark, err) < 0)
+			return -1;
+		n = a->node;
 		break;
 	default:
 		return 0;
 	}
-	if (b->nodes > YNODE_MAX_NODES)
-		goto too_many;
 	return attach(b, n, err) < 0 ? -1 : 0;
-too_many:
-	*err = mark_error(b->doc, ev->start_mark, "document has more than a million nodes");
-	return -1;
 }
 
 struct ydoc *ydoc_parse(const char *file, const char *data, size_t len, char **err)

@@ -42,9 +42,13 @@ struct ydoc {
 
 /* ydoc_parse: parse one YAML document.  Errors read "file:line:col: what".
  * Duplicate mapping keys, a scalar holding a NUL character, a second
- * document, nesting deeper than 64 and more than a million nodes are
- * errors.  Time is linear in the size of the document (anchors and the keys
- * of large mappings are hashed). */
+ * document and nesting deeper than 64 are errors, and so is a document
+ * that, with every alias expanded (each use counting all it repeats), has
+ * more than a million nodes or 64 MiB of scalar text: the error is at the
+ * node or alias that crosses the limit.  Any walk of the tree, and any
+ * conversion of it to JSON, is so bounded however aliases share it out.
+ * Time is linear in the size of the document (anchors and the keys of
+ * large mappings are hashed). */
 struct ydoc *ydoc_parse(const char *file, const char *data, size_t len, char **err);
 void ydoc_free(struct ydoc *doc);
 
@@ -70,8 +74,9 @@ char *ynode_error(const struct ynode *n, const char *fmt, ...) PRINTF_LIKE(2, 3)
 
 /* ynode_to_json: convert to cJSON; plain scalars become null, booleans and
  * numbers per the YAML 1.2 core schema, everything else a string.  Map keys
- * are always strings.  Fails (NULL, *err) past a million nodes, which bounds
- * alias expansion.  The caller owns the result (cJSON_Delete). */
+ * are always strings.  Fails (NULL, *err) past a million nodes, which
+ * ydoc_parse() already bounds the whole document to.  The caller owns the
+ * result (cJSON_Delete). */
 cJSON *ynode_to_json(const struct ynode *n, char **err);
 
 #endif

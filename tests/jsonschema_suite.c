@@ -151,7 +151,7 @@ static bool run_test(const struct jsonschema *s, const char *compile_err, const 
 	}
 	struct jsonschema_error errs[MAX_ERRS];
 	size_t n = 0;
-	int rc = jsonschema_validate(s, data, errs, MAX_ERRS, &n);
+	int rc = jsonschema_validate(s, data, NULL, errs, MAX_ERRS, &n);
 	bool want = cJSON_IsTrue(valid);
 	bool ok = rc == (want ? 1 : 0);
 	if (!ok) {

@@ -41,8 +41,14 @@ it names (suites, agent scripts).  test.json keys (all optional but args):
   hold_lock     a path (with the expansions) the runner holds an flock on
                 while canary runs, as an overlapping run would.
   close_stdout  canary's stdout is a pipe whose reader has already left.
+  fifos         paths (with the expansions) made FIFOs, with no writer,
+                before canary runs.
   interrupt     {"agent": "prod", "after_requests": N, "signal": "SIGINT"}:
-                once the agent has logged N requests, signal canary.
+                once the agent has logged N requests, signal canary; or
+                {"after_file": PATH, ...}: once PATH (with the expansions)
+                exists, e.g. made by an exec grader as it starts.  With
+                "again": true the signal is sent again, every 0.1 s, until
+                canary exits (a second signal must end the grace).
   secret_env    {"seed": N, "rounds": R, "random": [NAME, ...],
                  "percent_encoded": [NAME, ...]}: the case runs R times, each
                 time with every NAME set to a new random secret of 8 to 64
@@ -226,10 +232,16 @@ def log_lines(path):
         return 0
 
 
-def run_canary(args, case_dir, env, spec, logs):
-    """Run canary; with "interrupt", signal it once an agent has seen enough
-    requests (polling the agent's log, which it flushes per request)."""
-    intr = spec.get("interrupt")
+def interrupt_ready(intr, logs):
+    if "after_file" in intr:
+        return os.path.exists(intr["after_file"])
+    return log_lines(logs[intr["agent"]]) >= intr["after_requests"]
+
+
+def run_canary(args, case_dir, env, spec, logs, intr):
+    """Run canary; with an interrupt spec, signal it once an agent has seen
+    enough requests (polling the agent's log, which it flushes per request)
+    or a file exists.  A canary that outlives TIMEOUT is killed."""
     if spec.get("close_stdout"):
         r, w = os.pipe()
         os.close(r)
@@ -243,13 +255,24 @@ def run_canary(args, case_dir, env, spec, logs):
     proc = subprocess.Popen(args, cwd=case_dir, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + TIMEOUT
-    while log_lines(logs[intr["agent"]]) < intr["after_requests"]:
+    while not interrupt_ready(intr, logs):
         if proc.poll() is not None or time.monotonic() > deadline:
             break
         time.sleep(0.01)
+    sig = getattr(signal, intr.get("signal", "SIGINT"))
     if proc.poll() is None:
-        proc.send_signal(getattr(signal, intr.get("signal", "SIGINT")))
-    out, err = proc.communicate(timeout=TIMEOUT)
+        proc.send_signal(sig)
+    while intr.get("again") and proc.poll() is None and time.monotonic() < deadline:
+        try:
+            proc.wait(timeout=0.1)
+        except subprocess.TimeoutExpired:
+            proc.send_signal(sig)
+    try:
+        out, err = proc.communicate(timeout=TIMEOUT)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        out, err = proc.communicate()
+        err += "\n(runner: canary still ran %d s after the signal: killed)" % TIMEOUT
     return subprocess.CompletedProcess(args, proc.returncode, out, err)
 
 
@@ -291,6 +314,8 @@ def run_once(canary, case_dir, spec, secrets):
         env.update(expand(spec.get("env", {}), urls, case_dir, out_dir))
         env.update({k: v for k, v in secrets.items() if "\0" not in k})
         args = [canary] + expand(spec["args"], urls, case_dir, out_dir)
+        for path in expand(spec.get("fifos", []), urls, case_dir, out_dir):
+            os.mkfifo(path)
         lock = None
         if "hold_lock" in spec:
             lock = open(expand(spec["hold_lock"], urls, case_dir, out_dir), "w")
@@ -298,8 +323,9 @@ def run_once(canary, case_dir, spec, secrets):
         for step in spec.get("steps", []):
             subprocess.run([canary] + expand(step, urls, case_dir, out_dir), cwd=case_dir,
                            env=env, capture_output=True, text=True, timeout=TIMEOUT)
+        intr = expand(spec.get("interrupt"), urls, case_dir, out_dir)
         for _ in range(spec.get("runs", 1)):
-            proc = run_canary(args, case_dir, env, spec, logs)
+            proc = run_canary(args, case_dir, env, spec, logs, intr)
         if lock:
             lock.close()
         outputs = {"stdout": proc.stdout, "stderr": proc.stderr}
@@ -361,6 +387,8 @@ def run_once(canary, case_dir, spec, secrets):
                 # canary's own output (a --notify hook) are checked.
                 if fn.endswith(".log") and fn[:-4] not in spec.get("output_agents", []):
                     continue
+                if not os.path.isfile(os.path.join(root, fn)):
+                    continue  # a FIFO of "fifos" would block
                 with open(os.path.join(root, fn), errors="replace") as f:
                     texts[os.path.join(root, fn)] = f.read()
         for secret in spec.get("secrets_absent", []):

@@ -6,6 +6,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -73,7 +74,7 @@ static int run(const struct jsonschema *s, const cJSON *v, size_t max, char **ou
 {
 	struct jsonschema_error *errs = xcalloc(max ? max : 1, sizeof(*errs));
 	size_t n = 99;
-	int rc = jsonschema_validate(s, v, errs, max, &n);
+	int rc = jsonschema_validate(s, v, NULL, errs, max, &n);
 	assert_true(n <= max);
 	struct buf b;
 	buf_init(&b, BUF_MAX_DEFAULT);
@@ -175,7 +176,7 @@ static void test_error_messages(void **state)
 	cJSON *v = parse("{\"a/b~c\": 2}");
 	struct jsonschema_error e[1];
 	size_t n;
-	assert_int_equal(jsonschema_validate(t, v, e, 1, &n), 0);
+	assert_int_equal(jsonschema_validate(t, v, NULL, e, 1, &n), 0);
 	assert_int_equal(n, 1);
 	assert_string_equal(e[0].instance, "/a~1b~0c");
 	assert_string_equal(e[0].keyword, "const");
@@ -348,6 +349,96 @@ static void test_ref_loops(void **state)
 	jsonschema_free(s);
 }
 
+/* anyof_bomb: levels nested anyOf, each of two $refs to the next level. */
+static cJSON *anyof_bomb(int levels)
+{
+	cJSON *schema = cJSON_CreateObject(), *defs = cJSON_AddObjectToObject(schema, "$defs");
+	for (int i = 0; i < levels; i++) {
+		char *next = xasprintf("#/$defs/n%d", i + 1), *name = xasprintf("n%d", i);
+		cJSON *any = cJSON_AddArrayToObject(cJSON_AddObjectToObject(defs, name), "anyOf");
+		for (int k = 0; k < 2; k++) {
+			cJSON *ref = cJSON_CreateObject();
+			cJSON_AddStringToObject(ref, "$ref", next);
+			cJSON_AddItemToArray(any, ref);
+		}
+		free(next);
+		free(name);
+	}
+	char *last = xasprintf("n%d", levels);
+	cJSON_AddStringToObject(cJSON_AddObjectToObject(defs, last), "type", "string");
+	cJSON_AddStringToObject(schema, "$ref", "#/$defs/n0");
+	free(last);
+	return schema;
+}
+
+/* Validation work is bounded: 40 anyOf levels of two $refs each took 2^40
+ * steps (more than eleven minutes); now -1 once the budget is spent. */
+static void test_step_budget(void **state)
+{
+	(void)state;
+	cJSON *bomb = anyof_bomb(40);
+	char *err = NULL, *ptr = NULL;
+	struct jsonschema *s = jsonschema_compile(bomb, NULL, &ptr, &err);
+	cJSON_Delete(bomb);
+	if (!s)
+		fail_msg("%s at %s", err, ptr);
+	char *out;
+	assert_int_equal(check(s, "5", 4, &out), -1);
+	assert_string_equal(out, "(root): validation took more than 10000000 steps (anyOf, oneOf "
+				 "or $ref branches that multiply?) (schema /$defs/n39/anyOf/0)");
+	free(out);
+	assert_int_equal(check(s, "5", 0, NULL), -1);
+
+	/* A set stop flag ends it too, whatever the budget. */
+	volatile sig_atomic_t stop = 1;
+	cJSON *v = parse("5");
+	struct jsonschema_error e[2];
+	size_t n = 0;
+	assert_int_equal(jsonschema_validate(s, v, &stop, e, 2, &n), -1);
+	assert_int_equal(n, 1);
+	assert_string_equal(e[0].message, "validation interrupted");
+	jsonschema_errors_release(e, n);
+	stop = 0;
+	assert_int_equal(jsonschema_validate(s, v, &stop, NULL, 0, NULL), -1);
+	cJSON_Delete(v);
+	jsonschema_free(s);
+
+	/* Ten levels are well within it, but not within a budget of 1000. */
+	bomb = anyof_bomb(10);
+	s = jsonschema_compile(bomb, NULL, &ptr, &err);
+	assert_non_null(s);
+	assert_valid(s, "\"x\"");
+	assert_invalid(s, "5");
+	jsonschema_free(s);
+	struct jsonschema_options small = {.max_steps = 1000};
+	s = jsonschema_compile(bomb, &small, &ptr, &err);
+	cJSON_Delete(bomb);
+	assert_non_null(s);
+	assert_int_equal(check(s, "5", 1, &out), -1);
+	assert_non_null(strstr(out, "validation took more than 1000 steps"));
+	free(out);
+	jsonschema_free(s);
+
+	/* Comparisons count: 300 values found last in an enum of 100,000. */
+	struct buf b;
+	buf_init(&b, BUF_MAX_DEFAULT);
+	buf_addstr(&b, "{\"items\": {\"enum\": [0");
+	for (int i = 1; i < 100000; i++)
+		buf_addf(&b, ", %d", i);
+	buf_addstr(&b, "]}}");
+	s = compile(b.data);
+	buf_reset(&b);
+	buf_addstr(&b, "[99999");
+	for (int i = 1; i < 300; i++)
+		buf_addstr(&b, ", 99999");
+	buf_addch(&b, ']');
+	assert_int_equal(check(s, b.data, 1, &out), -1);
+	assert_non_null(strstr(out, "validation took more than 10000000 steps"));
+	free(out);
+	buf_release(&b);
+	jsonschema_free(s);
+}
+
 static void test_bad_schemas(void **state)
 {
 	(void)state;
@@ -480,6 +571,15 @@ static void test_local_refs(void **state)
 	assert_compile_error(abs, &o, "/$ref", msg);
 	free(abs);
 	free(msg);
+	/* A $ref inside a file climbs from that file's folder: two levels up
+	 * from schemas/ is outside, however many levels the suite's folder has
+	 * (it was cut to one level, into the suite's folder). */
+	write_file(schemas, "nested.json", "{\"$ref\": \"../../outside.json\"}");
+	write_file(base, "outside.json", "{\"type\": \"integer\"}");
+	char *nested = xasprintf("file://%s/suite%%20dir/schemas/nested.json#/$ref", top);
+	assert_compile_error("{\"$ref\": \"schemas/nested.json\"}", &o, nested,
+			     "$ref '../../outside.json' is outside the suite's folder");
+	free(nested);
 	char *ptr;
 	char *err = compile_error("{\"$ref\": \"schemas/missing.json\"}", &o, &ptr);
 	assert_non_null(strstr(err, "cannot open"));
@@ -495,6 +595,12 @@ static void test_local_refs(void **state)
 	unlink(p);
 	free(p);
 	p = xasprintf("%s/country.yaml", schemas);
+	unlink(p);
+	free(p);
+	p = xasprintf("%s/nested.json", schemas);
+	unlink(p);
+	free(p);
+	p = xasprintf("%s/outside.json", base);
 	unlink(p);
 	free(p);
 	unlink(target);
@@ -831,6 +937,7 @@ int main(void)
 		cmocka_unit_test(test_deep_instance),
 		cmocka_unit_test(test_deep_schema),
 		cmocka_unit_test(test_ref_loops),
+		cmocka_unit_test(test_step_budget),
 		cmocka_unit_test(test_bad_schemas),
 		cmocka_unit_test(test_remote_refused),
 		cmocka_unit_test(test_local_refs),

@@ -8,6 +8,7 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
@@ -233,6 +234,29 @@ static void test_char_unsafe(void **state)
 	free(s);
 }
 
+/* A FIFO without a writer, a device or a folder is refused at once: reading
+ * one blocked forever or never ended. */
+static void test_read_file_not_regular(void **state)
+{
+	(void)state;
+	char dir[] = "/tmp/canary-test-util-XXXXXX";
+	assert_non_null(mkdtemp(dir));
+	char *fifo = xasprintf("%s/suite.yaml", dir);
+	assert_int_equal(mkfifo(fifo, 0600), 0);
+	const char *paths[] = {fifo, "/dev/zero", dir};
+	for (size_t i = 0; i < ARRAY_SIZE(paths); i++) {
+		char *err = NULL, *want = xasprintf("'%s' is not a regular file", paths[i]);
+		size_t len;
+		assert_null(util_read_file(paths[i], 100, &len, &err));
+		assert_string_equal(err, want);
+		free(err);
+		free(want);
+	}
+	unlink(fifo);
+	rmdir(dir);
+	free(fifo);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -246,6 +270,7 @@ int main(void)
 		cmocka_unit_test(test_read_file),
 		cmocka_unit_test(test_json_write),
 		cmocka_unit_test(test_char_unsafe),
+		cmocka_unit_test(test_read_file_not_regular),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

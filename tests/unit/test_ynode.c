@@ -178,6 +178,34 @@ static void test_large_documents(void **state)
 	buf_release(&b);
 }
 
+/* laughs: levels of ten aliases of the level before, from a list of ten
+ * scalars (level n expands to (10^(n+1) - 1) / 9 nodes), then a list of
+ * `values` aliases of the last level. */
+static void laughs(struct buf *b, int levels, int values)
+{
+	buf_init(b, 0);
+	buf_addstr(b, "a: &a [x, x, x, x, x, x, x, x, x, x]\n");
+	for (int i = 1; i < levels; i++) {
+		char c = (char)('a' + i), p = (char)('a' + i - 1);
+		buf_addf(b, "%c: &%c [*%c, *%c, *%c, *%c, *%c, *%c, *%c, *%c, *%c, *%c]\n", c, c,
+			 p, p, p, p, p, p, p, p, p, p);
+	}
+	buf_addstr(b, "values:\n");
+	for (int i = 0; i < values; i++)
+		buf_addf(b, "  - *%c\n", 'a' + levels - 1);
+}
+
+/* expect_refused: b's text does not parse, with exactly the error want; b
+ * is released. */
+static void expect_refused(struct buf *b, const char *want)
+{
+	char *err = NULL;
+	assert_null(parse(b->data, &err));
+	assert_string_equal(err, want);
+	free(err);
+	buf_release(b);
+}
+
 static void test_limits(void **state)
 {
 	(void)state;
@@ -194,21 +222,43 @@ static void test_limits(void **state)
 	assert_non_null(strstr(err, "nesting deeper than 64"));
 	free(err);
 	buf_release(&b);
-	/* A billion laughs stays a small tree, and its JSON expansion is capped. */
-	buf_init(&b, 0);
-	buf_addstr(&b, "a: &a [x, x, x, x, x, x, x, x, x, x]\n");
-	for (int i = 1; i < 9; i++)
-		buf_addf(&b, "%c: &%c [*%c, *%c, *%c, *%c, *%c, *%c, *%c, *%c, *%c, *%c]\n", 'a' + i,
-			 'a' + i, 'a' + i - 1, 'a' + i - 1, 'a' + i - 1, 'a' + i - 1, 'a' + i - 1,
-			 'a' + i - 1, 'a' + i - 1, 'a' + i - 1, 'a' + i - 1, 'a' + i - 1);
-	d = parse(b.data, &err);
-	assert_non_null(d);
+	/* A billion laughs is refused at the alias that takes the document,
+	 * expanded, past a million nodes. */
+	laughs(&b, 9, 0);
+	expect_refused(&b, "t.yaml:6:36: document has more than a million nodes "
+			   "(an alias counts as every node it repeats)");
+}
+
+/* The budget is the whole document's: values that each expand to 111,111
+ * nodes, well under a million apiece, took gigabytes together. */
+static void test_alias_budget_document_wide(void **state)
+{
+	(void)state;
+	char *err = NULL;
+	struct buf b;
+	laughs(&b, 5, 7);
+	struct ydoc *d = parse(b.data, &err);
+	if (!d)
+		fail_msg("%s", err);
 	cJSON *j = ynode_to_json(d->root, &err);
-	assert_null(j);
-	assert_non_null(strstr(err, "more than a million nodes"));
-	free(err);
+	assert_non_null(j);
+	cJSON_Delete(j);
 	ydoc_free(d);
 	buf_release(&b);
+	laughs(&b, 5, 8);
+	expect_refused(&b, "t.yaml:14:5: document has more than a million nodes "
+			   "(an alias counts as every node it repeats)");
+
+	/* Text counts too: one 1 MiB string repeated 63 times is 64 MiB. */
+	buf_init(&b, 0);
+	buf_addstr(&b, "a: &a ");
+	for (int i = 0; i < 1 << 20; i++)
+		buf_addch(&b, 'x');
+	buf_addstr(&b, "\nb:\n");
+	for (int i = 0; i < 63; i++)
+		buf_addstr(&b, "  - *a\n");
+	expect_refused(&b, "t.yaml:65:5: document has more than 64 MiB of text "
+			   "(an alias counts as all the text it repeats)");
 }
 
 int main(void)
@@ -219,6 +269,7 @@ int main(void)
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_empty_and_aliases),
 		cmocka_unit_test(test_limits),
+		cmocka_unit_test(test_alias_budget_document_wide),
 		cmocka_unit_test(test_large_documents),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
