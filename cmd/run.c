@@ -71,13 +71,15 @@ static void print_progress(const struct run *r, const struct case_result *cr,
 {
 	(void)cr;
 	struct progress *p = user;
-	if (p->total == 0) {
+	p->done++;
+	if (p->done >= p->total) {
+		/* Confirmations add samples as the run goes. */
+		p->total = 0;
 		for (size_t i = 0; i < r->ncases; i++)
 			if (r->cases[i].selected)
 				p->total += r->cases[i].side[SIDE_EVAL].nsamples +
 					    r->cases[i].side[SIDE_PROD].nsamples;
 	}
-	p->done++;
 	p->errors += s->grade == GRADE_ERROR;
 	double now = util_now_ms();
 	if (now - p->shown < 100 && p->done < p->total)
@@ -291,7 +293,11 @@ static const char run_usage[] =
 	"  --case GLOB           run only cases whose id matches GLOB\n"
 	"  --repeat N            samples per case and target (overrides the suite)\n"
 	"  --alpha P             significance level for repeats (default 0.05,\n"
-	"                        Holm-corrected across strata)\n"
+	"                        corrected across strata and cases)\n"
+	"  --confirm N           re-sample a case whose first samples disagree or\n"
+	"                        miss the threshold: N more per side (default 0)\n"
+	"  --min-valid F         fraction of a side's samples that must be valid\n"
+	"                        when it has more than one (default 0.5)\n"
 	"  --strict              flaky cases (a difference that is not significant)\n"
 	"                        fail the run too\n"
 	"  --concurrency N       requests in flight (default 16)\n"
@@ -352,6 +358,8 @@ enum {
 	OPT_LOCK,
 	OPT_NO_STEP_SUMMARY,
 	OPT_ALPHA,
+	OPT_CONFIRM,
+	OPT_MIN_VALID,
 	OPT_STRICT,
 	OPT_HISTORY,
 	OPT_NOTIFY,
@@ -382,6 +390,8 @@ static const struct option run_options[] = {
 	{"lock", required_argument, NULL, OPT_LOCK},
 	{"no-step-summary", no_argument, NULL, OPT_NO_STEP_SUMMARY},
 	{"alpha", required_argument, NULL, OPT_ALPHA},
+	{"confirm", required_argument, NULL, OPT_CONFIRM},
+	{"min-valid", required_argument, NULL, OPT_MIN_VALID},
 	{"strict", no_argument, NULL, OPT_STRICT},
 	{"history", required_argument, NULL, OPT_HISTORY},
 	{"notify", required_argument, NULL, OPT_NOTIFY},
@@ -562,6 +572,22 @@ int cmd_run(int argc, char **argv)
 			if (errno || *end || end == optarg || !(ro.alpha > 0 && ro.alpha < 1)) {
 				cmd_error("--alpha takes a significance level between 0 and 1 "
 					  "(e.g. 0.05), not '%s'",
+					  optarg);
+				goto out;
+			}
+			break;
+		}
+		case OPT_CONFIRM:
+			if (parse_count("--confirm", optarg, 0, 1000, &ro.confirm) < 0)
+				goto out;
+			break;
+		case OPT_MIN_VALID: {
+			char *end;
+			errno = 0;
+			ro.min_valid = strtod(optarg, &end);
+			if (errno || *end || end == optarg || !(ro.min_valid >= 0 && ro.min_valid <= 1)) {
+				cmd_error("--min-valid takes a fraction from 0 to 1 (e.g. 0.5), not "
+					  "'%s'",
 					  optarg);
 				goto out;
 			}

@@ -321,6 +321,7 @@ static void test_tree_additions(void **state)
 
 	/* --repeat: the samples the run asked for, not the suite's number. */
 	w->results[0].side[SIDE_EVAL].nsamples = 4;
+	w->results[0].repeat = 4;
 	w->samples[0][SIDE_EVAL][3].done = false;
 	cJSON *repeated = report_json_tree(&w->run);
 	assert_int_equal(get(item(field(repeated, "cases"), 0), "repeat")->valueint, 4);
@@ -1869,7 +1870,7 @@ static void test_hostile_counts(void **state)
 	cJSON_ReplaceItemInObjectCaseSensitive(prod, "total", cJSON_CreateNumber(1000000));
 	assert_int_equal(report_check(tree, &err), -1);
 	assert_string_equal(err, "'cases[0].prod.total' is 1000000, more than the case's repeat "
-				 "(1) and the samples listed (1)");
+				 "and confirm (1) and the samples listed (1)");
 	free(err);
 
 	/* The largest counts allowed merge and render without overflow (this

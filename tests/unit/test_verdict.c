@@ -11,8 +11,8 @@
 #include "util.h"
 #include "verdict.h"
 
-#define MAX_CASES 8
-#define MAX_STRATA 3
+#define MAX_CASES 24
+#define MAX_STRATA 20
 
 /* A run built by hand: strata and cases as suite_load would leave them,
  * results as run_execute would leave them before verdict_compute. */
@@ -34,9 +34,10 @@ static void world_init(struct world *w, size_t nstrata)
 	w->suite.strata = w->strata;
 	w->suite.nstrata = nstrata;
 	for (size_t i = 0; i < nstrata; i++) {
-		w->strata[i].name = names[i];
+		w->strata[i].name = names[i] ? names[i] : "other";
 		w->sresults[i].s = &w->strata[i];
 	}
+	w->run.min_valid = VERDICT_MIN_VALID_DEFAULT;
 	w->run.suite = &w->suite;
 	w->run.cases = w->results;
 	w->run.strata = w->sresults;
@@ -59,6 +60,7 @@ static struct case_result *add_case(struct world *w, size_t stratum, double thre
 	c->threshold = threshold;
 	c->repeat = ep + ef + ee;
 	cr->c = c;
+	cr->repeat = c->repeat;
 	cr->selected = true;
 	for (int side = 0; side < SIDE__COUNT; side++) {
 		cr->side[side].passed = counts[side][0];
@@ -158,7 +160,8 @@ static void test_thresholds_with_repeats(void **state)
 
 	/* 2 of 3 against a threshold written as 0.6666666667. */
 	assert_int_equal(one_case(2.0 / 3.0, 2, 1, 0, 2, 1, 0), VERDICT_PASS);
-	assert_int_equal(one_case(0.67, 2, 1, 0, 2, 1, 0), VERDICT_REGRESSION);
+	/* Just below 0.67 on both sides is not significantly below it. */
+	assert_int_equal(one_case(0.67, 2, 1, 0, 2, 1, 0), VERDICT_FLAKY);
 }
 
 static void test_partial_errors(void **state)
@@ -171,7 +174,7 @@ static void test_partial_errors(void **state)
 	struct case_result *a = add_case(&w, 0, 1.0, 4, 0, 1, 5, 0, 0);
 	/* 2 passes, 1 fail, 2 errors: 2/3, over the threshold of 0.6. */
 	struct case_result *b = add_case(&w, 0, 0.6, 5, 0, 0, 2, 1, 2);
-	/* 1 pass, 1 fail, 3 errors at 0.8: measured but failing. */
+	/* 1 pass, 1 fail, 3 errors at 0.8: 2 valid of 5 is too few. */
 	struct case_result *c = add_case(&w, 0, 0.8, 1, 1, 3, 5, 0, 0);
 	verdict_compute(&w.run);
 
@@ -186,7 +189,8 @@ static void test_partial_errors(void **state)
 	assert_true(c->side[SIDE_EVAL].measured);
 	assert_false(c->side[SIDE_EVAL].ok);
 	assert_float_equal(c->side[SIDE_EVAL].rate, 0.5, 1e-12);
-	assert_int_equal(c->verdict, VERDICT_FLAKY); /* 1/2 against 5/5: not significant */
+	assert_int_equal(c->verdict, VERDICT_ERROR);
+	assert_string_equal(c->note, "eval: 2 of 5 samples measured");
 }
 
 static void test_significance(void **state)
@@ -411,6 +415,163 @@ static void test_filtered_cases_ignored(void **state)
 	assert_int_equal(w.run.exit_code, EXIT_PASS);
 }
 
+/* Issue 11, defect 1: strata that cannot reject do not count.  20 strata
+ * of one case at repeat 5; one goes 5/5 -> 0/5 (p = 2/252), the others
+ * pass everything. */
+static void test_untestable_strata_do_not_count(void **state)
+{
+	(void)state;
+	struct world w;
+
+	world_init(&w, 20);
+	struct case_result *broken = NULL;
+	for (size_t s = 0; s < 20; s++) {
+		struct case_result *cr = add_case(&w, s, 0.8, 5, 0, 0, s == 11 ? 0 : 5,
+						  s == 11 ? 5 : 0, 0);
+		if (s == 11)
+			broken = cr;
+	}
+	verdict_compute(&w.run);
+	assert_int_equal(broken->verdict, VERDICT_DRIFT);
+	assert_true(w.sresults[11].significant);
+	assert_float_equal(w.sresults[11].p_adjusted, 2.0 / 252.0, 1e-12);
+	assert_int_equal(w.run.exit_code, EXIT_FAIL);
+	for (size_t s = 0; s < 20; s++)
+		assert_true(s == 11 || w.sresults[s].p_least == 1.0);
+}
+
+/* Defect 2: one case of five goes 0.9 -> 0 while four stay healthy; CMH
+ * alone dilutes it, the case look finds it. */
+static void test_one_broken_case(void **state)
+{
+	(void)state;
+	struct world w;
+
+	world_init(&w, 2);
+	struct case_result *broken = add_case(&w, 0, 0.7, 9, 1, 0, 0, 10, 0);
+	struct case_result *healthy[4];
+	healthy[0] = add_case(&w, 0, 0.7, 9, 1, 0, 10, 0, 0);
+	healthy[1] = add_case(&w, 0, 0.7, 8, 2, 0, 10, 0, 0);
+	healthy[2] = add_case(&w, 0, 0.7, 10, 0, 0, 8, 2, 0);
+	healthy[3] = add_case(&w, 0, 0.7, 9, 1, 0, 9, 1, 0);
+	add_case(&w, 1, 0.7, 9, 1, 0, 9, 1, 0);
+	verdict_compute(&w.run);
+	assert_true(2 * w.sresults[0].p_cmh > 0.05); /* diluted: CMH alone misses it */
+	assert_true(w.sresults[0].significant);
+	assert_int_equal(w.sresults[0].direction, 0);
+	assert_int_equal(broken->verdict, VERDICT_DRIFT);
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(healthy[i]->verdict, VERDICT_PASS);
+	assert_int_equal(w.sresults[0].verdict, VERDICT_DRIFT);
+}
+
+/* Defect 3: a case against the direction of its stratum's significant
+ * difference is flaky, and so is not what names the stratum. */
+static void test_direction(void **state)
+{
+	(void)state;
+	struct world w;
+
+	world_init(&w, 1);
+	struct case_result *worse[4];
+	for (int i = 0; i < 4; i++)
+		worse[i] = add_case(&w, 0, 0.7, 0, 10, 0, 10, 0, 0);
+	struct case_result *against = add_case(&w, 0, 0.7, 10, 0, 0, 6, 4, 0);
+	verdict_compute(&w.run);
+	assert_true(w.sresults[0].significant);
+	assert_int_equal(w.sresults[0].direction, -1);
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(worse[i]->verdict, VERDICT_EVAL_REGRESSION);
+	assert_int_equal(against->verdict, VERDICT_FLAKY);
+	assert_string_equal(against->note,
+			    "against the direction of its stratum's significant difference");
+	assert_int_equal(w.sresults[0].verdict, VERDICT_EVAL_REGRESSION);
+}
+
+/* Defect 4: at repeat 10, 9 errors and 1 failure decide nothing. */
+static void test_too_few_valid(void **state)
+{
+	(void)state;
+	struct world w;
+
+	world_init(&w, 1);
+	struct case_result *cr = add_case(&w, 0, 1.0, 10, 0, 0, 0, 1, 9);
+	verdict_compute(&w.run);
+	assert_int_equal(cr->verdict, VERDICT_ERROR);
+	assert_string_equal(cr->note, "prod: 1 of 10 samples measured");
+	assert_int_equal(w.run.exit_code, EXIT_ERRORS);
+	/* Half valid is enough by default; --min-valid 0.8 asks more. */
+	assert_int_equal(one_case(1.0, 10, 0, 0, 0, 5, 5), VERDICT_DRIFT);
+	world_init(&w, 1);
+	w.run.min_valid = 0.8;
+	cr = add_case(&w, 0, 1.0, 10, 0, 0, 0, 5, 5);
+	verdict_compute(&w.run);
+	assert_int_equal(cr->verdict, VERDICT_ERROR);
+	assert_string_equal(cr->note, "prod: 5 of 10 samples measured");
+	/* Even at --min-valid 0, one valid sample of ten cannot reach alpha
+	 * (p >= 1/11), while ten could. */
+	world_init(&w, 1);
+	w.run.min_valid = 0.0;
+	cr = add_case(&w, 0, 1.0, 10, 0, 0, 0, 2, 8);
+	verdict_compute(&w.run);
+	assert_int_equal(cr->verdict, VERDICT_DRIFT);
+	world_init(&w, 1);
+	w.run.min_valid = 0.0;
+	cr = add_case(&w, 0, 1.0, 10, 0, 0, 0, 1, 9);
+	verdict_compute(&w.run);
+	assert_int_equal(cr->verdict, VERDICT_ERROR);
+}
+
+/* Defect 5: both sides below the threshold is a regression only when
+ * both are significantly below it. */
+static void test_regression_by_test(void **state)
+{
+	(void)state;
+	struct world w;
+
+	world_init(&w, 1);
+	struct case_result *borderline = add_case(&w, 0, 0.7, 6, 4, 0, 6, 4, 0);
+	struct case_result *broken = add_case(&w, 0, 0.7, 1, 9, 0, 0, 10, 0);
+	verdict_compute(&w.run);
+	assert_int_equal(borderline->verdict, VERDICT_FLAKY);
+	assert_string_equal(borderline->note, "prod 6/10 vs threshold 0.7: not significantly below");
+	assert_int_equal(broken->verdict, VERDICT_REGRESSION);
+	assert_true(broken->below);
+	/* P(X <= 1) for binomial(10, 0.7) is 1.44e-4, the larger of the two. */
+	assert_float_equal(broken->p_below, 1.4368e-4, 1e-7);
+	assert_int_equal(w.run.exit_code, EXIT_FAIL);
+	/* Threshold 1: one failure proves the rate below it, as before. */
+	assert_int_equal(one_case(1.0, 4, 1, 0, 3, 2, 0), VERDICT_REGRESSION);
+	/* One sample a side decides as measured. */
+	assert_int_equal(one_case(0.7, 0, 1, 0, 0, 1, 0), VERDICT_REGRESSION);
+}
+
+/* Confirmed cases are tested given that the rule confirmed them. */
+static void test_confirmed(void **state)
+{
+	(void)state;
+	struct world w;
+
+	world_init(&w, 1);
+	w.run.confirm = 9;
+	/* repeat 1: eval passed, prod failed, then 9 more each. */
+	struct case_result *cr = add_case(&w, 0, 1.0, 10, 0, 0, 1, 9, 0);
+	cr->repeat = 1;
+	cr->confirm = 9;
+	cr->confirmed = true;
+	cr->side[SIDE_EVAL].first_passed = 1;
+	cr->side[SIDE_PROD].first_failed = 1;
+	/* Not confirmed: both passed their one sample. */
+	struct case_result *quiet = add_case(&w, 0, 1.0, 1, 0, 0, 1, 0, 0);
+	quiet->side[SIDE_EVAL].first_passed = quiet->side[SIDE_PROD].first_passed = 1;
+	verdict_compute(&w.run);
+	assert_true(cr->repeated);
+	assert_false(quiet->repeated);
+	assert_int_equal(quiet->verdict, VERDICT_PASS);
+	assert_int_equal(cr->verdict, VERDICT_DRIFT);
+	assert_true(cr->p_value < 0.001);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -426,6 +587,12 @@ int main(void)
 		cmocka_unit_test(test_severity_order),
 		cmocka_unit_test(test_exit_codes),
 		cmocka_unit_test(test_filtered_cases_ignored),
+		cmocka_unit_test(test_untestable_strata_do_not_count),
+		cmocka_unit_test(test_one_broken_case),
+		cmocka_unit_test(test_direction),
+		cmocka_unit_test(test_too_few_valid),
+		cmocka_unit_test(test_regression_by_test),
+		cmocka_unit_test(test_confirmed),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
