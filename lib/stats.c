@@ -21,6 +21,9 @@
  * many steps (first-stage outcomes times confirmation outcomes); beyond
  * it the hypergeometric law stands in. */
 #define STAGED_MAX_WORK 10000000.0
+/* Null distributions with more outcomes than this are bounded by the
+ * continuous P(p <= x) <= x rather than listed. */
+#define NULL_MAX_SUPPORT 100000
 
 /* The margins of a 2x2 table, wide enough for pooled sums of int counts. */
 struct margins {
@@ -295,15 +298,76 @@ static double two_sided(const double *pmf, size_t n, size_t obs)
 	return total > 0.0 ? fmin(1.0, tail / total) : 1.0;
 }
 
-/* least_two_sided: the smallest value two_sided() can take over the
- * outcomes of positive probability (those of least probability). */
-static double least_two_sided(const double *pmf, size_t n)
+/* A pmf entry while building a null distribution. */
+struct outcome {
+	double mass;
+	size_t at;
+};
+
+static int outcome_cmp(const void *x, const void *y)
 {
-	size_t least = n;
-	for (size_t s = 0; s < n; s++)
-		if (pmf[s] > 0.0 && (least == n || pmf[s] < pmf[least]))
-			least = s;
-	return least == n ? 1.0 : two_sided(pmf, n, least);
+	const struct outcome *a = x, *b = y;
+	if (a->mass != b->mass)
+		return a->mass < b->mass ? -1 : 1;
+	return a->at < b->at ? -1 : a->at > b->at;
+}
+
+/* null_from_pmf: the null distribution of two_sided() over a pmf: every
+ * outcome's p-value (the mass of the outcomes no more probable, within
+ * R's tolerance) with its probability, merged where they are equal. */
+static void null_from_pmf(const double *pmf, size_t n, struct stats_null *z)
+{
+	memset(z, 0, sizeof(*z));
+	if (n > NULL_MAX_SUPPORT) {
+		z->bound = true;
+		return;
+	}
+	struct outcome *o = xcalloc(n ? n : 1, sizeof(*o));
+	double total = 0.0;
+	size_t m = 0;
+	for (size_t s = 0; s < n; s++) {
+		if (pmf[s] > 0.0)
+			o[m++] = (struct outcome){pmf[s], s};
+		total += pmf[s];
+	}
+	qsort(o, m, sizeof(*o), outcome_cmp);
+	z->p = xcalloc(m ? m : 1, sizeof(*z->p));
+	z->mass = xcalloc(m ? m : 1, sizeof(*z->mass));
+	double below = 0.0; /* mass of the outcomes taken so far */
+	for (size_t s = 0, next; s < m; s = next) {
+		/* The outcomes within the tolerance of o[s] share one p-value. */
+		double thr = o[s].mass * (1.0 + REL_ERR), mass = 0.0;
+		for (next = s; next < m && o[next].mass <= thr; next++)
+			mass += o[next].mass;
+		below += mass;
+		z->p[z->n] = fmin(1.0, below / total);
+		z->mass[z->n++] = mass / total;
+	}
+	free(o);
+}
+
+double stats_null_cdf(const struct stats_null *z, double x)
+{
+	if (z->bound)
+		return fmin(1.0, fmax(0.0, x));
+	double sum = 0.0;
+	for (size_t s = 0; s < z->n && z->p[s] <= x; s++)
+		sum += z->mass[s];
+	return fmin(1.0, sum);
+}
+
+double stats_null_least(const struct stats_null *z)
+{
+	if (z->bound)
+		return 0.0;
+	return z->n ? z->p[0] : 1.0;
+}
+
+void stats_null_release(struct stats_null *z)
+{
+	free(z->p);
+	free(z->mass);
+	memset(z, 0, sizeof(*z));
 }
 
 /* pmf_mean: the expected offset from lo under a pmf. */
@@ -317,26 +381,16 @@ static double pmf_mean(const double *pmf, size_t n)
 	return total > 0.0 ? sum / total : 0.0;
 }
 
-double stats_table_p(const struct stats_table *t, double *min_p)
+double stats_table_p(const struct stats_table *t, struct stats_null *null)
 {
 	struct table_pmf tp;
-	if (!t->staged) {
-		double a = clamp0(t->n[0][0]), b = clamp0(t->n[0][1]);
-		double c = clamp0(t->n[1][0]), d = clamp0(t->n[1][1]);
-		struct margins m;
-		margins_init(&m, a, b, c, d);
-		/* Log-concave: the least probable outcome is an end of the range. */
-		bool low = lhyper(&m, m.lo) <= lhyper(&m, m.hi);
-		double end = low ? m.lo : m.hi;
-		if (min_p)
-			*min_p = m.lo >= m.hi ? 1.0 : fisher(end, m.r1 - end, m.c1 - end,
-							      m.r2 - m.c1 + end);
-		return fisher(a, b, c, d);
-	}
+	if (!t->staged && !null)
+		return fisher(clamp0(t->n[0][0]), clamp0(t->n[0][1]), clamp0(t->n[1][0]),
+			      clamp0(t->n[1][1]));
 	table_pmf(t, &tp);
 	double p = two_sided(tp.pmf, tp.n, tp.obs);
-	if (min_p)
-		*min_p = least_two_sided(tp.pmf, tp.n);
+	if (null)
+		null_from_pmf(tp.pmf, tp.n, null);
 	free(tp.pmf);
 	return p;
 }
@@ -356,7 +410,8 @@ static double cmh_shift(const int (*tables)[4], size_t k)
 	return delta;
 }
 
-double stats_cmh_tables(const struct stats_table *t, size_t k, double *min_p, double *shift)
+double stats_cmh_tables(const struct stats_table *t, size_t k, struct stats_null *null,
+			double *shift)
 {
 	/* First pass: the support of the summed a and the work to get it. */
 	double support = 1.0, work = 0.0;
@@ -369,8 +424,8 @@ double stats_cmh_tables(const struct stats_table *t, size_t k, double *min_p, do
 		work += support * (m.hi - m.lo + 1.0) + (t[i].staged ? staged_work(&t[i]) : 0.0);
 		support += m.hi - m.lo;
 	}
-	if (min_p)
-		*min_p = 1.0;
+	if (null)
+		memset(null, 0, sizeof(*null));
 	if (shift)
 		*shift = 0.0;
 	if (support == 1.0)
@@ -387,8 +442,8 @@ double stats_cmh_tables(const struct stats_table *t, size_t k, double *min_p, do
 		if (shift)
 			*shift = cmh_shift((const int(*)[4])plain, k);
 		free(plain);
-		if (min_p)
-			*min_p = 0.0; /* not enumerated: assume any p is attainable */
+		if (null)
+			null->bound = true; /* not enumerated: any p may be attainable */
 		return p;
 	}
 
@@ -413,8 +468,8 @@ double stats_cmh_tables(const struct stats_table *t, size_t k, double *min_p, do
 		free(tp.pmf);
 	}
 	double p = two_sided(dist, nd, obs);
-	if (min_p)
-		*min_p = least_two_sided(dist, nd);
+	if (null)
+		null_from_pmf(dist, nd, null);
 	if (shift)
 		*shift = (double)obs - mean;
 	free(dist);
@@ -594,31 +649,126 @@ void stats_combine(const struct stats_look *cmh, const struct stats_look *cases,
 {
 	size_t informative = 0;
 	memset(out, 0, sizeof(*out));
-	out->p = 1.0;
-	out->least = 1.0;
-	for (size_t i = 0; i < k; i++)
-		informative += cases[i].least < 1.0;
+	out->cmh = cmh;
+	out->cases = cases;
+	out->k = k;
+	double *sorted = xcalloc(k ? k : 1, sizeof(*sorted));
+	for (size_t i = 0; i < k; i++) {
+		sorted[i] = stats_null_least(&cases[i].null);
+		informative += sorted[i] < 1.0;
+	}
 	/* Tarone inside the stratum: the cases that could reach the case
 	 * look's level share it. */
-	double *sorted = xcalloc(k ? k : 1, sizeof(*sorted));
-	for (size_t i = 0; i < k; i++)
-		sorted[i] = cases[i].least;
 	qsort(sorted, k, sizeof(*sorted), double_cmp);
 	size_t eligible = tarone_count(sorted, k, alpha / 2.0);
 	free(sorted);
 	size_t counted = 0;
 	for (size_t i = 0; i < k; i++)
-		counted += cases[i].least <= alpha / (2.0 * (double)eligible);
+		counted += stats_null_least(&cases[i].null) <= alpha / (2.0 * (double)eligible);
 	bool two_looks = informative > 1 && counted > 0;
 	out->cmh_factor = two_looks ? 2.0 : 1.0;
 	out->case_factor = two_looks ? 2.0 * (double)eligible : 0.0;
-	out->case_level = two_looks ? alpha / (2.0 * (double)eligible) : 0.0;
+	out->case_level = two_looks ? alpha / (2.0 * (double)eligible) : -1.0;
 	out->p = fmin(1.0, out->cmh_factor * cmh->p);
-	out->least = fmin(1.0, out->cmh_factor * cmh->least);
-	for (size_t i = 0; two_looks && i < k; i++) {
-		if (cases[i].least > out->case_level)
+	out->least = fmin(1.0, out->cmh_factor * stats_null_least(&cmh->null));
+	for (size_t i = 0; i < k; i++) {
+		if (!stats_combined_case(out, i))
 			continue;
 		out->p = fmin(out->p, out->case_factor * cases[i].p);
-		out->least = fmin(out->least, out->case_factor * cases[i].least);
+		out->least = fmin(out->least, out->case_factor * stats_null_least(&cases[i].null));
 	}
+}
+
+bool stats_combined_case(const struct stats_combined *c, size_t i)
+{
+	return stats_null_least(&c->cases[i].null) <= c->case_level;
+}
+
+/* A step of the summed null distributions of a family: at x, mass. */
+struct step {
+	double x;
+	double mass;
+};
+
+static int step_cmp(const void *x, const void *y)
+{
+	const struct step *a = x, *b = y;
+	return a->x < b->x ? -1 : a->x > b->x;
+}
+
+/* family_add: the steps of F(x / factor) to the list, or its slope when
+ * it is only bounded. */
+static void family_add(const struct stats_null *z, double factor, struct step **steps,
+		       size_t *n, size_t *cap, double *slope)
+{
+	if (z->bound) {
+		*slope += 1.0 / factor;
+		return;
+	}
+	for (size_t s = 0; s < z->n; s++) {
+		if (*n == *cap) {
+			*cap = *cap ? 2 * *cap : 64;
+			*steps = xreallocarray(*steps, *cap, sizeof(**steps));
+		}
+		(*steps)[(*n)++] = (struct step){z->p[s] * factor, z->mass[s]};
+	}
+}
+
+void stats_discrete_holm(const struct stats_combined *h, size_t n, double alpha, bool *reject,
+			 double *adjusted)
+{
+	bool *alive = xcalloc(n ? n : 1, sizeof(*alive));
+	struct step *steps = NULL;
+	double *cum = NULL;
+	size_t cap = 0;
+	for (size_t i = 0; i < n; i++) {
+		reject[i] = false;
+		alive[i] = true;
+		adjusted[i] = 1.0;
+	}
+	for (;;) {
+		/* The sum over the hypotheses left of each one's bound, as steps. */
+		size_t m = 0;
+		double slope = 0.0;
+		for (size_t j = 0; j < n; j++) {
+			if (!alive[j])
+				continue;
+			family_add(&h[j].cmh->null, h[j].cmh_factor, &steps, &m, &cap, &slope);
+			for (size_t i = 0; i < h[j].k; i++)
+				if (stats_combined_case(&h[j], i))
+					family_add(&h[j].cases[i].null, h[j].case_factor, &steps, &m,
+						   &cap, &slope);
+		}
+		qsort(steps, m, sizeof(*steps), step_cmp);
+		cum = xreallocarray(cum, m ? m : 1, sizeof(*cum));
+		for (size_t s = 0; s < m; s++)
+			cum[s] = (s ? cum[s - 1] : 0.0) + steps[s].mass;
+		size_t rejected = 0;
+		for (size_t i = 0; i < n; i++) {
+			if (!alive[i])
+				continue;
+			/* The last step at or below p, by binary search. */
+			size_t lo = 0, hi = m;
+			while (lo < hi) {
+				size_t mid = lo + (hi - lo) / 2;
+				if (steps[mid].x <= h[i].p)
+					lo = mid + 1;
+				else
+					hi = mid;
+			}
+			adjusted[i] = fmin(1.0, (lo ? cum[lo - 1] : 0.0) + slope * h[i].p);
+			if (adjusted[i] <= alpha) {
+				reject[i] = true;
+				rejected++;
+			}
+		}
+		for (size_t i = 0; i < n; i++)
+			if (reject[i])
+				alive[i] = false;
+		if (rejected == 0)
+			break;
+	}
+	free(cum);
+	free(steps);
+	free(alive);
 }

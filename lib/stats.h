@@ -38,22 +38,40 @@ struct stats_table {
  * samples had x passes of ve valid on eval and y of vp on prod. */
 bool stats_confirms(int x, int ve, int y, int vp, double threshold);
 
-/* A p-value and the least value it could have taken given the margins
- * (and the rule's outcome): the attainable minimum Tarone's method needs. */
+/* The null distribution of a discrete p-value given what its test
+ * conditions on: the values it can take, ascending, with the probability
+ * of each; or, past the exact limits, only the bound P(p <= x) <= x. */
+struct stats_null {
+	double *p;
+	double *mass;
+	size_t n;
+	bool bound;
+};
+
+/* stats_null_cdf: P(p <= x) under the null (the bound x when not listed). */
+double stats_null_cdf(const struct stats_null *z, double x);
+/* stats_null_least: the least attainable p (0 when not listed). */
+double stats_null_least(const struct stats_null *z);
+void stats_null_release(struct stats_null *z);
+
+/* A p-value and its null distribution. */
 struct stats_look {
 	double p;
-	double least;
+	struct stats_null null;
 };
 
 /* The stratum test of docs/statistics.md: the CMH look and the case look
- * (Bonferroni over the cases that can reach its level), each at half the
- * level when both can contribute. */
+ * (Bonferroni over the cases that can reach its level, Tarone-style), each
+ * at half the level when both can contribute.  It borrows the looks. */
 struct stats_combined {
 	double p;              /* min(cmh_factor p_cmh, case_factor min p_case), at most 1 */
 	double least;          /* the least value p can take */
 	double cmh_factor;     /* 1 or 2 */
 	double case_factor;    /* 2 x the eligible cases; 0 when the case look is off */
 	double case_level;     /* a case joins the case look when its least <= this */
+	const struct stats_look *cmh;
+	const struct stats_look *cases;
+	size_t k;
 };
 
 /* The largest n per side stats_fisher_power() accepts. */
@@ -85,15 +103,17 @@ double stats_cmh_exact(const int (*tables)[4], size_t k);
 
 /* stats_table_p: the two-sided exact p-value of one table (Fisher's test;
  * for a staged table, the exact test given the margins and the rule's
- * outcome), and in *min_p (when not NULL) the least attainable. */
-double stats_table_p(const struct stats_table *t, double *min_p);
+ * outcome), and in *null (when not NULL) its null distribution, which the
+ * caller releases. */
+double stats_table_p(const struct stats_table *t, struct stats_null *null);
 
 /* stats_cmh_tables: the exact CMH test of k tables, each staged table
- * conditioned on the rule's outcome like stats_table_p(); *min_p the
- * least attainable (0 past the exact limits, where the chi-square form
- * stands in) and *shift the summed eval passes minus their expectation
- * (positive: eval passes more).  Either pointer may be NULL. */
-double stats_cmh_tables(const struct stats_table *t, size_t k, double *min_p, double *shift);
+ * conditioned on the rule's outcome like stats_table_p(); *null its null
+ * distribution (only bounded past the exact limits, where the chi-square
+ * form stands in) and *shift the summed eval passes minus their
+ * expectation (positive: eval passes more).  Either may be NULL. */
+double stats_cmh_tables(const struct stats_table *t, size_t k, struct stats_null *null,
+			double *shift);
 
 /* stats_binom_below: P(X <= x) for X binomial(n, rate): the one-sided
  * exact p-value of "the pass rate is at least rate" after x passes of n;
@@ -116,6 +136,17 @@ void stats_tarone_holm(const double *p, const double *least, size_t n, double al
  * from its CMH look and its k cases' own looks (docs/statistics.md). */
 void stats_combine(const struct stats_look *cmh, const struct stats_look *cases, size_t k,
 		   double alpha, struct stats_combined *out);
+/* stats_combined_case: whether case i takes part in the case look. */
+bool stats_combined_case(const struct stats_combined *c, size_t i);
+
+/* stats_discrete_holm: the step-down discrete Bonferroni (Holm)
+ * procedure over n strata at family-wise level alpha: at each step, a
+ * stratum left is rejected when the sum over the strata left of their
+ * null probabilities of a p-value at or below its own (each bounded by
+ * its looks' null distributions) is at most alpha; that sum is its
+ * adjusted p.  It stops when a step rejects none. */
+void stats_discrete_holm(const struct stats_combined *h, size_t n, double alpha, bool *reject,
+			 double *adjusted);
 
 /* stats_wilson: the Wilson score interval for passed out of n at normal
  * quantile z (1.96 for 95%); [0, 1] when n is 0. */

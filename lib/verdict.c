@@ -138,10 +138,10 @@ static size_t test_cases(struct run *r, struct tested *t)
 			continue;
 		t[n].cr = cr;
 		t[n].table = case_table(r, cr);
-		t[n].look.p = stats_table_p(&t[n].table, &t[n].look.least);
+		t[n].look.p = stats_table_p(&t[n].table, &t[n].look.null);
 		t[n].case_look = false;
 		cr->p_value = t[n].look.p;
-		cr->p_least = t[n].look.least;
+		cr->p_least = stats_null_least(&t[n].look.null);
 		cr->p_below = 0.0;
 		for (int side = 0; side < SIDE__COUNT; side++) {
 			const struct side_result *sr = &cr->side[side];
@@ -178,73 +178,72 @@ static void test_below(struct run *r, struct tested *t, size_t n)
 	free(p);
 }
 
-/* test_strata: each stratum's CMH look and case look combined, then
- * Tarone-Holm across the strata; which look carried a significant stratum
- * decides the direction of its effect, or the cases that are significant
- * on their own. */
+/* test_strata: each stratum's CMH look and case look combined, then the
+ * discrete Holm procedure across the strata; which look carried a
+ * significant stratum decides the direction of its effect, or the cases
+ * that are significant on their own. */
 static void test_strata(struct run *r, struct tested *t, size_t n)
 {
 	size_t ns = r->nstrata ? r->nstrata : 1;
-	double *p = xcalloc(ns, sizeof(*p)), *least = xcalloc(ns, sizeof(*least));
-	double *factor = xcalloc(ns, sizeof(*factor));
-	bool *reject = xcalloc(ns, sizeof(*reject));
 	struct stats_combined *comb = xcalloc(ns, sizeof(*comb));
-	double *shift = xcalloc(ns, sizeof(*shift));
-	struct stats_table *tables = xcalloc(n ? n : 1, sizeof(*tables));
+	struct stats_look *cmh = xcalloc(ns, sizeof(*cmh));
+	/* Each stratum's cases' looks, in one array ordered by stratum. */
 	struct stats_look *looks = xcalloc(n ? n : 1, sizeof(*looks));
-	size_t *which = xcalloc(ns, sizeof(*which)), ntested = 0;
+	struct tested **owner = xcalloc(n ? n : 1, sizeof(*owner));
+	struct stats_table *tables = xcalloc(n ? n : 1, sizeof(*tables));
+	double *shift = xcalloc(ns, sizeof(*shift)), *adjusted = xcalloc(ns, sizeof(*adjusted));
+	bool *reject = xcalloc(ns, sizeof(*reject));
+	size_t *which = xcalloc(ns, sizeof(*which)), ntested = 0, used = 0;
 	double level = level_diff(r);
 
 	for (size_t s = 0; s < r->nstrata; s++) {
 		struct stratum_result *st = &r->strata[s];
-		size_t k = 0;
+		size_t first = used;
 		for (size_t i = 0; i < n; i++) {
 			if (t[i].cr->c->stratum != s)
 				continue;
-			tables[k] = t[i].table;
-			looks[k++] = t[i].look;
+			tables[used] = t[i].table;
+			owner[used] = &t[i];
+			looks[used++] = t[i].look;
 		}
+		size_t k = used - first;
 		st->tested = k > 0;
 		st->p_cmh = st->p_value = st->p_least = st->p_adjusted = 1.0;
 		st->significant = false;
 		st->direction = 0;
 		if (!k)
 			continue;
-		struct stats_look cmh;
-		cmh.p = stats_cmh_tables(tables, k, &cmh.least, &shift[s]);
-		stats_combine(&cmh, looks, k, level, &comb[s]);
-		st->p_cmh = cmh.p;
-		st->p_value = comb[s].p;
-		st->p_least = comb[s].least;
-		p[ntested] = st->p_value;
-		least[ntested] = st->p_least;
+		cmh[ntested].p = stats_cmh_tables(&tables[first], k, &cmh[ntested].null, &shift[s]);
+		stats_combine(&cmh[ntested], &looks[first], k, level, &comb[ntested]);
+		st->p_cmh = cmh[ntested].p;
+		st->p_value = comb[ntested].p;
+		st->p_least = comb[ntested].least;
 		which[ntested++] = s;
 	}
-	stats_tarone_holm(p, least, ntested, level, reject, factor);
+	stats_discrete_holm(comb, ntested, level, reject, adjusted);
 	for (size_t j = 0; j < ntested; j++) {
-		size_t s = which[j];
-		struct stratum_result *st = &r->strata[s];
-		double at = level / factor[j];
-		st->p_adjusted = fmin(1.0, st->p_value * factor[j]);
+		struct stratum_result *st = &r->strata[which[j]];
+		const struct stats_combined *c = &comb[j];
+		st->p_adjusted = adjusted[j];
 		st->significant = reject[j];
-		if (!reject[j])
-			continue;
-		if (comb[s].cmh_factor * st->p_cmh <= at && shift[s] != 0.0)
-			st->direction = shift[s] > 0 ? 1 : -1;
-		for (size_t i = 0; i < n; i++)
-			if (t[i].cr->c->stratum == s && t[i].look.least <= comb[s].case_level &&
-			    comb[s].case_factor * t[i].look.p <= at)
-				t[i].case_look = true;
+		/* A look is significant when its own p, scaled, is at most the
+		 * stratum's p: the one that carried the rejection. */
+		if (reject[j] && c->cmh_factor * st->p_cmh <= c->p && shift[which[j]] != 0.0)
+			st->direction = shift[which[j]] > 0 ? 1 : -1;
+		for (size_t i = 0; reject[j] && i < c->k; i++)
+			if (stats_combined_case(c, i) && c->case_factor * c->cases[i].p <= c->p)
+				owner[c->cases - looks + i]->case_look = true;
+		stats_null_release(&cmh[j].null);
 	}
 	free(which);
-	free(looks);
-	free(tables);
-	free(shift);
-	free(comb);
 	free(reject);
-	free(factor);
-	free(least);
-	free(p);
+	free(adjusted);
+	free(shift);
+	free(tables);
+	free(owner);
+	free(looks);
+	free(cmh);
+	free(comb);
 }
 
 /* case_direction: +1 when eval's rate is above prod's, -1 below, 0 equal. */
@@ -341,6 +340,7 @@ void verdict_compute(struct run *r)
 		struct case_result *cr = t[i].cr;
 		if (!cr->side[SIDE_EVAL].ok || !cr->side[SIDE_PROD].ok)
 			cr->verdict = tested_verdict(r, cr, t[i].case_look);
+		stats_null_release(&t[i].look.null);
 	}
 	free(t);
 

@@ -207,34 +207,45 @@ static struct stats_table table(int ep, int ef, int pp, int pf, const int (*firs
 	return t;
 }
 
+/* table_p: stats_table_p() of t, and its least attainable p in *least. */
+static double table_p(const struct stats_table *t, double *least)
+{
+	struct stats_null z;
+	double p = stats_table_p(t, &z);
+	*least = stats_null_least(&z);
+	stats_null_release(&z);
+	return p;
+}
+
 static void test_staged_tables(void **state)
 {
 	(void)state;
 	double least;
 	/* Unstaged: Fisher, and the least p of its margins (the corner table). */
 	struct stats_table t = table(10, 0, 0, 10, NULL, false, 0);
-	assert_rel(stats_table_p(&t, &least), 1.082508822446903e-05, 1e-9);
+	assert_rel(table_p(&t, &least), 1.082508822446903e-05, 1e-9);
+	assert_rel(stats_table_p(&t, NULL), 1.082508822446903e-05, 1e-9);
 	assert_rel(least, 1.082508822446903e-05, 1e-9);
 	t = table(9, 1, 5, 5, NULL, false, 0);
-	assert_rel(stats_table_p(&t, &least), 0.14086687306501547, 1e-9);
+	assert_rel(table_p(&t, &least), 0.14086687306501547, 1e-9);
 	assert_rel(least, 0.010835913312693499, 1e-9);
 	/* A zero margin can reach nothing. */
 	t = table(7, 0, 3, 0, NULL, false, 0);
-	assert_rel(stats_table_p(&t, &least), 1.0, 0);
+	assert_rel(table_p(&t, &least), 1.0, 0);
 	assert_rel(least, 1.0, 0);
 
 	/* repeat 1, confirmed with 9 more: eval passed its first sample and
-	 * prod failed it; given that the rule confirmed, and the margins,
+	 * prod failed it; given that the rule confirmed, and the margins
 	 * (python3: every arrangement weighted by math.comb, fractions). */
 	static const int disagreed[2][2] = {{1, 0}, {0, 1}};
 	t = table(9, 1, 5, 5, disagreed, true, 1.0);
-	assert_rel(stats_table_p(&t, &least), 0.1497326203208556, 1e-9);
+	assert_rel(table_p(&t, &least), 0.1497326203208556, 1e-9);
 	assert_rel(least, 0.012477718360071301, 1e-9);
 	/* Not confirmed at repeat 10, threshold 0.7: both sides had at least 7,
 	 * so only a in 7..10 was possible given 17 passes. */
 	static const int agreed[2][2] = {{10, 0}, {7, 3}};
 	t = table(10, 0, 7, 3, agreed, false, 0.7);
-	assert_rel(stats_table_p(&t, &least), 0.21052631578947367, 1e-9);
+	assert_rel(table_p(&t, &least), 0.21052631578947367, 1e-9);
 	assert_rel(least, 0.21052631578947367, 1e-9);
 
 	/* CMH over two confirmed cases, and its direction. */
@@ -242,14 +253,43 @@ static void test_staged_tables(void **state)
 	struct stats_table two[2] = {table(9, 1, 5, 5, disagreed, true, 1.0),
 				     table(8, 2, 3, 7, reversed, true, 1.0)};
 	double shift;
-	assert_rel(stats_cmh_tables(two, 2, &least, &shift), 0.009116719497342335, 1e-9);
-	assert_rel(least, 9.410044012120137e-07, 1e-9);
+	struct stats_null z;
+	assert_rel(stats_cmh_tables(two, 2, &z, &shift), 0.009116719497342335, 1e-9);
+	assert_rel(stats_null_least(&z), 9.410044012120137e-07, 1e-9);
+	stats_null_release(&z);
 	assert_true(shift > 0);
 	/* Unstaged, the same as stats_cmh_exact(). */
 	const int plain[2][4] = {{9, 1, 5, 5}, {8, 2, 3, 7}};
 	two[0] = table(9, 1, 5, 5, NULL, false, 0);
 	two[1] = table(8, 2, 3, 7, NULL, false, 0);
 	assert_rel(stats_cmh_tables(two, 2, NULL, NULL), stats_cmh_exact(plain, 2), 1e-12);
+}
+
+/* The null distribution of Fisher's p for margins 5 and 5 of 10 with five
+ * passes: a = 0..5 with weights C(5,a) C(5,5-a) / 252 = 1, 25, 100, 100,
+ * 25, 1; the p-values are 2/252, 52/252 and 1. */
+static void test_null_distribution(void **state)
+{
+	(void)state;
+	struct stats_table t = table(5, 0, 0, 5, NULL, false, 0);
+	struct stats_null z;
+	assert_rel(stats_table_p(&t, &z), 2.0 / 252, 1e-9);
+	assert_int_equal(z.n, 3);
+	assert_false(z.bound);
+	assert_rel(z.p[0], 2.0 / 252, 1e-9);
+	assert_rel(z.p[1], 52.0 / 252, 1e-9);
+	assert_rel(z.p[2], 1.0, 1e-12);
+	assert_rel(stats_null_cdf(&z, 0.05), 2.0 / 252, 1e-9);
+	assert_rel(stats_null_cdf(&z, 0.5), 52.0 / 252, 1e-9);
+	assert_rel(stats_null_cdf(&z, 0.001), 0.0, 0);
+	assert_rel(stats_null_cdf(&z, 1.0), 1.0, 1e-12);
+	/* Never above the level: a valid p-value. */
+	for (size_t s = 0; s < z.n; s++)
+		assert_true(stats_null_cdf(&z, z.p[s]) <= z.p[s] * (1 + 1e-9));
+	stats_null_release(&z);
+	struct stats_null bound = {NULL, NULL, 0, true};
+	assert_rel(stats_null_cdf(&bound, 0.01), 0.01, 0);
+	assert_rel(stats_null_least(&bound), 0.0, 0);
 }
 
 static void test_binomial(void **state)
@@ -309,32 +349,85 @@ static void test_tarone_holm(void **state)
 	stats_tarone_holm(q, least, 0, 0.05, reject, factor);
 }
 
+/* A look whose null distribution is one attainable value, least, and 1. */
+static struct stats_look look(double p, double least, double *values, double *masses)
+{
+	values[0] = least;
+	values[1] = 1.0;
+	masses[0] = least;
+	masses[1] = 1.0 - least;
+	return (struct stats_look){p, {values, masses, least < 1.0 ? 2 : 1, false}};
+}
+
 static void test_combine(void **state)
 {
 	(void)state;
 	struct stats_combined c;
+	double v[8][2], m[8][2];
 	/* One informative case: the CMH look is that case's test. */
-	struct stats_look cmh = {0.004, 1e-5};
-	struct stats_look one[] = {{0.004, 1e-5}, {1.0, 1.0}, {1.0, 1.0}};
+	struct stats_look cmh = look(0.004, 1e-5, v[0], m[0]);
+	struct stats_look one[] = {look(0.004, 1e-5, v[1], m[1]), look(1.0, 1.0, v[2], m[2]),
+				   look(1.0, 1.0, v[3], m[3])};
 	stats_combine(&cmh, one, 3, 0.05, &c);
-	assert_abs(c.p, 0.004, 1e-15);
-	assert_abs(c.cmh_factor, 1, 0);
+	assert_rel(c.p, 0.004, 1e-12);
+	assert_rel(c.cmh_factor, 1, 0);
 	/* One broken case of five: 2 x 3 eligible x its p, below the CMH look;
 	 * a case that cannot reach 0.05 / 6 is not counted. */
-	cmh = (struct stats_look){0.2, 1e-9};
-	struct stats_look five[] = {{1e-4, 1e-5}, {0.8, 0.01}, {0.9, 0.001}, {1.0, 0.003},
-				    {1.0, 0.3}};
+	cmh = look(0.2, 1e-9, v[0], m[0]);
+	struct stats_look five[] = {look(1e-4, 1e-5, v[1], m[1]), look(0.8, 0.01, v[2], m[2]),
+				    look(0.9, 0.001, v[3], m[3]), look(1.0, 0.003, v[4], m[4]),
+				    look(1.0, 0.3, v[5], m[5])};
 	stats_combine(&cmh, five, 5, 0.05, &c);
-	assert_abs(c.cmh_factor, 2, 0);
-	assert_abs(c.case_factor, 6, 0);
+	assert_rel(c.cmh_factor, 2, 0);
+	assert_rel(c.case_factor, 6, 0);
 	assert_rel(c.p, 6e-4, 1e-12);
 	assert_rel(c.least, 2e-9, 1e-12);
+	assert_true(stats_combined_case(&c, 0));
+	assert_false(stats_combined_case(&c, 1));
 	/* No case can reach the case look: the CMH look alone, at full level. */
-	struct stats_look none[] = {{0.3, 0.1}, {0.5, 0.2}};
-	cmh = (struct stats_look){0.01, 0.001};
+	struct stats_look none[] = {look(0.3, 0.1, v[1], m[1]), look(0.5, 0.2, v[2], m[2])};
+	cmh = look(0.01, 0.001, v[0], m[0]);
 	stats_combine(&cmh, none, 2, 0.05, &c);
-	assert_abs(c.p, 0.01, 1e-15);
-	assert_abs(c.case_factor, 0, 0);
+	assert_rel(c.p, 0.01, 1e-12);
+	assert_rel(c.case_factor, 0, 0);
+}
+
+static void test_discrete_holm(void **state)
+{
+	(void)state;
+	double v[24][2], m[24][2];
+	struct stats_look looks[20];
+	struct stats_combined h[20];
+	bool reject[20];
+	double adjusted[20];
+	/* 20 strata of one case: one at 5/5 -> 0/5 (p = least = 2/252), 19
+	 * that can reach nothing, then 19 that could reach 0.01 but did not. */
+	for (int i = 0; i < 20; i++) {
+		looks[i] = i == 7 ? look(2.0 / 252, 2.0 / 252, v[i], m[i]) : look(1, 1, v[i], m[i]);
+		stats_combine(&looks[i], NULL, 0, 0.05, &h[i]);
+	}
+	stats_discrete_holm(h, 20, 0.05, reject, adjusted);
+	for (int i = 0; i < 20; i++)
+		assert_true(reject[i] == (i == 7));
+	assert_rel(adjusted[7], 2.0 / 252, 1e-12);
+	for (int i = 0; i < 20; i++) {
+		if (i == 7)
+			continue;
+		looks[i] = look(0.5, 0.01, v[i], m[i]);
+		stats_combine(&looks[i], NULL, 0, 0.05, &h[i]);
+	}
+	stats_discrete_holm(h, 20, 0.05, reject, adjusted);
+	/* 2/252 is below 0.01, so only its own mass counts: Bonferroni would
+	 * have multiplied it by 20. */
+	assert_true(reject[7]);
+	assert_rel(adjusted[7], 2.0 / 252, 1e-12);
+	/* At p = 0.01 the nineteen others add 0.19 to its own 2/252. */
+	looks[7] = look(0.01, 2.0 / 252, v[7], m[7]);
+	stats_combine(&looks[7], NULL, 0, 0.05, &h[7]);
+	stats_discrete_holm(h, 20, 0.05, reject, adjusted);
+	assert_false(reject[7]);
+	assert_rel(adjusted[7], 19 * 0.01 + 2.0 / 252, 1e-12);
+	stats_discrete_holm(h, 0, 0.05, reject, adjusted);
 }
 
 /* Power by brute force: every outcome pair through stats_fisher_two_sided. */
@@ -423,6 +516,8 @@ int main(void)
 		cmocka_unit_test(test_binomial),
 		cmocka_unit_test(test_tarone_holm),
 		cmocka_unit_test(test_combine),
+		cmocka_unit_test(test_null_distribution),
+		cmocka_unit_test(test_discrete_holm),
 		cmocka_unit_test(test_power),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -5,9 +5,12 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "run.h"
+#include "stats.h"
 #include "util.h"
 #include "verdict.h"
 
@@ -215,7 +218,7 @@ static void test_significance(void **state)
 	}
 	assert_true(w.sresults[0].tested);
 	assert_true(w.sresults[0].significant);
-	assert_true(w.sresults[0].p_adjusted >= w.sresults[0].p_value);
+	assert_true(w.sresults[0].p_adjusted <= 0.05);
 	assert_int_equal(w.sresults[0].verdict, VERDICT_DRIFT);
 	assert_int_equal(noise->verdict, VERDICT_FLAKY);
 	assert_false(w.sresults[1].significant);
@@ -572,6 +575,222 @@ static void test_confirmed(void **state)
 	assert_true(cr->p_value < 0.001);
 }
 
+/*
+ * A fast simulation of the designs of issue 11 (bench/stats_sim.py runs
+ * them against the real binary): seeded, so every run of the test sees the
+ * same outcomes, and checked with wide margins.  With CANARY_SIM_RUNS=N it
+ * prints the figures of N runs per design.
+ */
+
+/* A design: strata x cases, the rates of each side, the case's repeat and
+ * threshold, and the run's confirmation. */
+struct sim_design {
+	const char *name;
+	size_t nstrata, ncases;
+	int repeat, confirm;
+	double threshold;
+	/* rate(stratum, case, side) */
+	double (*rate)(size_t s, size_t c, int side);
+	size_t target_stratum; /* for power: the stratum (or case) that broke */
+	long target_case;      /* -1: the whole stratum */
+};
+
+/* splitmix64: a small seeded generator. */
+static uint64_t sim_next(uint64_t *state)
+{
+	uint64_t z = (*state += 0x9e3779b97f4a7c15ull);
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	return z ^ (z >> 31);
+}
+
+static int sim_draws(uint64_t *state, int n, double rate)
+{
+	int passed = 0;
+	for (int k = 0; k < n; k++)
+		passed += (double)(sim_next(state) >> 11) * 0x1.0p-53 < rate;
+	return passed;
+}
+
+/* sim_run: one run of design d; returns the requests it sent, sets *fail
+ * (exit 1) and *flagged (the target failed). */
+static long sim_run(const struct sim_design *d, uint64_t *state, bool *fail, bool *flagged)
+{
+	struct world w;
+	long requests = 0;
+
+	world_init(&w, d->nstrata);
+	w.run.confirm = d->confirm;
+	for (size_t s = 0; s < d->nstrata; s++) {
+		for (size_t c = 0; c < d->ncases; c++) {
+			struct case_result *cr = add_case(&w, s, d->threshold, 0, 0, 0, 0, 0, 0);
+			int first[SIDE__COUNT];
+			for (int side = 0; side < SIDE__COUNT; side++)
+				first[side] = sim_draws(state, d->repeat, d->rate(s, c, side));
+			cr->repeat = d->repeat;
+			cr->confirmed = d->confirm > 0 &&
+					stats_confirms(first[SIDE_EVAL], d->repeat, first[SIDE_PROD],
+						       d->repeat, d->threshold);
+			cr->confirm = cr->confirmed ? d->confirm : 0;
+			for (int side = 0; side < SIDE__COUNT; side++) {
+				struct side_result *sr = &cr->side[side];
+				int more = sim_draws(state, cr->confirm, d->rate(s, c, side));
+				sr->first_passed = first[side];
+				sr->first_failed = d->repeat - first[side];
+				sr->passed = first[side] + more;
+				sr->failed = d->repeat + cr->confirm - sr->passed;
+				sr->total = d->repeat + cr->confirm;
+				requests += sr->total;
+			}
+		}
+	}
+	verdict_compute(&w.run);
+	*fail = w.run.exit_code == EXIT_FAIL;
+	if (d->target_case >= 0)
+		*flagged = verdict_failing(
+			w.results[d->target_stratum * d->ncases + (size_t)d->target_case].verdict);
+	else
+		*flagged = verdict_failing(w.sresults[d->target_stratum].verdict);
+	return requests;
+}
+
+struct sim_result {
+	int runs, failed, flagged;
+	double cost;           /* requests per run over repeat x cases x 2 */
+};
+
+static struct sim_result sim(const struct sim_design *d, int runs, uint64_t seed)
+{
+	struct sim_result r = {runs, 0, 0, 0.0};
+	long requests = 0;
+	for (int i = 0; i < runs; i++) {
+		bool fail, flagged;
+		requests += sim_run(d, &seed, &fail, &flagged);
+		r.failed += fail;
+		r.flagged += flagged;
+	}
+	r.cost = (double)requests / runs / (2.0 * d->repeat * (double)(d->nstrata * d->ncases));
+	return r;
+}
+
+static double rate_09(size_t s, size_t c, int side)
+{
+	(void)s, (void)c, (void)side;
+	return 0.9;
+}
+
+static double rate_095(size_t s, size_t c, int side)
+{
+	(void)s, (void)c, (void)side;
+	return 0.95;
+}
+
+static double rate_07(size_t s, size_t c, int side)
+{
+	(void)s, (void)c, (void)side;
+	return 0.7;
+}
+
+static double rate_1(size_t s, size_t c, int side)
+{
+	(void)s, (void)c, (void)side;
+	return 1.0;
+}
+
+static double rate_mixed(size_t s, size_t c, int side)
+{
+	static const double rates[] = {0.99, 0.9, 0.6, 0.3, 0.99};
+	(void)s, (void)side;
+	return rates[c % ARRAY_SIZE(rates)];
+}
+
+/* Stratum 1's cases drop to 0.5 on prod. */
+static double rate_stratum_drop(size_t s, size_t c, int side)
+{
+	(void)c;
+	return s == 1 && side == SIDE_PROD ? 0.5 : 0.9;
+}
+
+/* Case 2 of stratum 1 breaks on prod. */
+static double rate_case_break(size_t s, size_t c, int side)
+{
+	return s == 1 && c == 2 && side == SIDE_PROD ? 0.0 : 0.9;
+}
+
+/* Stratum 7's one case goes from always to never passing on prod. */
+static double rate_complete_break(size_t s, size_t c, int side)
+{
+	(void)c;
+	if (s == 7)
+		return side == SIDE_PROD ? 0.0 : 1.0;
+	return 0.95;
+}
+
+static const struct sim_design sim_nulls[] = {
+	{"4x5 repeat 10, threshold 0.7, p 0.9", 4, 5, 10, 0, 0.7, rate_09, 0, -1},
+	{"20x1 repeat 5, threshold 0.8, p 0.95", 20, 1, 5, 0, 0.8, rate_095, 0, -1},
+	{"4x5 repeat 10, rates 0.99/0.9/0.6/0.3, threshold 0.2", 4, 5, 10, 0, 0.2, rate_mixed, 0,
+	 -1},
+	{"4x5 repeat 10, p = threshold 0.7", 4, 5, 10, 0, 0.7, rate_07, 0, -1},
+	{"4x5 repeat 1 --confirm 9, threshold 0.7, p 0.9", 4, 5, 1, 9, 0.7, rate_09, 0, -1},
+};
+
+static const struct sim_design sim_powers[] = {
+	{"20x1 repeat 5, one case 5/5 -> 0/5", 20, 1, 5, 0, 0.8, rate_complete_break, 7, 0},
+	{"4x5 repeat 10, a stratum 0.9 -> 0.5", 4, 5, 10, 0, 0.7, rate_stratum_drop, 1, -1},
+	{"4x5 repeat 10, one case 0.9 -> 0", 4, 5, 10, 0, 0.7, rate_case_break, 1, 2},
+	{"4x5 repeat 1 --confirm 9, a stratum 0.9 -> 0.5", 4, 5, 1, 9, 0.7, rate_stratum_drop, 1,
+	 -1},
+};
+
+/* sim_print: a figure with its 95% Wilson interval. */
+static void sim_print(const char *name, const char *what, int k, int n)
+{
+	double lo, hi;
+	stats_wilson(k, n, 1.96, &lo, &hi);
+	printf("| %s | %s | %d/%d = %.1f%% [%.1f%%, %.1f%%] |\n", name, what, k, n, 100.0 * k / n,
+	       100.0 * lo, 100.0 * hi);
+}
+
+static void test_simulated_designs(void **state)
+{
+	(void)state;
+	const char *env = getenv("CANARY_SIM_RUNS");
+	int runs = env ? atoi(env) : 200;
+	if (runs < 1)
+		runs = 200;
+	/* The issue's targets are 5% false alarms and 99/95/90/90% power;
+	 * the last is out of reach of ten samples a confirmed case (about 80%
+	 * even untested across strata: docs/statistics.md), so its floor
+	 * guards what the method reaches.  At 200 runs these margins fail
+	 * the method as measured with negligible probability, and the seed
+	 * makes the outcome fixed anyway. */
+	static const double power_floor[] = {0.97, 0.9, 0.9, 0.7};
+
+	for (size_t i = 0; i < ARRAY_SIZE(sim_nulls); i++) {
+		struct sim_result r = sim(&sim_nulls[i], runs, 0x5eed0000u + i);
+		if (env)
+			sim_print(sim_nulls[i].name, "runs exiting 1", r.failed, r.runs);
+		assert_true(r.failed <= 0.08 * runs);
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(sim_powers); i++) {
+		struct sim_result r = sim(&sim_powers[i], runs, 0x90e40000u + i);
+		if (env)
+			sim_print(sim_powers[i].name, "flagged", r.flagged, r.runs);
+		assert_true(r.flagged >= power_floor[i] * runs);
+	}
+	/* Confirmation costs at most 3x a plain repeat-1 run on a noisy agent,
+	 * and nothing on a deterministic one. */
+	struct sim_design noisy = sim_nulls[4], steady = sim_nulls[4];
+	steady.rate = rate_1;
+	struct sim_result rn = sim(&noisy, runs, 0xc0570000u), rs = sim(&steady, runs, 0xc0571111u);
+	if (env)
+		printf("cost of --confirm 9: %.2fx (p 0.9), %.2fx (deterministic)\n", rn.cost,
+		       rs.cost);
+	assert_true(rn.cost <= 3.0);
+	assert_true(rs.cost <= 1.05);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -593,6 +812,7 @@ int main(void)
 		cmocka_unit_test(test_too_few_valid),
 		cmocka_unit_test(test_regression_by_test),
 		cmocka_unit_test(test_confirmed),
+		cmocka_unit_test(test_simulated_designs),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
