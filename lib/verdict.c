@@ -98,8 +98,8 @@ static bool case_enough(const struct run *r, struct case_result *cr)
 	    stats_fisher_two_sided(asked, 0, 0, asked) <= level_diff(r) &&
 	    stats_fisher_two_sided(valid[SIDE_EVAL], 0, 0, valid[SIDE_PROD]) > level_diff(r))
 		enough = false;
-	if (enough)
-		return true;
+	if (enough || asked <= 1)
+		return enough; /* one sample: its own reason says why */
 	int side = valid[SIDE_PROD] < valid[SIDE_EVAL] ? SIDE_PROD : SIDE_EVAL;
 	snprintf(cr->note, sizeof(cr->note), "%s: %d of %d samples measured",
 		 side_name((enum side)side), valid[side], asked);

@@ -1523,7 +1523,7 @@ static void test_strict_flaky_fails(void **state)
 	assert_non_null(strstr(tap, "# verdict: flaky (exit 1)\n"));
 	assert_non_null(strstr(md, "## ❌ canary: calendar-assistant — flaky\n"));
 	assert_non_null(strstr(md, "\n❌ **flaky** in tools (exit 1)\n"));
-	assert_non_null(strstr(md, "| tools/wobbly | **flaky** |"));
+	assert_non_null(strstr(md, "| tools/wobbly | **flaky**<br>difference not significant |"));
 	free(xml);
 	free(tap);
 	free(md);
@@ -1540,7 +1540,7 @@ static void test_strict_flaky_fails(void **state)
 	assert_non_null(strstr(xml, "name=\"wobbly\" time=\"0.662\">\n      <system-out>flaky: "));
 	assert_non_null(strstr(tap, "\nok 1 - tools/wobbly # flaky\n"));
 	assert_non_null(strstr(md, "\n✅ **flaky** in tools (exit 0)\n"));
-	assert_non_null(strstr(md, "| tools/wobbly | flaky |"));
+	assert_non_null(strstr(md, "| tools/wobbly | flaky<br>difference not significant |"));
 	assert_true(xmllint_ok(xml));
 	free(xml);
 	free(tap);
