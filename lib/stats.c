@@ -1,4 +1,5 @@
-/* stats.c: Fisher, CMH, Wilson and Holm for eval-versus-prod pass counts. */
+/* stats.c: exact tests, their null distributions and the corrections across
+ * a run, for eval-versus-prod pass counts. */
 #include "stats.h"
 
 #include <math.h>
@@ -298,18 +299,10 @@ static double two_sided(const double *pmf, size_t n, size_t obs)
 	return total > 0.0 ? fmin(1.0, tail / total) : 1.0;
 }
 
-/* A pmf entry while building a null distribution. */
-struct outcome {
-	double mass;
-	size_t at;
-};
-
-static int outcome_cmp(const void *x, const void *y)
+static int double_cmp(const void *x, const void *y)
 {
-	const struct outcome *a = x, *b = y;
-	if (a->mass != b->mass)
-		return a->mass < b->mass ? -1 : 1;
-	return a->at < b->at ? -1 : a->at > b->at;
+	double a = *(const double *)x, b = *(const double *)y;
+	return a < b ? -1 : a > b;
 }
 
 /* null_from_pmf: the null distribution of two_sided() over a pmf: every
@@ -322,23 +315,23 @@ static void null_from_pmf(const double *pmf, size_t n, struct stats_null *z)
 		z->bound = true;
 		return;
 	}
-	struct outcome *o = xcalloc(n ? n : 1, sizeof(*o));
+	double *o = xcalloc(n ? n : 1, sizeof(*o));
 	double total = 0.0;
 	size_t m = 0;
 	for (size_t s = 0; s < n; s++) {
 		if (pmf[s] > 0.0)
-			o[m++] = (struct outcome){pmf[s], s};
+			o[m++] = pmf[s];
 		total += pmf[s];
 	}
-	qsort(o, m, sizeof(*o), outcome_cmp);
+	qsort(o, m, sizeof(*o), double_cmp);
 	z->p = xcalloc(m ? m : 1, sizeof(*z->p));
 	z->mass = xcalloc(m ? m : 1, sizeof(*z->mass));
 	double below = 0.0; /* mass of the outcomes taken so far */
 	for (size_t s = 0, next; s < m; s = next) {
 		/* The outcomes within the tolerance of o[s] share one p-value. */
-		double thr = o[s].mass * (1.0 + REL_ERR), mass = 0.0;
-		for (next = s; next < m && o[next].mass <= thr; next++)
-			mass += o[next].mass;
+		double thr = o[s] * (1.0 + REL_ERR), mass = 0.0;
+		for (next = s; next < m && o[next] <= thr; next++)
+			mass += o[next];
 		below += mass;
 		z->p[z->n] = fmin(1.0, below / total);
 		z->mass[z->n++] = mass / total;
@@ -599,12 +592,6 @@ static size_t tarone_count(const double *sorted, size_t n, double alpha)
 		if (count <= k)
 			return k;
 	}
-}
-
-static int double_cmp(const void *x, const void *y)
-{
-	double a = *(const double *)x, b = *(const double *)y;
-	return a < b ? -1 : a > b;
 }
 
 void stats_tarone_holm(const double *p, const double *least, size_t n, double alpha,

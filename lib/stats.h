@@ -5,11 +5,12 @@
  * are treated as 0.  docs/statistics.md says which test to use where:
  * stats_table_p() per case, stats_cmh_tables() per stratum (one table
  * per case), stats_combine() for a stratum's two looks,
- * stats_binom_below() against a threshold, stats_tarone_holm() across a
- * family of strata or cases.
+ * stats_discrete_holm() across strata, stats_binom_below() against a
+ * threshold and stats_tarone_holm() across cases.
  *
- * Ownership: nothing returned is allocated; callers own every array they
- * pass in.
+ * Ownership: callers own every array they pass in; a struct stats_null
+ * filled by a test owns its arrays until stats_null_release(); a struct
+ * stats_combined borrows the looks it was combined from.
  */
 #ifndef CANARY_STATS_H
 #define CANARY_STATS_H

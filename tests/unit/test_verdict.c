@@ -589,8 +589,8 @@ struct sim_design {
 	size_t nstrata, ncases;
 	int repeat, confirm;
 	double threshold;
-	/* rate(stratum, case, side) */
-	double (*rate)(size_t s, size_t c, int side);
+	double base;           /* every case's rate on both sides, unless */
+	double (*rate)(size_t s, size_t c, int side); /* gives it (stratum, case, side) */
 	size_t target_stratum; /* for power: the stratum (or case) that broke */
 	long target_case;      /* -1: the whole stratum */
 };
@@ -625,8 +625,11 @@ static long sim_run(const struct sim_design *d, uint64_t *state, bool *fail, boo
 		for (size_t c = 0; c < d->ncases; c++) {
 			struct case_result *cr = add_case(&w, s, d->threshold, 0, 0, 0, 0, 0, 0);
 			int first[SIDE__COUNT];
-			for (int side = 0; side < SIDE__COUNT; side++)
-				first[side] = sim_draws(state, d->repeat, d->rate(s, c, side));
+			double rate[SIDE__COUNT];
+			for (int side = 0; side < SIDE__COUNT; side++) {
+				rate[side] = d->rate ? d->rate(s, c, side) : d->base;
+				first[side] = sim_draws(state, d->repeat, rate[side]);
+			}
 			cr->repeat = d->repeat;
 			cr->confirmed = d->confirm > 0 &&
 					stats_confirms(first[SIDE_EVAL], d->repeat, first[SIDE_PROD],
@@ -634,7 +637,7 @@ static long sim_run(const struct sim_design *d, uint64_t *state, bool *fail, boo
 			cr->confirm = cr->confirmed ? d->confirm : 0;
 			for (int side = 0; side < SIDE__COUNT; side++) {
 				struct side_result *sr = &cr->side[side];
-				int more = sim_draws(state, cr->confirm, d->rate(s, c, side));
+				int more = sim_draws(state, cr->confirm, rate[side]);
 				sr->first_passed = first[side];
 				sr->first_failed = d->repeat - first[side];
 				sr->passed = first[side] + more;
@@ -673,30 +676,6 @@ static struct sim_result sim(const struct sim_design *d, int runs, uint64_t seed
 	return r;
 }
 
-static double rate_09(size_t s, size_t c, int side)
-{
-	(void)s, (void)c, (void)side;
-	return 0.9;
-}
-
-static double rate_095(size_t s, size_t c, int side)
-{
-	(void)s, (void)c, (void)side;
-	return 0.95;
-}
-
-static double rate_07(size_t s, size_t c, int side)
-{
-	(void)s, (void)c, (void)side;
-	return 0.7;
-}
-
-static double rate_1(size_t s, size_t c, int side)
-{
-	(void)s, (void)c, (void)side;
-	return 1.0;
-}
-
 static double rate_mixed(size_t s, size_t c, int side)
 {
 	static const double rates[] = {0.99, 0.9, 0.6, 0.3, 0.99};
@@ -727,20 +706,20 @@ static double rate_complete_break(size_t s, size_t c, int side)
 }
 
 static const struct sim_design sim_nulls[] = {
-	{"4x5 repeat 10, threshold 0.7, p 0.9", 4, 5, 10, 0, 0.7, rate_09, 0, -1},
-	{"20x1 repeat 5, threshold 0.8, p 0.95", 20, 1, 5, 0, 0.8, rate_095, 0, -1},
-	{"4x5 repeat 10, rates 0.99/0.9/0.6/0.3, threshold 0.2", 4, 5, 10, 0, 0.2, rate_mixed, 0,
-	 -1},
-	{"4x5 repeat 10, p = threshold 0.7", 4, 5, 10, 0, 0.7, rate_07, 0, -1},
-	{"4x5 repeat 1 --confirm 9, threshold 0.7, p 0.9", 4, 5, 1, 9, 0.7, rate_09, 0, -1},
+	{"4x5 repeat 10, threshold 0.7, p 0.9", 4, 5, 10, 0, 0.7, 0.9, NULL, 0, -1},
+	{"20x1 repeat 5, threshold 0.8, p 0.95", 20, 1, 5, 0, 0.8, 0.95, NULL, 0, -1},
+	{"4x5 repeat 10, rates 0.99/0.9/0.6/0.3, threshold 0.2", 4, 5, 10, 0, 0.2, 0, rate_mixed,
+	 0, -1},
+	{"4x5 repeat 10, p = threshold 0.7", 4, 5, 10, 0, 0.7, 0.7, NULL, 0, -1},
+	{"4x5 repeat 1 --confirm 9, threshold 0.7, p 0.9", 4, 5, 1, 9, 0.7, 0.9, NULL, 0, -1},
 };
 
 static const struct sim_design sim_powers[] = {
-	{"20x1 repeat 5, one case 5/5 -> 0/5", 20, 1, 5, 0, 0.8, rate_complete_break, 7, 0},
-	{"4x5 repeat 10, a stratum 0.9 -> 0.5", 4, 5, 10, 0, 0.7, rate_stratum_drop, 1, -1},
-	{"4x5 repeat 10, one case 0.9 -> 0", 4, 5, 10, 0, 0.7, rate_case_break, 1, 2},
-	{"4x5 repeat 1 --confirm 9, a stratum 0.9 -> 0.5", 4, 5, 1, 9, 0.7, rate_stratum_drop, 1,
-	 -1},
+	{"20x1 repeat 5, one case 5/5 -> 0/5", 20, 1, 5, 0, 0.8, 0, rate_complete_break, 7, 0},
+	{"4x5 repeat 10, a stratum 0.9 -> 0.5", 4, 5, 10, 0, 0.7, 0, rate_stratum_drop, 1, -1},
+	{"4x5 repeat 10, one case 0.9 -> 0", 4, 5, 10, 0, 0.7, 0, rate_case_break, 1, 2},
+	{"4x5 repeat 1 --confirm 9, a stratum 0.9 -> 0.5", 4, 5, 1, 9, 0.7, 0, rate_stratum_drop,
+	 1, -1},
 };
 
 /* sim_print: a figure with its 95% Wilson interval. */
@@ -782,7 +761,7 @@ static void test_simulated_designs(void **state)
 	/* Confirmation costs at most 3x a plain repeat-1 run on a noisy agent,
 	 * and nothing on a deterministic one. */
 	struct sim_design noisy = sim_nulls[4], steady = sim_nulls[4];
-	steady.rate = rate_1;
+	steady.base = 1.0;
 	struct sim_result rn = sim(&noisy, runs, 0xc0570000u), rs = sim(&steady, runs, 0xc0571111u);
 	if (env)
 		printf("cost of --confirm 9: %.2fx (p 0.9), %.2fx (deterministic)\n", rn.cost,
