@@ -1102,6 +1102,19 @@ static void test_merge_refusals(void **state)
 	free(err);
 	cJSON_ReplaceItemInObjectCaseSensitive(pair[1], "suite_cases", cJSON_CreateNumber(5));
 
+	/* Shards that confirmed differently would test their cases differently. */
+	cJSON_ReplaceItemInObjectCaseSensitive(pair[1], "confirm", cJSON_CreateNumber(9));
+	assert_null(report_merge_named(pair, names, 2, 0, &err));
+	assert_string_equal(err, "cannot merge: 'a.json' and 'b.json' were run with different "
+				 "--alpha, --confirm, --min-valid or --strict");
+	free(err);
+	cJSON_ReplaceItemInObjectCaseSensitive(pair[1], "confirm", cJSON_CreateNumber(0));
+	cJSON_ReplaceItemInObjectCaseSensitive(pair[1], "min_valid", cJSON_CreateNumber(0.8));
+	assert_null(report_merge_named(pair, names, 2, 0, &err));
+	free(err);
+	cJSON_ReplaceItemInObjectCaseSensitive(pair[1], "min_valid",
+					       cJSON_Duplicate(field(pair[0], "min_valid"), true));
+
 	/* The same case in two reports. */
 	cJSON_AddItemToArray(field(pair[1], "cases"),
 			     cJSON_Duplicate(item(field(pair[0], "cases"), 0), true));
