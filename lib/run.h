@@ -73,7 +73,6 @@ struct case_result {
 	double p_least;        /* the least p_value its margins allowed */
 	double p_below;        /* one-sided: both sides below threshold (the larger
 				* binomial p of the two); 1 when not tested */
-	double below_factor;   /* Tarone's K when p_below was decided */
 	bool below;            /* both sides significantly below threshold */
 	char note[128];        /* why error or flaky ("prod: 3 of 10 samples
 				* measured"), or "" */

@@ -701,8 +701,26 @@ static void family_add(const struct stats_null *z, double factor, struct step **
 	}
 }
 
+/* family_level: the largest c with cum(c) + slope c <= alpha over sorted
+ * steps (cum[s] the mass of steps 0..s), c at most 1. */
+static double family_level(const struct step *steps, const double *cum, size_t m, double slope,
+			   double alpha)
+{
+	double best = 0.0;
+	for (size_t s = 0; s <= m; s++) {
+		/* On [x_s-1, x_s) the sum is cum[s-1] + slope c. */
+		double base = s ? cum[s - 1] : 0.0, from = s ? steps[s - 1].x : 0.0;
+		double to = s < m ? steps[s].x : 1.0;
+		if (base + slope * from > alpha)
+			break;
+		double c = slope > 0.0 ? fmin(to, (alpha - base) / slope) : to;
+		best = fmax(best, s < m && c >= to ? nextafter(to, 0.0) : c);
+	}
+	return fmin(best, 1.0);
+}
+
 void stats_discrete_holm(const struct stats_combined *h, size_t n, double alpha, bool *reject,
-			 double *adjusted)
+			 double *adjusted, double *level)
 {
 	bool *alive = xcalloc(n ? n : 1, sizeof(*alive));
 	struct step *steps = NULL;
@@ -731,9 +749,11 @@ void stats_discrete_holm(const struct stats_combined *h, size_t n, double alpha,
 		for (size_t s = 0; s < m; s++)
 			cum[s] = (s ? cum[s - 1] : 0.0) + steps[s].mass;
 		size_t rejected = 0;
+		double at = family_level(steps, cum, m, slope, alpha);
 		for (size_t i = 0; i < n; i++) {
 			if (!alive[i])
 				continue;
+			level[i] = at;
 			/* The last step at or below p, by binary search. */
 			size_t lo = 0, hi = m;
 			while (lo < hi) {

@@ -145,9 +145,10 @@ bool stats_combined_case(const struct stats_combined *c, size_t i);
  * stratum left is rejected when the sum over the strata left of their
  * null probabilities of a p-value at or below its own (each bounded by
  * its looks' null distributions) is at most alpha; that sum is its
- * adjusted p.  It stops when a step rejects none. */
+ * adjusted p, and level[i] the largest p that step would have rejected.
+ * It stops when a step rejects none. */
 void stats_discrete_holm(const struct stats_combined *h, size_t n, double alpha, bool *reject,
-			 double *adjusted);
+			 double *adjusted, double *level);
 
 /* stats_wilson: the Wilson score interval for passed out of n at normal
  * quantile z (1.96 for 95%); [0, 1] when n is 0. */

@@ -168,10 +168,8 @@ static void test_below(struct run *r, struct tested *t, size_t n)
 		least[i] = stats_binom_least(cr->repeat + r->confirm, cr->c->threshold);
 	}
 	stats_tarone_holm(p, least, n, level_below(r), reject, factor);
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0; i < n; i++)
 		t[i].cr->below = reject[i];
-		t[i].cr->below_factor = factor[i];
-	}
 	free(reject);
 	free(factor);
 	free(least);
@@ -192,6 +190,7 @@ static void test_strata(struct run *r, struct tested *t, size_t n)
 	struct tested **owner = xcalloc(n ? n : 1, sizeof(*owner));
 	struct stats_table *tables = xcalloc(n ? n : 1, sizeof(*tables));
 	double *shift = xcalloc(ns, sizeof(*shift)), *adjusted = xcalloc(ns, sizeof(*adjusted));
+	double *at = xcalloc(ns, sizeof(*at));
 	bool *reject = xcalloc(ns, sizeof(*reject));
 	size_t *which = xcalloc(ns, sizeof(*which)), ntested = 0, used = 0;
 	double level = level_diff(r);
@@ -220,23 +219,24 @@ static void test_strata(struct run *r, struct tested *t, size_t n)
 		st->p_least = comb[ntested].least;
 		which[ntested++] = s;
 	}
-	stats_discrete_holm(comb, ntested, level, reject, adjusted);
+	stats_discrete_holm(comb, ntested, level, reject, adjusted, at);
 	for (size_t j = 0; j < ntested; j++) {
 		struct stratum_result *st = &r->strata[which[j]];
 		const struct stats_combined *c = &comb[j];
 		st->p_adjusted = adjusted[j];
 		st->significant = reject[j];
-		/* A look is significant when its own p, scaled, is at most the
-		 * stratum's p: the one that carried the rejection. */
-		if (reject[j] && c->cmh_factor * st->p_cmh <= c->p && shift[which[j]] != 0.0)
+		/* A look of a significant stratum is significant when its own
+		 * p, scaled, is at most what the deciding step rejected. */
+		if (reject[j] && c->cmh_factor * st->p_cmh <= at[j] && shift[which[j]] != 0.0)
 			st->direction = shift[which[j]] > 0 ? 1 : -1;
 		for (size_t i = 0; reject[j] && i < c->k; i++)
-			if (stats_combined_case(c, i) && c->case_factor * c->cases[i].p <= c->p)
+			if (stats_combined_case(c, i) && c->case_factor * c->cases[i].p <= at[j])
 				owner[c->cases - looks + i]->case_look = true;
 		stats_null_release(&cmh[j].null);
 	}
 	free(which);
 	free(reject);
+	free(at);
 	free(adjusted);
 	free(shift);
 	free(tables);
@@ -328,7 +328,6 @@ void verdict_compute(struct run *r)
 			cr->repeat = cr->c->repeat; /* a run rebuilt without it */
 		cr->repeated = case_asked(cr) > 1;
 		cr->p_value = cr->p_least = cr->p_below = 1.0;
-		cr->below_factor = 1.0;
 		cr->below = false;
 		cr->verdict = case_enough(r, cr) ? VERDICT_PASS : VERDICT_ERROR;
 	}

@@ -399,14 +399,14 @@ static void test_discrete_holm(void **state)
 	struct stats_look looks[20];
 	struct stats_combined h[20];
 	bool reject[20];
-	double adjusted[20];
+	double adjusted[20], level[20];
 	/* 20 strata of one case: one at 5/5 -> 0/5 (p = least = 2/252), 19
 	 * that can reach nothing, then 19 that could reach 0.01 but did not. */
 	for (int i = 0; i < 20; i++) {
 		looks[i] = i == 7 ? look(2.0 / 252, 2.0 / 252, v[i], m[i]) : look(1, 1, v[i], m[i]);
 		stats_combine(&looks[i], NULL, 0, 0.05, &h[i]);
 	}
-	stats_discrete_holm(h, 20, 0.05, reject, adjusted);
+	stats_discrete_holm(h, 20, 0.05, reject, adjusted, level);
 	for (int i = 0; i < 20; i++)
 		assert_true(reject[i] == (i == 7));
 	assert_rel(adjusted[7], 2.0 / 252, 1e-12);
@@ -416,18 +416,21 @@ static void test_discrete_holm(void **state)
 		looks[i] = look(0.5, 0.01, v[i], m[i]);
 		stats_combine(&looks[i], NULL, 0, 0.05, &h[i]);
 	}
-	stats_discrete_holm(h, 20, 0.05, reject, adjusted);
+	stats_discrete_holm(h, 20, 0.05, reject, adjusted, level);
 	/* 2/252 is below 0.01, so only its own mass counts: Bonferroni would
 	 * have multiplied it by 20. */
 	assert_true(reject[7]);
 	assert_rel(adjusted[7], 2.0 / 252, 1e-12);
+	/* That step rejects up to (but not at) 0.01, where the others' mass
+	 * (19 x 0.01) would join. */
+	assert_true(level[7] < 0.01 && level[7] > 0.0099);
 	/* At p = 0.01 the nineteen others add 0.19 to its own 2/252. */
 	looks[7] = look(0.01, 2.0 / 252, v[7], m[7]);
 	stats_combine(&looks[7], NULL, 0, 0.05, &h[7]);
-	stats_discrete_holm(h, 20, 0.05, reject, adjusted);
+	stats_discrete_holm(h, 20, 0.05, reject, adjusted, level);
 	assert_false(reject[7]);
 	assert_rel(adjusted[7], 19 * 0.01 + 2.0 / 252, 1e-12);
-	stats_discrete_holm(h, 0, 0.05, reject, adjusted);
+	stats_discrete_holm(h, 0, 0.05, reject, adjusted, level);
 }
 
 /* Power by brute force: every outcome pair through stats_fisher_two_sided. */
