@@ -1451,8 +1451,8 @@ static int place_items(struct tree_run *t, const struct report_layout *l, char *
 		const cJSON *o = l->items[i].c;
 		for (int side = 0; side < SIDE__COUNT && !l->items[i].skipped; side++) {
 			size_t n = side_samples(o, side);
-			size_t repeat = (size_t)report_int(o, "repeat");
-			samples += n > repeat ? n : repeat;
+			size_t asked = (size_t)report_int(o, "repeat") + (size_t)report_int(o, "confirm");
+			samples += n > asked ? n : asked;
 		}
 	}
 	if (samples > RECOMPUTE_SAMPLES_MAX) {

@@ -25,6 +25,9 @@
 /* Null distributions with more outcomes than this are bounded by the
  * continuous P(p <= x) <= x rather than listed. */
 #define NULL_MAX_SUPPORT 100000
+/* The step-down procedures stop after this many steps (stopping early only
+ * rejects less, so they stay valid); each step costs a sort of the family. */
+#define STEPS_MAX 64
 
 /* The margins of a 2x2 table, wide enough for pooled sums of int counts. */
 struct margins {
@@ -603,7 +606,7 @@ void stats_tarone_holm(const double *p, const double *least, size_t n, double al
 		reject[i] = false;
 		alive[i] = true;
 	}
-	for (size_t nalive = n;;) {
+	for (size_t nalive = n, step = 0; step < STEPS_MAX; step++) {
 		size_t m = 0;
 		for (size_t i = 0; i < n; i++)
 			if (alive[i])
@@ -731,7 +734,7 @@ void stats_discrete_holm(const struct stats_combined *h, size_t n, double alpha,
 		alive[i] = true;
 		adjusted[i] = 1.0;
 	}
-	for (;;) {
+	for (int round = 0; round < STEPS_MAX; round++) {
 		/* The sum over the hypotheses left of each one's bound, as steps. */
 		size_t m = 0;
 		double slope = 0.0;

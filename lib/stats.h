@@ -129,7 +129,8 @@ double stats_binom_least(int n, double rate);
  * the smallest count such that at most K of the hypotheses left can reach
  * alpha / K (least[i] <= alpha / K), and every hypothesis left with
  * p[i] <= alpha / K is rejected; it stops when a step rejects none.
- * factor[i] is the K of the step that decided hypothesis i. */
+ * factor[i] is the K of the step that decided hypothesis i.  At most 64
+ * steps are taken (stopping early only rejects less). */
 void stats_tarone_holm(const double *p, const double *least, size_t n, double alpha,
 		       bool *reject, double *factor);
 
@@ -146,7 +147,7 @@ bool stats_combined_case(const struct stats_combined *c, size_t i);
  * null probabilities of a p-value at or below its own (each bounded by
  * its looks' null distributions) is at most alpha; that sum is its
  * adjusted p, and level[i] the largest p that step would have rejected.
- * It stops when a step rejects none. */
+ * It stops when a step rejects none, or after 64 steps. */
 void stats_discrete_holm(const struct stats_combined *h, size_t n, double alpha, bool *reject,
 			 double *adjusted, double *level);
 
