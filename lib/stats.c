@@ -747,7 +747,8 @@ void stats_discrete_holm(const struct stats_combined *h, size_t n, double alpha,
 					family_add(&h[j].cases[i].null, h[j].case_factor, &steps, &m,
 						   &cap, &slope);
 		}
-		qsort(steps, m, sizeof(*steps), step_cmp);
+		if (m)
+			qsort(steps, m, sizeof(*steps), step_cmp);
 		cum = xreallocarray(cum, m ? m : 1, sizeof(*cum));
 		for (size_t s = 0; s < m; s++)
 			cum[s] = (s ? cum[s - 1] : 0.0) + steps[s].mass;
