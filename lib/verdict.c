@@ -88,10 +88,8 @@ static bool case_enough(const struct run *r, struct case_result *cr)
 	for (int side = 0; side < SIDE__COUNT; side++) {
 		const struct side_result *sr = &cr->side[side];
 		valid[side] = sr->passed + sr->failed;
-		int need = asked <= 1 ? 1 : (int)ceil(min_valid * asked - 1e-9);
-		if (asked > 1 && need < 2)
-			need = 2;
-		if (valid[side] < need)
+		int need = (int)ceil(min_valid * asked - 1e-9);
+		if (valid[side] < (need > 1 ? need : 1))
 			enough = false;
 	}
 	if (enough && asked > 1 && (valid[SIDE_EVAL] < asked || valid[SIDE_PROD] < asked) &&
