@@ -75,15 +75,25 @@ static struct case_result *add_case(struct world *w, size_t stratum, double thre
 	return cr;
 }
 
+/* case_alone: a world of one case given by its sample counts, computed
+ * with --min-valid min_valid; returns the case. */
+static struct case_result *case_alone(struct world *w, double min_valid, double threshold,
+				      int ep, int ef, int ee, int pp, int pf, int pe)
+{
+	world_init(w, 1);
+	w->run.min_valid = min_valid;
+	struct case_result *cr = add_case(w, 0, threshold, ep, ef, ee, pp, pf, pe);
+	verdict_compute(&w->run);
+	return cr;
+}
+
 /* one_case: the verdict of a single case given by its sample counts. */
 static enum verdict one_case(double threshold, int ep, int ef, int ee, int pp, int pf, int pe)
 {
 	struct world w;
 
-	world_init(&w, 1);
-	add_case(&w, 0, threshold, ep, ef, ee, pp, pf, pe);
-	verdict_compute(&w.run);
-	return w.results[0].verdict;
+	return case_alone(&w, VERDICT_MIN_VALID_DEFAULT, threshold, ep, ef, ee, pp, pf, pe)
+		->verdict;
 }
 
 static void test_names(void **state)
@@ -496,9 +506,7 @@ static void test_too_few_valid(void **state)
 	(void)state;
 	struct world w;
 
-	world_init(&w, 1);
-	struct case_result *cr = add_case(&w, 0, 1.0, 10, 0, 0, 0, 1, 9);
-	verdict_compute(&w.run);
+	struct case_result *cr = case_alone(&w, 0.5, 1.0, 10, 0, 0, 0, 1, 9);
 	assert_int_equal(cr->verdict, VERDICT_ERROR);
 	assert_string_equal(cr->note, "prod: 1 of 10 samples measured");
 	assert_int_equal(w.run.exit_code, EXIT_ERRORS);
@@ -506,24 +514,13 @@ static void test_too_few_valid(void **state)
 	 * of two samples could reach alpha anyway); --min-valid 0.8 asks more. */
 	assert_int_equal(one_case(1.0, 2, 0, 0, 1, 0, 1), VERDICT_PASS);
 	assert_int_equal(one_case(1.0, 10, 0, 0, 0, 5, 5), VERDICT_DRIFT);
-	world_init(&w, 1);
-	w.run.min_valid = 0.8;
-	cr = add_case(&w, 0, 1.0, 10, 0, 0, 0, 5, 5);
-	verdict_compute(&w.run);
+	cr = case_alone(&w, 0.8, 1.0, 10, 0, 0, 0, 5, 5);
 	assert_int_equal(cr->verdict, VERDICT_ERROR);
 	assert_string_equal(cr->note, "prod: 5 of 10 samples measured");
 	/* Even at --min-valid 0, one valid sample of ten cannot reach alpha
 	 * (p >= 1/11), while ten could. */
-	world_init(&w, 1);
-	w.run.min_valid = 0.0;
-	cr = add_case(&w, 0, 1.0, 10, 0, 0, 0, 2, 8);
-	verdict_compute(&w.run);
-	assert_int_equal(cr->verdict, VERDICT_DRIFT);
-	world_init(&w, 1);
-	w.run.min_valid = 0.0;
-	cr = add_case(&w, 0, 1.0, 10, 0, 0, 0, 1, 9);
-	verdict_compute(&w.run);
-	assert_int_equal(cr->verdict, VERDICT_ERROR);
+	assert_int_equal(case_alone(&w, 0.0, 1.0, 10, 0, 0, 0, 2, 8)->verdict, VERDICT_DRIFT);
+	assert_int_equal(case_alone(&w, 0.0, 1.0, 10, 0, 0, 0, 1, 9)->verdict, VERDICT_ERROR);
 }
 
 /* Defect 5: both sides below the threshold is a regression only when
