@@ -73,13 +73,15 @@ static void print_progress(const struct run *r, const struct case_result *cr,
 {
 	(void)cr;
 	struct progress *p = user;
-	if (p->total == 0) {
+	p->done++;
+	if (p->done >= p->total) {
+		/* Confirmations add samples as the run goes. */
+		p->total = 0;
 		for (size_t i = 0; i < r->ncases; i++)
 			if (r->cases[i].selected)
 				p->total += r->cases[i].side[SIDE_EVAL].nsamples +
 					    r->cases[i].side[SIDE_PROD].nsamples;
 	}
-	p->done++;
 	p->errors += s->grade == GRADE_ERROR;
 	double now = util_now_ms();
 	if (now - p->shown < 100 && p->done < p->total)
@@ -297,7 +299,13 @@ static const char run_help[] =
 	"                        GLOB; may be repeated\n"
 	"  --repeat N            samples per case and target (overrides the suite)\n"
 	"  --alpha P             significance level for repeats (default 0.05,\n"
-	"                        Holm-corrected across strata)\n"
+	"                        corrected across strata and cases)\n"
+	"  --confirm N           re-sample a case whose first samples disagree or\n"
+	"                        miss the threshold: N more per side (overrides\n"
+	"                        the suite; default 0)\n"
+	"  --min-valid F         fraction of a side's samples that must be valid\n"
+	"                        when it has more than one (overrides the suite;\n"
+	"                        default 0.5)\n"
 	"  --strict              flaky cases (a difference that is not significant)\n"
 	"                        fail the run too\n"
 	"  --concurrency N       requests in flight (default 16)\n"
@@ -361,6 +369,8 @@ enum {
 	OPT_LOCK,
 	OPT_NO_STEP_SUMMARY,
 	OPT_ALPHA,
+	OPT_CONFIRM,
+	OPT_MIN_VALID,
 	OPT_STRICT,
 	OPT_HISTORY,
 	OPT_NOTIFY,
@@ -392,6 +402,8 @@ static const struct cmd_option run_options[] = {
 	{"lock", 0, true, OPT_LOCK, CMD_VALUE_FILE, NULL},
 	{"no-step-summary", 0, false, OPT_NO_STEP_SUMMARY, CMD_VALUE_NONE, NULL},
 	{"alpha", 0, true, OPT_ALPHA, CMD_VALUE_NONE, NULL},
+	{"confirm", 0, true, OPT_CONFIRM, CMD_VALUE_NONE, NULL},
+	{"min-valid", 0, true, OPT_MIN_VALID, CMD_VALUE_NONE, NULL},
 	{"strict", 0, false, OPT_STRICT, CMD_VALUE_NONE, NULL},
 	{"history", 0, true, OPT_HISTORY, CMD_VALUE_FILE, NULL},
 	{"notify", 0, true, OPT_NOTIFY, CMD_VALUE_NONE, NULL},
@@ -559,6 +571,23 @@ static int cmd_run(int argc, char **argv)
 			if (errno || *end || end == p.arg || !(ro.alpha > 0 && ro.alpha < 1)) {
 				cmd_error("--alpha takes a significance level between 0 and 1 "
 					  "(e.g. 0.05), not '%s'",
+					  p.arg);
+				goto out;
+			}
+			break;
+		}
+		case OPT_CONFIRM:
+			if (cmd_parser_count(&p, 0, 1000, &n) < 0)
+				goto out;
+			ro.confirm = (int)n;
+			break;
+		case OPT_MIN_VALID: {
+			char *end;
+			errno = 0;
+			ro.min_valid = strtod(p.arg, &end);
+			if (errno || *end || end == p.arg || !(ro.min_valid >= 0 && ro.min_valid <= 1)) {
+				cmd_error("--min-valid takes a fraction from 0 to 1 (e.g. 0.5), not "
+					  "'%s'",
 					  p.arg);
 				goto out;
 			}

@@ -208,9 +208,13 @@ static cJSON *json_strata(const struct run *r)
 		}
 		add_number(s, "diff", sr->passed[SIDE_PROD] - sr->passed[SIDE_EVAL]);
 		cJSON_AddBoolToObject(s, "tested", sr->tested);
+		add_number(s, "p_cmh", finite_or_zero(sr->p_cmh));
 		add_number(s, "p_value", finite_or_zero(sr->p_value));
+		add_number(s, "p_least", finite_or_zero(sr->p_least));
 		add_number(s, "p_adjusted", finite_or_zero(sr->p_adjusted));
 		cJSON_AddBoolToObject(s, "significant", sr->significant);
+		add_string(s, "effect", sr->direction > 0 ? "drift"
+				      : sr->direction < 0 ? "eval-regression" : "none");
 		cJSON *counts = cJSON_AddObjectToObject(s, "counts");
 		for (int v = 0; v < VERDICT__COUNT; v++)
 			if (sr->counts[v] > 0)
@@ -258,6 +262,8 @@ static cJSON *json_side(const struct side_result *sr)
 	add_number(o, "failed", sr->failed);
 	add_number(o, "errors", sr->errors);
 	add_number(o, "total", sr->total);
+	add_number(o, "first_passed", sr->first_passed);
+	add_number(o, "first_failed", sr->first_failed);
 	add_number(o, "rate", rounded(sr->rate, 4));
 	cJSON_AddBoolToObject(o, "measured", sr->measured);
 	cJSON_AddBoolToObject(o, "ok", sr->ok);
@@ -291,15 +297,16 @@ static cJSON *json_side(const struct side_result *sr)
 	return o;
 }
 
-/* case_repeat: the samples per side the run asked for, --repeat included. */
-static int case_repeat(const struct case_result *cr)
+/* confirm_samples: the confirmation samples of a case that finished. */
+static long confirm_samples(const struct case_result *cr)
 {
-	size_t n = 0;
+	long n = 0;
 
 	for (int side = 0; side < SIDE__COUNT; side++)
-		if (cr->side[side].nsamples > n)
-			n = cr->side[side].nsamples;
-	return n > 0 && n <= INT_MAX ? (int)n : cr->c->repeat;
+		for (size_t k = 0; k < cr->side[side].nsamples; k++)
+			n += cr->side[side].samples[k].done &&
+			     cr->side[side].samples[k].index >= cr->repeat;
+	return n;
 }
 
 static cJSON *json_cases(const struct run *r)
@@ -319,9 +326,16 @@ static cJSON *json_cases(const struct run *r)
 		/* Whole: merging computes verdicts again from it (cJSON prints a
 		 * double so that it reads back the same). */
 		add_number(c, "threshold", finite_or_zero(cr->c->threshold));
-		add_number(c, "repeat", case_repeat(cr));
+		add_number(c, "repeat", cr->repeat > 0 ? cr->repeat : cr->c->repeat);
+		cJSON_AddBoolToObject(c, "confirmed", cr->confirmed);
+		add_number(c, "confirm", cr->confirm);
 		cJSON_AddBoolToObject(c, "repeated", cr->repeated);
 		add_number(c, "p_value", finite_or_zero(cr->p_value));
+		add_number(c, "p_least", finite_or_zero(cr->p_least));
+		add_number(c, "p_below", finite_or_zero(cr->p_below));
+		cJSON_AddBoolToObject(c, "below", cr->below);
+		if (cr->note[0])
+			add_string(c, "note", cr->note);
 		for (int side = 0; side < SIDE__COUNT; side++)
 			cJSON_AddItemToObject(c, side_keys[side], json_side(&cr->side[side]));
 	}
@@ -391,7 +405,7 @@ cJSON *report_json_tree(const struct run *r)
 {
 	cJSON *root = cJSON_CreateObject();
 	char started[32];
-	long selected = 0, filtered = 0, others = 0, samples = 0;
+	long selected = 0, filtered = 0, others = 0, samples = 0, confirmation = 0;
 
 	for (size_t i = 0; i < r->ncases; i++) {
 		const struct case_result *cr = &r->cases[i];
@@ -404,6 +418,7 @@ cJSON *report_json_tree(const struct run *r)
 			continue;
 		}
 		selected++;
+		confirmation += confirm_samples(cr);
 		for (int side = 0; side < SIDE__COUNT; side++)
 			samples += cr->side[side].total;
 	}
@@ -426,10 +441,13 @@ cJSON *report_json_tree(const struct run *r)
 	add_number(root, "exit_code", r->exit_code);
 	cJSON_AddBoolToObject(root, "interrupted", r->interrupted);
 	add_number(root, "alpha", r->alpha > 0 ? r->alpha : VERDICT_ALPHA_DEFAULT);
+	add_number(root, "min_valid", r->min_valid);
+	add_number(root, "confirm", r->confirm);
 	cJSON_AddBoolToObject(root, "strict", r->strict);
 	add_number(root, "selected", selected);
 	add_number(root, "filtered", filtered);
 	add_number(root, "samples", samples);
+	add_number(root, "confirm_samples", confirmation);
 	add_number(root, "requests", r->stats.requests);
 	add_number(root, "attempts", r->stats.attempts);
 	add_number(root, "retries", r->stats.retries);
@@ -504,6 +522,8 @@ static const struct rule side_rules[] = {
 	{"failed", K_SMALL, false, NULL},
 	{"errors", K_SMALL, false, NULL},
 	{"total", K_SMALL, false, NULL},
+	{"first_passed", K_SMALL, true, NULL},
+	{"first_failed", K_SMALL, true, NULL},
 	{"rate", K_NUMBER, false, NULL},
 	{"measured", K_BOOL, false, NULL},
 	{"ok", K_BOOL, false, NULL},
@@ -520,8 +540,14 @@ static const struct rule case_rules[] = {
 	{"verdict", K_VERDICT, false, NULL},
 	{"threshold", K_NUMBER, false, NULL},
 	{"repeat", K_SMALL, false, NULL},
+	{"confirmed", K_BOOL, true, NULL},
+	{"confirm", K_SMALL, true, NULL},
 	{"repeated", K_BOOL, true, NULL},
 	{"p_value", K_NUMBER, true, NULL},
+	{"p_least", K_NUMBER, true, NULL},
+	{"p_below", K_NUMBER, true, NULL},
+	{"below", K_BOOL, true, NULL},
+	{"note", K_STRING, true, NULL},
 	{"eval", K_OBJECT, false, side_rules},
 	{"prod", K_OBJECT, false, side_rules},
 	{NULL, K_STRING, false, NULL},
@@ -549,9 +575,12 @@ static const struct rule stratum_rules[] = {
 	{"prod", K_OBJECT, false, pass_count_rules},
 	{"diff", K_WHOLE, false, NULL},
 	{"tested", K_BOOL, true, NULL},
+	{"p_cmh", K_NUMBER, true, NULL},
 	{"p_value", K_NUMBER, true, NULL},
+	{"p_least", K_NUMBER, true, NULL},
 	{"p_adjusted", K_NUMBER, true, NULL},
 	{"significant", K_BOOL, true, NULL},
+	{"effect", K_STRING, true, NULL},
 	{"counts", K_COUNTS, false, NULL},
 	{NULL, K_STRING, false, NULL},
 };
@@ -610,10 +639,13 @@ static const struct rule report_rules[] = {
 	{"exit_code", K_COUNT, false, NULL},
 	{"interrupted", K_BOOL, false, NULL},
 	{"alpha", K_NUMBER, true, NULL},
+	{"min_valid", K_NUMBER, true, NULL},
+	{"confirm", K_SMALL, true, NULL},
 	{"strict", K_BOOL, true, NULL},
 	{"selected", K_COUNT, false, NULL},
 	{"filtered", K_COUNT, false, NULL},
 	{"samples", K_COUNT, false, NULL},
+	{"confirm_samples", K_COUNT, true, NULL},
 	{"requests", K_COUNT, true, NULL},
 	{"attempts", K_COUNT, true, NULL},
 	{"retries", K_COUNT, true, NULL},
@@ -790,7 +822,7 @@ static int check_counts(const cJSON *report, char **err)
 	size_t i = 0;
 
 	cJSON_ArrayForEach(o, cJSON_GetObjectItemCaseSensitive(report, "cases")) {
-		long repeat = report_int(o, "repeat");
+		long repeat = (long)report_int(o, "repeat") + report_int(o, "confirm");
 		for (int side = 0; side < SIDE__COUNT; side++) {
 			const cJSON *s = cJSON_GetObjectItemCaseSensitive(o, side_keys[side]);
 			long sum = (long)report_int(s, "passed") + report_int(s, "failed") +
@@ -804,7 +836,7 @@ static int check_counts(const cJSON *report, char **err)
 			}
 			if (total > repeat && total > listed) {
 				*err = xasprintf("'cases[%zu].%s.total' is %ld, more than the case's "
-						 "repeat (%ld) and the samples listed (%ld)", i,
+						 "repeat and confirm (%ld) and the samples listed (%ld)", i,
 						 side_keys[side], total, repeat, listed);
 				return -1;
 			}
@@ -1179,6 +1211,10 @@ static void tree_side(struct tree_run *t, struct side_result *sr, const cJSON *s
 	sr->failed = report_int(side, "failed");
 	sr->errors = report_int(side, "errors");
 	sr->total = report_int(side, "total");
+	/* Reports without the first counts come from runs without confirmation. */
+	bool first = cJSON_GetObjectItemCaseSensitive(side, "first_passed") != NULL;
+	sr->first_passed = first ? report_int(side, "first_passed") : sr->passed;
+	sr->first_failed = first ? report_int(side, "first_failed") : sr->failed;
 	sr->rate = report_num(side, "rate");
 	sr->measured = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(side, "measured"));
 	sr->ok = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(side, "ok"));
@@ -1237,13 +1273,23 @@ static void tree_case(struct tree_run *t, struct case_result *cr, const cJSON *o
 		return;
 	c->threshold = report_num(o, "threshold");
 	c->repeat = report_int(o, "repeat");
+	cr->repeat = c->repeat;
+	cr->confirm = report_int(o, "confirm");
+	cr->confirmed = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "confirmed"));
 	cr->verdict = tree_verdict(o);
 	cr->repeated = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "repeated"));
 	cr->p_value = cJSON_GetObjectItemCaseSensitive(o, "p_value") ? report_num(o, "p_value")
 								    : 1.0;
+	cr->p_least = cJSON_GetObjectItemCaseSensitive(o, "p_least") ? report_num(o, "p_least")
+								    : 1.0;
+	cr->p_below = cJSON_GetObjectItemCaseSensitive(o, "p_below") ? report_num(o, "p_below")
+								    : 1.0;
+	cr->below = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "below"));
+	snprintf(cr->note, sizeof(cr->note), "%s", report_str(o, "note"));
 	for (int side = 0; side < SIDE__COUNT; side++) {
 		size_t n = side_samples(o, side);
-		size_t want = full_repeat ? (size_t)c->repeat : n + ((size_t)c->repeat > n);
+		size_t asked = (size_t)c->repeat + (size_t)cr->confirm;
+		size_t want = full_repeat ? asked : n + (asked > n);
 		tree_side(t, &cr->side[side], cJSON_GetObjectItemCaseSensitive(o, side_keys[side]),
 			  (enum side)side, want);
 	}
@@ -1291,8 +1337,13 @@ static struct tree_run *tree_run_new(const cJSON *report, const struct report_la
 				cJSON_GetObjectItemCaseSensitive(o, side_keys[side]), "passed");
 		sr->verdict = tree_verdict(o);
 		sr->tested = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "tested"));
+		sr->p_cmh = report_num(o, "p_cmh");
 		sr->p_value = report_num(o, "p_value");
+		sr->p_least = report_num(o, "p_least");
 		sr->p_adjusted = report_num(o, "p_adjusted");
+		const char *effect = report_str(o, "effect");
+		sr->direction = strcmp(effect, "drift") == 0 ? 1
+				: strcmp(effect, "eval-regression") == 0 ? -1 : 0;
 		sr->significant = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "significant"));
 	}
 
@@ -1327,6 +1378,9 @@ static struct tree_run *tree_run_new(const cJSON *report, const struct report_la
 	t->run.stats.attempts = report_int(report, "attempts");
 	t->run.stats.retries = report_int(report, "retries");
 	t->run.alpha = report_num(report, "alpha");
+	t->run.confirm = report_int(report, "confirm");
+	t->run.min_valid = cJSON_GetObjectItemCaseSensitive(report, "min_valid")
+				   ? report_num(report, "min_valid") : VERDICT_MIN_VALID_DEFAULT;
 	t->run.strict = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(report, "strict"));
 	const cJSON *history = cJSON_GetObjectItemCaseSensitive(report, "history");
 	if (cJSON_IsObject(history)) {
@@ -1396,8 +1450,8 @@ static int place_items(struct tree_run *t, const struct report_layout *l, char *
 		const cJSON *o = l->items[i].c;
 		for (int side = 0; side < SIDE__COUNT && !l->items[i].skipped; side++) {
 			size_t n = side_samples(o, side);
-			size_t repeat = (size_t)report_int(o, "repeat");
-			samples += n > repeat ? n : repeat;
+			size_t asked = (size_t)report_int(o, "repeat") + (size_t)report_int(o, "confirm");
+			samples += n > asked ? n : asked;
 		}
 	}
 	if (samples > RECOMPUTE_SAMPLES_MAX) {

@@ -21,7 +21,7 @@ static const char *const side_keys[] = {"eval", "prod"};
 /* What each verdict means, as the first line of a failure body. */
 static const char *const verdict_meanings[VERDICT__COUNT] = {
 	[VERDICT_PASS] = "passes on eval and prod",
-	[VERDICT_FLAKY] = "eval and prod differ, but not significantly over the repeats",
+	[VERDICT_FLAKY] = "eval and prod differ, or miss the threshold, but not significantly",
 	[VERDICT_ERROR] = "could not be measured",
 	[VERDICT_EVAL_REGRESSION] = "the eval composition breaks it; prod passes",
 	[VERDICT_REGRESSION] = "fails on eval and on prod",
@@ -195,6 +195,11 @@ static void put_body(struct buf *b, const cJSON *c, enum verdict v, bool strict)
 
 	buf_addf(b, "%s: %s%s\n", verdict_name(v), verdict_meanings[v],
 		 strict && v == VERDICT_FLAKY ? " (--strict fails it)" : "");
+	if (*report_str(c, "note")) {
+		buf_addstr(b, "note: ");
+		xml_add(b, report_str(c, "note"), REASON_MAX_XML, false);
+		buf_addch(b, '\n');
+	}
 	for (size_t side = 0; side < ARRAY_SIZE(side_keys); side++) {
 		const cJSON *o = cJSON_GetObjectItemCaseSensitive(c, side_keys[side]);
 		const cJSON *reason;

@@ -16,8 +16,8 @@
 /* Reasons per target in a case row, and strata named in the verdict line. */
 #define REASONS_MAX_MD 5
 #define STRATA_LISTED_MAX 10
-/* Room kept for the notes that say a list was cut (at most two, each far
- * shorter). */
+/* Room kept for the notes added without asking: that a list was cut (at
+ * most two) and that one sample decided (each far shorter). */
 #define NOTE_RESERVE 512
 
 static const char *const side_keys[] = {"eval", "prod"};
@@ -170,7 +170,15 @@ static void put_header(struct buf *b, const cJSON *report)
 		 plural(nstrata, "stratum", "strata"));
 	if (filtered > 0)
 		buf_addf(b, " (%d filtered out)", filtered);
-	buf_addf(b, ", %d %s, %s, started ", samples, plural(samples, "request", "requests"), dur);
+	buf_addf(b, ", %d %s", samples, plural(samples, "request", "requests"));
+	long confirmed = 0;
+	const cJSON *c;
+	cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(report, "cases"))
+		confirmed += cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(c, "confirmed"));
+	if (confirmed > 0)
+		buf_addf(b, " (%d to confirm %ld %s)", report_int(report, "confirm_samples"),
+			 confirmed, plural(confirmed, "case", "cases"));
+	buf_addf(b, ", %s, started ", dur);
 	md_add(b, report_str(report, "started_at"), NAME_MAX_MD);
 	buf_addstr(b, "\n\n| target | url | fingerprints |\n|---|---|---|\n");
 	for (size_t side = 0; side < ARRAY_SIZE(side_keys); side++) {
@@ -312,8 +320,14 @@ static void put_cases(struct buf *b, const cJSON *report)
 		md_add(&row, report_str(c, "stratum"), NAME_MAX_MD);
 		buf_addch(&row, '/');
 		md_add(&row, report_str(c, "id"), NAME_MAX_MD);
-		buf_addf(&row, strict && v == VERDICT_FLAKY ? " | **%s** | " : " | %s | ",
-			 verdict_name(v));
+		buf_addf(&row, strict && v == VERDICT_FLAKY ? " | **%s**" : " | %s", verdict_name(v));
+		if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(c, "confirmed")))
+			buf_addstr(&row, " (confirmed)");
+		if (*report_str(c, "note")) {
+			buf_addstr(&row, "<br>");
+			md_add(&row, report_str(c, "note"), REASON_MAX_MD);
+		}
+		buf_addstr(&row, " | ");
 		put_side_cell(&row, c, "eval");
 		buf_addstr(&row, " | ");
 		put_side_cell(&row, c, "prod");
@@ -330,6 +344,21 @@ static void put_cases(struct buf *b, const cJSON *report)
 	report_layout_release(&l);
 }
 
+/* put_one_sample_note: failing verdicts that one sample a side decided. */
+static void put_one_sample_note(struct buf *b, const cJSON *report)
+{
+	const cJSON *c;
+	long n = 0;
+
+	cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(report, "cases"))
+		n += !cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(c, "repeated")) &&
+		     verdict_failing(verdict_of(c));
+	if (n > 0)
+		buf_addf(b, "\n> %ld failing %s decided by one sample a side, which cannot tell a "
+			    "broken case from a noisy one; rerun with `--confirm 9` to test %s.\n",
+			 n, plural(n, "verdict was", "verdicts were"), plural(n, "it", "them"));
+}
+
 int report_markdown(FILE *f, const cJSON *report, char **err)
 {
 	struct buf b;
@@ -340,6 +369,7 @@ int report_markdown(FILE *f, const cJSON *report, char **err)
 	put_header(&b, report);
 	put_strata(&b, report);
 	put_cases(&b, report);
+	put_one_sample_note(&b, report);
 	fwrite(b.data, 1, b.len, f);
 	buf_release(&b);
 	return report_flush(f, err);

@@ -115,9 +115,11 @@ static int check_same_suite(const struct merge *m, size_t i, char **err)
 		return -1;
 	}
 	if (report_num(a, "alpha") != report_num(b, "alpha") ||
+	    report_num(a, "confirm") != report_num(b, "confirm") ||
+	    report_num(a, "min_valid") != report_num(b, "min_valid") ||
 	    cJSON_IsTrue(get(a, "strict")) != cJSON_IsTrue(get(b, "strict"))) {
-		*err = xasprintf("cannot merge: '%s' and '%s' were run with different --alpha or "
-				 "--strict", m->names[0], m->names[i]);
+		*err = xasprintf("cannot merge: '%s' and '%s' were run with different --alpha, "
+				 "--confirm, --min-valid or --strict", m->names[0], m->names[i]);
 		return -1;
 	}
 	if (report_int(a, "suite_cases") != report_int(b, "suite_cases")) {

@@ -147,6 +147,9 @@ struct text_counts {
 	long samples;
 	long errors;       /* cases whose verdict is error */
 	long finished;     /* cases whose every sample finished */
+	long confirmed;    /* cases re-sampled by --confirm */
+	long confirm_samples; /* the samples that took */
+	long one_sample;   /* failing cases decided by one sample a side */
 };
 
 static void count_run(const struct run *r, struct text_counts *tc)
@@ -160,14 +163,19 @@ static void count_run(const struct run *r, struct text_counts *tc)
 		}
 		tc->selected++;
 		tc->errors += cr->verdict == VERDICT_ERROR;
+		tc->confirmed += cr->confirmed;
+		tc->one_sample += !cr->repeated && verdict_failing(cr->verdict);
 		bool finished = true;
 		for (int side = 0; side < SIDE__COUNT; side++) {
 			const struct side_result *sr = &cr->side[side];
 			tc->samples += sr->total;
 			if (sr->nsamples == 0)
 				finished = false;
-			for (size_t k = 0; k < sr->nsamples; k++)
+			for (size_t k = 0; k < sr->nsamples; k++) {
 				finished &= sr->samples[k].done;
+				tc->confirm_samples += sr->samples[k].done &&
+						       sr->samples[k].index >= cr->repeat;
+			}
 		}
 		tc->finished += finished;
 	}
@@ -188,8 +196,11 @@ static void put_header(FILE *out, const struct run *r, const struct text_counts 
 		tc->strata, plural(tc->strata, "stratum", "strata"));
 	if (tc->filtered > 0)
 		fprintf(out, " (%ld filtered out)", tc->filtered);
-	fprintf(out, ", %ld %s, %s\n", tc->samples, plural(tc->samples, "request", "requests"),
-		dur);
+	fprintf(out, ", %ld %s", tc->samples, plural(tc->samples, "request", "requests"));
+	if (tc->confirmed > 0)
+		fprintf(out, " (%ld to confirm %ld %s)", tc->confirm_samples, tc->confirmed,
+			plural(tc->confirmed, "case", "cases"));
+	fprintf(out, ", %s\n", dur);
 	free(name);
 
 	for (int side = 0; side < SIDE__COUNT; side++) {
@@ -474,9 +485,17 @@ static void put_cases(FILE *out, const struct run *r, const struct report_text_o
 		fprintf(out, "%s/%s", stratum, id);
 		if (cr->repeated)
 			put_rates(out, cr);
+		if (cr->confirmed)
+			fputs("  confirmed", out);
 		fputc('\n', out);
 		free(stratum);
 		free(id);
+		if (cr->note[0]) {
+			char *note = text_clean(cr->note, REASON_MAX);
+			put_pad(out, 2 + vw + 2);
+			fprintf(out, "%s\n", note);
+			free(note);
+		}
 		for (int side = 0; side < SIDE__COUNT; side++)
 			put_side(out, cr, side, 2 + vw + 2, o->verbose);
 	}
@@ -518,6 +537,18 @@ static void put_verdict_line(FILE *out, const struct run *r, const struct text_c
 		r->exit_reason ? r->exit_reason : "");
 }
 
+/* put_one_sample_note: failing verdicts that one sample a side decided,
+ * which says nothing about an agent that is not deterministic. */
+static void put_one_sample_note(FILE *out, const struct text_counts *tc)
+{
+	if (tc->one_sample == 0)
+		return;
+	fprintf(out, "\n  note: %ld failing %s decided by one sample a side, which cannot\n"
+		     "  tell a broken case from a noisy one; rerun with --confirm 9 to test %s\n",
+		tc->one_sample, plural(tc->one_sample, "verdict was", "verdicts were"),
+		plural(tc->one_sample, "it", "them"));
+}
+
 void report_text(FILE *out, const struct run *r, const struct report_text_options *o)
 {
 	static const struct report_text_options defaults = {0};
@@ -532,6 +563,7 @@ void report_text(FILE *out, const struct run *r, const struct report_text_option
 	put_fingerprint_notes(out, r, o->color);
 	put_history_notes(out, r, o->color);
 	put_cases(out, r, o);
+	put_one_sample_note(out, &tc);
 	fputc('\n', out);
 	put_verdict_line(out, r, &tc, o->color);
 }

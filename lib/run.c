@@ -10,6 +10,7 @@
 #include "judge_cache.h"
 #include "judge_prompt.h"
 #include "provider.h"
+#include "stats.h"
 #include "template.h"
 #include "util.h"
 
@@ -42,6 +43,12 @@ struct feeder {
 	size_t outstanding;     /* target requests built and not yet answered */
 	size_t window;          /* the most outstanding at once */
 	bool feeding;           /* inside feed(): completions must not recurse */
+	size_t *unfinished;     /* per case: first samples not finished yet */
+	size_t *confirming;     /* cases to confirm, in the order decided */
+	size_t nconfirming;
+	size_t qi;              /* the confirming case being fed, */
+	size_t qn;              /* its next confirmation sample */
+	int qside;              /* and side */
 };
 
 static void feed(struct feeder *f);
@@ -77,6 +84,8 @@ void run_options_default(struct run_options *o)
 {
 	memset(o, 0, sizeof(*o));
 	transport_options_default(&o->transport);
+	o->confirm = -1;
+	o->min_valid = -1;
 }
 
 void sample_release(struct sample *s)
@@ -361,13 +370,52 @@ void run_grade_reply(struct suite *s, const struct suite_case *c, enum side side
 	transport_free(tr);
 }
 
-/* A target sample has its grade: report progress. */
+/* decide_confirmation: once a case's first samples are in, ask for the
+ * run's confirmation samples when the rule says so. */
+static void decide_confirmation(struct feeder *f, struct case_result *cr)
+{
+	int count[SIDE__COUNT][2] = {{0, 0}, {0, 0}};
+	struct run *r = f->run;
+	if (f->opts->stop && *f->opts->stop)
+		return;
+	for (int side = 0; side < SIDE__COUNT; side++) {
+		for (int k = 0; k < cr->repeat; k++) {
+			const struct sample *smp = &cr->side[side].samples[k];
+			if (smp->done && smp->grade != GRADE_ERROR)
+				count[side][smp->grade == GRADE_PASS ? 0 : 1]++;
+		}
+	}
+	if (!stats_confirms(count[SIDE_EVAL][0], count[SIDE_EVAL][0] + count[SIDE_EVAL][1],
+			    count[SIDE_PROD][0], count[SIDE_PROD][0] + count[SIDE_PROD][1],
+			    cr->c->threshold))
+		return;
+	cr->confirmed = true;
+	cr->confirm = r->confirm;
+	for (int side = 0; side < SIDE__COUNT; side++)
+		cr->side[side].nsamples = (size_t)(cr->repeat + cr->confirm);
+	f->confirming[f->nconfirming++] = (size_t)(cr - r->cases);
+}
+
+/* sample_finished: a sample has its grade (or its error): report it, and
+ * decide the case's confirmation when it was the last of its first ones. */
+static void sample_finished(struct feeder *f, struct case_result *cr, const struct sample *smp)
+{
+	const struct run_options *o = f->opts;
+	if (o->on_sample)
+		o->on_sample(f->run, cr, smp, o->user);
+	if (f->run->confirm <= 0 || smp->index >= cr->repeat)
+		return;
+	if (--f->unfinished[cr - f->run->cases] == 0) {
+		decide_confirmation(f, cr);
+		feed(f);
+	}
+}
+
+/* A target sample has its grade. */
 static void sample_graded(struct grading *gr, void *user)
 {
 	struct job *job = user;
-	const struct run_options *o = job->feeder->opts;
-	if (o->on_sample)
-		o->on_sample(job->feeder->run, job->cr, gr->sample, o->user);
+	sample_finished(job->feeder, job->cr, gr->sample);
 	free(job);
 }
 
@@ -414,8 +462,7 @@ static void job_done(struct http_result *res, void *user)
 		return;
 	}
 	f->outstanding--;
-	if (f->opts->on_sample)
-		f->opts->on_sample(r, job->cr, out, f->opts->user);
+	sample_finished(f, job->cr, out);
 	free(job);
 	feed(f);
 }
@@ -500,8 +547,7 @@ static void submit_sample(struct feeder *f, struct case_result *cr, struct sampl
 		smp->done = true;
 		free(err);
 		http_request_free(req);
-		if (o->on_sample)
-			o->on_sample(r, cr, smp, o->user);
+		sample_finished(f, cr, smp);
 		return;
 	}
 	struct job *job = xcalloc(1, sizeof(*job));
@@ -514,6 +560,30 @@ static void submit_sample(struct feeder *f, struct case_result *cr, struct sampl
 	transport_submit(f->tr, req);
 }
 
+/* next_confirmation: the next confirmation sample to send, or NULL; the
+ * cases to confirm go first, so that they finish with the rest. */
+static struct sample *next_confirmation(struct feeder *f, struct case_result **crp)
+{
+	while (f->qi < f->nconfirming) {
+		struct case_result *cr = &f->run->cases[f->confirming[f->qi]];
+		size_t n = (size_t)cr->repeat + f->qn;
+		if (n >= cr->side[SIDE_EVAL].nsamples) {
+			f->qi++;
+			f->qn = 0;
+			f->qside = 0;
+			continue;
+		}
+		struct sample *smp = &cr->side[f->qside].samples[n];
+		if (++f->qside == SIDE__COUNT) {
+			f->qside = 0;
+			f->qn++;
+		}
+		*crp = cr;
+		return smp;
+	}
+	return NULL;
+}
+
 /* Build requests until the window is full or every sample is sent; a stop
  * sends nothing more (the unsent samples stay unmeasured). */
 static void feed(struct feeder *f)
@@ -522,10 +592,17 @@ static void feed(struct feeder *f)
 		return;
 	f->feeding = true;
 	struct run *r = f->run;
-	while (f->outstanding < f->window && f->ci < r->ncases &&
-	       !(f->opts->stop && *f->opts->stop)) {
+	while (f->outstanding < f->window && !(f->opts->stop && *f->opts->stop)) {
+		struct case_result *ccr = NULL;
+		struct sample *extra = next_confirmation(f, &ccr);
+		if (extra) {
+			submit_sample(f, ccr, extra);
+			continue;
+		}
+		if (f->ci >= r->ncases)
+			break;
 		struct case_result *cr = &r->cases[f->ci];
-		if (!cr->selected || f->n >= cr->side[SIDE_EVAL].nsamples) {
+		if (!cr->selected || f->n >= (size_t)cr->repeat) {
 			f->ci++;
 			f->n = 0;
 			f->side = 0;
@@ -639,13 +716,17 @@ static void tally(struct run *r)
 				const struct sample *smp = &sr->samples[k];
 				if (!smp->done)
 					continue;
+				bool first = smp->index < cr->repeat;
 				sr->total++;
-				if (smp->grade == GRADE_PASS)
+				if (smp->grade == GRADE_PASS) {
 					sr->passed++;
-				else if (smp->grade == GRADE_FAIL)
+					sr->first_passed += first;
+				} else if (smp->grade == GRADE_FAIL) {
 					sr->failed++;
-				else
+					sr->first_failed += first;
+				} else {
 					sr->errors++;
+				}
 				if (smp->fingerprint)
 					count_fingerprint(r, (enum side)side, smp->fingerprint);
 			}
@@ -776,6 +857,8 @@ struct run *run_execute(struct suite *s, const struct run_options *o, char **err
 	r->strict = o->strict;
 	r->rt.stop = o->stop;
 	r->rt.grace_ms = o->transport.grace_ms;
+	r->confirm = o->confirm >= 0 ? o->confirm : s->defaults.confirm;
+	r->min_valid = o->min_valid >= 0 ? o->min_valid : s->defaults.min_valid;
 	r->judge_template = JUDGE_PROMPT_VERSION;
 	r->judge_template_hash = judge_prompt_hash();
 	r->started_wall_ms = util_wall_ms();
@@ -804,10 +887,14 @@ struct run *run_execute(struct suite *s, const struct run_options *o, char **err
 		if (!cr->selected)
 			continue;
 		int repeat = o->repeat > 0 ? o->repeat : cr->c->repeat;
+		cr->repeat = repeat;
 		for (int side = 0; side < SIDE__COUNT; side++) {
-			cr->side[side].samples = xcalloc((size_t)repeat, sizeof(struct sample));
+			/* Room for the confirmation samples, used only when asked
+			 * for (samples in flight must never move). */
+			cr->side[side].samples = xcalloc((size_t)(repeat + r->confirm),
+							 sizeof(struct sample));
 			cr->side[side].nsamples = (size_t)repeat;
-			for (int n = 0; n < repeat; n++) {
+			for (int n = 0; n < repeat + r->confirm; n++) {
 				cr->side[side].samples[n].side = (enum side)side;
 				cr->side[side].samples[n].index = n;
 			}
@@ -821,11 +908,26 @@ struct run *run_execute(struct suite *s, const struct run_options *o, char **err
 		.window = 2 * (size_t)(o->transport.concurrency[POOL_TARGET] > 0
 					       ? o->transport.concurrency[POOL_TARGET]
 					       : 16) + 8,
+		.unfinished = xcalloc(r->ncases ? r->ncases : 1, sizeof(size_t)),
+		.confirming = xcalloc(r->ncases ? r->ncases : 1, sizeof(size_t)),
 	};
-	feed(&feeder);
-	if (transport_run(tr, o->stop, err) < 0)
+	for (size_t i = 0; i < r->ncases; i++)
+		feeder.unfinished[i] = SIDE__COUNT * (size_t)r->cases[i].repeat;
+	/* Slow graders grade after the transfers: the confirmations they ask
+	 * for go out in another pass (at most one more, as a case is confirmed
+	 * once). */
+	int rc = 0;
+	do {
+		feed(&feeder);
+		rc = transport_run(tr, o->stop, err);
+		if (rc == 0)
+			grading_drain(&deferred, o->stop);
+	} while (rc == 0 && (feeder.outstanding > 0 ||
+			     (feeder.qi < feeder.nconfirming && !(o->stop && *o->stop))));
+	free(feeder.unfinished);
+	free(feeder.confirming);
+	if (rc < 0)
 		goto fail;
-	grading_drain(&deferred, o->stop);
 	transport_get_stats(tr, &r->stats);
 	transport_free(tr);
 	judge_cache_close(r->rt.judge_cache);

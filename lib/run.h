@@ -49,6 +49,8 @@ struct side_result {
 	int failed;
 	int errors;            /* samples that could not be measured */
 	int total;             /* samples sent: passed + failed + errors */
+	int first_passed;      /* passed and failed among the first `repeat` */
+	int first_failed;      /* samples, which decide confirmation */
 	double rate;           /* passed / (passed + failed); 0 when none valid */
 	bool measured;         /* at least one valid sample */
 	bool ok;               /* measured and rate >= threshold */
@@ -63,8 +65,17 @@ struct case_result {
 	bool selected;         /* false when filtered out (--stratum, --case, --shard) */
 	bool other_shard;      /* filtered out because it belongs to another shard */
 	struct side_result side[SIDE__COUNT];
-	bool repeated;         /* at least two valid samples per side: tested */
-	double p_value;        /* two-sided Fisher, eval vs prod; 1 when not tested */
+	int repeat;            /* first samples asked per side (its repeat, or --repeat) */
+	int confirm;           /* confirmation samples asked per side; 0 unless confirmed */
+	bool confirmed;        /* the first samples disagreed or missed the threshold */
+	bool repeated;         /* more than one sample asked per side: tested */
+	double p_value;        /* two-sided exact, eval vs prod; 1 when not tested */
+	double p_least;        /* the least p_value its margins allowed */
+	double p_below;        /* one-sided: both sides below threshold (the larger
+				* binomial p of the two); 1 when not tested */
+	bool below;            /* both sides significantly below threshold */
+	char note[128];        /* why error or flaky ("prod: 3 of 10 samples
+				* measured"), or "" */
 	enum verdict verdict;
 };
 
@@ -76,9 +87,13 @@ struct stratum_result {
 	enum verdict verdict;
 	bool selected;         /* any selected case */
 	bool tested;           /* some case has repeats: p_value is meaningful */
-	double p_value;        /* exact Cochran-Mantel-Haenszel over its repeated cases */
-	double p_adjusted;     /* Holm-adjusted across the tested strata of the run */
-	bool significant;      /* p_adjusted < alpha */
+	double p_cmh;          /* exact Cochran-Mantel-Haenszel over its tested cases */
+	double p_value;        /* the CMH look and the case look combined */
+	double p_least;        /* the least p_value its margins allowed */
+	double p_adjusted;     /* p_value x Tarone's K across the strata of the run */
+	bool significant;      /* p_adjusted <= the level of differences */
+	int direction;         /* significant CMH look: +1 eval passes more, -1
+				* prod does; 0 otherwise */
 };
 
 struct fingerprint_count {
@@ -118,6 +133,8 @@ struct run {
 	bool has_previous_run;
 	char *exit_reason;             /* why exit_code is worse than the verdict, or NULL */
 	double alpha;                  /* significance level (0: the default 0.05) */
+	double min_valid;              /* fraction of samples a side needs valid */
+	int confirm;                   /* --confirm N: 0 when off */
 	bool strict;                   /* flaky cases fail the run */
 	char *warning;                 /* something the run did without, or NULL */
 	const char *judge_template;     /* the judge prompt's version and hash */
@@ -135,6 +152,8 @@ struct run_options {
 	int shard_index;        /* --shard I/N, I from 0 */
 	int shard_count;        /* 0: not sharded */
 	double alpha;           /* --alpha (0: 0.05) */
+	int confirm;            /* --confirm N (-1: the suite's defaults) */
+	double min_valid;       /* --min-valid (-1: the suite's defaults) */
 	bool strict;            /* --strict: flaky fails the run */
 	/* Set by a signal handler, or NULL: 1 stops the run (requests and exec
 	 * graders in flight get transport.grace_ms), 2 or more ends the grace. */

@@ -1,8 +1,10 @@
-/* stats.c: Fisher, CMH, Wilson and Holm for eval-versus-prod pass counts. */
+/* stats.c: exact tests, their null distributions and the corrections across
+ * a run, for eval-versus-prod pass counts. */
 #include "stats.h"
 
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "util.h"
 
@@ -16,6 +18,16 @@
  * distribution of at most this many points. */
 #define EXACT_MAX_WORK 100000000.0
 #define EXACT_MAX_SUPPORT 1000000.0
+/* A staged table is conditioned on the confirmation rule only up to this
+ * many steps (first-stage outcomes times confirmation outcomes); beyond
+ * it the hypergeometric law stands in. */
+#define STAGED_MAX_WORK 10000000.0
+/* Null distributions with more outcomes than this are bounded by the
+ * continuous P(p <= x) <= x rather than listed. */
+#define NULL_MAX_SUPPORT 100000
+/* The step-down procedures stop after this many steps (stopping early only
+ * rejects less, so they stay valid); each step costs a sort of the family. */
+#define STEPS_MAX 64
 
 /* The margins of a 2x2 table, wide enough for pooled sums of int counts. */
 struct margins {
@@ -186,59 +198,293 @@ static void convolve(const double *src, size_t nd, const double *t, size_t nt, d
 		dst[s] /= max;
 }
 
-double stats_cmh_exact(const int (*tables)[4], size_t k)
+/* ok_at: x passes of v meet the threshold. */
+static bool ok_at(double x, double v, double threshold)
+{
+	return v > 0 && x / v >= threshold - STATS_THRESHOLD_EPSILON;
+}
+
+static bool confirms(double x, double ve, double y, double vp, double threshold)
+{
+	return ve > 0 && vp > 0 && !(ok_at(x, ve, threshold) && ok_at(y, vp, threshold));
+}
+
+bool stats_confirms(int x, int ve, int y, int vp, double threshold)
+{
+	return confirms(clamp0(x), clamp0(ve), clamp0(y), clamp0(vp), threshold);
+}
+
+/* The null distribution of one table, as a pmf of the eval passes a over
+ * [lo, lo + n), scaled so that its maximum is 1; obs is the observed a. */
+struct table_pmf {
+	double lo;
+	size_t n;
+	size_t obs;
+	double *pmf;
+};
+
+/* The valid counts of a table: v[stage][side], stage 0 the first samples
+ * (all of them when not staged), stage 1 the confirmation samples. */
+static void table_sizes(const struct stats_table *t, double v[2][2])
+{
+	for (int side = 0; side < 2; side++) {
+		double all = clamp0(t->n[side][0]) + clamp0(t->n[side][1]);
+		double first = t->staged ? clamp0(t->first[side][0]) + clamp0(t->first[side][1]) : all;
+		first = fmin(first, all);
+		v[0][side] = first;
+		v[1][side] = all - first;
+	}
+}
+
+/* staged_work: the steps table_pmf() takes to condition on the rule. */
+static double staged_work(const struct stats_table *t)
+{
+	double v[2][2];
+	table_sizes(t, v);
+	return (v[0][0] + 1.0) * (v[0][1] + 1.0) * (v[1][0] + 1.0);
+}
+
+/* table_pmf: the distribution of a given the table's margins, and, for a
+ * staged table, given also whether the rule confirmed it: under the null
+ * every arrangement of the passes over the valid samples is equally
+ * likely, so each first-stage outcome (x, y) that the rule treats as it
+ * treated this case counts C(ve1, x) C(vp1, y) C(ve2, x2) C(vp2, y2) times.
+ * Without stages (or too large to condition) it is hypergeometric. */
+static void table_pmf(const struct stats_table *t, struct table_pmf *out)
+{
+	double a = clamp0(t->n[0][0]), c = clamp0(t->n[1][0]);
+	struct margins m;
+	margins_init(&m, a, clamp0(t->n[0][1]), c, clamp0(t->n[1][1]));
+	out->lo = m.lo;
+	out->n = (size_t)(m.hi - m.lo) + 1;
+	out->obs = (size_t)(a - m.lo);
+	out->pmf = xcalloc(out->n, sizeof(*out->pmf));
+	if (!t->staged || staged_work(t) > STAGED_MAX_WORK) {
+		double lmode = lhyper(&m, m.mode);
+		for (size_t x = 0; x < out->n; x++)
+			out->pmf[x] = exp(lhyper(&m, m.lo + (double)x) - lmode);
+		return;
+	}
+	double v[2][2], total = a + c, lmax = -INFINITY;
+	table_sizes(t, v);
+	/* Two passes: the largest log weight, then every weight scaled by it. */
+	for (int pass = 0; pass < 2; pass++) {
+		for (double x = 0; x <= v[0][0]; x++) {
+			for (double y = 0; y <= v[0][1]; y++) {
+				if (confirms(x, v[0][0], y, v[0][1], t->threshold) != t->confirmed)
+					continue;
+				double l1 = lchoose(v[0][0], x) + lchoose(v[0][1], y);
+				for (double x2 = 0; x2 <= v[1][0]; x2++) {
+					double y2 = total - x - y - x2;
+					if (y2 < 0 || y2 > v[1][1])
+						continue;
+					double l = l1 + lchoose(v[1][0], x2) + lchoose(v[1][1], y2);
+					if (pass == 0)
+						lmax = fmax(lmax, l);
+					else
+						out->pmf[(size_t)(x + x2 - m.lo)] += exp(l - lmax);
+				}
+			}
+		}
+	}
+}
+
+/* two_sided: the probability of the outcomes no more probable than the
+ * observed one (R's tolerance), over a pmf of any scale. */
+static double two_sided(const double *pmf, size_t n, size_t obs)
+{
+	double total = 0.0, tail = 0.0, thr = pmf[obs] * (1.0 + REL_ERR);
+	for (size_t s = 0; s < n; s++) {
+		total += pmf[s];
+		if (pmf[s] <= thr)
+			tail += pmf[s];
+	}
+	return total > 0.0 ? fmin(1.0, tail / total) : 1.0;
+}
+
+static int double_cmp(const void *x, const void *y)
+{
+	double a = *(const double *)x, b = *(const double *)y;
+	return a < b ? -1 : a > b;
+}
+
+/* null_from_pmf: the null distribution of two_sided() over a pmf: every
+ * outcome's p-value (the mass of the outcomes no more probable, within
+ * R's tolerance) with its probability, merged where they are equal. */
+static void null_from_pmf(const double *pmf, size_t n, struct stats_null *z)
+{
+	memset(z, 0, sizeof(*z));
+	if (n > NULL_MAX_SUPPORT) {
+		z->bound = true;
+		return;
+	}
+	double *o = xcalloc(n ? n : 1, sizeof(*o));
+	double total = 0.0;
+	size_t m = 0;
+	for (size_t s = 0; s < n; s++) {
+		if (pmf[s] > 0.0)
+			o[m++] = pmf[s];
+		total += pmf[s];
+	}
+	qsort(o, m, sizeof(*o), double_cmp);
+	z->p = xcalloc(m ? m : 1, sizeof(*z->p));
+	z->mass = xcalloc(m ? m : 1, sizeof(*z->mass));
+	double below = 0.0; /* mass of the outcomes taken so far */
+	for (size_t s = 0, next; s < m; s = next) {
+		/* The outcomes within the tolerance of o[s] share one p-value. */
+		double thr = o[s] * (1.0 + REL_ERR), mass = 0.0;
+		for (next = s; next < m && o[next] <= thr; next++)
+			mass += o[next];
+		below += mass;
+		z->p[z->n] = fmin(1.0, below / total);
+		z->mass[z->n++] = mass / total;
+	}
+	free(o);
+}
+
+double stats_null_cdf(const struct stats_null *z, double x)
+{
+	if (z->bound)
+		return fmin(1.0, fmax(0.0, x));
+	double sum = 0.0;
+	for (size_t s = 0; s < z->n && z->p[s] <= x; s++)
+		sum += z->mass[s];
+	return fmin(1.0, sum);
+}
+
+double stats_null_least(const struct stats_null *z)
+{
+	if (z->bound)
+		return 0.0;
+	return z->n ? z->p[0] : 1.0;
+}
+
+void stats_null_release(struct stats_null *z)
+{
+	free(z->p);
+	free(z->mass);
+	memset(z, 0, sizeof(*z));
+}
+
+/* pmf_mean: the expected offset from lo under a pmf. */
+static double pmf_mean(const double *pmf, size_t n)
+{
+	double total = 0.0, sum = 0.0;
+	for (size_t s = 0; s < n; s++) {
+		total += pmf[s];
+		sum += (double)s * pmf[s];
+	}
+	return total > 0.0 ? sum / total : 0.0;
+}
+
+double stats_table_p(const struct stats_table *t, struct stats_null *null)
+{
+	struct table_pmf tp;
+	if (!t->staged && !null)
+		return fisher(clamp0(t->n[0][0]), clamp0(t->n[0][1]), clamp0(t->n[1][0]),
+			      clamp0(t->n[1][1]));
+	table_pmf(t, &tp);
+	double p = two_sided(tp.pmf, tp.n, tp.obs);
+	if (null)
+		null_from_pmf(tp.pmf, tp.n, null);
+	free(tp.pmf);
+	return p;
+}
+
+/* cmh_shift: the summed eval passes minus their expectation under the
+ * hypergeometric null; positive when eval passes more. */
+static double cmh_shift(const int (*tables)[4], size_t k)
+{
+	double delta = 0.0;
+	for (size_t i = 0; i < k; i++) {
+		double a = clamp0(tables[i][0]), b = clamp0(tables[i][1]);
+		double c = clamp0(tables[i][2]), d = clamp0(tables[i][3]);
+		double n = a + b + c + d;
+		if (n > 0)
+			delta += a - (a + b) * (a + c) / n;
+	}
+	return delta;
+}
+
+double stats_cmh_tables(const struct stats_table *t, size_t k, struct stats_null *null,
+			double *shift)
 {
 	/* First pass: the support of the summed a and the work to get it. */
 	double support = 1.0, work = 0.0;
 	for (size_t i = 0; i < k; i++) {
 		struct margins m;
-		margins_init(&m, clamp0(tables[i][0]), clamp0(tables[i][1]),
-			     clamp0(tables[i][2]), clamp0(tables[i][3]));
+		margins_init(&m, clamp0(t[i].n[0][0]), clamp0(t[i].n[0][1]),
+			     clamp0(t[i].n[1][0]), clamp0(t[i].n[1][1]));
 		if (m.lo >= m.hi)
 			continue;
-		work += support * (m.hi - m.lo + 1.0);
+		work += support * (m.hi - m.lo + 1.0) + (t[i].staged ? staged_work(&t[i]) : 0.0);
 		support += m.hi - m.lo;
 	}
+	if (null)
+		memset(null, 0, sizeof(*null));
+	if (shift)
+		*shift = 0.0;
 	if (support == 1.0)
 		return 1.0;
-	if (work > EXACT_MAX_WORK || support > EXACT_MAX_SUPPORT)
-		return stats_cmh(tables, k);
+	if (work > EXACT_MAX_WORK || support > EXACT_MAX_SUPPORT) {
+		int (*plain)[4] = xcalloc(k, sizeof(*plain));
+		for (size_t i = 0; i < k; i++) {
+			plain[i][0] = t[i].n[0][0];
+			plain[i][1] = t[i].n[0][1];
+			plain[i][2] = t[i].n[1][0];
+			plain[i][3] = t[i].n[1][1];
+		}
+		double p = stats_cmh((const int(*)[4])plain, k);
+		if (shift)
+			*shift = cmh_shift((const int(*)[4])plain, k);
+		free(plain);
+		if (null)
+			null->bound = true; /* not enumerated: any p may be attainable */
+		return p;
+	}
 
 	size_t cap = (size_t)support;
 	double *dist = xmalloc(cap * sizeof(*dist));
 	double *next = xmalloc(cap * sizeof(*next));
-	double *pmf = xmalloc(cap * sizeof(*pmf));
 	size_t nd = 1, obs = 0;
+	double mean = 0.0;
 	dist[0] = 1.0;
 	for (size_t i = 0; i < k; i++) {
-		double a = clamp0(tables[i][0]);
-		struct margins m;
-		margins_init(&m, a, clamp0(tables[i][1]), clamp0(tables[i][2]),
-			     clamp0(tables[i][3]));
-		if (m.lo >= m.hi)
-			continue;
-		size_t nt = (size_t)(m.hi - m.lo) + 1;
-		double lmode = lhyper(&m, m.mode);
-		for (size_t x = 0; x < nt; x++)
-			pmf[x] = exp(lhyper(&m, m.lo + (double)x) - lmode);
-		convolve(dist, nd, pmf, nt, next);
-		double *swap = dist;
-		dist = next;
-		next = swap;
-		nd += nt - 1;
-		obs += (size_t)(a - m.lo);
+		struct table_pmf tp;
+		table_pmf(&t[i], &tp);
+		if (tp.n > 1) {
+			convolve(dist, nd, tp.pmf, tp.n, next);
+			double *swap = dist;
+			dist = next;
+			next = swap;
+			nd += tp.n - 1;
+			obs += tp.obs;
+			mean += pmf_mean(tp.pmf, tp.n);
+		}
+		free(tp.pmf);
 	}
-	double total = 0.0, tail = 0.0, thr = dist[obs] * (1.0 + REL_ERR);
-	for (size_t s = 0; s < nd; s++) {
-		total += dist[s];
-		if (dist[s] <= thr)
-			tail += dist[s];
-	}
+	double p = two_sided(dist, nd, obs);
+	if (null)
+		null_from_pmf(dist, nd, null);
+	if (shift)
+		*shift = (double)obs - mean;
 	free(dist);
 	free(next);
-	free(pmf);
-	double p = tail / total;
-	return p > 1.0 ? 1.0 : p;
+	return p;
+}
+
+double stats_cmh_exact(const int (*tables)[4], size_t k)
+{
+	struct stats_table *t = xcalloc(k ? k : 1, sizeof(*t));
+	for (size_t i = 0; i < k; i++) {
+		t[i].n[0][0] = tables[i][0];
+		t[i].n[0][1] = tables[i][1];
+		t[i].n[1][0] = tables[i][2];
+		t[i].n[1][1] = tables[i][3];
+	}
+	double p = stats_cmh_tables(t, k, NULL, NULL);
+	free(t);
+	return p;
 }
 
 void stats_wilson(int passed, int n, double z, double *lo, double *hi)
@@ -258,48 +504,6 @@ void stats_wilson(int passed, int n, double z, double *lo, double *hi)
 	double half = z / denom * sqrt(p * (1.0 - p) / nn + z2 / (4.0 * nn * nn));
 	*lo = passed == 0 ? 0.0 : fmax(0.0, center - half);
 	*hi = passed == n ? 1.0 : fmin(1.0, center + half);
-}
-
-struct ranked {
-	double p;
-	size_t i;
-};
-
-static int ranked_cmp(const void *x, const void *y)
-{
-	const struct ranked *a = x, *b = y;
-	if (a->p != b->p)
-		return a->p < b->p ? -1 : 1;
-	return a->i < b->i ? -1 : a->i > b->i;
-}
-
-void stats_holm_adjust(const double *p, size_t n, double *adjusted)
-{
-	if (n == 0)
-		return;
-	struct ranked *r = xmalloc(n * sizeof(*r));
-	for (size_t i = 0; i < n; i++) {
-		r[i].p = isnan(p[i]) ? 1.0 : fmin(fmax(p[i], 0.0), 1.0);
-		r[i].i = i;
-	}
-	qsort(r, n, sizeof(*r), ranked_cmp);
-	double running = 0.0;
-	for (size_t j = 0; j < n; j++) {
-		running = fmax(running, fmin(1.0, (double)(n - j) * r[j].p));
-		adjusted[r[j].i] = running;
-	}
-	free(r);
-}
-
-void stats_holm(const double *p, size_t n, double alpha, bool *reject)
-{
-	if (n == 0)
-		return;
-	double *adj = xmalloc(n * sizeof(*adj));
-	stats_holm_adjust(p, n, adj);
-	for (size_t i = 0; i < n; i++)
-		reject[i] = adj[i] <= alpha;
-	free(adj);
 }
 
 /* The binomial probabilities of 0..n successes out of n at rate p. */
@@ -340,4 +544,242 @@ double stats_fisher_power(double p1, double p2, int n, double alpha)
 		}
 	}
 	return power > 1.0 ? 1.0 : power;
+}
+
+/* binom_tail: the sum of the binomial(n, rate) terms from k = from on by
+ * step (+1 or -1), relative to the term at from, until they stop
+ * mattering; the terms must fall along the way (away from the mode). */
+static double binom_tail(double n, double rate, double from, double step, double *ref)
+{
+	double lp = log(rate), lq = log1p(-rate), sum = 0.0;
+	*ref = lchoose(n, from) + from * lp + (n - from) * lq;
+	for (double k = from; k >= 0 && k <= n; k += step) {
+		double l = lchoose(n, k) + k * lp + (n - k) * lq - *ref;
+		sum += exp(l);
+		if (l < -TAIL_NATS)
+			break;
+	}
+	return sum;
+}
+
+double stats_binom_below(int x, int n, double rate)
+{
+	double ref;
+	if (n <= 0 || x >= n || rate <= 0.0)
+		return 1.0;
+	if (x < 0 || rate >= 1.0)
+		return 0.0;
+	/* Sum the side of x away from the mean, where the terms fall. */
+	bool below = x < n * rate;
+	double sum = binom_tail(n, rate, below ? x : x + 1.0, below ? -1.0 : 1.0, &ref);
+	double tail = exp(ref + log(sum));
+	return below ? fmin(1.0, tail) : fmax(0.0, 1.0 - tail);
+}
+
+double stats_binom_least(int n, double rate)
+{
+	if (n <= 0 || rate <= 0.0)
+		return 1.0;
+	return rate >= 1.0 ? 0.0 : exp(n * log1p(-rate));
+}
+
+/* tarone_count: the smallest K >= 1 such that at most K of the alive
+ * hypotheses can reach alpha / K (sorted[] holds their least p-values in
+ * ascending order). */
+static size_t tarone_count(const double *sorted, size_t n, double alpha)
+{
+	size_t k = 1, count = n;
+	for (;; k++) {
+		while (count > 0 && sorted[count - 1] > alpha / (double)k)
+			count--;
+		if (count <= k)
+			return k;
+	}
+}
+
+void stats_tarone_holm(const double *p, const double *least, size_t n, double alpha,
+		       bool *reject, double *factor)
+{
+	double *sorted = xcalloc(n ? n : 1, sizeof(*sorted));
+	bool *alive = xcalloc(n ? n : 1, sizeof(*alive));
+	for (size_t i = 0; i < n; i++) {
+		reject[i] = false;
+		alive[i] = true;
+	}
+	for (size_t nalive = n, step = 0; step < STEPS_MAX; step++) {
+		size_t m = 0;
+		for (size_t i = 0; i < n; i++)
+			if (alive[i])
+				sorted[m++] = isnan(least[i]) ? 1.0 : least[i];
+		qsort(sorted, m, sizeof(*sorted), double_cmp);
+		size_t k = tarone_count(sorted, m, alpha);
+		size_t rejected = 0;
+		for (size_t i = 0; i < n; i++) {
+			if (!alive[i])
+				continue;
+			factor[i] = (double)k;
+			if (p[i] <= alpha / (double)k && least[i] <= alpha / (double)k) {
+				reject[i] = true;
+				rejected++;
+			}
+		}
+		for (size_t i = 0; i < n; i++)
+			if (reject[i])
+				alive[i] = false;
+		nalive -= rejected;
+		if (rejected == 0 || nalive == 0)
+			break;
+	}
+	free(alive);
+	free(sorted);
+}
+
+void stats_combine(const struct stats_look *cmh, const struct stats_look *cases, size_t k,
+		   double alpha, struct stats_combined *out)
+{
+	size_t informative = 0;
+	memset(out, 0, sizeof(*out));
+	out->cmh = cmh;
+	out->cases = cases;
+	out->k = k;
+	double *sorted = xcalloc(k ? k : 1, sizeof(*sorted));
+	for (size_t i = 0; i < k; i++) {
+		sorted[i] = stats_null_least(&cases[i].null);
+		informative += sorted[i] < 1.0;
+	}
+	/* Tarone inside the stratum: the cases that could reach the case
+	 * look's level share it. */
+	qsort(sorted, k, sizeof(*sorted), double_cmp);
+	size_t eligible = tarone_count(sorted, k, alpha / 2.0);
+	free(sorted);
+	size_t counted = 0;
+	for (size_t i = 0; i < k; i++)
+		counted += stats_null_least(&cases[i].null) <= alpha / (2.0 * (double)eligible);
+	bool two_looks = informative > 1 && counted > 0;
+	out->cmh_factor = two_looks ? 2.0 : 1.0;
+	out->case_factor = two_looks ? 2.0 * (double)eligible : 0.0;
+	out->case_level = two_looks ? alpha / (2.0 * (double)eligible) : -1.0;
+	out->p = fmin(1.0, out->cmh_factor * cmh->p);
+	out->least = fmin(1.0, out->cmh_factor * stats_null_least(&cmh->null));
+	for (size_t i = 0; i < k; i++) {
+		if (!stats_combined_case(out, i))
+			continue;
+		out->p = fmin(out->p, out->case_factor * cases[i].p);
+		out->least = fmin(out->least, out->case_factor * stats_null_least(&cases[i].null));
+	}
+}
+
+bool stats_combined_case(const struct stats_combined *c, size_t i)
+{
+	return stats_null_least(&c->cases[i].null) <= c->case_level;
+}
+
+/* A step of the summed null distributions of a family: at x, mass. */
+struct step {
+	double x;
+	double mass;
+};
+
+static int step_cmp(const void *x, const void *y)
+{
+	const struct step *a = x, *b = y;
+	return a->x < b->x ? -1 : a->x > b->x;
+}
+
+/* family_add: the steps of F(x / factor) to the list, or its slope when
+ * it is only bounded. */
+static void family_add(const struct stats_null *z, double factor, struct step **steps,
+		       size_t *n, size_t *cap, double *slope)
+{
+	if (z->bound) {
+		*slope += 1.0 / factor;
+		return;
+	}
+	for (size_t s = 0; s < z->n; s++) {
+		if (*n == *cap) {
+			*cap = *cap ? 2 * *cap : 64;
+			*steps = xreallocarray(*steps, *cap, sizeof(**steps));
+		}
+		(*steps)[(*n)++] = (struct step){z->p[s] * factor, z->mass[s]};
+	}
+}
+
+/* family_level: the largest c with cum(c) + slope c <= alpha over sorted
+ * steps (cum[s] the mass of steps 0..s), c at most 1. */
+static double family_level(const struct step *steps, const double *cum, size_t m, double slope,
+			   double alpha)
+{
+	double best = 0.0;
+	for (size_t s = 0; s <= m; s++) {
+		/* On [x_s-1, x_s) the sum is cum[s-1] + slope c. */
+		double base = s ? cum[s - 1] : 0.0, from = s ? steps[s - 1].x : 0.0;
+		double to = s < m ? steps[s].x : 1.0;
+		if (base + slope * from > alpha)
+			break;
+		double c = slope > 0.0 ? fmin(to, (alpha - base) / slope) : to;
+		best = fmax(best, s < m && c >= to ? nextafter(to, 0.0) : c);
+	}
+	return fmin(best, 1.0);
+}
+
+void stats_discrete_holm(const struct stats_combined *h, size_t n, double alpha, bool *reject,
+			 double *adjusted, double *level)
+{
+	bool *alive = xcalloc(n ? n : 1, sizeof(*alive));
+	struct step *steps = NULL;
+	double *cum = NULL;
+	size_t cap = 0;
+	for (size_t i = 0; i < n; i++) {
+		reject[i] = false;
+		alive[i] = true;
+		adjusted[i] = 1.0;
+	}
+	for (int round = 0; round < STEPS_MAX; round++) {
+		/* The sum over the hypotheses left of each one's bound, as steps. */
+		size_t m = 0;
+		double slope = 0.0;
+		for (size_t j = 0; j < n; j++) {
+			if (!alive[j])
+				continue;
+			family_add(&h[j].cmh->null, h[j].cmh_factor, &steps, &m, &cap, &slope);
+			for (size_t i = 0; i < h[j].k; i++)
+				if (stats_combined_case(&h[j], i))
+					family_add(&h[j].cases[i].null, h[j].case_factor, &steps, &m,
+						   &cap, &slope);
+		}
+		if (m)
+			qsort(steps, m, sizeof(*steps), step_cmp);
+		cum = xreallocarray(cum, m ? m : 1, sizeof(*cum));
+		for (size_t s = 0; s < m; s++)
+			cum[s] = (s ? cum[s - 1] : 0.0) + steps[s].mass;
+		size_t rejected = 0;
+		double at = family_level(steps, cum, m, slope, alpha);
+		for (size_t i = 0; i < n; i++) {
+			if (!alive[i])
+				continue;
+			level[i] = at;
+			/* The last step at or below p, by binary search. */
+			size_t lo = 0, hi = m;
+			while (lo < hi) {
+				size_t mid = lo + (hi - lo) / 2;
+				if (steps[mid].x <= h[i].p)
+					lo = mid + 1;
+				else
+					hi = mid;
+			}
+			adjusted[i] = fmin(1.0, (lo ? cum[lo - 1] : 0.0) + slope * h[i].p);
+			if (adjusted[i] <= alpha) {
+				reject[i] = true;
+				rejected++;
+			}
+		}
+		for (size_t i = 0; i < n; i++)
+			if (reject[i])
+				alive[i] = false;
+		if (rejected == 0)
+			break;
+	}
+	free(cum);
+	free(steps);
+	free(alive);
 }

@@ -3,17 +3,77 @@
  * A 2x2 table is {a, b, c, d} = [[eval passed, eval failed],
  * [prod passed, prod failed]].  Every p-value is two-sided.  Negative counts
  * are treated as 0.  docs/statistics.md says which test to use where:
- * stats_fisher_two_sided() per case, stats_cmh_exact() per stratum (one
- * table per case), stats_holm() across the family of cases or strata.
+ * stats_table_p() per case, stats_cmh_tables() per stratum (one table
+ * per case), stats_combine() for a stratum's two looks,
+ * stats_discrete_holm() across strata, stats_binom_below() against a
+ * threshold and stats_tarone_holm() across cases.
  *
- * Ownership: nothing returned is allocated; callers own every array they
- * pass in.
+ * Ownership: callers own every array they pass in; a struct stats_null
+ * filled by a test owns its arrays until stats_null_release(); a struct
+ * stats_combined borrows the looks it was combined from.
  */
 #ifndef CANARY_STATS_H
 #define CANARY_STATS_H
 
 #include <stdbool.h>
 #include <stddef.h>
+
+/* Tolerance for rate >= threshold, so that 4/5 meets 0.8 despite rounding. */
+#define STATS_THRESHOLD_EPSILON 1e-9
+
+/* One case's valid samples for the difference test: n[side][0] passed and
+ * n[side][1] failed, side 0 eval and 1 prod.  When the run confirmed
+ * adaptively (staged), first[][] are the counts of the case's first
+ * samples, whose outcome made the rule re-sample it (confirmed) or not:
+ * a case is confirmed when both sides have a valid first sample and not
+ * both meet threshold.  The test is then conditioned on that outcome. */
+struct stats_table {
+	int n[2][2];
+	int first[2][2];
+	bool staged;
+	bool confirmed;
+	double threshold;
+};
+
+/* stats_confirms: the confirmation rule: re-sample a case whose first
+ * samples had x passes of ve valid on eval and y of vp on prod. */
+bool stats_confirms(int x, int ve, int y, int vp, double threshold);
+
+/* The null distribution of a discrete p-value given what its test
+ * conditions on: the values it can take, ascending, with the probability
+ * of each; or, past the exact limits, only the bound P(p <= x) <= x. */
+struct stats_null {
+	double *p;
+	double *mass;
+	size_t n;
+	bool bound;
+};
+
+/* stats_null_cdf: P(p <= x) under the null (the bound x when not listed). */
+double stats_null_cdf(const struct stats_null *z, double x);
+/* stats_null_least: the least attainable p (0 when not listed). */
+double stats_null_least(const struct stats_null *z);
+void stats_null_release(struct stats_null *z);
+
+/* A p-value and its null distribution. */
+struct stats_look {
+	double p;
+	struct stats_null null;
+};
+
+/* The stratum test of docs/statistics.md: the CMH look and the case look
+ * (Bonferroni over the cases that can reach its level, Tarone-style), each
+ * at half the level when both can contribute.  It borrows the looks. */
+struct stats_combined {
+	double p;              /* min(cmh_factor p_cmh, case_factor min p_case), at most 1 */
+	double least;          /* the least value p can take */
+	double cmh_factor;     /* 1 or 2 */
+	double case_factor;    /* 2 x the eligible cases; 0 when the case look is off */
+	double case_level;     /* a case joins the case look when its least <= this */
+	const struct stats_look *cmh;
+	const struct stats_look *cases;
+	size_t k;
+};
 
 /* The largest n per side stats_fisher_power() accepts. */
 #define STATS_POWER_MAX_N 200
@@ -42,17 +102,58 @@ double stats_cmh(const int (*tables)[4], size_t k);
  * chi-square form is accurate). */
 double stats_cmh_exact(const int (*tables)[4], size_t k);
 
+/* stats_table_p: the two-sided exact p-value of one table (Fisher's test;
+ * for a staged table, the exact test given the margins and the rule's
+ * outcome), and in *null (when not NULL) its null distribution, which the
+ * caller releases. */
+double stats_table_p(const struct stats_table *t, struct stats_null *null);
+
+/* stats_cmh_tables: the exact CMH test of k tables, each staged table
+ * conditioned on the rule's outcome like stats_table_p(); *null its null
+ * distribution (only bounded past the exact limits, where the chi-square
+ * form stands in) and *shift the summed eval passes minus their
+ * expectation (positive: eval passes more).  Either may be NULL. */
+double stats_cmh_tables(const struct stats_table *t, size_t k, struct stats_null *null,
+			double *shift);
+
+/* stats_binom_below: P(X <= x) for X binomial(n, rate): the one-sided
+ * exact p-value of "the pass rate is at least rate" after x passes of n;
+ * 1 when n <= 0 or x >= n. */
+double stats_binom_below(int x, int n, double rate);
+/* stats_binom_least: the least value of stats_binom_below() with n
+ * samples, (1 - rate)^n. */
+double stats_binom_least(int n, double rate);
+
+/* stats_tarone_holm: the step-down Tarone procedure (Hommel and
+ * Krummenauer's Tarone-Holm) at family-wise level alpha: at each step K is
+ * the smallest count such that at most K of the hypotheses left can reach
+ * alpha / K (least[i] <= alpha / K), and every hypothesis left with
+ * p[i] <= alpha / K is rejected; it stops when a step rejects none.
+ * factor[i] is the K of the step that decided hypothesis i.  At most 64
+ * steps are taken (stopping early only rejects less). */
+void stats_tarone_holm(const double *p, const double *least, size_t n, double alpha,
+		       bool *reject, double *factor);
+
+/* stats_combine: a stratum's p-value for a test at level at most alpha
+ * from its CMH look and its k cases' own looks (docs/statistics.md). */
+void stats_combine(const struct stats_look *cmh, const struct stats_look *cases, size_t k,
+		   double alpha, struct stats_combined *out);
+/* stats_combined_case: whether case i takes part in the case look. */
+bool stats_combined_case(const struct stats_combined *c, size_t i);
+
+/* stats_discrete_holm: the step-down discrete Bonferroni (Holm)
+ * procedure over n strata at family-wise level alpha: at each step, a
+ * stratum left is rejected when the sum over the strata left of their
+ * null probabilities of a p-value at or below its own (each bounded by
+ * its looks' null distributions) is at most alpha; that sum is its
+ * adjusted p, and level[i] the largest p that step would have rejected.
+ * It stops when a step rejects none, or after 64 steps. */
+void stats_discrete_holm(const struct stats_combined *h, size_t n, double alpha, bool *reject,
+			 double *adjusted, double *level);
+
 /* stats_wilson: the Wilson score interval for passed out of n at normal
  * quantile z (1.96 for 95%); [0, 1] when n is 0. */
 void stats_wilson(int passed, int n, double z, double *lo, double *hi);
-
-/* stats_holm_adjust: Holm-adjusted p-values (monotone in the order of p,
- * capped at 1); NaN counts as 1. */
-void stats_holm_adjust(const double *p, size_t n, double *adjusted);
-
-/* stats_holm: Holm-Bonferroni step-down at family-wise level alpha:
- * reject[i] tells whether hypothesis i is rejected. */
-void stats_holm(const double *p, size_t n, double alpha, bool *reject);
 
 /* stats_fisher_power: the exact power of stats_fisher_two_sided() at level
  * alpha with n samples per side whose pass probabilities are p1 (eval) and

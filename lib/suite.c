@@ -11,6 +11,7 @@
 #include "jsonptr.h"
 #include "provider.h"
 #include "util.h"
+#include "verdict.h"
 
 #define SUITE_MAX_BYTES ((size_t)16 << 20)
 #define SUITE_MAX_CASES 10000
@@ -21,7 +22,7 @@ static const char *const top_keys[] = {
 	"version", "name", "defaults", "targets", "judge", "graders", "strata", NULL,
 };
 static const char *const defaults_keys[] = {
-	"repeat", "threshold", "timeout", "connect_timeout", NULL,
+	"repeat", "threshold", "timeout", "connect_timeout", "confirm", "min_valid", NULL,
 };
 static const char *const targets_keys[] = {"eval", "prod", NULL};
 static const char *const target_keys[] = {
@@ -183,16 +184,19 @@ static int get_text(const struct ynode *v, const char *key, char **out, char **e
 	return 0;
 }
 
-static int get_int(const struct ynode *v, const char *key, int max, int *out, char **err)
+/* get_int: a whole number from min (0 or 1) to max. */
+static int get_int(const struct ynode *v, const char *key, int min, int max, int *out,
+		   char **err)
 {
 	double d;
-	bool number = ynode_number(v, &d) == 0 && d >= 1;
+	bool number = ynode_number(v, &d) == 0 && d >= min;
 	if (number && d > max) {
 		*err = ynode_error(v, "'%s' must be at most %d", key, max);
 		return -1;
 	}
 	if (!number || d != (double)(int)d) {
-		*err = ynode_error(v, "'%s' must be a positive integer", key);
+		*err = min > 0 ? ynode_error(v, "'%s' must be a positive integer", key)
+			       : ynode_error(v, "'%s' must be a whole number from 0 to %d", key, max);
 		return -1;
 	}
 	*out = (int)d;
@@ -636,7 +640,7 @@ static int load_judge(struct loader *L, const struct ynode *n, char **err)
 	    get_fraction(v, "temperature", 2, &j->temperature, err) < 0)
 		return -1;
 	if ((v = ynode_get(n, "max_tokens")) &&
-	    get_int(v, "max_tokens", MAX_TOKENS_MAX, &j->max_tokens, err) < 0)
+	    get_int(v, "max_tokens", 1, MAX_TOKENS_MAX, &j->max_tokens, err) < 0)
 		return -1;
 	if ((v = ynode_get(n, "timeout")) && get_duration(v, "timeout", &j->timeout_ms, err) < 0)
 		return -1;
@@ -652,7 +656,7 @@ static int load_defaults(struct suite *s, const struct ynode *n, char **err)
 	    ynode_check_keys(n, defaults_keys, "in defaults", err) < 0)
 		return -1;
 	if ((v = ynode_get(n, "repeat")) &&
-	    get_int(v, "repeat", REPEAT_MAX, &s->defaults.repeat, err) < 0)
+	    get_int(v, "repeat", 1, REPEAT_MAX, &s->defaults.repeat, err) < 0)
 		return -1;
 	if ((v = ynode_get(n, "threshold")) &&
 	    get_fraction(v, "threshold", 1, &s->defaults.threshold, err) < 0)
@@ -662,6 +666,12 @@ static int load_defaults(struct suite *s, const struct ynode *n, char **err)
 		return -1;
 	if ((v = ynode_get(n, "connect_timeout")) &&
 	    get_duration(v, "connect_timeout", &s->defaults.connect_timeout_ms, err) < 0)
+		return -1;
+	if ((v = ynode_get(n, "confirm")) &&
+	    get_int(v, "confirm", 0, REPEAT_MAX, &s->defaults.confirm, err) < 0)
+		return -1;
+	if ((v = ynode_get(n, "min_valid")) &&
+	    get_fraction(v, "min_valid", 1, &s->defaults.min_valid, err) < 0)
 		return -1;
 	return 0;
 }
@@ -969,7 +979,7 @@ static int load_case(struct loader *L, struct stratum *st, size_t si, size_t ci,
 				   first->line);
 		goto out;
 	}
-	if ((v = ynode_get(n, "repeat")) && get_int(v, "repeat", REPEAT_MAX, &c->repeat, err) < 0)
+	if ((v = ynode_get(n, "repeat")) && get_int(v, "repeat", 1, REPEAT_MAX, &c->repeat, err) < 0)
 		goto out;
 	if ((v = ynode_get(n, "threshold")) &&
 	    get_fraction(v, "threshold", 1, &c->threshold, err) < 0)
@@ -1225,6 +1235,7 @@ static struct suite *load_buffer(const char *name, const char *dir, const char *
 		.threshold = 1.0,
 		.timeout_ms = 30000,
 		.connect_timeout_ms = 10000,
+		.min_valid = VERDICT_MIN_VALID_DEFAULT,
 	};
 	L.env.suite_dir = s->dir;
 	L.env.judge = &s->judge;

@@ -106,6 +106,8 @@ struct suite_defaults {
 	double threshold;          /* 1.0 */
 	long timeout_ms;           /* 30 s */
 	long connect_timeout_ms;   /* 10 s */
+	int confirm;               /* 0: confirmation samples per side */
+	double min_valid;          /* 0.5: fraction of a side's samples that must be valid */
 };
 
 struct named_grader {

@@ -22,6 +22,9 @@ enum verdict {
 
 /* The default significance level of --alpha. */
 #define VERDICT_ALPHA_DEFAULT 0.05
+/* The default of --min-valid: the fraction of its samples a side needs
+ * valid for a case with more than one sample to be measured. */
+#define VERDICT_MIN_VALID_DEFAULT 0.5
 
 enum {
 	EXIT_PASS = 0,
@@ -42,14 +45,19 @@ bool verdict_failing(enum verdict v);
 struct run;
 
 /* verdict_compute: fill every selected case's verdict, every stratum's
- * counts, tests and verdict, and the run's verdict and exit code.
+ * counts, tests and verdict, and the run's verdict and exit code
+ * (docs/statistics.md).
  *
- * With repeats (two or more valid samples a side), a case's sides are
- * compared by Fisher's exact test and each stratum by the exact
- * Cochran-Mantel-Haenszel test over its cases, Holm-corrected across the
- * strata of the run.  A disagreement in a stratum that is not significant
- * at alpha is `flaky`: reported, but failing the run only when strict.
- * With repeat 1 verdicts are deterministic (docs/statistics.md). */
+ * A case with one sample a side (repeat 1, not confirmed) is decided by
+ * those samples.  A case with more is `error` when a side has fewer valid
+ * samples than --min-valid asks (or than its test needs); otherwise its
+ * sides are compared by an exact test and each stratum by its exact
+ * Cochran-Mantel-Haenszel look and its strongest case, Tarone-Holm across
+ * the strata, and each case against its threshold by exact binomial tests,
+ * Tarone-Holm across the cases.  A case is drift or eval-regression only
+ * when a significant effect agrees with its direction, regression only
+ * when both sides are significantly below the threshold; any other
+ * disagreement is `flaky`, with the reason in its note. */
 void verdict_compute(struct run *r);
 
 #endif

@@ -321,6 +321,7 @@ static void test_tree_additions(void **state)
 
 	/* --repeat: the samples the run asked for, not the suite's number. */
 	w->results[0].side[SIDE_EVAL].nsamples = 4;
+	w->results[0].repeat = 4;
 	w->samples[0][SIDE_EVAL][3].done = false;
 	cJSON *repeated = report_json_tree(&w->run);
 	assert_int_equal(get(item(field(repeated, "cases"), 0), "repeat")->valueint, 4);
@@ -1156,6 +1157,19 @@ static void test_merge_refusals(void **state)
 	free(err);
 	cJSON_ReplaceItemInObjectCaseSensitive(pair[1], "suite_cases", cJSON_CreateNumber(5));
 
+	/* Shards that confirmed differently would test their cases differently. */
+	cJSON_ReplaceItemInObjectCaseSensitive(pair[1], "confirm", cJSON_CreateNumber(9));
+	assert_null(report_merge_named(pair, names, 2, 0, &err));
+	assert_string_equal(err, "cannot merge: 'a.json' and 'b.json' were run with different "
+				 "--alpha, --confirm, --min-valid or --strict");
+	free(err);
+	cJSON_ReplaceItemInObjectCaseSensitive(pair[1], "confirm", cJSON_CreateNumber(0));
+	cJSON_ReplaceItemInObjectCaseSensitive(pair[1], "min_valid", cJSON_CreateNumber(0.8));
+	assert_null(report_merge_named(pair, names, 2, 0, &err));
+	free(err);
+	cJSON_ReplaceItemInObjectCaseSensitive(pair[1], "min_valid",
+					       cJSON_Duplicate(field(pair[0], "min_valid"), true));
+
 	/* The same case in two reports. */
 	cJSON_AddItemToArray(field(pair[1], "cases"),
 			     cJSON_Duplicate(item(field(pair[0], "cases"), 0), true));
@@ -1569,7 +1583,7 @@ static void test_strict_flaky_fails(void **state)
 	assert_non_null(strstr(xml, "<testsuite name=\"tools\" tests=\"2\" failures=\"1\""));
 	assert_non_null(strstr(xml, "name=\"wobbly\" time=\"0.662\">\n      <failure "
 				    "message=\"flaky: prod failed\" type=\"flaky\">flaky: "));
-	assert_non_null(strstr(xml, "(--strict fails it)\n"));
+	assert_non_null(strstr(xml, "(--strict fails it)\nnote: difference not significant\n"));
 	assert_null(strstr(xml, "<system-out>"));
 	assert_true(xmllint_ok(xml));
 	assert_non_null(strstr(tap, "\nnot ok 1 - tools/wobbly # flaky\n  ---\n"));
@@ -1577,7 +1591,7 @@ static void test_strict_flaky_fails(void **state)
 	assert_non_null(strstr(tap, "# verdict: flaky (exit 1)\n"));
 	assert_non_null(strstr(md, "## ❌ canary: calendar-assistant — flaky\n"));
 	assert_non_null(strstr(md, "\n❌ **flaky** in tools (exit 1)\n"));
-	assert_non_null(strstr(md, "| tools/wobbly | **flaky** |"));
+	assert_non_null(strstr(md, "| tools/wobbly | **flaky**<br>difference not significant |"));
 	free(xml);
 	free(tap);
 	free(md);
@@ -1594,7 +1608,7 @@ static void test_strict_flaky_fails(void **state)
 	assert_non_null(strstr(xml, "name=\"wobbly\" time=\"0.662\">\n      <system-out>flaky: "));
 	assert_non_null(strstr(tap, "\nok 1 - tools/wobbly # flaky\n"));
 	assert_non_null(strstr(md, "\n✅ **flaky** in tools (exit 0)\n"));
-	assert_non_null(strstr(md, "| tools/wobbly | flaky |"));
+	assert_non_null(strstr(md, "| tools/wobbly | flaky<br>difference not significant |"));
 	assert_true(xmllint_ok(xml));
 	free(xml);
 	free(tap);
@@ -1924,7 +1938,7 @@ static void test_hostile_counts(void **state)
 	cJSON_ReplaceItemInObjectCaseSensitive(prod, "total", cJSON_CreateNumber(1000000));
 	assert_int_equal(report_check(tree, &err), -1);
 	assert_string_equal(err, "'cases[0].prod.total' is 1000000, more than the case's repeat "
-				 "(1) and the samples listed (1)");
+				 "and confirm (1) and the samples listed (1)");
 	free(err);
 
 	/* The largest counts allowed merge and render without overflow (this

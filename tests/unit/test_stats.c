@@ -1,4 +1,4 @@
-/* test_stats.c: Fisher, CMH, Wilson, Holm and power against reference values.
+/* test_stats.c: Fisher, CMH, Wilson, Tarone-Holm, binomial and power against reference values.
  *
  * Unless a value is a published one (R's documentation), it was computed
  * independently in python3 with exact rational arithmetic: math.comb for the
@@ -190,31 +190,247 @@ static void test_wilson(void **state)
 	assert_abs(hi, 1.0 - lo2, 1e-12);
 }
 
-static void test_holm(void **state)
+/* A table of valid counts; staged with first-sample counts when first is
+ * not NULL. */
+static struct stats_table table(int ep, int ef, int pp, int pf, const int (*first)[2],
+				bool confirmed, double threshold)
+{
+	struct stats_table t = {{{ep, ef}, {pp, pf}}, {{0, 0}, {0, 0}}, false, false, 0.0};
+	if (first) {
+		for (int side = 0; side < 2; side++)
+			for (int k = 0; k < 2; k++)
+				t.first[side][k] = first[side][k];
+		t.staged = true;
+		t.confirmed = confirmed;
+		t.threshold = threshold;
+	}
+	return t;
+}
+
+/* table_p: stats_table_p() of t, and its least attainable p in *least. */
+static double table_p(const struct stats_table *t, double *least)
+{
+	struct stats_null z;
+	double p = stats_table_p(t, &z);
+	*least = stats_null_least(&z);
+	stats_null_release(&z);
+	return p;
+}
+
+static void test_staged_tables(void **state)
 {
 	(void)state;
-	const double p[] = {0.01, 0.04, 0.03, 0.005};
-	double adj[4];
-	bool reject[4];
-	stats_holm_adjust(p, 4, adj);
-	assert_abs(adj[0], 0.03, 1e-12);
-	assert_abs(adj[1], 0.06, 1e-12);
-	assert_abs(adj[2], 0.06, 1e-12);
-	assert_abs(adj[3], 0.02, 1e-12);
-	stats_holm(p, 4, 0.05, reject);
-	assert_true(reject[0]);
-	assert_false(reject[1]);
-	assert_false(reject[2]);
-	assert_true(reject[3]);
+	double least;
+	/* Unstaged: Fisher, and the least p of its margins (the corner table). */
+	struct stats_table t = table(10, 0, 0, 10, NULL, false, 0);
+	assert_rel(table_p(&t, &least), 1.082508822446903e-05, 1e-9);
+	assert_rel(stats_table_p(&t, NULL), 1.082508822446903e-05, 1e-9);
+	assert_rel(least, 1.082508822446903e-05, 1e-9);
+	t = table(9, 1, 5, 5, NULL, false, 0);
+	assert_rel(table_p(&t, &least), 0.14086687306501547, 1e-9);
+	assert_rel(least, 0.010835913312693499, 1e-9);
+	/* A zero margin can reach nothing. */
+	t = table(7, 0, 3, 0, NULL, false, 0);
+	assert_rel(table_p(&t, &least), 1.0, 0);
+	assert_rel(least, 1.0, 0);
 
-	/* Capped at 1, NaN counts as 1, ties keep their order. */
-	const double q[] = {0.6, NAN, 0.2, 0.2};
-	stats_holm_adjust(q, 4, adj);
-	assert_abs(adj[2], 0.8, 1e-12);
-	assert_abs(adj[3], 0.8, 1e-12);
-	assert_abs(adj[0], 1.0, 0);
-	assert_abs(adj[1], 1.0, 0);
-	stats_holm(q, 0, 0.05, reject);
+	/* repeat 1, confirmed with 9 more: eval passed its first sample and
+	 * prod failed it; given that the rule confirmed, and the margins
+	 * (python3: every arrangement weighted by math.comb, fractions). */
+	static const int disagreed[2][2] = {{1, 0}, {0, 1}};
+	t = table(9, 1, 5, 5, disagreed, true, 1.0);
+	assert_rel(table_p(&t, &least), 0.1497326203208556, 1e-9);
+	assert_rel(least, 0.012477718360071301, 1e-9);
+	/* Not confirmed at repeat 10, threshold 0.7: both sides had at least 7,
+	 * so only a in 7..10 was possible given 17 passes. */
+	static const int agreed[2][2] = {{10, 0}, {7, 3}};
+	t = table(10, 0, 7, 3, agreed, false, 0.7);
+	assert_rel(table_p(&t, &least), 0.21052631578947367, 1e-9);
+	assert_rel(least, 0.21052631578947367, 1e-9);
+
+	/* CMH over two confirmed cases, and its direction. */
+	static const int reversed[2][2] = {{0, 1}, {1, 0}};
+	struct stats_table two[2] = {table(9, 1, 5, 5, disagreed, true, 1.0),
+				     table(8, 2, 3, 7, reversed, true, 1.0)};
+	double shift;
+	struct stats_null z;
+	assert_rel(stats_cmh_tables(two, 2, &z, &shift), 0.009116719497342335, 1e-9);
+	assert_rel(stats_null_least(&z), 9.410044012120137e-07, 1e-9);
+	stats_null_release(&z);
+	assert_true(shift > 0);
+	/* Unstaged, the same as stats_cmh_exact(). */
+	const int plain[2][4] = {{9, 1, 5, 5}, {8, 2, 3, 7}};
+	two[0] = table(9, 1, 5, 5, NULL, false, 0);
+	two[1] = table(8, 2, 3, 7, NULL, false, 0);
+	assert_rel(stats_cmh_tables(two, 2, NULL, NULL), stats_cmh_exact(plain, 2), 1e-12);
+}
+
+/* The null distribution of Fisher's p for margins 5 and 5 of 10 with five
+ * passes: a = 0..5 with weights C(5,a) C(5,5-a) / 252 = 1, 25, 100, 100,
+ * 25, 1; the p-values are 2/252, 52/252 and 1. */
+static void test_null_distribution(void **state)
+{
+	(void)state;
+	struct stats_table t = table(5, 0, 0, 5, NULL, false, 0);
+	struct stats_null z;
+	assert_rel(stats_table_p(&t, &z), 2.0 / 252, 1e-9);
+	assert_int_equal(z.n, 3);
+	assert_false(z.bound);
+	assert_rel(z.p[0], 2.0 / 252, 1e-9);
+	assert_rel(z.p[1], 52.0 / 252, 1e-9);
+	assert_rel(z.p[2], 1.0, 1e-12);
+	assert_rel(stats_null_cdf(&z, 0.05), 2.0 / 252, 1e-9);
+	assert_rel(stats_null_cdf(&z, 0.5), 52.0 / 252, 1e-9);
+	assert_rel(stats_null_cdf(&z, 0.001), 0.0, 0);
+	assert_rel(stats_null_cdf(&z, 1.0), 1.0, 1e-12);
+	/* Never above the level: a valid p-value. */
+	for (size_t s = 0; s < z.n; s++)
+		assert_true(stats_null_cdf(&z, z.p[s]) <= z.p[s] * (1 + 1e-9));
+	stats_null_release(&z);
+	struct stats_null bound = {NULL, NULL, 0, true};
+	assert_rel(stats_null_cdf(&bound, 0.01), 0.01, 0);
+	assert_rel(stats_null_least(&bound), 0.0, 0);
+}
+
+static void test_binomial(void **state)
+{
+	(void)state;
+	/* python3, fractions: sum of math.comb(n, k) t^k (1-t)^(n-k). */
+	assert_rel(stats_binom_below(2, 10, 0.7), 0.0015903864, 1e-9);
+	assert_rel(stats_binom_below(6, 10, 0.7), 0.3503892816, 1e-9);
+	assert_rel(stats_binom_below(0, 10, 0.7), 5.9049e-06, 1e-9);
+	assert_rel(stats_binom_below(9, 10, 0.95), 0.4012630607616211, 1e-9);
+	assert_rel(stats_binom_below(40, 100, 0.5), 0.028443966820490395, 1e-9);
+	assert_rel(stats_binom_least(10, 0.7), 5.9049e-06, 1e-9);
+	/* Threshold 1: one failure proves the rate is below it. */
+	assert_rel(stats_binom_below(9, 10, 1.0), 0.0, 0);
+	assert_rel(stats_binom_least(10, 1.0), 0.0, 0);
+	/* Threshold 0, or every sample passed: nothing is below. */
+	assert_rel(stats_binom_below(0, 10, 0.0), 1.0, 0);
+	assert_rel(stats_binom_below(10, 10, 0.7), 1.0, 0);
+	assert_rel(stats_binom_least(10, 0.0), 1.0, 0);
+	assert_rel(stats_binom_below(0, 0, 0.7), 1.0, 0);
+}
+
+static void test_tarone_holm(void **state)
+{
+	(void)state;
+	bool reject[20];
+	double factor[20];
+	/* With every least p at 0 it is Holm: p = {0.01, 0.04, 0.03, 0.005}
+	 * rejects 0.005 and 0.01 (both <= 0.05 / 4), then stops at
+	 * 0.03 > 0.05 / 2. */
+	const double p[] = {0.01, 0.04, 0.03, 0.005}, zero[] = {0, 0, 0, 0};
+	stats_tarone_holm(p, zero, 4, 0.05, reject, factor);
+	assert_true(reject[0] && reject[3]);
+	assert_false(reject[1] || reject[2]);
+	assert_abs(factor[3], 4, 0);
+	assert_abs(factor[0], 4, 0);
+	assert_abs(factor[2], 2, 0);
+
+	/* Defect 1 of issue 11: 20 strata, one gone 5/5 -> 0/5 (p = 2/252),
+	 * 19 that cannot reach any level (both sides passed everything). */
+	double q[20], least[20];
+	for (int i = 0; i < 20; i++)
+		q[i] = least[i] = 1.0;
+	q[7] = least[7] = 2.0 / 252.0;
+	stats_tarone_holm(q, least, 20, 0.05, reject, factor);
+	assert_true(reject[7]);
+	assert_abs(factor[7], 1, 0);
+	for (int i = 0; i < 20; i++)
+		assert_true(i == 7 || !reject[i]);
+	/* Two that could reach 0.05 / 2 share it. */
+	least[3] = 0.02;
+	q[3] = 0.5;
+	stats_tarone_holm(q, least, 20, 0.05, reject, factor);
+	assert_true(reject[7]);
+	assert_abs(factor[7], 2, 0);
+	assert_false(reject[3]);
+	stats_tarone_holm(q, least, 0, 0.05, reject, factor);
+}
+
+/* A look whose null distribution is one attainable value, least, and 1. */
+static struct stats_look look(double p, double least, double *values, double *masses)
+{
+	values[0] = least;
+	values[1] = 1.0;
+	masses[0] = least;
+	masses[1] = 1.0 - least;
+	return (struct stats_look){p, {values, masses, least < 1.0 ? 2 : 1, false}};
+}
+
+static void test_combine(void **state)
+{
+	(void)state;
+	struct stats_combined c;
+	double v[8][2], m[8][2];
+	/* One informative case: the CMH look is that case's test. */
+	struct stats_look cmh = look(0.004, 1e-5, v[0], m[0]);
+	struct stats_look one[] = {look(0.004, 1e-5, v[1], m[1]), look(1.0, 1.0, v[2], m[2]),
+				   look(1.0, 1.0, v[3], m[3])};
+	stats_combine(&cmh, one, 3, 0.05, &c);
+	assert_rel(c.p, 0.004, 1e-12);
+	assert_rel(c.cmh_factor, 1, 0);
+	/* One broken case of five: 2 x 3 eligible x its p, below the CMH look;
+	 * a case that cannot reach 0.05 / 6 is not counted. */
+	cmh = look(0.2, 1e-9, v[0], m[0]);
+	struct stats_look five[] = {look(1e-4, 1e-5, v[1], m[1]), look(0.8, 0.01, v[2], m[2]),
+				    look(0.9, 0.001, v[3], m[3]), look(1.0, 0.003, v[4], m[4]),
+				    look(1.0, 0.3, v[5], m[5])};
+	stats_combine(&cmh, five, 5, 0.05, &c);
+	assert_rel(c.cmh_factor, 2, 0);
+	assert_rel(c.case_factor, 6, 0);
+	assert_rel(c.p, 6e-4, 1e-12);
+	assert_rel(c.least, 2e-9, 1e-12);
+	assert_true(stats_combined_case(&c, 0));
+	assert_false(stats_combined_case(&c, 1));
+	/* No case can reach the case look: the CMH look alone, at full level. */
+	struct stats_look none[] = {look(0.3, 0.1, v[1], m[1]), look(0.5, 0.2, v[2], m[2])};
+	cmh = look(0.01, 0.001, v[0], m[0]);
+	stats_combine(&cmh, none, 2, 0.05, &c);
+	assert_rel(c.p, 0.01, 1e-12);
+	assert_rel(c.case_factor, 0, 0);
+}
+
+static void test_discrete_holm(void **state)
+{
+	(void)state;
+	double v[24][2], m[24][2];
+	struct stats_look looks[20];
+	struct stats_combined h[20];
+	bool reject[20];
+	double adjusted[20], level[20];
+	/* 20 strata of one case: one at 5/5 -> 0/5 (p = least = 2/252), 19
+	 * that can reach nothing, then 19 that could reach 0.01 but did not. */
+	for (int i = 0; i < 20; i++) {
+		looks[i] = i == 7 ? look(2.0 / 252, 2.0 / 252, v[i], m[i]) : look(1, 1, v[i], m[i]);
+		stats_combine(&looks[i], NULL, 0, 0.05, &h[i]);
+	}
+	stats_discrete_holm(h, 20, 0.05, reject, adjusted, level);
+	for (int i = 0; i < 20; i++)
+		assert_true(reject[i] == (i == 7));
+	assert_rel(adjusted[7], 2.0 / 252, 1e-12);
+	for (int i = 0; i < 20; i++) {
+		if (i == 7)
+			continue;
+		looks[i] = look(0.5, 0.01, v[i], m[i]);
+		stats_combine(&looks[i], NULL, 0, 0.05, &h[i]);
+	}
+	stats_discrete_holm(h, 20, 0.05, reject, adjusted, level);
+	/* 2/252 is below 0.01, so only its own mass counts: Bonferroni would
+	 * have multiplied it by 20. */
+	assert_true(reject[7]);
+	assert_rel(adjusted[7], 2.0 / 252, 1e-12);
+	/* That step rejects up to (but not at) 0.01, where the others' mass
+	 * (19 x 0.01) would join. */
+	assert_true(level[7] < 0.01 && level[7] > 0.0099);
+	/* At p = 0.01 the nineteen others add 0.19 to its own 2/252. */
+	looks[7] = look(0.01, 2.0 / 252, v[7], m[7]);
+	stats_combine(&looks[7], NULL, 0, 0.05, &h[7]);
+	stats_discrete_holm(h, 20, 0.05, reject, adjusted, level);
+	assert_false(reject[7]);
+	assert_rel(adjusted[7], 19 * 0.01 + 2.0 / 252, 1e-12);
+	stats_discrete_holm(h, 0, 0.05, reject, adjusted, level);
 }
 
 /* Power by brute force: every outcome pair through stats_fisher_two_sided. */
@@ -299,7 +515,12 @@ int main(void)
 		cmocka_unit_test(test_fisher_matches_definition),
 		cmocka_unit_test(test_cmh),
 		cmocka_unit_test(test_wilson),
-		cmocka_unit_test(test_holm),
+		cmocka_unit_test(test_staged_tables),
+		cmocka_unit_test(test_binomial),
+		cmocka_unit_test(test_tarone_holm),
+		cmocka_unit_test(test_combine),
+		cmocka_unit_test(test_null_distribution),
+		cmocka_unit_test(test_discrete_holm),
 		cmocka_unit_test(test_power),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

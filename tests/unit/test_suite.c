@@ -128,6 +128,8 @@ static void test_design_example(void **state)
 	assert_true(s->defaults.threshold == 1.0);
 	assert_int_equal(s->defaults.timeout_ms, 30000);
 	assert_int_equal(s->defaults.connect_timeout_ms, 10000);
+	assert_int_equal(s->defaults.confirm, 0);
+	assert_true(s->defaults.min_valid == 0.5);
 
 	const struct target *e = &s->targets[SIDE_EVAL];
 	assert_int_equal(e->side, SIDE_EVAL);
@@ -249,6 +251,8 @@ static void test_every_key(void **state)
 	assert_true(s->defaults.threshold == 0.5);
 	assert_int_equal(s->defaults.timeout_ms, 20000);
 	assert_int_equal(s->defaults.connect_timeout_ms, 500);
+	assert_int_equal(s->defaults.confirm, 9);
+	assert_true(s->defaults.min_valid == 0.8);
 
 	const struct target *e = &s->targets[SIDE_EVAL];
 	assert_string_equal(e->provider->name, "anthropic-messages");

@@ -5,14 +5,17 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "run.h"
+#include "stats.h"
 #include "util.h"
 #include "verdict.h"
 
-#define MAX_CASES 8
-#define MAX_STRATA 3
+#define MAX_CASES 24
+#define MAX_STRATA 20
 
 /* A run built by hand: strata and cases as suite_load would leave them,
  * results as run_execute would leave them before verdict_compute. */
@@ -34,9 +37,10 @@ static void world_init(struct world *w, size_t nstrata)
 	w->suite.strata = w->strata;
 	w->suite.nstrata = nstrata;
 	for (size_t i = 0; i < nstrata; i++) {
-		w->strata[i].name = names[i];
+		w->strata[i].name = names[i] ? names[i] : "other";
 		w->sresults[i].s = &w->strata[i];
 	}
+	w->run.min_valid = VERDICT_MIN_VALID_DEFAULT;
 	w->run.suite = &w->suite;
 	w->run.cases = w->results;
 	w->run.strata = w->sresults;
@@ -59,6 +63,7 @@ static struct case_result *add_case(struct world *w, size_t stratum, double thre
 	c->threshold = threshold;
 	c->repeat = ep + ef + ee;
 	cr->c = c;
+	cr->repeat = c->repeat;
 	cr->selected = true;
 	for (int side = 0; side < SIDE__COUNT; side++) {
 		cr->side[side].passed = counts[side][0];
@@ -70,15 +75,25 @@ static struct case_result *add_case(struct world *w, size_t stratum, double thre
 	return cr;
 }
 
+/* case_alone: a world of one case given by its sample counts, computed
+ * with --min-valid min_valid; returns the case. */
+static struct case_result *case_alone(struct world *w, double min_valid, double threshold,
+				      int ep, int ef, int ee, int pp, int pf, int pe)
+{
+	world_init(w, 1);
+	w->run.min_valid = min_valid;
+	struct case_result *cr = add_case(w, 0, threshold, ep, ef, ee, pp, pf, pe);
+	verdict_compute(&w->run);
+	return cr;
+}
+
 /* one_case: the verdict of a single case given by its sample counts. */
 static enum verdict one_case(double threshold, int ep, int ef, int ee, int pp, int pf, int pe)
 {
 	struct world w;
 
-	world_init(&w, 1);
-	add_case(&w, 0, threshold, ep, ef, ee, pp, pf, pe);
-	verdict_compute(&w.run);
-	return w.results[0].verdict;
+	return case_alone(&w, VERDICT_MIN_VALID_DEFAULT, threshold, ep, ef, ee, pp, pf, pe)
+		->verdict;
 }
 
 static void test_names(void **state)
@@ -158,7 +173,8 @@ static void test_thresholds_with_repeats(void **state)
 
 	/* 2 of 3 against a threshold written as 0.6666666667. */
 	assert_int_equal(one_case(2.0 / 3.0, 2, 1, 0, 2, 1, 0), VERDICT_PASS);
-	assert_int_equal(one_case(0.67, 2, 1, 0, 2, 1, 0), VERDICT_REGRESSION);
+	/* Just below 0.67 on both sides is not significantly below it. */
+	assert_int_equal(one_case(0.67, 2, 1, 0, 2, 1, 0), VERDICT_FLAKY);
 }
 
 static void test_partial_errors(void **state)
@@ -171,7 +187,7 @@ static void test_partial_errors(void **state)
 	struct case_result *a = add_case(&w, 0, 1.0, 4, 0, 1, 5, 0, 0);
 	/* 2 passes, 1 fail, 2 errors: 2/3, over the threshold of 0.6. */
 	struct case_result *b = add_case(&w, 0, 0.6, 5, 0, 0, 2, 1, 2);
-	/* 1 pass, 1 fail, 3 errors at 0.8: measured but failing. */
+	/* 1 pass, 1 fail, 3 errors at 0.8: 2 valid of 5 is too few. */
 	struct case_result *c = add_case(&w, 0, 0.8, 1, 1, 3, 5, 0, 0);
 	verdict_compute(&w.run);
 
@@ -186,7 +202,8 @@ static void test_partial_errors(void **state)
 	assert_true(c->side[SIDE_EVAL].measured);
 	assert_false(c->side[SIDE_EVAL].ok);
 	assert_float_equal(c->side[SIDE_EVAL].rate, 0.5, 1e-12);
-	assert_int_equal(c->verdict, VERDICT_FLAKY); /* 1/2 against 5/5: not significant */
+	assert_int_equal(c->verdict, VERDICT_ERROR);
+	assert_string_equal(c->note, "eval: 2 of 5 samples measured");
 }
 
 static void test_significance(void **state)
@@ -211,7 +228,7 @@ static void test_significance(void **state)
 	}
 	assert_true(w.sresults[0].tested);
 	assert_true(w.sresults[0].significant);
-	assert_true(w.sresults[0].p_adjusted >= w.sresults[0].p_value);
+	assert_true(w.sresults[0].p_adjusted <= 0.05);
 	assert_int_equal(w.sresults[0].verdict, VERDICT_DRIFT);
 	assert_int_equal(noise->verdict, VERDICT_FLAKY);
 	assert_false(w.sresults[1].significant);
@@ -411,6 +428,346 @@ static void test_filtered_cases_ignored(void **state)
 	assert_int_equal(w.run.exit_code, EXIT_PASS);
 }
 
+/* Issue 11, defect 1: strata that cannot reject do not count.  20 strata
+ * of one case at repeat 5; one goes 5/5 -> 0/5 (p = 2/252), the others
+ * pass everything. */
+static void test_untestable_strata_do_not_count(void **state)
+{
+	(void)state;
+	struct world w;
+
+	world_init(&w, 20);
+	struct case_result *broken = NULL;
+	for (size_t s = 0; s < 20; s++) {
+		struct case_result *cr = add_case(&w, s, 0.8, 5, 0, 0, s == 11 ? 0 : 5,
+						  s == 11 ? 5 : 0, 0);
+		if (s == 11)
+			broken = cr;
+	}
+	verdict_compute(&w.run);
+	assert_int_equal(broken->verdict, VERDICT_DRIFT);
+	assert_true(w.sresults[11].significant);
+	assert_float_equal(w.sresults[11].p_adjusted, 2.0 / 252.0, 1e-12);
+	assert_int_equal(w.run.exit_code, EXIT_FAIL);
+	for (size_t s = 0; s < 20; s++)
+		assert_true(s == 11 || w.sresults[s].p_least == 1.0);
+}
+
+/* Defect 2: one case of five goes 0.9 -> 0 while four stay healthy; CMH
+ * alone dilutes it, the case look finds it. */
+static void test_one_broken_case(void **state)
+{
+	(void)state;
+	struct world w;
+
+	world_init(&w, 2);
+	struct case_result *broken = add_case(&w, 0, 0.7, 9, 1, 0, 0, 10, 0);
+	struct case_result *healthy[4];
+	healthy[0] = add_case(&w, 0, 0.7, 9, 1, 0, 10, 0, 0);
+	healthy[1] = add_case(&w, 0, 0.7, 8, 2, 0, 10, 0, 0);
+	healthy[2] = add_case(&w, 0, 0.7, 10, 0, 0, 8, 2, 0);
+	healthy[3] = add_case(&w, 0, 0.7, 9, 1, 0, 9, 1, 0);
+	add_case(&w, 1, 0.7, 9, 1, 0, 9, 1, 0);
+	verdict_compute(&w.run);
+	assert_true(2 * w.sresults[0].p_cmh > 0.05); /* diluted: CMH alone misses it */
+	assert_true(w.sresults[0].significant);
+	assert_int_equal(broken->verdict, VERDICT_DRIFT);
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(healthy[i]->verdict, VERDICT_PASS);
+	assert_int_equal(w.sresults[0].verdict, VERDICT_DRIFT);
+}
+
+/* Defect 3: a case against the direction of its stratum's significant
+ * difference is flaky, and so is not what names the stratum. */
+static void test_direction(void **state)
+{
+	(void)state;
+	struct world w;
+
+	world_init(&w, 1);
+	struct case_result *worse[4];
+	for (int i = 0; i < 4; i++)
+		worse[i] = add_case(&w, 0, 0.7, 0, 10, 0, 10, 0, 0);
+	struct case_result *against = add_case(&w, 0, 0.7, 10, 0, 0, 6, 4, 0);
+	verdict_compute(&w.run);
+	assert_true(w.sresults[0].significant);
+	assert_int_equal(w.sresults[0].direction, -1);
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(worse[i]->verdict, VERDICT_EVAL_REGRESSION);
+	assert_int_equal(against->verdict, VERDICT_FLAKY);
+	assert_string_equal(against->note,
+			    "against the direction of its stratum's significant difference");
+	assert_int_equal(w.sresults[0].verdict, VERDICT_EVAL_REGRESSION);
+}
+
+/* Defect 4: at repeat 10, 9 errors and 1 failure decide nothing. */
+static void test_too_few_valid(void **state)
+{
+	(void)state;
+	struct world w;
+
+	struct case_result *cr = case_alone(&w, 0.5, 1.0, 10, 0, 0, 0, 1, 9);
+	assert_int_equal(cr->verdict, VERDICT_ERROR);
+	assert_string_equal(cr->note, "prod: 1 of 10 samples measured");
+	assert_int_equal(w.run.exit_code, EXIT_ERRORS);
+	/* Half valid is enough by default (at repeat 2, one sample: no count
+	 * of two samples could reach alpha anyway); --min-valid 0.8 asks more. */
+	assert_int_equal(one_case(1.0, 2, 0, 0, 1, 0, 1), VERDICT_PASS);
+	assert_int_equal(one_case(1.0, 10, 0, 0, 0, 5, 5), VERDICT_DRIFT);
+	cr = case_alone(&w, 0.8, 1.0, 10, 0, 0, 0, 5, 5);
+	assert_int_equal(cr->verdict, VERDICT_ERROR);
+	assert_string_equal(cr->note, "prod: 5 of 10 samples measured");
+	/* Even at --min-valid 0, one valid sample of ten cannot reach alpha
+	 * (p >= 1/11), while ten could. */
+	assert_int_equal(case_alone(&w, 0.0, 1.0, 10, 0, 0, 0, 2, 8)->verdict, VERDICT_DRIFT);
+	assert_int_equal(case_alone(&w, 0.0, 1.0, 10, 0, 0, 0, 1, 9)->verdict, VERDICT_ERROR);
+}
+
+/* Defect 5: both sides below the threshold is a regression only when
+ * both are significantly below it. */
+static void test_regression_by_test(void **state)
+{
+	(void)state;
+	struct world w;
+
+	world_init(&w, 1);
+	struct case_result *borderline = add_case(&w, 0, 0.7, 6, 4, 0, 6, 4, 0);
+	struct case_result *broken = add_case(&w, 0, 0.7, 1, 9, 0, 0, 10, 0);
+	verdict_compute(&w.run);
+	assert_int_equal(borderline->verdict, VERDICT_FLAKY);
+	assert_string_equal(borderline->note, "prod 6/10 vs threshold 0.7: not significantly below");
+	assert_int_equal(broken->verdict, VERDICT_REGRESSION);
+	assert_true(broken->below);
+	/* P(X <= 1) for binomial(10, 0.7) is 1.44e-4, the larger of the two. */
+	assert_float_equal(broken->p_below, 1.4368e-4, 1e-7);
+	assert_int_equal(w.run.exit_code, EXIT_FAIL);
+	/* Threshold 1: one failure proves the rate below it, as before. */
+	assert_int_equal(one_case(1.0, 4, 1, 0, 3, 2, 0), VERDICT_REGRESSION);
+	/* One sample a side decides as measured. */
+	assert_int_equal(one_case(0.7, 0, 1, 0, 0, 1, 0), VERDICT_REGRESSION);
+}
+
+/* Confirmed cases are tested given that the rule confirmed them. */
+static void test_confirmed(void **state)
+{
+	(void)state;
+	struct world w;
+
+	world_init(&w, 1);
+	w.run.confirm = 9;
+	/* repeat 1: eval passed, prod failed, then 9 more each. */
+	struct case_result *cr = add_case(&w, 0, 1.0, 10, 0, 0, 1, 9, 0);
+	cr->repeat = 1;
+	cr->confirm = 9;
+	cr->confirmed = true;
+	cr->side[SIDE_EVAL].first_passed = 1;
+	cr->side[SIDE_PROD].first_failed = 1;
+	/* Not confirmed: both passed their one sample. */
+	struct case_result *quiet = add_case(&w, 0, 1.0, 1, 0, 0, 1, 0, 0);
+	quiet->side[SIDE_EVAL].first_passed = quiet->side[SIDE_PROD].first_passed = 1;
+	verdict_compute(&w.run);
+	assert_true(cr->repeated);
+	assert_false(quiet->repeated);
+	assert_int_equal(quiet->verdict, VERDICT_PASS);
+	assert_int_equal(cr->verdict, VERDICT_DRIFT);
+	assert_true(cr->p_value < 0.001);
+}
+
+/*
+ * A fast simulation of the designs of issue 11 (bench/stats_sim.py runs
+ * them against the real binary): seeded, so every run of the test sees the
+ * same outcomes, and checked with wide margins.  With CANARY_SIM_RUNS=N it
+ * prints the figures of N runs per design.
+ */
+
+/* A design: strata x cases, the rates of each side, the case's repeat and
+ * threshold, and the run's confirmation. */
+struct sim_design {
+	const char *name;
+	size_t nstrata, ncases;
+	int repeat, confirm;
+	double threshold;
+	double base;           /* every case's rate on both sides, unless */
+	double (*rate)(size_t s, size_t c, int side); /* gives it (stratum, case, side) */
+	size_t target_stratum; /* for power: the stratum (or case) that broke */
+	long target_case;      /* -1: the whole stratum */
+};
+
+/* splitmix64: a small seeded generator. */
+static uint64_t sim_next(uint64_t *state)
+{
+	uint64_t z = (*state += 0x9e3779b97f4a7c15ull);
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	return z ^ (z >> 31);
+}
+
+static int sim_draws(uint64_t *state, int n, double rate)
+{
+	int passed = 0;
+	for (int k = 0; k < n; k++)
+		passed += (double)(sim_next(state) >> 11) * 0x1.0p-53 < rate;
+	return passed;
+}
+
+/* sim_run: one run of design d; returns the requests it sent, sets *fail
+ * (exit 1) and *flagged (the target failed). */
+static long sim_run(const struct sim_design *d, uint64_t *state, bool *fail, bool *flagged)
+{
+	struct world w;
+	long requests = 0;
+
+	world_init(&w, d->nstrata);
+	w.run.confirm = d->confirm;
+	for (size_t s = 0; s < d->nstrata; s++) {
+		for (size_t c = 0; c < d->ncases; c++) {
+			struct case_result *cr = add_case(&w, s, d->threshold, 0, 0, 0, 0, 0, 0);
+			int first[SIDE__COUNT];
+			double rate[SIDE__COUNT];
+			for (int side = 0; side < SIDE__COUNT; side++) {
+				rate[side] = d->rate ? d->rate(s, c, side) : d->base;
+				first[side] = sim_draws(state, d->repeat, rate[side]);
+			}
+			cr->repeat = d->repeat;
+			cr->confirmed = d->confirm > 0 &&
+					stats_confirms(first[SIDE_EVAL], d->repeat, first[SIDE_PROD],
+						       d->repeat, d->threshold);
+			cr->confirm = cr->confirmed ? d->confirm : 0;
+			for (int side = 0; side < SIDE__COUNT; side++) {
+				struct side_result *sr = &cr->side[side];
+				int more = sim_draws(state, cr->confirm, rate[side]);
+				sr->first_passed = first[side];
+				sr->first_failed = d->repeat - first[side];
+				sr->passed = first[side] + more;
+				sr->failed = d->repeat + cr->confirm - sr->passed;
+				sr->total = d->repeat + cr->confirm;
+				requests += sr->total;
+			}
+		}
+	}
+	verdict_compute(&w.run);
+	*fail = w.run.exit_code == EXIT_FAIL;
+	if (d->target_case >= 0)
+		*flagged = verdict_failing(
+			w.results[d->target_stratum * d->ncases + (size_t)d->target_case].verdict);
+	else
+		*flagged = verdict_failing(w.sresults[d->target_stratum].verdict);
+	return requests;
+}
+
+struct sim_result {
+	int runs, failed, flagged;
+	double cost;           /* requests per run over repeat x cases x 2 */
+};
+
+static struct sim_result sim(const struct sim_design *d, int runs, uint64_t seed)
+{
+	struct sim_result r = {runs, 0, 0, 0.0};
+	long requests = 0;
+	for (int i = 0; i < runs; i++) {
+		bool fail, flagged;
+		requests += sim_run(d, &seed, &fail, &flagged);
+		r.failed += fail;
+		r.flagged += flagged;
+	}
+	r.cost = (double)requests / runs / (2.0 * d->repeat * (double)(d->nstrata * d->ncases));
+	return r;
+}
+
+static double rate_mixed(size_t s, size_t c, int side)
+{
+	static const double rates[] = {0.99, 0.9, 0.6, 0.3, 0.99};
+	(void)s, (void)side;
+	return rates[c % ARRAY_SIZE(rates)];
+}
+
+/* Stratum 1's cases drop to 0.5 on prod. */
+static double rate_stratum_drop(size_t s, size_t c, int side)
+{
+	(void)c;
+	return s == 1 && side == SIDE_PROD ? 0.5 : 0.9;
+}
+
+/* Case 2 of stratum 1 breaks on prod. */
+static double rate_case_break(size_t s, size_t c, int side)
+{
+	return s == 1 && c == 2 && side == SIDE_PROD ? 0.0 : 0.9;
+}
+
+/* Stratum 7's one case goes from always to never passing on prod. */
+static double rate_complete_break(size_t s, size_t c, int side)
+{
+	(void)c;
+	if (s == 7)
+		return side == SIDE_PROD ? 0.0 : 1.0;
+	return 0.95;
+}
+
+static const struct sim_design sim_nulls[] = {
+	{"4x5 repeat 10, threshold 0.7, p 0.9", 4, 5, 10, 0, 0.7, 0.9, NULL, 0, -1},
+	{"20x1 repeat 5, threshold 0.8, p 0.95", 20, 1, 5, 0, 0.8, 0.95, NULL, 0, -1},
+	{"4x5 repeat 10, rates 0.99/0.9/0.6/0.3, threshold 0.2", 4, 5, 10, 0, 0.2, 0, rate_mixed,
+	 0, -1},
+	{"4x5 repeat 10, p = threshold 0.7", 4, 5, 10, 0, 0.7, 0.7, NULL, 0, -1},
+	{"4x5 repeat 1 --confirm 9, threshold 0.7, p 0.9", 4, 5, 1, 9, 0.7, 0.9, NULL, 0, -1},
+};
+
+static const struct sim_design sim_powers[] = {
+	{"20x1 repeat 5, one case 5/5 -> 0/5", 20, 1, 5, 0, 0.8, 0, rate_complete_break, 7, 0},
+	{"4x5 repeat 10, a stratum 0.9 -> 0.5", 4, 5, 10, 0, 0.7, 0, rate_stratum_drop, 1, -1},
+	{"4x5 repeat 10, one case 0.9 -> 0", 4, 5, 10, 0, 0.7, 0, rate_case_break, 1, 2},
+	{"4x5 repeat 1 --confirm 9, a stratum 0.9 -> 0.5", 4, 5, 1, 9, 0.7, 0, rate_stratum_drop,
+	 1, -1},
+};
+
+/* sim_print: a figure with its 95% Wilson interval. */
+static void sim_print(const char *name, const char *what, int k, int n)
+{
+	double lo, hi;
+	stats_wilson(k, n, 1.96, &lo, &hi);
+	printf("| %s | %s | %d/%d = %.1f%% [%.1f%%, %.1f%%] |\n", name, what, k, n, 100.0 * k / n,
+	       100.0 * lo, 100.0 * hi);
+}
+
+static void test_simulated_designs(void **state)
+{
+	(void)state;
+	const char *env = getenv("CANARY_SIM_RUNS");
+	int runs = env ? atoi(env) : 200;
+	if (runs < 1)
+		runs = 200;
+	/* The issue's targets are 5% false alarms and 99/95/90/90% power;
+	 * the last is out of reach of ten samples a confirmed case (about 80%
+	 * even untested across strata: docs/statistics.md), so its floor
+	 * guards what the method reaches.  At 200 runs these margins fail
+	 * the method as measured with negligible probability, and the seed
+	 * makes the outcome fixed anyway. */
+	static const double power_floor[] = {0.97, 0.9, 0.9, 0.7};
+
+	for (size_t i = 0; i < ARRAY_SIZE(sim_nulls); i++) {
+		struct sim_result r = sim(&sim_nulls[i], runs, 0x5eed0000u + i);
+		if (env)
+			sim_print(sim_nulls[i].name, "runs exiting 1", r.failed, r.runs);
+		assert_true(r.failed <= 0.08 * runs);
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(sim_powers); i++) {
+		struct sim_result r = sim(&sim_powers[i], runs, 0x90e40000u + i);
+		if (env)
+			sim_print(sim_powers[i].name, "flagged", r.flagged, r.runs);
+		assert_true(r.flagged >= power_floor[i] * runs);
+	}
+	/* Confirmation costs at most 3x a plain repeat-1 run on a noisy agent,
+	 * and nothing on a deterministic one. */
+	struct sim_design noisy = sim_nulls[4], steady = sim_nulls[4];
+	steady.base = 1.0;
+	struct sim_result rn = sim(&noisy, runs, 0xc0570000u), rs = sim(&steady, runs, 0xc0571111u);
+	if (env)
+		printf("cost of --confirm 9: %.2fx (p 0.9), %.2fx (deterministic)\n", rn.cost,
+		       rs.cost);
+	assert_true(rn.cost <= 3.0);
+	assert_true(rs.cost <= 1.05);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -426,6 +783,13 @@ int main(void)
 		cmocka_unit_test(test_severity_order),
 		cmocka_unit_test(test_exit_codes),
 		cmocka_unit_test(test_filtered_cases_ignored),
+		cmocka_unit_test(test_untestable_strata_do_not_count),
+		cmocka_unit_test(test_one_broken_case),
+		cmocka_unit_test(test_direction),
+		cmocka_unit_test(test_too_few_valid),
+		cmocka_unit_test(test_regression_by_test),
+		cmocka_unit_test(test_confirmed),
+		cmocka_unit_test(test_simulated_designs),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
