@@ -10,9 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "grader.h"
+#include "graders/grader.h"
 #include "provider.h"
-#include "suite.h"
+#include "suite/suite.h"
 #include "util.h"
 
 static const char suite_text[] =

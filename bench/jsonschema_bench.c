@@ -14,7 +14,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "jsonschema.h"
+#include "schema/jsonschema.h"
 #include "util.h"
 
 static const char reply_schema[] =

@@ -10,11 +10,11 @@
 
 #include "cmd.h"
 #include "redact.h"
-#include "judge_cache.h"
-#include "judge_prompt.h"
+#include "judge/cache.h"
+#include "judge/prompt.h"
 #include "provider.h"
-#include "suite.h"
-#include "transport.h"
+#include "suite/suite.h"
+#include "transport/transport.h"
 #include "util.h"
 #include "ynode.h"
 

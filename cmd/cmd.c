@@ -7,8 +7,8 @@
 #include <unistd.h>
 
 #include "cmd.h"
-#include "report.h"
-#include "suite.h"
+#include "report/report.h"
+#include "suite/suite.h"
 #include "util.h"
 
 void cmd_error(const char *fmt, ...)

@@ -15,7 +15,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 
-#include "run.h"
+#include "run/run.h"
 
 /* The kind of an option's value or of a command's operands: what
  * completion (`canary __complete`, contrib/canary.bash) offers for it. */

@@ -17,8 +17,8 @@
 
 #include "cmd.h"
 #include "provider.h"
-#include "report.h"
-#include "suite.h"
+#include "report/report.h"
+#include "suite/suite.h"
 #include "util.h"
 
 /* One candidate, when it extends cur. */

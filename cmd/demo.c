@@ -6,8 +6,8 @@
 
 #include "cmd.h"
 #include "embedded.h"
-#include "stub.h"
-#include "suite.h"
+#include "stub/stub.h"
+#include "suite/suite.h"
 #include "util.h"
 
 const struct embedded_file *embedded_find(const char *name)

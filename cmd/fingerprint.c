@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "cmd.h"
-#include "fingerprint.h"
+#include "fingerprint/fingerprint.h"
 #include "util.h"
 
 static const char fingerprint_help[] =

@@ -5,9 +5,9 @@
 #include <string.h>
 
 #include "cmd.h"
-#include "judge_cache.h"
+#include "judge/cache.h"
 #include "provider.h"
-#include "suite.h"
+#include "suite/suite.h"
 #include "util.h"
 
 static const char grade_help[] =

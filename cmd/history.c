@@ -7,8 +7,8 @@
 #include <unistd.h>
 
 #include "cmd.h"
-#include "history.h"
-#include "report.h"
+#include "history/history.h"
+#include "report/report.h"
 #include "util.h"
 
 static const char history_help[] =

@@ -7,9 +7,9 @@
 #include <cjson/cJSON.h>
 
 #include "cmd.h"
-#include "suite.h"
+#include "suite/suite.h"
 #include "util.h"
-#include "grader.h"
+#include "graders/grader.h"
 
 static const char list_help[] =
 	"usage: canary list SUITE [--stratum NAME] [--case GLOB] [--format text|json]\n"

@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "cmd.h"
-#include "report.h"
+#include "report/report.h"
 #include "util.h"
 
 static const char merge_help[] =

@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "cmd.h"
-#include "report.h"
+#include "report/report.h"
 #include "util.h"
 
 static const char report_help[] =

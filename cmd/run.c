@@ -8,11 +8,11 @@
 #include <unistd.h>
 
 #include "cmd.h"
-#include "fingerprint.h"
-#include "history.h"
-#include "notify.h"
-#include "report.h"
-#include "suite.h"
+#include "fingerprint/fingerprint.h"
+#include "history/history.h"
+#include "notify/notify.h"
+#include "report/report.h"
+#include "suite/suite.h"
 #include "util.h"
 
 static volatile sig_atomic_t stop_requested;

@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "cmd.h"
-#include "stub.h"
+#include "stub/stub.h"
 #include "util.h"
 
 static const char stub_help[] =

@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "cmd.h"
-#include "suite.h"
+#include "suite/suite.h"
 
 static const char validate_help[] =
 	"usage: canary validate SUITE...\n"

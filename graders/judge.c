@@ -16,13 +16,13 @@
 
 #include <cjson/cJSON.h>
 
-#include "judge_cache.h"
-#include "judge_prompt.h"
+#include "judge/cache.h"
+#include "judge/prompt.h"
 #include "provider.h"
 #include "redact.h"
-#include "suite.h"
+#include "suite/suite.h"
 #include "template.h"
-#include "transport.h"
+#include "transport/transport.h"
 #include "util.h"
 
 #define JUDGE_DEFAULT_THRESHOLD 0.5

@@ -15,7 +15,7 @@
 #include <cjson/cJSON.h>
 
 #include "jsonptr.h"
-#include "jsonschema.h"
+#include "schema/jsonschema.h"
 #include "provider.h"
 #include "util.h"
 

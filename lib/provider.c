@@ -8,7 +8,7 @@
 #include <strings.h>
 
 #include "redact.h"
-#include "suite.h"
+#include "suite/suite.h"
 #include "util.h"
 
 /* How much of a body the quota check and the HTML title search look at. */

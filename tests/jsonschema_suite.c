@@ -26,7 +26,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "jsonschema.h"
+#include "schema/jsonschema.h"
 #include "util.h"
 
 #define MAX_ERRS 4

@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "jsonschema.h"
+#include "schema/jsonschema.h"
 #include "util.h"
 
 #define FUZZ_ERRS 4

@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "provider.h"
-#include "suite.h"
+#include "suite/suite.h"
 #include "util.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

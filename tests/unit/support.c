@@ -9,7 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "grader.h"
+#include "graders/grader.h"
 #include "support.h"
 #include "ynode.h"
 #include "util.h"

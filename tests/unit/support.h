@@ -9,7 +9,7 @@
 
 #include <stddef.h>
 
-#include "run.h"
+#include "run/run.h"
 
 /* test_fixtures: $FIXTURES (meson sets it), else tests/fixtures seen from
  * the source root, the build folder or its tests folder. */

@@ -17,8 +17,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "fingerprint.h"
-#include "run.h"
+#include "fingerprint/fingerprint.h"
+#include "run/run.h"
 #include "support.h"
 #include "util.h"
 

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "grader.h"
+#include "graders/grader.h"
 #include "support.h"
 #include "provider.h"
 #include "redact.h"

@@ -19,11 +19,11 @@
 #include <cjson/cJSON.h>
 #include <sqlite3.h>
 
-#include "history.h"
-#include "run.h"
+#include "history/history.h"
+#include "run/run.h"
 #include "support.h"
 #include "util.h"
-#include "verdict.h"
+#include "run/verdict.h"
 #include "version.h"
 
 /* 2026-03-10T12:00:00Z, the "now" of the seeded fixture. */

@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "jcs.h"
+#include "fingerprint/jcs.h"
 #include "util.h"
 
 static void assert_canonical(const char *json, const char *want)

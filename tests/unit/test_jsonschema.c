@@ -13,7 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "jsonschema.h"
+#include "schema/jsonschema.h"
 #include "util.h"
 
 static cJSON *parse(const char *text)

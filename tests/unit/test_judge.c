@@ -15,13 +15,13 @@
 
 #include <cjson/cJSON.h>
 
-#include "grader.h"
-#include "judge_cache.h"
-#include "judge_prompt.h"
+#include "graders/grader.h"
+#include "judge/cache.h"
+#include "judge/prompt.h"
 #include "provider.h"
 #include "redact.h"
-#include "suite.h"
-#include "transport.h"
+#include "suite/suite.h"
+#include "transport/transport.h"
 #include "util.h"
 #include "ynode.h"
 

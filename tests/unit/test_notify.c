@@ -19,13 +19,13 @@
 
 #include <cjson/cJSON.h>
 
-#include "history.h"
-#include "notify.h"
-#include "run.h"
-#include "stub.h"
-#include "transport.h"
+#include "history/history.h"
+#include "notify/notify.h"
+#include "run/run.h"
+#include "stub/stub.h"
+#include "transport/transport.h"
 #include "util.h"
-#include "verdict.h"
+#include "run/verdict.h"
 
 #define NOW 1773144000000LL
 #define HOUR HISTORY_HOUR_MS

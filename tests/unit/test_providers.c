@@ -12,7 +12,7 @@
 
 #include "provider.h"
 #include "redact.h"
-#include "suite.h"
+#include "suite/suite.h"
 #include "util.h"
 
 static char *fixture_path(const char *name)

@@ -13,11 +13,11 @@
 
 #include <cjson/cJSON.h>
 
-#include "report.h"
+#include "report/report.h"
 #include "support.h"
-#include "run.h"
+#include "run/run.h"
 #include "util.h"
-#include "verdict.h"
+#include "run/verdict.h"
 #include "version.h"
 
 #define REASON_TOOL "tool_call: missing required property 'attendee_emails'"

@@ -20,13 +20,13 @@
 
 #include <cjson/cJSON.h>
 
-#include "fingerprint.h"
+#include "fingerprint/fingerprint.h"
 #include "provider.h"
-#include "report.h"
+#include "report/report.h"
 #include "support.h"
-#include "run.h"
+#include "run/run.h"
 #include "util.h"
-#include "verdict.h"
+#include "run/verdict.h"
 #include "ynode.h"
 
 #define REASON_TOOL "tool_call: missing required property 'attendee_emails'"

@@ -18,7 +18,7 @@
 #include <cjson/cJSON.h>
 #include <curl/curl.h>
 
-#include "stub.h"
+#include "stub/stub.h"
 #include "support.h"
 #include "util.h"
 

@@ -18,10 +18,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "grader.h"
+#include "graders/grader.h"
 #include "provider.h"
 #include "redact.h"
-#include "suite.h"
+#include "suite/suite.h"
 #include "template.h"
 #include "util.h"
 

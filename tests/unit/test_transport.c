@@ -22,7 +22,7 @@
 
 #include <microhttpd.h>
 
-#include "transport.h"
+#include "transport/transport.h"
 #include "util.h"
 #include "version.h"
 

@@ -9,10 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "run.h"
+#include "run/run.h"
 #include "stats.h"
 #include "util.h"
-#include "verdict.h"
+#include "run/verdict.h"
 
 #define MAX_CASES 24
 #define MAX_STRATA 20

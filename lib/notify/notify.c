@@ -1,0 +1,398 @@
+/* notify/notify.c: when to tell a webhook about a suite, and what. */
+#include "notify/notify.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "graders/grader.h"
+#include "history/history.h"
+#include "report/report.h"
+#include "run/run.h"
+#include "transport/transport.h"
+#include "util.h"
+#include "run/verdict.h"
+
+/* Reasons and names in the payload are cut to about this many bytes. */
+#define NOTIFY_REASON_MAX 300
+#define NOTIFY_VALUE_MAX 4096
+#define NOTIFY_TIMEOUT_MS 10000
+
+static const char *const kind_names[] = {"none", "change", "recovery", "reminder"};
+
+const char *notify_kind_name(enum notify_kind k)
+{
+	return (unsigned)k < ARRAY_SIZE(kind_names) ? kind_names[k] : "none";
+}
+
+const char *notify_state(const struct run *r)
+{
+	if (r->interrupted || r->exit_code == EXIT_INTERRUPTED)
+		return NULL;
+	if (r->exit_code == EXIT_PASS)
+		return "pass";
+	return verdict_name(r->verdict);
+}
+
+static bool unknown(const char *state)
+{
+	return !state || !*state || strcmp(state, "unknown") == 0;
+}
+
+enum notify_kind notify_decide(const char *prev_state, const char *new_state,
+			       long long last_sent_ms, long long now_ms, long remind_ms)
+{
+	if (!new_state)
+		return NOTIFY_NONE;
+	bool pass = strcmp(new_state, "pass") == 0;
+	if (unknown(prev_state))
+		return pass ? NOTIFY_NONE : NOTIFY_CHANGE;
+	if (strcmp(prev_state, new_state) != 0)
+		return pass ? NOTIFY_RECOVERY : NOTIFY_CHANGE;
+	if (!pass && remind_ms > 0 && now_ms - last_sent_ms >= remind_ms)
+		return NOTIFY_REMINDER;
+	return NOTIFY_NONE;
+}
+
+bool notify_should_send(const char *prev_state, const char *new_state, long long last_sent_ms,
+			long long now_ms, long remind_ms)
+{
+	return notify_decide(prev_state, new_state, last_sent_ms, now_ms, remind_ms) !=
+	       NOTIFY_NONE;
+}
+
+/* slack_escape: s for Slack's text, where &, < and > are control
+ * characters; invalid UTF-8 replaced and long strings cut. */
+static void slack_escape(struct buf *b, const char *s)
+{
+	char *clean = report_clean(s ? s : "", NOTIFY_REASON_MAX);
+	for (const char *p = clean; *p; p++) {
+		if (*p == '&')
+			buf_addstr(b, "&amp;");
+		else if (*p == '<')
+			buf_addstr(b, "&lt;");
+		else if (*p == '>')
+			buf_addstr(b, "&gt;");
+		else
+			buf_addch(b, *p);
+	}
+	free(clean);
+}
+
+static const char *stratum_name(const struct run *r, size_t i)
+{
+	if (i < r->nstrata && r->strata[i].s)
+		return r->strata[i].s->name;
+	if (r->suite && i < r->suite->nstrata)
+		return r->suite->strata[i].name;
+	return "";
+}
+
+/* add_where: "drift in tools, prompt; error in retrieval": the strata that
+ * did not pass, grouped by verdict, worst first. */
+static void add_where(struct buf *b, const struct run *r)
+{
+	bool first_group = true;
+	for (int v = VERDICT__COUNT - 1; v > VERDICT_FLAKY; v--) {
+		bool first = true;
+		for (size_t i = 0; i < r->nstrata; i++) {
+			const struct stratum_result *sr = &r->strata[i];
+			if (sr->ncases == 0 || sr->verdict != (enum verdict)v)
+				continue;
+			if (first) {
+				buf_addstr(b, first_group ? "" : "; ");
+				buf_addstr(b, verdict_name((enum verdict)v));
+				buf_addstr(b, " in ");
+				first_group = false;
+			} else {
+				buf_addstr(b, ", ");
+			}
+			slack_escape(b, stratum_name(r, i));
+			first = false;
+		}
+	}
+	if (first_group)
+		buf_addstr(b, verdict_name(r->verdict));
+}
+
+static char *payload_text(const struct run *r, const char *state, const char *prev,
+			  const char *report_url, enum notify_kind kind)
+{
+	struct buf b;
+	buf_init(&b, BUF_MAX_DEFAULT);
+	const char *suite = r->suite && r->suite->name ? r->suite->name : "";
+	if (kind == NOTIFY_RECOVERY) {
+		buf_addstr(&b, ":white_check_mark: canary ");
+		slack_escape(&b, suite);
+		buf_addstr(&b, " recovered: pass");
+	} else {
+		bool error = state && strcmp(state, "error") == 0;
+		buf_addstr(&b, error ? ":warning: canary " : ":rotating_light: canary ");
+		slack_escape(&b, suite);
+		buf_addstr(&b, kind == NOTIFY_REMINDER ? ": still " : ": ");
+		if (state && strcmp(state, "pass") == 0)
+			buf_addstr(&b, "pass");
+		else
+			add_where(&b, r);
+	}
+	if (kind == NOTIFY_REMINDER) {
+		buf_addstr(&b, " (reminder)");
+	} else if (!unknown(prev)) {
+		buf_addstr(&b, " (was ");
+		slack_escape(&b, prev);
+		buf_addstr(&b, ")");
+	}
+	if (report_url && *report_url) {
+		buf_addstr(&b, " <");
+		slack_escape(&b, report_url);
+		buf_addstr(&b, "|report>");
+	}
+	return buf_detach(&b, NULL);
+}
+
+static void add_clean(cJSON *o, const char *key, const char *s, size_t max)
+{
+	if (!s) {
+		cJSON_AddNullToObject(o, key);
+		return;
+	}
+	char *clean = report_clean(s, max);
+	cJSON_AddStringToObject(o, key, clean);
+	free(clean);
+}
+
+static cJSON *clean_string(const char *s)
+{
+	char *clean = report_clean(s, NOTIFY_VALUE_MAX);
+	cJSON *item = cJSON_CreateString(clean);
+	free(clean);
+	return item;
+}
+
+/* first_reason: the first reason of the first finished sample of a side
+ * that did not pass, or NULL. */
+static const char *first_reason(const struct side_result *sr)
+{
+	for (size_t k = 0; k < sr->nsamples; k++) {
+		const struct sample *s = &sr->samples[k];
+		if (s->done && s->grade != GRADE_PASS && s->nreasons > 0 && s->reasons[0])
+			return s->reasons[0];
+	}
+	return NULL;
+}
+
+static cJSON *json_strata(const struct run *r)
+{
+	cJSON *strata = cJSON_CreateArray();
+	for (size_t i = 0; i < r->nstrata; i++) {
+		const struct stratum_result *sr = &r->strata[i];
+		if (sr->ncases == 0)
+			continue;
+		cJSON *s = cJSON_CreateObject();
+		cJSON_AddItemToArray(strata, s);
+		add_clean(s, "name", stratum_name(r, i), NOTIFY_VALUE_MAX);
+		cJSON_AddStringToObject(s, "verdict", verdict_name(sr->verdict));
+		cJSON_AddNumberToObject(s, "cases", sr->ncases);
+		cJSON_AddNumberToObject(s, "eval_passed", sr->passed[SIDE_EVAL]);
+		cJSON_AddNumberToObject(s, "prod_passed", sr->passed[SIDE_PROD]);
+	}
+	return strata;
+}
+
+static cJSON *json_failures(const struct run *r)
+{
+	cJSON *failures = cJSON_CreateArray();
+	int n = 0;
+	for (size_t i = 0; i < r->ncases && n < NOTIFY_TOP_FAILURES; i++) {
+		const struct case_result *cr = &r->cases[i];
+		if (!cr->selected || !cr->c || cr->verdict == VERDICT_PASS ||
+		    cr->verdict == VERDICT_FLAKY)
+			continue;
+		cJSON *f = cJSON_CreateObject();
+		cJSON_AddItemToArray(failures, f);
+		add_clean(f, "case", cr->c->id, NOTIFY_VALUE_MAX);
+		add_clean(f, "stratum", stratum_name(r, cr->c->stratum), NOTIFY_VALUE_MAX);
+		cJSON_AddStringToObject(f, "verdict", verdict_name(cr->verdict));
+		for (int side = 0; side < SIDE__COUNT; side++)
+			add_clean(f, side_name((enum side)side), first_reason(&cr->side[side]),
+				  NOTIFY_REASON_MAX);
+		n++;
+	}
+	return failures;
+}
+
+static cJSON *json_targets(const struct run *r)
+{
+	cJSON *targets = cJSON_CreateObject();
+	for (int side = 0; side < SIDE__COUNT; side++) {
+		cJSON *t = cJSON_AddObjectToObject(targets, side_name((enum side)side));
+		add_clean(t, "url", r->url_display[side], NOTIFY_VALUE_MAX);
+		cJSON *fps = cJSON_AddObjectToObject(t, "fingerprints");
+		for (size_t k = 0; k < r->nfingerprints[side]; k++) {
+			const struct fingerprint_count *fc = &r->fingerprints[side][k];
+			if (!fc->value)
+				continue;
+			char *clean = report_clean(fc->value, NOTIFY_VALUE_MAX);
+			cJSON *have = cJSON_GetObjectItemCaseSensitive(fps, clean);
+			if (have)
+				cJSON_SetNumberValue(have, have->valuedouble + fc->count);
+			else
+				cJSON_AddNumberToObject(fps, clean, fc->count);
+			free(clean);
+		}
+	}
+	return targets;
+}
+
+/* json_strings: a sorted array of n strings. */
+static cJSON *json_strings(char *const *v, size_t n)
+{
+	cJSON *a = cJSON_CreateArray();
+	const char **sorted = xcalloc(n + 1, sizeof(*sorted));
+	size_t m = 0;
+	for (size_t i = 0; i < n; i++)
+		if (v[i])
+			sorted[m++] = v[i];
+	qsort(sorted, m, sizeof(*sorted), util_str_cmp);
+	for (size_t i = 0; i < m; i++)
+		cJSON_AddItemToArray(a, clean_string(sorted[i]));
+	free(sorted);
+	return a;
+}
+
+cJSON *notify_payload(const struct run *r, const char *prev_state, const char *report_url,
+		      bool reminder)
+{
+	cJSON *o = cJSON_CreateObject();
+	const char *state = notify_state(r);
+	enum notify_kind kind = NOTIFY_CHANGE;
+	char started[32];
+
+	if (reminder)
+		kind = NOTIFY_REMINDER;
+	else if (state && strcmp(state, "pass") == 0)
+		kind = NOTIFY_RECOVERY;
+	char *text = payload_text(r, state, prev_state, report_url, kind);
+	cJSON_AddStringToObject(o, "text", text);
+	free(text);
+	add_clean(o, "suite", r->suite ? r->suite->name : NULL, NOTIFY_VALUE_MAX);
+	add_clean(o, "state", state, NOTIFY_VALUE_MAX);
+	cJSON_AddStringToObject(o, "verdict", verdict_name(r->verdict));
+	add_clean(o, "previous", unknown(prev_state) ? "unknown" : prev_state, NOTIFY_VALUE_MAX);
+	cJSON_AddStringToObject(o, "kind", notify_kind_name(kind));
+	cJSON_AddBoolToObject(o, "reminder", reminder);
+	cJSON_AddNumberToObject(o, "exit_code", r->exit_code);
+	util_rfc3339(r->started_wall_ms, started);
+	cJSON_AddStringToObject(o, "started_at", started);
+	cJSON_AddNumberToObject(o, "duration_ms", r->duration_ms);
+	cJSON_AddItemToObject(o, "strata", json_strata(r));
+	cJSON_AddItemToObject(o, "top_failures", json_failures(r));
+	cJSON_AddItemToObject(o, "targets", json_targets(r));
+	cJSON_AddItemToObject(o, "unevaluated", json_strings(r->unevaluated, r->nunevaluated));
+	if (report_url && *report_url)
+		add_clean(o, "report_url", report_url, NOTIFY_VALUE_MAX);
+	return o;
+}
+
+int notify_prepare(struct history *h, const struct run *r, const struct notify_options *o,
+		   struct notify_plan *plan, char **err)
+{
+	memset(plan, 0, sizeof(*plan));
+	if (!r->suite || !r->suite->name) {
+		*err = xstrdup("cannot notify about a run without its suite");
+		return -1;
+	}
+	plan->suite = xstrdup(r->suite->name);
+	const char *state = notify_state(r);
+	plan->state = state ? xstrdup(state) : NULL;
+	if (!state)
+		return 0;
+	if (history_last_notification(h, plan->suite, &plan->previous, &plan->previous_sent_at,
+				      err) < 0) {
+		notify_plan_release(plan);
+		return -1;
+	}
+	plan->kind = notify_decide(plan->previous, state, plan->previous_sent_at, o->now_ms,
+				   o->remind_ms);
+	if (plan->kind == NOTIFY_NONE)
+		return 0;
+	plan->payload = notify_payload(r, plan->previous, o->report_url,
+				       plan->kind == NOTIFY_REMINDER);
+	if (o->unevaluated)
+		cJSON_ReplaceItemInObjectCaseSensitive(
+			plan->payload, "unevaluated",
+			json_strings(o->unevaluated, o->nunevaluated));
+	if (o->new_since_last)
+		cJSON_AddItemToObject(plan->payload, "new_since_last",
+				      json_strings(o->new_since_last, o->nnew_since_last));
+	char *text = cJSON_PrintUnformatted(plan->payload);
+	if (!text)
+		abort();
+	plan->body = util_json_escape(text);
+	cJSON_free(text);
+	return 0;
+}
+
+int notify_commit(struct history *h, const struct notify_plan *plan, long long now_ms,
+		  char **err)
+{
+	if (!plan->state || !plan->suite)
+		return 0;
+	if (plan->kind != NOTIFY_NONE)
+		return history_note_notification(h, plan->suite, plan->state, now_ms, err);
+	/* Silence after a first passing run tells the receivers "pass". */
+	if (unknown(plan->previous) && strcmp(plan->state, "pass") == 0)
+		return history_note_notification(h, plan->suite, plan->state, 0, err);
+	return 0;
+}
+
+void notify_plan_release(struct notify_plan *plan)
+{
+	free(plan->suite);
+	free(plan->state);
+	free(plan->previous);
+	cJSON_Delete(plan->payload);
+	free(plan->body);
+	memset(plan, 0, sizeof(*plan));
+}
+
+struct http_request *notify_request(const char *url, const struct notify_plan *plan)
+{
+	struct http_request *req = xcalloc(1, sizeof(*req));
+	const char *body = plan->body ? plan->body : "{}";
+	req->url = xstrdup(url);
+	req->headers = xcalloc(1, sizeof(*req->headers));
+	req->headers[0] = xstrdup("Content-Type: application/json");
+	req->nheaders = 1;
+	req->body = xstrdup(body);
+	req->body_len = strlen(body);
+	req->timeout_ms = NOTIFY_TIMEOUT_MS;
+	req->pool = POOL_TARGET;
+	return req;
+}
+
+bool notify_delivered(const struct http_result *res)
+{
+	return res->ok && res->status >= 200 && res->status < 300;
+}
+
+char *notify_url_display(const char *url)
+{
+	const char *sep = url ? strstr(url, "://") : NULL;
+	if (!sep)
+		return xstrdup("the webhook");
+	const char *host = sep + 3;
+	size_t n = strcspn(host, "/?#");
+	/* Userinfo is a secret too: keep what follows the last '@'. */
+	for (size_t i = 0; i < n; i++) {
+		if (host[i] == '@') {
+			host += i + 1;
+			n -= i + 1;
+			i = (size_t)-1;
+		}
+	}
+	char *raw = xasprintf("%.*s://%.*s%s", (int)(sep - url), url, (int)n, host,
+			      host[n] ? "/..." : "");
+	char *out = report_clean(raw, NOTIFY_REASON_MAX);
+	free(raw);
+	return out;
+}

@@ -1,0 +1,206 @@
+/* report/prom.c: Prometheus text exposition format 0.0.4, for
+ * node_exporter's textfile collector (write it with report_write_atomic()). */
+#include "report/report.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "fingerprint/fingerprint.h"
+#include "util.h"
+#include "run/verdict.h"
+
+/* Longest label value written whole; a longer one is cut and marked with
+ * a hash of the whole value. */
+#define LABEL_MAX 4096
+/* Hex digits of that hash. */
+#define LABEL_HASH_DIGITS 12
+
+static const char *const side_keys[] = {"eval", "prod"};
+
+/* label_hash: the first LABEL_HASH_DIGITS hex digits of the SHA-256 of s
+ * (of its 64-bit FNV-1a hash should SHA-256 fail). */
+static void label_hash(const char *s, char out[LABEL_HASH_DIGITS + 1])
+{
+	char *sha = fingerprint_sha256(s, strlen(s));
+
+	if (sha) {
+		snprintf(out, LABEL_HASH_DIGITS + 1, "%s", sha + strlen(FINGERPRINT_PREFIX));
+		free(sha);
+		return;
+	}
+	uint64_t h = 1469598103934665603ull;
+	for (const char *p = s; *p; p++)
+		h = (h ^ (unsigned char)*p) * 1099511628211ull;
+	char hex[17];
+	snprintf(hex, sizeof(hex), "%016llx", (unsigned long long)h);
+	snprintf(out, LABEL_HASH_DIGITS + 1, "%.*s", LABEL_HASH_DIGITS, hex);
+}
+
+/* label_value: s with invalid UTF-8 as U+FFFD; when longer than LABEL_MAX,
+ * cut at a character boundary and ended with "...~" and the first hex
+ * digits of the SHA-256 of the whole of s, so that values sharing their
+ * first LABEL_MAX bytes still make distinct series. */
+static char *label_value(const char *s)
+{
+	/* Enough to tell whether the clean value is longer than LABEL_MAX. */
+	char *clean = report_clean(s, LABEL_MAX + 4);
+	size_t len = strlen(clean);
+
+	if (len <= LABEL_MAX)
+		return clean;
+	char hash[LABEL_HASH_DIGITS + 1];
+	size_t cut = LABEL_MAX;
+	label_hash(s, hash);
+	while (cut > 0 && ((unsigned char)clean[cut] & 0xc0) == 0x80)
+		cut--;
+	char *out = xasprintf("%.*s...~%s", (int)cut, clean, hash);
+	free(clean);
+	return out;
+}
+
+/* label_add: a label value (label_value()) with \\, \" and \n escaped as
+ * the format asks, and the other controls util_char_unsafe() names as
+ * U+FFFD. */
+static void label_add(struct buf *b, const char *s)
+{
+	char *clean = label_value(s);
+	size_t n = strlen(clean);
+
+	for (const unsigned char *p = (const unsigned char *)clean, *end = p + n; p < end;) {
+		size_t len = util_utf8_len(p, (size_t)(end - p));
+		switch (*p) {
+		case '\\': buf_addstr(b, "\\\\"); break;
+		case '"': buf_addstr(b, "\\\""); break;
+		case '\n': buf_addstr(b, "\\n"); break;
+		default:
+			if (util_char_unsafe(p, len))
+				buf_addstr(b, "\xef\xbf\xbd");
+			else
+				buf_add(b, p, len);
+			break;
+		}
+		p += len ? len : 1;
+	}
+	free(clean);
+}
+
+static void put_family(struct buf *b, const char *name, const char *help)
+{
+	buf_addf(b, "# HELP %s %s\n# TYPE %s gauge\n", name, help, name);
+}
+
+/* put_sample: name{label="value",...} value; labels is a NULL-ended list
+ * of name, value pairs. */
+static void put_sample(struct buf *b, const char *name, const char *const *labels, double v)
+{
+	buf_addf(b, "%s{", name);
+	for (size_t i = 0; labels[i]; i += 2) {
+		buf_addf(b, "%s%s=\"", i ? "," : "", labels[i]);
+		label_add(b, labels[i + 1]);
+		buf_addch(b, '"');
+	}
+	buf_addf(b, "} %.15g\n", v);
+}
+
+/* parse_rfc3339: "2026-01-02T03:04:05Z" into unix seconds; 0 when it is
+ * not in that form. */
+static double parse_rfc3339(const char *s)
+{
+	struct tm tm = {0};
+	const char *end = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
+
+	if (!end)
+		return 0;
+	double frac = 0;
+	if (*end == '.') {
+		char *after;
+		frac = strtod(end, &after);
+		end = after;
+	}
+	if (strcmp(end, "Z") != 0)
+		return 0;
+	return (double)timegm(&tm) + frac;
+}
+
+int report_prom(FILE *f, const cJSON *report, char **err)
+{
+	const char *suite = report_str(report, "suite");
+	const cJSON *targets = cJSON_GetObjectItemCaseSensitive(report, "targets");
+	const cJSON *o;
+	struct report_layout l;
+	struct buf b;
+
+	if (report_check(report, err) < 0)
+		return -1;
+	buf_init(&b, SIZE_MAX);
+
+	put_family(&b, "canary_stratum_pass_ratio",
+		   "Cases of the stratum that pass on the target, as a fraction of its cases.");
+	cJSON_ArrayForEach(o, cJSON_GetObjectItemCaseSensitive(report, "strata")) {
+		for (size_t side = 0; side < ARRAY_SIZE(side_keys); side++) {
+			const cJSON *counts = cJSON_GetObjectItemCaseSensitive(o, side_keys[side]);
+			double total = report_num(counts, "total");
+			const char *labels[] = {"suite", suite, "stratum", report_str(o, "name"),
+						"target", side_keys[side], NULL};
+			put_sample(&b, "canary_stratum_pass_ratio", labels,
+				   total > 0 ? report_num(counts, "passed") / total : 0);
+		}
+	}
+
+	put_family(&b, "canary_case_failed",
+		   "1 when the case did not pass on the target, 0 when it passed.");
+	report_layout_init(&l, report);
+	for (size_t i = 0; i < l.nitems; i++) {
+		const cJSON *c = l.items[i].c;
+		if (l.items[i].skipped)
+			continue;
+		for (size_t side = 0; side < ARRAY_SIZE(side_keys); side++) {
+			const cJSON *s = cJSON_GetObjectItemCaseSensitive(c, side_keys[side]);
+			const char *labels[] = {"suite", suite, "stratum", report_str(c, "stratum"),
+						"case", report_str(c, "id"),
+						"target", side_keys[side], NULL};
+			put_sample(&b, "canary_case_failed", labels,
+				   !cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(s, "ok")));
+		}
+	}
+	report_layout_release(&l);
+
+	put_family(&b, "canary_run_verdict",
+		   "1 for the verdict of the last run, 0 for every other verdict.");
+	for (int v = 0; v < VERDICT__COUNT; v++) {
+		const char *name = verdict_name((enum verdict)v);
+		const char *labels[] = {"suite", suite, "verdict", name, NULL};
+		put_sample(&b, "canary_run_verdict", labels,
+			   strcmp(name, report_str(report, "verdict")) == 0);
+	}
+
+	const char *suite_label[] = {"suite", suite, NULL};
+	put_family(&b, "canary_run_duration_seconds", "Wall time of the last run.");
+	put_sample(&b, "canary_run_duration_seconds", suite_label,
+		   report_num(report, "duration_ms") / 1000);
+	put_family(&b, "canary_run_timestamp_seconds",
+		   "When the last run started, in seconds since the Unix epoch.");
+	put_sample(&b, "canary_run_timestamp_seconds", suite_label,
+		   parse_rfc3339(report_str(report, "started_at")));
+	put_family(&b, "canary_exit_code",
+		   "Exit code of the last run: 0 pass, 1 failing cases, 3 errors, "
+		   "130 interrupted.");
+	put_sample(&b, "canary_exit_code", suite_label, report_num(report, "exit_code"));
+
+	put_family(&b, "canary_fingerprint_info",
+		   "Fingerprints the targets reported in the last run (always 1).");
+	for (size_t side = 0; side < ARRAY_SIZE(side_keys); side++) {
+		const cJSON *t = cJSON_GetObjectItemCaseSensitive(targets, side_keys[side]);
+		cJSON_ArrayForEach(o, cJSON_GetObjectItemCaseSensitive(t, "fingerprints")) {
+			const char *labels[] = {"suite", suite, "target", side_keys[side],
+						"fingerprint", o->string, NULL};
+			put_sample(&b, "canary_fingerprint_info", labels, 1);
+		}
+	}
+
+	fwrite(b.data, 1, b.len, f);
+	buf_release(&b);
+	return report_flush(f, err);
+}

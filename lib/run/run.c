@@ -1,0 +1,978 @@
+/* run/run.c: turn a suite into jobs on the transport and gather graded samples. */
+#include "run/run.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fingerprint/fingerprint.h"
+#include "jsonptr.h"
+#include "judge/cache.h"
+#include "judge/prompt.h"
+#include "provider.h"
+#include "stats.h"
+#include "template.h"
+#include "util.h"
+
+/* Samples whose slow graders (exec) wait until the transfers are over, so
+ * that a program that takes seconds never stalls the multi loop (where it
+ * would time out requests whose replies are already waiting). */
+struct grading_queue {
+	struct grading *head, *tail;
+};
+
+/* One target request in flight: which sample it fills. */
+struct job {
+	struct feeder *feeder;
+	struct case_result *cr;
+	struct sample *sample;
+};
+
+/* The samples still to send, in order: case by case, eval and prod of each
+ * repeat interleaved (so time-dependent effects hit both sides alike).
+ * Requests are built only as the transport frees room, so memory holds a
+ * window of requests, not the whole run's. */
+struct feeder {
+	struct run *run;
+	struct transport *tr;
+	struct grading_queue *deferred;
+	const struct run_options *opts;
+	size_t ci;              /* the case, */
+	size_t n;               /* the repeat */
+	int side;               /* and the side of the next sample */
+	size_t outstanding;     /* target requests built and not yet answered */
+	size_t window;          /* the most outstanding at once */
+	bool feeding;           /* inside feed(): completions must not recurse */
+	size_t *unfinished;     /* per case: first samples not finished yet */
+	size_t *confirming;     /* cases to confirm, in the order decided */
+	size_t nconfirming;
+	size_t qi;              /* the confirming case being fed, */
+	size_t qn;              /* its next confirmation sample */
+	int qside;              /* and side */
+};
+
+static void feed(struct feeder *f);
+
+/* A sample being graded: synchronous graders have run, asynchronous ones
+ * (the judge) may still be waiting for their requests. */
+struct grading {
+	struct suite *suite;
+	struct sample *sample;
+	struct grader_runtime *rt;
+	const struct suite_case *c;
+	struct reply reply;     /* owned until the last grader is done */
+	int pending;            /* graders still out (asynchronous or deferred) */
+	int attempts;           /* HTTP attempts the reply took */
+	bool failed;
+	bool errored;
+	bool interrupted;       /* a grader was cut off by the stop */
+	struct grading *next;   /* in the queue of deferred graders */
+	/* done: called once the sample has its final grade. */
+	void (*done)(struct grading *g, void *user);
+	void *user;
+};
+
+
+/* One asynchronous grader's request in flight. */
+struct grader_job {
+	struct grading *grading;
+	const struct grader *grader;
+	void *call;
+};
+
+void run_options_default(struct run_options *o)
+{
+	memset(o, 0, sizeof(*o));
+	transport_options_default(&o->transport);
+	o->confirm = -1;
+	o->min_valid = -1;
+}
+
+void sample_release(struct sample *s)
+{
+	for (size_t i = 0; i < s->nreasons; i++)
+		free(s->reasons[i]);
+	free(s->reasons);
+	free(s->fingerprint);
+	for (size_t i = 0; i < s->ngrades; i++)
+		free(s->grades[i].reason);
+	free(s->grades);
+	s->grades = NULL;
+	s->ngrades = 0;
+	s->reasons = NULL;
+	s->nreasons = 0;
+	s->fingerprint = NULL;
+}
+
+/* Record a reason on a sample, redacted and capped to one line. */
+static void add_reason(struct suite *s, struct sample *out, const char *reason)
+{
+	char *clean = redact_apply(&s->redact, reason);
+	for (char *p = clean; *p; p++)
+		if (*p == '\n' || *p == '\r' || *p == '\t')
+			*p = ' ';
+	out->reasons = xreallocarray(out->reasons, out->nreasons + 1, sizeof(*out->reasons));
+	out->reasons[out->nreasons++] = clean;
+}
+
+static void sample_error(struct suite *s, struct sample *out, const char *reason)
+{
+	out->grade = GRADE_ERROR;
+	add_reason(s, out, reason);
+}
+
+/* Read the fingerprint a target declares from the parsed reply body. */
+static char *json_fingerprint(const struct target *t, const struct reply *r)
+{
+	if (t->fingerprint != FINGERPRINT_JSON || !r->json)
+		return NULL;
+	const cJSON *v = jsonptr_get(r->json, t->fingerprint_where);
+	if (!v || cJSON_IsNull(v))
+		return NULL;
+	if (cJSON_IsString(v))
+		return xstrdup(v->valuestring);
+	char *text = cJSON_PrintUnformatted(v);
+	char *out = xstrdup(text ? text : "");
+	cJSON_free(text);
+	return out;
+}
+
+/* Record one grader's result on the sample being graded. */
+static void grading_record(struct grading *gr, const struct grader *g, struct grade_result *res)
+{
+	struct sample *out = gr->sample;
+	out->grades = xreallocarray(out->grades, out->ngrades + 1, sizeof(*out->grades));
+	out->grades[out->ngrades++] = (struct sample_grade){
+		.grader = g,
+		.grade = res->grade,
+		.reason = res->reason ? redact_apply(&gr->suite->redact, res->reason) : NULL,
+	};
+	if (res->grade != GRADE_PASS) {
+		char *why = xasprintf("%s: %s", g->label, res->reason ? res->reason : "failed");
+		add_reason(gr->suite, gr->sample, why);
+		free(why);
+		if (res->grade == GRADE_FAIL)
+			gr->failed = true;
+		else
+			gr->errored = true;
+	}
+	grade_result_release(res);
+}
+
+/* Record a grader's result that ran here; an error while the run stops is
+ * the stop's doing (a validation or a program cut short), not a measurement,
+ * and leaves the sample unmeasured. */
+static void grading_record_ran(struct grading *gr, const struct grader *g,
+			       struct grade_result *res)
+{
+	volatile sig_atomic_t *stop = gr->rt ? gr->rt->stop : NULL;
+	if (res->grade == GRADE_ERROR && stop && *stop) {
+		gr->interrupted = true;
+		grade_result_release(res);
+		return;
+	}
+	grading_record(gr, g, res);
+}
+
+/* Give the sample its final grade and hand it on.  A definite failure is a
+ * measurement; an undecided grader alone is not. */
+static void grading_finish(struct grading *gr)
+{
+	struct sample *out = gr->sample;
+	if (out->grade != GRADE_ERROR || out->nreasons == 0)
+		out->grade = gr->failed ? GRADE_FAIL : gr->errored ? GRADE_ERROR : GRADE_PASS;
+	/* A sample a stop cut short is not measured, unless it already failed. */
+	out->done = !gr->interrupted || gr->failed;
+	gr->done(gr, gr->user);
+	reply_release(&gr->reply);
+	free(gr);
+}
+
+/* The transport's callback for an asynchronous grader's request. */
+static void grader_job_done(struct http_result *res, void *user)
+{
+	struct grader_job *job = user;
+	struct grading *gr = job->grading;
+	struct grade_result out = {.grade = GRADE_ERROR};
+	job->grader->ops->finish(job->grader->priv, job->call, res, gr->rt, &out);
+	grade_result_tidy(&out, &gr->suite->redact);
+	if (res->interrupted) {
+		gr->interrupted = true;
+		grade_result_release(&out);
+	} else {
+		grading_record(gr, job->grader, &out);
+	}
+	free(job);
+	if (--gr->pending == 0)
+		grading_finish(gr);
+}
+
+/* Parse a reply and grade it: quick synchronous graders at once, then the
+ * asynchronous ones on the transport (skipped after a failure when lazy);
+ * slow ones are queued on q.  The grading takes the reply (*reply is left
+ * empty).  gr->done runs when the sample has its grade, perhaps before this
+ * returns. */
+static void grading_start(struct grading *gr, const struct suite_case *c, enum side side,
+			  struct reply *moved, struct transport *tr, struct grading_queue *q,
+			  bool lazy)
+{
+	struct suite *s = gr->suite;
+	gr->c = c;
+	gr->reply = *moved;
+	memset(moved, 0, sizeof(*moved));
+	struct reply *reply = &gr->reply;
+	const struct target *t = &s->targets[side];
+	struct sample *out = gr->sample;
+	char *err = NULL;
+	out->status = reply->status;
+	out->latency_ms = reply->latency_ms;
+	int parsed = provider_parse_reply(t, reply, &err);
+	if (!reply->fingerprint)
+		reply->fingerprint = json_fingerprint(t, reply);
+	if (reply->fingerprint)
+		out->fingerprint = redact_apply(&s->redact, reply->fingerprint);
+	if (parsed < 0) {
+		if (gr->attempts > 1) {
+			char *why = xasprintf("%s (after %d attempts)", err, gr->attempts);
+			free(err);
+			err = why;
+		}
+		sample_error(s, out, err);
+		free(err);
+		gr->pending = 1;
+		goto out;
+	}
+	struct grade_input in = {
+		.reply = reply,
+		.case_id = c->id,
+		.target = side_name(side),
+		.input = c->input,
+		.rt = gr->rt,
+	};
+	gr->pending = 1; /* held until every grader has started */
+	bool deferred = false;
+	for (size_t i = 0; i < c->nexpect; i++) {
+		const struct grader *g = c->expect[i];
+		if (g->ops->start)
+			continue;
+		if (g->ops->slow) {
+			deferred = true;
+			continue;
+		}
+		struct grade_result res = {.grade = GRADE_PASS};
+		grader_run(g, &in, &res);
+		grading_record_ran(gr, g, &res);
+	}
+	if (deferred) {
+		gr->pending++;
+		if (q->tail)
+			q->tail->next = gr;
+		else
+			q->head = gr;
+		q->tail = gr;
+	}
+	for (size_t i = 0; i < c->nexpect; i++) {
+		const struct grader *g = c->expect[i];
+		if (!g->ops->start || (lazy && gr->failed))
+			continue;
+		struct http_request *req = NULL;
+		void *call = NULL;
+		struct grade_result res = {.grade = GRADE_ERROR};
+		in.subject = reply->content ? reply->content : "";
+		in.subject_len = reply->content ? reply->content_len : 0;
+		if (g->ops->start(g->priv, &in, &req, &call, &res) == 0 || !req) {
+			grade_result_tidy(&res, &s->redact);
+			grading_record(gr, g, &res);
+			continue;
+		}
+		struct grader_job *job = xcalloc(1, sizeof(*job));
+		job->grading = gr;
+		job->grader = g;
+		job->call = call;
+		req->pool = POOL_JUDGE;
+		req->done = grader_job_done;
+		req->user = job;
+		gr->pending++;
+		transport_submit(tr, req);
+	}
+out:
+	if (--gr->pending == 0)
+		grading_finish(gr);
+}
+
+/* Run the slow graders of every queued sample, after the transfers; a stop
+ * leaves the rest unmeasured. */
+static void grading_drain(struct grading_queue *q, volatile sig_atomic_t *stop)
+{
+	struct grading *gr;
+	while ((gr = q->head)) {
+		q->head = gr->next;
+		if (!q->head)
+			q->tail = NULL;
+		const struct suite_case *c = gr->c;
+		struct grade_input in = {
+			.reply = &gr->reply,
+			.case_id = c->id,
+			.target = side_name(gr->sample->side),
+			.input = c->input,
+			.rt = gr->rt,
+		};
+		for (size_t i = 0; i < c->nexpect; i++) {
+			const struct grader *g = c->expect[i];
+			if (!g->ops->slow || g->ops->start)
+				continue;
+			if (stop && *stop) {
+				gr->interrupted = true;
+				break;
+			}
+			struct grade_result res = {.grade = GRADE_PASS};
+			grader_run(g, &in, &res);
+			grading_record_ran(gr, g, &res);
+		}
+		if (--gr->pending == 0)
+			grading_finish(gr);
+	}
+}
+
+/* run_grade_reply's completion: nothing more to do. */
+static void offline_done(struct grading *gr, void *user)
+{
+	(void)gr;
+	(void)user;
+}
+
+void run_grade_reply(struct suite *s, const struct suite_case *c, enum side side,
+		     struct reply *reply, struct grader_runtime *rt, struct sample *out)
+{
+	char *err = NULL;
+	struct transport *tr = transport_new(NULL, &err);
+	struct grading *gr = xcalloc(1, sizeof(*gr));
+	gr->suite = s;
+	gr->sample = out;
+	gr->rt = rt;
+	gr->done = offline_done;
+	out->side = side;
+	if (!tr) {
+		sample_error(s, out, err);
+		free(err);
+		gr->pending = 1;
+		grading_finish(gr);
+		return;
+	}
+	struct grading_queue q = {NULL, NULL};
+	reply->redact = &s->redact;
+	grading_start(gr, c, side, reply, tr, &q, false);
+	if (transport_run(tr, NULL, &err) < 0) {
+		sample_error(s, out, err);
+		free(err);
+	}
+	grading_drain(&q, NULL);
+	transport_free(tr);
+}
+
+/* decide_confirmation: once a case's first samples are in, ask for the
+ * run's confirmation samples when the rule says so. */
+static void decide_confirmation(struct feeder *f, struct case_result *cr)
+{
+	int count[SIDE__COUNT][2] = {{0, 0}, {0, 0}};
+	struct run *r = f->run;
+	if (f->opts->stop && *f->opts->stop)
+		return;
+	for (int side = 0; side < SIDE__COUNT; side++) {
+		for (int k = 0; k < cr->repeat; k++) {
+			const struct sample *smp = &cr->side[side].samples[k];
+			if (smp->done && smp->grade != GRADE_ERROR)
+				count[side][smp->grade == GRADE_PASS ? 0 : 1]++;
+		}
+	}
+	if (!stats_confirms(count[SIDE_EVAL][0], count[SIDE_EVAL][0] + count[SIDE_EVAL][1],
+			    count[SIDE_PROD][0], count[SIDE_PROD][0] + count[SIDE_PROD][1],
+			    cr->c->threshold))
+		return;
+	cr->confirmed = true;
+	cr->confirm = r->confirm;
+	for (int side = 0; side < SIDE__COUNT; side++)
+		cr->side[side].nsamples = (size_t)(cr->repeat + cr->confirm);
+	f->confirming[f->nconfirming++] = (size_t)(cr - r->cases);
+}
+
+/* sample_finished: a sample has its grade (or its error): report it, and
+ * decide the case's confirmation when it was the last of its first ones. */
+static void sample_finished(struct feeder *f, struct case_result *cr, const struct sample *smp)
+{
+	const struct run_options *o = f->opts;
+	if (o->on_sample)
+		o->on_sample(f->run, cr, smp, o->user);
+	if (f->run->confirm <= 0 || smp->index >= cr->repeat)
+		return;
+	if (--f->unfinished[cr - f->run->cases] == 0) {
+		decide_confirmation(f, cr);
+		feed(f);
+	}
+}
+
+/* A target sample has its grade. */
+static void sample_graded(struct grading *gr, void *user)
+{
+	struct job *job = user;
+	sample_finished(job->feeder, job->cr, gr->sample);
+	free(job);
+}
+
+/* The transport's callback: a reply (or a failure) for one sample. */
+static void job_done(struct http_result *res, void *user)
+{
+	struct job *job = user;
+	struct feeder *f = job->feeder;
+	struct run *r = f->run;
+	struct suite *s = r->suite;
+	struct sample *out = job->sample;
+	const struct target *t = &s->targets[out->side];
+	out->attempts = res->attempts;
+	out->latency_ms = res->latency_ms;
+	if (!res->ok) {
+		char *why = res->attempts > 1
+				    ? xasprintf("%s after %d attempts", res->error, res->attempts)
+				    : xstrdup(res->error ? res->error : "request failed");
+		sample_error(s, out, why);
+		free(why);
+		out->done = !res->interrupted;
+	} else {
+		struct reply reply = {
+			.status = res->status,
+			.raw = res->body,
+			.raw_len = res->body_len,
+			.latency_ms = res->latency_ms,
+			.redact = &s->redact,
+		};
+		res->body = NULL;
+		if (t->fingerprint == FINGERPRINT_HEADER && res->header_value)
+			reply.fingerprint = xstrdup(res->header_value);
+		struct grading *gr = xcalloc(1, sizeof(*gr));
+		gr->suite = s;
+		gr->sample = out;
+		gr->rt = &r->rt;
+		gr->done = sample_graded;
+		gr->user = job;
+		gr->attempts = res->attempts;
+		f->outstanding--;
+		grading_start(gr, job->cr->c, out->side, &reply, f->tr, f->deferred,
+			      f->opts->judge_lazy);
+		feed(f);
+		return;
+	}
+	f->outstanding--;
+	sample_finished(f, job->cr, out);
+	free(job);
+	feed(f);
+}
+
+/* The per-attempt timeout: --timeout, else the case's own, else the
+ * target's, else the suite default (which cases inherit). */
+static long job_timeout(const struct suite_case *c,
+			const struct target *t, const struct run_options *o)
+{
+	if (o->timeout_ms > 0)
+		return o->timeout_ms;
+	if (t->timeout_ms > 0 && !c->timeout_set)
+		return t->timeout_ms;
+	return c->timeout_ms;
+}
+
+/* Build the HTTP request for one sample; -1 and *err when a template or the
+ * body cannot be rendered (the sample then becomes an error). */
+static int build_request(struct run *r, const struct suite_case *c, enum side side,
+			 const struct run_options *o, struct http_request *req, char **err)
+{
+	struct suite *s = r->suite;
+	const struct target *t = &s->targets[side];
+	struct tmpl_ctx ctx;
+	suite_case_ctx(s, c, &ctx);
+	req->url = t->url_overridden ? xstrdup(t->url) : template_render(t->url, &ctx, err);
+	if (!req->url)
+		return -1;
+	/* libcurl sends a password in the URL as a Basic credential, which a
+	 * server may echo. */
+	redact_add_url(&s->redact, req->url);
+	req->body = t->provider->build(t, c, &ctx, err);
+	if (!req->body)
+		return -1;
+	req->body_len = strlen(req->body);
+	size_t nfixed = 0;
+	while (t->provider->headers && t->provider->headers[nfixed])
+		nfixed++;
+	req->headers = xcalloc(nfixed + t->nheaders + 1, sizeof(*req->headers));
+	for (size_t i = 0; i < nfixed; i++)
+		req->headers[req->nheaders++] = xstrdup(t->provider->headers[i]);
+	for (size_t i = 0; i < t->nheaders; i++) {
+		char *value = template_render(t->headers[i].value, &ctx, err);
+		if (!value)
+			return -1;
+		if (strpbrk(value, "\r\n")) {
+			*err = xasprintf("header '%s' would hold a line break", t->headers[i].name);
+			free(value);
+			return -1;
+		}
+		redact_add(&s->redact, value);
+		req->headers[req->nheaders++] = xasprintf("%s: %s", t->headers[i].name, value);
+		free(value);
+	}
+	req->timeout_ms = job_timeout(c, t, o);
+	req->connect_timeout_ms = s->defaults.connect_timeout_ms;
+	req->capture_header =
+		t->fingerprint == FINGERPRINT_HEADER ? t->fingerprint_where : NULL;
+	req->pool = POOL_TARGET;
+	return 0;
+}
+
+static void http_request_free(struct http_request *req)
+{
+	free(req->url);
+	for (size_t i = 0; i < req->nheaders; i++)
+		free(req->headers[i]);
+	free(req->headers);
+	free(req->body);
+	free(req);
+}
+
+/* Queue one sample's request, or record why it could not be built. */
+static void submit_sample(struct feeder *f, struct case_result *cr, struct sample *smp)
+{
+	struct run *r = f->run;
+	const struct run_options *o = f->opts;
+	struct http_request *req = xcalloc(1, sizeof(*req));
+	char *err = NULL;
+	if (build_request(r, cr->c, smp->side, o, req, &err) < 0) {
+		sample_error(r->suite, smp, err ? err : "cannot build the request");
+		smp->done = true;
+		free(err);
+		http_request_free(req);
+		sample_finished(f, cr, smp);
+		return;
+	}
+	struct job *job = xcalloc(1, sizeof(*job));
+	job->feeder = f;
+	job->cr = cr;
+	job->sample = smp;
+	req->done = job_done;
+	req->user = job;
+	f->outstanding++;
+	transport_submit(f->tr, req);
+}
+
+/* next_confirmation: the next confirmation sample to send, or NULL; the
+ * cases to confirm go first, so that they finish with the rest. */
+static struct sample *next_confirmation(struct feeder *f, struct case_result **crp)
+{
+	while (f->qi < f->nconfirming) {
+		struct case_result *cr = &f->run->cases[f->confirming[f->qi]];
+		size_t n = (size_t)cr->repeat + f->qn;
+		if (n >= cr->side[SIDE_EVAL].nsamples) {
+			f->qi++;
+			f->qn = 0;
+			f->qside = 0;
+			continue;
+		}
+		struct sample *smp = &cr->side[f->qside].samples[n];
+		if (++f->qside == SIDE__COUNT) {
+			f->qside = 0;
+			f->qn++;
+		}
+		*crp = cr;
+		return smp;
+	}
+	return NULL;
+}
+
+/* Build requests until the window is full or every sample is sent; a stop
+ * sends nothing more (the unsent samples stay unmeasured). */
+static void feed(struct feeder *f)
+{
+	if (f->feeding)
+		return;
+	f->feeding = true;
+	struct run *r = f->run;
+	while (f->outstanding < f->window && !(f->opts->stop && *f->opts->stop)) {
+		struct case_result *ccr = NULL;
+		struct sample *extra = next_confirmation(f, &ccr);
+		if (extra) {
+			submit_sample(f, ccr, extra);
+			continue;
+		}
+		if (f->ci >= r->ncases)
+			break;
+		struct case_result *cr = &r->cases[f->ci];
+		if (!cr->selected || f->n >= (size_t)cr->repeat) {
+			f->ci++;
+			f->n = 0;
+			f->side = 0;
+			continue;
+		}
+		struct sample *smp = &cr->side[f->side].samples[f->n];
+		if (++f->side == SIDE__COUNT) {
+			f->side = 0;
+			f->n++;
+		}
+		submit_sample(f, cr, smp);
+	}
+	f->feeding = false;
+}
+
+uint64_t run_case_hash(const char *id)
+{
+	uint64_t h = 0xcbf29ce484222325ull; /* FNV-1a, 64 bits */
+	for (const unsigned char *p = (const unsigned char *)id; *p; p++) {
+		h ^= *p;
+		h *= 0x100000001b3ull;
+	}
+	return h;
+}
+
+struct ranked {
+	uint64_t hash;
+	const char *id;
+	size_t index;
+};
+
+static int ranked_cmp(const void *a, const void *b)
+{
+	const struct ranked *x = a, *y = b;
+	if (x->hash != y->hash)
+		return x->hash < y->hash ? -1 : 1;
+	return strcmp(x->id, y->id);
+}
+
+/* Mark the cases of shard index/count: cases ordered by the hash of their
+ * id are dealt round-robin, so every case lands in exactly one shard and
+ * shard sizes differ by at most one. */
+static void select_shard(struct run *r, int index, int count, bool *in_shard)
+{
+	struct ranked *rank = xcalloc(r->ncases ? r->ncases : 1, sizeof(*rank));
+	for (size_t i = 0; i < r->ncases; i++)
+		rank[i] = (struct ranked){run_case_hash(r->cases[i].c->id), r->cases[i].c->id, i};
+	qsort(rank, r->ncases, sizeof(*rank), ranked_cmp);
+	for (size_t k = 0; k < r->ncases; k++)
+		in_shard[rank[k].index] = (int)(k % (size_t)count) == index;
+	free(rank);
+}
+
+/* Apply --stratum, --case and --shard; -1 and *err when the filters match
+ * no case of the suite (an empty shard of a tiny suite is not an error) or
+ * when a variable that the selected cases need is unset. */
+static int select_cases(struct run *r, const struct run_options *o, char **err)
+{
+	bool *in_shard = xcalloc(r->ncases ? r->ncases : 1, sizeof(*in_shard));
+	bool *matched = xcalloc(r->ncases ? r->ncases : 1, sizeof(*matched));
+	int rc = -1;
+	if (o->shard_count > 0)
+		select_shard(r, o->shard_index, o->shard_count, in_shard);
+	r->shard_index = o->shard_index;
+	r->shard_count = o->shard_count;
+	if (suite_select(r->suite, &o->filter, matched, err) < 0)
+		goto out;
+	for (size_t i = 0; i < r->ncases; i++) {
+		struct case_result *cr = &r->cases[i];
+		cr->selected = matched[i];
+		if (o->shard_count > 0 && !in_shard[i]) {
+			cr->selected = false;
+			cr->other_shard = true;
+		}
+		if (cr->selected)
+			r->nselected++;
+		matched[i] = cr->selected;
+	}
+	rc = suite_check_env(r->suite, SUITE_SIDES_ALL, matched, err);
+out:
+	free(in_shard);
+	free(matched);
+	return rc;
+}
+
+/* Count a side's distinct fingerprints in first-seen order. */
+static void count_fingerprint(struct run *r, enum side side, const char *value)
+{
+	for (size_t i = 0; i < r->nfingerprints[side]; i++) {
+		if (strcmp(r->fingerprints[side][i].value, value) == 0) {
+			r->fingerprints[side][i].count++;
+			return;
+		}
+	}
+	r->fingerprints[side] = xreallocarray(r->fingerprints[side], r->nfingerprints[side] + 1,
+					      sizeof(**r->fingerprints));
+	r->fingerprints[side][r->nfingerprints[side]++] =
+		(struct fingerprint_count){.value = xstrdup(value), .count = 1};
+}
+
+/* Sum the finished samples of every case into its side results. */
+static void tally(struct run *r)
+{
+	for (size_t i = 0; i < r->ncases; i++) {
+		struct case_result *cr = &r->cases[i];
+		if (!cr->selected)
+			continue;
+		for (int side = 0; side < SIDE__COUNT; side++) {
+			struct side_result *sr = &cr->side[side];
+			for (size_t k = 0; k < sr->nsamples; k++) {
+				const struct sample *smp = &sr->samples[k];
+				if (!smp->done)
+					continue;
+				bool first = smp->index < cr->repeat;
+				sr->total++;
+				if (smp->grade == GRADE_PASS) {
+					sr->passed++;
+					sr->first_passed += first;
+				} else if (smp->grade == GRADE_FAIL) {
+					sr->failed++;
+					sr->first_failed += first;
+				} else {
+					sr->errors++;
+				}
+				if (smp->fingerprint)
+					count_fingerprint(r, (enum side)side, smp->fingerprint);
+			}
+		}
+	}
+}
+
+/* Open the judge's verdict cache when a grader of the suite calls out and
+ * the cache is wanted; a cache that cannot be opened stops the run. */
+static int open_judge_cache(struct run *r, const struct run_options *o, char **err)
+{
+	bool async = false;
+	for (size_t i = 0; i < r->suite->ngraders; i++)
+		async = async || r->suite->graders[i]->ops->start;
+	if (!async || o->no_judge_cache)
+		return 0;
+	r->rt.judge_cache = judge_cache_choose(o->judge_cache, &r->warning, err);
+	return r->rt.judge_cache || !*err ? 0 : -1;
+}
+
+static void add_unique(char ***list, size_t *n, const char *s)
+{
+	for (size_t i = 0; i < *n; i++)
+		if (strcmp((*list)[i], s) == 0)
+			return;
+	*list = xreallocarray(*list, *n + 1, sizeof(**list));
+	(*list)[(*n)++] = xstrdup(s);
+}
+
+/* A reported fingerprint with the components it lists (none: opaque), read
+ * once to be compared with many. */
+struct read_fingerprint {
+	const struct fingerprint_count *fc;
+	struct fingerprint_component *c;
+	size_t n;
+};
+
+static bool same_composition(const struct read_fingerprint *a, const struct read_fingerprint *b)
+{
+	return fingerprint_same(a->fc->value, a->c, a->n, b->fc->value, b->c, b->n);
+}
+
+/* read_side: every fingerprint of a side, read; free with free_side(). */
+static struct read_fingerprint *read_side(const struct run *r, enum side side)
+{
+	struct read_fingerprint *f = xcalloc(r->nfingerprints[side] + 1, sizeof(*f));
+	for (size_t i = 0; i < r->nfingerprints[side]; i++) {
+		f[i].fc = &r->fingerprints[side][i];
+		fingerprint_parse_components(f[i].fc->value, &f[i].c, &f[i].n);
+	}
+	return f;
+}
+
+static void free_side(struct read_fingerprint *f, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		fingerprint_components_free(f[i].c, f[i].n);
+	free(f);
+}
+
+void run_analyse_fingerprints(struct run *r)
+{
+	size_t ne = r->nfingerprints[SIDE_EVAL], np = r->nfingerprints[SIDE_PROD];
+	struct read_fingerprint *ev = read_side(r, SIDE_EVAL), *pr = read_side(r, SIDE_PROD);
+	const struct read_fingerprint *base = NULL; /* eval's most frequent */
+	bool *listed = xcalloc(np + 1, sizeof(*listed));
+	for (size_t k = 0; k < ne; k++)
+		if (!base || ev[k].fc->count > base->fc->count)
+			base = &ev[k];
+	for (size_t i = 0; i < np && ne; i++) {
+		bool seen = false;
+		/* Spelt differently (hash prefixes, case), it is still the
+		 * composition eval served, or one already listed. */
+		for (size_t k = 0; k < ne && !seen; k++)
+			seen = same_composition(&pr[i], &ev[k]);
+		for (size_t k = 0; k < i && !seen; k++)
+			seen = listed[k] && same_composition(&pr[i], &pr[k]);
+		if (seen)
+			continue;
+		listed[i] = true;
+		add_unique(&r->unevaluated, &r->nunevaluated, pr[i].fc->value);
+		const char **names = NULL;
+		size_t nd = base->n && pr[i].n ? fingerprint_diff(base->c, base->n, pr[i].c, pr[i].n,
+								   &names)
+					       : 0;
+		for (size_t k = 0; k < nd; k++)
+			add_unique(&r->differing, &r->ndiffering, names[k]);
+		free(names);
+	}
+	free(listed);
+	free_side(ev, ne);
+	free_side(pr, np);
+	if (r->ndiffering)
+		qsort(r->differing, r->ndiffering, sizeof(*r->differing), util_str_cmp);
+}
+
+void run_fingerprints_release(struct run *r)
+{
+	for (size_t i = 0; i < r->nunevaluated; i++)
+		free(r->unevaluated[i]);
+	for (size_t i = 0; i < r->ndiffering; i++)
+		free(r->differing[i]);
+	free(r->unevaluated);
+	free(r->differing);
+	r->unevaluated = r->differing = NULL;
+	r->nunevaluated = r->ndiffering = 0;
+}
+
+char *run_display_url(const struct target *t, const struct redact *rd)
+{
+	if (!t->url_overridden && template_uses_env(t->url))
+		return xstrdup(t->url);
+	char *text = transport_display_url(t->url);
+	/* A template without env (e.g. ${vars.x}) or an unparsable URL shows as
+	 * written, never with anything substituted. */
+	char *shown = redact_apply(rd, text ? text : t->url);
+	free(text);
+	return shown;
+}
+
+struct run *run_execute(struct suite *s, const struct run_options *o, char **err)
+{
+	struct run *r = xcalloc(1, sizeof(*r));
+	struct transport *tr = NULL;
+	struct grading_queue deferred = {NULL, NULL};
+	r->suite = s;
+	r->alpha = o->alpha;
+	r->strict = o->strict;
+	r->rt.stop = o->stop;
+	r->rt.grace_ms = o->transport.grace_ms;
+	r->confirm = o->confirm >= 0 ? o->confirm : s->defaults.confirm;
+	r->min_valid = o->min_valid >= 0 ? o->min_valid : s->defaults.min_valid;
+	r->judge_template = JUDGE_PROMPT_VERSION;
+	r->judge_template_hash = judge_prompt_hash();
+	r->started_wall_ms = util_wall_ms();
+	double t0 = util_now_ms();
+	r->ncases = s->ncases;
+	r->cases = xcalloc(s->ncases ? s->ncases : 1, sizeof(*r->cases));
+	r->nstrata = s->nstrata;
+	r->strata = xcalloc(s->nstrata ? s->nstrata : 1, sizeof(*r->strata));
+	size_t k = 0;
+	for (size_t i = 0; i < s->nstrata; i++) {
+		r->strata[i].s = &s->strata[i];
+		for (size_t j = 0; j < s->strata[i].ncases; j++)
+			r->cases[k++].c = &s->strata[i].cases[j];
+	}
+	for (int side = 0; side < SIDE__COUNT; side++)
+		r->url_display[side] = run_display_url(&s->targets[side], &s->redact);
+	if (select_cases(r, o, err) < 0)
+		goto fail;
+	tr = transport_new(&o->transport, err);
+	if (!tr)
+		goto fail;
+	if (open_judge_cache(r, o, err) < 0)
+		goto fail;
+	for (size_t i = 0; i < r->ncases; i++) {
+		struct case_result *cr = &r->cases[i];
+		if (!cr->selected)
+			continue;
+		int repeat = o->repeat > 0 ? o->repeat : cr->c->repeat;
+		cr->repeat = repeat;
+		for (int side = 0; side < SIDE__COUNT; side++) {
+			/* Room for the confirmation samples, used only when asked
+			 * for (samples in flight must never move). */
+			cr->side[side].samples = xcalloc((size_t)(repeat + r->confirm),
+							 sizeof(struct sample));
+			cr->side[side].nsamples = (size_t)repeat;
+			for (int n = 0; n < repeat + r->confirm; n++) {
+				cr->side[side].samples[n].side = (enum side)side;
+				cr->side[side].samples[n].index = n;
+			}
+		}
+	}
+	struct feeder feeder = {
+		.run = r,
+		.tr = tr,
+		.deferred = &deferred,
+		.opts = o,
+		.window = 2 * (size_t)(o->transport.concurrency[POOL_TARGET] > 0
+					       ? o->transport.concurrency[POOL_TARGET]
+					       : 16) + 8,
+		.unfinished = xcalloc(r->ncases ? r->ncases : 1, sizeof(size_t)),
+		.confirming = xcalloc(r->ncases ? r->ncases : 1, sizeof(size_t)),
+	};
+	for (size_t i = 0; i < r->ncases; i++)
+		feeder.unfinished[i] = SIDE__COUNT * (size_t)r->cases[i].repeat;
+	/* Slow graders grade after the transfers: the confirmations they ask
+	 * for go out in another pass (at most one more, as a case is confirmed
+	 * once). */
+	int rc = 0;
+	do {
+		feed(&feeder);
+		rc = transport_run(tr, o->stop, err);
+		if (rc == 0)
+			grading_drain(&deferred, o->stop);
+	} while (rc == 0 && (feeder.outstanding > 0 ||
+			     (feeder.qi < feeder.nconfirming && !(o->stop && *o->stop))));
+	free(feeder.unfinished);
+	free(feeder.confirming);
+	if (rc < 0)
+		goto fail;
+	transport_get_stats(tr, &r->stats);
+	transport_free(tr);
+	judge_cache_close(r->rt.judge_cache);
+	r->rt.judge_cache = NULL;
+	r->interrupted = o->stop && *o->stop;
+	tally(r);
+	run_analyse_fingerprints(r);
+	r->duration_ms = (long)(util_now_ms() - t0 + 0.5);
+	verdict_compute(r);
+	return r;
+fail:
+	transport_free(tr);
+	judge_cache_close(r->rt.judge_cache);
+	run_free(r);
+	return NULL;
+}
+
+void run_free(struct run *r)
+{
+	if (!r)
+		return;
+	for (size_t i = 0; i < r->ncases; i++) {
+		for (int side = 0; side < SIDE__COUNT; side++) {
+			struct side_result *sr = &r->cases[i].side[side];
+			for (size_t k = 0; k < sr->nsamples; k++)
+				sample_release(&sr->samples[k]);
+			free(sr->samples);
+		}
+	}
+	for (int side = 0; side < SIDE__COUNT; side++) {
+		for (size_t i = 0; i < r->nfingerprints[side]; i++)
+			free(r->fingerprints[side][i].value);
+		free(r->fingerprints[side]);
+		free(r->url_display[side]);
+	}
+	run_fingerprints_release(r);
+	free(r->warning);
+	free(r->exit_reason);
+	for (size_t i = 0; i < r->nhistory_unevaluated; i++)
+		free(r->history_unevaluated[i]);
+	for (size_t i = 0; i < r->nnew_since_last; i++)
+		free(r->new_since_last[i]);
+	free(r->history_unevaluated);
+	free(r->new_since_last);
+	free(r->cases);
+	free(r->strata);
+	free(r);
+}

@@ -1,0 +1,1534 @@
+/* suite/suite.c: load a suite file (format v1) into a checked model. */
+#include "suite/suite.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+
+#include "graders/grader.h"
+#include "jsonptr.h"
+#include "provider.h"
+#include "util.h"
+#include "run/verdict.h"
+
+#define SUITE_MAX_BYTES ((size_t)16 << 20)
+#define SUITE_MAX_CASES 10000
+#define REPEAT_MAX 1000
+#define MAX_TOKENS_MAX 1000000
+
+static const char *const top_keys[] = {
+	"version", "name", "defaults", "targets", "judge", "graders", "strata", NULL,
+};
+static const char *const defaults_keys[] = {
+	"repeat", "threshold", "timeout", "connect_timeout", "confirm", "min_valid", NULL,
+};
+static const char *const targets_keys[] = {"eval", "prod", NULL};
+static const char *const target_keys[] = {
+	"url", "api", "model", "headers", "fingerprint", "timeout", "body", "reply", NULL,
+};
+static const char *const fingerprint_keys[] = {"header", "json", NULL};
+static const char *const reply_keys[] = {"content", "tool_calls", NULL};
+static const char *const judge_keys[] = {
+	"url", "api", "model", "headers", "temperature", "max_tokens", "timeout", NULL,
+};
+static const char *const judge_apis[] = {"openai-chat", "anthropic-messages", NULL};
+static const char *const stratum_keys[] = {"description", "expect", "cases", NULL};
+static const char *const case_keys[] = {
+	"id", "input", "messages", "request", "vars", "repeat", "threshold", "timeout", "expect",
+	NULL,
+};
+static const char *const message_keys[] = {"role", "content", NULL};
+static const char *const roles[] = {"system", "user", "assistant", "tool", NULL};
+
+struct seen_id {
+	const char *id;
+	int line;
+};
+
+/* An open-addressing set of case ids, for the uniqueness check. */
+struct id_set {
+	struct seen_id *slots;
+	size_t cap;
+	size_t n;
+};
+
+/* A target string whose rendering depends on the case, checked per case
+ * once every case is loaded. */
+struct case_check {
+	const struct ynode *node;
+	const char *text;
+	bool url;
+	const char *header;        /* a header value: the header's name */
+	enum suite_user user;
+};
+
+struct loader {
+	struct suite *s;
+	const struct suite_options *opts;
+	struct grader_env env;
+	struct id_set ids;
+	struct case_check *checks;
+	size_t nchecks;
+	struct tmpl_unset unset;   /* lazy_env: met by the last rendering */
+	enum suite_user user;      /* what the strings being loaded are for */
+	const struct suite_case *user_case;
+};
+
+const char *side_name(enum side s)
+{
+	switch (s) {
+	case SIDE_EVAL:
+		return "eval";
+	case SIDE_PROD:
+		return "prod";
+	case SIDE__COUNT:
+		break;
+	}
+	return "?";
+}
+
+static size_t hash_id(const char *s)
+{
+	uint64_t h = 14695981039346656037ull;
+	for (; *s; s++) {
+		h ^= (unsigned char)*s;
+		h *= 1099511628211ull;
+	}
+	return (size_t)h;
+}
+
+/* id_set_add: insert id, or return the entry already holding it. */
+static const struct seen_id *id_set_add(struct id_set *set, const char *id, int line)
+{
+	if (2 * (set->n + 1) > set->cap) {
+		size_t cap = set->cap ? set->cap * 2 : 64;
+		struct seen_id *slots = xcalloc(cap, sizeof(*slots));
+		for (size_t i = 0; i < set->cap; i++) {
+			if (!set->slots[i].id)
+				continue;
+			size_t j = hash_id(set->slots[i].id) & (cap - 1);
+			while (slots[j].id)
+				j = (j + 1) & (cap - 1);
+			slots[j] = set->slots[i];
+		}
+		free(set->slots);
+		set->slots = slots;
+		set->cap = cap;
+	}
+	size_t i = hash_id(id) & (set->cap - 1);
+	for (; set->slots[i].id; i = (i + 1) & (set->cap - 1))
+		if (strcmp(set->slots[i].id, id) == 0)
+			return &set->slots[i];
+	set->slots[i].id = id;
+	set->slots[i].line = line;
+	set->n++;
+	return NULL;
+}
+
+/* The key node of key in map, for errors about the key itself. */
+static const struct ynode *key_node(const struct ynode *map, const char *key)
+{
+	for (size_t i = 0; i < map->n; i++)
+		if (strcmp(map->items[2 * i]->str, key) == 0)
+			return map->items[2 * i];
+	return NULL;
+}
+
+/* Of keys a and b, both in map, the one written second. */
+static const struct ynode *second_key(const struct ynode *map, const char *a, const char *b)
+{
+	bool one = false;
+	for (size_t i = 0; i < map->n; i++) {
+		const struct ynode *k = map->items[2 * i];
+		if (strcmp(k->str, a) == 0 || strcmp(k->str, b) == 0) {
+			if (one)
+				return k;
+			one = true;
+		}
+	}
+	return map;
+}
+
+
+static int need_map(const struct ynode *n, const char *what, char **err)
+{
+	if (n->kind == YNODE_MAP)
+		return 0;
+	*err = ynode_error(n, "%s must be a mapping", what);
+	return -1;
+}
+
+static const struct ynode *need_key(const struct ynode *map, const char *key, const char *where,
+				    char **err)
+{
+	const struct ynode *v = ynode_get(map, key);
+	if (!v)
+		*err = ynode_error(map, "missing required key '%s' %s", key, where);
+	return v;
+}
+
+static bool is_text(const struct ynode *n)
+{
+	return n->kind == YNODE_SCALAR && !ynode_is_null(n);
+}
+
+static int get_text(const struct ynode *v, const char *key, char **out, char **err)
+{
+	if (!is_text(v)) {
+		*err = ynode_error(v, "'%s' must be a string", key);
+		return -1;
+	}
+	*out = xstrdup(v->str);
+	return 0;
+}
+
+/* get_int: a whole number from min (0 or 1) to max. */
+static int get_int(const struct ynode *v, const char *key, int min, int max, int *out,
+		   char **err)
+{
+	double d;
+	bool number = ynode_number(v, &d) == 0 && d >= min;
+	if (number && d > max) {
+		*err = ynode_error(v, "'%s' must be at most %d", key, max);
+		return -1;
+	}
+	if (!number || d != (double)(int)d) {
+		*err = min > 0 ? ynode_error(v, "'%s' must be a positive integer", key)
+			       : ynode_error(v, "'%s' must be a whole number from 0 to %d", key, max);
+		return -1;
+	}
+	*out = (int)d;
+	return 0;
+}
+
+static int get_fraction(const struct ynode *v, const char *key, double max, double *out,
+			char **err)
+{
+	double d;
+	if (ynode_number(v, &d) < 0 || d < 0 || d > max) {
+		*err = ynode_error(v, "'%s' must be a number from 0 to %g", key, max);
+		return -1;
+	}
+	*out = d;
+	return 0;
+}
+
+static int get_duration(const struct ynode *v, const char *key, long *ms, char **err)
+{
+	if (v->kind != YNODE_SCALAR || util_parse_duration(v->str, ms) < 0 || *ms <= 0) {
+		*err = ynode_error(v, "'%s' must be a positive duration such as 250ms, 30s or 2m", key);
+		return -1;
+	}
+	return 0;
+}
+
+static int get_pointer(const struct ynode *v, const char *key, const char *example, char **out,
+		       char **err)
+{
+	if (!is_text(v) || !jsonptr_valid(v->str)) {
+		*err = ynode_error(v, "'%s' must be a JSON pointer such as %s", key, example);
+		return -1;
+	}
+	*out = xstrdup(v->str);
+	return 0;
+}
+
+/* The template context of strings that only ${env:...} may fill. */
+static struct tmpl_ctx env_ctx(struct loader *L)
+{
+	return (struct tmpl_ctx){
+		.allowed = TMPL_ENV,
+		.redact = &L->s->redact,
+		.unset = L->opts && L->opts->lazy_env ? &L->unset : NULL,
+	};
+}
+
+/* note_unset: record the variables the last rendering met unset as used at
+ * n by L's current user; whether there were any. */
+static bool note_unset(struct loader *L, const struct ynode *n)
+{
+	struct suite *s = L->s;
+	bool any = L->unset.n > 0;
+	for (size_t i = 0; i < L->unset.n; i++) {
+		bool seen = false;
+		for (size_t j = 0; j < s->nunset && !seen; j++)
+			seen = s->unset[j].node == n && s->unset[j].user == L->user &&
+			       strcmp(s->unset[j].name, L->unset.names[i]) == 0;
+		if (seen)
+			continue;
+		s->unset = xreallocarray(s->unset, s->nunset + 1, sizeof(*s->unset));
+		s->unset[s->nunset++] = (struct suite_unset){
+			.name = xstrdup(L->unset.names[i]),
+			.node = n,
+			.user = L->user,
+			.c = L->user == SUITE_USER_CASE ? L->user_case : NULL,
+		};
+	}
+	tmpl_unset_release(&L->unset);
+	return any;
+}
+
+/* render: text rendered with ctx (whose unset is L's or NULL), errors and
+ * unset variables placed at n; NULL and *err on a template error. */
+static char *render(struct loader *L, const struct ynode *n, const char *text,
+		    const struct tmpl_ctx *ctx, char **err)
+{
+	char *msg = NULL;
+	char *r = template_render(text, ctx, &msg);
+	if (!r) {
+		*err = ynode_error(n, "%s", msg);
+		free(msg);
+	}
+	note_unset(L, n);
+	return r;
+}
+
+/* Check a template string at load and report errors at its node. */
+static int check_template(struct loader *L, const struct ynode *n, const char *text,
+			  unsigned allowed, char **err)
+{
+	char *msg = NULL;
+	struct tmpl_ctx ctx = env_ctx(L);
+	ctx.allowed = allowed;
+	int rc = template_check(text, &ctx, &msg);
+	note_unset(L, n);
+	if (rc == 0)
+		return 0;
+	*err = ynode_error(n, "%s", msg);
+	free(msg);
+	return -1;
+}
+
+/* model: a string template of ${env:...} only, stored rendered (an unset
+ * variable is an error here, never an empty name at send time). */
+static int get_model(struct loader *L, const struct ynode *v, char **out, char **err)
+{
+	if (!is_text(v)) {
+		*err = ynode_error(v, "'model' must be a string");
+		return -1;
+	}
+	if (check_template(L, v, v->str, TMPL_ENV, err) < 0)
+		return -1;
+	struct tmpl_ctx ctx = env_ctx(L);
+	*out = render(L, v, v->str, &ctx, err);
+	return *out ? 0 : -1;
+}
+
+static void add_case_check(struct loader *L, const struct ynode *n, const char *text, bool url,
+			   const char *header)
+{
+	L->checks = xreallocarray(L->checks, L->nchecks + 1, sizeof(*L->checks));
+	L->checks[L->nchecks++] = (struct case_check){
+		.node = n, .text = text, .url = url, .header = header, .user = L->user};
+}
+
+static bool is_http_url(const char *s)
+{
+	return strncasecmp(s, "http://", 7) == 0 || strncasecmp(s, "https://", 8) == 0;
+}
+
+/* header_value_fault: why a rendered header value cannot be sent (a line
+ * break would inject headers), or NULL; a tab is allowed. */
+static const char *header_value_fault(const char *value)
+{
+	const unsigned char *p = (const unsigned char *)value;
+	if (strpbrk(value, "\r\n"))
+		return "must not contain a line break";
+	for (; *p; p++)
+		if ((*p < 0x20 && *p != '\t') || *p == 0x7f)
+			return "must not contain control characters";
+	return NULL;
+}
+
+static bool is_token_char(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+	       (c && strchr("!#$%&'*+-.^_`|~", c));
+}
+
+/* headers: a mapping of header name to a template string.  A value that
+ * does not depend on the case is rendered now and held as a secret; one
+ * that does is rendered for every case once the cases are loaded. */
+static int load_headers(struct loader *L, const struct ynode *n, unsigned allowed,
+			struct header **out, size_t *nout, char **err)
+{
+	if (need_map(n, "'headers'", err) < 0)
+		return -1;
+	*out = xcalloc(n->n, sizeof(**out));
+	for (size_t i = 0; i < n->n; i++) {
+		const struct ynode *k = n->items[2 * i];
+		const struct ynode *v = n->items[2 * i + 1];
+		bool token = k->len > 0;
+		for (size_t j = 0; j < k->len && token; j++)
+			token = is_token_char(k->str[j]);
+		if (!token) {
+			*err = ynode_error(k, "invalid header name '%.64s'", k->str);
+			return -1;
+		}
+		for (size_t j = 0; j < *nout; j++) {
+			if (strcasecmp((*out)[j].name, k->str) == 0) {
+				*err = ynode_error(k, "duplicate header '%.64s'", k->str);
+				return -1;
+			}
+		}
+		if (!is_text(v)) {
+			*err = ynode_error(v, "header '%.64s' must be a string", k->str);
+			return -1;
+		}
+		const char *fault = header_value_fault(v->str);
+		if (fault) {
+			*err = ynode_error(v, "header '%.64s' %s", k->str, fault);
+			return -1;
+		}
+		if (check_template(L, v, v->str, allowed, err) < 0)
+			return -1;
+		struct header *h = &(*out)[(*nout)++];
+		h->name = xstrdup(k->str);
+		h->value = xstrdup(v->str);
+		if (template_uses(h->value, TMPL_INPUT | TMPL_CASE | TMPL_VARS)) {
+			add_case_check(L, v, h->value, false, h->name);
+			continue;
+		}
+		struct tmpl_ctx ctx = env_ctx(L);
+		char *value = render(L, v, h->value, &ctx, err);
+		if (!value)
+			return -1;
+		fault = header_value_fault(value);
+		redact_add(&L->s->redact, value);
+		free(value);
+		if (fault) {
+			*err = ynode_error(v, "header '%.64s' %s", k->str, fault);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* api: one of provider_table[] (of only, when not NULL). */
+static int get_api(const struct ynode *v, const char *key, const char *const *only,
+		   const struct provider **out, char **err)
+{
+	const char *names[16];
+	size_t n = 0;
+	if (only) {
+		for (; only[n] && n + 1 < ARRAY_SIZE(names); n++)
+			names[n] = only[n];
+	} else {
+		for (; provider_table[n] && n + 1 < ARRAY_SIZE(names); n++)
+			names[n] = provider_table[n]->name;
+	}
+	names[n] = NULL;
+	if (is_text(v)) {
+		for (size_t i = 0; names[i]; i++) {
+			if (strcmp(v->str, names[i]) == 0 && (*out = provider_find(names[i])))
+				return 0;
+		}
+	}
+	char *list = util_join(names, ", ");
+	const char *hint = is_text(v) ? util_suggest(v->str, names) : NULL;
+	if (only && is_text(v) && provider_find(v->str))
+		*err = ynode_error(v, "the judge cannot use api '%.64s' (one of: %s)", v->str, list);
+	else if (!is_text(v))
+		*err = ynode_error(v, "'%s' must be one of: %s", key, list);
+	else if (hint)
+		*err = ynode_error(v, "unknown api '%.64s' (did you mean '%s'? one of: %s)", v->str,
+				   hint, list);
+	else
+		*err = ynode_error(v, "unknown api '%.64s' (one of: %s)", v->str, list);
+	free(list);
+	return -1;
+}
+
+/* Check every string of an http body template; the case-dependent ones are
+ * checked again per case. */
+static int check_body(struct loader *L, const struct ynode *n, char **err)
+{
+	if (n->kind == YNODE_SCALAR) {
+		bool b;
+		double d;
+		if (ynode_is_null(n) || ynode_bool(n, &b) == 0 || ynode_number(n, &d) == 0)
+			return 0;
+		if (check_template(L, n, n->str, TMPL_TARGET, err) < 0)
+			return -1;
+		if (template_uses(n->str, TMPL_VARS))
+			add_case_check(L, n, n->str, false, NULL);
+		return 0;
+	}
+	for (size_t i = 0; i < n->n; i++) {
+		const struct ynode *c = n->kind == YNODE_SEQ ? n->items[i] : n->items[2 * i + 1];
+		if (check_body(L, c, err) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int load_fingerprint(struct target *t, const struct ynode *n, char **err)
+{
+	if (need_map(n, "'fingerprint'", err) < 0)
+		return -1;
+	char *ctx = xasprintf("in fingerprint of target '%s'", side_name(t->side));
+	int rc = ynode_check_keys(n, fingerprint_keys, ctx, err);
+	free(ctx);
+	if (rc < 0)
+		return -1;
+	const struct ynode *header = ynode_get(n, "header");
+	const struct ynode *json = ynode_get(n, "json");
+	if ((header != NULL) == (json != NULL)) {
+		*err = ynode_error(n, "'fingerprint' needs exactly one of 'header' or 'json'");
+		return -1;
+	}
+	if (header) {
+		if (get_text(header, "header", &t->fingerprint_where, err) < 0)
+			return -1;
+		t->fingerprint = FINGERPRINT_HEADER;
+		return 0;
+	}
+	if (get_pointer(json, "json", "/system_fingerprint", &t->fingerprint_where, err) < 0)
+		return -1;
+	t->fingerprint = FINGERPRINT_JSON;
+	return 0;
+}
+
+static int load_reply(struct target *t, const struct ynode *n, char **err)
+{
+	if (need_map(n, "'reply'", err) < 0)
+		return -1;
+	char *ctx = xasprintf("in reply of target '%s'", side_name(t->side));
+	int rc = ynode_check_keys(n, reply_keys, ctx, err);
+	const struct ynode *content = rc < 0 ? NULL : need_key(n, "content", ctx, err);
+	free(ctx);
+	if (!content || get_pointer(content, "content", "/reply/text", &t->reply_content, err) < 0)
+		return -1;
+	const struct ynode *tc = ynode_get(n, "tool_calls");
+	if (tc && get_pointer(tc, "tool_calls", "/trace/tool_calls", &t->reply_tool_calls, err) < 0)
+		return -1;
+	return 0;
+}
+
+/* A target: api first (it decides which keys apply), then its strings. */
+static int load_target(struct loader *L, enum side side, const struct ynode *n, char **err)
+{
+	struct suite *s = L->s;
+	struct target *t = &s->targets[side];
+	const struct ynode *v;
+	char *where = xasprintf("in target '%s'", side_name(side));
+	char *what = xasprintf("target '%s'", side_name(side));
+	int rc = -1;
+	t->side = side;
+	t->line = n->line;
+	t->col = n->col;
+	L->user = (enum suite_user)side;
+	if (need_map(n, what, err) < 0 || ynode_check_keys(n, target_keys, where, err) < 0)
+		goto out;
+	if ((v = ynode_get(n, "api"))) {
+		if (get_api(v, "api", NULL, &t->provider, err) < 0)
+			goto out;
+	} else if (!(t->provider = provider_find("openai-chat"))) {
+		*err = ynode_error(n, "api 'openai-chat' is not available");
+		goto out;
+	}
+	const char *override = L->opts ? L->opts->target_url[side] : NULL;
+	v = ynode_get(n, "url");
+	if (override) {
+		t->url = xstrdup(override);
+		t->url_overridden = true;
+		if (!is_http_url(override)) {
+			*err = xasprintf("--target %s: URL must start with http:// or https://",
+					 side_name(side));
+			goto out;
+		}
+		if (v && !is_text(v)) {
+			*err = ynode_error(v, "'url' must be a string");
+			goto out;
+		}
+	} else {
+		if (!v)
+			v = need_key(n, "url", where, err);
+		if (!v || get_text(v, "url", &t->url, err) < 0 ||
+		    check_template(L, v, t->url, TMPL_TARGET, err) < 0)
+			goto out;
+		add_case_check(L, v, t->url, true, NULL);
+	}
+	if ((v = ynode_get(n, "model")) && get_model(L, v, &t->model, err) < 0)
+		goto out;
+	if ((v = ynode_get(n, "headers")) &&
+	    load_headers(L, v, TMPL_TARGET, &t->headers, &t->nheaders, err) < 0)
+		goto out;
+	if ((v = ynode_get(n, "fingerprint")) && load_fingerprint(t, v, err) < 0)
+		goto out;
+	if ((v = ynode_get(n, "timeout")) && get_duration(v, "timeout", &t->timeout_ms, err) < 0)
+		goto out;
+	bool http = strcmp(t->provider->name, "http") == 0;
+	const struct ynode *body = ynode_get(n, "body");
+	const struct ynode *reply = ynode_get(n, "reply");
+	if (!http && (body || reply)) {
+		*err = ynode_error(key_node(n, body ? "body" : "reply"),
+				   "'%s' is only used with api http", body ? "body" : "reply");
+		goto out;
+	}
+	if (http) {
+		char *ctx = xasprintf("%s (api http)", where);
+		reply = reply ? reply : need_key(n, "reply", ctx, err);
+		free(ctx);
+		if (!reply)
+			goto out;
+		if (body && (!(t->body = ynode_to_json(body, err)) || check_body(L, body, err) < 0))
+			goto out;
+		if (load_reply(t, reply, err) < 0)
+			goto out;
+	}
+	rc = 0;
+out:
+	free(where);
+	free(what);
+	return rc;
+}
+
+/* The judge: checked now, used by judge graders. */
+static int load_judge(struct loader *L, const struct ynode *n, char **err)
+{
+	struct judge_config *j = &L->s->judge;
+	const struct ynode *v;
+	j->present = true;
+	j->line = n->line;
+	j->col = n->col;
+	L->user = SUITE_USER_JUDGE;
+	if (need_map(n, "'judge'", err) < 0 || ynode_check_keys(n, judge_keys, "in judge", err) < 0)
+		return -1;
+	if ((v = ynode_get(n, "api"))) {
+		if (get_api(v, "api", judge_apis, &j->provider, err) < 0)
+			return -1;
+	} else if (!(j->provider = provider_find("openai-chat"))) {
+		*err = ynode_error(n, "api 'openai-chat' is not available");
+		return -1;
+	}
+	const char *override = L->opts ? L->opts->judge_url : NULL;
+	if (override) {
+		j->url = xstrdup(override);
+		j->url_overridden = true;
+		redact_add_url(&L->s->redact, override);
+		if (!is_http_url(override)) {
+			*err = xstrdup("--judge-url: URL must start with http:// or https://");
+			return -1;
+		}
+	} else {
+		if (!(v = need_key(n, "url", "in judge", err)) ||
+		    get_text(v, "url", &j->url, err) < 0 ||
+		    check_template(L, v, j->url, TMPL_ENV, err) < 0)
+			return -1;
+		struct tmpl_ctx ctx = env_ctx(L);
+		char *msg = NULL;
+		char *url = template_render(j->url, &ctx, &msg);
+		bool ok = note_unset(L, v) || (url && is_http_url(url));
+		if (url)
+			redact_add_url(&L->s->redact, url);
+		free(url);
+		free(msg);
+		if (!ok) {
+			*err = ynode_error(v, "'url' must start with http:// or https://");
+			return -1;
+		}
+	}
+	if ((v = ynode_get(n, "model")) && get_model(L, v, &j->model, err) < 0)
+		return -1;
+	if ((v = ynode_get(n, "headers")) &&
+	    load_headers(L, v, TMPL_ENV, &j->headers, &j->nheaders, err) < 0)
+		return -1;
+	if ((v = ynode_get(n, "temperature")) &&
+	    get_fraction(v, "temperature", 2, &j->temperature, err) < 0)
+		return -1;
+	if ((v = ynode_get(n, "max_tokens")) &&
+	    get_int(v, "max_tokens", 1, MAX_TOKENS_MAX, &j->max_tokens, err) < 0)
+		return -1;
+	if ((v = ynode_get(n, "timeout")) && get_duration(v, "timeout", &j->timeout_ms, err) < 0)
+		return -1;
+	if (!j->timeout_ms)
+		j->timeout_ms = L->s->defaults.timeout_ms;
+	return 0;
+}
+
+static int load_defaults(struct suite *s, const struct ynode *n, char **err)
+{
+	const struct ynode *v;
+	if (need_map(n, "'defaults'", err) < 0 ||
+	    ynode_check_keys(n, defaults_keys, "in defaults", err) < 0)
+		return -1;
+	if ((v = ynode_get(n, "repeat")) &&
+	    get_int(v, "repeat", 1, REPEAT_MAX, &s->defaults.repeat, err) < 0)
+		return -1;
+	if ((v = ynode_get(n, "threshold")) &&
+	    get_fraction(v, "threshold", 1, &s->defaults.threshold, err) < 0)
+		return -1;
+	if ((v = ynode_get(n, "timeout")) &&
+	    get_duration(v, "timeout", &s->defaults.timeout_ms, err) < 0)
+		return -1;
+	if ((v = ynode_get(n, "connect_timeout")) &&
+	    get_duration(v, "connect_timeout", &s->defaults.connect_timeout_ms, err) < 0)
+		return -1;
+	if ((v = ynode_get(n, "confirm")) &&
+	    get_int(v, "confirm", 0, REPEAT_MAX, &s->defaults.confirm, err) < 0)
+		return -1;
+	if ((v = ynode_get(n, "min_valid")) &&
+	    get_fraction(v, "min_valid", 1, &s->defaults.min_valid, err) < 0)
+		return -1;
+	return 0;
+}
+
+static void add_grader(struct grader ***list, size_t *n, struct grader *g)
+{
+	*list = xreallocarray(*list, *n + 1, sizeof(**list));
+	(*list)[(*n)++] = g;
+}
+
+/* Compile one entry and hand it to the suite. */
+static struct grader *compile(struct loader *L, const struct ynode *entry, char **err)
+{
+	struct grader *g = grader_compile(entry, &L->env, err);
+	if (g)
+		add_grader(&L->s->graders, &L->s->ngraders, g);
+	return g;
+}
+
+/* graders: each compiled once, labelled with its name. */
+static int load_named(struct loader *L, const struct ynode *n, char **err)
+{
+	struct suite *s = L->s;
+	if (need_map(n, "'graders'", err) < 0)
+		return -1;
+	s->named = xcalloc(n->n, sizeof(*s->named));
+	for (size_t i = 0; i < n->n; i++) {
+		const struct ynode *k = n->items[2 * i];
+		const struct ynode *v = n->items[2 * i + 1];
+		if (k->len == 0) {
+			*err = ynode_error(k, "a grader name must not be empty");
+			return -1;
+		}
+		if (ynode_get(v, "use")) {
+			*err = ynode_error(key_node(v, "use"),
+					   "named grader '%.64s' cannot 'use' another", k->str);
+			return -1;
+		}
+		struct grader *g = compile(L, v, err);
+		if (!g)
+			return -1;
+		free(g->label);
+		g->label = xstrdup(k->str);
+		s->named[s->nnamed].name = xstrdup(k->str);
+		s->named[s->nnamed++].grader = g;
+	}
+	return 0;
+}
+
+/* A {use: NAME} entry: the named grader itself, shared. */
+static int use_named(struct loader *L, const struct ynode *entry, struct grader **out,
+		     char **err)
+{
+	struct suite *s = L->s;
+	const struct ynode *v = ynode_get(entry, "use");
+	if (entry->n != 1) {
+		const struct ynode *other = entry->items[strcmp(entry->items[0]->str, "use") ? 0 : 2];
+		*err = ynode_error(other, "a 'use' entry takes no other key than 'use' (found '%.64s')",
+				   other->str);
+		return -1;
+	}
+	if (!is_text(v)) {
+		*err = ynode_error(v, "'use' must be the name of a grader under 'graders'");
+		return -1;
+	}
+	const char **names = xcalloc(s->nnamed + 1, sizeof(*names));
+	for (size_t i = 0; i < s->nnamed; i++) {
+		if (strcmp(s->named[i].name, v->str) == 0) {
+			*out = s->named[i].grader;
+			free(names);
+			return 0;
+		}
+		names[i] = s->named[i].name;
+	}
+	const char *hint = util_suggest(v->str, names);
+	if (s->nnamed == 0) {
+		*err = ynode_error(v, "unknown grader '%.64s' (the suite has no named graders)",
+				   v->str);
+	} else if (hint) {
+		*err = ynode_error(v, "unknown grader '%.64s' (did you mean '%s'?)", v->str, hint);
+	} else {
+		char *list = util_join(names, ", ");
+		*err = ynode_error(v, "unknown grader '%.64s' (named graders: %s)", v->str, list);
+		free(list);
+	}
+	free(names);
+	return -1;
+}
+
+/* expect: a list of grader entries, appended to *list. */
+static int load_expect(struct loader *L, const struct ynode *n, struct grader ***list,
+		       size_t *count, char **err)
+{
+	if (n->kind != YNODE_SEQ) {
+		*err = ynode_error(n, "'expect' must be a list of graders");
+		return -1;
+	}
+	for (size_t i = 0; i < n->n; i++) {
+		const struct ynode *e = n->items[i];
+		struct grader *g = NULL;
+		if (e->kind == YNODE_MAP && ynode_get(e, "use")) {
+			if (use_named(L, e, &g, err) < 0)
+				return -1;
+		} else if (!(g = compile(L, e, err))) {
+			return -1;
+		}
+		add_grader(list, count, g);
+	}
+	return 0;
+}
+
+/* Render the strings of a converted YAML value in place, walking the YAML
+ * beside it for positions. */
+static int render_tree(struct loader *L, const struct ynode *n, cJSON *j,
+		       const struct tmpl_ctx *ctx, char **err)
+{
+	if (cJSON_IsString(j)) {
+		char *r = render(L, n, j->valuestring, ctx, err);
+		if (!r)
+			return -1;
+		if (!cJSON_SetValuestring(j, r)) {
+			free(r);
+			*err = ynode_error(n, "cannot store the rendered string");
+			return -1;
+		}
+		free(r);
+		return 0;
+	}
+	if (n->kind == YNODE_SCALAR)
+		return 0;
+	size_t i = 0;
+	for (cJSON *c = j->child; c && i < n->n; c = c->next, i++) {
+		const struct ynode *cn = n->kind == YNODE_SEQ ? n->items[i] : n->items[2 * i + 1];
+		if (render_tree(L, cn, c, ctx, err) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static bool is_var_name(const char *s)
+{
+	if (!((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') || *s == '_'))
+		return false;
+	for (s++; *s; s++)
+		if (!((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') ||
+		      (*s >= '0' && *s <= '9') || *s == '_' || *s == '-'))
+			return false;
+	return true;
+}
+
+/* vars: rendered first, as the case's other strings may use them. */
+static int load_vars(struct loader *L, struct suite_case *c, const struct ynode *n,
+		     struct tmpl_ctx *ctx, char **err)
+{
+	if (need_map(n, "'vars'", err) < 0)
+		return -1;
+	c->vars = xcalloc(n->n, sizeof(*c->vars));
+	for (size_t i = 0; i < n->n; i++) {
+		const struct ynode *k = n->items[2 * i];
+		const struct ynode *v = n->items[2 * i + 1];
+		if (!is_var_name(k->str)) {
+			*err = ynode_error(k, "invalid var name '%.64s' (letters, digits, '_' and '-')",
+					   k->str);
+			return -1;
+		}
+		if (!is_text(v)) {
+			*err = ynode_error(v, "var '%.64s' must be a string", k->str);
+			return -1;
+		}
+		char *value = render(L, v, v->str, ctx, err);
+		if (!value)
+			return -1;
+		c->vars[c->nvars].name = xstrdup(k->str);
+		c->vars[c->nvars++].value = value;
+	}
+	return 0;
+}
+
+/* api_role_fault: why a target of api p cannot send a message of role
+ * after the messages before it, or NULL.  The Anthropic Messages API has no
+ * tool role (tool results are user content blocks) and takes system text
+ * only before the conversation. */
+static const char *api_role_fault(const struct provider *p, const char *role, bool after_others)
+{
+	if (p != &provider_anthropic_messages)
+		return NULL;
+	if (strcmp(role, "tool") == 0)
+		return "role 'tool' is not supported by api anthropic-messages";
+	if (strcmp(role, "system") == 0 && after_others)
+		return "api anthropic-messages takes system messages only before the others "
+		       "(move it to the start)";
+	return NULL;
+}
+
+/* messages: rendered into c->messages; c->input is the last user message. */
+static int load_messages(struct loader *L, struct suite_case *c, const struct ynode *n,
+			 const struct tmpl_ctx *ctx, char **err)
+{
+	struct suite *s = L->s;
+	if (n->kind != YNODE_SEQ) {
+		*err = ynode_error(n, "'messages' must be a list of {role, content}");
+		return -1;
+	}
+	c->messages = cJSON_CreateArray();
+	const char *last_user = NULL;
+	bool after_others = false;
+	for (size_t i = 0; i < n->n; i++) {
+		const struct ynode *m = n->items[i];
+		char *what = xasprintf("message %zu of case '%s'", i + 1, c->id);
+		char *where = xasprintf("in %s", what);
+		const struct ynode *role = NULL, *content = NULL;
+		int rc = need_map(m, what, err);
+		if (rc == 0)
+			rc = ynode_check_keys(m, message_keys, where, err);
+		if (rc == 0 && (!(role = need_key(m, "role", where, err)) ||
+				!(content = need_key(m, "content", where, err))))
+			rc = -1;
+		free(what);
+		free(where);
+		if (rc < 0)
+			return -1;
+		bool known = false;
+		for (size_t j = 0; roles[j] && is_text(role) && !known; j++)
+			known = strcmp(role->str, roles[j]) == 0;
+		if (!known) {
+			const char *hint = is_text(role) ? util_suggest(role->str, roles) : NULL;
+			char *list = util_join(roles, ", ");
+			if (hint)
+				*err = ynode_error(role, "unknown role '%.64s' (did you mean '%s'?)",
+						   role->str, hint);
+			else
+				*err = ynode_error(role, "'role' must be one of: %s", list);
+			free(list);
+			return -1;
+		}
+		for (int side = 0; side < SIDE__COUNT; side++) {
+			const char *fault = api_role_fault(s->targets[side].provider, role->str,
+							   after_others);
+			if (!fault)
+				continue;
+			*err = ynode_error(role, "%s (target '%s', message %zu of case '%s')",
+					   fault, side_name(side), i + 1, c->id);
+			return -1;
+		}
+		after_others = after_others || strcmp(role->str, "system") != 0;
+		if (!is_text(content)) {
+			*err = ynode_error(content, "'content' must be a string");
+			return -1;
+		}
+		char *text = render(L, content, content->str, ctx, err);
+		if (!text)
+			return -1;
+		cJSON *msg = cJSON_CreateObject();
+		cJSON_AddStringToObject(msg, "role", role->str);
+		cJSON *str = cJSON_AddStringToObject(msg, "content", text);
+		cJSON_AddItemToArray(c->messages, msg);
+		free(text);
+		if (strcmp(role->str, "user") == 0 && str)
+			last_user = str->valuestring;
+	}
+	if (!last_user) {
+		*err = ynode_error(n, "case '%s' has no user message", c->id);
+		return -1;
+	}
+	c->input = xstrdup(last_user);
+	return 0;
+}
+
+/* One case, inheriting the defaults and its stratum's graders. */
+static int load_case(struct loader *L, struct stratum *st, size_t si, size_t ci,
+		     const struct ynode *n, struct grader **common, size_t ncommon, char **err)
+{
+	struct suite *s = L->s;
+	struct suite_case *c = &st->cases[st->ncases++];
+	const struct ynode *v;
+	char *where = NULL;
+	int rc = -1;
+	c->stratum = si;
+	c->line = n->line;
+	c->col = n->col;
+	c->repeat = s->defaults.repeat;
+	c->threshold = s->defaults.threshold;
+	c->timeout_ms = s->defaults.timeout_ms;
+	if (++s->ncases > SUITE_MAX_CASES) {
+		*err = ynode_error(n, "the suite has more than %d cases", SUITE_MAX_CASES);
+		goto out;
+	}
+	if (n->kind != YNODE_MAP) {
+		*err = ynode_error(n, "case %zu of stratum '%s' must be a mapping", ci + 1, st->name);
+		goto out;
+	}
+	v = ynode_get(n, "id");
+	where = v && is_text(v) ? xasprintf("in case '%.64s'", v->str)
+				: xasprintf("in case %zu of stratum '%s'", ci + 1, st->name);
+	if (ynode_check_keys(n, case_keys, where, err) < 0 || !(v = need_key(n, "id", where, err)) ||
+	    get_text(v, "id", &c->id, err) < 0)
+		goto out;
+	if (!*c->id || strpbrk(c->id, "\t\r\n")) {
+		*err = ynode_error(v, "'id' must be a non-empty single line");
+		goto out;
+	}
+	const struct seen_id *first = id_set_add(&L->ids, c->id, v->line);
+	if (first) {
+		*err = ynode_error(v, "duplicate case id '%.64s' (first at line %d)", c->id,
+				   first->line);
+		goto out;
+	}
+	if ((v = ynode_get(n, "repeat")) && get_int(v, "repeat", 1, REPEAT_MAX, &c->repeat, err) < 0)
+		goto out;
+	if ((v = ynode_get(n, "threshold")) &&
+	    get_fraction(v, "threshold", 1, &c->threshold, err) < 0)
+		goto out;
+	if ((v = ynode_get(n, "timeout")) && get_duration(v, "timeout", &c->timeout_ms, err) < 0)
+		goto out;
+	c->timeout_set = v != NULL;
+
+	L->user = SUITE_USER_CASE;
+	L->user_case = c;
+	struct tmpl_ctx ctx = env_ctx(L);
+	ctx.allowed = TMPL_ENV | TMPL_CASE;
+	ctx.case_id = c->id;
+	ctx.stratum = st->name;
+	if ((v = ynode_get(n, "vars")) && load_vars(L, c, v, &ctx, err) < 0)
+		goto out;
+	ctx.allowed = TMPL_CASE_STRING;
+	ctx.vars = c->vars;
+	ctx.nvars = c->nvars;
+
+	const struct ynode *input = ynode_get(n, "input");
+	const struct ynode *messages = ynode_get(n, "messages");
+	if (input && messages) {
+		*err = ynode_error(second_key(n, "input", "messages"),
+				   "case '%s' has both 'input' and 'messages' (give one)", c->id);
+		goto out;
+	}
+	if (input) {
+		if (!is_text(input)) {
+			*err = ynode_error(input, "'input' must be a string");
+			goto out;
+		}
+		if (!(c->input = render(L, input, input->str, &ctx, err)))
+			goto out;
+		c->messages = cJSON_CreateArray();
+		cJSON *msg = cJSON_CreateObject();
+		cJSON_AddStringToObject(msg, "role", "user");
+		cJSON_AddStringToObject(msg, "content", c->input);
+		cJSON_AddItemToArray(c->messages, msg);
+	} else if (messages) {
+		if (load_messages(L, c, messages, &ctx, err) < 0)
+			goto out;
+	} else {
+		*err = ynode_error(n, "case '%s' needs 'input' or 'messages'", c->id);
+		goto out;
+	}
+	if ((v = ynode_get(n, "request"))) {
+		if (need_map(v, "'request'", err) < 0 || !(c->request = ynode_to_json(v, err)) ||
+		    render_tree(L, v, c->request, &ctx, err) < 0)
+			goto out;
+	}
+
+	c->expect = xcalloc(ncommon ? ncommon : 1, sizeof(*c->expect));
+	if (ncommon)
+		memcpy(c->expect, common, ncommon * sizeof(*c->expect));
+	c->nexpect = ncommon;
+	if ((v = ynode_get(n, "expect")) && load_expect(L, v, &c->expect, &c->nexpect, err) < 0)
+		goto out;
+	if (c->nexpect == 0) {
+		*err = ynode_error(n, "case '%s' has no expect", c->id);
+		goto out;
+	}
+	rc = 0;
+out:
+	free(where);
+	return rc;
+}
+
+/* One stratum: its shared graders, then its cases. */
+static int load_stratum(struct loader *L, size_t si, const struct ynode *n, char **err)
+{
+	struct stratum *st = &L->s->strata[si];
+	struct grader **common = NULL;
+	size_t ncommon = 0;
+	const struct ynode *v;
+	char *where = xasprintf("in stratum '%s'", st->name);
+	char *what = xasprintf("stratum '%s'", st->name);
+	int rc = -1;
+	if (need_map(n, what, err) < 0 || ynode_check_keys(n, stratum_keys, where, err) < 0)
+		goto out;
+	if ((v = ynode_get(n, "description")) &&
+	    get_text(v, "description", &st->description, err) < 0)
+		goto out;
+	if ((v = ynode_get(n, "expect")) && load_expect(L, v, &common, &ncommon, err) < 0)
+		goto out;
+	if (!(v = need_key(n, "cases", where, err)))
+		goto out;
+	if (v->kind != YNODE_SEQ || v->n == 0) {
+		*err = ynode_error(v, "'cases' of stratum '%s' must be a non-empty list", st->name);
+		goto out;
+	}
+	st->cases = xcalloc(v->n, sizeof(*st->cases));
+	for (size_t i = 0; i < v->n; i++)
+		if (load_case(L, st, si, i, v->items[i], common, ncommon, err) < 0)
+			goto out;
+	rc = 0;
+out:
+	free(common);
+	free(where);
+	free(what);
+	return rc;
+}
+
+static int load_strata(struct loader *L, const struct ynode *n, char **err)
+{
+	struct suite *s = L->s;
+	if (need_map(n, "'strata'", err) < 0)
+		return -1;
+	if (n->n == 0) {
+		*err = ynode_error(n, "'strata' must hold at least one stratum");
+		return -1;
+	}
+	s->strata = xcalloc(n->n, sizeof(*s->strata));
+	for (size_t i = 0; i < n->n; i++) {
+		const struct ynode *k = n->items[2 * i];
+		struct stratum *st = &s->strata[s->nstrata++];
+		st->name = xstrdup(k->str);
+		st->line = k->line;
+		st->col = k->col;
+		if (k->len == 0) {
+			*err = ynode_error(k, "a stratum name must not be empty");
+			return -1;
+		}
+		if (load_stratum(L, i, n->items[2 * i + 1], err) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* Render one target string for case c; a url must come out as http(s), a
+ * header value without line breaks or control characters (the value itself
+ * is a secret and never quoted). */
+static int check_for_case(struct loader *L, const struct case_check *k,
+			  const struct suite_case *c, bool per_case, char **err)
+{
+	struct tmpl_ctx ctx;
+	char *msg = NULL, *why = NULL;
+	suite_case_ctx(L->s, c, &ctx);
+	ctx.unset = env_ctx(L).unset;
+	L->user = k->user;
+	char *r = template_render(k->text, &ctx, &msg);
+	bool unset = note_unset(L, k->node); /* suite_check_env() says it when needed */
+	if (!r)
+		why = msg;
+	else if (unset)
+		why = NULL;
+	else if (k->url && !is_http_url(r))
+		why = xstrdup("'url' must start with http:// or https://");
+	else if (k->header && header_value_fault(r))
+		why = xasprintf("header '%.64s' %s", k->header, header_value_fault(r));
+	free(r);
+	if (!why)
+		return 0;
+	if (per_case)
+		*err = ynode_error(k->node, "case '%s': %s", c->id, why);
+	else
+		*err = ynode_error(k->node, "%s", why);
+	free(why);
+	return -1;
+}
+
+/* Render each target string that depends on the case for every case, and
+ * each url once at least, so that a run meets no template error and no
+ * case can inject a header. */
+static int check_cases(struct loader *L, char **err)
+{
+	struct suite *s = L->s;
+	for (size_t i = 0; i < L->nchecks; i++) {
+		const struct case_check *k = &L->checks[i];
+		bool per_case = template_uses(k->text, TMPL_INPUT | TMPL_CASE | TMPL_VARS);
+		if (!per_case) {
+			if (check_for_case(L, k, &s->strata[0].cases[0], false, err) < 0)
+				return -1;
+			continue;
+		}
+		for (size_t si = 0; si < s->nstrata; si++)
+			for (size_t ci = 0; ci < s->strata[si].ncases; ci++)
+				if (check_for_case(L, k, &s->strata[si].cases[ci], true, err) < 0)
+					return -1;
+	}
+	return 0;
+}
+
+/* version must be 1 (written as a number or a string). */
+static int load_version(struct suite *s, const struct ynode *root, char **err)
+{
+	const struct ynode *v = need_key(root, "version", "at top level", err);
+	double d;
+	if (!v)
+		return -1;
+	if ((ynode_number(v, &d) == 0 && d == 1) || (is_text(v) && strcmp(v->str, "1") == 0)) {
+		s->version = 1;
+		return 0;
+	}
+	if (v->kind == YNODE_SCALAR)
+		*err = ynode_error(v, "unsupported suite version '%.64s' (canary reads version 1)",
+				   v->str);
+	else
+		*err = ynode_error(v, "'version' must be 1");
+	return -1;
+}
+
+/* The top level, in dependency order rather than file order. */
+static int load(struct loader *L, char **err)
+{
+	struct suite *s = L->s;
+	const struct ynode *root = s->doc->root;
+	const struct ynode *v;
+	if (!root) {
+		*err = xasprintf("%s:1:1: the suite is empty", s->path);
+		return -1;
+	}
+	if (root->kind != YNODE_MAP) {
+		*err = ynode_error(root, "the suite must be a mapping (version, name, targets, "
+					 "strata, ...)");
+		return -1;
+	}
+	if (ynode_check_keys(root, top_keys, "at top level", err) < 0 || load_version(s, root, err) < 0)
+		return -1;
+	if (!(v = need_key(root, "name", "at top level", err)) ||
+	    get_text(v, "name", &s->name, err) < 0)
+		return -1;
+	if ((v = ynode_get(root, "defaults")) && load_defaults(s, v, err) < 0)
+		return -1;
+	if (!(v = need_key(root, "targets", "at top level", err)) ||
+	    need_map(v, "'targets'", err) < 0 || ynode_check_keys(v, targets_keys, "in targets", err) < 0)
+		return -1;
+	for (int side = 0; side < SIDE__COUNT; side++) {
+		const struct ynode *t = need_key(v, side_name(side), "in targets", err);
+		if (!t || load_target(L, side, t, err) < 0)
+			return -1;
+	}
+	if ((v = ynode_get(root, "judge")) && load_judge(L, v, err) < 0)
+		return -1;
+	if ((v = ynode_get(root, "graders")) && load_named(L, v, err) < 0)
+		return -1;
+	if (!(v = need_key(root, "strata", "at top level", err)) || load_strata(L, v, err) < 0)
+		return -1;
+	return check_cases(L, err);
+}
+
+/* Parse and load data; *err passes through the redact set. */
+static struct suite *load_buffer(const char *name, const char *dir, const char *data, size_t len,
+				 const struct suite_options *opts, char **err)
+{
+	struct suite *s = xcalloc(1, sizeof(*s));
+	struct loader L = {.s = s, .opts = opts};
+	char *msg = NULL;
+	s->path = xstrdup(name);
+	s->dir = xstrdup(dir);
+	s->defaults = (struct suite_defaults){
+		.repeat = 1,
+		.threshold = 1.0,
+		.timeout_ms = 30000,
+		.connect_timeout_ms = 10000,
+		.min_valid = VERDICT_MIN_VALID_DEFAULT,
+	};
+	L.env.suite_dir = s->dir;
+	L.env.judge = &s->judge;
+	L.env.redact = &s->redact;
+	if (len > SUITE_MAX_BYTES)
+		msg = xasprintf("%s: the suite is larger than %zu MiB", name, SUITE_MAX_BYTES >> 20);
+	else if ((s->doc = ydoc_parse(name, data, len, &msg)) && load(&L, &msg) < 0 && !msg)
+		msg = xasprintf("%s: cannot load the suite", name);
+	free(L.ids.slots);
+	free(L.checks);
+	tmpl_unset_release(&L.unset);
+	if (msg) {
+		*err = redact_apply(&s->redact, msg);
+		free(msg);
+		suite_free(s);
+		return NULL;
+	}
+	return s;
+}
+
+struct suite *suite_load_buffer(const char *name, const char *data, size_t len,
+				const struct suite_options *opts, char **err)
+{
+	return load_buffer(name, ".", data, len, opts, err);
+}
+
+struct suite *suite_load(const char *path, const struct suite_options *opts, char **err)
+{
+	struct stat st;
+	if (stat(path, &st) == 0 && S_ISREG(st.st_mode) && (size_t)st.st_size > SUITE_MAX_BYTES) {
+		*err = xasprintf("%s: the suite is larger than %zu MiB", path, SUITE_MAX_BYTES >> 20);
+		return NULL;
+	}
+	size_t len;
+	char *data = util_read_file(path, SUITE_MAX_BYTES, &len, err);
+	if (!data)
+		return NULL;
+	const char *slash = strrchr(path, '/');
+	char *dir = !slash ? xstrdup(".") : slash == path ? xstrdup("/")
+							  : xstrndup(path, (size_t)(slash - path));
+	struct suite *s = load_buffer(path, dir, data, len, opts, err);
+	free(dir);
+	free(data);
+	return s;
+}
+
+static void free_headers(struct header *h, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(h[i].name);
+		free(h[i].value);
+	}
+	free(h);
+}
+
+static void free_case(struct suite_case *c)
+{
+	free(c->id);
+	free(c->input);
+	cJSON_Delete(c->messages);
+	cJSON_Delete(c->request);
+	for (size_t i = 0; i < c->nvars; i++) {
+		free((char *)c->vars[i].name);
+		free((char *)c->vars[i].value);
+	}
+	free(c->vars);
+	free(c->expect);
+}
+
+void suite_free(struct suite *s)
+{
+	if (!s)
+		return;
+	for (int side = 0; side < SIDE__COUNT; side++) {
+		struct target *t = &s->targets[side];
+		free(t->url);
+		free(t->model);
+		free_headers(t->headers, t->nheaders);
+		cJSON_Delete(t->body);
+		free(t->reply_content);
+		free(t->reply_tool_calls);
+		free(t->fingerprint_where);
+	}
+	free(s->judge.url);
+	free(s->judge.model);
+	free_headers(s->judge.headers, s->judge.nheaders);
+	for (size_t i = 0; i < s->nnamed; i++)
+		free(s->named[i].name);
+	free(s->named);
+	for (size_t i = 0; i < s->ngraders; i++)
+		grader_free(s->graders[i]);
+	free(s->graders);
+	for (size_t i = 0; i < s->nstrata; i++) {
+		struct stratum *st = &s->strata[i];
+		for (size_t j = 0; j < st->ncases; j++)
+			free_case(&st->cases[j]);
+		free(st->cases);
+		free(st->name);
+		free(st->description);
+	}
+	free(s->strata);
+	for (size_t i = 0; i < s->nunset; i++)
+		free(s->unset[i].name);
+	free(s->unset);
+	redact_release(&s->redact);
+	ydoc_free(s->doc);
+	free(s->path);
+	free(s->dir);
+	free(s->name);
+	free(s);
+}
+
+/* Whether name is the stratum/id of c. */
+static bool is_case_name(const struct suite *s, const struct suite_case *c, const char *name)
+{
+	const char *stratum = s->strata[c->stratum].name;
+	size_t len = strlen(stratum);
+	return strncmp(name, stratum, len) == 0 && name[len] == '/' &&
+	       strcmp(name + len + 1, c->id) == 0;
+}
+
+const struct suite_case *suite_find_case(const struct suite *s, const char *id)
+{
+	for (size_t i = 0; i < s->nstrata; i++)
+		for (size_t j = 0; j < s->strata[i].ncases; j++)
+			if (strcmp(s->strata[i].cases[j].id, id) == 0)
+				return &s->strata[i].cases[j];
+	for (size_t i = 0; i < s->nstrata; i++)
+		for (size_t j = 0; j < s->strata[i].ncases; j++)
+			if (is_case_name(s, &s->strata[i].cases[j], id))
+				return &s->strata[i].cases[j];
+	return NULL;
+}
+
+void suite_filter_add(const char ***list, size_t *n, const char *value)
+{
+	*list = xreallocarray(*list, *n + 1, sizeof(**list));
+	(*list)[(*n)++] = value;
+}
+
+void suite_filter_release(struct suite_filter *f)
+{
+	free(f->strata);
+	free(f->cases);
+	memset(f, 0, sizeof(*f));
+}
+
+bool suite_case_matches(const struct suite *s, const struct suite_case *c, const char *glob)
+{
+	if (util_glob(glob, c->id))
+		return true;
+	char *name = xasprintf("%s/%s", s->strata[c->stratum].name, c->id);
+	bool match = util_glob(glob, name);
+	free(name);
+	return match;
+}
+
+static bool in_list(const char *const *list, size_t n, const char *s)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(list[i], s) == 0)
+			return true;
+	return false;
+}
+
+/* The error for a --stratum that names no stratum. */
+static char *no_stratum(const struct suite *s, const char *name)
+{
+	const char **names = xcalloc(s->nstrata + 1, sizeof(*names));
+	for (size_t i = 0; i < s->nstrata; i++)
+		names[i] = s->strata[i].name;
+	const char *hint = util_suggest(name, names);
+	char *err = hint ? xasprintf("no stratum '%s' in suite '%s' (did you mean '%s'?)", name,
+				     s->name, hint)
+			 : xasprintf("no stratum '%s' in suite '%s'", name, s->name);
+	free(names);
+	return err;
+}
+
+/* The error for a --case glob that matches no case of the strata of f. */
+static char *no_case(const struct suite *s, const struct suite_filter *f, const char *glob)
+{
+	struct buf b;
+	const char **ids = xcalloc(s->ncases + 1, sizeof(*ids));
+	size_t n = 0;
+	for (size_t i = 0; i < s->nstrata; i++)
+		for (size_t j = 0; j < s->strata[i].ncases; j++)
+			ids[n++] = s->strata[i].cases[j].id;
+	const char *hint = util_suggest(glob, ids);
+	buf_init(&b, 0);
+	buf_addf(&b, "no case matches --case '%s'", glob);
+	for (size_t i = 0; i < f->nstrata; i++)
+		buf_addf(&b, "%s'%s'", i == 0 ? (f->nstrata == 1 ? " in stratum " : " in strata ")
+					     : ", ", f->strata[i]);
+	if (hint)
+		buf_addf(&b, " (did you mean '%s'?)", hint);
+	free(ids);
+	return buf_detach(&b, NULL);
+}
+
+int suite_select(const struct suite *s, const struct suite_filter *f, bool *selected,
+		 char **err)
+{
+	for (size_t i = 0; i < f->nstrata; i++) {
+		bool found = false;
+		for (size_t j = 0; j < s->nstrata && !found; j++)
+			found = strcmp(s->strata[j].name, f->strata[i]) == 0;
+		if (!found) {
+			*err = no_stratum(s, f->strata[i]);
+			return -1;
+		}
+	}
+	size_t k = 0;
+	for (size_t i = 0; i < s->nstrata; i++) {
+		bool stratum = !f->nstrata || in_list(f->strata, f->nstrata, s->strata[i].name);
+		for (size_t j = 0; j < s->strata[i].ncases; j++) {
+			const struct suite_case *c = &s->strata[i].cases[j];
+			bool match = f->ncases == 0;
+			for (size_t g = 0; g < f->ncases && !match; g++)
+				match = suite_case_matches(s, c, f->cases[g]);
+			selected[k++] = stratum && match;
+		}
+	}
+	/* Every glob must find a case: a typo among several must not pass. */
+	for (size_t g = 0; g < f->ncases; g++) {
+		bool found = false;
+		for (size_t i = 0; i < s->nstrata && !found; i++) {
+			if (f->nstrata && !in_list(f->strata, f->nstrata, s->strata[i].name))
+				continue;
+			for (size_t j = 0; j < s->strata[i].ncases && !found; j++)
+				found = suite_case_matches(s, &s->strata[i].cases[j], f->cases[g]);
+		}
+		if (!found) {
+			*err = no_case(s, f, f->cases[g]);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+size_t suite_case_index(const struct suite *s, const struct suite_case *c)
+{
+	size_t k = 0;
+	for (size_t i = 0; i < c->stratum; i++)
+		k += s->strata[i].ncases;
+	return k + (size_t)(c - s->strata[c->stratum].cases);
+}
+
+int suite_check_env(const struct suite *s, unsigned sides, const bool *selected, char **err)
+{
+	bool judge = false;
+	for (size_t i = 0, k = 0; i < s->nstrata; i++)
+		for (size_t j = 0; j < s->strata[i].ncases; j++, k++) {
+			const struct suite_case *c = &s->strata[i].cases[j];
+			for (size_t g = 0; g < c->nexpect && (!selected || selected[k]); g++)
+				judge = judge || c->expect[g]->ops->start;
+		}
+	struct buf b;
+	buf_init(&b, 0);
+	for (size_t i = 0; i < s->nunset; i++) {
+		const struct suite_unset *u = &s->unset[i];
+		char *user = NULL;
+		if (u->user == SUITE_USER_JUDGE && judge)
+			user = xstrdup("the judge");
+		else if (u->user == SUITE_USER_CASE &&
+			 (!selected || selected[suite_case_index(s, u->c)]))
+			user = xasprintf("case '%s/%s'", s->strata[u->c->stratum].name, u->c->id);
+		else if (u->user < SUITE_USER_JUDGE && (sides & (1u << u->user)))
+			user = xasprintf("target '%s'", side_name((enum side)u->user));
+		if (!user)
+			continue;
+		char *line = ynode_error(u->node, "environment variable '%s' is not set "
+					 "(used by %s)", u->name, user);
+		buf_addf(&b, "%s%s", b.len ? "\n" : "", line);
+		free(line);
+		free(user);
+	}
+	if (!b.len)
+		return 0;
+	*err = buf_detach(&b, NULL);
+	return -1;
+}
+
+void suite_case_ctx(struct suite *s, const struct suite_case *c, struct tmpl_ctx *ctx)
+{
+	*ctx = (struct tmpl_ctx){
+		.allowed = TMPL_TARGET,
+		.input = c->input,
+		.messages = c->messages,
+		.case_id = c->id,
+		.stratum = s->strata[c->stratum].name,
+		.vars = c->vars,
+		.nvars = c->nvars,
+		.redact = &s->redact,
+	};
+}

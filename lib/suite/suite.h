@@ -1,0 +1,221 @@
+/* suite/suite.h: a canary suite (format v1) loaded from YAML into a model.
+ *
+ * suite_load() reads the file, checks every key (unknown keys are errors
+ * with file:line:col and a suggestion), compiles every grader once, renders
+ * the case strings and checks every target template, so that a suite that
+ * loads can be run without any further suite error.
+ *
+ * Ownership: a struct suite owns everything reachable from it: targets,
+ * strata, cases, rendered strings, JSON trees and compiled graders.  Cases
+ * point at graders the suite owns (named graders are shared, never copied).
+ * It all lives until suite_free().
+ */
+#ifndef CANARY_SUITE_H
+#define CANARY_SUITE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <cjson/cJSON.h>
+
+#include "redact.h"
+#include "template.h"
+#include "ynode.h"
+
+struct grader;
+struct provider;
+
+enum side {
+	SIDE_EVAL,
+	SIDE_PROD,
+	SIDE__COUNT,
+};
+
+/* side_name: "eval" or "prod". */
+const char *side_name(enum side s);
+
+struct header {
+	char *name;
+	char *value; /* a template; its rendered value is a secret */
+};
+
+enum fingerprint_kind {
+	FINGERPRINT_NONE,
+	FINGERPRINT_HEADER, /* a response header */
+	FINGERPRINT_JSON,   /* a JSON pointer into the response body */
+};
+
+struct target {
+	enum side side;
+	char *url;                 /* a template (or the --target override) */
+	bool url_overridden;
+	const struct provider *provider;
+	char *model;               /* NULL when not given */
+	struct header *headers;
+	size_t nheaders;
+	cJSON *body;               /* api http: the body template (NULL otherwise) */
+	char *reply_content;       /* api http: JSON pointer to the text */
+	char *reply_tool_calls;    /* api http: JSON pointer to the tool calls */
+	enum fingerprint_kind fingerprint;
+	char *fingerprint_where;   /* header name or JSON pointer */
+	long timeout_ms;           /* 0: the suite default */
+	int line, col;
+};
+
+struct judge_config {
+	bool present;
+	char *url;                 /* a template of ${env:...} (or the --judge-url override) */
+	bool url_overridden;
+	const struct provider *provider; /* openai-chat or anthropic-messages */
+	char *model;
+	struct header *headers;
+	size_t nheaders;
+	double temperature;
+	int max_tokens;
+	long timeout_ms;
+	int line, col;
+};
+
+struct suite_case {
+	char *id;
+	size_t stratum;            /* index into suite->strata */
+	char *input;               /* the last user message, rendered */
+	cJSON *messages;           /* rendered; [{role:user,content:input}] for input */
+	cJSON *request;            /* rendered object merged into raw API bodies, or NULL */
+	struct tmpl_var *vars;     /* rendered */
+	size_t nvars;
+	int repeat;
+	double threshold;
+	long timeout_ms;           /* its own, else the suite default */
+	bool timeout_set;          /* the case gave its own timeout */
+	struct grader **expect;    /* stratum-level first, then the case's own */
+	size_t nexpect;
+	int line, col;
+};
+
+struct stratum {
+	char *name;
+	char *description;         /* NULL when not given */
+	struct suite_case *cases;
+	size_t ncases;
+	int line, col;
+};
+
+struct suite_defaults {
+	int repeat;                /* 1 */
+	double threshold;          /* 1.0 */
+	long timeout_ms;           /* 30 s */
+	long connect_timeout_ms;   /* 10 s */
+	int confirm;               /* 0: confirmation samples per side */
+	double min_valid;          /* 0.5: fraction of a side's samples that must be valid */
+};
+
+struct named_grader {
+	char *name;
+	struct grader *grader;
+};
+
+/* What uses a suite string: a target, the judge or a case. */
+enum suite_user {
+	SUITE_USER_EVAL = SIDE_EVAL,
+	SUITE_USER_PROD = SIDE_PROD,
+	SUITE_USER_JUDGE,
+	SUITE_USER_CASE,
+};
+
+/* An ${env:NAME} that was unset when the suite loaded with lazy_env. */
+struct suite_unset {
+	char *name;
+	const struct ynode *node;  /* where it is used */
+	enum suite_user user;
+	const struct suite_case *c; /* SUITE_USER_CASE: which case */
+};
+
+struct suite {
+	char *path;
+	char *dir;                 /* the suite's folder, for relative files */
+	char *name;
+	int version;
+	struct suite_defaults defaults;
+	struct target targets[SIDE__COUNT];
+	struct judge_config judge;
+	struct named_grader *named;
+	size_t nnamed;
+	struct grader **graders;   /* every compiled grader; owned */
+	size_t ngraders;
+	struct stratum *strata;
+	size_t nstrata;
+	size_t ncases;
+	struct redact redact;      /* env values met while loading */
+	struct suite_unset *unset; /* lazy_env: the unset variables, by use */
+	size_t nunset;
+	struct ydoc *doc;          /* kept for the graders' positions */
+};
+
+struct suite_options {
+	const char *target_url[SIDE__COUNT]; /* --target overrides, or NULL */
+	const char *judge_url;               /* --judge-url override, or NULL */
+	/* lazy_env: an unset ${env:...} is not an error at load but recorded in
+	 * suite->unset (its strings render it as ""); suite_check_env() must
+	 * then pass for what a command uses before it sends anything. */
+	bool lazy_env;
+};
+
+/* suite_load: load and check a suite file; NULL and *err ("file:line:col:
+ * what") on any error. */
+struct suite *suite_load(const char *path, const struct suite_options *opts, char **err);
+/* suite_load_buffer: the same from memory; name is used in messages and
+ * relative paths resolve from the current folder. */
+struct suite *suite_load_buffer(const char *name, const char *data, size_t len,
+				const struct suite_options *opts, char **err);
+void suite_free(struct suite *s);
+
+/* suite_find_case: the case named id, or stratum/id as every output
+ * names it; NULL when none. */
+const struct suite_case *suite_find_case(const struct suite *s, const char *id);
+
+/* suite_case_index: the place of c in suite order (strata in order, each
+ * stratum's cases in order), from 0. */
+size_t suite_case_index(const struct suite *s, const struct suite_case *c);
+
+/* Which cases a command works on (--stratum, --case; each repeatable, and
+ * repeats add up).  A case is selected when its stratum is one of strata
+ * (or strata is empty) and one of the globs of cases matches its id or its
+ * stratum/id (or cases is empty).  The strings are borrowed; the arrays
+ * belong to the filter until suite_filter_release(). */
+struct suite_filter {
+	const char **strata;
+	size_t nstrata;
+	const char **cases;
+	size_t ncases;
+};
+
+/* suite_filter_add: append value to a filter's list (strata or cases). */
+void suite_filter_add(const char ***list, size_t *n, const char *value);
+void suite_filter_release(struct suite_filter *f);
+
+/* suite_case_matches: whether glob matches c's id or its stratum/id. */
+bool suite_case_matches(const struct suite *s, const struct suite_case *c, const char *glob);
+
+/* suite_select: selected[i] for the i-th case in suite order (s->ncases
+ * entries); -1 and *err when a stratum of f does not exist or a glob of f
+ * matches no case of the selected strata. */
+int suite_select(const struct suite *s, const struct suite_filter *f, bool *selected,
+		 char **err);
+
+/* suite_check_env: -1 and *err, one "file:line:col: environment variable
+ * 'NAME' is not set (used by ...)" line per use, when a variable that the
+ * work needs was unset at load: the targets whose bit (1 << side) is in
+ * sides, the cases selected (selected[i] for the i-th case in suite order;
+ * NULL: every case), and the judge when one of those cases has a judge
+ * grader.  0 when nothing needed is unset, always so for a suite loaded
+ * without lazy_env. */
+int suite_check_env(const struct suite *s, unsigned sides, const bool *selected, char **err);
+
+#define SUITE_SIDES_ALL ((1u << SIDE__COUNT) - 1)
+
+/* suite_case_ctx: the template context for rendering a target's strings for
+ * one case (allowed = TMPL_TARGET, redact = &s->redact). */
+void suite_case_ctx(struct suite *s, const struct suite_case *c, struct tmpl_ctx *ctx);
+
+#endif

@@ -1,0 +1,128 @@
+/* providers/anthropic_messages.c: api anthropic-messages, the Anthropic Messages API. */
+#include "provider.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "suite/suite.h"
+#include "util.h"
+
+#define ANTHROPIC_MAX_TOKENS 1024
+
+/* add_text: append the text of a message content (a string or an array of
+ * text blocks) to b. */
+static void add_text(struct buf *b, const cJSON *content)
+{
+	const cJSON *block;
+
+	if (cJSON_IsString(content)) {
+		buf_addstr(b, content->valuestring);
+		return;
+	}
+	cJSON_ArrayForEach(block, content) {
+		const cJSON *text = cJSON_GetObjectItemCaseSensitive(block, "text");
+
+		if (cJSON_IsString(text))
+			buf_addstr(b, text->valuestring);
+	}
+}
+
+/* anthropic_build: {"model", "max_tokens", "system", "messages", ...request}:
+ * system messages move to "system", joined by blank lines.  The API has no
+ * tool role, so such a message fails the build (suite_load() refuses it for
+ * anthropic-messages targets, as it does a system message after others). */
+static char *anthropic_build(const struct target *t, const struct suite_case *c,
+			     const struct tmpl_ctx *ctx, char **err)
+{
+	cJSON *body = cJSON_CreateObject();
+	cJSON *messages = cJSON_CreateArray();
+	const cJSON *m;
+	size_t nsystem = 0;
+	struct buf system;
+	char *text = NULL;
+
+	buf_init(&system, BUF_MAX_DEFAULT);
+	cJSON_ArrayForEach(m, c->messages) {
+		const cJSON *role = cJSON_GetObjectItemCaseSensitive(m, "role");
+
+		if (cJSON_IsString(role) && strcmp(role->valuestring, "tool") == 0) {
+			*err = xstrdup("role 'tool' is not supported by api anthropic-messages");
+			cJSON_Delete(messages);
+			goto out;
+		}
+		if (cJSON_IsString(role) && strcmp(role->valuestring, "system") == 0) {
+			if (nsystem++)
+				buf_addstr(&system, "\n\n");
+			add_text(&system, cJSON_GetObjectItemCaseSensitive(m, "content"));
+		} else {
+			cJSON_AddItemToArray(messages, cJSON_Duplicate(m, 1));
+		}
+	}
+	if (t->model)
+		cJSON_AddStringToObject(body, "model", t->model);
+	cJSON_AddNumberToObject(body, "max_tokens", ANTHROPIC_MAX_TOKENS);
+	if (nsystem)
+		cJSON_AddStringToObject(body, "system", system.data ? system.data : "");
+	cJSON_AddItemToObject(body, "messages", messages);
+	provider_merge_request(body, c->request);
+	text = provider_json_text(body);
+out:
+	cJSON_Delete(body);
+	buf_release(&system);
+	return text;
+}
+
+/* anthropic_parse: the text blocks and tool_use blocks of content[]. */
+static int anthropic_parse(const struct target *t, struct reply *r, char **err)
+{
+	const cJSON *type = cJSON_GetObjectItemCaseSensitive(r->json, "type");
+	const cJSON *error = cJSON_GetObjectItemCaseSensitive(r->json, "error");
+	const cJSON *content = cJSON_GetObjectItemCaseSensitive(r->json, "content");
+	const cJSON *block;
+	struct buf b;
+	size_t i = 0;
+
+	if ((cJSON_IsString(type) && strcmp(type->valuestring, "error") == 0) ||
+	    (error && !cJSON_IsNull(error))) {
+		*err = provider_api_error(r);
+		return -1;
+	}
+	if (!cJSON_IsArray(content)) {
+		*err = xstrdup("reply has no content[] array");
+		return -1;
+	}
+	buf_init(&b, BUF_MAX_DEFAULT);
+	for (block = content->child; block; block = block->next, i++) {
+		const cJSON *btype = cJSON_GetObjectItemCaseSensitive(block, "type");
+		const cJSON *text = cJSON_GetObjectItemCaseSensitive(block, "text");
+		const cJSON *id = cJSON_GetObjectItemCaseSensitive(block, "id");
+		const cJSON *name = cJSON_GetObjectItemCaseSensitive(block, "name");
+
+		if (!cJSON_IsString(btype))
+			continue;
+		if (strcmp(btype->valuestring, "text") == 0 && cJSON_IsString(text)) {
+			buf_addstr(&b, text->valuestring);
+		} else if (strcmp(btype->valuestring, "tool_use") == 0) {
+			if (!cJSON_IsString(name)) {
+				*err = xasprintf("reply content[%zu] (tool_use) has no name", i);
+				buf_release(&b);
+				return -1;
+			}
+			reply_add_tool_call(r, cJSON_IsString(id) ? id->valuestring : NULL,
+					    name->valuestring,
+					    cJSON_GetObjectItemCaseSensitive(block, "input"));
+		}
+	}
+	r->content = buf_detach(&b, NULL);
+	return 0;
+}
+
+static const char *const anthropic_headers[] = {"anthropic-version: 2023-06-01", NULL};
+
+const struct provider provider_anthropic_messages = {
+	.name = "anthropic-messages",
+	.headers = anthropic_headers,
+	.build = anthropic_build,
+	.parse = anthropic_parse,
+	.api_error = provider_api_error,
+};

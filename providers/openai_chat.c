@@ -1,0 +1,137 @@
+/* providers/openai_chat.c: api openai-chat, the OpenAI chat completions API. */
+#include "provider.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "suite/suite.h"
+#include "util.h"
+
+/* openai_build: {"model", "messages", ...request}, request keys winning. */
+static char *openai_build(const struct target *t, const struct suite_case *c,
+			  const struct tmpl_ctx *ctx, char **err)
+{
+	cJSON *body = cJSON_CreateObject();
+	char *text;
+
+	if (t->model)
+		cJSON_AddStringToObject(body, "model", t->model);
+	if (c->messages)
+		cJSON_AddItemToObject(body, "messages", cJSON_Duplicate(c->messages, 1));
+	else
+		cJSON_AddItemToObject(body, "messages", cJSON_CreateArray());
+	provider_merge_request(body, c->request);
+	text = provider_json_text(body);
+	cJSON_Delete(body);
+	return text;
+}
+
+/* openai_content: the text of a message's content (a string, null, or an
+ * array of content parts); -1 and *err for any other shape. */
+static int openai_content(const cJSON *msg, struct reply *r, char **err)
+{
+	const cJSON *content = cJSON_GetObjectItemCaseSensitive(msg, "content");
+	const cJSON *refusal = cJSON_GetObjectItemCaseSensitive(msg, "refusal");
+	const cJSON *part;
+	struct buf b;
+
+	if (cJSON_IsString(content)) {
+		r->content = xstrdup(content->valuestring);
+		return 0;
+	}
+	if (!content || cJSON_IsNull(content)) {
+		r->content = xstrdup(cJSON_IsString(refusal) ? refusal->valuestring : "");
+		return 0;
+	}
+	if (!cJSON_IsArray(content)) {
+		*err = xstrdup("reply choices[0].message.content is neither text nor "
+			       "an array of parts");
+		return -1;
+	}
+	buf_init(&b, BUF_MAX_DEFAULT);
+	cJSON_ArrayForEach(part, content) {
+		const cJSON *text = cJSON_GetObjectItemCaseSensitive(part, "text");
+		const cJSON *type = cJSON_GetObjectItemCaseSensitive(part, "type");
+
+		if (cJSON_IsString(part))
+			buf_addstr(&b, part->valuestring);
+		else if (cJSON_IsString(text) &&
+			 (!cJSON_IsString(type) || strcmp(type->valuestring, "text") == 0 ||
+			  strcmp(type->valuestring, "output_text") == 0))
+			buf_addstr(&b, text->valuestring);
+	}
+	r->content = buf_detach(&b, NULL);
+	return 0;
+}
+
+/* openai_tool_calls: message.tool_calls[] and the legacy function_call. */
+static int openai_tool_calls(const cJSON *msg, struct reply *r, char **err)
+{
+	const cJSON *calls = cJSON_GetObjectItemCaseSensitive(msg, "tool_calls");
+	const cJSON *legacy = cJSON_GetObjectItemCaseSensitive(msg, "function_call");
+	const cJSON *call;
+	size_t i = 0;
+
+	if (calls && !cJSON_IsNull(calls) && !cJSON_IsArray(calls)) {
+		*err = xstrdup("reply choices[0].message.tool_calls is not an array");
+		return -1;
+	}
+	cJSON_ArrayForEach(call, calls) {
+		const cJSON *fn = cJSON_GetObjectItemCaseSensitive(call, "function");
+		const cJSON *id = cJSON_GetObjectItemCaseSensitive(call, "id");
+		const cJSON *name = cJSON_GetObjectItemCaseSensitive(fn, "name");
+
+		if (!cJSON_IsString(name)) {
+			*err = xasprintf("reply choices[0].message.tool_calls[%zu] has no "
+					 "function.name", i);
+			return -1;
+		}
+		reply_add_tool_call(r, cJSON_IsString(id) ? id->valuestring : NULL,
+				    name->valuestring,
+				    cJSON_GetObjectItemCaseSensitive(fn, "arguments"));
+		i++;
+	}
+	if (cJSON_IsObject(legacy)) {
+		const cJSON *name = cJSON_GetObjectItemCaseSensitive(legacy, "name");
+
+		if (!cJSON_IsString(name)) {
+			*err = xstrdup("reply choices[0].message.function_call has no name");
+			return -1;
+		}
+		reply_add_tool_call(r, NULL, name->valuestring,
+				    cJSON_GetObjectItemCaseSensitive(legacy, "arguments"));
+	}
+	return 0;
+}
+
+/* openai_parse: content and tool calls from choices[0].message. */
+static int openai_parse(const struct target *t, struct reply *r, char **err)
+{
+	const cJSON *error = cJSON_GetObjectItemCaseSensitive(r->json, "error");
+	const cJSON *choices = cJSON_GetObjectItemCaseSensitive(r->json, "choices");
+	const cJSON *msg = NULL;
+
+	if (error && !cJSON_IsNull(error)) {
+		*err = provider_api_error(r);
+		return -1;
+	}
+	if (cJSON_IsArray(choices))
+		msg = cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(choices, 0), "message");
+	if (!cJSON_IsObject(msg)) {
+		*err = xstrdup("reply has no choices[0].message");
+		return -1;
+	}
+	if (openai_content(msg, r, err) < 0)
+		return -1;
+	return openai_tool_calls(msg, r, err);
+}
+
+static const char *const openai_headers[] = {NULL};
+
+const struct provider provider_openai_chat = {
+	.name = "openai-chat",
+	.headers = openai_headers,
+	.build = openai_build,
+	.parse = openai_parse,
+	.api_error = provider_api_error,
+};
