@@ -267,11 +267,7 @@ static struct http_request *new_request(const struct judge *p, const char *url, 
 	req->timeout_ms = j->timeout_ms;
 	return req;
 fail:
-	free(req->url);
-	for (size_t i = 0; i < req->nheaders; i++)
-		free(req->headers[i]);
-	free(req->headers);
-	free(req);
+	http_request_free(req);
 	return NULL;
 }
 

@@ -525,16 +525,6 @@ static int build_request(struct run *r, const struct suite_case *c, enum side si
 	return 0;
 }
 
-static void http_request_free(struct http_request *req)
-{
-	free(req->url);
-	for (size_t i = 0; i < req->nheaders; i++)
-		free(req->headers[i]);
-	free(req->headers);
-	free(req->body);
-	free(req);
-}
-
 /* Queue one sample's request, or record why it could not be built. */
 static void submit_sample(struct feeder *f, struct case_result *cr, struct sample *smp)
 {

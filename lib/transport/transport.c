@@ -124,7 +124,7 @@ static void tlist_remove(struct tlist *l, struct tjob *j)
 	l->len--;
 }
 
-static void request_free(struct http_request *req)
+void http_request_free(struct http_request *req)
 {
 	if (!req)
 		return;
@@ -138,7 +138,7 @@ static void request_free(struct http_request *req)
 
 static void job_free(struct tjob *j)
 {
-	request_free(j->req);
+	http_request_free(j->req);
 	curl_slist_free_all(j->headers);
 	buf_release(&j->body);
 	free(j->header_value);

@@ -67,6 +67,10 @@ struct http_request {
 	void *user;
 };
 
+/* http_request_free: free req and everything it points to (NULL: nothing),
+ * for a request that is never submitted. */
+void http_request_free(struct http_request *req);
+
 struct transport_stats {
 	long requests;       /* requests finished */
 	long attempts;       /* HTTP attempts made, retries included */

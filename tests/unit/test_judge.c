@@ -162,18 +162,6 @@ static void test_config_errors(void **state)
 	grader_free(g);
 }
 
-static void request_free(struct http_request *req)
-{
-	if (!req)
-		return;
-	free(req->url);
-	for (size_t i = 0; i < req->nheaders; i++)
-		free(req->headers[i]);
-	free(req->headers);
-	free(req->body);
-	free(req);
-}
-
 /* make_reply: a reply with this text and one create_event tool call. */
 static void make_reply(struct reply *r, const char *content, bool tool_call)
 {
@@ -269,7 +257,7 @@ static void test_body_openai(void **state)
 	/* The secret is in the header only. */
 	assert_null(strstr(req->body, "sekret"));
 	cJSON_Delete(body);
-	request_free(req);
+	http_request_free(req);
 
 	/* The finish frees call: give it a result. */
 	struct http_result res = {.ok = false, .error = "interrupted", .attempts = 1};
@@ -300,7 +288,7 @@ static void test_body_openai(void **state)
 	assert_non_null(strstr(u, "<input>\n\n</input>"));
 	assert_non_null(strstr(u, judge_builtin_find("factual-grounding")->rubric));
 	cJSON_Delete(body);
-	request_free(req);
+	http_request_free(req);
 	g2->ops->finish(g2->priv, call, &res, NULL, &out);
 	grade_result_release(&out);
 	reply_release(&r);
@@ -326,7 +314,7 @@ static void test_body_nul(void **state)
 	struct grade_result out;
 	assert_int_equal(start(g, "status?", &r, NULL, &req, &call, &out), 1);
 	assert_non_null(strstr(req->body, "<reply>\\nok\xe2\x90\x80 your SSN is 123-45-6789\\n"));
-	request_free(req);
+	http_request_free(req);
 	free(call);
 	reply_release(&r);
 	grader_free(g);
@@ -357,7 +345,7 @@ static void test_body_anthropic(void **state)
 	assert_string_equal(cJSON_GetObjectItem(cJSON_GetArrayItem(msgs, 0), "role")->valuestring,
 			    "user");
 	cJSON_Delete(body);
-	request_free(req);
+	http_request_free(req);
 
 	/* An Anthropic reply is parsed with that API's shape. */
 	const char *ok = "{\"type\":\"message\",\"role\":\"assistant\","
@@ -373,7 +361,7 @@ static void test_body_anthropic(void **state)
 
 	const char *refused = "{\"type\":\"message\",\"stop_reason\":\"refusal\",\"content\":[]}";
 	assert_int_equal(start(g, "Hi", &r, NULL, &req, &call, &out), 1);
-	request_free(req);
+	http_request_free(req);
 	res.body = (char *)refused;
 	res.body_len = strlen(refused);
 	g->ops->finish(g->priv, call, &res, NULL, &out);
@@ -390,7 +378,7 @@ static void test_body_anthropic(void **state)
 	assert_int_equal(cJSON_GetObjectItem(body, "max_tokens")->valueint, 300);
 	assert_null(cJSON_GetObjectItem(body, "model"));
 	cJSON_Delete(body);
-	request_free(req);
+	http_request_free(req);
 	res.ok = false;
 	res.error = "interrupted";
 	g2->ops->finish(g2->priv, call, &res, NULL, &out);
@@ -426,7 +414,7 @@ static void judge_with(const struct grader *g, struct grader_runtime *rt, long s
 	void *call;
 	int rc = start(g, "What is your refund window?", &r, rt, &req, &call, out);
 	assert_int_equal(rc, 1);
-	request_free(req);
+	http_request_free(req);
 	struct http_result res = {.ok = true, .status = status, .body = (char *)body,
 				  .body_len = strlen(body), .attempts = attempts};
 	g->ops->finish(g->priv, call, &res, rt, out);
@@ -592,7 +580,7 @@ static void test_parse_http(void **state)
 	struct http_request *req;
 	void *call;
 	assert_int_equal(start(g, "in", &r, NULL, &req, &call, &out), 1);
-	request_free(req);
+	http_request_free(req);
 	struct http_result res = {.ok = false, .error = "timed out after 300 ms", .attempts = 2};
 	g->ops->finish(g->priv, call, &res, NULL, &out);
 	assert_int_equal(out.grade, GRADE_ERROR);
@@ -936,7 +924,7 @@ static int cached_start(const struct grader *g, const char *content, struct grad
 	void *call;
 	int rc = start(g, "What is your refund window?", &r, rt, &req, &call, out);
 	if (rc == 1) {
-		request_free(req);
+		http_request_free(req);
 		char *body = status == 200 ? completion(verdict) : xstrdup(verdict);
 		struct http_result res = {.ok = true, .status = status, .body = body,
 					  .body_len = strlen(body), .attempts = 1};
@@ -1049,7 +1037,7 @@ static void test_cache_key_url(void **state)
 	struct grade_result out;
 	assert_int_equal(start(g, in.input, &r, NULL, &req, &call, &out), 1);
 	assert_string_equal(req->url, "http://127.0.0.1:10/v1/chat/completions");
-	request_free(req);
+	http_request_free(req);
 	struct http_result res = {.ok = false, .error = "interrupted", .attempts = 1};
 	g->ops->finish(g->priv, call, &res, NULL, &out);
 	grade_result_release(&out);
@@ -1139,7 +1127,7 @@ static void test_redact(void **state)
 	assert_non_null(strstr(u, "<reply>\nYour token is [redacted]; refunds within 30 days.\n"));
 	assert_non_null(strstr(u, "<tool_calls>\nsend_email {\"body\":\"key [redacted]\"}\n"));
 	cJSON_Delete(body);
-	request_free(req);
+	http_request_free(req);
 
 	/* The judge quotes the secret in its reason. */
 	char *answer = completion("{\"pass\": false, \"score\": 0.2, "
