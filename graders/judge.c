@@ -247,7 +247,7 @@ static struct http_request *new_request(const struct judge *p, const char *url, 
 	const struct judge_config *j = p->cfg;
 	struct tmpl_ctx ctx = {.allowed = TMPL_ENV};
 	struct http_request *req = xcalloc(1, sizeof(*req));
-	const char *const *fixed = j->provider ? j->provider->headers : NULL;
+	const char *const *fixed = j->provider->headers;
 	size_t nfixed = 0;
 	while (fixed && fixed[nfixed])
 		nfixed++;
@@ -311,7 +311,7 @@ static int judge_start(const void *priv, const struct grade_input *in, struct ht
 		.tool_calls_text = t.calls,
 	};
 	user = judge_prompt_user(&jp);
-	body = judge_prompt_body(p->cfg, judge_prompt_system(p->builtin != NULL), user);
+	body = p->cfg->provider->judge_build(p->cfg, judge_prompt_system(p->builtin != NULL), user);
 	*req = new_request(p, t.url, body, &err);
 	if (!*req) {
 		grade_error(out, "cannot build the judge request: %s", err ? err : "unknown error");
@@ -331,36 +331,19 @@ out:
 	return rc;
 }
 
-/* refusal: why the judge's API reply is a refusal (OpenAI's message.refusal,
- * Anthropic's stop_reason "refusal"), or NULL. */
-static char *refusal(const cJSON *json, const struct redact *rd)
-{
-	const cJSON *choices = cJSON_GetObjectItemCaseSensitive(json, "choices");
-	const cJSON *msg = cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(choices, 0),
-							   "message");
-	const cJSON *r = cJSON_GetObjectItemCaseSensitive(msg, "refusal");
-	const cJSON *stop = cJSON_GetObjectItemCaseSensitive(json, "stop_reason");
-	if (cJSON_IsString(r) && r->valuestring[0]) {
-		char *ex = grade_excerpt(rd, r->valuestring, strlen(r->valuestring));
-		char *why = xasprintf("judge refused: \"%s\"", ex);
-		free(ex);
-		return why;
-	}
-	if (cJSON_IsString(stop) && strcmp(stop->valuestring, "refusal") == 0)
-		return xstrdup("judge refused (stop_reason refusal)");
-	return NULL;
-}
-
 /* judge_finish: the judge's answer as a grade; decided verdicts are cached. */
 static void judge_finish(const void *priv, void *callp, const struct http_result *res,
 			 struct grader_runtime *rt, struct grade_result *out)
 {
 	const struct judge *p = priv;
 	struct judge_call *jc = callp;
-	struct target t = {.provider = p->cfg->provider ? p->cfg->provider : &provider_openai_chat};
+	const struct provider *api = p->cfg->provider;
+	struct target t = {.provider = api};
 	struct reply r = {0};
 	struct judge_verdict v = {0};
-	char *err = NULL, *why = NULL;
+	const char *refused;
+	bool quote = false;
+	char *err = NULL;
 
 	if (!res || !res->ok) {
 		const char *e = res && res->error ? res->error : "request failed";
@@ -381,8 +364,15 @@ static void judge_finish(const void *priv, void *callp, const struct http_result
 			grade_error(out, "%s", err);
 		goto out;
 	}
-	if ((why = refusal(r.json, p->redact))) {
-		grade_error(out, "%s", why);
+	refused = api->judge_refusal ? api->judge_refusal(&r, &quote) : NULL;
+	if (refused && quote) {
+		char *ex = grade_excerpt(p->redact, refused, strlen(refused));
+		grade_error(out, "judge refused: \"%s\"", ex);
+		free(ex);
+		goto out;
+	}
+	if (refused) {
+		grade_error(out, "judge refused (%s)", refused);
 		goto out;
 	}
 	/* The judge may quote a secret (its key, echoed): the reason is masked
@@ -402,7 +392,6 @@ static void judge_finish(const void *priv, void *callp, const struct http_result
 out:
 	judge_verdict_release(&v);
 	reply_release(&r);
-	free(why);
 	free(err);
 	free(jc);
 }

@@ -19,13 +19,6 @@
 /* How much of a body a "not JSON" reason quotes. */
 #define SNIPPET_MAX 40
 
-const struct provider *const provider_table[] = {
-	&provider_openai_chat,
-	&provider_anthropic_messages,
-	&provider_http,
-	NULL,
-};
-
 const struct provider *provider_find(const char *name)
 {
 	if (!name)
@@ -33,6 +26,20 @@ const struct provider *provider_find(const char *name)
 	for (size_t i = 0; provider_table[i]; i++)
 		if (strcmp(provider_table[i]->name, name) == 0)
 			return provider_table[i];
+	return NULL;
+}
+
+char *provider_role_fault(const struct provider *p, const char *role, bool after_others)
+{
+	bool known = !p->roles;
+
+	for (size_t i = 0; !known && p->roles[i]; i++)
+		known = strcmp(p->roles[i], role) == 0;
+	if (!known)
+		return xasprintf("role '%s' is not supported by api %s", role, p->name);
+	if (p->system_first && after_others && strcmp(role, "system") == 0)
+		return xasprintf("api %s takes system messages only before the others "
+				 "(move it to the start)", p->name);
 	return NULL;
 }
 
@@ -103,6 +110,15 @@ char *provider_json_text(const cJSON *j)
 	s = xstrdup(p);
 	cJSON_free(p);
 	return s;
+}
+
+cJSON *provider_message(const char *role, const char *content)
+{
+	cJSON *m = cJSON_CreateObject();
+
+	cJSON_AddStringToObject(m, "role", role);
+	cJSON_AddStringToObject(m, "content", content);
+	return m;
 }
 
 void provider_merge_request(cJSON *body, const cJSON *request)

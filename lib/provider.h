@@ -1,11 +1,13 @@
 /* provider.h: the agent APIs canary speaks, as a table of implementations.
  *
  * A provider builds a request body for one case and extracts the content and
- * tool calls from a reply.  openai-chat, anthropic-messages and http (a body
- * template with JSON pointers into the reply) are in provider_table[].
+ * tool calls from a reply; one the judge can use also builds the judge's
+ * request and reads its answer.  The implementations live in providers/,
+ * one file each, and provider_table[] (providers/providers.c) lists them:
+ * the API names come from there and nowhere else.
  *
- * Ownership: build() returns a body the caller frees; parse() fills the
- * reply's content and tool calls, which the reply owns and
+ * Ownership: build() and judge_build() return a body the caller frees;
+ * parse() fills the reply's content and tool calls, which the reply owns and
  * reply_release() frees together with raw and json.
  */
 #ifndef CANARY_PROVIDER_H
@@ -18,6 +20,7 @@
 
 #include "template.h"
 
+struct judge_config;
 struct redact;
 struct target;
 struct suite_case;
@@ -49,6 +52,10 @@ struct provider {
 	const char *name;      /* the suite's api: value */
 	/* headers: fixed headers the API needs ("anthropic-version: ..."), NULL-terminated. */
 	const char *const *headers;
+	/* roles: the message roles the API takes (NULL: every role);
+	 * system_first: it takes system messages only before the others. */
+	const char *const *roles;
+	bool system_first;
 	/* build: the JSON body for case c on target t (http: the rendered body
 	 * template); NULL and *err on failure. */
 	char *(*build)(const struct target *t, const struct suite_case *c,
@@ -63,16 +70,27 @@ struct provider {
 	/* plain_text: whether a 2xx reply that is not JSON is t's plain-text
 	 * answer (its content is the body) rather than an error; NULL: never. */
 	bool (*plain_text)(const struct target *t);
+	/* judge_build: the judge's request body with these system and user
+	 * messages and j's model, temperature and max_tokens; NULL: the judge
+	 * cannot use this API. */
+	char *(*judge_build)(const struct judge_config *j, const char *system, const char *user);
+	/* judge_refusal: how the judge's parsed reply r refuses to judge, or
+	 * NULL when it does not: the judge's own words (borrowed from r; *quote
+	 * is set) or the API's mark of a refusal ("stop_reason refusal").  NULL:
+	 * the API has no refusal of its own. */
+	const char *(*judge_refusal)(const struct reply *r, bool *quote);
 };
 
-extern const struct provider provider_openai_chat;
-extern const struct provider provider_anthropic_messages;
-extern const struct provider provider_http;
-
-/* provider_table: every provider, NULL-terminated. */
+/* provider_table: every provider, NULL-terminated; the first is the
+ * default api. */
 extern const struct provider *const provider_table[];
 
 const struct provider *provider_find(const char *name);
+
+/* provider_role_fault: why api p cannot send a message of role, or NULL;
+ * after_others: messages of other roles than system come before it.  The
+ * caller frees the reason. */
+char *provider_role_fault(const struct provider *p, const char *role, bool after_others);
 
 /* provider_parse_reply: parse raw into r->json (when JSON) and, for a 2xx,
  * let t's provider extract content and tool calls.  -1 and *err when the
@@ -108,6 +126,9 @@ char *provider_json_text(const cJSON *j);
 /* provider_merge_request: copy every member of request (an object; anything
  * else is ignored) into body, replacing members of the same name. */
 void provider_merge_request(cJSON *body, const cJSON *request);
+
+/* provider_message: a {"role", "content"} message. */
+cJSON *provider_message(const char *role, const char *content);
 
 /* reply_add_tool_call: append a tool call to r.  args is the arguments as
  * the API gave them: a string is taken as JSON text (arguments is NULL when

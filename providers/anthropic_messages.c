@@ -7,7 +7,10 @@
 #include "suite/suite.h"
 #include "util.h"
 
+/* max_tokens, which the API requires, when the request or the judge sets none. */
 #define ANTHROPIC_MAX_TOKENS 1024
+
+extern const struct provider provider_anthropic_messages;
 
 /* add_text: append the text of a message content (a string or an array of
  * text blocks) to b. */
@@ -28,8 +31,8 @@ static void add_text(struct buf *b, const cJSON *content)
 }
 
 /* anthropic_build: {"model", "max_tokens", "system", "messages", ...request}:
- * system messages move to "system", joined by blank lines.  The API has no
- * tool role, so such a message fails the build (suite_load() refuses it for
+ * system messages move to "system", joined by blank lines.  A role the API
+ * does not take fails the build (suite_load() refuses it for
  * anthropic-messages targets, as it does a system message after others). */
 static char *anthropic_build(const struct target *t, const struct suite_case *c,
 			     const struct tmpl_ctx *ctx, char **err)
@@ -45,8 +48,13 @@ static char *anthropic_build(const struct target *t, const struct suite_case *c,
 	cJSON_ArrayForEach(m, c->messages) {
 		const cJSON *role = cJSON_GetObjectItemCaseSensitive(m, "role");
 
-		if (cJSON_IsString(role) && strcmp(role->valuestring, "tool") == 0) {
-			*err = xstrdup("role 'tool' is not supported by api anthropic-messages");
+		/* Late system messages are merged all the same. */
+		char *fault = cJSON_IsString(role) ? provider_role_fault(&provider_anthropic_messages,
+									 role->valuestring, false)
+						   : NULL;
+
+		if (fault) {
+			*err = fault;
 			cJSON_Delete(messages);
 			goto out;
 		}
@@ -117,12 +125,50 @@ static int anthropic_parse(const struct target *t, struct reply *r, char **err)
 	return 0;
 }
 
+/* anthropic_judge_build: the system text in "system", the user message, and
+ * the judge's max_tokens (the API requires one) and temperature. */
+static char *anthropic_judge_build(const struct judge_config *j, const char *system,
+				   const char *user)
+{
+	cJSON *body = cJSON_CreateObject();
+	cJSON *messages = cJSON_CreateArray();
+	char *text;
+
+	if (j->model)
+		cJSON_AddStringToObject(body, "model", j->model);
+	cJSON_AddStringToObject(body, "system", system);
+	cJSON_AddItemToArray(messages, provider_message("user", user));
+	cJSON_AddItemToObject(body, "messages", messages);
+	cJSON_AddNumberToObject(body, "max_tokens",
+				j->max_tokens > 0 ? j->max_tokens : ANTHROPIC_MAX_TOKENS);
+	cJSON_AddNumberToObject(body, "temperature", j->temperature);
+	text = provider_json_text(body);
+	cJSON_Delete(body);
+	return text;
+}
+
+/* anthropic_judge_refusal: stop_reason "refusal". */
+static const char *anthropic_judge_refusal(const struct reply *r, bool *quote)
+{
+	const cJSON *stop = cJSON_GetObjectItemCaseSensitive(r->json, "stop_reason");
+
+	*quote = false;
+	if (cJSON_IsString(stop) && strcmp(stop->valuestring, "refusal") == 0)
+		return "stop_reason refusal";
+	return NULL;
+}
+
 static const char *const anthropic_headers[] = {"anthropic-version: 2023-06-01", NULL};
+static const char *const anthropic_roles[] = {"system", "user", "assistant", NULL};
 
 const struct provider provider_anthropic_messages = {
 	.name = "anthropic-messages",
 	.headers = anthropic_headers,
+	.roles = anthropic_roles,
+	.system_first = true,
 	.build = anthropic_build,
 	.parse = anthropic_parse,
 	.api_error = provider_api_error,
+	.judge_build = anthropic_judge_build,
+	.judge_refusal = anthropic_judge_refusal,
 };

@@ -126,6 +126,43 @@ static int openai_parse(const struct target *t, struct reply *r, char **err)
 	return openai_tool_calls(msg, r, err);
 }
 
+/* openai_judge_build: the system and user messages, the judge's temperature
+ * and max_tokens (when set), and a JSON object answer. */
+static char *openai_judge_build(const struct judge_config *j, const char *system,
+				const char *user)
+{
+	cJSON *body = cJSON_CreateObject();
+	cJSON *messages = cJSON_CreateArray();
+	cJSON *format;
+	char *text;
+
+	if (j->model)
+		cJSON_AddStringToObject(body, "model", j->model);
+	cJSON_AddItemToArray(messages, provider_message("system", system));
+	cJSON_AddItemToArray(messages, provider_message("user", user));
+	cJSON_AddItemToObject(body, "messages", messages);
+	cJSON_AddNumberToObject(body, "temperature", j->temperature);
+	if (j->max_tokens > 0)
+		cJSON_AddNumberToObject(body, "max_tokens", j->max_tokens);
+	format = cJSON_AddObjectToObject(body, "response_format");
+	cJSON_AddStringToObject(format, "type", "json_object");
+	text = provider_json_text(body);
+	cJSON_Delete(body);
+	return text;
+}
+
+/* openai_judge_refusal: choices[0].message.refusal, when it says something. */
+static const char *openai_judge_refusal(const struct reply *r, bool *quote)
+{
+	const cJSON *choices = cJSON_GetObjectItemCaseSensitive(r->json, "choices");
+	const cJSON *msg = cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(choices, 0),
+							   "message");
+	const cJSON *refusal = cJSON_GetObjectItemCaseSensitive(msg, "refusal");
+
+	*quote = true;
+	return cJSON_IsString(refusal) && refusal->valuestring[0] ? refusal->valuestring : NULL;
+}
+
 static const char *const openai_headers[] = {NULL};
 
 const struct provider provider_openai_chat = {
@@ -134,4 +171,6 @@ const struct provider provider_openai_chat = {
 	.build = openai_build,
 	.parse = openai_parse,
 	.api_error = provider_api_error,
+	.judge_build = openai_judge_build,
+	.judge_refusal = openai_judge_refusal,
 };

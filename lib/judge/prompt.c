@@ -17,7 +17,6 @@
 #include "suite/suite.h"
 #include "util.h"
 
-#define ANTHROPIC_MAX_TOKENS 1024
 /* Bytes the search for the last verdict object may scan, on top of 32 per
  * byte of text: unbalanced or deeply nested braces stop it there. */
 #define VERDICT_SCAN_MIN (4 * 1024 * 1024)
@@ -259,43 +258,6 @@ char *judge_prompt_user(const struct judge_prompt *p)
 	}
 	free(calls);
 	return buf_detach(&b, NULL);
-}
-
-static cJSON *message(const char *role, const char *content)
-{
-	cJSON *m = cJSON_CreateObject();
-	cJSON_AddStringToObject(m, "role", role);
-	cJSON_AddStringToObject(m, "content", content);
-	return m;
-}
-
-char *judge_prompt_body(const struct judge_config *j, const char *system, const char *user)
-{
-	bool anthropic = j->provider && strcmp(j->provider->name, "anthropic-messages") == 0;
-	cJSON *body = cJSON_CreateObject();
-	cJSON *messages = cJSON_CreateArray();
-	if (j->model)
-		cJSON_AddStringToObject(body, "model", j->model);
-	if (anthropic) {
-		cJSON_AddStringToObject(body, "system", system);
-		cJSON_AddItemToArray(messages, message("user", user));
-		cJSON_AddItemToObject(body, "messages", messages);
-		cJSON_AddNumberToObject(body, "max_tokens",
-					j->max_tokens > 0 ? j->max_tokens : ANTHROPIC_MAX_TOKENS);
-		cJSON_AddNumberToObject(body, "temperature", j->temperature);
-	} else {
-		cJSON_AddItemToArray(messages, message("system", system));
-		cJSON_AddItemToArray(messages, message("user", user));
-		cJSON_AddItemToObject(body, "messages", messages);
-		cJSON_AddNumberToObject(body, "temperature", j->temperature);
-		if (j->max_tokens > 0)
-			cJSON_AddNumberToObject(body, "max_tokens", j->max_tokens);
-		cJSON *format = cJSON_AddObjectToObject(body, "response_format");
-		cJSON_AddStringToObject(format, "type", "json_object");
-	}
-	char *text = provider_json_text(body);
-	cJSON_Delete(body);
-	return text;
 }
 
 /* object_end: the index just past the balanced JSON-looking object that

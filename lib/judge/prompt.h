@@ -20,7 +20,6 @@
 #include <stddef.h>
 
 struct grader;
-struct judge_config;
 struct tool_call;
 
 #define JUDGE_PROMPT_VERSION "judge-v1"
@@ -73,10 +72,6 @@ char *judge_prompt_user(const struct judge_prompt *p);
 /* judge_prompt_tool_calls: the tool calls as the prompt shows them, one
  * "name ARGUMENTS-JSON" per line, or "(none)". */
 char *judge_prompt_tool_calls(const struct tool_call *calls, size_t n);
-
-/* judge_prompt_body: the JSON request body for j's API (openai-chat or
- * anthropic-messages) with these messages. */
-char *judge_prompt_body(const struct judge_config *j, const char *system, const char *user);
 
 struct redact;
 

@@ -33,7 +33,6 @@ static const char *const reply_keys[] = {"content", "tool_calls", NULL};
 static const char *const judge_keys[] = {
 	"url", "api", "model", "headers", "temperature", "max_tokens", "timeout", NULL,
 };
-static const char *const judge_apis[] = {"openai-chat", "anthropic-messages", NULL};
 static const char *const stratum_keys[] = {"description", "expect", "cases", NULL};
 static const char *const case_keys[] = {
 	"id", "input", "messages", "request", "vars", "repeat", "threshold", "timeout", "expect",
@@ -406,20 +405,21 @@ static int load_headers(struct loader *L, const struct ynode *n, unsigned allowe
 	return 0;
 }
 
-/* api: one of provider_table[] (of only, when not NULL). */
-static int get_api(const struct ynode *v, const char *key, const char *const *only,
-		   const struct provider **out, char **err)
+/* api: one of provider_table[] (for the judge, one that can judge); none
+ * given is the table's first. */
+static int get_api(const struct ynode *n, bool judge, const struct provider **out, char **err)
 {
+	const struct ynode *v = ynode_get(n, "api");
 	const char *names[16];
-	size_t n = 0;
-	if (only) {
-		for (; only[n] && n + 1 < ARRAY_SIZE(names); n++)
-			names[n] = only[n];
-	} else {
-		for (; provider_table[n] && n + 1 < ARRAY_SIZE(names); n++)
-			names[n] = provider_table[n]->name;
+	size_t count = 0;
+	if (!v) {
+		*out = provider_table[0];
+		return 0;
 	}
-	names[n] = NULL;
+	for (size_t i = 0; provider_table[i] && count + 1 < ARRAY_SIZE(names); i++)
+		if (!judge || provider_table[i]->judge_build)
+			names[count++] = provider_table[i]->name;
+	names[count] = NULL;
 	if (is_text(v)) {
 		for (size_t i = 0; names[i]; i++) {
 			if (strcmp(v->str, names[i]) == 0 && (*out = provider_find(names[i])))
@@ -428,10 +428,10 @@ static int get_api(const struct ynode *v, const char *key, const char *const *on
 	}
 	char *list = util_join(names, ", ");
 	const char *hint = is_text(v) ? util_suggest(v->str, names) : NULL;
-	if (only && is_text(v) && provider_find(v->str))
+	if (judge && is_text(v) && provider_find(v->str))
 		*err = ynode_error(v, "the judge cannot use api '%.64s' (one of: %s)", v->str, list);
 	else if (!is_text(v))
-		*err = ynode_error(v, "'%s' must be one of: %s", key, list);
+		*err = ynode_error(v, "'api' must be one of: %s", list);
 	else if (hint)
 		*err = ynode_error(v, "unknown api '%.64s' (did you mean '%s'? one of: %s)", v->str,
 				   hint, list);
@@ -522,13 +522,8 @@ static int load_target(struct loader *L, enum side side, const struct ynode *n, 
 	L->user = (enum suite_user)side;
 	if (need_map(n, what, err) < 0 || ynode_check_keys(n, target_keys, where, err) < 0)
 		goto out;
-	if ((v = ynode_get(n, "api"))) {
-		if (get_api(v, "api", NULL, &t->provider, err) < 0)
-			goto out;
-	} else if (!(t->provider = provider_find("openai-chat"))) {
-		*err = ynode_error(n, "api 'openai-chat' is not available");
+	if (get_api(n, false, &t->provider, err) < 0)
 		goto out;
-	}
 	const char *override = L->opts ? L->opts->target_url[side] : NULL;
 	v = ynode_get(n, "url");
 	if (override) {
@@ -597,13 +592,8 @@ static int load_judge(struct loader *L, const struct ynode *n, char **err)
 	L->user = SUITE_USER_JUDGE;
 	if (need_map(n, "'judge'", err) < 0 || ynode_check_keys(n, judge_keys, "in judge", err) < 0)
 		return -1;
-	if ((v = ynode_get(n, "api"))) {
-		if (get_api(v, "api", judge_apis, &j->provider, err) < 0)
-			return -1;
-	} else if (!(j->provider = provider_find("openai-chat"))) {
-		*err = ynode_error(n, "api 'openai-chat' is not available");
+	if (get_api(n, true, &j->provider, err) < 0)
 		return -1;
-	}
 	const char *override = L->opts ? L->opts->judge_url : NULL;
 	if (override) {
 		j->url = xstrdup(override);
@@ -850,22 +840,6 @@ static int load_vars(struct loader *L, struct suite_case *c, const struct ynode 
 	return 0;
 }
 
-/* api_role_fault: why a target of api p cannot send a message of role
- * after the messages before it, or NULL.  The Anthropic Messages API has no
- * tool role (tool results are user content blocks) and takes system text
- * only before the conversation. */
-static const char *api_role_fault(const struct provider *p, const char *role, bool after_others)
-{
-	if (p != &provider_anthropic_messages)
-		return NULL;
-	if (strcmp(role, "tool") == 0)
-		return "role 'tool' is not supported by api anthropic-messages";
-	if (strcmp(role, "system") == 0 && after_others)
-		return "api anthropic-messages takes system messages only before the others "
-		       "(move it to the start)";
-	return NULL;
-}
-
 /* messages: rendered into c->messages; c->input is the last user message. */
 static int load_messages(struct loader *L, struct suite_case *c, const struct ynode *n,
 			 const struct tmpl_ctx *ctx, char **err)
@@ -908,12 +882,13 @@ static int load_messages(struct loader *L, struct suite_case *c, const struct yn
 			return -1;
 		}
 		for (int side = 0; side < SIDE__COUNT; side++) {
-			const char *fault = api_role_fault(s->targets[side].provider, role->str,
-							   after_others);
+			char *fault = provider_role_fault(s->targets[side].provider, role->str,
+							  after_others);
 			if (!fault)
 				continue;
 			*err = ynode_error(role, "%s (target '%s', message %zu of case '%s')",
 					   fault, side_name(side), i + 1, c->id);
+			free(fault);
 			return -1;
 		}
 		after_others = after_others || strcmp(role->str, "system") != 0;

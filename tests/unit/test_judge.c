@@ -52,8 +52,8 @@ static int setup(void **state)
 	(void)state;
 	setenv("TEST_JUDGE_URL", "http://127.0.0.1:9", 1);
 	setenv("TEST_JUDGE_TOKEN", "sekret-token-123", 1);
-	openai_judge = judge_cfg(&provider_openai_chat);
-	anthropic_judge = judge_cfg(&provider_anthropic_messages);
+	openai_judge = judge_cfg(provider_find("openai-chat"));
+	anthropic_judge = judge_cfg(provider_find("anthropic-messages"));
 	return 0;
 }
 

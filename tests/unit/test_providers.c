@@ -46,6 +46,16 @@ static void set_body(struct reply *r, long status, const char *body, size_t len)
 	r->raw_len = len;
 }
 
+/* api: the provider named name, which must exist. */
+static const struct provider *api(const char *name)
+{
+	const struct provider *p = provider_find(name);
+
+	if (!p)
+		fail_msg("no api '%s'", name);
+	return p;
+}
+
 static struct target target_for(const struct provider *p)
 {
 	struct target t;
@@ -90,23 +100,48 @@ static void test_table(void **state)
 {
 	size_t n = 0;
 
+	static const char *const names[] = {"openai-chat", "anthropic-messages", "http"};
+
 	for (; provider_table[n]; n++)
 		assert_ptr_equal(provider_find(provider_table[n]->name), provider_table[n]);
-	assert_int_equal(n, 3);
-	assert_ptr_equal(provider_find("openai-chat"), &provider_openai_chat);
-	assert_ptr_equal(provider_find("anthropic-messages"), &provider_anthropic_messages);
-	assert_ptr_equal(provider_find("http"), &provider_http);
+	assert_int_equal(n, ARRAY_SIZE(names));
+	for (size_t i = 0; i < ARRAY_SIZE(names); i++)
+		assert_string_equal(provider_table[i]->name, names[i]);
 	assert_null(provider_find("openai"));
 	assert_null(provider_find(NULL));
-	assert_null(provider_openai_chat.headers[0]);
-	assert_string_equal(provider_anthropic_messages.headers[0],
+	assert_null(api("openai-chat")->headers[0]);
+	assert_string_equal(api("anthropic-messages")->headers[0],
 			    "anthropic-version: 2023-06-01");
-	assert_null(provider_anthropic_messages.headers[1]);
+	assert_null(api("anthropic-messages")->headers[1]);
+	/* The judge can use the APIs that build its request. */
+	assert_non_null(api("openai-chat")->judge_build);
+	assert_non_null(api("anthropic-messages")->judge_build);
+	assert_null(api("http")->judge_build);
+}
+
+/* Which roles an API takes, and where, comes from its table entry. */
+static void test_role_fault(void **state)
+{
+	const struct provider *anthropic = api("anthropic-messages");
+	char *why;
+
+	why = provider_role_fault(anthropic, "tool", false);
+	assert_string_equal(why, "role 'tool' is not supported by api anthropic-messages");
+	free(why);
+	why = provider_role_fault(anthropic, "system", true);
+	assert_string_equal(why, "api anthropic-messages takes system messages only before the "
+				 "others (move it to the start)");
+	free(why);
+	assert_null(provider_role_fault(anthropic, "system", false));
+	assert_null(provider_role_fault(anthropic, "assistant", true));
+	assert_null(provider_role_fault(api("openai-chat"), "tool", true));
+	assert_null(provider_role_fault(api("openai-chat"), "system", true));
+	assert_null(provider_role_fault(api("http"), "tool", true));
 }
 
 static void test_openai_text(void **state)
 {
-	struct target t = target_for(&provider_openai_chat);
+	struct target t = target_for(api("openai-chat"));
 	struct reply r;
 	char *err = NULL;
 
@@ -122,7 +157,7 @@ static void test_openai_text(void **state)
 
 static void test_openai_tool_calls(void **state)
 {
-	struct target t = target_for(&provider_openai_chat);
+	struct target t = target_for(api("openai-chat"));
 	struct reply r;
 	char *err = NULL;
 	const cJSON *emails;
@@ -148,7 +183,7 @@ static void test_openai_tool_calls(void **state)
 
 static void test_openai_content_parts(void **state)
 {
-	struct target t = target_for(&provider_openai_chat);
+	struct target t = target_for(api("openai-chat"));
 	struct reply r;
 	char *err = NULL;
 
@@ -160,7 +195,7 @@ static void test_openai_content_parts(void **state)
 
 static void test_openai_function_call(void **state)
 {
-	struct target t = target_for(&provider_openai_chat);
+	struct target t = target_for(api("openai-chat"));
 	struct reply r;
 	char *err = NULL;
 
@@ -176,7 +211,7 @@ static void test_openai_function_call(void **state)
 
 static void test_openai_bad_arguments(void **state)
 {
-	struct target t = target_for(&provider_openai_chat);
+	struct target t = target_for(api("openai-chat"));
 	struct reply r;
 	char *err = NULL;
 
@@ -191,7 +226,7 @@ static void test_openai_bad_arguments(void **state)
 
 static void test_openai_no_choices(void **state)
 {
-	struct target t = target_for(&provider_openai_chat);
+	struct target t = target_for(api("openai-chat"));
 	struct reply r;
 	char *err = NULL;
 
@@ -211,7 +246,7 @@ static void test_openai_no_choices(void **state)
 
 static void test_openai_errors(void **state)
 {
-	struct target t = target_for(&provider_openai_chat);
+	struct target t = target_for(api("openai-chat"));
 	struct reply r;
 	char *err = NULL;
 
@@ -250,7 +285,7 @@ static void test_openai_errors(void **state)
 
 static void test_anthropic_reply(void **state)
 {
-	struct target t = target_for(&provider_anthropic_messages);
+	struct target t = target_for(api("anthropic-messages"));
 	struct reply r;
 	char *err = NULL;
 	cJSON *input, *raw;
@@ -279,7 +314,7 @@ static void test_anthropic_reply(void **state)
 
 static void test_anthropic_error(void **state)
 {
-	struct target t = target_for(&provider_anthropic_messages);
+	struct target t = target_for(api("anthropic-messages"));
 	struct reply r;
 	char *err = NULL;
 
@@ -307,7 +342,7 @@ static void test_anthropic_error(void **state)
 
 static void test_http_custom(void **state)
 {
-	struct target t = target_for(&provider_http);
+	struct target t = target_for(api("http"));
 	char content[] = "/reply/text", calls[] = "/trace/tool_calls";
 	struct reply r;
 	char *err = NULL;
@@ -343,7 +378,7 @@ static void test_http_custom(void **state)
 
 static void test_http_pointers(void **state)
 {
-	struct target t = target_for(&provider_http);
+	struct target t = target_for(api("http"));
 	char number[] = "/reply/confidence", object[] = "/trace/tool_calls/2",
 	     missing[] = "/reply/txt", text[] = "/reply/text", notarray[] = "/reply";
 	struct reply r;
@@ -390,7 +425,7 @@ static void test_http_pointers(void **state)
 
 static void test_http_plain_text(void **state)
 {
-	struct target t = target_for(&provider_http);
+	struct target t = target_for(api("http"));
 	char text[] = "/reply/text", empty[] = "";
 	struct reply r;
 	char *err = NULL;
@@ -436,7 +471,7 @@ static void parse_body(const struct target *t, struct reply *r, const char *body
  * a tool call's arguments after it, must still reach the graders. */
 static void test_nul_escapes(void **state)
 {
-	struct target t = target_for(&provider_openai_chat);
+	struct target t = target_for(api("openai-chat"));
 	char content[] = "/reply/text", calls[] = "/calls";
 	const cJSON *a;
 	struct reply r;
@@ -451,7 +486,7 @@ static void test_nul_escapes(void **state)
 	assert_non_null(strstr(r.raw, HIDDEN)); /* raw stays as received */
 	reply_release(&r);
 
-	t = target_for(&provider_anthropic_messages);
+	t = target_for(api("anthropic-messages"));
 	parse_body(&t, &r, "{\"type\":\"message\",\"content\":[{\"type\":\"text\",\"text\":\""
 		   HIDDEN "\"},{\"type\":\"tool_use\",\"id\":\"t1\",\"name\":\"f\",\"input\":"
 		   "{\"a\":\"x\\u0000y\"}}]}");
@@ -462,7 +497,7 @@ static void test_nul_escapes(void **state)
 	assert_non_null(strstr(r.tool_calls[0].arguments_raw, "x\xef\xbf\xbdy"));
 	reply_release(&r);
 
-	t = target_for(&provider_http);
+	t = target_for(api("http"));
 	t.reply_content = content;
 	t.reply_tool_calls = calls;
 	parse_body(&t, &r, "{\"reply\":{\"text\":\"" HIDDEN "\"},\"calls\":[{\"name\":"
@@ -497,8 +532,8 @@ static void test_raw_nul(void **state)
 	static const char body[] = "{\"choices\":[{\"message\":{\"role\":\"assistant\","
 				   "\"content\":\"ok\0 your SSN is 123-45-6789\"}}]}";
 	static const char plain[] = "ok\0 your SSN is 123-45-6789";
-	const struct provider *json_apis[] = {&provider_openai_chat, &provider_anthropic_messages,
-					      &provider_http};
+	const struct provider *json_apis[] = {api("openai-chat"), api("anthropic-messages"),
+					      api("http")};
 	char pointer[] = "/choices/0/message/content";
 	struct reply r;
 	char *err = NULL;
@@ -513,7 +548,7 @@ static void test_raw_nul(void **state)
 		reply_release(&r);
 	}
 
-	struct target t = target_for(&provider_http);
+	struct target t = target_for(api("http"));
 	set_body(&r, 200, plain, sizeof(plain) - 1);
 	assert_int_equal(provider_parse_reply(&t, &r, &err), 0);
 	assert_int_equal(r.content_len, sizeof(plain) - 1);
@@ -523,7 +558,7 @@ static void test_raw_nul(void **state)
 
 static void test_not_json(void **state)
 {
-	struct target t = target_for(&provider_openai_chat);
+	struct target t = target_for(api("openai-chat"));
 	static const char sse[] = "data: {\"choices\":[]}\n\ndata: [DONE]\n\n";
 	struct reply r;
 	char *err = NULL;
@@ -558,7 +593,7 @@ static void test_not_json(void **state)
 
 static void test_truncated(void **state)
 {
-	struct target t = target_for(&provider_openai_chat);
+	struct target t = target_for(api("openai-chat"));
 	struct reply r, whole;
 	char *err = NULL;
 	size_t len;
@@ -709,7 +744,7 @@ static void test_api_error_shapes(void **state)
 
 static void test_api_error_capped(void **state)
 {
-	struct target t = target_for(&provider_openai_chat);
+	struct target t = target_for(api("openai-chat"));
 	struct buf b;
 	struct reply r;
 	char *err = NULL, *body;
@@ -785,7 +820,7 @@ static void test_errors_mask_secrets(void **state)
 		{200, "{\"choices\": tok\tsecret-99 junk",
 		 "reply is not JSON: invalid JSON at byte 12 near '" REDACT_MASK " junk'"},
 	};
-	struct target t = target_for(&provider_openai_chat);
+	struct target t = target_for(api("openai-chat"));
 	struct redact rd = {0};
 	redact_add_url(&rd, "http://canary:p%24sw0rd%09x@127.0.0.1/");
 	redact_add(&rd, "tok\tsecret-99");
@@ -853,7 +888,7 @@ static void case_release(struct suite_case *c)
 
 static void test_build_openai(void **state)
 {
-	struct target t = target_for(&provider_openai_chat);
+	struct target t = target_for(api("openai-chat"));
 	char model[] = "calendar-agent";
 	struct suite_case c;
 	struct tmpl_ctx ctx = {.allowed = TMPL_TARGET};
@@ -865,7 +900,7 @@ static void test_build_openai(void **state)
 		"{\"temperature\":0,\"tools\":[{\"type\":\"function\",\"function\":{\"name\":"
 		"\"create_event\"}}],\"model\":\"pinned-model\"}");
 	t.model = model;
-	text = provider_openai_chat.build(&t, &c, &ctx, &err);
+	text = api("openai-chat")->build(&t, &c, &ctx, &err);
 	assert_non_null(text);
 	assert_null(strchr(text, '\n'));
 	body = cJSON_Parse(text);
@@ -884,11 +919,11 @@ static void test_build_openai(void **state)
 	/* No model and no request: just the messages. */
 	case_of(&c, "[{\"role\":\"user\",\"content\":\"hi\"}]", NULL);
 	t.model = NULL;
-	text = provider_openai_chat.build(&t, &c, &ctx, &err);
+	text = api("openai-chat")->build(&t, &c, &ctx, &err);
 	assert_string_equal(text, "{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}");
 	free(text);
 	t.model = model;
-	text = provider_openai_chat.build(&t, &c, &ctx, &err);
+	text = api("openai-chat")->build(&t, &c, &ctx, &err);
 	assert_string_equal(text, "{\"model\":\"calendar-agent\",\"messages\":[{\"role\":\"user\","
 				  "\"content\":\"hi\"}]}");
 	free(text);
@@ -897,7 +932,7 @@ static void test_build_openai(void **state)
 
 static void test_build_anthropic(void **state)
 {
-	struct target t = target_for(&provider_anthropic_messages);
+	struct target t = target_for(api("anthropic-messages"));
 	static const int kept[] = {1, 3, 4};
 	char model[] = "claude-3-5-sonnet-20241022";
 	struct suite_case c;
@@ -913,7 +948,7 @@ static void test_build_anthropic(void **state)
 		    "{\"role\":\"user\",\"content\":\"Tomorrow 10:00\"}]",
 		"{\"temperature\":0.2}");
 	t.model = model;
-	text = provider_anthropic_messages.build(&t, &c, &ctx, &err);
+	text = api("anthropic-messages")->build(&t, &c, &ctx, &err);
 	body = cJSON_Parse(text);
 	assert_non_null(body);
 	assert_string_equal(cJSON_GetObjectItem(body, "model")->valuestring, model);
@@ -934,7 +969,7 @@ static void test_build_anthropic(void **state)
 	/* The API has no tool role: the build says so rather than send it. */
 	case_of(&c, "[{\"role\":\"user\",\"content\":\"hi\"},"
 		    "{\"role\":\"tool\",\"content\":\"42\"}]", NULL);
-	assert_null(provider_anthropic_messages.build(&t, &c, &ctx, &err));
+	assert_null(api("anthropic-messages")->build(&t, &c, &ctx, &err));
 	assert_string_equal(err, "role 'tool' is not supported by api anthropic-messages");
 	free(err);
 	err = NULL;
@@ -942,7 +977,7 @@ static void test_build_anthropic(void **state)
 
 	/* No system message: no "system"; the request's max_tokens wins. */
 	case_of(&c, "[{\"role\":\"user\",\"content\":\"hi\"}]", "{\"max_tokens\":256}");
-	text = provider_anthropic_messages.build(&t, &c, &ctx, &err);
+	text = api("anthropic-messages")->build(&t, &c, &ctx, &err);
 	body = cJSON_Parse(text);
 	assert_null(cJSON_GetObjectItem(body, "system"));
 	assert_int_equal(cJSON_GetObjectItem(body, "max_tokens")->valueint, 256);
@@ -954,7 +989,7 @@ static void test_build_anthropic(void **state)
 
 static void test_build_http(void **state)
 {
-	struct target t = target_for(&provider_http);
+	struct target t = target_for(api("http"));
 	struct suite_case c;
 	struct tmpl_ctx ctx = {.allowed = TMPL_TARGET, .input = "What is your refund window?",
 			       .case_id = "refund-window", .stratum = "prompt"};
@@ -966,7 +1001,7 @@ static void test_build_http(void **state)
 	t.body = cJSON_Parse("{\"session\":\"canary-${case.id}\",\"message\":\"${input}\","
 			     "\"history\":\"${messages}\",\"meta\":{\"stratum\":\"${stratum}\","
 			     "\"n\":3}}");
-	text = provider_http.build(&t, &c, &ctx, &err);
+	text = api("http")->build(&t, &c, &ctx, &err);
 	assert_non_null(text);
 	body = cJSON_Parse(text);
 	assert_string_equal(cJSON_GetObjectItem(body, "session")->valuestring,
@@ -982,7 +1017,7 @@ static void test_build_http(void **state)
 
 	/* The default body. */
 	t.body = NULL;
-	text = provider_http.build(&t, &c, &ctx, &err);
+	text = api("http")->build(&t, &c, &ctx, &err);
 	body = cJSON_Parse(text);
 	assert_string_equal(cJSON_GetObjectItem(body, "input")->valuestring,
 			    "What is your refund window?");
@@ -992,7 +1027,7 @@ static void test_build_http(void **state)
 
 	/* A template error is the build's error. */
 	t.body = cJSON_Parse("{\"x\":\"${nope}\"}");
-	assert_null(provider_http.build(&t, &c, &ctx, &err));
+	assert_null(api("http")->build(&t, &c, &ctx, &err));
 	assert_non_null(err);
 	free(err);
 	cJSON_Delete(t.body);
@@ -1001,7 +1036,7 @@ static void test_build_http(void **state)
 
 static void test_reply_release(void **state)
 {
-	struct target t = target_for(&provider_openai_chat);
+	struct target t = target_for(api("openai-chat"));
 	struct reply r, zero;
 	char *err = NULL;
 
@@ -1030,6 +1065,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_table),
+		cmocka_unit_test(test_role_fault),
 		cmocka_unit_test(test_openai_text),
 		cmocka_unit_test(test_openai_tool_calls),
 		cmocka_unit_test(test_openai_content_parts),
