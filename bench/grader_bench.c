@@ -59,7 +59,8 @@ int main(int argc, char **argv)
 	const struct suite_case *c = &s->strata[0].cases[0];
 	struct reply r = {.status = 200, .raw = xstrdup(reply_text), .raw_len = strlen(reply_text),
 			  .latency_ms = 120};
-	if (provider_parse_reply(&s->targets[SIDE_PROD], &r, &err) < 0) {
+	const struct target *t = &s->targets[SIDE_PROD];
+	if (provider_parse_reply(t->provider, t->priv, &r, &err) < 0) {
 		fprintf(stderr, "%s\n", err);
 		return 1;
 	}

@@ -23,8 +23,8 @@ static const char grade_help[] =
 	"  --reply FILE          the raw response body; '-' reads stdin (required)\n"
 	"  --target SIDE         read the reply as target SIDE's API does (eval or\n"
 	"                        prod; default prod)\n"
-	"  --api API             read it as openai-chat, anthropic-messages or http\n"
-	"                        instead (http uses the target's reply pointers)\n"
+	"  --api API             read it as another api: instead; one that takes\n"
+	"                        target options (http) needs a target of that api\n"
 	"  --status N            the HTTP status the reply came with (default 200)\n"
 	"  --latency DURATION    the latency to grade max_latency against (default 0)\n"
 	"  --max-reply SIZE      largest reply accepted (default 8MiB)\n"
@@ -107,7 +107,8 @@ out:
 
 static int cmd_grade(int argc, char **argv)
 {
-	const char *reply_path = NULL, *api = NULL, *cache_path = NULL;
+	const char *reply_path = NULL, *cache_path = NULL;
+	const struct provider *api = NULL;
 	struct suite_filter filter = {0};
 	struct suite_options so = {
 		.target_url = {"http://127.0.0.1/", "http://127.0.0.1/"},
@@ -140,12 +141,14 @@ static int cmd_grade(int argc, char **argv)
 			}
 			break;
 		case OPT_API:
-			if (!provider_find(p.arg)) {
-				cmd_error("unknown --api '%s' (openai-chat, anthropic-messages, "
-					  "http)", p.arg);
+			if (!(api = provider_find(p.arg))) {
+				const char **names = provider_names(false);
+				char *list = util_join(names, ", ");
+				cmd_error("unknown --api '%s' (%s)", p.arg, list);
+				free(list);
+				free(names);
 				goto out;
 			}
-			api = p.arg;
 			break;
 		case OPT_STATUS:
 			status = strtol(p.arg, NULL, 10);
@@ -202,14 +205,9 @@ static int cmd_grade(int argc, char **argv)
 	if (cmd_check_env(s, 0, selected) < 0)
 		goto out;
 	struct target *t = &s->targets[side];
-	if (api) {
-		t->provider = provider_find(api);
-		if (strcmp(api, "http") == 0 && !t->reply_content) {
-			cmd_error("--api http needs the %s target to be an http target with "
-				  "reply pointers",
-				  side_name(side));
-			goto out;
-		}
+	if (api && suite_target_set_api(t, api, &err) < 0) {
+		cmd_error("--api %s: %s", api->name, err);
+		goto out;
 	}
 	reply.raw = read_reply(reply_path, max_reply, &reply.raw_len, &err);
 	if (!reply.raw) {

@@ -338,7 +338,6 @@ static void judge_finish(const void *priv, void *callp, const struct http_result
 	const struct judge *p = priv;
 	struct judge_call *jc = callp;
 	const struct provider *api = p->cfg->provider;
-	struct target t = {.provider = api};
 	struct reply r = {0};
 	struct judge_verdict v = {0};
 	const char *refused;
@@ -357,7 +356,7 @@ static void judge_finish(const void *priv, void *callp, const struct http_result
 	r.raw = xstrndup(res->body ? res->body : "", res->body ? res->body_len : 0);
 	r.raw_len = res->body ? res->body_len : 0;
 	r.redact = p->redact;
-	if (provider_parse_reply(&t, &r, &err) < 0) {
+	if (provider_parse_reply(api, NULL, &r, &err) < 0) {
 		if (res->attempts > 1)
 			grade_error(out, "%s (after %d attempts)", err, res->attempts);
 		else

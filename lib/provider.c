@@ -8,7 +8,6 @@
 #include <strings.h>
 
 #include "redact.h"
-#include "suite/suite.h"
 #include "util.h"
 
 /* How much of a body the quota check and the HTML title search look at. */
@@ -27,6 +26,50 @@ const struct provider *provider_find(const char *name)
 		if (strcmp(provider_table[i]->name, name) == 0)
 			return provider_table[i];
 	return NULL;
+}
+
+const char **provider_names(bool judge)
+{
+	size_t n = 0, k = 0;
+	const char **names;
+
+	while (provider_table[n])
+		n++;
+	names = xcalloc(n + 1, sizeof(*names));
+	for (size_t i = 0; i < n; i++)
+		if (!judge || provider_table[i]->judge_build)
+			names[k++] = provider_table[i]->name;
+	return names;
+}
+
+/* free_options: free the values opts stored in priv. */
+static void free_options(const struct provider_option *opts, void *priv)
+{
+	for (const struct provider_option *o = opts; o && o->name; o++) {
+		void *slot = (char *)priv + o->offset;
+
+		switch (o->kind) {
+		case PROVIDER_OPTION_TEMPLATE:
+			cJSON_Delete(*(cJSON **)slot);
+			break;
+		case PROVIDER_OPTION_POINTER:
+			free(*(char **)slot);
+			break;
+		case PROVIDER_OPTION_MAP:
+			free_options(o->sub, priv);
+			break;
+		}
+	}
+}
+
+void provider_priv_free(const struct provider *p, void *priv)
+{
+	if (!priv)
+		return;
+	if (p->release)
+		p->release(priv);
+	free_options(p->options, priv);
+	free(priv);
 }
 
 char *provider_role_fault(const struct provider *p, const char *role, bool after_others)
@@ -522,9 +565,9 @@ out:
 	return j;
 }
 
-int provider_parse_reply(const struct target *t, struct reply *r, char **err)
+int provider_parse_reply(const struct provider *p, const void *priv, struct reply *r,
+			 char **err)
 {
-	const struct provider *p = t->provider;
 	char *why = NULL;
 	int ret = -1;
 
@@ -535,11 +578,11 @@ int provider_parse_reply(const struct target *t, struct reply *r, char **err)
 		*err = p->api_error(r);
 		goto out;
 	}
-	if (!r->json && !(p->plain_text && p->plain_text(t))) {
+	if (!r->json && !(p->plain_text && p->plain_text(priv))) {
 		*err = xasprintf("reply is not JSON: %s", why);
 		goto out;
 	}
-	if (p->parse(t, r, err) < 0)
+	if (p->parse(priv, r, err) < 0)
 		goto out;
 	if (!r->content)
 		r->content = xstrdup("");

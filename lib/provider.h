@@ -6,9 +6,16 @@
  * one file each, and provider_table[] (providers/providers.c) lists them:
  * the API names come from there and nowhere else.
  *
- * Ownership: build() and judge_build() return a body the caller frees;
- * parse() fills the reply's content and tool calls, which the reply owns and
- * reply_release() frees together with raw and json.
+ * Like an mpv audio output, a provider declares the private state a target
+ * of its API holds (priv_size) and the target keys it takes (options[]);
+ * the suite loader allocates that state, reads and checks the options into
+ * it (errors with file:line:col) and calls load().  The provider only
+ * implements.
+ *
+ * Ownership: a target's private state belongs to the target until
+ * provider_priv_free(); build() and judge_build() return a body the caller
+ * frees; parse() fills the reply's content and tool calls, which the reply
+ * owns and reply_release() frees together with raw and json.
  */
 #ifndef CANARY_PROVIDER_H
 #define CANARY_PROVIDER_H
@@ -24,6 +31,7 @@ struct judge_config;
 struct redact;
 struct target;
 struct suite_case;
+struct ynode;
 
 struct tool_call {
 	char *id;            /* NULL when the API gives none */
@@ -48,8 +56,39 @@ struct reply {
 
 void reply_release(struct reply *r);
 
+/* How the suite loader reads an option, and what it stores for it. */
+enum provider_option_kind {
+	/* any YAML value, as JSON whose strings are target templates: cJSON * */
+	PROVIDER_OPTION_TEMPLATE,
+	/* a JSON pointer: char * */
+	PROVIDER_OPTION_POINTER,
+	/* a mapping of the options in sub; it stores nothing itself */
+	PROVIDER_OPTION_MAP,
+};
+
+/* A target key an API takes: an unknown key, a missing required one or a
+ * value of the wrong kind is a suite error with file:line:col. */
+struct provider_option {
+	const char *name;
+	enum provider_option_kind kind;
+	size_t offset;                      /* where the value goes in the private state */
+	bool required;
+	const char *example;                /* POINTER: one an error shows, "/reply/text" */
+	const struct provider_option *sub;  /* MAP: its options, ending with a NULL name */
+};
+
 struct provider {
 	const char *name;      /* the suite's api: value */
+	/* priv_size: the private state of a target of this API (0: none);
+	 * options: its target keys, stored there (NULL: none). */
+	size_t priv_size;
+	const struct provider_option *options;
+	/* load: once the options are read, fill defaults and check them
+	 * together; errors name n, the target's mapping.  NULL: nothing to do. */
+	int (*load)(void *priv, const struct ynode *n, char **err);
+	/* release: free what load added to priv (provider_priv_free() frees
+	 * the options).  NULL: nothing to free. */
+	void (*release)(void *priv);
 	/* headers: fixed headers the API needs ("anthropic-version: ..."), NULL-terminated. */
 	const char *const *headers;
 	/* roles: the message roles the API takes (NULL: every role);
@@ -57,19 +96,21 @@ struct provider {
 	const char *const *roles;
 	bool system_first;
 	/* build: the JSON body for case c on target t (http: the rendered body
-	 * template); NULL and *err on failure. */
+	 * template), t->priv being its private state; NULL and *err on failure. */
 	char *(*build)(const struct target *t, const struct suite_case *c,
 		       const struct tmpl_ctx *ctx, char **err);
 	/* parse: fill r->content and r->tool_calls from r->json / r->raw of a 2xx
-	 * reply; -1 and *err (a reason for an error sample) when the reply does
-	 * not have the API's shape. */
-	int (*parse)(const struct target *t, struct reply *r, char **err);
+	 * reply to a target with private state priv (NULL for the judge); -1
+	 * and *err (a reason for an error sample) when the reply does not have
+	 * the API's shape. */
+	int (*parse)(const void *priv, struct reply *r, char **err);
 	/* api_error: a readable reason for a non-2xx reply ("429 rate_limit_error:
 	 * slow down"); never NULL. */
 	char *(*api_error)(const struct reply *r);
-	/* plain_text: whether a 2xx reply that is not JSON is t's plain-text
-	 * answer (its content is the body) rather than an error; NULL: never. */
-	bool (*plain_text)(const struct target *t);
+	/* plain_text: whether a 2xx reply that is not JSON is the plain-text
+	 * answer (its content is the body) of a target with private state priv,
+	 * rather than an error; NULL: never. */
+	bool (*plain_text)(const void *priv);
 	/* judge_build: the judge's request body with these system and user
 	 * messages and j's model, temperature and max_tokens; NULL: the judge
 	 * cannot use this API. */
@@ -87,15 +128,25 @@ extern const struct provider *const provider_table[];
 
 const struct provider *provider_find(const char *name);
 
+/* provider_names: the names of the table (only those the judge can use,
+ * when judge), NULL-terminated; the caller frees the array. */
+const char **provider_names(bool judge);
+
+/* provider_priv_free: free a target's private state of api p: what
+ * release() frees, then every option (NULL: nothing). */
+void provider_priv_free(const struct provider *p, void *priv);
+
 /* provider_role_fault: why api p cannot send a message of role, or NULL;
  * after_others: messages of other roles than system come before it.  The
  * caller frees the reason. */
 char *provider_role_fault(const struct provider *p, const char *role, bool after_others);
 
 /* provider_parse_reply: parse raw into r->json (when JSON) and, for a 2xx,
- * let t's provider extract content and tool calls.  -1 and *err when the
- * reply cannot be used (not JSON, wrong shape, non-2xx: the API's reason). */
-int provider_parse_reply(const struct target *t, struct reply *r, char **err);
+ * let p extract content and tool calls as for a target with private state
+ * priv (NULL for the judge).  -1 and *err when the reply cannot be used
+ * (not JSON, wrong shape, non-2xx: the API's reason). */
+int provider_parse_reply(const struct provider *p, const void *priv, struct reply *r,
+			 char **err);
 
 /* provider_quota_exhausted: whether a 429 body says the quota is used up
  * (and so retrying cannot help). */

@@ -81,7 +81,7 @@ out:
 }
 
 /* anthropic_parse: the text blocks and tool_use blocks of content[]. */
-static int anthropic_parse(const struct target *t, struct reply *r, char **err)
+static int anthropic_parse(const void *priv, struct reply *r, char **err)
 {
 	const cJSON *type = cJSON_GetObjectItemCaseSensitive(r->json, "type");
 	const cJSON *error = cJSON_GetObjectItemCaseSensitive(r->json, "error");

@@ -2,6 +2,7 @@
  * body template and JSON pointers into the reply. */
 #include "provider.h"
 
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -9,21 +10,50 @@
 #include "suite/suite.h"
 #include "util.h"
 
-/* http_build: the target's body template (or {"input", "messages"}) rendered
- * for the case. */
+/* A target's body template and where its reply holds the answer. */
+struct http {
+	cJSON *body;            /* the body template */
+	char *reply_content;    /* JSON pointer to the text ("": the whole reply) */
+	char *reply_tool_calls; /* JSON pointer to the tool calls, or NULL */
+};
+
+static const struct provider_option http_reply_options[] = {
+	{.name = "content", .kind = PROVIDER_OPTION_POINTER, .required = true,
+	 .offset = offsetof(struct http, reply_content), .example = "/reply/text"},
+	{.name = "tool_calls", .kind = PROVIDER_OPTION_POINTER,
+	 .offset = offsetof(struct http, reply_tool_calls), .example = "/trace/tool_calls"},
+	{.name = NULL},
+};
+
+static const struct provider_option http_options[] = {
+	{.name = "body", .kind = PROVIDER_OPTION_TEMPLATE, .offset = offsetof(struct http, body)},
+	{.name = "reply", .kind = PROVIDER_OPTION_MAP, .required = true,
+	 .sub = http_reply_options},
+	{.name = NULL},
+};
+
+/* http_load: without a body template, {"input": "${input}", "messages":
+ * "${messages}"}. */
+static int http_load(void *priv, const struct ynode *n, char **err)
+{
+	struct http *h = priv;
+
+	if (!h->body) {
+		h->body = cJSON_CreateObject();
+		cJSON_AddStringToObject(h->body, "input", "${input}");
+		cJSON_AddStringToObject(h->body, "messages", "${messages}");
+	}
+	return 0;
+}
+
+/* http_build: the target's body template rendered for the case. */
 static char *http_build(const struct target *t, const struct suite_case *c,
 			const struct tmpl_ctx *ctx, char **err)
 {
-	cJSON *fallback = NULL, *body;
+	const struct http *h = t->priv;
+	cJSON *body = template_render_json(h->body, ctx, err);
 	char *text;
 
-	if (!t->body) {
-		fallback = cJSON_CreateObject();
-		cJSON_AddStringToObject(fallback, "input", "${input}");
-		cJSON_AddStringToObject(fallback, "messages", "${messages}");
-	}
-	body = template_render_json(t->body ? t->body : fallback, ctx, err);
-	cJSON_Delete(fallback);
 	if (!body)
 		return NULL;
 	text = provider_json_text(body);
@@ -31,10 +61,11 @@ static char *http_build(const struct target *t, const struct suite_case *c,
 	return text;
 }
 
-static bool http_plain_text(const struct target *t)
+static bool http_plain_text(const void *priv)
 {
-	return (!t->reply_content || !t->reply_content[0]) &&
-	       (!t->reply_tool_calls || !t->reply_tool_calls[0]);
+	const struct http *h = priv;
+
+	return !h->reply_content[0] && (!h->reply_tool_calls || !h->reply_tool_calls[0]);
 }
 
 /* http_tool_call: one element of the tool calls array, in the OpenAI
@@ -62,9 +93,10 @@ static int http_tool_call(const cJSON *call, size_t i, const char *where, struct
 
 /* http_parse: content at reply_content (the whole body for a plain-text
  * agent) and tool calls at reply_tool_calls. */
-static int http_parse(const struct target *t, struct reply *r, char **err)
+static int http_parse(const void *priv, struct reply *r, char **err)
 {
-	const char *where = t->reply_content ? t->reply_content : "";
+	const struct http *h = priv;
+	const char *where = h->reply_content;
 	const cJSON *v, *call;
 	size_t i = 0;
 
@@ -94,17 +126,17 @@ static int http_parse(const struct target *t, struct reply *r, char **err)
 	else
 		r->content = provider_json_text(v);
 
-	if (!t->reply_tool_calls || !t->reply_tool_calls[0])
+	if (!h->reply_tool_calls || !h->reply_tool_calls[0])
 		return 0;
-	v = jsonptr_get(r->json, t->reply_tool_calls);
+	v = jsonptr_get(r->json, h->reply_tool_calls);
 	if (!v || cJSON_IsNull(v))
 		return 0;
 	if (!cJSON_IsArray(v)) {
-		*err = xasprintf("reply has no array at %s", t->reply_tool_calls);
+		*err = xasprintf("reply has no array at %s", h->reply_tool_calls);
 		return -1;
 	}
 	cJSON_ArrayForEach(call, v) {
-		if (http_tool_call(call, i++, t->reply_tool_calls, r, err) < 0)
+		if (http_tool_call(call, i++, h->reply_tool_calls, r, err) < 0)
 			return -1;
 	}
 	return 0;
@@ -114,6 +146,9 @@ static const char *const http_headers[] = {NULL};
 
 const struct provider provider_http = {
 	.name = "http",
+	.priv_size = sizeof(struct http),
+	.options = http_options,
+	.load = http_load,
 	.headers = http_headers,
 	.build = http_build,
 	.parse = http_parse,

@@ -105,7 +105,7 @@ static int openai_tool_calls(const cJSON *msg, struct reply *r, char **err)
 }
 
 /* openai_parse: content and tool calls from choices[0].message. */
-static int openai_parse(const struct target *t, struct reply *r, char **err)
+static int openai_parse(const void *priv, struct reply *r, char **err)
 {
 	const cJSON *error = cJSON_GetObjectItemCaseSensitive(r->json, "error");
 	const cJSON *choices = cJSON_GetObjectItemCaseSensitive(r->json, "choices");

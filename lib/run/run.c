@@ -226,7 +226,7 @@ static void grading_start(struct grading *gr, const struct suite_case *c, enum s
 	char *err = NULL;
 	out->status = reply->status;
 	out->latency_ms = reply->latency_ms;
-	int parsed = provider_parse_reply(t, reply, &err);
+	int parsed = provider_parse_reply(t->provider, t->priv, reply, &err);
 	if (!reply->fingerprint)
 		reply->fingerprint = json_fingerprint(t, reply);
 	if (reply->fingerprint)

@@ -25,11 +25,11 @@ static const char *const defaults_keys[] = {
 	"repeat", "threshold", "timeout", "connect_timeout", "confirm", "min_valid", NULL,
 };
 static const char *const targets_keys[] = {"eval", "prod", NULL};
+/* The keys every target takes; each API adds its options. */
 static const char *const target_keys[] = {
-	"url", "api", "model", "headers", "fingerprint", "timeout", "body", "reply", NULL,
+	"url", "api", "model", "headers", "fingerprint", "timeout", NULL,
 };
 static const char *const fingerprint_keys[] = {"header", "json", NULL};
-static const char *const reply_keys[] = {"content", "tool_calls", NULL};
 static const char *const judge_keys[] = {
 	"url", "api", "model", "headers", "temperature", "max_tokens", "timeout", NULL,
 };
@@ -124,6 +124,14 @@ static const struct seen_id *id_set_add(struct id_set *set, const char *id, int 
 	set->slots[i].line = line;
 	set->n++;
 	return NULL;
+}
+
+static bool in_list(const char *const *list, size_t n, const char *s)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(list[i], s) == 0)
+			return true;
+	return false;
 }
 
 /* The key node of key in map, for errors about the key itself. */
@@ -410,20 +418,16 @@ static int load_headers(struct loader *L, const struct ynode *n, unsigned allowe
 static int get_api(const struct ynode *n, bool judge, const struct provider **out, char **err)
 {
 	const struct ynode *v = ynode_get(n, "api");
-	const char *names[16];
-	size_t count = 0;
 	if (!v) {
 		*out = provider_table[0];
 		return 0;
 	}
-	for (size_t i = 0; provider_table[i] && count + 1 < ARRAY_SIZE(names); i++)
-		if (!judge || provider_table[i]->judge_build)
-			names[count++] = provider_table[i]->name;
-	names[count] = NULL;
-	if (is_text(v)) {
-		for (size_t i = 0; names[i]; i++) {
-			if (strcmp(v->str, names[i]) == 0 && (*out = provider_find(names[i])))
-				return 0;
+	const char **names = provider_names(judge);
+	for (size_t i = 0; names[i] && is_text(v); i++) {
+		if (strcmp(v->str, names[i]) == 0) {
+			*out = provider_find(names[i]);
+			free(names);
+			return 0;
 		}
 	}
 	char *list = util_join(names, ", ");
@@ -438,10 +442,11 @@ static int get_api(const struct ynode *n, bool judge, const struct provider **ou
 	else
 		*err = ynode_error(v, "unknown api '%.64s' (one of: %s)", v->str, list);
 	free(list);
+	free(names);
 	return -1;
 }
 
-/* Check every string of an http body template; the case-dependent ones are
+/* Check every string of a body template; the case-dependent ones are
  * checked again per case. */
 static int check_body(struct loader *L, const struct ynode *n, char **err)
 {
@@ -491,20 +496,142 @@ static int load_fingerprint(struct target *t, const struct ynode *n, char **err)
 	return 0;
 }
 
-static int load_reply(struct target *t, const struct ynode *n, char **err)
+/* option_names: the names of opts, NULL-terminated (the caller frees the
+ * array). */
+static const char **option_names(const struct provider_option *opts)
 {
-	if (need_map(n, "'reply'", err) < 0)
-		return -1;
-	char *ctx = xasprintf("in reply of target '%s'", side_name(t->side));
-	int rc = ynode_check_keys(n, reply_keys, ctx, err);
-	const struct ynode *content = rc < 0 ? NULL : need_key(n, "content", ctx, err);
-	free(ctx);
-	if (!content || get_pointer(content, "content", "/reply/text", &t->reply_content, err) < 0)
-		return -1;
-	const struct ynode *tc = ynode_get(n, "tool_calls");
-	if (tc && get_pointer(tc, "tool_calls", "/trace/tool_calls", &t->reply_tool_calls, err) < 0)
-		return -1;
+	size_t n = 0;
+	while (opts && opts[n].name)
+		n++;
+	const char **names = xcalloc(n + 1, sizeof(*names));
+	for (size_t i = 0; i < n; i++)
+		names[i] = opts[i].name;
+	return names;
+}
+
+/* all_target_keys: every key a target may have, the shared ones first and
+ * then each API's options in table order, NULL-terminated (the caller frees
+ * the array); *nshared: how many are shared. */
+static const char **all_target_keys(size_t *nshared)
+{
+	size_t n = ARRAY_SIZE(target_keys), k = 0;
+	for (size_t i = 0; provider_table[i]; i++)
+		for (const struct provider_option *o = provider_table[i]->options; o && o->name; o++)
+			n++;
+	const char **keys = xcalloc(n, sizeof(*keys));
+	for (; target_keys[k]; k++)
+		keys[k] = target_keys[k];
+	*nshared = k;
+	for (size_t i = 0; provider_table[i]; i++)
+		for (const struct provider_option *o = provider_table[i]->options; o && o->name; o++)
+			if (!in_list(keys, k, o->name))
+				keys[k++] = o->name;
+	return keys;
+}
+
+/* takes: whether api p has the option name. */
+static bool takes(const struct provider *p, const char *name)
+{
+	for (const struct provider_option *o = p->options; o && o->name; o++)
+		if (strcmp(o->name, name) == 0)
+			return true;
+	return false;
+}
+
+/* foreign_option: an option of other APIs (one of options, NULL-terminated)
+ * that target n of api p has: "'body' is only used with api http". */
+static int foreign_option(const struct ynode *n, const struct provider *p,
+			  const char *const *options, char **err)
+{
+	const char *key = NULL;
+	for (size_t i = 0; options[i] && !key; i++)
+		if (ynode_get(n, options[i]) && !takes(p, options[i]))
+			key = options[i];
+	if (!key)
+		return 0;
+	struct buf apis;
+	buf_init(&apis, 0);
+	for (size_t i = 0; provider_table[i]; i++)
+		if (takes(provider_table[i], key))
+			buf_addf(&apis, "%s%s", apis.len ? " or " : "", provider_table[i]->name);
+	*err = ynode_error(key_node(n, key), "'%s' is only used with api %s", key, apis.data);
+	buf_release(&apis);
+	return -1;
+}
+
+static int load_options(struct loader *L, const struct provider_option *opts,
+			const struct ynode *n, const char *what, const char *where, void *priv,
+			char **err);
+
+/* load_option: one option's value v into priv; what names the mapping
+ * holding it ("target 'prod'"). */
+static int load_option(struct loader *L, const struct provider_option *o, const struct ynode *v,
+		       const char *what, void *priv, char **err)
+{
+	void *slot = (char *)priv + o->offset;
+	switch (o->kind) {
+	case PROVIDER_OPTION_TEMPLATE:
+		*(cJSON **)slot = ynode_to_json(v, err);
+		return *(cJSON **)slot && check_body(L, v, err) == 0 ? 0 : -1;
+	case PROVIDER_OPTION_POINTER:
+		return get_pointer(v, o->name, o->example, (char **)slot, err);
+	case PROVIDER_OPTION_MAP:
+		break;
+	}
+	char *quoted = xasprintf("'%s'", o->name);
+	char *sub_what = xasprintf("%s of %s", o->name, what);
+	char *sub_where = xasprintf("in %s", sub_what);
+	const char **names = option_names(o->sub);
+	int rc = need_map(v, quoted, err);
+	if (rc == 0)
+		rc = ynode_check_keys(v, names, sub_where, err);
+	if (rc == 0)
+		rc = load_options(L, o->sub, v, sub_what, sub_where, priv, err);
+	free(names);
+	free(sub_where);
+	free(sub_what);
+	free(quoted);
+	return rc;
+}
+
+/* load_options: the options opts of mapping n into priv, the required ones
+ * checked first; where says where a missing one is missing. */
+static int load_options(struct loader *L, const struct provider_option *opts,
+			const struct ynode *n, const char *what, const char *where, void *priv,
+			char **err)
+{
+	for (const struct provider_option *o = opts; o && o->name; o++)
+		if (o->required && !need_key(n, o->name, where, err))
+			return -1;
+	for (const struct provider_option *o = opts; o && o->name; o++) {
+		const struct ynode *v = ynode_get(n, o->name);
+		if (v && load_option(L, o, v, what, priv, err) < 0)
+			return -1;
+	}
 	return 0;
+}
+
+/* load_api_options: t's private state, read from the options of its api
+ * in target mapping n, then the provider's load(). */
+static int load_api_options(struct loader *L, struct target *t, const struct ynode *n,
+			    const char *what, char **err)
+{
+	const struct provider *p = t->provider;
+	size_t nshared;
+	const char **keys = all_target_keys(&nshared);
+	int foreign = foreign_option(n, p, keys + nshared, err);
+	free(keys);
+	if (foreign < 0)
+		return -1;
+	if (!p->priv_size)
+		return 0;
+	t->priv = xcalloc(1, p->priv_size);
+	char *where = xasprintf("in %s (api %s)", what, p->name);
+	int rc = load_options(L, p->options, n, what, where, t->priv, err);
+	free(where);
+	if (rc == 0 && p->load)
+		rc = p->load(t->priv, n, err);
+	return rc;
 }
 
 /* A target: api first (it decides which keys apply), then its strings. */
@@ -520,9 +647,11 @@ static int load_target(struct loader *L, enum side side, const struct ynode *n, 
 	t->line = n->line;
 	t->col = n->col;
 	L->user = (enum suite_user)side;
-	if (need_map(n, what, err) < 0 || ynode_check_keys(n, target_keys, where, err) < 0)
-		goto out;
-	if (get_api(n, false, &t->provider, err) < 0)
+	size_t nshared;
+	const char **keys = all_target_keys(&nshared);
+	bool known = need_map(n, what, err) == 0 && ynode_check_keys(n, keys, where, err) == 0;
+	free(keys);
+	if (!known || get_api(n, false, &t->provider, err) < 0)
 		goto out;
 	const char *override = L->opts ? L->opts->target_url[side] : NULL;
 	v = ynode_get(n, "url");
@@ -555,25 +684,8 @@ static int load_target(struct loader *L, enum side side, const struct ynode *n, 
 		goto out;
 	if ((v = ynode_get(n, "timeout")) && get_duration(v, "timeout", &t->timeout_ms, err) < 0)
 		goto out;
-	bool http = strcmp(t->provider->name, "http") == 0;
-	const struct ynode *body = ynode_get(n, "body");
-	const struct ynode *reply = ynode_get(n, "reply");
-	if (!http && (body || reply)) {
-		*err = ynode_error(key_node(n, body ? "body" : "reply"),
-				   "'%s' is only used with api http", body ? "body" : "reply");
+	if (load_api_options(L, t, n, what, err) < 0)
 		goto out;
-	}
-	if (http) {
-		char *ctx = xasprintf("%s (api http)", where);
-		reply = reply ? reply : need_key(n, "reply", ctx, err);
-		free(ctx);
-		if (!reply)
-			goto out;
-		if (body && (!(t->body = ynode_to_json(body, err)) || check_body(L, body, err) < 0))
-			goto out;
-		if (load_reply(t, reply, err) < 0)
-			goto out;
-	}
 	rc = 0;
 out:
 	free(where);
@@ -1289,9 +1401,7 @@ void suite_free(struct suite *s)
 		free(t->url);
 		free(t->model);
 		free_headers(t->headers, t->nheaders);
-		cJSON_Delete(t->body);
-		free(t->reply_content);
-		free(t->reply_tool_calls);
+		provider_priv_free(t->provider, t->priv);
 		free(t->fingerprint_where);
 	}
 	free(s->judge.url);
@@ -1366,14 +1476,6 @@ bool suite_case_matches(const struct suite *s, const struct suite_case *c, const
 	bool match = util_glob(glob, name);
 	free(name);
 	return match;
-}
-
-static bool in_list(const char *const *list, size_t n, const char *s)
-{
-	for (size_t i = 0; i < n; i++)
-		if (strcmp(list[i], s) == 0)
-			return true;
-	return false;
 }
 
 /* The error for a --stratum that names no stratum. */
@@ -1492,6 +1594,21 @@ int suite_check_env(const struct suite *s, unsigned sides, const bool *selected,
 		return 0;
 	*err = buf_detach(&b, NULL);
 	return -1;
+}
+
+int suite_target_set_api(struct target *t, const struct provider *p, char **err)
+{
+	if (p == t->provider)
+		return 0;
+	if (p->priv_size) {
+		*err = xasprintf("target '%s' has no options of api %s (it uses api %s)",
+				 side_name(t->side), p->name, t->provider->name);
+		return -1;
+	}
+	provider_priv_free(t->provider, t->priv);
+	t->priv = NULL;
+	t->provider = p;
+	return 0;
 }
 
 void suite_case_ctx(struct suite *s, const struct suite_case *c, struct tmpl_ctx *ctx)

@@ -45,17 +45,16 @@ enum fingerprint_kind {
 	FINGERPRINT_JSON,   /* a JSON pointer into the response body */
 };
 
+/* What every API shares; the options of one API are in its private state. */
 struct target {
 	enum side side;
 	char *url;                 /* a template (or the --target override) */
 	bool url_overridden;
 	const struct provider *provider;
+	void *priv;                /* the provider's private state (its options), or NULL */
 	char *model;               /* NULL when not given */
 	struct header *headers;
 	size_t nheaders;
-	cJSON *body;               /* api http: the body template (NULL otherwise) */
-	char *reply_content;       /* api http: JSON pointer to the text */
-	char *reply_tool_calls;    /* api http: JSON pointer to the tool calls */
 	enum fingerprint_kind fingerprint;
 	char *fingerprint_where;   /* header name or JSON pointer */
 	long timeout_ms;           /* 0: the suite default */
@@ -66,7 +65,7 @@ struct judge_config {
 	bool present;
 	char *url;                 /* a template of ${env:...} (or the --judge-url override) */
 	bool url_overridden;
-	const struct provider *provider; /* openai-chat or anthropic-messages */
+	const struct provider *provider; /* one with judge_build */
 	char *model;
 	struct header *headers;
 	size_t nheaders;
@@ -213,6 +212,11 @@ int suite_select(const struct suite *s, const struct suite_filter *f, bool *sele
 int suite_check_env(const struct suite *s, unsigned sides, const bool *selected, char **err);
 
 #define SUITE_SIDES_ALL ((1u << SIDE__COUNT) - 1)
+
+/* suite_target_set_api: read t's replies as api p instead of its own (for
+ * `canary grade --api`); -1 and *err when p needs options of its own, which
+ * only a target of api p has. */
+int suite_target_set_api(struct target *t, const struct provider *p, char **err);
 
 /* suite_case_ctx: the template context for rendering a target's strings for
  * one case (allowed = TMPL_TARGET, redact = &s->redact). */

@@ -10,20 +10,36 @@
 #include "suite/suite.h"
 #include "util.h"
 
+/* The prod target gives api http its options; the others have none. */
+static const char suite_text[] =
+	"version: 1\n"
+	"name: fuzz\n"
+	"targets:\n"
+	"  eval: {url: 'http://127.0.0.1:1/'}\n"
+	"  prod: {url: 'http://127.0.0.1:1/', api: http,\n"
+	"         reply: {content: /reply/text, tool_calls: /trace/tool_calls}}\n"
+	"strata: {s: {cases: [{id: c, input: hi, expect: [{contains: x}]}]}}\n";
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+	static struct suite *s; /* loaded once, for the life of the process */
 	if (size < 1)
 		return 0;
+	if (!s) {
+		char *err = NULL;
+		s = suite_load_buffer("fuzz.yaml", suite_text, strlen(suite_text), NULL, &err);
+		if (!s)
+			abort();
+	}
 	size_t n = 0;
 	while (provider_table[n])
 		n++;
-	struct target t = {
-		.provider = provider_table[data[0] % n],
-		.reply_content = "/reply/text",
-		.reply_tool_calls = "/trace/tool_calls",
-	};
+	const struct provider *p = provider_table[data[0] % n];
+	const struct target *t = &s->targets[SIDE_PROD];
+	if (p->priv_size && p != t->provider)
+		return 0;
 	struct reply r = {
 		.status = data[0] & 0x80 ? 500 : 200,
 		.raw = xmalloc(size),
@@ -32,7 +48,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memcpy(r.raw, data + 1, size - 1); /* may hold NULs: raw_len is the truth */
 	r.raw[size - 1] = '\0';
 	char *err = NULL;
-	provider_parse_reply(&t, &r, &err);
+	provider_parse_reply(p, p->priv_size ? t->priv : NULL, &r, &err);
 	free(err);
 	reply_release(&r);
 	return 0;

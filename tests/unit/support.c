@@ -10,9 +10,32 @@
 #include <unistd.h>
 
 #include "graders/grader.h"
+#include "provider.h"
+#include "suite/suite.h"
 #include "support.h"
 #include "ynode.h"
 #include "util.h"
+
+void *test_option(const struct target *t, const char *path)
+{
+	const struct provider_option *opts = t->provider->options;
+	void *slot = NULL;
+	size_t at = 0;
+
+	while (path[at]) {
+		size_t len = strcspn(path + at, "/");
+		const struct provider_option *o = opts;
+
+		while (o && o->name && (strlen(o->name) != len || strncmp(o->name, path + at, len)))
+			o++;
+		if (!o || !o->name || !t->priv)
+			fail_msg("api %s has no option '%s'", t->provider->name, path);
+		slot = (char *)t->priv + o->offset;
+		opts = o->sub;
+		at += len + (path[at + len] == '/');
+	}
+	return slot;
+}
 
 const char *test_fixtures(void)
 {

@@ -47,6 +47,13 @@ size_t world_add_case(struct world *w, size_t stratum, char *id, int repeat);
 struct sample *world_add_sample(struct world *w, size_t ci, int side, enum grade g,
 				char *reason, char *reason2);
 
+struct target;
+
+/* test_option: where target t keeps the option path of its api ("body",
+ * "reply/content"), found through the api's options table (a char * for a
+ * pointer, a cJSON * for a template); fails the test when there is none. */
+void *test_option(const struct target *t, const char *path);
+
 struct grader;
 
 /* test_grader_compile: compile one grader entry written as YAML (file name

@@ -13,6 +13,7 @@
 #include "provider.h"
 #include "redact.h"
 #include "suite/suite.h"
+#include "support.h"
 #include "util.h"
 
 static char *fixture_path(const char *name)
@@ -56,13 +57,29 @@ static const struct provider *api(const char *name)
 	return p;
 }
 
+/* target_for: a target of api p with zeroed private state (the test frees
+ * t.priv; it sets options through test_option()). */
 static struct target target_for(const struct provider *p)
 {
 	struct target t;
 
 	memset(&t, 0, sizeof(t));
 	t.provider = p;
+	t.priv = p->priv_size ? xcalloc(1, p->priv_size) : NULL;
 	return t;
+}
+
+/* set_reply: the reply pointers of an http target (tool_calls NULL: none). */
+static void set_reply(struct target *t, char *content, char *tool_calls)
+{
+	*(char **)test_option(t, "reply/content") = content;
+	*(char **)test_option(t, "reply/tool_calls") = tool_calls;
+}
+
+/* parse: r parsed as a reply to target t. */
+static int parse(const struct target *t, struct reply *r, char **err)
+{
+	return provider_parse_reply(t->provider, t->priv, r, err);
 }
 
 static bool valid_utf8_line(const char *s)
@@ -146,7 +163,7 @@ static void test_openai_text(void **state)
 	char *err = NULL;
 
 	load(&r, 200, "openai_text.json");
-	assert_int_equal(provider_parse_reply(&t, &r, &err), 0);
+	assert_int_equal(parse(&t, &r, &err), 0);
 	assert_string_equal(r.content, "Our refund window is 30 days from the date of purchase.");
 	assert_int_equal(r.ntool_calls, 0);
 	assert_non_null(r.json);
@@ -163,7 +180,7 @@ static void test_openai_tool_calls(void **state)
 	const cJSON *emails;
 
 	load(&r, 200, "openai_tool_calls.json");
-	assert_int_equal(provider_parse_reply(&t, &r, &err), 0);
+	assert_int_equal(parse(&t, &r, &err), 0);
 	assert_string_equal(r.content, "");
 	assert_int_equal(r.ntool_calls, 2);
 	assert_string_equal(r.tool_calls[0].id, "call_Xk3vQ9mZ2bL7wR1t");
@@ -188,7 +205,7 @@ static void test_openai_content_parts(void **state)
 	char *err = NULL;
 
 	load(&r, 200, "openai_content_parts.json");
-	assert_int_equal(provider_parse_reply(&t, &r, &err), 0);
+	assert_int_equal(parse(&t, &r, &err), 0);
 	assert_string_equal(r.content, "Booked: 30 minutes with ana@example.com at 10:00.");
 	reply_release(&r);
 }
@@ -200,7 +217,7 @@ static void test_openai_function_call(void **state)
 	char *err = NULL;
 
 	load(&r, 200, "openai_function_call.json");
-	assert_int_equal(provider_parse_reply(&t, &r, &err), 0);
+	assert_int_equal(parse(&t, &r, &err), 0);
 	assert_int_equal(r.ntool_calls, 1);
 	assert_null(r.tool_calls[0].id);
 	assert_string_equal(r.tool_calls[0].name, "get_weather");
@@ -216,7 +233,7 @@ static void test_openai_bad_arguments(void **state)
 	char *err = NULL;
 
 	load(&r, 200, "openai_bad_arguments.json");
-	assert_int_equal(provider_parse_reply(&t, &r, &err), 0);
+	assert_int_equal(parse(&t, &r, &err), 0);
 	assert_int_equal(r.ntool_calls, 1);
 	assert_string_equal(r.tool_calls[0].name, "create_event");
 	assert_null(r.tool_calls[0].arguments);
@@ -231,14 +248,14 @@ static void test_openai_no_choices(void **state)
 	char *err = NULL;
 
 	load(&r, 200, "openai_no_choices.json");
-	assert_int_equal(provider_parse_reply(&t, &r, &err), -1);
+	assert_int_equal(parse(&t, &r, &err), -1);
 	assert_string_equal(err, "reply has no choices[0].message");
 	assert_null(r.content);
 	free(err);
 	reply_release(&r);
 
 	set_body(&r, 200, "[1, 2]", 6);
-	assert_int_equal(provider_parse_reply(&t, &r, &err), -1);
+	assert_int_equal(parse(&t, &r, &err), -1);
 	assert_string_equal(err, "reply has no choices[0].message");
 	free(err);
 	reply_release(&r);
@@ -251,7 +268,7 @@ static void test_openai_errors(void **state)
 	char *err = NULL;
 
 	load(&r, 429, "openai_error_rate_limit.json");
-	assert_int_equal(provider_parse_reply(&t, &r, &err), -1);
+	assert_int_equal(parse(&t, &r, &err), -1);
 	assert_one_line(err);
 	assert_true(starts_with(err, "429 rate_limit_exceeded: Rate limit reached for gpt-4o "));
 	assert_false(provider_quota_exhausted(r.raw, r.raw_len));
@@ -259,7 +276,7 @@ static void test_openai_errors(void **state)
 	reply_release(&r);
 
 	load(&r, 401, "openai_error_invalid_key.json");
-	assert_int_equal(provider_parse_reply(&t, &r, &err), -1);
+	assert_int_equal(parse(&t, &r, &err), -1);
 	assert_one_line(err);
 	assert_true(starts_with(err, "401 invalid_api_key: Incorrect API key provided: "));
 	assert_false(provider_quota_exhausted(r.raw, r.raw_len));
@@ -267,7 +284,7 @@ static void test_openai_errors(void **state)
 	reply_release(&r);
 
 	load(&r, 429, "openai_error_insufficient_quota.json");
-	assert_int_equal(provider_parse_reply(&t, &r, &err), -1);
+	assert_int_equal(parse(&t, &r, &err), -1);
 	assert_one_line(err);
 	assert_true(starts_with(err, "429 insufficient_quota: You exceeded your current quota, "));
 	assert_true(provider_quota_exhausted(r.raw, r.raw_len));
@@ -276,7 +293,7 @@ static void test_openai_errors(void **state)
 
 	/* An error object in a 200: code is null, so the type labels it. */
 	load(&r, 200, "openai_error_in_200.json");
-	assert_int_equal(provider_parse_reply(&t, &r, &err), -1);
+	assert_int_equal(parse(&t, &r, &err), -1);
 	assert_string_equal(err, "200 server_error: The server had an error while processing "
 				 "your request. Sorry about that!");
 	free(err);
@@ -291,7 +308,7 @@ static void test_anthropic_reply(void **state)
 	cJSON *input, *raw;
 
 	load(&r, 200, "anthropic_tool_use.json");
-	assert_int_equal(provider_parse_reply(&t, &r, &err), 0);
+	assert_int_equal(parse(&t, &r, &err), 0);
 	assert_string_equal(r.content, "I'll book that for you. Checking the calendar first.");
 	assert_int_equal(r.ntool_calls, 1);
 	assert_string_equal(r.tool_calls[0].id, "toolu_01A09q90qw90lq917835lq9");
@@ -306,7 +323,7 @@ static void test_anthropic_reply(void **state)
 	reply_release(&r);
 
 	load(&r, 200, "anthropic_refusal.json");
-	assert_int_equal(provider_parse_reply(&t, &r, &err), 0);
+	assert_int_equal(parse(&t, &r, &err), 0);
 	assert_string_equal(r.content, "");
 	assert_int_equal(r.ntool_calls, 0);
 	reply_release(&r);
@@ -319,7 +336,7 @@ static void test_anthropic_error(void **state)
 	char *err = NULL;
 
 	load(&r, 529, "anthropic_error_overloaded.json");
-	assert_int_equal(provider_parse_reply(&t, &r, &err), -1);
+	assert_int_equal(parse(&t, &r, &err), -1);
 	assert_string_equal(err, "529 overloaded_error: Overloaded");
 	assert_false(provider_quota_exhausted(r.raw, r.raw_len));
 	free(err);
@@ -327,14 +344,14 @@ static void test_anthropic_error(void **state)
 
 	/* The same body with a 200 (a proxy that hides the status). */
 	load(&r, 200, "anthropic_error_overloaded.json");
-	assert_int_equal(provider_parse_reply(&t, &r, &err), -1);
+	assert_int_equal(parse(&t, &r, &err), -1);
 	assert_string_equal(err, "200 overloaded_error: Overloaded");
 	free(err);
 	reply_release(&r);
 
 	/* An OpenAI-shaped reply is not an Anthropic one. */
 	load(&r, 200, "openai_text.json");
-	assert_int_equal(provider_parse_reply(&t, &r, &err), -1);
+	assert_int_equal(parse(&t, &r, &err), -1);
 	assert_string_equal(err, "reply has no content[] array");
 	free(err);
 	reply_release(&r);
@@ -347,10 +364,9 @@ static void test_http_custom(void **state)
 	struct reply r;
 	char *err = NULL;
 
-	t.reply_content = content;
-	t.reply_tool_calls = calls;
+	set_reply(&t, content, calls);
 	load(&r, 200, "http_custom.json");
-	assert_int_equal(provider_parse_reply(&t, &r, &err), 0);
+	assert_int_equal(parse(&t, &r, &err), 0);
 	assert_string_equal(r.content, "Done: 30 minutes with ana@example.com tomorrow at 10:00.");
 	assert_int_equal(r.ntool_calls, 4);
 	/* OpenAI shape */
@@ -374,6 +390,7 @@ static void test_http_custom(void **state)
 	assert_string_equal(r.tool_calls[3].arguments_raw, "not json");
 	assert_null(r.tool_calls[3].arguments);
 	reply_release(&r);
+	free(t.priv);
 }
 
 static void test_http_pointers(void **state)
@@ -385,42 +402,42 @@ static void test_http_pointers(void **state)
 	char *err = NULL;
 
 	load(&r, 200, "http_custom.json");
-	t.reply_content = number;
-	assert_int_equal(provider_parse_reply(&t, &r, &err), 0);
+	set_reply(&t, number, NULL);
+	assert_int_equal(parse(&t, &r, &err), 0);
 	assert_string_equal(r.content, "0.93");
 
-	t.reply_content = object;
-	assert_int_equal(provider_parse_reply(&t, &r, &err), 0);
+	set_reply(&t, object, NULL);
+	assert_int_equal(parse(&t, &r, &err), 0);
 	assert_string_equal(r.content, "{\"name\":\"send_invite\","
 				       "\"arguments\":{\"to\":\"ana@example.com\"}}");
 
-	t.reply_content = missing;
-	assert_int_equal(provider_parse_reply(&t, &r, &err), -1);
+	set_reply(&t, missing, NULL);
+	assert_int_equal(parse(&t, &r, &err), -1);
 	assert_string_equal(err, "reply has nothing at /reply/txt");
 	assert_null(r.content);
 	free(err);
 
-	t.reply_content = text;
-	t.reply_tool_calls = notarray;
-	assert_int_equal(provider_parse_reply(&t, &r, &err), -1);
+	set_reply(&t, text, notarray);
+	assert_int_equal(parse(&t, &r, &err), -1);
 	assert_string_equal(err, "reply has no array at /reply");
 	assert_int_equal(r.ntool_calls, 0);
 	free(err);
 
 	/* A trace without tool calls means none were made. */
-	t.reply_tool_calls = missing;
-	assert_int_equal(provider_parse_reply(&t, &r, &err), 0);
+	set_reply(&t, text, missing);
+	assert_int_equal(parse(&t, &r, &err), 0);
 	assert_int_equal(r.ntool_calls, 0);
 	reply_release(&r);
 
 	/* An error object where the content should be is quoted. */
 	load(&r, 200, "openai_error_in_200.json");
-	t.reply_tool_calls = NULL;
-	assert_int_equal(provider_parse_reply(&t, &r, &err), -1);
+	set_reply(&t, text, NULL);
+	assert_int_equal(parse(&t, &r, &err), -1);
 	assert_string_equal(err, "reply has nothing at /reply/text (200 server_error: The server "
 				 "had an error while processing your request. Sorry about that!)");
 	free(err);
 	reply_release(&r);
+	free(t.priv);
 }
 
 static void test_http_plain_text(void **state)
@@ -431,27 +448,26 @@ static void test_http_plain_text(void **state)
 	char *err = NULL;
 
 	load(&r, 200, "http_plain.txt");
-	assert_int_equal(provider_parse_reply(&t, &r, &err), 0);
+	set_reply(&t, empty, NULL);
+	assert_int_equal(parse(&t, &r, &err), 0);
 	assert_string_equal(r.content, "Our refund window is 30 days.\nAsk me anything else.\n");
 	assert_null(r.json);
-	t.reply_content = empty;
-	assert_int_equal(provider_parse_reply(&t, &r, &err), 0);
-	assert_string_equal(r.content, "Our refund window is 30 days.\nAsk me anything else.\n");
 
 	/* A pointer says the agent answers JSON. */
-	t.reply_content = text;
-	assert_int_equal(provider_parse_reply(&t, &r, &err), -1);
+	set_reply(&t, text, NULL);
+	assert_int_equal(parse(&t, &r, &err), -1);
 	assert_string_equal(err, "reply is not JSON: invalid JSON at byte 0 near 'Our refund "
 				 "window is 30 days. Ask me...'");
 	free(err);
 	reply_release(&r);
 
 	/* With no pointer, a JSON string reply is its own content. */
-	t.reply_content = NULL;
+	set_reply(&t, empty, NULL);
 	set_body(&r, 200, "\"plain\"\n", 8);
-	assert_int_equal(provider_parse_reply(&t, &r, &err), 0);
+	assert_int_equal(parse(&t, &r, &err), 0);
 	assert_string_equal(r.content, "plain");
 	reply_release(&r);
+	free(t.priv);
 }
 
 #define HIDDEN "ok\\u0000 your SSN is 123-45-6789"
@@ -463,7 +479,7 @@ static void parse_body(const struct target *t, struct reply *r, const char *body
 	char *err = NULL;
 
 	set_body(r, 200, body, strlen(body));
-	if (provider_parse_reply(t, r, &err) < 0)
+	if (parse(t, r, &err) < 0)
 		fail_msg("%s: %s", t->provider->name, err);
 }
 
@@ -498,8 +514,7 @@ static void test_nul_escapes(void **state)
 	reply_release(&r);
 
 	t = target_for(api("http"));
-	t.reply_content = content;
-	t.reply_tool_calls = calls;
+	set_reply(&t, content, calls);
 	parse_body(&t, &r, "{\"reply\":{\"text\":\"" HIDDEN "\"},\"calls\":[{\"name\":"
 		   "\"a\\u0000b\",\"arguments\":{}}]}");
 	assert_string_equal(r.content, SHOWN);
@@ -511,6 +526,7 @@ static void test_nul_escapes(void **state)
 	parse_body(&t, &r, "{\"reply\":{\"text\":\"a\\\\u0000b \\\\\\u0000c\\u0000\"}}");
 	assert_string_equal(r.content, "a\\u0000b \\\xef\xbf\xbd" "c\xef\xbf\xbd");
 	reply_release(&r);
+	free(t.priv);
 
 	/* The helper alone, and its error positions, are unchanged. */
 	const char *two = "[\"\\u0000\", \"x\"]", *cut = "[\"\\u0000\"";
@@ -540,20 +556,25 @@ static void test_raw_nul(void **state)
 
 	for (size_t i = 0; i < ARRAY_SIZE(json_apis); i++) {
 		struct target t = target_for(json_apis[i]);
-		t.reply_content = pointer;
+		if (t.priv)
+			set_reply(&t, pointer, NULL);
 		set_body(&r, 200, body, sizeof(body) - 1);
-		assert_int_equal(provider_parse_reply(&t, &r, &err), -1);
+		assert_int_equal(parse(&t, &r, &err), -1);
 		assert_string_equal(err, "reply is not JSON: invalid JSON at byte 56: a NUL byte");
 		free(err);
 		reply_release(&r);
+		free(t.priv);
 	}
 
 	struct target t = target_for(api("http"));
+	char empty[] = "";
+	set_reply(&t, empty, NULL);
 	set_body(&r, 200, plain, sizeof(plain) - 1);
-	assert_int_equal(provider_parse_reply(&t, &r, &err), 0);
+	assert_int_equal(parse(&t, &r, &err), 0);
 	assert_int_equal(r.content_len, sizeof(plain) - 1);
 	assert_memory_equal(r.content, plain, sizeof(plain));
 	reply_release(&r);
+	free(t.priv);
 }
 
 static void test_not_json(void **state)
@@ -564,7 +585,7 @@ static void test_not_json(void **state)
 	char *err = NULL;
 
 	load(&r, 200, "not_json_200.html");
-	assert_int_equal(provider_parse_reply(&t, &r, &err), -1);
+	assert_int_equal(parse(&t, &r, &err), -1);
 	assert_string_equal(err, "reply is not JSON: invalid JSON at byte 0 near "
 				 "'<!DOCTYPE html> <html><head><title>We...'");
 	assert_null(r.json);
@@ -572,20 +593,20 @@ static void test_not_json(void **state)
 	reply_release(&r);
 
 	set_body(&r, 200, "", 0);
-	assert_int_equal(provider_parse_reply(&t, &r, &err), -1);
+	assert_int_equal(parse(&t, &r, &err), -1);
 	assert_string_equal(err, "reply is not JSON: empty body");
 	free(err);
 	reply_release(&r);
 
 	set_body(&r, 200, "{\"choices\": []} {}", 18);
-	assert_int_equal(provider_parse_reply(&t, &r, &err), -1);
+	assert_int_equal(parse(&t, &r, &err), -1);
 	assert_string_equal(err, "reply is not JSON: unexpected data after the JSON value "
 				 "at byte 16");
 	free(err);
 	reply_release(&r);
 
 	set_body(&r, 200, sse, strlen(sse));
-	assert_int_equal(provider_parse_reply(&t, &r, &err), -1);
+	assert_int_equal(parse(&t, &r, &err), -1);
 	assert_non_null(strstr(err, "server-sent event stream"));
 	free(err);
 	reply_release(&r);
@@ -599,7 +620,7 @@ static void test_truncated(void **state)
 	size_t len;
 
 	load(&r, 200, "truncated.json");
-	assert_int_equal(provider_parse_reply(&t, &r, &err), -1);
+	assert_int_equal(parse(&t, &r, &err), -1);
 	assert_string_equal(err, "reply is not JSON: truncated: unexpected end of input "
 				 "at byte 470");
 	free(err);
@@ -674,8 +695,8 @@ static void test_damaged_replies(void **state)
 				char *err = NULL;
 				size_t len = orig.raw_len;
 
-				t.reply_content = content;
-				t.reply_tool_calls = calls;
+				if (t.priv)
+					set_reply(&t, content, calls);
 				set_body(&r, 200, orig.raw, len);
 				for (int k = 0; k < 1 + round % 3; k++) {
 					seed = seed * 1103515245u + 12345u;
@@ -684,7 +705,7 @@ static void test_damaged_replies(void **state)
 				}
 				if (round % 5 == 0)
 					r.raw_len = (seed >> 4) % len;
-				if (provider_parse_reply(&t, &r, &err) == 0) {
+				if (parse(&t, &r, &err) == 0) {
 					assert_non_null(r.content);
 					parsed++;
 				} else {
@@ -696,6 +717,7 @@ static void test_damaged_replies(void **state)
 					refused++;
 				}
 				reply_release(&r);
+				free(t.priv);
 			}
 		}
 		reply_release(&orig);
@@ -760,7 +782,7 @@ static void test_api_error_capped(void **state)
 	body = buf_detach(&b, &len);
 	set_body(&r, 502, body, len);
 	free(body);
-	assert_int_equal(provider_parse_reply(&t, &r, &err), -1);
+	assert_int_equal(parse(&t, &r, &err), -1);
 	assert_string_equal(err, "502 Bad Gateway");
 	free(err);
 	reply_release(&r);
@@ -829,7 +851,7 @@ static void test_errors_mask_secrets(void **state)
 		char *err = NULL;
 		set_body(&r, cases[i].status, cases[i].body, strlen(cases[i].body));
 		r.redact = &rd;
-		assert_int_equal(provider_parse_reply(&t, &r, &err), -1);
+		assert_int_equal(parse(&t, &r, &err), -1);
 		assert_string_equal(err, cases[i].want);
 		free(err);
 		reply_release(&r);
@@ -990,6 +1012,7 @@ static void test_build_anthropic(void **state)
 static void test_build_http(void **state)
 {
 	struct target t = target_for(api("http"));
+	cJSON **template = test_option(&t, "body");
 	struct suite_case c;
 	struct tmpl_ctx ctx = {.allowed = TMPL_TARGET, .input = "What is your refund window?",
 			       .case_id = "refund-window", .stratum = "prompt"};
@@ -998,9 +1021,9 @@ static void test_build_http(void **state)
 
 	case_of(&c, "[{\"role\":\"user\",\"content\":\"What is your refund window?\"}]", NULL);
 	ctx.messages = c.messages;
-	t.body = cJSON_Parse("{\"session\":\"canary-${case.id}\",\"message\":\"${input}\","
-			     "\"history\":\"${messages}\",\"meta\":{\"stratum\":\"${stratum}\","
-			     "\"n\":3}}");
+	*template = cJSON_Parse("{\"session\":\"canary-${case.id}\",\"message\":\"${input}\","
+				"\"history\":\"${messages}\",\"meta\":{\"stratum\":\"${stratum}\","
+				"\"n\":3}}");
 	text = api("http")->build(&t, &c, &ctx, &err);
 	assert_non_null(text);
 	body = cJSON_Parse(text);
@@ -1013,10 +1036,11 @@ static void test_build_http(void **state)
 						"stratum")->valuestring, "prompt");
 	cJSON_Delete(body);
 	free(text);
-	cJSON_Delete(t.body);
+	cJSON_Delete(*template);
 
-	/* The default body. */
-	t.body = NULL;
+	/* The default body, which load() fills in. */
+	*template = NULL;
+	assert_int_equal(api("http")->load(t.priv, NULL, &err), 0);
 	text = api("http")->build(&t, &c, &ctx, &err);
 	body = cJSON_Parse(text);
 	assert_string_equal(cJSON_GetObjectItem(body, "input")->valuestring,
@@ -1024,13 +1048,14 @@ static void test_build_http(void **state)
 	assert_true(cJSON_Compare(cJSON_GetObjectItem(body, "messages"), c.messages, 1));
 	cJSON_Delete(body);
 	free(text);
+	cJSON_Delete(*template);
 
 	/* A template error is the build's error. */
-	t.body = cJSON_Parse("{\"x\":\"${nope}\"}");
+	*template = cJSON_Parse("{\"x\":\"${nope}\"}");
 	assert_null(api("http")->build(&t, &c, &ctx, &err));
 	assert_non_null(err);
 	free(err);
-	cJSON_Delete(t.body);
+	provider_priv_free(t.provider, t.priv);
 	case_release(&c);
 }
 
@@ -1044,9 +1069,9 @@ static void test_reply_release(void **state)
 	load(&r, 200, "openai_tool_calls.json");
 	r.fingerprint = xstrdup("sha256:ab12");
 	r.latency_ms = 12.5;
-	assert_int_equal(provider_parse_reply(&t, &r, &err), 0);
+	assert_int_equal(parse(&t, &r, &err), 0);
 	/* Parsing again replaces what the first parse filled. */
-	assert_int_equal(provider_parse_reply(&t, &r, &err), 0);
+	assert_int_equal(parse(&t, &r, &err), 0);
 	assert_int_equal(r.ntool_calls, 2);
 	reply_release(&r);
 	assert_memory_equal(&r, &zero, sizeof(r));

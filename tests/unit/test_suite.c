@@ -22,6 +22,7 @@
 #include "provider.h"
 #include "redact.h"
 #include "suite/suite.h"
+#include "support.h"
 #include "template.h"
 #include "util.h"
 
@@ -142,8 +143,7 @@ static void test_design_example(void **state)
 	assert_string_equal(e->headers[0].value, "Bearer ${env:EVAL_TOKEN}");
 	assert_int_equal(e->fingerprint, FINGERPRINT_HEADER);
 	assert_string_equal(e->fingerprint_where, "X-Agent-Fingerprint");
-	assert_null(e->body);
-	assert_null(e->reply_content);
+	assert_null(e->priv);
 	assert_int_equal(e->timeout_ms, 0);
 	assert_int_equal(e->line, 8);
 
@@ -153,9 +153,10 @@ static void test_design_example(void **state)
 	assert_string_equal(p->provider->name, "http");
 	assert_null(p->model);
 	assert_int_equal(p->fingerprint, FINGERPRINT_NONE);
-	assert_json(p->body, "{\"session\":\"canary-${case.id}\",\"message\":\"${input}\"}");
-	assert_string_equal(p->reply_content, "/reply/text");
-	assert_string_equal(p->reply_tool_calls, "/trace/tool_calls");
+	assert_json(*(cJSON **)test_option(p, "body"),
+		    "{\"session\":\"canary-${case.id}\",\"message\":\"${input}\"}");
+	assert_string_equal(*(char **)test_option(p, "reply/content"), "/reply/text");
+	assert_string_equal(*(char **)test_option(p, "reply/tool_calls"), "/trace/tool_calls");
 
 	assert_true(s->judge.present);
 	assert_string_equal(s->judge.url, "http://127.0.0.1:8082/v1/chat/completions");
@@ -230,7 +231,8 @@ static void test_case_ctx_renders_targets(void **state)
 	assert_ptr_equal(ctx.redact, &s->redact);
 
 	char *err = NULL;
-	cJSON *body = template_render_json(s->targets[SIDE_PROD].body, &ctx, &err);
+	cJSON *body = template_render_json(*(cJSON **)test_option(&s->targets[SIDE_PROD], "body"),
+					   &ctx, &err);
 	assert_json(body, "{\"session\":\"canary-book-meeting\",\"message\":\"Book 30 minutes with "
 			  "ana@example.com tomorrow at 10:00\"}");
 	cJSON_Delete(body);
@@ -317,7 +319,7 @@ static void test_every_key(void **state)
 	assert_int_equal(c->nexpect, 2);
 
 	suite_case_ctx(s, c, &ctx);
-	cJSON *body = template_render_json(p->body, &ctx, &err);
+	cJSON *body = template_render_json(*(cJSON **)test_option(p, "body"), &ctx, &err);
 	assert_json(cJSON_GetObjectItem(body, "history"),
 		    "[{\"role\":\"system\",\"content\":\"You are the prompt agent.\"},"
 		    "{\"role\":\"user\",\"content\":\"Hello\"},"
@@ -647,7 +649,8 @@ static void test_model_template(void **state)
 			  "suite.yaml:6:46: '${case.id}' cannot be used here");
 }
 
-/* api http without a body sends the provider's default body. */
+/* api http without a body sends the provider's default body, which its
+ * load() fills in. */
 static void test_http_without_body(void **state)
 {
 	(void)state;
@@ -662,9 +665,43 @@ static void test_http_without_body(void **state)
 	if (!s)
 		fail_msg("%s", err);
 	assert_string_equal(s->targets[SIDE_PROD].provider->name, "http");
-	assert_null(s->targets[SIDE_PROD].body);
-	assert_string_equal(s->targets[SIDE_PROD].reply_content, "");
-	assert_null(s->targets[SIDE_PROD].reply_tool_calls);
+	assert_json(*(cJSON **)test_option(&s->targets[SIDE_PROD], "body"),
+		    "{\"input\":\"${input}\",\"messages\":\"${messages}\"}");
+	assert_string_equal(*(char **)test_option(&s->targets[SIDE_PROD], "reply/content"), "");
+	assert_null(*(char **)test_option(&s->targets[SIDE_PROD], "reply/tool_calls"));
+	suite_free(s);
+}
+
+/* A target without api: uses the table's first; canary grade --api reads a
+ * reply as another api only when that api needs no options of its own. */
+static void test_target_set_api(void **state)
+{
+	(void)state;
+	char *err = NULL;
+	struct suite *s = load_text("version: 1\n"
+				    "name: t\n"
+				    "targets:\n"
+				    "  eval: {url: 'http://127.0.0.1:1/v1/chat/completions'}\n"
+				    "  prod: {url: 'http://127.0.0.1:2/agent', api: http, "
+				    "reply: {content: /reply/text}}\n"
+				    ONE_CASE, NULL, &err);
+	if (!s)
+		fail_msg("%s", err);
+	struct target *e = &s->targets[SIDE_EVAL], *p = &s->targets[SIDE_PROD];
+	assert_ptr_equal(e->provider, provider_table[0]);
+	assert_null(e->priv);
+	assert_int_equal(suite_target_set_api(e, e->provider, &err), 0);
+	assert_int_equal(suite_target_set_api(e, p->provider, &err), -1);
+	assert_string_equal(err, "target 'eval' has no options of api http (it uses api "
+				 "openai-chat)");
+	free(err);
+	assert_ptr_equal(e->provider, provider_table[0]);
+	assert_int_equal(suite_target_set_api(p, p->provider, &err), 0);
+	assert_string_equal(*(char **)test_option(p, "reply/content"), "/reply/text");
+	/* The http options go with the api they belong to. */
+	assert_int_equal(suite_target_set_api(p, provider_find("anthropic-messages"), &err), 0);
+	assert_string_equal(p->provider->name, "anthropic-messages");
+	assert_null(p->priv);
 	suite_free(s);
 }
 
@@ -886,6 +923,7 @@ int main(void)
 		cmocka_unit_test(test_header_injection),
 		cmocka_unit_test(test_model_template),
 		cmocka_unit_test(test_http_without_body),
+		cmocka_unit_test(test_target_set_api),
 		cmocka_unit_test(test_errors_are_redacted),
 		cmocka_unit_test(test_case_env),
 		cmocka_unit_test(test_lazy_env),
