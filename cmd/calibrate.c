@@ -584,8 +584,7 @@ static int cmd_calibrate(int argc, char **argv)
 	const struct judge_config *j = &cal.suite->judge;
 	char *model = redact_apply(&cal.suite->redact, j->model ? j->model : "(none)");
 	printf("judge: model %s, api %s, template %s sha256:%.12s\n", model,
-	       j->provider ? j->provider->name : "openai-chat", JUDGE_PROMPT_VERSION,
-	       judge_prompt_hash());
+	       j->provider->name, JUDGE_PROMPT_VERSION, judge_prompt_hash());
 	free(model);
 	printf("labels: %zu, judge calls %ld, cache hits %ld\n\n", cal.nlabels,
 	       cal.rt.judge_calls, cal.rt.judge_cache_hits);
