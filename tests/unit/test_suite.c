@@ -649,21 +649,30 @@ static void test_model_template(void **state)
 			  "suite.yaml:6:46: '${case.id}' cannot be used here");
 }
 
+/* load_http: a suite whose eval target has no api: and whose prod target
+ * is api http with this reply: mapping (flow YAML) and no body. */
+static struct suite *load_http(const char *reply)
+{
+	char *err = NULL;
+	char *yaml = xasprintf("version: 1\n"
+			       "name: t\n"
+			       "targets:\n"
+			       "  eval: {url: 'http://127.0.0.1:1/v1/chat/completions'}\n"
+			       "  prod: {url: 'http://127.0.0.1:2/agent', api: http, reply: %s}\n"
+			       ONE_CASE, reply);
+	struct suite *s = load_text(yaml, NULL, &err);
+	if (!s)
+		fail_msg("%s", err);
+	free(yaml);
+	return s;
+}
+
 /* api http without a body sends the provider's default body, which its
  * load() fills in. */
 static void test_http_without_body(void **state)
 {
 	(void)state;
-	char *err = NULL;
-	struct suite *s = load_text("version: 1\n"
-				    "name: t\n"
-				    "targets:\n"
-				    "  eval: {url: 'http://127.0.0.1:1/v1/chat/completions'}\n"
-				    "  prod: {url: 'http://127.0.0.1:2/agent', api: http, "
-				    "reply: {content: ''}}\n"
-				    ONE_CASE, NULL, &err);
-	if (!s)
-		fail_msg("%s", err);
+	struct suite *s = load_http("{content: ''}");
 	assert_string_equal(s->targets[SIDE_PROD].provider->name, "http");
 	assert_json(*(cJSON **)test_option(&s->targets[SIDE_PROD], "body"),
 		    "{\"input\":\"${input}\",\"messages\":\"${messages}\"}");
@@ -678,15 +687,7 @@ static void test_target_set_api(void **state)
 {
 	(void)state;
 	char *err = NULL;
-	struct suite *s = load_text("version: 1\n"
-				    "name: t\n"
-				    "targets:\n"
-				    "  eval: {url: 'http://127.0.0.1:1/v1/chat/completions'}\n"
-				    "  prod: {url: 'http://127.0.0.1:2/agent', api: http, "
-				    "reply: {content: /reply/text}}\n"
-				    ONE_CASE, NULL, &err);
-	if (!s)
-		fail_msg("%s", err);
+	struct suite *s = load_http("{content: /reply/text}");
 	struct target *e = &s->targets[SIDE_EVAL], *p = &s->targets[SIDE_PROD];
 	assert_ptr_equal(e->provider, provider_table[0]);
 	assert_null(e->priv);
