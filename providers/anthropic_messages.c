@@ -10,8 +10,6 @@
 /* max_tokens, which the API requires, when the request or the judge sets none. */
 #define ANTHROPIC_MAX_TOKENS 1024
 
-extern const struct provider provider_anthropic_messages;
-
 /* add_text: append the text of a message content (a string or an array of
  * text blocks) to b. */
 static void add_text(struct buf *b, const cJSON *content)
@@ -49,9 +47,9 @@ static char *anthropic_build(const struct target *t, const struct suite_case *c,
 		const cJSON *role = cJSON_GetObjectItemCaseSensitive(m, "role");
 
 		/* Late system messages are merged all the same. */
-		char *fault = cJSON_IsString(role) ? provider_role_fault(&provider_anthropic_messages,
-									 role->valuestring, false)
-						   : NULL;
+		char *fault = cJSON_IsString(role)
+				      ? provider_role_fault(t->provider, role->valuestring, false)
+				      : NULL;
 
 		if (fault) {
 			*err = fault;
