@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "graders/grader.h"
+#include "grader.h"
 #include "provider.h"
 #include "suite/suite.h"
 #include "util.h"

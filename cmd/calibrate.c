@@ -276,8 +276,9 @@ static int load_label(struct calibration *cal, struct label *l, const struct yno
 	if (calls && load_tool_calls(&l->reply, calls) < 0)
 		return -1;
 	bool judged = false;
+	struct judge_grader_info info;
 	for (size_t i = 0; i < l->c->nexpect; i++)
-		judged |= l->c->expect[i]->ops == &grader_judge;
+		judged |= judge_grader_info(l->c->expect[i], &info);
 	if (!judged)
 		return label_error(c, "case '%s' has no judge grader", l->c->id);
 	return 0;
@@ -380,7 +381,8 @@ static int judge_all(struct calibration *cal, const struct transport_options *to
 		const struct label *l = &cal->labels[i];
 		for (size_t k = 0; k < l->c->nexpect; k++) {
 			const struct grader *g = l->c->expect[k];
-			if (g->ops != &grader_judge)
+			struct judge_grader_info info;
+			if (!judge_grader_info(g, &info))
 				continue;
 			struct slot *s = &cal->slots[n++];
 			s->label = l;

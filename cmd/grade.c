@@ -227,12 +227,11 @@ static int cmd_grade(int argc, char **argv)
 	if (warning)
 		cmd_error("warning: %s", warning);
 	run_grade_reply(s, c, side, &reply, &rt, &out);
-	static const char *const words[] = {"pass", "fail", "error"};
-	printf("%s %s/%s as %s (%s)\n", words[out.grade], s->strata[c->stratum].name, c->id,
+	printf("%s %s/%s as %s (%s)\n", grade_name(out.grade), s->strata[c->stratum].name, c->id,
 	       side_name(side), t->provider->name);
 	for (size_t i = 0; i < out.ngrades; i++) {
 		const struct sample_grade *g = &out.grades[i];
-		printf("  %-5s %s%s%s\n", words[g->grade], g->grader->label,
+		printf("  %-5s %s%s%s\n", grade_name(g->grade), g->grader->label,
 		       g->reason ? ": " : "", g->reason ? g->reason : "");
 	}
 	if (out.ngrades == 0)

@@ -9,7 +9,7 @@
 #include "cmd.h"
 #include "suite/suite.h"
 #include "util.h"
-#include "graders/grader.h"
+#include "grader.h"
 
 static const char list_help[] =
 	"usage: canary list SUITE [--stratum NAME] [--case GLOB] [--format text|json]\n"

@@ -3,7 +3,7 @@
  *     - contains: [30 days, receipt]
  *     - contains: {value: [Refund, Receipt], ignore_case: true}
  */
-#include "grader.h"
+#include "common.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -3,7 +3,7 @@
  *     - equals: {value: paris, ignore_case: true, trim: false}
  * With trim (the default) surrounding whitespace of both sides is ignored.
  */
-#include "grader.h"
+#include "common.h"
 
 #include <stdlib.h>
 #include <string.h>

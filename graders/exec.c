@@ -11,7 +11,7 @@
  * When the run stops, the program's process group gets SIGTERM, then
  * SIGKILL once the run's grace has passed (at once on a second signal).
  */
-#include "grader.h"
+#include "common.h"
 
 #include <errno.h>
 #include <fcntl.h>

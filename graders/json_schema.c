@@ -8,7 +8,7 @@
  * The schema config is shared with tool_call's `arguments` through the
  * schema_cfg functions below.
  */
-#include "grader.h"
+#include "common.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -23,7 +23,7 @@
 #include "provider.h"
 #include "util.h"
 
-/* A compiled schema config (declared in grader.h, shared with tool_call.c). */
+/* A compiled schema config (declared in common.h, shared with tool_call.c). */
 struct schema_cfg {
 	struct jsonschema *schema;
 	cJSON *json;            /* the schema's root document, when it could be read */

@@ -8,7 +8,7 @@
  * masked before they are kept.  Decided verdicts are cached; a judge that
  * cannot be reached or gives no usable verdict makes an error, never a pass.
  */
-#include "grader.h"
+#include "common.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,7 +1,7 @@
 /* max_latency.c: pass when the reply arrived within a duration.
  *     - max_latency: 2s
  */
-#include "grader.h"
+#include "common.h"
 
 #include <math.h>
 

@@ -3,7 +3,7 @@
  *     - no_tool_call: delete_event
  *     - no_tool_call: [delete_event, share_calendar]
  */
-#include "grader.h"
+#include "common.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -2,7 +2,7 @@
  *     - not_contains: [as an AI, I cannot]
  * The config is contains's: a string, a list, or {value, ignore_case}.
  */
-#include "grader.h"
+#include "common.h"
 
 struct not_contains {
 	struct contains_cfg cfg;

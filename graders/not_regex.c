@@ -2,7 +2,7 @@
  *     - not_regex: '\b\d{3}-\d{2}-\d{4}\b'
  * The config is regex's: a pattern, or {pattern, flags}.
  */
-#include "grader.h"
+#include "common.h"
 
 #include <stdlib.h>
 

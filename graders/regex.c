@@ -2,7 +2,7 @@
  *     - regex: '\b30 days\b'
  *     - regex: {pattern: '^refunds?', flags: im}
  */
-#include "grader.h"
+#include "common.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -6,7 +6,7 @@
  *         calls: [{name: list_events}, {name: create_event, arguments: ...}]
  *         sequence: ordered
  */
-#include "grader.h"
+#include "common.h"
 
 #include <math.h>
 #include <stdlib.h>

@@ -10,7 +10,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "graders/grader.h"
+#include "grader.h"
 #include "judge/cache.h"
 #include "provider.h"
 #include "redact.h"

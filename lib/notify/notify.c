@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "graders/grader.h"
+#include "grader.h"
 #include "history/history.h"
 #include "report/report.h"
 #include "run/run.h"

@@ -37,12 +37,6 @@ static const char *const side_keys[SIDE__COUNT] = {
 	[SIDE_PROD] = "prod",
 };
 
-static const char *const grade_names[] = {
-	[GRADE_PASS] = "pass",
-	[GRADE_FAIL] = "fail",
-	[GRADE_ERROR] = "error",
-};
-
 /* json_clean: s with every invalid UTF-8 byte replaced by U+FFFD, so that
  * the report is valid JSON whatever a reply held (cJSON escapes the rest). */
 static char *json_clean(const char *s)
@@ -238,8 +232,7 @@ static cJSON *json_sample(const struct sample *s)
 	cJSON *o = cJSON_CreateObject();
 
 	add_number(o, "index", s->index);
-	add_string(o, "grade", (unsigned)s->grade < ARRAY_SIZE(grade_names)
-			       ? grade_names[s->grade] : "error");
+	add_string(o, "grade", grade_name(s->grade));
 	add_number(o, "status", s->status);
 	add_number(o, "latency_ms", rounded(s->latency_ms, 1));
 	add_number(o, "attempts", s->attempts);
@@ -704,6 +697,7 @@ static int check_value(const cJSON *v, const struct check_path *path, const stru
 {
 	const cJSON *item;
 	enum verdict verdict;
+	enum grade grade;
 	size_t i = 0;
 
 	switch (rule->kind) {
@@ -733,12 +727,7 @@ static int check_value(const cJSON *v, const struct check_path *path, const stru
 		return cJSON_IsString(v) && verdict_parse(v->valuestring, &verdict) == 0 ? 0 : -1;
 	case K_GRADE:
 		*what = "a grade (pass, fail, error)";
-		if (!cJSON_IsString(v))
-			return -1;
-		for (size_t g = 0; g < ARRAY_SIZE(grade_names); g++)
-			if (strcmp(v->valuestring, grade_names[g]) == 0)
-				return 0;
-		return -1;
+		return cJSON_IsString(v) && grade_parse(v->valuestring, &grade) == 0 ? 0 : -1;
 	case K_STRINGS:
 		*what = "an array of strings";
 		if (!cJSON_IsArray(v))
@@ -1192,10 +1181,9 @@ static enum verdict tree_verdict(const cJSON *o)
 
 static enum grade tree_grade(const char *name)
 {
-	for (size_t g = 0; g < ARRAY_SIZE(grade_names); g++)
-		if (strcmp(name, grade_names[g]) == 0)
-			return (enum grade)g;
-	return GRADE_ERROR;
+	enum grade g = GRADE_ERROR;
+	grade_parse(name, &g);
+	return g;
 }
 
 /* tree_side: a side of a case: its counts and finished samples, then

@@ -20,7 +20,7 @@
 #include "suite/suite.h"
 #include "transport/transport.h"
 #include "run/verdict.h"
-#include "graders/grader.h"
+#include "grader.h"
 
 /* One grader's verdict on one sample. */
 struct sample_grade {

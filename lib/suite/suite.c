@@ -7,7 +7,7 @@
 #include <strings.h>
 #include <sys/stat.h>
 
-#include "graders/grader.h"
+#include "grader.h"
 #include "jsonptr.h"
 #include "provider.h"
 #include "util.h"

@@ -9,7 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "graders/grader.h"
+#include "grader.h"
 #include "provider.h"
 #include "suite/suite.h"
 #include "support.h"

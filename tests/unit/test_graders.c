@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "graders/grader.h"
+#include "graders/common.h"
 #include "support.h"
 #include "provider.h"
 #include "redact.h"
@@ -109,6 +109,24 @@ static void test_table(void **state)
 	assert_null(grader_find("Regex"));
 	assert_null(grader_find(""));
 	assert_null(grader_find(NULL));
+}
+
+/* Grade names: one table, read both ways, as reports and history store them. */
+static void test_grade_names(void **state)
+{
+	static const char *const names[] = {"pass", "fail", "error"};
+	for (int g = GRADE_PASS; g <= GRADE_ERROR; g++) {
+		enum grade back = GRADE_PASS;
+		assert_string_equal(grade_name((enum grade)g), names[g]);
+		assert_int_equal(grade_parse(names[g], &back), 0);
+		assert_int_equal(back, g);
+	}
+	assert_string_equal(grade_name((enum grade)7), "error");
+	enum grade untouched = GRADE_FAIL;
+	assert_int_equal(grade_parse("Pass", &untouched), -1);
+	assert_int_equal(grade_parse("", &untouched), -1);
+	assert_int_equal(grade_parse(NULL, &untouched), -1);
+	assert_int_equal(untouched, GRADE_FAIL);
 }
 
 static void test_entry_fields(void **state)
@@ -775,6 +793,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_table),
+		cmocka_unit_test(test_grade_names),
 		cmocka_unit_test(test_entry_fields),
 		cmocka_unit_test(test_entry_errors),
 		cmocka_unit_test(test_on_errors),

@@ -16,7 +16,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "graders/grader.h"
+#include "grader.h"
 #include "support.h"
 #include "provider.h"
 #include "util.h"

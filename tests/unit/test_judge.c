@@ -15,7 +15,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "graders/grader.h"
+#include "grader.h"
 #include "judge/cache.h"
 #include "judge/prompt.h"
 #include "provider.h"

@@ -18,7 +18,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "graders/grader.h"
+#include "grader.h"
 #include "provider.h"
 #include "redact.h"
 #include "suite/suite.h"

@@ -1,4 +1,5 @@
-/* grader.c: the grader table, compiling grader entries and running them. */
+/* grader.c: compiling grader entries, running them, and the rules every
+ * reason obeys. */
 #include "grader.h"
 
 #include <stdarg.h>
@@ -13,23 +14,30 @@
 #include "redact.h"
 #include "util.h"
 
-const struct grader_ops *const grader_table[] = {
-	&grader_regex,
-	&grader_not_regex,
-	&grader_contains,
-	&grader_not_contains,
-	&grader_equals,
-	&grader_max_latency,
-	&grader_judge,
-	&grader_json_schema,
-	&grader_tool_call,
-	&grader_no_tool_call,
-	&grader_exec,
-	NULL,
-};
-
 /* Keys an entry may hold besides a grader's name. */
 static const char *const entry_keys[] = { "use", "on" };
+
+static const char *const grade_names[] = {
+	[GRADE_PASS] = "pass",
+	[GRADE_FAIL] = "fail",
+	[GRADE_ERROR] = "error",
+};
+
+const char *grade_name(enum grade g)
+{
+	return (unsigned)g < ARRAY_SIZE(grade_names) ? grade_names[g] : grade_names[GRADE_ERROR];
+}
+
+int grade_parse(const char *name, enum grade *out)
+{
+	for (size_t g = 0; name && g < ARRAY_SIZE(grade_names); g++) {
+		if (strcmp(name, grade_names[g]) == 0) {
+			*out = (enum grade)g;
+			return 0;
+		}
+	}
+	return -1;
+}
 
 const struct grader_ops *grader_find(const char *name)
 {
@@ -41,7 +49,6 @@ const struct grader_ops *grader_find(const char *name)
 	}
 	return NULL;
 }
-
 
 /* one_line: s[0..len) as one line of valid UTF-8 holding at most max_chars
  * characters and max_bytes bytes: a NUL as UTIL_NUL_SHOWN, other controls
@@ -85,11 +92,6 @@ static char *one_line(const char *s, size_t len, bool more, size_t max_chars, si
 		buf_addstr(&b, "...");
 	}
 	return buf_detach(&b, NULL);
-}
-
-const struct redact *grade_secrets(const struct grade_input *in)
-{
-	return in && in->reply ? in->reply->redact : NULL;
 }
 
 /* Bytes of a subject an excerpt, or of a reason, may show: characters of
@@ -154,60 +156,24 @@ void grade_result_release(struct grade_result *r)
 	r->reason = NULL;
 }
 
-int grader_check_keys(const struct ynode *map, const char *grader, const char *const *keys,
-		      char **err)
-{
-	char *where = xasprintf("in %s", grader);
-	int rc = ynode_check_keys(map, keys, where, err);
-	free(where);
-	return rc;
-}
-
-int grader_cfg_text(const struct ynode *n, const char *what, char **err)
-{
-	if (n->kind != YNODE_SCALAR) {
-		*err = ynode_error(n, "%s must be a string, not %s", what, ynode_kind_name(n->kind));
-		return -1;
-	}
-	if (ynode_is_null(n) && n->len == 0) {
-		*err = ynode_error(n, "%s is missing", what);
-		return -1;
-	}
-	if (ynode_is_null(n)) {
-		*err = ynode_error(n, "%s must be a string, not null (quote it to mean the text "
-				   "'%s')", what, n->str);
-		return -1;
-	}
-	if (strlen(n->str) != n->len) {
-		*err = ynode_error(n, "%s contains a NUL byte", what);
-		return -1;
-	}
-	return 0;
-}
-
-int grader_cfg_bool(const struct ynode *n, const char *what, bool *out, char **err)
-{
-	if (n->kind != YNODE_SCALAR || ynode_bool(n, out) < 0) {
-		*err = ynode_error(n, "%s must be true or false", what);
-		return -1;
-	}
-	return 0;
-}
-
 /* unknown_grader: the error for a key that names no grader. */
 static char *unknown_grader(const struct ynode *key)
 {
-	const char *names[ARRAY_SIZE(grader_table) + ARRAY_SIZE(entry_keys)];
 	size_t n = 0;
+	while (grader_table[n])
+		n++;
+	const char **names = xcalloc(n + ARRAY_SIZE(entry_keys) + 1, sizeof(*names));
+	n = 0;
 	for (size_t i = 0; grader_table[i]; i++)
 		names[n++] = grader_table[i]->name;
 	for (size_t i = 0; i < ARRAY_SIZE(entry_keys); i++)
 		names[n++] = entry_keys[i];
-	names[n] = NULL;
 	const char *hint = util_suggest(key->str, names);
-	if (hint)
-		return ynode_error(key, "unknown grader '%s' (did you mean '%s'?)", key->str, hint);
-	return ynode_error(key, "unknown grader '%s'", key->str);
+	char *e = hint ? ynode_error(key, "unknown grader '%s' (did you mean '%s'?)", key->str,
+				     hint)
+		       : ynode_error(key, "unknown grader '%s'", key->str);
+	free(names);
+	return e;
 }
 
 /* no_grader: the error for an entry without a grader key, listing them. */
