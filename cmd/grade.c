@@ -5,7 +5,6 @@
 #include <string.h>
 
 #include "cmd.h"
-#include "judge/cache.h"
 #include "provider.h"
 #include "suite/suite.h"
 #include "util.h"
@@ -107,18 +106,18 @@ out:
 
 static int cmd_grade(int argc, char **argv)
 {
-	const char *reply_path = NULL, *cache_path = NULL;
+	const char *reply_path = NULL;
 	const struct provider *api = NULL;
 	struct suite_filter filter = {0};
 	struct suite_options so = {
 		.target_url = {"http://127.0.0.1/", "http://127.0.0.1/"},
 		.lazy_env = true,
 	};
-	struct grader_runtime rt = {0};
 	enum side side = SIDE_PROD;
 	long status = 200, latency = 0;
 	size_t max_reply = (size_t)8 << 20;
-	bool no_cache = false, *selected = NULL;
+	bool *selected = NULL;
+	struct grading_options go = {0};
 	struct suite *s = NULL;
 	char *err = NULL, *warning = NULL;
 	struct cmd_parser p;
@@ -175,10 +174,10 @@ static int cmd_grade(int argc, char **argv)
 			so.judge_url = p.arg;
 			break;
 		case OPT_JUDGE_CACHE:
-			cache_path = p.arg;
+			go.judge_cache = p.arg;
 			break;
 		case OPT_NO_JUDGE_CACHE:
-			no_cache = true;
+			go.no_judge_cache = true;
 			break;
 		}
 	}
@@ -216,17 +215,12 @@ static int cmd_grade(int argc, char **argv)
 	}
 	reply.status = status;
 	reply.latency_ms = (double)latency;
-	bool judged = false;
-	for (size_t i = 0; i < c->nexpect; i++)
-		judged = judged || c->expect[i]->ops->start;
-	if (judged && !no_cache &&
-	    !(rt.judge_cache = judge_cache_choose(cache_path, &warning, &err)) && err) {
+	if (run_grade_reply(s, c, side, &reply, &go, &out, &warning, &err) < 0) {
 		cmd_error("%s", err);
 		goto out;
 	}
 	if (warning)
 		cmd_error("warning: %s", warning);
-	run_grade_reply(s, c, side, &reply, &rt, &out);
 	printf("%s %s/%s as %s (%s)\n", grade_name(out.grade), s->strata[c->stratum].name, c->id,
 	       side_name(side), t->provider->name);
 	for (size_t i = 0; i < out.ngrades; i++) {
@@ -239,7 +233,6 @@ static int cmd_grade(int argc, char **argv)
 			printf("  error %s\n", out.reasons[i]);
 	rc = out.grade == GRADE_PASS ? 0 : out.grade == GRADE_FAIL ? EXIT_FAIL : EXIT_ERRORS;
 out:
-	judge_cache_close(rt.judge_cache);
 	sample_release(&out);
 	reply_release(&reply);
 	suite_free(s);

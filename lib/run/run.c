@@ -7,19 +7,12 @@
 
 #include "fingerprint/fingerprint.h"
 #include "jsonptr.h"
-#include "judge/cache.h"
 #include "judge/prompt.h"
 #include "provider.h"
+#include "run/grading.h"
 #include "stats.h"
 #include "template.h"
 #include "util.h"
-
-/* Samples whose slow graders (exec) wait until the transfers are over, so
- * that a program that takes seconds never stalls the multi loop (where it
- * would time out requests whose replies are already waiting). */
-struct grading_queue {
-	struct grading *head, *tail;
-};
 
 /* One target request in flight: which sample it fills. */
 struct job {
@@ -35,7 +28,7 @@ struct job {
 struct feeder {
 	struct run *run;
 	struct transport *tr;
-	struct grading_queue *deferred;
+	struct grading *grading;
 	const struct run_options *opts;
 	size_t ci;              /* the case, */
 	size_t n;               /* the repeat */
@@ -53,32 +46,6 @@ struct feeder {
 
 static void feed(struct feeder *f);
 
-/* A sample being graded: synchronous graders have run, asynchronous ones
- * (the judge) may still be waiting for their requests. */
-struct grading {
-	struct suite *suite;
-	struct sample *sample;
-	struct grader_runtime *rt;
-	const struct suite_case *c;
-	struct reply reply;     /* owned until the last grader is done */
-	int pending;            /* graders still out (asynchronous or deferred) */
-	int attempts;           /* HTTP attempts the reply took */
-	bool failed;
-	bool errored;
-	bool interrupted;       /* a grader was cut off by the stop */
-	struct grading *next;   /* in the queue of deferred graders */
-	/* done: called once the sample has its final grade. */
-	void (*done)(struct grading *g, void *user);
-	void *user;
-};
-
-
-/* One asynchronous grader's request in flight. */
-struct grader_job {
-	struct grading *grading;
-	const struct grader *grader;
-	void *call;
-};
 
 void run_options_default(struct run_options *o)
 {
@@ -104,10 +71,9 @@ void sample_release(struct sample *s)
 	s->fingerprint = NULL;
 }
 
-/* Record a reason on a sample, redacted and capped to one line. */
-static void add_reason(struct suite *s, struct sample *out, const char *reason)
+void sample_add_reason(struct sample *out, const struct redact *rd, const char *reason)
 {
-	char *clean = redact_apply(&s->redact, reason);
+	char *clean = redact_apply(rd, reason);
 	for (char *p = clean; *p; p++)
 		if (*p == '\n' || *p == '\r' || *p == '\t')
 			*p = ' ';
@@ -118,7 +84,7 @@ static void add_reason(struct suite *s, struct sample *out, const char *reason)
 static void sample_error(struct suite *s, struct sample *out, const char *reason)
 {
 	out->grade = GRADE_ERROR;
-	add_reason(s, out, reason);
+	sample_add_reason(out, &s->redact, reason);
 }
 
 /* Read the fingerprint a target declares from the parsed reply body. */
@@ -137,237 +103,83 @@ static char *json_fingerprint(const struct target *t, const struct reply *r)
 	return out;
 }
 
-/* Record one grader's result on the sample being graded. */
-static void grading_record(struct grading *gr, const struct grader *g, struct grade_result *res)
+/* sample_parse: read a reply with the side's provider into out (status,
+ * latency, fingerprint); -1 after recording why it cannot be read (the
+ * reply took attempts HTTP attempts). */
+static int sample_parse(struct suite *s, enum side side, struct reply *reply, int attempts,
+			struct sample *out)
 {
-	struct sample *out = gr->sample;
-	out->grades = xreallocarray(out->grades, out->ngrades + 1, sizeof(*out->grades));
-	out->grades[out->ngrades++] = (struct sample_grade){
-		.grader = g,
-		.grade = res->grade,
-		.reason = res->reason ? redact_apply(&gr->suite->redact, res->reason) : NULL,
-	};
-	if (res->grade != GRADE_PASS) {
-		char *why = xasprintf("%s: %s", g->label, res->reason ? res->reason : "failed");
-		add_reason(gr->suite, gr->sample, why);
-		free(why);
-		if (res->grade == GRADE_FAIL)
-			gr->failed = true;
-		else
-			gr->errored = true;
-	}
-	grade_result_release(res);
-}
-
-/* Record a grader's result that ran here; an error while the run stops is
- * the stop's doing (a validation or a program cut short), not a measurement,
- * and leaves the sample unmeasured. */
-static void grading_record_ran(struct grading *gr, const struct grader *g,
-			       struct grade_result *res)
-{
-	volatile sig_atomic_t *stop = gr->rt ? gr->rt->stop : NULL;
-	if (res->grade == GRADE_ERROR && stop && *stop) {
-		gr->interrupted = true;
-		grade_result_release(res);
-		return;
-	}
-	grading_record(gr, g, res);
-}
-
-/* Give the sample its final grade and hand it on.  A definite failure is a
- * measurement; an undecided grader alone is not. */
-static void grading_finish(struct grading *gr)
-{
-	struct sample *out = gr->sample;
-	if (out->grade != GRADE_ERROR || out->nreasons == 0)
-		out->grade = gr->failed ? GRADE_FAIL : gr->errored ? GRADE_ERROR : GRADE_PASS;
-	/* A sample a stop cut short is not measured, unless it already failed. */
-	out->done = !gr->interrupted || gr->failed;
-	gr->done(gr, gr->user);
-	reply_release(&gr->reply);
-	free(gr);
-}
-
-/* The transport's callback for an asynchronous grader's request. */
-static void grader_job_done(struct http_result *res, void *user)
-{
-	struct grader_job *job = user;
-	struct grading *gr = job->grading;
-	struct grade_result out = {.grade = GRADE_ERROR};
-	job->grader->ops->finish(job->grader->priv, job->call, res, gr->rt, &out);
-	grade_result_tidy(&out, &gr->suite->redact);
-	if (res->interrupted) {
-		gr->interrupted = true;
-		grade_result_release(&out);
-	} else {
-		grading_record(gr, job->grader, &out);
-	}
-	free(job);
-	if (--gr->pending == 0)
-		grading_finish(gr);
-}
-
-/* Parse a reply and grade it: quick synchronous graders at once, then the
- * asynchronous ones on the transport (skipped after a failure when lazy);
- * slow ones are queued on q.  The grading takes the reply (*reply is left
- * empty).  gr->done runs when the sample has its grade, perhaps before this
- * returns. */
-static void grading_start(struct grading *gr, const struct suite_case *c, enum side side,
-			  struct reply *moved, struct transport *tr, struct grading_queue *q,
-			  bool lazy)
-{
-	struct suite *s = gr->suite;
-	gr->c = c;
-	gr->reply = *moved;
-	memset(moved, 0, sizeof(*moved));
-	struct reply *reply = &gr->reply;
 	const struct target *t = &s->targets[side];
-	struct sample *out = gr->sample;
 	char *err = NULL;
 	out->status = reply->status;
 	out->latency_ms = reply->latency_ms;
+	reply->redact = &s->redact;
 	int parsed = provider_parse_reply(t->provider, t->priv, reply, &err);
 	if (!reply->fingerprint)
 		reply->fingerprint = json_fingerprint(t, reply);
 	if (reply->fingerprint)
 		out->fingerprint = redact_apply(&s->redact, reply->fingerprint);
-	if (parsed < 0) {
-		if (gr->attempts > 1) {
-			char *why = xasprintf("%s (after %d attempts)", err, gr->attempts);
-			free(err);
-			err = why;
-		}
-		sample_error(s, out, err);
+	if (parsed == 0)
+		return 0;
+	if (attempts > 1) {
+		char *why = xasprintf("%s (after %d attempts)", err, attempts);
 		free(err);
-		gr->pending = 1;
+		err = why;
+	}
+	sample_error(s, out, err);
+	out->done = true;
+	free(err);
+	return -1;
+}
+
+/* case_job: the grading of case c's sample out with the case's graders. */
+static struct grading_job case_job(const struct suite_case *c, struct sample *out)
+{
+	return (struct grading_job){
+		.graders = c->expect,
+		.ngraders = c->nexpect,
+		.case_id = c->id,
+		.target = side_name(out->side),
+		.input = c->input,
+		.sample = out,
+	};
+}
+
+int run_grade_reply(struct suite *s, const struct suite_case *c, enum side side,
+		    struct reply *reply, const struct grading_options *o, struct sample *out,
+		    char **warning, char **err)
+{
+	struct grading_options go = *o;
+	struct grading *g = NULL;
+	char *why = NULL;
+	int rc = -1;
+	go.graders = c->expect;
+	go.ngraders = c->nexpect;
+	out->side = side;
+	struct transport *tr = transport_new(NULL, &why);
+	if (!tr) {
+		sample_error(s, out, why);
+		out->done = true;
+		rc = 0;
 		goto out;
 	}
-	struct grade_input in = {
-		.reply = reply,
-		.case_id = c->id,
-		.target = side_name(side),
-		.input = c->input,
-		.rt = gr->rt,
-	};
-	gr->pending = 1; /* held until every grader has started */
-	bool deferred = false;
-	for (size_t i = 0; i < c->nexpect; i++) {
-		const struct grader *g = c->expect[i];
-		if (g->ops->start)
-			continue;
-		if (g->ops->slow) {
-			deferred = true;
-			continue;
-		}
-		struct grade_result res = {.grade = GRADE_PASS};
-		grader_run(g, &in, &res);
-		grading_record_ran(gr, g, &res);
+	if (!(g = grading_new(tr, &s->redact, &go, err)))
+		goto out;
+	if (grading_warning(g))
+		*warning = xstrdup(grading_warning(g));
+	if (sample_parse(s, side, reply, 1, out) == 0) {
+		struct grading_job job = case_job(c, out);
+		grading_start(g, &job, reply);
 	}
-	if (deferred) {
-		gr->pending++;
-		if (q->tail)
-			q->tail->next = gr;
-		else
-			q->head = gr;
-		q->tail = gr;
-	}
-	for (size_t i = 0; i < c->nexpect; i++) {
-		const struct grader *g = c->expect[i];
-		if (!g->ops->start || (lazy && gr->failed))
-			continue;
-		struct http_request *req = NULL;
-		void *call = NULL;
-		struct grade_result res = {.grade = GRADE_ERROR};
-		in.subject = reply->content ? reply->content : "";
-		in.subject_len = reply->content ? reply->content_len : 0;
-		if (g->ops->start(g->priv, &in, &req, &call, &res) == 0 || !req) {
-			grade_result_tidy(&res, &s->redact);
-			grading_record(gr, g, &res);
-			continue;
-		}
-		struct grader_job *job = xcalloc(1, sizeof(*job));
-		job->grading = gr;
-		job->grader = g;
-		job->call = call;
-		req->pool = POOL_JUDGE;
-		req->done = grader_job_done;
-		req->user = job;
-		gr->pending++;
-		transport_submit(tr, req);
-	}
+	if (transport_run(tr, o->stop, &why) < 0)
+		sample_error(s, out, why);
+	grading_drain(g);
+	rc = 0;
 out:
-	if (--gr->pending == 0)
-		grading_finish(gr);
-}
-
-/* Run the slow graders of every queued sample, after the transfers; a stop
- * leaves the rest unmeasured. */
-static void grading_drain(struct grading_queue *q, volatile sig_atomic_t *stop)
-{
-	struct grading *gr;
-	while ((gr = q->head)) {
-		q->head = gr->next;
-		if (!q->head)
-			q->tail = NULL;
-		const struct suite_case *c = gr->c;
-		struct grade_input in = {
-			.reply = &gr->reply,
-			.case_id = c->id,
-			.target = side_name(gr->sample->side),
-			.input = c->input,
-			.rt = gr->rt,
-		};
-		for (size_t i = 0; i < c->nexpect; i++) {
-			const struct grader *g = c->expect[i];
-			if (!g->ops->slow || g->ops->start)
-				continue;
-			if (stop && *stop) {
-				gr->interrupted = true;
-				break;
-			}
-			struct grade_result res = {.grade = GRADE_PASS};
-			grader_run(g, &in, &res);
-			grading_record_ran(gr, g, &res);
-		}
-		if (--gr->pending == 0)
-			grading_finish(gr);
-	}
-}
-
-/* run_grade_reply's completion: nothing more to do. */
-static void offline_done(struct grading *gr, void *user)
-{
-	(void)gr;
-	(void)user;
-}
-
-void run_grade_reply(struct suite *s, const struct suite_case *c, enum side side,
-		     struct reply *reply, struct grader_runtime *rt, struct sample *out)
-{
-	char *err = NULL;
-	struct transport *tr = transport_new(NULL, &err);
-	struct grading *gr = xcalloc(1, sizeof(*gr));
-	gr->suite = s;
-	gr->sample = out;
-	gr->rt = rt;
-	gr->done = offline_done;
-	out->side = side;
-	if (!tr) {
-		sample_error(s, out, err);
-		free(err);
-		gr->pending = 1;
-		grading_finish(gr);
-		return;
-	}
-	struct grading_queue q = {NULL, NULL};
-	reply->redact = &s->redact;
-	grading_start(gr, c, side, reply, tr, &q, false);
-	if (transport_run(tr, NULL, &err) < 0) {
-		sample_error(s, out, err);
-		free(err);
-	}
-	grading_drain(&q, NULL);
+	grading_free(g);
 	transport_free(tr);
+	free(why);
+	return rc;
 }
 
 /* decide_confirmation: once a case's first samples are in, ask for the
@@ -412,10 +224,10 @@ static void sample_finished(struct feeder *f, struct case_result *cr, const stru
 }
 
 /* A target sample has its grade. */
-static void sample_graded(struct grading *gr, void *user)
+static void sample_graded(struct sample *smp, void *user)
 {
 	struct job *job = user;
-	sample_finished(job->feeder, job->cr, gr->sample);
+	sample_finished(job->feeder, job->cr, smp);
 	free(job);
 }
 
@@ -424,12 +236,11 @@ static void job_done(struct http_result *res, void *user)
 {
 	struct job *job = user;
 	struct feeder *f = job->feeder;
-	struct run *r = f->run;
-	struct suite *s = r->suite;
+	struct suite *s = f->run->suite;
 	struct sample *out = job->sample;
-	const struct target *t = &s->targets[out->side];
 	out->attempts = res->attempts;
 	out->latency_ms = res->latency_ms;
+	f->outstanding--;
 	if (!res->ok) {
 		char *why = res->attempts > 1
 				    ? xasprintf("%s after %d attempts", res->error, res->attempts)
@@ -443,25 +254,20 @@ static void job_done(struct http_result *res, void *user)
 			.raw = res->body,
 			.raw_len = res->body_len,
 			.latency_ms = res->latency_ms,
-			.redact = &s->redact,
 		};
 		res->body = NULL;
-		if (t->fingerprint == FINGERPRINT_HEADER && res->header_value)
+		if (s->targets[out->side].fingerprint == FINGERPRINT_HEADER && res->header_value)
 			reply.fingerprint = xstrdup(res->header_value);
-		struct grading *gr = xcalloc(1, sizeof(*gr));
-		gr->suite = s;
-		gr->sample = out;
-		gr->rt = &r->rt;
-		gr->done = sample_graded;
-		gr->user = job;
-		gr->attempts = res->attempts;
-		f->outstanding--;
-		grading_start(gr, job->cr->c, out->side, &reply, f->tr, f->deferred,
-			      f->opts->judge_lazy);
-		feed(f);
-		return;
+		if (sample_parse(s, out->side, &reply, res->attempts, out) == 0) {
+			struct grading_job gj = case_job(job->cr->c, out);
+			gj.done = sample_graded;
+			gj.user = job;
+			grading_start(f->grading, &gj, &reply);
+			feed(f);
+			return;
+		}
+		reply_release(&reply);
 	}
-	f->outstanding--;
 	sample_finished(f, job->cr, out);
 	free(job);
 	feed(f);
@@ -724,19 +530,6 @@ static void tally(struct run *r)
 	}
 }
 
-/* Open the judge's verdict cache when a grader of the suite calls out and
- * the cache is wanted; a cache that cannot be opened stops the run. */
-static int open_judge_cache(struct run *r, const struct run_options *o, char **err)
-{
-	bool async = false;
-	for (size_t i = 0; i < r->suite->ngraders; i++)
-		async = async || r->suite->graders[i]->ops->start;
-	if (!async || o->no_judge_cache)
-		return 0;
-	r->rt.judge_cache = judge_cache_choose(o->judge_cache, &r->warning, err);
-	return r->rt.judge_cache || !*err ? 0 : -1;
-}
-
 static void add_unique(char ***list, size_t *n, const char *s)
 {
 	for (size_t i = 0; i < *n; i++)
@@ -841,12 +634,10 @@ struct run *run_execute(struct suite *s, const struct run_options *o, char **err
 {
 	struct run *r = xcalloc(1, sizeof(*r));
 	struct transport *tr = NULL;
-	struct grading_queue deferred = {NULL, NULL};
+	struct grading *grading = NULL;
 	r->suite = s;
 	r->alpha = o->alpha;
 	r->strict = o->strict;
-	r->rt.stop = o->stop;
-	r->rt.grace_ms = o->transport.grace_ms;
 	r->confirm = o->confirm >= 0 ? o->confirm : s->defaults.confirm;
 	r->min_valid = o->min_valid >= 0 ? o->min_valid : s->defaults.min_valid;
 	r->judge_template = JUDGE_PROMPT_VERSION;
@@ -870,8 +661,19 @@ struct run *run_execute(struct suite *s, const struct run_options *o, char **err
 	tr = transport_new(&o->transport, err);
 	if (!tr)
 		goto fail;
-	if (open_judge_cache(r, o, err) < 0)
+	struct grading_options go = {
+		.graders = s->graders,
+		.ngraders = s->ngraders,
+		.judge_lazy = o->judge_lazy,
+		.judge_cache = o->judge_cache,
+		.no_judge_cache = o->no_judge_cache,
+		.stop = o->stop,
+		.grace_ms = o->transport.grace_ms,
+	};
+	if (!(grading = grading_new(tr, &s->redact, &go, err)))
 		goto fail;
+	if (grading_warning(grading))
+		r->warning = xstrdup(grading_warning(grading));
 	for (size_t i = 0; i < r->ncases; i++) {
 		struct case_result *cr = &r->cases[i];
 		if (!cr->selected)
@@ -893,7 +695,7 @@ struct run *run_execute(struct suite *s, const struct run_options *o, char **err
 	struct feeder feeder = {
 		.run = r,
 		.tr = tr,
-		.deferred = &deferred,
+		.grading = grading,
 		.opts = o,
 		.window = 2 * (size_t)(o->transport.concurrency[POOL_TARGET] > 0
 					       ? o->transport.concurrency[POOL_TARGET]
@@ -911,7 +713,7 @@ struct run *run_execute(struct suite *s, const struct run_options *o, char **err
 		feed(&feeder);
 		rc = transport_run(tr, o->stop, err);
 		if (rc == 0)
-			grading_drain(&deferred, o->stop);
+			grading_drain(grading);
 	} while (rc == 0 && (feeder.outstanding > 0 ||
 			     (feeder.qi < feeder.nconfirming && !(o->stop && *o->stop))));
 	free(feeder.unfinished);
@@ -920,8 +722,9 @@ struct run *run_execute(struct suite *s, const struct run_options *o, char **err
 		goto fail;
 	transport_get_stats(tr, &r->stats);
 	transport_free(tr);
-	judge_cache_close(r->rt.judge_cache);
-	r->rt.judge_cache = NULL;
+	r->rt.judge_calls = grading_runtime(grading)->judge_calls;
+	r->rt.judge_cache_hits = grading_runtime(grading)->judge_cache_hits;
+	grading_free(grading);
 	r->interrupted = o->stop && *o->stop;
 	tally(r);
 	run_analyse_fingerprints(r);
@@ -930,7 +733,7 @@ struct run *run_execute(struct suite *s, const struct run_options *o, char **err
 	return r;
 fail:
 	transport_free(tr);
-	judge_cache_close(r->rt.judge_cache);
+	grading_free(grading);
 	run_free(r);
 	return NULL;
 }

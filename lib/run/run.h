@@ -20,6 +20,7 @@
 #include "suite/suite.h"
 #include "transport/transport.h"
 #include "run/verdict.h"
+#include "run/grading.h"
 #include "grader.h"
 
 /* One grader's verdict on one sample. */
@@ -117,7 +118,7 @@ struct run {
 	long duration_ms;
 	bool interrupted;
 	struct transport_stats stats;
-	struct grader_runtime rt;      /* judge calls, cache hits, the cache */
+	struct grader_runtime rt;      /* judge calls and cache hits (the counters only) */
 	int shard_index;               /* --shard I/N: I from 0, N (0: not sharded) */
 	int shard_count;
 	char **unevaluated;            /* prod fingerprints never seen on eval */
@@ -176,9 +177,13 @@ struct run *run_execute(struct suite *s, const struct run_options *o, char **err
 
 /* run_grade_reply: parse a raw reply with the side's provider and grade it
  * with case c's graders into out, judge included (on a transport of its
- * own); for `canary grade`.  rt may be NULL. */
-void run_grade_reply(struct suite *s, const struct suite_case *c, enum side side,
-		     struct reply *reply, struct grader_runtime *rt, struct sample *out);
+ * own, with o's cache and stop; o->graders is c's); for `canary grade`.
+ * The caller still releases *reply.  -1 and *err when the verdict cache
+ * asked for cannot be opened; *warning (the caller's) says what grading
+ * does without, or stays NULL. */
+int run_grade_reply(struct suite *s, const struct suite_case *c, enum side side,
+		    struct reply *reply, const struct grading_options *o, struct sample *out,
+		    char **warning, char **err);
 
 void run_free(struct run *r);
 
@@ -194,6 +199,8 @@ void run_fingerprints_release(struct run *r);
  * cases by. */
 uint64_t run_case_hash(const char *id);
 void sample_release(struct sample *s);
+/* sample_add_reason: add reason to s, rd's secrets masked, on one line. */
+void sample_add_reason(struct sample *s, const struct redact *rd, const char *reason);
 
 /* run_display_url: url with userinfo, query and fragment removed; a URL that
  * came from ${env:...} shows as its template. */
