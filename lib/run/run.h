@@ -1,6 +1,7 @@
 /* run/run.h: one run of a suite: jobs (case x target x repeat) on the transport,
- * replies parsed by the target's provider, graded, and gathered into samples
- * and per-case, per-stratum results.
+ * replies parsed by the target's provider, graded by the grading module
+ * (run/grading.h), and gathered into samples and per-case, per-stratum
+ * results.
  *
  * Eval and prod samples of a case are submitted interleaved (eval, prod,
  * eval, prod, ...) so that time-dependent effects hit both sides alike.
