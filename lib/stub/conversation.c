@@ -110,12 +110,13 @@ void stub_conversation_end(struct stub_conversation *c, bool have, const char *s
 		return;
 	}
 	/* Sorted by id, so that many results find their calls in n log n. */
-	qsort(c->calls, c->ncalls, 2 * sizeof(*c->calls), call_cmp);
+	if (c->ncalls)
+		qsort(c->calls, c->ncalls, 2 * sizeof(*c->calls), call_cmp);
 	for (size_t i = 0; i < c->nresults; i++) {
 		const char *key = c->results[i].call_id;
-		const char **hit = key ? bsearch(&key, c->calls, c->ncalls, 2 * sizeof(*c->calls),
-						 call_cmp)
-				       : NULL;
+		const char **hit = key && c->ncalls ? bsearch(&key, c->calls, c->ncalls,
+							      2 * sizeof(*c->calls), call_cmp)
+						    : NULL;
 		c->results[i].name = hit ? hit[1] : NULL;
 	}
 }

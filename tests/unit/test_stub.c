@@ -1591,6 +1591,22 @@ static void test_conversations(void **state)
 		cJSON_Delete(j);
 	}
 
+	/* A result for a call no assistant message made: its tool is unknown
+	 * (and no call at all is sorted: under UBSan, qsort of NULL fails). */
+	static const char orphan[] = "{\"messages\": [{\"role\": \"user\", \"content\": \"hi\"},"
+				     " {\"role\": \"tool\", \"tool_call_id\": \"c9\", \"content\": \"x\"}]}";
+	cJSON *oj = cJSON_Parse(orphan);
+	struct stub_conversation oc;
+	stub_conversation_init(&oc);
+	assert_true(stub_api_openai_chat.read(oj, &oc));
+	stub_conversation_end(&oc, true, "", 0);
+	char *orphans = results_of(&oc);
+	assert_string_equal(orphans, "?=x");
+	assert_int_equal(oc.step, 1);
+	free(orphans);
+	stub_conversation_release(&oc);
+	cJSON_Delete(oj);
+
 	/* No conversation: the whole body is the text. */
 	for (size_t i = 0; stub_api_table[i]; i++) {
 		static const char body[] = "{\"messages\": {}, \"input\": 7}";
