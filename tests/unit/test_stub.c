@@ -205,14 +205,15 @@ static struct stub *start_buffer(const char *yaml, unsigned seed, const char *lo
 	return s;
 }
 
-static struct stub *start_agent(void)
+static struct stub *start_fixture(const char *name, const char *api)
 {
-	char *path = xasprintf("%s/stub/agent.yaml", test_fixtures()), *err = NULL;
+	char *path = xasprintf("%s/stub/%s", test_fixtures(), name), *err = NULL;
 	struct stub_script *sc = stub_script_load(path, &err);
 	free(path);
 	if (!sc)
 		fail_msg("%s", err);
-	struct stub *s = stub_start(sc, NULL, &err);
+	struct stub_options o = {.host = "127.0.0.1", .seed = 1, .api = api};
+	struct stub *s = stub_start(sc, &o, &err);
 	if (!s)
 		fail_msg("%s", err);
 	return s;
@@ -345,7 +346,7 @@ static void test_script_load(void **state)
 
 static void test_text_reply(void **state)
 {
-	struct stub *s = start_agent();
+	struct stub *s = start_fixture("agent.yaml", NULL);
 	struct http h;
 	cJSON *j = ask(stub_port(s), "What is your REFUND window?", &h);
 	assert_int_equal(h.status, 200);
@@ -372,7 +373,7 @@ static void test_text_reply(void **state)
 
 static void test_tool_calls(void **state)
 {
-	struct stub *s = start_agent();
+	struct stub *s = start_fixture("agent.yaml", NULL);
 	struct http h;
 	cJSON *j = ask(stub_port(s), "book a meeting with Ana", &h);
 	assert_int_equal(h.status, 200);
@@ -412,7 +413,7 @@ static void test_tool_calls(void **state)
 
 static void test_status_and_raw(void **state)
 {
-	struct stub *s = start_agent();
+	struct stub *s = start_fixture("agent.yaml", NULL);
 	int port = stub_port(s);
 	struct http h;
 	cJSON *j = ask(port, "slow down", &h);
@@ -451,7 +452,7 @@ static void test_status_and_raw(void **state)
 
 static void test_times_and_echo(void **state)
 {
-	struct stub *s = start_agent();
+	struct stub *s = start_fixture("agent.yaml", NULL);
 	int port = stub_port(s);
 	assert_reply(port, "once upon a time", "first");
 	assert_reply(port, "once upon a time", "later");
@@ -475,7 +476,7 @@ static void test_times_and_echo(void **state)
 
 static void test_errors(void **state)
 {
-	struct stub *s = start_agent();
+	struct stub *s = start_fixture("agent.yaml", NULL);
 	int port = stub_port(s);
 	struct http h;
 	cJSON *j = ask(port, "nothing matches this", &h);
@@ -525,7 +526,7 @@ static void test_errors(void **state)
 
 static void test_size(void **state)
 {
-	struct stub *s = start_agent();
+	struct stub *s = start_fixture("agent.yaml", NULL);
 	struct http h;
 	cJSON *j = ask(stub_port(s), "big one", &h);
 	assert_int_equal(h.status, 200);
@@ -541,7 +542,7 @@ static void test_size(void **state)
 
 static void test_keep_alive(void **state)
 {
-	struct stub *s = start_agent();
+	struct stub *s = start_fixture("agent.yaml", NULL);
 	CURL *easy = curl_easy_init();
 	char *body = chat("refund?");
 	struct http h;
@@ -991,13 +992,7 @@ static void test_api_replies(void **state)
 		{MESSAGES_PATH, "refuse", 200, "anthropic-messages/reply-refusal.json", NULL},
 		{MESSAGES_PATH, "limit", 429, "anthropic-messages/error-429.json", no_request_id},
 	};
-	char *path = xasprintf("%s/stub/apis.yaml", test_fixtures()), *err = NULL;
-	struct stub_script *sc = stub_script_load(path, &err);
-	free(path);
-	if (!sc)
-		fail_msg("%s", err);
-	struct stub *s = stub_start(sc, NULL, &err);
-	assert_non_null(s);
+	struct stub *s = start_fixture("apis.yaml", NULL);
 	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
 		struct http h;
 		char *body = request_for(cases[i].path, cases[i].user, false);
@@ -1244,13 +1239,7 @@ static void test_api_streams(void **state)
 		{MESSAGES_PATH, "anthropic error", false, "anthropic-messages-error.sse", plain, NULL,
 		 "text=[Canary] args="},
 	};
-	char *path = xasprintf("%s/stub/apis.yaml", test_fixtures()), *err = NULL;
-	struct stub_script *sc = stub_script_load(path, &err);
-	free(path);
-	if (!sc)
-		fail_msg("%s", err);
-	struct stub *s = stub_start(sc, NULL, &err);
-	assert_non_null(s);
+	struct stub *s = start_fixture("apis.yaml", NULL);
 	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
 		struct events want, got;
 		events_of_fixture(cases[i].fixture, &want);
@@ -1300,20 +1289,6 @@ static void test_api_streams(void **state)
 }
 
 static const char *const api_paths[] = {CHAT_PATH, RESPONSES_PATH, MESSAGES_PATH};
-
-static struct stub *start_fixture(const char *name, const char *api)
-{
-	char *path = xasprintf("%s/stub/%s", test_fixtures(), name), *err = NULL;
-	struct stub_script *sc = stub_script_load(path, &err);
-	free(path);
-	if (!sc)
-		fail_msg("%s", err);
-	struct stub_options o = {.host = "127.0.0.1", .seed = 1, .api = api};
-	struct stub *s = stub_start(sc, &o, &err);
-	if (!s)
-		fail_msg("%s", err);
-	return s;
-}
 
 /* POST a streamed request; the raw body and the parse of its events with
  * at most max bytes each. */
@@ -1761,34 +1736,36 @@ static void assert_said(struct dialog *d, const char *want)
  * first one asked. */
 static void test_multi_step(void **state)
 {
+	/* Each dialog: user turns ('u') and results of the last tool call
+	 * ('r'), each with what the agent must answer. */
+	static const struct {
+		char kind;
+		const char *text;
+		const char *want;
+	} dialogs[][5] = {
+		{{'u', "Book 30 minutes with Ana tomorrow at 10", "call check_availability"},
+		 {'r', "{\"free\": true}", "call create_event"},
+		 {'r', "{\"id\": \"evt_1\"}", "Booked for 10:00."},
+		 {'u', "Thanks!", "You are welcome; the meeting is booked."}},
+		{{'u', "Please book a call at 10", "call check_availability"},
+		 {'r', "{\"free\": false}", "That slot is taken."}},
+		/* Thanks without an earlier turn that asked to book: no rule. */
+		{{'u', "Hello", "status 404"}, {'u', "Thanks!", "status 404"}},
+	};
 	struct stub *s = start_fixture("booking.yaml", NULL);
 	for (size_t a = 0; a < ARRAY_SIZE(api_paths); a++) {
-		struct dialog d;
-		dialog_init(&d, stub_port(s), api_paths[a]);
-		dialog_user(&d, "Book 30 minutes with Ana tomorrow at 10");
-		assert_said(&d, "call check_availability");
-		dialog_result(&d, "{\"free\": true}");
-		assert_said(&d, "call create_event");
-		dialog_result(&d, "{\"id\": \"evt_1\"}");
-		assert_said(&d, "Booked for 10:00.");
-		dialog_user(&d, "Thanks!");
-		assert_said(&d, "You are welcome; the meeting is booked.");
-		cJSON_Delete(d.body);
-
-		dialog_init(&d, stub_port(s), api_paths[a]);
-		dialog_user(&d, "Please book a call at 10");
-		assert_said(&d, "call check_availability");
-		dialog_result(&d, "{\"free\": false}");
-		assert_said(&d, "That slot is taken.");
-		cJSON_Delete(d.body);
-
-		/* Thanks without an earlier turn that asked to book: no rule. */
-		dialog_init(&d, stub_port(s), api_paths[a]);
-		dialog_user(&d, "Hello");
-		assert_said(&d, "status 404");
-		dialog_user(&d, "Thanks!");
-		assert_said(&d, "status 404");
-		cJSON_Delete(d.body);
+		for (size_t i = 0; i < ARRAY_SIZE(dialogs); i++) {
+			struct dialog d;
+			dialog_init(&d, stub_port(s), api_paths[a]);
+			for (size_t k = 0; k < ARRAY_SIZE(dialogs[i]) && dialogs[i][k].kind; k++) {
+				if (dialogs[i][k].kind == 'u')
+					dialog_user(&d, dialogs[i][k].text);
+				else
+					dialog_result(&d, dialogs[i][k].text);
+				assert_said(&d, dialogs[i][k].want);
+			}
+			cJSON_Delete(d.body);
+		}
 	}
 	stub_stop(s);
 }
