@@ -54,9 +54,23 @@ cJSON *stub_json_copy(const cJSON *o, const char *key)
 	return v ? cJSON_Duplicate(v, true) : cJSON_CreateNull();
 }
 
+size_t stub_text_piece(const char *s, size_t len, size_t off)
+{
+	size_t min = len / STUB_MAX_PIECES, i = off;
+	do {
+		while (i < len && s[i] == ' ')
+			i++;
+		while (i < len && s[i] != ' ')
+			i++;
+	} while (i < len && i - off < min);
+	return i - off;
+}
+
 size_t stub_arguments_piece(const char *s, size_t len, size_t off)
 {
-	size_t n = len - off < STUB_ARGUMENTS_PIECE ? len - off : STUB_ARGUMENTS_PIECE;
+	size_t want = len / STUB_MAX_PIECES > STUB_ARGUMENTS_PIECE ? len / STUB_MAX_PIECES
+								   : STUB_ARGUMENTS_PIECE;
+	size_t n = len - off < want ? len - off : want;
 	/* Back off a cut inside a character: its continuation bytes are 10xxxxxx. */
 	while (n > 1 && off + n < len && ((unsigned char)s[off + n] & 0xc0) == 0x80)
 		n--;

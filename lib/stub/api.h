@@ -77,6 +77,14 @@ const cJSON *stub_json_list(const cJSON *o, const char *key);
 /* stub_json_copy: a copy of o's member key, or null when it is absent. */
 cJSON *stub_json_copy(const cJSON *o, const char *key);
 
+/* A stream sends a text, or a call's arguments, in at most about this many
+ * deltas: a longer one gets longer pieces, so that what a reply holds
+ * stays in proportion to its text. */
+#define STUB_MAX_PIECES 1024
+
+/* stub_text_piece: the length of the next delta of text s[off..len): a
+ * word with the spaces before it (several words in a long text). */
+size_t stub_text_piece(const char *s, size_t len, size_t off);
 /* stub_arguments_piece: the length of the next delta of tool arguments
  * s[off..len): a few bytes, ending on a UTF-8 character boundary. */
 size_t stub_arguments_piece(const char *s, size_t len, size_t off);

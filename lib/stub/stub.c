@@ -302,19 +302,15 @@ static void outgoing_free(void *cls)
 	free(o);
 }
 
-/* The pieces a stream sends s[0..len) in: a word at a time, with the
- * spaces before it; NULL when out is, to count them. */
+/* The pieces a stream sends s[0..len) in (stub_text_piece()); counted
+ * only when out is NULL. */
 static size_t split_words(const char *s, size_t len, struct stub_text *out)
 {
 	size_t n = 0;
-	for (size_t i = 0, start = 0; i < len; start = i) {
-		while (i < len && s[i] == ' ')
-			i++;
-		while (i < len && s[i] != ' ')
-			i++;
+	for (size_t off = 0, k; off < len; off += k, n++) {
+		k = stub_text_piece(s, len, off);
 		if (out)
-			out[n] = (struct stub_text){s + start, i - start};
-		n++;
+			out[n] = (struct stub_text){s + off, k};
 	}
 	return n;
 }

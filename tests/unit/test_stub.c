@@ -1009,11 +1009,13 @@ static void test_api_replies(void **state)
 	stub_stop(s);
 }
 
+#define EVENTS_MAX 2048
+
 /* The events of a stream, as the SSE parser hands them over. */
 struct events {
 	size_t n;
-	char *type[512];
-	char *data[512];
+	char *type[EVENTS_MAX];
+	char *data[EVENTS_MAX];
 	char *err;                 /* the parser's, at the end */
 };
 
@@ -1488,6 +1490,54 @@ static void test_stream_drip(void **state)
 	stub_stop(s);
 }
 
+/* A long text or long arguments stream in at most about STUB_MAX_PIECES
+ * deltas, whole (so a stream holds memory in proportion to its text). */
+static void test_stream_long(void **state)
+{
+	struct buf yaml, words, args;
+	buf_init(&yaml, 0);
+	buf_init(&words, 0);
+	buf_init(&args, 0);
+	for (int i = 0; i < 20000; i++)
+		buf_addf(&words, "%sw%d", i ? " " : "", i % 10);
+	buf_addstr(&args, "{\"list\":[");
+	for (int i = 0; i < 20000; i++)
+		buf_addf(&args, "%s\"\u00e9%d\"", i ? "," : "", i % 10);
+	buf_addstr(&args, "]}");
+	buf_addf(&yaml, "rules:\n  - match: words\n    reply: '%s'\n"
+			"  - tool_call: {name: f, arguments: '%s'}\n", words.data, args.data);
+	struct stub *s = start_buffer(yaml.data, 1, NULL);
+	for (size_t a = 0; a < ARRAY_SIZE(api_paths); a++) {
+		struct events e;
+		struct http h;
+		stream_raw(stub_port(s), api_paths[a], "words", 1 << 20, &e, &h);
+		if (e.err)
+			fail_msg("%s", e.err);
+		assert_in_range(e.n, 1000, STUB_MAX_PIECES + 20);
+		char *text = assembled(&e), *want = xasprintf("text=[%s] args=", words.data);
+		assert_string_equal(text, want);
+		free(want);
+		free(text);
+		events_release(&e);
+		buf_release(&h.body);
+
+		stream_raw(stub_port(s), api_paths[a], "call", 1 << 20, &e, &h);
+		assert_null(e.err);
+		assert_in_range(e.n, 1000, STUB_MAX_PIECES + 20);
+		text = assembled(&e);
+		want = xasprintf("text=[] args=[%s]", args.data);
+		assert_string_equal(text, want);
+		free(want);
+		free(text);
+		events_release(&e);
+		buf_release(&h.body);
+	}
+	stub_stop(s);
+	buf_release(&yaml);
+	buf_release(&words);
+	buf_release(&args);
+}
+
 /* A streamed `size:` answer sends its filler as one delta, never held. */
 static void test_stream_size(void **state)
 {
@@ -1822,7 +1872,7 @@ static void test_usage(void **state)
 		struct events e;
 		stream_events(stub_port(s), path, "usage", true, &e);
 		const cJSON *u = NULL, *out = NULL;
-		cJSON *events[512] = {NULL};
+		cJSON *events[EVENTS_MAX] = {NULL};
 		for (size_t i = 0; i < e.n; i++) {
 			events[i] = cJSON_Parse(e.data[i]);
 			const cJSON *v = cJSON_GetObjectItemCaseSensitive(events[i], "usage");
@@ -1941,6 +1991,7 @@ int main(void)
 		cmocka_unit_test(test_stream_faults),
 		cmocka_unit_test(test_stream_hang),
 		cmocka_unit_test(test_stream_drip),
+		cmocka_unit_test(test_stream_long),
 		cmocka_unit_test(test_stream_size),
 		cmocka_unit_test(test_conversations),
 		cmocka_unit_test(test_multi_step),
