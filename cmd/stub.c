@@ -1,4 +1,4 @@
-/* stub.c: `canary stub`, serve a scripted openai-chat agent until SIGINT or SIGTERM. */
+/* stub.c: `canary stub`, serve a scripted agent until SIGINT or SIGTERM. */
 #include <limits.h>
 #include <pthread.h>
 #include <signal.h>
@@ -12,14 +12,20 @@
 #include "util.h"
 
 static const char stub_help[] =
-	"usage: canary stub SCRIPT.yaml [--port N] [--host ADDR] [--log FILE] [--seed N]\n"
+	"usage: canary stub SCRIPT.yaml [--port N] [--host ADDR] [--api API] [--log FILE]\n"
+	"                   [--seed N]\n"
 	"\n"
-	"Serve a scripted openai-chat agent until interrupted; the script's rules\n"
-	"answer the last user message (see docs/stub.md).  Once it accepts\n"
-	"connections it prints 'listening on http://HOST:PORT'.\n"
+	"Serve a scripted agent until interrupted.  POST /v1/chat/completions\n"
+	"speaks openai-chat, /v1/responses openai-responses, /v1/messages\n"
+	"anthropic-messages, and any other path the --api one; a request with\n"
+	"\"stream\": true gets server-sent events.  The script's rules answer the\n"
+	"conversation (see docs/stub.md).  Once it accepts connections it prints\n"
+	"'listening on http://HOST:PORT'.\n"
 	"\n"
 	"  -p, --port N     port to listen on (default 0: a free one)\n"
 	"      --host ADDR  address to bind (default 127.0.0.1)\n"
+	"      --api API    what other paths speak: openai-chat (the default),\n"
+	"                   openai-responses or anthropic-messages\n"
 	"      --log FILE   append one JSON line per request (bodies, never headers)\n"
 	"      --seed N     seed for the rules' probabilities (default: the clock)\n"
 	"  -h, --help       show this help\n";
@@ -27,6 +33,7 @@ static const char stub_help[] =
 enum {
 	OPT_PORT = 'p',
 	OPT_HOST = 256,
+	OPT_API,
 	OPT_LOG,
 	OPT_SEED,
 };
@@ -34,6 +41,7 @@ enum {
 static const struct cmd_option stub_options[] = {
 	{"port", 'p', true, OPT_PORT, CMD_VALUE_NONE, NULL},
 	{"host", 0, true, OPT_HOST, CMD_VALUE_NONE, NULL},
+	{"api", 0, true, OPT_API, CMD_VALUE_WORDS, stub_api_names},
 	{"log", 0, true, OPT_LOG, CMD_VALUE_FILE, NULL},
 	{"seed", 0, true, OPT_SEED, CMD_VALUE_NONE, NULL},
 	{NULL, 0, false, 0, CMD_VALUE_NONE, NULL},
@@ -56,6 +64,11 @@ static int cmd_stub(int argc, char **argv)
 			break;
 		case OPT_HOST:
 			o.host = p.arg;
+			break;
+		case OPT_API:
+			if (cmd_parser_choice(&p) < 0)
+				return EXIT_USAGE;
+			o.api = p.arg;
 			break;
 		case OPT_LOG:
 			o.log_path = p.arg;
@@ -108,7 +121,7 @@ static int cmd_stub(int argc, char **argv)
 
 const struct cmd_entry cmd_stub_entry = {
 	.name = "stub",
-	.summary = "serve a scripted openai-chat agent on loopback",
+	.summary = "serve a scripted agent (three APIs, streaming) on loopback",
 	.help = stub_help,
 	.operands = "a SCRIPT.yaml file",
 	.operand_kind = CMD_VALUE_YAML,
