@@ -10,24 +10,6 @@
 /* max_tokens, which the API requires, when the request or the judge sets none. */
 #define ANTHROPIC_MAX_TOKENS 1024
 
-/* add_text: append the text of a message content (a string or an array of
- * text blocks) to b. */
-static void add_text(struct buf *b, const cJSON *content)
-{
-	const cJSON *block;
-
-	if (cJSON_IsString(content)) {
-		buf_addstr(b, content->valuestring);
-		return;
-	}
-	cJSON_ArrayForEach(block, content) {
-		const cJSON *text = cJSON_GetObjectItemCaseSensitive(block, "text");
-
-		if (cJSON_IsString(text))
-			buf_addstr(b, text->valuestring);
-	}
-}
-
 /* anthropic_build: {"model", "max_tokens", "system", "messages", ...request}:
  * system messages move to "system", joined by blank lines.  A role the API
  * does not take fails the build (suite_load() refuses it for
@@ -59,7 +41,7 @@ static char *anthropic_build(const struct target *t, const struct suite_case *c,
 		if (cJSON_IsString(role) && strcmp(role->valuestring, "system") == 0) {
 			if (nsystem++)
 				buf_addstr(&system, "\n\n");
-			add_text(&system, cJSON_GetObjectItemCaseSensitive(m, "content"));
+			provider_add_text(&system, cJSON_GetObjectItemCaseSensitive(m, "content"));
 		} else {
 			cJSON_AddItemToArray(messages, cJSON_Duplicate(m, 1));
 		}

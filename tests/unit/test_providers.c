@@ -117,7 +117,8 @@ static void test_table(void **state)
 {
 	size_t n = 0;
 
-	static const char *const names[] = {"openai-chat", "anthropic-messages", "http"};
+	static const char *const names[] = {"openai-chat", "openai-responses",
+					    "anthropic-messages", "http"};
 
 	for (; provider_table[n]; n++)
 		assert_ptr_equal(provider_find(provider_table[n]->name), provider_table[n]);
@@ -133,6 +134,7 @@ static void test_table(void **state)
 	/* The judge can use the APIs that build its request. */
 	assert_non_null(api("openai-chat")->judge_build);
 	assert_non_null(api("anthropic-messages")->judge_build);
+	assert_non_null(api("openai-responses")->judge_build);
 	assert_null(api("http")->judge_build);
 }
 
@@ -154,6 +156,11 @@ static void test_role_fault(void **state)
 	assert_null(provider_role_fault(api("openai-chat"), "tool", true));
 	assert_null(provider_role_fault(api("openai-chat"), "system", true));
 	assert_null(provider_role_fault(api("http"), "tool", true));
+	/* Responses keeps a late system message as an input item. */
+	why = provider_role_fault(api("openai-responses"), "tool", false);
+	assert_string_equal(why, "role 'tool' is not supported by api openai-responses");
+	free(why);
+	assert_null(provider_role_fault(api("openai-responses"), "system", true));
 }
 
 static void test_openai_text(void **state)
@@ -353,6 +360,173 @@ static void test_anthropic_error(void **state)
 	load(&r, 200, "openai_text.json");
 	assert_int_equal(parse(&t, &r, &err), -1);
 	assert_string_equal(err, "reply has no content[] array");
+	free(err);
+	reply_release(&r);
+}
+
+static void test_responses_text(void **state)
+{
+	struct target t = target_for(api("openai-responses"));
+	struct reply r;
+	char *err = NULL;
+
+	load(&r, 200, "responses_text.json");
+	assert_int_equal(parse(&t, &r, &err), 0);
+	assert_string_equal(r.content, "Canary probe received. All systems nominal.");
+	assert_int_equal(r.ntool_calls, 0);
+	reply_release(&r);
+
+	/* A reasoning item is skipped: the message after it is the answer. */
+	load(&r, 200, "responses_reasoning.json");
+	assert_int_equal(parse(&t, &r, &err), 0);
+	assert_string_equal(r.content, "Step one is to parse the input.");
+	reply_release(&r);
+
+	/* Several message items and parts are joined, in order. */
+	static const char joined[] =
+		"{\"status\":\"completed\",\"output\":["
+		"{\"type\":\"message\",\"content\":[{\"type\":\"output_text\",\"text\":\"a\"},"
+		"{\"type\":\"output_text\",\"text\":\"b\"}]},"
+		"{\"type\":\"web_search_call\",\"id\":\"ws_1\"},"
+		"{\"type\":\"message\",\"content\":[{\"type\":\"output_text\",\"text\":\"c\"}]}]}";
+	set_body(&r, 200, joined, strlen(joined));
+	assert_int_equal(parse(&t, &r, &err), 0);
+	assert_string_equal(r.content, "abc");
+	reply_release(&r);
+}
+
+static void test_responses_function_calls(void **state)
+{
+	struct target t = target_for(api("openai-responses"));
+	struct reply r;
+	char *err = NULL;
+
+	load(&r, 200, "responses_function_calls.json");
+	assert_int_equal(parse(&t, &r, &err), 0);
+	assert_string_equal(r.content, "");
+	assert_int_equal(r.ntool_calls, 2);
+	/* The call_id, which a tool result answers, not the item id. */
+	assert_string_equal(r.tool_calls[0].id, "call_cnryA1");
+	assert_string_equal(r.tool_calls[0].name, "get_forecast");
+	assert_string_equal(r.tool_calls[0].arguments_raw, "{\"city\":\"Oslo\"}");
+	assert_string_equal(cJSON_GetObjectItem(r.tool_calls[0].arguments, "city")->valuestring,
+			    "Oslo");
+	assert_string_equal(r.tool_calls[1].id, "call_cnryB2");
+	assert_string_equal(cJSON_GetObjectItem(r.tool_calls[1].arguments, "city")->valuestring,
+			    "Bergen");
+	reply_release(&r);
+
+	/* Arguments that are not JSON keep their text; a call needs a name. */
+	static const char cut[] = "{\"status\":\"completed\",\"output\":[{\"type\":"
+				  "\"function_call\",\"call_id\":\"call_1\",\"name\":\"f\","
+				  "\"arguments\":\"{\\\"city\\\": \\\"Os\"}]}";
+	set_body(&r, 200, cut, strlen(cut));
+	assert_int_equal(parse(&t, &r, &err), 0);
+	assert_null(r.tool_calls[0].arguments);
+	assert_string_equal(r.tool_calls[0].arguments_raw, "{\"city\": \"Os");
+	reply_release(&r);
+	static const char nameless[] = "{\"output\":[{\"type\":\"message\",\"content\":[]},"
+				       "{\"type\":\"function_call\",\"arguments\":\"{}\"}]}";
+	set_body(&r, 200, nameless, strlen(nameless));
+	assert_int_equal(parse(&t, &r, &err), -1);
+	assert_string_equal(err, "reply output[1] (function_call) has no name");
+	free(err);
+	reply_release(&r);
+}
+
+static void test_responses_refusal(void **state)
+{
+	const struct provider *p = api("openai-responses");
+	struct target t = target_for(p);
+	struct reply r;
+	char *err = NULL;
+	bool quote = false;
+
+	load(&r, 200, "responses_refusal.json");
+	assert_int_equal(parse(&t, &r, &err), 0);
+	assert_string_equal(r.content, "I can't help with that request.");
+	assert_string_equal(p->judge_refusal(&r, &quote), "I can't help with that request.");
+	assert_true(quote);
+	reply_release(&r);
+
+	load(&r, 200, "responses_text.json");
+	assert_int_equal(parse(&t, &r, &err), 0);
+	assert_null(p->judge_refusal(&r, &quote));
+	reply_release(&r);
+}
+
+/* A response that did not complete is an error sample that says why. */
+static void test_responses_unfinished(void **state)
+{
+	static const struct {
+		const char *body;
+		const char *want;
+	} cases[] = {
+		{"{\"status\":\"incomplete\",\"incomplete_details\":{\"reason\":"
+		 "\"content_filter\"},\"output\":[]}",
+		 "response incomplete: content_filter"},
+		{"{\"status\":\"incomplete\",\"incomplete_details\":null,\"output\":[]}",
+		 "response incomplete"},
+		{"{\"status\":\"failed\",\"error\":null,\"output\":[]}", "response failed"},
+		{"{\"status\":\"in_progress\",\"output\":[]}",
+		 "response not completed: status in_progress"},
+		{"{\"status\":\"failed\",\"error\":{\"code\":\"rate_limit_exceeded\",\"message\":"
+		 "\"slow down\\nnow tok\\tsecret-99\"}}",
+		 "response failed: rate_limit_exceeded: slow down now " REDACT_MASK},
+		/* Another API's reply is not a response. */
+		{"{\"choices\":[{\"message\":{\"content\":\"hi\"}}]}",
+		 "reply has no output[] array"},
+	};
+	struct target t = target_for(api("openai-responses"));
+	struct redact rd = {0};
+	struct reply r;
+	char *err = NULL;
+
+	load(&r, 200, "responses_incomplete.json");
+	assert_int_equal(parse(&t, &r, &err), -1);
+	assert_string_equal(err, "response incomplete: max_output_tokens");
+	assert_null(r.content);
+	free(err);
+	reply_release(&r);
+
+	load(&r, 200, "responses_failed.json");
+	assert_int_equal(parse(&t, &r, &err), -1);
+	assert_string_equal(err, "response failed: server_error: The model could not finish "
+				 "generating this response.");
+	free(err);
+	reply_release(&r);
+
+	redact_add(&rd, "tok\tsecret-99");
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		set_body(&r, 200, cases[i].body, strlen(cases[i].body));
+		r.redact = &rd;
+		assert_int_equal(parse(&t, &r, &err), -1);
+		assert_string_equal(err, cases[i].want);
+		assert_one_line(err);
+		free(err);
+		reply_release(&r);
+	}
+	redact_release(&rd);
+}
+
+static void test_responses_error(void **state)
+{
+	struct target t = target_for(api("openai-responses"));
+	struct reply r;
+	char *err = NULL;
+
+	load(&r, 400, "responses_error_400.json");
+	assert_int_equal(parse(&t, &r, &err), -1);
+	assert_string_equal(err, "400 invalid_value: Unsupported value 'tool_result' for "
+				 "input[1].type.");
+	free(err);
+	reply_release(&r);
+
+	/* The same body with a 200. */
+	load(&r, 200, "responses_error_400.json");
+	assert_int_equal(parse(&t, &r, &err), -1);
+	assert_string_equal(err, "200 invalid_value: Unsupported value 'tool_result' for "
+				 "input[1].type.");
 	free(err);
 	reply_release(&r);
 }
@@ -1009,6 +1183,83 @@ static void test_build_anthropic(void **state)
 	case_release(&c);
 }
 
+/* fixture_json: the JSON of fixture folder/name. */
+static cJSON *fixture_json(const char *folder, const char *name)
+{
+	char *path = xasprintf("%s/%s/%s", test_fixtures(), folder, name), *err = NULL;
+	size_t len;
+	char *text = util_read_file(path, (size_t)1 << 20, &len, &err);
+	cJSON *j;
+
+	if (!text)
+		fail_msg("%s", err);
+	j = cJSON_ParseWithLength(text, len);
+	assert_non_null(j);
+	free(text);
+	free(path);
+	return j;
+}
+
+static void test_build_responses(void **state)
+{
+	const struct provider *p = api("openai-responses");
+	struct target t = target_for(p);
+	char model[] = "gpt-4.1-2025-04-14";
+	struct suite_case c;
+	struct tmpl_ctx ctx = {.allowed = TMPL_TARGET};
+	char *err = NULL, *text;
+	cJSON *body, *want, *input;
+
+	/* A system message and a user message: instructions and a string input,
+	 * as in the API's own example. */
+	case_of(&c, "[{\"role\":\"system\",\"content\":\"You are canary's probe assistant.\"},"
+		    "{\"role\":\"user\",\"content\":\"Reply with a one-line health check.\"}]",
+		NULL);
+	t.model = model;
+	text = p->build(&t, &c, &ctx, &err);
+	assert_non_null(text);
+	assert_null(strchr(text, '\n'));
+	body = cJSON_Parse(text);
+	want = fixture_json("requests", "responses_string.json");
+	assert_true(cJSON_Compare(body, want, 1));
+	cJSON_Delete(want);
+	cJSON_Delete(body);
+	free(text);
+	case_release(&c);
+
+	/* A conversation: input items; a system message after the others stays
+	 * one; request keys win. */
+	case_of(&c, "[{\"role\":\"system\",\"content\":\"Be brief.\"},"
+		    "{\"role\":\"system\",\"content\":[{\"type\":\"text\",\"text\":\"Be kind.\"}]},"
+		    "{\"role\":\"user\",\"content\":\"Book 30 minutes\"},"
+		    "{\"role\":\"assistant\",\"content\":\"For when?\"},"
+		    "{\"role\":\"system\",\"content\":\"Say the time zone.\"},"
+		    "{\"role\":\"user\",\"content\":\"Tomorrow 10:00\"}]",
+		"{\"max_output_tokens\":512,\"model\":\"pinned\"}");
+	text = p->build(&t, &c, &ctx, &err);
+	body = cJSON_Parse(text);
+	assert_string_equal(cJSON_GetObjectItem(body, "model")->valuestring, "pinned");
+	assert_string_equal(cJSON_GetObjectItem(body, "instructions")->valuestring,
+			    "Be brief.\n\nBe kind.");
+	assert_int_equal(cJSON_GetObjectItem(body, "max_output_tokens")->valueint, 512);
+	input = cJSON_GetObjectItem(body, "input");
+	assert_int_equal(cJSON_GetArraySize(input), 4);
+	for (int i = 0; i < 4; i++)
+		assert_true(cJSON_Compare(cJSON_GetArrayItem(input, i),
+					  cJSON_GetArrayItem(c.messages, i + 2), 1));
+	cJSON_Delete(body);
+	free(text);
+	case_release(&c);
+
+	/* No system message and no model: the input alone. */
+	case_of(&c, "[{\"role\":\"user\",\"content\":\"hi\"}]", NULL);
+	t.model = NULL;
+	text = p->build(&t, &c, &ctx, &err);
+	assert_string_equal(text, "{\"input\":\"hi\"}");
+	free(text);
+	case_release(&c);
+}
+
 static void test_build_http(void **state)
 {
 	struct target t = target_for(api("http"));
@@ -1100,6 +1351,11 @@ int main(void)
 		cmocka_unit_test(test_openai_errors),
 		cmocka_unit_test(test_anthropic_reply),
 		cmocka_unit_test(test_anthropic_error),
+		cmocka_unit_test(test_responses_text),
+		cmocka_unit_test(test_responses_function_calls),
+		cmocka_unit_test(test_responses_refusal),
+		cmocka_unit_test(test_responses_unfinished),
+		cmocka_unit_test(test_responses_error),
 		cmocka_unit_test(test_http_custom),
 		cmocka_unit_test(test_http_pointers),
 		cmocka_unit_test(test_http_plain_text),
@@ -1115,6 +1371,7 @@ int main(void)
 		cmocka_unit_test(test_quota),
 		cmocka_unit_test(test_build_openai),
 		cmocka_unit_test(test_build_anthropic),
+		cmocka_unit_test(test_build_responses),
 		cmocka_unit_test(test_build_http),
 		cmocka_unit_test(test_reply_release),
 	};
