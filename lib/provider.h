@@ -96,6 +96,9 @@ struct provider {
 	 * system_first: it takes system messages only before the others. */
 	const char *const *roles;
 	bool system_first;
+	/* own_body: the body is all the target's own (http): no request: is
+	 * merged into it, and a target of this API takes none. */
+	bool own_body;
 	/* build: the JSON body for case c on target t (http: the rendered body
 	 * template), t->priv being its private state; NULL and *err on failure. */
 	char *(*build)(const struct target *t, const struct suite_case *c,

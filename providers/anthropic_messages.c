@@ -52,8 +52,8 @@ static char *anthropic_build(const struct target *t, const struct suite_case *c,
 	if (nsystem)
 		cJSON_AddStringToObject(body, "system", system.data ? system.data : "");
 	cJSON_AddItemToObject(body, "messages", messages);
-	provider_merge_request(body, c->request);
-	text = provider_json_text(body);
+	if (suite_merge_request(body, t, c, ctx, err) == 0)
+		text = provider_json_text(body);
 out:
 	cJSON_Delete(body);
 	buf_release(&system);

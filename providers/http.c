@@ -150,6 +150,7 @@ const struct provider provider_http = {
 	.options = http_options,
 	.load = http_load,
 	.headers = http_headers,
+	.own_body = true,
 	.build = http_build,
 	.parse = http_parse,
 	.api_error = provider_api_error,

@@ -12,7 +12,7 @@ static char *openai_build(const struct target *t, const struct suite_case *c,
 			  const struct tmpl_ctx *ctx, char **err)
 {
 	cJSON *body = cJSON_CreateObject();
-	char *text;
+	char *text = NULL;
 
 	if (t->model)
 		cJSON_AddStringToObject(body, "model", t->model);
@@ -20,8 +20,8 @@ static char *openai_build(const struct target *t, const struct suite_case *c,
 		cJSON_AddItemToObject(body, "messages", cJSON_Duplicate(c->messages, 1));
 	else
 		cJSON_AddItemToObject(body, "messages", cJSON_CreateArray());
-	provider_merge_request(body, c->request);
-	text = provider_json_text(body);
+	if (suite_merge_request(body, t, c, ctx, err) == 0)
+		text = provider_json_text(body);
 	cJSON_Delete(body);
 	return text;
 }

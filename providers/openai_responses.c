@@ -21,7 +21,7 @@ static char *responses_build(const struct target *t, const struct suite_case *c,
 	struct buf instructions;
 	size_t nsystem = 0;
 	bool leading = true;
-	char *text;
+	char *text = NULL;
 
 	buf_init(&instructions, BUF_MAX_DEFAULT);
 	cJSON_ArrayForEach(m, c->messages) {
@@ -56,8 +56,8 @@ static char *responses_build(const struct target *t, const struct suite_case *c,
 	} else {
 		cJSON_AddItemToObject(body, "input", items);
 	}
-	provider_merge_request(body, c->request);
-	text = provider_json_text(body);
+	if (suite_merge_request(body, t, c, ctx, err) == 0)
+		text = provider_json_text(body);
 	cJSON_Delete(body);
 	buf_release(&instructions);
 	return text;

@@ -22,12 +22,13 @@ static const char *const top_keys[] = {
 	"version", "name", "defaults", "targets", "judge", "graders", "strata", NULL,
 };
 static const char *const defaults_keys[] = {
-	"repeat", "threshold", "timeout", "connect_timeout", "confirm", "min_valid", NULL,
+	"repeat", "threshold", "timeout", "connect_timeout", "confirm", "min_valid", "request",
+	NULL,
 };
 static const char *const targets_keys[] = {"eval", "prod", NULL};
 /* The keys every target takes; each API adds its options. */
 static const char *const target_keys[] = {
-	"url", "api", "model", "headers", "fingerprint", "timeout", NULL,
+	"url", "api", "model", "headers", "fingerprint", "timeout", "request", NULL,
 };
 static const char *const fingerprint_keys[] = {"header", "json", NULL};
 static const char *const judge_keys[] = {
@@ -73,6 +74,7 @@ struct loader {
 	struct tmpl_unset unset;   /* lazy_env: met by the last rendering */
 	enum suite_user user;      /* what the strings being loaded are for */
 	const struct suite_case *user_case;
+	const struct ynode *defaults_request; /* defaults.request, or NULL */
 };
 
 const char *side_name(enum side s)
@@ -469,6 +471,60 @@ static int check_body(struct loader *L, const struct ynode *n, char **err)
 	return 0;
 }
 
+/* merge_deep: from's members merged into into, consuming from: an object
+ * member that both have is merged the same way; any other member of from
+ * replaces into's of the same name. */
+static void merge_deep(cJSON *into, cJSON *from)
+{
+	cJSON *m;
+	while ((m = from->child)) {
+		cJSON_DetachItemViaPointer(from, m);
+		cJSON *old = cJSON_GetObjectItemCaseSensitive(into, m->string);
+		if (cJSON_IsObject(old) && cJSON_IsObject(m)) {
+			merge_deep(old, m);
+		} else if (old) {
+			cJSON_ReplaceItemViaPointer(into, old, m);
+		} else {
+			cJSON_AddItemToObject(into, m->string, m);
+		}
+	}
+	cJSON_Delete(from);
+}
+
+/* request_template: the request: mapping n as a JSON template, every string
+ * checked as a target string for L's current user. */
+static cJSON *request_template(struct loader *L, const struct ynode *n, char **err)
+{
+	if (need_map(n, "'request'", err) < 0 || check_body(L, n, err) < 0)
+		return NULL;
+	return ynode_to_json(n, err);
+}
+
+/* load_target_request: t's request template: the defaults' request with
+ * the target's own (in target mapping map) deep-merged over it. */
+static int load_target_request(struct loader *L, struct target *t, const struct ynode *map,
+			       char **err)
+{
+	const struct ynode *n = ynode_get(map, "request");
+	cJSON *own = NULL;
+	if (n && t->provider->own_body) {
+		*err = ynode_error(key_node(map, "request"), "'request' is not used with api %s "
+				   "(its body is the target's 'body')", t->provider->name);
+		return -1;
+	}
+	if (t->provider->own_body || (!n && !L->defaults_request))
+		return 0;
+	if (L->defaults_request && !(t->request = request_template(L, L->defaults_request, err)))
+		return -1;
+	if (n && !(own = request_template(L, n, err)))
+		return -1;
+	if (own && t->request)
+		merge_deep(t->request, own);
+	else if (own)
+		t->request = own;
+	return 0;
+}
+
 static int load_fingerprint(struct target *t, const struct ynode *n, char **err)
 {
 	if (need_map(n, "'fingerprint'", err) < 0)
@@ -684,7 +740,8 @@ static int load_target(struct loader *L, enum side side, const struct ynode *n, 
 		goto out;
 	if ((v = ynode_get(n, "timeout")) && get_duration(v, "timeout", &t->timeout_ms, err) < 0)
 		goto out;
-	if (load_api_options(L, t, n, what, err) < 0)
+	if (load_api_options(L, t, n, what, err) < 0 ||
+	    load_target_request(L, t, n, err) < 0)
 		goto out;
 	rc = 0;
 out:
@@ -751,8 +808,9 @@ static int load_judge(struct loader *L, const struct ynode *n, char **err)
 	return 0;
 }
 
-static int load_defaults(struct suite *s, const struct ynode *n, char **err)
+static int load_defaults(struct loader *L, const struct ynode *n, char **err)
 {
+	struct suite *s = L->s;
 	const struct ynode *v;
 	if (need_map(n, "'defaults'", err) < 0 ||
 	    ynode_check_keys(n, defaults_keys, "in defaults", err) < 0)
@@ -774,6 +832,9 @@ static int load_defaults(struct suite *s, const struct ynode *n, char **err)
 		return -1;
 	if ((v = ynode_get(n, "min_valid")) &&
 	    get_fraction(v, "min_valid", 1, &s->defaults.min_valid, err) < 0)
+		return -1;
+	L->defaults_request = ynode_get(n, "request");
+	if (L->defaults_request && need_map(L->defaults_request, "'request'", err) < 0)
 		return -1;
 	return 0;
 }
@@ -1289,7 +1350,7 @@ static int load(struct loader *L, char **err)
 	if (!(v = need_key(root, "name", "at top level", err)) ||
 	    get_text(v, "name", &s->name, err) < 0)
 		return -1;
-	if ((v = ynode_get(root, "defaults")) && load_defaults(s, v, err) < 0)
+	if ((v = ynode_get(root, "defaults")) && load_defaults(L, v, err) < 0)
 		return -1;
 	if (!(v = need_key(root, "targets", "at top level", err)) ||
 	    need_map(v, "'targets'", err) < 0 || ynode_check_keys(v, targets_keys, "in targets", err) < 0)
@@ -1402,6 +1463,7 @@ void suite_free(struct suite *s)
 		free(t->model);
 		free_headers(t->headers, t->nheaders);
 		provider_priv_free(t->provider, t->priv);
+		cJSON_Delete(t->request);
 		free(t->fingerprint_where);
 	}
 	free(s->judge.url);
@@ -1608,6 +1670,19 @@ int suite_target_set_api(struct target *t, const struct provider *p, char **err)
 	provider_priv_free(t->provider, t->priv);
 	t->priv = NULL;
 	t->provider = p;
+	return 0;
+}
+
+int suite_merge_request(cJSON *body, const struct target *t, const struct suite_case *c,
+			const struct tmpl_ctx *ctx, char **err)
+{
+	cJSON *request = NULL;
+	if (t->request && !(request = template_render_json(t->request, ctx, err)))
+		return -1;
+	if (c->request && request)
+		merge_deep(request, cJSON_Duplicate(c->request, 1));
+	provider_merge_request(body, request ? request : c->request);
+	cJSON_Delete(request);
 	return 0;
 }
 

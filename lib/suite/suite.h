@@ -58,6 +58,10 @@ struct target {
 	enum fingerprint_kind fingerprint;
 	char *fingerprint_where;   /* header name or JSON pointer */
 	long timeout_ms;           /* 0: the suite default */
+	/* request: a template (target strings): the defaults' request: with
+	 * the target's own deep-merged over it; NULL when neither is given or
+	 * the API takes none. */
+	cJSON *request;
 	int line, col;
 };
 
@@ -217,6 +221,14 @@ int suite_check_env(const struct suite *s, unsigned sides, const bool *selected,
  * `canary grade --api`); -1 and *err when p needs options of its own, which
  * only a target of api p has. */
 int suite_target_set_api(struct target *t, const struct provider *p, char **err);
+
+/* suite_merge_request: merge into body, as provider_merge_request() does
+ * (the request's keys win), the request of case c on target t: t's
+ * request template rendered with ctx, with c's own request deep-merged over
+ * it (an object member of both is merged, anything else replaced).  -1 and
+ * *err when the template does not render. */
+int suite_merge_request(cJSON *body, const struct target *t, const struct suite_case *c,
+			const struct tmpl_ctx *ctx, char **err);
 
 /* suite_case_ctx: the template context for rendering a target's strings for
  * one case (allowed = TMPL_TARGET, redact = &s->redact). */

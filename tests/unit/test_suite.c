@@ -706,6 +706,114 @@ static void test_target_set_api(void **state)
 	suite_free(s);
 }
 
+/* build_body: the body target t of s builds for case id, parsed. */
+static cJSON *build_body(struct suite *s, const struct target *t, const char *id)
+{
+	const struct suite_case *c = suite_find_case(s, id);
+	struct tmpl_ctx ctx;
+	char *err = NULL;
+	assert_non_null(c);
+	suite_case_ctx(s, c, &ctx);
+	char *text = t->provider->build(t, c, &ctx, &err);
+	if (!text)
+		fail_msg("%s", err);
+	cJSON *body = cJSON_Parse(text);
+	free(text);
+	return body;
+}
+
+/* A request in defaults, in a target and in a case: objects are merged,
+ * case over target over defaults; arrays and other values are replaced. */
+static void test_request_layers(void **state)
+{
+	(void)state;
+	char *err = NULL;
+	struct suite *s = load_text(
+		"version: 1\n"
+		"name: t\n"
+		"defaults:\n"
+		"  request: {temperature: 0.5, stop: [a, b], metadata: {suite: t, case: '${case.id}'},\n"
+		"            max_tokens: 64}\n"
+		"targets:\n"
+		"  eval:\n"
+		"    url: 'http://127.0.0.1:1/v1/chat/completions'\n"
+		"    request: {temperature: 0, metadata: {target: eval, region: '${vars.region}'}}\n"
+		"  prod: {url: 'http://127.0.0.1:2/v1/messages', api: anthropic-messages}\n"
+		"strata:\n"
+		"  s:\n"
+		"    cases:\n"
+		"      - {id: c1, input: hi, vars: {region: eu}, expect: [{contains: x}],\n"
+		"         request: {stop: [z], metadata: {case: mine}}}\n"
+		"      - {id: c2, input: hi, vars: {region: us}, expect: [{contains: x}]}\n",
+		NULL, &err);
+	if (!s)
+		fail_msg("%s", err);
+	cJSON *body = build_body(s, &s->targets[SIDE_EVAL], "c1");
+	assert_json(cJSON_GetObjectItem(body, "temperature"), "0");
+	assert_json(cJSON_GetObjectItem(body, "stop"), "[\"z\"]");
+	assert_json(cJSON_GetObjectItem(body, "metadata"),
+		    "{\"suite\":\"t\",\"case\":\"mine\",\"target\":\"eval\",\"region\":\"eu\"}");
+	cJSON_Delete(body);
+	body = build_body(s, &s->targets[SIDE_EVAL], "c2");
+	assert_json(cJSON_GetObjectItem(body, "stop"), "[\"a\",\"b\"]");
+	assert_json(cJSON_GetObjectItem(body, "metadata"),
+		    "{\"suite\":\"t\",\"case\":\"c2\",\"target\":\"eval\",\"region\":\"us\"}");
+	cJSON_Delete(body);
+	/* prod has no request of its own: the defaults' under the case's; the
+	 * request's max_tokens wins over the API's default. */
+	body = build_body(s, &s->targets[SIDE_PROD], "c1");
+	assert_json(cJSON_GetObjectItem(body, "temperature"), "0.5");
+	assert_json(cJSON_GetObjectItem(body, "max_tokens"), "64");
+	assert_json(cJSON_GetObjectItem(body, "metadata"), "{\"suite\":\"t\",\"case\":\"mine\"}");
+	cJSON_Delete(body);
+	/* The case's own request is kept as written. */
+	assert_json(suite_find_case(s, "c1")->request,
+		    "{\"stop\":[\"z\"],\"metadata\":{\"case\":\"mine\"}}");
+	suite_free(s);
+
+	/* A var a case lacks is an error naming the case, at load. */
+	assert_load_error("version: 1\n"
+			  "name: t\n"
+			  "defaults: {request: {user: '${vars.who}'}}\n"
+			  "targets:\n"
+			  "  eval: {url: 'http://127.0.0.1:1/v1/chat/completions'}\n"
+			  "  prod: {url: 'http://127.0.0.1:2/v1/chat/completions'}\n"
+			  "strata: {s: {cases: [{id: c, input: hi, vars: {whom: x}, "
+			  "expect: [{contains: x}]}]}}\n",
+			  "suite.yaml:3:28: case 'c': unknown var 'who' (case vars: whom)");
+}
+
+/* lazy_env: a variable of the defaults' request is used by both targets,
+ * one of a target's request by that target. */
+static void test_request_lazy_env(void **state)
+{
+	(void)state;
+	char *err = NULL;
+	struct suite_options so = {.lazy_env = true};
+	struct suite *s = load_text(
+		"version: 1\n"
+		"name: t\n"
+		"defaults: {request: {user: '${env:CANARY_UNSET_TOKEN}'}}\n"
+		"targets:\n"
+		"  eval: {url: 'http://127.0.0.1:1/v1/chat/completions'}\n"
+		"  prod: {url: 'http://127.0.0.1:2/v1/chat/completions',\n"
+		"         request: {model: '${env:CANARY_UNSET_MODEL}'}}\n" ONE_CASE,
+		&so, &err);
+	if (!s)
+		fail_msg("%s", err);
+	assert_int_equal(suite_check_env(s, 1u << SIDE_EVAL, NULL, &err), -1);
+	assert_string_equal(err, "suite.yaml:3:28: environment variable 'CANARY_UNSET_TOKEN' is "
+				 "not set (used by target 'eval')");
+	free(err);
+	assert_int_equal(suite_check_env(s, 1u << SIDE_PROD, NULL, &err), -1);
+	assert_string_equal(err, "suite.yaml:3:28: environment variable 'CANARY_UNSET_TOKEN' is "
+				 "not set (used by target 'prod')\n"
+				 "suite.yaml:7:27: environment variable 'CANARY_UNSET_MODEL' is "
+				 "not set (used by target 'prod')");
+	free(err);
+	suite_free(s);
+}
+
 /* Errors pass through the redact set: an env value never leaves, even when
  * the same text appears in the suite. */
 static void test_errors_are_redacted(void **state)
@@ -925,6 +1033,8 @@ int main(void)
 		cmocka_unit_test(test_model_template),
 		cmocka_unit_test(test_http_without_body),
 		cmocka_unit_test(test_target_set_api),
+		cmocka_unit_test(test_request_layers),
+		cmocka_unit_test(test_request_lazy_env),
 		cmocka_unit_test(test_errors_are_redacted),
 		cmocka_unit_test(test_case_env),
 		cmocka_unit_test(test_lazy_env),
