@@ -123,14 +123,9 @@ static char *compile_error(const struct ynode *node, bool is_file, const char *p
 			return e;
 		}
 	}
-	if (!ptr || hash)
-		return ynode_error(node, "bad schema%s%s: %s", ptr ? " at " : "", ptr ? ptr : "",
-				   msg);
-	if (is_file)   /* a fault in the $ref to the file itself */
+	if (is_file && ptr && !hash)   /* a fault in the $ref to the file itself */
 		return ynode_error(node, "%s", msg);
-	if (!ptr[0])
-		return ynode_error(node, "bad schema: %s", msg);
-	return ynode_error(ynode_at(node, ptr), "bad schema at %s: %s", ptr, msg);
+	return jsonschema_error_at(node, ptr, msg);
 }
 
 /* file_schema: {"$ref": FILE} with FILE as a URI reference; -1 and *err

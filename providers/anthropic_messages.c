@@ -10,7 +10,34 @@
 /* max_tokens, which the API requires, when the request or the judge sets none. */
 #define ANTHROPIC_MAX_TOKENS 1024
 
-/* anthropic_build: {"model", "max_tokens", "system", "messages", ...request}:
+/* anthropic_tools: the case's tools with their input_schema, and its
+ * tool_choice ({"type": "auto", "none", "any" or "tool"}), when it offers
+ * tools. */
+static void anthropic_tools(cJSON *body, const struct suite_case *c)
+{
+	static const char *const types[] = {
+		[TOOL_CHOICE_AUTO] = "auto",
+		[TOOL_CHOICE_NONE] = "none",
+		[TOOL_CHOICE_REQUIRED] = "any",
+		[TOOL_CHOICE_NAMED] = "tool",
+	};
+	cJSON *tools, *choice;
+
+	if (!c->ntools)
+		return;
+	tools = cJSON_AddArrayToObject(body, "tools");
+	for (size_t i = 0; i < c->ntools; i++)
+		cJSON_AddItemToArray(tools, suite_tool_json(c->tools[i], "input_schema"));
+	if (c->tool_choice == TOOL_CHOICE_UNSET)
+		return;
+	choice = cJSON_AddObjectToObject(body, "tool_choice");
+	cJSON_AddStringToObject(choice, "type", types[c->tool_choice]);
+	if (c->tool_choice == TOOL_CHOICE_NAMED)
+		cJSON_AddStringToObject(choice, "name", c->tool_choice_name);
+}
+
+/* anthropic_build: {"model", "max_tokens", "system", "messages", "tools",
+ * "tool_choice", ...request}:
  * system messages move to "system", joined by blank lines.  A role the API
  * does not take fails the build (suite_load() refuses it for
  * anthropic-messages targets, as it does a system message after others). */
@@ -52,6 +79,7 @@ static char *anthropic_build(const struct target *t, const struct suite_case *c,
 	if (nsystem)
 		cJSON_AddStringToObject(body, "system", system.data ? system.data : "");
 	cJSON_AddItemToObject(body, "messages", messages);
+	anthropic_tools(body, c);
 	if (suite_merge_request(body, t, c, ctx, err) == 0)
 		text = provider_json_text(body);
 out:

@@ -46,18 +46,25 @@ static int http_load(void *priv, const struct ynode *n, char **err)
 	return 0;
 }
 
-/* http_build: the target's body template rendered for the case. */
+/* http_build: the target's body template rendered for the case, ${tools}
+ * being its tools as {"name", "description", "parameters"}. */
 static char *http_build(const struct target *t, const struct suite_case *c,
 			const struct tmpl_ctx *ctx, char **err)
 {
 	const struct http *h = t->priv;
-	cJSON *body = template_render_json(h->body, ctx, err);
-	char *text;
+	struct tmpl_ctx with_tools = *ctx;
+	cJSON *tools = cJSON_CreateArray(), *body;
+	char *text = NULL;
 
-	if (!body)
-		return NULL;
-	text = provider_json_text(body);
+	for (size_t i = 0; i < c->ntools; i++)
+		cJSON_AddItemToArray(tools, suite_tool_json(c->tools[i], "parameters"));
+	with_tools.tools = tools;
+	with_tools.allowed |= TMPL_TOOLS;
+	body = template_render_json(h->body, &with_tools, err);
+	if (body)
+		text = provider_json_text(body);
 	cJSON_Delete(body);
+	cJSON_Delete(tools);
 	return text;
 }
 

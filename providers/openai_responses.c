@@ -8,7 +8,33 @@
 #include "suite/suite.h"
 #include "util.h"
 
-/* responses_build: {"model", "instructions", "input", ...request}: the
+/* responses_tools: the case's tools as flat function tools (not strict, as
+ * openai-chat's are by default) and its tool_choice, when it offers tools. */
+static void responses_tools(cJSON *body, const struct suite_case *c)
+{
+	cJSON *tools, *named;
+
+	if (!c->ntools)
+		return;
+	tools = cJSON_AddArrayToObject(body, "tools");
+	for (size_t i = 0; i < c->ntools; i++) {
+		cJSON *tool = suite_tool_json(c->tools[i], "parameters");
+
+		cJSON_AddStringToObject(tool, "type", "function");
+		cJSON_AddFalseToObject(tool, "strict");
+		cJSON_AddItemToArray(tools, tool);
+	}
+	if (suite_tool_choice_word(c->tool_choice)) {
+		cJSON_AddStringToObject(body, "tool_choice", suite_tool_choice_word(c->tool_choice));
+	} else if (c->tool_choice == TOOL_CHOICE_NAMED) {
+		named = cJSON_AddObjectToObject(body, "tool_choice");
+		cJSON_AddStringToObject(named, "type", "function");
+		cJSON_AddStringToObject(named, "name", c->tool_choice_name);
+	}
+}
+
+/* responses_build: {"model", "instructions", "input", "tools",
+ * "tool_choice", ...request}: the
  * system messages before the others become the instructions, joined by
  * blank lines; input is the text of a lone user message, else the other
  * messages as input items (a later system message stays one). */
@@ -56,6 +82,7 @@ static char *responses_build(const struct target *t, const struct suite_case *c,
 	} else {
 		cJSON_AddItemToObject(body, "input", items);
 	}
+	responses_tools(body, c);
 	if (suite_merge_request(body, t, c, ctx, err) == 0)
 		text = provider_json_text(body);
 	cJSON_Delete(body);

@@ -3274,3 +3274,12 @@ int jsonschema_check_keywords(const struct ynode *n, char **err)
 	}
 	return 0;
 }
+
+char *jsonschema_error_at(const struct ynode *n, const char *ptr, const char *msg)
+{
+	if (!ptr || strchr(ptr, '#'))
+		return ynode_error(n, "bad schema%s%s: %s", ptr ? " at " : "", ptr ? ptr : "", msg);
+	if (!ptr[0])
+		return ynode_error(n, "bad schema: %s", msg);
+	return ynode_error(ynode_at(n, ptr), "bad schema at %s: %s", ptr, msg);
+}

@@ -110,4 +110,10 @@ struct ynode;
  * aliases. */
 int jsonschema_check_keywords(const struct ynode *n, char **err);
 
+/* jsonschema_error_at: the error for a schema written as YAML node n that
+ * jsonschema_compile() refused with err_pointer ptr (may be NULL) and msg:
+ * "file:line:col: bad schema at /properties/x/pattern: ...", placed at the
+ * node ptr names when the fault is in n's own document. */
+char *jsonschema_error_at(const struct ynode *n, const char *ptr, const char *msg);
+
 #endif

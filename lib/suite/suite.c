@@ -12,6 +12,7 @@
 #include "provider.h"
 #include "util.h"
 #include "run/verdict.h"
+#include "schema/jsonschema.h"
 
 #define SUITE_MAX_BYTES ((size_t)16 << 20)
 #define SUITE_MAX_CASES 10000
@@ -19,11 +20,11 @@
 #define MAX_TOKENS_MAX 1000000
 
 static const char *const top_keys[] = {
-	"version", "name", "defaults", "targets", "judge", "graders", "strata", NULL,
+	"version", "name", "defaults", "targets", "judge", "graders", "tools", "strata", NULL,
 };
 static const char *const defaults_keys[] = {
 	"repeat", "threshold", "timeout", "connect_timeout", "confirm", "min_valid", "request",
-	NULL,
+	"tool_choice", NULL,
 };
 static const char *const targets_keys[] = {"eval", "prod", NULL};
 /* The keys every target takes; each API adds its options. */
@@ -34,11 +35,16 @@ static const char *const fingerprint_keys[] = {"header", "json", NULL};
 static const char *const judge_keys[] = {
 	"url", "api", "model", "headers", "temperature", "max_tokens", "timeout", NULL,
 };
-static const char *const stratum_keys[] = {"description", "expect", "cases", NULL};
-static const char *const case_keys[] = {
-	"id", "input", "messages", "request", "vars", "repeat", "threshold", "timeout", "expect",
-	NULL,
+static const char *const stratum_keys[] = {
+	"description", "tools", "tool_choice", "expect", "cases", NULL,
 };
+static const char *const case_keys[] = {
+	"id", "input", "messages", "request", "tools", "tool_choice", "vars", "repeat",
+	"threshold", "timeout", "expect", NULL,
+};
+static const char *const tool_keys[] = {"name", "description", "parameters", NULL};
+/* The tool_choice words, in enum tool_choice order from TOOL_CHOICE_AUTO. */
+static const char *const tool_choices[] = {"auto", "none", "required", NULL};
 static const char *const message_keys[] = {"role", "content", NULL};
 static const char *const roles[] = {"system", "user", "assistant", "tool", NULL};
 
@@ -64,6 +70,22 @@ struct case_check {
 	enum suite_user user;
 };
 
+/* A tool_choice as one level of the suite gives it. */
+struct choice {
+	enum tool_choice kind;
+	const struct ynode *node;  /* where it is given (NAMED: the name), or NULL */
+};
+
+/* What the cases of a stratum inherit: its graders, and the tools and
+ * tool_choice of the suite and the stratum. */
+struct inherit {
+	struct grader **expect;
+	size_t nexpect;
+	const struct suite_tool **tools;
+	size_t ntools;
+	struct choice choice;
+};
+
 struct loader {
 	struct suite *s;
 	const struct suite_options *opts;
@@ -75,6 +97,7 @@ struct loader {
 	enum suite_user user;      /* what the strings being loaded are for */
 	const struct suite_case *user_case;
 	const struct ynode *defaults_request; /* defaults.request, or NULL */
+	struct inherit top;        /* the suite's tools and tool_choice */
 };
 
 const char *side_name(enum side s)
@@ -448,16 +471,16 @@ static int get_api(const struct ynode *n, bool judge, const struct provider **ou
 	return -1;
 }
 
-/* Check every string of a body template; the case-dependent ones are
- * checked again per case. */
-static int check_body(struct loader *L, const struct ynode *n, char **err)
+/* Check every string of a target's template (a body, a request) for the
+ * names allowed; the case-dependent ones are checked again per case. */
+static int check_body(struct loader *L, const struct ynode *n, unsigned allowed, char **err)
 {
 	if (n->kind == YNODE_SCALAR) {
 		bool b;
 		double d;
 		if (ynode_is_null(n) || ynode_bool(n, &b) == 0 || ynode_number(n, &d) == 0)
 			return 0;
-		if (check_template(L, n, n->str, TMPL_TARGET, err) < 0)
+		if (check_template(L, n, n->str, allowed, err) < 0)
 			return -1;
 		if (template_uses(n->str, TMPL_VARS))
 			add_case_check(L, n, n->str, false, NULL);
@@ -465,7 +488,7 @@ static int check_body(struct loader *L, const struct ynode *n, char **err)
 	}
 	for (size_t i = 0; i < n->n; i++) {
 		const struct ynode *c = n->kind == YNODE_SEQ ? n->items[i] : n->items[2 * i + 1];
-		if (check_body(L, c, err) < 0)
+		if (check_body(L, c, allowed, err) < 0)
 			return -1;
 	}
 	return 0;
@@ -495,7 +518,7 @@ static void merge_deep(cJSON *into, cJSON *from)
  * checked as a target string for L's current user. */
 static cJSON *request_template(struct loader *L, const struct ynode *n, char **err)
 {
-	if (need_map(n, "'request'", err) < 0 || check_body(L, n, err) < 0)
+	if (need_map(n, "'request'", err) < 0 || check_body(L, n, TMPL_TARGET, err) < 0)
 		return NULL;
 	return ynode_to_json(n, err);
 }
@@ -628,7 +651,8 @@ static int load_option(struct loader *L, const struct provider_option *o, const 
 	switch (o->kind) {
 	case PROVIDER_OPTION_TEMPLATE:
 		*(cJSON **)slot = ynode_to_json(v, err);
-		return *(cJSON **)slot && check_body(L, v, err) == 0 ? 0 : -1;
+		return *(cJSON **)slot && check_body(L, v, TMPL_TARGET | TMPL_TOOLS, err) == 0 ? 0
+											      : -1;
 	case PROVIDER_OPTION_POINTER:
 		return get_pointer(v, o->name, o->example, (char **)slot, err);
 	case PROVIDER_OPTION_MAP:
@@ -808,6 +832,199 @@ static int load_judge(struct loader *L, const struct ynode *n, char **err)
 	return 0;
 }
 
+static bool is_tool_name(const struct ynode *n)
+{
+	if (!is_text(n) || n->len == 0 || n->len > 64)
+		return false;
+	for (size_t i = 0; i < n->len; i++) {
+		char c = n->str[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      c == '_' || c == '-'))
+			return false;
+	}
+	return true;
+}
+
+/* tool_parameters: the parameters n of tool name as JSON: a schema of type
+ * object without misspelt keywords, compiled once to find its faults;
+ * NULL and *err at the fault. */
+static cJSON *tool_parameters(const struct ynode *n, const char *name, char **err)
+{
+	const struct ynode *type = n->kind == YNODE_MAP ? ynode_get(n, "type") : NULL;
+	char *ptr = NULL, *why = NULL;
+	if (!type || !is_text(type) || strcmp(type->str, "object") != 0) {
+		*err = ynode_error(type ? type : n, "the parameters of tool '%s' must be a "
+				   "schema of type object", name);
+		return NULL;
+	}
+	cJSON *json = ynode_to_json(n, &why);
+	if (!json) {
+		*err = ynode_error(n, "%s", why);
+		free(why);
+		return NULL;
+	}
+	struct jsonschema *schema = NULL;
+	if (jsonschema_check_keywords(n, err) == 0 &&
+	    !(schema = jsonschema_compile(json, NULL, &ptr, &why)))
+		*err = jsonschema_error_at(n, ptr, why);
+	if (!schema) {
+		cJSON_Delete(json);
+		json = NULL;
+	}
+	jsonschema_free(schema);
+	free(ptr);
+	free(why);
+	return json;
+}
+
+/* load_tool: one entry of a tools: list into the suite. */
+static struct suite_tool *load_tool(struct loader *L, const struct ynode *n, char **err)
+{
+	const struct ynode *name = n->kind == YNODE_MAP ? ynode_get(n, "name") : NULL, *v;
+	char *where = name && is_text(name) ? xasprintf("in tool '%.64s'", name->str)
+					    : xstrdup("in tool");
+	int rc = need_map(n, "a tool", err);
+	if (rc == 0)
+		rc = ynode_check_keys(n, tool_keys, where, err);
+	if (rc == 0 && !need_key(n, "name", where, err))
+		rc = -1;
+	free(where);
+	if (rc < 0)
+		return NULL;
+	if (!is_tool_name(name)) {
+		*err = ynode_error(name, "a tool name must be 1 to 64 letters, digits, '_' or '-'");
+		return NULL;
+	}
+	struct suite_tool *t = xcalloc(1, sizeof(*t));
+	struct suite *s = L->s;
+	s->tools = xreallocarray(s->tools, s->ntools + 1, sizeof(*s->tools));
+	s->tools[s->ntools++] = t;
+	t->name = xstrdup(name->str);
+	if ((v = ynode_get(n, "description")) && get_text(v, "description", &t->description, err) < 0)
+		return NULL;
+	if ((v = ynode_get(n, "parameters"))) {
+		if (!(t->parameters = tool_parameters(v, t->name, err)))
+			return NULL;
+	} else {
+		t->parameters = cJSON_CreateObject();
+		cJSON_AddStringToObject(t->parameters, "type", "object");
+		cJSON_AddItemToObject(t->parameters, "properties", cJSON_CreateObject());
+	}
+	return t;
+}
+
+/* load_tools: the tools: list n of one level, merged into *list by name:
+ * a tool replaces the one of the same name in its place, a new one is
+ * appended.  A name twice in one list, or more than SUITE_TOOLS_MAX tools
+ * in all, is an error. */
+static int load_tools(struct loader *L, const struct ynode *n, const struct suite_tool ***list,
+		      size_t *count, char **err)
+{
+	if (n->kind != YNODE_SEQ) {
+		*err = ynode_error(n, "'tools' must be a list of {name, description, parameters}");
+		return -1;
+	}
+	for (size_t i = 0; i < n->n; i++) {
+		size_t at = 0;
+		if (i >= SUITE_TOOLS_MAX) {
+			*err = ynode_error(n->items[i], "more than %d tools", SUITE_TOOLS_MAX);
+			return -1;
+		}
+		const struct suite_tool *t = load_tool(L, n->items[i], err);
+		if (!t)
+			return -1;
+		for (size_t j = 0; j < i; j++) {
+			const struct ynode *other = ynode_get(n->items[j], "name");
+			if (strcmp(other->str, t->name) == 0) {
+				*err = ynode_error(ynode_get(n->items[i], "name"),
+						   "duplicate tool '%s' (first at line %d)", t->name,
+						   other->line);
+				return -1;
+			}
+		}
+		while (at < *count && strcmp((*list)[at]->name, t->name) != 0)
+			at++;
+		if (at == SUITE_TOOLS_MAX) {
+			*err = ynode_error(n->items[i], "more than %d tools with those inherited",
+					   SUITE_TOOLS_MAX);
+			return -1;
+		}
+		if (at == *count)
+			*list = xreallocarray(*list, ++*count, sizeof(**list));
+		(*list)[at] = t;
+	}
+	return 0;
+}
+
+/* load_tool_choice: auto, none, required or {name: TOOL}. */
+static int load_tool_choice(const struct ynode *n, struct choice *out, char **err)
+{
+	const struct ynode *name = n->kind == YNODE_MAP ? ynode_get(n, "name") : NULL;
+	for (size_t i = 0; tool_choices[i] && is_text(n); i++) {
+		if (strcmp(n->str, tool_choices[i]) == 0) {
+			*out = (struct choice){.kind = TOOL_CHOICE_AUTO + (int)i, .node = n};
+			return 0;
+		}
+	}
+	if (name && n->n == 1 && is_tool_name(name)) {
+		*out = (struct choice){.kind = TOOL_CHOICE_NAMED, .node = name};
+		return 0;
+	}
+	const char *hint = is_text(n) ? util_suggest(n->str, tool_choices) : NULL;
+	if (hint)
+		*err = ynode_error(n, "unknown tool_choice '%.64s' (did you mean '%s'?)", n->str,
+				   hint);
+	else
+		*err = ynode_error(n, "'tool_choice' must be auto, none, required or {name: TOOL}");
+	return -1;
+}
+
+/* case_tools: c's tools (the inherited ones with the case's own merged in)
+ * and tool_choice (the innermost given), whose named tool it must offer. */
+static int case_tools(struct loader *L, struct suite_case *c, const struct ynode *n,
+		      const struct inherit *in, char **err)
+{
+	const struct ynode *v;
+	struct choice choice = in->choice;
+	c->tools = xcalloc(in->ntools ? in->ntools : 1, sizeof(*c->tools));
+	if (in->ntools)
+		memcpy(c->tools, in->tools, in->ntools * sizeof(*c->tools));
+	c->ntools = in->ntools;
+	if ((v = ynode_get(n, "tools")) && load_tools(L, v, &c->tools, &c->ntools, err) < 0)
+		return -1;
+	if ((v = ynode_get(n, "tool_choice")) && load_tool_choice(v, &choice, err) < 0)
+		return -1;
+	c->tool_choice = choice.kind;
+	if (choice.kind != TOOL_CHOICE_NAMED)
+		return 0;
+	for (size_t i = 0; i < c->ntools; i++) {
+		if (strcmp(c->tools[i]->name, choice.node->str) == 0) {
+			c->tool_choice_name = c->tools[i]->name;
+			return 0;
+		}
+	}
+	*err = ynode_error(choice.node, "tool_choice names tool '%s', which case '%s' does not "
+			   "offer", choice.node->str, c->id);
+	return -1;
+}
+
+const char *suite_tool_choice_word(enum tool_choice choice)
+{
+	if (choice < TOOL_CHOICE_AUTO || choice > TOOL_CHOICE_REQUIRED)
+		return NULL;
+	return tool_choices[choice - TOOL_CHOICE_AUTO];
+}
+
+cJSON *suite_tool_json(const struct suite_tool *t, const char *schema_key)
+{
+	cJSON *j = cJSON_CreateObject();
+	cJSON_AddStringToObject(j, "name", t->name);
+	if (t->description)
+		cJSON_AddStringToObject(j, "description", t->description);
+	cJSON_AddItemToObject(j, schema_key, cJSON_Duplicate(t->parameters, 1));
+	return j;
+}
+
 static int load_defaults(struct loader *L, const struct ynode *n, char **err)
 {
 	struct suite *s = L->s;
@@ -832,6 +1049,8 @@ static int load_defaults(struct loader *L, const struct ynode *n, char **err)
 		return -1;
 	if ((v = ynode_get(n, "min_valid")) &&
 	    get_fraction(v, "min_valid", 1, &s->defaults.min_valid, err) < 0)
+		return -1;
+	if ((v = ynode_get(n, "tool_choice")) && load_tool_choice(v, &L->top.choice, err) < 0)
 		return -1;
 	L->defaults_request = ynode_get(n, "request");
 	if (L->defaults_request && need_map(L->defaults_request, "'request'", err) < 0)
@@ -1090,7 +1309,7 @@ static int load_messages(struct loader *L, struct suite_case *c, const struct yn
 
 /* One case, inheriting the defaults and its stratum's graders. */
 static int load_case(struct loader *L, struct stratum *st, size_t si, size_t ci,
-		     const struct ynode *n, struct grader **common, size_t ncommon, char **err)
+		     const struct ynode *n, const struct inherit *in, char **err)
 {
 	struct suite *s = L->s;
 	struct suite_case *c = &st->cases[st->ncases++];
@@ -1180,10 +1399,13 @@ static int load_case(struct loader *L, struct stratum *st, size_t si, size_t ci,
 			goto out;
 	}
 
-	c->expect = xcalloc(ncommon ? ncommon : 1, sizeof(*c->expect));
-	if (ncommon)
-		memcpy(c->expect, common, ncommon * sizeof(*c->expect));
-	c->nexpect = ncommon;
+	if (case_tools(L, c, n, in, err) < 0)
+		goto out;
+
+	c->expect = xcalloc(in->nexpect ? in->nexpect : 1, sizeof(*c->expect));
+	if (in->nexpect)
+		memcpy(c->expect, in->expect, in->nexpect * sizeof(*c->expect));
+	c->nexpect = in->nexpect;
 	if ((v = ynode_get(n, "expect")) && load_expect(L, v, &c->expect, &c->nexpect, err) < 0)
 		goto out;
 	if (c->nexpect == 0) {
@@ -1200,8 +1422,7 @@ out:
 static int load_stratum(struct loader *L, size_t si, const struct ynode *n, char **err)
 {
 	struct stratum *st = &L->s->strata[si];
-	struct grader **common = NULL;
-	size_t ncommon = 0;
+	struct inherit in = {.choice = L->top.choice};
 	const struct ynode *v;
 	char *where = xasprintf("in stratum '%s'", st->name);
 	char *what = xasprintf("stratum '%s'", st->name);
@@ -1211,7 +1432,15 @@ static int load_stratum(struct loader *L, size_t si, const struct ynode *n, char
 	if ((v = ynode_get(n, "description")) &&
 	    get_text(v, "description", &st->description, err) < 0)
 		goto out;
-	if ((v = ynode_get(n, "expect")) && load_expect(L, v, &common, &ncommon, err) < 0)
+	if ((v = ynode_get(n, "expect")) && load_expect(L, v, &in.expect, &in.nexpect, err) < 0)
+		goto out;
+	in.tools = xcalloc(L->top.ntools ? L->top.ntools : 1, sizeof(*in.tools));
+	if (L->top.ntools)
+		memcpy(in.tools, L->top.tools, L->top.ntools * sizeof(*in.tools));
+	in.ntools = L->top.ntools;
+	if ((v = ynode_get(n, "tools")) && load_tools(L, v, &in.tools, &in.ntools, err) < 0)
+		goto out;
+	if ((v = ynode_get(n, "tool_choice")) && load_tool_choice(v, &in.choice, err) < 0)
 		goto out;
 	if (!(v = need_key(n, "cases", where, err)))
 		goto out;
@@ -1221,11 +1450,12 @@ static int load_stratum(struct loader *L, size_t si, const struct ynode *n, char
 	}
 	st->cases = xcalloc(v->n, sizeof(*st->cases));
 	for (size_t i = 0; i < v->n; i++)
-		if (load_case(L, st, si, i, v->items[i], common, ncommon, err) < 0)
+		if (load_case(L, st, si, i, v->items[i], &in, err) < 0)
 			goto out;
 	rc = 0;
 out:
-	free(common);
+	free(in.expect);
+	free(in.tools);
 	free(where);
 	free(what);
 	return rc;
@@ -1267,6 +1497,8 @@ static int check_for_case(struct loader *L, const struct case_check *k,
 	char *msg = NULL, *why = NULL;
 	suite_case_ctx(L->s, c, &ctx);
 	ctx.unset = env_ctx(L).unset;
+	if (!k->url && !k->header) /* a body's ${tools} was checked at load */
+		ctx.allowed |= TMPL_TOOLS;
 	L->user = k->user;
 	char *r = template_render(k->text, &ctx, &msg);
 	bool unset = note_unset(L, k->node); /* suite_check_env() says it when needed */
@@ -1364,6 +1596,9 @@ static int load(struct loader *L, char **err)
 		return -1;
 	if ((v = ynode_get(root, "graders")) && load_named(L, v, err) < 0)
 		return -1;
+	if ((v = ynode_get(root, "tools")) &&
+	    load_tools(L, v, &L->top.tools, &L->top.ntools, err) < 0)
+		return -1;
 	if (!(v = need_key(root, "strata", "at top level", err)) || load_strata(L, v, err) < 0)
 		return -1;
 	return check_cases(L, err);
@@ -1394,6 +1629,7 @@ static struct suite *load_buffer(const char *name, const char *dir, const char *
 		msg = xasprintf("%s: cannot load the suite", name);
 	free(L.ids.slots);
 	free(L.checks);
+	free(L.top.tools);
 	tmpl_unset_release(&L.unset);
 	if (msg) {
 		*err = redact_apply(&s->redact, msg);
@@ -1445,6 +1681,7 @@ static void free_case(struct suite_case *c)
 	free(c->input);
 	cJSON_Delete(c->messages);
 	cJSON_Delete(c->request);
+	free(c->tools);
 	for (size_t i = 0; i < c->nvars; i++) {
 		free((char *)c->vars[i].name);
 		free((char *)c->vars[i].value);
@@ -1475,6 +1712,13 @@ void suite_free(struct suite *s)
 	for (size_t i = 0; i < s->ngraders; i++)
 		grader_free(s->graders[i]);
 	free(s->graders);
+	for (size_t i = 0; i < s->ntools; i++) {
+		free(s->tools[i]->name);
+		free(s->tools[i]->description);
+		cJSON_Delete(s->tools[i]->parameters);
+		free(s->tools[i]);
+	}
+	free(s->tools);
 	for (size_t i = 0; i < s->nstrata; i++) {
 		struct stratum *st = &s->strata[i];
 		for (size_t j = 0; j < st->ncases; j++)

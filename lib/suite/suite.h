@@ -6,9 +6,10 @@
  * loads can be run without any further suite error.
  *
  * Ownership: a struct suite owns everything reachable from it: targets,
- * strata, cases, rendered strings, JSON trees and compiled graders.  Cases
- * point at graders the suite owns (named graders are shared, never copied).
- * It all lives until suite_free().
+ * strata, cases, rendered strings, JSON trees, tools and compiled graders.
+ * Cases point at graders and tools the suite owns (named graders and the
+ * tools of the suite and of a stratum are shared, never copied).  It all
+ * lives until suite_free().
  */
 #ifndef CANARY_SUITE_H
 #define CANARY_SUITE_H
@@ -79,12 +80,38 @@ struct judge_config {
 	int line, col;
 };
 
+/* A tool a case offers the agent, in no API's format: each provider renders
+ * it in its own (suite_tool_json() gives the common parts). */
+struct suite_tool {
+	char *name;                /* [A-Za-z0-9_-], 1 to 64 bytes */
+	char *description;         /* NULL when not given */
+	cJSON *parameters;         /* a JSON Schema of type object, checked at load */
+};
+
+/* SUITE_TOOLS_MAX: the most tools a case may offer (OpenAI's limit). */
+#define SUITE_TOOLS_MAX 128
+
+/* Which tool the agent must call, when the case offers tools. */
+enum tool_choice {
+	TOOL_CHOICE_UNSET,         /* not given: the API's default (auto) */
+	TOOL_CHOICE_AUTO,          /* any tool, or none */
+	TOOL_CHOICE_NONE,          /* no tool */
+	TOOL_CHOICE_REQUIRED,      /* some tool (Anthropic calls it any) */
+	TOOL_CHOICE_NAMED,         /* the tool named tool_choice_name */
+};
+
 struct suite_case {
 	char *id;
 	size_t stratum;            /* index into suite->strata */
 	char *input;               /* the last user message, rendered */
 	cJSON *messages;           /* rendered; [{role:user,content:input}] for input */
 	cJSON *request;            /* rendered object merged into raw API bodies, or NULL */
+	/* tools: the suite's, the stratum's and the case's own, merged by name
+	 * (an inner level's tool replaces an outer one's in its place) */
+	const struct suite_tool **tools;
+	size_t ntools;
+	enum tool_choice tool_choice;   /* the innermost level's */
+	const char *tool_choice_name;   /* TOOL_CHOICE_NAMED: one of tools' names */
 	struct tmpl_var *vars;     /* rendered */
 	size_t nvars;
 	int repeat;
@@ -146,6 +173,8 @@ struct suite {
 	size_t nnamed;
 	struct grader **graders;   /* every compiled grader; owned */
 	size_t ngraders;
+	struct suite_tool **tools; /* every tool of every level; owned */
+	size_t ntools;
 	struct stratum *strata;
 	size_t nstrata;
 	size_t ncases;
@@ -229,6 +258,15 @@ int suite_target_set_api(struct target *t, const struct provider *p, char **err)
  * *err when the template does not render. */
 int suite_merge_request(cJSON *body, const struct target *t, const struct suite_case *c,
 			const struct tmpl_ctx *ctx, char **err);
+
+/* suite_tool_json: {"name", "description", SCHEMA_KEY: parameters} for tool
+ * t (no description when it has none): the form every API's tool builds on
+ * ("parameters" for OpenAI and ${tools}, "input_schema" for Anthropic). */
+cJSON *suite_tool_json(const struct suite_tool *t, const char *schema_key);
+
+/* suite_tool_choice_word: "auto", "none" or "required" for those choices
+ * (OpenAI's words, and the suite's), NULL for the others. */
+const char *suite_tool_choice_word(enum tool_choice choice);
 
 /* suite_case_ctx: the template context for rendering a target's strings for
  * one case (allowed = TMPL_TARGET, redact = &s->redact). */

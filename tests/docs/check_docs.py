@@ -246,6 +246,7 @@ KEY_PROBES = [
     ("stratum", "STRATA", {"STRATUM": "zzqqxxww: 1"}),
     ("case", "CASES", {"INPUT": "input: hi\n        zzqqxxww: 1"}),
     ("message", "CASES", {"INPUT": "messages: [{role: user, content: hi, zzqqxxww: 1}]"}),
+    ("tool", "TOOLS", {"TOP": "tools: [{name: t, zzqqxxww: 1}]"}),
 ]
 
 

@@ -1260,6 +1260,173 @@ static void test_build_responses(void **state)
 	case_release(&c);
 }
 
+/* The tools of the API fixtures, in no API's format. */
+static const char forecast_params[] =
+	"{\"type\":\"object\",\"properties\":{\"city\":{\"type\":\"string\"}},"
+	"\"required\":[\"city\"]}";
+static const char hours_params[] =
+	"{\"type\":\"object\",\"properties\":{\"venue\":{\"type\":\"string\"}},"
+	"\"required\":[\"venue\"]}";
+
+/* build_json: the body api p builds for case c on a bare target, parsed. */
+static cJSON *build_json(const struct provider *p, const struct suite_case *c)
+{
+	struct target t = target_for(p);
+	struct tmpl_ctx ctx = {.allowed = TMPL_TARGET, .messages = c->messages};
+	char *err = NULL, *text;
+	cJSON *body;
+
+	if (p->own_body)
+		*(cJSON **)test_option(&t, "body") = cJSON_Parse("{\"tools\":\"${tools}\","
+								 "\"text\":\"${tools}!\"}");
+	text = p->build(&t, c, &ctx, &err);
+	if (!text)
+		fail_msg("%s", err);
+	body = cJSON_Parse(text);
+	free(text);
+	provider_priv_free(t.provider, t.priv);
+	return body;
+}
+
+/* strip: j with the member name of each element of its array at key (or of
+ * each element's member sub, when sub is not NULL) taken out. */
+static void strip(cJSON *j, const char *key, const char *sub, const char *name)
+{
+	cJSON *e;
+
+	cJSON_ArrayForEach(e, cJSON_GetObjectItem(j, key))
+		cJSON_DeleteItemFromObject(sub ? cJSON_GetObjectItem(e, sub) : e, name);
+}
+
+/* tool_choice_of: the tool_choice api p sends for choice (named: get_forecast). */
+static cJSON *tool_choice_of(const char *api_name, struct suite_case *c, enum tool_choice choice)
+{
+	cJSON *body, *choice_json;
+
+	c->tool_choice = choice;
+	c->tool_choice_name = choice == TOOL_CHOICE_NAMED ? "get_forecast" : NULL;
+	body = build_json(api(api_name), c);
+	choice_json = cJSON_DetachItemFromObject(body, "tool_choice");
+	cJSON_Delete(body);
+	return choice_json;
+}
+
+/* assert_form: choice is form i of a *_tool_choice_forms.json fixture. */
+static void assert_form(cJSON *choice, const cJSON *forms, int i)
+{
+	assert_non_null(choice);
+	assert_true(cJSON_Compare(choice, cJSON_GetArrayItem(cJSON_GetObjectItem(forms, "forms"), i),
+				  1));
+	cJSON_Delete(choice);
+}
+
+/* Each API renders the same tools and tool_choice in its own format, as its
+ * fixture shows them. */
+static void test_build_tools(void **state)
+{
+	struct suite_tool defs[] = {
+		{.name = "get_forecast", .description = "Return tomorrow's forecast for a city.",
+		 .parameters = cJSON_Parse(forecast_params)},
+		{.name = "get_opening_hours", .description = "Return opening hours for a venue.",
+		 .parameters = cJSON_Parse(hours_params)},
+	};
+	const struct suite_tool *tools[] = {&defs[0], &defs[1]};
+	struct suite_case c;
+	cJSON *body, *want, *forms;
+
+	case_of(&c, "[{\"role\":\"user\",\"content\":\"hi\"}]", NULL);
+	c.tools = tools;
+	c.ntools = 2;
+
+	/* Anthropic: name, description and input_schema, as in its fixture. */
+	body = build_json(api("anthropic-messages"), &c);
+	want = fixture_json("requests", "anthropic_tools.json");
+	assert_true(cJSON_Compare(cJSON_GetObjectItem(body, "tools"),
+				  cJSON_GetObjectItem(want, "tools"), 1));
+	assert_null(cJSON_GetObjectItem(body, "tool_choice"));
+	cJSON_Delete(want);
+	cJSON_Delete(body);
+
+	/* openai-chat: nested function tools (not strict: the fixture's are). */
+	body = build_json(api("openai-chat"), &c);
+	want = fixture_json("requests", "openai_chat_tools.json");
+	strip(want, "tools", "function", "strict");
+	cJSON_ArrayForEach(forms, cJSON_GetObjectItem(want, "tools"))
+		cJSON_DeleteItemFromObject(cJSON_GetObjectItem(cJSON_GetObjectItem(forms, "function"),
+							       "parameters"), "additionalProperties");
+	assert_true(cJSON_Compare(cJSON_GetObjectItem(body, "tools"),
+				  cJSON_GetObjectItem(want, "tools"), 1));
+	cJSON_Delete(want);
+	cJSON_Delete(body);
+
+	/* openai-responses: flat function tools, strict false. */
+	body = build_json(api("openai-responses"), &c);
+	want = fixture_json("requests", "responses_items_tools.json");
+	cJSON_ReplaceItemInObject(cJSON_GetArrayItem(cJSON_GetObjectItem(want, "tools"), 0),
+				  "strict", cJSON_CreateFalse());
+	cJSON_DeleteItemFromObject(cJSON_GetObjectItem(cJSON_GetArrayItem(
+		cJSON_GetObjectItem(want, "tools"), 0), "parameters"), "additionalProperties");
+	assert_true(cJSON_Compare(cJSON_GetArrayItem(cJSON_GetObjectItem(body, "tools"), 0),
+				  cJSON_GetArrayItem(cJSON_GetObjectItem(want, "tools"), 0), 1));
+	assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(body, "tools")), 2);
+	cJSON_Delete(want);
+	cJSON_Delete(body);
+
+	/* http: ${tools} as the array, or as JSON text. */
+	body = build_json(api("http"), &c);
+	assert_string_equal(cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(body, "tools"),
+								   1), "name")->valuestring,
+			    "get_opening_hours");
+	assert_true(cJSON_Compare(cJSON_GetObjectItem(cJSON_GetArrayItem(
+		cJSON_GetObjectItem(body, "tools"), 0), "parameters"), defs[0].parameters, 1));
+	assert_non_null(strstr(cJSON_GetObjectItem(body, "text")->valuestring,
+			       "[{\"name\":\"get_forecast\",\"description\":"));
+	cJSON_Delete(body);
+
+	/* tool_choice, in each API's words. */
+	forms = fixture_json("requests", "anthropic_tool_choice_forms.json");
+	assert_form(tool_choice_of("anthropic-messages", &c, TOOL_CHOICE_AUTO), forms, 0);
+	assert_form(tool_choice_of("anthropic-messages", &c, TOOL_CHOICE_REQUIRED), forms, 2);
+	assert_form(tool_choice_of("anthropic-messages", &c, TOOL_CHOICE_NAMED), forms, 3);
+	assert_form(tool_choice_of("anthropic-messages", &c, TOOL_CHOICE_NONE), forms, 4);
+	cJSON_Delete(forms);
+	forms = fixture_json("requests", "responses_tool_choice_forms.json");
+	assert_form(tool_choice_of("openai-responses", &c, TOOL_CHOICE_NONE), forms, 0);
+	assert_form(tool_choice_of("openai-responses", &c, TOOL_CHOICE_AUTO), forms, 1);
+	assert_form(tool_choice_of("openai-responses", &c, TOOL_CHOICE_REQUIRED), forms, 2);
+	assert_form(tool_choice_of("openai-responses", &c, TOOL_CHOICE_NAMED), forms, 3);
+	/* openai-chat's words are the same; its named form nests the name. */
+	assert_form(tool_choice_of("openai-chat", &c, TOOL_CHOICE_REQUIRED), forms, 2);
+	want = cJSON_Parse("{\"type\":\"function\",\"function\":{\"name\":\"get_forecast\"}}");
+	body = tool_choice_of("openai-chat", &c, TOOL_CHOICE_NAMED);
+	assert_true(cJSON_Compare(body, want, 1));
+	cJSON_Delete(body);
+	cJSON_Delete(want);
+	cJSON_Delete(forms);
+	assert_null(tool_choice_of("openai-chat", &c, TOOL_CHOICE_UNSET));
+
+	/* No tools: no tools and no tool_choice, whatever the choice. */
+	c.ntools = 0;
+	c.tool_choice = TOOL_CHOICE_REQUIRED;
+	for (size_t i = 0; provider_table[i]; i++) {
+		if (provider_table[i]->own_body)
+			continue;
+		body = build_json(provider_table[i], &c);
+		assert_null(cJSON_GetObjectItem(body, "tools"));
+		assert_null(cJSON_GetObjectItem(body, "tool_choice"));
+		cJSON_Delete(body);
+	}
+	/* A request's tools win over the case's. */
+	c.ntools = 2;
+	c.request = cJSON_Parse("{\"tools\":[]}");
+	body = build_json(api("anthropic-messages"), &c);
+	assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(body, "tools")), 0);
+	cJSON_Delete(body);
+	case_release(&c);
+	cJSON_Delete(defs[0].parameters);
+	cJSON_Delete(defs[1].parameters);
+}
+
 static void test_build_http(void **state)
 {
 	struct target t = target_for(api("http"));
@@ -1373,6 +1540,7 @@ int main(void)
 		cmocka_unit_test(test_build_anthropic),
 		cmocka_unit_test(test_build_responses),
 		cmocka_unit_test(test_build_http),
+		cmocka_unit_test(test_build_tools),
 		cmocka_unit_test(test_reply_release),
 	};
 
