@@ -76,6 +76,9 @@ struct provider_option {
 	bool required;
 	const char *example;                /* POINTER: one an error shows, "/reply/text" */
 	const struct provider_option *sub;  /* MAP: its options, ending with a NULL name */
+	/* MAP: the name of a POINTER option of sub that a scalar value sets, as
+	 * if written {shorthand: value} (NULL: a mapping only). */
+	const char *shorthand;
 };
 
 struct provider {

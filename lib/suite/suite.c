@@ -658,6 +658,21 @@ static int load_option(struct loader *L, const struct provider_option *o, const 
 	case PROVIDER_OPTION_MAP:
 		break;
 	}
+	if (o->shorthand && v->kind != YNODE_MAP) {
+		const struct provider_option *sub = o->sub;
+		while (strcmp(sub->name, o->shorthand) != 0)
+			sub++;
+		if (v->kind == YNODE_SCALAR)
+			return get_pointer(v, o->name, sub->example,
+					   (char **)((char *)priv + sub->offset), err);
+		const char **names = option_names(o->sub);
+		char *list = util_join(names, ", ");
+		*err = ynode_error(v, "'%s' must be a JSON pointer such as %s or a mapping of %s",
+				   o->name, sub->example, list);
+		free(list);
+		free(names);
+		return -1;
+	}
 	char *quoted = xasprintf("'%s'", o->name);
 	char *sub_what = xasprintf("%s of %s", o->name, what);
 	char *sub_where = xasprintf("in %s", sub_what);

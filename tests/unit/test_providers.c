@@ -73,7 +73,7 @@ static struct target target_for(const struct provider *p)
 static void set_reply(struct target *t, char *content, char *tool_calls)
 {
 	*(char **)test_option(t, "reply/content") = content;
-	*(char **)test_option(t, "reply/tool_calls") = tool_calls;
+	*(char **)test_option(t, "reply/tool_calls/at") = tool_calls;
 }
 
 /* parse: r parsed as a reply to target t. */
@@ -612,6 +612,57 @@ static void test_http_pointers(void **state)
 	free(err);
 	reply_release(&r);
 	free(t.priv);
+}
+
+/* A custom agent's own tool-call shape: pointers into each call. */
+static void test_http_call_pointers(void **state)
+{
+	struct target t = target_for(api("http"));
+	struct reply r;
+	char *err = NULL;
+
+	*(char **)test_option(&t, "reply/content") = xstrdup("/turn/say");
+	*(char **)test_option(&t, "reply/tool_calls/at") = xstrdup("/turn/actions");
+	*(char **)test_option(&t, "reply/tool_calls/name") = xstrdup("/tool");
+	*(char **)test_option(&t, "reply/tool_calls/arguments") = xstrdup("/args");
+	*(char **)test_option(&t, "reply/tool_calls/id") = xstrdup("/ref");
+	load(&r, 200, "http_actions.json");
+	assert_int_equal(parse(&t, &r, &err), 0);
+	assert_string_equal(r.content, "Booking it and telling Ana.");
+	assert_int_equal(r.ntool_calls, 3);
+	/* Arguments as an object, as a JSON string, and none. */
+	assert_string_equal(r.tool_calls[0].id, "a1");
+	assert_string_equal(r.tool_calls[0].name, "create_event");
+	assert_string_equal(r.tool_calls[0].arguments_raw,
+			    "{\"attendee_emails\":[\"ana@example.com\"],\"start\":\"10:00\"}");
+	assert_string_equal(r.tool_calls[1].name, "notify");
+	assert_string_equal(cJSON_GetObjectItem(r.tool_calls[1].arguments, "to")->valuestring,
+			    "ana@example.com");
+	assert_string_equal(r.tool_calls[2].name, "log");
+	assert_null(r.tool_calls[2].id);
+	assert_string_equal(r.tool_calls[2].arguments_raw, "");
+	reply_release(&r);
+
+	/* The name pointer finds nothing: an error naming both pointers. */
+	static const char nameless[] = "{\"turn\":{\"say\":\"\",\"actions\":[{\"tool\":\"a\"},"
+				       "{\"name\":\"b\"}]}}";
+	set_body(&r, 200, nameless, strlen(nameless));
+	assert_int_equal(parse(&t, &r, &err), -1);
+	assert_string_equal(err, "reply tool call 1 at /turn/actions has no name at /tool");
+	free(err);
+	reply_release(&r);
+
+	/* Without name, arguments and id pointers, the known shapes are read. */
+	free(*(char **)test_option(&t, "reply/tool_calls/name"));
+	*(char **)test_option(&t, "reply/tool_calls/name") = NULL;
+	static const char plain[] = "{\"turn\":{\"say\":\"\",\"actions\":[{\"name\":\"b\","
+				    "\"input\":{\"x\":1},\"args\":\"{}\"}]}}";
+	set_body(&r, 200, plain, strlen(plain));
+	assert_int_equal(parse(&t, &r, &err), 0);
+	assert_string_equal(r.tool_calls[0].name, "b");
+	assert_string_equal(r.tool_calls[0].arguments_raw, "{}");
+	reply_release(&r);
+	provider_priv_free(t.provider, t.priv);
 }
 
 static void test_http_plain_text(void **state)
@@ -1525,6 +1576,7 @@ int main(void)
 		cmocka_unit_test(test_responses_error),
 		cmocka_unit_test(test_http_custom),
 		cmocka_unit_test(test_http_pointers),
+		cmocka_unit_test(test_http_call_pointers),
 		cmocka_unit_test(test_http_plain_text),
 		cmocka_unit_test(test_nul_escapes),
 		cmocka_unit_test(test_not_json),

@@ -156,7 +156,7 @@ static void test_design_example(void **state)
 	assert_json(*(cJSON **)test_option(p, "body"),
 		    "{\"session\":\"canary-${case.id}\",\"message\":\"${input}\"}");
 	assert_string_equal(*(char **)test_option(p, "reply/content"), "/reply/text");
-	assert_string_equal(*(char **)test_option(p, "reply/tool_calls"), "/trace/tool_calls");
+	assert_string_equal(*(char **)test_option(p, "reply/tool_calls/at"), "/trace/tool_calls");
 
 	assert_true(s->judge.present);
 	assert_string_equal(s->judge.url, "http://127.0.0.1:8082/v1/chat/completions");
@@ -677,7 +677,27 @@ static void test_http_without_body(void **state)
 	assert_json(*(cJSON **)test_option(&s->targets[SIDE_PROD], "body"),
 		    "{\"input\":\"${input}\",\"messages\":\"${messages}\"}");
 	assert_string_equal(*(char **)test_option(&s->targets[SIDE_PROD], "reply/content"), "");
-	assert_null(*(char **)test_option(&s->targets[SIDE_PROD], "reply/tool_calls"));
+	assert_null(*(char **)test_option(&s->targets[SIDE_PROD], "reply/tool_calls/at"));
+	suite_free(s);
+}
+
+/* reply.tool_calls: a pointer to the calls, or a mapping that also points
+ * into each call. */
+static void test_http_call_pointers(void **state)
+{
+	(void)state;
+	struct suite *s = load_http("{content: /turn/say, tool_calls: {at: /turn/actions, "
+				    "name: /tool, arguments: /args}}");
+	const struct target *p = &s->targets[SIDE_PROD];
+	assert_string_equal(*(char **)test_option(p, "reply/tool_calls/at"), "/turn/actions");
+	assert_string_equal(*(char **)test_option(p, "reply/tool_calls/name"), "/tool");
+	assert_string_equal(*(char **)test_option(p, "reply/tool_calls/arguments"), "/args");
+	assert_null(*(char **)test_option(p, "reply/tool_calls/id"));
+	suite_free(s);
+	s = load_http("{content: /turn/say, tool_calls: /turn/actions}");
+	p = &s->targets[SIDE_PROD];
+	assert_string_equal(*(char **)test_option(p, "reply/tool_calls/at"), "/turn/actions");
+	assert_null(*(char **)test_option(p, "reply/tool_calls/name"));
 	suite_free(s);
 }
 
@@ -1135,6 +1155,7 @@ int main(void)
 		cmocka_unit_test(test_header_injection),
 		cmocka_unit_test(test_model_template),
 		cmocka_unit_test(test_http_without_body),
+		cmocka_unit_test(test_http_call_pointers),
 		cmocka_unit_test(test_target_set_api),
 		cmocka_unit_test(test_request_layers),
 		cmocka_unit_test(test_request_lazy_env),
