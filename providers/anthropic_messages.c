@@ -21,13 +21,11 @@ static void anthropic_tools(cJSON *body, const struct suite_case *c)
 		[TOOL_CHOICE_REQUIRED] = "any",
 		[TOOL_CHOICE_NAMED] = "tool",
 	};
-	cJSON *tools, *choice;
+	cJSON *tools = suite_tools_json(c, "input_schema"), *choice;
 
-	if (!c->ntools)
+	if (!tools)
 		return;
-	tools = cJSON_AddArrayToObject(body, "tools");
-	for (size_t i = 0; i < c->ntools; i++)
-		cJSON_AddItemToArray(tools, suite_tool_json(c->tools[i], "input_schema"));
+	cJSON_AddItemToObject(body, "tools", tools);
 	if (c->tool_choice == TOOL_CHOICE_UNSET)
 		return;
 	choice = cJSON_AddObjectToObject(body, "tool_choice");

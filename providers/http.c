@@ -69,11 +69,9 @@ static char *http_build(const struct target *t, const struct suite_case *c,
 {
 	const struct http *h = t->priv;
 	struct tmpl_ctx with_tools = *ctx;
-	cJSON *tools = cJSON_CreateArray(), *body;
+	cJSON *tools = suite_tools_json(c, "parameters"), *body;
 	char *text = NULL;
 
-	for (size_t i = 0; i < c->ntools; i++)
-		cJSON_AddItemToArray(tools, suite_tool_json(c->tools[i], "parameters"));
 	with_tools.tools = tools;
 	with_tools.allowed |= TMPL_TOOLS;
 	body = template_render_json(h->body, &with_tools, err);

@@ -11,18 +11,19 @@
  * and its tool_choice, when it offers tools. */
 static void openai_tools(cJSON *body, const struct suite_case *c)
 {
-	cJSON *tools, *named;
+	cJSON *functions = suite_tools_json(c, "parameters"), *fn, *tools, *named;
 
-	if (!c->ntools)
+	if (!functions)
 		return;
 	tools = cJSON_AddArrayToObject(body, "tools");
-	for (size_t i = 0; i < c->ntools; i++) {
+	while ((fn = cJSON_DetachItemFromArray(functions, 0))) {
 		cJSON *tool = cJSON_CreateObject();
 
 		cJSON_AddStringToObject(tool, "type", "function");
-		cJSON_AddItemToObject(tool, "function", suite_tool_json(c->tools[i], "parameters"));
+		cJSON_AddItemToObject(tool, "function", fn);
 		cJSON_AddItemToArray(tools, tool);
 	}
+	cJSON_Delete(functions);
 	if (suite_tool_choice_word(c->tool_choice)) {
 		cJSON_AddStringToObject(body, "tool_choice", suite_tool_choice_word(c->tool_choice));
 	} else if (c->tool_choice == TOOL_CHOICE_NAMED) {

@@ -12,18 +12,15 @@
  * openai-chat's are by default) and its tool_choice, when it offers tools. */
 static void responses_tools(cJSON *body, const struct suite_case *c)
 {
-	cJSON *tools, *named;
+	cJSON *tools = suite_tools_json(c, "parameters"), *tool, *named;
 
-	if (!c->ntools)
+	if (!tools)
 		return;
-	tools = cJSON_AddArrayToObject(body, "tools");
-	for (size_t i = 0; i < c->ntools; i++) {
-		cJSON *tool = suite_tool_json(c->tools[i], "parameters");
-
+	cJSON_ArrayForEach(tool, tools) {
 		cJSON_AddStringToObject(tool, "type", "function");
 		cJSON_AddFalseToObject(tool, "strict");
-		cJSON_AddItemToArray(tools, tool);
 	}
+	cJSON_AddItemToObject(body, "tools", tools);
 	if (suite_tool_choice_word(c->tool_choice)) {
 		cJSON_AddStringToObject(body, "tool_choice", suite_tool_choice_word(c->tool_choice));
 	} else if (c->tool_choice == TOOL_CHOICE_NAMED) {

@@ -1030,14 +1030,21 @@ const char *suite_tool_choice_word(enum tool_choice choice)
 	return tool_choices[choice - TOOL_CHOICE_AUTO];
 }
 
-cJSON *suite_tool_json(const struct suite_tool *t, const char *schema_key)
+cJSON *suite_tools_json(const struct suite_case *c, const char *schema_key)
 {
-	cJSON *j = cJSON_CreateObject();
-	cJSON_AddStringToObject(j, "name", t->name);
-	if (t->description)
-		cJSON_AddStringToObject(j, "description", t->description);
-	cJSON_AddItemToObject(j, schema_key, cJSON_Duplicate(t->parameters, 1));
-	return j;
+	if (!c->ntools)
+		return NULL;
+	cJSON *tools = cJSON_CreateArray();
+	for (size_t i = 0; i < c->ntools; i++) {
+		const struct suite_tool *t = c->tools[i];
+		cJSON *j = cJSON_CreateObject();
+		cJSON_AddStringToObject(j, "name", t->name);
+		if (t->description)
+			cJSON_AddStringToObject(j, "description", t->description);
+		cJSON_AddItemToObject(j, schema_key, cJSON_Duplicate(t->parameters, 1));
+		cJSON_AddItemToArray(tools, j);
+	}
+	return tools;
 }
 
 static int load_defaults(struct loader *L, const struct ynode *n, char **err)

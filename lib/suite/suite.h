@@ -81,7 +81,7 @@ struct judge_config {
 };
 
 /* A tool a case offers the agent, in no API's format: each provider renders
- * it in its own (suite_tool_json() gives the common parts). */
+ * it in its own (suite_tools_json() gives the common parts). */
 struct suite_tool {
 	char *name;                /* [A-Za-z0-9_-], 1 to 64 bytes */
 	char *description;         /* NULL when not given */
@@ -259,10 +259,11 @@ int suite_target_set_api(struct target *t, const struct provider *p, char **err)
 int suite_merge_request(cJSON *body, const struct target *t, const struct suite_case *c,
 			const struct tmpl_ctx *ctx, char **err);
 
-/* suite_tool_json: {"name", "description", SCHEMA_KEY: parameters} for tool
- * t (no description when it has none): the form every API's tool builds on
- * ("parameters" for OpenAI and ${tools}, "input_schema" for Anthropic). */
-cJSON *suite_tool_json(const struct suite_tool *t, const char *schema_key);
+/* suite_tools_json: c's tools, each {"name", "description", SCHEMA_KEY:
+ * parameters} (no description when it has none), or NULL when it offers
+ * none: the form every API's tools build on ("parameters" for OpenAI and
+ * ${tools}, "input_schema" for Anthropic).  The caller owns the array. */
+cJSON *suite_tools_json(const struct suite_case *c, const char *schema_key);
 
 /* suite_tool_choice_word: "auto", "none" or "required" for those choices
  * (OpenAI's words, and the suite's), NULL for the others. */
