@@ -906,8 +906,13 @@ static struct suite_tool *load_tool(struct loader *L, const struct ynode *n, cha
 	free(where);
 	if (rc < 0)
 		return NULL;
+	if (!is_text(name)) {
+		*err = ynode_error(name, "'name' must be a string");
+		return NULL;
+	}
 	if (!is_tool_name(name)) {
-		*err = ynode_error(name, "a tool name must be 1 to 64 letters, digits, '_' or '-'");
+		*err = ynode_error(name, "tool name '%.64s' must be 1 to 64 letters, digits, '_' "
+				   "or '-'", name->str);
 		return NULL;
 	}
 	struct suite_tool *t = xcalloc(1, sizeof(*t));
