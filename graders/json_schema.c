@@ -68,48 +68,6 @@ static char *base_uri(const char *dir)
 	return uri;
 }
 
-/* ynode_at: the node that JSON pointer ptr names below root, or the deepest
- * node on its way when it leaves the tree. */
-static const struct ynode *ynode_at(const struct ynode *root, const char *ptr)
-{
-	const struct ynode *n = root;
-	const char *p = ptr;
-	while (n && *p == '/') {
-		p++;
-		size_t len = strcspn(p, "/");
-		struct buf tok;
-		buf_init(&tok, BUF_MAX_DEFAULT);
-		for (size_t i = 0; i < len; i++) {
-			if (p[i] == '~' && i + 1 < len && (p[i + 1] == '0' || p[i + 1] == '1')) {
-				buf_addch(&tok, p[i + 1] == '0' ? '~' : '/');
-				i++;
-			} else {
-				buf_addch(&tok, p[i]);
-			}
-		}
-		const char *t = tok.data ? tok.data : "";
-		const struct ynode *next = NULL;
-		if (n->kind == YNODE_MAP) {
-			for (size_t i = 0; i < n->n && !next; i++) {
-				const struct ynode *k = n->items[2 * i];
-				if (k->len == tok.len && memcmp(k->str, t, tok.len) == 0)
-					next = n->items[2 * i + 1];
-			}
-		} else if (n->kind == YNODE_SEQ && tok.len > 0 && tok.len < 10 &&
-			   strspn(t, "0123456789") == tok.len && (t[0] != '0' || tok.len == 1)) {
-			size_t i = (size_t)strtoul(t, NULL, 10);
-			if (i < n->n)
-				next = n->items[i];
-		}
-		buf_release(&tok);
-		if (!next)
-			break;
-		n = next;
-		p += len;
-	}
-	return n;
-}
-
 /* file_error: the error for a fault at ptr inside the local schema file
  * path (a decoded file URI path), positioned in that file when it parses as
  * YAML (JSON included); NULL when the file cannot be read. */
@@ -165,14 +123,9 @@ static char *compile_error(const struct ynode *node, bool is_file, const char *p
 			return e;
 		}
 	}
-	if (!ptr || hash)
-		return ynode_error(node, "bad schema%s%s: %s", ptr ? " at " : "", ptr ? ptr : "",
-				   msg);
-	if (is_file)   /* a fault in the $ref to the file itself */
+	if (is_file && ptr && !hash)   /* a fault in the $ref to the file itself */
 		return ynode_error(node, "%s", msg);
-	if (!ptr[0])
-		return ynode_error(node, "bad schema: %s", msg);
-	return ynode_error(ynode_at(node, ptr), "bad schema at %s: %s", ptr, msg);
+	return jsonschema_error_at(node, ptr, msg);
 }
 
 /* file_schema: {"$ref": FILE} with FILE as a URI reference; -1 and *err
@@ -230,82 +183,6 @@ out:
 	free(why);
 	free(real);
 	free(path);
-}
-
-/* Every keyword of drafts 2020-12, 2019-09, 7, 6 and 4.  In a schema written
- * in the suite, an unknown keyword close to one of them is a typo that
- * would silently check nothing; others are extensions, as the drafts allow. */
-static const char *const schema_keywords[] = {
-	"$schema", "$id", "$ref", "$anchor", "$dynamicRef", "$dynamicAnchor", "$recursiveRef",
-	"$recursiveAnchor", "$vocabulary", "$comment", "$defs", "id", "definitions",
-	"dependencies", "additionalItems", "allOf", "anyOf", "oneOf", "not", "if", "then", "else",
-	"dependentSchemas", "prefixItems", "items", "contains", "properties", "patternProperties",
-	"additionalProperties", "propertyNames", "unevaluatedItems", "unevaluatedProperties",
-	"type", "enum", "const", "multipleOf", "maximum", "exclusiveMaximum", "minimum",
-	"exclusiveMinimum", "maxLength", "minLength", "pattern", "maxItems", "minItems",
-	"uniqueItems", "maxContains", "minContains", "maxProperties", "minProperties", "required",
-	"dependentRequired", "format", "contentEncoding", "contentMediaType", "contentSchema",
-	"title", "description", "default", "deprecated", "readOnly", "writeOnly", "examples",
-	NULL,
-};
-/* Keywords whose value is a schema, or a list of schemas. */
-static const char *const schema_sub[] = {
-	"not", "if", "then", "else", "items", "additionalItems", "contains",
-	"additionalProperties", "propertyNames", "unevaluatedItems", "unevaluatedProperties",
-	"contentSchema", "allOf", "anyOf", "oneOf", "prefixItems", NULL,
-};
-/* Keywords whose value maps names to schemas. */
-static const char *const schema_map[] = {
-	"properties", "patternProperties", "$defs", "definitions", "dependentSchemas",
-	"dependencies", NULL,
-};
-/* OpenAPI annotations a typo's distance from a keyword ("examples"). */
-static const char *const schema_extensions[] = { "example", "nullable", NULL };
-
-static bool in_list(const char *s, const char *const *list)
-{
-	for (; *list; list++)
-		if (strcmp(s, *list) == 0)
-			return true;
-	return false;
-}
-
-/* check_keywords: -1 and *err at the first key of schema n (and of the
- * schemas inside it) that looks like a misspelt keyword.  Only schema
- * positions are walked: property names and the values of enum, const,
- * default or examples are data.  The caller has converted n to JSON, which
- * bounds the walk through aliases. */
-static int check_keywords(const struct ynode *n, char **err)
-{
-	if (n->kind != YNODE_MAP)
-		return 0;
-	for (size_t i = 0; i < n->n; i++) {
-		const struct ynode *k = n->items[2 * i], *v = n->items[2 * i + 1];
-		if (in_list(k->str, schema_sub)) {
-			if (v->kind != YNODE_SEQ && check_keywords(v, err) < 0)
-				return -1;
-			for (size_t j = 0; v->kind == YNODE_SEQ && j < v->n; j++)
-				if (check_keywords(v->items[j], err) < 0)
-					return -1;
-			continue;
-		}
-		if (in_list(k->str, schema_map)) {
-			for (size_t j = 0; v->kind == YNODE_MAP && j < v->n; j++)
-				if (check_keywords(v->items[2 * j + 1], err) < 0)
-					return -1;
-			continue;
-		}
-		if (in_list(k->str, schema_keywords) || strncmp(k->str, "x-", 2) == 0 ||
-		    in_list(k->str, schema_extensions))
-			continue;
-		const char *hint = util_suggest(k->str, schema_keywords);
-		if (hint) {
-			*err = ynode_error(k, "unknown schema keyword '%.64s' (did you mean '%s'?)",
-					   k->str, hint);
-			return -1;
-		}
-	}
-	return 0;
 }
 
 struct schema_cfg *schema_cfg_compile(const struct ynode *cfg, const struct grader_env *env,
@@ -408,7 +285,7 @@ struct schema_cfg *schema_cfg_compile(const struct ynode *cfg, const struct grad
 			*err = ynode_error(schema, "%s", e);
 			goto out;
 		}
-		if (check_keywords(schema, err) < 0)
+		if (jsonschema_check_keywords(schema, err) < 0)
 			goto out;
 	}
 	c->schema = jsonschema_compile(json, &o, &ptr, &e);

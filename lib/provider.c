@@ -155,6 +155,22 @@ char *provider_json_text(const cJSON *j)
 	return s;
 }
 
+void provider_add_text(struct buf *b, const cJSON *content)
+{
+	const cJSON *block;
+
+	if (cJSON_IsString(content)) {
+		buf_addstr(b, content->valuestring);
+		return;
+	}
+	cJSON_ArrayForEach(block, content) {
+		const cJSON *text = cJSON_GetObjectItemCaseSensitive(block, "text");
+
+		if (cJSON_IsString(text))
+			buf_addstr(b, text->valuestring);
+	}
+}
+
 cJSON *provider_message(const char *role, const char *content)
 {
 	cJSON *m = cJSON_CreateObject();
@@ -336,6 +352,35 @@ static const char *html_title(const char *s, size_t n, size_t *len)
 	return p;
 }
 
+/* add_label_msg: " LABEL: MSG" or " MSG" (either may be NULL), quoted from
+ * r's reply as every reason quotes it. */
+static void add_label_msg(struct buf *b, const struct reply *r, const char *label,
+			  const char *msg)
+{
+	if (label) {
+		buf_addch(b, ' ');
+		add_quote(b, r->redact, label, strlen(label), 0, strlen(label),
+			  PROVIDER_REASON_MAX / 2);
+		if (msg)
+			buf_addch(b, ':');
+	}
+	if (msg) {
+		buf_addch(b, ' ');
+		add_quote(b, r->redact, msg, strlen(msg), 0, strlen(msg), PROVIDER_REASON_MAX);
+	}
+}
+
+char *provider_reason(const struct reply *r, const char *head, const char *label,
+		      const char *msg)
+{
+	struct buf b;
+
+	buf_init(&b, BUF_MAX_DEFAULT);
+	buf_addstr(&b, head);
+	add_label_msg(&b, r, label, msg);
+	return buf_detach(&b, NULL);
+}
+
 char *provider_api_error(const struct reply *r)
 {
 	const cJSON *j = r->json;
@@ -351,14 +396,7 @@ char *provider_api_error(const struct reply *r)
 	buf_init(&b, BUF_MAX_DEFAULT);
 	buf_addf(&b, "%ld", r->status);
 	if (msg) {
-		if (label) {
-			buf_addch(&b, ' ');
-			add_quote(&b, r->redact, label, strlen(label), 0, strlen(label),
-				  PROVIDER_REASON_MAX / 2);
-			buf_addch(&b, ':');
-		}
-		buf_addch(&b, ' ');
-		add_quote(&b, r->redact, msg, strlen(msg), 0, strlen(msg), PROVIDER_REASON_MAX);
+		add_label_msg(&b, r, label, msg);
 	} else {
 		const char *title;
 		size_t tlen, before;

@@ -27,6 +27,7 @@
 
 #include "template.h"
 
+struct buf;
 struct judge_config;
 struct redact;
 struct target;
@@ -75,6 +76,9 @@ struct provider_option {
 	bool required;
 	const char *example;                /* POINTER: one an error shows, "/reply/text" */
 	const struct provider_option *sub;  /* MAP: its options, ending with a NULL name */
+	/* MAP: the name of a POINTER option of sub that a scalar value sets, as
+	 * if written {shorthand: value} (NULL: a mapping only). */
+	const char *shorthand;
 };
 
 struct provider {
@@ -95,6 +99,9 @@ struct provider {
 	 * system_first: it takes system messages only before the others. */
 	const char *const *roles;
 	bool system_first;
+	/* own_body: the body is all the target's own (http): no request: is
+	 * merged into it, and a target of this API takes none. */
+	bool own_body;
 	/* build: the JSON body for case c on target t (http: the rendered body
 	 * template), t->priv being its private state; NULL and *err on failure. */
 	char *(*build)(const struct target *t, const struct suite_case *c,
@@ -164,6 +171,13 @@ bool provider_quota_exhausted(const char *body, size_t len);
  * reply has r->redact's secrets masked before it is folded and cut. */
 char *provider_api_error(const struct reply *r);
 
+/* provider_reason: "HEAD LABEL: MSG", "HEAD MSG", "HEAD LABEL" or "HEAD"
+ * (label and msg may be NULL): a reason quoting label and msg, text of r's
+ * reply, as provider_api_error() quotes its parts (r->redact's secrets
+ * masked, one line, cut). */
+char *provider_reason(const struct reply *r, const char *head, const char *label,
+		      const char *msg);
+
 /* provider_json_parse: the whole of s[0..len) as one JSON value; NULL and
  * *err (when err is not NULL) saying why not, e.g. "truncated: unexpected end
  * of input at byte 57", or "invalid JSON at byte 3 near '...'" quoting the
@@ -177,6 +191,10 @@ char *provider_json_text(const cJSON *j);
 /* provider_merge_request: copy every member of request (an object; anything
  * else is ignored) into body, replacing members of the same name. */
 void provider_merge_request(cJSON *body, const cJSON *request);
+
+/* provider_add_text: append to b the text of a message's content: a
+ * string, or the text blocks of an array joined together. */
+void provider_add_text(struct buf *b, const cJSON *content);
 
 /* provider_message: a {"role", "content"} message. */
 cJSON *provider_message(const char *role, const char *content);

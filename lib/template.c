@@ -18,7 +18,9 @@ struct expansion {
 	struct buf *out;
 };
 
-static const char *const fixed_names[] = {"input", "messages", "case.id", "stratum", NULL};
+static const char *const fixed_names[] = {
+	"input", "messages", "case.id", "stratum", "tools", NULL,
+};
 
 static bool is_env_name(const char *s)
 {
@@ -61,7 +63,7 @@ static char *unknown_name(const char *name)
 		msg = xasprintf("unknown name '${%s}' (did you mean '${%s}'?)", s, hint);
 	else
 		msg = xasprintf("unknown name '${%s}' (names: env:NAME, input, messages, "
-				"case.id, stratum, vars.NAME)", s);
+				"case.id, stratum, vars.NAME, tools)", s);
 	free(s);
 	free(env);
 	free(var);
@@ -78,6 +80,8 @@ static char *not_allowed(const char *name, unsigned need, unsigned allowed)
 		msg = xasprintf("'${%s}' cannot be used in a case's own strings", s);
 	else if ((allowed & TMPL_CASE) && need == TMPL_VARS)
 		msg = xasprintf("'${%s}' cannot be used in a var's value", s);
+	else if (need == TMPL_TOOLS)
+		msg = xasprintf("'${%s}' can only be used in a target's body", s);
 	else
 		msg = xasprintf("'${%s}' cannot be used here", s);
 	free(s);
@@ -116,15 +120,16 @@ static int emit(struct expansion *x, const char *s, size_t n, char **err)
 	return 0;
 }
 
-static int emit_messages(struct expansion *x, char **err)
+/* emit_json: j (the messages or the tools; NULL: none) as compact JSON. */
+static int emit_json(struct expansion *x, const cJSON *j, const char *what, char **err)
 {
 	if (x->check)
 		return 0;
-	if (!x->ctx->messages)
+	if (!j)
 		return emit(x, "[]", 2, err);
-	char *json = cJSON_PrintUnformatted(x->ctx->messages);
+	char *json = cJSON_PrintUnformatted(j);
 	if (!json) {
-		*err = xstrdup("cannot write the messages as JSON");
+		*err = xasprintf("cannot write the %s as JSON", what);
 		return -1;
 	}
 	int rc = emit(x, json, strlen(json), err);
@@ -191,6 +196,8 @@ static int substitute(struct expansion *x, const char *name, char **err)
 		need = TMPL_INPUT;
 	else if (strcmp(name, "case.id") == 0 || strcmp(name, "stratum") == 0)
 		need = TMPL_CASE;
+	else if (strcmp(name, "tools") == 0)
+		need = TMPL_TOOLS;
 	else if (strncmp(name, "vars.", 5) == 0)
 		need = TMPL_VARS;
 	else if (!*name) {
@@ -221,7 +228,9 @@ static int substitute(struct expansion *x, const char *name, char **err)
 		return -1;
 	}
 	if (strcmp(name, "messages") == 0)
-		return emit_messages(x, err);
+		return emit_json(x, ctx->messages, "messages", err);
+	if (need == TMPL_TOOLS)
+		return emit_json(x, ctx->tools, "tools", err);
 	const char *value = strcmp(name, "input") == 0	 ? ctx->input
 			    : strcmp(name, "case.id") == 0 ? ctx->case_id
 							   : ctx->stratum;
@@ -292,13 +301,15 @@ static cJSON *render_json(const cJSON *t, const struct tmpl_ctx *ctx, int depth,
 		return NULL;
 	}
 	if (cJSON_IsString(t)) {
-		if (strcmp(t->valuestring, "${messages}") == 0) {
-			if (!(ctx->allowed & TMPL_INPUT)) {
-				*err = not_allowed("messages", TMPL_INPUT, ctx->allowed);
+		bool messages = strcmp(t->valuestring, "${messages}") == 0;
+		if (messages || strcmp(t->valuestring, "${tools}") == 0) {
+			unsigned need = messages ? TMPL_INPUT : TMPL_TOOLS;
+			const cJSON *array = messages ? ctx->messages : ctx->tools;
+			if (!(ctx->allowed & need)) {
+				*err = not_allowed(messages ? "messages" : "tools", need, ctx->allowed);
 				return NULL;
 			}
-			return ctx->messages ? cJSON_Duplicate(ctx->messages, true)
-					     : cJSON_CreateArray();
+			return array ? cJSON_Duplicate(array, true) : cJSON_CreateArray();
 		}
 		char *s = template_render(t->valuestring, ctx, err);
 		if (!s)
@@ -354,6 +365,8 @@ bool template_uses(const char *s, unsigned names)
 			return true;
 		if ((names & TMPL_CASE) && ((n == 7 && strncmp(name, "case.id", 7) == 0) ||
 					    (n == 7 && strncmp(name, "stratum", 7) == 0)))
+			return true;
+		if ((names & TMPL_TOOLS) && n == 5 && strncmp(name, "tools", 5) == 0)
 			return true;
 		p = end + 1;
 	}

@@ -1,7 +1,8 @@
 /* template.h: ${...} substitution in suite strings.
  *
  * Names: ${env:NAME}, ${env:NAME:-default}, ${input}, ${messages} (as
- * JSON), ${case.id}, ${stratum}, ${vars.NAME}.  "$${" writes a literal "${".
+ * JSON), ${case.id}, ${stratum}, ${vars.NAME}, and ${tools} (as JSON) where
+ * a target's body allows it.  "$${" writes a literal "${".
  * The default of ${env:NAME:-default} (literal text up to the '}') is used
  * when NAME is unset or empty, as in the shell.  An unknown name, an
  * unterminated "${" and an unset environment variable without a default
@@ -29,6 +30,7 @@ enum {
 	TMPL_INPUT = 1 << 1,    /* ${input} and ${messages} */
 	TMPL_CASE = 1 << 2,     /* ${case.id} and ${stratum} */
 	TMPL_VARS = 1 << 3,     /* ${vars.NAME} */
+	TMPL_TOOLS = 1 << 4,    /* ${tools}: only in a target's body */
 	TMPL_TARGET = TMPL_ENV | TMPL_INPUT | TMPL_CASE | TMPL_VARS,
 	TMPL_CASE_STRING = TMPL_ENV | TMPL_CASE | TMPL_VARS,
 };
@@ -50,6 +52,7 @@ struct tmpl_ctx {
 	unsigned allowed;          /* TMPL_* names permitted */
 	const char *input;         /* last user message */
 	const cJSON *messages;     /* the case's messages array */
+	const cJSON *tools;        /* the case's tools array (NULL: []) */
 	const char *case_id;
 	const char *stratum;
 	const struct tmpl_var *vars;
@@ -65,7 +68,8 @@ struct tmpl_ctx {
 char *template_render(const char *s, const struct tmpl_ctx *ctx, char **err);
 
 /* template_render_json: a deep copy of tmpl with every string rendered; a
- * string that is exactly "${messages}" becomes the messages array itself. */
+ * string that is exactly "${messages}" or "${tools}" becomes that array
+ * itself. */
 cJSON *template_render_json(const cJSON *tmpl, const struct tmpl_ctx *ctx, char **err);
 
 /* template_uses_env: whether s refers to any ${env:...}. */

@@ -519,3 +519,43 @@ cJSON *ynode_to_json(const struct ynode *n, char **err)
 	size_t budget = YNODE_MAX_NODES;
 	return to_json(n, &budget, err);
 }
+
+const struct ynode *ynode_at(const struct ynode *root, const char *ptr)
+{
+	const struct ynode *n = root;
+	const char *p = ptr;
+	while (n && *p == '/') {
+		p++;
+		size_t len = strcspn(p, "/");
+		struct buf tok;
+		buf_init(&tok, BUF_MAX_DEFAULT);
+		for (size_t i = 0; i < len; i++) {
+			if (p[i] == '~' && i + 1 < len && (p[i + 1] == '0' || p[i + 1] == '1')) {
+				buf_addch(&tok, p[i + 1] == '0' ? '~' : '/');
+				i++;
+			} else {
+				buf_addch(&tok, p[i]);
+			}
+		}
+		const char *t = tok.data ? tok.data : "";
+		const struct ynode *next = NULL;
+		if (n->kind == YNODE_MAP) {
+			for (size_t i = 0; i < n->n && !next; i++) {
+				const struct ynode *k = n->items[2 * i];
+				if (k->len == tok.len && memcmp(k->str, t, tok.len) == 0)
+					next = n->items[2 * i + 1];
+			}
+		} else if (n->kind == YNODE_SEQ && tok.len > 0 && tok.len < 10 &&
+			   strspn(t, "0123456789") == tok.len && (t[0] != '0' || tok.len == 1)) {
+			size_t i = (size_t)strtoul(t, NULL, 10);
+			if (i < n->n)
+				next = n->items[i];
+		}
+		buf_release(&tok);
+		if (!next)
+			break;
+		n = next;
+		p += len;
+	}
+	return n;
+}

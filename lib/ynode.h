@@ -69,6 +69,11 @@ int ynode_number(const struct ynode *n, double *out);
 int ynode_check_keys(const struct ynode *map, const char *const *keys, const char *where,
 		     char **err);
 
+/* ynode_at: the node that JSON pointer ptr (RFC 6901) names below root, or
+ * the deepest node on its way when it leaves the tree: where an error about
+ * a document's JSON at ptr is to be shown. */
+const struct ynode *ynode_at(const struct ynode *root, const char *ptr);
+
 /* ynode_error: "file:line:col: message" for node n (caller frees). */
 char *ynode_error(const struct ynode *n, const char *fmt, ...) PRINTF_LIKE(2, 3);
 

@@ -10,25 +10,32 @@
 /* max_tokens, which the API requires, when the request or the judge sets none. */
 #define ANTHROPIC_MAX_TOKENS 1024
 
-/* add_text: append the text of a message content (a string or an array of
- * text blocks) to b. */
-static void add_text(struct buf *b, const cJSON *content)
+/* anthropic_tools: the case's tools with their input_schema, and its
+ * tool_choice ({"type": "auto", "none", "any" or "tool"}), when it offers
+ * tools. */
+static void anthropic_tools(cJSON *body, const struct suite_case *c)
 {
-	const cJSON *block;
+	static const char *const types[] = {
+		[TOOL_CHOICE_AUTO] = "auto",
+		[TOOL_CHOICE_NONE] = "none",
+		[TOOL_CHOICE_REQUIRED] = "any",
+		[TOOL_CHOICE_NAMED] = "tool",
+	};
+	cJSON *tools = suite_tools_json(c, "input_schema"), *choice;
 
-	if (cJSON_IsString(content)) {
-		buf_addstr(b, content->valuestring);
+	if (!tools)
 		return;
-	}
-	cJSON_ArrayForEach(block, content) {
-		const cJSON *text = cJSON_GetObjectItemCaseSensitive(block, "text");
-
-		if (cJSON_IsString(text))
-			buf_addstr(b, text->valuestring);
-	}
+	cJSON_AddItemToObject(body, "tools", tools);
+	if (c->tool_choice == TOOL_CHOICE_UNSET)
+		return;
+	choice = cJSON_AddObjectToObject(body, "tool_choice");
+	cJSON_AddStringToObject(choice, "type", types[c->tool_choice]);
+	if (c->tool_choice == TOOL_CHOICE_NAMED)
+		cJSON_AddStringToObject(choice, "name", c->tool_choice_name);
 }
 
-/* anthropic_build: {"model", "max_tokens", "system", "messages", ...request}:
+/* anthropic_build: {"model", "max_tokens", "system", "messages", "tools",
+ * "tool_choice", ...request}:
  * system messages move to "system", joined by blank lines.  A role the API
  * does not take fails the build (suite_load() refuses it for
  * anthropic-messages targets, as it does a system message after others). */
@@ -59,7 +66,7 @@ static char *anthropic_build(const struct target *t, const struct suite_case *c,
 		if (cJSON_IsString(role) && strcmp(role->valuestring, "system") == 0) {
 			if (nsystem++)
 				buf_addstr(&system, "\n\n");
-			add_text(&system, cJSON_GetObjectItemCaseSensitive(m, "content"));
+			provider_add_text(&system, cJSON_GetObjectItemCaseSensitive(m, "content"));
 		} else {
 			cJSON_AddItemToArray(messages, cJSON_Duplicate(m, 1));
 		}
@@ -70,8 +77,9 @@ static char *anthropic_build(const struct target *t, const struct suite_case *c,
 	if (nsystem)
 		cJSON_AddStringToObject(body, "system", system.data ? system.data : "");
 	cJSON_AddItemToObject(body, "messages", messages);
-	provider_merge_request(body, c->request);
-	text = provider_json_text(body);
+	anthropic_tools(body, c);
+	if (suite_merge_request(body, t, c, ctx, err) == 0)
+		text = provider_json_text(body);
 out:
 	cJSON_Delete(body);
 	buf_release(&system);

@@ -15,13 +15,29 @@ struct http {
 	cJSON *body;            /* the body template */
 	char *reply_content;    /* JSON pointer to the text ("": the whole reply) */
 	char *reply_tool_calls; /* JSON pointer to the tool calls, or NULL */
+	/* JSON pointers into each tool call; NULL: read from its shape */
+	char *call_name;
+	char *call_arguments;
+	char *call_id;
+};
+
+static const struct provider_option http_tool_call_options[] = {
+	{.name = "at", .kind = PROVIDER_OPTION_POINTER, .required = true,
+	 .offset = offsetof(struct http, reply_tool_calls), .example = "/trace/tool_calls"},
+	{.name = "name", .kind = PROVIDER_OPTION_POINTER,
+	 .offset = offsetof(struct http, call_name), .example = "/tool"},
+	{.name = "arguments", .kind = PROVIDER_OPTION_POINTER,
+	 .offset = offsetof(struct http, call_arguments), .example = "/args"},
+	{.name = "id", .kind = PROVIDER_OPTION_POINTER,
+	 .offset = offsetof(struct http, call_id), .example = "/call_id"},
+	{.name = NULL},
 };
 
 static const struct provider_option http_reply_options[] = {
 	{.name = "content", .kind = PROVIDER_OPTION_POINTER, .required = true,
 	 .offset = offsetof(struct http, reply_content), .example = "/reply/text"},
-	{.name = "tool_calls", .kind = PROVIDER_OPTION_POINTER,
-	 .offset = offsetof(struct http, reply_tool_calls), .example = "/trace/tool_calls"},
+	{.name = "tool_calls", .kind = PROVIDER_OPTION_MAP, .sub = http_tool_call_options,
+	 .shorthand = "at"},
 	{.name = NULL},
 };
 
@@ -46,18 +62,23 @@ static int http_load(void *priv, const struct ynode *n, char **err)
 	return 0;
 }
 
-/* http_build: the target's body template rendered for the case. */
+/* http_build: the target's body template rendered for the case, ${tools}
+ * being its tools as {"name", "description", "parameters"}. */
 static char *http_build(const struct target *t, const struct suite_case *c,
 			const struct tmpl_ctx *ctx, char **err)
 {
 	const struct http *h = t->priv;
-	cJSON *body = template_render_json(h->body, ctx, err);
-	char *text;
+	struct tmpl_ctx with_tools = *ctx;
+	cJSON *tools = suite_tools_json(c, "parameters"), *body;
+	char *text = NULL;
 
-	if (!body)
-		return NULL;
-	text = provider_json_text(body);
+	with_tools.tools = tools;
+	with_tools.allowed |= TMPL_TOOLS;
+	body = template_render_json(h->body, &with_tools, err);
+	if (body)
+		text = provider_json_text(body);
 	cJSON_Delete(body);
+	cJSON_Delete(tools);
 	return text;
 }
 
@@ -68,22 +89,31 @@ static bool http_plain_text(const void *priv)
 	return !h->reply_content[0] && (!h->reply_tool_calls || !h->reply_tool_calls[0]);
 }
 
-/* http_tool_call: one element of the tool calls array, in the OpenAI
- * ({function: {name, arguments}}), Anthropic ({name, input}) or plain
- * ({name, arguments}) shape. */
-static int http_tool_call(const cJSON *call, size_t i, const char *where, struct reply *r,
+/* http_tool_call: one element of the tool calls array: its name,
+ * arguments (an object, or a JSON string) and id at the target's pointers
+ * into it; those it has none for, from the OpenAI ({function: {name,
+ * arguments}}), Anthropic ({name, input}) or plain ({name, arguments})
+ * shape. */
+static int http_tool_call(const struct http *h, const cJSON *call, size_t i, struct reply *r,
 			  char **err)
 {
 	const cJSON *fn = cJSON_GetObjectItemCaseSensitive(call, "function");
-	const cJSON *id = cJSON_GetObjectItemCaseSensitive(call, "id");
 	const cJSON *holder = cJSON_IsObject(fn) ? fn : call;
-	const cJSON *name = cJSON_GetObjectItemCaseSensitive(holder, "name");
-	const cJSON *args = cJSON_GetObjectItemCaseSensitive(holder, "arguments");
+	const cJSON *name, *args, *id;
 
-	if (!args)
-		args = cJSON_GetObjectItemCaseSensitive(holder, "input");
+	name = h->call_name ? jsonptr_get(call, h->call_name)
+			    : cJSON_GetObjectItemCaseSensitive(holder, "name");
+	id = h->call_id ? jsonptr_get(call, h->call_id) : cJSON_GetObjectItemCaseSensitive(call, "id");
+	if (h->call_arguments) {
+		args = jsonptr_get(call, h->call_arguments);
+	} else {
+		args = cJSON_GetObjectItemCaseSensitive(holder, "arguments");
+		if (!args)
+			args = cJSON_GetObjectItemCaseSensitive(holder, "input");
+	}
 	if (!cJSON_IsString(name)) {
-		*err = xasprintf("reply tool call %zu at %s has no name", i, where);
+		*err = xasprintf("reply tool call %zu at %s has no name%s%s", i, h->reply_tool_calls,
+				 h->call_name ? " at " : "", h->call_name ? h->call_name : "");
 		return -1;
 	}
 	reply_add_tool_call(r, cJSON_IsString(id) ? id->valuestring : NULL, name->valuestring,
@@ -136,7 +166,7 @@ static int http_parse(const void *priv, struct reply *r, char **err)
 		return -1;
 	}
 	cJSON_ArrayForEach(call, v) {
-		if (http_tool_call(call, i++, h->reply_tool_calls, r, err) < 0)
+		if (http_tool_call(h, call, i++, r, err) < 0)
 			return -1;
 	}
 	return 0;
@@ -150,6 +180,7 @@ const struct provider provider_http = {
 	.options = http_options,
 	.load = http_load,
 	.headers = http_headers,
+	.own_body = true,
 	.build = http_build,
 	.parse = http_parse,
 	.api_error = provider_api_error,

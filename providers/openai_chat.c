@@ -7,12 +7,40 @@
 #include "suite/suite.h"
 #include "util.h"
 
-/* openai_build: {"model", "messages", ...request}, request keys winning. */
+/* openai_tools: the case's tools as {"type": "function", "function": {...}}
+ * and its tool_choice, when it offers tools. */
+static void openai_tools(cJSON *body, const struct suite_case *c)
+{
+	cJSON *functions = suite_tools_json(c, "parameters"), *fn, *tools, *named;
+
+	if (!functions)
+		return;
+	tools = cJSON_AddArrayToObject(body, "tools");
+	while ((fn = cJSON_DetachItemFromArray(functions, 0))) {
+		cJSON *tool = cJSON_CreateObject();
+
+		cJSON_AddStringToObject(tool, "type", "function");
+		cJSON_AddItemToObject(tool, "function", fn);
+		cJSON_AddItemToArray(tools, tool);
+	}
+	cJSON_Delete(functions);
+	if (suite_tool_choice_word(c->tool_choice)) {
+		cJSON_AddStringToObject(body, "tool_choice", suite_tool_choice_word(c->tool_choice));
+	} else if (c->tool_choice == TOOL_CHOICE_NAMED) {
+		named = cJSON_AddObjectToObject(body, "tool_choice");
+		cJSON_AddStringToObject(named, "type", "function");
+		cJSON_AddStringToObject(cJSON_AddObjectToObject(named, "function"), "name",
+					c->tool_choice_name);
+	}
+}
+
+/* openai_build: {"model", "messages", "tools", "tool_choice", ...request},
+ * request keys winning. */
 static char *openai_build(const struct target *t, const struct suite_case *c,
 			  const struct tmpl_ctx *ctx, char **err)
 {
 	cJSON *body = cJSON_CreateObject();
-	char *text;
+	char *text = NULL;
 
 	if (t->model)
 		cJSON_AddStringToObject(body, "model", t->model);
@@ -20,8 +48,9 @@ static char *openai_build(const struct target *t, const struct suite_case *c,
 		cJSON_AddItemToObject(body, "messages", cJSON_Duplicate(c->messages, 1));
 	else
 		cJSON_AddItemToObject(body, "messages", cJSON_CreateArray());
-	provider_merge_request(body, c->request);
-	text = provider_json_text(body);
+	openai_tools(body, c);
+	if (suite_merge_request(body, t, c, ctx, err) == 0)
+		text = provider_json_text(body);
 	cJSON_Delete(body);
 	return text;
 }

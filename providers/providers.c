@@ -5,11 +5,13 @@
 #include <stddef.h>
 
 extern const struct provider provider_openai_chat;
+extern const struct provider provider_openai_responses;
 extern const struct provider provider_anthropic_messages;
 extern const struct provider provider_http;
 
 const struct provider *const provider_table[] = {
 	&provider_openai_chat,
+	&provider_openai_responses,
 	&provider_anthropic_messages,
 	&provider_http,
 	NULL,

@@ -3203,3 +3203,83 @@ void jsonschema_errors_release(struct jsonschema_error *errs, size_t n)
 		memset(&errs[i], 0, sizeof(errs[i]));
 	}
 }
+
+/* Every keyword of drafts 2020-12, 2019-09, 7, 6 and 4.  In a schema written
+ * in the suite, an unknown keyword close to one of them is a typo that
+ * would silently check nothing; others are extensions, as the drafts allow. */
+static const char *const schema_keywords[] = {
+	"$schema", "$id", "$ref", "$anchor", "$dynamicRef", "$dynamicAnchor", "$recursiveRef",
+	"$recursiveAnchor", "$vocabulary", "$comment", "$defs", "id", "definitions",
+	"dependencies", "additionalItems", "allOf", "anyOf", "oneOf", "not", "if", "then", "else",
+	"dependentSchemas", "prefixItems", "items", "contains", "properties", "patternProperties",
+	"additionalProperties", "propertyNames", "unevaluatedItems", "unevaluatedProperties",
+	"type", "enum", "const", "multipleOf", "maximum", "exclusiveMaximum", "minimum",
+	"exclusiveMinimum", "maxLength", "minLength", "pattern", "maxItems", "minItems",
+	"uniqueItems", "maxContains", "minContains", "maxProperties", "minProperties", "required",
+	"dependentRequired", "format", "contentEncoding", "contentMediaType", "contentSchema",
+	"title", "description", "default", "deprecated", "readOnly", "writeOnly", "examples",
+	NULL,
+};
+/* Keywords whose value is a schema, or a list of schemas. */
+static const char *const schema_sub[] = {
+	"not", "if", "then", "else", "items", "additionalItems", "contains",
+	"additionalProperties", "propertyNames", "unevaluatedItems", "unevaluatedProperties",
+	"contentSchema", "allOf", "anyOf", "oneOf", "prefixItems", NULL,
+};
+/* Keywords whose value maps names to schemas. */
+static const char *const schema_map[] = {
+	"properties", "patternProperties", "$defs", "definitions", "dependentSchemas",
+	"dependencies", NULL,
+};
+/* OpenAPI annotations a typo's distance from a keyword ("examples"). */
+static const char *const schema_extensions[] = { "example", "nullable", NULL };
+
+static bool keyword_in(const char *s, const char *const *list)
+{
+	for (; *list; list++)
+		if (strcmp(s, *list) == 0)
+			return true;
+	return false;
+}
+
+int jsonschema_check_keywords(const struct ynode *n, char **err)
+{
+	if (n->kind != YNODE_MAP)
+		return 0;
+	for (size_t i = 0; i < n->n; i++) {
+		const struct ynode *k = n->items[2 * i], *v = n->items[2 * i + 1];
+		if (keyword_in(k->str, schema_sub)) {
+			if (v->kind != YNODE_SEQ && jsonschema_check_keywords(v, err) < 0)
+				return -1;
+			for (size_t j = 0; v->kind == YNODE_SEQ && j < v->n; j++)
+				if (jsonschema_check_keywords(v->items[j], err) < 0)
+					return -1;
+			continue;
+		}
+		if (keyword_in(k->str, schema_map)) {
+			for (size_t j = 0; v->kind == YNODE_MAP && j < v->n; j++)
+				if (jsonschema_check_keywords(v->items[2 * j + 1], err) < 0)
+					return -1;
+			continue;
+		}
+		if (keyword_in(k->str, schema_keywords) || strncmp(k->str, "x-", 2) == 0 ||
+		    keyword_in(k->str, schema_extensions))
+			continue;
+		const char *hint = util_suggest(k->str, schema_keywords);
+		if (hint) {
+			*err = ynode_error(k, "unknown schema keyword '%.64s' (did you mean '%s'?)",
+					   k->str, hint);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+char *jsonschema_error_at(const struct ynode *n, const char *ptr, const char *msg)
+{
+	if (!ptr || strchr(ptr, '#'))
+		return ynode_error(n, "bad schema%s%s: %s", ptr ? " at " : "", ptr ? ptr : "", msg);
+	if (!ptr[0])
+		return ynode_error(n, "bad schema: %s", msg);
+	return ynode_error(ynode_at(n, ptr), "bad schema at %s: %s", ptr, msg);
+}

@@ -99,4 +99,21 @@ void jsonschema_errors_release(struct jsonschema_error *errs, size_t n);
 
 void jsonschema_free(struct jsonschema *s);
 
+struct ynode;
+
+/* jsonschema_check_keywords: -1 and *err ("file:line:col: unknown schema
+ * keyword 'requried' (did you mean 'required'?)") at the first key of the
+ * schema written as YAML node n (and of the schemas inside it) that looks
+ * like a misspelt keyword; 0 otherwise.  Only schema positions are walked:
+ * property names and the values of enum, const, default or examples are
+ * data.  The caller has converted n to JSON, which bounds the walk through
+ * aliases. */
+int jsonschema_check_keywords(const struct ynode *n, char **err);
+
+/* jsonschema_error_at: the error for a schema written as YAML node n that
+ * jsonschema_compile() refused with err_pointer ptr (may be NULL) and msg:
+ * "file:line:col: bad schema at /properties/x/pattern: ...", placed at the
+ * node ptr names when the fault is in n's own document. */
+char *jsonschema_error_at(const struct ynode *n, const char *ptr, const char *msg);
+
 #endif

@@ -12,6 +12,7 @@
 #include "provider.h"
 #include "util.h"
 #include "run/verdict.h"
+#include "schema/jsonschema.h"
 
 #define SUITE_MAX_BYTES ((size_t)16 << 20)
 #define SUITE_MAX_CASES 10000
@@ -19,25 +20,31 @@
 #define MAX_TOKENS_MAX 1000000
 
 static const char *const top_keys[] = {
-	"version", "name", "defaults", "targets", "judge", "graders", "strata", NULL,
+	"version", "name", "defaults", "targets", "judge", "graders", "tools", "strata", NULL,
 };
 static const char *const defaults_keys[] = {
-	"repeat", "threshold", "timeout", "connect_timeout", "confirm", "min_valid", NULL,
+	"repeat", "threshold", "timeout", "connect_timeout", "confirm", "min_valid", "request",
+	"tool_choice", NULL,
 };
 static const char *const targets_keys[] = {"eval", "prod", NULL};
 /* The keys every target takes; each API adds its options. */
 static const char *const target_keys[] = {
-	"url", "api", "model", "headers", "fingerprint", "timeout", NULL,
+	"url", "api", "model", "headers", "fingerprint", "timeout", "request", NULL,
 };
 static const char *const fingerprint_keys[] = {"header", "json", NULL};
 static const char *const judge_keys[] = {
 	"url", "api", "model", "headers", "temperature", "max_tokens", "timeout", NULL,
 };
-static const char *const stratum_keys[] = {"description", "expect", "cases", NULL};
-static const char *const case_keys[] = {
-	"id", "input", "messages", "request", "vars", "repeat", "threshold", "timeout", "expect",
-	NULL,
+static const char *const stratum_keys[] = {
+	"description", "tools", "tool_choice", "expect", "cases", NULL,
 };
+static const char *const case_keys[] = {
+	"id", "input", "messages", "request", "tools", "tool_choice", "vars", "repeat",
+	"threshold", "timeout", "expect", NULL,
+};
+static const char *const tool_keys[] = {"name", "description", "parameters", NULL};
+/* The tool_choice words, in enum tool_choice order from TOOL_CHOICE_AUTO. */
+static const char *const tool_choices[] = {"auto", "none", "required", NULL};
 static const char *const message_keys[] = {"role", "content", NULL};
 static const char *const roles[] = {"system", "user", "assistant", "tool", NULL};
 
@@ -63,6 +70,22 @@ struct case_check {
 	enum suite_user user;
 };
 
+/* A tool_choice as one level of the suite gives it. */
+struct choice {
+	enum tool_choice kind;
+	const struct ynode *node;  /* where it is given (NAMED: the name), or NULL */
+};
+
+/* What the cases of a stratum inherit: its graders, and the tools and
+ * tool_choice of the suite and the stratum. */
+struct inherit {
+	struct grader **expect;
+	size_t nexpect;
+	const struct suite_tool **tools;
+	size_t ntools;
+	struct choice choice;
+};
+
 struct loader {
 	struct suite *s;
 	const struct suite_options *opts;
@@ -73,6 +96,8 @@ struct loader {
 	struct tmpl_unset unset;   /* lazy_env: met by the last rendering */
 	enum suite_user user;      /* what the strings being loaded are for */
 	const struct suite_case *user_case;
+	const struct ynode *defaults_request; /* defaults.request, or NULL */
+	struct inherit top;        /* the suite's tools and tool_choice */
 };
 
 const char *side_name(enum side s)
@@ -446,16 +471,16 @@ static int get_api(const struct ynode *n, bool judge, const struct provider **ou
 	return -1;
 }
 
-/* Check every string of a body template; the case-dependent ones are
- * checked again per case. */
-static int check_body(struct loader *L, const struct ynode *n, char **err)
+/* Check every string of a target's template (a body, a request) for the
+ * names allowed; the case-dependent ones are checked again per case. */
+static int check_body(struct loader *L, const struct ynode *n, unsigned allowed, char **err)
 {
 	if (n->kind == YNODE_SCALAR) {
 		bool b;
 		double d;
 		if (ynode_is_null(n) || ynode_bool(n, &b) == 0 || ynode_number(n, &d) == 0)
 			return 0;
-		if (check_template(L, n, n->str, TMPL_TARGET, err) < 0)
+		if (check_template(L, n, n->str, allowed, err) < 0)
 			return -1;
 		if (template_uses(n->str, TMPL_VARS))
 			add_case_check(L, n, n->str, false, NULL);
@@ -463,9 +488,63 @@ static int check_body(struct loader *L, const struct ynode *n, char **err)
 	}
 	for (size_t i = 0; i < n->n; i++) {
 		const struct ynode *c = n->kind == YNODE_SEQ ? n->items[i] : n->items[2 * i + 1];
-		if (check_body(L, c, err) < 0)
+		if (check_body(L, c, allowed, err) < 0)
 			return -1;
 	}
+	return 0;
+}
+
+/* merge_deep: from's members merged into into, consuming from: an object
+ * member that both have is merged the same way; any other member of from
+ * replaces into's of the same name. */
+static void merge_deep(cJSON *into, cJSON *from)
+{
+	cJSON *m;
+	while ((m = from->child)) {
+		cJSON_DetachItemViaPointer(from, m);
+		cJSON *old = cJSON_GetObjectItemCaseSensitive(into, m->string);
+		if (cJSON_IsObject(old) && cJSON_IsObject(m)) {
+			merge_deep(old, m);
+		} else if (old) {
+			cJSON_ReplaceItemViaPointer(into, old, m);
+		} else {
+			cJSON_AddItemToObject(into, m->string, m);
+		}
+	}
+	cJSON_Delete(from);
+}
+
+/* request_template: the request: mapping n as a JSON template, every string
+ * checked as a target string for L's current user. */
+static cJSON *request_template(struct loader *L, const struct ynode *n, char **err)
+{
+	if (need_map(n, "'request'", err) < 0 || check_body(L, n, TMPL_TARGET, err) < 0)
+		return NULL;
+	return ynode_to_json(n, err);
+}
+
+/* load_target_request: t's request template: the defaults' request with
+ * the target's own (in target mapping map) deep-merged over it. */
+static int load_target_request(struct loader *L, struct target *t, const struct ynode *map,
+			       char **err)
+{
+	const struct ynode *n = ynode_get(map, "request");
+	cJSON *own = NULL;
+	if (n && t->provider->own_body) {
+		*err = ynode_error(key_node(map, "request"), "'request' is not used with api %s "
+				   "(its body is the target's 'body')", t->provider->name);
+		return -1;
+	}
+	if (t->provider->own_body || (!n && !L->defaults_request))
+		return 0;
+	if (L->defaults_request && !(t->request = request_template(L, L->defaults_request, err)))
+		return -1;
+	if (n && !(own = request_template(L, n, err)))
+		return -1;
+	if (own && t->request)
+		merge_deep(t->request, own);
+	else if (own)
+		t->request = own;
 	return 0;
 }
 
@@ -572,11 +651,27 @@ static int load_option(struct loader *L, const struct provider_option *o, const 
 	switch (o->kind) {
 	case PROVIDER_OPTION_TEMPLATE:
 		*(cJSON **)slot = ynode_to_json(v, err);
-		return *(cJSON **)slot && check_body(L, v, err) == 0 ? 0 : -1;
+		return *(cJSON **)slot && check_body(L, v, TMPL_TARGET | TMPL_TOOLS, err) == 0 ? 0
+											      : -1;
 	case PROVIDER_OPTION_POINTER:
 		return get_pointer(v, o->name, o->example, (char **)slot, err);
 	case PROVIDER_OPTION_MAP:
 		break;
+	}
+	if (o->shorthand && v->kind != YNODE_MAP) {
+		const struct provider_option *sub = o->sub;
+		while (strcmp(sub->name, o->shorthand) != 0)
+			sub++;
+		if (v->kind == YNODE_SCALAR)
+			return get_pointer(v, o->name, sub->example,
+					   (char **)((char *)priv + sub->offset), err);
+		const char **names = option_names(o->sub);
+		char *list = util_join(names, ", ");
+		*err = ynode_error(v, "'%s' must be a JSON pointer such as %s or a mapping of %s",
+				   o->name, sub->example, list);
+		free(list);
+		free(names);
+		return -1;
 	}
 	char *quoted = xasprintf("'%s'", o->name);
 	char *sub_what = xasprintf("%s of %s", o->name, what);
@@ -684,7 +779,8 @@ static int load_target(struct loader *L, enum side side, const struct ynode *n, 
 		goto out;
 	if ((v = ynode_get(n, "timeout")) && get_duration(v, "timeout", &t->timeout_ms, err) < 0)
 		goto out;
-	if (load_api_options(L, t, n, what, err) < 0)
+	if (load_api_options(L, t, n, what, err) < 0 ||
+	    load_target_request(L, t, n, err) < 0)
 		goto out;
 	rc = 0;
 out:
@@ -751,8 +847,214 @@ static int load_judge(struct loader *L, const struct ynode *n, char **err)
 	return 0;
 }
 
-static int load_defaults(struct suite *s, const struct ynode *n, char **err)
+static bool is_tool_name(const struct ynode *n)
 {
+	if (!is_text(n) || n->len == 0 || n->len > 64)
+		return false;
+	for (size_t i = 0; i < n->len; i++) {
+		char c = n->str[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      c == '_' || c == '-'))
+			return false;
+	}
+	return true;
+}
+
+/* tool_parameters: the parameters n of tool name as JSON: a schema of type
+ * object without misspelt keywords, compiled once to find its faults;
+ * NULL and *err at the fault. */
+static cJSON *tool_parameters(const struct ynode *n, const char *name, char **err)
+{
+	const struct ynode *type = n->kind == YNODE_MAP ? ynode_get(n, "type") : NULL;
+	char *ptr = NULL, *why = NULL;
+	if (!type || !is_text(type) || strcmp(type->str, "object") != 0) {
+		*err = ynode_error(type ? type : n, "the parameters of tool '%s' must be a "
+				   "schema of type object", name);
+		return NULL;
+	}
+	cJSON *json = ynode_to_json(n, &why);
+	if (!json) {
+		*err = ynode_error(n, "%s", why);
+		free(why);
+		return NULL;
+	}
+	struct jsonschema *schema = NULL;
+	if (jsonschema_check_keywords(n, err) == 0 &&
+	    !(schema = jsonschema_compile(json, NULL, &ptr, &why)))
+		*err = jsonschema_error_at(n, ptr, why);
+	if (!schema) {
+		cJSON_Delete(json);
+		json = NULL;
+	}
+	jsonschema_free(schema);
+	free(ptr);
+	free(why);
+	return json;
+}
+
+/* load_tool: one entry of a tools: list into the suite. */
+static struct suite_tool *load_tool(struct loader *L, const struct ynode *n, char **err)
+{
+	const struct ynode *name = n->kind == YNODE_MAP ? ynode_get(n, "name") : NULL, *v;
+	char *where = name && is_text(name) ? xasprintf("in tool '%.64s'", name->str)
+					    : xstrdup("in tool");
+	int rc = need_map(n, "a tool", err);
+	if (rc == 0)
+		rc = ynode_check_keys(n, tool_keys, where, err);
+	if (rc == 0 && !need_key(n, "name", where, err))
+		rc = -1;
+	free(where);
+	if (rc < 0)
+		return NULL;
+	if (!is_text(name)) {
+		*err = ynode_error(name, "'name' must be a string");
+		return NULL;
+	}
+	if (!is_tool_name(name)) {
+		*err = ynode_error(name, "tool name '%.64s' must be 1 to 64 letters, digits, '_' "
+				   "or '-'", name->str);
+		return NULL;
+	}
+	struct suite_tool *t = xcalloc(1, sizeof(*t));
+	struct suite *s = L->s;
+	s->tools = xreallocarray(s->tools, s->ntools + 1, sizeof(*s->tools));
+	s->tools[s->ntools++] = t;
+	t->name = xstrdup(name->str);
+	if ((v = ynode_get(n, "description")) && get_text(v, "description", &t->description, err) < 0)
+		return NULL;
+	if ((v = ynode_get(n, "parameters"))) {
+		if (!(t->parameters = tool_parameters(v, t->name, err)))
+			return NULL;
+	} else {
+		t->parameters = cJSON_CreateObject();
+		cJSON_AddStringToObject(t->parameters, "type", "object");
+		cJSON_AddItemToObject(t->parameters, "properties", cJSON_CreateObject());
+	}
+	return t;
+}
+
+/* load_tools: the tools: list n of one level, merged into *list by name:
+ * a tool replaces the one of the same name in its place, a new one is
+ * appended.  A name twice in one list, or more than SUITE_TOOLS_MAX tools
+ * in all, is an error. */
+static int load_tools(struct loader *L, const struct ynode *n, const struct suite_tool ***list,
+		      size_t *count, char **err)
+{
+	if (n->kind != YNODE_SEQ) {
+		*err = ynode_error(n, "'tools' must be a list of {name, description, parameters}");
+		return -1;
+	}
+	for (size_t i = 0; i < n->n; i++) {
+		size_t at = 0;
+		if (i >= SUITE_TOOLS_MAX) {
+			*err = ynode_error(n->items[i], "more than %d tools", SUITE_TOOLS_MAX);
+			return -1;
+		}
+		const struct suite_tool *t = load_tool(L, n->items[i], err);
+		if (!t)
+			return -1;
+		for (size_t j = 0; j < i; j++) {
+			const struct ynode *other = ynode_get(n->items[j], "name");
+			if (strcmp(other->str, t->name) == 0) {
+				*err = ynode_error(ynode_get(n->items[i], "name"),
+						   "duplicate tool '%s' (first at line %d)", t->name,
+						   other->line);
+				return -1;
+			}
+		}
+		while (at < *count && strcmp((*list)[at]->name, t->name) != 0)
+			at++;
+		if (at == SUITE_TOOLS_MAX) {
+			*err = ynode_error(n->items[i], "more than %d tools with those inherited",
+					   SUITE_TOOLS_MAX);
+			return -1;
+		}
+		if (at == *count)
+			*list = xreallocarray(*list, ++*count, sizeof(**list));
+		(*list)[at] = t;
+	}
+	return 0;
+}
+
+/* load_tool_choice: auto, none, required or {name: TOOL}. */
+static int load_tool_choice(const struct ynode *n, struct choice *out, char **err)
+{
+	const struct ynode *name = n->kind == YNODE_MAP ? ynode_get(n, "name") : NULL;
+	for (size_t i = 0; tool_choices[i] && is_text(n); i++) {
+		if (strcmp(n->str, tool_choices[i]) == 0) {
+			*out = (struct choice){.kind = TOOL_CHOICE_AUTO + (int)i, .node = n};
+			return 0;
+		}
+	}
+	if (name && n->n == 1 && is_tool_name(name)) {
+		*out = (struct choice){.kind = TOOL_CHOICE_NAMED, .node = name};
+		return 0;
+	}
+	const char *hint = is_text(n) ? util_suggest(n->str, tool_choices) : NULL;
+	if (hint)
+		*err = ynode_error(n, "unknown tool_choice '%.64s' (did you mean '%s'?)", n->str,
+				   hint);
+	else
+		*err = ynode_error(n, "'tool_choice' must be auto, none, required or {name: TOOL}");
+	return -1;
+}
+
+/* case_tools: c's tools (the inherited ones with the case's own merged in)
+ * and tool_choice (the innermost given), whose named tool it must offer. */
+static int case_tools(struct loader *L, struct suite_case *c, const struct ynode *n,
+		      const struct inherit *in, char **err)
+{
+	const struct ynode *v;
+	struct choice choice = in->choice;
+	c->tools = xcalloc(in->ntools ? in->ntools : 1, sizeof(*c->tools));
+	if (in->ntools)
+		memcpy(c->tools, in->tools, in->ntools * sizeof(*c->tools));
+	c->ntools = in->ntools;
+	if ((v = ynode_get(n, "tools")) && load_tools(L, v, &c->tools, &c->ntools, err) < 0)
+		return -1;
+	if ((v = ynode_get(n, "tool_choice")) && load_tool_choice(v, &choice, err) < 0)
+		return -1;
+	c->tool_choice = choice.kind;
+	if (choice.kind != TOOL_CHOICE_NAMED)
+		return 0;
+	for (size_t i = 0; i < c->ntools; i++) {
+		if (strcmp(c->tools[i]->name, choice.node->str) == 0) {
+			c->tool_choice_name = c->tools[i]->name;
+			return 0;
+		}
+	}
+	*err = ynode_error(choice.node, "tool_choice names tool '%s', which case '%s' does not "
+			   "offer", choice.node->str, c->id);
+	return -1;
+}
+
+const char *suite_tool_choice_word(enum tool_choice choice)
+{
+	if (choice < TOOL_CHOICE_AUTO || choice > TOOL_CHOICE_REQUIRED)
+		return NULL;
+	return tool_choices[choice - TOOL_CHOICE_AUTO];
+}
+
+cJSON *suite_tools_json(const struct suite_case *c, const char *schema_key)
+{
+	if (!c->ntools)
+		return NULL;
+	cJSON *tools = cJSON_CreateArray();
+	for (size_t i = 0; i < c->ntools; i++) {
+		const struct suite_tool *t = c->tools[i];
+		cJSON *j = cJSON_CreateObject();
+		cJSON_AddStringToObject(j, "name", t->name);
+		if (t->description)
+			cJSON_AddStringToObject(j, "description", t->description);
+		cJSON_AddItemToObject(j, schema_key, cJSON_Duplicate(t->parameters, 1));
+		cJSON_AddItemToArray(tools, j);
+	}
+	return tools;
+}
+
+static int load_defaults(struct loader *L, const struct ynode *n, char **err)
+{
+	struct suite *s = L->s;
 	const struct ynode *v;
 	if (need_map(n, "'defaults'", err) < 0 ||
 	    ynode_check_keys(n, defaults_keys, "in defaults", err) < 0)
@@ -774,6 +1076,11 @@ static int load_defaults(struct suite *s, const struct ynode *n, char **err)
 		return -1;
 	if ((v = ynode_get(n, "min_valid")) &&
 	    get_fraction(v, "min_valid", 1, &s->defaults.min_valid, err) < 0)
+		return -1;
+	if ((v = ynode_get(n, "tool_choice")) && load_tool_choice(v, &L->top.choice, err) < 0)
+		return -1;
+	L->defaults_request = ynode_get(n, "request");
+	if (L->defaults_request && need_map(L->defaults_request, "'request'", err) < 0)
 		return -1;
 	return 0;
 }
@@ -1029,7 +1336,7 @@ static int load_messages(struct loader *L, struct suite_case *c, const struct yn
 
 /* One case, inheriting the defaults and its stratum's graders. */
 static int load_case(struct loader *L, struct stratum *st, size_t si, size_t ci,
-		     const struct ynode *n, struct grader **common, size_t ncommon, char **err)
+		     const struct ynode *n, const struct inherit *in, char **err)
 {
 	struct suite *s = L->s;
 	struct suite_case *c = &st->cases[st->ncases++];
@@ -1119,10 +1426,13 @@ static int load_case(struct loader *L, struct stratum *st, size_t si, size_t ci,
 			goto out;
 	}
 
-	c->expect = xcalloc(ncommon ? ncommon : 1, sizeof(*c->expect));
-	if (ncommon)
-		memcpy(c->expect, common, ncommon * sizeof(*c->expect));
-	c->nexpect = ncommon;
+	if (case_tools(L, c, n, in, err) < 0)
+		goto out;
+
+	c->expect = xcalloc(in->nexpect ? in->nexpect : 1, sizeof(*c->expect));
+	if (in->nexpect)
+		memcpy(c->expect, in->expect, in->nexpect * sizeof(*c->expect));
+	c->nexpect = in->nexpect;
 	if ((v = ynode_get(n, "expect")) && load_expect(L, v, &c->expect, &c->nexpect, err) < 0)
 		goto out;
 	if (c->nexpect == 0) {
@@ -1139,8 +1449,7 @@ out:
 static int load_stratum(struct loader *L, size_t si, const struct ynode *n, char **err)
 {
 	struct stratum *st = &L->s->strata[si];
-	struct grader **common = NULL;
-	size_t ncommon = 0;
+	struct inherit in = {.choice = L->top.choice};
 	const struct ynode *v;
 	char *where = xasprintf("in stratum '%s'", st->name);
 	char *what = xasprintf("stratum '%s'", st->name);
@@ -1150,7 +1459,15 @@ static int load_stratum(struct loader *L, size_t si, const struct ynode *n, char
 	if ((v = ynode_get(n, "description")) &&
 	    get_text(v, "description", &st->description, err) < 0)
 		goto out;
-	if ((v = ynode_get(n, "expect")) && load_expect(L, v, &common, &ncommon, err) < 0)
+	if ((v = ynode_get(n, "expect")) && load_expect(L, v, &in.expect, &in.nexpect, err) < 0)
+		goto out;
+	in.tools = xcalloc(L->top.ntools ? L->top.ntools : 1, sizeof(*in.tools));
+	if (L->top.ntools)
+		memcpy(in.tools, L->top.tools, L->top.ntools * sizeof(*in.tools));
+	in.ntools = L->top.ntools;
+	if ((v = ynode_get(n, "tools")) && load_tools(L, v, &in.tools, &in.ntools, err) < 0)
+		goto out;
+	if ((v = ynode_get(n, "tool_choice")) && load_tool_choice(v, &in.choice, err) < 0)
 		goto out;
 	if (!(v = need_key(n, "cases", where, err)))
 		goto out;
@@ -1160,11 +1477,12 @@ static int load_stratum(struct loader *L, size_t si, const struct ynode *n, char
 	}
 	st->cases = xcalloc(v->n, sizeof(*st->cases));
 	for (size_t i = 0; i < v->n; i++)
-		if (load_case(L, st, si, i, v->items[i], common, ncommon, err) < 0)
+		if (load_case(L, st, si, i, v->items[i], &in, err) < 0)
 			goto out;
 	rc = 0;
 out:
-	free(common);
+	free(in.expect);
+	free(in.tools);
 	free(where);
 	free(what);
 	return rc;
@@ -1206,6 +1524,8 @@ static int check_for_case(struct loader *L, const struct case_check *k,
 	char *msg = NULL, *why = NULL;
 	suite_case_ctx(L->s, c, &ctx);
 	ctx.unset = env_ctx(L).unset;
+	if (!k->url && !k->header) /* a body's ${tools} was checked at load */
+		ctx.allowed |= TMPL_TOOLS;
 	L->user = k->user;
 	char *r = template_render(k->text, &ctx, &msg);
 	bool unset = note_unset(L, k->node); /* suite_check_env() says it when needed */
@@ -1289,7 +1609,7 @@ static int load(struct loader *L, char **err)
 	if (!(v = need_key(root, "name", "at top level", err)) ||
 	    get_text(v, "name", &s->name, err) < 0)
 		return -1;
-	if ((v = ynode_get(root, "defaults")) && load_defaults(s, v, err) < 0)
+	if ((v = ynode_get(root, "defaults")) && load_defaults(L, v, err) < 0)
 		return -1;
 	if (!(v = need_key(root, "targets", "at top level", err)) ||
 	    need_map(v, "'targets'", err) < 0 || ynode_check_keys(v, targets_keys, "in targets", err) < 0)
@@ -1302,6 +1622,9 @@ static int load(struct loader *L, char **err)
 	if ((v = ynode_get(root, "judge")) && load_judge(L, v, err) < 0)
 		return -1;
 	if ((v = ynode_get(root, "graders")) && load_named(L, v, err) < 0)
+		return -1;
+	if ((v = ynode_get(root, "tools")) &&
+	    load_tools(L, v, &L->top.tools, &L->top.ntools, err) < 0)
 		return -1;
 	if (!(v = need_key(root, "strata", "at top level", err)) || load_strata(L, v, err) < 0)
 		return -1;
@@ -1333,6 +1656,7 @@ static struct suite *load_buffer(const char *name, const char *dir, const char *
 		msg = xasprintf("%s: cannot load the suite", name);
 	free(L.ids.slots);
 	free(L.checks);
+	free(L.top.tools);
 	tmpl_unset_release(&L.unset);
 	if (msg) {
 		*err = redact_apply(&s->redact, msg);
@@ -1384,6 +1708,7 @@ static void free_case(struct suite_case *c)
 	free(c->input);
 	cJSON_Delete(c->messages);
 	cJSON_Delete(c->request);
+	free(c->tools);
 	for (size_t i = 0; i < c->nvars; i++) {
 		free((char *)c->vars[i].name);
 		free((char *)c->vars[i].value);
@@ -1402,6 +1727,7 @@ void suite_free(struct suite *s)
 		free(t->model);
 		free_headers(t->headers, t->nheaders);
 		provider_priv_free(t->provider, t->priv);
+		cJSON_Delete(t->request);
 		free(t->fingerprint_where);
 	}
 	free(s->judge.url);
@@ -1413,6 +1739,13 @@ void suite_free(struct suite *s)
 	for (size_t i = 0; i < s->ngraders; i++)
 		grader_free(s->graders[i]);
 	free(s->graders);
+	for (size_t i = 0; i < s->ntools; i++) {
+		free(s->tools[i]->name);
+		free(s->tools[i]->description);
+		cJSON_Delete(s->tools[i]->parameters);
+		free(s->tools[i]);
+	}
+	free(s->tools);
 	for (size_t i = 0; i < s->nstrata; i++) {
 		struct stratum *st = &s->strata[i];
 		for (size_t j = 0; j < st->ncases; j++)
@@ -1608,6 +1941,19 @@ int suite_target_set_api(struct target *t, const struct provider *p, char **err)
 	provider_priv_free(t->provider, t->priv);
 	t->priv = NULL;
 	t->provider = p;
+	return 0;
+}
+
+int suite_merge_request(cJSON *body, const struct target *t, const struct suite_case *c,
+			const struct tmpl_ctx *ctx, char **err)
+{
+	cJSON *request = NULL;
+	if (t->request && !(request = template_render_json(t->request, ctx, err)))
+		return -1;
+	if (c->request && request)
+		merge_deep(request, cJSON_Duplicate(c->request, 1));
+	provider_merge_request(body, request ? request : c->request);
+	cJSON_Delete(request);
 	return 0;
 }
 

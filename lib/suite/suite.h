@@ -6,9 +6,10 @@
  * loads can be run without any further suite error.
  *
  * Ownership: a struct suite owns everything reachable from it: targets,
- * strata, cases, rendered strings, JSON trees and compiled graders.  Cases
- * point at graders the suite owns (named graders are shared, never copied).
- * It all lives until suite_free().
+ * strata, cases, rendered strings, JSON trees, tools and compiled graders.
+ * Cases point at graders and tools the suite owns (named graders and the
+ * tools of the suite and of a stratum are shared, never copied).  It all
+ * lives until suite_free().
  */
 #ifndef CANARY_SUITE_H
 #define CANARY_SUITE_H
@@ -58,6 +59,10 @@ struct target {
 	enum fingerprint_kind fingerprint;
 	char *fingerprint_where;   /* header name or JSON pointer */
 	long timeout_ms;           /* 0: the suite default */
+	/* request: a template (target strings): the defaults' request: with
+	 * the target's own deep-merged over it; NULL when neither is given or
+	 * the API takes none. */
+	cJSON *request;
 	int line, col;
 };
 
@@ -75,12 +80,38 @@ struct judge_config {
 	int line, col;
 };
 
+/* A tool a case offers the agent, in no API's format: each provider renders
+ * it in its own (suite_tools_json() gives the common parts). */
+struct suite_tool {
+	char *name;                /* [A-Za-z0-9_-], 1 to 64 bytes */
+	char *description;         /* NULL when not given */
+	cJSON *parameters;         /* a JSON Schema of type object, checked at load */
+};
+
+/* SUITE_TOOLS_MAX: the most tools a case may offer (OpenAI's limit). */
+#define SUITE_TOOLS_MAX 128
+
+/* Which tool the agent must call, when the case offers tools. */
+enum tool_choice {
+	TOOL_CHOICE_UNSET,         /* not given: the API's default (auto) */
+	TOOL_CHOICE_AUTO,          /* any tool, or none */
+	TOOL_CHOICE_NONE,          /* no tool */
+	TOOL_CHOICE_REQUIRED,      /* some tool (Anthropic calls it any) */
+	TOOL_CHOICE_NAMED,         /* the tool named tool_choice_name */
+};
+
 struct suite_case {
 	char *id;
 	size_t stratum;            /* index into suite->strata */
 	char *input;               /* the last user message, rendered */
 	cJSON *messages;           /* rendered; [{role:user,content:input}] for input */
 	cJSON *request;            /* rendered object merged into raw API bodies, or NULL */
+	/* tools: the suite's, the stratum's and the case's own, merged by name
+	 * (an inner level's tool replaces an outer one's in its place) */
+	const struct suite_tool **tools;
+	size_t ntools;
+	enum tool_choice tool_choice;   /* the innermost level's */
+	const char *tool_choice_name;   /* TOOL_CHOICE_NAMED: one of tools' names */
 	struct tmpl_var *vars;     /* rendered */
 	size_t nvars;
 	int repeat;
@@ -142,6 +173,8 @@ struct suite {
 	size_t nnamed;
 	struct grader **graders;   /* every compiled grader; owned */
 	size_t ngraders;
+	struct suite_tool **tools; /* every tool of every level; owned */
+	size_t ntools;
 	struct stratum *strata;
 	size_t nstrata;
 	size_t ncases;
@@ -217,6 +250,24 @@ int suite_check_env(const struct suite *s, unsigned sides, const bool *selected,
  * `canary grade --api`); -1 and *err when p needs options of its own, which
  * only a target of api p has. */
 int suite_target_set_api(struct target *t, const struct provider *p, char **err);
+
+/* suite_merge_request: merge into body, as provider_merge_request() does
+ * (the request's keys win), the request of case c on target t: t's
+ * request template rendered with ctx, with c's own request deep-merged over
+ * it (an object member of both is merged, anything else replaced).  -1 and
+ * *err when the template does not render. */
+int suite_merge_request(cJSON *body, const struct target *t, const struct suite_case *c,
+			const struct tmpl_ctx *ctx, char **err);
+
+/* suite_tools_json: c's tools, each {"name", "description", SCHEMA_KEY:
+ * parameters} (no description when it has none), or NULL when it offers
+ * none: the form every API's tools build on ("parameters" for OpenAI and
+ * ${tools}, "input_schema" for Anthropic).  The caller owns the array. */
+cJSON *suite_tools_json(const struct suite_case *c, const char *schema_key);
+
+/* suite_tool_choice_word: "auto", "none" or "required" for those choices
+ * (OpenAI's words, and the suite's), NULL for the others. */
+const char *suite_tool_choice_word(enum tool_choice choice);
 
 /* suite_case_ctx: the template context for rendering a target's strings for
  * one case (allowed = TMPL_TARGET, redact = &s->redact). */

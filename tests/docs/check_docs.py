@@ -242,10 +242,13 @@ KEY_PROBES = [
     ("target", "TARGETS", {"TARGET": "zzqqxxww: 1"}),
     ("fingerprint", "TARGETS", {"TARGET": "fingerprint: {zzqqxxww: 1}"}),
     ("reply", "TARGETS", {"TARGET": "api: http, reply: {zzqqxxww: 1}"}),
+    ("tool_calls", "TARGETS",
+     {"TARGET": "api: http, reply: {content: /a, tool_calls: {at: /b, zzqqxxww: 1}}"}),
     ("judge", "JUDGE", {"TOP": "judge: {url: 'http://127.0.0.1:9/', zzqqxxww: 1}"}),
     ("stratum", "STRATA", {"STRATUM": "zzqqxxww: 1"}),
     ("case", "CASES", {"INPUT": "input: hi\n        zzqqxxww: 1"}),
     ("message", "CASES", {"INPUT": "messages: [{role: user, content: hi, zzqqxxww: 1}]"}),
+    ("tool", "TOOLS", {"TOP": "tools: [{name: t, zzqqxxww: 1}]"}),
 ]
 
 

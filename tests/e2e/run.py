@@ -28,6 +28,7 @@ it names (suites, agent scripts).  test.json keys (all optional but args):
                 their logs count as output for secrets_absent.
   logs_contain  {"agent": ["string", ...]}: an agent's request log (the
                 bodies it received) must contain each string.
+  logs_not_contain  likewise, must contain none of them.
   steps         a list of extra argument lists run, in order, before args
                 (e.g. shard runs before a merge); their exit codes are not
                 checked.
@@ -370,16 +371,18 @@ def run_once(canary, case_dir, spec, secrets):
             got = log_lines(logs[name]) if name in logs else 0
             if got != want:
                 problems.append("agent %s received %d requests, expected %d" % (name, got, want))
-        for name, wants in spec.get("logs_contain", {}).items():
-            try:
-                with open(logs[name]) as f:
-                    text = f.read()
-            except (KeyError, OSError) as e:
-                problems.append("log of %s: %r" % (name, e))
-                continue
-            for want in wants:
-                if want not in text:
-                    problems.append("log of %s lacks %r" % (name, want))
+        for key, present in (("logs_contain", True), ("logs_not_contain", False)):
+            for name, wants in spec.get(key, {}).items():
+                try:
+                    with open(logs[name]) as f:
+                        text = f.read()
+                except (KeyError, OSError) as e:
+                    problems.append("log of %s: %r" % (name, e))
+                    continue
+                for want in wants:
+                    if (want in text) != present:
+                        problems.append("log of %s %s %r"
+                                        % (name, "lacks" if present else "holds", want))
         for root, _, files in os.walk(out_dir):
             for fn in files:
                 # An agent's log holds what it was sent, which may carry the

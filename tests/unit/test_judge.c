@@ -46,6 +46,7 @@ static struct judge_config judge_cfg(const struct provider *p)
 
 static struct judge_config openai_judge;
 static struct judge_config anthropic_judge;
+static struct judge_config responses_judge;
 
 static int setup(void **state)
 {
@@ -54,6 +55,7 @@ static int setup(void **state)
 	setenv("TEST_JUDGE_TOKEN", "sekret-token-123", 1);
 	openai_judge = judge_cfg(provider_find("openai-chat"));
 	anthropic_judge = judge_cfg(provider_find("anthropic-messages"));
+	responses_judge = judge_cfg(provider_find("openai-responses"));
 	return 0;
 }
 
@@ -384,6 +386,72 @@ static void test_body_anthropic(void **state)
 	g2->ops->finish(g2->priv, call, &res, NULL, &out);
 	grade_result_release(&out);
 	grader_free(g2);
+	reply_release(&r);
+	grader_free(g);
+}
+
+static void test_body_responses(void **state)
+{
+	(void)state;
+	struct judge_config j = responses_judge;
+	j.max_tokens = 300;
+	struct grader *g = must_compile("{judge: {rubric: Polite.}}", &j);
+	struct reply r;
+	make_reply(&r, "Hello there.", false);
+	struct http_request *req;
+	void *call;
+	struct grade_result out;
+	assert_int_equal(start(g, "Hi", &r, NULL, &req, &call, &out), 1);
+	assert_null(header(req, "anthropic-version"));
+	cJSON *body = cJSON_Parse(req->body);
+	assert_non_null(body);
+	assert_string_equal(cJSON_GetObjectItem(body, "model")->valuestring, "judge-model");
+	assert_string_equal(cJSON_GetObjectItem(body, "instructions")->valuestring,
+			    judge_prompt_system(false));
+	assert_non_null(strstr(cJSON_GetObjectItem(body, "input")->valuestring, "Polite."));
+	assert_int_equal(cJSON_GetObjectItem(body, "max_output_tokens")->valueint, 300);
+	assert_null(cJSON_GetObjectItem(body, "max_tokens"));
+	assert_true(cJSON_GetObjectItem(body, "temperature")->valuedouble == 0);
+	assert_string_equal(cJSON_GetObjectItem(cJSON_GetObjectItem(cJSON_GetObjectItem(
+				body, "text"), "format"), "type")->valuestring, "json_object");
+	assert_null(cJSON_GetObjectItem(body, "messages"));
+	cJSON_Delete(body);
+	http_request_free(req);
+
+	/* The verdict is read from the response's output_text. */
+	const char *ok = "{\"status\":\"completed\",\"output\":[{\"type\":\"message\","
+			 "\"role\":\"assistant\",\"content\":[{\"type\":\"output_text\","
+			 "\"text\":\"{\\\"pass\\\": true, \\\"score\\\": 0.8, "
+			 "\\\"reason\\\": \\\"polite\\\"}\",\"annotations\":[]}]}]}";
+	struct http_result res = {.ok = true, .status = 200, .body = (char *)ok,
+				  .body_len = strlen(ok), .attempts = 1};
+	g->ops->finish(g->priv, call, &res, NULL, &out);
+	assert_int_equal(out.grade, GRADE_PASS);
+	assert_true(fabs(out.score - 0.8) < 1e-9);
+	grade_result_release(&out);
+
+	/* A refusal part, and an unfinished response, are errors. */
+	const char *refused = "{\"status\":\"completed\",\"output\":[{\"type\":\"message\","
+			      "\"content\":[{\"type\":\"refusal\",\"refusal\":\"I can't.\"}]}]}";
+	assert_int_equal(start(g, "Hi", &r, NULL, &req, &call, &out), 1);
+	http_request_free(req);
+	res.body = (char *)refused;
+	res.body_len = strlen(refused);
+	g->ops->finish(g->priv, call, &res, NULL, &out);
+	assert_int_equal(out.grade, GRADE_ERROR);
+	assert_string_equal(out.reason, "judge refused: \"I can't.\"");
+	grade_result_release(&out);
+
+	const char *cut = "{\"status\":\"incomplete\",\"incomplete_details\":"
+			  "{\"reason\":\"max_output_tokens\"},\"output\":[]}";
+	assert_int_equal(start(g, "Hi", &r, NULL, &req, &call, &out), 1);
+	http_request_free(req);
+	res.body = (char *)cut;
+	res.body_len = strlen(cut);
+	g->ops->finish(g->priv, call, &res, NULL, &out);
+	assert_int_equal(out.grade, GRADE_ERROR);
+	assert_string_equal(out.reason, "response incomplete: max_output_tokens");
+	grade_result_release(&out);
 	reply_release(&r);
 	grader_free(g);
 }
@@ -1256,6 +1324,7 @@ int main(void)
 		cmocka_unit_test(test_body_openai),
 		cmocka_unit_test(test_body_nul),
 		cmocka_unit_test(test_body_anthropic),
+		cmocka_unit_test(test_body_responses),
 		cmocka_unit_test(test_parse_verdicts),
 		cmocka_unit_test(test_parse_http),
 		cmocka_unit_test(test_parse_hostile),

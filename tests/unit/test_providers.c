@@ -73,7 +73,7 @@ static struct target target_for(const struct provider *p)
 static void set_reply(struct target *t, char *content, char *tool_calls)
 {
 	*(char **)test_option(t, "reply/content") = content;
-	*(char **)test_option(t, "reply/tool_calls") = tool_calls;
+	*(char **)test_option(t, "reply/tool_calls/at") = tool_calls;
 }
 
 /* parse: r parsed as a reply to target t. */
@@ -117,7 +117,8 @@ static void test_table(void **state)
 {
 	size_t n = 0;
 
-	static const char *const names[] = {"openai-chat", "anthropic-messages", "http"};
+	static const char *const names[] = {"openai-chat", "openai-responses",
+					    "anthropic-messages", "http"};
 
 	for (; provider_table[n]; n++)
 		assert_ptr_equal(provider_find(provider_table[n]->name), provider_table[n]);
@@ -133,6 +134,7 @@ static void test_table(void **state)
 	/* The judge can use the APIs that build its request. */
 	assert_non_null(api("openai-chat")->judge_build);
 	assert_non_null(api("anthropic-messages")->judge_build);
+	assert_non_null(api("openai-responses")->judge_build);
 	assert_null(api("http")->judge_build);
 }
 
@@ -154,6 +156,11 @@ static void test_role_fault(void **state)
 	assert_null(provider_role_fault(api("openai-chat"), "tool", true));
 	assert_null(provider_role_fault(api("openai-chat"), "system", true));
 	assert_null(provider_role_fault(api("http"), "tool", true));
+	/* Responses keeps a late system message as an input item. */
+	why = provider_role_fault(api("openai-responses"), "tool", false);
+	assert_string_equal(why, "role 'tool' is not supported by api openai-responses");
+	free(why);
+	assert_null(provider_role_fault(api("openai-responses"), "system", true));
 }
 
 static void test_openai_text(void **state)
@@ -357,6 +364,173 @@ static void test_anthropic_error(void **state)
 	reply_release(&r);
 }
 
+static void test_responses_text(void **state)
+{
+	struct target t = target_for(api("openai-responses"));
+	struct reply r;
+	char *err = NULL;
+
+	load(&r, 200, "responses_text.json");
+	assert_int_equal(parse(&t, &r, &err), 0);
+	assert_string_equal(r.content, "Canary probe received. All systems nominal.");
+	assert_int_equal(r.ntool_calls, 0);
+	reply_release(&r);
+
+	/* A reasoning item is skipped: the message after it is the answer. */
+	load(&r, 200, "responses_reasoning.json");
+	assert_int_equal(parse(&t, &r, &err), 0);
+	assert_string_equal(r.content, "Step one is to parse the input.");
+	reply_release(&r);
+
+	/* Several message items and parts are joined, in order. */
+	static const char joined[] =
+		"{\"status\":\"completed\",\"output\":["
+		"{\"type\":\"message\",\"content\":[{\"type\":\"output_text\",\"text\":\"a\"},"
+		"{\"type\":\"output_text\",\"text\":\"b\"}]},"
+		"{\"type\":\"web_search_call\",\"id\":\"ws_1\"},"
+		"{\"type\":\"message\",\"content\":[{\"type\":\"output_text\",\"text\":\"c\"}]}]}";
+	set_body(&r, 200, joined, strlen(joined));
+	assert_int_equal(parse(&t, &r, &err), 0);
+	assert_string_equal(r.content, "abc");
+	reply_release(&r);
+}
+
+static void test_responses_function_calls(void **state)
+{
+	struct target t = target_for(api("openai-responses"));
+	struct reply r;
+	char *err = NULL;
+
+	load(&r, 200, "responses_function_calls.json");
+	assert_int_equal(parse(&t, &r, &err), 0);
+	assert_string_equal(r.content, "");
+	assert_int_equal(r.ntool_calls, 2);
+	/* The call_id, which a tool result answers, not the item id. */
+	assert_string_equal(r.tool_calls[0].id, "call_cnryA1");
+	assert_string_equal(r.tool_calls[0].name, "get_forecast");
+	assert_string_equal(r.tool_calls[0].arguments_raw, "{\"city\":\"Oslo\"}");
+	assert_string_equal(cJSON_GetObjectItem(r.tool_calls[0].arguments, "city")->valuestring,
+			    "Oslo");
+	assert_string_equal(r.tool_calls[1].id, "call_cnryB2");
+	assert_string_equal(cJSON_GetObjectItem(r.tool_calls[1].arguments, "city")->valuestring,
+			    "Bergen");
+	reply_release(&r);
+
+	/* Arguments that are not JSON keep their text; a call needs a name. */
+	static const char cut[] = "{\"status\":\"completed\",\"output\":[{\"type\":"
+				  "\"function_call\",\"call_id\":\"call_1\",\"name\":\"f\","
+				  "\"arguments\":\"{\\\"city\\\": \\\"Os\"}]}";
+	set_body(&r, 200, cut, strlen(cut));
+	assert_int_equal(parse(&t, &r, &err), 0);
+	assert_null(r.tool_calls[0].arguments);
+	assert_string_equal(r.tool_calls[0].arguments_raw, "{\"city\": \"Os");
+	reply_release(&r);
+	static const char nameless[] = "{\"output\":[{\"type\":\"message\",\"content\":[]},"
+				       "{\"type\":\"function_call\",\"arguments\":\"{}\"}]}";
+	set_body(&r, 200, nameless, strlen(nameless));
+	assert_int_equal(parse(&t, &r, &err), -1);
+	assert_string_equal(err, "reply output[1] (function_call) has no name");
+	free(err);
+	reply_release(&r);
+}
+
+static void test_responses_refusal(void **state)
+{
+	const struct provider *p = api("openai-responses");
+	struct target t = target_for(p);
+	struct reply r;
+	char *err = NULL;
+	bool quote = false;
+
+	load(&r, 200, "responses_refusal.json");
+	assert_int_equal(parse(&t, &r, &err), 0);
+	assert_string_equal(r.content, "I can't help with that request.");
+	assert_string_equal(p->judge_refusal(&r, &quote), "I can't help with that request.");
+	assert_true(quote);
+	reply_release(&r);
+
+	load(&r, 200, "responses_text.json");
+	assert_int_equal(parse(&t, &r, &err), 0);
+	assert_null(p->judge_refusal(&r, &quote));
+	reply_release(&r);
+}
+
+/* A response that did not complete is an error sample that says why. */
+static void test_responses_unfinished(void **state)
+{
+	static const struct {
+		const char *body;
+		const char *want;
+	} cases[] = {
+		{"{\"status\":\"incomplete\",\"incomplete_details\":{\"reason\":"
+		 "\"content_filter\"},\"output\":[]}",
+		 "response incomplete: content_filter"},
+		{"{\"status\":\"incomplete\",\"incomplete_details\":null,\"output\":[]}",
+		 "response incomplete"},
+		{"{\"status\":\"failed\",\"error\":null,\"output\":[]}", "response failed"},
+		{"{\"status\":\"in_progress\",\"output\":[]}",
+		 "response not completed: status in_progress"},
+		{"{\"status\":\"failed\",\"error\":{\"code\":\"rate_limit_exceeded\",\"message\":"
+		 "\"slow down\\nnow tok\\tsecret-99\"}}",
+		 "response failed: rate_limit_exceeded: slow down now " REDACT_MASK},
+		/* Another API's reply is not a response. */
+		{"{\"choices\":[{\"message\":{\"content\":\"hi\"}}]}",
+		 "reply has no output[] array"},
+	};
+	struct target t = target_for(api("openai-responses"));
+	struct redact rd = {0};
+	struct reply r;
+	char *err = NULL;
+
+	load(&r, 200, "responses_incomplete.json");
+	assert_int_equal(parse(&t, &r, &err), -1);
+	assert_string_equal(err, "response incomplete: max_output_tokens");
+	assert_null(r.content);
+	free(err);
+	reply_release(&r);
+
+	load(&r, 200, "responses_failed.json");
+	assert_int_equal(parse(&t, &r, &err), -1);
+	assert_string_equal(err, "response failed: server_error: The model could not finish "
+				 "generating this response.");
+	free(err);
+	reply_release(&r);
+
+	redact_add(&rd, "tok\tsecret-99");
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		set_body(&r, 200, cases[i].body, strlen(cases[i].body));
+		r.redact = &rd;
+		assert_int_equal(parse(&t, &r, &err), -1);
+		assert_string_equal(err, cases[i].want);
+		assert_one_line(err);
+		free(err);
+		reply_release(&r);
+	}
+	redact_release(&rd);
+}
+
+static void test_responses_error(void **state)
+{
+	struct target t = target_for(api("openai-responses"));
+	struct reply r;
+	char *err = NULL;
+
+	load(&r, 400, "responses_error_400.json");
+	assert_int_equal(parse(&t, &r, &err), -1);
+	assert_string_equal(err, "400 invalid_value: Unsupported value 'tool_result' for "
+				 "input[1].type.");
+	free(err);
+	reply_release(&r);
+
+	/* The same body with a 200. */
+	load(&r, 200, "responses_error_400.json");
+	assert_int_equal(parse(&t, &r, &err), -1);
+	assert_string_equal(err, "200 invalid_value: Unsupported value 'tool_result' for "
+				 "input[1].type.");
+	free(err);
+	reply_release(&r);
+}
+
 static void test_http_custom(void **state)
 {
 	struct target t = target_for(api("http"));
@@ -438,6 +612,57 @@ static void test_http_pointers(void **state)
 	free(err);
 	reply_release(&r);
 	free(t.priv);
+}
+
+/* A custom agent's own tool-call shape: pointers into each call. */
+static void test_http_call_pointers(void **state)
+{
+	struct target t = target_for(api("http"));
+	struct reply r;
+	char *err = NULL;
+
+	*(char **)test_option(&t, "reply/content") = xstrdup("/turn/say");
+	*(char **)test_option(&t, "reply/tool_calls/at") = xstrdup("/turn/actions");
+	*(char **)test_option(&t, "reply/tool_calls/name") = xstrdup("/tool");
+	*(char **)test_option(&t, "reply/tool_calls/arguments") = xstrdup("/args");
+	*(char **)test_option(&t, "reply/tool_calls/id") = xstrdup("/ref");
+	load(&r, 200, "http_actions.json");
+	assert_int_equal(parse(&t, &r, &err), 0);
+	assert_string_equal(r.content, "Booking it and telling Ana.");
+	assert_int_equal(r.ntool_calls, 3);
+	/* Arguments as an object, as a JSON string, and none. */
+	assert_string_equal(r.tool_calls[0].id, "a1");
+	assert_string_equal(r.tool_calls[0].name, "create_event");
+	assert_string_equal(r.tool_calls[0].arguments_raw,
+			    "{\"attendee_emails\":[\"ana@example.com\"],\"start\":\"10:00\"}");
+	assert_string_equal(r.tool_calls[1].name, "notify");
+	assert_string_equal(cJSON_GetObjectItem(r.tool_calls[1].arguments, "to")->valuestring,
+			    "ana@example.com");
+	assert_string_equal(r.tool_calls[2].name, "log");
+	assert_null(r.tool_calls[2].id);
+	assert_string_equal(r.tool_calls[2].arguments_raw, "");
+	reply_release(&r);
+
+	/* The name pointer finds nothing: an error naming both pointers. */
+	static const char nameless[] = "{\"turn\":{\"say\":\"\",\"actions\":[{\"tool\":\"a\"},"
+				       "{\"name\":\"b\"}]}}";
+	set_body(&r, 200, nameless, strlen(nameless));
+	assert_int_equal(parse(&t, &r, &err), -1);
+	assert_string_equal(err, "reply tool call 1 at /turn/actions has no name at /tool");
+	free(err);
+	reply_release(&r);
+
+	/* Without name, arguments and id pointers, the known shapes are read. */
+	free(*(char **)test_option(&t, "reply/tool_calls/name"));
+	*(char **)test_option(&t, "reply/tool_calls/name") = NULL;
+	static const char plain[] = "{\"turn\":{\"say\":\"\",\"actions\":[{\"name\":\"b\","
+				    "\"input\":{\"x\":1},\"args\":\"{}\"}]}}";
+	set_body(&r, 200, plain, strlen(plain));
+	assert_int_equal(parse(&t, &r, &err), 0);
+	assert_string_equal(r.tool_calls[0].name, "b");
+	assert_string_equal(r.tool_calls[0].arguments_raw, "{}");
+	reply_release(&r);
+	provider_priv_free(t.provider, t.priv);
 }
 
 static void test_http_plain_text(void **state)
@@ -1009,6 +1234,250 @@ static void test_build_anthropic(void **state)
 	case_release(&c);
 }
 
+/* fixture_json: the JSON of fixture folder/name. */
+static cJSON *fixture_json(const char *folder, const char *name)
+{
+	char *path = xasprintf("%s/%s/%s", test_fixtures(), folder, name), *err = NULL;
+	size_t len;
+	char *text = util_read_file(path, (size_t)1 << 20, &len, &err);
+	cJSON *j;
+
+	if (!text)
+		fail_msg("%s", err);
+	j = cJSON_ParseWithLength(text, len);
+	assert_non_null(j);
+	free(text);
+	free(path);
+	return j;
+}
+
+static void test_build_responses(void **state)
+{
+	const struct provider *p = api("openai-responses");
+	struct target t = target_for(p);
+	char model[] = "gpt-4.1-2025-04-14";
+	struct suite_case c;
+	struct tmpl_ctx ctx = {.allowed = TMPL_TARGET};
+	char *err = NULL, *text;
+	cJSON *body, *want, *input;
+
+	/* A system message and a user message: instructions and a string input,
+	 * as in the API's own example. */
+	case_of(&c, "[{\"role\":\"system\",\"content\":\"You are canary's probe assistant.\"},"
+		    "{\"role\":\"user\",\"content\":\"Reply with a one-line health check.\"}]",
+		NULL);
+	t.model = model;
+	text = p->build(&t, &c, &ctx, &err);
+	assert_non_null(text);
+	assert_null(strchr(text, '\n'));
+	body = cJSON_Parse(text);
+	want = fixture_json("requests", "responses_string.json");
+	assert_true(cJSON_Compare(body, want, 1));
+	cJSON_Delete(want);
+	cJSON_Delete(body);
+	free(text);
+	case_release(&c);
+
+	/* A conversation: input items; a system message after the others stays
+	 * one; request keys win. */
+	case_of(&c, "[{\"role\":\"system\",\"content\":\"Be brief.\"},"
+		    "{\"role\":\"system\",\"content\":[{\"type\":\"text\",\"text\":\"Be kind.\"}]},"
+		    "{\"role\":\"user\",\"content\":\"Book 30 minutes\"},"
+		    "{\"role\":\"assistant\",\"content\":\"For when?\"},"
+		    "{\"role\":\"system\",\"content\":\"Say the time zone.\"},"
+		    "{\"role\":\"user\",\"content\":\"Tomorrow 10:00\"}]",
+		"{\"max_output_tokens\":512,\"model\":\"pinned\"}");
+	text = p->build(&t, &c, &ctx, &err);
+	body = cJSON_Parse(text);
+	assert_string_equal(cJSON_GetObjectItem(body, "model")->valuestring, "pinned");
+	assert_string_equal(cJSON_GetObjectItem(body, "instructions")->valuestring,
+			    "Be brief.\n\nBe kind.");
+	assert_int_equal(cJSON_GetObjectItem(body, "max_output_tokens")->valueint, 512);
+	input = cJSON_GetObjectItem(body, "input");
+	assert_int_equal(cJSON_GetArraySize(input), 4);
+	for (int i = 0; i < 4; i++)
+		assert_true(cJSON_Compare(cJSON_GetArrayItem(input, i),
+					  cJSON_GetArrayItem(c.messages, i + 2), 1));
+	cJSON_Delete(body);
+	free(text);
+	case_release(&c);
+
+	/* No system message and no model: the input alone. */
+	case_of(&c, "[{\"role\":\"user\",\"content\":\"hi\"}]", NULL);
+	t.model = NULL;
+	text = p->build(&t, &c, &ctx, &err);
+	assert_string_equal(text, "{\"input\":\"hi\"}");
+	free(text);
+	case_release(&c);
+}
+
+/* The tools of the API fixtures, in no API's format. */
+static const char forecast_params[] =
+	"{\"type\":\"object\",\"properties\":{\"city\":{\"type\":\"string\"}},"
+	"\"required\":[\"city\"]}";
+static const char hours_params[] =
+	"{\"type\":\"object\",\"properties\":{\"venue\":{\"type\":\"string\"}},"
+	"\"required\":[\"venue\"]}";
+
+/* build_json: the body api p builds for case c on a bare target, parsed. */
+static cJSON *build_json(const struct provider *p, const struct suite_case *c)
+{
+	struct target t = target_for(p);
+	struct tmpl_ctx ctx = {.allowed = TMPL_TARGET, .messages = c->messages};
+	char *err = NULL, *text;
+	cJSON *body;
+
+	if (p->own_body)
+		*(cJSON **)test_option(&t, "body") = cJSON_Parse("{\"tools\":\"${tools}\","
+								 "\"text\":\"${tools}!\"}");
+	text = p->build(&t, c, &ctx, &err);
+	if (!text)
+		fail_msg("%s", err);
+	body = cJSON_Parse(text);
+	free(text);
+	provider_priv_free(t.provider, t.priv);
+	return body;
+}
+
+/* strip: j with the member name of each element of its array at key (or of
+ * each element's member sub, when sub is not NULL) taken out. */
+static void strip(cJSON *j, const char *key, const char *sub, const char *name)
+{
+	cJSON *e;
+
+	cJSON_ArrayForEach(e, cJSON_GetObjectItem(j, key))
+		cJSON_DeleteItemFromObject(sub ? cJSON_GetObjectItem(e, sub) : e, name);
+}
+
+/* tool_choice_of: the tool_choice api p sends for choice (named: get_forecast). */
+static cJSON *tool_choice_of(const char *api_name, struct suite_case *c, enum tool_choice choice)
+{
+	cJSON *body, *choice_json;
+
+	c->tool_choice = choice;
+	c->tool_choice_name = choice == TOOL_CHOICE_NAMED ? "get_forecast" : NULL;
+	body = build_json(api(api_name), c);
+	choice_json = cJSON_DetachItemFromObject(body, "tool_choice");
+	cJSON_Delete(body);
+	return choice_json;
+}
+
+/* assert_form: choice is form i of a *_tool_choice_forms.json fixture. */
+static void assert_form(cJSON *choice, const cJSON *forms, int i)
+{
+	assert_non_null(choice);
+	assert_true(cJSON_Compare(choice, cJSON_GetArrayItem(cJSON_GetObjectItem(forms, "forms"), i),
+				  1));
+	cJSON_Delete(choice);
+}
+
+/* Each API renders the same tools and tool_choice in its own format, as its
+ * fixture shows them. */
+static void test_build_tools(void **state)
+{
+	struct suite_tool defs[] = {
+		{.name = "get_forecast", .description = "Return tomorrow's forecast for a city.",
+		 .parameters = cJSON_Parse(forecast_params)},
+		{.name = "get_opening_hours", .description = "Return opening hours for a venue.",
+		 .parameters = cJSON_Parse(hours_params)},
+	};
+	const struct suite_tool *tools[] = {&defs[0], &defs[1]};
+	struct suite_case c;
+	cJSON *body, *want, *forms;
+
+	case_of(&c, "[{\"role\":\"user\",\"content\":\"hi\"}]", NULL);
+	c.tools = tools;
+	c.ntools = 2;
+
+	/* Anthropic: name, description and input_schema, as in its fixture. */
+	body = build_json(api("anthropic-messages"), &c);
+	want = fixture_json("requests", "anthropic_tools.json");
+	assert_true(cJSON_Compare(cJSON_GetObjectItem(body, "tools"),
+				  cJSON_GetObjectItem(want, "tools"), 1));
+	assert_null(cJSON_GetObjectItem(body, "tool_choice"));
+	cJSON_Delete(want);
+	cJSON_Delete(body);
+
+	/* openai-chat: nested function tools (not strict: the fixture's are). */
+	body = build_json(api("openai-chat"), &c);
+	want = fixture_json("requests", "openai_chat_tools.json");
+	strip(want, "tools", "function", "strict");
+	cJSON_ArrayForEach(forms, cJSON_GetObjectItem(want, "tools"))
+		cJSON_DeleteItemFromObject(cJSON_GetObjectItem(cJSON_GetObjectItem(forms, "function"),
+							       "parameters"), "additionalProperties");
+	assert_true(cJSON_Compare(cJSON_GetObjectItem(body, "tools"),
+				  cJSON_GetObjectItem(want, "tools"), 1));
+	cJSON_Delete(want);
+	cJSON_Delete(body);
+
+	/* openai-responses: flat function tools, strict false. */
+	body = build_json(api("openai-responses"), &c);
+	want = fixture_json("requests", "responses_items_tools.json");
+	cJSON_ReplaceItemInObject(cJSON_GetArrayItem(cJSON_GetObjectItem(want, "tools"), 0),
+				  "strict", cJSON_CreateFalse());
+	cJSON_DeleteItemFromObject(cJSON_GetObjectItem(cJSON_GetArrayItem(
+		cJSON_GetObjectItem(want, "tools"), 0), "parameters"), "additionalProperties");
+	assert_true(cJSON_Compare(cJSON_GetArrayItem(cJSON_GetObjectItem(body, "tools"), 0),
+				  cJSON_GetArrayItem(cJSON_GetObjectItem(want, "tools"), 0), 1));
+	assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(body, "tools")), 2);
+	cJSON_Delete(want);
+	cJSON_Delete(body);
+
+	/* http: ${tools} as the array, or as JSON text. */
+	body = build_json(api("http"), &c);
+	assert_string_equal(cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(body, "tools"),
+								   1), "name")->valuestring,
+			    "get_opening_hours");
+	assert_true(cJSON_Compare(cJSON_GetObjectItem(cJSON_GetArrayItem(
+		cJSON_GetObjectItem(body, "tools"), 0), "parameters"), defs[0].parameters, 1));
+	assert_non_null(strstr(cJSON_GetObjectItem(body, "text")->valuestring,
+			       "[{\"name\":\"get_forecast\",\"description\":"));
+	cJSON_Delete(body);
+
+	/* tool_choice, in each API's words. */
+	forms = fixture_json("requests", "anthropic_tool_choice_forms.json");
+	assert_form(tool_choice_of("anthropic-messages", &c, TOOL_CHOICE_AUTO), forms, 0);
+	assert_form(tool_choice_of("anthropic-messages", &c, TOOL_CHOICE_REQUIRED), forms, 2);
+	assert_form(tool_choice_of("anthropic-messages", &c, TOOL_CHOICE_NAMED), forms, 3);
+	assert_form(tool_choice_of("anthropic-messages", &c, TOOL_CHOICE_NONE), forms, 4);
+	cJSON_Delete(forms);
+	forms = fixture_json("requests", "responses_tool_choice_forms.json");
+	assert_form(tool_choice_of("openai-responses", &c, TOOL_CHOICE_NONE), forms, 0);
+	assert_form(tool_choice_of("openai-responses", &c, TOOL_CHOICE_AUTO), forms, 1);
+	assert_form(tool_choice_of("openai-responses", &c, TOOL_CHOICE_REQUIRED), forms, 2);
+	assert_form(tool_choice_of("openai-responses", &c, TOOL_CHOICE_NAMED), forms, 3);
+	/* openai-chat's words are the same; its named form nests the name. */
+	assert_form(tool_choice_of("openai-chat", &c, TOOL_CHOICE_REQUIRED), forms, 2);
+	want = cJSON_Parse("{\"type\":\"function\",\"function\":{\"name\":\"get_forecast\"}}");
+	body = tool_choice_of("openai-chat", &c, TOOL_CHOICE_NAMED);
+	assert_true(cJSON_Compare(body, want, 1));
+	cJSON_Delete(body);
+	cJSON_Delete(want);
+	cJSON_Delete(forms);
+	assert_null(tool_choice_of("openai-chat", &c, TOOL_CHOICE_UNSET));
+
+	/* No tools: no tools and no tool_choice, whatever the choice. */
+	c.ntools = 0;
+	c.tool_choice = TOOL_CHOICE_REQUIRED;
+	for (size_t i = 0; provider_table[i]; i++) {
+		if (provider_table[i]->own_body)
+			continue;
+		body = build_json(provider_table[i], &c);
+		assert_null(cJSON_GetObjectItem(body, "tools"));
+		assert_null(cJSON_GetObjectItem(body, "tool_choice"));
+		cJSON_Delete(body);
+	}
+	/* A request's tools win over the case's. */
+	c.ntools = 2;
+	c.request = cJSON_Parse("{\"tools\":[]}");
+	body = build_json(api("anthropic-messages"), &c);
+	assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(body, "tools")), 0);
+	cJSON_Delete(body);
+	case_release(&c);
+	cJSON_Delete(defs[0].parameters);
+	cJSON_Delete(defs[1].parameters);
+}
+
 static void test_build_http(void **state)
 {
 	struct target t = target_for(api("http"));
@@ -1100,8 +1569,14 @@ int main(void)
 		cmocka_unit_test(test_openai_errors),
 		cmocka_unit_test(test_anthropic_reply),
 		cmocka_unit_test(test_anthropic_error),
+		cmocka_unit_test(test_responses_text),
+		cmocka_unit_test(test_responses_function_calls),
+		cmocka_unit_test(test_responses_refusal),
+		cmocka_unit_test(test_responses_unfinished),
+		cmocka_unit_test(test_responses_error),
 		cmocka_unit_test(test_http_custom),
 		cmocka_unit_test(test_http_pointers),
+		cmocka_unit_test(test_http_call_pointers),
 		cmocka_unit_test(test_http_plain_text),
 		cmocka_unit_test(test_nul_escapes),
 		cmocka_unit_test(test_not_json),
@@ -1115,7 +1590,9 @@ int main(void)
 		cmocka_unit_test(test_quota),
 		cmocka_unit_test(test_build_openai),
 		cmocka_unit_test(test_build_anthropic),
+		cmocka_unit_test(test_build_responses),
 		cmocka_unit_test(test_build_http),
+		cmocka_unit_test(test_build_tools),
 		cmocka_unit_test(test_reply_release),
 	};
 

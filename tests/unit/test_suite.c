@@ -156,7 +156,7 @@ static void test_design_example(void **state)
 	assert_json(*(cJSON **)test_option(p, "body"),
 		    "{\"session\":\"canary-${case.id}\",\"message\":\"${input}\"}");
 	assert_string_equal(*(char **)test_option(p, "reply/content"), "/reply/text");
-	assert_string_equal(*(char **)test_option(p, "reply/tool_calls"), "/trace/tool_calls");
+	assert_string_equal(*(char **)test_option(p, "reply/tool_calls/at"), "/trace/tool_calls");
 
 	assert_true(s->judge.present);
 	assert_string_equal(s->judge.url, "http://127.0.0.1:8082/v1/chat/completions");
@@ -677,7 +677,27 @@ static void test_http_without_body(void **state)
 	assert_json(*(cJSON **)test_option(&s->targets[SIDE_PROD], "body"),
 		    "{\"input\":\"${input}\",\"messages\":\"${messages}\"}");
 	assert_string_equal(*(char **)test_option(&s->targets[SIDE_PROD], "reply/content"), "");
-	assert_null(*(char **)test_option(&s->targets[SIDE_PROD], "reply/tool_calls"));
+	assert_null(*(char **)test_option(&s->targets[SIDE_PROD], "reply/tool_calls/at"));
+	suite_free(s);
+}
+
+/* reply.tool_calls: a pointer to the calls, or a mapping that also points
+ * into each call. */
+static void test_http_call_pointers(void **state)
+{
+	(void)state;
+	struct suite *s = load_http("{content: /turn/say, tool_calls: {at: /turn/actions, "
+				    "name: /tool, arguments: /args}}");
+	const struct target *p = &s->targets[SIDE_PROD];
+	assert_string_equal(*(char **)test_option(p, "reply/tool_calls/at"), "/turn/actions");
+	assert_string_equal(*(char **)test_option(p, "reply/tool_calls/name"), "/tool");
+	assert_string_equal(*(char **)test_option(p, "reply/tool_calls/arguments"), "/args");
+	assert_null(*(char **)test_option(p, "reply/tool_calls/id"));
+	suite_free(s);
+	s = load_http("{content: /turn/say, tool_calls: /turn/actions}");
+	p = &s->targets[SIDE_PROD];
+	assert_string_equal(*(char **)test_option(p, "reply/tool_calls/at"), "/turn/actions");
+	assert_null(*(char **)test_option(p, "reply/tool_calls/name"));
 	suite_free(s);
 }
 
@@ -703,6 +723,217 @@ static void test_target_set_api(void **state)
 	assert_int_equal(suite_target_set_api(p, provider_find("anthropic-messages"), &err), 0);
 	assert_string_equal(p->provider->name, "anthropic-messages");
 	assert_null(p->priv);
+	suite_free(s);
+}
+
+/* build_body: the body target t of s builds for case id, parsed. */
+static cJSON *build_body(struct suite *s, const struct target *t, const char *id)
+{
+	const struct suite_case *c = suite_find_case(s, id);
+	struct tmpl_ctx ctx;
+	char *err = NULL;
+	assert_non_null(c);
+	suite_case_ctx(s, c, &ctx);
+	char *text = t->provider->build(t, c, &ctx, &err);
+	if (!text)
+		fail_msg("%s", err);
+	cJSON *body = cJSON_Parse(text);
+	free(text);
+	return body;
+}
+
+/* A request in defaults, in a target and in a case: objects are merged,
+ * case over target over defaults; arrays and other values are replaced. */
+static void test_request_layers(void **state)
+{
+	(void)state;
+	char *err = NULL;
+	struct suite *s = load_text(
+		"version: 1\n"
+		"name: t\n"
+		"defaults:\n"
+		"  request: {temperature: 0.5, stop: [a, b], metadata: {suite: t, case: '${case.id}'},\n"
+		"            max_tokens: 64}\n"
+		"targets:\n"
+		"  eval:\n"
+		"    url: 'http://127.0.0.1:1/v1/chat/completions'\n"
+		"    request: {temperature: 0, metadata: {target: eval, region: '${vars.region}'}}\n"
+		"  prod: {url: 'http://127.0.0.1:2/v1/messages', api: anthropic-messages}\n"
+		"strata:\n"
+		"  s:\n"
+		"    cases:\n"
+		"      - {id: c1, input: hi, vars: {region: eu}, expect: [{contains: x}],\n"
+		"         request: {stop: [z], metadata: {case: mine}}}\n"
+		"      - {id: c2, input: hi, vars: {region: us}, expect: [{contains: x}]}\n",
+		NULL, &err);
+	if (!s)
+		fail_msg("%s", err);
+	cJSON *body = build_body(s, &s->targets[SIDE_EVAL], "c1");
+	assert_json(cJSON_GetObjectItem(body, "temperature"), "0");
+	assert_json(cJSON_GetObjectItem(body, "stop"), "[\"z\"]");
+	assert_json(cJSON_GetObjectItem(body, "metadata"),
+		    "{\"suite\":\"t\",\"case\":\"mine\",\"target\":\"eval\",\"region\":\"eu\"}");
+	cJSON_Delete(body);
+	body = build_body(s, &s->targets[SIDE_EVAL], "c2");
+	assert_json(cJSON_GetObjectItem(body, "stop"), "[\"a\",\"b\"]");
+	assert_json(cJSON_GetObjectItem(body, "metadata"),
+		    "{\"suite\":\"t\",\"case\":\"c2\",\"target\":\"eval\",\"region\":\"us\"}");
+	cJSON_Delete(body);
+	/* prod has no request of its own: the defaults' under the case's; the
+	 * request's max_tokens wins over the API's default. */
+	body = build_body(s, &s->targets[SIDE_PROD], "c1");
+	assert_json(cJSON_GetObjectItem(body, "temperature"), "0.5");
+	assert_json(cJSON_GetObjectItem(body, "max_tokens"), "64");
+	assert_json(cJSON_GetObjectItem(body, "metadata"), "{\"suite\":\"t\",\"case\":\"mine\"}");
+	cJSON_Delete(body);
+	/* The case's own request is kept as written. */
+	assert_json(suite_find_case(s, "c1")->request,
+		    "{\"stop\":[\"z\"],\"metadata\":{\"case\":\"mine\"}}");
+	suite_free(s);
+
+	/* A var a case lacks is an error naming the case, at load. */
+	assert_load_error("version: 1\n"
+			  "name: t\n"
+			  "defaults: {request: {user: '${vars.who}'}}\n"
+			  "targets:\n"
+			  "  eval: {url: 'http://127.0.0.1:1/v1/chat/completions'}\n"
+			  "  prod: {url: 'http://127.0.0.1:2/v1/chat/completions'}\n"
+			  "strata: {s: {cases: [{id: c, input: hi, vars: {whom: x}, "
+			  "expect: [{contains: x}]}]}}\n",
+			  "suite.yaml:3:28: case 'c': unknown var 'who' (case vars: whom)");
+}
+
+/* Tools of the suite, a stratum and a case merge by name, inner levels
+ * winning in place; tool_choice is the innermost given. */
+static void test_tools(void **state)
+{
+	(void)state;
+	char *err = NULL;
+	struct suite *s = load_text(
+		"version: 1\n"
+		"name: t\n"
+		"defaults: {tool_choice: auto}\n"
+		"tools:\n"
+		"  - name: find_slot\n"
+		"    description: Find a free slot.\n"
+		"    parameters: {type: object, properties: {day: {type: string}}, required: [day]}\n"
+		"  - {name: create_event, parameters: {type: object}}\n"
+		"targets:\n"
+		"  eval: {url: 'http://127.0.0.1:1/v1/chat/completions'}\n"
+		"  prod: {url: 'http://127.0.0.1:2/v1/messages', api: anthropic-messages}\n"
+		"strata:\n"
+		"  a:\n"
+		"    tools: [{name: create_event, description: the stratum's,\n"
+		"             parameters: {type: object, required: [start]}}]\n"
+		"    tool_choice: required\n"
+		"    cases:\n"
+		"      - {id: c1, input: hi, expect: [{contains: x}]}\n"
+		"      - {id: c2, input: hi, tools: [{name: cancel}], tool_choice: {name: cancel},\n"
+		"         expect: [{contains: x}]}\n"
+		"  b:\n"
+		"    cases:\n"
+		"      - {id: c3, input: hi, tool_choice: none, expect: [{contains: x}]}\n"
+		"      - {id: c4, input: hi, expect: [{contains: x}]}\n",
+		NULL, &err);
+	if (!s)
+		fail_msg("%s", err);
+	assert_int_equal(s->ntools, 4);
+	const struct suite_case *c1 = suite_find_case(s, "c1"), *c2 = suite_find_case(s, "c2");
+	const struct suite_case *c3 = suite_find_case(s, "c3"), *c4 = suite_find_case(s, "c4");
+	assert_int_equal(c1->ntools, 2);
+	assert_string_equal(c1->tools[0]->name, "find_slot");
+	assert_string_equal(c1->tools[0]->description, "Find a free slot.");
+	assert_json(c1->tools[0]->parameters, "{\"type\":\"object\",\"properties\":{\"day\":"
+					      "{\"type\":\"string\"}},\"required\":[\"day\"]}");
+	assert_string_equal(c1->tools[1]->description, "the stratum's");
+	assert_int_equal(c1->tool_choice, TOOL_CHOICE_REQUIRED);
+	assert_int_equal(c2->ntools, 3);
+	assert_ptr_equal(c2->tools[1], c1->tools[1]);
+	assert_string_equal(c2->tools[2]->name, "cancel");
+	assert_null(c2->tools[2]->description);
+	/* Without parameters, a tool takes an object with no properties. */
+	assert_json(c2->tools[2]->parameters, "{\"type\":\"object\",\"properties\":{}}");
+	assert_int_equal(c2->tool_choice, TOOL_CHOICE_NAMED);
+	assert_ptr_equal(c2->tool_choice_name, c2->tools[2]->name);
+	/* Stratum b has the suite's tools, shared, and the suite's choice. */
+	assert_int_equal(c3->ntools, 2);
+	assert_ptr_equal(c3->tools[0], c1->tools[0]);
+	assert_null(c3->tools[1]->description);
+	assert_int_equal(c3->tool_choice, TOOL_CHOICE_NONE);
+	assert_int_equal(c4->tool_choice, TOOL_CHOICE_AUTO);
+
+	/* Each target gets them in its own format. */
+	cJSON *body = build_body(s, &s->targets[SIDE_EVAL], "c2");
+	assert_json(cJSON_GetObjectItem(body, "tool_choice"),
+		    "{\"type\":\"function\",\"function\":{\"name\":\"cancel\"}}");
+	assert_json(cJSON_GetArrayItem(cJSON_GetObjectItem(body, "tools"), 1),
+		    "{\"type\":\"function\",\"function\":{\"name\":\"create_event\","
+		    "\"description\":\"the stratum's\",\"parameters\":{\"type\":\"object\","
+		    "\"required\":[\"start\"]}}}");
+	cJSON_Delete(body);
+	body = build_body(s, &s->targets[SIDE_PROD], "c2");
+	assert_json(cJSON_GetObjectItem(body, "tool_choice"), "{\"type\":\"tool\",\"name\":\"cancel\"}");
+	assert_json(cJSON_GetArrayItem(cJSON_GetObjectItem(body, "tools"), 2),
+		    "{\"name\":\"cancel\",\"input_schema\":{\"type\":\"object\",\"properties\":{}}}");
+	cJSON_Delete(body);
+	suite_free(s);
+
+	/* A suite without tools sends none. */
+	s = load_text(HEAD ONE_CASE, NULL, &err);
+	assert_int_equal(s->strata[0].cases[0].ntools, 0);
+	assert_int_equal(s->strata[0].cases[0].tool_choice, TOOL_CHOICE_UNSET);
+	suite_free(s);
+}
+
+/* No more tools than an API takes, at any level or in all. */
+static void test_tools_limit(void **state)
+{
+	(void)state;
+	struct buf b;
+	buf_init(&b, 0);
+	buf_addstr(&b, HEAD "tools:\n");
+	for (int i = 0; i < SUITE_TOOLS_MAX; i++)
+		buf_addf(&b, "  - {name: t%d}\n", i);
+	buf_addstr(&b, "strata: {s: {cases: [{id: c, input: hi, expect: [{contains: x}], "
+		       "tools: [{name: t0}, {name: more}]}]}}\n");
+	assert_load_error(b.data, "suite.yaml:135:86: more than 128 tools with those inherited");
+	buf_reset(&b);
+	buf_addstr(&b, HEAD "tools:\n");
+	for (int i = 0; i <= SUITE_TOOLS_MAX; i++)
+		buf_addf(&b, "  - {name: t%d}\n", i);
+	buf_addstr(&b, ONE_CASE);
+	assert_load_error(b.data, "suite.yaml:135:5: more than 128 tools");
+	buf_release(&b);
+}
+
+/* lazy_env: a variable of the defaults' request is used by both targets,
+ * one of a target's request by that target. */
+static void test_request_lazy_env(void **state)
+{
+	(void)state;
+	char *err = NULL;
+	struct suite_options so = {.lazy_env = true};
+	struct suite *s = load_text(
+		"version: 1\n"
+		"name: t\n"
+		"defaults: {request: {user: '${env:CANARY_UNSET_TOKEN}'}}\n"
+		"targets:\n"
+		"  eval: {url: 'http://127.0.0.1:1/v1/chat/completions'}\n"
+		"  prod: {url: 'http://127.0.0.1:2/v1/chat/completions',\n"
+		"         request: {model: '${env:CANARY_UNSET_MODEL}'}}\n" ONE_CASE,
+		&so, &err);
+	if (!s)
+		fail_msg("%s", err);
+	assert_int_equal(suite_check_env(s, 1u << SIDE_EVAL, NULL, &err), -1);
+	assert_string_equal(err, "suite.yaml:3:28: environment variable 'CANARY_UNSET_TOKEN' is "
+				 "not set (used by target 'eval')");
+	free(err);
+	assert_int_equal(suite_check_env(s, 1u << SIDE_PROD, NULL, &err), -1);
+	assert_string_equal(err, "suite.yaml:3:28: environment variable 'CANARY_UNSET_TOKEN' is "
+				 "not set (used by target 'prod')\n"
+				 "suite.yaml:7:27: environment variable 'CANARY_UNSET_MODEL' is "
+				 "not set (used by target 'prod')");
+	free(err);
 	suite_free(s);
 }
 
@@ -924,7 +1155,12 @@ int main(void)
 		cmocka_unit_test(test_header_injection),
 		cmocka_unit_test(test_model_template),
 		cmocka_unit_test(test_http_without_body),
+		cmocka_unit_test(test_http_call_pointers),
 		cmocka_unit_test(test_target_set_api),
+		cmocka_unit_test(test_request_layers),
+		cmocka_unit_test(test_request_lazy_env),
+		cmocka_unit_test(test_tools),
+		cmocka_unit_test(test_tools_limit),
 		cmocka_unit_test(test_errors_are_redacted),
 		cmocka_unit_test(test_case_env),
 		cmocka_unit_test(test_lazy_env),

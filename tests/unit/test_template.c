@@ -120,7 +120,8 @@ static void test_errors(void **state)
 		     "'${env:CANARY_TEST_TOKEN}'?)");
 	assert_fails("${var.a}", "unknown name '${var.a}' (did you mean '${vars.a}'?)");
 	assert_fails("${zzzzzzzzzz}", "unknown name '${zzzzzzzzzz}' (names: env:NAME, input, "
-				      "messages, case.id, stratum, vars.NAME)");
+				      "messages, case.id, stratum, vars.NAME, tools)");
+	assert_fails("${tool}", "unknown name '${tool}' (did you mean '${tools}'?)");
 	assert_fails("${vars.c}", "unknown var 'c' (case vars: a, b)");
 	assert_fails("${vars.}", "empty var name in '${vars.}'");
 	assert_fails("${env:CANARY_TEST_UNSET}",
@@ -303,6 +304,45 @@ static void test_render_json(void **state)
 	redact_release(&r);
 }
 
+/* ${tools} is the case's tools as JSON, only where a context allows it (a
+ * target's body); a string that is exactly "${tools}" is the array. */
+static void test_tools(void **state)
+{
+	(void)state;
+	cJSON *messages;
+	struct tmpl_ctx ctx;
+	char *err = NULL;
+	target_ctx(&ctx, &messages, NULL);
+	assert_null(template_render("${tools}", &ctx, &err));
+	assert_string_equal(err, "'${tools}' can only be used in a target's body");
+	free(err);
+	err = NULL;
+	cJSON *tmpl = cJSON_Parse("{\"tools\":\"${tools}\",\"text\":\"t=${tools}\"}");
+	assert_null(template_render_json(tmpl, &ctx, &err));
+	assert_string_equal(err, "'${tools}' can only be used in a target's body");
+	free(err);
+	err = NULL;
+
+	ctx.allowed |= TMPL_TOOLS;
+	char *out = template_render("t=${tools}", &ctx, &err);
+	assert_string_equal(out, "t=[]");
+	free(out);
+	cJSON *tools = cJSON_Parse("[{\"name\":\"f\",\"parameters\":{\"type\":\"object\"}}]");
+	ctx.tools = tools;
+	cJSON *body = template_render_json(tmpl, &ctx, &err);
+	assert_non_null(body);
+	assert_true(cJSON_Compare(cJSON_GetObjectItem(body, "tools"), tools, true));
+	assert_true(cJSON_GetObjectItem(body, "tools") != tools);
+	assert_string_equal(cJSON_GetObjectItem(body, "text")->valuestring,
+			    "t=[{\"name\":\"f\",\"parameters\":{\"type\":\"object\"}}]");
+	assert_true(template_uses("x${tools}", TMPL_TOOLS));
+	assert_false(template_uses("x${tools}", TMPL_TARGET));
+	cJSON_Delete(body);
+	cJSON_Delete(tools);
+	cJSON_Delete(tmpl);
+	cJSON_Delete(messages);
+}
+
 static void test_uses(void **state)
 {
 	(void)state;
@@ -403,6 +443,7 @@ int main(void)
 		cmocka_unit_test(test_not_allowed),
 		cmocka_unit_test(test_env_values_are_redacted),
 		cmocka_unit_test(test_render_json),
+		cmocka_unit_test(test_tools),
 		cmocka_unit_test(test_uses),
 		cmocka_unit_test(test_check),
 		cmocka_unit_test(test_env_default),

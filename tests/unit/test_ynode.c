@@ -42,6 +42,27 @@ static void test_positions_and_lookup(void **state)
 	ydoc_free(d);
 }
 
+/* A JSON pointer names a node; one that leaves the tree stops at the
+ * deepest node on its way. */
+static void test_at_pointer(void **state)
+{
+	(void)state;
+	char *err;
+	struct ydoc *d = parse("a/b: {c~d: [x, {y: 1}]}\nlist: [p, q]\n", &err);
+	assert_non_null(d);
+	assert_ptr_equal(ynode_at(d->root, ""), d->root);
+	const struct ynode *y = ynode_at(d->root, "/a~1b/c~0d/1/y");
+	assert_int_equal(y->line, 1);
+	assert_int_equal(y->col, 20);
+	assert_string_equal(y->str, "1");
+	assert_ptr_equal(ynode_at(d->root, "/list/1"), ynode_get(d->root, "list")->items[1]);
+	/* Out of range, not an index, not a key: the deepest node found. */
+	assert_ptr_equal(ynode_at(d->root, "/list/2"), ynode_get(d->root, "list"));
+	assert_ptr_equal(ynode_at(d->root, "/list/01"), ynode_get(d->root, "list"));
+	assert_ptr_equal(ynode_at(d->root, "/nope/x"), d->root);
+	ydoc_free(d);
+}
+
 static void test_scalars(void **state)
 {
 	(void)state;
@@ -265,6 +286,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_positions_and_lookup),
+		cmocka_unit_test(test_at_pointer),
 		cmocka_unit_test(test_scalars),
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_empty_and_aliases),

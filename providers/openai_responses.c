@@ -1,0 +1,243 @@
+/* providers/openai_responses.c: api openai-responses, the OpenAI Responses
+ * API (POST /v1/responses). */
+#include "provider.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "suite/suite.h"
+#include "util.h"
+
+/* responses_tools: the case's tools as flat function tools (not strict, as
+ * openai-chat's are by default) and its tool_choice, when it offers tools. */
+static void responses_tools(cJSON *body, const struct suite_case *c)
+{
+	cJSON *tools = suite_tools_json(c, "parameters"), *tool, *named;
+
+	if (!tools)
+		return;
+	cJSON_ArrayForEach(tool, tools) {
+		cJSON_AddStringToObject(tool, "type", "function");
+		cJSON_AddFalseToObject(tool, "strict");
+	}
+	cJSON_AddItemToObject(body, "tools", tools);
+	if (suite_tool_choice_word(c->tool_choice)) {
+		cJSON_AddStringToObject(body, "tool_choice", suite_tool_choice_word(c->tool_choice));
+	} else if (c->tool_choice == TOOL_CHOICE_NAMED) {
+		named = cJSON_AddObjectToObject(body, "tool_choice");
+		cJSON_AddStringToObject(named, "type", "function");
+		cJSON_AddStringToObject(named, "name", c->tool_choice_name);
+	}
+}
+
+/* responses_build: {"model", "instructions", "input", "tools",
+ * "tool_choice", ...request}: the
+ * system messages before the others become the instructions, joined by
+ * blank lines; input is the text of a lone user message, else the other
+ * messages as input items (a later system message stays one). */
+static char *responses_build(const struct target *t, const struct suite_case *c,
+			     const struct tmpl_ctx *ctx, char **err)
+{
+	cJSON *body = cJSON_CreateObject();
+	cJSON *items = cJSON_CreateArray();
+	const cJSON *m, *lone = NULL;
+	struct buf instructions;
+	size_t nsystem = 0;
+	bool leading = true;
+	char *text = NULL;
+
+	buf_init(&instructions, BUF_MAX_DEFAULT);
+	cJSON_ArrayForEach(m, c->messages) {
+		const cJSON *role = cJSON_GetObjectItemCaseSensitive(m, "role");
+		bool system = cJSON_IsString(role) && strcmp(role->valuestring, "system") == 0;
+
+		if (system && leading) {
+			if (nsystem++)
+				buf_addstr(&instructions, "\n\n");
+			provider_add_text(&instructions, cJSON_GetObjectItemCaseSensitive(m, "content"));
+			continue;
+		}
+		leading = false;
+		cJSON_AddItemToArray(items, cJSON_Duplicate(m, 1));
+	}
+	if (cJSON_GetArraySize(items) == 1) {
+		const cJSON *role = cJSON_GetObjectItemCaseSensitive(items->child, "role");
+		const cJSON *content = cJSON_GetObjectItemCaseSensitive(items->child, "content");
+
+		if (cJSON_IsString(role) && strcmp(role->valuestring, "user") == 0 &&
+		    cJSON_IsString(content))
+			lone = content;
+	}
+	if (t->model)
+		cJSON_AddStringToObject(body, "model", t->model);
+	if (nsystem)
+		cJSON_AddStringToObject(body, "instructions",
+					instructions.data ? instructions.data : "");
+	if (lone) {
+		cJSON_AddStringToObject(body, "input", lone->valuestring);
+		cJSON_Delete(items);
+	} else {
+		cJSON_AddItemToObject(body, "input", items);
+	}
+	responses_tools(body, c);
+	if (suite_merge_request(body, t, c, ctx, err) == 0)
+		text = provider_json_text(body);
+	cJSON_Delete(body);
+	buf_release(&instructions);
+	return text;
+}
+
+static const char *str_of(const cJSON *obj, const char *key)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+
+	return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+/* responses_status: 0 for a finished response (status "completed", or no
+ * status at all), else -1 and *err naming why it is not: the reason of an
+ * incomplete one, the error of a failed one. */
+static int responses_status(struct reply *r, char **err)
+{
+	const char *status = str_of(r->json, "status");
+	const cJSON *details = cJSON_GetObjectItemCaseSensitive(r->json, "incomplete_details");
+	const cJSON *error = cJSON_GetObjectItemCaseSensitive(r->json, "error");
+
+	if (!status || strcmp(status, "completed") == 0)
+		return 0;
+	if (strcmp(status, "incomplete") == 0) {
+		const char *why = str_of(details, "reason");
+
+		*err = provider_reason(r, why ? "response incomplete:" : "response incomplete",
+				       NULL, why);
+	} else if (strcmp(status, "failed") == 0) {
+		const char *code = str_of(error, "code"), *msg = str_of(error, "message");
+
+		*err = provider_reason(r, code || msg ? "response failed:" : "response failed",
+				       code, msg);
+	} else {
+		*err = provider_reason(r, "response not completed: status", NULL, status);
+	}
+	return -1;
+}
+
+/* responses_message: the output_text parts of a message item appended to
+ * text, its refusal parts to refusal. */
+static void responses_message(const cJSON *item, struct buf *text, struct buf *refusal)
+{
+	const cJSON *part;
+
+	cJSON_ArrayForEach(part, cJSON_GetObjectItemCaseSensitive(item, "content")) {
+		const char *type = str_of(part, "type");
+
+		if (!type)
+			continue;
+		if (strcmp(type, "output_text") == 0 && str_of(part, "text"))
+			buf_addstr(text, str_of(part, "text"));
+		else if (strcmp(type, "refusal") == 0 && str_of(part, "refusal"))
+			buf_addstr(refusal, str_of(part, "refusal"));
+	}
+}
+
+/* responses_parse: the output_text of the message items (their refusal
+ * when they hold no text) and the function_call items; other items
+ * (reasoning, hosted tools) are skipped. */
+static int responses_parse(const void *priv, struct reply *r, char **err)
+{
+	const cJSON *error = cJSON_GetObjectItemCaseSensitive(r->json, "error");
+	const cJSON *output = cJSON_GetObjectItemCaseSensitive(r->json, "output");
+	const cJSON *item;
+	struct buf text, refusal;
+	size_t i = 0;
+	int rc = -1;
+
+	if (responses_status(r, err) < 0)
+		return -1;
+	if (error && !cJSON_IsNull(error)) {
+		*err = provider_api_error(r);
+		return -1;
+	}
+	if (!cJSON_IsArray(output)) {
+		*err = xstrdup("reply has no output[] array");
+		return -1;
+	}
+	buf_init(&text, BUF_MAX_DEFAULT);
+	buf_init(&refusal, BUF_MAX_DEFAULT);
+	for (item = output->child; item; item = item->next, i++) {
+		const char *type = str_of(item, "type");
+
+		if (type && strcmp(type, "message") == 0) {
+			responses_message(item, &text, &refusal);
+		} else if (type && strcmp(type, "function_call") == 0) {
+			if (!str_of(item, "name")) {
+				*err = xasprintf("reply output[%zu] (function_call) has no name", i);
+				goto out;
+			}
+			reply_add_tool_call(r, str_of(item, "call_id"), str_of(item, "name"),
+					    cJSON_GetObjectItemCaseSensitive(item, "arguments"));
+		}
+	}
+	r->content = text.len ? buf_detach(&text, NULL) : buf_detach(&refusal, NULL);
+	rc = 0;
+out:
+	buf_release(&text);
+	buf_release(&refusal);
+	return rc;
+}
+
+/* responses_judge_build: the system text as instructions, the user message
+ * as input, the judge's temperature and max_output_tokens (when set), and
+ * a JSON object answer. */
+static char *responses_judge_build(const struct judge_config *j, const char *system,
+				   const char *user)
+{
+	cJSON *body = cJSON_CreateObject();
+	cJSON *format;
+	char *text;
+
+	if (j->model)
+		cJSON_AddStringToObject(body, "model", j->model);
+	cJSON_AddStringToObject(body, "instructions", system);
+	cJSON_AddStringToObject(body, "input", user);
+	cJSON_AddNumberToObject(body, "temperature", j->temperature);
+	if (j->max_tokens > 0)
+		cJSON_AddNumberToObject(body, "max_output_tokens", j->max_tokens);
+	format = cJSON_AddObjectToObject(cJSON_AddObjectToObject(body, "text"), "format");
+	cJSON_AddStringToObject(format, "type", "json_object");
+	text = provider_json_text(body);
+	cJSON_Delete(body);
+	return text;
+}
+
+/* responses_judge_refusal: the first refusal part of a message item, when
+ * it says something. */
+static const char *responses_judge_refusal(const struct reply *r, bool *quote)
+{
+	const cJSON *item, *part;
+
+	*quote = true;
+	cJSON_ArrayForEach(item, cJSON_GetObjectItemCaseSensitive(r->json, "output")) {
+		cJSON_ArrayForEach(part, cJSON_GetObjectItemCaseSensitive(item, "content")) {
+			const char *type = str_of(part, "type");
+			const char *refusal = str_of(part, "refusal");
+
+			if (type && strcmp(type, "refusal") == 0 && refusal && refusal[0])
+				return refusal;
+		}
+	}
+	return NULL;
+}
+
+static const char *const responses_headers[] = {NULL};
+static const char *const responses_roles[] = {"system", "user", "assistant", NULL};
+
+const struct provider provider_openai_responses = {
+	.name = "openai-responses",
+	.headers = responses_headers,
+	.roles = responses_roles,
+	.build = responses_build,
+	.parse = responses_parse,
+	.api_error = provider_api_error,
+	.judge_build = responses_judge_build,
+	.judge_refusal = responses_judge_refusal,
+};
