@@ -66,6 +66,7 @@ import json
 import os
 import random
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -312,6 +313,9 @@ def run_once(canary, case_dir, spec, secrets):
         env = dict(os.environ)
         env.pop("NO_COLOR", None)
         env.pop("GITHUB_STEP_SUMMARY", None)
+        # Each case has a judge cache of its own, so that no run of the
+        # suite (or of the user) answers another's judge calls.
+        env["XDG_CACHE_HOME"] = os.path.join(out_dir, "cache")
         env.update(expand(spec.get("env", {}), urls, case_dir, out_dir))
         env.update({k: v for k, v in secrets.items() if "\0" not in k})
         args = [canary] + expand(spec["args"], urls, case_dir, out_dir)
@@ -417,6 +421,12 @@ def run_once(canary, case_dir, spec, secrets):
             except subprocess.TimeoutExpired:
                 proc.kill()
                 problems.append("a stub did not stop on SIGTERM")
+        # A passing case leaves nothing behind; a failing one keeps its
+        # scratch folder (reports, agent logs) for a look.
+        if problems:
+            problems.append("scratch kept in " + out_dir)
+        else:
+            shutil.rmtree(out_dir, ignore_errors=True)
     return problems
 
 
