@@ -16,6 +16,8 @@
 
 #include <cjson/cJSON.h>
 
+#include "jsonw.h"
+
 static void oom(void)
 {
 	fputs("canary: out of memory\n", stderr);
@@ -584,45 +586,10 @@ double util_random(void)
 	return (double)(r >> 11) / 9007199254740992.0;
 }
 
-/* A scalar as cJSON writes it, with util_json_escape(); a key as a string
- * item on the stack. */
-static void json_write_scalar(FILE *f, const cJSON *j)
-{
-	char *text = cJSON_PrintUnformatted(j), *shown = util_json_escape(text ? text : "null");
-	fputs(shown, f);
-	cJSON_free(text);
-	free(shown);
-}
-
-static void json_write(FILE *f, const cJSON *j, int depth)
-{
-	bool object = cJSON_IsObject(j);
-	if (!object && !cJSON_IsArray(j)) {
-		json_write_scalar(f, j);
-		return;
-	}
-	if (!j->child) {
-		fputs(object ? "{}" : "[]", f);
-		return;
-	}
-	fputc(object ? '{' : '[', f);
-	for (const cJSON *c = j->child; c; c = c->next) {
-		fprintf(f, "\n%*s", 2 * (depth + 1), "");
-		if (object) {
-			cJSON key = {.type = cJSON_String,
-				     .valuestring = c->string ? c->string : ""};
-			json_write_scalar(f, &key);
-			fputs(": ", f);
-		}
-		json_write(f, c, depth + 1);
-		if (c->next)
-			fputc(',', f);
-	}
-	fprintf(f, "\n%*s%c", 2 * depth, "", object ? '}' : ']');
-}
-
 void util_json_write(FILE *f, const cJSON *j)
 {
-	json_write(f, j, 0);
-	fputc('\n', f);
+	struct jsonw w;
+
+	jsonw_init(&w, f);
+	jsonw_tree(&w, NULL, j);
 }
