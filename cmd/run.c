@@ -204,8 +204,7 @@ static void print_sample(const struct run *r, const struct case_result *cr,
 			 const struct sample *s, void *user)
 {
 	(void)user;
-	static const char *const grades[] = {"pass", "fail", "error"};
-	fprintf(stderr, "  %-5s %s/%s #%d %s %.0f ms%s%s\n", grades[s->grade],
+	fprintf(stderr, "  %-5s %s/%s #%d %s %.0f ms%s%s\n", grade_name(s->grade),
 		r->suite->strata[cr->c->stratum].name, cr->c->id, s->index + 1,
 		side_name(s->side), s->latency_ms, s->nreasons ? "  " : "",
 		s->nreasons ? s->reasons[0] : "");

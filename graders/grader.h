@@ -21,6 +21,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "grade.h"
 #include "ynode.h"
 
 struct reply;
@@ -29,12 +30,6 @@ struct judge_cache;
 struct judge_config;
 struct redact;
 struct rx;
-
-enum grade {
-	GRADE_PASS,
-	GRADE_FAIL,
-	GRADE_ERROR,  /* the grader could not decide: never a pass or a fail */
-};
 
 struct grade_result {
 	enum grade grade;

@@ -106,8 +106,6 @@ _Static_assert(ARRAY_SIZE(migrations) == HISTORY_SCHEMA_VERSION,
 
 #define FP_PREFIX "sha256:"
 
-static const char *const grade_names[] = {"pass", "fail", "error"};
-
 /* db_error: "history 'path': what: why", the why in plain words for the
  * failures a user can act on. */
 static char *db_error(const struct history *h, int rc, const char *what)
@@ -509,11 +507,6 @@ static const char *stratum_of(const struct run *r, size_t i)
 	if (r->suite && i < r->suite->nstrata)
 		return r->suite->strata[i].name;
 	return "";
-}
-
-static const char *grade_name(enum grade g)
-{
-	return (unsigned)g < ARRAY_SIZE(grade_names) ? grade_names[g] : "error";
 }
 
 static int record_fingerprints(struct history *h, sqlite3_stmt *st, const struct run *r,

@@ -17,6 +17,7 @@
 #include "judge/prompt.h"
 #include "provider.h"
 #include "run/run.h"
+#include "stats.h"
 #include "util.h"
 #include "run/verdict.h"
 #include "version.h"
@@ -35,12 +36,6 @@
 static const char *const side_keys[SIDE__COUNT] = {
 	[SIDE_EVAL] = "eval",
 	[SIDE_PROD] = "prod",
-};
-
-static const char *const grade_names[] = {
-	[GRADE_PASS] = "pass",
-	[GRADE_FAIL] = "fail",
-	[GRADE_ERROR] = "error",
 };
 
 /* json_clean: s with every invalid UTF-8 byte replaced by U+FFFD, so that
@@ -238,8 +233,7 @@ static cJSON *json_sample(const struct sample *s)
 	cJSON *o = cJSON_CreateObject();
 
 	add_number(o, "index", s->index);
-	add_string(o, "grade", (unsigned)s->grade < ARRAY_SIZE(grade_names)
-			       ? grade_names[s->grade] : "error");
+	add_string(o, "grade", grade_name(s->grade));
 	add_number(o, "status", s->status);
 	add_number(o, "latency_ms", rounded(s->latency_ms, 1));
 	add_number(o, "attempts", s->attempts);
@@ -440,7 +434,7 @@ cJSON *report_json_tree(const struct run *r)
 	add_string(root, "verdict", verdict_name(r->verdict));
 	add_number(root, "exit_code", r->exit_code);
 	cJSON_AddBoolToObject(root, "interrupted", r->interrupted);
-	add_number(root, "alpha", r->alpha > 0 ? r->alpha : VERDICT_ALPHA_DEFAULT);
+	add_number(root, "alpha", r->alpha > 0 ? r->alpha : STATS_ALPHA_DEFAULT);
 	add_number(root, "min_valid", r->min_valid);
 	add_number(root, "confirm", r->confirm);
 	cJSON_AddBoolToObject(root, "strict", r->strict);
@@ -704,6 +698,7 @@ static int check_value(const cJSON *v, const struct check_path *path, const stru
 {
 	const cJSON *item;
 	enum verdict verdict;
+	enum grade grade;
 	size_t i = 0;
 
 	switch (rule->kind) {
@@ -733,12 +728,7 @@ static int check_value(const cJSON *v, const struct check_path *path, const stru
 		return cJSON_IsString(v) && verdict_parse(v->valuestring, &verdict) == 0 ? 0 : -1;
 	case K_GRADE:
 		*what = "a grade (pass, fail, error)";
-		if (!cJSON_IsString(v))
-			return -1;
-		for (size_t g = 0; g < ARRAY_SIZE(grade_names); g++)
-			if (strcmp(v->valuestring, grade_names[g]) == 0)
-				return 0;
-		return -1;
+		return cJSON_IsString(v) && grade_parse(v->valuestring, &grade) == 0 ? 0 : -1;
 	case K_STRINGS:
 		*what = "an array of strings";
 		if (!cJSON_IsArray(v))
@@ -1192,10 +1182,10 @@ static enum verdict tree_verdict(const cJSON *o)
 
 static enum grade tree_grade(const char *name)
 {
-	for (size_t g = 0; g < ARRAY_SIZE(grade_names); g++)
-		if (strcmp(name, grade_names[g]) == 0)
-			return (enum grade)g;
-	return GRADE_ERROR;
+	enum grade g = GRADE_ERROR;
+
+	grade_parse(name, &g);
+	return g;
 }
 
 /* tree_side: a side of a case: its counts and finished samples, then
@@ -1380,7 +1370,7 @@ static struct tree_run *tree_run_new(const cJSON *report, const struct report_la
 	t->run.alpha = report_num(report, "alpha");
 	t->run.confirm = report_int(report, "confirm");
 	t->run.min_valid = cJSON_GetObjectItemCaseSensitive(report, "min_valid")
-				   ? report_num(report, "min_valid") : VERDICT_MIN_VALID_DEFAULT;
+				   ? report_num(report, "min_valid") : STATS_MIN_VALID_DEFAULT;
 	t->run.strict = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(report, "strict"));
 	const cJSON *history = cJSON_GetObjectItemCaseSensitive(report, "history");
 	if (cJSON_IsObject(history)) {

@@ -61,7 +61,7 @@ static void side_derive(struct side_result *sr, double threshold)
  * agent on both sides exits 1 with probability at most alpha. */
 static double level_below(const struct run *r)
 {
-	return r->alpha > 0 ? r->alpha : VERDICT_ALPHA_DEFAULT;
+	return r->alpha > 0 ? r->alpha : STATS_ALPHA_DEFAULT;
 }
 
 static double level_diff(const struct run *r)

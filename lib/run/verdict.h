@@ -20,12 +20,6 @@ enum verdict {
 	VERDICT__COUNT,
 };
 
-/* The default significance level of --alpha. */
-#define VERDICT_ALPHA_DEFAULT 0.05
-/* The default of --min-valid: the fraction of its samples a side needs
- * valid for a case with more than one sample to be measured. */
-#define VERDICT_MIN_VALID_DEFAULT 0.5
-
 enum {
 	EXIT_PASS = 0,
 	EXIT_FAIL = 1,

@@ -11,7 +11,7 @@
 #include "jsonptr.h"
 #include "provider.h"
 #include "util.h"
-#include "run/verdict.h"
+#include "stats.h"
 
 #define SUITE_MAX_BYTES ((size_t)16 << 20)
 #define SUITE_MAX_CASES 10000
@@ -1235,7 +1235,7 @@ static struct suite *load_buffer(const char *name, const char *dir, const char *
 		.threshold = 1.0,
 		.timeout_ms = 30000,
 		.connect_timeout_ms = 10000,
-		.min_valid = VERDICT_MIN_VALID_DEFAULT,
+		.min_valid = STATS_MIN_VALID_DEFAULT,
 	};
 	L.env.suite_dir = s->dir;
 	L.env.judge = &s->judge;

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "grade.h"
 #include "run/run.h"
 #include "stats.h"
 #include "util.h"
@@ -40,7 +41,7 @@ static void world_init(struct world *w, size_t nstrata)
 		w->strata[i].name = names[i] ? names[i] : "other";
 		w->sresults[i].s = &w->strata[i];
 	}
-	w->run.min_valid = VERDICT_MIN_VALID_DEFAULT;
+	w->run.min_valid = STATS_MIN_VALID_DEFAULT;
 	w->run.suite = &w->suite;
 	w->run.cases = w->results;
 	w->run.strata = w->sresults;
@@ -92,7 +93,7 @@ static enum verdict one_case(double threshold, int ep, int ef, int ee, int pp, i
 {
 	struct world w;
 
-	return case_alone(&w, VERDICT_MIN_VALID_DEFAULT, threshold, ep, ef, ee, pp, pf, pe)
+	return case_alone(&w, STATS_MIN_VALID_DEFAULT, threshold, ep, ef, ee, pp, pf, pe)
 		->verdict;
 }
 
@@ -121,6 +122,20 @@ static void test_names(void **state)
 	assert_false(verdict_failing(VERDICT_PASS));
 	assert_false(verdict_failing(VERDICT_FLAKY));
 	assert_false(verdict_failing(VERDICT_ERROR));
+
+	/* The names of grades, one table for reports and histories. */
+	static const char *const grades[GRADE__COUNT] = {"pass", "fail", "error"};
+	for (int g = 0; g < GRADE__COUNT; g++) {
+		enum grade parsed = GRADE__COUNT;
+		assert_string_equal(grade_name((enum grade)g), grades[g]);
+		assert_int_equal(grade_parse(grades[g], &parsed), 0);
+		assert_int_equal(parsed, g);
+	}
+	assert_string_equal(grade_name(GRADE__COUNT), "error");
+	enum grade kept = GRADE_FAIL;
+	assert_int_equal(grade_parse("passed", &kept), -1);
+	assert_int_equal(grade_parse(NULL, &kept), -1);
+	assert_int_equal(kept, GRADE_FAIL);
 }
 
 static void test_case_table(void **state)
