@@ -76,19 +76,6 @@ struct loader {
 	const struct suite_case *user_case;
 };
 
-const char *side_name(enum side s)
-{
-	switch (s) {
-	case SIDE_EVAL:
-		return "eval";
-	case SIDE_PROD:
-		return "prod";
-	case SIDE__COUNT:
-		break;
-	}
-	return "?";
-}
-
 static size_t hash_id(const char *s)
 {
 	uint64_t h = 14695981039346656037ull;
