@@ -266,6 +266,37 @@ static void test_jsonw(void **state)
 	free(streamed);
 }
 
+/* Strings kept once, found again by value, through many growths. */
+static void test_strmap(void **state)
+{
+	(void)state;
+	struct strmap m = {0};
+	struct arena a = {0};
+	bool added = false;
+	char key[32];
+
+	assert_null(strmap_find(&m, "x"));
+	for (size_t i = 0; i < 1000; i++) {
+		snprintf(key, sizeof(key), "k%zu", i);
+		struct strmap_entry *e = strmap_get(&m, &a, key, &added);
+		assert_true(added);
+		assert_true(e->key != key);
+		e->value = i;
+	}
+	assert_int_equal(m.n, 1000);
+	const char *first = strmap_find(&m, "k0")->key;
+	assert_ptr_equal(strmap_get(&m, &a, "k0", &added)->key, first);
+	assert_false(added);
+	assert_int_equal(strmap_find(&m, "k999")->value, 999);
+	assert_null(strmap_find(&m, "k1000"));
+	/* Without an arena the key is the caller's. */
+	static const char mine[] = "mine";
+	assert_ptr_equal(strmap_get(&m, NULL, mine, NULL)->key, mine);
+	strmap_release(&m);
+	arena_release(&a);
+	assert_null(strmap_find(&m, "k0"));
+}
+
 /* One rule for what may not reach a terminal or a report as it is. */
 static void test_char_unsafe(void **state)
 {
@@ -331,6 +362,7 @@ int main(void)
 		cmocka_unit_test(test_read_file),
 		cmocka_unit_test(test_json_write),
 		cmocka_unit_test(test_jsonw),
+		cmocka_unit_test(test_strmap),
 		cmocka_unit_test(test_char_unsafe),
 		cmocka_unit_test(test_read_file_not_regular),
 	};
