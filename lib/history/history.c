@@ -18,7 +18,7 @@
 #include "report/report.h"
 #include "run/run.h"
 #include "util.h"
-#include "run/verdict.h"
+#include "report/verdict.h"
 #include "version.h"
 
 struct history {

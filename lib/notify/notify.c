@@ -10,7 +10,7 @@
 #include "run/run.h"
 #include "transport/transport.h"
 #include "util.h"
-#include "run/verdict.h"
+#include "report/verdict.h"
 
 /* Reasons and names in the payload are cut to about this many bytes. */
 #define NOTIFY_REASON_MAX 300

@@ -14,12 +14,13 @@
 #include <cjson/cJSON.h>
 
 #include "fingerprint/fingerprint.h"
+#include "jsonw.h"
 #include "judge/prompt.h"
 #include "provider.h"
 #include "run/run.h"
 #include "stats.h"
 #include "util.h"
-#include "run/verdict.h"
+#include "report/verdict.h"
 #include "version.h"
 
 /* The most distinct reasons listed per side under "failures". */
@@ -29,9 +30,6 @@
 /* The largest suite, and the most samples, report_recompute() lays out. */
 #define RECOMPUTE_CASES_MAX (1 << 20)
 #define RECOMPUTE_SAMPLES_MAX (1 << 22)
-
-#define REPORT_STR_(x) #x
-#define REPORT_STR(x) REPORT_STR_(x)
 
 static const char *const side_keys[SIDE__COUNT] = {
 	[SIDE_EVAL] = "eval",
@@ -455,516 +453,6 @@ cJSON *report_json_tree(const struct run *r)
 	cJSON_AddItemToObject(root, "cases", json_cases(r));
 	cJSON_AddItemToObject(root, "skipped", json_skipped(r));
 	return root;
-}
-
-char *report_json(const struct run *r)
-{
-	cJSON *root = report_json_tree(r);
-	char *out = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&out, &len);
-	if (!f)
-		abort();
-	util_json_write(f, root);
-	fclose(f);
-	cJSON_Delete(root);
-	return out;
-}
-
-/*
- * Checking a tree.  Each rule names a field, the kind of value it must
- * hold, and for objects and arrays of objects the rules of what is inside.
- */
-
-enum kind {
-	K_STRING,
-	K_STRING_OR_NULL,
-	K_COUNT,        /* a whole number from 0 to INT_MAX */
-	K_SMALL,        /* a whole number from 0 to REPORT_COUNT_MAX */
-	K_WHOLE,        /* a whole number from -INT_MAX to INT_MAX */
-	K_NUMBER,       /* a number from 0 to 1e15 (so that it fits a long) */
-	K_BOOL,
-	K_VERDICT,
-	K_GRADE,
-	K_STRINGS,      /* an array of strings */
-	K_NUMBERS,      /* an array of two numbers from 0 to 1e15 */
-	K_COUNTS,       /* an object of counts */
-	K_OBJECT,       /* an object, checked with rules */
-	K_OBJECTS,      /* an array of objects, each checked with rules */
-};
-
-struct rule {
-	const char *key;
-	enum kind kind;
-	bool optional;         /* may be absent; checked when present */
-	const struct rule *rules; /* K_OBJECT, K_OBJECTS: ends with {NULL} */
-};
-
-static const struct rule sample_rules[] = {
-	{"index", K_SMALL, false, NULL},
-	{"grade", K_GRADE, false, NULL},
-	{"status", K_WHOLE, false, NULL},
-	{"latency_ms", K_NUMBER, false, NULL},
-	{"attempts", K_SMALL, false, NULL},
-	{"reasons", K_STRINGS, false, NULL},
-	{"fingerprint", K_STRING, true, NULL},
-	{NULL, K_STRING, false, NULL},
-};
-
-static const struct rule side_rules[] = {
-	{"passed", K_SMALL, false, NULL},
-	{"failed", K_SMALL, false, NULL},
-	{"errors", K_SMALL, false, NULL},
-	{"total", K_SMALL, false, NULL},
-	{"first_passed", K_SMALL, true, NULL},
-	{"first_failed", K_SMALL, true, NULL},
-	{"rate", K_NUMBER, false, NULL},
-	{"measured", K_BOOL, false, NULL},
-	{"ok", K_BOOL, false, NULL},
-	{"interval", K_NUMBERS, true, NULL},
-	{"failures", K_STRINGS, false, NULL},
-	{"samples", K_OBJECTS, false, sample_rules},
-	{NULL, K_STRING, false, NULL},
-};
-
-static const struct rule case_rules[] = {
-	{"id", K_STRING, false, NULL},
-	{"stratum", K_STRING, false, NULL},
-	{"position", K_COUNT, true, NULL},
-	{"verdict", K_VERDICT, false, NULL},
-	{"threshold", K_NUMBER, false, NULL},
-	{"repeat", K_SMALL, false, NULL},
-	{"confirmed", K_BOOL, true, NULL},
-	{"confirm", K_SMALL, true, NULL},
-	{"repeated", K_BOOL, true, NULL},
-	{"p_value", K_NUMBER, true, NULL},
-	{"p_least", K_NUMBER, true, NULL},
-	{"p_below", K_NUMBER, true, NULL},
-	{"below", K_BOOL, true, NULL},
-	{"note", K_STRING, true, NULL},
-	{"eval", K_OBJECT, false, side_rules},
-	{"prod", K_OBJECT, false, side_rules},
-	{NULL, K_STRING, false, NULL},
-};
-
-static const struct rule skipped_rules[] = {
-	{"id", K_STRING, false, NULL},
-	{"stratum", K_STRING, false, NULL},
-	{"position", K_COUNT, true, NULL},
-	{NULL, K_STRING, false, NULL},
-};
-
-static const struct rule pass_count_rules[] = {
-	{"passed", K_COUNT, false, NULL},
-	{"total", K_COUNT, false, NULL},
-	{NULL, K_STRING, false, NULL},
-};
-
-static const struct rule stratum_rules[] = {
-	{"name", K_STRING, false, NULL},
-	{"description", K_STRING, true, NULL},
-	{"cases", K_COUNT, false, NULL},
-	{"verdict", K_VERDICT, false, NULL},
-	{"eval", K_OBJECT, false, pass_count_rules},
-	{"prod", K_OBJECT, false, pass_count_rules},
-	{"diff", K_WHOLE, false, NULL},
-	{"tested", K_BOOL, true, NULL},
-	{"p_cmh", K_NUMBER, true, NULL},
-	{"p_value", K_NUMBER, true, NULL},
-	{"p_least", K_NUMBER, true, NULL},
-	{"p_adjusted", K_NUMBER, true, NULL},
-	{"significant", K_BOOL, true, NULL},
-	{"effect", K_STRING, true, NULL},
-	{"counts", K_COUNTS, false, NULL},
-	{NULL, K_STRING, false, NULL},
-};
-
-static const struct rule target_rules[] = {
-	{"url", K_STRING_OR_NULL, false, NULL},
-	{"fingerprints", K_COUNTS, false, NULL},
-	{NULL, K_STRING, false, NULL},
-};
-
-static const struct rule targets_rules[] = {
-	{"eval", K_OBJECT, false, target_rules},
-	{"prod", K_OBJECT, false, target_rules},
-	{NULL, K_STRING, false, NULL},
-};
-
-static const struct rule fingerprint_diff_rules[] = {
-	{"unevaluated", K_STRINGS, false, NULL},
-	{"differing", K_STRINGS, false, NULL},
-	{NULL, K_STRING, false, NULL},
-};
-
-static const struct rule shard_rules[] = {
-	{"index", K_COUNT, false, NULL},
-	{"count", K_COUNT, false, NULL},
-	{"others", K_COUNT, true, NULL},
-	{NULL, K_STRING, false, NULL},
-};
-
-static const struct rule judge_rules[] = {
-	{"model", K_STRING_OR_NULL, true, NULL},
-	{"api", K_STRING_OR_NULL, true, NULL},
-	{"template", K_STRING_OR_NULL, true, NULL},
-	{"template_hash", K_STRING_OR_NULL, true, NULL},
-	{"calls", K_COUNT, true, NULL},
-	{"cache_hits", K_COUNT, true, NULL},
-	{NULL, K_STRING, false, NULL},
-};
-
-static const struct rule history_rules[] = {
-	{"unevaluated", K_STRINGS, true, NULL},
-	{"new_since_last", K_STRINGS, true, NULL},
-	{"previous_run", K_BOOL, true, NULL},
-	{NULL, K_STRING, false, NULL},
-};
-
-static const struct rule report_rules[] = {
-	{"canary_version", K_STRING, true, NULL},
-	{"suite", K_STRING, false, NULL},
-	{"suite_cases", K_COUNT, true, NULL},
-	{"suite_strata", K_STRINGS, true, NULL},
-	{"shard", K_OBJECT, true, shard_rules},
-	{"started_at", K_STRING, false, NULL},
-	{"duration_ms", K_NUMBER, false, NULL},
-	{"verdict", K_VERDICT, false, NULL},
-	{"exit_code", K_COUNT, false, NULL},
-	{"interrupted", K_BOOL, false, NULL},
-	{"alpha", K_NUMBER, true, NULL},
-	{"min_valid", K_NUMBER, true, NULL},
-	{"confirm", K_SMALL, true, NULL},
-	{"strict", K_BOOL, true, NULL},
-	{"selected", K_COUNT, false, NULL},
-	{"filtered", K_COUNT, false, NULL},
-	{"samples", K_COUNT, false, NULL},
-	{"confirm_samples", K_COUNT, true, NULL},
-	{"requests", K_COUNT, true, NULL},
-	{"attempts", K_COUNT, true, NULL},
-	{"retries", K_COUNT, true, NULL},
-	{"targets", K_OBJECT, false, targets_rules},
-	{"judge", K_OBJECT, true, judge_rules},
-	{"history", K_OBJECT, true, history_rules},
-	{"fingerprint_diff", K_OBJECT, true, fingerprint_diff_rules},
-	{"strata", K_OBJECTS, false, stratum_rules},
-	{"cases", K_OBJECTS, false, case_rules},
-	{"skipped", K_OBJECTS, true, skipped_rules},
-	{NULL, K_STRING, false, NULL},
-};
-
-static bool is_whole(const cJSON *v, double lo, double hi)
-{
-	return cJSON_IsNumber(v) && isfinite(v->valuedouble) && v->valuedouble >= lo &&
-	       v->valuedouble <= hi && floor(v->valuedouble) == v->valuedouble;
-}
-
-/* Where a checked value is: a chain of keys and array indexes, formatted
- * only for a message. */
-struct check_path {
-	const struct check_path *up;
-	const char *key;       /* NULL for an array element */
-	size_t index;
-};
-
-static void path_add(struct buf *b, const struct check_path *p)
-{
-	if (!p)
-		return;
-	path_add(b, p->up);
-	if (p->key)
-		buf_addf(b, "%s%s", p->up ? "." : "", p->key);
-	else
-		buf_addf(b, "[%zu]", p->index);
-}
-
-static char *path_error(const struct check_path *p, const char *what)
-{
-	struct buf b;
-
-	buf_init(&b, BUF_MAX_DEFAULT);
-	buf_addch(&b, '\'');
-	path_add(&b, p);
-	buf_addf(&b, "' %s", what);
-	return buf_detach(&b, NULL);
-}
-
-static int check_object(const cJSON *o, const struct check_path *path, const struct rule *rules,
-			char **err);
-
-/* check_value: v against rule; what it should have been in *what. */
-static int check_value(const cJSON *v, const struct check_path *path, const struct rule *rule,
-		       const char **what, char **err)
-{
-	const cJSON *item;
-	enum verdict verdict;
-	enum grade grade;
-	size_t i = 0;
-
-	switch (rule->kind) {
-	case K_STRING:
-		*what = "a string";
-		return cJSON_IsString(v) ? 0 : -1;
-	case K_STRING_OR_NULL:
-		*what = "a string or null";
-		return cJSON_IsString(v) || cJSON_IsNull(v) ? 0 : -1;
-	case K_COUNT:
-		*what = "a whole number from 0";
-		return is_whole(v, 0, INT_MAX) ? 0 : -1;
-	case K_SMALL:
-		*what = "a whole number from 0 to " REPORT_STR(REPORT_COUNT_MAX);
-		return is_whole(v, 0, REPORT_COUNT_MAX) ? 0 : -1;
-	case K_WHOLE:
-		*what = "a whole number";
-		return is_whole(v, -INT_MAX, INT_MAX) ? 0 : -1;
-	case K_NUMBER:
-		*what = "a number from 0 to 1e15";
-		return cJSON_IsNumber(v) && v->valuedouble >= 0 && v->valuedouble <= 1e15 ? 0 : -1;
-	case K_BOOL:
-		*what = "true or false";
-		return cJSON_IsBool(v) ? 0 : -1;
-	case K_VERDICT:
-		*what = "a verdict (pass, flaky, error, eval-regression, regression, drift)";
-		return cJSON_IsString(v) && verdict_parse(v->valuestring, &verdict) == 0 ? 0 : -1;
-	case K_GRADE:
-		*what = "a grade (pass, fail, error)";
-		return cJSON_IsString(v) && grade_parse(v->valuestring, &grade) == 0 ? 0 : -1;
-	case K_STRINGS:
-		*what = "an array of strings";
-		if (!cJSON_IsArray(v))
-			return -1;
-		cJSON_ArrayForEach(item, v)
-			if (!cJSON_IsString(item))
-				return -1;
-		return 0;
-	case K_NUMBERS:
-		*what = "an array of two numbers from 0";
-		if (!cJSON_IsArray(v) || cJSON_GetArraySize(v) != 2)
-			return -1;
-		cJSON_ArrayForEach(item, v)
-			if (!cJSON_IsNumber(item) || item->valuedouble < 0 ||
-			    item->valuedouble > 1e15)
-				return -1;
-		return 0;
-	case K_COUNTS:
-		*what = "an object of whole numbers from 0";
-		if (!cJSON_IsObject(v))
-			return -1;
-		cJSON_ArrayForEach(item, v)
-			if (!is_whole(item, 0, INT_MAX))
-				return -1;
-		return 0;
-	case K_OBJECT:
-		*what = "an object";
-		if (!cJSON_IsObject(v))
-			return -1;
-		return check_object(v, path, rule->rules, err) < 0 ? -2 : 0;
-	case K_OBJECTS:
-		*what = "an array of objects";
-		if (!cJSON_IsArray(v))
-			return -1;
-		cJSON_ArrayForEach(item, v) {
-			struct check_path sub = {path, NULL, i++};
-			if (!cJSON_IsObject(item)) {
-				*err = path_error(&sub, "is not an object");
-				return -2;
-			}
-			if (check_object(item, &sub, rule->rules, err) < 0)
-				return -2;
-		}
-		return 0;
-	}
-	return -1;
-}
-
-/* check_object: every rule's field of o; path says where o is. */
-static int check_object(const cJSON *o, const struct check_path *path, const struct rule *rules,
-			char **err)
-{
-	for (const struct rule *rule = rules; rule->key; rule++) {
-		const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, rule->key);
-		struct check_path sub = {path, rule->key, 0};
-		const char *what = "";
-		if (!v) {
-			if (rule->optional)
-				continue;
-			*err = path_error(&sub, "is missing");
-			return -1;
-		}
-		int rc = check_value(v, &sub, rule, &what, err);
-		if (rc == -1) {
-			char *is_not = xasprintf("is not %s", what);
-			*err = path_error(&sub, is_not);
-			free(is_not);
-		}
-		if (rc < 0)
-			return -1;
-	}
-	return 0;
-}
-
-/* check_counts: what the rules cannot say: each side's passed, failed and
- * errors add up to its total, which is no more than the case's repeat or
- * the samples it lists, and no stratum passes more cases than it has. */
-static int check_counts(const cJSON *report, char **err)
-{
-	const cJSON *o;
-	size_t i = 0;
-
-	cJSON_ArrayForEach(o, cJSON_GetObjectItemCaseSensitive(report, "cases")) {
-		long repeat = (long)report_int(o, "repeat") + report_int(o, "confirm");
-		for (int side = 0; side < SIDE__COUNT; side++) {
-			const cJSON *s = cJSON_GetObjectItemCaseSensitive(o, side_keys[side]);
-			long sum = (long)report_int(s, "passed") + report_int(s, "failed") +
-				   report_int(s, "errors");
-			long total = report_int(s, "total");
-			long listed = cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(s, "samples"));
-			if (sum != total) {
-				*err = xasprintf("'cases[%zu].%s.total' is %ld, not passed + failed + "
-						 "errors (%ld)", i, side_keys[side], total, sum);
-				return -1;
-			}
-			if (total > repeat && total > listed) {
-				*err = xasprintf("'cases[%zu].%s.total' is %ld, more than the case's "
-						 "repeat and confirm (%ld) and the samples listed (%ld)", i,
-						 side_keys[side], total, repeat, listed);
-				return -1;
-			}
-		}
-		i++;
-	}
-	i = 0;
-	cJSON_ArrayForEach(o, cJSON_GetObjectItemCaseSensitive(report, "strata")) {
-		for (int side = 0; side < SIDE__COUNT; side++) {
-			const cJSON *s = cJSON_GetObjectItemCaseSensitive(o, side_keys[side]);
-			if (report_int(s, "passed") > report_int(s, "total")) {
-				*err = xasprintf("'strata[%zu].%s.passed' is %d, more than its total "
-						 "(%d)", i, side_keys[side], report_int(s, "passed"),
-						 report_int(s, "total"));
-				return -1;
-			}
-		}
-		i++;
-	}
-	return 0;
-}
-
-int report_check(const cJSON *report, char **err)
-{
-	const cJSON *version = cJSON_GetObjectItemCaseSensitive(report, "canary_report");
-
-	if (!cJSON_IsObject(report)) {
-		*err = xstrdup("not a canary report (not a JSON object)");
-		return -1;
-	}
-	if (!version) {
-		*err = xstrdup("not a canary report (no 'canary_report' field)");
-		return -1;
-	}
-	if (!cJSON_IsNumber(version)) {
-		*err = xstrdup("not a canary report ('canary_report' is not a number)");
-		return -1;
-	}
-	if (version->valuedouble != REPORT_VERSION) {
-		*err = xasprintf("unsupported canary_report version %g (this canary reads "
-				 "version %d)", version->valuedouble, REPORT_VERSION);
-		return -1;
-	}
-	if (check_object(report, NULL, report_rules, err) < 0)
-		return -1;
-	return check_counts(report, err);
-}
-
-/* json_position: "line L, column C" of offset in text. */
-static void json_position(const char *text, size_t offset, int *line, int *col)
-{
-	*line = 1;
-	*col = 1;
-	for (size_t i = 0; i < offset; i++) {
-		if (text[i] == '\n') {
-			(*line)++;
-			*col = 1;
-		} else {
-			(*col)++;
-		}
-	}
-}
-
-cJSON *report_json_parse(const char *name, const char *text, size_t len, char **err)
-{
-	const char *end = NULL;
-	cJSON *report = cJSON_ParseWithLengthOpts(text, len, &end, false);
-	int line, col;
-	char *why = NULL;
-
-	if (report && end) {
-		while (end < text + len && strchr(" \t\r\n", *end) && *end)
-			end++;
-		if (end < text + len) {
-			cJSON_Delete(report);
-			report = NULL;
-		}
-	}
-	if (!report) {
-		const char *at = end ? end : cJSON_GetErrorPtr();
-		size_t offset = at && at >= text && at <= text + len ? (size_t)(at - text) : len;
-		json_position(text, offset, &line, &col);
-		*err = len == 0 ? xasprintf("'%s' is empty, not a canary report", name)
-				: xasprintf("'%s' is not valid JSON (line %d, column %d)", name,
-					    line, col);
-		return NULL;
-	}
-	if (report_check(report, &why) < 0) {
-		*err = xasprintf("'%s': %s", name, why);
-		free(why);
-		cJSON_Delete(report);
-		return NULL;
-	}
-	return report;
-}
-
-
-cJSON *report_json_load(const char *path, char **err)
-{
-	bool is_stdin = strcmp(path, "-") == 0;
-	size_t len = 0;
-	char *text = is_stdin ? util_read_stream(stdin, "standard input", REPORT_FILE_MAX, &len, err)
-			      : util_read_file(path, REPORT_FILE_MAX, &len, err);
-
-	if (!text)
-		return NULL;
-	cJSON *report = report_json_parse(is_stdin ? "standard input" : path, text, len, err);
-	free(text);
-	return report;
-}
-
-/*
- * Reading a checked tree.
- */
-
-const char *report_str(const cJSON *o, const char *key)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-
-	return cJSON_IsString(v) ? v->valuestring : "";
-}
-
-double report_num(const cJSON *o, const char *key)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-
-	return cJSON_IsNumber(v) && isfinite(v->valuedouble) ? v->valuedouble : 0;
-}
-
-int report_int(const cJSON *o, const char *key)
-{
-	double v = report_num(o, key);
-
-	if (v > INT_MAX)
-		return INT_MAX;
-	if (v < -INT_MAX)
-		return -INT_MAX;
-	return (int)v;
 }
 
 int report_flush(FILE *f, char **err)
@@ -1599,4 +1087,319 @@ out:
 		unlink(tmp);
 	free(tmp);
 	return rc;
+}
+
+/*
+ * The JSON report of the model, written as it goes.
+ */
+
+/* put_string: a string member or element with invalid UTF-8 replaced by
+ * U+FFFD, so that the report is valid JSON whatever a reply held; null for
+ * NULL. */
+static void put_string(struct jsonw *w, const char *key, const char *s)
+{
+	char *clean = s ? report_clean(s, SIZE_MAX) : NULL;
+
+	jsonw_string(w, key, clean);
+	free(clean);
+}
+
+static void put_names(struct jsonw *w, const char *key, const struct report_names *l)
+{
+	jsonw_array(w, key);
+	for (size_t i = 0; i < l->n; i++)
+		put_string(w, NULL, l->v[i]);
+	jsonw_end(w);
+}
+
+/* put_fingerprints: a target's fingerprints and their counts, values that
+ * are the same once cleaned counted together. */
+static void put_fingerprints(struct jsonw *w, const struct report_target *t)
+{
+	struct report_fingerprint *merged = xcalloc(t->nfingerprints + 1, sizeof(*merged));
+	struct strmap seen = {0};
+	struct arena arena = {0};
+	size_t n = 0;
+
+	for (size_t i = 0; i < t->nfingerprints; i++) {
+		char *clean = report_clean(t->fingerprints[i].value, SIZE_MAX);
+		bool added = false;
+		struct strmap_entry *e = strmap_get(&seen, &arena, clean, &added);
+		if (added) {
+			e->value = n;
+			merged[n++] = (struct report_fingerprint){e->key, 0};
+		}
+		merged[e->value].count += t->fingerprints[i].count;
+		free(clean);
+	}
+	jsonw_object(w, "fingerprints");
+	for (size_t i = 0; i < n; i++)
+		jsonw_number(w, merged[i].value, (double)merged[i].count);
+	jsonw_end(w);
+	strmap_release(&seen);
+	arena_release(&arena);
+	free(merged);
+}
+
+static void put_targets(struct jsonw *w, const struct report *r)
+{
+	jsonw_object(w, "targets");
+	for (int side = 0; side < SIDE__COUNT; side++) {
+		jsonw_object(w, side_name((enum side)side));
+		put_string(w, "url", r->targets[side].url);
+		put_fingerprints(w, &r->targets[side]);
+		jsonw_end(w);
+	}
+	jsonw_end(w);
+}
+
+static void put_strata(struct jsonw *w, const struct report *r)
+{
+	jsonw_array(w, "strata");
+	for (size_t i = 0; i < r->nstrata; i++) {
+		const struct report_stratum *s = &r->strata[i];
+		if (!s->selected)
+			continue;
+		jsonw_object(w, NULL);
+		put_string(w, "name", s->name);
+		if (s->description)
+			put_string(w, "description", s->description);
+		jsonw_number(w, "cases", s->ncases);
+		jsonw_string(w, "verdict", verdict_name(s->verdict));
+		for (int side = 0; side < SIDE__COUNT; side++) {
+			jsonw_object(w, side_name((enum side)side));
+			jsonw_number(w, "passed", s->passed[side]);
+			jsonw_number(w, "total", s->ncases);
+			jsonw_end(w);
+		}
+		jsonw_number(w, "diff", (double)s->passed[SIDE_PROD] - s->passed[SIDE_EVAL]);
+		jsonw_bool(w, "tested", s->tested);
+		jsonw_number(w, "p_cmh", finite_or_zero(s->p_cmh));
+		jsonw_number(w, "p_value", finite_or_zero(s->p_value));
+		jsonw_number(w, "p_least", finite_or_zero(s->p_least));
+		jsonw_number(w, "p_adjusted", finite_or_zero(s->p_adjusted));
+		jsonw_bool(w, "significant", s->significant);
+		jsonw_string(w, "effect", s->direction > 0 ? "drift"
+					  : s->direction < 0 ? "eval-regression" : "none");
+		jsonw_object(w, "counts");
+		for (int v = 0; v < VERDICT__COUNT; v++)
+			if (s->counts[v] > 0)
+				jsonw_number(w, verdict_name((enum verdict)v), s->counts[v]);
+		jsonw_end(w);
+		jsonw_end(w);
+	}
+	jsonw_end(w);
+}
+
+static void put_sample(struct jsonw *w, const struct report_sample *s)
+{
+	jsonw_object(w, NULL);
+	jsonw_number(w, "index", s->index);
+	jsonw_string(w, "grade", grade_name(s->grade));
+	jsonw_number(w, "status", s->status);
+	jsonw_number(w, "latency_ms", rounded(s->latency_ms, 1));
+	jsonw_number(w, "attempts", s->attempts);
+	jsonw_array(w, "reasons");
+	for (unsigned k = 0; k < s->nreasons; k++)
+		put_string(w, NULL, s->reasons[k]);
+	jsonw_end(w);
+	if (s->fingerprint)
+		put_string(w, "fingerprint", s->fingerprint);
+	jsonw_end(w);
+}
+
+/* put_failures: the first FAILURES_MAX distinct reasons (once cleaned) of
+ * the side's samples that did not pass. */
+static void put_failures(struct jsonw *w, const struct report_side *s)
+{
+	char *seen[FAILURES_MAX];
+	size_t n = 0;
+
+	jsonw_array(w, "failures");
+	for (size_t k = 0; k < s->nsamples && n < FAILURES_MAX; k++) {
+		const struct report_sample *smp = &s->samples[k];
+		for (unsigned j = 0; smp->grade != GRADE_PASS && j < smp->nreasons &&
+				     n < FAILURES_MAX; j++) {
+			char *clean = report_clean(smp->reasons[j], SIZE_MAX);
+			bool dup = false;
+			for (size_t i = 0; i < n && !dup; i++)
+				dup = strcmp(seen[i], clean) == 0;
+			if (dup) {
+				free(clean);
+				continue;
+			}
+			jsonw_string(w, NULL, clean);
+			seen[n++] = clean;
+		}
+	}
+	jsonw_end(w);
+	for (size_t i = 0; i < n; i++)
+		free(seen[i]);
+}
+
+static void put_side(struct jsonw *w, const struct report_case *c, enum side side)
+{
+	const struct report_side *s = &c->side[side];
+	int valid = s->passed + s->failed;
+	double lo = 0, hi = 0;
+
+	stats_wilson(s->passed, valid, 1.96, &lo, &hi);
+	jsonw_object(w, side_name(side));
+	jsonw_number(w, "passed", s->passed);
+	jsonw_number(w, "failed", s->failed);
+	jsonw_number(w, "errors", s->errors);
+	jsonw_number(w, "total", report_side_total(s));
+	jsonw_number(w, "first_passed", s->first_passed);
+	jsonw_number(w, "first_failed", s->first_failed);
+	jsonw_number(w, "rate", rounded(report_side_rate(s), 4));
+	jsonw_bool(w, "measured", report_side_measured(s));
+	jsonw_bool(w, "ok", report_side_ok(c, side));
+	jsonw_array(w, "interval");
+	jsonw_number(w, NULL, finite_or_zero(lo));
+	jsonw_number(w, NULL, finite_or_zero(hi));
+	jsonw_end(w);
+	put_failures(w, s);
+	jsonw_array(w, "samples");
+	for (size_t k = 0; k < s->nsamples; k++)
+		put_sample(w, &s->samples[k]);
+	jsonw_end(w);
+	jsonw_end(w);
+}
+
+static void put_case(struct jsonw *w, const struct report *r, const struct report_case *c)
+{
+	jsonw_object(w, NULL);
+	put_string(w, "id", c->id);
+	put_string(w, "stratum", r->strata[c->stratum].name);
+	if (c->position >= 0)
+		jsonw_number(w, "position", (double)c->position);
+	if (c->skipped) {
+		jsonw_end(w);
+		return;
+	}
+	jsonw_string(w, "verdict", verdict_name(c->verdict));
+	/* Whole: merging computes verdicts again from it (printed so that it
+	 * reads back the same). */
+	jsonw_number(w, "threshold", finite_or_zero(c->threshold));
+	jsonw_number(w, "repeat", c->repeat);
+	jsonw_bool(w, "confirmed", c->confirmed);
+	jsonw_number(w, "confirm", c->confirm);
+	jsonw_bool(w, "repeated", report_case_repeated(c));
+	jsonw_number(w, "p_value", finite_or_zero(c->p_value));
+	jsonw_number(w, "p_least", finite_or_zero(c->p_least));
+	jsonw_number(w, "p_below", finite_or_zero(c->p_below));
+	jsonw_bool(w, "below", c->below);
+	if (c->note && *c->note)
+		put_string(w, "note", c->note);
+	for (int side = 0; side < SIDE__COUNT; side++)
+		put_side(w, c, (enum side)side);
+	jsonw_end(w);
+}
+
+static void put_cases(struct jsonw *w, const struct report *r, const char *key, bool skipped)
+{
+	jsonw_array(w, key);
+	for (size_t i = 0; i < r->ncases; i++)
+		if (r->cases[i].skipped == skipped)
+			put_case(w, r, &r->cases[i]);
+	jsonw_end(w);
+}
+
+static void put_judge(struct jsonw *w, const struct report_judge *j)
+{
+	jsonw_object(w, "judge");
+	put_string(w, "model", j->model);
+	put_string(w, "api", j->api);
+	put_string(w, "template", j->template);
+	put_string(w, "template_hash", j->template_hash);
+	jsonw_number(w, "calls", (double)j->calls);
+	jsonw_number(w, "cache_hits", (double)j->cache_hits);
+	jsonw_end(w);
+}
+
+static void put_history(struct jsonw *w, const struct report_history *h)
+{
+	jsonw_object(w, "history");
+	put_names(w, "unevaluated", &h->unevaluated);
+	put_names(w, "new_since_last", &h->new_since_last);
+	jsonw_bool(w, "previous_run", h->previous_run);
+	jsonw_end(w);
+}
+
+/* Counts over the cases that ran. */
+struct json_counts {
+	long selected;
+	long samples;
+	long confirm_samples;
+};
+
+static void count_cases(const struct report *r, struct json_counts *jc)
+{
+	*jc = (struct json_counts){0};
+	for (size_t i = 0; i < r->ncases; i++) {
+		const struct report_case *c = &r->cases[i];
+		if (c->skipped)
+			continue;
+		jc->selected++;
+		for (int side = 0; side < SIDE__COUNT; side++) {
+			jc->samples += report_side_total(&c->side[side]);
+			for (size_t k = 0; k < c->side[side].nsamples; k++)
+				jc->confirm_samples += c->side[side].samples[k].index >= c->repeat;
+		}
+	}
+}
+
+int report_json(FILE *f, const struct report *r, char **err)
+{
+	struct json_counts jc;
+	struct jsonw w;
+
+	count_cases(r, &jc);
+	jsonw_init(&w, f);
+	jsonw_object(&w, NULL);
+	jsonw_number(&w, "canary_report", REPORT_VERSION);
+	if (r->canary_version)
+		put_string(&w, "canary_version", r->canary_version);
+	put_string(&w, "suite", r->suite);
+	if (r->suite_cases >= 0)
+		jsonw_number(&w, "suite_cases", (double)r->suite_cases);
+	if (r->has_suite_strata)
+		put_names(&w, "suite_strata", &r->suite_strata);
+	if (r->shard_count > 0) {
+		jsonw_object(&w, "shard");
+		jsonw_number(&w, "index", r->shard_index);
+		jsonw_number(&w, "count", r->shard_count);
+		jsonw_number(&w, "others", (double)r->shard_others);
+		jsonw_end(&w);
+	}
+	put_string(&w, "started_at", r->started_at);
+	jsonw_number(&w, "duration_ms", r->duration_ms);
+	jsonw_string(&w, "verdict", verdict_name(r->verdict));
+	jsonw_number(&w, "exit_code", r->exit_code);
+	jsonw_bool(&w, "interrupted", r->interrupted);
+	jsonw_number(&w, "alpha", r->alpha > 0 ? r->alpha : STATS_ALPHA_DEFAULT);
+	jsonw_number(&w, "min_valid", r->min_valid);
+	jsonw_number(&w, "confirm", r->confirm);
+	jsonw_bool(&w, "strict", r->strict);
+	jsonw_number(&w, "selected", (double)jc.selected);
+	jsonw_number(&w, "filtered", (double)r->filtered);
+	jsonw_number(&w, "samples", (double)jc.samples);
+	jsonw_number(&w, "confirm_samples", (double)jc.confirm_samples);
+	jsonw_number(&w, "requests", (double)r->requests);
+	jsonw_number(&w, "attempts", (double)r->attempts);
+	jsonw_number(&w, "retries", (double)r->retries);
+	put_targets(&w, r);
+	if (r->judge.present)
+		put_judge(&w, &r->judge);
+	if (r->history.present)
+		put_history(&w, &r->history);
+	jsonw_object(&w, "fingerprint_diff");
+	put_names(&w, "unevaluated", &r->unevaluated);
+	put_names(&w, "differing", &r->differing);
+	jsonw_end(&w);
+	put_strata(&w, r);
+	put_cases(&w, r, "cases", false);
+	put_cases(&w, r, "skipped", true);
+	jsonw_end(&w);
+	return report_flush(f, err);
 }

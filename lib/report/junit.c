@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "util.h"
-#include "run/verdict.h"
+#include "report/verdict.h"
 
 /* Longest name and reason written; the JSON report has them whole. */
 #define NAME_MAX_XML 4096

@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "util.h"
-#include "run/verdict.h"
+#include "report/verdict.h"
 
 /* The most bytes a name or a reason adds, escaped. */
 #define NAME_MAX_MD 200

@@ -9,7 +9,7 @@
 
 #include "fingerprint/fingerprint.h"
 #include "util.h"
-#include "run/verdict.h"
+#include "report/verdict.h"
 
 /* Longest label value written whole; a longer one is cut and marked with
  * a hash of the whole value. */

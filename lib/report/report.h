@@ -1,15 +1,20 @@
-/* report/report.h: renderings of a finished run.
+/* report/report.h: the report of a run, the one model after the run.
  *
- * Every machine format renders from the JSON report tree (report_json_tree),
- * so that a saved report can be rendered again (`canary report`) and shard
- * reports can be merged (`canary merge`) before rendering.
+ * struct report is the JSON report (docs/report-json.md) in memory, typed
+ * and compact: what a run measured (samples, counts, fingerprints) and what
+ * its verdicts computed (verdicts, p-values, notes).  Fields that follow
+ * from these (a side's rate, ok and interval, a stratum's diff, counts of
+ * cases and samples, a side's failures) are not kept: the JSON writer and
+ * the renderers derive them, so that the JSON of a report read back is
+ * byte for byte the JSON it was read from.  The run builds one
+ * (run_report()), report_load() reads one from a file, and every renderer,
+ * the history, notify and merge read it.
  *
- * Ownership: renderers borrow the run or the tree and write only to the
- * FILE they are given.  report_json() returns a string the caller frees;
- * report_json_tree(), report_json_parse(), report_json_load(),
- * report_recompute() and report_merge() return a tree the caller frees with
- * cJSON_Delete().  Error messages (*err) are the
- * caller's to free.
+ * Ownership: a struct report owns every string and array it points at, in
+ * its arena (strings that repeat, such as stratum names, reasons and
+ * fingerprints, are kept once), until report_free(); its cases and strata
+ * arrays are its own too.  Renderers borrow it and write only to the FILE
+ * they are given.  Error messages (*err) are the caller's to free.
  */
 #ifndef CANARY_REPORT_H
 #define CANARY_REPORT_H
@@ -20,10 +25,228 @@
 
 #include <cjson/cJSON.h>
 
-struct run;
+#include "grade.h"
+#include "report/verdict.h"
+#include "side.h"
+#include "util.h"
 
 /* The version of the JSON report this canary writes and reads. */
 #define REPORT_VERSION 1
+
+/* The largest count of samples (per side of a case), repeat, sample index
+ * and attempts a report may hold. */
+#define REPORT_COUNT_MAX 1000000
+
+/* The largest report file read. */
+#define REPORT_FILE_MAX ((size_t)512 << 20)
+
+/* A list of strings of a report. */
+struct report_names {
+	const char **v;
+	size_t n;
+};
+
+/* One finished sample. */
+struct report_sample {
+	double latency_ms;          /* as measured (the JSON rounds it to 0.1) */
+	const char **reasons;       /* "grader: why" per failing grader, or the error */
+	const char *fingerprint;    /* NULL when the reply carried none */
+	int index;                  /* repeat number, from 0 */
+	int status;                 /* HTTP status, 0 when none arrived */
+	int attempts;
+	unsigned nreasons;
+	enum grade grade;
+};
+
+/* One side of a case: its counts and finished samples. */
+struct report_side {
+	int passed;
+	int failed;
+	int errors;                 /* samples that could not be measured */
+	int first_passed;           /* passed and failed among the first */
+	int first_failed;           /* `repeat` samples (confirmation) */
+	struct report_sample *samples; /* the finished ones, in order */
+	size_t nsamples;
+};
+
+/* A case of the suite: one that ran, or one filtered out (skipped). */
+struct report_case {
+	const char *id;
+	size_t stratum;             /* index into report.strata */
+	long position;              /* in the suite, from 0; -1 when not known */
+	bool skipped;               /* filtered out: only the fields above are set */
+	enum verdict verdict;
+	double threshold;
+	int repeat;                 /* first samples asked per side */
+	int confirm;                /* confirmation samples asked per side */
+	bool confirmed;
+	double p_value;             /* eval vs prod, exact; 1 when not tested */
+	double p_least;
+	double p_below;
+	bool below;
+	const char *note;           /* why flaky or error, or NULL */
+	struct report_side side[SIDE__COUNT];
+};
+
+/* A stratum: its name, and when it has selected cases, its statistics. */
+struct report_stratum {
+	const char *name;
+	const char *description;    /* NULL when none */
+	bool selected;              /* listed under "strata" */
+	int ncases;
+	int passed[SIDE__COUNT];    /* cases passing on each side */
+	int counts[VERDICT__COUNT];
+	enum verdict verdict;
+	bool tested;
+	double p_cmh;
+	double p_value;
+	double p_least;
+	double p_adjusted;
+	bool significant;
+	int direction;              /* effect: +1 drift, -1 eval-regression, 0 none */
+};
+
+struct report_fingerprint {
+	const char *value;
+	long count;
+};
+
+struct report_target {
+	const char *url;            /* for display; NULL: null */
+	struct report_fingerprint *fingerprints; /* in the order met */
+	size_t nfingerprints;
+	size_t cap;
+};
+
+struct report_judge {
+	bool present;               /* the suite has a judge */
+	const char *model;          /* NULL: null */
+	const char *api;
+	const char *template;
+	const char *template_hash;
+	long calls;
+	long cache_hits;
+};
+
+/* What --history said of the run's prod fingerprints. */
+struct report_history {
+	bool present;
+	struct report_names unevaluated;
+	struct report_names new_since_last;
+	bool previous_run;
+};
+
+struct report {
+	const char *canary_version; /* NULL when the report did not say */
+	const char *suite;
+	long suite_cases;           /* -1 when the report did not say */
+	bool has_suite_strata;
+	struct report_names suite_strata;
+	int shard_index;
+	int shard_count;            /* 0: not a --shard run */
+	long shard_others;          /* cases of other shards */
+	const char *started_at;     /* RFC 3339 */
+	long long started_ms;       /* the same in Unix milliseconds */
+	double duration_ms;
+	enum verdict verdict;
+	int exit_code;
+	bool interrupted;
+	double alpha;               /* 0: the default */
+	double min_valid;
+	int confirm;
+	bool strict;
+	long filtered;              /* cases left out by --stratum or --case */
+	long requests;
+	long attempts;
+	long retries;
+	struct report_target targets[SIDE__COUNT];
+	struct report_judge judge;
+	struct report_history history;
+	struct report_names unevaluated; /* prod fingerprints eval never served, sorted */
+	struct report_names differing;   /* components in which they differ, sorted */
+	struct report_stratum *strata;   /* the suite's in suite order, then any other */
+	size_t nstrata;
+	struct report_case *cases;       /* in suite order (stratum, position), skipped too */
+	size_t ncases;
+	/* Private: storage, and the strings and strata by name. */
+	struct arena arena;
+	struct strmap interned;
+	struct strmap strata_by_name;
+	size_t cases_cap;
+};
+
+/*
+ * Building a report (the run, the loader, merge and tests).
+ */
+
+/* report_new: an empty report: no strata, no cases, suite_cases -1. */
+struct report *report_new(void);
+void report_free(struct report *r);
+
+/* report_intern: s kept once in r (NULL for NULL). */
+const char *report_intern(struct report *r, const char *s);
+/* report_strdup: a copy of s in r (NULL for NULL), for strings that do not
+ * repeat. */
+const char *report_strdup(struct report *r, const char *s);
+/* report_names_add: s (interned) at the end of l. */
+void report_names_add(struct report *r, struct report_names *l, const char *s);
+
+/* report_stratum_index: the index of the stratum called name, added (not
+ * selected) when new. */
+size_t report_stratum_index(struct report *r, const char *name);
+/* report_add_case: a new case of stratum (an index) with id, at the end,
+ * position -1, not skipped, repeat 1, threshold 1, every p-value 1; it
+ * stays valid until the next case is added. */
+struct report_case *report_add_case(struct report *r, const char *id, size_t stratum);
+/* report_side_samples: n zeroed samples for side s, in r's arena. */
+struct report_sample *report_side_samples(struct report *r, struct report_side *s, size_t n);
+/* report_add_fingerprint: count more replies of side that carried value. */
+void report_add_fingerprint(struct report *r, enum side side, const char *value, long count);
+/* report_sort_cases: the cases in suite order: by stratum, then position
+ * (unknown last), then as they were. */
+void report_sort_cases(struct report *r);
+/* report_analyse_fingerprints: r->unevaluated and r->differing from the
+ * targets' fingerprints: the prod fingerprints (one per composition) that
+ * name no composition eval served (fingerprint_same()), and the components
+ * in which they differ from eval's most frequent one. */
+void report_analyse_fingerprints(struct report *r);
+
+/*
+ * What the JSON and the renderers derive.
+ */
+
+/* report_side_total: passed + failed + errors. */
+int report_side_total(const struct report_side *s);
+/* report_side_rate: passed / (passed + failed); 0 when none is valid. */
+double report_side_rate(const struct report_side *s);
+/* report_side_measured: at least one valid sample. */
+bool report_side_measured(const struct report_side *s);
+/* report_side_ok: measured and the rate meets the case's threshold. */
+bool report_side_ok(const struct report_case *c, enum side side);
+/* report_case_repeated: more than one sample a side asked for. */
+bool report_case_repeated(const struct report_case *c);
+
+/*
+ * Reading and writing JSON.
+ */
+
+/* report_parse: a saved JSON report; name is the file name used in
+ * messages.  Refused (NULL, *err) when it is not JSON, not a canary report
+ * or of another version, lacks a field the model reads or has it with the
+ * wrong type ("'cases[2].eval.passed' is not a whole number from 0 to
+ * 1000000"), or has counts that do not agree: each side's passed + failed +
+ * errors is its total, a total is no more than the case's repeat and
+ * confirm or the samples listed, a stratum passes no more cases than it
+ * has.  Fields it does not know are ignored. */
+struct report *report_parse(const char *name, const char *text, size_t len, char **err);
+/* report_load: report_parse() of a file ("-": standard input) of at most
+ * REPORT_FILE_MAX bytes. */
+struct report *report_load(const char *path, char **err);
+/* report_json: the JSON report (docs/report-json.md), two-space indented,
+ * written as it goes. */
+int report_json(FILE *f, const struct report *r, char **err);
+
+struct run;
 
 struct report_text_options {
 	bool color;     /* ANSI colour */
@@ -42,9 +265,6 @@ void report_verdict_line(FILE *out, const struct run *r, bool color);
  * every field is described in docs/report-json.md). */
 cJSON *report_json_tree(const struct run *r);
 
-/* report_json: report_json_tree() printed. */
-char *report_json(const struct run *r);
-
 /* report_json_parse: parse a saved JSON report and check it with
  * report_check(); name is the file name used in messages. */
 cJSON *report_json_parse(const char *name, const char *text, size_t len, char **err);
@@ -52,8 +272,6 @@ cJSON *report_json_parse(const char *name, const char *text, size_t len, char **
 /* report_json_load: read and parse a saved JSON report file ("-": standard
  * input) of at most REPORT_FILE_MAX bytes. */
 cJSON *report_json_load(const char *path, char **err);
-
-#define REPORT_FILE_MAX ((size_t)512 << 20)
 
 /* report_check: whether a tree has every field the renderers read, with the
  * right types ("'cases[2].eval.passed' is not a whole number from 0 to
@@ -65,10 +283,6 @@ cJSON *report_json_load(const char *path, char **err);
  * "canary_report", or of another version, fails with a message that says
  * so. */
 int report_check(const cJSON *report, char **err);
-
-/* The largest count of samples (per side of a case), repeat, sample index
- * and attempts a report may hold. */
-#define REPORT_COUNT_MAX 1000000
 
 /* report_recompute: the report of a run of the tree's cases: the tree
  * rebuilt into a run (cases at their positions, other positions left to

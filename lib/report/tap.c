@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "util.h"
-#include "run/verdict.h"
+#include "report/verdict.h"
 
 #define NAME_MAX_TAP 1024
 #define REASON_MAX_TAP 4000

@@ -19,7 +19,7 @@
 
 #include "suite/suite.h"
 #include "transport/transport.h"
-#include "run/verdict.h"
+#include "report/verdict.h"
 #include "graders/grader.h"
 
 /* One grader's verdict on one sample. */
@@ -181,6 +181,13 @@ void run_grade_reply(struct suite *s, const struct suite_case *c, enum side side
 		     struct reply *reply, struct grader_runtime *rt, struct sample *out);
 
 void run_free(struct run *r);
+
+struct report;
+
+/* run_report: the report of a finished run (report/report.h): its cases in
+ * suite order with their finished samples, verdicts and statistics; the
+ * caller frees it with report_free(). */
+struct report *run_report(const struct run *r);
 
 /* run_analyse_fingerprints: fill r->unevaluated (prod fingerprints eval
  * never served) and r->differing (the components, sorted, in which they

@@ -1,5 +1,5 @@
 /* run/verdict.c: case, stratum and run verdicts and the exit code. */
-#include "run/verdict.h"
+#include "report/verdict.h"
 
 #include <math.h>
 #include <stdio.h>

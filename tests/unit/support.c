@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "graders/grader.h"
+#include "report/report.h"
 #include "support.h"
 #include "ynode.h"
 #include "util.h"
@@ -97,6 +98,40 @@ struct sample *world_add_sample(struct world *w, size_t ci, int side, enum grade
 	else
 		sr->errors++;
 	return s;
+}
+
+struct report *test_report_fixture(const char *name)
+{
+	char *path = xasprintf("%s/reports/%s", test_fixtures(), name);
+	char *err = NULL;
+	struct report *r = report_load(path, &err);
+
+	if (!r)
+		fail_msg("%s", err);
+	free(path);
+	return r;
+}
+
+char *test_report_json(const struct report *r)
+{
+	char *text = NULL, *err = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+
+	assert_non_null(f);
+	if (report_json(f, r, &err) < 0)
+		fail_msg("%s", err);
+	fclose(f);
+	return text;
+}
+
+char *test_run_json(const struct run *r)
+{
+	struct report *rep = run_report(r);
+	char *text = test_report_json(rep);
+
+	report_free(rep);
+	return text;
 }
 
 struct grader *test_grader_compile(const char *yaml, const char *suite_dir, char **err)

@@ -47,6 +47,16 @@ size_t world_add_case(struct world *w, size_t stratum, char *id, int repeat);
 struct sample *world_add_sample(struct world *w, size_t ci, int side, enum grade g,
 				char *reason, char *reason2);
 
+struct report;
+
+/* test_report_fixture: tests/fixtures/reports/NAME loaded, failing the test
+ * when it does not load. */
+struct report *test_report_fixture(const char *name);
+/* test_report_json: what report_json() writes of r. */
+char *test_report_json(const struct report *r);
+/* test_run_json: the JSON report of a hand-built run. */
+char *test_run_json(const struct run *r);
+
 struct grader;
 
 /* test_grader_compile: compile one grader entry written as YAML (file name

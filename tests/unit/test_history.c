@@ -23,7 +23,7 @@
 #include "run/run.h"
 #include "support.h"
 #include "util.h"
-#include "run/verdict.h"
+#include "report/verdict.h"
 #include "version.h"
 
 /* 2026-03-10T12:00:00Z, the "now" of the seeded fixture. */

@@ -25,7 +25,7 @@
 #include "stub/stub.h"
 #include "transport/transport.h"
 #include "util.h"
-#include "run/verdict.h"
+#include "report/verdict.h"
 
 #define NOW 1773144000000LL
 #define HOUR HISTORY_HOUR_MS

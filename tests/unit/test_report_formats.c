@@ -26,7 +26,7 @@
 #include "support.h"
 #include "run/run.h"
 #include "util.h"
-#include "run/verdict.h"
+#include "report/verdict.h"
 #include "ynode.h"
 
 #define REASON_TOOL "tool_call: missing required property 'attendee_emails'"
@@ -313,7 +313,7 @@ static void test_tree_additions(void **state)
 	assert_int_equal(get(cJSON_GetArrayItem(skipped, 0), "position")->valueint, 4);
 
 	/* report_json() prints the same tree. */
-	char *json = report_json(&w->run);
+	char *json = test_run_json(&w->run);
 	cJSON *printed = cJSON_Parse(json);
 	assert_trees_equal(tree, printed);
 	cJSON_Delete(printed);
@@ -1511,7 +1511,7 @@ static void test_threshold_survives_merge(void **state)
 	assert_int_equal(w->run.exit_code, EXIT_PASS);
 
 	/* Saved as text and read back, as `canary merge t.json` does. */
-	char *json = report_json(&w->run);
+	char *json = test_run_json(&w->run);
 	cJSON *saved = report_json_parse("t.json", json, strlen(json), &err);
 	assert_non_null(saved);
 	assert_true(get(item(field(saved, "cases"), 0), "threshold")->valuedouble == 0.6666666);

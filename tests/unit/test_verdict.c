@@ -13,7 +13,7 @@
 #include "run/run.h"
 #include "stats.h"
 #include "util.h"
-#include "run/verdict.h"
+#include "report/verdict.h"
 
 #define MAX_CASES 24
 #define MAX_STRATA 20

@@ -1,4 +1,4 @@
-/* run/verdict.h: case, stratum and run verdicts and the exit code (DESIGN.md).
+/* report/verdict.h: case, stratum and run verdicts and the exit code (DESIGN.md).
  *
  * Verdicts are ordered by severity so that "the worst of its cases" is a
  * maximum: pass < flaky < error < eval-regression < regression < drift.

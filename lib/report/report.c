@@ -1,0 +1,271 @@
+/* report/report.c: the report model: building it, what follows from it. */
+#include "report/report.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fingerprint/fingerprint.h"
+#include "stats.h"
+#include "util.h"
+
+struct report *report_new(void)
+{
+	struct report *r = xcalloc(1, sizeof(*r));
+
+	r->suite_cases = -1;
+	return r;
+}
+
+void report_free(struct report *r)
+{
+	if (!r)
+		return;
+	for (int side = 0; side < SIDE__COUNT; side++)
+		free(r->targets[side].fingerprints);
+	free(r->strata);
+	free(r->cases);
+	strmap_release(&r->interned);
+	strmap_release(&r->strata_by_name);
+	arena_release(&r->arena);
+	free(r);
+}
+
+const char *report_intern(struct report *r, const char *s)
+{
+	return s ? strmap_get(&r->interned, &r->arena, s, NULL)->key : NULL;
+}
+
+const char *report_strdup(struct report *r, const char *s)
+{
+	return s ? arena_strdup(&r->arena, s) : NULL;
+}
+
+/* grow: v (n elements of size, in r's arena) with room for one more: its
+ * capacity is 4, then n doubled whenever n reaches a power of two. */
+static void *grow(struct report *r, void *v, size_t n, size_t size)
+{
+	if (n != 0 && (n < 4 || (n & (n - 1)) != 0))
+		return v;
+	void *bigger = arena_alloc(&r->arena, (n ? 2 * n : 4) * size);
+	if (n)
+		memcpy(bigger, v, n * size);
+	return bigger;
+}
+
+void report_names_add(struct report *r, struct report_names *l, const char *s)
+{
+	l->v = grow(r, l->v, l->n, sizeof(*l->v));
+	l->v[l->n++] = report_intern(r, s);
+}
+
+size_t report_stratum_index(struct report *r, const char *name)
+{
+	bool added = false;
+	const char *key = report_intern(r, name);
+	struct strmap_entry *e = strmap_get(&r->strata_by_name, NULL, key, &added);
+
+	if (!added)
+		return e->value;
+	e->value = r->nstrata;
+	r->strata = xreallocarray(r->strata, r->nstrata + 1, sizeof(*r->strata));
+	r->strata[r->nstrata] = (struct report_stratum){.name = key, .verdict = VERDICT_PASS,
+							 .p_cmh = 1, .p_value = 1,
+							 .p_least = 1, .p_adjusted = 1};
+	return r->nstrata++;
+}
+
+struct report_case *report_add_case(struct report *r, const char *id, size_t stratum)
+{
+	if (r->ncases == r->cases_cap) {
+		r->cases_cap = r->cases_cap ? 2 * r->cases_cap : 16;
+		r->cases = xreallocarray(r->cases, r->cases_cap, sizeof(*r->cases));
+	}
+	struct report_case *c = &r->cases[r->ncases++];
+	*c = (struct report_case){
+		.id = report_strdup(r, id),
+		.stratum = stratum,
+		.position = -1,
+		.verdict = VERDICT_PASS,
+		.threshold = 1,
+		.repeat = 1,
+		.p_value = 1,
+		.p_least = 1,
+		.p_below = 1,
+	};
+	return c;
+}
+
+struct report_sample *report_side_samples(struct report *r, struct report_side *s, size_t n)
+{
+	s->samples = n ? arena_alloc(&r->arena, n * sizeof(*s->samples)) : NULL;
+	s->nsamples = n;
+	return s->samples;
+}
+
+void report_add_fingerprint(struct report *r, enum side side, const char *value, long count)
+{
+	struct report_target *t = &r->targets[side];
+
+	for (size_t i = 0; i < t->nfingerprints; i++) {
+		if (strcmp(t->fingerprints[i].value, value) == 0) {
+			t->fingerprints[i].count += count;
+			return;
+		}
+	}
+	if (t->nfingerprints == t->cap) {
+		t->cap = t->cap ? 2 * t->cap : 4;
+		t->fingerprints = xreallocarray(t->fingerprints, t->cap, sizeof(*t->fingerprints));
+	}
+	t->fingerprints[t->nfingerprints++] =
+		(struct report_fingerprint){report_intern(r, value), count};
+}
+
+/* A case and its place before sorting. */
+struct case_order {
+	struct report_case c;
+	size_t order;
+};
+
+static int case_order_cmp(const void *a, const void *b)
+{
+	const struct case_order *x = a, *y = b;
+	/* Unknown positions (-1) go last: as unsigned they are the largest. */
+	unsigned long px = (unsigned long)x->c.position, py = (unsigned long)y->c.position;
+
+	if (x->c.stratum != y->c.stratum)
+		return x->c.stratum < y->c.stratum ? -1 : 1;
+	if (px != py)
+		return px < py ? -1 : 1;
+	return x->order < y->order ? -1 : x->order > y->order;
+}
+
+void report_sort_cases(struct report *r)
+{
+	struct case_order *v = xcalloc(r->ncases ? r->ncases : 1, sizeof(*v));
+
+	for (size_t i = 0; i < r->ncases; i++)
+		v[i] = (struct case_order){r->cases[i], i};
+	qsort(v, r->ncases, sizeof(*v), case_order_cmp);
+	for (size_t i = 0; i < r->ncases; i++)
+		r->cases[i] = v[i].c;
+	free(v);
+}
+
+/* A reported fingerprint with the components it lists (none: opaque), read
+ * once to be compared with many. */
+struct read_fingerprint {
+	const struct report_fingerprint *fp;
+	struct fingerprint_component *c;
+	size_t n;
+};
+
+static bool same_composition(const struct read_fingerprint *a, const struct read_fingerprint *b)
+{
+	return fingerprint_same(a->fp->value, a->c, a->n, b->fp->value, b->c, b->n);
+}
+
+/* read_side: every fingerprint of a side, read; free with free_side(). */
+static struct read_fingerprint *read_side(const struct report *r, enum side side)
+{
+	const struct report_target *t = &r->targets[side];
+	struct read_fingerprint *f = xcalloc(t->nfingerprints + 1, sizeof(*f));
+
+	for (size_t i = 0; i < t->nfingerprints; i++) {
+		f[i].fp = &t->fingerprints[i];
+		fingerprint_parse_components(f[i].fp->value, &f[i].c, &f[i].n);
+	}
+	return f;
+}
+
+static void free_side(struct read_fingerprint *f, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		fingerprint_components_free(f[i].c, f[i].n);
+	free(f);
+}
+
+static bool names_have(const struct report_names *l, const char *s)
+{
+	for (size_t i = 0; i < l->n; i++)
+		if (strcmp(l->v[i], s) == 0)
+			return true;
+	return false;
+}
+
+/* names_sort: l in strcmp() order. */
+static void names_sort(struct report_names *l)
+{
+	if (l->n > 1)
+		qsort(l->v, l->n, sizeof(*l->v), util_str_cmp);
+}
+
+void report_analyse_fingerprints(struct report *r)
+{
+	size_t ne = r->targets[SIDE_EVAL].nfingerprints, np = r->targets[SIDE_PROD].nfingerprints;
+	struct read_fingerprint *ev = read_side(r, SIDE_EVAL), *pr = read_side(r, SIDE_PROD);
+	const struct read_fingerprint *base = NULL; /* eval's most frequent */
+	bool *listed = xcalloc(np + 1, sizeof(*listed));
+
+	r->unevaluated = r->differing = (struct report_names){0};
+	for (size_t k = 0; k < ne; k++)
+		if (!base || ev[k].fp->count > base->fp->count)
+			base = &ev[k];
+	for (size_t i = 0; i < np && ne; i++) {
+		bool seen = false;
+		/* Spelt differently (hash prefixes, case), it is still the
+		 * composition eval served, or one already listed. */
+		for (size_t k = 0; k < ne && !seen; k++)
+			seen = same_composition(&pr[i], &ev[k]);
+		for (size_t k = 0; k < i && !seen; k++)
+			seen = listed[k] && same_composition(&pr[i], &pr[k]);
+		if (seen)
+			continue;
+		listed[i] = true;
+		if (!names_have(&r->unevaluated, pr[i].fp->value))
+			report_names_add(r, &r->unevaluated, pr[i].fp->value);
+		const char **names = NULL;
+		size_t nd = base->n && pr[i].n ? fingerprint_diff(base->c, base->n, pr[i].c, pr[i].n,
+								   &names)
+					       : 0;
+		for (size_t k = 0; k < nd; k++)
+			if (!names_have(&r->differing, names[k]))
+				report_names_add(r, &r->differing, names[k]);
+		free(names);
+	}
+	free(listed);
+	free_side(ev, ne);
+	free_side(pr, np);
+	names_sort(&r->unevaluated);
+	names_sort(&r->differing);
+}
+
+int report_side_total(const struct report_side *s)
+{
+	return s->passed + s->failed + s->errors;
+}
+
+double report_side_rate(const struct report_side *s)
+{
+	int valid = s->passed + s->failed;
+
+	return valid > 0 ? (double)s->passed / valid : 0.0;
+}
+
+bool report_side_measured(const struct report_side *s)
+{
+	return s->passed + s->failed > 0;
+}
+
+bool report_side_ok(const struct report_case *c, enum side side)
+{
+	const struct report_side *s = &c->side[side];
+
+	return report_side_measured(s) &&
+	       report_side_rate(s) >= c->threshold - STATS_THRESHOLD_EPSILON;
+}
+
+bool report_case_repeated(const struct report_case *c)
+{
+	return (long)c->repeat + c->confirm > 1;
+}
