@@ -48,6 +48,7 @@ static int cmd_merge(int argc, char **argv)
 	unsigned flags = 0;
 	cJSON **reports = NULL;
 	cJSON *merged = NULL;
+	struct report *report = NULL;
 	size_t n = 0;
 	char *err = NULL;
 	struct cmd_parser p;
@@ -85,16 +86,16 @@ static int cmd_merge(int argc, char **argv)
 		cmd_error("%s", err);
 		goto out;
 	}
-	if (cmd_write_report(output, fmt, merged) < 0)
+	report = report_of_tree(merged);
+	if (cmd_write_report(output, fmt, report) < 0)
 		goto out;
-	rc = (int)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(merged, "exit_code"));
+	rc = report->exit_code;
 	if (output && strcmp(output, "-") != 0)
 		fprintf(stderr, "canary: merged %zu %s into '%s': %s (exit %d)\n", n,
-			n == 1 ? "report" : "reports", output,
-			cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(merged, "verdict")),
-			rc);
+			n == 1 ? "report" : "reports", output, verdict_name(report->verdict), rc);
 out:
 	free(err);
+	report_free(report);
 	cJSON_Delete(merged);
 	for (size_t i = 0; i < n; i++)
 		cJSON_Delete(reports[i]);

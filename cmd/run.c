@@ -43,10 +43,10 @@ int cmd_add_report(struct cmd_output *out, const char *spec)
 }
 
 /* Write one FORMAT=PATH report. */
-static int write_report(const char *spec, const cJSON *tree)
+static int write_report(const char *spec, const struct report *rep)
 {
 	const char *eq = strchr(spec, '=');
-	return cmd_write_report(eq + 1, report_format_find(spec, (size_t)(eq - spec)), tree);
+	return cmd_write_report(eq + 1, report_format_find(spec, (size_t)(eq - spec)), rep);
 }
 
 static bool reports_to_stdout(const struct cmd_output *out)
@@ -93,14 +93,14 @@ static void print_progress(const struct run *r, const struct case_result *cr,
 }
 
 /* Append the markdown report to $GITHUB_STEP_SUMMARY when it is set. */
-static void write_step_summary(const cJSON *tree)
+static void write_step_summary(const struct report *rep)
 {
 	const char *path = getenv("GITHUB_STEP_SUMMARY");
 	if (!path || !*path)
 		return;
 	FILE *f = fopen(path, "a");
 	char *err = NULL;
-	if (!f || report_markdown(f, tree, &err) < 0 || fclose(f) != 0) {
+	if (!f || report_markdown(f, rep, &err) < 0 || fclose(f) != 0) {
 		cmd_error("cannot append to GITHUB_STEP_SUMMARY '%s': %s", path,
 			  err ? err : strerror(errno));
 		if (f && err)
@@ -253,26 +253,26 @@ int cmd_run_suite(struct suite *s, struct run_options *ro, const struct cmd_outp
 		}
 		r->exit_code = rc; /* what every report says is what canary exits with */
 	}
+	struct report *rep = run_report(r);
+	rep->exit_code = rc;
 	bool text_elsewhere = reports_to_stdout(out);
 	FILE *human = text_elsewhere ? stderr : stdout;
-	if (out->quiet || text_elsewhere) {
-		report_verdict_line(human, r, cmd_use_color(human, out->color));
-	} else {
-		struct report_text_options o = {
-			.color = cmd_use_color(stdout, out->color),
-			.verbose = out->verbose,
-		};
-		report_text(stdout, r, &o);
-	}
+	struct report_text_options o = {
+		.color = cmd_use_color(human, out->color),
+		.verbose = out->verbose,
+		.exit_reason = r->exit_reason,
+	};
+	if (out->quiet || text_elsewhere)
+		report_verdict_line(human, rep, &o);
+	else
+		report_text_with(stdout, rep, &o);
 	fflush(human);
-	const char *summary = out->no_step_summary ? NULL : getenv("GITHUB_STEP_SUMMARY");
-	cJSON *tree = out->nreports || (summary && *summary) ? report_json_tree(r) : NULL;
 	for (size_t i = 0; i < out->nreports; i++)
-		if (write_report(out->reports[i], tree) < 0 && rc == EXIT_PASS)
+		if (write_report(out->reports[i], rep) < 0 && rc == EXIT_PASS)
 			rc = EXIT_ERRORS;
-	if (summary && *summary)
-		write_step_summary(tree);
-	cJSON_Delete(tree);
+	if (!out->no_step_summary)
+		write_step_summary(rep);
+	report_free(rep);
 	if (out->notify && hist)
 		send_notification(hist, r, ro, out);
 	history_close(hist);

@@ -43,30 +43,6 @@ static char *json_clean(const char *s)
 	return report_clean(s, SIZE_MAX);
 }
 
-char *report_clean(const char *s, size_t max)
-{
-	const unsigned char *p = (const unsigned char *)(s ? s : "");
-	size_t n = strlen((const char *)p);
-	struct buf b;
-
-	buf_init(&b, BUF_MAX_DEFAULT);
-	for (size_t i = 0; i < n;) {
-		if (b.len >= max) {
-			buf_addstr(&b, "...");
-			break;
-		}
-		size_t len = util_utf8_len(p + i, n - i);
-		if (len == 0) {
-			buf_addstr(&b, "\xef\xbf\xbd");
-			len = 1;
-		} else {
-			buf_add(&b, p + i, len);
-		}
-		i += len;
-	}
-	return buf_detach(&b, NULL);
-}
-
 static cJSON *json_string(const char *s)
 {
 	if (!s)
@@ -455,32 +431,22 @@ cJSON *report_json_tree(const struct run *r)
 	return root;
 }
 
-int report_flush(FILE *f, char **err)
-{
-	if (fflush(f) != 0 || ferror(f)) {
-		*err = xasprintf("cannot write report: %s",
-				 errno ? strerror(errno) : "write error");
-		return -1;
-	}
-	return 0;
-}
+/* One case or skipped entry of a report, placed in suite order. */
+struct report_item {
+	const cJSON *c;        /* an element of "cases" or of "skipped" */
+	bool skipped;          /* filtered out: c is from "skipped" */
+	size_t stratum;        /* index into report_layout.strata */
+};
 
-char *report_side_summary(const cJSON *side, double threshold)
-{
-	bool measured = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(side, "measured"));
-	bool ok = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(side, "ok"));
-	int errors = report_int(side, "errors");
-	struct buf b;
-
-	buf_init(&b, BUF_MAX_DEFAULT);
-	buf_addf(&b, "%s, %d/%d samples passed", ok ? "ok" : measured ? "failed" : "not measured",
-		 report_int(side, "passed"), report_int(side, "total"));
-	if (errors > 0)
-		buf_addf(&b, ", %d %s", errors, errors == 1 ? "error" : "errors");
-	if (measured && !ok)
-		buf_addf(&b, " (rate %.2f, threshold %g)", report_num(side, "rate"), threshold);
-	return buf_detach(&b, NULL);
-}
+/* The strata and cases of a report in suite order: strata as in
+ * "suite_strata" (then any other met), items by stratum then position. */
+struct report_layout {
+	const char **strata;   /* borrowed from the tree */
+	const cJSON **stratum; /* stratum[i]: the "strata" entry of strata[i], or NULL */
+	size_t nstrata;
+	struct report_item *items;
+	size_t nitems;
+};
 
 /* A name met while laying out, with the order it was first met in. */
 struct name_ref {
@@ -563,7 +529,7 @@ static void layout_items(struct report_layout *l, const cJSON *array, bool skipp
 	}
 }
 
-void report_layout_init(struct report_layout *l, const cJSON *report)
+static void report_layout_init(struct report_layout *l, const cJSON *report)
 {
 	const cJSON *cases = cJSON_GetObjectItemCaseSensitive(report, "cases");
 	const cJSON *skipped = cJSON_GetObjectItemCaseSensitive(report, "skipped");
@@ -622,20 +588,12 @@ void report_layout_init(struct report_layout *l, const cJSON *report)
 	free(refs);
 }
 
-void report_layout_release(struct report_layout *l)
+static void report_layout_release(struct report_layout *l)
 {
 	free(l->strata);
 	free(l->stratum);
 	free(l->items);
 	memset(l, 0, sizeof(*l));
-}
-
-int report_json_print(FILE *f, const cJSON *report, char **err)
-{
-	if (report_check(report, err) < 0)
-		return -1;
-	util_json_write(f, report);
-	return report_flush(f, err);
 }
 
 /*
@@ -884,39 +842,6 @@ static void tree_run_free(struct tree_run *t)
 	free(t);
 }
 
-int report_text_tree(FILE *f, const cJSON *report, char **err)
-{
-	/* The text counts other shards' cases as filtered out too. */
-	long filtered = (long)report_int(report, "filtered") +
-			report_int(cJSON_GetObjectItemCaseSensitive(report, "shard"), "others");
-	struct report_layout l;
-	size_t k = 0;
-
-	if (report_check(report, err) < 0)
-		return -1;
-	if (filtered > TEXT_FILTERED_MAX) {
-		*err = xasprintf("'filtered' and 'shard.others' add up to more than %d",
-				 TEXT_FILTERED_MAX);
-		return -1;
-	}
-	report_layout_init(&l, report);
-	struct tree_run *t = tree_run_new(report, &l);
-	/* The cases that ran, then stand-ins (unselected, no case) for the
-	 * filtered-out ones. */
-	t->run.cases = tree_alloc(t, (l.nitems + (size_t)filtered) * sizeof(*t->run.cases));
-	for (size_t i = 0; i < l.nitems; i++)
-		if (!l.items[i].skipped)
-			tree_case(t, &t->run.cases[k++], l.items[i].c, l.items[i].stratum, true,
-				  false);
-	t->run.nselected = k;
-	t->run.ncases = k + (size_t)filtered;
-
-	report_text(f, &t->run, NULL);
-	report_layout_release(&l);
-	tree_run_free(t);
-	return report_flush(f, err);
-}
-
 /* place_items: every case and skipped case of the layout at its position
  * in t's run; -1 and *err when a position is missing, out of range or
  * taken twice. */
@@ -1034,62 +959,6 @@ out:
 }
 
 /*
- * Formats and files.
- */
-
-const struct report_format report_formats[] = {
-	{"json", report_json_print},
-	{"text", report_text_tree},
-	{"junit", report_junit},
-	{"markdown", report_markdown},
-	{"prom", report_prom},
-	{"tap", report_tap},
-	{NULL, NULL},
-};
-
-const struct report_format *report_format_find(const char *name, size_t len)
-{
-	for (const struct report_format *f = report_formats; f->name; f++)
-		if (strlen(f->name) == len && strncmp(f->name, name, len) == 0)
-			return f;
-	return NULL;
-}
-
-int report_write_atomic(const char *path,
-			int (*render)(FILE *f, const cJSON *report, char **err),
-			const cJSON *report, char **err)
-{
-	char *tmp = xasprintf("%s.tmp.%ld", path, (long)getpid());
-	FILE *f = fopen(tmp, "w");
-	int rc = -1;
-
-	if (!f) {
-		*err = xasprintf("cannot write '%s': %s", path, strerror(errno));
-		goto out;
-	}
-	if (render(f, report, err) < 0)
-		goto out;
-	if (fflush(f) != 0 || fsync(fileno(f)) != 0) {
-		*err = xasprintf("cannot write '%s': %s", path, strerror(errno));
-		goto out;
-	}
-	int closed = fclose(f);
-	f = NULL;
-	if (closed != 0 || rename(tmp, path) != 0) {
-		*err = xasprintf("cannot write '%s': %s", path, strerror(errno));
-		goto out;
-	}
-	rc = 0;
-out:
-	if (f)
-		fclose(f);
-	if (rc < 0)
-		unlink(tmp);
-	free(tmp);
-	return rc;
-}
-
-/*
  * The JSON report of the model, written as it goes.
  */
 
@@ -1197,7 +1066,7 @@ static void put_sample(struct jsonw *w, const struct report_sample *s)
 	jsonw_number(w, "index", s->index);
 	jsonw_string(w, "grade", grade_name(s->grade));
 	jsonw_number(w, "status", s->status);
-	jsonw_number(w, "latency_ms", rounded(s->latency_ms, 1));
+	jsonw_number(w, "latency_ms", report_sample_latency(s));
 	jsonw_number(w, "attempts", s->attempts);
 	jsonw_array(w, "reasons");
 	for (unsigned k = 0; k < s->nreasons; k++)
@@ -1208,33 +1077,17 @@ static void put_sample(struct jsonw *w, const struct report_sample *s)
 	jsonw_end(w);
 }
 
-/* put_failures: the first FAILURES_MAX distinct reasons (once cleaned) of
- * the side's samples that did not pass. */
 static void put_failures(struct jsonw *w, const struct report_side *s)
 {
-	char *seen[FAILURES_MAX];
-	size_t n = 0;
+	char *failures[REPORT_FAILURES_MAX];
+	size_t n = report_side_failures(s, failures);
 
 	jsonw_array(w, "failures");
-	for (size_t k = 0; k < s->nsamples && n < FAILURES_MAX; k++) {
-		const struct report_sample *smp = &s->samples[k];
-		for (unsigned j = 0; smp->grade != GRADE_PASS && j < smp->nreasons &&
-				     n < FAILURES_MAX; j++) {
-			char *clean = report_clean(smp->reasons[j], SIZE_MAX);
-			bool dup = false;
-			for (size_t i = 0; i < n && !dup; i++)
-				dup = strcmp(seen[i], clean) == 0;
-			if (dup) {
-				free(clean);
-				continue;
-			}
-			jsonw_string(w, NULL, clean);
-			seen[n++] = clean;
-		}
+	for (size_t i = 0; i < n; i++) {
+		jsonw_string(w, NULL, failures[i]);
+		free(failures[i]);
 	}
 	jsonw_end(w);
-	for (size_t i = 0; i < n; i++)
-		free(seen[i]);
 }
 
 static void put_side(struct jsonw *w, const struct report_case *c, enum side side)

@@ -621,10 +621,9 @@ static void load_judge(struct report *r, const cJSON *judge)
 	r->judge.cache_hits = report_int(judge, "cache_hits");
 }
 
-/* report_from_tree: the model of a checked tree.  Strata are numbered as
- * met: "suite_strata" first, then "strata", then the cases' and skipped
- * cases' strata. */
-static struct report *report_from_tree(const cJSON *t)
+/* Strata are numbered as met: "suite_strata" first, then "strata", then the
+ * cases' and skipped cases' strata. */
+struct report *report_of_tree(const cJSON *t)
 {
 	struct report *r = report_new();
 	const cJSON *o, *shard = get(t, "shard"), *history = get(t, "history");
@@ -714,7 +713,7 @@ struct report *report_parse(const char *name, const char *text, size_t len, char
 		*err = xasprintf("'%s': %s", name, why);
 		free(why);
 	} else {
-		r = report_from_tree(tree);
+		r = report_of_tree(tree);
 	}
 	cJSON_Delete(tree);
 	return r;

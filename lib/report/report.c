@@ -1,9 +1,12 @@
 /* report/report.c: the report model: building it, what follows from it. */
 #include "report/report.h"
 
+#include <errno.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "fingerprint/fingerprint.h"
 #include "stats.h"
@@ -268,4 +271,145 @@ bool report_side_ok(const struct report_case *c, enum side side)
 bool report_case_repeated(const struct report_case *c)
 {
 	return (long)c->repeat + c->confirm > 1;
+}
+
+double report_round(double v, int decimals)
+{
+	double scale = pow(10, decimals);
+
+	if (!isfinite(v))
+		return 0;
+	return round(v * scale) / scale;
+}
+
+double report_sample_latency(const struct report_sample *s)
+{
+	return report_round(s->latency_ms, 1);
+}
+
+size_t report_side_failures(const struct report_side *s, char *out[REPORT_FAILURES_MAX])
+{
+	size_t n = 0;
+
+	for (size_t k = 0; k < s->nsamples && n < REPORT_FAILURES_MAX; k++) {
+		const struct report_sample *smp = &s->samples[k];
+		for (unsigned j = 0; smp->grade != GRADE_PASS && j < smp->nreasons &&
+				     n < REPORT_FAILURES_MAX; j++) {
+			char *clean = report_clean(smp->reasons[j], SIZE_MAX);
+			bool seen = false;
+			for (size_t i = 0; i < n && !seen; i++)
+				seen = strcmp(out[i], clean) == 0;
+			if (seen)
+				free(clean);
+			else
+				out[n++] = clean;
+		}
+	}
+	return n;
+}
+
+char *report_side_summary(const struct report_case *c, enum side side)
+{
+	const struct report_side *s = &c->side[side];
+	bool measured = report_side_measured(s), ok = report_side_ok(c, side);
+	struct buf b;
+
+	buf_init(&b, BUF_MAX_DEFAULT);
+	buf_addf(&b, "%s, %d/%d samples passed", ok ? "ok" : measured ? "failed" : "not measured",
+		 s->passed, report_side_total(s));
+	if (s->errors > 0)
+		buf_addf(&b, ", %d %s", s->errors, s->errors == 1 ? "error" : "errors");
+	if (measured && !ok)
+		buf_addf(&b, " (rate %.2f, threshold %g)", report_round(report_side_rate(s), 4),
+			 c->threshold);
+	return buf_detach(&b, NULL);
+}
+
+char *report_clean(const char *s, size_t max)
+{
+	const unsigned char *p = (const unsigned char *)(s ? s : "");
+	size_t n = strlen((const char *)p);
+	struct buf b;
+
+	buf_init(&b, BUF_MAX_DEFAULT);
+	for (size_t i = 0; i < n;) {
+		if (b.len >= max) {
+			buf_addstr(&b, "...");
+			break;
+		}
+		size_t len = util_utf8_len(p + i, n - i);
+		if (len == 0) {
+			buf_addstr(&b, "\xef\xbf\xbd");
+			len = 1;
+		} else {
+			buf_add(&b, p + i, len);
+		}
+		i += len;
+	}
+	return buf_detach(&b, NULL);
+}
+
+/*
+ * Formats and files.
+ */
+
+const struct report_format report_formats[] = {
+	{"json", report_json},
+	{"text", report_text},
+	{"junit", report_junit},
+	{"markdown", report_markdown},
+	{"prom", report_prom},
+	{"tap", report_tap},
+	{NULL, NULL},
+};
+
+const struct report_format *report_format_find(const char *name, size_t len)
+{
+	for (const struct report_format *f = report_formats; f->name; f++)
+		if (strlen(f->name) == len && strncmp(f->name, name, len) == 0)
+			return f;
+	return NULL;
+}
+
+int report_flush(FILE *f, char **err)
+{
+	if (fflush(f) != 0 || ferror(f)) {
+		*err = xasprintf("cannot write report: %s",
+				 errno ? strerror(errno) : "write error");
+		return -1;
+	}
+	return 0;
+}
+
+int report_write_atomic(const char *path, report_render_fn *render, const struct report *r,
+			char **err)
+{
+	char *tmp = xasprintf("%s.tmp.%ld", path, (long)getpid());
+	FILE *f = fopen(tmp, "w");
+	int rc = -1;
+
+	if (!f) {
+		*err = xasprintf("cannot write '%s': %s", path, strerror(errno));
+		goto out;
+	}
+	if (render(f, r, err) < 0)
+		goto out;
+	if (fflush(f) != 0 || fsync(fileno(f)) != 0) {
+		*err = xasprintf("cannot write '%s': %s", path, strerror(errno));
+		goto out;
+	}
+	int closed = fclose(f);
+	f = NULL;
+	if (closed != 0 || rename(tmp, path) != 0) {
+		*err = xasprintf("cannot write '%s': %s", path, strerror(errno));
+		goto out;
+	}
+	rc = 0;
+out:
+	if (f)
+		fclose(f);
+	if (rc < 0)
+		unlink(tmp);
+	free(tmp);
+	return rc;
 }

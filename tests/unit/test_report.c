@@ -75,9 +75,12 @@ static char *render(const struct run *r, bool color, bool verbose)
 	size_t len = 0;
 	FILE *f = open_memstream(&text, &len);
 
+	struct report *rep = run_report(r);
+
 	assert_non_null(f);
-	report_text(f, r, &o);
+	report_text_with(f, rep, &o);
 	fclose(f);
+	report_free(rep);
 	return text;
 }
 
@@ -87,9 +90,13 @@ static char *render_verdict_line(const struct run *r, bool color)
 	size_t len = 0;
 	FILE *f = open_memstream(&text, &len);
 
+	struct report_text_options o = {.color = color};
+	struct report *rep = run_report(r);
+
 	assert_non_null(f);
-	report_verdict_line(f, r, color);
+	report_verdict_line(f, rep, &o);
 	fclose(f);
+	report_free(rep);
 	return text;
 }
 

@@ -128,36 +128,57 @@ static void world_many(struct world *w, size_t n)
 	verdict_compute(&w->run);
 }
 
-/* render: a renderer's output for a tree, asserting it succeeded. */
-static char *render(int (*fn)(FILE *, const cJSON *, char **), const cJSON *report)
+/* model_of: the report a saved tree is read back as (what `canary report`
+ * and `canary merge` read). */
+static struct report *model_of(const cJSON *tree)
+{
+	char *json = cJSON_PrintUnformatted(tree), *err = NULL;
+	struct report *r = report_parse("t.json", json, strlen(json), &err);
+
+	if (!r)
+		fail_msg("the report does not load: %s", err);
+	free(json);
+	return r;
+}
+
+/* render_model: a renderer's output for a report, asserting it succeeded. */
+static char *render_model(report_render_fn *fn, const struct report *r)
 {
 	char *text = NULL, *err = NULL;
 	size_t len = 0;
 	FILE *f = open_memstream(&text, &len);
 
 	assert_non_null(f);
-	int rc = fn(f, report, &err);
-	if (rc < 0)
+	if (fn(f, r, &err) < 0)
 		fail_msg("renderer failed: %s", err);
 	fclose(f);
 	return text;
 }
 
-/* render_fail: a renderer's error for a tree it must refuse; it wrote
- * nothing. */
-static char *render_fail(int (*fn)(FILE *, const cJSON *, char **), const cJSON *report)
+/* render: a renderer's output for a saved tree. */
+static char *render(report_render_fn *fn, const cJSON *tree)
 {
-	char *text = NULL, *err = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&text, &len);
+	struct report *r = model_of(tree);
+	char *text = render_model(fn, r);
 
-	assert_non_null(f);
-	assert_int_equal(fn(f, report, &err), -1);
-	fclose(f);
-	assert_int_equal(len, 0);
-	assert_non_null(err);
-	free(text);
-	return err;
+	report_free(r);
+	return text;
+}
+
+/* load_fail: why a saved tree is refused, as every command that reads it
+ * says it (after the file name). */
+static char *load_fail(const cJSON *tree)
+{
+	char *json = cJSON_PrintUnformatted(tree), *err = NULL, *why = NULL;
+
+	assert_null(report_parse("t.json", json, strlen(json), &err));
+	assert_int_equal(report_check(tree, &why), -1);
+	char *want = xasprintf("'t.json': %s", why);
+	assert_string_equal(err, want);
+	free(want);
+	free(err);
+	free(json);
+	return why;
 }
 
 /* golden: compare text with tests/fixtures/reports/NAME, or rewrite it
@@ -337,9 +358,12 @@ static char *text_of_run(const struct run *r)
 	size_t len = 0;
 	FILE *f = open_memstream(&text, &len);
 
+	struct report *rep = run_report(r);
+
 	assert_non_null(f);
-	report_text(f, r, NULL);
+	report_text_with(f, rep, NULL);
 	fclose(f);
+	report_free(rep);
 	return text;
 }
 
@@ -347,7 +371,7 @@ static char *text_of_run(const struct run *r)
 static void check_text_from_tree(const struct run *r)
 {
 	cJSON *tree = report_json_tree(r);
-	char *text = render(report_text_tree, tree);
+	char *text = render(report_text, tree);
 	char *direct = text_of_run(r);
 
 	assert_string_equal(text, direct);
@@ -435,15 +459,13 @@ static void test_parse_and_check(void **state)
 	assert_trees_equal(tree, back);
 	cJSON_Delete(back);
 
-	/* A hand-edited report: every renderer refuses it, naming the field. */
+	/* A hand-edited report is refused, naming the field. */
 	cJSON *side = field(item(field(tree, "cases"), 1), "prod");
 	cJSON_ReplaceItemInObjectCaseSensitive(side, "passed", cJSON_CreateString("one"));
-	for (const struct report_format *fmt = report_formats; fmt->name; fmt++) {
-		err = render_fail(fmt->render, tree);
-		assert_string_equal(err, "'cases[1].prod.passed' is not a whole number from 0 "
-					 "to 1000000");
-		free(err);
-	}
+	err = load_fail(tree);
+	assert_string_equal(err, "'cases[1].prod.passed' is not a whole number from 0 "
+				 "to 1000000");
+	free(err);
 	cJSON_DeleteItemFromObjectCaseSensitive(side, "passed");
 	assert_int_equal(report_check(tree, &err), -1);
 	assert_string_equal(err, "'cases[1].prod.passed' is missing");
@@ -549,11 +571,11 @@ static void test_bidi_controls(void **state)
 	(void)state;
 	static const struct {
 		const char *name;
-		int (*render)(FILE *f, const cJSON *report, char **err);
+		report_render_fn *render;
 		const char *shown;
 	} formats[] = {
-		{"json", report_json_print, "\\u202e"},
-		{"text", report_text_tree, "\\xe2\\x80\\xae"},
+		{"json", report_json, "\\u202e"},
+		{"text", report_text, "\\xe2\\x80\\xae"},
 		{"junit", report_junit, "\xef\xbf\xbd"},
 		{"markdown", report_markdown, "\xef\xbf\xbd"},
 		{"prom", report_prom, "\xef\xbf\xbd"},
@@ -579,7 +601,7 @@ static void test_bidi_controls(void **state)
 		free(out);
 	}
 	/* The JSON holds the same values, escaped. */
-	char *json = render(report_json_print, tree);
+	char *json = render(report_json, tree);
 	cJSON *back = cJSON_Parse(json);
 	const cJSON *c = cJSON_GetArrayItem(cJSON_GetObjectItem(back, "cases"), 0);
 	assert_string_equal(cJSON_GetObjectItem(c, "id")->valuestring, all.data);
@@ -848,9 +870,9 @@ static void test_tap_hostile(void **state)
  * Writing files.
  */
 
-static int render_broken(FILE *f, const cJSON *report, char **err)
+static int render_broken(FILE *f, const struct report *r, char **err)
 {
-	(void)report;
+	(void)r;
 	fputs("half a report", f);
 	*err = xstrdup("broken renderer");
 	return -1;
@@ -859,22 +881,20 @@ static int render_broken(FILE *f, const cJSON *report, char **err)
 static void test_write_atomic(void **state)
 {
 	(void)state;
-	struct world *w = xcalloc(1, sizeof(*w));
 	char dir[] = "/tmp/canary-atomic-XXXXXX";
 	char *err = NULL;
 
 	assert_non_null(mkdtemp(dir));
-	world_basic(w);
-	cJSON *tree = report_json_tree(&w->run);
+	struct report *r = test_report_fixture("formats.json");
 	char *path = xasprintf("%s/canary.prom", dir);
-	char *expected = render(report_prom, tree);
+	char *expected = render_model(report_prom, r);
 
 	/* Written whole, over an older file, with no temporary left. */
 	FILE *old = fopen(path, "w");
 	assert_non_null(old);
 	fputs("old", old);
 	fclose(old);
-	assert_int_equal(report_write_atomic(path, report_prom, tree, &err), 0);
+	assert_int_equal(report_write_atomic(path, report_prom, r, &err), 0);
 	char *got = util_read_file(path, 1 << 20, NULL, &err);
 	assert_non_null(got);
 	assert_string_equal(got, expected);
@@ -883,7 +903,7 @@ static void test_write_atomic(void **state)
 	assert_int_equal(access(tmp, F_OK), -1);
 
 	/* A failing renderer leaves the old file and no temporary. */
-	assert_int_equal(report_write_atomic(path, render_broken, tree, &err), -1);
+	assert_int_equal(report_write_atomic(path, render_broken, r, &err), -1);
 	assert_string_equal(err, "broken renderer");
 	free(err);
 	got = util_read_file(path, 1 << 20, NULL, &err);
@@ -893,7 +913,7 @@ static void test_write_atomic(void **state)
 
 	/* A folder that does not exist. */
 	char *nowhere = xasprintf("%s/no/such/dir/r.xml", dir);
-	assert_int_equal(report_write_atomic(nowhere, report_junit, tree, &err), -1);
+	assert_int_equal(report_write_atomic(nowhere, report_junit, r, &err), -1);
 	char *want = xasprintf("cannot write '%s': No such file or directory", nowhere);
 	assert_string_equal(err, want);
 	free(want);
@@ -905,8 +925,7 @@ static void test_write_atomic(void **state)
 	free(tmp);
 	free(expected);
 	free(path);
-	cJSON_Delete(tree);
-	free(w);
+	report_free(r);
 }
 
 /*
@@ -1068,12 +1087,8 @@ static void test_shard_reports(void **state)
 	assert_int_equal(cJSON_GetArraySize(get(tree, "skipped")), 0);
 	assert_int_equal(get(tree, "selected")->valueint, 2);
 
-	char *text = render(report_text_tree, tree);
-	char *direct = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&direct, &len);
-	report_text(f, &s1->run, NULL);
-	fclose(f);
+	char *text = render(report_text, tree);
+	char *direct = text_of_run(&s1->run);
 	assert_string_equal(text, direct);
 	assert_non_null(strstr(text, "(3 filtered out)"));
 	free(text);
@@ -1293,7 +1308,7 @@ static void test_merge_exit_codes(void **state)
 			assert_int_equal(get(whole, "exit_code")->valueint, rows[r].exit_code);
 		}
 		/* The merged report renders like any other. */
-		char *text = render(report_text_tree, merged);
+		char *text = render(report_text, merged);
 		char *line = xasprintf("(exit %d)\n", rows[r].exit_code);
 		assert_non_null(strstr(text, line));
 		free(line);
@@ -1432,25 +1447,21 @@ static void test_edited_reports(void **state)
 			free(refs);
 		}
 		char *err = NULL;
-		bool valid = report_check(tree, &err) == 0;
+		char *json = cJSON_PrintUnformatted(tree);
+		struct report *model = report_parse("t.json", json, strlen(json), &err);
+		assert_true((model == NULL) == (err != NULL));
+		refused += model == NULL;
 		free(err);
-		for (const struct report_format *fmt = report_formats; fmt->name; fmt++) {
-			char *text = NULL;
-			size_t len = 0;
-			FILE *f = open_memstream(&text, &len);
-			err = NULL;
-			int rc = fmt->render(f, tree, &err);
-			fclose(f);
-			assert_int_equal(rc, valid ? 0 : -1);
-			assert_true(rc == 0 ? err == NULL : err != NULL && len == 0);
-			rendered += rc == 0;
-			refused += rc != 0;
+		free(json);
+		for (const struct report_format *fmt = report_formats; model && fmt->name; fmt++) {
+			char *text = render_model(fmt->render, model);
+			rendered++;
 			/* Whatever was edited, JUnit output stays valid. */
-			if (rc == 0 && fmt->render == report_junit && round % 5 == 0)
+			if (fmt->render == report_junit && round % 5 == 0)
 				assert_true(xmllint_ok(text));
-			free(err);
 			free(text);
 		}
+		report_free(model);
 		cJSON *pair[] = {tree, other};
 		err = NULL;
 		cJSON *merged = report_merge(pair, 2, &err);
@@ -1909,11 +1920,9 @@ static void test_hostile_counts(void **state)
 		assert_int_equal(report_check(tree, &err), -1);
 		assert_string_equal(err, rows[r].message);
 		free(err);
-		for (const struct report_format *fmt = report_formats; fmt->name; fmt++) {
-			err = render_fail(fmt->render, tree);
-			assert_string_equal(err, rows[r].message);
-			free(err);
-		}
+		err = load_fail(tree);
+		assert_string_equal(err, rows[r].message);
+		free(err);
 		cJSON *one[] = {tree};
 		assert_null(report_merge(one, 1, &err));
 		char *want = xasprintf("cannot merge 'report 1': %s", rows[r].message);
