@@ -14,12 +14,8 @@
 
 #include <sqlite3.h>
 
-#include "graders/grader.h"
 #include "report/report.h"
-#include "run/run.h"
 #include "util.h"
-#include "report/verdict.h"
-#include "version.h"
 
 struct history {
 	sqlite3 *db;
@@ -500,27 +496,16 @@ void history_strings_free(char **v, size_t n)
  * Recording.
  */
 
-static const char *stratum_of(const struct run *r, size_t i)
-{
-	if (i < r->nstrata && r->strata[i].s)
-		return r->strata[i].s->name;
-	if (r->suite && i < r->suite->nstrata)
-		return r->suite->strata[i].name;
-	return "";
-}
-
-static int record_fingerprints(struct history *h, sqlite3_stmt *st, const struct run *r,
+static int record_fingerprints(struct history *h, sqlite3_stmt *st, const struct report *r,
 			       long long id, char **err)
 {
 	for (int side = 0; side < SIDE__COUNT; side++) {
-		for (size_t i = 0; i < r->nfingerprints[side]; i++) {
-			const struct fingerprint_count *fc = &r->fingerprints[side][i];
-			if (!fc->value)
-				continue;
+		const struct report_target *t = &r->targets[side];
+		for (size_t i = 0; i < t->nfingerprints; i++) {
 			sqlite3_bind_int64(st, 1, id);
 			sqlite3_bind_text(st, 2, side_name((enum side)side), -1, SQLITE_STATIC);
-			sqlite3_bind_text(st, 3, fc->value, -1, SQLITE_TRANSIENT);
-			sqlite3_bind_int(st, 4, fc->count);
+			sqlite3_bind_text(st, 3, t->fingerprints[i].value, -1, SQLITE_TRANSIENT);
+			sqlite3_bind_int64(st, 4, t->fingerprints[i].count);
 			if (step_done(h, st, "cannot record the run", err) < 0)
 				return -1;
 		}
@@ -528,22 +513,22 @@ static int record_fingerprints(struct history *h, sqlite3_stmt *st, const struct
 	return 0;
 }
 
-static int record_strata(struct history *h, sqlite3_stmt *st, const struct run *r, long long id,
-			 char **err)
+static int record_strata(struct history *h, sqlite3_stmt *st, const struct report *r,
+			 long long id, char **err)
 {
 	for (size_t i = 0; i < r->nstrata; i++) {
-		const struct stratum_result *sr = &r->strata[i];
-		if (sr->ncases == 0)
+		const struct report_stratum *s = &r->strata[i];
+		if (!s->selected || s->ncases == 0)
 			continue;
 		sqlite3_bind_int64(st, 1, id);
-		bind_text(st, 2, stratum_of(r, i));
+		bind_text(st, 2, s->name);
 		sqlite3_bind_int64(st, 3, (sqlite3_int64)i);
-		sqlite3_bind_text(st, 4, verdict_name(sr->verdict), -1, SQLITE_STATIC);
-		sqlite3_bind_int(st, 5, sr->ncases);
-		sqlite3_bind_int(st, 6, sr->passed[SIDE_EVAL]);
-		sqlite3_bind_int(st, 7, sr->passed[SIDE_PROD]);
-		if (sr->tested && isfinite(sr->p_value))
-			sqlite3_bind_double(st, 8, sr->p_value);
+		sqlite3_bind_text(st, 4, verdict_name(s->verdict), -1, SQLITE_STATIC);
+		sqlite3_bind_int(st, 5, s->ncases);
+		sqlite3_bind_int(st, 6, s->passed[SIDE_EVAL]);
+		sqlite3_bind_int(st, 7, s->passed[SIDE_PROD]);
+		if (s->tested && isfinite(s->p_value))
+			sqlite3_bind_double(st, 8, s->p_value);
 		else
 			sqlite3_bind_null(st, 8);
 		if (step_done(h, st, "cannot record the run", err) < 0)
@@ -552,19 +537,16 @@ static int record_strata(struct history *h, sqlite3_stmt *st, const struct run *
 	return 0;
 }
 
-static int record_samples(struct history *h, sqlite3_stmt *st, const struct run *r,
-			  const struct case_result *cr, long long id, char **err)
+static int record_samples(struct history *h, sqlite3_stmt *st, const struct report *r,
+			  const struct report_case *c, long long id, char **err)
 {
-	const char *stratum = stratum_of(r, cr->c->stratum);
 	for (int side = 0; side < SIDE__COUNT; side++) {
-		const struct side_result *sr = &cr->side[side];
-		for (size_t k = 0; k < sr->nsamples; k++) {
-			const struct sample *s = &sr->samples[k];
-			if (!s->done)
-				continue;
+		const struct report_side *rs = &c->side[side];
+		for (size_t k = 0; k < rs->nsamples; k++) {
+			const struct report_sample *s = &rs->samples[k];
 			sqlite3_bind_int64(st, 1, id);
-			sqlite3_bind_text(st, 2, cr->c->id, -1, SQLITE_TRANSIENT);
-			sqlite3_bind_text(st, 3, stratum, -1, SQLITE_TRANSIENT);
+			sqlite3_bind_text(st, 2, c->id, -1, SQLITE_TRANSIENT);
+			sqlite3_bind_text(st, 3, r->strata[c->stratum].name, -1, SQLITE_TRANSIENT);
 			sqlite3_bind_text(st, 4, side_name((enum side)side), -1, SQLITE_STATIC);
 			sqlite3_bind_int(st, 5, s->index);
 			sqlite3_bind_text(st, 6, grade_name(s->grade), -1, SQLITE_STATIC);
@@ -581,33 +563,48 @@ static int record_samples(struct history *h, sqlite3_stmt *st, const struct run 
 }
 
 static int record_cases(struct history *h, sqlite3_stmt *case_st, sqlite3_stmt *sample_st,
-			const struct run *r, long long id, char **err)
+			const struct report *r, long long id, char **err)
 {
 	for (size_t i = 0; i < r->ncases; i++) {
-		const struct case_result *cr = &r->cases[i];
-		if (!cr->selected || !cr->c)
+		const struct report_case *c = &r->cases[i];
+		if (c->skipped)
 			continue;
 		sqlite3_bind_int64(case_st, 1, id);
-		sqlite3_bind_text(case_st, 2, cr->c->id, -1, SQLITE_TRANSIENT);
-		bind_text(case_st, 3, stratum_of(r, cr->c->stratum));
-		sqlite3_bind_int64(case_st, 4, (sqlite3_int64)i);
-		sqlite3_bind_text(case_st, 5, verdict_name(cr->verdict), -1, SQLITE_STATIC);
-		sqlite3_bind_int(case_st, 6, cr->side[SIDE_EVAL].passed);
-		sqlite3_bind_int(case_st, 7, cr->side[SIDE_EVAL].total);
-		sqlite3_bind_int(case_st, 8, cr->side[SIDE_PROD].passed);
-		sqlite3_bind_int(case_st, 9, cr->side[SIDE_PROD].total);
-		if (cr->repeated && isfinite(cr->p_value))
-			sqlite3_bind_double(case_st, 10, cr->p_value);
+		sqlite3_bind_text(case_st, 2, c->id, -1, SQLITE_TRANSIENT);
+		bind_text(case_st, 3, r->strata[c->stratum].name);
+		sqlite3_bind_int64(case_st, 4, c->position >= 0 ? c->position : (long long)i);
+		sqlite3_bind_text(case_st, 5, verdict_name(c->verdict), -1, SQLITE_STATIC);
+		sqlite3_bind_int(case_st, 6, c->side[SIDE_EVAL].passed);
+		sqlite3_bind_int(case_st, 7, report_side_total(&c->side[SIDE_EVAL]));
+		sqlite3_bind_int(case_st, 8, c->side[SIDE_PROD].passed);
+		sqlite3_bind_int(case_st, 9, report_side_total(&c->side[SIDE_PROD]));
+		if (report_case_repeated(c) && isfinite(c->p_value))
+			sqlite3_bind_double(case_st, 10, c->p_value);
 		else
 			sqlite3_bind_null(case_st, 10);
 		if (step_done(h, case_st, "cannot record the run", err) < 0 ||
-		    record_samples(h, sample_st, r, cr, id, err) < 0)
+		    record_samples(h, sample_st, r, c, id, err) < 0)
 			return -1;
 	}
 	return 0;
 }
 
-int history_record(struct history *h, const struct run *r, const char *suite_hash,
+/* started_ms: when the run of r started, in Unix ms: as the run measured
+ * it, or read from a saved report's started_at. */
+static int started_ms(const struct report *r, long long *ms, char **err)
+{
+	if (r->started_ms >= 0) {
+		*ms = r->started_ms;
+		return 0;
+	}
+	if (history_parse_time(r->started_at, ms) == 0)
+		return 0;
+	*err = xasprintf("cannot record a run whose 'started_at' is not a time: '%s'",
+			 r->started_at ? r->started_at : "");
+	return -1;
+}
+
+int history_record(struct history *h, const struct report *r, const char *suite_hash,
 		   long long *run_id, char **err)
 {
 	enum { RUN, FP, STRATUM, CASE, SAMPLE, NSTMT };
@@ -628,6 +625,7 @@ int history_record(struct history *h, const struct run *r, const char *suite_has
 	};
 	sqlite3_stmt *st[NSTMT] = {NULL};
 	const char *what = "cannot record the run";
+	long long started = 0;
 	bool began = false;
 	int rc = -1;
 
@@ -635,10 +633,12 @@ int history_record(struct history *h, const struct run *r, const char *suite_has
 		*err = xasprintf("history '%s' was opened read-only", h->path);
 		return -1;
 	}
-	if (!r->suite || !r->suite->name) {
+	if (!r->suite) {
 		*err = xstrdup("cannot record a run without its suite");
 		return -1;
 	}
+	if (started_ms(r, &started, err) < 0)
+		return -1;
 	if (exec_sql(h, "BEGIN IMMEDIATE", what, err) < 0)
 		goto out;
 	began = true;
@@ -648,16 +648,16 @@ int history_record(struct history *h, const struct run *r, const char *suite_has
 
 	char *shard = r->shard_count > 0 ? xasprintf("%d/%d", r->shard_index, r->shard_count)
 					 : NULL;
-	bind_text(st[RUN], 1, r->suite->name);
+	bind_text(st[RUN], 1, r->suite);
 	bind_text(st[RUN], 2, suite_hash);
-	sqlite3_bind_int64(st[RUN], 3, r->started_wall_ms);
-	sqlite3_bind_int64(st[RUN], 4, r->duration_ms);
+	sqlite3_bind_int64(st[RUN], 3, started);
+	sqlite3_bind_int64(st[RUN], 4, (sqlite3_int64)r->duration_ms);
 	sqlite3_bind_text(st[RUN], 5, verdict_name(r->verdict), -1, SQLITE_STATIC);
 	sqlite3_bind_int(st[RUN], 6, r->exit_code);
 	sqlite3_bind_int(st[RUN], 7, r->interrupted ? 1 : 0);
-	bind_text(st[RUN], 8, r->url_display[SIDE_EVAL]);
-	bind_text(st[RUN], 9, r->url_display[SIDE_PROD]);
-	sqlite3_bind_text(st[RUN], 10, CANARY_VERSION, -1, SQLITE_STATIC);
+	bind_text(st[RUN], 8, r->targets[SIDE_EVAL].url);
+	bind_text(st[RUN], 9, r->targets[SIDE_PROD].url);
+	bind_text(st[RUN], 10, r->canary_version);
 	bind_text(st[RUN], 11, shard);
 	free(shard);
 	if (step_done(h, st[RUN], what, err) < 0)
@@ -686,11 +686,12 @@ out:
  * Fingerprints of a run against the history.
  */
 
-static bool run_saw(const struct run *r, enum side side, const char *value)
+static bool run_saw(const struct report *r, enum side side, const char *value)
 {
-	for (size_t i = 0; i < r->nfingerprints[side]; i++)
-		if (r->fingerprints[side][i].value &&
-		    strcmp(r->fingerprints[side][i].value, value) == 0)
+	const struct report_target *t = &r->targets[side];
+
+	for (size_t i = 0; i < t->nfingerprints; i++)
+		if (strcmp(t->fingerprints[i].value, value) == 0)
 			return true;
 	return false;
 }
@@ -722,7 +723,7 @@ static void list_add(char ***v, size_t *n, const char *s)
 	(*v)[(*n)++] = xstrdup(s);
 }
 
-int history_unevaluated(struct history *h, const struct run *r, char ***out, size_t *n,
+int history_unevaluated(struct history *h, const struct report *r, char ***out, size_t *n,
 			char **err)
 {
 	const char *what = "cannot read fingerprints";
@@ -733,7 +734,7 @@ int history_unevaluated(struct history *h, const struct run *r, char ***out, siz
 
 	*out = NULL;
 	*n = 0;
-	if (!r->suite || !r->suite->name) {
+	if (!r->suite) {
 		*err = xstrdup("cannot look up a run without its suite");
 		return -1;
 	}
@@ -742,13 +743,13 @@ int history_unevaluated(struct history *h, const struct run *r, char ***out, siz
 		    "WHERE f.value = ?1 AND f.side = 'eval' AND r.suite = ?2 LIMIT 1",
 		    &st, what, err) < 0)
 		goto out;
-	for (size_t i = 0; i < r->nfingerprints[SIDE_PROD]; i++) {
-		const char *fp = r->fingerprints[SIDE_PROD][i].value;
-		if (!fp || run_saw(r, SIDE_EVAL, fp) || list_has(list, count, fp))
+	for (size_t i = 0; i < r->targets[SIDE_PROD].nfingerprints; i++) {
+		const char *fp = r->targets[SIDE_PROD].fingerprints[i].value;
+		if (run_saw(r, SIDE_EVAL, fp) || list_has(list, count, fp))
 			continue;
 		bool seen = false;
 		sqlite3_bind_text(st, 1, fp, -1, SQLITE_TRANSIENT);
-		sqlite3_bind_text(st, 2, r->suite->name, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_text(st, 2, r->suite, -1, SQLITE_TRANSIENT);
 		if (exists(h, st, &seen, what, err) < 0)
 			goto out;
 		if (!seen)
@@ -767,7 +768,7 @@ out:
 	return rc;
 }
 
-int history_new_since_last(struct history *h, const struct run *r, long long run_id,
+int history_new_since_last(struct history *h, const struct report *r, long long run_id,
 			   char ***out, size_t *n, bool *has_previous, char **err)
 {
 	const char *what = "cannot read fingerprints";
@@ -780,7 +781,7 @@ int history_new_since_last(struct history *h, const struct run *r, long long run
 	*n = 0;
 	if (has_previous)
 		*has_previous = false;
-	if (!r->suite || !r->suite->name) {
+	if (!r->suite) {
 		*err = xstrdup("cannot look up a run without its suite");
 		return -1;
 	}
@@ -794,9 +795,12 @@ int history_new_since_last(struct history *h, const struct run *r, long long run
 		    "AND value = ?2",
 		    &st, what, err) < 0)
 		goto out;
-	sqlite3_bind_text(prev, 1, r->suite->name, -1, SQLITE_TRANSIENT);
+	long long started = 0;
+	if (started_ms(r, &started, err) < 0)
+		goto out;
+	sqlite3_bind_text(prev, 1, r->suite, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_int64(prev, 2, run_id);
-	sqlite3_bind_int64(prev, 3, r->started_wall_ms);
+	sqlite3_bind_int64(prev, 3, started);
 	int step = sqlite3_step(prev);
 	if (step == SQLITE_DONE) {
 		rc = 0;
@@ -809,9 +813,9 @@ int history_new_since_last(struct history *h, const struct run *r, long long run
 	long long prev_id = sqlite3_column_int64(prev, 0);
 	if (has_previous)
 		*has_previous = true;
-	for (size_t i = 0; i < r->nfingerprints[SIDE_PROD]; i++) {
-		const char *fp = r->fingerprints[SIDE_PROD][i].value;
-		if (!fp || list_has(list, count, fp))
+	for (size_t i = 0; i < r->targets[SIDE_PROD].nfingerprints; i++) {
+		const char *fp = r->targets[SIDE_PROD].fingerprints[i].value;
+		if (list_has(list, count, fp))
 			continue;
 		bool seen = false;
 		sqlite3_bind_int64(st, 1, prev_id);
@@ -832,6 +836,35 @@ out:
 	sqlite3_finalize(prev);
 	sqlite3_finalize(st);
 	history_strings_free(list, count);
+	return rc;
+}
+
+/* names_set: list, now the strings of v. */
+static void names_set(struct report *r, struct report_names *list, char **v, size_t n)
+{
+	*list = (struct report_names){0};
+	for (size_t i = 0; i < n; i++)
+		report_names_add(r, list, v[i]);
+}
+
+int history_compare(struct history *h, struct report *r, long long run_id, char **err)
+{
+	char **unevaluated = NULL, **fresh = NULL;
+	size_t nunevaluated = 0, nfresh = 0;
+	bool previous = false;
+	int rc = -1;
+
+	if (history_unevaluated(h, r, &unevaluated, &nunevaluated, err) < 0 ||
+	    history_new_since_last(h, r, run_id, &fresh, &nfresh, &previous, err) < 0)
+		goto out;
+	r->history.present = true;
+	names_set(r, &r->history.unevaluated, unevaluated, nunevaluated);
+	names_set(r, &r->history.new_since_last, fresh, nfresh);
+	r->history.previous_run = previous;
+	rc = 0;
+out:
+	history_strings_free(unevaluated, nunevaluated);
+	history_strings_free(fresh, nfresh);
 	return rc;
 }
 

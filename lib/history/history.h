@@ -28,10 +28,10 @@
 
 #include <cjson/cJSON.h>
 
-#include "suite/suite.h"
+#include "side.h"
 
-struct run;
 struct history;
+struct report;
 
 /* The schema version this canary writes; older histories are migrated. */
 #define HISTORY_SCHEMA_VERSION 2
@@ -61,18 +61,23 @@ void history_set_busy_timeout(struct history *h, long ms);
  * history_open(), in memory by history_open_readonly(). */
 int history_schema_version(struct history *h);
 
-/* history_record: write run r in one transaction: its suite and the suite's
- * hash (fingerprint_sha256() of the suite file's bytes; may be NULL),
- * timing, targets, fingerprints, strata, selected cases and every finished
- * sample.  On failure nothing is written.  An interrupted run is recorded
- * with interrupted = 1.  *run_id (may be NULL) gets its id. */
-int history_record(struct history *h, const struct run *r, const char *suite_hash,
+/* history_record: write the run of report r in one transaction: its suite
+ * and the suite's hash (fingerprint_sha256() of the suite file's bytes; may
+ * be NULL), timing, targets, fingerprints, strata, selected cases and every
+ * finished sample.  On failure nothing is written.  An interrupted run is
+ * recorded with interrupted = 1.  *run_id (may be NULL) gets its id. */
+int history_record(struct history *h, const struct report *r, const char *suite_hash,
 		   long long *run_id, char **err);
+
+/* history_compare: what the history says of r's prod fingerprints, in
+ * r->history: history_unevaluated() and history_new_since_last() of r,
+ * recorded as run_id (0: not recorded). */
+int history_compare(struct history *h, struct report *r, long long run_id, char **err);
 
 /* history_unevaluated: the prod fingerprints of r (sorted) that neither r
  * nor any recorded run of its suite ever saw on the eval target.  Works
  * before and after r is recorded. */
-int history_unevaluated(struct history *h, const struct run *r, char ***out, size_t *n,
+int history_unevaluated(struct history *h, const struct report *r, char ***out, size_t *n,
 			char **err);
 
 /* history_new_since_last: the prod fingerprints of r (sorted) that the
@@ -81,7 +86,7 @@ int history_unevaluated(struct history *h, const struct run *r, char ***out, siz
  * (run_id: r's id when recorded, else 0) and saw any prod fingerprint.
  * *has_previous (may be NULL) tells whether there was one; without one the
  * list is empty. */
-int history_new_since_last(struct history *h, const struct run *r, long long run_id,
+int history_new_since_last(struct history *h, const struct report *r, long long run_id,
 			   char ***out, size_t *n, bool *has_previous, char **err);
 
 /* history_previous_verdict: the verdict of the latest recorded run of suite

@@ -20,6 +20,7 @@
 #include <sqlite3.h>
 
 #include "history/history.h"
+#include "report/report.h"
 #include "run/run.h"
 #include "support.h"
 #include "util.h"
@@ -182,16 +183,26 @@ static struct run *make_run(struct hist_world *w, const struct run_spec *spec)
 	return r;
 }
 
+/* make_report: the report of make_run(). */
+static struct report *make_report(struct hist_world *w, const struct run_spec *spec)
+{
+	struct run *r = make_run(w, spec);
+	struct report *rep = run_report(r);
+
+	run_free(r);
+	return rep;
+}
+
 /* record: make, record and free one run; its id. */
 static long long record(struct history *h, struct hist_world *w, const struct run_spec *spec)
 {
 	char *err = NULL;
 	long long id = 0;
-	struct run *r = make_run(w, spec);
+	struct report *r = make_report(w, spec);
 	int rc = history_record(h, r, "cafe", &id, &err);
 	if (rc < 0)
 		fail_msg("history_record: %s", err);
-	run_free(r);
+	report_free(r);
 	return id;
 }
 
@@ -379,7 +390,7 @@ static void test_record_is_one_transaction(void **state)
 				      "BEGIN SELECT RAISE(ABORT, 'injected failure'); END",
 				      NULL, NULL, NULL), SQLITE_OK);
 	struct run_spec spec = {.started = NOW, .fp = {FP_A, FP_A}, .book_fails = true};
-	struct run *r = make_run(&w, &spec);
+	struct report *r = make_report(&w, &spec);
 	char *err = NULL;
 	long long id = -7;
 	assert_int_equal(history_record(h, r, NULL, &id, &err), -1);
@@ -401,7 +412,7 @@ static void test_record_is_one_transaction(void **state)
 	/* refund has two valid samples a side: tested, p = 1. */
 	assert_query(db, "SELECT p_value FROM cases WHERE case_id = 'refund'", "1.0");
 	assert_query(db, "SELECT p_value FROM strata WHERE stratum = 'prompt'", "1.0");
-	run_free(r);
+	report_free(r);
 	sqlite3_close(db);
 	history_close(h);
 	hist_world_release(&w);
@@ -435,7 +446,7 @@ static void test_locked_history(void **state)
 	assert_int_equal(sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
 	history_set_busy_timeout(h, 50);
 	struct run_spec spec = {.started = NOW, .fp = {FP_A, FP_A}};
-	struct run *r = make_run(&w, &spec);
+	struct report *r = make_report(&w, &spec);
 	char *err = NULL;
 	assert_int_equal(history_record(h, r, NULL, NULL, &err), -1);
 	assert_non_null(strstr(err, "locked by another process"));
@@ -445,7 +456,7 @@ static void test_locked_history(void **state)
 	assert_int_equal(sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL), SQLITE_OK);
 	assert_int_equal(history_record(h, r, NULL, NULL, &err), 0);
 	assert_int_equal(rows(db, "runs"), 1);
-	run_free(r);
+	report_free(r);
 	sqlite3_close(db);
 	history_close(h);
 	hist_world_release(&w);
@@ -463,12 +474,12 @@ static int open_and_record(struct hist_world *w, const char *path, int c, int ru
 	}
 	for (int i = 0; i < runs; i++) {
 		struct run_spec spec = {.started = NOW + c * 1000 + i, .fp = {FP_A, FP_A}};
-		struct run *r = make_run(w, &spec);
+		struct report *r = make_report(w, &spec);
 		if (history_record(h, r, NULL, NULL, &err) < 0) {
 			fprintf(stderr, "child %d: %s\n", c, err);
 			return 2;
 		}
-		run_free(r);
+		report_free(r);
 	}
 	history_close(h);
 	return 0;
@@ -614,14 +625,14 @@ static void test_readonly_history(void **state)
 	char *err = NULL;
 	h = history_open_readonly(w.path, &err);
 	assert_non_null(h);
-	struct run *r = make_run(&w, &spec);
+	struct report *r = make_report(&w, &spec);
 	assert_int_equal(history_record(h, r, NULL, NULL, &err), -1);
 	assert_non_null(strstr(err, "read-only"));
 	free(err);
 	err = NULL;
 	assert_int_equal(history_note_notification(h, "hist-suite", "pass", 1, &err), -1);
 	free(err);
-	run_free(r);
+	report_free(r);
 	history_close(h);
 	hist_world_release(&w);
 }
@@ -799,7 +810,7 @@ static void test_unevaluated_and_new(void **state)
 
 	/* Run 1: both on A. */
 	struct run_spec s1 = {.started = NOW - 3 * HOUR, .fp = {FP_A, FP_A}};
-	struct run *r = make_run(&w, &s1);
+	struct report *r = make_report(&w, &s1);
 	assert_int_equal(history_unevaluated(h, r, &v, &n, &err), 0);
 	assert_int_equal(n, 0);
 	assert_int_equal(history_new_since_last(h, r, 0, &v, &n, &prev, &err), 0);
@@ -807,7 +818,7 @@ static void test_unevaluated_and_new(void **state)
 	assert_false(prev);
 	long long id1 = 0;
 	assert_int_equal(history_record(h, r, NULL, &id1, &err), 0);
-	run_free(r);
+	report_free(r);
 
 	/* Another suite evaluates C: it does not count for this one. */
 	struct run_spec so = {.started = NOW - 3 * HOUR, .fp = {FP_C, FP_C}};
@@ -816,7 +827,7 @@ static void test_unevaluated_and_new(void **state)
 	/* Run 2: prod moves to B, and to C on refund; eval stays on A. */
 	struct run_spec s2 = {.started = NOW - 2 * HOUR, .fp = {FP_A, FP_B},
 			      .refund_prod_fp = FP_C};
-	r = make_run(&w, &s2);
+	r = make_report(&w, &s2);
 	static const char *const b_c[] = {FP_B, FP_C};
 	assert_int_equal(history_unevaluated(h, r, &v, &n, &err), 0);
 	assert_strings(v, n, b_c, 2);
@@ -834,14 +845,14 @@ static void test_unevaluated_and_new(void **state)
 	assert_int_equal(history_unevaluated(h, r, &v, &n, &err), 0);
 	assert_strings(v, n, b_c, 2);
 	history_strings_free(v, n);
-	run_free(r);
+	report_free(r);
 
 	/* Run 3: eval serves B once: B is evaluated from then on, for every
 	 * later run; prod is back on A, which run 2 did not see. */
 	struct run_spec s3 = {.started = NOW - HOUR, .fp = {FP_B, FP_A}};
 	record(h, &w, &s3);
 	struct run_spec s4 = {.started = NOW, .fp = {FP_A, FP_B}, .refund_prod_fp = FP_C};
-	r = make_run(&w, &s4);
+	r = make_report(&w, &s4);
 	static const char *const c_only[] = {FP_C};
 	assert_int_equal(history_unevaluated(h, r, &v, &n, &err), 0);
 	assert_strings(v, n, c_only, 1);
@@ -850,7 +861,7 @@ static void test_unevaluated_and_new(void **state)
 	assert_int_equal(history_new_since_last(h, r, 0, &v, &n, &prev, &err), 0);
 	assert_strings(v, n, b_c2, 2);
 	history_strings_free(v, n);
-	run_free(r);
+	report_free(r);
 
 	/* The previous verdict and the notification state. */
 	char *verdict = NULL;

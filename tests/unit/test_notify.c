@@ -21,6 +21,7 @@
 
 #include "history/history.h"
 #include "notify/notify.h"
+#include "report/report.h"
 #include "run/run.h"
 #include "stub/stub.h"
 #include "transport/transport.h"
@@ -160,6 +161,17 @@ static struct run *make_run(struct notify_world *w, const struct case_spec *spec
 	return r;
 }
 
+/* make_report: the report of make_run(). */
+static struct report *make_report(struct notify_world *w, const struct case_spec *specs,
+				  size_t nspecs, bool interrupted)
+{
+	struct run *r = make_run(w, specs, nspecs, interrupted);
+	struct report *rep = run_report(r);
+
+	run_free(r);
+	return rep;
+}
+
 static const struct case_spec suite_cases[] = {
 	{"book-meeting", 0, GRADE_PASS, GRADE_PASS, NULL, NULL},
 	{"cancel-meeting", 0, GRADE_PASS, GRADE_PASS, NULL, NULL},
@@ -233,19 +245,19 @@ static void test_state(void **state)
 {
 	struct notify_world w;
 	notify_world_init(&w, "calendar-assistant", suite_cases, ARRAY_SIZE(suite_cases));
-	struct run *r = make_run(&w, NULL, 0, false);
+	struct report *r = make_report(&w, NULL, 0, false);
 	assert_string_equal(notify_state(r), "pass");
-	run_free(r);
-	r = make_run(&w, drift_specs, ARRAY_SIZE(drift_specs), false);
+	report_free(r);
+	r = make_report(&w, drift_specs, ARRAY_SIZE(drift_specs), false);
 	assert_string_equal(notify_state(r), "drift");
-	run_free(r);
-	r = make_run(&w, error_specs, ARRAY_SIZE(error_specs), false);
+	report_free(r);
+	r = make_report(&w, error_specs, ARRAY_SIZE(error_specs), false);
 	assert_int_equal(r->exit_code, EXIT_ERRORS);
 	assert_string_equal(notify_state(r), "error");
-	run_free(r);
-	r = make_run(&w, drift_specs, ARRAY_SIZE(drift_specs), true);
+	report_free(r);
+	r = make_report(&w, drift_specs, ARRAY_SIZE(drift_specs), true);
 	assert_null(notify_state(r));
-	run_free(r);
+	report_free(r);
 }
 
 static const cJSON *get(const cJSON *o, const char *key)
@@ -267,7 +279,7 @@ static void test_payload_fields(void **state)
 {
 	struct notify_world w;
 	notify_world_init(&w, "calendar-assistant", suite_cases, ARRAY_SIZE(suite_cases));
-	struct run *r = make_run(&w, drift_specs, ARRAY_SIZE(drift_specs), false);
+	struct report *r = make_report(&w, drift_specs, ARRAY_SIZE(drift_specs), false);
 	cJSON *p = notify_payload(r, "pass", "https://ci.example/runs/42?x=1&y=2", false);
 	assert_string_equal(str(p, "text"),
 			    ":rotating_light: canary calendar-assistant: drift in tools, prompt "
@@ -329,15 +341,31 @@ static void test_payload_fields(void **state)
 			    ":rotating_light: canary calendar-assistant: drift in tools, prompt");
 	assert_string_equal(str(p, "previous"), "unknown");
 	assert_null(cJSON_GetObjectItemCaseSensitive(p, "report_url"));
+	assert_null(cJSON_GetObjectItemCaseSensitive(p, "new_since_last"));
 	cJSON_Delete(p);
-	run_free(r);
+
+	/* With a history, its lists, even empty (the run's fingerprint_diff
+	 * lists prod's fingerprint, which the history has seen on eval). */
+	r->history.present = true;
+	p = notify_payload(r, NULL, NULL, false);
+	assert_int_equal(cJSON_GetArraySize(get(p, "unevaluated")), 0);
+	assert_true(cJSON_IsArray(get(p, "new_since_last")));
+	assert_int_equal(cJSON_GetArraySize(get(p, "new_since_last")), 0);
+	cJSON_Delete(p);
+	report_names_add(r, &r->history.new_since_last, FP_PROD);
+	p = notify_payload(r, NULL, "https://ci.example/runs/42", false);
+	assert_string_equal(cJSON_GetArrayItem(get(p, "new_since_last"), 0)->valuestring, FP_PROD);
+	/* After the link, as the payload always had it. */
+	assert_ptr_equal(get(p, "report_url")->next, get(p, "new_since_last"));
+	cJSON_Delete(p);
+	report_free(r);
 }
 
 static void test_payload_texts(void **state)
 {
 	struct notify_world w;
 	notify_world_init(&w, "cal <b>&</b>", suite_cases, ARRAY_SIZE(suite_cases));
-	struct run *r = make_run(&w, NULL, 0, false);
+	struct report *r = make_report(&w, NULL, 0, false);
 	cJSON *p = notify_payload(r, "drift", NULL, false);
 	assert_string_equal(str(p, "text"), ":white_check_mark: canary cal &lt;b&gt;&amp;"
 					    "&lt;/b&gt; recovered: pass (was drift)");
@@ -345,18 +373,18 @@ static void test_payload_texts(void **state)
 	assert_string_equal(str(p, "suite"), "cal <b>&</b>");
 	assert_int_equal(cJSON_GetArraySize(get(p, "top_failures")), 0);
 	cJSON_Delete(p);
-	run_free(r);
+	report_free(r);
 
-	r = make_run(&w, drift_specs, ARRAY_SIZE(drift_specs), false);
+	r = make_report(&w, drift_specs, ARRAY_SIZE(drift_specs), false);
 	p = notify_payload(r, "drift", NULL, true);
 	assert_string_equal(str(p, "text"), ":rotating_light: canary cal &lt;b&gt;&amp;&lt;/b&gt;: "
 					    "still drift in tools, prompt (reminder)");
 	assert_true(cJSON_IsTrue(get(p, "reminder")));
 	assert_string_equal(str(p, "kind"), "reminder");
 	cJSON_Delete(p);
-	run_free(r);
+	report_free(r);
 
-	r = make_run(&w, error_specs, ARRAY_SIZE(error_specs), false);
+	r = make_report(&w, error_specs, ARRAY_SIZE(error_specs), false);
 	p = notify_payload(r, "pass", NULL, false);
 	assert_string_equal(str(p, "text"), ":warning: canary cal &lt;b&gt;&amp;&lt;/b&gt;: "
 					    "error in retrieval (was pass)");
@@ -364,19 +392,19 @@ static void test_payload_texts(void **state)
 	assert_string_equal(str(f0, "eval"), "connection refused");
 	assert_string_equal(str(f0, "prod"), "timed out");
 	cJSON_Delete(p);
-	run_free(r);
+	report_free(r);
 
 	/* Two verdicts: worst first. */
 	static const struct case_spec mixed[] = {
 		{"book-meeting", 0, GRADE_FAIL, GRADE_FAIL, "a", "b"},
 		{"refund-window", 1, GRADE_PASS, GRADE_FAIL, NULL, "c"},
 	};
-	r = make_run(&w, mixed, ARRAY_SIZE(mixed), false);
+	r = make_report(&w, mixed, ARRAY_SIZE(mixed), false);
 	p = notify_payload(r, "pass", NULL, false);
 	assert_string_equal(str(p, "text"), ":rotating_light: canary cal &lt;b&gt;&amp;&lt;/b&gt;: "
 					    "drift in prompt; regression in tools (was pass)");
 	cJSON_Delete(p);
-	run_free(r);
+	report_free(r);
 }
 
 static void test_top_failures_limit(void **state)
@@ -392,7 +420,7 @@ static void test_top_failures_limit(void **state)
 	};
 	struct notify_world w;
 	notify_world_init(&w, "many", many, ARRAY_SIZE(many));
-	struct run *r = make_run(&w, many, ARRAY_SIZE(many), false);
+	struct report *r = make_report(&w, many, ARRAY_SIZE(many), false);
 	cJSON *p = notify_payload(r, "pass", NULL, false);
 	const cJSON *failures = get(p, "top_failures");
 	assert_int_equal(cJSON_GetArraySize(failures), NOTIFY_TOP_FAILURES);
@@ -402,7 +430,7 @@ static void test_top_failures_limit(void **state)
 		assert_string_equal(str(cJSON_GetArrayItem(failures, i), "case"), id);
 	}
 	cJSON_Delete(p);
-	run_free(r);
+	report_free(r);
 }
 
 static void test_url_display(void **state)
@@ -513,17 +541,15 @@ static enum notify_kind step(struct history *h, struct notify_world *w,
 			     const struct case_spec *specs, size_t n, bool interrupted,
 			     long long now, const char *url, bool *delivered)
 {
-	struct run *r = make_run(w, specs, n, interrupted);
-	r->started_wall_ms = now;
+	struct report *r = make_report(w, specs, n, interrupted);
+	r->started_ms = now;
 	char *err = NULL;
 	assert_int_equal(history_record(h, r, NULL, NULL, &err), 0);
 	struct notify_options o = {.now_ms = now, .remind_ms = REMIND,
 				   .report_url = "https://ci.example/42"};
-	char *fresh[] = {FP_PROD};
-	o.unevaluated = fresh;
-	o.nunevaluated = 1;
-	o.new_since_last = fresh;
-	o.nnew_since_last = 0;
+	/* What the history said: prod's fingerprint never evaluated, none new. */
+	r->history.present = true;
+	report_names_add(r, &r->history.unevaluated, FP_PROD);
 	struct notify_plan plan;
 	assert_int_equal(notify_prepare(h, r, &o, &plan, &err), 0);
 	enum notify_kind kind = plan.kind;
@@ -538,7 +564,7 @@ static enum notify_kind step(struct history *h, struct notify_world *w,
 		assert_int_equal(notify_commit(h, &plan, now, &err), 0);
 	}
 	notify_plan_release(&plan);
-	run_free(r);
+	report_free(r);
 	return kind;
 }
 
