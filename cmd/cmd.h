@@ -15,6 +15,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 
+#include "report/verdict.h"
 #include "run/run.h"
 
 /* The kind of an option's value or of a command's operands: what

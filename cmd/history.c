@@ -615,7 +615,8 @@ static cJSON *fingerprints_json(const struct history_view *v)
 	cJSON *fps = cJSON_DetachItemFromObjectCaseSensitive(full, "fingerprints");
 	for (cJSON *fp = fps ? fps->child : NULL, *next; fp; fp = next) {
 		next = fp->next;
-		if (strcmp(report_str(fp, "target"), "prod") != 0)
+		const char *target = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(fp, "target"));
+		if (!target || strcmp(target, "prod") != 0)
 			cJSON_Delete(cJSON_DetachItemViaPointer(fps, fp));
 	}
 	cJSON_AddItemToObject(o, "fingerprints", fps ? fps : cJSON_CreateArray());

@@ -17,6 +17,37 @@
 #define REPORT_STR(x) REPORT_STR_(x)
 
 /*
+ * Reading a checked tree: the value at key, or a zero when absent or of
+ * another type.
+ */
+
+static const char *tree_str(const cJSON *o, const char *key)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+
+	return cJSON_IsString(v) ? v->valuestring : "";
+}
+
+static double tree_num(const cJSON *o, const char *key)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+
+	return cJSON_IsNumber(v) && isfinite(v->valuedouble) ? v->valuedouble : 0;
+}
+
+static int tree_int(const cJSON *o, const char *key)
+{
+	double v = tree_num(o, key);
+
+	if (v > INT_MAX)
+		return INT_MAX;
+	if (v < -INT_MAX)
+		return -INT_MAX;
+	return (int)v;
+}
+
+
+/*
  * Checking a tree.  Each rule names a field, the kind of value it must
  * hold, and for objects and arrays of objects the rules of what is inside.
  */
@@ -357,12 +388,12 @@ static int check_counts(const cJSON *report, char **err)
 	size_t i = 0;
 
 	cJSON_ArrayForEach(o, cJSON_GetObjectItemCaseSensitive(report, "cases")) {
-		long repeat = (long)report_int(o, "repeat") + report_int(o, "confirm");
+		long repeat = (long)tree_int(o, "repeat") + tree_int(o, "confirm");
 		for (int side = 0; side < SIDE__COUNT; side++) {
 			const cJSON *s = cJSON_GetObjectItemCaseSensitive(o, side_name((enum side)side));
-			long sum = (long)report_int(s, "passed") + report_int(s, "failed") +
-				   report_int(s, "errors");
-			long total = report_int(s, "total");
+			long sum = (long)tree_int(s, "passed") + tree_int(s, "failed") +
+				   tree_int(s, "errors");
+			long total = tree_int(s, "total");
 			long listed = cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(s, "samples"));
 			if (sum != total) {
 				*err = xasprintf("'cases[%zu].%s.total' is %ld, not passed + failed + "
@@ -382,10 +413,10 @@ static int check_counts(const cJSON *report, char **err)
 	cJSON_ArrayForEach(o, cJSON_GetObjectItemCaseSensitive(report, "strata")) {
 		for (int side = 0; side < SIDE__COUNT; side++) {
 			const cJSON *s = cJSON_GetObjectItemCaseSensitive(o, side_name((enum side)side));
-			if (report_int(s, "passed") > report_int(s, "total")) {
+			if (tree_int(s, "passed") > tree_int(s, "total")) {
 				*err = xasprintf("'strata[%zu].%s.passed' is %d, more than its total "
-						 "(%d)", i, side_name((enum side)side), report_int(s, "passed"),
-						 report_int(s, "total"));
+						 "(%d)", i, side_name((enum side)side), tree_int(s, "passed"),
+						 tree_int(s, "total"));
 				return -1;
 			}
 		}
@@ -394,7 +425,7 @@ static int check_counts(const cJSON *report, char **err)
 	return 0;
 }
 
-int report_check(const cJSON *report, char **err)
+static int check_report(const cJSON *report, char **err)
 {
 	const cJSON *version = cJSON_GetObjectItemCaseSensitive(report, "canary_report");
 
@@ -436,36 +467,6 @@ static void json_position(const char *text, size_t offset, int *line, int *col)
 }
 
 /*
- * Reading a checked tree.
- */
-
-const char *report_str(const cJSON *o, const char *key)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-
-	return cJSON_IsString(v) ? v->valuestring : "";
-}
-
-double report_num(const cJSON *o, const char *key)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-
-	return cJSON_IsNumber(v) && isfinite(v->valuedouble) ? v->valuedouble : 0;
-}
-
-int report_int(const cJSON *o, const char *key)
-{
-	double v = report_num(o, key);
-
-	if (v > INT_MAX)
-		return INT_MAX;
-	if (v < -INT_MAX)
-		return -INT_MAX;
-	return (int)v;
-}
-
-
-/*
  * The model from a checked tree.
  */
 
@@ -485,7 +486,7 @@ static const char *str_or_null(const cJSON *o, const char *key)
 /* num_or: the number at key, or dflt when absent. */
 static double num_or(const cJSON *o, const char *key, double dflt)
 {
-	return get(o, key) ? report_num(o, key) : dflt;
+	return get(o, key) ? tree_num(o, key) : dflt;
 }
 
 static bool is_true(const cJSON *o, const char *key)
@@ -497,7 +498,7 @@ static enum verdict verdict_of(const cJSON *o)
 {
 	enum verdict v = VERDICT_ERROR;
 
-	verdict_parse(report_str(o, "verdict"), &v);
+	verdict_parse(tree_str(o, "verdict"), &v);
 	return v;
 }
 
@@ -515,12 +516,12 @@ static void load_sample(struct report *r, struct report_sample *s, const cJSON *
 	const cJSON *reasons = get(o, "reasons"), *reason;
 	unsigned n = 0;
 
-	s->index = report_int(o, "index");
+	s->index = tree_int(o, "index");
 	s->grade = GRADE_ERROR;
-	grade_parse(report_str(o, "grade"), &s->grade);
-	s->status = report_int(o, "status");
-	s->latency_ms = report_num(o, "latency_ms");
-	s->attempts = report_int(o, "attempts");
+	grade_parse(tree_str(o, "grade"), &s->grade);
+	s->status = tree_int(o, "status");
+	s->latency_ms = tree_num(o, "latency_ms");
+	s->attempts = tree_int(o, "attempts");
 	s->fingerprint = report_intern(r, str_or_null(o, "fingerprint"));
 	s->reasons = arena_alloc(&r->arena, ((size_t)cJSON_GetArraySize(reasons) + 1) *
 					      sizeof(*s->reasons));
@@ -534,13 +535,13 @@ static void load_side(struct report *r, struct report_side *s, const cJSON *o)
 	const cJSON *samples = get(o, "samples"), *sample;
 	size_t k = 0;
 
-	s->passed = report_int(o, "passed");
-	s->failed = report_int(o, "failed");
-	s->errors = report_int(o, "errors");
+	s->passed = tree_int(o, "passed");
+	s->failed = tree_int(o, "failed");
+	s->errors = tree_int(o, "errors");
 	/* Reports without the first counts come from runs without confirmation. */
 	bool first = get(o, "first_passed") != NULL;
-	s->first_passed = first ? report_int(o, "first_passed") : s->passed;
-	s->first_failed = first ? report_int(o, "first_failed") : s->failed;
+	s->first_passed = first ? tree_int(o, "first_passed") : s->passed;
+	s->first_failed = first ? tree_int(o, "first_failed") : s->failed;
 	report_side_samples(r, s, (size_t)cJSON_GetArraySize(samples));
 	cJSON_ArrayForEach(sample, samples)
 		load_sample(r, &s->samples[k++], sample);
@@ -549,23 +550,23 @@ static void load_side(struct report *r, struct report_side *s, const cJSON *o)
 /* load_case: an element of "cases" or (skipped) of "skipped". */
 static void load_case(struct report *r, const cJSON *o, bool skipped)
 {
-	struct report_case *c = report_add_case(r, report_str(o, "id"),
-						report_stratum_index(r, report_str(o, "stratum")));
+	struct report_case *c = report_add_case(r, tree_str(o, "id"),
+						report_stratum_index(r, tree_str(o, "stratum")));
 
-	c->position = get(o, "position") ? (long)report_num(o, "position") : -1;
+	c->position = get(o, "position") ? (long)tree_num(o, "position") : -1;
 	c->skipped = skipped;
 	if (skipped)
 		return;
 	c->verdict = verdict_of(o);
-	c->threshold = report_num(o, "threshold");
-	c->repeat = report_int(o, "repeat");
-	c->confirm = report_int(o, "confirm");
+	c->threshold = tree_num(o, "threshold");
+	c->repeat = tree_int(o, "repeat");
+	c->confirm = tree_int(o, "confirm");
 	c->confirmed = is_true(o, "confirmed");
 	c->p_value = num_or(o, "p_value", 1.0);
 	c->p_least = num_or(o, "p_least", 1.0);
 	c->p_below = num_or(o, "p_below", 1.0);
 	c->below = is_true(o, "below");
-	c->note = *report_str(o, "note") ? report_intern(r, report_str(o, "note")) : NULL;
+	c->note = *tree_str(o, "note") ? report_intern(r, tree_str(o, "note")) : NULL;
 	for (int side = 0; side < SIDE__COUNT; side++)
 		load_side(r, &c->side[side], get(o, side_name((enum side)side)));
 }
@@ -573,25 +574,25 @@ static void load_case(struct report *r, const cJSON *o, bool skipped)
 /* load_stratum: a "strata" entry, unless its name had one already. */
 static void load_stratum(struct report *r, const cJSON *o)
 {
-	size_t index = report_stratum_index(r, report_str(o, "name"));
+	size_t index = report_stratum_index(r, tree_str(o, "name"));
 	struct report_stratum *s = &r->strata[index];
-	const char *effect = report_str(o, "effect");
+	const char *effect = tree_str(o, "effect");
 
 	if (s->selected)
 		return;
 	s->selected = true;
 	s->description = report_strdup(r, str_or_null(o, "description"));
-	s->ncases = report_int(o, "cases");
+	s->ncases = tree_int(o, "cases");
 	for (int side = 0; side < SIDE__COUNT; side++)
-		s->passed[side] = report_int(get(o, side_name((enum side)side)), "passed");
+		s->passed[side] = tree_int(get(o, side_name((enum side)side)), "passed");
 	for (int v = 0; v < VERDICT__COUNT; v++)
-		s->counts[v] = report_int(get(o, "counts"), verdict_name((enum verdict)v));
+		s->counts[v] = tree_int(get(o, "counts"), verdict_name((enum verdict)v));
 	s->verdict = verdict_of(o);
 	s->tested = is_true(o, "tested");
-	s->p_cmh = report_num(o, "p_cmh");
-	s->p_value = report_num(o, "p_value");
-	s->p_least = report_num(o, "p_least");
-	s->p_adjusted = report_num(o, "p_adjusted");
+	s->p_cmh = tree_num(o, "p_cmh");
+	s->p_value = tree_num(o, "p_value");
+	s->p_least = tree_num(o, "p_least");
+	s->p_adjusted = tree_num(o, "p_adjusted");
 	s->significant = is_true(o, "significant");
 	s->direction = strcmp(effect, "drift") == 0 ? 1
 		       : strcmp(effect, "eval-regression") == 0 ? -1 : 0;
@@ -617,44 +618,45 @@ static void load_judge(struct report *r, const cJSON *judge)
 	r->judge.api = report_strdup(r, str_or_null(judge, "api"));
 	r->judge.template = report_strdup(r, str_or_null(judge, "template"));
 	r->judge.template_hash = report_strdup(r, str_or_null(judge, "template_hash"));
-	r->judge.calls = report_int(judge, "calls");
-	r->judge.cache_hits = report_int(judge, "cache_hits");
+	r->judge.calls = tree_int(judge, "calls");
+	r->judge.cache_hits = tree_int(judge, "cache_hits");
 }
 
 /* Strata are numbered as met: "suite_strata" first, then "strata", then the
  * cases' and skipped cases' strata. */
-struct report *report_of_tree(const cJSON *t)
+static struct report *model_of_tree(const cJSON *t)
 {
 	struct report *r = report_new();
 	const cJSON *o, *shard = get(t, "shard"), *history = get(t, "history");
 	const cJSON *diff = get(t, "fingerprint_diff");
 
 	r->canary_version = report_strdup(r, str_or_null(t, "canary_version"));
-	r->suite = report_strdup(r, report_str(t, "suite"));
-	r->suite_cases = get(t, "suite_cases") ? (long)report_num(t, "suite_cases") : -1;
+	r->suite = report_strdup(r, tree_str(t, "suite"));
+	r->suite_cases = get(t, "suite_cases") ? (long)tree_num(t, "suite_cases") : -1;
 	r->has_suite_strata = get(t, "suite_strata") != NULL;
+	r->has_skipped = get(t, "skipped") != NULL;
 	load_names(r, &r->suite_strata, get(t, "suite_strata"));
 	for (size_t i = 0; i < r->suite_strata.n; i++)
 		report_stratum_index(r, r->suite_strata.v[i]);
 	if (shard) {
-		r->shard_index = report_int(shard, "index");
-		r->shard_count = report_int(shard, "count");
-		r->shard_others = report_int(shard, "others");
+		r->shard_index = tree_int(shard, "index");
+		r->shard_count = tree_int(shard, "count");
+		r->shard_others = tree_int(shard, "others");
 	}
-	r->started_at = report_strdup(r, report_str(t, "started_at"));
+	r->started_at = report_strdup(r, tree_str(t, "started_at"));
 	r->started_ms = -1;
-	r->duration_ms = report_num(t, "duration_ms");
+	r->duration_ms = tree_num(t, "duration_ms");
 	r->verdict = verdict_of(t);
-	r->exit_code = report_int(t, "exit_code");
+	r->exit_code = tree_int(t, "exit_code");
 	r->interrupted = is_true(t, "interrupted");
-	r->alpha = report_num(t, "alpha");
+	r->alpha = tree_num(t, "alpha");
 	r->min_valid = num_or(t, "min_valid", STATS_MIN_VALID_DEFAULT);
-	r->confirm = report_int(t, "confirm");
+	r->confirm = tree_int(t, "confirm");
 	r->strict = is_true(t, "strict");
-	r->filtered = report_int(t, "filtered");
-	r->requests = report_int(t, "requests");
-	r->attempts = report_int(t, "attempts");
-	r->retries = report_int(t, "retries");
+	r->filtered = tree_int(t, "filtered");
+	r->requests = tree_int(t, "requests");
+	r->attempts = tree_int(t, "attempts");
+	r->retries = tree_int(t, "retries");
 	load_targets(r, get(t, "targets"));
 	load_judge(r, get(t, "judge"));
 	if (cJSON_IsObject(history)) {
@@ -709,11 +711,11 @@ struct report *report_parse(const char *name, const char *text, size_t len, char
 
 	if (!tree)
 		return NULL;
-	if (report_check(tree, &why) < 0) {
+	if (check_report(tree, &why) < 0) {
 		*err = xasprintf("'%s': %s", name, why);
 		free(why);
 	} else {
-		r = report_of_tree(tree);
+		r = model_of_tree(tree);
 	}
 	cJSON_Delete(tree);
 	return r;
@@ -743,29 +745,3 @@ struct report *report_load(const char *path, char **err)
 	return r;
 }
 
-cJSON *report_json_parse(const char *name, const char *text, size_t len, char **err)
-{
-	cJSON *tree = parse_tree(name, text, len, err);
-	char *why = NULL;
-
-	if (tree && report_check(tree, &why) < 0) {
-		*err = xasprintf("'%s': %s", name, why);
-		free(why);
-		cJSON_Delete(tree);
-		tree = NULL;
-	}
-	return tree;
-}
-
-cJSON *report_json_load(const char *path, char **err)
-{
-	const char *name;
-	size_t len = 0;
-	char *text = read_report(path, &name, &len, err);
-
-	if (!text)
-		return NULL;
-	cJSON *tree = report_json_parse(name, text, len, err);
-	free(text);
-	return tree;
-}

@@ -23,8 +23,6 @@
 #include <stddef.h>
 #include <stdio.h>
 
-#include <cjson/cJSON.h>
-
 #include "grade.h"
 #include "report/verdict.h"
 #include "side.h"
@@ -142,6 +140,7 @@ struct report {
 	long suite_cases;           /* -1 when the report did not say */
 	bool has_suite_strata;
 	struct report_names suite_strata;
+	bool has_skipped;           /* lists the cases left out ("skipped") */
 	int shard_index;
 	int shard_count;            /* 0: not a --shard run */
 	long shard_others;          /* cases of other shards */
@@ -327,62 +326,25 @@ int report_write_atomic(const char *path, report_render_fn *render, const struct
 /* report_flush: flush f; -1 and *err when anything written to it failed. */
 int report_flush(FILE *f, char **err);
 
-/*
- * Until merge works on the model: the JSON report as a tree, and merging
- * trees.
- */
+/* report_merge: one report from the reports of shards of one suite (or
+ * of any runs of parts of it): the cases of every report in suite order,
+ * the skipped cases that ran in none, and every verdict, stratum and the
+ * exit code computed again by verdict_compute(), as the unsharded run did,
+ * so that merged shards equal the unsharded run but for timing (the
+ * earliest start, the longest duration).  Requests, attempts, retries and
+ * fingerprint counts are summed; "judge" is the reports' (refused when they
+ * name different judges or prompt templates), its calls and cache hits
+ * summed; "history" is kept only when there is one report (it describes one
+ * run).  Refuses (NULL, *err) reports of different suites, suite versions or
+ * settings, a report without its suite's layout (suite_strata, suite_cases,
+ * skipped, positions), a case that appears twice or at a taken position,
+ * and, when every report says which shard it is, two reports of one shard
+ * or a missing shard (unless flags has REPORT_MERGE_PARTIAL).  names[i]
+ * names reports[i] in messages; names may be NULL ("report 1", ...). */
+struct report *report_merge(struct report *const *reports, const char *const *names, size_t n,
+			    unsigned flags, char **err);
 
-struct run;
-
-/* report_json_tree: the JSON report of a run as a tree. */
-cJSON *report_json_tree(const struct run *r);
-
-/* report_json_parse, report_json_load: report_parse() and report_load() as
- * a checked tree. */
-cJSON *report_json_parse(const char *name, const char *text, size_t len, char **err);
-cJSON *report_json_load(const char *path, char **err);
-
-/* report_check: whether a tree has every field the model reads, with the
- * right types, and counts that agree (see report_parse()). */
-int report_check(const cJSON *report, char **err);
-
-/* report_of_tree: the model of a checked tree. */
-struct report *report_of_tree(const cJSON *tree);
-
-/* report_recompute: the report of a run of the tree's cases: the tree
- * rebuilt into a run (cases at their positions, other positions left to
- * other shards), its verdicts, strata and exit code computed again by
- * verdict_compute(), and written as report_json_tree() writes a run's,
- * with the tree's "judge" and "history" as they are.  Needs "suite_strata",
- * "suite_cases" and every case's "position"; refuses two cases at one
- * position. */
-cJSON *report_recompute(const cJSON *report, char **err);
-
-/* report_merge: one report from shard reports of the same suite: cases in
- * suite order, every stratum's statistics, the verdict and the exit code
- * recomputed, so that merged shards equal the unsharded run but for timing.
- * "judge" is the reports' (refused when they name different judges or
- * prompt templates), its calls and cache hits summed; "history" is kept
- * only when there is one report (it describes one run).
- * Refuses (NULL, *err) reports of different suites, suite versions or
- * report versions, a case that appears in two reports, and, when every
- * report says which shard it is, two reports of one shard or a missing
- * shard (unless flags has REPORT_MERGE_PARTIAL).  names[i] names reports[i]
- * in messages; names may be NULL ("report 1", ...). */
-cJSON *report_merge_named(cJSON *const *reports, const char *const *names, size_t n,
-			  unsigned flags, char **err);
-/* report_merge: report_merge_named() without names or flags. */
-cJSON *report_merge(cJSON *const *reports, size_t n, char **err);
-
-/* Flags of report_merge_named(). */
+/* Flags of report_merge(). */
 #define REPORT_MERGE_PARTIAL 1u /* merge even when shards are missing */
-
-/* Reading a checked tree. */
-/* report_str: the string at key, or "" when absent or not a string. */
-const char *report_str(const cJSON *o, const char *key);
-/* report_num: the number at key, or 0 when absent or not a number. */
-double report_num(const cJSON *o, const char *key);
-/* report_int: report_num() as an int, clamped to the int range. */
-int report_int(const cJSON *o, const char *key);
 
 #endif

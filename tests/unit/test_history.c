@@ -21,7 +21,6 @@
 
 #include "history/history.h"
 #include "report/report.h"
-#include "run/run.h"
 #include "support.h"
 #include "util.h"
 #include "report/verdict.h"
@@ -38,12 +37,10 @@
 #define REASON_BOOK "tool_call: missing required property 'attendee_emails'"
 #define REASON_TIMEOUT "timed out after 30000 ms"
 
-/* A suite of two strata built by hand: tools (book, cancel) and prompt
- * (refund, repeated twice). */
+/* Where a test's history is, and the suite its runs are of: two strata,
+ * tools (book, cancel) and prompt (refund, repeated twice). */
 struct hist_world {
-	struct suite suite;
-	struct stratum strata[2];
-	struct suite_case cases[3];
+	const char *name;
 	char dir[64];
 	char *path;
 };
@@ -62,19 +59,7 @@ struct run_spec {
 static void hist_world_init(struct hist_world *w, const char *name)
 {
 	memset(w, 0, sizeof(*w));
-	static const char *const ids[] = {"book", "cancel", "refund"};
-	for (size_t i = 0; i < 3; i++) {
-		w->cases[i].id = (char *)ids[i];
-		w->cases[i].stratum = i < 2 ? 0 : 1;
-		w->cases[i].repeat = i < 2 ? 1 : 2;
-		w->cases[i].threshold = 1.0;
-	}
-	w->strata[0] = (struct stratum){.name = "tools", .cases = &w->cases[0], .ncases = 2};
-	w->strata[1] = (struct stratum){.name = "prompt", .cases = &w->cases[2], .ncases = 1};
-	w->suite.name = (char *)name;
-	w->suite.strata = w->strata;
-	w->suite.nstrata = 2;
-	w->suite.ncases = 3;
+	w->name = name;
 	snprintf(w->dir, sizeof(w->dir), "/tmp/canary-hist-XXXXXX");
 	assert_non_null(mkdtemp(w->dir));
 	w->path = xasprintf("%s/history.sqlite", w->dir);
@@ -92,105 +77,48 @@ static void hist_world_release(struct hist_world *w)
 	free(w->path);
 }
 
-static void count_fp(struct run *r, enum side side, const char *value)
+/* make_report: the report of a finished run as spec says it went. */
+static struct report *make_report(struct hist_world *w, const struct run_spec *spec)
 {
-	for (size_t i = 0; i < r->nfingerprints[side]; i++) {
-		if (strcmp(r->fingerprints[side][i].value, value) == 0) {
-			r->fingerprints[side][i].count++;
-			return;
-		}
-	}
-	r->fingerprints[side] = xreallocarray(r->fingerprints[side], r->nfingerprints[side] + 1,
-					      sizeof(**r->fingerprints));
-	r->fingerprints[side][r->nfingerprints[side]++] =
-		(struct fingerprint_count){.value = xstrdup(value), .count = 1};
-}
+	static const char *const strata[] = {"tools", "prompt", NULL};
+	static const char *const ids[] = {"book", "cancel", "refund"};
+	struct report *r = test_report_new(w->name, strata);
+	char started[32];
 
-static void one_reason(struct sample *s, const char *reason)
-{
-	s->reasons = xcalloc(1, sizeof(*s->reasons));
-	s->reasons[0] = xstrdup(reason);
-	s->nreasons = 1;
-}
-
-/* make_run: a finished run as run_execute() would leave it. */
-static struct run *make_run(struct hist_world *w, const struct run_spec *spec)
-{
-	struct run *r = xcalloc(1, sizeof(*r));
-	r->suite = &w->suite;
-	r->ncases = r->nselected = 3;
-	r->cases = xcalloc(3, sizeof(*r->cases));
-	r->nstrata = 2;
-	r->strata = xcalloc(2, sizeof(*r->strata));
-	for (size_t i = 0; i < 2; i++)
-		r->strata[i].s = &w->strata[i];
 	for (size_t i = 0; i < 3; i++) {
-		struct case_result *cr = &r->cases[i];
-		cr->c = &w->cases[i];
-		cr->selected = true;
+		size_t ci = test_report_case(r, i < 2 ? 0 : 1, ids[i], i < 2 ? 1 : 2);
 		for (int side = 0; side < SIDE__COUNT; side++) {
-			struct side_result *sr = &cr->side[side];
-			sr->nsamples = (size_t)cr->c->repeat;
-			sr->samples = xcalloc(sr->nsamples, sizeof(*sr->samples));
-			for (size_t k = 0; k < sr->nsamples; k++) {
-				struct sample *s = &sr->samples[k];
-				s->side = (enum side)side;
-				s->index = (int)k;
-				s->done = !(spec->interrupted && i == 2);
-				s->grade = GRADE_PASS;
-				s->status = 200;
-				s->latency_ms = 100.5 + 10 * (double)i + (double)k + 50 * side;
-				s->attempts = 1;
-				if (!s->done)
+			for (int k = 0; k < r->cases[ci].repeat; k++) {
+				if (spec->interrupted && i == 2)
 					continue;
-				if (side == SIDE_PROD && i == 0 && spec->book_fails) {
-					s->grade = GRADE_FAIL;
-					one_reason(s, REASON_BOOK);
-				}
-				if (side == SIDE_PROD && i == 2 && k == 1 && spec->refund_error) {
-					s->grade = GRADE_ERROR;
-					s->status = 0;
-					s->attempts = 3;
-					one_reason(s, REASON_TIMEOUT);
-					continue;
-				}
+				bool fails = side == SIDE_PROD && i == 0 && spec->book_fails;
+				bool errs = side == SIDE_PROD && i == 2 && k == 1 && spec->refund_error;
+				struct report_sample *s = test_report_sample(
+					r, ci, (enum side)side,
+					fails ? GRADE_FAIL : errs ? GRADE_ERROR : GRADE_PASS,
+					fails ? REASON_BOOK : errs ? REASON_TIMEOUT : NULL, NULL);
+				s->latency_ms = 100.5 + 10 * (double)i + k + 50 * side;
+				s->status = errs ? 0 : 200;
+				s->attempts = errs ? 3 : 1;
 				const char *fp = spec->fp[side];
 				if (side == SIDE_PROD && i == 2 && spec->refund_prod_fp)
 					fp = spec->refund_prod_fp;
-				if (fp) {
-					s->fingerprint = xstrdup(fp);
-					count_fp(r, (enum side)side, fp);
-				}
-			}
-			for (size_t k = 0; k < sr->nsamples; k++) {
-				if (!sr->samples[k].done)
+				if (!fp || errs)
 					continue;
-				sr->total++;
-				sr->passed += sr->samples[k].grade == GRADE_PASS;
-				sr->failed += sr->samples[k].grade == GRADE_FAIL;
-				sr->errors += sr->samples[k].grade == GRADE_ERROR;
+				s->fingerprint = report_intern(r, fp);
+				report_add_fingerprint(r, (enum side)side, fp, 1);
 			}
 		}
 	}
-	r->url_display[SIDE_EVAL] = xstrdup("http://127.0.0.1:8081/v1/chat/completions");
-	r->url_display[SIDE_PROD] = xstrdup("${env:PROD_URL}");
-	r->started_wall_ms = spec->started;
-	r->duration_ms = 1234;
+	util_rfc3339(spec->started, started);
+	r->started_at = report_strdup(r, started);
+	r->started_ms = spec->started;
 	r->interrupted = spec->interrupted;
 	r->shard_index = spec->shard_index;
 	r->shard_count = spec->shard_count;
+	r->canary_version = report_strdup(r, CANARY_VERSION);
 	verdict_compute(r);
 	return r;
-}
-
-/* make_report: the report of make_run(). */
-static struct report *make_report(struct hist_world *w, const struct run_spec *spec)
-{
-	struct run *r = make_run(w, spec);
-	struct report *rep = run_report(r);
-
-	run_free(r);
-	return rep;
 }
 
 /* record: make, record and free one run; its id. */
