@@ -14,6 +14,7 @@
 
 #include <sqlite3.h>
 
+#include "fingerprint/fingerprint.h"
 #include "report/report.h"
 #include "util.h"
 
@@ -686,50 +687,99 @@ out:
  * Fingerprints of a run against the history.
  */
 
-static bool run_saw(const struct report *r, enum side side, const char *value)
-{
-	const struct report_target *t = &r->targets[side];
-
-	for (size_t i = 0; i < t->nfingerprints; i++)
-		if (strcmp(t->fingerprints[i].value, value) == 0)
-			return true;
-	return false;
-}
-
-static bool list_has(char **v, size_t n, const char *s)
-{
-	for (size_t i = 0; i < n; i++)
-		if (strcmp(v[i], s) == 0)
-			return true;
-	return false;
-}
-
-/* exists: whether st (bound by the caller) yields a row; resets st. */
-static int exists(struct history *h, sqlite3_stmt *st, bool *yes, const char *what, char **err)
-{
-	int rc = sqlite3_step(st);
-	sqlite3_reset(st);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-		*err = db_error(h, rc, what);
-		return -1;
-	}
-	*yes = rc == SQLITE_ROW;
-	return 0;
-}
-
 static void list_add(char ***v, size_t *n, const char *s)
 {
 	*v = xreallocarray(*v, *n + 1, sizeof(**v));
 	(*v)[(*n)++] = xstrdup(s);
 }
 
+/* Fingerprint values read to be compared by composition (fingerprint_same():
+ * spelt with hash prefixes, in another case or order, a value still names
+ * the composition it abbreviates). */
+struct fp_set {
+	char **values;
+	size_t n;
+	struct fingerprint_read *read;
+};
+
+static void fp_set_read(struct fp_set *set)
+{
+	set->read = xcalloc(set->n + 1, sizeof(*set->read));
+	for (size_t i = 0; i < set->n; i++)
+		fingerprint_read(&set->read[i], set->values[i]);
+}
+
+static bool fp_set_has(const struct fp_set *set, const struct fingerprint_read *f)
+{
+	for (size_t i = 0; i < set->n; i++)
+		if (fingerprint_read_same(&set->read[i], f))
+			return true;
+	return false;
+}
+
+static void fp_set_release(struct fp_set *set)
+{
+	for (size_t i = 0; set->read && i < set->n; i++)
+		fingerprint_read_release(&set->read[i]);
+	free(set->read);
+	history_strings_free(set->values, set->n);
+	*set = (struct fp_set){0};
+}
+
+/* fp_set_query: the values of st's first column (bound by the caller). */
+static int fp_set_query(struct history *h, sqlite3_stmt *st, struct fp_set *set,
+			const char *what, char **err)
+{
+	int step;
+
+	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+		const unsigned char *v = sqlite3_column_text(st, 0);
+		if (v)
+			list_add(&set->values, &set->n, (const char *)v);
+	}
+	if (step != SQLITE_DONE) {
+		*err = db_error(h, step, what);
+		return -1;
+	}
+	return 0;
+}
+
+/* prod_not_in: r's prod fingerprints, one per composition, that name none
+ * of the compositions of known, sorted. */
+static void prod_not_in(const struct report *r, const struct fp_set *known, char ***out,
+			size_t *n)
+{
+	const struct report_target *t = &r->targets[SIDE_PROD];
+	struct fingerprint_read *prod = xcalloc(t->nfingerprints + 1, sizeof(*prod));
+	bool *listed = xcalloc(t->nfingerprints + 1, sizeof(*listed));
+
+	*out = NULL;
+	*n = 0;
+	for (size_t i = 0; i < t->nfingerprints; i++) {
+		fingerprint_read(&prod[i], t->fingerprints[i].value);
+		bool seen = fp_set_has(known, &prod[i]);
+		for (size_t k = 0; k < i && !seen; k++)
+			seen = listed[k] && fingerprint_read_same(&prod[k], &prod[i]);
+		if (seen)
+			continue;
+		listed[i] = true;
+		list_add(out, n, prod[i].value);
+	}
+	for (size_t i = 0; i < t->nfingerprints; i++)
+		fingerprint_read_release(&prod[i]);
+	free(prod);
+	free(listed);
+	if (*n > 1)
+		qsort(*out, *n, sizeof(**out), util_str_cmp);
+}
+
 int history_unevaluated(struct history *h, const struct report *r, char ***out, size_t *n,
 			char **err)
 {
 	const char *what = "cannot read fingerprints";
+	const struct report_target *eval = &r->targets[SIDE_EVAL];
 	sqlite3_stmt *st = NULL;
-	char **list = NULL;
-	size_t count = 0;
+	struct fp_set known = {0};
 	int rc = -1;
 
 	*out = NULL;
@@ -738,33 +788,23 @@ int history_unevaluated(struct history *h, const struct report *r, char ***out, 
 		*err = xstrdup("cannot look up a run without its suite");
 		return -1;
 	}
+	/* What this run and every recorded run of its suite saw on eval. */
+	for (size_t i = 0; i < eval->nfingerprints; i++)
+		list_add(&known.values, &known.n, eval->fingerprints[i].value);
 	if (prepare(h,
-		    "SELECT 1 FROM fingerprints f JOIN runs r ON r.id = f.run_id "
-		    "WHERE f.value = ?1 AND f.side = 'eval' AND r.suite = ?2 LIMIT 1",
+		    "SELECT DISTINCT f.value FROM fingerprints f JOIN runs r ON r.id = f.run_id "
+		    "WHERE f.side = 'eval' AND r.suite = ?1",
 		    &st, what, err) < 0)
 		goto out;
-	for (size_t i = 0; i < r->targets[SIDE_PROD].nfingerprints; i++) {
-		const char *fp = r->targets[SIDE_PROD].fingerprints[i].value;
-		if (run_saw(r, SIDE_EVAL, fp) || list_has(list, count, fp))
-			continue;
-		bool seen = false;
-		sqlite3_bind_text(st, 1, fp, -1, SQLITE_TRANSIENT);
-		sqlite3_bind_text(st, 2, r->suite, -1, SQLITE_TRANSIENT);
-		if (exists(h, st, &seen, what, err) < 0)
-			goto out;
-		if (!seen)
-			list_add(&list, &count, fp);
-	}
-	if (count > 1)
-		qsort(list, count, sizeof(*list), util_str_cmp);
-	*out = list;
-	*n = count;
-	list = NULL;
-	count = 0;
+	sqlite3_bind_text(st, 1, r->suite, -1, SQLITE_TRANSIENT);
+	if (fp_set_query(h, st, &known, what, err) < 0)
+		goto out;
+	fp_set_read(&known);
+	prod_not_in(r, &known, out, n);
 	rc = 0;
 out:
 	sqlite3_finalize(st);
-	history_strings_free(list, count);
+	fp_set_release(&known);
 	return rc;
 }
 
@@ -773,8 +813,8 @@ int history_new_since_last(struct history *h, const struct report *r, long long 
 {
 	const char *what = "cannot read fingerprints";
 	sqlite3_stmt *prev = NULL, *st = NULL;
-	char **list = NULL;
-	size_t count = 0;
+	struct fp_set previous = {0};
+	long long started = 0;
 	int rc = -1;
 
 	*out = NULL;
@@ -785,18 +825,15 @@ int history_new_since_last(struct history *h, const struct report *r, long long 
 		*err = xstrdup("cannot look up a run without its suite");
 		return -1;
 	}
+	if (started_ms(r, &started, err) < 0)
+		return -1;
 	if (prepare(h,
 		    "SELECT id FROM runs WHERE suite = ?1 AND id != ?2 AND started_at <= ?3 "
 		    "AND EXISTS (SELECT 1 FROM fingerprints f WHERE f.run_id = runs.id "
 		    "AND f.side = 'prod') ORDER BY started_at DESC, id DESC LIMIT 1",
 		    &prev, what, err) < 0 ||
-	    prepare(h,
-		    "SELECT 1 FROM fingerprints WHERE run_id = ?1 AND side = 'prod' "
-		    "AND value = ?2",
-		    &st, what, err) < 0)
-		goto out;
-	long long started = 0;
-	if (started_ms(r, &started, err) < 0)
+	    prepare(h, "SELECT value FROM fingerprints WHERE run_id = ?1 AND side = 'prod'", &st,
+		    what, err) < 0)
 		goto out;
 	sqlite3_bind_text(prev, 1, r->suite, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_int64(prev, 2, run_id);
@@ -810,32 +847,18 @@ int history_new_since_last(struct history *h, const struct report *r, long long 
 		*err = db_error(h, step, what);
 		goto out;
 	}
-	long long prev_id = sqlite3_column_int64(prev, 0);
 	if (has_previous)
 		*has_previous = true;
-	for (size_t i = 0; i < r->targets[SIDE_PROD].nfingerprints; i++) {
-		const char *fp = r->targets[SIDE_PROD].fingerprints[i].value;
-		if (list_has(list, count, fp))
-			continue;
-		bool seen = false;
-		sqlite3_bind_int64(st, 1, prev_id);
-		sqlite3_bind_text(st, 2, fp, -1, SQLITE_TRANSIENT);
-		if (exists(h, st, &seen, what, err) < 0)
-			goto out;
-		if (!seen)
-			list_add(&list, &count, fp);
-	}
-	if (count > 1)
-		qsort(list, count, sizeof(*list), util_str_cmp);
-	*out = list;
-	*n = count;
-	list = NULL;
-	count = 0;
+	sqlite3_bind_int64(st, 1, sqlite3_column_int64(prev, 0));
+	if (fp_set_query(h, st, &previous, what, err) < 0)
+		goto out;
+	fp_set_read(&previous);
+	prod_not_in(r, &previous, out, n);
 	rc = 0;
 out:
 	sqlite3_finalize(prev);
 	sqlite3_finalize(st);
-	history_strings_free(list, count);
+	fp_set_release(&previous);
 	return rc;
 }
 

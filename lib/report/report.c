@@ -155,36 +155,21 @@ void report_sort_cases(struct report *r)
 	free(v);
 }
 
-/* A reported fingerprint with the components it lists (none: opaque), read
- * once to be compared with many. */
-struct read_fingerprint {
-	const struct report_fingerprint *fp;
-	struct fingerprint_component *c;
-	size_t n;
-};
-
-static bool same_composition(const struct read_fingerprint *a, const struct read_fingerprint *b)
-{
-	return fingerprint_same(a->fp->value, a->c, a->n, b->fp->value, b->c, b->n);
-}
-
 /* read_side: every fingerprint of a side, read; free with free_side(). */
-static struct read_fingerprint *read_side(const struct report *r, enum side side)
+static struct fingerprint_read *read_side(const struct report *r, enum side side)
 {
 	const struct report_target *t = &r->targets[side];
-	struct read_fingerprint *f = xcalloc(t->nfingerprints + 1, sizeof(*f));
+	struct fingerprint_read *f = xcalloc(t->nfingerprints + 1, sizeof(*f));
 
-	for (size_t i = 0; i < t->nfingerprints; i++) {
-		f[i].fp = &t->fingerprints[i];
-		fingerprint_parse_components(f[i].fp->value, &f[i].c, &f[i].n);
-	}
+	for (size_t i = 0; i < t->nfingerprints; i++)
+		fingerprint_read(&f[i], t->fingerprints[i].value);
 	return f;
 }
 
-static void free_side(struct read_fingerprint *f, size_t n)
+static void free_side(struct fingerprint_read *f, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
-		fingerprint_components_free(f[i].c, f[i].n);
+		fingerprint_read_release(&f[i]);
 	free(f);
 }
 
@@ -206,31 +191,33 @@ static void names_sort(struct report_names *l)
 void report_analyse_fingerprints(struct report *r)
 {
 	size_t ne = r->targets[SIDE_EVAL].nfingerprints, np = r->targets[SIDE_PROD].nfingerprints;
-	struct read_fingerprint *ev = read_side(r, SIDE_EVAL), *pr = read_side(r, SIDE_PROD);
-	const struct read_fingerprint *base = NULL; /* eval's most frequent */
+	struct fingerprint_read *ev = read_side(r, SIDE_EVAL), *pr = read_side(r, SIDE_PROD);
+	const struct report_fingerprint *counts = r->targets[SIDE_EVAL].fingerprints;
+	const struct fingerprint_read *base = NULL; /* eval's most frequent */
 	bool *listed = xcalloc(np + 1, sizeof(*listed));
 
 	r->unevaluated = r->differing = (struct report_names){0};
 	for (size_t k = 0; k < ne; k++)
-		if (!base || ev[k].fp->count > base->fp->count)
+		if (!base || counts[k].count > counts[base - ev].count)
 			base = &ev[k];
 	for (size_t i = 0; i < np && ne; i++) {
 		bool seen = false;
 		/* Spelt differently (hash prefixes, case), it is still the
 		 * composition eval served, or one already listed. */
 		for (size_t k = 0; k < ne && !seen; k++)
-			seen = same_composition(&pr[i], &ev[k]);
+			seen = fingerprint_read_same(&pr[i], &ev[k]);
 		for (size_t k = 0; k < i && !seen; k++)
-			seen = listed[k] && same_composition(&pr[i], &pr[k]);
+			seen = listed[k] && fingerprint_read_same(&pr[i], &pr[k]);
 		if (seen)
 			continue;
 		listed[i] = true;
-		if (!names_have(&r->unevaluated, pr[i].fp->value))
-			report_names_add(r, &r->unevaluated, pr[i].fp->value);
+		if (!names_have(&r->unevaluated, pr[i].value))
+			report_names_add(r, &r->unevaluated, pr[i].value);
 		const char **names = NULL;
-		size_t nd = base->n && pr[i].n ? fingerprint_diff(base->c, base->n, pr[i].c, pr[i].n,
-								   &names)
-					       : 0;
+		size_t nd = base->ncomponents && pr[i].ncomponents
+				    ? fingerprint_diff(base->components, base->ncomponents,
+						       pr[i].components, pr[i].ncomponents, &names)
+				    : 0;
 		for (size_t k = 0; k < nd; k++)
 			if (!names_have(&r->differing, names[k]))
 				report_names_add(r, &r->differing, names[k]);

@@ -815,6 +815,71 @@ static void test_unevaluated_and_new(void **state)
 	hist_world_release(&other);
 }
 
+/* Fingerprints are compared by composition, as a run compares them
+ * (docs/fingerprint.md): a value spelt with a hash prefix, in another case,
+ * names the composition of the full value. */
+static void test_fingerprints_by_composition(void **state)
+{
+	struct hist_world w;
+	hist_world_init(&w, "hist-suite");
+	struct history *h = open_ok(w.path);
+	char **v = NULL;
+	size_t n = 0;
+	bool prev = false;
+	char *err = NULL;
+	/* FP_A's first 12 and first 16 hex digits, upper and lower case. */
+	const char *a12 = "sha256:AAAAAAAAAAAA", *a16 = "sha256:aaaaaaaaaaaaaaaa";
+
+	/* Run 1: eval serves A, prod B. */
+	struct run_spec s1 = {.started = NOW - 2 * HOUR, .fp = {FP_A, FP_B}};
+	record(h, &w, &s1);
+
+	/* Run 2: prod serves A, spelt short: evaluated (by run 1), but new
+	 * since run 1, whose prod served B. */
+	struct run_spec s2 = {.started = NOW - HOUR, .fp = {FP_C, a12}};
+	struct report *r = make_report(&w, &s2);
+	assert_int_equal(history_unevaluated(h, r, &v, &n, &err), 0);
+	assert_int_equal(n, 0);
+	assert_int_equal(history_new_since_last(h, r, 0, &v, &n, &prev, &err), 0);
+	assert_true(prev);
+	static const char *const short_a[] = {"sha256:AAAAAAAAAAAA"};
+	assert_strings(v, n, short_a, 1);
+	history_strings_free(v, n);
+	assert_int_equal(history_record(h, r, NULL, NULL, &err), 0);
+	report_free(r);
+
+	/* Run 3: prod serves A spelt longer, and both spellings at once: the
+	 * same composition as run 2's, once. */
+	struct run_spec s3 = {.started = NOW, .fp = {FP_C, a16}, .refund_prod_fp = FP_A};
+	r = make_report(&w, &s3);
+	assert_int_equal(history_new_since_last(h, r, 0, &v, &n, &prev, &err), 0);
+	assert_int_equal(n, 0);
+	assert_int_equal(history_unevaluated(h, r, &v, &n, &err), 0);
+	assert_int_equal(n, 0);
+	/* Its history findings, as the report will hold them. */
+	assert_int_equal(history_compare(h, r, 0, &err), 0);
+	assert_true(r->history.present);
+	assert_true(r->history.previous_run);
+	assert_int_equal(r->history.unevaluated.n, 0);
+	assert_int_equal(r->history.new_since_last.n, 0);
+	report_free(r);
+
+	/* C on prod, short and in mixed case: run 2 evaluated it, and it is
+	 * new since run 2 (the last recorded), whose prod served A. */
+	struct run_spec s4 = {.started = NOW, .fp = {FP_B, "sha256:cCcCcCcCcCcC"}};
+	r = make_report(&w, &s4);
+	static const char *const short_c[] = {"sha256:cCcCcCcCcCcC"};
+	assert_int_equal(history_unevaluated(h, r, &v, &n, &err), 0);
+	assert_int_equal(n, 0);
+	history_strings_free(v, n);
+	assert_int_equal(history_new_since_last(h, r, 0, &v, &n, &prev, &err), 0);
+	assert_strings(v, n, short_c, 1);
+	history_strings_free(v, n);
+	report_free(r);
+	history_close(h);
+	hist_world_release(&w);
+}
+
 /* The check's windows, edges included, on runs recorded here. */
 static void test_check_windows(void **state)
 {
@@ -1157,6 +1222,7 @@ int main(void)
 		cmocka_unit_test(test_not_a_history),
 		cmocka_unit_test(test_migrate_from_v1),
 		cmocka_unit_test(test_unevaluated_and_new),
+		cmocka_unit_test(test_fingerprints_by_composition),
 		cmocka_unit_test(test_check_windows),
 		cmocka_unit_test(test_flaky_cases),
 		cmocka_unit_test(test_seeded_check),
