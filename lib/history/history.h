@@ -249,12 +249,9 @@ void history_check_release(struct history_check *c);
 
 /* history_rate: passed / (passed + failed), or -1 when nothing was valid. */
 double history_rate(int passed, int failed);
-
-/* history_view_json: the view as JSON (docs/history.md); the caller frees. */
-cJSON *history_view_json(const struct history_view *v);
-/* history_check_json: the check as JSON, flaky cases included. */
-cJSON *history_check_json(const struct history_check *c, const struct history_flaky *flaky,
-			  size_t nflaky);
+/* history_last_rate: the rate of the latest point of s with a valid
+ * sample, or -1. */
+double history_last_rate(const struct history_series *s);
 
 /* history_parse_time: an absolute time, RFC 3339 ("2026-01-02T03:04:05Z",
  * "...+02:00", fractions allowed) or Unix milliseconds, into ms. */
@@ -268,8 +265,33 @@ int history_parse_since(const char *s, long long now, long long *ms);
 void history_fp_short(const char *fp, char *out, size_t size);
 
 /*
- * The HTML page (history_html.c).
+ * Renderings for `canary history`: JSON (json.c), text (text.c) and one
+ * HTML page (html.c).
  */
+
+/* history_view_json: the view as JSON (docs/history.md). */
+cJSON *history_view_json(const struct history_view *v);
+/* history_fingerprints_json: --fingerprints: the view's window and its
+ * prod fingerprints. */
+cJSON *history_fingerprints_json(const struct history_view *v);
+/* history_check_json: the check as JSON, flaky cases included. */
+cJSON *history_check_json(const struct history_check *c, const struct history_flaky *flaky,
+			  size_t nflaky);
+
+/* history_text_view: a suite's window: its last runs (at most runs rows),
+ * the pass rate of each stratum on each target as a sparkline, flaky cases
+ * and the prod fingerprints never seen on eval. */
+void history_text_view(FILE *f, const struct history_view *v, int runs);
+/* history_text_fingerprints: every prod fingerprint of the window. */
+void history_text_fingerprints(FILE *f, const struct history_view *v);
+/* history_text_check: the baseline check of a suite, and its flaky cases
+ * (at least flips flips in the last runs). */
+void history_text_check(FILE *f, const struct history_check *c, const struct history_flaky *fl,
+			size_t nfl, int flips, int last);
+/* history_text_percent: a rate as "87.5%", or "n/a" when below 0. */
+void history_text_percent(double rate, char *out, size_t size);
+/* history_text_duration: "850 ms", "4.3 s" or "2m 03s". */
+void history_text_duration(long ms, char *out, size_t size);
 
 struct history_html_options {
 	long long generated_at;   /* shown in the header: the caller's clock */
