@@ -1,5 +1,6 @@
 /* history.c: `canary history PATH`: trends, fingerprints and the baseline
- * check from a run history (docs/history.md). */
+ * check from a run history (docs/history.md), and saved reports recorded
+ * into it. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,6 +9,7 @@
 
 #include "cmd.h"
 #include "history/history.h"
+#include "report/report.h"
 #include "util.h"
 
 static const char history_help[] =
@@ -15,10 +17,11 @@ static const char history_help[] =
 	"                           [--fingerprints] [--runs N] [--output FILE]\n"
 	"       canary history PATH --check [--suite S] [--max-drop 0.05]\n"
 	"                           [--flips K] [--last M] [--format text|json]\n"
+	"       canary history PATH --import REPORT.json...\n"
 	"\n"
 	"Show what a history recorded by `canary run --history PATH` tells: recent\n"
 	"runs and the pass rate of every stratum on each target over time.  The\n"
-	"history is only read.  Times are UTC.\n"
+	"history is only read, except by --import.  Times are UTC.\n"
 	"\n"
 	"  --suite S          only suite S (default: every suite with runs in the window)\n"
 	"  --since T          the window's start: a duration back from now (90m, 48h, 7d,\n"
@@ -37,7 +40,14 @@ static const char history_help[] =
 	"  --flips K          a case is flaky when its verdict flipped K times ... (3)\n"
 	"  --last M           ... in the suite's last M runs (10)\n"
 	"  --now T            take T (RFC 3339 or Unix ms) as the current time\n"
-	"  -h, --help         show this help\n";
+	"  --import           record the runs of saved JSON reports (of shards, or\n"
+	"                     merged) in PATH, created when absent; a run it holds\n"
+	"                     already is not recorded again\n"
+	"  -h, --help         show this help\n"
+	"\n"
+	"exit: 0; with --check 1 when a stratum degraded, 3 when nothing could be\n"
+	"compared; 2 usage error, a history that cannot be read (or, with --import,\n"
+	"written) or a report that cannot be read.\n";
 
 enum {
 	OPT_SUITE = 256,
@@ -51,6 +61,7 @@ enum {
 	OPT_FLIPS,
 	OPT_LAST,
 	OPT_NOW,
+	OPT_IMPORT,
 };
 
 enum format { FORMAT_TEXT, FORMAT_JSON, FORMAT_HTML };
@@ -69,6 +80,7 @@ static const struct cmd_option history_options[] = {
 	{"flips", 0, true, OPT_FLIPS, CMD_VALUE_NONE, NULL},
 	{"last", 0, true, OPT_LAST, CMD_VALUE_NONE, NULL},
 	{"now", 0, true, OPT_NOW, CMD_VALUE_NONE, NULL},
+	{"import", 0, false, OPT_IMPORT, CMD_VALUE_NONE, NULL},
 	{NULL, 0, false, 0, CMD_VALUE_NONE, NULL},
 };
 
@@ -87,6 +99,9 @@ struct history_cmd {
 	int last;
 	long long now;
 	long long since;
+	bool import;
+	char **reports;        /* --import: the reports, after PATH */
+	int nreports;
 };
 
 /* write_output: the rendered text to --output (via a temporary file
@@ -127,11 +142,12 @@ static int parse_args(int argc, char **argv, struct history_cmd *c)
 {
 	const char *now_arg = NULL;
 	struct cmd_parser p;
-	int opt, choice;
+	int opt, choice, others = 0;
 	long n;
 	cmd_parser_init(&p, &cmd_history_entry, argc, argv);
 	while ((opt = cmd_parser_next(&p)) > 0) {
 		const char *arg = p.arg;
+		others += opt != OPT_IMPORT;
 		switch (opt) {
 		case OPT_SUITE:
 			c->suite = arg;
@@ -184,11 +200,21 @@ static int parse_args(int argc, char **argv, struct history_cmd *c)
 		case OPT_NOW:
 			now_arg = arg;
 			break;
+		case OPT_IMPORT:
+			c->import = true;
+			break;
 		}
 	}
-	if (cmd_parser_end(&p, opt, 1, 1) < 0)
+	if (cmd_parser_end(&p, opt, 1, c->import ? -1 : 1) < 0)
 		return p.exit == 0 ? 1 : -1;
 	c->path = argv[1];
+	c->reports = argv + 2;
+	c->nreports = p.noperands - 1;
+	if (c->import && (others > 0 || c->nreports == 0)) {
+		cmd_error("--import takes the JSON reports to record after the history file, "
+			  "and no other option; see 'canary history --help'");
+		return -1;
+	}
 	if (c->check && (c->format == FORMAT_HTML || c->fingerprints || c->since_arg)) {
 		cmd_error("--check takes neither --format html, --fingerprints nor --since (it "
 			  "has its own windows); see 'canary history --help'");
@@ -363,12 +389,53 @@ out:
 	return rc;
 }
 
+/* run_import: record each report in the history at c->path, saying what
+ * became of it. */
+static int run_import(const struct history_cmd *c)
+{
+	char *err = NULL;
+	struct history *h = history_open(c->path, &err);
+	int rc = 0;
+
+	if (!h) {
+		cmd_error("%s", err);
+		free(err);
+		return EXIT_USAGE;
+	}
+	for (int i = 0; i < c->nreports; i++) {
+		const char *path = c->reports[i];
+		long long id = 0, recorded = 0;
+		struct report *r = report_load(path, &err);
+		if (!r || history_import(h, r, &id, &recorded, &err) < 0) {
+			if (r)
+				cmd_error("cannot record '%s' in the history: %s", path, err);
+			else
+				cmd_error("%s", err);
+			free(err);
+			err = NULL;
+			rc = EXIT_USAGE;
+		} else if (recorded) {
+			printf("'%s' is in the history already, as run %lld: not recorded again\n",
+			       path, recorded);
+		} else {
+			printf("recorded '%s' as run %lld\n", path, id);
+		}
+		report_free(r);
+	}
+	history_close(h);
+	if (fflush(stdout) != 0)
+		rc = EXIT_USAGE;
+	return rc;
+}
+
 static int cmd_history(int argc, char **argv)
 {
 	struct history_cmd c = {.format = FORMAT_TEXT};
 	int parsed = parse_args(argc, argv, &c);
 	if (parsed != 0)
 		return parsed > 0 ? 0 : EXIT_USAGE;
+	if (c.import)
+		return run_import(&c);
 	char *err = NULL;
 	struct history *h = history_open_readonly(c.path, &err);
 	if (!h) {

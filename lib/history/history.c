@@ -602,8 +602,10 @@ static int started_ms(const struct report *r, long long *ms, char **err)
 	return -1;
 }
 
-int history_record(struct history *h, const struct report *r, const char *suite_hash,
-		   long long *run_id, char **err)
+/* insert_run: the inserts of history_record(), in the caller's transaction;
+ * started: r's start in Unix ms. */
+static int insert_run(struct history *h, const struct report *r, const char *suite_hash,
+		      long long started, long long *run_id, char **err)
 {
 	enum { RUN, FP, STRATUM, CASE, SAMPLE, NSTMT };
 	static const char *const sql[NSTMT] = {
@@ -623,8 +625,86 @@ int history_record(struct history *h, const struct report *r, const char *suite_
 	};
 	sqlite3_stmt *st[NSTMT] = {NULL};
 	const char *what = "cannot record the run";
-	long long started = 0;
-	bool began = false;
+	char *shard = r->shard_count > 0 ? xasprintf("%d/%d", r->shard_index, r->shard_count)
+					 : NULL;
+	int rc = -1;
+
+	for (int i = 0; i < NSTMT; i++)
+		if (prepare(h, sql[i], &st[i], what, err) < 0)
+			goto out;
+	bind_text(st[RUN], 1, r->suite);
+	bind_text(st[RUN], 2, suite_hash);
+	sqlite3_bind_int64(st[RUN], 3, started);
+	sqlite3_bind_int64(st[RUN], 4, (sqlite3_int64)r->duration_ms);
+	sqlite3_bind_text(st[RUN], 5, verdict_name(r->verdict), -1, SQLITE_STATIC);
+	sqlite3_bind_int(st[RUN], 6, r->exit_code);
+	sqlite3_bind_int(st[RUN], 7, r->interrupted ? 1 : 0);
+	bind_text(st[RUN], 8, r->targets[SIDE_EVAL].url);
+	bind_text(st[RUN], 9, r->targets[SIDE_PROD].url);
+	bind_text(st[RUN], 10, r->canary_version);
+	bind_text(st[RUN], 11, shard);
+	if (step_done(h, st[RUN], what, err) < 0)
+		goto out;
+	long long id = sqlite3_last_insert_rowid(h->db);
+	if (record_fingerprints(h, st[FP], r, id, err) < 0 ||
+	    record_strata(h, st[STRATUM], r, id, err) < 0 ||
+	    record_cases(h, st[CASE], st[SAMPLE], r, id, err) < 0)
+		goto out;
+	*run_id = id;
+	rc = 0;
+out:
+	for (int i = 0; i < NSTMT; i++)
+		sqlite3_finalize(st[i]);
+	free(shard);
+	return rc;
+}
+
+/* find_recorded: the id of a recorded run that the run of r is, or holds
+ * the samples of (0: none), in the caller's transaction. */
+static int find_recorded(struct history *h, const struct report *r, long long started,
+			 long long *id, char **err)
+{
+	const char *what = "cannot read runs";
+	sqlite3_stmt *st = NULL;
+	char *shard = r->shard_count > 0 ? xasprintf("%d/%d", r->shard_index, r->shard_count)
+					 : NULL;
+	int rc = -1;
+
+	/* The same run: the same suite, start (to the second: reports keep
+	 * seconds), duration and shard.  Or a merge and its first shard, which
+	 * started when the merge says it did: an unsharded run and a shard run
+	 * of the suite that started in the same second. */
+	if (prepare(h,
+		    "SELECT id FROM runs WHERE suite = ?1 AND started_at / 1000 = ?2 / 1000 AND ("
+		    " (duration_ms = ?3 AND coalesce(shard, '') = coalesce(?4, ''))"
+		    " OR ((shard IS NULL) != (?4 IS NULL))"
+		    ") ORDER BY id LIMIT 1",
+		    &st, what, err) < 0)
+		goto out;
+	bind_text(st, 1, r->suite);
+	sqlite3_bind_int64(st, 2, started);
+	sqlite3_bind_int64(st, 3, (sqlite3_int64)r->duration_ms);
+	bind_text(st, 4, shard);
+	int step = sqlite3_step(st);
+	if (step != SQLITE_ROW && step != SQLITE_DONE) {
+		*err = db_error(h, step, what);
+		goto out;
+	}
+	*id = step == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+	rc = 0;
+out:
+	sqlite3_finalize(st);
+	free(shard);
+	return rc;
+}
+
+/* record: history_record() (import: history_import()) in one write
+ * transaction. */
+static int record(struct history *h, const struct report *r, const char *suite_hash,
+		  bool import, long long *run_id, long long *recorded, char **err)
+{
+	const char *what = "cannot record the run";
+	long long started = 0, id = 0, found = 0;
 	int rc = -1;
 
 	if (h->readonly) {
@@ -638,46 +718,34 @@ int history_record(struct history *h, const struct report *r, const char *suite_
 	if (started_ms(r, &started, err) < 0)
 		return -1;
 	if (exec_sql(h, "BEGIN IMMEDIATE", what, err) < 0)
+		return -1;
+	if (import && find_recorded(h, r, started, &found, err) < 0)
 		goto out;
-	began = true;
-	for (int i = 0; i < NSTMT; i++)
-		if (prepare(h, sql[i], &st[i], what, err) < 0)
-			goto out;
-
-	char *shard = r->shard_count > 0 ? xasprintf("%d/%d", r->shard_index, r->shard_count)
-					 : NULL;
-	bind_text(st[RUN], 1, r->suite);
-	bind_text(st[RUN], 2, suite_hash);
-	sqlite3_bind_int64(st[RUN], 3, started);
-	sqlite3_bind_int64(st[RUN], 4, (sqlite3_int64)r->duration_ms);
-	sqlite3_bind_text(st[RUN], 5, verdict_name(r->verdict), -1, SQLITE_STATIC);
-	sqlite3_bind_int(st[RUN], 6, r->exit_code);
-	sqlite3_bind_int(st[RUN], 7, r->interrupted ? 1 : 0);
-	bind_text(st[RUN], 8, r->targets[SIDE_EVAL].url);
-	bind_text(st[RUN], 9, r->targets[SIDE_PROD].url);
-	bind_text(st[RUN], 10, r->canary_version);
-	bind_text(st[RUN], 11, shard);
-	free(shard);
-	if (step_done(h, st[RUN], what, err) < 0)
-		goto out;
-	long long id = sqlite3_last_insert_rowid(h->db);
-
-	if (record_fingerprints(h, st[FP], r, id, err) < 0 ||
-	    record_strata(h, st[STRATUM], r, id, err) < 0 ||
-	    record_cases(h, st[CASE], st[SAMPLE], r, id, err) < 0)
+	if (found == 0 && insert_run(h, r, suite_hash, started, &id, err) < 0)
 		goto out;
 	if (exec_sql(h, "COMMIT", what, err) < 0)
 		goto out;
-	began = false;
-	if (run_id)
+	if (run_id && id)
 		*run_id = id;
+	if (recorded)
+		*recorded = found;
 	rc = 0;
 out:
-	for (int i = 0; i < NSTMT; i++)
-		sqlite3_finalize(st[i]);
-	if (began)
+	if (rc < 0)
 		sqlite3_exec(h->db, "ROLLBACK", NULL, NULL, NULL);
 	return rc;
+}
+
+int history_record(struct history *h, const struct report *r, const char *suite_hash,
+		   long long *run_id, char **err)
+{
+	return record(h, r, suite_hash, false, run_id, NULL, err);
+}
+
+int history_import(struct history *h, const struct report *r, long long *run_id,
+		   long long *recorded, char **err)
+{
+	return record(h, r, NULL, true, run_id, recorded, err);
 }
 
 /*

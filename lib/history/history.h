@@ -69,6 +69,18 @@ int history_schema_version(struct history *h);
 int history_record(struct history *h, const struct report *r, const char *suite_hash,
 		   long long *run_id, char **err);
 
+/* history_import: history_record() of a saved report (its suite's hash
+ * unknown), unless the history holds its run already: then *recorded is
+ * the id of that run and nothing is written (else 0, and *run_id the new
+ * run's).  A recorded run is the report's when it has the same suite,
+ * start (to the second: reports keep seconds), duration and shard; and a
+ * merge holds the samples of its shards and starts when the first of them
+ * did, so an unsharded run and a shard run of the suite that started in
+ * the same second hold the same samples too.  The look-up and the record
+ * are one transaction. */
+int history_import(struct history *h, const struct report *r, long long *run_id,
+		   long long *recorded, char **err);
+
 /* history_compare: what the history says of r's prod fingerprints, in
  * r->history: history_unevaluated() and history_new_since_last() of r,
  * recorded as run_id (0: not recorded). */

@@ -880,6 +880,109 @@ static void test_fingerprints_by_composition(void **state)
 	hist_world_release(&w);
 }
 
+/* saved: r written as JSON and read back, as `canary history --import`
+ * reads a report: its start to the second. */
+static struct report *saved(const struct report *r)
+{
+	char *json = test_report_json(r), *err = NULL;
+	struct report *back = report_parse("r.json", json, strlen(json), &err);
+
+	if (!back)
+		fail_msg("%s", err);
+	free(json);
+	return back;
+}
+
+/* Saved reports are recorded once: again, or as the run that --history
+ * recorded, or as the merge of a recorded shard, they are not counted
+ * twice. */
+static void test_import(void **state)
+{
+	struct hist_world w;
+	hist_world_init(&w, "hist-suite");
+	struct history *h = open_ok(w.path);
+	char *err = NULL;
+	long long id = 0, recorded = -1;
+
+	/* A run recorded as it ran (its start to the millisecond), then its
+	 * saved report. */
+	struct run_spec live = {.started = NOW - DAY + 250, .fp = {FP_A, FP_B}};
+	long long live_id = record(h, &w, &live);
+	struct report *r = make_report(&w, &live), *back = saved(r);
+	assert_int_equal(back->started_ms, -1);
+	assert_int_equal(history_import(h, back, &id, &recorded, &err), 0);
+	assert_int_equal(recorded, live_id);
+	report_free(back);
+	report_free(r);
+
+	/* A report imported, then imported again. */
+	struct run_spec other = {.started = NOW - HOUR, .fp = {FP_A, FP_A}, .book_fails = true};
+	r = make_report(&w, &other);
+	back = saved(r);
+	assert_int_equal(history_import(h, back, &id, &recorded, &err), 0);
+	assert_int_equal(recorded, 0);
+	assert_true(id > live_id);
+	long long imported = id;
+	assert_int_equal(history_import(h, back, &id, &recorded, &err), 0);
+	assert_int_equal(recorded, imported);
+	report_free(back);
+	/* Another run of the same second is another run. */
+	r->duration_ms += 1;
+	back = saved(r);
+	assert_int_equal(history_import(h, back, &id, &recorded, &err), 0);
+	assert_int_equal(recorded, 0);
+	report_free(back);
+	report_free(r);
+
+	/* A shard, then the merge that starts when it did: the merge holds its
+	 * samples.  Another shard of the same second is another run. */
+	struct run_spec shard = {.started = NOW, .fp = {FP_A, FP_A}, .shard_count = 2};
+	r = make_report(&w, &shard);
+	back = saved(r);
+	assert_int_equal(history_import(h, back, &id, &recorded, &err), 0);
+	assert_int_equal(recorded, 0);
+	long long first_shard = id;
+	report_free(back);
+	r->shard_index = 1;
+	back = saved(r);
+	assert_int_equal(history_import(h, back, &id, &recorded, &err), 0);
+	assert_int_equal(recorded, 0);
+	report_free(back);
+	r->shard_count = 0;
+	back = saved(r);
+	assert_int_equal(history_import(h, back, &id, &recorded, &err), 0);
+	assert_int_equal(recorded, first_shard);
+	report_free(back);
+	report_free(r);
+	history_close(h);
+
+	sqlite3 *db = db_open(w.path);
+	assert_query(db, "SELECT count(*), count(DISTINCT started_at / 1000) FROM runs", "5|3");
+	assert_query(db, "SELECT started_at, shard FROM runs WHERE id IN (1, 4) ORDER BY id",
+		     "1773057600250|NULL\n1773144000000|0/2");
+	sqlite3_close(db);
+
+	/* A report without a start it can read is refused, and so is a
+	 * history opened to be read. */
+	r = make_report(&w, &live);
+	r->started_ms = -1;
+	r->started_at = "yesterday";
+	h = open_ok(w.path);
+	assert_int_equal(history_import(h, r, &id, &recorded, &err), -1);
+	assert_string_equal(err, "cannot record a run whose 'started_at' is not a time: "
+				 "'yesterday'");
+	free(err);
+	history_close(h);
+	h = history_open_readonly(w.path, &err);
+	assert_non_null(h);
+	assert_int_equal(history_import(h, r, &id, &recorded, &err), -1);
+	assert_non_null(strstr(err, "opened read-only"));
+	free(err);
+	history_close(h);
+	report_free(r);
+	hist_world_release(&w);
+}
+
 /* The check's windows, edges included, on runs recorded here. */
 static void test_check_windows(void **state)
 {
@@ -1223,6 +1326,7 @@ int main(void)
 		cmocka_unit_test(test_migrate_from_v1),
 		cmocka_unit_test(test_unevaluated_and_new),
 		cmocka_unit_test(test_fingerprints_by_composition),
+		cmocka_unit_test(test_import),
 		cmocka_unit_test(test_check_windows),
 		cmocka_unit_test(test_flaky_cases),
 		cmocka_unit_test(test_seeded_check),
