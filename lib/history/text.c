@@ -39,6 +39,16 @@ static size_t columns(const char *s)
 	return n;
 }
 
+/* name_width: width, or the columns of name shown (term()) when wider. */
+static size_t name_width(size_t width, const char *name)
+{
+	char *shown = term(name, 64);
+	size_t n = columns(shown);
+
+	free(shown);
+	return n > width ? n : width;
+}
+
 static void pad(FILE *f, const char *s, size_t width)
 {
 	fputs(s, f);
@@ -127,12 +137,8 @@ static void text_runs(FILE *f, const struct history_view *v, int limit)
 static void text_trends(FILE *f, const struct history_view *v)
 {
 	size_t width = 8;
-	for (size_t i = 0; i < v->nseries; i++) {
-		char *name = term(v->series[i].stratum, 64);
-		if (columns(name) > width)
-			width = columns(name);
-		free(name);
-	}
+	for (size_t i = 0; i < v->nseries; i++)
+		width = name_width(width, v->series[i].stratum);
 	fputs("\npass rate by stratum (samples passed / valid; one mark per run, oldest "
 	      "first)\n", f);
 	if (v->nseries == 0)
@@ -264,12 +270,8 @@ void history_text_check(FILE *f, const struct history_check *c, const struct his
 		recent, recent, c->max_drop * 100);
 	free(suite);
 	size_t width = 7;
-	for (size_t i = 0; i < c->nstrata; i++) {
-		char *name = term(c->strata[i].stratum, 64);
-		if (columns(name) > width)
-			width = columns(name);
-		free(name);
-	}
+	for (size_t i = 0; i < c->nstrata; i++)
+		width = name_width(width, c->strata[i].stratum);
 	if (c->nstrata == 0) {
 		fputs("  no prod samples in the last 7 days\n", f);
 	} else {

@@ -42,17 +42,27 @@ struct report *test_report_fixture(const char *name)
 	return r;
 }
 
-char *test_report_json(const struct report *r)
+char *test_render(report_render_fn *render, const struct report *r)
 {
 	char *text = NULL, *err = NULL;
 	size_t len = 0;
 	FILE *f = open_memstream(&text, &len);
 
 	assert_non_null(f);
-	if (report_json(f, r, &err) < 0)
-		fail_msg("%s", err);
+	if (render(f, r, &err) < 0)
+		fail_msg("rendering failed: %s", err);
 	fclose(f);
 	return text;
+}
+
+struct report *test_report_parse(const char *json)
+{
+	char *err = NULL;
+	struct report *r = report_parse("t.json", json, strlen(json), &err);
+
+	if (!r)
+		fail_msg("the report does not load: %s", err);
+	return r;
 }
 
 struct report *test_report_new(const char *name, const char *const *strata)

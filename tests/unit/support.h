@@ -11,6 +11,7 @@
 #include <stddef.h>
 
 #include "grade.h"
+#include "report/report.h"
 #include "side.h"
 
 /* test_fixtures: $FIXTURES (meson sets it), else tests/fixtures seen from
@@ -22,13 +23,14 @@ const char *test_fixtures(void);
 /* The most samples a side of a case built here holds. */
 #define TEST_SAMPLES 16
 
-struct report;
-
 /* test_report_fixture: tests/fixtures/reports/NAME loaded, failing the test
  * when it does not load. */
 struct report *test_report_fixture(const char *name);
-/* test_report_json: what report_json() writes of r. */
-char *test_report_json(const struct report *r);
+/* test_render: what render writes of r, failing the test when it fails. */
+char *test_render(report_render_fn *render, const struct report *r);
+/* test_report_parse: the report of the JSON text, failing the test when it
+ * does not load (as file "t.json"). */
+struct report *test_report_parse(const char *json);
 
 /* test_report_new: a report of suite name whose strata are the NULL-ended
  * names, no case yet, started at TEST_STARTED_MS and lasting 1234 ms, with

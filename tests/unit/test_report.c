@@ -280,7 +280,7 @@ static const cJSON *find_by(const cJSON *array, const char *key, const char *val
 
 static cJSON *parse_report(const struct report *r)
 {
-	char *text = test_report_json(r);
+	char *text = test_render(report_json, r);
 	assert_non_null(text);
 	cJSON *root = cJSON_Parse(text);
 	if (!root)
@@ -470,7 +470,7 @@ static void test_model_round_trip(void **state)
 	for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
 		char *text = read_fixture(names[i]);
 		struct report *r = test_report_fixture(names[i]);
-		char *again = test_report_json(r);
+		char *again = test_render(report_json, r);
 		assert_string_equal(again, text);
 		free(again);
 		report_free(r);
@@ -489,7 +489,7 @@ static void test_model_round_trip(void **state)
 	struct report *r = report_parse("future.json", edited, strlen(edited), &err);
 	if (!r)
 		fail_msg("%s", err);
-	char *again = test_report_json(r);
+	char *again = test_render(report_json, r);
 	assert_string_equal(again, text);
 	free(again);
 	report_free(r);

@@ -50,34 +50,18 @@ enum { BOOK, LIST, REFUND, GREET, PII };
  * and `canary merge` read). */
 static struct report *model_of(const cJSON *tree)
 {
-	char *json = cJSON_PrintUnformatted(tree), *err = NULL;
-	struct report *r = report_parse("t.json", json, strlen(json), &err);
+	char *json = cJSON_PrintUnformatted(tree);
+	struct report *r = test_report_parse(json);
 
-	if (!r)
-		fail_msg("the report does not load: %s", err);
 	free(json);
 	return r;
-}
-
-/* render_model: a renderer's output for a report, asserting it succeeded. */
-static char *render_model(report_render_fn *fn, const struct report *r)
-{
-	char *text = NULL, *err = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&text, &len);
-
-	assert_non_null(f);
-	if (fn(f, r, &err) < 0)
-		fail_msg("renderer failed: %s", err);
-	fclose(f);
-	return text;
 }
 
 /* render: a renderer's output for a saved tree. */
 static char *render(report_render_fn *fn, const cJSON *tree)
 {
 	struct report *r = model_of(tree);
-	char *text = render_model(fn, r);
+	char *text = test_render(fn, r);
 
 	report_free(r);
 	return text;
@@ -231,7 +215,7 @@ static void assert_trees_equal(const cJSON *a, const cJSON *b)
 /* tree_of: the JSON report of r as a tree. */
 static cJSON *tree_of(const struct report *r)
 {
-	char *json = test_report_json(r);
+	char *json = test_render(report_json, r);
 	cJSON *tree = cJSON_Parse(json);
 
 	assert_non_null(tree);
@@ -267,7 +251,7 @@ static void test_layout_fields(void **state)
 /* text_of: what report_text() prints of r. */
 static char *text_of(const struct report *r)
 {
-	return render_model(report_text, r);
+	return test_render(report_text, r);
 }
 
 /* check_text_saved: the text of a report read back from its JSON is the
@@ -774,7 +758,7 @@ static void test_write_atomic(void **state)
 	assert_non_null(mkdtemp(dir));
 	struct report *r = test_report_fixture("formats.json");
 	char *path = xasprintf("%s/canary.prom", dir);
-	char *expected = render_model(report_prom, r);
+	char *expected = test_render(report_prom, r);
 
 	/* Written whole, over an older file, with no temporary left. */
 	FILE *old = fopen(path, "w");
@@ -1366,7 +1350,7 @@ static void test_edited_reports(void **state)
 		free(err);
 		free(json);
 		for (const struct report_format *fmt = report_formats; model && fmt->name; fmt++) {
-			char *text = render_model(fmt->render, model);
+			char *text = test_render(fmt->render, model);
 			rendered++;
 			/* Whatever was edited, JUnit output stays valid. */
 			if (fmt->render == report_junit && round % 5 == 0)
@@ -1399,25 +1383,34 @@ static void test_edited_reports(void **state)
  * run-level fields of merged reports, hostile counts.
  */
 
-/* report_threshold: one case, repeat 3, threshold 0.6666666, eval passing
- * 3/3 and prod 2/3 (2/3 >= 0.6666666: a pass, not a flaky case). */
-static struct report *report_threshold(void)
+/* report_two_of_three: case id at threshold, repeat 3, eval passing 3/3
+ * and prod 2/3, and case other_id passing once a side in stratum
+ * other_stratum; computed with --strict when strict. */
+static struct report *report_two_of_three(const char *id, double threshold,
+					  const char *other_id, size_t other_stratum, bool strict)
 {
 	struct report *r = test_report_new("calendar-assistant", strata3);
-	size_t ci = test_report_case(r, 0, "two-of-three", 3);
+	size_t ci = test_report_case(r, 0, id, 3);
 
-	r->cases[ci].threshold = 0.6666666;
+	r->cases[ci].threshold = threshold;
 	for (int k = 0; k < 3; k++)
 		test_report_sample(r, ci, SIDE_EVAL, GRADE_PASS, NULL, NULL);
 	test_report_sample(r, ci, SIDE_PROD, GRADE_PASS, NULL, NULL);
 	test_report_sample(r, ci, SIDE_PROD, GRADE_FAIL, REASON_14, NULL);
 	test_report_sample(r, ci, SIDE_PROD, GRADE_PASS, NULL, NULL);
-	size_t other = test_report_case(r, 1, "other", 1);
+	size_t other = test_report_case(r, other_stratum, other_id, 1);
 	test_report_sample(r, other, SIDE_EVAL, GRADE_PASS, NULL, NULL);
 	test_report_sample(r, other, SIDE_PROD, GRADE_PASS, NULL, NULL);
-	r->strict = true;
+	r->strict = strict;
 	verdict_compute(r);
 	return r;
+}
+
+/* report_threshold: 2/3 against a threshold of 0.6666666 is a pass, not a
+ * flaky case. */
+static struct report *report_threshold(void)
+{
+	return report_two_of_three("two-of-three", 0.6666666, "other", 1, true);
 }
 
 /* The threshold is written whole, so that merging (which computes verdicts
@@ -1469,20 +1462,7 @@ static void test_threshold_survives_merge(void **state)
  * (flaky), a pass, and strict as asked. */
 static struct report *report_flaky(bool strict)
 {
-	struct report *r = test_report_new("calendar-assistant", strata3);
-	size_t ci = test_report_case(r, 0, "wobbly", 3);
-
-	for (int k = 0; k < 3; k++)
-		test_report_sample(r, ci, SIDE_EVAL, GRADE_PASS, NULL, NULL);
-	test_report_sample(r, ci, SIDE_PROD, GRADE_PASS, NULL, NULL);
-	test_report_sample(r, ci, SIDE_PROD, GRADE_FAIL, REASON_14, NULL);
-	test_report_sample(r, ci, SIDE_PROD, GRADE_PASS, NULL, NULL);
-	size_t ok = test_report_case(r, 0, "steady", 1);
-	test_report_sample(r, ok, SIDE_EVAL, GRADE_PASS, NULL, NULL);
-	test_report_sample(r, ok, SIDE_PROD, GRADE_PASS, NULL, NULL);
-	r->strict = strict;
-	verdict_compute(r);
-	return r;
+	return report_two_of_three("wobbly", 1.0, "steady", 0, strict);
 }
 
 /* Under --strict a flaky case fails the run, and every format says so. */
@@ -1493,9 +1473,9 @@ static void test_strict_flaky_fails(void **state)
 
 	assert_int_equal(r->cases[0].verdict, VERDICT_FLAKY);
 	assert_int_equal(r->exit_code, EXIT_FAIL);
-	char *xml = render_model(report_junit, r);
-	char *tap = render_model(report_tap, r);
-	char *md = render_model(report_markdown, r);
+	char *xml = test_render(report_junit, r);
+	char *tap = test_render(report_tap, r);
+	char *md = test_render(report_markdown, r);
 
 	assert_non_null(strstr(xml, "<testsuites name=\"canary calendar-assistant\" tests=\"2\" "
 				    "failures=\"1\" errors=\"0\""));
@@ -1519,9 +1499,9 @@ static void test_strict_flaky_fails(void **state)
 	/* Without --strict it passes, as before. */
 	r = report_flaky(false);
 	assert_int_equal(r->exit_code, EXIT_PASS);
-	xml = render_model(report_junit, r);
-	tap = render_model(report_tap, r);
-	md = render_model(report_markdown, r);
+	xml = test_render(report_junit, r);
+	tap = test_render(report_tap, r);
+	md = test_render(report_markdown, r);
 	assert_non_null(strstr(xml, "tests=\"2\" failures=\"0\""));
 	assert_non_null(strstr(xml, "name=\"wobbly\" time=\"0.662\">\n      <system-out>flaky: "));
 	assert_non_null(strstr(tap, "\nok 1 - tools/wobbly # flaky\n"));
