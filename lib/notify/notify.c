@@ -238,7 +238,8 @@ static cJSON *json_strings(const struct report_names *l)
 {
 	cJSON *a = cJSON_CreateArray();
 	const char **sorted = xcalloc(l->n + 1, sizeof(*sorted));
-	memcpy(sorted, l->v, l->n * sizeof(*sorted));
+	for (size_t i = 0; i < l->n; i++)
+		sorted[i] = l->v[i];
 	qsort(sorted, l->n, sizeof(*sorted), util_str_cmp);
 	for (size_t i = 0; i < l->n; i++)
 		cJSON_AddItemToArray(a, clean_string(sorted[i]));
