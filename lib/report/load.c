@@ -514,7 +514,6 @@ static void load_names(struct report *r, struct report_names *l, const cJSON *ar
 static void load_sample(struct report *r, struct report_sample *s, const cJSON *o)
 {
 	const cJSON *reasons = get(o, "reasons"), *reason;
-	unsigned n = 0;
 
 	s->index = tree_int(o, "index");
 	s->grade = GRADE_ERROR;
@@ -523,11 +522,9 @@ static void load_sample(struct report *r, struct report_sample *s, const cJSON *
 	s->latency_ms = tree_num(o, "latency_ms");
 	s->attempts = tree_int(o, "attempts");
 	s->fingerprint = report_intern(r, str_or_null(o, "fingerprint"));
-	s->reasons = arena_alloc(&r->arena, ((size_t)cJSON_GetArraySize(reasons) + 1) *
-					      sizeof(*s->reasons));
+	report_sample_reasons(r, s, (size_t)cJSON_GetArraySize(reasons));
 	cJSON_ArrayForEach(reason, reasons)
-		s->reasons[n++] = report_intern(r, reason->valuestring);
-	s->nreasons = n;
+		s->reasons[s->nreasons++] = report_intern(r, reason->valuestring);
 }
 
 static void load_side(struct report *r, struct report_side *s, const cJSON *o)

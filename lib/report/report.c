@@ -106,6 +106,13 @@ struct report_sample *report_side_samples(struct report *r, struct report_side *
 	return s->samples;
 }
 
+const char **report_sample_reasons(struct report *r, struct report_sample *s, size_t n)
+{
+	s->reasons = arena_alloc(&r->arena, (n + 1) * sizeof(*s->reasons));
+	s->nreasons = 0;
+	return s->reasons;
+}
+
 void report_add_fingerprint(struct report *r, enum side side, const char *value, long count)
 {
 	struct report_target *t = &r->targets[side];

@@ -5,16 +5,17 @@
  * its verdicts computed (verdicts, p-values, notes).  Fields that follow
  * from these (a side's rate, ok and interval, a stratum's diff, counts of
  * cases and samples, a side's failures) are not kept: the JSON writer and
- * the renderers derive them, so that the JSON of a report read back is
- * byte for byte the JSON it was read from.  The run builds one
+ * the renderers derive them, and a report that canary wrote, read back and
+ * written again, comes out byte for byte the same.  The run builds one
  * (run_report()), report_load() reads one from a file, and every renderer,
  * the history, notify and merge read it.
  *
- * Ownership: a struct report owns every string and array it points at, in
- * its arena (strings that repeat, such as stratum names, reasons and
- * fingerprints, are kept once), until report_free(); its cases and strata
- * arrays are its own too.  Renderers borrow it and write only to the FILE
- * they are given.  Error messages (*err) are the caller's to free.
+ * Ownership: a struct report owns every string and array it points at
+ * until report_free(): strings and samples in its arena (strings that
+ * repeat, such as stratum names, reasons and fingerprints, kept once),
+ * cases, strata and fingerprints in arrays of its own.  Renderers borrow
+ * it and write only to the FILE they are given.  Error messages (*err) are
+ * the caller's to free.
  */
 #ifndef CANARY_REPORT_H
 #define CANARY_REPORT_H
@@ -113,7 +114,7 @@ struct report_target {
 	const char *url;            /* for display; NULL: null */
 	struct report_fingerprint *fingerprints; /* in the order met */
 	size_t nfingerprints;
-	size_t cap;
+	size_t cap;                 /* private */
 };
 
 struct report_judge {
@@ -199,6 +200,8 @@ size_t report_stratum_index(struct report *r, const char *name);
 struct report_case *report_add_case(struct report *r, const char *id, size_t stratum);
 /* report_side_samples: n zeroed samples for side s, in r's arena. */
 struct report_sample *report_side_samples(struct report *r, struct report_side *s, size_t n);
+/* report_sample_reasons: room for n reasons of sample s, none yet. */
+const char **report_sample_reasons(struct report *r, struct report_sample *s, size_t n);
 /* report_add_fingerprint: count more replies of side that carried value. */
 void report_add_fingerprint(struct report *r, enum side side, const char *value, long count);
 /* report_sort_cases: the cases in suite order: by stratum, then position
@@ -225,30 +228,6 @@ bool report_side_ok(const struct report_case *c, enum side side);
 /* report_case_repeated: more than one sample a side asked for. */
 bool report_case_repeated(const struct report_case *c);
 
-/*
- * Reading and writing JSON.
- */
-
-/* report_parse: a saved JSON report; name is the file name used in
- * messages.  Refused (NULL, *err) when it is not JSON, not a canary report
- * or of another version, lacks a field the model reads or has it with the
- * wrong type ("'cases[2].eval.passed' is not a whole number from 0 to
- * 1000000"), or has counts that do not agree: each side's passed + failed +
- * errors is its total, a total is no more than the case's repeat and
- * confirm or the samples listed, a stratum passes no more cases than it
- * has.  Fields it does not know are ignored. */
-struct report *report_parse(const char *name, const char *text, size_t len, char **err);
-/* report_load: report_parse() of a file ("-": standard input) of at most
- * REPORT_FILE_MAX bytes. */
-struct report *report_load(const char *path, char **err);
-/* report_json: the JSON report (docs/report-json.md), two-space indented,
- * written as it goes. */
-int report_json(FILE *f, const struct report *r, char **err);
-
-/*
- * What the JSON and the renderers derive (continued).
- */
-
 /* The most distinct reasons listed per side under "failures". */
 #define REPORT_FAILURES_MAX 5
 
@@ -269,6 +248,26 @@ char *report_side_summary(const struct report_case *c, enum side side);
 /* report_clean: s with invalid UTF-8 replaced by U+FFFD and cut after about
  * max bytes with "...". */
 char *report_clean(const char *s, size_t max);
+
+/*
+ * Reading and writing JSON.
+ */
+
+/* report_parse: a saved JSON report; name is the file name used in
+ * messages.  Refused (NULL, *err) when it is not JSON, not a canary report
+ * or of another version, lacks a field the model reads or has it with the
+ * wrong type ("'cases[2].eval.passed' is not a whole number from 0 to
+ * 1000000"), or has counts that do not agree: each side's passed + failed +
+ * errors is its total, a total is no more than the case's repeat and
+ * confirm or the samples listed, a stratum passes no more cases than it
+ * has.  Fields it does not know are ignored. */
+struct report *report_parse(const char *name, const char *text, size_t len, char **err);
+/* report_load: report_parse() of a file ("-": standard input) of at most
+ * REPORT_FILE_MAX bytes. */
+struct report *report_load(const char *path, char **err);
+/* report_json: the JSON report (docs/report-json.md), two-space indented,
+ * written as it goes. */
+int report_json(FILE *f, const struct report *r, char **err);
 
 /*
  * Renderers.  Each writes one format of a report to f; -1 and *err when

@@ -112,7 +112,7 @@ struct report_sample *test_report_sample(struct report *r, size_t ci, enum side 
 	assert_true(k < TEST_SAMPLES);
 	smp->index = (int)k;
 	smp->grade = g;
-	smp->reasons = arena_alloc(&r->arena, 2 * sizeof(*smp->reasons));
+	report_sample_reasons(r, smp, 2);
 	if (reason)
 		smp->reasons[smp->nreasons++] = report_intern(r, reason);
 	if (reason2)
