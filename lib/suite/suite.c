@@ -11,7 +11,7 @@
 #include "jsonptr.h"
 #include "provider.h"
 #include "util.h"
-#include "run/verdict.h"
+#include "stats.h"
 
 #define SUITE_MAX_BYTES ((size_t)16 << 20)
 #define SUITE_MAX_CASES 10000
@@ -74,19 +74,6 @@ struct loader {
 	enum suite_user user;      /* what the strings being loaded are for */
 	const struct suite_case *user_case;
 };
-
-const char *side_name(enum side s)
-{
-	switch (s) {
-	case SIDE_EVAL:
-		return "eval";
-	case SIDE_PROD:
-		return "prod";
-	case SIDE__COUNT:
-		break;
-	}
-	return "?";
-}
 
 static size_t hash_id(const char *s)
 {
@@ -1322,7 +1309,7 @@ static struct suite *load_buffer(const char *name, const char *dir, const char *
 		.threshold = 1.0,
 		.timeout_ms = 30000,
 		.connect_timeout_ms = 10000,
-		.min_valid = VERDICT_MIN_VALID_DEFAULT,
+		.min_valid = STATS_MIN_VALID_DEFAULT,
 	};
 	L.env.suite_dir = s->dir;
 	L.env.judge = &s->judge;
