@@ -50,15 +50,15 @@ const struct report_format *cmd_find_format(const char *name, size_t len)
 	return NULL;
 }
 
-int cmd_write_report(const char *path, const struct report_format *fmt, const cJSON *tree)
+int cmd_write_report(const char *path, const struct report_format *fmt, const struct report *r)
 {
 	char *err = NULL;
 	int rc;
 	if (!path || strcmp(path, "-") == 0) {
-		rc = fmt->render(stdout, tree, &err);
+		rc = fmt->render(stdout, r, &err);
 		fflush(stdout);
 	} else {
-		rc = report_write_atomic(path, fmt->render, tree, &err);
+		rc = report_write_atomic(path, fmt->render, r, &err);
 	}
 	if (rc < 0) {
 		cmd_error("cannot write the %s report to '%s': %s", fmt->name, path ? path : "-",

@@ -15,6 +15,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 
+#include "report/verdict.h"
 #include "run/run.h"
 
 /* The kind of an option's value or of a command's operands: what
@@ -159,15 +160,16 @@ void cmd_error(const char *fmt, ...) PRINTF_LIKE(1, 2);
  * NO_COLOR unset and TERM not "dumb". */
 bool cmd_use_color(FILE *f, int color);
 
+struct report;
 struct report_format;
 
 /* cmd_find_format: the report format named by the len bytes of name; NULL
  * after an error listing the formats. */
 const struct report_format *cmd_find_format(const char *name, size_t len);
 
-/* cmd_write_report: render tree in fmt to path ("-" or NULL: stdout; a file
+/* cmd_write_report: render r in fmt to path ("-" or NULL: stdout; a file
  * through a temporary file and a rename); -1 after an error. */
-int cmd_write_report(const char *path, const struct report_format *fmt, const cJSON *tree);
+int cmd_write_report(const char *path, const struct report_format *fmt, const struct report *r);
 
 /* cmd_run_suite: run a loaded suite, print the text report and write every
  * requested report; returns the exit code. */

@@ -1,5 +1,6 @@
 /* history.c: `canary history PATH`: trends, fingerprints and the baseline
- * check from a run history (docs/history.md). */
+ * check from a run history (docs/history.md), and saved reports recorded
+ * into it. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,10 +17,11 @@ static const char history_help[] =
 	"                           [--fingerprints] [--runs N] [--output FILE]\n"
 	"       canary history PATH --check [--suite S] [--max-drop 0.05]\n"
 	"                           [--flips K] [--last M] [--format text|json]\n"
+	"       canary history PATH --import REPORT.json...\n"
 	"\n"
 	"Show what a history recorded by `canary run --history PATH` tells: recent\n"
 	"runs and the pass rate of every stratum on each target over time.  The\n"
-	"history is only read.  Times are UTC.\n"
+	"history is only read, except by --import.  Times are UTC.\n"
 	"\n"
 	"  --suite S          only suite S (default: every suite with runs in the window)\n"
 	"  --since T          the window's start: a duration back from now (90m, 48h, 7d,\n"
@@ -38,7 +40,14 @@ static const char history_help[] =
 	"  --flips K          a case is flaky when its verdict flipped K times ... (3)\n"
 	"  --last M           ... in the suite's last M runs (10)\n"
 	"  --now T            take T (RFC 3339 or Unix ms) as the current time\n"
-	"  -h, --help         show this help\n";
+	"  --import           record the runs of saved JSON reports (of shards, or\n"
+	"                     merged) in PATH, created when absent; a run it holds\n"
+	"                     already is not recorded again\n"
+	"  -h, --help         show this help\n"
+	"\n"
+	"exit: 0; with --check 1 when a stratum degraded, 3 when nothing could be\n"
+	"compared; 2 usage error, a history that cannot be read (or, with --import,\n"
+	"written) or a report that cannot be read.\n";
 
 enum {
 	OPT_SUITE = 256,
@@ -52,6 +61,7 @@ enum {
 	OPT_FLIPS,
 	OPT_LAST,
 	OPT_NOW,
+	OPT_IMPORT,
 };
 
 enum format { FORMAT_TEXT, FORMAT_JSON, FORMAT_HTML };
@@ -70,6 +80,7 @@ static const struct cmd_option history_options[] = {
 	{"flips", 0, true, OPT_FLIPS, CMD_VALUE_NONE, NULL},
 	{"last", 0, true, OPT_LAST, CMD_VALUE_NONE, NULL},
 	{"now", 0, true, OPT_NOW, CMD_VALUE_NONE, NULL},
+	{"import", 0, false, OPT_IMPORT, CMD_VALUE_NONE, NULL},
 	{NULL, 0, false, 0, CMD_VALUE_NONE, NULL},
 };
 
@@ -88,307 +99,10 @@ struct history_cmd {
 	int last;
 	long long now;
 	long long since;
+	bool import;
+	char **reports;        /* --import: the reports, after PATH */
+	int nreports;
 };
-
-/* The sparkline levels, lowest first. */
-static const char *const spark[] = {"▁", "▂", "▃", "▄", "▅", "▆", "▇", "█"};
-#define SPARK_MAX 48
-
-/* term: s safe for a terminal: invalid UTF-8 replaced, and each byte of
- * what else util_char_unsafe() names (escape sequences and bidirectional
- * controls from an untrusted name) as '?', cut after about max bytes. */
-static char *term(const char *s, size_t max)
-{
-	char *clean = report_clean(s ? s : "", max);
-	size_t n = strlen(clean);
-	for (unsigned char *p = (unsigned char *)clean, *end = p + n; p < end;) {
-		size_t len = util_utf8_len(p, (size_t)(end - p));
-		if (util_char_unsafe(p, len))
-			memset(p, '?', len ? len : 1);
-		p += len ? len : 1;
-	}
-	return clean;
-}
-
-/* columns: the display width of UTF-8 text (one column per character). */
-static size_t columns(const char *s)
-{
-	size_t n = 0;
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++)
-		n += (*p & 0xc0) != 0x80;
-	return n;
-}
-
-static void pad(FILE *f, const char *s, size_t width)
-{
-	fputs(s, f);
-	for (size_t n = columns(s); n < width; n++)
-		fputc(' ', f);
-}
-
-static void percent(double rate, char *out, size_t size)
-{
-	if (rate < 0)
-		snprintf(out, size, "n/a");
-	else
-		snprintf(out, size, "%.1f%%", rate * 100);
-}
-
-static void duration(long ms, char *out, size_t size)
-{
-	if (ms < 1000)
-		snprintf(out, size, "%ld ms", ms);
-	else if (ms < 60000)
-		snprintf(out, size, "%.1f s", ms / 1000.0);
-	else
-		snprintf(out, size, "%ldm %02lds", ms / 60000, ms / 1000 % 60);
-}
-
-/* sparkline: one mark per run of the window (runs pooled into SPARK_MAX
- * buckets when there are more): "·" where no sample was valid, a space
- * where the run did not have the stratum. */
-static void sparkline(FILE *f, const struct history_view *v, const struct history_series *s)
-{
-	size_t n = v->nruns, buckets = n < SPARK_MAX ? n : SPARK_MAX, k = 0;
-	for (size_t b = 0; b < buckets; b++) {
-		int passed = 0, failed = 0;
-		bool present = false;
-		/* Points come in the order of the runs, a subset of them. */
-		for (size_t i = b * n / buckets; i < (b + 1) * n / buckets; i++) {
-			if (k >= s->npoints || s->points[k].run_id != v->runs[i].id)
-				continue;
-			passed += s->points[k].passed;
-			failed += s->points[k].failed;
-			present = true;
-			k++;
-		}
-		double r = history_rate(passed, failed);
-		/* Only a full pass reaches the top mark, so 99% and 100% differ. */
-		fputs(!present ? " " : r < 0 ? "·" : spark[r >= 1 ? 7 : (int)(r * 7)], f);
-	}
-}
-
-static double last_rate(const struct history_series *s)
-{
-	for (size_t k = s->npoints; k > 0; k--) {
-		double r = history_rate(s->points[k - 1].passed, s->points[k - 1].failed);
-		if (r >= 0)
-			return r;
-	}
-	return -1;
-}
-
-static void fp_short(const struct history_run *run, enum side side, char *out, size_t size)
-{
-	if (run->nfps[side] == 0) {
-		snprintf(out, size, "-");
-		return;
-	}
-	char *clean = term(run->fps[side][0].value, 256);
-	history_fp_short(clean, out, size);
-	free(clean);
-	if (run->nfps[side] > 1) {
-		size_t len = strlen(out);
-		snprintf(out + len, size - len, " +%zu", run->nfps[side] - 1);
-	}
-}
-
-static void text_runs(FILE *f, const struct history_view *v, int limit)
-{
-	size_t shown = v->nruns < (size_t)limit ? v->nruns : (size_t)limit;
-	fprintf(f, "\nlast runs (%zu of %zu, newest first)\n", shown, v->nruns);
-	fprintf(f, "  %-20s  %-15s  %4s  %9s  %-20s  %s\n", "started", "verdict", "exit",
-		"duration", "eval fingerprint", "prod fingerprint");
-	for (size_t i = 0; i < shown; i++) {
-		const struct history_run *run = &v->runs[v->nruns - 1 - i];
-		char at[32], dur[32], ev[96], pr[96];
-		util_rfc3339(run->started_at, at);
-		duration(run->duration_ms, dur, sizeof(dur));
-		fp_short(run, SIDE_EVAL, ev, sizeof(ev));
-		fp_short(run, SIDE_PROD, pr, sizeof(pr));
-		char *verdict = term(run->verdict, 32);
-		fprintf(f, "  %-20s  %-15s  %4d  %9s  ", at, verdict, run->exit_code, dur);
-		pad(f, ev, 20);
-		fprintf(f, "  %s%s\n", pr, run->interrupted ? "  (interrupted)" : "");
-		free(verdict);
-	}
-}
-
-static void text_trends(FILE *f, const struct history_view *v)
-{
-	size_t width = 8;
-	for (size_t i = 0; i < v->nseries; i++) {
-		char *name = term(v->series[i].stratum, 64);
-		if (columns(name) > width)
-			width = columns(name);
-		free(name);
-	}
-	fputs("\npass rate by stratum (samples passed / valid; one mark per run, oldest "
-	      "first)\n", f);
-	if (v->nseries == 0)
-		fputs("  no strata recorded\n", f);
-	for (size_t i = 0; i < v->nseries; i++) {
-		const struct history_series *s = &v->series[i];
-		bool first = i == 0 || strcmp(s->stratum, v->series[i - 1].stratum) != 0;
-		char *name = term(first ? s->stratum : "", 64);
-		char last[16], pooled[16];
-		percent(last_rate(s), last, sizeof(last));
-		percent(history_rate(s->passed, s->failed), pooled, sizeof(pooled));
-		fputs("  ", f);
-		pad(f, name, width);
-		fprintf(f, "  %s  ", side_name(s->side));
-		sparkline(f, v, s);
-		fprintf(f, "  last %6s  window %6s (%d/%d)\n", last, pooled, s->passed,
-			s->passed + s->failed);
-		free(name);
-	}
-}
-
-static void text_flaky(FILE *f, const struct history_flaky *c, size_t n, int flips, int last)
-{
-	fprintf(f, "\nflaky cases (verdict flipped at least %d times in the last %d runs)\n",
-		flips, last);
-	if (n == 0)
-		fputs("  none\n", f);
-	for (size_t i = 0; i < n; i++) {
-		char *id = term(c[i].case_id, 128), *stratum = term(c[i].stratum, 64);
-		fprintf(f, "  %s (%s): %d flips:", id, stratum, c[i].flips);
-		for (size_t k = 0; k < c[i].nverdicts; k++) {
-			char *verdict = term(c[i].verdicts[k], 32);
-			fprintf(f, " %s", verdict);
-			free(verdict);
-		}
-		fputc('\n', f);
-		free(id);
-		free(stratum);
-	}
-}
-
-static void text_unevaluated(FILE *f, const struct history_view *v)
-{
-	bool any = false;
-	for (size_t i = 0; i < v->nfingerprints; i++) {
-		const struct history_fingerprint *fp = &v->fingerprints[i];
-		if (fp->side != SIDE_PROD || fp->evaluated)
-			continue;
-		if (!any)
-			fputs("\nprod fingerprints never seen on eval\n", f);
-		any = true;
-		char *value = term(fp->value, 4096);
-		char first[32];
-		util_rfc3339(fp->first_seen, first);
-		fprintf(f, "  %s (first seen %s, %d runs)\n", value, first, fp->runs);
-		free(value);
-	}
-}
-
-static void text_header(FILE *f, const struct history_view *v)
-{
-	char since[32], until[32];
-	char *suite = term(v->suite, 256);
-	util_rfc3339(v->since, since);
-	util_rfc3339(v->until, until);
-	fprintf(f, "%s: %zu run%s from %s to %s\n", suite, v->nruns, v->nruns == 1 ? "" : "s",
-		since, until);
-	free(suite);
-}
-
-static void text_view(FILE *f, const struct history_view *v, int runs)
-{
-	text_header(f, v);
-	if (v->nruns == 0)
-		return;
-	text_runs(f, v, runs);
-	text_trends(f, v);
-	text_flaky(f, v->flaky, v->nflaky, v->flips, v->last);
-	text_unevaluated(f, v);
-}
-
-static void text_fingerprints(FILE *f, const struct history_view *v)
-{
-	text_header(f, v);
-	fprintf(f, "\nprod fingerprints\n  %-20s  %-20s  %9s  %6s  %-9s  %s\n", "first seen",
-		"last seen", "runs", "share", "evaluated", "fingerprint");
-	size_t n = 0;
-	for (size_t i = 0; i < v->nfingerprints; i++) {
-		const struct history_fingerprint *fp = &v->fingerprints[i];
-		if (fp->side != SIDE_PROD)
-			continue;
-		char first[32], last[32], runs[32], share[16];
-		util_rfc3339(fp->first_seen, first);
-		util_rfc3339(fp->last_seen, last);
-		snprintf(runs, sizeof(runs), "%d/%zu", fp->runs, v->nruns);
-		percent(fp->share, share, sizeof(share));
-		char *value = term(fp->value, 4096);
-		fprintf(f, "  %-20s  %-20s  %9s  %6s  %-9s  %s\n", first, last, runs, share,
-			fp->evaluated ? "yes" : "never", value);
-		free(value);
-		n++;
-	}
-	if (n == 0)
-		fputs("  none\n", f);
-}
-
-static void window_text(char *out, size_t size, int passed, int failed, int runs)
-{
-	char pct[16];
-	if (passed + failed == 0) {
-		snprintf(out, size, "no data");
-		return;
-	}
-	percent(history_rate(passed, failed), pct, sizeof(pct));
-	snprintf(out, size, "%s (%d/%d, %d run%s)", pct, passed, passed + failed, runs,
-		 runs == 1 ? "" : "s");
-}
-
-static void text_check(FILE *f, const struct history_check *c, const struct history_flaky *fl,
-		       size_t nfl, int flips, int last)
-{
-	char now[32], from[32], recent[32];
-	char *suite = term(c->suite, 256);
-	util_rfc3339(c->now, now);
-	util_rfc3339(c->baseline_from, from);
-	util_rfc3339(c->recent_from, recent);
-	fprintf(f, "check %s at %s\n", suite, now);
-	fprintf(f, "  baseline %s to %s, recent since %s; max drop %g%% (relative)\n", from,
-		recent, recent, c->max_drop * 100);
-	free(suite);
-	size_t width = 7;
-	for (size_t i = 0; i < c->nstrata; i++) {
-		char *name = term(c->strata[i].stratum, 64);
-		if (columns(name) > width)
-			width = columns(name);
-		free(name);
-	}
-	if (c->nstrata == 0) {
-		fputs("  no prod samples in the last 7 days\n", f);
-	} else {
-		fputs("  ", f);
-		pad(f, "stratum", width);
-		fprintf(f, "  %-26s  %-26s  %7s\n", "baseline (prod)", "recent (prod)", "change");
-	}
-	for (size_t i = 0; i < c->nstrata; i++) {
-		const struct history_check_stratum *s = &c->strata[i];
-		char base[64], rec[64], change[16];
-		window_text(base, sizeof(base), s->base_passed, s->base_failed, s->base_runs);
-		window_text(rec, sizeof(rec), s->recent_passed, s->recent_failed, s->recent_runs);
-		double b = history_rate(s->base_passed, s->base_failed);
-		double r = history_rate(s->recent_passed, s->recent_failed);
-		if (s->compared && b > 0)
-			snprintf(change, sizeof(change), "%+.1f%%", (r / b - 1) * 100);
-		else
-			snprintf(change, sizeof(change), "-");
-		const char *status = s->degraded ? "DEGRADED"
-				     : s->compared ? "ok"
-				     : b < 0 ? "no baseline" : "no recent runs";
-		char *name = term(s->stratum, 64);
-		fputs("  ", f);
-		pad(f, name, width);
-		fprintf(f, "  %-26s  %-26s  %7s  %s\n", base, rec, change, status);
-		free(name);
-	}
-	text_flaky(f, fl, nfl, flips, last);
-}
 
 /* write_output: the rendered text to --output (via a temporary file
  * renamed over it) or to stdout. */
@@ -428,11 +142,12 @@ static int parse_args(int argc, char **argv, struct history_cmd *c)
 {
 	const char *now_arg = NULL;
 	struct cmd_parser p;
-	int opt, choice;
+	int opt, choice, others = 0;
 	long n;
 	cmd_parser_init(&p, &cmd_history_entry, argc, argv);
 	while ((opt = cmd_parser_next(&p)) > 0) {
 		const char *arg = p.arg;
+		others += opt != OPT_IMPORT;
 		switch (opt) {
 		case OPT_SUITE:
 			c->suite = arg;
@@ -485,11 +200,21 @@ static int parse_args(int argc, char **argv, struct history_cmd *c)
 		case OPT_NOW:
 			now_arg = arg;
 			break;
+		case OPT_IMPORT:
+			c->import = true;
+			break;
 		}
 	}
-	if (cmd_parser_end(&p, opt, 1, 1) < 0)
+	if (cmd_parser_end(&p, opt, 1, c->import ? -1 : 1) < 0)
 		return p.exit == 0 ? 1 : -1;
 	c->path = argv[1];
+	c->reports = argv + 2;
+	c->nreports = p.noperands - 1;
+	if (c->import && (others > 0 || c->nreports == 0)) {
+		cmd_error("--import takes the JSON reports to record after the history file, "
+			  "and no other option; see 'canary history --help'");
+		return -1;
+	}
 	if (c->check && (c->format == FORMAT_HTML || c->fingerprints || c->since_arg)) {
 		cmd_error("--check takes neither --format html, --fingerprints nor --since (it "
 			  "has its own windows); see 'canary history --help'");
@@ -575,7 +300,7 @@ static int run_check(struct history *h, const struct history_cmd *c, FILE *out)
 		} else {
 			if (i)
 				fputc('\n', out);
-			text_check(out, &chk, fl, nfl, flips, last);
+			history_text_check(out, &chk, fl, nfl, flips, last);
 		}
 		history_check_release(&chk);
 		history_flaky_free(fl, nfl);
@@ -599,28 +324,6 @@ out:
 	cJSON_Delete(json);
 	history_strings_free(names, n);
 	return rc;
-}
-
-/* fingerprints_json: --fingerprints --format json: the window and the prod
- * fingerprints of a view. */
-static cJSON *fingerprints_json(const struct history_view *v)
-{
-	static const char *const keys[] = {"suite", "since", "until"};
-	cJSON *full = history_view_json(v);
-	cJSON *o = cJSON_CreateObject();
-	for (size_t i = 0; i < ARRAY_SIZE(keys); i++)
-		cJSON_AddItemToObject(o, keys[i],
-				      cJSON_DetachItemFromObjectCaseSensitive(full, keys[i]));
-	cJSON_AddNumberToObject(o, "runs", (double)v->nruns);
-	cJSON *fps = cJSON_DetachItemFromObjectCaseSensitive(full, "fingerprints");
-	for (cJSON *fp = fps ? fps->child : NULL, *next; fp; fp = next) {
-		next = fp->next;
-		if (strcmp(report_str(fp, "target"), "prod") != 0)
-			cJSON_Delete(cJSON_DetachItemViaPointer(fps, fp));
-	}
-	cJSON_AddItemToObject(o, "fingerprints", fps ? fps : cJSON_CreateArray());
-	cJSON_Delete(full);
-	return o;
 }
 
 static int run_show(struct history *h, const struct history_cmd *c, FILE *out)
@@ -654,7 +357,7 @@ static int run_show(struct history *h, const struct history_cmd *c, FILE *out)
 		cJSON *suites = cJSON_AddArrayToObject(json, "suites");
 		for (size_t i = 0; i < nviews; i++)
 			cJSON_AddItemToArray(suites, c->fingerprints
-							     ? fingerprints_json(&views[i])
+							     ? history_fingerprints_json(&views[i])
 							     : history_view_json(&views[i]));
 		util_json_write(out, json);
 		cJSON_Delete(json);
@@ -668,9 +371,9 @@ static int run_show(struct history *h, const struct history_cmd *c, FILE *out)
 			if (i)
 				fputc('\n', out);
 			if (c->fingerprints)
-				text_fingerprints(out, &views[i]);
+				history_text_fingerprints(out, &views[i]);
 			else
-				text_view(out, &views[i], runs);
+				history_text_view(out, &views[i], runs);
 		}
 	}
 	rc = 0;
@@ -686,12 +389,53 @@ out:
 	return rc;
 }
 
+/* run_import: record each report in the history at c->path, saying what
+ * became of it. */
+static int run_import(const struct history_cmd *c)
+{
+	char *err = NULL;
+	struct history *h = history_open(c->path, &err);
+	int rc = 0;
+
+	if (!h) {
+		cmd_error("%s", err);
+		free(err);
+		return EXIT_USAGE;
+	}
+	for (int i = 0; i < c->nreports; i++) {
+		const char *path = c->reports[i];
+		long long id = 0, recorded = 0;
+		struct report *r = report_load(path, &err);
+		if (!r || history_import(h, r, &id, &recorded, &err) < 0) {
+			if (r)
+				cmd_error("cannot record '%s' in the history: %s", path, err);
+			else
+				cmd_error("%s", err);
+			free(err);
+			err = NULL;
+			rc = EXIT_USAGE;
+		} else if (recorded) {
+			printf("'%s' is in the history already, as run %lld: not recorded again\n",
+			       path, recorded);
+		} else {
+			printf("recorded '%s' as run %lld\n", path, id);
+		}
+		report_free(r);
+	}
+	history_close(h);
+	if (fflush(stdout) != 0)
+		rc = EXIT_USAGE;
+	return rc;
+}
+
 static int cmd_history(int argc, char **argv)
 {
 	struct history_cmd c = {.format = FORMAT_TEXT};
 	int parsed = parse_args(argc, argv, &c);
 	if (parsed != 0)
 		return parsed > 0 ? 0 : EXIT_USAGE;
+	if (c.import)
+		return run_import(&c);
 	char *err = NULL;
 	struct history *h = history_open_readonly(c.path, &err);
 	if (!h) {

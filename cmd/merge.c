@@ -46,8 +46,7 @@ static int cmd_merge(int argc, char **argv)
 	const struct report_format *fmt = report_format_find("json", 4);
 	const char *output = NULL;
 	unsigned flags = 0;
-	cJSON **reports = NULL;
-	cJSON *merged = NULL;
+	struct report **reports = NULL, *merged = NULL;
 	size_t n = 0;
 	char *err = NULL;
 	struct cmd_parser p;
@@ -73,31 +72,29 @@ static int cmd_merge(int argc, char **argv)
 		return p.exit;
 	reports = xcalloc((size_t)p.noperands, sizeof(*reports));
 	for (int i = 1; i <= p.noperands; i++) {
-		reports[n] = report_json_load(argv[i], &err);
+		reports[n] = report_load(argv[i], &err);
 		if (!reports[n]) {
 			cmd_error("%s", err);
 			goto out;
 		}
 		n++;
 	}
-	merged = report_merge_named(reports, (const char *const *)argv + 1, n, flags, &err);
+	merged = report_merge(reports, (const char *const *)argv + 1, n, flags, &err);
 	if (!merged) {
 		cmd_error("%s", err);
 		goto out;
 	}
 	if (cmd_write_report(output, fmt, merged) < 0)
 		goto out;
-	rc = (int)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(merged, "exit_code"));
+	rc = merged->exit_code;
 	if (output && strcmp(output, "-") != 0)
 		fprintf(stderr, "canary: merged %zu %s into '%s': %s (exit %d)\n", n,
-			n == 1 ? "report" : "reports", output,
-			cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(merged, "verdict")),
-			rc);
+			n == 1 ? "report" : "reports", output, verdict_name(merged->verdict), rc);
 out:
 	free(err);
-	cJSON_Delete(merged);
+	report_free(merged);
 	for (size_t i = 0; i < n; i++)
-		cJSON_Delete(reports[i]);
+		report_free(reports[i]);
 	free(reports);
 	return rc;
 }

@@ -56,14 +56,14 @@ static int cmd_report(int argc, char **argv)
 	}
 	if (cmd_parser_end(&p, opt, 1, 1) < 0)
 		return p.exit;
-	cJSON *tree = report_json_load(argv[1], &err);
-	if (!tree) {
+	struct report *r = report_load(argv[1], &err);
+	if (!r) {
 		cmd_error("%s", err);
 		free(err);
 		return EXIT_USAGE;
 	}
-	int rc = cmd_write_report(output, fmt, tree) < 0 ? EXIT_USAGE : 0;
-	cJSON_Delete(tree);
+	int rc = cmd_write_report(output, fmt, r) < 0 ? EXIT_USAGE : 0;
+	report_free(r);
 	return rc;
 }
 

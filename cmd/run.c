@@ -43,10 +43,10 @@ int cmd_add_report(struct cmd_output *out, const char *spec)
 }
 
 /* Write one FORMAT=PATH report. */
-static int write_report(const char *spec, const cJSON *tree)
+static int write_report(const char *spec, const struct report *rep)
 {
 	const char *eq = strchr(spec, '=');
-	return cmd_write_report(eq + 1, report_format_find(spec, (size_t)(eq - spec)), tree);
+	return cmd_write_report(eq + 1, report_format_find(spec, (size_t)(eq - spec)), rep);
 }
 
 static bool reports_to_stdout(const struct cmd_output *out)
@@ -93,14 +93,14 @@ static void print_progress(const struct run *r, const struct case_result *cr,
 }
 
 /* Append the markdown report to $GITHUB_STEP_SUMMARY when it is set. */
-static void write_step_summary(const cJSON *tree)
+static void write_step_summary(const struct report *rep)
 {
 	const char *path = getenv("GITHUB_STEP_SUMMARY");
 	if (!path || !*path)
 		return;
 	FILE *f = fopen(path, "a");
 	char *err = NULL;
-	if (!f || report_markdown(f, tree, &err) < 0 || fclose(f) != 0) {
+	if (!f || report_markdown(f, rep, &err) < 0 || fclose(f) != 0) {
 		cmd_error("cannot append to GITHUB_STEP_SUMMARY '%s': %s", path,
 			  err ? err : strerror(errno));
 		if (f && err)
@@ -109,30 +109,24 @@ static void write_step_summary(const cJSON *tree)
 	free(err);
 }
 
-/* Record the run in its history and compare: which prod fingerprints no
- * recorded run evaluated, which are new since the last run.  A history
- * that cannot be written is said on stderr; -1 then, and the reports are
- * still written. */
-static int record_history(struct history *h, struct run *r)
+/* Record the run of rep in its history and compare: which prod fingerprints
+ * no recorded run evaluated, which are new since the last run (into rep's
+ * history).  A history that cannot be written is said on stderr; -1 then,
+ * and the reports are still written. */
+static int record_history(struct history *h, struct report *rep, const char *suite_path)
 {
 	char *err = NULL, *hash = NULL;
 	size_t len = 0;
-	char *text = r->suite->path ? util_read_file(r->suite->path, (size_t)64 << 20, &len, &err)
-				    : NULL;
+	char *text = suite_path ? util_read_file(suite_path, (size_t)64 << 20, &len, &err) : NULL;
 	if (text)
 		hash = fingerprint_sha256(text, len);
 	free(text);
 	free(err);
 	err = NULL;
 	long long run_id = 0;
-	int rc = history_record(h, r, hash, &run_id, &err);
+	int rc = history_record(h, rep, hash, &run_id, &err);
 	if (rc == 0)
-		rc = history_unevaluated(h, r, &r->history_unevaluated, &r->nhistory_unevaluated,
-					 &err);
-	if (rc == 0)
-		rc = history_new_since_last(h, r, run_id, &r->new_since_last, &r->nnew_since_last,
-					    &r->has_previous_run, &err);
-	r->history = rc == 0;
+		rc = history_compare(h, rep, run_id, &err);
 	if (rc < 0)
 		cmd_error("cannot record the run in the history: %s", err);
 	free(err);
@@ -150,23 +144,19 @@ static void notify_done(struct http_result *res, void *user)
 
 /* POST the state change (or reminder) to --notify, retried like any
  * request; its failure is said on stderr and changes no exit code. */
-static void send_notification(struct history *h, const struct run *r,
+static void send_notification(struct history *h, const struct report *rep,
 			      const struct run_options *ro, const struct cmd_output *out)
 {
 	struct notify_options no = {
 		.now_ms = util_wall_ms(),
 		.remind_ms = out->remind_ms,
 		.report_url = out->report_url,
-		.unevaluated = r->history_unevaluated,
-		.nunevaluated = r->nhistory_unevaluated,
-		.new_since_last = r->new_since_last,
-		.nnew_since_last = r->nnew_since_last,
 	};
 	struct notify_plan plan = {0};
 	struct transport *tr = NULL;
 	struct http_result res = {0};
 	char *err = NULL, *shown = notify_url_display(out->notify);
-	if (notify_prepare(h, r, &no, &plan, &err) < 0) {
+	if (notify_prepare(h, rep, &no, &plan, &err) < 0) {
 		cmd_error("cannot notify %s: %s", shown, err);
 		goto out;
 	}
@@ -238,7 +228,11 @@ int cmd_run_suite(struct suite *s, struct run_options *ro, const struct cmd_outp
 	}
 	if (r->warning)
 		cmd_error("warning: %s", r->warning);
-	int rc = r->exit_code;
+	/* From here on the report is the run: the run's own state goes. */
+	struct report *rep = run_report(r);
+	run_free(r);
+	int rc = rep->exit_code;
+	const char *exit_reason = NULL;
 	struct history *hist = NULL;
 	if (out->history) {
 		hist = history_open(out->history, &err);
@@ -247,42 +241,39 @@ int cmd_run_suite(struct suite *s, struct run_options *ro, const struct cmd_outp
 			free(err);
 			err = NULL;
 		}
-		if ((!hist || record_history(hist, r) < 0) && rc == EXIT_PASS) {
+		if ((!hist || record_history(hist, rep, s->path) < 0) && rc == EXIT_PASS) {
 			rc = EXIT_ERRORS;
-			r->exit_reason = xstrdup("the run could not be recorded in the history");
+			exit_reason = "the run could not be recorded in the history";
 		}
-		r->exit_code = rc; /* what every report says is what canary exits with */
+		rep->exit_code = rc; /* what every report says is what canary exits with */
 	}
 	bool text_elsewhere = reports_to_stdout(out);
 	FILE *human = text_elsewhere ? stderr : stdout;
-	if (out->quiet || text_elsewhere) {
-		report_verdict_line(human, r, cmd_use_color(human, out->color));
-	} else {
-		struct report_text_options o = {
-			.color = cmd_use_color(stdout, out->color),
-			.verbose = out->verbose,
-		};
-		report_text(stdout, r, &o);
-	}
+	struct report_text_options o = {
+		.color = cmd_use_color(human, out->color),
+		.verbose = out->verbose,
+		.exit_reason = exit_reason,
+	};
+	if (out->quiet || text_elsewhere)
+		report_verdict_line(human, rep, &o);
+	else
+		report_text_with(stdout, rep, &o);
 	fflush(human);
-	const char *summary = out->no_step_summary ? NULL : getenv("GITHUB_STEP_SUMMARY");
-	cJSON *tree = out->nreports || (summary && *summary) ? report_json_tree(r) : NULL;
 	for (size_t i = 0; i < out->nreports; i++)
-		if (write_report(out->reports[i], tree) < 0 && rc == EXIT_PASS)
+		if (write_report(out->reports[i], rep) < 0 && rc == EXIT_PASS)
 			rc = EXIT_ERRORS;
-	if (summary && *summary)
-		write_step_summary(tree);
-	cJSON_Delete(tree);
+	if (!out->no_step_summary)
+		write_step_summary(rep);
 	if (out->notify && hist)
-		send_notification(hist, r, ro, out);
+		send_notification(hist, rep, ro, out);
 	history_close(hist);
-	if (stop_requested && !r->interrupted)
+	if (stop_requested && !rep->interrupted)
 		rc = EXIT_INTERRUPTED; /* stopped while notifying */
 	if (fflush(stdout) != 0 || ferror(stdout)) {
 		/* stdout closed (a pipe whose reader left): the reports are written */
 		rc = rc == EXIT_PASS ? EXIT_ERRORS : rc;
 	}
-	run_free(r);
+	report_free(rep);
 	return rc;
 }
 

@@ -18,6 +18,12 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+/* The default significance level of --alpha. */
+#define STATS_ALPHA_DEFAULT 0.05
+/* The default of --min-valid: the fraction of its samples a side needs
+ * valid for a case with more than one sample to be measured. */
+#define STATS_MIN_VALID_DEFAULT 0.5
+
 /* Tolerance for rate >= threshold, so that 4/5 meets 0.8 despite rounding. */
 #define STATS_THRESHOLD_EPSILON 1e-9
 

@@ -16,6 +16,8 @@
 
 #include <cjson/cJSON.h>
 
+#include "jsonw.h"
+
 static void oom(void)
 {
 	fputs("canary: out of memory\n", stderr);
@@ -212,6 +214,63 @@ void arena_release(struct arena *a)
 		c = next;
 	}
 	a->head = NULL;
+}
+
+/* strmap_hash: 64-bit FNV-1a of s. */
+static uint64_t strmap_hash(const char *s)
+{
+	uint64_t h = 0xcbf29ce484222325ull;
+
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+		h = (h ^ *p) * 0x100000001b3ull;
+	return h;
+}
+
+/* strmap_slot: where key is, or the empty slot where it would go. */
+static struct strmap_entry *strmap_slot(const struct strmap *m, const char *key)
+{
+	size_t i = (size_t)strmap_hash(key) & (m->cap - 1);
+
+	while (m->slots[i].key && strcmp(m->slots[i].key, key) != 0)
+		i = (i + 1) & (m->cap - 1);
+	return &m->slots[i];
+}
+
+struct strmap_entry *strmap_find(const struct strmap *m, const char *key)
+{
+	if (m->cap == 0)
+		return NULL;
+	struct strmap_entry *e = strmap_slot(m, key);
+	return e->key ? e : NULL;
+}
+
+struct strmap_entry *strmap_get(struct strmap *m, struct arena *a, const char *key,
+				bool *added)
+{
+	if (2 * (m->n + 1) > m->cap) {
+		struct strmap bigger = {xcalloc(m->cap ? 2 * m->cap : 16, sizeof(*m->slots)),
+					m->cap ? 2 * m->cap : 16, m->n};
+		for (size_t i = 0; i < m->cap; i++)
+			if (m->slots[i].key)
+				*strmap_slot(&bigger, m->slots[i].key) = m->slots[i];
+		free(m->slots);
+		*m = bigger;
+	}
+	struct strmap_entry *e = strmap_slot(m, key);
+	if (added)
+		*added = !e->key;
+	if (!e->key) {
+		e->key = a ? arena_strdup(a, key) : key;
+		e->value = 0;
+		m->n++;
+	}
+	return e;
+}
+
+void strmap_release(struct strmap *m)
+{
+	free(m->slots);
+	*m = (struct strmap){0};
 }
 
 int util_parse_duration(const char *s, long *ms)
@@ -584,45 +643,10 @@ double util_random(void)
 	return (double)(r >> 11) / 9007199254740992.0;
 }
 
-/* A scalar as cJSON writes it, with util_json_escape(); a key as a string
- * item on the stack. */
-static void json_write_scalar(FILE *f, const cJSON *j)
-{
-	char *text = cJSON_PrintUnformatted(j), *shown = util_json_escape(text ? text : "null");
-	fputs(shown, f);
-	cJSON_free(text);
-	free(shown);
-}
-
-static void json_write(FILE *f, const cJSON *j, int depth)
-{
-	bool object = cJSON_IsObject(j);
-	if (!object && !cJSON_IsArray(j)) {
-		json_write_scalar(f, j);
-		return;
-	}
-	if (!j->child) {
-		fputs(object ? "{}" : "[]", f);
-		return;
-	}
-	fputc(object ? '{' : '[', f);
-	for (const cJSON *c = j->child; c; c = c->next) {
-		fprintf(f, "\n%*s", 2 * (depth + 1), "");
-		if (object) {
-			cJSON key = {.type = cJSON_String,
-				     .valuestring = c->string ? c->string : ""};
-			json_write_scalar(f, &key);
-			fputs(": ", f);
-		}
-		json_write(f, c, depth + 1);
-		if (c->next)
-			fputc(',', f);
-	}
-	fprintf(f, "\n%*s%c", 2 * depth, "", object ? '}' : ']');
-}
-
 void util_json_write(FILE *f, const cJSON *j)
 {
-	json_write(f, j, 0);
-	fputc('\n', f);
+	struct jsonw w;
+
+	jsonw_init(&w, f);
+	jsonw_tree(&w, NULL, j);
 }

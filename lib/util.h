@@ -3,7 +3,9 @@
  * Ownership: x*alloc and xstrdup return memory the caller frees with free().
  * Out-of-memory aborts here, in one place, so no caller checks for NULL.
  * A struct buf owns its data until buf_detach() hands it to the caller.
- * Everything allocated from an arena lives until arena_release().
+ * Everything allocated from an arena lives until arena_release().  A
+ * struct strmap owns its slots until strmap_release(); its keys live in the
+ * arena given to strmap_get() (or are the caller's when none was given).
  */
 #ifndef CANARY_UTIL_H
 #define CANARY_UTIL_H
@@ -63,6 +65,28 @@ void *arena_alloc(struct arena *a, size_t n);
 char *arena_strndup(struct arena *a, const char *s, size_t n);
 char *arena_strdup(struct arena *a, const char *s);
 void arena_release(struct arena *a);
+
+/* A hash map from strings to numbers: to intern repeated strings (each
+ * kept once, in an arena) and to find things by name without a scan. */
+struct strmap_entry {
+	const char *key;
+	size_t value;
+};
+
+struct strmap {
+	struct strmap_entry *slots;
+	size_t cap;            /* a power of two, or 0 */
+	size_t n;
+};
+
+/* strmap_get: the entry of key, added with value 0 when absent (*added
+ * true; added may be NULL) with a copy of key in a, or key itself when a is
+ * NULL.  Entries move when the map grows: use one before the next get. */
+struct strmap_entry *strmap_get(struct strmap *m, struct arena *a, const char *key,
+				bool *added);
+/* strmap_find: the entry of key, or NULL. */
+struct strmap_entry *strmap_find(const struct strmap *m, const char *key);
+void strmap_release(struct strmap *m);
 
 /* util_parse_duration: "250ms", "30s", "2m", "1h" (or a bare number of
  * seconds) into milliseconds; -1 when malformed or negative. */

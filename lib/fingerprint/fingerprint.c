@@ -512,6 +512,25 @@ bool fingerprint_same(const char *a, const struct fingerprint_component *ca, siz
 	return same;
 }
 
+void fingerprint_read(struct fingerprint_read *f, const char *value)
+{
+	f->value = value;
+	fingerprint_parse_components(value, &f->components, &f->ncomponents);
+}
+
+void fingerprint_read_release(struct fingerprint_read *f)
+{
+	fingerprint_components_free(f->components, f->ncomponents);
+	f->components = NULL;
+	f->ncomponents = 0;
+}
+
+bool fingerprint_read_same(const struct fingerprint_read *a, const struct fingerprint_read *b)
+{
+	return fingerprint_same(a->value, a->components, a->ncomponents, b->value, b->components,
+				b->ncomponents);
+}
+
 size_t fingerprint_diff(const struct fingerprint_component *a, size_t na,
 			const struct fingerprint_component *b, size_t nb, const char ***names)
 {

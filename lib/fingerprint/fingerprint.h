@@ -107,6 +107,20 @@ bool fingerprint_hash_equal(const char *a, const char *b);
 bool fingerprint_same(const char *a, const struct fingerprint_component *ca, size_t na,
 		      const char *b, const struct fingerprint_component *cb, size_t nb);
 
+/* A reported value with the components it lists, read once to be compared
+ * with many.  value is borrowed; the components are its own until
+ * fingerprint_read_release(). */
+struct fingerprint_read {
+	const char *value;
+	struct fingerprint_component *components; /* NULL: an opaque value */
+	size_t ncomponents;
+};
+
+void fingerprint_read(struct fingerprint_read *f, const char *value);
+void fingerprint_read_release(struct fingerprint_read *f);
+/* fingerprint_read_same: fingerprint_same() of two values read. */
+bool fingerprint_read_same(const struct fingerprint_read *a, const struct fingerprint_read *b);
+
 /* fingerprint_diff: the names, sorted, of components whose hashes differ or
  * which only one side has; their count.  *names is NULL when nothing
  * differs, else an array the caller frees (the strings are a's and b's). */

@@ -14,12 +14,9 @@
 
 #include <sqlite3.h>
 
-#include "grader.h"
+#include "fingerprint/fingerprint.h"
 #include "report/report.h"
-#include "run/run.h"
 #include "util.h"
-#include "run/verdict.h"
-#include "version.h"
 
 struct history {
 	sqlite3 *db;
@@ -101,11 +98,7 @@ static const char *const migrations[] = {
 _Static_assert(ARRAY_SIZE(migrations) == HISTORY_SCHEMA_VERSION,
 	       "one migration per schema version");
 
-/* Strings longer than this are cut in JSON output. */
-#define CLEAN_MAX ((size_t)64 << 10)
-
 #define FP_PREFIX "sha256:"
-
 
 /* db_error: "history 'path': what: why", the why in plain words for the
  * failures a user can act on. */
@@ -501,27 +494,16 @@ void history_strings_free(char **v, size_t n)
  * Recording.
  */
 
-static const char *stratum_of(const struct run *r, size_t i)
-{
-	if (i < r->nstrata && r->strata[i].s)
-		return r->strata[i].s->name;
-	if (r->suite && i < r->suite->nstrata)
-		return r->suite->strata[i].name;
-	return "";
-}
-
-static int record_fingerprints(struct history *h, sqlite3_stmt *st, const struct run *r,
+static int record_fingerprints(struct history *h, sqlite3_stmt *st, const struct report *r,
 			       long long id, char **err)
 {
 	for (int side = 0; side < SIDE__COUNT; side++) {
-		for (size_t i = 0; i < r->nfingerprints[side]; i++) {
-			const struct fingerprint_count *fc = &r->fingerprints[side][i];
-			if (!fc->value)
-				continue;
+		const struct report_target *t = &r->targets[side];
+		for (size_t i = 0; i < t->nfingerprints; i++) {
 			sqlite3_bind_int64(st, 1, id);
 			sqlite3_bind_text(st, 2, side_name((enum side)side), -1, SQLITE_STATIC);
-			sqlite3_bind_text(st, 3, fc->value, -1, SQLITE_TRANSIENT);
-			sqlite3_bind_int(st, 4, fc->count);
+			sqlite3_bind_text(st, 3, t->fingerprints[i].value, -1, SQLITE_TRANSIENT);
+			sqlite3_bind_int64(st, 4, t->fingerprints[i].count);
 			if (step_done(h, st, "cannot record the run", err) < 0)
 				return -1;
 		}
@@ -529,22 +511,22 @@ static int record_fingerprints(struct history *h, sqlite3_stmt *st, const struct
 	return 0;
 }
 
-static int record_strata(struct history *h, sqlite3_stmt *st, const struct run *r, long long id,
-			 char **err)
+static int record_strata(struct history *h, sqlite3_stmt *st, const struct report *r,
+			 long long id, char **err)
 {
 	for (size_t i = 0; i < r->nstrata; i++) {
-		const struct stratum_result *sr = &r->strata[i];
-		if (sr->ncases == 0)
+		const struct report_stratum *s = &r->strata[i];
+		if (!s->selected || s->ncases == 0)
 			continue;
 		sqlite3_bind_int64(st, 1, id);
-		bind_text(st, 2, stratum_of(r, i));
+		bind_text(st, 2, s->name);
 		sqlite3_bind_int64(st, 3, (sqlite3_int64)i);
-		sqlite3_bind_text(st, 4, verdict_name(sr->verdict), -1, SQLITE_STATIC);
-		sqlite3_bind_int(st, 5, sr->ncases);
-		sqlite3_bind_int(st, 6, sr->passed[SIDE_EVAL]);
-		sqlite3_bind_int(st, 7, sr->passed[SIDE_PROD]);
-		if (sr->tested && isfinite(sr->p_value))
-			sqlite3_bind_double(st, 8, sr->p_value);
+		sqlite3_bind_text(st, 4, verdict_name(s->verdict), -1, SQLITE_STATIC);
+		sqlite3_bind_int(st, 5, s->ncases);
+		sqlite3_bind_int(st, 6, s->passed[SIDE_EVAL]);
+		sqlite3_bind_int(st, 7, s->passed[SIDE_PROD]);
+		if (s->tested && isfinite(s->p_value))
+			sqlite3_bind_double(st, 8, s->p_value);
 		else
 			sqlite3_bind_null(st, 8);
 		if (step_done(h, st, "cannot record the run", err) < 0)
@@ -553,19 +535,16 @@ static int record_strata(struct history *h, sqlite3_stmt *st, const struct run *
 	return 0;
 }
 
-static int record_samples(struct history *h, sqlite3_stmt *st, const struct run *r,
-			  const struct case_result *cr, long long id, char **err)
+static int record_samples(struct history *h, sqlite3_stmt *st, const struct report *r,
+			  const struct report_case *c, long long id, char **err)
 {
-	const char *stratum = stratum_of(r, cr->c->stratum);
 	for (int side = 0; side < SIDE__COUNT; side++) {
-		const struct side_result *sr = &cr->side[side];
-		for (size_t k = 0; k < sr->nsamples; k++) {
-			const struct sample *s = &sr->samples[k];
-			if (!s->done)
-				continue;
+		const struct report_side *rs = &c->side[side];
+		for (size_t k = 0; k < rs->nsamples; k++) {
+			const struct report_sample *s = &rs->samples[k];
 			sqlite3_bind_int64(st, 1, id);
-			sqlite3_bind_text(st, 2, cr->c->id, -1, SQLITE_TRANSIENT);
-			sqlite3_bind_text(st, 3, stratum, -1, SQLITE_TRANSIENT);
+			sqlite3_bind_text(st, 2, c->id, -1, SQLITE_TRANSIENT);
+			sqlite3_bind_text(st, 3, r->strata[c->stratum].name, -1, SQLITE_TRANSIENT);
 			sqlite3_bind_text(st, 4, side_name((enum side)side), -1, SQLITE_STATIC);
 			sqlite3_bind_int(st, 5, s->index);
 			sqlite3_bind_text(st, 6, grade_name(s->grade), -1, SQLITE_STATIC);
@@ -582,34 +561,51 @@ static int record_samples(struct history *h, sqlite3_stmt *st, const struct run 
 }
 
 static int record_cases(struct history *h, sqlite3_stmt *case_st, sqlite3_stmt *sample_st,
-			const struct run *r, long long id, char **err)
+			const struct report *r, long long id, char **err)
 {
 	for (size_t i = 0; i < r->ncases; i++) {
-		const struct case_result *cr = &r->cases[i];
-		if (!cr->selected || !cr->c)
+		const struct report_case *c = &r->cases[i];
+		if (c->skipped)
 			continue;
 		sqlite3_bind_int64(case_st, 1, id);
-		sqlite3_bind_text(case_st, 2, cr->c->id, -1, SQLITE_TRANSIENT);
-		bind_text(case_st, 3, stratum_of(r, cr->c->stratum));
-		sqlite3_bind_int64(case_st, 4, (sqlite3_int64)i);
-		sqlite3_bind_text(case_st, 5, verdict_name(cr->verdict), -1, SQLITE_STATIC);
-		sqlite3_bind_int(case_st, 6, cr->side[SIDE_EVAL].passed);
-		sqlite3_bind_int(case_st, 7, cr->side[SIDE_EVAL].total);
-		sqlite3_bind_int(case_st, 8, cr->side[SIDE_PROD].passed);
-		sqlite3_bind_int(case_st, 9, cr->side[SIDE_PROD].total);
-		if (cr->repeated && isfinite(cr->p_value))
-			sqlite3_bind_double(case_st, 10, cr->p_value);
+		sqlite3_bind_text(case_st, 2, c->id, -1, SQLITE_TRANSIENT);
+		bind_text(case_st, 3, r->strata[c->stratum].name);
+		sqlite3_bind_int64(case_st, 4, c->position >= 0 ? c->position : (long long)i);
+		sqlite3_bind_text(case_st, 5, verdict_name(c->verdict), -1, SQLITE_STATIC);
+		sqlite3_bind_int(case_st, 6, c->side[SIDE_EVAL].passed);
+		sqlite3_bind_int(case_st, 7, report_side_total(&c->side[SIDE_EVAL]));
+		sqlite3_bind_int(case_st, 8, c->side[SIDE_PROD].passed);
+		sqlite3_bind_int(case_st, 9, report_side_total(&c->side[SIDE_PROD]));
+		if (report_case_repeated(c) && isfinite(c->p_value))
+			sqlite3_bind_double(case_st, 10, c->p_value);
 		else
 			sqlite3_bind_null(case_st, 10);
 		if (step_done(h, case_st, "cannot record the run", err) < 0 ||
-		    record_samples(h, sample_st, r, cr, id, err) < 0)
+		    record_samples(h, sample_st, r, c, id, err) < 0)
 			return -1;
 	}
 	return 0;
 }
 
-int history_record(struct history *h, const struct run *r, const char *suite_hash,
-		   long long *run_id, char **err)
+/* started_ms: when the run of r started, in Unix ms: as the run measured
+ * it, or read from a saved report's started_at. */
+static int started_ms(const struct report *r, long long *ms, char **err)
+{
+	if (r->started_ms >= 0) {
+		*ms = r->started_ms;
+		return 0;
+	}
+	if (history_parse_time(r->started_at, ms) == 0)
+		return 0;
+	*err = xasprintf("cannot record a run whose 'started_at' is not a time: '%s'",
+			 r->started_at ? r->started_at : "");
+	return -1;
+}
+
+/* insert_run: the inserts of history_record(), in the caller's transaction;
+ * started: r's start in Unix ms. */
+static int insert_run(struct history *h, const struct report *r, const char *suite_hash,
+		      long long started, long long *run_id, char **err)
 {
 	enum { RUN, FP, STRATUM, CASE, SAMPLE, NSTMT };
 	static const char *const sql[NSTMT] = {
@@ -629,93 +625,132 @@ int history_record(struct history *h, const struct run *r, const char *suite_has
 	};
 	sqlite3_stmt *st[NSTMT] = {NULL};
 	const char *what = "cannot record the run";
-	bool began = false;
+	char *shard = r->shard_count > 0 ? xasprintf("%d/%d", r->shard_index, r->shard_count)
+					 : NULL;
+	int rc = -1;
+
+	for (int i = 0; i < NSTMT; i++)
+		if (prepare(h, sql[i], &st[i], what, err) < 0)
+			goto out;
+	bind_text(st[RUN], 1, r->suite);
+	bind_text(st[RUN], 2, suite_hash);
+	sqlite3_bind_int64(st[RUN], 3, started);
+	sqlite3_bind_int64(st[RUN], 4, (sqlite3_int64)r->duration_ms);
+	sqlite3_bind_text(st[RUN], 5, verdict_name(r->verdict), -1, SQLITE_STATIC);
+	sqlite3_bind_int(st[RUN], 6, r->exit_code);
+	sqlite3_bind_int(st[RUN], 7, r->interrupted ? 1 : 0);
+	bind_text(st[RUN], 8, r->targets[SIDE_EVAL].url);
+	bind_text(st[RUN], 9, r->targets[SIDE_PROD].url);
+	bind_text(st[RUN], 10, r->canary_version);
+	bind_text(st[RUN], 11, shard);
+	if (step_done(h, st[RUN], what, err) < 0)
+		goto out;
+	long long id = sqlite3_last_insert_rowid(h->db);
+	if (record_fingerprints(h, st[FP], r, id, err) < 0 ||
+	    record_strata(h, st[STRATUM], r, id, err) < 0 ||
+	    record_cases(h, st[CASE], st[SAMPLE], r, id, err) < 0)
+		goto out;
+	*run_id = id;
+	rc = 0;
+out:
+	for (int i = 0; i < NSTMT; i++)
+		sqlite3_finalize(st[i]);
+	free(shard);
+	return rc;
+}
+
+/* find_recorded: the id of a recorded run that the run of r is, or holds
+ * the samples of (0: none), in the caller's transaction. */
+static int find_recorded(struct history *h, const struct report *r, long long started,
+			 long long *id, char **err)
+{
+	const char *what = "cannot read runs";
+	sqlite3_stmt *st = NULL;
+	char *shard = r->shard_count > 0 ? xasprintf("%d/%d", r->shard_index, r->shard_count)
+					 : NULL;
+	int rc = -1;
+
+	/* The same run: the same suite, start (to the second: reports keep
+	 * seconds), duration and shard.  Or a merge and its first shard, which
+	 * started when the merge says it did: an unsharded run and a shard run
+	 * of the suite that started in the same second. */
+	if (prepare(h,
+		    "SELECT id FROM runs WHERE suite = ?1 AND started_at / 1000 = ?2 / 1000 AND ("
+		    " (duration_ms = ?3 AND coalesce(shard, '') = coalesce(?4, ''))"
+		    " OR ((shard IS NULL) != (?4 IS NULL))"
+		    ") ORDER BY id LIMIT 1",
+		    &st, what, err) < 0)
+		goto out;
+	bind_text(st, 1, r->suite);
+	sqlite3_bind_int64(st, 2, started);
+	sqlite3_bind_int64(st, 3, (sqlite3_int64)r->duration_ms);
+	bind_text(st, 4, shard);
+	int step = sqlite3_step(st);
+	if (step != SQLITE_ROW && step != SQLITE_DONE) {
+		*err = db_error(h, step, what);
+		goto out;
+	}
+	*id = step == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+	rc = 0;
+out:
+	sqlite3_finalize(st);
+	free(shard);
+	return rc;
+}
+
+/* record: history_record() (import: history_import()) in one write
+ * transaction. */
+static int record(struct history *h, const struct report *r, const char *suite_hash,
+		  bool import, long long *run_id, long long *recorded, char **err)
+{
+	const char *what = "cannot record the run";
+	long long started = 0, id = 0, found = 0;
 	int rc = -1;
 
 	if (h->readonly) {
 		*err = xasprintf("history '%s' was opened read-only", h->path);
 		return -1;
 	}
-	if (!r->suite || !r->suite->name) {
+	if (!r->suite) {
 		*err = xstrdup("cannot record a run without its suite");
 		return -1;
 	}
+	if (started_ms(r, &started, err) < 0)
+		return -1;
 	if (exec_sql(h, "BEGIN IMMEDIATE", what, err) < 0)
+		return -1;
+	if (import && find_recorded(h, r, started, &found, err) < 0)
 		goto out;
-	began = true;
-	for (int i = 0; i < NSTMT; i++)
-		if (prepare(h, sql[i], &st[i], what, err) < 0)
-			goto out;
-
-	char *shard = r->shard_count > 0 ? xasprintf("%d/%d", r->shard_index, r->shard_count)
-					 : NULL;
-	bind_text(st[RUN], 1, r->suite->name);
-	bind_text(st[RUN], 2, suite_hash);
-	sqlite3_bind_int64(st[RUN], 3, r->started_wall_ms);
-	sqlite3_bind_int64(st[RUN], 4, r->duration_ms);
-	sqlite3_bind_text(st[RUN], 5, verdict_name(r->verdict), -1, SQLITE_STATIC);
-	sqlite3_bind_int(st[RUN], 6, r->exit_code);
-	sqlite3_bind_int(st[RUN], 7, r->interrupted ? 1 : 0);
-	bind_text(st[RUN], 8, r->url_display[SIDE_EVAL]);
-	bind_text(st[RUN], 9, r->url_display[SIDE_PROD]);
-	sqlite3_bind_text(st[RUN], 10, CANARY_VERSION, -1, SQLITE_STATIC);
-	bind_text(st[RUN], 11, shard);
-	free(shard);
-	if (step_done(h, st[RUN], what, err) < 0)
-		goto out;
-	long long id = sqlite3_last_insert_rowid(h->db);
-
-	if (record_fingerprints(h, st[FP], r, id, err) < 0 ||
-	    record_strata(h, st[STRATUM], r, id, err) < 0 ||
-	    record_cases(h, st[CASE], st[SAMPLE], r, id, err) < 0)
+	if (found == 0 && insert_run(h, r, suite_hash, started, &id, err) < 0)
 		goto out;
 	if (exec_sql(h, "COMMIT", what, err) < 0)
 		goto out;
-	began = false;
-	if (run_id)
+	if (run_id && id)
 		*run_id = id;
+	if (recorded)
+		*recorded = found;
 	rc = 0;
 out:
-	for (int i = 0; i < NSTMT; i++)
-		sqlite3_finalize(st[i]);
-	if (began)
+	if (rc < 0)
 		sqlite3_exec(h->db, "ROLLBACK", NULL, NULL, NULL);
 	return rc;
+}
+
+int history_record(struct history *h, const struct report *r, const char *suite_hash,
+		   long long *run_id, char **err)
+{
+	return record(h, r, suite_hash, false, run_id, NULL, err);
+}
+
+int history_import(struct history *h, const struct report *r, long long *run_id,
+		   long long *recorded, char **err)
+{
+	return record(h, r, NULL, true, run_id, recorded, err);
 }
 
 /*
  * Fingerprints of a run against the history.
  */
-
-static bool run_saw(const struct run *r, enum side side, const char *value)
-{
-	for (size_t i = 0; i < r->nfingerprints[side]; i++)
-		if (r->fingerprints[side][i].value &&
-		    strcmp(r->fingerprints[side][i].value, value) == 0)
-			return true;
-	return false;
-}
-
-static bool list_has(char **v, size_t n, const char *s)
-{
-	for (size_t i = 0; i < n; i++)
-		if (strcmp(v[i], s) == 0)
-			return true;
-	return false;
-}
-
-/* exists: whether st (bound by the caller) yields a row; resets st. */
-static int exists(struct history *h, sqlite3_stmt *st, bool *yes, const char *what, char **err)
-{
-	int rc = sqlite3_step(st);
-	sqlite3_reset(st);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-		*err = db_error(h, rc, what);
-		return -1;
-	}
-	*yes = rc == SQLITE_ROW;
-	return 0;
-}
 
 static void list_add(char ***v, size_t *n, const char *s)
 {
@@ -723,81 +758,151 @@ static void list_add(char ***v, size_t *n, const char *s)
 	(*v)[(*n)++] = xstrdup(s);
 }
 
-int history_unevaluated(struct history *h, const struct run *r, char ***out, size_t *n,
+/* Fingerprint values read to be compared by composition (fingerprint_same():
+ * spelt with hash prefixes, in another case or order, a value still names
+ * the composition it abbreviates). */
+struct fp_set {
+	char **values;
+	size_t n;
+	struct fingerprint_read *read;
+};
+
+static void fp_set_read(struct fp_set *set)
+{
+	set->read = xcalloc(set->n + 1, sizeof(*set->read));
+	for (size_t i = 0; i < set->n; i++)
+		fingerprint_read(&set->read[i], set->values[i]);
+}
+
+static bool fp_set_has(const struct fp_set *set, const struct fingerprint_read *f)
+{
+	for (size_t i = 0; i < set->n; i++)
+		if (fingerprint_read_same(&set->read[i], f))
+			return true;
+	return false;
+}
+
+static void fp_set_release(struct fp_set *set)
+{
+	for (size_t i = 0; set->read && i < set->n; i++)
+		fingerprint_read_release(&set->read[i]);
+	free(set->read);
+	history_strings_free(set->values, set->n);
+	*set = (struct fp_set){0};
+}
+
+/* fp_set_query: the values of st's first column (bound by the caller). */
+static int fp_set_query(struct history *h, sqlite3_stmt *st, struct fp_set *set,
+			const char *what, char **err)
+{
+	int step;
+
+	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+		const unsigned char *v = sqlite3_column_text(st, 0);
+		if (v)
+			list_add(&set->values, &set->n, (const char *)v);
+	}
+	if (step != SQLITE_DONE) {
+		*err = db_error(h, step, what);
+		return -1;
+	}
+	return 0;
+}
+
+/* prod_not_in: r's prod fingerprints, one per composition, that name none
+ * of the compositions of known, sorted. */
+static void prod_not_in(const struct report *r, const struct fp_set *known, char ***out,
+			size_t *n)
+{
+	const struct report_target *t = &r->targets[SIDE_PROD];
+	struct fingerprint_read *prod = xcalloc(t->nfingerprints + 1, sizeof(*prod));
+	bool *listed = xcalloc(t->nfingerprints + 1, sizeof(*listed));
+
+	*out = NULL;
+	*n = 0;
+	for (size_t i = 0; i < t->nfingerprints; i++) {
+		fingerprint_read(&prod[i], t->fingerprints[i].value);
+		bool seen = fp_set_has(known, &prod[i]);
+		for (size_t k = 0; k < i && !seen; k++)
+			seen = listed[k] && fingerprint_read_same(&prod[k], &prod[i]);
+		if (seen)
+			continue;
+		listed[i] = true;
+		list_add(out, n, prod[i].value);
+	}
+	for (size_t i = 0; i < t->nfingerprints; i++)
+		fingerprint_read_release(&prod[i]);
+	free(prod);
+	free(listed);
+	if (*n > 1)
+		qsort(*out, *n, sizeof(**out), util_str_cmp);
+}
+
+int history_unevaluated(struct history *h, const struct report *r, char ***out, size_t *n,
 			char **err)
 {
 	const char *what = "cannot read fingerprints";
+	const struct report_target *eval = &r->targets[SIDE_EVAL];
 	sqlite3_stmt *st = NULL;
-	char **list = NULL;
-	size_t count = 0;
+	struct fp_set known = {0};
 	int rc = -1;
 
 	*out = NULL;
 	*n = 0;
-	if (!r->suite || !r->suite->name) {
+	if (!r->suite) {
 		*err = xstrdup("cannot look up a run without its suite");
 		return -1;
 	}
+	/* What this run and every recorded run of its suite saw on eval. */
+	for (size_t i = 0; i < eval->nfingerprints; i++)
+		list_add(&known.values, &known.n, eval->fingerprints[i].value);
 	if (prepare(h,
-		    "SELECT 1 FROM fingerprints f JOIN runs r ON r.id = f.run_id "
-		    "WHERE f.value = ?1 AND f.side = 'eval' AND r.suite = ?2 LIMIT 1",
+		    "SELECT DISTINCT f.value FROM fingerprints f JOIN runs r ON r.id = f.run_id "
+		    "WHERE f.side = 'eval' AND r.suite = ?1",
 		    &st, what, err) < 0)
 		goto out;
-	for (size_t i = 0; i < r->nfingerprints[SIDE_PROD]; i++) {
-		const char *fp = r->fingerprints[SIDE_PROD][i].value;
-		if (!fp || run_saw(r, SIDE_EVAL, fp) || list_has(list, count, fp))
-			continue;
-		bool seen = false;
-		sqlite3_bind_text(st, 1, fp, -1, SQLITE_TRANSIENT);
-		sqlite3_bind_text(st, 2, r->suite->name, -1, SQLITE_TRANSIENT);
-		if (exists(h, st, &seen, what, err) < 0)
-			goto out;
-		if (!seen)
-			list_add(&list, &count, fp);
-	}
-	if (count > 1)
-		qsort(list, count, sizeof(*list), util_str_cmp);
-	*out = list;
-	*n = count;
-	list = NULL;
-	count = 0;
+	sqlite3_bind_text(st, 1, r->suite, -1, SQLITE_TRANSIENT);
+	if (fp_set_query(h, st, &known, what, err) < 0)
+		goto out;
+	fp_set_read(&known);
+	prod_not_in(r, &known, out, n);
 	rc = 0;
 out:
 	sqlite3_finalize(st);
-	history_strings_free(list, count);
+	fp_set_release(&known);
 	return rc;
 }
 
-int history_new_since_last(struct history *h, const struct run *r, long long run_id,
+int history_new_since_last(struct history *h, const struct report *r, long long run_id,
 			   char ***out, size_t *n, bool *has_previous, char **err)
 {
 	const char *what = "cannot read fingerprints";
 	sqlite3_stmt *prev = NULL, *st = NULL;
-	char **list = NULL;
-	size_t count = 0;
+	struct fp_set previous = {0};
+	long long started = 0;
 	int rc = -1;
 
 	*out = NULL;
 	*n = 0;
 	if (has_previous)
 		*has_previous = false;
-	if (!r->suite || !r->suite->name) {
+	if (!r->suite) {
 		*err = xstrdup("cannot look up a run without its suite");
 		return -1;
 	}
+	if (started_ms(r, &started, err) < 0)
+		return -1;
 	if (prepare(h,
 		    "SELECT id FROM runs WHERE suite = ?1 AND id != ?2 AND started_at <= ?3 "
 		    "AND EXISTS (SELECT 1 FROM fingerprints f WHERE f.run_id = runs.id "
 		    "AND f.side = 'prod') ORDER BY started_at DESC, id DESC LIMIT 1",
 		    &prev, what, err) < 0 ||
-	    prepare(h,
-		    "SELECT 1 FROM fingerprints WHERE run_id = ?1 AND side = 'prod' "
-		    "AND value = ?2",
-		    &st, what, err) < 0)
+	    prepare(h, "SELECT value FROM fingerprints WHERE run_id = ?1 AND side = 'prod'", &st,
+		    what, err) < 0)
 		goto out;
-	sqlite3_bind_text(prev, 1, r->suite->name, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(prev, 1, r->suite, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_int64(prev, 2, run_id);
-	sqlite3_bind_int64(prev, 3, r->started_wall_ms);
+	sqlite3_bind_int64(prev, 3, started);
 	int step = sqlite3_step(prev);
 	if (step == SQLITE_DONE) {
 		rc = 0;
@@ -807,32 +912,47 @@ int history_new_since_last(struct history *h, const struct run *r, long long run
 		*err = db_error(h, step, what);
 		goto out;
 	}
-	long long prev_id = sqlite3_column_int64(prev, 0);
 	if (has_previous)
 		*has_previous = true;
-	for (size_t i = 0; i < r->nfingerprints[SIDE_PROD]; i++) {
-		const char *fp = r->fingerprints[SIDE_PROD][i].value;
-		if (!fp || list_has(list, count, fp))
-			continue;
-		bool seen = false;
-		sqlite3_bind_int64(st, 1, prev_id);
-		sqlite3_bind_text(st, 2, fp, -1, SQLITE_TRANSIENT);
-		if (exists(h, st, &seen, what, err) < 0)
-			goto out;
-		if (!seen)
-			list_add(&list, &count, fp);
-	}
-	if (count > 1)
-		qsort(list, count, sizeof(*list), util_str_cmp);
-	*out = list;
-	*n = count;
-	list = NULL;
-	count = 0;
+	sqlite3_bind_int64(st, 1, sqlite3_column_int64(prev, 0));
+	if (fp_set_query(h, st, &previous, what, err) < 0)
+		goto out;
+	fp_set_read(&previous);
+	prod_not_in(r, &previous, out, n);
 	rc = 0;
 out:
 	sqlite3_finalize(prev);
 	sqlite3_finalize(st);
-	history_strings_free(list, count);
+	fp_set_release(&previous);
+	return rc;
+}
+
+/* names_set: list, now the strings of v. */
+static void names_set(struct report *r, struct report_names *list, char **v, size_t n)
+{
+	*list = (struct report_names){0};
+	for (size_t i = 0; i < n; i++)
+		report_names_add(r, list, v[i]);
+}
+
+int history_compare(struct history *h, struct report *r, long long run_id, char **err)
+{
+	char **unevaluated = NULL, **fresh = NULL;
+	size_t nunevaluated = 0, nfresh = 0;
+	bool previous = false;
+	int rc = -1;
+
+	if (history_unevaluated(h, r, &unevaluated, &nunevaluated, err) < 0 ||
+	    history_new_since_last(h, r, run_id, &fresh, &nfresh, &previous, err) < 0)
+		goto out;
+	r->history.present = true;
+	names_set(r, &r->history.unevaluated, unevaluated, nunevaluated);
+	names_set(r, &r->history.new_since_last, fresh, nfresh);
+	r->history.previous_run = previous;
+	rc = 0;
+out:
+	history_strings_free(unevaluated, nunevaluated);
+	history_strings_free(fresh, nfresh);
 	return rc;
 }
 
@@ -962,6 +1082,16 @@ out:
 double history_rate(int passed, int failed)
 {
 	return passed + failed > 0 ? (double)passed / (passed + failed) : -1;
+}
+
+double history_last_rate(const struct history_series *s)
+{
+	for (size_t k = s->npoints; k > 0; k--) {
+		double r = history_rate(s->points[k - 1].passed, s->points[k - 1].failed);
+		if (r >= 0)
+			return r;
+	}
+	return -1;
 }
 
 static int side_index(const unsigned char *s)
@@ -1478,195 +1608,6 @@ void history_check_release(struct history_check *c)
 	free(c->strata);
 	free(c->suite);
 	memset(c, 0, sizeof(*c));
-}
-
-/*
- * JSON.
- */
-
-static double round4(double v)
-{
-	return isfinite(v) ? round(v * 10000) / 10000 : 0;
-}
-
-static void add_time(cJSON *o, const char *key, long long ms)
-{
-	char buf[32];
-	util_rfc3339(ms, buf);
-	cJSON_AddStringToObject(o, key, buf);
-}
-
-/* add_str: a string member, null for NULL; invalid UTF-8 is replaced. */
-static void add_str(cJSON *o, const char *key, const char *s)
-{
-	if (!s) {
-		cJSON_AddNullToObject(o, key);
-		return;
-	}
-	char *clean = report_clean(s, CLEAN_MAX);
-	cJSON_AddStringToObject(o, key, clean);
-	free(clean);
-}
-
-static void add_rate(cJSON *o, const char *key, int passed, int failed)
-{
-	double r = history_rate(passed, failed);
-	if (r < 0)
-		cJSON_AddNullToObject(o, key);
-	else
-		cJSON_AddNumberToObject(o, key, round4(r));
-}
-
-static cJSON *run_json(const struct history_run *r)
-{
-	cJSON *o = cJSON_CreateObject();
-	cJSON_AddNumberToObject(o, "id", (double)r->id);
-	add_time(o, "started_at", r->started_at);
-	cJSON_AddNumberToObject(o, "duration_ms", (double)r->duration_ms);
-	add_str(o, "verdict", r->verdict);
-	cJSON_AddNumberToObject(o, "exit_code", r->exit_code);
-	cJSON_AddBoolToObject(o, "interrupted", r->interrupted);
-	add_str(o, "suite_hash", r->suite_hash);
-	add_str(o, "shard", r->shard);
-	add_str(o, "canary_version", r->canary_version);
-	cJSON *targets = cJSON_AddObjectToObject(o, "targets");
-	for (int side = 0; side < SIDE__COUNT; side++) {
-		cJSON *t = cJSON_AddObjectToObject(targets, side_name((enum side)side));
-		add_str(t, "url", r->url[side]);
-		cJSON *fps = cJSON_AddObjectToObject(t, "fingerprints");
-		for (size_t k = 0; k < r->nfps[side]; k++) {
-			char *clean = report_clean(r->fps[side][k].value, CLEAN_MAX);
-			if (!cJSON_GetObjectItemCaseSensitive(fps, clean))
-				cJSON_AddNumberToObject(fps, clean, r->fps[side][k].count);
-			free(clean);
-		}
-	}
-	return o;
-}
-
-static cJSON *series_json(const struct history_series *s)
-{
-	cJSON *o = cJSON_CreateObject();
-	cJSON_AddNumberToObject(o, "passed", s->passed);
-	cJSON_AddNumberToObject(o, "failed", s->failed);
-	add_rate(o, "rate", s->passed, s->failed);
-	cJSON *points = cJSON_AddArrayToObject(o, "points");
-	for (size_t k = 0; k < s->npoints; k++) {
-		const struct history_point *p = &s->points[k];
-		cJSON *pt = cJSON_CreateObject();
-		cJSON_AddItemToArray(points, pt);
-		cJSON_AddNumberToObject(pt, "run", (double)p->run_id);
-		add_time(pt, "at", p->at);
-		cJSON_AddNumberToObject(pt, "passed", p->passed);
-		cJSON_AddNumberToObject(pt, "failed", p->failed);
-		cJSON_AddNumberToObject(pt, "errors", p->errors);
-		add_rate(pt, "rate", p->passed, p->failed);
-		add_str(pt, "verdict", p->verdict);
-	}
-	return o;
-}
-
-static cJSON *flaky_json(const struct history_flaky *f, size_t n)
-{
-	cJSON *cases = cJSON_CreateArray();
-	for (size_t i = 0; i < n; i++) {
-		cJSON *c = cJSON_CreateObject();
-		cJSON_AddItemToArray(cases, c);
-		add_str(c, "id", f[i].case_id);
-		add_str(c, "stratum", f[i].stratum);
-		cJSON_AddNumberToObject(c, "flips", f[i].flips);
-		cJSON_AddNumberToObject(c, "runs", f[i].runs);
-		cJSON *verdicts = cJSON_AddArrayToObject(c, "verdicts");
-		for (size_t k = 0; k < f[i].nverdicts; k++)
-			cJSON_AddItemToArray(verdicts, cJSON_CreateString(f[i].verdicts[k]));
-	}
-	return cases;
-}
-
-cJSON *history_view_json(const struct history_view *v)
-{
-	cJSON *o = cJSON_CreateObject();
-	add_str(o, "suite", v->suite);
-	add_time(o, "since", v->since);
-	add_time(o, "until", v->until);
-	cJSON *runs = cJSON_AddArrayToObject(o, "runs");
-	for (size_t i = 0; i < v->nruns; i++)
-		cJSON_AddItemToArray(runs, run_json(&v->runs[i]));
-	cJSON *strata = cJSON_AddArrayToObject(o, "strata");
-	cJSON *cur = NULL;
-	for (size_t i = 0; i < v->nseries; i++) {
-		const struct history_series *s = &v->series[i];
-		if (!cur || i == 0 || strcmp(s->stratum, v->series[i - 1].stratum) != 0) {
-			cur = cJSON_CreateObject();
-			cJSON_AddItemToArray(strata, cur);
-			add_str(cur, "name", s->stratum);
-		}
-		cJSON_AddItemToObject(cur, side_name(s->side), series_json(s));
-	}
-	cJSON *fps = cJSON_AddArrayToObject(o, "fingerprints");
-	for (size_t i = 0; i < v->nfingerprints; i++) {
-		const struct history_fingerprint *f = &v->fingerprints[i];
-		cJSON *fo = cJSON_CreateObject();
-		cJSON_AddItemToArray(fps, fo);
-		cJSON_AddStringToObject(fo, "target", side_name(f->side));
-		add_str(fo, "value", f->value);
-		add_time(fo, "first_seen", f->first_seen);
-		add_time(fo, "last_seen", f->last_seen);
-		cJSON_AddNumberToObject(fo, "runs", f->runs);
-		cJSON_AddNumberToObject(fo, "share", round4(f->share));
-		cJSON_AddNumberToObject(fo, "samples", (double)f->samples);
-		cJSON_AddBoolToObject(fo, "evaluated", f->evaluated);
-	}
-	cJSON *flaky = cJSON_AddObjectToObject(o, "flaky");
-	cJSON_AddNumberToObject(flaky, "flips", v->flips);
-	cJSON_AddNumberToObject(flaky, "last", v->last);
-	cJSON_AddItemToObject(flaky, "cases", flaky_json(v->flaky, v->nflaky));
-	return o;
-}
-
-static void add_window(cJSON *o, const char *key, int passed, int failed, int runs)
-{
-	cJSON *w = cJSON_AddObjectToObject(o, key);
-	cJSON_AddNumberToObject(w, "passed", passed);
-	cJSON_AddNumberToObject(w, "failed", failed);
-	cJSON_AddNumberToObject(w, "runs", runs);
-	add_rate(w, "rate", passed, failed);
-}
-
-cJSON *history_check_json(const struct history_check *c, const struct history_flaky *flaky,
-			  size_t nflaky)
-{
-	cJSON *o = cJSON_CreateObject();
-	add_str(o, "suite", c->suite);
-	add_time(o, "now", c->now);
-	cJSON *b = cJSON_AddObjectToObject(o, "baseline");
-	add_time(b, "from", c->baseline_from);
-	add_time(b, "to", c->recent_from);
-	cJSON *r = cJSON_AddObjectToObject(o, "recent");
-	add_time(r, "from", c->recent_from);
-	add_time(r, "to", c->now);
-	cJSON_AddNumberToObject(o, "max_drop", c->max_drop);
-	cJSON *strata = cJSON_AddArrayToObject(o, "strata");
-	for (size_t i = 0; i < c->nstrata; i++) {
-		const struct history_check_stratum *s = &c->strata[i];
-		cJSON *so = cJSON_CreateObject();
-		cJSON_AddItemToArray(strata, so);
-		add_str(so, "name", s->stratum);
-		add_window(so, "baseline", s->base_passed, s->base_failed, s->base_runs);
-		add_window(so, "recent", s->recent_passed, s->recent_failed, s->recent_runs);
-		cJSON_AddBoolToObject(so, "compared", s->compared);
-		cJSON_AddBoolToObject(so, "degraded", s->degraded);
-		if (s->compared) {
-			double base = history_rate(s->base_passed, s->base_failed);
-			double recent = history_rate(s->recent_passed, s->recent_failed);
-			cJSON_AddNumberToObject(so, "change",
-						round4(base > 0 ? recent / base - 1 : 0));
-		} else {
-			cJSON_AddNullToObject(so, "change");
-		}
-	}
-	cJSON_AddItemToObject(o, "flaky", flaky_json(flaky, nflaky));
-	return o;
 }
 
 /*

@@ -28,10 +28,10 @@
 
 #include <cjson/cJSON.h>
 
-#include "suite/suite.h"
+#include "side.h"
 
-struct run;
 struct history;
+struct report;
 
 /* The schema version this canary writes; older histories are migrated. */
 #define HISTORY_SCHEMA_VERSION 2
@@ -61,18 +61,35 @@ void history_set_busy_timeout(struct history *h, long ms);
  * history_open(), in memory by history_open_readonly(). */
 int history_schema_version(struct history *h);
 
-/* history_record: write run r in one transaction: its suite and the suite's
- * hash (fingerprint_sha256() of the suite file's bytes; may be NULL),
- * timing, targets, fingerprints, strata, selected cases and every finished
- * sample.  On failure nothing is written.  An interrupted run is recorded
- * with interrupted = 1.  *run_id (may be NULL) gets its id. */
-int history_record(struct history *h, const struct run *r, const char *suite_hash,
+/* history_record: write the run of report r in one transaction: its suite
+ * and the suite's hash (fingerprint_sha256() of the suite file's bytes; may
+ * be NULL), timing, targets, fingerprints, strata, selected cases and every
+ * finished sample.  On failure nothing is written.  An interrupted run is
+ * recorded with interrupted = 1.  *run_id (may be NULL) gets its id. */
+int history_record(struct history *h, const struct report *r, const char *suite_hash,
 		   long long *run_id, char **err);
+
+/* history_import: history_record() of a saved report (its suite's hash
+ * unknown), unless the history holds its run already: then *recorded is
+ * the id of that run and nothing is written (else 0, and *run_id the new
+ * run's).  A recorded run is the report's when it has the same suite,
+ * start (to the second: reports keep seconds), duration and shard; and a
+ * merge holds the samples of its shards and starts when the first of them
+ * did, so an unsharded run and a shard run of the suite that started in
+ * the same second hold the same samples too.  The look-up and the record
+ * are one transaction. */
+int history_import(struct history *h, const struct report *r, long long *run_id,
+		   long long *recorded, char **err);
+
+/* history_compare: what the history says of r's prod fingerprints, in
+ * r->history: history_unevaluated() and history_new_since_last() of r,
+ * recorded as run_id (0: not recorded). */
+int history_compare(struct history *h, struct report *r, long long run_id, char **err);
 
 /* history_unevaluated: the prod fingerprints of r (sorted) that neither r
  * nor any recorded run of its suite ever saw on the eval target.  Works
  * before and after r is recorded. */
-int history_unevaluated(struct history *h, const struct run *r, char ***out, size_t *n,
+int history_unevaluated(struct history *h, const struct report *r, char ***out, size_t *n,
 			char **err);
 
 /* history_new_since_last: the prod fingerprints of r (sorted) that the
@@ -81,7 +98,7 @@ int history_unevaluated(struct history *h, const struct run *r, char ***out, siz
  * (run_id: r's id when recorded, else 0) and saw any prod fingerprint.
  * *has_previous (may be NULL) tells whether there was one; without one the
  * list is empty. */
-int history_new_since_last(struct history *h, const struct run *r, long long run_id,
+int history_new_since_last(struct history *h, const struct report *r, long long run_id,
 			   char ***out, size_t *n, bool *has_previous, char **err);
 
 /* history_previous_verdict: the verdict of the latest recorded run of suite
@@ -244,12 +261,9 @@ void history_check_release(struct history_check *c);
 
 /* history_rate: passed / (passed + failed), or -1 when nothing was valid. */
 double history_rate(int passed, int failed);
-
-/* history_view_json: the view as JSON (docs/history.md); the caller frees. */
-cJSON *history_view_json(const struct history_view *v);
-/* history_check_json: the check as JSON, flaky cases included. */
-cJSON *history_check_json(const struct history_check *c, const struct history_flaky *flaky,
-			  size_t nflaky);
+/* history_last_rate: the rate of the latest point of s with a valid
+ * sample, or -1. */
+double history_last_rate(const struct history_series *s);
 
 /* history_parse_time: an absolute time, RFC 3339 ("2026-01-02T03:04:05Z",
  * "...+02:00", fractions allowed) or Unix milliseconds, into ms. */
@@ -263,8 +277,33 @@ int history_parse_since(const char *s, long long now, long long *ms);
 void history_fp_short(const char *fp, char *out, size_t size);
 
 /*
- * The HTML page (history_html.c).
+ * Renderings for `canary history`: JSON (json.c), text (text.c) and one
+ * HTML page (html.c).
  */
+
+/* history_view_json: the view as JSON (docs/history.md). */
+cJSON *history_view_json(const struct history_view *v);
+/* history_fingerprints_json: --fingerprints: the view's window and its
+ * prod fingerprints. */
+cJSON *history_fingerprints_json(const struct history_view *v);
+/* history_check_json: the check as JSON, flaky cases included. */
+cJSON *history_check_json(const struct history_check *c, const struct history_flaky *flaky,
+			  size_t nflaky);
+
+/* history_text_view: a suite's window: its last runs (at most runs rows),
+ * the pass rate of each stratum on each target as a sparkline, flaky cases
+ * and the prod fingerprints never seen on eval. */
+void history_text_view(FILE *f, const struct history_view *v, int runs);
+/* history_text_fingerprints: every prod fingerprint of the window. */
+void history_text_fingerprints(FILE *f, const struct history_view *v);
+/* history_text_check: the baseline check of a suite, and its flaky cases
+ * (at least flips flips in the last runs). */
+void history_text_check(FILE *f, const struct history_check *c, const struct history_flaky *fl,
+			size_t nfl, int flips, int last);
+/* history_text_percent: a rate as "87.5%", or "n/a" when below 0. */
+void history_text_percent(double rate, char *out, size_t size);
+/* history_text_duration: "850 ms", "4.3 s" or "2m 03s". */
+void history_text_duration(long ms, char *out, size_t size);
 
 struct history_html_options {
 	long long generated_at;   /* shown in the header: the caller's clock */

@@ -173,11 +173,6 @@ static void esc(FILE *f, const char *s)
 	free(clean);
 }
 
-static void rfc3339(long long ms, char out[32])
-{
-	util_rfc3339(ms, out);
-}
-
 /* short_time: "Jan 09 13:00" in UTC. */
 static void short_time(long long ms, char *out, size_t size)
 {
@@ -185,24 +180,6 @@ static void short_time(long long ms, char *out, size_t size)
 	struct tm tm;
 	if (!gmtime_r(&t, &tm) || strftime(out, size, "%b %d %H:%M", &tm) == 0)
 		snprintf(out, size, "?");
-}
-
-static void duration(long ms, char *out, size_t size)
-{
-	if (ms < 1000)
-		snprintf(out, size, "%ld ms", ms);
-	else if (ms < 60000)
-		snprintf(out, size, "%.1f s", ms / 1000.0);
-	else
-		snprintf(out, size, "%ldm %02lds", ms / 60000, ms / 1000 % 60);
-}
-
-static void percent(double rate, char *out, size_t size)
-{
-	if (rate < 0)
-		snprintf(out, size, "n/a");
-	else
-		snprintf(out, size, "%.1f%%", rate * 100);
 }
 
 /* The time axis shared by every chart of a suite. */
@@ -257,17 +234,6 @@ static const struct history_series *find_series(const struct history_view *v,
 	return NULL;
 }
 
-/* last_rate: the rate of the latest point with valid samples, or -1. */
-static double last_rate(const struct history_series *s)
-{
-	for (size_t k = s->npoints; k > 0; k--) {
-		double r = history_rate(s->points[k - 1].passed, s->points[k - 1].failed);
-		if (r >= 0)
-			return r;
-	}
-	return -1;
-}
-
 static void series_line(FILE *f, const struct history_series *s, const struct xscale *x)
 {
 	const char *cls = side_name(s->side);
@@ -301,8 +267,8 @@ static void series_points(FILE *f, const struct history_view *v,
 		if (r < 0)
 			continue;
 		char at[32], pct[16];
-		rfc3339(p->at, at);
-		percent(r, pct, sizeof(pct));
+		util_rfc3339(p->at, at);
+		history_text_percent(r, pct, sizeof(pct));
 		bool bad = s->side == SIDE_PROD && verdict_failing_name(p->verdict);
 		fprintf(f, "<circle class=\"pt %s%s\" cx=\"%.1f\" cy=\"%.1f\" r=\"%.1f\" "
 			"data-suite=\"", side, bad ? " bad" : "", xpos(x, p->at), ypos(r), radius);
@@ -338,7 +304,7 @@ static void drift_marks(FILE *f, const struct history_series *prod, const struct
 			continue;
 		double cx = xpos(x, p->at);
 		char at[32];
-		rfc3339(p->at, at);
+		util_rfc3339(p->at, at);
 		const char *cls = verdict_class(p->verdict);
 		fprintf(f, "<g class=\"mark\" data-run=\"%lld\" data-verdict=\"%s\">"
 			"<title>%s at %s (run %lld)</title>"
@@ -360,8 +326,8 @@ static void stratum_chart(FILE *f, const struct history_view *v, const char *str
 	const struct history_series *ev = find_series(v, stratum, SIDE_EVAL);
 	const struct history_series *pr = find_series(v, stratum, SIDE_PROD);
 	char pe[16], pp[16];
-	percent(ev ? last_rate(ev) : -1, pe, sizeof(pe));
-	percent(pr ? last_rate(pr) : -1, pp, sizeof(pp));
+	history_text_percent(ev ? history_last_rate(ev) : -1, pe, sizeof(pe));
+	history_text_percent(pr ? history_last_rate(pr) : -1, pp, sizeof(pp));
 	const char *latest = pr && pr->npoints ? pr->points[pr->npoints - 1].verdict : NULL;
 
 	fputs("<figure><figcaption><span>", f);
@@ -453,8 +419,8 @@ static void fp_timeline(FILE *f, const struct history_view *v, enum side side)
 		double y = FT + (double)lane * FLANE;
 		char shortfp[80], first[32], last[32];
 		history_fp_short(fp->value, shortfp, sizeof(shortfp));
-		rfc3339(fp->first_seen, first);
-		rfc3339(fp->last_seen, last);
+		util_rfc3339(fp->first_seen, first);
+		util_rfc3339(fp->last_seen, last);
 		bool unev = side == SIDE_PROD && !fp->evaluated;
 		fprintf(f, "<g class=\"fp-lane\" data-target=\"%s\" data-fingerprint=\"", sname);
 		esc(f, fp->value);
@@ -482,7 +448,7 @@ static void fp_timeline(FILE *f, const struct history_view *v, enum side side)
 				if (strcmp(run->fps[side][k].value, fp->value) != 0)
 					continue;
 				char at[32];
-				rfc3339(run->started_at, at);
+				util_rfc3339(run->started_at, at);
 				double cx = xpos(&x, run->started_at);
 				fprintf(f, "<rect class=\"fp-mark%s\" style=\"fill:%s\" x=\"%.1f\" "
 					"y=\"%.1f\" width=\"%.1f\" height=\"%d\" rx=\"1.5\" "
@@ -546,8 +512,8 @@ static void runs_table(FILE *f, const struct history_view *v, int limit)
 	for (size_t i = 0; i < shown; i++) {
 		const struct history_run *run = &v->runs[v->nruns - 1 - i];
 		char at[32], dur[32];
-		rfc3339(run->started_at, at);
-		duration(run->duration_ms, dur, sizeof(dur));
+		util_rfc3339(run->started_at, at);
+		history_text_duration(run->duration_ms, dur, sizeof(dur));
 		fprintf(f, "<tr data-run=\"%lld\" data-verdict=\"", run->id);
 		esc(f, run->verdict);
 		fprintf(f, "\"><td class=\"t\">%s</td><td><span class=\"pill v-%s\">", at,
@@ -619,8 +585,8 @@ static void fp_table(FILE *f, const struct history_view *v)
 		if (fp->side != SIDE_PROD)
 			continue;
 		char first[32], last[32];
-		rfc3339(fp->first_seen, first);
-		rfc3339(fp->last_seen, last);
+		util_rfc3339(fp->first_seen, first);
+		util_rfc3339(fp->last_seen, last);
 		fputs("<tr data-fingerprint=\"", f);
 		esc(f, fp->value);
 		fprintf(f, "\" data-evaluated=\"%s\"><td><code>", fp->evaluated ? "true" : "false");
@@ -654,8 +620,8 @@ static void cards(FILE *f, const struct history_view *v)
 		bad += strcmp(v->runs[i].verdict, "pass") != 0 &&
 		       strcmp(v->runs[i].verdict, "flaky") != 0;
 	char prod[16], eval[16];
-	percent(history_rate(pp, pf), prod, sizeof(prod));
-	percent(history_rate(ep, ef), eval, sizeof(eval));
+	history_text_percent(history_rate(pp, pf), prod, sizeof(prod));
+	history_text_percent(history_rate(ep, ef), eval, sizeof(eval));
 	fputs("<div class=\"cards\">", f);
 	fprintf(f, "<div class=\"card\"><div class=\"k\">runs</div><div class=\"v\">%zu</div>"
 		"<div class=\"s\">%zu did not pass</div></div>", v->nruns, bad);
@@ -684,7 +650,7 @@ static void suite_section(FILE *f, const struct history_view *v, size_t index, i
 	if (v->nruns) {
 		const struct history_run *last = &v->runs[v->nruns - 1];
 		char at[32];
-		rfc3339(last->started_at, at);
+		util_rfc3339(last->started_at, at);
 		fprintf(f, "<span class=\"pill v-%s\" title=\"latest run, %s\">latest: ",
 			verdict_class(last->verdict), at);
 		esc(f, last->verdict);
@@ -709,7 +675,7 @@ int history_html(FILE *f, const struct history_view *views, size_t n,
 {
 	char generated[32], since[32], until[32];
 	int runs = o->runs > 0 ? o->runs : HTML_RUNS_DEFAULT;
-	rfc3339(o->generated_at, generated);
+	util_rfc3339(o->generated_at, generated);
 	fputs("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
 	      "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
 	      "<meta name=\"generator\" content=\"canary " CANARY_VERSION "\">\n"
@@ -722,8 +688,8 @@ int history_html(FILE *f, const struct history_view *views, size_t n,
 	fputs("<header class=\"top\"><div class=\"brand\">canary <span>history</span></div>"
 	      "<div class=\"meta\">", f);
 	if (n > 0) {
-		rfc3339(views[0].since, since);
-		rfc3339(views[0].until, until);
+		util_rfc3339(views[0].since, since);
+		util_rfc3339(views[0].until, until);
 		fprintf(f, "%s \xe2\x86\x92 %s \xc2\xb7 ", since, until);
 	}
 	fprintf(f, "generated %s \xc2\xb7 %zu suite%s</div></header>\n<main>\n", generated, n,

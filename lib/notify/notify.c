@@ -4,13 +4,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "grader.h"
 #include "history/history.h"
 #include "report/report.h"
-#include "run/run.h"
 #include "transport/transport.h"
 #include "util.h"
-#include "run/verdict.h"
 
 /* Reasons and names in the payload are cut to about this many bytes. */
 #define NOTIFY_REASON_MAX 300
@@ -24,7 +21,7 @@ const char *notify_kind_name(enum notify_kind k)
 	return (unsigned)k < ARRAY_SIZE(kind_names) ? kind_names[k] : "none";
 }
 
-const char *notify_state(const struct run *r)
+const char *notify_state(const struct report *r)
 {
 	if (r->interrupted || r->exit_code == EXIT_INTERRUPTED)
 		return NULL;
@@ -78,25 +75,22 @@ static void slack_escape(struct buf *b, const char *s)
 	free(clean);
 }
 
-static const char *stratum_name(const struct run *r, size_t i)
+/* listed: a stratum the report lists, with cases. */
+static bool listed(const struct report_stratum *s)
 {
-	if (i < r->nstrata && r->strata[i].s)
-		return r->strata[i].s->name;
-	if (r->suite && i < r->suite->nstrata)
-		return r->suite->strata[i].name;
-	return "";
+	return s->selected && s->ncases > 0;
 }
 
 /* add_where: "drift in tools, prompt; error in retrieval": the strata that
  * did not pass, grouped by verdict, worst first. */
-static void add_where(struct buf *b, const struct run *r)
+static void add_where(struct buf *b, const struct report *r)
 {
 	bool first_group = true;
 	for (int v = VERDICT__COUNT - 1; v > VERDICT_FLAKY; v--) {
 		bool first = true;
 		for (size_t i = 0; i < r->nstrata; i++) {
-			const struct stratum_result *sr = &r->strata[i];
-			if (sr->ncases == 0 || sr->verdict != (enum verdict)v)
+			const struct report_stratum *s = &r->strata[i];
+			if (!listed(s) || s->verdict != (enum verdict)v)
 				continue;
 			if (first) {
 				buf_addstr(b, first_group ? "" : "; ");
@@ -106,7 +100,7 @@ static void add_where(struct buf *b, const struct run *r)
 			} else {
 				buf_addstr(b, ", ");
 			}
-			slack_escape(b, stratum_name(r, i));
+			slack_escape(b, s->name);
 			first = false;
 		}
 	}
@@ -114,12 +108,12 @@ static void add_where(struct buf *b, const struct run *r)
 		buf_addstr(b, verdict_name(r->verdict));
 }
 
-static char *payload_text(const struct run *r, const char *state, const char *prev,
+static char *payload_text(const struct report *r, const char *state, const char *prev,
 			  const char *report_url, enum notify_kind kind)
 {
 	struct buf b;
 	buf_init(&b, BUF_MAX_DEFAULT);
-	const char *suite = r->suite && r->suite->name ? r->suite->name : "";
+	const char *suite = r->suite ? r->suite : "";
 	if (kind == NOTIFY_RECOVERY) {
 		buf_addstr(&b, ":white_check_mark: canary ");
 		slack_escape(&b, suite);
@@ -168,104 +162,97 @@ static cJSON *clean_string(const char *s)
 	return item;
 }
 
-/* first_reason: the first reason of the first finished sample of a side
- * that did not pass, or NULL. */
-static const char *first_reason(const struct side_result *sr)
-{
-	for (size_t k = 0; k < sr->nsamples; k++) {
-		const struct sample *s = &sr->samples[k];
-		if (s->done && s->grade != GRADE_PASS && s->nreasons > 0 && s->reasons[0])
-			return s->reasons[0];
-	}
-	return NULL;
-}
-
-static cJSON *json_strata(const struct run *r)
+static cJSON *json_strata(const struct report *r)
 {
 	cJSON *strata = cJSON_CreateArray();
 	for (size_t i = 0; i < r->nstrata; i++) {
-		const struct stratum_result *sr = &r->strata[i];
-		if (sr->ncases == 0)
+		const struct report_stratum *s = &r->strata[i];
+		if (!listed(s))
 			continue;
-		cJSON *s = cJSON_CreateObject();
-		cJSON_AddItemToArray(strata, s);
-		add_clean(s, "name", stratum_name(r, i), NOTIFY_VALUE_MAX);
-		cJSON_AddStringToObject(s, "verdict", verdict_name(sr->verdict));
-		cJSON_AddNumberToObject(s, "cases", sr->ncases);
-		cJSON_AddNumberToObject(s, "eval_passed", sr->passed[SIDE_EVAL]);
-		cJSON_AddNumberToObject(s, "prod_passed", sr->passed[SIDE_PROD]);
+		cJSON *o = cJSON_CreateObject();
+		cJSON_AddItemToArray(strata, o);
+		add_clean(o, "name", s->name, NOTIFY_VALUE_MAX);
+		cJSON_AddStringToObject(o, "verdict", verdict_name(s->verdict));
+		cJSON_AddNumberToObject(o, "cases", s->ncases);
+		cJSON_AddNumberToObject(o, "eval_passed", s->passed[SIDE_EVAL]);
+		cJSON_AddNumberToObject(o, "prod_passed", s->passed[SIDE_PROD]);
 	}
 	return strata;
 }
 
-static cJSON *json_failures(const struct run *r)
+/* add_first_failure: the first reason of a side that did not pass, or null. */
+static void add_first_failure(cJSON *o, const struct report_case *c, enum side side)
+{
+	char *failures[REPORT_FAILURES_MAX];
+	size_t n = report_side_failures(&c->side[side], failures);
+
+	add_clean(o, side_name(side), n ? failures[0] : NULL, NOTIFY_REASON_MAX);
+	for (size_t i = 0; i < n; i++)
+		free(failures[i]);
+}
+
+static cJSON *json_failures(const struct report *r)
 {
 	cJSON *failures = cJSON_CreateArray();
 	int n = 0;
 	for (size_t i = 0; i < r->ncases && n < NOTIFY_TOP_FAILURES; i++) {
-		const struct case_result *cr = &r->cases[i];
-		if (!cr->selected || !cr->c || cr->verdict == VERDICT_PASS ||
-		    cr->verdict == VERDICT_FLAKY)
+		const struct report_case *c = &r->cases[i];
+		if (c->skipped || c->verdict == VERDICT_PASS || c->verdict == VERDICT_FLAKY)
 			continue;
 		cJSON *f = cJSON_CreateObject();
 		cJSON_AddItemToArray(failures, f);
-		add_clean(f, "case", cr->c->id, NOTIFY_VALUE_MAX);
-		add_clean(f, "stratum", stratum_name(r, cr->c->stratum), NOTIFY_VALUE_MAX);
-		cJSON_AddStringToObject(f, "verdict", verdict_name(cr->verdict));
+		add_clean(f, "case", c->id, NOTIFY_VALUE_MAX);
+		add_clean(f, "stratum", r->strata[c->stratum].name, NOTIFY_VALUE_MAX);
+		cJSON_AddStringToObject(f, "verdict", verdict_name(c->verdict));
 		for (int side = 0; side < SIDE__COUNT; side++)
-			add_clean(f, side_name((enum side)side), first_reason(&cr->side[side]),
-				  NOTIFY_REASON_MAX);
+			add_first_failure(f, c, (enum side)side);
 		n++;
 	}
 	return failures;
 }
 
-static cJSON *json_targets(const struct run *r)
+static cJSON *json_targets(const struct report *r)
 {
 	cJSON *targets = cJSON_CreateObject();
 	for (int side = 0; side < SIDE__COUNT; side++) {
-		cJSON *t = cJSON_AddObjectToObject(targets, side_name((enum side)side));
-		add_clean(t, "url", r->url_display[side], NOTIFY_VALUE_MAX);
-		cJSON *fps = cJSON_AddObjectToObject(t, "fingerprints");
-		for (size_t k = 0; k < r->nfingerprints[side]; k++) {
-			const struct fingerprint_count *fc = &r->fingerprints[side][k];
-			if (!fc->value)
-				continue;
-			char *clean = report_clean(fc->value, NOTIFY_VALUE_MAX);
+		const struct report_target *t = &r->targets[side];
+		cJSON *o = cJSON_AddObjectToObject(targets, side_name((enum side)side));
+		add_clean(o, "url", t->url, NOTIFY_VALUE_MAX);
+		cJSON *fps = cJSON_AddObjectToObject(o, "fingerprints");
+		for (size_t k = 0; k < t->nfingerprints; k++) {
+			char *clean = report_clean(t->fingerprints[k].value, NOTIFY_VALUE_MAX);
 			cJSON *have = cJSON_GetObjectItemCaseSensitive(fps, clean);
+			double count = (double)t->fingerprints[k].count;
 			if (have)
-				cJSON_SetNumberValue(have, have->valuedouble + fc->count);
+				cJSON_SetNumberValue(have, have->valuedouble + count);
 			else
-				cJSON_AddNumberToObject(fps, clean, fc->count);
+				cJSON_AddNumberToObject(fps, clean, count);
 			free(clean);
 		}
 	}
 	return targets;
 }
 
-/* json_strings: a sorted array of n strings. */
-static cJSON *json_strings(char *const *v, size_t n)
+/* json_strings: the strings of l, sorted. */
+static cJSON *json_strings(const struct report_names *l)
 {
 	cJSON *a = cJSON_CreateArray();
-	const char **sorted = xcalloc(n + 1, sizeof(*sorted));
-	size_t m = 0;
-	for (size_t i = 0; i < n; i++)
-		if (v[i])
-			sorted[m++] = v[i];
-	qsort(sorted, m, sizeof(*sorted), util_str_cmp);
-	for (size_t i = 0; i < m; i++)
+	const char **sorted = xcalloc(l->n + 1, sizeof(*sorted));
+	for (size_t i = 0; i < l->n; i++)
+		sorted[i] = l->v[i];
+	qsort(sorted, l->n, sizeof(*sorted), util_str_cmp);
+	for (size_t i = 0; i < l->n; i++)
 		cJSON_AddItemToArray(a, clean_string(sorted[i]));
 	free(sorted);
 	return a;
 }
 
-cJSON *notify_payload(const struct run *r, const char *prev_state, const char *report_url,
+cJSON *notify_payload(const struct report *r, const char *prev_state, const char *report_url,
 		      bool reminder)
 {
 	cJSON *o = cJSON_CreateObject();
 	const char *state = notify_state(r);
 	enum notify_kind kind = NOTIFY_CHANGE;
-	char started[32];
 
 	if (reminder)
 		kind = NOTIFY_REMINDER;
@@ -274,34 +261,39 @@ cJSON *notify_payload(const struct run *r, const char *prev_state, const char *r
 	char *text = payload_text(r, state, prev_state, report_url, kind);
 	cJSON_AddStringToObject(o, "text", text);
 	free(text);
-	add_clean(o, "suite", r->suite ? r->suite->name : NULL, NOTIFY_VALUE_MAX);
+	add_clean(o, "suite", r->suite, NOTIFY_VALUE_MAX);
 	add_clean(o, "state", state, NOTIFY_VALUE_MAX);
 	cJSON_AddStringToObject(o, "verdict", verdict_name(r->verdict));
 	add_clean(o, "previous", unknown(prev_state) ? "unknown" : prev_state, NOTIFY_VALUE_MAX);
 	cJSON_AddStringToObject(o, "kind", notify_kind_name(kind));
 	cJSON_AddBoolToObject(o, "reminder", reminder);
 	cJSON_AddNumberToObject(o, "exit_code", r->exit_code);
-	util_rfc3339(r->started_wall_ms, started);
-	cJSON_AddStringToObject(o, "started_at", started);
+	add_clean(o, "started_at", r->started_at, NOTIFY_VALUE_MAX);
 	cJSON_AddNumberToObject(o, "duration_ms", r->duration_ms);
 	cJSON_AddItemToObject(o, "strata", json_strata(r));
 	cJSON_AddItemToObject(o, "top_failures", json_failures(r));
 	cJSON_AddItemToObject(o, "targets", json_targets(r));
-	cJSON_AddItemToObject(o, "unevaluated", json_strings(r->unevaluated, r->nunevaluated));
+	/* With a history, what it says of the prod fingerprints. */
+	cJSON_AddItemToObject(o, "unevaluated",
+			      json_strings(r->history.present ? &r->history.unevaluated
+							      : &r->unevaluated));
 	if (report_url && *report_url)
 		add_clean(o, "report_url", report_url, NOTIFY_VALUE_MAX);
+	if (r->history.present)
+		cJSON_AddItemToObject(o, "new_since_last",
+				      json_strings(&r->history.new_since_last));
 	return o;
 }
 
-int notify_prepare(struct history *h, const struct run *r, const struct notify_options *o,
+int notify_prepare(struct history *h, const struct report *r, const struct notify_options *o,
 		   struct notify_plan *plan, char **err)
 {
 	memset(plan, 0, sizeof(*plan));
-	if (!r->suite || !r->suite->name) {
+	if (!r->suite) {
 		*err = xstrdup("cannot notify about a run without its suite");
 		return -1;
 	}
-	plan->suite = xstrdup(r->suite->name);
+	plan->suite = xstrdup(r->suite);
 	const char *state = notify_state(r);
 	plan->state = state ? xstrdup(state) : NULL;
 	if (!state)
@@ -317,13 +309,6 @@ int notify_prepare(struct history *h, const struct run *r, const struct notify_o
 		return 0;
 	plan->payload = notify_payload(r, plan->previous, o->report_url,
 				       plan->kind == NOTIFY_REMINDER);
-	if (o->unevaluated)
-		cJSON_ReplaceItemInObjectCaseSensitive(
-			plan->payload, "unevaluated",
-			json_strings(o->unevaluated, o->nunevaluated));
-	if (o->new_since_last)
-		cJSON_AddItemToObject(plan->payload, "new_since_last",
-				      json_strings(o->new_since_last, o->nnew_since_last));
 	char *text = cJSON_PrintUnformatted(plan->payload);
 	if (!text)
 		abort();

@@ -36,7 +36,7 @@
 struct history;
 struct http_request;
 struct http_result;
-struct run;
+struct report;
 
 enum notify_kind {
 	NOTIFY_NONE,      /* send nothing */
@@ -51,8 +51,9 @@ enum notify_kind {
 /* notify_kind_name: "none", "change", "recovery", "reminder". */
 const char *notify_kind_name(enum notify_kind k);
 
-/* notify_state: the run's state (a static string), NULL when interrupted. */
-const char *notify_state(const struct run *r);
+/* notify_state: the state of the run of r (a static string), NULL when
+ * interrupted. */
+const char *notify_state(const struct report *r);
 
 /* notify_decide: what to send for new_state given the state the receivers
  * know (prev_state; NULL or "unknown" when none), when it was last sent and
@@ -64,24 +65,19 @@ enum notify_kind notify_decide(const char *prev_state, const char *new_state,
 bool notify_should_send(const char *prev_state, const char *new_state, long long last_sent_ms,
 			long long now_ms, long remind_ms);
 
-/* notify_payload: the JSON to POST for run r: "text", "suite", "state",
- * "verdict", "previous", "kind", "reminder", "exit_code", "started_at",
- * "duration_ms", "strata", "top_failures", "targets" (display URL and
- * fingerprints), "unevaluated" (r->unevaluated) and "report_url" when
- * report_url is given. */
-cJSON *notify_payload(const struct run *r, const char *prev_state, const char *report_url,
+/* notify_payload: the JSON to POST for the run of r: "text", "suite",
+ * "state", "verdict", "previous", "kind", "reminder", "exit_code",
+ * "started_at", "duration_ms", "strata", "top_failures", "targets" (display
+ * URL and fingerprints), "unevaluated" (the history's, when the report has
+ * one, else the run's fingerprint_diff), "new_since_last" (with a history)
+ * and "report_url" when report_url is given. */
+cJSON *notify_payload(const struct report *r, const char *prev_state, const char *report_url,
 		      bool reminder);
 
 struct notify_options {
 	long long now_ms;
 	long remind_ms;                 /* --remind; 0: never */
 	const char *report_url;         /* --report-url, or NULL */
-	/* The history's view of the run's prod fingerprints, or NULL to use
-	 * r->unevaluated and leave "new_since_last" out. */
-	char *const *unevaluated;
-	size_t nunevaluated;
-	char *const *new_since_last;
-	size_t nnew_since_last;
 };
 
 /* What to send for one run, decided from the history. */
@@ -95,9 +91,9 @@ struct notify_plan {
 	char *body;            /* payload printed, when kind != NOTIFY_NONE */
 };
 
-/* notify_prepare: decide from h's notification state what to send for r,
- * and build the payload when something is to be sent. */
-int notify_prepare(struct history *h, const struct run *r, const struct notify_options *o,
+/* notify_prepare: decide from h's notification state what to send for the
+ * run of r, and build the payload when something is to be sent. */
+int notify_prepare(struct history *h, const struct report *r, const struct notify_options *o,
 		   struct notify_plan *plan, char **err);
 
 /* notify_commit: remember what the receivers now know: call it after the

@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "util.h"
-#include "run/verdict.h"
+#include "report/verdict.h"
 
 /* The most bytes a name or a reason adds, escaped. */
 #define NAME_MAX_MD 200
@@ -19,8 +19,6 @@
 /* Room kept for the notes added without asking: that a list was cut (at
  * most two) and that one sample decided (each far shorter). */
 #define NOTE_RESERVE 512
-
-static const char *const side_keys[] = {"eval", "prod"};
 
 static const char *const verdict_icons[VERDICT__COUNT] = {
 	[VERDICT_PASS] = "✅",
@@ -35,11 +33,6 @@ static const char *const verdict_icons[VERDICT__COUNT] = {
 static const char *icon(enum verdict v, bool strict)
 {
 	return strict && v == VERDICT_FLAKY ? "❌" : verdict_icons[v];
-}
-
-static bool report_strict(const cJSON *report)
-{
-	return cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(report, "strict"));
 }
 
 /* md_add: s as plain text inside a table cell or heading: markdown and
@@ -83,48 +76,37 @@ static void md_add(struct buf *b, const char *s, size_t max)
 	}
 }
 
-static enum verdict verdict_of(const cJSON *o)
-{
-	enum verdict v = VERDICT_ERROR;
-
-	verdict_parse(report_str(o, "verdict"), &v);
-	return v;
-}
-
 static const char *plural(long n, const char *one, const char *many)
 {
 	return n == 1 ? one : many;
 }
 
-/* case_finished: every sample of both sides finished. */
-static bool case_finished(const cJSON *c)
+/* case_finished: both sides have the samples of their repeat. */
+static bool case_finished(const struct report_case *c)
 {
-	int repeat = report_int(c, "repeat");
-
-	for (size_t side = 0; side < ARRAY_SIZE(side_keys); side++) {
-		const cJSON *o = cJSON_GetObjectItemCaseSensitive(c, side_keys[side]);
-		if (cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(o, "samples")) < repeat)
+	for (int side = 0; side < SIDE__COUNT; side++)
+		if (c->side[side].nsamples < (size_t)c->repeat)
 			return false;
-	}
 	return true;
 }
 
-/* put_verdict_line: the text report's verdict line, from the tree, naming
- * the first STRATA_LISTED_MAX strata of the worst verdict. */
-static void put_verdict_line(struct buf *b, const cJSON *report)
+/* put_verdict_line: the text report's verdict line, naming the first
+ * STRATA_LISTED_MAX strata of the worst verdict. */
+static void put_verdict_line(struct buf *b, const struct report *r)
 {
-	const cJSON *cases = cJSON_GetObjectItemCaseSensitive(report, "cases");
-	enum verdict v = verdict_of(report);
+	enum verdict v = r->verdict;
 	long ncases = 0, errors = 0, finished = 0, n = 0;
-	const cJSON *o;
 
-	cJSON_ArrayForEach(o, cases) {
+	for (size_t i = 0; i < r->ncases; i++) {
+		const struct report_case *c = &r->cases[i];
+		if (c->skipped)
+			continue;
 		ncases++;
-		errors += verdict_of(o) == VERDICT_ERROR;
-		finished += case_finished(o);
+		errors += c->verdict == VERDICT_ERROR;
+		finished += case_finished(c);
 	}
-	buf_addf(b, "%s **", icon(v, report_strict(report)));
-	if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(report, "interrupted")))
+	buf_addf(b, "%s **", icon(v, r->strict));
+	if (r->interrupted)
 		buf_addf(b, "interrupted after %ld of %ld %s — ", finished, ncases,
 			 plural(ncases, "case", "cases"));
 	buf_addf(b, "%s**", verdict_name(v));
@@ -132,13 +114,14 @@ static void put_verdict_line(struct buf *b, const cJSON *report)
 		buf_addf(b, " — %ld %s could not be measured", errors,
 			 plural(errors, "case", "cases"));
 	} else if (v != VERDICT_PASS) {
-		cJSON_ArrayForEach(o, cJSON_GetObjectItemCaseSensitive(report, "strata")) {
-			if (verdict_of(o) != v)
+		for (size_t i = 0; i < r->nstrata; i++) {
+			const struct report_stratum *s = &r->strata[i];
+			if (!s->selected || s->verdict != v)
 				continue;
 			if (n++ >= STRATA_LISTED_MAX)
 				continue;
 			buf_addstr(b, n > 1 ? ", " : " in ");
-			md_add(b, report_str(o, "name"), NAME_MAX_MD);
+			md_add(b, s->name, NAME_MAX_MD);
 		}
 		if (n > STRATA_LISTED_MAX)
 			buf_addf(b, " and %ld more", n - STRATA_LISTED_MAX);
@@ -146,59 +129,77 @@ static void put_verdict_line(struct buf *b, const cJSON *report)
 	if (v != VERDICT_ERROR && errors > 0)
 		buf_addf(b, "; %ld %s could not be measured", errors,
 			 plural(errors, "case", "cases"));
-	buf_addf(b, " (exit %d)\n\n", report_int(report, "exit_code"));
+	buf_addf(b, " (exit %d)\n\n", r->exit_code);
 }
 
+/* Counts of the header. */
+struct md_counts {
+	long cases;
+	long strata;
+	long samples;
+	long confirmed;
+	long confirm_samples;
+};
 
-static void put_header(struct buf *b, const cJSON *report)
+static void count_report(const struct report *r, struct md_counts *mc)
 {
-	const cJSON *targets = cJSON_GetObjectItemCaseSensitive(report, "targets");
-	long ncases = cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(report, "cases"));
-	long nstrata = cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(report, "strata"));
-	int filtered = report_int(report, "filtered");
-	int samples = report_int(report, "samples");
-	enum verdict v = verdict_of(report);
+	*mc = (struct md_counts){0};
+	for (size_t i = 0; i < r->nstrata; i++)
+		mc->strata += r->strata[i].selected;
+	for (size_t i = 0; i < r->ncases; i++) {
+		const struct report_case *c = &r->cases[i];
+		if (c->skipped)
+			continue;
+		mc->cases++;
+		mc->confirmed += c->confirmed;
+		for (int side = 0; side < SIDE__COUNT; side++) {
+			mc->samples += report_side_total(&c->side[side]);
+			for (size_t k = 0; k < c->side[side].nsamples; k++)
+				mc->confirm_samples += c->side[side].samples[k].index >= c->repeat;
+		}
+	}
+}
+
+static void put_header(struct buf *b, const struct report *r)
+{
+	struct md_counts mc;
 	char dur[32];
 
-	buf_addf(b, "## %s canary: ", icon(v, report_strict(report)));
-	md_add(b, report_str(report, "suite"), NAME_MAX_MD);
-	buf_addf(b, " — %s\n\n", verdict_name(v));
-	put_verdict_line(b, report);
+	count_report(r, &mc);
+	buf_addf(b, "## %s canary: ", icon(r->verdict, r->strict));
+	md_add(b, r->suite, NAME_MAX_MD);
+	buf_addf(b, " — %s\n\n", verdict_name(r->verdict));
+	put_verdict_line(b, r);
 
-	util_format_duration((long)report_num(report, "duration_ms"), dur);
-	buf_addf(b, "%ld %s in %ld %s", ncases, plural(ncases, "case", "cases"), nstrata,
-		 plural(nstrata, "stratum", "strata"));
-	if (filtered > 0)
-		buf_addf(b, " (%d filtered out)", filtered);
-	buf_addf(b, ", %d %s", samples, plural(samples, "request", "requests"));
-	long confirmed = 0;
-	const cJSON *c;
-	cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(report, "cases"))
-		confirmed += cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(c, "confirmed"));
-	if (confirmed > 0)
-		buf_addf(b, " (%d to confirm %ld %s)", report_int(report, "confirm_samples"),
-			 confirmed, plural(confirmed, "case", "cases"));
+	util_format_duration((long)r->duration_ms, dur);
+	buf_addf(b, "%ld %s in %ld %s", mc.cases, plural(mc.cases, "case", "cases"), mc.strata,
+		 plural(mc.strata, "stratum", "strata"));
+	if (r->filtered > 0)
+		buf_addf(b, " (%ld filtered out)", r->filtered);
+	buf_addf(b, ", %ld %s", mc.samples, plural(mc.samples, "request", "requests"));
+	if (mc.confirmed > 0)
+		buf_addf(b, " (%ld to confirm %ld %s)", mc.confirm_samples, mc.confirmed,
+			 plural(mc.confirmed, "case", "cases"));
 	buf_addf(b, ", %s, started ", dur);
-	md_add(b, report_str(report, "started_at"), NAME_MAX_MD);
+	md_add(b, r->started_at, NAME_MAX_MD);
 	buf_addstr(b, "\n\n| target | url | fingerprints |\n|---|---|---|\n");
-	for (size_t side = 0; side < ARRAY_SIZE(side_keys); side++) {
-		const cJSON *t = cJSON_GetObjectItemCaseSensitive(targets, side_keys[side]);
-		const cJSON *fp;
-		int n = 0;
-		buf_addf(b, "| %s | ", side_keys[side]);
-		if (cJSON_IsString(cJSON_GetObjectItemCaseSensitive(t, "url")))
-			md_add(b, report_str(t, "url"), NAME_MAX_MD);
+	for (int side = 0; side < SIDE__COUNT; side++) {
+		const struct report_target *t = &r->targets[side];
+		size_t n = 0;
+		buf_addf(b, "| %s | ", side_name((enum side)side));
+		if (t->url)
+			md_add(b, t->url, NAME_MAX_MD);
 		else
 			buf_addch(b, '-');
 		buf_addstr(b, " | ");
-		cJSON_ArrayForEach(fp, cJSON_GetObjectItemCaseSensitive(t, "fingerprints")) {
-			if (n++ == 8) {
+		for (; n < t->nfingerprints; n++) {
+			if (n == 8) {
 				buf_addstr(b, ", ...");
 				break;
 			}
-			buf_addstr(b, n > 1 ? ", " : "");
-			md_add(b, fp->string, NAME_MAX_MD);
-			buf_addf(b, " (%d)", (int)fp->valuedouble);
+			buf_addstr(b, n > 0 ? ", " : "");
+			md_add(b, t->fingerprints[n].value, NAME_MAX_MD);
+			buf_addf(b, " (%d)", (int)t->fingerprints[n].count);
 		}
 		buf_addstr(b, n ? " |\n" : "- |\n");
 	}
@@ -228,33 +229,33 @@ static void put_cut_note(struct buf *b, long left, const char *what)
 		    "the JSON report has them all._\n", left, what);
 }
 
-static void put_strata(struct buf *b, const cJSON *report)
+static void put_strata(struct buf *b, const struct report *r)
 {
 	static const char head[] = "| stratum | cases | eval | prod | diff | verdict |\n"
 				   "|---|--:|--:|--:|--:|---|\n";
-	const cJSON *strata = cJSON_GetObjectItemCaseSensitive(report, "strata");
-	long total = cJSON_GetArraySize(strata), done = 0;
-	const cJSON *o;
+	long total = 0, done = 0;
 	struct buf row;
 
+	for (size_t i = 0; i < r->nstrata; i++)
+		total += r->strata[i].selected;
 	if (!put_text(b, head, strlen(head))) {
 		put_cut_note(b, total, "strata");
 		return;
 	}
 	buf_init(&row, BUF_MAX_DEFAULT);
-	cJSON_ArrayForEach(o, strata) {
-		const cJSON *eval = cJSON_GetObjectItemCaseSensitive(o, "eval");
-		const cJSON *prod = cJSON_GetObjectItemCaseSensitive(o, "prod");
-		int diff = report_int(o, "diff");
+	for (size_t i = 0; i < r->nstrata; i++) {
+		const struct report_stratum *s = &r->strata[i];
+		if (!s->selected)
+			continue;
+		int diff = s->passed[SIDE_PROD] - s->passed[SIDE_EVAL];
 		buf_reset(&row);
 		buf_addstr(&row, "| ");
-		md_add(&row, report_str(o, "name"), NAME_MAX_MD);
-		buf_addf(&row, " | %d | %d/%d | %d/%d | ", report_int(o, "cases"),
-			 report_int(eval, "passed"), report_int(eval, "total"),
-			 report_int(prod, "passed"), report_int(prod, "total"));
+		md_add(&row, s->name, NAME_MAX_MD);
+		buf_addf(&row, " | %d | %d/%d | %d/%d | ", s->ncases, s->passed[SIDE_EVAL],
+			 s->ncases, s->passed[SIDE_PROD], s->ncases);
 		buf_addf(&row, diff ? "%+d" : "%d", diff);
-		enum verdict v = verdict_of(o);
-		buf_addf(&row, v == VERDICT_PASS ? " | %s |\n" : " | **%s** |\n", verdict_name(v));
+		buf_addf(&row, s->verdict == VERDICT_PASS ? " | %s |\n" : " | **%s** |\n",
+			 verdict_name(s->verdict));
 		if (!put_row(b, &row))
 			break;
 		done++;
@@ -265,40 +266,36 @@ static void put_strata(struct buf *b, const cJSON *report)
 }
 
 /* put_side_cell: a side's summary and its first reasons. */
-static void put_side_cell(struct buf *b, const cJSON *c, const char *key)
+static void put_side_cell(struct buf *b, const struct report_case *c, enum side side)
 {
-	const cJSON *side = cJSON_GetObjectItemCaseSensitive(c, key);
-	const cJSON *failures = cJSON_GetObjectItemCaseSensitive(side, "failures");
-	const cJSON *reason;
-	char *summary = report_side_summary(side, report_num(c, "threshold"));
-	int n = 0, more = cJSON_GetArraySize(failures) - REASONS_MAX_MD;
+	char *failures[REPORT_FAILURES_MAX];
+	size_t n = report_side_failures(&c->side[side], failures);
+	char *summary = report_side_summary(c, side);
 
 	md_add(b, summary, REASON_MAX_MD);
 	free(summary);
-	cJSON_ArrayForEach(reason, failures) {
-		if (n++ == REASONS_MAX_MD)
-			break;
-		buf_addstr(b, "<br>• ");
-		md_add(b, reason->valuestring, REASON_MAX_MD);
+	for (size_t i = 0; i < n; i++) {
+		if (i < REASONS_MAX_MD) {
+			buf_addstr(b, "<br>• ");
+			md_add(b, failures[i], REASON_MAX_MD);
+		}
+		free(failures[i]);
 	}
-	if (more > 0)
-		buf_addf(b, "<br>• …and %d more", more);
+	if (n > REASONS_MAX_MD)
+		buf_addf(b, "<br>• …and %zu more", n - REASONS_MAX_MD);
 }
 
-static void put_cases(struct buf *b, const cJSON *report)
+static void put_cases(struct buf *b, const struct report *r)
 {
-	bool strict = report_strict(report);
-	struct report_layout l;
 	struct buf row;
 	long left = 0;
 	bool heading = false, full = false;
 
-	report_layout_init(&l, report);
 	buf_init(&row, BUF_MAX_DEFAULT);
-	for (size_t i = 0; i < l.nitems; i++) {
-		const cJSON *c = l.items[i].c;
-		enum verdict v = verdict_of(c);
-		if (l.items[i].skipped || v == VERDICT_PASS)
+	for (size_t i = 0; i < r->ncases; i++) {
+		const struct report_case *c = &r->cases[i];
+		enum verdict v = c->verdict;
+		if (c->skipped || v == VERDICT_PASS)
 			continue;
 		if (full) {
 			left++;
@@ -317,20 +314,21 @@ static void put_cases(struct buf *b, const cJSON *report)
 		}
 		buf_reset(&row);
 		buf_addstr(&row, "| ");
-		md_add(&row, report_str(c, "stratum"), NAME_MAX_MD);
+		md_add(&row, r->strata[c->stratum].name, NAME_MAX_MD);
 		buf_addch(&row, '/');
-		md_add(&row, report_str(c, "id"), NAME_MAX_MD);
-		buf_addf(&row, strict && v == VERDICT_FLAKY ? " | **%s**" : " | %s", verdict_name(v));
-		if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(c, "confirmed")))
+		md_add(&row, c->id, NAME_MAX_MD);
+		buf_addf(&row, r->strict && v == VERDICT_FLAKY ? " | **%s**" : " | %s",
+			 verdict_name(v));
+		if (c->confirmed)
 			buf_addstr(&row, " (confirmed)");
-		if (*report_str(c, "note")) {
+		if (c->note && *c->note) {
 			buf_addstr(&row, "<br>");
-			md_add(&row, report_str(c, "note"), REASON_MAX_MD);
+			md_add(&row, c->note, REASON_MAX_MD);
 		}
 		buf_addstr(&row, " | ");
-		put_side_cell(&row, c, "eval");
+		put_side_cell(&row, c, SIDE_EVAL);
 		buf_addstr(&row, " | ");
-		put_side_cell(&row, c, "prod");
+		put_side_cell(&row, c, SIDE_PROD);
 		buf_addstr(&row, " |\n");
 		if (!put_row(b, &row)) {
 			full = true;
@@ -341,35 +339,31 @@ static void put_cases(struct buf *b, const cJSON *report)
 		put_cut_note(b, left, left == 1 ? "case that did not pass"
 					       : "cases that did not pass");
 	buf_release(&row);
-	report_layout_release(&l);
 }
 
 /* put_one_sample_note: failing verdicts that one sample a side decided. */
-static void put_one_sample_note(struct buf *b, const cJSON *report)
+static void put_one_sample_note(struct buf *b, const struct report *r)
 {
-	const cJSON *c;
 	long n = 0;
 
-	cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(report, "cases"))
-		n += !cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(c, "repeated")) &&
-		     verdict_failing(verdict_of(c));
+	for (size_t i = 0; i < r->ncases; i++)
+		n += !r->cases[i].skipped && !report_case_repeated(&r->cases[i]) &&
+		     verdict_failing(r->cases[i].verdict);
 	if (n > 0)
 		buf_addf(b, "\n> %ld failing %s decided by one sample a side, which cannot tell a "
 			    "broken case from a noisy one; rerun with `--confirm 9` to test %s.\n",
 			 n, plural(n, "verdict was", "verdicts were"), plural(n, "it", "them"));
 }
 
-int report_markdown(FILE *f, const cJSON *report, char **err)
+int report_markdown(FILE *f, const struct report *r, char **err)
 {
 	struct buf b;
 
-	if (report_check(report, err) < 0)
-		return -1;
 	buf_init(&b, BUF_MAX_DEFAULT);
-	put_header(&b, report);
-	put_strata(&b, report);
-	put_cases(&b, report);
-	put_one_sample_note(&b, report);
+	put_header(&b, r);
+	put_strata(&b, r);
+	put_cases(&b, r);
+	put_one_sample_note(&b, r);
 	fwrite(b.data, 1, b.len, f);
 	buf_release(&b);
 	return report_flush(f, err);

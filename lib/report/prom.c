@@ -9,15 +9,13 @@
 
 #include "fingerprint/fingerprint.h"
 #include "util.h"
-#include "run/verdict.h"
+#include "report/verdict.h"
 
 /* Longest label value written whole; a longer one is cut and marked with
  * a hash of the whole value. */
 #define LABEL_MAX 4096
 /* Hex digits of that hash. */
 #define LABEL_HASH_DIGITS 12
-
-static const char *const side_keys[] = {"eval", "prod"};
 
 /* label_hash: the first LABEL_HASH_DIGITS hex digits of the SHA-256 of s
  * (of its 64-bit FNV-1a hash should SHA-256 fail). */
@@ -124,78 +122,68 @@ static double parse_rfc3339(const char *s)
 	return (double)timegm(&tm) + frac;
 }
 
-int report_prom(FILE *f, const cJSON *report, char **err)
+int report_prom(FILE *f, const struct report *r, char **err)
 {
-	const char *suite = report_str(report, "suite");
-	const cJSON *targets = cJSON_GetObjectItemCaseSensitive(report, "targets");
-	const cJSON *o;
-	struct report_layout l;
+	const char *suite = r->suite ? r->suite : "";
 	struct buf b;
 
-	if (report_check(report, err) < 0)
-		return -1;
 	buf_init(&b, SIZE_MAX);
-
 	put_family(&b, "canary_stratum_pass_ratio",
 		   "Cases of the stratum that pass on the target, as a fraction of its cases.");
-	cJSON_ArrayForEach(o, cJSON_GetObjectItemCaseSensitive(report, "strata")) {
-		for (size_t side = 0; side < ARRAY_SIZE(side_keys); side++) {
-			const cJSON *counts = cJSON_GetObjectItemCaseSensitive(o, side_keys[side]);
-			double total = report_num(counts, "total");
-			const char *labels[] = {"suite", suite, "stratum", report_str(o, "name"),
-						"target", side_keys[side], NULL};
+	for (size_t i = 0; i < r->nstrata; i++) {
+		const struct report_stratum *s = &r->strata[i];
+		if (!s->selected)
+			continue;
+		for (int side = 0; side < SIDE__COUNT; side++) {
+			const char *labels[] = {"suite", suite, "stratum", s->name,
+						"target", side_name((enum side)side), NULL};
 			put_sample(&b, "canary_stratum_pass_ratio", labels,
-				   total > 0 ? report_num(counts, "passed") / total : 0);
+				   s->ncases > 0 ? (double)s->passed[side] / s->ncases : 0);
 		}
 	}
 
 	put_family(&b, "canary_case_failed",
 		   "1 when the case did not pass on the target, 0 when it passed.");
-	report_layout_init(&l, report);
-	for (size_t i = 0; i < l.nitems; i++) {
-		const cJSON *c = l.items[i].c;
-		if (l.items[i].skipped)
+	for (size_t i = 0; i < r->ncases; i++) {
+		const struct report_case *c = &r->cases[i];
+		if (c->skipped)
 			continue;
-		for (size_t side = 0; side < ARRAY_SIZE(side_keys); side++) {
-			const cJSON *s = cJSON_GetObjectItemCaseSensitive(c, side_keys[side]);
-			const char *labels[] = {"suite", suite, "stratum", report_str(c, "stratum"),
-						"case", report_str(c, "id"),
-						"target", side_keys[side], NULL};
+		for (int side = 0; side < SIDE__COUNT; side++) {
+			const char *labels[] = {"suite", suite, "stratum", r->strata[c->stratum].name,
+						"case", c->id, "target", side_name((enum side)side),
+						NULL};
 			put_sample(&b, "canary_case_failed", labels,
-				   !cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(s, "ok")));
+				   !report_side_ok(c, (enum side)side));
 		}
 	}
-	report_layout_release(&l);
 
 	put_family(&b, "canary_run_verdict",
 		   "1 for the verdict of the last run, 0 for every other verdict.");
 	for (int v = 0; v < VERDICT__COUNT; v++) {
-		const char *name = verdict_name((enum verdict)v);
-		const char *labels[] = {"suite", suite, "verdict", name, NULL};
-		put_sample(&b, "canary_run_verdict", labels,
-			   strcmp(name, report_str(report, "verdict")) == 0);
+		const char *labels[] = {"suite", suite, "verdict", verdict_name((enum verdict)v),
+					NULL};
+		put_sample(&b, "canary_run_verdict", labels, v == (int)r->verdict);
 	}
 
 	const char *suite_label[] = {"suite", suite, NULL};
 	put_family(&b, "canary_run_duration_seconds", "Wall time of the last run.");
-	put_sample(&b, "canary_run_duration_seconds", suite_label,
-		   report_num(report, "duration_ms") / 1000);
+	put_sample(&b, "canary_run_duration_seconds", suite_label, r->duration_ms / 1000);
 	put_family(&b, "canary_run_timestamp_seconds",
 		   "When the last run started, in seconds since the Unix epoch.");
 	put_sample(&b, "canary_run_timestamp_seconds", suite_label,
-		   parse_rfc3339(report_str(report, "started_at")));
+		   parse_rfc3339(r->started_at ? r->started_at : ""));
 	put_family(&b, "canary_exit_code",
 		   "Exit code of the last run: 0 pass, 1 failing cases, 3 errors, "
 		   "130 interrupted.");
-	put_sample(&b, "canary_exit_code", suite_label, report_num(report, "exit_code"));
+	put_sample(&b, "canary_exit_code", suite_label, r->exit_code);
 
 	put_family(&b, "canary_fingerprint_info",
 		   "Fingerprints the targets reported in the last run (always 1).");
-	for (size_t side = 0; side < ARRAY_SIZE(side_keys); side++) {
-		const cJSON *t = cJSON_GetObjectItemCaseSensitive(targets, side_keys[side]);
-		cJSON_ArrayForEach(o, cJSON_GetObjectItemCaseSensitive(t, "fingerprints")) {
-			const char *labels[] = {"suite", suite, "target", side_keys[side],
-						"fingerprint", o->string, NULL};
+	for (int side = 0; side < SIDE__COUNT; side++) {
+		const struct report_target *t = &r->targets[side];
+		for (size_t k = 0; k < t->nfingerprints; k++) {
+			const char *labels[] = {"suite", suite, "target", side_name((enum side)side),
+						"fingerprint", t->fingerprints[k].value, NULL};
 			put_sample(&b, "canary_fingerprint_info", labels, 1);
 		}
 	}

@@ -1,15 +1,21 @@
-/* report/report.h: renderings of a finished run.
+/* report/report.h: the report of a run, the one model after the run.
  *
- * Every machine format renders from the JSON report tree (report_json_tree),
- * so that a saved report can be rendered again (`canary report`) and shard
- * reports can be merged (`canary merge`) before rendering.
+ * struct report is the JSON report (docs/report-json.md) in memory, typed
+ * and compact: what a run measured (samples, counts, fingerprints) and what
+ * its verdicts computed (verdicts, p-values, notes).  Fields that follow
+ * from these (a side's rate, ok and interval, a stratum's diff, counts of
+ * cases and samples, a side's failures) are not kept: the JSON writer and
+ * the renderers derive them, and a report that canary wrote, read back and
+ * written again, comes out byte for byte the same.  The run builds one
+ * (run_report()), report_load() reads one from a file, and every renderer,
+ * the history, notify and merge read it.
  *
- * Ownership: renderers borrow the run or the tree and write only to the
- * FILE they are given.  report_json() returns a string the caller frees;
- * report_json_tree(), report_json_parse(), report_json_load(),
- * report_recompute() and report_merge() return a tree the caller frees with
- * cJSON_Delete().  Error messages (*err) are the
- * caller's to free.
+ * Ownership: a struct report owns every string and array it points at
+ * until report_free(): strings and samples in its arena (strings that
+ * repeat, such as stratum names, reasons and fingerprints, kept once),
+ * cases, strata and fingerprints in arrays of its own.  Renderers borrow
+ * it and write only to the FILE they are given.  Error messages (*err) are
+ * the caller's to free.
  */
 #ifndef CANARY_REPORT_H
 #define CANARY_REPORT_H
@@ -18,86 +24,282 @@
 #include <stddef.h>
 #include <stdio.h>
 
-#include <cjson/cJSON.h>
-
-struct run;
+#include "grader.h"
+#include "report/verdict.h"
+#include "side.h"
+#include "util.h"
 
 /* The version of the JSON report this canary writes and reads. */
 #define REPORT_VERSION 1
-
-struct report_text_options {
-	bool color;     /* ANSI colour */
-	bool verbose;   /* every failing sample, not only the first reason */
-};
-
-/* report_text: the human report: header (suite, counts, targets), the
- * per-stratum table, one line per case that did not pass with each target's
- * reason, and the verdict line. */
-void report_text(FILE *out, const struct run *r, const struct report_text_options *o);
-
-/* report_verdict_line: only the final verdict line (for --quiet). */
-void report_verdict_line(FILE *out, const struct run *r, bool color);
-
-/* report_json_tree: the JSON report as a tree (DESIGN.md fields and more;
- * every field is described in docs/report-json.md). */
-cJSON *report_json_tree(const struct run *r);
-
-/* report_json: report_json_tree() printed. */
-char *report_json(const struct run *r);
-
-/* report_json_parse: parse a saved JSON report and check it with
- * report_check(); name is the file name used in messages. */
-cJSON *report_json_parse(const char *name, const char *text, size_t len, char **err);
-
-/* report_json_load: read and parse a saved JSON report file ("-": standard
- * input) of at most REPORT_FILE_MAX bytes. */
-cJSON *report_json_load(const char *path, char **err);
-
-#define REPORT_FILE_MAX ((size_t)512 << 20)
-
-/* report_check: whether a tree has every field the renderers read, with the
- * right types ("'cases[2].eval.passed' is not a whole number from 0 to
- * 1000000" when not), and counts that agree: each side's passed + failed +
- * errors is its total, a total is no more than the case's repeat or the
- * samples listed, a stratum passes no more cases than it has.  Sample
- * counts, repeat, sample index and attempts are at most REPORT_COUNT_MAX,
- * so that no sum of them overflows an int.  A tree without
- * "canary_report", or of another version, fails with a message that says
- * so. */
-int report_check(const cJSON *report, char **err);
 
 /* The largest count of samples (per side of a case), repeat, sample index
  * and attempts a report may hold. */
 #define REPORT_COUNT_MAX 1000000
 
-/* report_recompute: the report of a run of the tree's cases: the tree
- * rebuilt into a run (cases at their positions, other positions left to
- * other shards), its verdicts, strata and exit code computed again by
- * verdict_compute(), and written as report_json_tree() writes a run's,
- * with the tree's "judge" and "history" as they are.  Needs "suite_strata",
- * "suite_cases" and every case's "position"; refuses two cases at one
- * position. */
-cJSON *report_recompute(const cJSON *report, char **err);
+/* The largest report file read. */
+#define REPORT_FILE_MAX ((size_t)512 << 20)
+
+/* A list of strings of a report. */
+struct report_names {
+	const char **v;
+	size_t n;
+};
+
+/* One finished sample. */
+struct report_sample {
+	double latency_ms;          /* as measured (the JSON rounds it to 0.1) */
+	const char **reasons;       /* "grader: why" per failing grader, or the error */
+	const char *fingerprint;    /* NULL when the reply carried none */
+	int index;                  /* repeat number, from 0 */
+	int status;                 /* HTTP status, 0 when none arrived */
+	int attempts;
+	unsigned nreasons;
+	enum grade grade;
+};
+
+/* One side of a case: its counts and finished samples. */
+struct report_side {
+	int passed;
+	int failed;
+	int errors;                 /* samples that could not be measured */
+	int first_passed;           /* passed and failed among the first */
+	int first_failed;           /* `repeat` samples (confirmation) */
+	struct report_sample *samples; /* the finished ones, in order */
+	size_t nsamples;
+};
+
+/* A case of the suite: one that ran, or one filtered out (skipped). */
+struct report_case {
+	const char *id;
+	size_t stratum;             /* index into report.strata */
+	long position;              /* in the suite, from 0; -1 when not known */
+	bool skipped;               /* filtered out: only the fields above are set */
+	enum verdict verdict;
+	double threshold;
+	int repeat;                 /* first samples asked per side */
+	int confirm;                /* confirmation samples asked per side */
+	bool confirmed;
+	double p_value;             /* eval vs prod, exact; 1 when not tested */
+	double p_least;
+	double p_below;
+	bool below;
+	const char *note;           /* why flaky or error, or NULL */
+	struct report_side side[SIDE__COUNT];
+};
+
+/* A stratum: its name, and when it has selected cases, its statistics. */
+struct report_stratum {
+	const char *name;
+	const char *description;    /* NULL when none */
+	bool selected;              /* listed under "strata" */
+	int ncases;
+	int passed[SIDE__COUNT];    /* cases passing on each side */
+	int counts[VERDICT__COUNT];
+	enum verdict verdict;
+	bool tested;
+	double p_cmh;
+	double p_value;
+	double p_least;
+	double p_adjusted;
+	bool significant;
+	int direction;              /* effect: +1 drift, -1 eval-regression, 0 none */
+};
+
+struct report_fingerprint {
+	const char *value;
+	long count;
+};
+
+struct report_target {
+	const char *url;            /* for display; NULL: null */
+	struct report_fingerprint *fingerprints; /* in the order met */
+	size_t nfingerprints;
+	size_t cap;                 /* private */
+};
+
+struct report_judge {
+	bool present;               /* the suite has a judge */
+	const char *model;          /* NULL: null */
+	const char *api;
+	const char *template;
+	const char *template_hash;
+	long calls;
+	long cache_hits;
+};
+
+/* What --history said of the run's prod fingerprints. */
+struct report_history {
+	bool present;
+	struct report_names unevaluated;
+	struct report_names new_since_last;
+	bool previous_run;
+};
+
+struct report {
+	const char *canary_version; /* NULL when the report did not say */
+	const char *suite;
+	long suite_cases;           /* -1 when the report did not say */
+	bool has_suite_strata;
+	struct report_names suite_strata;
+	bool has_skipped;           /* lists the cases left out ("skipped") */
+	int shard_index;
+	int shard_count;            /* 0: not a --shard run */
+	long shard_others;          /* cases of other shards */
+	const char *started_at;     /* RFC 3339 */
+	long long started_ms;       /* the same in Unix milliseconds */
+	double duration_ms;
+	enum verdict verdict;
+	int exit_code;
+	bool interrupted;
+	double alpha;               /* 0: the default */
+	double min_valid;
+	int confirm;
+	bool strict;
+	long filtered;              /* cases left out by --stratum or --case */
+	long requests;
+	long attempts;
+	long retries;
+	struct report_target targets[SIDE__COUNT];
+	struct report_judge judge;
+	struct report_history history;
+	struct report_names unevaluated; /* prod fingerprints eval never served, sorted */
+	struct report_names differing;   /* components in which they differ, sorted */
+	struct report_stratum *strata;   /* the suite's in suite order, then any other */
+	size_t nstrata;
+	struct report_case *cases;       /* in suite order (stratum, position), skipped too */
+	size_t ncases;
+	/* Private: storage, and the strings and strata by name. */
+	struct arena arena;
+	struct strmap interned;
+	struct strmap strata_by_name;
+	size_t cases_cap;
+};
 
 /*
- * Renderers of a report tree.  Each checks the tree first and fails (-1 and
- * *err, nothing written) when it lacks a field it needs; it also fails when
+ * Building a report (the run, the loader, merge and tests).
+ */
+
+/* report_new: an empty report: no strata, no cases, suite_cases -1. */
+struct report *report_new(void);
+void report_free(struct report *r);
+
+/* report_intern: s kept once in r (NULL for NULL). */
+const char *report_intern(struct report *r, const char *s);
+/* report_strdup: a copy of s in r (NULL for NULL), for strings that do not
+ * repeat. */
+const char *report_strdup(struct report *r, const char *s);
+/* report_names_add: s (interned) at the end of l. */
+void report_names_add(struct report *r, struct report_names *l, const char *s);
+
+/* report_stratum_index: the index of the stratum called name, added (not
+ * selected) when new. */
+size_t report_stratum_index(struct report *r, const char *name);
+/* report_add_case: a new case of stratum (an index) with id, at the end,
+ * position -1, not skipped, repeat 1, threshold 1, every p-value 1; it
+ * stays valid until the next case is added. */
+struct report_case *report_add_case(struct report *r, const char *id, size_t stratum);
+/* report_side_samples: n zeroed samples for side s, in r's arena. */
+struct report_sample *report_side_samples(struct report *r, struct report_side *s, size_t n);
+/* report_sample_reasons: room for n reasons of sample s, none yet. */
+const char **report_sample_reasons(struct report *r, struct report_sample *s, size_t n);
+/* report_add_fingerprint: count more replies of side that carried value. */
+void report_add_fingerprint(struct report *r, enum side side, const char *value, long count);
+/* report_sort_cases: the cases in suite order: by stratum, then position
+ * (unknown last), then as they were. */
+void report_sort_cases(struct report *r);
+/* report_analyse_fingerprints: r->unevaluated and r->differing from the
+ * targets' fingerprints: the prod fingerprints (one per composition) that
+ * name no composition eval served (fingerprint_same()), and the components
+ * in which they differ from eval's most frequent one. */
+void report_analyse_fingerprints(struct report *r);
+
+/*
+ * What the JSON and the renderers derive.
+ */
+
+/* report_side_total: passed + failed + errors. */
+int report_side_total(const struct report_side *s);
+/* report_side_rate: passed / (passed + failed); 0 when none is valid. */
+double report_side_rate(const struct report_side *s);
+/* report_side_measured: at least one valid sample. */
+bool report_side_measured(const struct report_side *s);
+/* report_side_ok: measured and the rate meets the case's threshold. */
+bool report_side_ok(const struct report_case *c, enum side side);
+/* report_case_repeated: more than one sample a side asked for. */
+bool report_case_repeated(const struct report_case *c);
+
+/* The most distinct reasons listed per side under "failures". */
+#define REPORT_FAILURES_MAX 5
+
+/* report_round: v to the given number of decimals (0 when not finite), so
+ * that 2/3 shows as 0.6667 rather than 0.66666666666666663. */
+double report_round(double v, int decimals);
+/* report_sample_latency: the latency as the JSON has it (to 0.1 ms). */
+double report_sample_latency(const struct report_sample *s);
+/* report_side_failures: the first distinct reasons (invalid UTF-8 replaced
+ * by U+FFFD) of the side's samples that did not pass, in the order met,
+ * into out (the caller frees each); their count. */
+size_t report_side_failures(const struct report_side *s, char *out[REPORT_FAILURES_MAX]);
+/* report_side_summary: one line on a case's side: "ok, 3/3 samples passed",
+ * "failed, 1/3 samples passed (rate 0.33, threshold 1)" or "not measured,
+ * 0/1 samples passed, 1 error". */
+char *report_side_summary(const struct report_case *c, enum side side);
+
+/* report_clean: s with invalid UTF-8 replaced by U+FFFD and cut after about
+ * max bytes with "...". */
+char *report_clean(const char *s, size_t max);
+
+/*
+ * Reading and writing JSON.
+ */
+
+/* report_parse: a saved JSON report; name is the file name used in
+ * messages.  Refused (NULL, *err) when it is not JSON, not a canary report
+ * or of another version, lacks a field the model reads or has it with the
+ * wrong type ("'cases[2].eval.passed' is not a whole number from 0 to
+ * 1000000"), or has counts that do not agree: each side's passed + failed +
+ * errors is its total, a total is no more than the case's repeat and
+ * confirm or the samples listed, a stratum passes no more cases than it
+ * has.  Fields it does not know are ignored. */
+struct report *report_parse(const char *name, const char *text, size_t len, char **err);
+/* report_load: report_parse() of a file ("-": standard input) of at most
+ * REPORT_FILE_MAX bytes. */
+struct report *report_load(const char *path, char **err);
+/* report_json: the JSON report (docs/report-json.md), two-space indented,
+ * written as it goes. */
+int report_json(FILE *f, const struct report *r, char **err);
+
+/*
+ * Renderers.  Each writes one format of a report to f; -1 and *err when
  * writing to f fails.
  */
 
-/* report_json_print: the tree as indented JSON. */
-int report_json_print(FILE *f, const cJSON *report, char **err);
-/* report_text_tree: the text report of report_text() from a tree. */
-int report_text_tree(FILE *f, const cJSON *report, char **err);
+typedef int report_render_fn(FILE *f, const struct report *r, char **err);
+
+struct report_text_options {
+	bool color;               /* ANSI colour */
+	bool verbose;             /* every failing sample, not only the first reason */
+	const char *exit_reason;  /* why the exit code is worse than the verdict, or NULL */
+};
+
+/* report_text_with: the human report: header (suite, counts, targets), the
+ * per-stratum table, one line per case that did not pass with each target's
+ * reason, and the verdict line; o may be NULL. */
+void report_text_with(FILE *out, const struct report *r, const struct report_text_options *o);
+/* report_verdict_line: only the final verdict line (for --quiet). */
+void report_verdict_line(FILE *out, const struct report *r, const struct report_text_options *o);
+
+/* report_text: report_text_with() without options. */
+report_render_fn report_text;
 /* report_junit: JUnit XML, one testsuite per stratum (docs/reports.md). */
-int report_junit(FILE *f, const cJSON *report, char **err);
+report_render_fn report_junit;
 /* report_markdown: GitHub-flavoured markdown for step summaries, always
  * under REPORT_MARKDOWN_MAX bytes. */
-int report_markdown(FILE *f, const cJSON *report, char **err);
+report_render_fn report_markdown;
 /* report_prom: Prometheus text exposition format 0.0.4. */
-int report_prom(FILE *f, const cJSON *report, char **err);
+report_render_fn report_prom;
 /* report_tap: TAP version 14, one test point per case. */
-int report_tap(FILE *f, const cJSON *report, char **err);
+report_render_fn report_tap;
 
 /* GitHub rejects step summaries over 1 MiB. */
 #define REPORT_MARKDOWN_MAX ((size_t)1000 * 1000)
@@ -105,7 +307,7 @@ int report_tap(FILE *f, const cJSON *report, char **err);
 /* The renderers by format name, ending with {NULL, NULL}. */
 struct report_format {
 	const char *name;
-	int (*render)(FILE *f, const cJSON *report, char **err);
+	report_render_fn *render;
 };
 
 extern const struct report_format report_formats[];
@@ -117,72 +319,31 @@ const struct report_format *report_format_find(const char *name, size_t len);
 /* report_write_atomic: render into PATH.tmp.PID beside path, flush, fsync
  * and rename over path, so a reader (a textfile collector, a CI uploader)
  * never sees half a report; the temporary file is removed on failure. */
-int report_write_atomic(const char *path,
-			int (*render)(FILE *f, const cJSON *report, char **err),
-			const cJSON *report, char **err);
-
-/* report_merge: one report from shard reports of the same suite: cases in
- * suite order, every stratum's statistics, the verdict and the exit code
- * recomputed, so that merged shards equal the unsharded run but for timing.
- * "judge" is the reports' (refused when they name different judges or
- * prompt templates), its calls and cache hits summed; "history" is kept
- * only when there is one report (it describes one run).
- * Refuses (NULL, *err) reports of different suites, suite versions or
- * report versions, a case that appears in two reports, and, when every
- * report says which shard it is, two reports of one shard or a missing
- * shard (unless flags has REPORT_MERGE_PARTIAL).  names[i] names reports[i]
- * in messages; names may be NULL ("report 1", ...). */
-cJSON *report_merge_named(cJSON *const *reports, const char *const *names, size_t n,
-			  unsigned flags, char **err);
-/* report_merge: report_merge_named() without names or flags. */
-cJSON *report_merge(cJSON *const *reports, size_t n, char **err);
-
-/* Flags of report_merge_named(). */
-#define REPORT_MERGE_PARTIAL 1u /* merge even when shards are missing */
-
-/*
- * Reading a checked tree, shared by the renderers.
- */
-
-/* report_str: the string at key, or "" when absent or not a string. */
-const char *report_str(const cJSON *o, const char *key);
-/* report_num: the number at key, or 0 when absent or not a number. */
-double report_num(const cJSON *o, const char *key);
-/* report_int: report_num() as an int, clamped to the int range. */
-int report_int(const cJSON *o, const char *key);
-
-/* One case or skipped entry of a report, placed in suite order. */
-struct report_item {
-	const cJSON *c;        /* an element of "cases" or of "skipped" */
-	bool skipped;          /* filtered out: c is from "skipped" */
-	size_t stratum;        /* index into report_layout.strata */
-};
-
-/* The strata and cases of a report in suite order: strata as in
- * "suite_strata" (then any other met), items by stratum then position. */
-struct report_layout {
-	const char **strata;   /* borrowed from the tree */
-	const cJSON **stratum; /* stratum[i]: the "strata" entry of strata[i], or NULL */
-	size_t nstrata;
-	struct report_item *items;
-	size_t nitems;
-};
-
-/* report_layout_init: lay out a checked tree. */
-void report_layout_init(struct report_layout *l, const cJSON *report);
-void report_layout_release(struct report_layout *l);
-
-/* report_side_summary: one line on a case's side: "ok, 3/3 samples passed",
- * "failed, 1/3 samples passed (rate 0.33, threshold 1)" or "not measured,
- * 0/1 samples passed, 1 error". */
-char *report_side_summary(const cJSON *side, double threshold);
+int report_write_atomic(const char *path, report_render_fn *render, const struct report *r,
+			char **err);
 
 /* report_flush: flush f; -1 and *err when anything written to it failed. */
 int report_flush(FILE *f, char **err);
 
-/* report_clean: s with invalid UTF-8 replaced by U+FFFD and cut after about
- * max bytes with "...". */
-char *report_clean(const char *s, size_t max);
+/* report_merge: one report from the reports of shards of one suite (or
+ * of any runs of parts of it): the cases of every report in suite order,
+ * the skipped cases that ran in none, and every verdict, stratum and the
+ * exit code computed again by verdict_compute(), as the unsharded run did,
+ * so that merged shards equal the unsharded run but for timing (the
+ * earliest start, the longest duration).  Requests, attempts, retries and
+ * fingerprint counts are summed; "judge" is the reports' (refused when they
+ * name different judges or prompt templates), its calls and cache hits
+ * summed; "history" is kept only when there is one report (it describes one
+ * run).  Refuses (NULL, *err) reports of different suites, suite versions or
+ * settings, a report without its suite's layout (suite_strata, suite_cases,
+ * skipped, positions), a case that appears twice or at a taken position,
+ * and, when every report says which shard it is, two reports of one shard
+ * or a missing shard (unless flags has REPORT_MERGE_PARTIAL).  names[i]
+ * names reports[i] in messages; names may be NULL ("report 1", ...). */
+struct report *report_merge(struct report *const *reports, const char *const *names, size_t n,
+			    unsigned flags, char **err);
 
+/* Flags of report_merge(). */
+#define REPORT_MERGE_PARTIAL 1u /* merge even when shards are missing */
 
 #endif

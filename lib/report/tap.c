@@ -6,12 +6,10 @@
 #include <string.h>
 
 #include "util.h"
-#include "run/verdict.h"
+#include "report/verdict.h"
 
 #define NAME_MAX_TAP 1024
 #define REASON_MAX_TAP 4000
-
-static const char *const side_keys[] = {"eval", "prod"};
 
 /* bad_char: what util_char_unsafe() names, and U+FEFF, U+FFFE and U+FFFF,
  * which neither a TAP line nor YAML may carry as they are. */
@@ -88,44 +86,38 @@ static void yaml_add(struct buf *b, const char *s, size_t max)
 	buf_addch(b, '"');
 }
 
-static void put_side(struct buf *b, const cJSON *c, const char *key)
+static void put_side(struct buf *b, const struct report_case *c, enum side side)
 {
-	const cJSON *side = cJSON_GetObjectItemCaseSensitive(c, key);
-	const cJSON *failures = cJSON_GetObjectItemCaseSensitive(side, "failures");
-	const cJSON *reason;
+	const struct report_side *s = &c->side[side];
+	char *failures[REPORT_FAILURES_MAX];
+	size_t n = report_side_failures(s, failures);
 
-	buf_addf(b, "  %s:\n", key);
-	buf_addf(b, "    ok: %s\n",
-		 cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(side, "ok")) ? "true" : "false");
-	buf_addf(b, "    passed: %d\n    failed: %d\n    errors: %d\n    total: %d\n",
-		 report_int(side, "passed"), report_int(side, "failed"),
-		 report_int(side, "errors"), report_int(side, "total"));
-	if (cJSON_GetArraySize(failures) == 0)
-		return;
-	buf_addstr(b, "    reasons:\n");
-	cJSON_ArrayForEach(reason, failures) {
+	buf_addf(b, "  %s:\n", side_name(side));
+	buf_addf(b, "    ok: %s\n", report_side_ok(c, side) ? "true" : "false");
+	buf_addf(b, "    passed: %d\n    failed: %d\n    errors: %d\n    total: %d\n", s->passed,
+		 s->failed, s->errors, report_side_total(s));
+	if (n > 0)
+		buf_addstr(b, "    reasons:\n");
+	for (size_t i = 0; i < n; i++) {
 		buf_addstr(b, "      - ");
-		yaml_add(b, reason->valuestring, REASON_MAX_TAP);
+		yaml_add(b, failures[i], REASON_MAX_TAP);
 		buf_addch(b, '\n');
+		free(failures[i]);
 	}
 }
 
-/* put_point: test point n for item; a flaky case is "not ok" when strict
+/* put_point: test point n for case c; a flaky case is "not ok" when strict
  * (--strict: it fails the run). */
-static void put_point(struct buf *b, size_t n, const struct report_item *item, bool strict)
+static void put_point(struct buf *b, size_t n, const struct report *r, const struct report_case *c)
 {
-	const cJSON *c = item->c;
-	enum verdict v = VERDICT_ERROR;
-	bool ok;
+	enum verdict v = c->skipped ? VERDICT_ERROR : c->verdict;
+	bool ok = c->skipped || v == VERDICT_PASS || (v == VERDICT_FLAKY && !r->strict);
 
-	if (!item->skipped)
-		verdict_parse(report_str(c, "verdict"), &v);
-	ok = item->skipped || v == VERDICT_PASS || (v == VERDICT_FLAKY && !strict);
 	buf_addf(b, "%sok %zu - ", ok ? "" : "not ", n);
-	desc_add(b, report_str(c, "stratum"));
+	desc_add(b, r->strata[c->stratum].name);
 	buf_addch(b, '/');
-	desc_add(b, report_str(c, "id"));
-	if (item->skipped) {
+	desc_add(b, c->id);
+	if (c->skipped) {
 		buf_addstr(b, " # SKIP filtered out\n");
 		return;
 	}
@@ -134,33 +126,26 @@ static void put_point(struct buf *b, size_t n, const struct report_item *item, b
 		return;
 	}
 	buf_addf(b, " # %s\n  ---\n  verdict: %s\n  threshold: %g\n", verdict_name(v),
-		 verdict_name(v), report_num(c, "threshold"));
-	for (size_t side = 0; side < ARRAY_SIZE(side_keys); side++)
-		put_side(b, c, side_keys[side]);
+		 verdict_name(v), c->threshold);
+	for (int side = 0; side < SIDE__COUNT; side++)
+		put_side(b, c, (enum side)side);
 	buf_addstr(b, "  ...\n");
 }
 
-int report_tap(FILE *f, const cJSON *report, char **err)
+int report_tap(FILE *f, const struct report *r, char **err)
 {
-	bool strict = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(report, "strict"));
-	struct report_layout l;
 	struct buf b;
 
-	if (report_check(report, err) < 0)
-		return -1;
-	report_layout_init(&l, report);
 	buf_init(&b, BUF_MAX_DEFAULT);
-	fprintf(f, "TAP version 14\n1..%zu\n", l.nitems);
-	for (size_t i = 0; i < l.nitems; i++) {
+	fprintf(f, "TAP version 14\n1..%zu\n", r->ncases);
+	for (size_t i = 0; i < r->ncases; i++) {
 		buf_reset(&b);
-		put_point(&b, i + 1, &l.items[i], strict);
+		put_point(&b, i + 1, r, &r->cases[i]);
 		fwrite(b.data, 1, b.len, f);
 	}
-	if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(report, "interrupted")))
+	if (r->interrupted)
 		fputs("# interrupted: the run was stopped before every sample finished\n", f);
-	fprintf(f, "# verdict: %s (exit %d)\n", report_str(report, "verdict"),
-		report_int(report, "exit_code"));
+	fprintf(f, "# verdict: %s (exit %d)\n", verdict_name(r->verdict), r->exit_code);
 	buf_release(&b);
-	report_layout_release(&l);
 	return report_flush(f, err);
 }

@@ -5,8 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "judge/prompt.h"
-#include "run/run.h"
+#include "stats.h"
 #include "util.h"
 
 #define ANSI_RESET "\033[0m"
@@ -121,22 +120,10 @@ static const char *plural(long n, const char *one, const char *many)
 	return n == 1 ? one : many;
 }
 
-static const char *stratum_name(const struct run *r, size_t i)
+/* text_stratum_shown: a stratum with selected cases, which has a row. */
+static bool text_stratum_shown(const struct report_stratum *s)
 {
-	if (r->strata[i].s)
-		return r->strata[i].s->name;
-	if (r->suite && i < r->suite->nstrata)
-		return r->suite->strata[i].name;
-	return "?";
-}
-
-static const char *case_stratum_name(const struct run *r, const struct case_result *cr)
-{
-	if (cr->c->stratum < r->nstrata)
-		return stratum_name(r, cr->c->stratum);
-	if (r->suite && cr->c->stratum < r->suite->nstrata)
-		return r->suite->strata[cr->c->stratum].name;
-	return "?";
+	return s->selected && s->ncases > 0;
 }
 
 /* Counts over the selected cases that the header and verdict line show. */
@@ -152,43 +139,62 @@ struct text_counts {
 	long one_sample;   /* failing cases decided by one sample a side */
 };
 
-static void count_run(const struct run *r, struct text_counts *tc)
+/* case_finished: every sample asked of both sides finished. */
+static bool case_finished(const struct report_case *c)
 {
-	memset(tc, 0, sizeof(*tc));
-	for (size_t i = 0; i < r->ncases; i++) {
-		const struct case_result *cr = &r->cases[i];
-		if (!cr->selected || !cr->c) {
-			tc->filtered++;
-			continue;
-		}
-		tc->selected++;
-		tc->errors += cr->verdict == VERDICT_ERROR;
-		tc->confirmed += cr->confirmed;
-		tc->one_sample += !cr->repeated && verdict_failing(cr->verdict);
-		bool finished = true;
-		for (int side = 0; side < SIDE__COUNT; side++) {
-			const struct side_result *sr = &cr->side[side];
-			tc->samples += sr->total;
-			if (sr->nsamples == 0)
-				finished = false;
-			for (size_t k = 0; k < sr->nsamples; k++) {
-				finished &= sr->samples[k].done;
-				tc->confirm_samples += sr->samples[k].done &&
-						       sr->samples[k].index >= cr->repeat;
-			}
-		}
-		tc->finished += finished;
-	}
-	for (size_t i = 0; i < r->nstrata; i++)
-		tc->strata += r->strata[i].ncases > 0;
+	size_t asked = (size_t)c->repeat + (size_t)c->confirm;
+
+	for (int side = 0; side < SIDE__COUNT; side++)
+		if (c->side[side].nsamples == 0 || c->side[side].nsamples < asked)
+			return false;
+	return true;
 }
 
-static void put_header(FILE *out, const struct run *r, const struct text_counts *tc, bool color)
+static void count_report(const struct report *r, struct text_counts *tc)
 {
-	char *name = text_clean(r->suite ? r->suite->name : NULL, NAME_MAX_TEXT);
+	memset(tc, 0, sizeof(*tc));
+	/* Other shards' cases count as filtered out too. */
+	tc->filtered = r->filtered + r->shard_others;
+	for (size_t i = 0; i < r->ncases; i++) {
+		const struct report_case *c = &r->cases[i];
+		if (c->skipped)
+			continue;
+		tc->selected++;
+		tc->errors += c->verdict == VERDICT_ERROR;
+		tc->confirmed += c->confirmed;
+		tc->one_sample += !report_case_repeated(c) && verdict_failing(c->verdict);
+		tc->finished += case_finished(c);
+		for (int side = 0; side < SIDE__COUNT; side++) {
+			const struct report_side *s = &c->side[side];
+			tc->samples += report_side_total(s);
+			for (size_t k = 0; k < s->nsamples; k++)
+				tc->confirm_samples += s->samples[k].index >= c->repeat;
+		}
+	}
+	for (size_t i = 0; i < r->nstrata; i++)
+		tc->strata += text_stratum_shown(&r->strata[i]);
+}
+
+static void put_judge(FILE *out, const struct report_judge *j)
+{
+	char *model = text_clean(j->model ? j->model : "-", NAME_MAX_TEXT);
+	const char *hash = j->template_hash ? j->template_hash : "";
+
+	if (strncmp(hash, "sha256:", 7) == 0)
+		hash += 7;
+	fprintf(out, "  judge %s (template %s sha256:%.12s), %ld %s, %ld cache %s\n", model,
+		j->template ? j->template : "", hash, j->calls, plural(j->calls, "call", "calls"),
+		j->cache_hits, plural(j->cache_hits, "hit", "hits"));
+	free(model);
+}
+
+static void put_header(FILE *out, const struct report *r, const struct text_counts *tc,
+		       bool color)
+{
+	char *name = text_clean(r->suite, NAME_MAX_TEXT);
 	char dur[32];
 
-	util_format_duration(r->duration_ms, dur);
+	util_format_duration((long)r->duration_ms, dur);
 	put_bold(out, "canary:", color);
 	fputc(' ', out);
 	put_bold(out, name, color);
@@ -204,33 +210,18 @@ static void put_header(FILE *out, const struct run *r, const struct text_counts 
 	free(name);
 
 	for (int side = 0; side < SIDE__COUNT; side++) {
-		char *url = text_clean(r->url_display[side] ? r->url_display[side] : "-",
-				       NAME_MAX_TEXT);
+		const struct report_target *t = &r->targets[side];
+		char *url = text_clean(t->url ? t->url : "-", NAME_MAX_TEXT);
 		fprintf(out, "  %s  %s\n", side_name((enum side)side), url);
 		free(url);
-		for (size_t k = 0; k < r->nfingerprints[side]; k++) {
-			const struct fingerprint_count *fc = &r->fingerprints[side][k];
-			char *v = text_clean(fc->value, FINGERPRINT_SHORT);
-			fprintf(out, "        fingerprint %s (%d)\n", v, fc->count);
+		for (size_t k = 0; k < t->nfingerprints; k++) {
+			char *v = text_clean(t->fingerprints[k].value, FINGERPRINT_SHORT);
+			fprintf(out, "        fingerprint %s (%ld)\n", v, t->fingerprints[k].count);
 			free(v);
 		}
 	}
-	if (r->suite && r->suite->judge.present) {
-		char *shown = redact_apply(&r->suite->redact,
-					   r->suite->judge.model ? r->suite->judge.model : "-");
-		char *model = text_clean(shown, NAME_MAX_TEXT);
-		free(shown);
-		const char *hash = r->judge_template_hash ? r->judge_template_hash
-							  : judge_prompt_hash();
-		if (strncmp(hash, "sha256:", 7) == 0)
-			hash += 7;
-		fprintf(out, "  judge %s (template %s sha256:%.12s), %ld %s, %ld cache %s\n", model,
-			r->judge_template ? r->judge_template : JUDGE_PROMPT_VERSION, hash,
-			r->rt.judge_calls,
-			plural(r->rt.judge_calls, "call", "calls"), r->rt.judge_cache_hits,
-			plural(r->rt.judge_cache_hits, "hit", "hits"));
-		free(model);
-	}
+	if (r->judge.present)
+		put_judge(out, &r->judge);
 }
 
 static void format_count(char out[32], int passed, int total)
@@ -259,33 +250,36 @@ static void format_p(char out[32], bool tested, double p)
 
 /* put_rates: "eval 10/10 [0.72-1.00]  prod 2/10 [0.06-0.51]  p 0.001" for a
  * case with repeats. */
-static void put_rates(FILE *out, const struct case_result *cr)
+static void put_rates(FILE *out, const struct report_case *c)
 {
 	char p[32];
+
 	for (int side = 0; side < SIDE__COUNT; side++) {
-		const struct side_result *sr = &cr->side[side];
-		fprintf(out, "  %s %d/%d [%.2f-%.2f]", side_name((enum side)side), sr->passed,
-			sr->passed + sr->failed, sr->wilson_lo, sr->wilson_hi);
+		const struct report_side *s = &c->side[side];
+		double lo = 0, hi = 0;
+		stats_wilson(s->passed, s->passed + s->failed, 1.96, &lo, &hi);
+		fprintf(out, "  %s %d/%d [%.2f-%.2f]", side_name((enum side)side), s->passed,
+			s->passed + s->failed, lo, hi);
 	}
-	format_p(p, true, cr->p_value);
+	format_p(p, true, c->p_value);
 	fprintf(out, "  p %s", p);
 }
 
 /* put_fingerprint_notes: under the table, the compositions prod serves
  * that eval never did, and the components in which they differ. */
-static void put_fingerprint_notes(FILE *out, const struct run *r, bool color)
+static void put_fingerprint_notes(FILE *out, const struct report *r, bool color)
 {
-	if (r->nunevaluated == 0)
+	if (r->unevaluated.n == 0)
 		return;
 	fputc('\n', out);
 	if (color)
 		fputs(ANSI_YELLOW, out);
 	fprintf(out, "  warning: prod serves %zu composition%s that eval never served",
-		r->nunevaluated, r->nunevaluated == 1 ? "" : "s");
+		r->unevaluated.n, r->unevaluated.n == 1 ? "" : "s");
 	if (color)
 		fputs(ANSI_RESET, out);
-	for (size_t i = 0; i < r->ndiffering; i++) {
-		char *v = text_clean(r->differing[i], NAME_MAX_TEXT);
+	for (size_t i = 0; i < r->differing.n; i++) {
+		char *v = text_clean(r->differing.v[i], NAME_MAX_TEXT);
 		fprintf(out, "%s%s", i ? ", " : "; components that differ: ", v);
 		free(v);
 	}
@@ -294,13 +288,15 @@ static void put_fingerprint_notes(FILE *out, const struct run *r, bool color)
 
 /* put_history_notes: with --history, the prod fingerprints no recorded run
  * evaluated and those new since the last run. */
-static void put_history_notes(FILE *out, const struct run *r, bool color)
+static void put_history_notes(FILE *out, const struct report *r, bool color)
 {
-	if (!r->history || (r->nhistory_unevaluated == 0 && r->nnew_since_last == 0))
+	const struct report_history *h = &r->history;
+
+	if (!h->present || (h->unevaluated.n == 0 && h->new_since_last.n == 0))
 		return;
 	fputc('\n', out);
-	for (size_t i = 0; i < r->nhistory_unevaluated; i++) {
-		char *v = text_clean(r->history_unevaluated[i], FINGERPRINT_SHORT);
+	for (size_t i = 0; i < h->unevaluated.n; i++) {
+		char *v = text_clean(h->unevaluated.v[i], FINGERPRINT_SHORT);
 		if (color)
 			fputs(ANSI_YELLOW, out);
 		fputs("  unevaluated fingerprint:", out);
@@ -309,8 +305,8 @@ static void put_history_notes(FILE *out, const struct run *r, bool color)
 		fprintf(out, " %s (no recorded run saw it on eval)\n", v);
 		free(v);
 	}
-	for (size_t i = 0; i < r->nnew_since_last; i++) {
-		char *v = text_clean(r->new_since_last[i], FINGERPRINT_SHORT);
+	for (size_t i = 0; i < h->new_since_last.n; i++) {
+		char *v = text_clean(h->new_since_last.v[i], FINGERPRINT_SHORT);
 		fprintf(out, "  new since last run: %s\n", v);
 		free(v);
 	}
@@ -322,7 +318,7 @@ static size_t max_size(size_t a, size_t b)
 }
 
 /* put_strata: the per-stratum table, its widths taken from the data. */
-static void put_strata(FILE *out, const struct run *r, bool color)
+static void put_strata(FILE *out, const struct report *r, bool color)
 {
 	static const char *const heads[] = {"stratum", "cases", "eval", "prod", "diff", "p"};
 	size_t width[ARRAY_SIZE(heads)];
@@ -330,27 +326,27 @@ static void put_strata(FILE *out, const struct run *r, bool color)
 	char cell[32];
 
 	for (size_t i = 0; i < r->nstrata; i++)
-		if (r->strata[i].ncases > 0 && r->strata[i].tested)
+		if (text_stratum_shown(&r->strata[i]) && r->strata[i].tested)
 			ncols = ARRAY_SIZE(heads); /* repeats: show the stratum test */
 
 	for (size_t c = 0; c < ARRAY_SIZE(heads); c++)
 		width[c] = strlen(heads[c]);
 	for (size_t i = 0; i < r->nstrata; i++) {
-		const struct stratum_result *sr = &r->strata[i];
-		if (sr->ncases == 0)
+		const struct report_stratum *s = &r->strata[i];
+		if (!text_stratum_shown(s))
 			continue;
-		char *name = text_clean(stratum_name(r, i), NAME_MAX_TEXT);
+		char *name = text_clean(s->name, NAME_MAX_TEXT);
 		width[0] = max_size(width[0], text_width(name));
 		free(name);
-		snprintf(cell, sizeof(cell), "%d", sr->ncases);
+		snprintf(cell, sizeof(cell), "%d", s->ncases);
 		width[1] = max_size(width[1], strlen(cell));
 		for (int side = 0; side < SIDE__COUNT; side++) {
-			format_count(cell, sr->passed[side], sr->ncases);
+			format_count(cell, s->passed[side], s->ncases);
 			width[2 + side] = max_size(width[2 + side], strlen(cell));
 		}
-		format_diff(cell, sr->passed[SIDE_PROD] - sr->passed[SIDE_EVAL]);
+		format_diff(cell, s->passed[SIDE_PROD] - s->passed[SIDE_EVAL]);
 		width[4] = max_size(width[4], strlen(cell));
-		format_p(cell, sr->tested, sr->p_adjusted);
+		format_p(cell, s->tested, s->p_adjusted);
 		width[5] = max_size(width[5], strlen(cell));
 	}
 
@@ -368,43 +364,38 @@ static void put_strata(FILE *out, const struct run *r, bool color)
 	fputc('\n', out);
 
 	for (size_t i = 0; i < r->nstrata; i++) {
-		const struct stratum_result *sr = &r->strata[i];
-		if (sr->ncases == 0)
+		const struct report_stratum *s = &r->strata[i];
+		if (!text_stratum_shown(s))
 			continue;
-		char *name = text_clean(stratum_name(r, i), NAME_MAX_TEXT);
+		char *name = text_clean(s->name, NAME_MAX_TEXT);
 		fputs("  ", out);
 		put_left(out, name, width[0]);
 		free(name);
-		snprintf(cell, sizeof(cell), "%d", sr->ncases);
+		snprintf(cell, sizeof(cell), "%d", s->ncases);
 		fputs("  ", out);
 		put_right(out, cell, width[1]);
 		for (int side = 0; side < SIDE__COUNT; side++) {
-			format_count(cell, sr->passed[side], sr->ncases);
+			format_count(cell, s->passed[side], s->ncases);
 			fputs("  ", out);
 			put_right(out, cell, width[2 + side]);
 		}
-		format_diff(cell, sr->passed[SIDE_PROD] - sr->passed[SIDE_EVAL]);
+		format_diff(cell, s->passed[SIDE_PROD] - s->passed[SIDE_EVAL]);
 		fputs("  ", out);
 		put_right(out, cell, width[4]);
 		if (ncols == ARRAY_SIZE(heads)) {
-			format_p(cell, sr->tested, sr->p_adjusted);
+			format_p(cell, s->tested, s->p_adjusted);
 			fputs("  ", out);
 			put_right(out, cell, width[5]);
 		}
 		fputs("  ", out);
-		put_verdict(out, sr->verdict, color);
+		put_verdict(out, s->verdict, color);
 		fputc('\n', out);
 	}
 }
 
-static bool sample_bad(const struct sample *s)
-{
-	return s->done && s->grade != GRADE_PASS;
-}
-
 /* put_sample_reasons: a sample's reasons joined by "; ", or a word for its
  * grade when it has none. */
-static void put_sample_reasons(FILE *out, const struct sample *s, bool all, size_t max)
+static void put_sample_reasons(FILE *out, const struct report_sample *s, bool all, size_t max)
 {
 	if (s->nreasons == 0) {
 		fputs(s->grade == GRADE_ERROR ? "could not be measured" : "failed", out);
@@ -418,113 +409,108 @@ static void put_sample_reasons(FILE *out, const struct sample *s, bool all, size
 	}
 }
 
-/* put_side_fallback: why a side is not ok when no sample says so. */
-static void put_side_fallback(FILE *out, const struct side_result *sr, double threshold)
-{
-	if (sr->measured)
-		fprintf(out, "pass rate %.2f below threshold %.2f\n", sr->rate, threshold);
-	else
-		fputs("no sample finished\n", out);
-}
-
 /* put_side: the reason lines of one side of a case that did not pass. */
-static void put_side(FILE *out, const struct case_result *cr, int side, size_t indent,
+static void put_side(FILE *out, const struct report_case *c, enum side side, size_t indent,
 		     bool verbose)
 {
-	const struct side_result *sr = &cr->side[side];
-	bool printed = false;
+	const struct report_side *s = &c->side[side];
+	bool ok = report_side_ok(c, side), printed = false;
 
-	if (!verbose && sr->ok)
+	if (!verbose && ok)
 		return;
-	for (size_t k = 0; k < sr->nsamples; k++) {
-		const struct sample *s = &sr->samples[k];
-		if (!sample_bad(s))
+	for (size_t k = 0; k < s->nsamples; k++) {
+		const struct report_sample *smp = &s->samples[k];
+		if (smp->grade == GRADE_PASS)
 			continue;
 		put_pad(out, indent);
 		if (verbose)
-			fprintf(out, "%s #%d: ", side_name((enum side)side), s->index + 1);
-		else if (sr->total > 1)
-			fprintf(out, "%s %d/%d: ", side_name((enum side)side), sr->passed, sr->total);
+			fprintf(out, "%s #%d: ", side_name(side), smp->index + 1);
+		else if (report_side_total(s) > 1)
+			fprintf(out, "%s %d/%d: ", side_name(side), s->passed, report_side_total(s));
 		else
-			fprintf(out, "%s: ", side_name((enum side)side));
-		put_sample_reasons(out, s, verbose, verbose ? REASON_MAX_VERBOSE : REASON_MAX);
+			fprintf(out, "%s: ", side_name(side));
+		put_sample_reasons(out, smp, verbose, verbose ? REASON_MAX_VERBOSE : REASON_MAX);
 		fputc('\n', out);
 		printed = true;
 		if (!verbose)
 			break;
 	}
-	if (!printed && !sr->ok) {
-		put_pad(out, indent);
-		fprintf(out, "%s: ", side_name((enum side)side));
-		put_side_fallback(out, sr, cr->c->threshold);
-	}
+	if (printed || ok)
+		return;
+	/* Why a side is not ok when no sample says so. */
+	put_pad(out, indent);
+	if (report_side_measured(s))
+		fprintf(out, "%s: pass rate %.2f below threshold %.2f\n", side_name(side),
+			report_side_rate(s), c->threshold);
+	else
+		fprintf(out, "%s: no sample finished\n", side_name(side));
 }
 
 /* put_cases: every selected case that did not pass, in suite order. */
-static void put_cases(FILE *out, const struct run *r, const struct report_text_options *o)
+static void put_cases(FILE *out, const struct report *r, const struct report_text_options *o)
 {
 	size_t vw = 0;
 
 	for (size_t i = 0; i < r->ncases; i++) {
-		const struct case_result *cr = &r->cases[i];
-		if (cr->selected && cr->c && cr->verdict != VERDICT_PASS)
-			vw = max_size(vw, strlen(verdict_name(cr->verdict)));
+		const struct report_case *c = &r->cases[i];
+		if (!c->skipped && c->verdict != VERDICT_PASS)
+			vw = max_size(vw, strlen(verdict_name(c->verdict)));
 	}
 	if (vw == 0)
 		return;
 	fputc('\n', out);
 	for (size_t i = 0; i < r->ncases; i++) {
-		const struct case_result *cr = &r->cases[i];
-		if (!cr->selected || !cr->c || cr->verdict == VERDICT_PASS)
+		const struct report_case *c = &r->cases[i];
+		if (c->skipped || c->verdict == VERDICT_PASS)
 			continue;
-		char *stratum = text_clean(case_stratum_name(r, cr), NAME_MAX_TEXT);
-		char *id = text_clean(cr->c->id, NAME_MAX_TEXT);
+		char *stratum = text_clean(r->strata[c->stratum].name, NAME_MAX_TEXT);
+		char *id = text_clean(c->id, NAME_MAX_TEXT);
 		fputs("  ", out);
-		put_verdict(out, cr->verdict, o->color);
-		put_pad(out, vw - strlen(verdict_name(cr->verdict)) + 2);
+		put_verdict(out, c->verdict, o->color);
+		put_pad(out, vw - strlen(verdict_name(c->verdict)) + 2);
 		fprintf(out, "%s/%s", stratum, id);
-		if (cr->repeated)
-			put_rates(out, cr);
-		if (cr->confirmed)
+		if (report_case_repeated(c))
+			put_rates(out, c);
+		if (c->confirmed)
 			fputs("  confirmed", out);
 		fputc('\n', out);
 		free(stratum);
 		free(id);
-		if (cr->note[0]) {
-			char *note = text_clean(cr->note, REASON_MAX);
+		if (c->note && *c->note) {
+			char *note = text_clean(c->note, REASON_MAX);
 			put_pad(out, 2 + vw + 2);
 			fprintf(out, "%s\n", note);
 			free(note);
 		}
 		for (int side = 0; side < SIDE__COUNT; side++)
-			put_side(out, cr, side, 2 + vw + 2, o->verbose);
+			put_side(out, c, (enum side)side, 2 + vw + 2, o->verbose);
 	}
 }
 
 /* put_strata_with: the names of the strata whose verdict is v. */
-static void put_strata_with(FILE *out, const struct run *r, enum verdict v)
+static void put_strata_with(FILE *out, const struct report *r, enum verdict v)
 {
 	bool first = true;
 
 	for (size_t i = 0; i < r->nstrata; i++) {
-		if (r->strata[i].ncases == 0 || r->strata[i].verdict != v)
+		if (!text_stratum_shown(&r->strata[i]) || r->strata[i].verdict != v)
 			continue;
-		char *name = text_clean(stratum_name(r, i), NAME_MAX_TEXT);
+		char *name = text_clean(r->strata[i].name, NAME_MAX_TEXT);
 		fprintf(out, "%s%s", first ? " in " : ", ", name);
 		free(name);
 		first = false;
 	}
 }
 
-static void put_verdict_line(FILE *out, const struct run *r, const struct text_counts *tc,
-			     bool color)
+static void put_verdict_line(FILE *out, const struct report *r, const struct text_counts *tc,
+			     const struct report_text_options *o)
 {
-	put_bold(out, "verdict:", color);
+	put_bold(out, "verdict:", o->color);
 	fputc(' ', out);
 	if (r->interrupted)
 		fprintf(out, "interrupted after %ld of %ld %s — ", tc->finished, tc->selected,
 			plural(tc->selected, "case", "cases"));
-	put_verdict(out, r->verdict, color);
+	put_verdict(out, r->verdict, o->color);
 	if (r->verdict == VERDICT_ERROR)
 		fprintf(out, "%s%ld %s could not be measured", r->interrupted ? "; " : " — ",
 			tc->errors, plural(tc->errors, "case", "cases"));
@@ -533,8 +519,8 @@ static void put_verdict_line(FILE *out, const struct run *r, const struct text_c
 	if (r->verdict != VERDICT_ERROR && tc->errors > 0)
 		fprintf(out, "; %ld %s could not be measured", tc->errors,
 			plural(tc->errors, "case", "cases"));
-	fprintf(out, " (exit %d%s%s)\n", r->exit_code, r->exit_reason ? ": " : "",
-		r->exit_reason ? r->exit_reason : "");
+	fprintf(out, " (exit %d%s%s)\n", r->exit_code, o->exit_reason ? ": " : "",
+		o->exit_reason ? o->exit_reason : "");
 }
 
 /* put_one_sample_note: failing verdicts that one sample a side decided,
@@ -549,14 +535,15 @@ static void put_one_sample_note(FILE *out, const struct text_counts *tc)
 		plural(tc->one_sample, "it", "them"));
 }
 
-void report_text(FILE *out, const struct run *r, const struct report_text_options *o)
+static const struct report_text_options text_defaults = {0};
+
+void report_text_with(FILE *out, const struct report *r, const struct report_text_options *o)
 {
-	static const struct report_text_options defaults = {0};
 	struct text_counts tc;
 
 	if (!o)
-		o = &defaults;
-	count_run(r, &tc);
+		o = &text_defaults;
+	count_report(r, &tc);
 	put_header(out, r, &tc, o->color);
 	fputc('\n', out);
 	put_strata(out, r, o->color);
@@ -565,13 +552,19 @@ void report_text(FILE *out, const struct run *r, const struct report_text_option
 	put_cases(out, r, o);
 	put_one_sample_note(out, &tc);
 	fputc('\n', out);
-	put_verdict_line(out, r, &tc, o->color);
+	put_verdict_line(out, r, &tc, o);
 }
 
-void report_verdict_line(FILE *out, const struct run *r, bool color)
+void report_verdict_line(FILE *out, const struct report *r, const struct report_text_options *o)
 {
 	struct text_counts tc;
 
-	count_run(r, &tc);
-	put_verdict_line(out, r, &tc, color);
+	count_report(r, &tc);
+	put_verdict_line(out, r, &tc, o ? o : &text_defaults);
+}
+
+int report_text(FILE *f, const struct report *r, char **err)
+{
+	report_text_with(f, r, NULL);
+	return report_flush(f, err);
 }

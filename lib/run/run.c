@@ -5,7 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fingerprint/fingerprint.h"
 #include "jsonptr.h"
 #include "judge/prompt.h"
 #include "provider.h"
@@ -484,140 +483,6 @@ out:
 	return rc;
 }
 
-/* Count a side's distinct fingerprints in first-seen order. */
-static void count_fingerprint(struct run *r, enum side side, const char *value)
-{
-	for (size_t i = 0; i < r->nfingerprints[side]; i++) {
-		if (strcmp(r->fingerprints[side][i].value, value) == 0) {
-			r->fingerprints[side][i].count++;
-			return;
-		}
-	}
-	r->fingerprints[side] = xreallocarray(r->fingerprints[side], r->nfingerprints[side] + 1,
-					      sizeof(**r->fingerprints));
-	r->fingerprints[side][r->nfingerprints[side]++] =
-		(struct fingerprint_count){.value = xstrdup(value), .count = 1};
-}
-
-/* Sum the finished samples of every case into its side results. */
-static void tally(struct run *r)
-{
-	for (size_t i = 0; i < r->ncases; i++) {
-		struct case_result *cr = &r->cases[i];
-		if (!cr->selected)
-			continue;
-		for (int side = 0; side < SIDE__COUNT; side++) {
-			struct side_result *sr = &cr->side[side];
-			for (size_t k = 0; k < sr->nsamples; k++) {
-				const struct sample *smp = &sr->samples[k];
-				if (!smp->done)
-					continue;
-				bool first = smp->index < cr->repeat;
-				sr->total++;
-				if (smp->grade == GRADE_PASS) {
-					sr->passed++;
-					sr->first_passed += first;
-				} else if (smp->grade == GRADE_FAIL) {
-					sr->failed++;
-					sr->first_failed += first;
-				} else {
-					sr->errors++;
-				}
-				if (smp->fingerprint)
-					count_fingerprint(r, (enum side)side, smp->fingerprint);
-			}
-		}
-	}
-}
-
-static void add_unique(char ***list, size_t *n, const char *s)
-{
-	for (size_t i = 0; i < *n; i++)
-		if (strcmp((*list)[i], s) == 0)
-			return;
-	*list = xreallocarray(*list, *n + 1, sizeof(**list));
-	(*list)[(*n)++] = xstrdup(s);
-}
-
-/* A reported fingerprint with the components it lists (none: opaque), read
- * once to be compared with many. */
-struct read_fingerprint {
-	const struct fingerprint_count *fc;
-	struct fingerprint_component *c;
-	size_t n;
-};
-
-static bool same_composition(const struct read_fingerprint *a, const struct read_fingerprint *b)
-{
-	return fingerprint_same(a->fc->value, a->c, a->n, b->fc->value, b->c, b->n);
-}
-
-/* read_side: every fingerprint of a side, read; free with free_side(). */
-static struct read_fingerprint *read_side(const struct run *r, enum side side)
-{
-	struct read_fingerprint *f = xcalloc(r->nfingerprints[side] + 1, sizeof(*f));
-	for (size_t i = 0; i < r->nfingerprints[side]; i++) {
-		f[i].fc = &r->fingerprints[side][i];
-		fingerprint_parse_components(f[i].fc->value, &f[i].c, &f[i].n);
-	}
-	return f;
-}
-
-static void free_side(struct read_fingerprint *f, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		fingerprint_components_free(f[i].c, f[i].n);
-	free(f);
-}
-
-void run_analyse_fingerprints(struct run *r)
-{
-	size_t ne = r->nfingerprints[SIDE_EVAL], np = r->nfingerprints[SIDE_PROD];
-	struct read_fingerprint *ev = read_side(r, SIDE_EVAL), *pr = read_side(r, SIDE_PROD);
-	const struct read_fingerprint *base = NULL; /* eval's most frequent */
-	bool *listed = xcalloc(np + 1, sizeof(*listed));
-	for (size_t k = 0; k < ne; k++)
-		if (!base || ev[k].fc->count > base->fc->count)
-			base = &ev[k];
-	for (size_t i = 0; i < np && ne; i++) {
-		bool seen = false;
-		/* Spelt differently (hash prefixes, case), it is still the
-		 * composition eval served, or one already listed. */
-		for (size_t k = 0; k < ne && !seen; k++)
-			seen = same_composition(&pr[i], &ev[k]);
-		for (size_t k = 0; k < i && !seen; k++)
-			seen = listed[k] && same_composition(&pr[i], &pr[k]);
-		if (seen)
-			continue;
-		listed[i] = true;
-		add_unique(&r->unevaluated, &r->nunevaluated, pr[i].fc->value);
-		const char **names = NULL;
-		size_t nd = base->n && pr[i].n ? fingerprint_diff(base->c, base->n, pr[i].c, pr[i].n,
-								   &names)
-					       : 0;
-		for (size_t k = 0; k < nd; k++)
-			add_unique(&r->differing, &r->ndiffering, names[k]);
-		free(names);
-	}
-	free(listed);
-	free_side(ev, ne);
-	free_side(pr, np);
-	if (r->ndiffering)
-		qsort(r->differing, r->ndiffering, sizeof(*r->differing), util_str_cmp);
-}
-
-void run_fingerprints_release(struct run *r)
-{
-	for (size_t i = 0; i < r->nunevaluated; i++)
-		free(r->unevaluated[i]);
-	for (size_t i = 0; i < r->ndiffering; i++)
-		free(r->differing[i]);
-	free(r->unevaluated);
-	free(r->differing);
-	r->unevaluated = r->differing = NULL;
-	r->nunevaluated = r->ndiffering = 0;
-}
-
 char *run_display_url(const struct target *t, const struct redact *rd)
 {
 	if (!t->url_overridden && template_uses_env(t->url))
@@ -640,17 +505,12 @@ struct run *run_execute(struct suite *s, const struct run_options *o, char **err
 	r->strict = o->strict;
 	r->confirm = o->confirm >= 0 ? o->confirm : s->defaults.confirm;
 	r->min_valid = o->min_valid >= 0 ? o->min_valid : s->defaults.min_valid;
-	r->judge_template = JUDGE_PROMPT_VERSION;
-	r->judge_template_hash = judge_prompt_hash();
 	r->started_wall_ms = util_wall_ms();
 	double t0 = util_now_ms();
 	r->ncases = s->ncases;
 	r->cases = xcalloc(s->ncases ? s->ncases : 1, sizeof(*r->cases));
-	r->nstrata = s->nstrata;
-	r->strata = xcalloc(s->nstrata ? s->nstrata : 1, sizeof(*r->strata));
 	size_t k = 0;
 	for (size_t i = 0; i < s->nstrata; i++) {
-		r->strata[i].s = &s->strata[i];
 		for (size_t j = 0; j < s->strata[i].ncases; j++)
 			r->cases[k++].c = &s->strata[i].cases[j];
 	}
@@ -726,10 +586,7 @@ struct run *run_execute(struct suite *s, const struct run_options *o, char **err
 	r->rt.judge_cache_hits = grading_runtime(grading)->judge_cache_hits;
 	grading_free(grading);
 	r->interrupted = o->stop && *o->stop;
-	tally(r);
-	run_analyse_fingerprints(r);
 	r->duration_ms = (long)(util_now_ms() - t0 + 0.5);
-	verdict_compute(r);
 	return r;
 fail:
 	transport_free(tr);
@@ -750,22 +607,9 @@ void run_free(struct run *r)
 			free(sr->samples);
 		}
 	}
-	for (int side = 0; side < SIDE__COUNT; side++) {
-		for (size_t i = 0; i < r->nfingerprints[side]; i++)
-			free(r->fingerprints[side][i].value);
-		free(r->fingerprints[side]);
+	for (int side = 0; side < SIDE__COUNT; side++)
 		free(r->url_display[side]);
-	}
-	run_fingerprints_release(r);
 	free(r->warning);
-	free(r->exit_reason);
-	for (size_t i = 0; i < r->nhistory_unevaluated; i++)
-		free(r->history_unevaluated[i]);
-	for (size_t i = 0; i < r->nnew_since_last; i++)
-		free(r->new_since_last[i]);
-	free(r->history_unevaluated);
-	free(r->new_since_last);
 	free(r->cases);
-	free(r->strata);
 	free(r);
 }

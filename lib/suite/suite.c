@@ -11,7 +11,7 @@
 #include "jsonptr.h"
 #include "provider.h"
 #include "util.h"
-#include "run/verdict.h"
+#include "stats.h"
 #include "schema/jsonschema.h"
 
 #define SUITE_MAX_BYTES ((size_t)16 << 20)
@@ -99,19 +99,6 @@ struct loader {
 	const struct ynode *defaults_request; /* defaults.request, or NULL */
 	struct inherit top;        /* the suite's tools and tool_choice */
 };
-
-const char *side_name(enum side s)
-{
-	switch (s) {
-	case SIDE_EVAL:
-		return "eval";
-	case SIDE_PROD:
-		return "prod";
-	case SIDE__COUNT:
-		break;
-	}
-	return "?";
-}
 
 static size_t hash_id(const char *s)
 {
@@ -1645,7 +1632,7 @@ static struct suite *load_buffer(const char *name, const char *dir, const char *
 		.threshold = 1.0,
 		.timeout_ms = 30000,
 		.connect_timeout_ms = 10000,
-		.min_valid = VERDICT_MIN_VALID_DEFAULT,
+		.min_valid = STATS_MIN_VALID_DEFAULT,
 	};
 	L.env.suite_dir = s->dir;
 	L.env.judge = &s->judge;

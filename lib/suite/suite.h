@@ -20,20 +20,12 @@
 #include <cjson/cJSON.h>
 
 #include "redact.h"
+#include "side.h"
 #include "template.h"
 #include "ynode.h"
 
 struct grader;
 struct provider;
-
-enum side {
-	SIDE_EVAL,
-	SIDE_PROD,
-	SIDE__COUNT,
-};
-
-/* side_name: "eval" or "prod". */
-const char *side_name(enum side s);
 
 struct header {
 	char *name;

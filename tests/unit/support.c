@@ -1,4 +1,4 @@
-/* support.c: fixtures and hand-built runs for the unit tests. */
+/* support.c: fixtures, and reports built case by case, for the unit tests. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -11,6 +11,7 @@
 
 #include "grader.h"
 #include "provider.h"
+#include "report/report.h"
 #include "suite/suite.h"
 #include "support.h"
 #include "ynode.h"
@@ -52,74 +53,102 @@ const char *test_fixtures(void)
 	return guesses[1];
 }
 
-void world_init(struct world *w)
+struct report *test_report_fixture(const char *name)
 {
-	static char *const names[WORLD_STRATA] = {"tools", "prompt", "guardrails"};
+	char *path = xasprintf("%s/reports/%s", test_fixtures(), name);
+	char *err = NULL;
+	struct report *r = report_load(path, &err);
 
-	memset(w, 0, sizeof(*w));
-	w->suite.name = "calendar-assistant";
-	w->suite.strata = w->strata;
-	w->suite.nstrata = WORLD_STRATA;
-	for (size_t i = 0; i < WORLD_STRATA; i++) {
-		w->strata[i].name = names[i];
-		w->sresults[i].s = &w->strata[i];
+	if (!r)
+		fail_msg("%s", err);
+	free(path);
+	return r;
+}
+
+char *test_render(report_render_fn *render, const struct report *r)
+{
+	char *text = NULL, *err = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+
+	assert_non_null(f);
+	if (render(f, r, &err) < 0)
+		fail_msg("rendering failed: %s", err);
+	fclose(f);
+	return text;
+}
+
+struct report *test_report_parse(const char *json)
+{
+	char *err = NULL;
+	struct report *r = report_parse("t.json", json, strlen(json), &err);
+
+	if (!r)
+		fail_msg("the report does not load: %s", err);
+	return r;
+}
+
+struct report *test_report_new(const char *name, const char *const *strata)
+{
+	struct report *r = report_new();
+	char started[32];
+
+	util_rfc3339(TEST_STARTED_MS, started);
+	r->canary_version = report_strdup(r, "0.1.0");
+	r->suite = report_strdup(r, name);
+	r->suite_cases = 0;
+	r->has_suite_strata = r->has_skipped = true;
+	for (size_t i = 0; strata[i]; i++) {
+		report_names_add(r, &r->suite_strata, strata[i]);
+		report_stratum_index(r, strata[i]);
 	}
-	w->strata[0].description = "tool schemas and descriptions";
-	w->run.suite = &w->suite;
-	w->run.cases = w->results;
-	w->run.strata = w->sresults;
-	w->run.nstrata = WORLD_STRATA;
-	w->run.started_wall_ms = WORLD_STARTED_MS;
-	w->run.duration_ms = 1234;
-	w->run.url_display[SIDE_EVAL] = "http://127.0.0.1:8081/v1/chat/completions";
-	w->run.url_display[SIDE_PROD] = "${env:PROD_URL}";
+	r->started_at = report_strdup(r, started);
+	r->started_ms = TEST_STARTED_MS;
+	r->duration_ms = 1234;
+	r->targets[SIDE_EVAL].url = report_strdup(r, "http://127.0.0.1:8081/v1/chat/completions");
+	r->targets[SIDE_PROD].url = report_strdup(r, "${env:PROD_URL}");
+	return r;
 }
 
-size_t world_add_case(struct world *w, size_t stratum, char *id, int repeat)
+size_t test_report_case(struct report *r, size_t stratum, const char *id, int repeat)
 {
-	size_t i = w->run.ncases++;
+	struct report_case *c = report_add_case(r, id, stratum);
 
-	assert_true(i < WORLD_CASES);
-	w->cases[i].id = id;
-	w->cases[i].stratum = stratum;
-	w->cases[i].repeat = repeat;
-	w->cases[i].threshold = 1.0;
-	w->results[i].c = &w->cases[i];
-	w->results[i].selected = true;
-	w->run.nselected++;
-	for (int side = 0; side < SIDE__COUNT; side++)
-		w->results[i].side[side].samples = w->samples[i][side];
-	return i;
+	c->position = r->suite_cases++;
+	c->repeat = repeat;
+	for (int side = 0; side < SIDE__COUNT; side++) {
+		report_side_samples(r, &c->side[side], TEST_SAMPLES);
+		c->side[side].nsamples = 0;
+	}
+	return r->ncases - 1;
 }
 
-struct sample *world_add_sample(struct world *w, size_t ci, int side, enum grade g,
-				char *reason, char *reason2)
+struct report_sample *test_report_sample(struct report *r, size_t ci, enum side side,
+					 enum grade g, const char *reason, const char *reason2)
 {
-	struct side_result *sr = &w->results[ci].side[side];
-	size_t k = sr->nsamples++;
-	struct sample *s = &sr->samples[k];
+	struct report_case *c = &r->cases[ci];
+	struct report_side *s = &c->side[side];
+	size_t k = s->nsamples++;
+	struct report_sample *smp = &s->samples[k];
+	bool first = (int)k < c->repeat;
 
-	assert_true(k < WORLD_SAMPLES);
-	s->side = (enum side)side;
-	s->index = (int)k;
-	s->done = true;
-	s->grade = g;
-	s->reasons = w->reasons[ci][side][k];
+	assert_true(k < TEST_SAMPLES);
+	smp->index = (int)k;
+	smp->grade = g;
+	report_sample_reasons(r, smp, 2);
 	if (reason)
-		s->reasons[s->nreasons++] = reason;
+		smp->reasons[smp->nreasons++] = report_intern(r, reason);
 	if (reason2)
-		s->reasons[s->nreasons++] = reason2;
-	s->status = g == GRADE_ERROR ? 0 : 200;
-	s->latency_ms = 100.0 + 10.25 * (double)k;
-	s->attempts = g == GRADE_ERROR ? 3 : 1;
-	sr->total++;
-	if (g == GRADE_PASS)
-		sr->passed++;
-	else if (g == GRADE_FAIL)
-		sr->failed++;
-	else
-		sr->errors++;
-	return s;
+		smp->reasons[smp->nreasons++] = report_intern(r, reason2);
+	smp->status = g == GRADE_ERROR ? 0 : 200;
+	smp->latency_ms = 100.0 + 10.25 * (double)k;
+	smp->attempts = g == GRADE_ERROR ? 3 : 1;
+	s->passed += g == GRADE_PASS;
+	s->failed += g == GRADE_FAIL;
+	s->errors += g == GRADE_ERROR;
+	s->first_passed += first && g == GRADE_PASS;
+	s->first_failed += first && g == GRADE_FAIL;
+	return smp;
 }
 
 struct grader *test_grader_compile(const char *yaml, const char *suite_dir, char **err)

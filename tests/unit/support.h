@@ -1,51 +1,49 @@
-/* support.h: what several unit tests share: where the fixtures are, and a
- * finished run built by hand, as run_execute() would leave it.
+/* support.h: what several unit tests share: where the fixtures are, saved
+ * reports read back, and small reports built case by case (for what the
+ * fixtures do not show: verdicts of given samples, histories of many runs).
  *
- * Ownership: a struct world owns nothing on the heap; everything it points
- * at lives in the struct itself or in string literals the test passes.
+ * Ownership: the reports returned are the caller's (report_free()); the
+ * strings returned are the caller's (free()).
  */
 #ifndef CANARY_TEST_SUPPORT_H
 #define CANARY_TEST_SUPPORT_H
 
 #include <stddef.h>
 
-#include "run/run.h"
+#include "grader.h"
+#include "report/report.h"
+#include "side.h"
 
 /* test_fixtures: $FIXTURES (meson sets it), else tests/fixtures seen from
  * the source root, the build folder or its tests folder. */
 const char *test_fixtures(void);
 
-#define WORLD_CASES 64
-#define WORLD_STRATA 3
-#define WORLD_SAMPLES 8
-#define WORLD_REASONS 8
+/* 2026-01-02T03:04:05Z, when the reports built here started. */
+#define TEST_STARTED_MS 1767323045000LL
+/* The most samples a side of a case built here holds. */
+#define TEST_SAMPLES 16
 
-/* 2026-01-02T03:04:05Z */
-#define WORLD_STARTED_MS 1767323045000LL
+/* test_report_fixture: tests/fixtures/reports/NAME loaded, failing the test
+ * when it does not load. */
+struct report *test_report_fixture(const char *name);
+/* test_render: what render writes of r, failing the test when it fails. */
+char *test_render(report_render_fn *render, const struct report *r);
+/* test_report_parse: the report of the JSON text, failing the test when it
+ * does not load (as file "t.json"). */
+struct report *test_report_parse(const char *json);
 
-struct world {
-	struct suite suite;
-	struct stratum strata[WORLD_STRATA];
-	struct suite_case cases[WORLD_CASES];
-	char ids[WORLD_CASES][32];
-	struct case_result results[WORLD_CASES];
-	struct stratum_result sresults[WORLD_STRATA];
-	struct sample samples[WORLD_CASES][SIDE__COUNT][WORLD_SAMPLES];
-	char *reasons[WORLD_CASES][SIDE__COUNT][WORLD_SAMPLES][WORLD_REASONS];
-	struct fingerprint_count fps[SIDE__COUNT][2];
-	char *unevaluated[2];
-	struct run run;
-};
-
-/* world_init: three strata (tools, prompt, guardrails), no case yet, a
- * fixed start, duration and target URLs. */
-void world_init(struct world *w);
-/* world_add_case: a selected case; returns its index. */
-size_t world_add_case(struct world *w, size_t stratum, char *id, int repeat);
-/* world_add_sample: the next sample of case ci on side with up to two
- * reasons, counted as run_execute counts it. */
-struct sample *world_add_sample(struct world *w, size_t ci, int side, enum grade g,
-				char *reason, char *reason2);
+/* test_report_new: a report of suite name whose strata are the NULL-ended
+ * names, no case yet, started at TEST_STARTED_MS and lasting 1234 ms, with
+ * the targets' URLs of the fixtures. */
+struct report *test_report_new(const char *name, const char *const *strata);
+/* test_report_case: a case of stratum with id and repeat (threshold 1), at
+ * the next position; its index (cases move as more are added). */
+size_t test_report_case(struct report *r, size_t stratum, const char *id, int repeat);
+/* test_report_sample: the next finished sample of case ci on side, with up
+ * to two reasons, counted as a run counts it (among the first ones while
+ * fewer than the case's repeat). */
+struct report_sample *test_report_sample(struct report *r, size_t ci, enum side side,
+					 enum grade g, const char *reason, const char *reason2);
 
 struct target;
 

@@ -18,7 +18,7 @@
 #include <unistd.h>
 
 #include "fingerprint/fingerprint.h"
-#include "run/run.h"
+#include "report/report.h"
 #include "support.h"
 #include "util.h"
 
@@ -551,32 +551,30 @@ static void test_same(void **state)
 
 /* A run with prod fingerprints that eval served under another spelling
  * warns of nothing; one that differs names the component. */
-static void test_run_analyse(void **state)
+static void test_report_analyse(void **state)
 {
 	(void)state;
-	struct fingerprint_count ev[] = {{"model=" H_MODEL ";tools=" H_TOOLS, 3}};
-	struct fingerprint_count pr[] = {
-		{"tools=3542d3a55f61;model=1E1800F8F7C9", 2},
-		{"model=1e1800f8f7c9;tools=0000aaaabbbb", 1},
-		{"model=1e1800f8f7c9970f;tools=0000aaaabbbbcc", 1},
+	static const char *const prod[] = {
+		"tools=3542d3a55f61;model=1E1800F8F7C9",
+		"model=1e1800f8f7c9;tools=0000aaaabbbb",
+		"model=1e1800f8f7c9970f;tools=0000aaaabbbbcc",
 	};
-	struct run r = {0};
-	r.fingerprints[SIDE_EVAL] = ev;
-	r.nfingerprints[SIDE_EVAL] = ARRAY_SIZE(ev);
-	r.fingerprints[SIDE_PROD] = pr;
-	r.nfingerprints[SIDE_PROD] = ARRAY_SIZE(pr);
-	run_analyse_fingerprints(&r);
-	assert_int_equal(r.nunevaluated, 1);
-	assert_string_equal(r.unevaluated[0], pr[1].value);
-	assert_int_equal(r.ndiffering, 1);
-	assert_string_equal(r.differing[0], "tools");
-	run_fingerprints_release(&r);
+	struct report *r = report_new();
+	report_add_fingerprint(r, SIDE_EVAL, "model=" H_MODEL ";tools=" H_TOOLS, 3);
+	report_add_fingerprint(r, SIDE_PROD, prod[0], 2);
+	report_add_fingerprint(r, SIDE_PROD, prod[1], 1);
+	report_add_fingerprint(r, SIDE_PROD, prod[2], 1);
+	report_analyse_fingerprints(r);
+	assert_int_equal(r->unevaluated.n, 1);
+	assert_string_equal(r->unevaluated.v[0], prod[1]);
+	assert_int_equal(r->differing.n, 1);
+	assert_string_equal(r->differing.v[0], "tools");
 
-	r.nfingerprints[SIDE_PROD] = 1;
-	run_analyse_fingerprints(&r);
-	assert_int_equal(r.nunevaluated, 0);
-	assert_int_equal(r.ndiffering, 0);
-	run_fingerprints_release(&r);
+	r->targets[SIDE_PROD].nfingerprints = 1;
+	report_analyse_fingerprints(r);
+	assert_int_equal(r->unevaluated.n, 0);
+	assert_int_equal(r->differing.n, 0);
+	report_free(r);
 }
 
 int main(void)
@@ -593,7 +591,7 @@ int main(void)
 		cmocka_unit_test(test_parse_components),
 		cmocka_unit_test(test_diff),
 		cmocka_unit_test(test_same),
-		cmocka_unit_test(test_run_analyse),
+		cmocka_unit_test(test_report_analyse),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

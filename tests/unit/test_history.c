@@ -20,10 +20,10 @@
 #include <sqlite3.h>
 
 #include "history/history.h"
-#include "run/run.h"
+#include "report/report.h"
 #include "support.h"
 #include "util.h"
-#include "run/verdict.h"
+#include "report/verdict.h"
 #include "version.h"
 
 /* 2026-03-10T12:00:00Z, the "now" of the seeded fixture. */
@@ -37,12 +37,10 @@
 #define REASON_BOOK "tool_call: missing required property 'attendee_emails'"
 #define REASON_TIMEOUT "timed out after 30000 ms"
 
-/* A suite of two strata built by hand: tools (book, cancel) and prompt
- * (refund, repeated twice). */
+/* Where a test's history is, and the suite its runs are of: two strata,
+ * tools (book, cancel) and prompt (refund, repeated twice). */
 struct hist_world {
-	struct suite suite;
-	struct stratum strata[2];
-	struct suite_case cases[3];
+	const char *name;
 	char dir[64];
 	char *path;
 };
@@ -61,19 +59,7 @@ struct run_spec {
 static void hist_world_init(struct hist_world *w, const char *name)
 {
 	memset(w, 0, sizeof(*w));
-	static const char *const ids[] = {"book", "cancel", "refund"};
-	for (size_t i = 0; i < 3; i++) {
-		w->cases[i].id = (char *)ids[i];
-		w->cases[i].stratum = i < 2 ? 0 : 1;
-		w->cases[i].repeat = i < 2 ? 1 : 2;
-		w->cases[i].threshold = 1.0;
-	}
-	w->strata[0] = (struct stratum){.name = "tools", .cases = &w->cases[0], .ncases = 2};
-	w->strata[1] = (struct stratum){.name = "prompt", .cases = &w->cases[2], .ncases = 1};
-	w->suite.name = (char *)name;
-	w->suite.strata = w->strata;
-	w->suite.nstrata = 2;
-	w->suite.ncases = 3;
+	w->name = name;
 	snprintf(w->dir, sizeof(w->dir), "/tmp/canary-hist-XXXXXX");
 	assert_non_null(mkdtemp(w->dir));
 	w->path = xasprintf("%s/history.sqlite", w->dir);
@@ -91,93 +77,46 @@ static void hist_world_release(struct hist_world *w)
 	free(w->path);
 }
 
-static void count_fp(struct run *r, enum side side, const char *value)
+/* make_report: the report of a finished run as spec says it went. */
+static struct report *make_report(struct hist_world *w, const struct run_spec *spec)
 {
-	for (size_t i = 0; i < r->nfingerprints[side]; i++) {
-		if (strcmp(r->fingerprints[side][i].value, value) == 0) {
-			r->fingerprints[side][i].count++;
-			return;
-		}
-	}
-	r->fingerprints[side] = xreallocarray(r->fingerprints[side], r->nfingerprints[side] + 1,
-					      sizeof(**r->fingerprints));
-	r->fingerprints[side][r->nfingerprints[side]++] =
-		(struct fingerprint_count){.value = xstrdup(value), .count = 1};
-}
+	static const char *const strata[] = {"tools", "prompt", NULL};
+	static const char *const ids[] = {"book", "cancel", "refund"};
+	struct report *r = test_report_new(w->name, strata);
+	char started[32];
 
-static void one_reason(struct sample *s, const char *reason)
-{
-	s->reasons = xcalloc(1, sizeof(*s->reasons));
-	s->reasons[0] = xstrdup(reason);
-	s->nreasons = 1;
-}
-
-/* make_run: a finished run as run_execute() would leave it. */
-static struct run *make_run(struct hist_world *w, const struct run_spec *spec)
-{
-	struct run *r = xcalloc(1, sizeof(*r));
-	r->suite = &w->suite;
-	r->ncases = r->nselected = 3;
-	r->cases = xcalloc(3, sizeof(*r->cases));
-	r->nstrata = 2;
-	r->strata = xcalloc(2, sizeof(*r->strata));
-	for (size_t i = 0; i < 2; i++)
-		r->strata[i].s = &w->strata[i];
 	for (size_t i = 0; i < 3; i++) {
-		struct case_result *cr = &r->cases[i];
-		cr->c = &w->cases[i];
-		cr->selected = true;
+		size_t ci = test_report_case(r, i < 2 ? 0 : 1, ids[i], i < 2 ? 1 : 2);
 		for (int side = 0; side < SIDE__COUNT; side++) {
-			struct side_result *sr = &cr->side[side];
-			sr->nsamples = (size_t)cr->c->repeat;
-			sr->samples = xcalloc(sr->nsamples, sizeof(*sr->samples));
-			for (size_t k = 0; k < sr->nsamples; k++) {
-				struct sample *s = &sr->samples[k];
-				s->side = (enum side)side;
-				s->index = (int)k;
-				s->done = !(spec->interrupted && i == 2);
-				s->grade = GRADE_PASS;
-				s->status = 200;
-				s->latency_ms = 100.5 + 10 * (double)i + (double)k + 50 * side;
-				s->attempts = 1;
-				if (!s->done)
+			for (int k = 0; k < r->cases[ci].repeat; k++) {
+				if (spec->interrupted && i == 2)
 					continue;
-				if (side == SIDE_PROD && i == 0 && spec->book_fails) {
-					s->grade = GRADE_FAIL;
-					one_reason(s, REASON_BOOK);
-				}
-				if (side == SIDE_PROD && i == 2 && k == 1 && spec->refund_error) {
-					s->grade = GRADE_ERROR;
-					s->status = 0;
-					s->attempts = 3;
-					one_reason(s, REASON_TIMEOUT);
-					continue;
-				}
+				bool fails = side == SIDE_PROD && i == 0 && spec->book_fails;
+				bool errs = side == SIDE_PROD && i == 2 && k == 1 && spec->refund_error;
+				struct report_sample *s = test_report_sample(
+					r, ci, (enum side)side,
+					fails ? GRADE_FAIL : errs ? GRADE_ERROR : GRADE_PASS,
+					fails ? REASON_BOOK : errs ? REASON_TIMEOUT : NULL, NULL);
+				s->latency_ms = 100.5 + 10 * (double)i + k + 50 * side;
+				s->status = errs ? 0 : 200;
+				s->attempts = errs ? 3 : 1;
 				const char *fp = spec->fp[side];
 				if (side == SIDE_PROD && i == 2 && spec->refund_prod_fp)
 					fp = spec->refund_prod_fp;
-				if (fp) {
-					s->fingerprint = xstrdup(fp);
-					count_fp(r, (enum side)side, fp);
-				}
-			}
-			for (size_t k = 0; k < sr->nsamples; k++) {
-				if (!sr->samples[k].done)
+				if (!fp || errs)
 					continue;
-				sr->total++;
-				sr->passed += sr->samples[k].grade == GRADE_PASS;
-				sr->failed += sr->samples[k].grade == GRADE_FAIL;
-				sr->errors += sr->samples[k].grade == GRADE_ERROR;
+				s->fingerprint = report_intern(r, fp);
+				report_add_fingerprint(r, (enum side)side, fp, 1);
 			}
 		}
 	}
-	r->url_display[SIDE_EVAL] = xstrdup("http://127.0.0.1:8081/v1/chat/completions");
-	r->url_display[SIDE_PROD] = xstrdup("${env:PROD_URL}");
-	r->started_wall_ms = spec->started;
-	r->duration_ms = 1234;
+	util_rfc3339(spec->started, started);
+	r->started_at = report_strdup(r, started);
+	r->started_ms = spec->started;
 	r->interrupted = spec->interrupted;
 	r->shard_index = spec->shard_index;
 	r->shard_count = spec->shard_count;
+	r->canary_version = report_strdup(r, CANARY_VERSION);
 	verdict_compute(r);
 	return r;
 }
@@ -187,11 +126,11 @@ static long long record(struct history *h, struct hist_world *w, const struct ru
 {
 	char *err = NULL;
 	long long id = 0;
-	struct run *r = make_run(w, spec);
+	struct report *r = make_report(w, spec);
 	int rc = history_record(h, r, "cafe", &id, &err);
 	if (rc < 0)
 		fail_msg("history_record: %s", err);
-	run_free(r);
+	report_free(r);
 	return id;
 }
 
@@ -379,7 +318,7 @@ static void test_record_is_one_transaction(void **state)
 				      "BEGIN SELECT RAISE(ABORT, 'injected failure'); END",
 				      NULL, NULL, NULL), SQLITE_OK);
 	struct run_spec spec = {.started = NOW, .fp = {FP_A, FP_A}, .book_fails = true};
-	struct run *r = make_run(&w, &spec);
+	struct report *r = make_report(&w, &spec);
 	char *err = NULL;
 	long long id = -7;
 	assert_int_equal(history_record(h, r, NULL, &id, &err), -1);
@@ -401,7 +340,7 @@ static void test_record_is_one_transaction(void **state)
 	/* refund has two valid samples a side: tested, p = 1. */
 	assert_query(db, "SELECT p_value FROM cases WHERE case_id = 'refund'", "1.0");
 	assert_query(db, "SELECT p_value FROM strata WHERE stratum = 'prompt'", "1.0");
-	run_free(r);
+	report_free(r);
 	sqlite3_close(db);
 	history_close(h);
 	hist_world_release(&w);
@@ -435,7 +374,7 @@ static void test_locked_history(void **state)
 	assert_int_equal(sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
 	history_set_busy_timeout(h, 50);
 	struct run_spec spec = {.started = NOW, .fp = {FP_A, FP_A}};
-	struct run *r = make_run(&w, &spec);
+	struct report *r = make_report(&w, &spec);
 	char *err = NULL;
 	assert_int_equal(history_record(h, r, NULL, NULL, &err), -1);
 	assert_non_null(strstr(err, "locked by another process"));
@@ -445,7 +384,7 @@ static void test_locked_history(void **state)
 	assert_int_equal(sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL), SQLITE_OK);
 	assert_int_equal(history_record(h, r, NULL, NULL, &err), 0);
 	assert_int_equal(rows(db, "runs"), 1);
-	run_free(r);
+	report_free(r);
 	sqlite3_close(db);
 	history_close(h);
 	hist_world_release(&w);
@@ -463,12 +402,12 @@ static int open_and_record(struct hist_world *w, const char *path, int c, int ru
 	}
 	for (int i = 0; i < runs; i++) {
 		struct run_spec spec = {.started = NOW + c * 1000 + i, .fp = {FP_A, FP_A}};
-		struct run *r = make_run(w, &spec);
+		struct report *r = make_report(w, &spec);
 		if (history_record(h, r, NULL, NULL, &err) < 0) {
 			fprintf(stderr, "child %d: %s\n", c, err);
 			return 2;
 		}
-		run_free(r);
+		report_free(r);
 	}
 	history_close(h);
 	return 0;
@@ -614,14 +553,14 @@ static void test_readonly_history(void **state)
 	char *err = NULL;
 	h = history_open_readonly(w.path, &err);
 	assert_non_null(h);
-	struct run *r = make_run(&w, &spec);
+	struct report *r = make_report(&w, &spec);
 	assert_int_equal(history_record(h, r, NULL, NULL, &err), -1);
 	assert_non_null(strstr(err, "read-only"));
 	free(err);
 	err = NULL;
 	assert_int_equal(history_note_notification(h, "hist-suite", "pass", 1, &err), -1);
 	free(err);
-	run_free(r);
+	report_free(r);
 	history_close(h);
 	hist_world_release(&w);
 }
@@ -799,7 +738,7 @@ static void test_unevaluated_and_new(void **state)
 
 	/* Run 1: both on A. */
 	struct run_spec s1 = {.started = NOW - 3 * HOUR, .fp = {FP_A, FP_A}};
-	struct run *r = make_run(&w, &s1);
+	struct report *r = make_report(&w, &s1);
 	assert_int_equal(history_unevaluated(h, r, &v, &n, &err), 0);
 	assert_int_equal(n, 0);
 	assert_int_equal(history_new_since_last(h, r, 0, &v, &n, &prev, &err), 0);
@@ -807,7 +746,7 @@ static void test_unevaluated_and_new(void **state)
 	assert_false(prev);
 	long long id1 = 0;
 	assert_int_equal(history_record(h, r, NULL, &id1, &err), 0);
-	run_free(r);
+	report_free(r);
 
 	/* Another suite evaluates C: it does not count for this one. */
 	struct run_spec so = {.started = NOW - 3 * HOUR, .fp = {FP_C, FP_C}};
@@ -816,7 +755,7 @@ static void test_unevaluated_and_new(void **state)
 	/* Run 2: prod moves to B, and to C on refund; eval stays on A. */
 	struct run_spec s2 = {.started = NOW - 2 * HOUR, .fp = {FP_A, FP_B},
 			      .refund_prod_fp = FP_C};
-	r = make_run(&w, &s2);
+	r = make_report(&w, &s2);
 	static const char *const b_c[] = {FP_B, FP_C};
 	assert_int_equal(history_unevaluated(h, r, &v, &n, &err), 0);
 	assert_strings(v, n, b_c, 2);
@@ -834,14 +773,14 @@ static void test_unevaluated_and_new(void **state)
 	assert_int_equal(history_unevaluated(h, r, &v, &n, &err), 0);
 	assert_strings(v, n, b_c, 2);
 	history_strings_free(v, n);
-	run_free(r);
+	report_free(r);
 
 	/* Run 3: eval serves B once: B is evaluated from then on, for every
 	 * later run; prod is back on A, which run 2 did not see. */
 	struct run_spec s3 = {.started = NOW - HOUR, .fp = {FP_B, FP_A}};
 	record(h, &w, &s3);
 	struct run_spec s4 = {.started = NOW, .fp = {FP_A, FP_B}, .refund_prod_fp = FP_C};
-	r = make_run(&w, &s4);
+	r = make_report(&w, &s4);
 	static const char *const c_only[] = {FP_C};
 	assert_int_equal(history_unevaluated(h, r, &v, &n, &err), 0);
 	assert_strings(v, n, c_only, 1);
@@ -850,7 +789,7 @@ static void test_unevaluated_and_new(void **state)
 	assert_int_equal(history_new_since_last(h, r, 0, &v, &n, &prev, &err), 0);
 	assert_strings(v, n, b_c2, 2);
 	history_strings_free(v, n);
-	run_free(r);
+	report_free(r);
 
 	/* The previous verdict and the notification state. */
 	char *verdict = NULL;
@@ -874,6 +813,172 @@ static void test_unevaluated_and_new(void **state)
 	history_close(h);
 	hist_world_release(&w);
 	hist_world_release(&other);
+}
+
+/* Fingerprints are compared by composition, as a run compares them
+ * (docs/fingerprint.md): a value spelt with a hash prefix, in another case,
+ * names the composition of the full value. */
+static void test_fingerprints_by_composition(void **state)
+{
+	struct hist_world w;
+	hist_world_init(&w, "hist-suite");
+	struct history *h = open_ok(w.path);
+	char **v = NULL;
+	size_t n = 0;
+	bool prev = false;
+	char *err = NULL;
+	/* FP_A's first 12 and first 16 hex digits, upper and lower case. */
+	const char *a12 = "sha256:AAAAAAAAAAAA", *a16 = "sha256:aaaaaaaaaaaaaaaa";
+
+	/* Run 1: eval serves A, prod B. */
+	struct run_spec s1 = {.started = NOW - 2 * HOUR, .fp = {FP_A, FP_B}};
+	record(h, &w, &s1);
+
+	/* Run 2: prod serves A, spelt short: evaluated (by run 1), but new
+	 * since run 1, whose prod served B. */
+	struct run_spec s2 = {.started = NOW - HOUR, .fp = {FP_C, a12}};
+	struct report *r = make_report(&w, &s2);
+	assert_int_equal(history_unevaluated(h, r, &v, &n, &err), 0);
+	assert_int_equal(n, 0);
+	assert_int_equal(history_new_since_last(h, r, 0, &v, &n, &prev, &err), 0);
+	assert_true(prev);
+	static const char *const short_a[] = {"sha256:AAAAAAAAAAAA"};
+	assert_strings(v, n, short_a, 1);
+	history_strings_free(v, n);
+	assert_int_equal(history_record(h, r, NULL, NULL, &err), 0);
+	report_free(r);
+
+	/* Run 3: prod serves A spelt longer, and both spellings at once: the
+	 * same composition as run 2's, once. */
+	struct run_spec s3 = {.started = NOW, .fp = {FP_C, a16}, .refund_prod_fp = FP_A};
+	r = make_report(&w, &s3);
+	assert_int_equal(history_new_since_last(h, r, 0, &v, &n, &prev, &err), 0);
+	assert_int_equal(n, 0);
+	assert_int_equal(history_unevaluated(h, r, &v, &n, &err), 0);
+	assert_int_equal(n, 0);
+	/* Its history findings, as the report will hold them. */
+	assert_int_equal(history_compare(h, r, 0, &err), 0);
+	assert_true(r->history.present);
+	assert_true(r->history.previous_run);
+	assert_int_equal(r->history.unevaluated.n, 0);
+	assert_int_equal(r->history.new_since_last.n, 0);
+	report_free(r);
+
+	/* C on prod, short and in mixed case: run 2 evaluated it, and it is
+	 * new since run 2 (the last recorded), whose prod served A. */
+	struct run_spec s4 = {.started = NOW, .fp = {FP_B, "sha256:cCcCcCcCcCcC"}};
+	r = make_report(&w, &s4);
+	static const char *const short_c[] = {"sha256:cCcCcCcCcCcC"};
+	assert_int_equal(history_unevaluated(h, r, &v, &n, &err), 0);
+	assert_int_equal(n, 0);
+	history_strings_free(v, n);
+	assert_int_equal(history_new_since_last(h, r, 0, &v, &n, &prev, &err), 0);
+	assert_strings(v, n, short_c, 1);
+	history_strings_free(v, n);
+	report_free(r);
+	history_close(h);
+	hist_world_release(&w);
+}
+
+/* saved: r written as JSON and read back, as `canary history --import`
+ * reads a report: its start to the second. */
+static struct report *saved(const struct report *r)
+{
+	char *json = test_render(report_json, r);
+	struct report *back = test_report_parse(json);
+
+	free(json);
+	return back;
+}
+
+/* Saved reports are recorded once: again, or as the run that --history
+ * recorded, or as the merge of a recorded shard, they are not counted
+ * twice. */
+static void test_import(void **state)
+{
+	struct hist_world w;
+	hist_world_init(&w, "hist-suite");
+	struct history *h = open_ok(w.path);
+	char *err = NULL;
+	long long id = 0, recorded = -1;
+
+	/* A run recorded as it ran (its start to the millisecond), then its
+	 * saved report. */
+	struct run_spec live = {.started = NOW - DAY + 250, .fp = {FP_A, FP_B}};
+	long long live_id = record(h, &w, &live);
+	struct report *r = make_report(&w, &live), *back = saved(r);
+	assert_int_equal(back->started_ms, -1);
+	assert_int_equal(history_import(h, back, &id, &recorded, &err), 0);
+	assert_int_equal(recorded, live_id);
+	report_free(back);
+	report_free(r);
+
+	/* A report imported, then imported again. */
+	struct run_spec other = {.started = NOW - HOUR, .fp = {FP_A, FP_A}, .book_fails = true};
+	r = make_report(&w, &other);
+	back = saved(r);
+	assert_int_equal(history_import(h, back, &id, &recorded, &err), 0);
+	assert_int_equal(recorded, 0);
+	assert_true(id > live_id);
+	long long imported = id;
+	assert_int_equal(history_import(h, back, &id, &recorded, &err), 0);
+	assert_int_equal(recorded, imported);
+	report_free(back);
+	/* Another run of the same second is another run. */
+	r->duration_ms += 1;
+	back = saved(r);
+	assert_int_equal(history_import(h, back, &id, &recorded, &err), 0);
+	assert_int_equal(recorded, 0);
+	report_free(back);
+	report_free(r);
+
+	/* A shard, then the merge that starts when it did: the merge holds its
+	 * samples.  Another shard of the same second is another run. */
+	struct run_spec shard = {.started = NOW, .fp = {FP_A, FP_A}, .shard_count = 2};
+	r = make_report(&w, &shard);
+	back = saved(r);
+	assert_int_equal(history_import(h, back, &id, &recorded, &err), 0);
+	assert_int_equal(recorded, 0);
+	long long first_shard = id;
+	report_free(back);
+	r->shard_index = 1;
+	back = saved(r);
+	assert_int_equal(history_import(h, back, &id, &recorded, &err), 0);
+	assert_int_equal(recorded, 0);
+	report_free(back);
+	r->shard_count = 0;
+	back = saved(r);
+	assert_int_equal(history_import(h, back, &id, &recorded, &err), 0);
+	assert_int_equal(recorded, first_shard);
+	report_free(back);
+	report_free(r);
+	history_close(h);
+
+	sqlite3 *db = db_open(w.path);
+	assert_query(db, "SELECT count(*), count(DISTINCT started_at / 1000) FROM runs", "5|3");
+	assert_query(db, "SELECT started_at, shard FROM runs WHERE id IN (1, 4) ORDER BY id",
+		     "1773057600250|NULL\n1773144000000|0/2");
+	sqlite3_close(db);
+
+	/* A report without a start it can read is refused, and so is a
+	 * history opened to be read. */
+	r = make_report(&w, &live);
+	r->started_ms = -1;
+	r->started_at = "yesterday";
+	h = open_ok(w.path);
+	assert_int_equal(history_import(h, r, &id, &recorded, &err), -1);
+	assert_string_equal(err, "cannot record a run whose 'started_at' is not a time: "
+				 "'yesterday'");
+	free(err);
+	history_close(h);
+	h = history_open_readonly(w.path, &err);
+	assert_non_null(h);
+	assert_int_equal(history_import(h, r, &id, &recorded, &err), -1);
+	assert_non_null(strstr(err, "opened read-only"));
+	free(err);
+	history_close(h);
+	report_free(r);
+	hist_world_release(&w);
 }
 
 /* The check's windows, edges included, on runs recorded here. */
@@ -1218,6 +1323,8 @@ int main(void)
 		cmocka_unit_test(test_not_a_history),
 		cmocka_unit_test(test_migrate_from_v1),
 		cmocka_unit_test(test_unevaluated_and_new),
+		cmocka_unit_test(test_fingerprints_by_composition),
+		cmocka_unit_test(test_import),
 		cmocka_unit_test(test_check_windows),
 		cmocka_unit_test(test_flaky_cases),
 		cmocka_unit_test(test_seeded_check),

@@ -21,11 +21,12 @@
 
 #include "history/history.h"
 #include "notify/notify.h"
-#include "run/run.h"
+#include "report/report.h"
 #include "stub/stub.h"
+#include "support.h"
 #include "transport/transport.h"
 #include "util.h"
-#include "run/verdict.h"
+#include "report/verdict.h"
 
 #define NOW 1773144000000LL
 #define HOUR HISTORY_HOUR_MS
@@ -33,8 +34,6 @@
 
 #define FP_EVAL "sha256:7513b42b651c2dbc8aa127119eb9b7b5b40d816e98fe4514718c84e374ade204"
 #define FP_PROD "sha256:4d9855065a0cffc8af0a62006aaaa55c58cc1bdc5fef922caf4142c5e43d6850"
-#define SECRET_HEADER "Bearer s3cr3t-token-value"
-#define SECRET_URL "https://user:pa55word@prod.example/v1/chat?key=k3y-in-query"
 
 enum { MAX_CASES = 8 };
 
@@ -45,47 +44,17 @@ struct case_spec {
 	const char *eval_reason, *prod_reason;
 };
 
-/* A suite built by hand: strata tools, prompt and retrieval. */
+/* The suite of a test: strata tools, prompt and retrieval, and its cases. */
 struct notify_world {
-	struct suite suite;
-	struct stratum strata[3];
-	struct suite_case cases[MAX_CASES];
-	struct header headers[1];
+	const char *name;
+	const struct case_spec *cases;
 	size_t ncases;
 };
 
 static void notify_world_init(struct notify_world *w, const char *name,
 			      const struct case_spec *cases, size_t n)
 {
-	static const char *const strata[] = {"tools", "prompt", "retrieval"};
-	memset(w, 0, sizeof(*w));
-	w->ncases = n;
-	size_t at = 0;
-	for (int s = 0; s < 3; s++) {
-		w->strata[s].name = (char *)strata[s];
-		w->strata[s].cases = &w->cases[at];
-		for (size_t i = 0; i < n; i++) {
-			if (cases[i].stratum != s)
-				continue;
-			w->cases[at].id = (char *)cases[i].id;
-			w->cases[at].stratum = (size_t)s;
-			w->cases[at].repeat = 1;
-			w->cases[at].threshold = 1.0;
-			w->strata[s].ncases++;
-			at++;
-		}
-	}
-	w->suite.name = (char *)name;
-	w->suite.strata = w->strata;
-	w->suite.nstrata = 3;
-	w->suite.ncases = n;
-	/* Secrets the payload must never carry: target headers and the raw URL. */
-	w->headers[0] = (struct header){.name = "Authorization", .value = SECRET_HEADER};
-	for (int side = 0; side < SIDE__COUNT; side++) {
-		w->suite.targets[side].url = SECRET_URL;
-		w->suite.targets[side].headers = w->headers;
-		w->suite.targets[side].nheaders = 1;
-	}
+	*w = (struct notify_world){name, cases, n};
 }
 
 static const struct case_spec *spec_of(const struct case_spec *cases, size_t n, const char *id)
@@ -96,64 +65,39 @@ static const struct case_spec *spec_of(const struct case_spec *cases, size_t n, 
 	return NULL;
 }
 
-/* make_run: a finished run in which each case's sample got the grade of
- * its spec (cases not in specs pass). */
-static struct run *make_run(struct notify_world *w, const struct case_spec *specs, size_t nspecs,
-			    bool interrupted)
+/* make_report: the report of a finished run in which each case's sample
+ * got the grade of its spec (cases not in specs pass), with its reasons
+ * as redacted ("[redacted]") and its URLs as displayed: what a run of a
+ * suite holding secrets leaves. */
+static struct report *make_report(struct notify_world *w, const struct case_spec *specs,
+				  size_t nspecs, bool interrupted)
 {
-	struct run *r = xcalloc(1, sizeof(*r));
-	r->suite = &w->suite;
-	r->ncases = r->nselected = w->ncases;
-	r->cases = xcalloc(w->ncases, sizeof(*r->cases));
-	r->nstrata = 3;
-	r->strata = xcalloc(3, sizeof(*r->strata));
-	for (size_t i = 0; i < 3; i++)
-		r->strata[i].s = &w->strata[i];
-	for (size_t i = 0; i < w->ncases; i++) {
-		struct case_result *cr = &r->cases[i];
-		const struct case_spec *cs = spec_of(specs, nspecs, w->cases[i].id);
-		cr->c = &w->cases[i];
-		cr->selected = true;
-		for (int side = 0; side < SIDE__COUNT; side++) {
-			struct side_result *sr = &cr->side[side];
-			struct sample *s = xcalloc(1, sizeof(*s));
-			sr->samples = s;
-			sr->nsamples = 1;
-			s->side = (enum side)side;
-			s->done = true;
-			s->grade = cs ? (side == SIDE_EVAL ? cs->eval : cs->prod) : GRADE_PASS;
-			s->status = s->grade == GRADE_ERROR ? 0 : 200;
-			s->latency_ms = 120;
-			s->attempts = 1;
-			const char *reason = !cs ? NULL : side == SIDE_EVAL ? cs->eval_reason
-									     : cs->prod_reason;
-			if (reason) {
-				s->reasons = xcalloc(1, sizeof(*s->reasons));
-				s->reasons[0] = xstrdup(reason);
-				s->nreasons = 1;
+	static const char *const strata[] = {"tools", "prompt", "retrieval", NULL};
+	struct report *r = test_report_new(w->name, strata);
+
+	for (size_t s = 0; s < 3; s++) {
+		for (size_t i = 0; i < w->ncases; i++) {
+			if (w->cases[i].stratum != (int)s)
+				continue;
+			const struct case_spec *cs = spec_of(specs, nspecs, w->cases[i].id);
+			size_t ci = test_report_case(r, s, w->cases[i].id, 1);
+			for (int side = 0; side < SIDE__COUNT; side++) {
+				enum grade g = !cs ? GRADE_PASS : side == SIDE_EVAL ? cs->eval : cs->prod;
+				const char *reason = !cs ? NULL : side == SIDE_EVAL ? cs->eval_reason
+										     : cs->prod_reason;
+				struct report_sample *smp = test_report_sample(r, ci, (enum side)side, g,
+									       reason, NULL);
+				smp->latency_ms = 120;
+				smp->attempts = 1;
+				smp->fingerprint = side == SIDE_EVAL ? FP_EVAL : FP_PROD;
 			}
-			s->fingerprint = xstrdup(side == SIDE_EVAL ? FP_EVAL : FP_PROD);
-			sr->total = 1;
-			sr->passed = s->grade == GRADE_PASS;
-			sr->failed = s->grade == GRADE_FAIL;
-			sr->errors = s->grade == GRADE_ERROR;
 		}
 	}
-	for (int side = 0; side < SIDE__COUNT; side++) {
-		r->fingerprints[side] = xcalloc(1, sizeof(**r->fingerprints));
-		r->fingerprints[side][0] = (struct fingerprint_count){
-			.value = xstrdup(side == SIDE_EVAL ? FP_EVAL : FP_PROD),
-			.count = (int)w->ncases,
-		};
-		r->nfingerprints[side] = 1;
-	}
-	r->unevaluated = xcalloc(1, sizeof(*r->unevaluated));
-	r->unevaluated[0] = xstrdup(FP_PROD);
-	r->nunevaluated = 1;
-	/* As run_display_url() leaves them: no userinfo, query or env value. */
-	r->url_display[SIDE_EVAL] = xstrdup("http://127.0.0.1:8081/v1/chat/completions");
-	r->url_display[SIDE_PROD] = xstrdup("${env:PROD_URL}");
-	r->started_wall_ms = NOW;
+	report_add_fingerprint(r, SIDE_EVAL, FP_EVAL, (long)w->ncases);
+	report_add_fingerprint(r, SIDE_PROD, FP_PROD, (long)w->ncases);
+	report_names_add(r, &r->unevaluated, FP_PROD);
+	r->started_ms = NOW;
+	r->started_at = report_strdup(r, "2026-03-10T12:00:00Z");
 	r->duration_ms = 4321;
 	r->interrupted = interrupted;
 	verdict_compute(r);
@@ -233,19 +177,19 @@ static void test_state(void **state)
 {
 	struct notify_world w;
 	notify_world_init(&w, "calendar-assistant", suite_cases, ARRAY_SIZE(suite_cases));
-	struct run *r = make_run(&w, NULL, 0, false);
+	struct report *r = make_report(&w, NULL, 0, false);
 	assert_string_equal(notify_state(r), "pass");
-	run_free(r);
-	r = make_run(&w, drift_specs, ARRAY_SIZE(drift_specs), false);
+	report_free(r);
+	r = make_report(&w, drift_specs, ARRAY_SIZE(drift_specs), false);
 	assert_string_equal(notify_state(r), "drift");
-	run_free(r);
-	r = make_run(&w, error_specs, ARRAY_SIZE(error_specs), false);
+	report_free(r);
+	r = make_report(&w, error_specs, ARRAY_SIZE(error_specs), false);
 	assert_int_equal(r->exit_code, EXIT_ERRORS);
 	assert_string_equal(notify_state(r), "error");
-	run_free(r);
-	r = make_run(&w, drift_specs, ARRAY_SIZE(drift_specs), true);
+	report_free(r);
+	r = make_report(&w, drift_specs, ARRAY_SIZE(drift_specs), true);
 	assert_null(notify_state(r));
-	run_free(r);
+	report_free(r);
 }
 
 static const cJSON *get(const cJSON *o, const char *key)
@@ -267,7 +211,7 @@ static void test_payload_fields(void **state)
 {
 	struct notify_world w;
 	notify_world_init(&w, "calendar-assistant", suite_cases, ARRAY_SIZE(suite_cases));
-	struct run *r = make_run(&w, drift_specs, ARRAY_SIZE(drift_specs), false);
+	struct report *r = make_report(&w, drift_specs, ARRAY_SIZE(drift_specs), false);
 	cJSON *p = notify_payload(r, "pass", "https://ci.example/runs/42?x=1&y=2", false);
 	assert_string_equal(str(p, "text"),
 			    ":rotating_light: canary calendar-assistant: drift in tools, prompt "
@@ -329,15 +273,31 @@ static void test_payload_fields(void **state)
 			    ":rotating_light: canary calendar-assistant: drift in tools, prompt");
 	assert_string_equal(str(p, "previous"), "unknown");
 	assert_null(cJSON_GetObjectItemCaseSensitive(p, "report_url"));
+	assert_null(cJSON_GetObjectItemCaseSensitive(p, "new_since_last"));
 	cJSON_Delete(p);
-	run_free(r);
+
+	/* With a history, its lists, even empty (the run's fingerprint_diff
+	 * lists prod's fingerprint, which the history has seen on eval). */
+	r->history.present = true;
+	p = notify_payload(r, NULL, NULL, false);
+	assert_int_equal(cJSON_GetArraySize(get(p, "unevaluated")), 0);
+	assert_true(cJSON_IsArray(get(p, "new_since_last")));
+	assert_int_equal(cJSON_GetArraySize(get(p, "new_since_last")), 0);
+	cJSON_Delete(p);
+	report_names_add(r, &r->history.new_since_last, FP_PROD);
+	p = notify_payload(r, NULL, "https://ci.example/runs/42", false);
+	assert_string_equal(cJSON_GetArrayItem(get(p, "new_since_last"), 0)->valuestring, FP_PROD);
+	/* After the link, as the payload always had it. */
+	assert_ptr_equal(get(p, "report_url")->next, get(p, "new_since_last"));
+	cJSON_Delete(p);
+	report_free(r);
 }
 
 static void test_payload_texts(void **state)
 {
 	struct notify_world w;
 	notify_world_init(&w, "cal <b>&</b>", suite_cases, ARRAY_SIZE(suite_cases));
-	struct run *r = make_run(&w, NULL, 0, false);
+	struct report *r = make_report(&w, NULL, 0, false);
 	cJSON *p = notify_payload(r, "drift", NULL, false);
 	assert_string_equal(str(p, "text"), ":white_check_mark: canary cal &lt;b&gt;&amp;"
 					    "&lt;/b&gt; recovered: pass (was drift)");
@@ -345,18 +305,18 @@ static void test_payload_texts(void **state)
 	assert_string_equal(str(p, "suite"), "cal <b>&</b>");
 	assert_int_equal(cJSON_GetArraySize(get(p, "top_failures")), 0);
 	cJSON_Delete(p);
-	run_free(r);
+	report_free(r);
 
-	r = make_run(&w, drift_specs, ARRAY_SIZE(drift_specs), false);
+	r = make_report(&w, drift_specs, ARRAY_SIZE(drift_specs), false);
 	p = notify_payload(r, "drift", NULL, true);
 	assert_string_equal(str(p, "text"), ":rotating_light: canary cal &lt;b&gt;&amp;&lt;/b&gt;: "
 					    "still drift in tools, prompt (reminder)");
 	assert_true(cJSON_IsTrue(get(p, "reminder")));
 	assert_string_equal(str(p, "kind"), "reminder");
 	cJSON_Delete(p);
-	run_free(r);
+	report_free(r);
 
-	r = make_run(&w, error_specs, ARRAY_SIZE(error_specs), false);
+	r = make_report(&w, error_specs, ARRAY_SIZE(error_specs), false);
 	p = notify_payload(r, "pass", NULL, false);
 	assert_string_equal(str(p, "text"), ":warning: canary cal &lt;b&gt;&amp;&lt;/b&gt;: "
 					    "error in retrieval (was pass)");
@@ -364,19 +324,19 @@ static void test_payload_texts(void **state)
 	assert_string_equal(str(f0, "eval"), "connection refused");
 	assert_string_equal(str(f0, "prod"), "timed out");
 	cJSON_Delete(p);
-	run_free(r);
+	report_free(r);
 
 	/* Two verdicts: worst first. */
 	static const struct case_spec mixed[] = {
 		{"book-meeting", 0, GRADE_FAIL, GRADE_FAIL, "a", "b"},
 		{"refund-window", 1, GRADE_PASS, GRADE_FAIL, NULL, "c"},
 	};
-	r = make_run(&w, mixed, ARRAY_SIZE(mixed), false);
+	r = make_report(&w, mixed, ARRAY_SIZE(mixed), false);
 	p = notify_payload(r, "pass", NULL, false);
 	assert_string_equal(str(p, "text"), ":rotating_light: canary cal &lt;b&gt;&amp;&lt;/b&gt;: "
 					    "drift in prompt; regression in tools (was pass)");
 	cJSON_Delete(p);
-	run_free(r);
+	report_free(r);
 }
 
 static void test_top_failures_limit(void **state)
@@ -392,7 +352,7 @@ static void test_top_failures_limit(void **state)
 	};
 	struct notify_world w;
 	notify_world_init(&w, "many", many, ARRAY_SIZE(many));
-	struct run *r = make_run(&w, many, ARRAY_SIZE(many), false);
+	struct report *r = make_report(&w, many, ARRAY_SIZE(many), false);
 	cJSON *p = notify_payload(r, "pass", NULL, false);
 	const cJSON *failures = get(p, "top_failures");
 	assert_int_equal(cJSON_GetArraySize(failures), NOTIFY_TOP_FAILURES);
@@ -402,7 +362,7 @@ static void test_top_failures_limit(void **state)
 		assert_string_equal(str(cJSON_GetArrayItem(failures, i), "case"), id);
 	}
 	cJSON_Delete(p);
-	run_free(r);
+	report_free(r);
 }
 
 static void test_url_display(void **state)
@@ -513,17 +473,15 @@ static enum notify_kind step(struct history *h, struct notify_world *w,
 			     const struct case_spec *specs, size_t n, bool interrupted,
 			     long long now, const char *url, bool *delivered)
 {
-	struct run *r = make_run(w, specs, n, interrupted);
-	r->started_wall_ms = now;
+	struct report *r = make_report(w, specs, n, interrupted);
+	r->started_ms = now;
 	char *err = NULL;
 	assert_int_equal(history_record(h, r, NULL, NULL, &err), 0);
 	struct notify_options o = {.now_ms = now, .remind_ms = REMIND,
 				   .report_url = "https://ci.example/42"};
-	char *fresh[] = {FP_PROD};
-	o.unevaluated = fresh;
-	o.nunevaluated = 1;
-	o.new_since_last = fresh;
-	o.nnew_since_last = 0;
+	/* What the history said: prod's fingerprint never evaluated, none new. */
+	r->history.present = true;
+	report_names_add(r, &r->history.unevaluated, FP_PROD);
 	struct notify_plan plan;
 	assert_int_equal(notify_prepare(h, r, &o, &plan, &err), 0);
 	enum notify_kind kind = plan.kind;
@@ -538,7 +496,7 @@ static enum notify_kind step(struct history *h, struct notify_world *w,
 		assert_int_equal(notify_commit(h, &plan, now, &err), 0);
 	}
 	notify_plan_release(&plan);
-	run_free(r);
+	report_free(r);
 	return kind;
 }
 
@@ -579,7 +537,7 @@ static void test_sequence_with_receiver(void **state)
 	assert_int_equal(step(h, &w, NULL, 0, false, t, rv.url, &sent), NOTIFY_NONE);
 	char *known = NULL;
 	long long at = -1;
-	assert_int_equal(history_last_notification(h, w.suite.name, &known, &at, &err), 0);
+	assert_int_equal(history_last_notification(h, w.name, &known, &at, &err), 0);
 	assert_string_equal(known, "pass");
 	assert_int_equal(at, 0);
 	free(known);

@@ -1,5 +1,5 @@
-/* test_report_formats.c: the renderers of the JSON report tree (text,
- * JUnit, markdown, Prometheus, TAP) against golden files and their own
+/* test_report_formats.c: the renderers of the report (text, JUnit,
+ * markdown, Prometheus, TAP) against golden files and their own
  * validators, checking saved reports, atomic writes, and merging shard
  * reports back into the report of the unsharded run.
  *
@@ -21,12 +21,10 @@
 #include <cjson/cJSON.h>
 
 #include "fingerprint/fingerprint.h"
-#include "provider.h"
 #include "report/report.h"
 #include "support.h"
-#include "run/run.h"
 #include "util.h"
-#include "run/verdict.h"
+#include "report/verdict.h"
 #include "ynode.h"
 
 #define REASON_TOOL "tool_call: missing required property 'attendee_emails'"
@@ -37,127 +35,52 @@
 #define XMLLINT "/usr/bin/xmllint"
 #define PROMTOOL "/usr/bin/promtool"
 
-/* world_unevaluated: the prod fingerprints eval never served, as
- * run_execute finds them: here every prod one. */
-static void world_unevaluated(struct world *w)
+/* formats.json: two strata reported, one filtered out: a drift, a
+ * regression, an error and a pass, every prod fingerprint unevaluated
+ * (basic.json's run, but with refund-window failing on both sides, so that
+ * no verdict hangs on the significance tests of repeated cases). */
+#define FORMATS "formats.json"
+/* many.json: 40 generated cases over the three strata, every verdict. */
+#define MANY "many.json"
+
+/* Case i of formats.json. */
+enum { BOOK, LIST, REFUND, GREET, PII };
+
+/* model_of: the report a saved tree is read back as (what `canary report`
+ * and `canary merge` read). */
+static struct report *model_of(const cJSON *tree)
 {
-	for (size_t k = 0; k < w->run.nfingerprints[SIDE_PROD]; k++)
-		w->unevaluated[k] = w->fps[SIDE_PROD][k].value;
-	w->run.unevaluated = w->unevaluated;
-	w->run.nunevaluated = w->run.nfingerprints[SIDE_PROD];
+	char *json = cJSON_PrintUnformatted(tree);
+	struct report *r = test_report_parse(json);
+
+	free(json);
+	return r;
 }
 
-/* world_basic: two strata reported, one filtered out: a drift, a
- * regression, an error and a pass.  (test_report.c's run, but with
- * refund-window failing on both sides, so that no verdict hangs on the
- * significance tests of repeated cases.) */
-static void world_basic(struct world *w)
+/* render: a renderer's output for a saved tree. */
+static char *render(report_render_fn *fn, const cJSON *tree)
 {
-	world_init(w);
+	struct report *r = model_of(tree);
+	char *text = test_render(fn, r);
 
-	size_t book = world_add_case(w, 0, "book-meeting", 1);
-	world_add_sample(w, book, SIDE_EVAL, GRADE_PASS, NULL, NULL);
-	world_add_sample(w, book, SIDE_PROD, GRADE_FAIL, REASON_TOOL, NULL);
-
-	size_t list = world_add_case(w, 0, "list-events", 1);
-	world_add_sample(w, list, SIDE_EVAL, GRADE_PASS, NULL, NULL);
-	world_add_sample(w, list, SIDE_PROD, GRADE_PASS, NULL, NULL);
-
-	size_t refund = world_add_case(w, 1, "refund-window", 3);
-	world_add_sample(w, refund, SIDE_EVAL, GRADE_PASS, NULL, NULL);
-	world_add_sample(w, refund, SIDE_EVAL, GRADE_FAIL, REASON_LEN, NULL);
-	world_add_sample(w, refund, SIDE_EVAL, GRADE_PASS, NULL, NULL);
-	world_add_sample(w, refund, SIDE_PROD, GRADE_PASS, NULL, NULL);
-	world_add_sample(w, refund, SIDE_PROD, GRADE_FAIL, REASON_14, NULL);
-	world_add_sample(w, refund, SIDE_PROD, GRADE_FAIL, REASON_14, REASON_LEN);
-
-	size_t greet = world_add_case(w, 1, "greeting", 1);
-	world_add_sample(w, greet, SIDE_EVAL, GRADE_ERROR, REASON_CONN, NULL);
-	world_add_sample(w, greet, SIDE_PROD, GRADE_PASS, NULL, NULL);
-
-	size_t pii = world_add_case(w, 2, "no-pii", 1);
-	w->results[pii].selected = false;
-	w->run.nselected--;
-
-	w->samples[book][SIDE_EVAL][0].fingerprint = "sha256:ab12cd34ef56aa77bb88cc99";
-	w->fps[SIDE_EVAL][0] = (struct fingerprint_count){"sha256:ab12cd34ef56aa77bb88cc99", 6};
-	w->fps[SIDE_PROD][0] = (struct fingerprint_count){"sha256:9f00", 5};
-	w->fps[SIDE_PROD][1] = (struct fingerprint_count){"sha256:1234", 1};
-	for (int side = 0; side < SIDE__COUNT; side++)
-		w->run.fingerprints[side] = w->fps[side];
-	w->run.nfingerprints[SIDE_EVAL] = 1;
-	w->run.nfingerprints[SIDE_PROD] = 2;
-	world_unevaluated(w);
-	w->run.stats = (struct transport_stats){.requests = 13, .attempts = 15, .retries = 2};
-
-	verdict_compute(&w->run);
-}
-
-/* world_many: n generated cases over the three strata, every verdict. */
-static void world_many(struct world *w, size_t n)
-{
-	world_init(w);
-	for (size_t i = 0; i < n; i++) {
-		snprintf(w->ids[i], sizeof(w->ids[i]), "case-%02zu", i);
-		size_t ci = world_add_case(w, i * WORLD_STRATA / n, w->ids[i], 2);
-		for (int side = 0; side < SIDE__COUNT; side++) {
-			/* Bit 0: eval fails; bit 1: prod fails; every 7th: errors. */
-			unsigned kind = (unsigned)(i * 5 + 3) % 4;
-			bool fails = side == SIDE_EVAL ? kind & 1 : kind & 2;
-			for (int k = 0; k < 2; k++) {
-				enum grade g = i % 7 == 6 && side == SIDE_PROD ? GRADE_ERROR
-					       : fails && k == 1 ? GRADE_FAIL : GRADE_PASS;
-				world_add_sample(w, ci, side, g, g == GRADE_PASS ? NULL : REASON_14,
-					   NULL);
-			}
-		}
-		if (i % 9 == 4) {
-			w->results[ci].selected = false;
-			w->run.nselected--;
-		}
-	}
-	w->fps[SIDE_EVAL][0] = (struct fingerprint_count){"sha256:aa", 10};
-	w->fps[SIDE_PROD][0] = (struct fingerprint_count){"sha256:bb", 7};
-	w->fps[SIDE_PROD][1] = (struct fingerprint_count){"sha256:cc", 3};
-	for (int side = 0; side < SIDE__COUNT; side++)
-		w->run.fingerprints[side] = w->fps[side];
-	w->run.nfingerprints[SIDE_EVAL] = 1;
-	w->run.nfingerprints[SIDE_PROD] = 2;
-	world_unevaluated(w);
-	w->run.stats = (struct transport_stats){.requests = 90, .attempts = 100, .retries = 10};
-	verdict_compute(&w->run);
-}
-
-/* render: a renderer's output for a tree, asserting it succeeded. */
-static char *render(int (*fn)(FILE *, const cJSON *, char **), const cJSON *report)
-{
-	char *text = NULL, *err = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&text, &len);
-
-	assert_non_null(f);
-	int rc = fn(f, report, &err);
-	if (rc < 0)
-		fail_msg("renderer failed: %s", err);
-	fclose(f);
+	report_free(r);
 	return text;
 }
 
-/* render_fail: a renderer's error for a tree it must refuse; it wrote
- * nothing. */
-static char *render_fail(int (*fn)(FILE *, const cJSON *, char **), const cJSON *report)
+/* load_fail: why a saved tree is refused, as every command that reads it
+ * says it (after the file name). */
+static char *load_fail(const cJSON *tree)
 {
-	char *text = NULL, *err = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&text, &len);
+	static const char prefix[] = "'t.json': ";
+	char *json = cJSON_PrintUnformatted(tree), *err = NULL;
 
-	assert_non_null(f);
-	assert_int_equal(fn(f, report, &err), -1);
-	fclose(f);
-	assert_int_equal(len, 0);
+	assert_null(report_parse("t.json", json, strlen(json), &err));
 	assert_non_null(err);
-	free(text);
-	return err;
+	assert_memory_equal(err, prefix, strlen(prefix));
+	char *why = xstrdup(err + strlen(prefix));
+	free(err);
+	free(json);
+	return why;
 }
 
 /* golden: compare text with tests/fixtures/reports/NAME, or rewrite it
@@ -286,18 +209,27 @@ static void assert_trees_equal(const cJSON *a, const cJSON *b)
 }
 
 /*
- * The tree.
+ * The model.
  */
 
-static void test_tree_additions(void **state)
+/* tree_of: the JSON report of r as a tree. */
+static cJSON *tree_of(const struct report *r)
+{
+	char *json = test_render(report_json, r);
+	cJSON *tree = cJSON_Parse(json);
+
+	assert_non_null(tree);
+	free(json);
+	return tree;
+}
+
+/* The fields that let merge put shards back together. */
+static void test_layout_fields(void **state)
 {
 	(void)state;
-	struct world *w = xcalloc(1, sizeof(*w));
-	char *err = NULL;
+	struct report *r = test_report_fixture(FORMATS);
+	cJSON *tree = tree_of(r);
 
-	world_basic(w);
-	cJSON *tree = report_json_tree(&w->run);
-	assert_int_equal(report_check(tree, &err), 0);
 	assert_int_equal(get(tree, "suite_cases")->valueint, 5);
 	const cJSON *names = get(tree, "suite_strata");
 	assert_int_equal(cJSON_GetArraySize(names), 3);
@@ -311,93 +243,73 @@ static void test_tree_additions(void **state)
 	assert_string_equal(get(cJSON_GetArrayItem(skipped, 0), "stratum")->valuestring,
 			    "guardrails");
 	assert_int_equal(get(cJSON_GetArrayItem(skipped, 0), "position")->valueint, 4);
-
-	/* report_json() prints the same tree. */
-	char *json = report_json(&w->run);
-	cJSON *printed = cJSON_Parse(json);
-	assert_trees_equal(tree, printed);
-	cJSON_Delete(printed);
-	free(json);
-
-	/* --repeat: the samples the run asked for, not the suite's number. */
-	w->results[0].side[SIDE_EVAL].nsamples = 4;
-	w->results[0].repeat = 4;
-	w->samples[0][SIDE_EVAL][3].done = false;
-	cJSON *repeated = report_json_tree(&w->run);
-	assert_int_equal(get(item(field(repeated, "cases"), 0), "repeat")->valueint, 4);
-	cJSON_Delete(repeated);
+	assert_true(r->cases[PII].skipped);
 	cJSON_Delete(tree);
-	free(w);
+	report_free(r);
 }
 
-/* text_of_run: what report_text() prints for a run. */
-static char *text_of_run(const struct run *r)
+/* text_of: what report_text() prints of r. */
+static char *text_of(const struct report *r)
 {
-	char *text = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&text, &len);
-
-	assert_non_null(f);
-	report_text(f, r, NULL);
-	fclose(f);
-	return text;
+	return test_render(report_text, r);
 }
 
-/* check_text_from_tree: the text of a run's report tree is the run's. */
-static void check_text_from_tree(const struct run *r)
+/* check_text_saved: the text of a report read back from its JSON is the
+ * text of the report. */
+static void check_text_saved(const struct report *r)
 {
-	cJSON *tree = report_json_tree(r);
-	char *text = render(report_text_tree, tree);
-	char *direct = text_of_run(r);
+	cJSON *tree = tree_of(r);
+	char *saved = render(report_text, tree);
+	char *direct = text_of(r);
 
-	assert_string_equal(text, direct);
+	assert_string_equal(saved, direct);
 	free(direct);
-	free(text);
+	free(saved);
 	cJSON_Delete(tree);
 }
 
-static void test_text_from_tree(void **state)
+static void test_text_saved(void **state)
 {
 	(void)state;
-	struct world *w = xcalloc(1, sizeof(*w));
+	struct report *r = test_report_fixture(FORMATS);
 
-	world_basic(w);
-	check_text_from_tree(&w->run);
-	world_many(w, 40);
-	check_text_from_tree(&w->run);
+	check_text_saved(r);
+	report_free(r);
+	r = test_report_fixture(MANY);
+	check_text_saved(r);
+	report_free(r);
 
-	/* Interrupted: the unfinished case counts as not finished. */
-	world_basic(w);
-	w->run.interrupted = true;
-	w->results[2].side[SIDE_PROD].samples[2].done = false;
-	verdict_compute(&w->run);
-	check_text_from_tree(&w->run);
-	char *text = text_of_run(&w->run);
+	/* Interrupted: the case whose last sample never finished counts as
+	 * not finished. */
+	r = test_report_fixture(FORMATS);
+	struct report_side *prod = &r->cases[REFUND].side[SIDE_PROD];
+	prod->nsamples--;
+	prod->failed--;
+	r->interrupted = true;
+	verdict_compute(r);
+	check_text_saved(r);
+	char *text = text_of(r);
 	assert_non_null(strstr(text, "verdict: interrupted after 3 of 4 cases"));
 	free(text);
+	report_free(r);
 
-	/* With --history: the tree's history shows as the run's does. */
-	static char *hist_unevaluated[] = {"sha256:9f00"};
-	static char *hist_new[] = {"sha256:1234"};
-	world_basic(w);
-	w->run.history = true;
-	w->run.history_unevaluated = hist_unevaluated;
-	w->run.nhistory_unevaluated = 1;
-	w->run.new_since_last = hist_new;
-	w->run.nnew_since_last = 1;
-	w->run.has_previous_run = true;
-	check_text_from_tree(&w->run);
-	text = text_of_run(&w->run);
+	/* With --history: the history shows, read back too. */
+	r = test_report_fixture(FORMATS);
+	r->history.present = true;
+	report_names_add(r, &r->history.unevaluated, "sha256:9f00");
+	report_names_add(r, &r->history.new_since_last, "sha256:1234");
+	r->history.previous_run = true;
+	check_text_saved(r);
+	text = text_of(r);
 	assert_non_null(strstr(text, "new since last run: sha256:1234"));
 	free(text);
-	free(w);
+	report_free(r);
 }
 
 /* A saved report that is not one, or of another version, or lacks fields. */
 static void test_parse_and_check(void **state)
 {
 	(void)state;
-	struct world *w = xcalloc(1, sizeof(*w));
 	char *err = NULL;
 	static const char *const bad[][2] = {
 		{"", "'r.json' is empty, not a canary report"},
@@ -412,7 +324,7 @@ static void test_parse_and_check(void **state)
 	};
 
 	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
-		assert_null(report_json_parse("r.json", bad[i][0], strlen(bad[i][0]), &err));
+		assert_null(report_parse("r.json", bad[i][0], strlen(bad[i][0]), &err));
 		assert_string_equal(err, bad[i][1]);
 		free(err);
 		err = NULL;
@@ -422,40 +334,32 @@ static void test_parse_and_check(void **state)
 	buf_init(&deep, BUF_MAX_DEFAULT);
 	for (int i = 0; i < 100000; i++)
 		buf_addch(&deep, '[');
-	assert_null(report_json_parse("deep.json", deep.data, deep.len, &err));
+	assert_null(report_parse("deep.json", deep.data, deep.len, &err));
 	assert_non_null(strstr(err, "not valid JSON"));
 	free(err);
 	buf_release(&deep);
 
-	world_basic(w);
-	cJSON *tree = report_json_tree(&w->run);
-	char *json = cJSON_Print(tree);
-	cJSON *back = report_json_parse("r.json", json, strlen(json), &err);
-	assert_non_null(back);
-	assert_trees_equal(tree, back);
-	cJSON_Delete(back);
+	struct report *r = test_report_fixture(FORMATS);
+	cJSON *tree = tree_of(r);
+	report_free(r);
 
-	/* A hand-edited report: every renderer refuses it, naming the field. */
+	/* A hand-edited report is refused, naming the field. */
 	cJSON *side = field(item(field(tree, "cases"), 1), "prod");
 	cJSON_ReplaceItemInObjectCaseSensitive(side, "passed", cJSON_CreateString("one"));
-	for (const struct report_format *fmt = report_formats; fmt->name; fmt++) {
-		err = render_fail(fmt->render, tree);
-		assert_string_equal(err, "'cases[1].prod.passed' is not a whole number from 0 "
-					 "to 1000000");
-		free(err);
-	}
+	err = load_fail(tree);
+	assert_string_equal(err, "'cases[1].prod.passed' is not a whole number from 0 "
+				 "to 1000000");
+	free(err);
 	cJSON_DeleteItemFromObjectCaseSensitive(side, "passed");
-	assert_int_equal(report_check(tree, &err), -1);
+	err = load_fail(tree);
 	assert_string_equal(err, "'cases[1].prod.passed' is missing");
 	free(err);
 	cJSON_DeleteItemFromObjectCaseSensitive(tree, "strata");
 	cJSON_AddItemToObject(tree, "strata", cJSON_CreateString("x"));
-	assert_int_equal(report_check(tree, &err), -1);
+	err = load_fail(tree);
 	assert_string_equal(err, "'strata' is not an array of objects");
 	free(err);
 	cJSON_Delete(tree);
-	free(json);
-	free(w);
 }
 
 static void test_formats_table(void **state)
@@ -480,10 +384,9 @@ static void test_formats_table(void **state)
 static void test_junit_golden(void **state)
 {
 	(void)state;
-	struct world *w = xcalloc(1, sizeof(*w));
 
-	world_basic(w);
-	cJSON *tree = report_json_tree(&w->run);
+	struct report *r = test_report_fixture(FORMATS);
+	cJSON *tree = tree_of(r);
 	char *xml = render(report_junit, tree);
 	golden("junit.xml", xml);
 	assert_true(xmllint_ok(xml));
@@ -496,24 +399,23 @@ static void test_junit_golden(void **state)
 					"</testsuites>"));
 	}
 	cJSON_Delete(tree);
-	free(w);
+	report_free(r);
 }
 
 static void test_junit_hostile(void **state)
 {
 	(void)state;
-	struct world *w = xcalloc(1, sizeof(*w));
 
-	world_basic(w);
-	w->strata[1].name = "prompt<&>";
-	w->suite.name = "suite \"x\" & 'y'";
-	w->cases[0].id = "<script>alert(1)</script>&\"'";
+	struct report *r = test_report_fixture(FORMATS);
+	r->strata[1].name = "prompt<&>";
+	r->suite = "suite \"x\" & 'y'";
+	r->cases[0].id = "<script>alert(1)</script>&\"'";
 	/* Two ids that differ only in characters XML cannot carry. */
-	w->cases[2].id = "dup\x01";
-	w->cases[3].id = "dup\x02";
-	w->reasons[0][SIDE_PROD][0][0] = "bad <b>&amp;</b> \x1b[31m\x7f \xff\xfe ]]> \r\n end";
-	w->run.url_display[SIDE_PROD] = "http://x/?a=1&b=\"2\"";
-	cJSON *tree = report_json_tree(&w->run);
+	r->cases[2].id = "dup\x01";
+	r->cases[3].id = "dup\x02";
+	r->cases[0].side[SIDE_PROD].samples[0].reasons[0] = "bad <b>&amp;</b> \x1b[31m\x7f \xff\xfe ]]> \r\n end";
+	r->targets[SIDE_PROD].url = "http://x/?a=1&b=\"2\"";
+	cJSON *tree = tree_of(r);
 	char *xml = render(report_junit, tree);
 
 	assert_null(strstr(xml, "<script>"));
@@ -532,7 +434,7 @@ static void test_junit_hostile(void **state)
 	assert_true(xmllint_ok(xml));
 	free(xml);
 	cJSON_Delete(tree);
-	free(w);
+	report_free(r);
 }
 
 /* The bidirectional controls, and CSI, as UTF-8. */
@@ -549,26 +451,25 @@ static void test_bidi_controls(void **state)
 	(void)state;
 	static const struct {
 		const char *name;
-		int (*render)(FILE *f, const cJSON *report, char **err);
+		report_render_fn *render;
 		const char *shown;
 	} formats[] = {
-		{"json", report_json_print, "\\u202e"},
-		{"text", report_text_tree, "\\xe2\\x80\\xae"},
+		{"json", report_json, "\\u202e"},
+		{"text", report_text, "\\xe2\\x80\\xae"},
 		{"junit", report_junit, "\xef\xbf\xbd"},
 		{"markdown", report_markdown, "\xef\xbf\xbd"},
 		{"prom", report_prom, "\xef\xbf\xbd"},
 		{"tap", report_tap, "\\u202E"},
 	};
-	struct world *w = xcalloc(1, sizeof(*w));
 	struct buf all;
 	buf_init(&all, 0);
 	for (size_t i = 0; i < ARRAY_SIZE(reorderers); i++)
 		buf_addf(&all, "x%s", reorderers[i]);
-	world_basic(w);
-	w->cases[0].id = all.data;
-	w->reasons[0][SIDE_PROD][0][0] = all.data;
-	w->fps[SIDE_PROD][0].value = all.data;
-	cJSON *tree = report_json_tree(&w->run);
+	struct report *r = test_report_fixture(FORMATS);
+	r->cases[0].id = all.data;
+	r->cases[0].side[SIDE_PROD].samples[0].reasons[0] = all.data;
+	r->targets[SIDE_PROD].fingerprints[0].value = all.data;
+	cJSON *tree = tree_of(r);
 	for (size_t f = 0; f < ARRAY_SIZE(formats); f++) {
 		char *out = render(formats[f].render, tree);
 		for (size_t i = 0; i < ARRAY_SIZE(reorderers); i++)
@@ -579,7 +480,7 @@ static void test_bidi_controls(void **state)
 		free(out);
 	}
 	/* The JSON holds the same values, escaped. */
-	char *json = render(report_json_print, tree);
+	char *json = render(report_json, tree);
 	cJSON *back = cJSON_Parse(json);
 	const cJSON *c = cJSON_GetArrayItem(cJSON_GetObjectItem(back, "cases"), 0);
 	assert_string_equal(cJSON_GetObjectItem(c, "id")->valuestring, all.data);
@@ -587,16 +488,15 @@ static void test_bidi_controls(void **state)
 	free(json);
 	cJSON_Delete(tree);
 	buf_release(&all);
-	free(w);
+	report_free(r);
 }
 
 static void test_junit_counts(void **state)
 {
 	(void)state;
-	struct world *w = xcalloc(1, sizeof(*w));
 
-	world_many(w, 40);
-	cJSON *tree = report_json_tree(&w->run);
+	struct report *r = test_report_fixture(MANY);
+	cJSON *tree = tree_of(r);
 	char *xml = render(report_junit, tree);
 	long tests = 0, failures = 0, errors = 0, skipped = 0;
 	const cJSON *c;
@@ -627,7 +527,7 @@ static void test_junit_counts(void **state)
 	free(head);
 	free(xml);
 	cJSON_Delete(tree);
-	free(w);
+	report_free(r);
 }
 
 /*
@@ -637,27 +537,25 @@ static void test_junit_counts(void **state)
 static void test_markdown_golden(void **state)
 {
 	(void)state;
-	struct world *w = xcalloc(1, sizeof(*w));
 
-	world_basic(w);
-	cJSON *tree = report_json_tree(&w->run);
+	struct report *r = test_report_fixture(FORMATS);
+	cJSON *tree = tree_of(r);
 	char *md = render(report_markdown, tree);
 	golden("report.md", md);
 	free(md);
 	cJSON_Delete(tree);
-	free(w);
+	report_free(r);
 }
 
 static void test_markdown_escaping(void **state)
 {
 	(void)state;
-	struct world *w = xcalloc(1, sizeof(*w));
 
-	world_basic(w);
-	w->cases[0].id = "a|b";
-	w->reasons[0][SIDE_PROD][0][0] =
+	struct report *r = test_report_fixture(FORMATS);
+	r->cases[0].id = "a|b";
+	r->cases[0].side[SIDE_PROD].samples[0].reasons[0] =
 		"line one\nline | two <img src=x> `code` *bold* $x$ [l](u)";
-	cJSON *tree = report_json_tree(&w->run);
+	cJSON *tree = tree_of(r);
 	char *md = render(report_markdown, tree);
 
 	assert_non_null(strstr(md, "| tools/a\\|b | drift |"));
@@ -674,21 +572,20 @@ static void test_markdown_escaping(void **state)
 	}
 	free(md);
 	cJSON_Delete(tree);
-	free(w);
+	report_free(r);
 }
 
 /* A run with 20,000 failing cases still fits a GitHub step summary. */
 static void test_markdown_cap(void **state)
 {
 	(void)state;
-	struct world *w = xcalloc(1, sizeof(*w));
 	char reason[400];
 
-	world_basic(w);
+	struct report *r = test_report_fixture(FORMATS);
 	memset(reason, 'r', sizeof(reason) - 1);
 	reason[sizeof(reason) - 1] = '\0';
-	w->reasons[0][SIDE_PROD][0][0] = reason;
-	cJSON *tree = report_json_tree(&w->run);
+	r->cases[0].side[SIDE_PROD].samples[0].reasons[0] = reason;
+	cJSON *tree = tree_of(r);
 	cJSON *cases = field(tree, "cases");
 	cJSON *model = cJSON_Duplicate(item(cases, 0), true);
 	for (int i = 0; i < 20000; i++) {
@@ -712,7 +609,7 @@ static void test_markdown_cap(void **state)
 	assert_non_null(strstr(md, "| prompt | 2 | 0/2 | 1/2 | +1 | **regression** |"));
 	free(md);
 	cJSON_Delete(tree);
-	free(w);
+	report_free(r);
 }
 
 /*
@@ -722,10 +619,9 @@ static void test_markdown_cap(void **state)
 static void test_prom_golden(void **state)
 {
 	(void)state;
-	struct world *w = xcalloc(1, sizeof(*w));
 
-	world_basic(w);
-	cJSON *tree = report_json_tree(&w->run);
+	struct report *r = test_report_fixture(FORMATS);
+	cJSON *tree = tree_of(r);
 	char *prom = render(report_prom, tree);
 	golden("report.prom", prom);
 	assert_true(promtool_ok(prom));
@@ -733,18 +629,17 @@ static void test_prom_golden(void **state)
 		assert_false(promtool_ok("canary_x{a=\"b} 1\n"));
 	free(prom);
 	cJSON_Delete(tree);
-	free(w);
+	report_free(r);
 }
 
 static void test_prom_labels(void **state)
 {
 	(void)state;
-	struct world *w = xcalloc(1, sizeof(*w));
 
-	world_basic(w);
-	w->cases[0].id = "quote\" back\\slash\nnewline \xff";
-	w->fps[SIDE_PROD][0].value = "sha256:\"9f\"";
-	cJSON *tree = report_json_tree(&w->run);
+	struct report *r = test_report_fixture(FORMATS);
+	r->cases[0].id = "quote\" back\\slash\nnewline \xff";
+	r->targets[SIDE_PROD].fingerprints[0].value = "sha256:\"9f\"";
+	cJSON *tree = tree_of(r);
 	char *prom = render(report_prom, tree);
 
 	assert_non_null(strstr(prom, "case=\"quote\\\" back\\\\slash\\nnewline \xef\xbf\xbd\""));
@@ -757,7 +652,7 @@ static void test_prom_labels(void **state)
 	assert_true(promtool_ok(prom));
 	free(prom);
 	cJSON_Delete(tree);
-	free(w);
+	report_free(r);
 }
 
 /*
@@ -798,10 +693,9 @@ static cJSON *tap_diagnostics(const char *tap, const char *point)
 static void test_tap_golden(void **state)
 {
 	(void)state;
-	struct world *w = xcalloc(1, sizeof(*w));
 
-	world_basic(w);
-	cJSON *tree = report_json_tree(&w->run);
+	struct report *r = test_report_fixture(FORMATS);
+	cJSON *tree = tree_of(r);
 	char *tap = render(report_tap, tree);
 	golden("report.tap", tap);
 
@@ -818,18 +712,17 @@ static void test_tap_golden(void **state)
 	assert_non_null(strstr(tap, "ok 5 - guardrails/no-pii # SKIP filtered out\n"));
 	free(tap);
 	cJSON_Delete(tree);
-	free(w);
+	report_free(r);
 }
 
 static void test_tap_hostile(void **state)
 {
 	(void)state;
-	struct world *w = xcalloc(1, sizeof(*w));
 
-	world_basic(w);
-	w->cases[0].id = "a # SKIP\nnot ok 9 - \\";
-	w->reasons[0][SIDE_PROD][0][0] = "say \"hi\"\n... \x01\x7f \xc2\x85 \xef\xbb\xbf \xff: {x}";
-	cJSON *tree = report_json_tree(&w->run);
+	struct report *r = test_report_fixture(FORMATS);
+	r->cases[0].id = "a # SKIP\nnot ok 9 - \\";
+	r->cases[0].side[SIDE_PROD].samples[0].reasons[0] = "say \"hi\"\n... \x01\x7f \xc2\x85 \xef\xbb\xbf \xff: {x}";
+	cJSON *tree = tree_of(r);
 	char *tap = render(report_tap, tree);
 
 	assert_non_null(strstr(tap, "not ok 1 - tools/a \\# SKIP\xef\xbf\xbd"
@@ -841,16 +734,16 @@ static void test_tap_hostile(void **state)
 	cJSON_Delete(d);
 	free(tap);
 	cJSON_Delete(tree);
-	free(w);
+	report_free(r);
 }
 
 /*
  * Writing files.
  */
 
-static int render_broken(FILE *f, const cJSON *report, char **err)
+static int render_broken(FILE *f, const struct report *r, char **err)
 {
-	(void)report;
+	(void)r;
 	fputs("half a report", f);
 	*err = xstrdup("broken renderer");
 	return -1;
@@ -859,22 +752,20 @@ static int render_broken(FILE *f, const cJSON *report, char **err)
 static void test_write_atomic(void **state)
 {
 	(void)state;
-	struct world *w = xcalloc(1, sizeof(*w));
 	char dir[] = "/tmp/canary-atomic-XXXXXX";
 	char *err = NULL;
 
 	assert_non_null(mkdtemp(dir));
-	world_basic(w);
-	cJSON *tree = report_json_tree(&w->run);
+	struct report *r = test_report_fixture("formats.json");
 	char *path = xasprintf("%s/canary.prom", dir);
-	char *expected = render(report_prom, tree);
+	char *expected = test_render(report_prom, r);
 
 	/* Written whole, over an older file, with no temporary left. */
 	FILE *old = fopen(path, "w");
 	assert_non_null(old);
 	fputs("old", old);
 	fclose(old);
-	assert_int_equal(report_write_atomic(path, report_prom, tree, &err), 0);
+	assert_int_equal(report_write_atomic(path, report_prom, r, &err), 0);
 	char *got = util_read_file(path, 1 << 20, NULL, &err);
 	assert_non_null(got);
 	assert_string_equal(got, expected);
@@ -883,7 +774,7 @@ static void test_write_atomic(void **state)
 	assert_int_equal(access(tmp, F_OK), -1);
 
 	/* A failing renderer leaves the old file and no temporary. */
-	assert_int_equal(report_write_atomic(path, render_broken, tree, &err), -1);
+	assert_int_equal(report_write_atomic(path, render_broken, r, &err), -1);
 	assert_string_equal(err, "broken renderer");
 	free(err);
 	got = util_read_file(path, 1 << 20, NULL, &err);
@@ -893,7 +784,7 @@ static void test_write_atomic(void **state)
 
 	/* A folder that does not exist. */
 	char *nowhere = xasprintf("%s/no/such/dir/r.xml", dir);
-	assert_int_equal(report_write_atomic(nowhere, report_junit, tree, &err), -1);
+	assert_int_equal(report_write_atomic(nowhere, report_junit, r, &err), -1);
 	char *want = xasprintf("cannot write '%s': No such file or directory", nowhere);
 	assert_string_equal(err, want);
 	free(want);
@@ -905,8 +796,7 @@ static void test_write_atomic(void **state)
 	free(tmp);
 	free(expected);
 	free(path);
-	cJSON_Delete(tree);
-	free(w);
+	report_free(r);
 }
 
 /*
@@ -919,65 +809,95 @@ enum shard_mode {
 	SHARD_AS_FILTER, /* like --case: listed as skipped, no "shard" */
 };
 
-/* shard_run: a copy of a world's run narrowed to shard k of count (every
+/* shard_of: a copy of report whole narrowed to shard k of count (every
  * count-th case by position), with its part of the transport counts and
- * fingerprints, starting later and taking longer for higher k. */
-static struct world *shard_run(const struct world *w, size_t k, size_t count,
+ * fingerprints, starting later and taking longer for higher k, and its
+ * verdicts computed as its run would. */
+static struct report *shard_of(const struct report *whole, size_t k, size_t count,
 			       enum shard_mode mode)
 {
-	struct world *s = xcalloc(1, sizeof(*s));
+	cJSON *tree = tree_of(whole);
+	struct report *s = model_of(tree);
+	size_t kept = 0;
+	char started[32];
 
-	memcpy(s, w, sizeof(*s));
-	/* Re-point the copy at its own arrays. */
-	s->run.suite = &s->suite;
-	s->suite.strata = s->strata;
-	s->run.cases = s->results;
-	s->run.strata = s->sresults;
-	s->run.unevaluated = s->unevaluated;
-	for (size_t i = 0; i < WORLD_STRATA; i++)
-		s->sresults[i].s = &s->strata[i];
-	for (size_t i = 0; i < s->run.ncases; i++) {
-		s->results[i].c = &s->cases[i];
-		for (int side = 0; side < SIDE__COUNT; side++)
-			s->results[i].side[side].samples = s->samples[i][side];
-		if (i % count == k)
+	cJSON_Delete(tree);
+	s->filtered = 0;
+	for (size_t i = 0; i < s->ncases; i++) {
+		struct report_case *c = &s->cases[i];
+		bool ours = (size_t)c->position % count == k;
+		if (!ours && mode == SHARD_NATIVE) {
+			s->shard_others++;
 			continue;
-		s->results[i].selected = false;
-		s->results[i].other_shard = mode == SHARD_NATIVE;
+		}
+		c->skipped |= !ours;
+		s->filtered += c->skipped;
+		s->cases[kept++] = *c;
 	}
+	s->ncases = kept;
 	if (mode == SHARD_NATIVE) {
-		s->run.shard_index = (int)k;
-		s->run.shard_count = (int)count;
+		s->shard_index = (int)k;
+		s->shard_count = (int)count;
 	}
 	/* Counts that add up to the whole run's over the shards. */
 	long share = (long)count, first = k == 0;
-	s->run.stats.requests = w->run.stats.requests / share +
-				first * (w->run.stats.requests % share);
-	s->run.stats.attempts = w->run.stats.attempts / share +
-				first * (w->run.stats.attempts % share);
-	s->run.stats.retries = w->run.stats.retries / share +
-			       first * (w->run.stats.retries % share);
+	s->requests = whole->requests / share + first * (whole->requests % share);
+	s->attempts = whole->attempts / share + first * (whole->attempts % share);
+	s->retries = whole->retries / share + first * (whole->retries % share);
 	for (int side = 0; side < SIDE__COUNT; side++) {
-		s->run.fingerprints[side] = s->fps[side];
-		for (size_t j = 0; j < w->run.nfingerprints[side]; j++) {
-			int total = w->run.fingerprints[side][j].count;
-			s->fps[side][j].count = total / (int)count +
-						(int)first * (total % (int)count);
+		for (size_t j = 0; j < s->targets[side].nfingerprints; j++) {
+			long total = whole->targets[side].fingerprints[j].count;
+			s->targets[side].fingerprints[j].count = total / share + first * (total % share);
 		}
 	}
-	s->run.started_wall_ms = WORLD_STARTED_MS + 1000 * (long long)(count - k);
-	s->run.duration_ms = 1000 + 100 * (long)k;
-	verdict_compute(&s->run);
+	util_rfc3339(TEST_STARTED_MS + 1000 * (long long)(count - k), started);
+	s->started_at = report_strdup(s, started);
+	s->duration_ms = 1000 + 100 * (double)k;
+	verdict_compute(s);
 	return s;
 }
 
-static cJSON *shard_report(const struct world *w, size_t k, size_t count, enum shard_mode mode)
+/* shard_report: shard_of() as its saved tree. */
+static cJSON *shard_report(const struct report *whole, size_t k, size_t count,
+			   enum shard_mode mode)
 {
-	struct world *s = shard_run(w, k, count, mode);
-	cJSON *tree = report_json_tree(&s->run);
+	struct report *s = shard_of(whole, k, count, mode);
+	cJSON *tree = tree_of(s);
 
-	free(s);
+	report_free(s);
 	return tree;
+}
+
+/* merge_trees: report_merge() of saved trees, read back as `canary merge`
+ * reads its files (names[i] naming trees[i], "report N" without names):
+ * the merged report as a tree; NULL and *err when a tree does not load or
+ * they do not merge. */
+static cJSON *merge_trees(cJSON *const *trees, const char *const *names, size_t n,
+			  unsigned flags, char **err)
+{
+	struct report **models = xcalloc(n + 1, sizeof(*models));
+	cJSON *out = NULL;
+	size_t loaded = 0;
+
+	for (; loaded < n; loaded++) {
+		char *json = cJSON_PrintUnformatted(trees[loaded]);
+		char *name = names ? xstrdup(names[loaded]) : xasprintf("report %zu", loaded + 1);
+		models[loaded] = report_parse(name, json, strlen(json), err);
+		free(name);
+		free(json);
+		if (!models[loaded])
+			goto out;
+	}
+	struct report *merged = report_merge(models, names, n, flags, err);
+	if (merged) {
+		out = tree_of(merged);
+		report_free(merged);
+	}
+out:
+	for (size_t i = 0; i < loaded; i++)
+		report_free(models[i]);
+	free(models);
+	return out;
 }
 
 /* without_timing: a copy of a report without started_at and duration_ms. */
@@ -990,7 +910,7 @@ static cJSON *without_timing(const cJSON *report)
 	return copy;
 }
 
-static void check_merge_equals(struct world *w, size_t count, enum shard_mode mode)
+static void check_merge_equals(const struct report *w, size_t count, enum shard_mode mode)
 {
 	cJSON *shards[4];
 	const char *names[4] = {"s0.json", "s1.json", "s2.json", "s3.json"};
@@ -1000,14 +920,14 @@ static void check_merge_equals(struct world *w, size_t count, enum shard_mode mo
 	for (size_t k = 0; k < count; k++)
 		shards[k] = shard_report(w, k, count, mode);
 	/* The shards' reports differ from the whole... */
-	cJSON *whole = report_json_tree(&w->run);
+	cJSON *whole = tree_of(w);
 	assert_false(cJSON_Compare(whole, shards[0], true));
 	/* ... and merge back into it, in any order. */
 	for (int reverse = 0; reverse < 2; reverse++) {
 		cJSON *order[4];
 		for (size_t k = 0; k < count; k++)
 			order[k] = shards[reverse ? count - 1 - k : k];
-		cJSON *merged = report_merge_named(order, names, count, 0, &err);
+		cJSON *merged = merge_trees(order, names, count, 0, &err);
 		if (!merged)
 			fail_msg("%s", err);
 		cJSON *a = without_timing(whole), *b = without_timing(merged);
@@ -1033,17 +953,17 @@ static void check_merge_equals(struct world *w, size_t count, enum shard_mode mo
 static void test_merge_equals_unsharded(void **state)
 {
 	(void)state;
-	struct world *w = xcalloc(1, sizeof(*w));
 
-	world_basic(w);
-	check_merge_equals(w, 2, SHARD_NATIVE);
-	check_merge_equals(w, 2, SHARD_AS_FILTER);
-	world_many(w, 50);
-	check_merge_equals(w, 3, SHARD_NATIVE);
-	check_merge_equals(w, 4, SHARD_AS_FILTER);
+	struct report *r = test_report_fixture(FORMATS);
+	check_merge_equals(r, 2, SHARD_NATIVE);
+	check_merge_equals(r, 2, SHARD_AS_FILTER);
+	report_free(r);
+	r = test_report_fixture(MANY);
+	check_merge_equals(r, 3, SHARD_NATIVE);
+	check_merge_equals(r, 4, SHARD_AS_FILTER);
 	/* A single report merges into itself. */
-	check_merge_equals(w, 1, SHARD_NATIVE);
-	free(w);
+	check_merge_equals(r, 1, SHARD_NATIVE);
+	report_free(r);
 }
 
 /* A shard's own report: which shard, the other shards' cases neither
@@ -1051,14 +971,13 @@ static void test_merge_equals_unsharded(void **state)
 static void test_shard_reports(void **state)
 {
 	(void)state;
-	struct world *w = xcalloc(1, sizeof(*w));
 	const char *names[] = {"s0.json", "s1.json", "s2.json"};
 	char *err = NULL;
 	cJSON *shards[3];
 
-	world_basic(w);
-	struct world *s1 = shard_run(w, 1, 2, SHARD_NATIVE);
-	cJSON *tree = report_json_tree(&s1->run);
+	struct report *r = test_report_fixture(FORMATS);
+	struct report *s1 = shard_of(r, 1, 2, SHARD_NATIVE);
+	cJSON *tree = tree_of(s1);
 	const cJSON *shard = get(tree, "shard");
 	assert_int_equal(get(shard, "index")->valueint, 1);
 	assert_int_equal(get(shard, "count")->valueint, 2);
@@ -1068,37 +987,32 @@ static void test_shard_reports(void **state)
 	assert_int_equal(cJSON_GetArraySize(get(tree, "skipped")), 0);
 	assert_int_equal(get(tree, "selected")->valueint, 2);
 
-	char *text = render(report_text_tree, tree);
-	char *direct = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&direct, &len);
-	report_text(f, &s1->run, NULL);
-	fclose(f);
-	assert_string_equal(text, direct);
+	check_text_saved(s1);
+	char *text = text_of(s1);
 	assert_non_null(strstr(text, "(3 filtered out)"));
 	free(text);
-	free(direct);
 	cJSON_Delete(tree);
-	free(s1);
+	report_free(s1);
 
 	/* Shard 0 lists the case that --case left out. */
-	tree = shard_report(w, 0, 2, SHARD_NATIVE);
+	tree = shard_report(r, 0, 2, SHARD_NATIVE);
 	assert_int_equal(get(tree, "filtered")->valueint, 1);
 	assert_string_equal(get(cJSON_GetArrayItem(get(tree, "skipped"), 0), "id")->valuestring,
 			    "no-pii");
 	cJSON_Delete(tree);
 
 	/* A missing shard is refused, unless a partial merge is asked for. */
-	world_many(w, 30);
+	report_free(r);
+	r = test_report_fixture(MANY);
 	for (size_t k = 0; k < 3; k++)
-		shards[k] = shard_report(w, k, 3, SHARD_NATIVE);
+		shards[k] = shard_report(r, k, 3, SHARD_NATIVE);
 	cJSON *two[] = {shards[0], shards[2]};
 	const char *two_names[] = {names[0], names[2]};
-	assert_null(report_merge_named(two, two_names, 2, 0, &err));
+	assert_null(merge_trees(two, two_names, 2, 0, &err));
 	assert_string_equal(err, "cannot merge: 2 of 3 shards given; missing shard 1 (pass "
 				 "--partial to merge what there is)");
 	free(err);
-	cJSON *partial = report_merge_named(two, two_names, 2, REPORT_MERGE_PARTIAL, &err);
+	cJSON *partial = merge_trees(two, two_names, 2, REPORT_MERGE_PARTIAL, &err);
 	assert_non_null(partial);
 	assert_int_equal(get(partial, "selected")->valueint,
 			 get(shards[0], "selected")->valueint +
@@ -1106,36 +1020,35 @@ static void test_shard_reports(void **state)
 	cJSON_Delete(partial);
 	/* Two reports of one shard. */
 	cJSON *same[] = {shards[1], shards[0], shards[1]};
-	assert_null(report_merge_named(same, names, 3, 0, &err));
+	assert_null(merge_trees(same, names, 3, 0, &err));
 	assert_string_equal(err, "cannot merge: 's0.json' and 's2.json' are both shard 1/3");
 	free(err);
 	/* Reports of different shardings. */
-	cJSON *other = shard_report(w, 1, 4, SHARD_NATIVE);
+	cJSON *other = shard_report(r, 1, 4, SHARD_NATIVE);
 	cJSON *mixed[] = {shards[0], other};
-	assert_null(report_merge_named(mixed, names, 2, 0, &err));
+	assert_null(merge_trees(mixed, names, 2, 0, &err));
 	assert_string_equal(err, "cannot merge: 's0.json' is one of 3 shards, 's1.json' one of 4");
 	free(err);
 	cJSON_Delete(other);
 	for (size_t k = 0; k < 3; k++)
 		cJSON_Delete(shards[k]);
-	free(w);
+	report_free(r);
 }
 
 static void test_merge_refusals(void **state)
 {
 	(void)state;
-	struct world *w = xcalloc(1, sizeof(*w));
 	const char *names[] = {"a.json", "b.json"};
 	char *err = NULL;
 	cJSON *pair[2];
 
-	world_basic(w);
-	pair[0] = shard_report(w, 0, 2, SHARD_AS_FILTER);
-	pair[1] = shard_report(w, 1, 2, SHARD_AS_FILTER);
+	struct report *r = test_report_fixture(FORMATS);
+	pair[0] = shard_report(r, 0, 2, SHARD_AS_FILTER);
+	pair[1] = shard_report(r, 1, 2, SHARD_AS_FILTER);
 
 	/* Different suites. */
 	cJSON_ReplaceItemInObjectCaseSensitive(pair[1], "suite", cJSON_CreateString("other"));
-	assert_null(report_merge_named(pair, names, 2, 0, &err));
+	assert_null(merge_trees(pair, names, 2, 0, &err));
 	assert_string_equal(err, "cannot merge: 'a.json' is suite 'calendar-assistant', "
 				 "'b.json' is suite 'other'");
 	free(err);
@@ -1145,13 +1058,13 @@ static void test_merge_refusals(void **state)
 	/* Another version of the suite: other strata, or other cases. */
 	cJSON *strata = field(pair[1], "suite_strata");
 	cJSON_AddItemToArray(strata, cJSON_CreateString("new"));
-	assert_null(report_merge_named(pair, names, 2, 0, &err));
+	assert_null(merge_trees(pair, names, 2, 0, &err));
 	assert_string_equal(err, "cannot merge: 'a.json' and 'b.json' list different strata of "
 				 "suite 'calendar-assistant' (different versions of the suite?)");
 	free(err);
 	cJSON_DeleteItemFromArray(strata, 3);
 	cJSON_ReplaceItemInObjectCaseSensitive(pair[1], "suite_cases", cJSON_CreateNumber(9));
-	assert_null(report_merge_named(pair, names, 2, 0, &err));
+	assert_null(merge_trees(pair, names, 2, 0, &err));
 	assert_string_equal(err, "cannot merge: suite 'calendar-assistant' has 5 cases in "
 				 "'a.json' and 9 in 'b.json' (different versions of the suite?)");
 	free(err);
@@ -1159,13 +1072,13 @@ static void test_merge_refusals(void **state)
 
 	/* Shards that confirmed differently would test their cases differently. */
 	cJSON_ReplaceItemInObjectCaseSensitive(pair[1], "confirm", cJSON_CreateNumber(9));
-	assert_null(report_merge_named(pair, names, 2, 0, &err));
+	assert_null(merge_trees(pair, names, 2, 0, &err));
 	assert_string_equal(err, "cannot merge: 'a.json' and 'b.json' were run with different "
 				 "--alpha, --confirm, --min-valid or --strict");
 	free(err);
 	cJSON_ReplaceItemInObjectCaseSensitive(pair[1], "confirm", cJSON_CreateNumber(0));
 	cJSON_ReplaceItemInObjectCaseSensitive(pair[1], "min_valid", cJSON_CreateNumber(0.8));
-	assert_null(report_merge_named(pair, names, 2, 0, &err));
+	assert_null(merge_trees(pair, names, 2, 0, &err));
 	free(err);
 	cJSON_ReplaceItemInObjectCaseSensitive(pair[1], "min_valid",
 					       cJSON_Duplicate(field(pair[0], "min_valid"), true));
@@ -1173,14 +1086,14 @@ static void test_merge_refusals(void **state)
 	/* The same case in two reports. */
 	cJSON_AddItemToArray(field(pair[1], "cases"),
 			     cJSON_Duplicate(item(field(pair[0], "cases"), 0), true));
-	assert_null(report_merge_named(pair, names, 2, 0, &err));
+	assert_null(merge_trees(pair, names, 2, 0, &err));
 	assert_string_equal(err, "cannot merge: case 'book-meeting' is in both 'a.json' and "
 				 "'b.json'");
 	free(err);
 	cJSON_DeleteItemFromArray(field(pair[1], "cases"), 2);
 	cJSON_AddItemToArray(field(pair[0], "cases"),
 			     cJSON_Duplicate(item(field(pair[0], "cases"), 1), true));
-	assert_null(report_merge_named(pair, names, 2, 0, &err));
+	assert_null(merge_trees(pair, names, 2, 0, &err));
 	assert_string_equal(err, "cannot merge: case 'refund-window' appears twice in 'a.json'");
 	free(err);
 	cJSON_DeleteItemFromArray(field(pair[0], "cases"), 2);
@@ -1188,7 +1101,7 @@ static void test_merge_refusals(void **state)
 	/* A position past the suite. */
 	cJSON *c1 = item(field(pair[1], "cases"), 0);
 	cJSON_ReplaceItemInObjectCaseSensitive(c1, "position", cJSON_CreateNumber(9));
-	assert_null(report_merge_named(pair, names, 2, 0, &err));
+	assert_null(merge_trees(pair, names, 2, 0, &err));
 	assert_string_equal(err, "cannot merge: case 'list-events' is at position 9, past the "
 				 "suite's 5 cases");
 	free(err);
@@ -1200,55 +1113,57 @@ static void test_merge_refusals(void **state)
 		cJSON_AddNumberToObject(shard, "index", 1);
 		cJSON_AddNumberToObject(shard, "count", 2);
 	}
-	assert_null(report_merge_named(pair, names, 2, 0, &err));
+	assert_null(merge_trees(pair, names, 2, 0, &err));
 	assert_string_equal(err, "cannot merge: 'a.json' and 'b.json' are both shard 1/2");
 	free(err);
 	cJSON_ReplaceItemInObjectCaseSensitive(field(pair[0], "shard"), "index",
 					       cJSON_CreateNumber(0));
-	cJSON *merged = report_merge_named(pair, names, 2, 0, &err);
+	cJSON *merged = merge_trees(pair, names, 2, 0, &err);
 	assert_non_null(merged);
 	assert_null(cJSON_GetObjectItemCaseSensitive(merged, "shard"));
 	cJSON_Delete(merged);
 
 	/* Not a report, and a report from before merging was possible. */
 	cJSON_DeleteItemFromObjectCaseSensitive(pair[1], "suite_strata");
-	assert_null(report_merge_named(pair, names, 2, 0, &err));
+	assert_null(merge_trees(pair, names, 2, 0, &err));
 	assert_string_equal(err, "cannot merge 'b.json': it has no 'suite_strata' (written by an "
 				 "older canary?)");
 	free(err);
 	cJSON_DeleteItemFromObjectCaseSensitive(pair[1], "canary_report");
-	assert_null(report_merge(pair, 2, &err));
-	assert_string_equal(err, "cannot merge 'report 2': not a canary report (no "
-				 "'canary_report' field)");
+	assert_null(merge_trees(pair, NULL, 2, 0, &err));
+	assert_string_equal(err, "'report 2': not a canary report (no 'canary_report' field)");
 	free(err);
-	assert_null(report_merge(pair, 0, &err));
+	assert_null(merge_trees(pair, NULL, 0, 0, &err));
 	assert_string_equal(err, "nothing to merge");
 	free(err);
 
 	cJSON_Delete(pair[0]);
 	cJSON_Delete(pair[1]);
-	free(w);
+	report_free(r);
 }
 
-/* world_outcomes: cases a and b in tools, c in prompt, repeat 1, with the
+static const char *const strata3[] = {"tools", "prompt", "guardrails", NULL};
+
+/* report_outcomes: cases a and b in tools, c in prompt, repeat 1, with the
  * grades given as "EP EP EP" (eval and prod of a, b, c: p pass, f fail,
  * e error). */
-static void world_outcomes(struct world *w, const char *grades)
+static struct report *report_outcomes(const char *grades)
 {
-	static char *const ids[] = {"a", "b", "c"};
+	static const char *const ids[] = {"a", "b", "c"};
 	static const size_t strata[] = {0, 0, 1};
+	struct report *r = test_report_new("calendar-assistant", strata3);
 
-	world_init(w);
 	for (size_t i = 0; i < 3; i++) {
-		size_t ci = world_add_case(w, strata[i], ids[i], 1);
+		size_t ci = test_report_case(r, strata[i], ids[i], 1);
 		for (int side = 0; side < SIDE__COUNT; side++) {
 			char g = grades[i * 3 + (size_t)side];
-			world_add_sample(w, ci, side, g == 'p' ? GRADE_PASS : g == 'f' ? GRADE_FAIL
-									 : GRADE_ERROR,
-				   g == 'p' ? NULL : REASON_CONN, NULL);
+			test_report_sample(r, ci, (enum side)side,
+					   g == 'p' ? GRADE_PASS : g == 'f' ? GRADE_FAIL : GRADE_ERROR,
+					   g == 'p' ? NULL : REASON_CONN, NULL);
 		}
 	}
-	verdict_compute(&w->run);
+	verdict_compute(r);
+	return r;
 }
 
 /* Merging recomputes the verdict and exit code from the cases, as the
@@ -1256,7 +1171,6 @@ static void world_outcomes(struct world *w, const char *grades)
 static void test_merge_exit_codes(void **state)
 {
 	(void)state;
-	struct world *w = xcalloc(1, sizeof(*w));
 	char *err = NULL;
 	static const struct {
 		const char *grades;
@@ -1274,51 +1188,50 @@ static void test_merge_exit_codes(void **state)
 		{"pf pp pp", true, "drift", 130},
 	};
 
-	for (size_t r = 0; r < ARRAY_SIZE(rows); r++) {
-		world_outcomes(w, rows[r].grades);
-		cJSON *whole = report_json_tree(&w->run);
-		cJSON *pair[] = {shard_report(w, 0, 2, SHARD_NATIVE),
-				 shard_report(w, 1, 2, SHARD_NATIVE)};
-		if (rows[r].interrupted)
+	for (size_t row = 0; row < ARRAY_SIZE(rows); row++) {
+		struct report *r = report_outcomes(rows[row].grades);
+		cJSON *pair[] = {shard_report(r, 0, 2, SHARD_NATIVE),
+				 shard_report(r, 1, 2, SHARD_NATIVE)};
+		if (rows[row].interrupted)
 			cJSON_ReplaceItemInObjectCaseSensitive(pair[1], "interrupted",
 							       cJSON_CreateTrue());
-		cJSON *merged = report_merge(pair, 2, &err);
+		cJSON *merged = merge_trees(pair, NULL, 2, 0, &err);
 		if (!merged)
 			fail_msg("%s", err);
-		assert_string_equal(get(merged, "verdict")->valuestring, rows[r].verdict);
-		assert_int_equal(get(merged, "exit_code")->valueint, rows[r].exit_code);
-		assert_int_equal(cJSON_IsTrue(get(merged, "interrupted")), rows[r].interrupted);
-		if (!rows[r].interrupted) {
-			assert_string_equal(get(whole, "verdict")->valuestring, rows[r].verdict);
-			assert_int_equal(get(whole, "exit_code")->valueint, rows[r].exit_code);
+		assert_string_equal(get(merged, "verdict")->valuestring, rows[row].verdict);
+		assert_int_equal(get(merged, "exit_code")->valueint, rows[row].exit_code);
+		assert_int_equal(cJSON_IsTrue(get(merged, "interrupted")), rows[row].interrupted);
+		if (!rows[row].interrupted) {
+			assert_string_equal(verdict_name(r->verdict), rows[row].verdict);
+			assert_int_equal(r->exit_code, rows[row].exit_code);
 		}
 		/* The merged report renders like any other. */
-		char *text = render(report_text_tree, merged);
-		char *line = xasprintf("(exit %d)\n", rows[r].exit_code);
+		char *text = render(report_text, merged);
+		char *line = xasprintf("(exit %d)\n", rows[row].exit_code);
 		assert_non_null(strstr(text, line));
 		free(line);
 		free(text);
 		cJSON_Delete(merged);
 		cJSON_Delete(pair[0]);
 		cJSON_Delete(pair[1]);
-		cJSON_Delete(whole);
+		report_free(r);
 	}
 
 	/* A verdict edited by hand does not survive: the samples decide. */
-	world_outcomes(w, "pf pp pp");
-	cJSON *pair[] = {shard_report(w, 0, 2, SHARD_NATIVE), shard_report(w, 1, 2, SHARD_NATIVE)};
+	struct report *r = report_outcomes("pf pp pp");
+	cJSON *pair[] = {shard_report(r, 0, 2, SHARD_NATIVE), shard_report(r, 1, 2, SHARD_NATIVE)};
 	cJSON *a = item(field(pair[0], "cases"), 0);
 	assert_string_equal(get(a, "id")->valuestring, "a");
 	cJSON_ReplaceItemInObjectCaseSensitive(a, "verdict", cJSON_CreateString("pass"));
 	cJSON_ReplaceItemInObjectCaseSensitive(pair[0], "exit_code", cJSON_CreateNumber(0));
-	cJSON *merged = report_merge(pair, 2, &err);
+	cJSON *merged = merge_trees(pair, NULL, 2, 0, &err);
 	assert_non_null(merged);
 	assert_string_equal(get(item(field(merged, "cases"), 0), "verdict")->valuestring, "drift");
 	assert_int_equal(get(merged, "exit_code")->valueint, 1);
 	cJSON_Delete(merged);
 	cJSON_Delete(pair[0]);
 	cJSON_Delete(pair[1]);
-	free(w);
+	report_free(r);
 }
 
 /*
@@ -1329,10 +1242,9 @@ static void test_merge_exit_codes(void **state)
 static void test_flaky_passes(void **state)
 {
 	(void)state;
-	struct world *w = xcalloc(1, sizeof(*w));
 
-	world_basic(w);
-	cJSON *tree = report_json_tree(&w->run);
+	struct report *r = test_report_fixture(FORMATS);
+	cJSON *tree = tree_of(r);
 	cJSON *c = item(field(tree, "cases"), 0);
 	cJSON_ReplaceItemInObjectCaseSensitive(c, "verdict", cJSON_CreateString("flaky"));
 	char *xml = render(report_junit, tree);
@@ -1346,7 +1258,7 @@ static void test_flaky_passes(void **state)
 	free(xml);
 	free(tap);
 	cJSON_Delete(tree);
-	free(w);
+	report_free(r);
 }
 
 /* A node of a tree and its parent. */
@@ -1406,13 +1318,12 @@ static cJSON *odd_value(unsigned k)
 static void test_edited_reports(void **state)
 {
 	(void)state;
-	struct world *w = xcalloc(1, sizeof(*w));
 	uint64_t seed = 0x9e3779b97f4a7c15ull;
 	size_t refused = 0, rendered = 0;
 
-	world_basic(w);
-	cJSON *whole = report_json_tree(&w->run);
-	cJSON *other = shard_report(w, 1, 2, SHARD_AS_FILTER);
+	struct report *basic = test_report_fixture(FORMATS);
+	cJSON *whole = tree_of(basic);
+	cJSON *other = shard_report(basic, 1, 2, SHARD_AS_FILTER);
 	for (int round = 0; round < 1000; round++) {
 		cJSON *tree = cJSON_Duplicate(whole, true);
 		for (int edits = 0; edits < 1 + round % 3; edits++) {
@@ -1432,34 +1343,28 @@ static void test_edited_reports(void **state)
 			free(refs);
 		}
 		char *err = NULL;
-		bool valid = report_check(tree, &err) == 0;
+		char *json = cJSON_PrintUnformatted(tree);
+		struct report *model = report_parse("t.json", json, strlen(json), &err);
+		assert_true((model == NULL) == (err != NULL));
+		refused += model == NULL;
 		free(err);
-		for (const struct report_format *fmt = report_formats; fmt->name; fmt++) {
-			char *text = NULL;
-			size_t len = 0;
-			FILE *f = open_memstream(&text, &len);
-			err = NULL;
-			int rc = fmt->render(f, tree, &err);
-			fclose(f);
-			assert_int_equal(rc, valid ? 0 : -1);
-			assert_true(rc == 0 ? err == NULL : err != NULL && len == 0);
-			rendered += rc == 0;
-			refused += rc != 0;
+		free(json);
+		for (const struct report_format *fmt = report_formats; model && fmt->name; fmt++) {
+			char *text = test_render(fmt->render, model);
+			rendered++;
 			/* Whatever was edited, JUnit output stays valid. */
-			if (rc == 0 && fmt->render == report_junit && round % 5 == 0)
+			if (fmt->render == report_junit && round % 5 == 0)
 				assert_true(xmllint_ok(text));
-			free(err);
 			free(text);
 		}
+		report_free(model);
 		cJSON *pair[] = {tree, other};
 		err = NULL;
-		cJSON *merged = report_merge(pair, 2, &err);
+		cJSON *merged = merge_trees(pair, NULL, 2, 0, &err);
 		assert_true((merged == NULL) == (err != NULL));
-		if (merged) {
-			/* What merge makes is a valid report. */
-			char *why = NULL;
-			assert_int_equal(report_check(merged, &why), 0);
-		}
+		/* What merge makes is a valid report. */
+		if (merged)
+			report_free(model_of(merged));
 		cJSON_Delete(merged);
 		free(err);
 		cJSON_Delete(tree);
@@ -1469,7 +1374,7 @@ static void test_edited_reports(void **state)
 	assert_true(refused > 100 && rendered > 100);
 	cJSON_Delete(other);
 	cJSON_Delete(whole);
-	free(w);
+	report_free(basic);
 }
 
 
@@ -1478,23 +1383,34 @@ static void test_edited_reports(void **state)
  * run-level fields of merged reports, hostile counts.
  */
 
-/* world_threshold: one case, repeat 3, threshold 0.6666666, eval passing
- * 3/3 and prod 2/3 (2/3 >= 0.6666666: a pass, not a flaky case). */
-static void world_threshold(struct world *w)
+/* report_two_of_three: case id at threshold, repeat 3, eval passing 3/3
+ * and prod 2/3, and case other_id passing once a side in stratum
+ * other_stratum; computed with --strict when strict. */
+static struct report *report_two_of_three(const char *id, double threshold,
+					  const char *other_id, size_t other_stratum, bool strict)
 {
-	world_init(w);
-	size_t ci = world_add_case(w, 0, "two-of-three", 3);
-	w->cases[ci].threshold = 0.6666666;
+	struct report *r = test_report_new("calendar-assistant", strata3);
+	size_t ci = test_report_case(r, 0, id, 3);
+
+	r->cases[ci].threshold = threshold;
 	for (int k = 0; k < 3; k++)
-		world_add_sample(w, ci, SIDE_EVAL, GRADE_PASS, NULL, NULL);
-	world_add_sample(w, ci, SIDE_PROD, GRADE_PASS, NULL, NULL);
-	world_add_sample(w, ci, SIDE_PROD, GRADE_FAIL, REASON_14, NULL);
-	world_add_sample(w, ci, SIDE_PROD, GRADE_PASS, NULL, NULL);
-	size_t other = world_add_case(w, 1, "other", 1);
-	world_add_sample(w, other, SIDE_EVAL, GRADE_PASS, NULL, NULL);
-	world_add_sample(w, other, SIDE_PROD, GRADE_PASS, NULL, NULL);
-	w->run.strict = true;
-	verdict_compute(&w->run);
+		test_report_sample(r, ci, SIDE_EVAL, GRADE_PASS, NULL, NULL);
+	test_report_sample(r, ci, SIDE_PROD, GRADE_PASS, NULL, NULL);
+	test_report_sample(r, ci, SIDE_PROD, GRADE_FAIL, REASON_14, NULL);
+	test_report_sample(r, ci, SIDE_PROD, GRADE_PASS, NULL, NULL);
+	size_t other = test_report_case(r, other_stratum, other_id, 1);
+	test_report_sample(r, other, SIDE_EVAL, GRADE_PASS, NULL, NULL);
+	test_report_sample(r, other, SIDE_PROD, GRADE_PASS, NULL, NULL);
+	r->strict = strict;
+	verdict_compute(r);
+	return r;
+}
+
+/* report_threshold: 2/3 against a threshold of 0.6666666 is a pass, not a
+ * flaky case. */
+static struct report *report_threshold(void)
+{
+	return report_two_of_three("two-of-three", 0.6666666, "other", 1, true);
 }
 
 /* The threshold is written whole, so that merging (which computes verdicts
@@ -1503,19 +1419,16 @@ static void world_threshold(struct world *w)
 static void test_threshold_survives_merge(void **state)
 {
 	(void)state;
-	struct world *w = xcalloc(1, sizeof(*w));
+	struct report *r = report_threshold();
 	char *err = NULL;
 
-	world_threshold(w);
-	assert_int_equal(w->results[0].verdict, VERDICT_PASS);
-	assert_int_equal(w->run.exit_code, EXIT_PASS);
+	assert_int_equal(r->cases[0].verdict, VERDICT_PASS);
+	assert_int_equal(r->exit_code, EXIT_PASS);
 
 	/* Saved as text and read back, as `canary merge t.json` does. */
-	char *json = report_json(&w->run);
-	cJSON *saved = report_json_parse("t.json", json, strlen(json), &err);
-	assert_non_null(saved);
+	cJSON *saved = tree_of(r);
 	assert_true(get(item(field(saved, "cases"), 0), "threshold")->valuedouble == 0.6666666);
-	cJSON *merged = report_merge(&saved, 1, &err);
+	cJSON *merged = merge_trees(&saved, NULL, 1, 0, &err);
 	if (!merged)
 		fail_msg("%s", err);
 	assert_string_equal(get(item(field(merged, "cases"), 0), "verdict")->valuestring, "pass");
@@ -1532,7 +1445,7 @@ static void test_threshold_survives_merge(void **state)
 	cJSON_ReplaceItemInObjectCaseSensitive(c, "verdict", cJSON_CreateString("drift"));
 	cJSON_ReplaceItemInObjectCaseSensitive(item(field(saved, "strata"), 0), "p_adjusted",
 					       cJSON_CreateNumber(0));
-	merged = report_merge(&saved, 1, &err);
+	merged = merge_trees(&saved, NULL, 1, 0, &err);
 	assert_non_null(merged);
 	assert_string_equal(get(item(field(merged, "cases"), 0), "verdict")->valuestring, "pass");
 	assert_true(cJSON_IsTrue(get(get(item(field(merged, "cases"), 0), "prod"), "ok")));
@@ -1541,42 +1454,28 @@ static void test_threshold_survives_merge(void **state)
 	cJSON_Delete(saved);
 
 	/* Shards of it merge into the run's verdicts too. */
-	check_merge_equals(w, 2, SHARD_NATIVE);
-	free(json);
-	free(w);
+	check_merge_equals(r, 2, SHARD_NATIVE);
+	report_free(r);
 }
 
-/* world_flaky: a repeated case whose sides disagree without significance
+/* report_flaky: a repeated case whose sides disagree without significance
  * (flaky), a pass, and strict as asked. */
-static void world_flaky(struct world *w, bool strict)
+static struct report *report_flaky(bool strict)
 {
-	world_init(w);
-	size_t ci = world_add_case(w, 0, "wobbly", 3);
-	for (int k = 0; k < 3; k++)
-		world_add_sample(w, ci, SIDE_EVAL, GRADE_PASS, NULL, NULL);
-	world_add_sample(w, ci, SIDE_PROD, GRADE_PASS, NULL, NULL);
-	world_add_sample(w, ci, SIDE_PROD, GRADE_FAIL, REASON_14, NULL);
-	world_add_sample(w, ci, SIDE_PROD, GRADE_PASS, NULL, NULL);
-	size_t ok = world_add_case(w, 0, "steady", 1);
-	world_add_sample(w, ok, SIDE_EVAL, GRADE_PASS, NULL, NULL);
-	world_add_sample(w, ok, SIDE_PROD, GRADE_PASS, NULL, NULL);
-	w->run.strict = strict;
-	verdict_compute(&w->run);
+	return report_two_of_three("wobbly", 1.0, "steady", 0, strict);
 }
 
 /* Under --strict a flaky case fails the run, and every format says so. */
 static void test_strict_flaky_fails(void **state)
 {
 	(void)state;
-	struct world *w = xcalloc(1, sizeof(*w));
+	struct report *r = report_flaky(true);
 
-	world_flaky(w, true);
-	assert_int_equal(w->results[0].verdict, VERDICT_FLAKY);
-	assert_int_equal(w->run.exit_code, EXIT_FAIL);
-	cJSON *tree = report_json_tree(&w->run);
-	char *xml = render(report_junit, tree);
-	char *tap = render(report_tap, tree);
-	char *md = render(report_markdown, tree);
+	assert_int_equal(r->cases[0].verdict, VERDICT_FLAKY);
+	assert_int_equal(r->exit_code, EXIT_FAIL);
+	char *xml = test_render(report_junit, r);
+	char *tap = test_render(report_tap, r);
+	char *md = test_render(report_markdown, r);
 
 	assert_non_null(strstr(xml, "<testsuites name=\"canary calendar-assistant\" tests=\"2\" "
 				    "failures=\"1\" errors=\"0\""));
@@ -1595,15 +1494,14 @@ static void test_strict_flaky_fails(void **state)
 	free(xml);
 	free(tap);
 	free(md);
-	cJSON_Delete(tree);
+	report_free(r);
 
 	/* Without --strict it passes, as before. */
-	world_flaky(w, false);
-	assert_int_equal(w->run.exit_code, EXIT_PASS);
-	tree = report_json_tree(&w->run);
-	xml = render(report_junit, tree);
-	tap = render(report_tap, tree);
-	md = render(report_markdown, tree);
+	r = report_flaky(false);
+	assert_int_equal(r->exit_code, EXIT_PASS);
+	xml = test_render(report_junit, r);
+	tap = test_render(report_tap, r);
+	md = test_render(report_markdown, r);
 	assert_non_null(strstr(xml, "tests=\"2\" failures=\"0\""));
 	assert_non_null(strstr(xml, "name=\"wobbly\" time=\"0.662\">\n      <system-out>flaky: "));
 	assert_non_null(strstr(tap, "\nok 1 - tools/wobbly # flaky\n"));
@@ -1613,8 +1511,7 @@ static void test_strict_flaky_fails(void **state)
 	free(xml);
 	free(tap);
 	free(md);
-	cJSON_Delete(tree);
-	free(w);
+	report_free(r);
 }
 
 /* line_of: the line of text that starts with prefix, copied; fails when
@@ -1638,14 +1535,13 @@ static void test_markdown_many_strata(void **state)
 {
 	(void)state;
 	static const int counts[] = {1400, 6000};
-	struct world *w = xcalloc(1, sizeof(*w));
 	char *lt = xcalloc(1, 3001);
 
 	memset(lt, '<', 3000);
-	world_basic(w);
-	w->run.url_display[SIDE_PROD] = "http://127.0.0.1/@everyone";
+	struct report *r = test_report_fixture(FORMATS);
+	r->targets[SIDE_PROD].url = "http://127.0.0.1/@everyone";
 	for (size_t k = 0; k < ARRAY_SIZE(counts); k++) {
-		cJSON *tree = report_json_tree(&w->run);
+		cJSON *tree = tree_of(r);
 		cJSON *strata = field(tree, "strata"), *cases = field(tree, "cases");
 		cJSON *stratum = cJSON_Duplicate(item(strata, 0), true);
 		cJSON *c = cJSON_Duplicate(item(cases, 0), true);
@@ -1688,7 +1584,7 @@ static void test_markdown_many_strata(void **state)
 		cJSON_Delete(tree);
 	}
 	free(lt);
-	free(w);
+	report_free(r);
 }
 
 /* hex12: whether s starts with 12 lowercase hex digits. */
@@ -1710,18 +1606,17 @@ static int str_cmp(const void *a, const void *b)
 static void test_prom_long_labels(void **state)
 {
 	(void)state;
-	struct world *w = xcalloc(1, sizeof(*w));
 	char *base = xcalloc(1, 5001);
 
 	memset(base, 'f', 5000);
 	char *fp_a = xasprintf("sha256:%s-a", base), *fp_b = xasprintf("sha256:%s-b", base);
 	char *id_a = xasprintf("%s-a", base), *id_b = xasprintf("%s-b", base);
-	world_basic(w);
-	w->fps[SIDE_PROD][0].value = fp_a;
-	w->fps[SIDE_PROD][1].value = fp_b;
-	w->cases[0].id = id_a;
-	w->cases[1].id = id_b;
-	cJSON *tree = report_json_tree(&w->run);
+	struct report *r = test_report_fixture(FORMATS);
+	r->targets[SIDE_PROD].fingerprints[0].value = fp_a;
+	r->targets[SIDE_PROD].fingerprints[1].value = fp_b;
+	r->cases[0].id = id_a;
+	r->cases[1].id = id_b;
+	cJSON *tree = tree_of(r);
 	char *prom = render(report_prom, tree);
 	char *again = render(report_prom, tree);
 
@@ -1778,7 +1673,7 @@ static void test_prom_long_labels(void **state)
 	free(id_a);
 	free(id_b);
 	free(base);
-	free(w);
+	report_free(r);
 }
 
 /* set_judge: the judge of a shard report as another canary binary wrote
@@ -1799,24 +1694,24 @@ static void set_judge(cJSON *report, const char *hash, int calls, int hits)
 static void test_merge_judge_history(void **state)
 {
 	(void)state;
-	static char *hist_unevaluated[] = {"sha256:9f00"};
-	struct world *w = xcalloc(1, sizeof(*w));
 	const char *names[] = {"a.json", "b.json"};
 	char *err = NULL;
 
-	world_basic(w);
-	w->suite.judge.present = true;
-	w->suite.judge.model = "judge-model";
-	w->suite.judge.provider = provider_find("anthropic-messages");
-	assert_non_null(w->suite.judge.provider);
-	w->run.history = true;
-	w->run.history_unevaluated = hist_unevaluated;
-	w->run.nhistory_unevaluated = 1;
-	cJSON *pair[] = {shard_report(w, 0, 2, SHARD_NATIVE), shard_report(w, 1, 2, SHARD_NATIVE)};
+	struct report *r = test_report_fixture(FORMATS);
+	r->judge = (struct report_judge){
+		.present = true,
+		.model = "judge-model",
+		.api = "anthropic-messages",
+		.template = "judge-v1",
+		.template_hash = "sha256:cafe",
+	};
+	r->history.present = true;
+	report_names_add(r, &r->history.unevaluated, "sha256:9f00");
+	cJSON *pair[] = {shard_report(r, 0, 2, SHARD_NATIVE), shard_report(r, 1, 2, SHARD_NATIVE)};
 	set_judge(pair[0], "sha256:0123", 7, 2);
 	set_judge(pair[1], "sha256:0123", 5, 1);
 
-	cJSON *merged = report_merge_named(pair, names, 2, 0, &err);
+	cJSON *merged = merge_trees(pair, names, 2, 0, &err);
 	if (!merged)
 		fail_msg("%s", err);
 	const cJSON *judge = get(merged, "judge");
@@ -1827,12 +1722,11 @@ static void test_merge_judge_history(void **state)
 	assert_int_equal(get(judge, "calls")->valueint, 12);
 	assert_int_equal(get(judge, "cache_hits")->valueint, 3);
 	assert_null(cJSON_GetObjectItemCaseSensitive(merged, "history"));
-	char *why = NULL;
-	assert_int_equal(report_check(merged, &why), 0);
+	report_free(model_of(merged));
 	cJSON_Delete(merged);
 
 	/* One report: its judge and its history as they are. */
-	merged = report_merge_named(pair, names, 1, REPORT_MERGE_PARTIAL, &err);
+	merged = merge_trees(pair, names, 1, REPORT_MERGE_PARTIAL, &err);
 	assert_non_null(merged);
 	assert_true(cJSON_Compare(get(merged, "judge"), get(pair[0], "judge"), true));
 	assert_true(cJSON_Compare(get(merged, "history"), get(pair[0], "history"), true));
@@ -1840,25 +1734,25 @@ static void test_merge_judge_history(void **state)
 
 	/* Another prompt template, another judge model, no judge. */
 	set_judge(pair[1], "sha256:4567", 5, 1);
-	assert_null(report_merge_named(pair, names, 2, 0, &err));
+	assert_null(merge_trees(pair, names, 2, 0, &err));
 	assert_string_equal(err, "cannot merge: 'a.json' and 'b.json' differ in "
 				 "'judge.template_hash' ('sha256:0123' and 'sha256:4567')");
 	free(err);
 	set_judge(pair[1], "sha256:0123", 5, 1);
 	cJSON_ReplaceItemInObjectCaseSensitive(field(pair[1], "judge"), "model",
 					       cJSON_CreateString("other-model"));
-	assert_null(report_merge_named(pair, names, 2, 0, &err));
+	assert_null(merge_trees(pair, names, 2, 0, &err));
 	assert_string_equal(err, "cannot merge: 'a.json' and 'b.json' differ in 'judge.model' "
 				 "('judge-model' and 'other-model')");
 	free(err);
 	cJSON_DeleteItemFromObjectCaseSensitive(pair[0], "judge");
-	assert_null(report_merge_named(pair, names, 2, 0, &err));
+	assert_null(merge_trees(pair, names, 2, 0, &err));
 	assert_string_equal(err, "cannot merge: 'b.json' has a judge and 'a.json' has none "
 				 "(different versions of the suite?)");
 	free(err);
 	cJSON_Delete(pair[0]);
 	cJSON_Delete(pair[1]);
-	free(w);
+	report_free(r);
 }
 
 /* Counts that do not add up, or large enough to overflow sums of ints, are
@@ -1866,7 +1760,6 @@ static void test_merge_judge_history(void **state)
 static void test_hostile_counts(void **state)
 {
 	(void)state;
-	struct world *w = xcalloc(1, sizeof(*w));
 	char *err = NULL;
 	static const struct {
 		const char *where;   /* "case" (cases[0]), "prod", "sample", "stratum", "judge" */
@@ -1890,40 +1783,30 @@ static void test_hostile_counts(void **state)
 		{"judge", "calls", -2, "'judge.calls' is not a whole number from 0"},
 	};
 
-	world_basic(w);
-	w->suite.judge.present = true;
-	w->suite.judge.model = "judge-model";
-	cJSON *whole = report_json_tree(&w->run);
-	for (size_t r = 0; r < ARRAY_SIZE(rows); r++) {
+	struct report *r = test_report_fixture(FORMATS);
+	r->judge = (struct report_judge){.present = true, .model = "judge-model",
+					 .template = "judge-v1", .template_hash = "sha256:cafe"};
+	cJSON *whole = tree_of(r);
+	report_free(r);
+	for (size_t row = 0; row < ARRAY_SIZE(rows); row++) {
 		cJSON *tree = cJSON_Duplicate(whole, true);
 		cJSON *c = item(field(tree, "cases"), 0);
-		cJSON *o = strcmp(rows[r].where, "case") == 0 ? c
-			   : strcmp(rows[r].where, "prod") == 0 ? field(c, "prod")
-			   : strcmp(rows[r].where, "sample") == 0
+		cJSON *o = strcmp(rows[row].where, "case") == 0 ? c
+			   : strcmp(rows[row].where, "prod") == 0 ? field(c, "prod")
+			   : strcmp(rows[row].where, "sample") == 0
 				   ? item(field(field(c, "eval"), "samples"), 0)
-			   : strcmp(rows[r].where, "stratum") == 0
+			   : strcmp(rows[row].where, "stratum") == 0
 				   ? field(item(field(tree, "strata"), 0), "eval")
 				   : field(tree, "judge");
-		cJSON_ReplaceItemInObjectCaseSensitive(o, rows[r].key,
-						       cJSON_CreateNumber(rows[r].value));
-		assert_int_equal(report_check(tree, &err), -1);
-		assert_string_equal(err, rows[r].message);
+		cJSON_ReplaceItemInObjectCaseSensitive(o, rows[row].key,
+						       cJSON_CreateNumber(rows[row].value));
+		err = load_fail(tree);
+		assert_string_equal(err, rows[row].message);
 		free(err);
-		for (const struct report_format *fmt = report_formats; fmt->name; fmt++) {
-			err = render_fail(fmt->render, tree);
-			assert_string_equal(err, rows[r].message);
-			free(err);
-		}
-		cJSON *one[] = {tree};
-		assert_null(report_merge(one, 1, &err));
-		char *want = xasprintf("cannot merge 'report 1': %s", rows[r].message);
-		assert_string_equal(err, want);
-		free(want);
-		free(err);
-		/* As a saved file. */
+		/* As a saved file, indented. */
 		char *json = cJSON_Print(tree);
-		assert_null(report_json_parse("t.json", json, strlen(json), &err));
-		want = xasprintf("'t.json': %s", rows[r].message);
+		assert_null(report_parse("t.json", json, strlen(json), &err));
+		char *want = xasprintf("'t.json': %s", rows[row].message);
 		assert_string_equal(err, want);
 		free(want);
 		free(err);
@@ -1936,7 +1819,7 @@ static void test_hostile_counts(void **state)
 	cJSON *prod = field(item(field(tree, "cases"), 0), "prod");
 	cJSON_ReplaceItemInObjectCaseSensitive(prod, "failed", cJSON_CreateNumber(1000000));
 	cJSON_ReplaceItemInObjectCaseSensitive(prod, "total", cJSON_CreateNumber(1000000));
-	assert_int_equal(report_check(tree, &err), -1);
+	err = load_fail(tree);
 	assert_string_equal(err, "'cases[0].prod.total' is 1000000, more than the case's repeat "
 				 "and confirm (1) and the samples listed (1)");
 	free(err);
@@ -1955,9 +1838,8 @@ static void test_hostile_counts(void **state)
 		cJSON_ReplaceItemInObjectCaseSensitive(s, "total",
 						       cJSON_CreateNumber(REPORT_COUNT_MAX));
 	}
-	assert_int_equal(report_check(tree, &err), 0);
 	cJSON *one[] = {tree};
-	cJSON *merged = report_merge(one, 1, &err);
+	cJSON *merged = merge_trees(one, NULL, 1, 0, &err);
 	if (!merged)
 		fail_msg("%s", err);
 	c = item(field(merged, "cases"), 0);
@@ -1968,17 +1850,15 @@ static void test_hostile_counts(void **state)
 	cJSON_Delete(merged);
 	cJSON_Delete(tree);
 	cJSON_Delete(whole);
-	free(w);
 }
 
 /* JUnit lists a few fingerprints per testsuite, and says how many more. */
 static void test_junit_fingerprints_capped(void **state)
 {
 	(void)state;
-	struct world *w = xcalloc(1, sizeof(*w));
 
-	world_basic(w);
-	cJSON *tree = report_json_tree(&w->run);
+	struct report *r = test_report_fixture(FORMATS);
+	cJSON *tree = tree_of(r);
 	cJSON *fps = field(field(field(tree, "targets"), "prod"), "fingerprints");
 	for (int i = 0; i < 500; i++) {
 		char name[32];
@@ -1998,14 +1878,14 @@ static void test_junit_fingerprints_capped(void **state)
 	assert_true(xmllint_ok(xml));
 	free(xml);
 	cJSON_Delete(tree);
-	free(w);
+	report_free(r);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_tree_additions),
-		cmocka_unit_test(test_text_from_tree),
+		cmocka_unit_test(test_layout_fields),
+		cmocka_unit_test(test_text_saved),
 		cmocka_unit_test(test_bidi_controls),
 		cmocka_unit_test(test_parse_and_check),
 		cmocka_unit_test(test_formats_table),

@@ -13,6 +13,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "jsonw.h"
 #include "util.h"
 
 static void test_buf_max(void **state)
@@ -205,6 +206,97 @@ static void test_json_write(void **state)
 	cJSON_Delete(j);
 }
 
+/* Written as it goes, JSON is byte for byte what the tree writer prints:
+ * numbers, escapes, empty containers, nesting deeper than the first stack. */
+static void test_jsonw(void **state)
+{
+	(void)state;
+	char *streamed = NULL, *printed = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&streamed, &len);
+	struct jsonw w;
+
+	assert_non_null(f);
+	jsonw_init(&w, f);
+	jsonw_object(&w, NULL);
+	jsonw_number(&w, "int", 3);
+	jsonw_number(&w, "third", 1.0 / 3);
+	jsonw_number(&w, "big", 3e9);
+	jsonw_number(&w, "neg", -2147483648.0);
+	jsonw_string(&w, "s", "q\"\\\n\x01\xe2\x80\xae\xc3\xa9");
+	jsonw_null(&w, "none");
+	jsonw_string(&w, "null", NULL);
+	jsonw_bool(&w, "t", true);
+	jsonw_array(&w, "empty");
+	jsonw_end(&w);
+	jsonw_object(&w, "o");
+	jsonw_end(&w);
+	jsonw_array(&w, "deep");
+	for (int i = 0; i < 20; i++)
+		jsonw_array(&w, NULL);
+	jsonw_bool(&w, NULL, false);
+	for (int i = 0; i < 20; i++)
+		jsonw_end(&w);
+	jsonw_end(&w);
+	jsonw_end(&w);
+	fclose(f);
+	assert_int_equal(w.depth, 0);
+
+	cJSON *j = cJSON_Parse(streamed);
+	assert_non_null(j);
+	f = open_memstream(&printed, &len);
+	assert_non_null(f);
+	util_json_write(f, j);
+	fclose(f);
+	assert_string_equal(streamed, printed);
+	assert_non_null(strstr(streamed, "  \"third\": 0.33333333333333331,\n"));
+	assert_non_null(strstr(streamed, "  \"big\": 3000000000,\n"));
+	assert_non_null(strstr(streamed, "\\u202e"));
+	assert_non_null(strstr(streamed, "  \"empty\": [],\n  \"o\": {},\n"));
+	cJSON_Delete(j);
+	free(streamed);
+	free(printed);
+
+	/* A scalar at the top ends its line too. */
+	f = open_memstream(&streamed, &len);
+	jsonw_init(&w, f);
+	jsonw_string(&w, NULL, "x");
+	fclose(f);
+	assert_string_equal(streamed, "\"x\"\n");
+	free(streamed);
+}
+
+/* Strings kept once, found again by value, through many growths. */
+static void test_strmap(void **state)
+{
+	(void)state;
+	struct strmap m = {0};
+	struct arena a = {0};
+	bool added = false;
+	char key[32];
+
+	assert_null(strmap_find(&m, "x"));
+	for (size_t i = 0; i < 1000; i++) {
+		snprintf(key, sizeof(key), "k%zu", i);
+		struct strmap_entry *e = strmap_get(&m, &a, key, &added);
+		assert_true(added);
+		assert_true(e->key != key);
+		e->value = i;
+	}
+	assert_int_equal(m.n, 1000);
+	const char *first = strmap_find(&m, "k0")->key;
+	assert_ptr_equal(strmap_get(&m, &a, "k0", &added)->key, first);
+	assert_false(added);
+	assert_int_equal(strmap_find(&m, "k999")->value, 999);
+	assert_null(strmap_find(&m, "k1000"));
+	/* Without an arena the key is the caller's. */
+	static const char mine[] = "mine";
+	assert_ptr_equal(strmap_get(&m, NULL, mine, NULL)->key, mine);
+	strmap_release(&m);
+	arena_release(&a);
+	assert_null(strmap_find(&m, "k0"));
+}
+
 /* One rule for what may not reach a terminal or a report as it is. */
 static void test_char_unsafe(void **state)
 {
@@ -269,6 +361,8 @@ int main(void)
 		cmocka_unit_test(test_glob_and_time),
 		cmocka_unit_test(test_read_file),
 		cmocka_unit_test(test_json_write),
+		cmocka_unit_test(test_jsonw),
+		cmocka_unit_test(test_strmap),
 		cmocka_unit_test(test_char_unsafe),
 		cmocka_unit_test(test_read_file_not_regular),
 	};

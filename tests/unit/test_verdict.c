@@ -1,4 +1,5 @@
-/* test_verdict.c: case, stratum and run verdicts and exit codes. */
+/* test_verdict.c: case, stratum and run verdicts and exit codes, computed
+ * on reports given by their cases' counts. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -9,91 +10,74 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "run/run.h"
+#include "report/report.h"
 #include "stats.h"
 #include "util.h"
-#include "run/verdict.h"
+#include "report/verdict.h"
 
-#define MAX_CASES 24
-#define MAX_STRATA 20
-
-/* A run built by hand: strata and cases as suite_load would leave them,
- * results as run_execute would leave them before verdict_compute. */
-struct world {
-	struct suite suite;
-	struct stratum strata[MAX_STRATA];
-	struct suite_case cases[MAX_CASES];
-	struct case_result results[MAX_CASES];
-	struct stratum_result sresults[MAX_STRATA];
-	struct run run;
-};
-
-static void world_init(struct world *w, size_t nstrata)
+/* world_new: a report of nstrata strata (tools, prompt, guardrails, s3,
+ * s4, ...) and no case yet, as verdict_compute() takes it. */
+static struct report *world_new(size_t nstrata)
 {
-	static char *const names[MAX_STRATA] = {"tools", "prompt", "guardrails"};
+	static const char *const names[] = {"tools", "prompt", "guardrails"};
+	struct report *r = report_new();
+	char name[32];
 
-	memset(w, 0, sizeof(*w));
-	w->suite.name = "test-suite";
-	w->suite.strata = w->strata;
-	w->suite.nstrata = nstrata;
+	r->suite = report_strdup(r, "test-suite");
+	r->min_valid = STATS_MIN_VALID_DEFAULT;
 	for (size_t i = 0; i < nstrata; i++) {
-		w->strata[i].name = names[i] ? names[i] : "other";
-		w->sresults[i].s = &w->strata[i];
+		snprintf(name, sizeof(name), "s%zu", i);
+		report_stratum_index(r, i < ARRAY_SIZE(names) ? names[i] : name);
 	}
-	w->run.min_valid = VERDICT_MIN_VALID_DEFAULT;
-	w->run.suite = &w->suite;
-	w->run.cases = w->results;
-	w->run.strata = w->sresults;
-	w->run.nstrata = nstrata;
+	return r;
 }
 
-/* add_case: a selected case in stratum with each side's passed, failed and
- * errored sample counts; returns its result. */
-static struct case_result *add_case(struct world *w, size_t stratum, double threshold,
-				    int ep, int ef, int ee, int pp, int pf, int pe)
+/* add_case: a case in stratum with each side's passed, failed and errored
+ * sample counts, all first samples; its index (cases move as more are
+ * added). */
+static size_t add_case(struct report *r, size_t stratum, double threshold, int ep, int ef,
+		       int ee, int pp, int pf, int pe)
 {
-	size_t i = w->run.ncases++;
-	struct suite_case *c = &w->cases[i];
-	struct case_result *cr = &w->results[i];
+	struct report_case *c = report_add_case(r, "case", stratum);
 	int counts[SIDE__COUNT][3] = {{ep, ef, ee}, {pp, pf, pe}};
 
-	assert_true(i < MAX_CASES);
-	c->id = "case";
-	c->stratum = stratum;
 	c->threshold = threshold;
 	c->repeat = ep + ef + ee;
-	cr->c = c;
-	cr->repeat = c->repeat;
-	cr->selected = true;
 	for (int side = 0; side < SIDE__COUNT; side++) {
-		cr->side[side].passed = counts[side][0];
-		cr->side[side].failed = counts[side][1];
-		cr->side[side].errors = counts[side][2];
-		cr->side[side].total = counts[side][0] + counts[side][1] + counts[side][2];
+		struct report_side *s = &c->side[side];
+		s->passed = s->first_passed = counts[side][0];
+		s->failed = s->first_failed = counts[side][1];
+		s->errors = counts[side][2];
 	}
-	w->run.nselected++;
-	return cr;
+	return r->ncases - 1;
 }
 
-/* case_alone: a world of one case given by its sample counts, computed
- * with --min-valid min_valid; returns the case. */
-static struct case_result *case_alone(struct world *w, double min_valid, double threshold,
-				      int ep, int ef, int ee, int pp, int pf, int pe)
+/* case_alone: the report of one case given by its sample counts, computed
+ * with --min-valid min_valid; its case is cases[0]. */
+static struct report *case_alone(double min_valid, double threshold, int ep, int ef, int ee,
+				 int pp, int pf, int pe)
 {
-	world_init(w, 1);
-	w->run.min_valid = min_valid;
-	struct case_result *cr = add_case(w, 0, threshold, ep, ef, ee, pp, pf, pe);
-	verdict_compute(&w->run);
-	return cr;
+	struct report *r = world_new(1);
+
+	r->min_valid = min_valid;
+	add_case(r, 0, threshold, ep, ef, ee, pp, pf, pe);
+	verdict_compute(r);
+	return r;
 }
 
 /* one_case: the verdict of a single case given by its sample counts. */
 static enum verdict one_case(double threshold, int ep, int ef, int ee, int pp, int pf, int pe)
 {
-	struct world w;
+	struct report *r = case_alone(STATS_MIN_VALID_DEFAULT, threshold, ep, ef, ee, pp, pf, pe);
+	enum verdict v = r->cases[0].verdict;
 
-	return case_alone(&w, VERDICT_MIN_VALID_DEFAULT, threshold, ep, ef, ee, pp, pf, pe)
-		->verdict;
+	report_free(r);
+	return v;
+}
+
+static double side_rate(const struct report_case *c, enum side side)
+{
+	return report_side_rate(&c->side[side]);
 }
 
 static void test_names(void **state)
@@ -142,34 +126,33 @@ static void test_case_table(void **state)
 static void test_thresholds_with_repeats(void **state)
 {
 	(void)state;
-	struct world w;
+	struct report *r = world_new(1);
+	size_t four = add_case(r, 0, 0.8, 5, 0, 0, 4, 1, 0);
+	size_t three = add_case(r, 0, 0.8, 5, 0, 0, 3, 2, 0);
+	size_t all = add_case(r, 0, 1.0, 5, 0, 0, 4, 1, 0);
+	size_t zero = add_case(r, 0, 0.0, 0, 3, 0, 0, 3, 0);
+	verdict_compute(r);
 
-	world_init(&w, 1);
-	struct case_result *four = add_case(&w, 0, 0.8, 5, 0, 0, 4, 1, 0);
-	struct case_result *three = add_case(&w, 0, 0.8, 5, 0, 0, 3, 2, 0);
-	struct case_result *all = add_case(&w, 0, 1.0, 5, 0, 0, 4, 1, 0);
-	struct case_result *zero = add_case(&w, 0, 0.0, 0, 3, 0, 0, 3, 0);
-	verdict_compute(&w.run);
-
-	assert_true(four->side[SIDE_PROD].ok);
-	assert_true(four->side[SIDE_PROD].measured);
-	assert_float_equal(four->side[SIDE_PROD].rate, 0.8, 1e-12);
-	assert_int_equal(four->verdict, VERDICT_PASS);
+	assert_true(report_side_ok(&r->cases[four], SIDE_PROD));
+	assert_true(report_side_measured(&r->cases[four].side[SIDE_PROD]));
+	assert_float_equal(side_rate(&r->cases[four], SIDE_PROD), 0.8, 1e-12);
+	assert_int_equal(r->cases[four].verdict, VERDICT_PASS);
 
 	/* 5/5 against 3/5 misses the threshold, but five repeats cannot tell
 	 * that from noise: flaky, not drift. */
-	assert_false(three->side[SIDE_PROD].ok);
-	assert_float_equal(three->side[SIDE_PROD].rate, 0.6, 1e-12);
-	assert_int_equal(three->verdict, VERDICT_FLAKY);
+	assert_false(report_side_ok(&r->cases[three], SIDE_PROD));
+	assert_float_equal(side_rate(&r->cases[three], SIDE_PROD), 0.6, 1e-12);
+	assert_int_equal(r->cases[three].verdict, VERDICT_FLAKY);
 
-	assert_false(all->side[SIDE_PROD].ok);
-	assert_true(all->side[SIDE_EVAL].ok);
-	assert_int_equal(all->verdict, VERDICT_FLAKY);
+	assert_false(report_side_ok(&r->cases[all], SIDE_PROD));
+	assert_true(report_side_ok(&r->cases[all], SIDE_EVAL));
+	assert_int_equal(r->cases[all].verdict, VERDICT_FLAKY);
 
 	/* Threshold 0: a measured side always meets it. */
-	assert_true(zero->side[SIDE_EVAL].ok);
-	assert_float_equal(zero->side[SIDE_EVAL].rate, 0.0, 0);
-	assert_int_equal(zero->verdict, VERDICT_PASS);
+	assert_true(report_side_ok(&r->cases[zero], SIDE_EVAL));
+	assert_float_equal(side_rate(&r->cases[zero], SIDE_EVAL), 0.0, 0);
+	assert_int_equal(r->cases[zero].verdict, VERDICT_PASS);
+	report_free(r);
 
 	/* 2 of 3 against a threshold written as 0.6666666667. */
 	assert_int_equal(one_case(2.0 / 3.0, 2, 1, 0, 2, 1, 0), VERDICT_PASS);
@@ -180,78 +163,72 @@ static void test_thresholds_with_repeats(void **state)
 static void test_partial_errors(void **state)
 {
 	(void)state;
-	struct world w;
-
-	world_init(&w, 1);
+	struct report *r = world_new(1);
 	/* 4 passes and 1 error: the rate is over the 4 valid samples. */
-	struct case_result *a = add_case(&w, 0, 1.0, 4, 0, 1, 5, 0, 0);
+	size_t a = add_case(r, 0, 1.0, 4, 0, 1, 5, 0, 0);
 	/* 2 passes, 1 fail, 2 errors: 2/3, over the threshold of 0.6. */
-	struct case_result *b = add_case(&w, 0, 0.6, 5, 0, 0, 2, 1, 2);
+	size_t b = add_case(r, 0, 0.6, 5, 0, 0, 2, 1, 2);
 	/* 1 pass, 1 fail, 3 errors at 0.8: 2 valid of 5 is too few. */
-	struct case_result *c = add_case(&w, 0, 0.8, 1, 1, 3, 5, 0, 0);
-	verdict_compute(&w.run);
+	size_t c = add_case(r, 0, 0.8, 1, 1, 3, 5, 0, 0);
+	verdict_compute(r);
 
-	assert_true(a->side[SIDE_EVAL].ok);
-	assert_float_equal(a->side[SIDE_EVAL].rate, 1.0, 1e-12);
-	assert_int_equal(a->verdict, VERDICT_PASS);
+	assert_true(report_side_ok(&r->cases[a], SIDE_EVAL));
+	assert_float_equal(side_rate(&r->cases[a], SIDE_EVAL), 1.0, 1e-12);
+	assert_int_equal(r->cases[a].verdict, VERDICT_PASS);
 
-	assert_true(b->side[SIDE_PROD].ok);
-	assert_float_equal(b->side[SIDE_PROD].rate, 2.0 / 3.0, 1e-12);
-	assert_int_equal(b->verdict, VERDICT_PASS);
+	assert_true(report_side_ok(&r->cases[b], SIDE_PROD));
+	assert_float_equal(side_rate(&r->cases[b], SIDE_PROD), 2.0 / 3.0, 1e-12);
+	assert_int_equal(r->cases[b].verdict, VERDICT_PASS);
 
-	assert_true(c->side[SIDE_EVAL].measured);
-	assert_false(c->side[SIDE_EVAL].ok);
-	assert_float_equal(c->side[SIDE_EVAL].rate, 0.5, 1e-12);
-	assert_int_equal(c->verdict, VERDICT_ERROR);
-	assert_string_equal(c->note, "eval: 2 of 5 samples measured");
+	assert_true(report_side_measured(&r->cases[c].side[SIDE_EVAL]));
+	assert_false(report_side_ok(&r->cases[c], SIDE_EVAL));
+	assert_float_equal(side_rate(&r->cases[c], SIDE_EVAL), 0.5, 1e-12);
+	assert_int_equal(r->cases[c].verdict, VERDICT_ERROR);
+	assert_string_equal(r->cases[c].note, "eval: 2 of 5 samples measured");
+	report_free(r);
 }
 
 static void test_significance(void **state)
 {
 	(void)state;
-	struct world w;
-
 	/* A stratum whose three cases all fall from 10/10 to 2/10 drifts;
 	 * another with one case at 10/10 against 8/10 is noise. */
-	world_init(&w, 2);
-	struct case_result *d[3];
+	struct report *r = world_new(2);
 	for (int i = 0; i < 3; i++)
-		d[i] = add_case(&w, 0, 0.9, 10, 0, 0, 2, 8, 0);
-	struct case_result *noise = add_case(&w, 1, 0.9, 10, 0, 0, 8, 2, 0);
-	w.run.alpha = 0.05;
-	verdict_compute(&w.run);
-	for (int i = 0; i < 3; i++) {
-		assert_true(d[i]->repeated);
-		assert_int_equal(d[i]->verdict, VERDICT_DRIFT);
+		add_case(r, 0, 0.9, 10, 0, 0, 2, 8, 0);
+	size_t noise = add_case(r, 1, 0.9, 10, 0, 0, 8, 2, 0);
+	r->alpha = 0.05;
+	verdict_compute(r);
+	for (size_t i = 0; i < 3; i++) {
+		assert_true(report_case_repeated(&r->cases[i]));
+		assert_int_equal(r->cases[i].verdict, VERDICT_DRIFT);
 		/* Fisher 10/10 vs 2/10: 0.000714 (python3, math.comb). */
-		assert_float_equal(d[i]->p_value, 0.000714, 1e-5);
+		assert_float_equal(r->cases[i].p_value, 0.000714, 1e-5);
 	}
-	assert_true(w.sresults[0].tested);
-	assert_true(w.sresults[0].significant);
-	assert_true(w.sresults[0].p_adjusted <= 0.05);
-	assert_int_equal(w.sresults[0].verdict, VERDICT_DRIFT);
-	assert_int_equal(noise->verdict, VERDICT_FLAKY);
-	assert_false(w.sresults[1].significant);
-	assert_int_equal(w.sresults[1].verdict, VERDICT_FLAKY);
-	assert_int_equal(w.run.exit_code, EXIT_FAIL);
-	/* Wilson 95% for 2/10: [0.0567, 0.5098]. */
-	assert_float_equal(d[0]->side[SIDE_PROD].wilson_lo, 0.0567, 1e-4);
-	assert_float_equal(d[0]->side[SIDE_PROD].wilson_hi, 0.5098, 1e-4);
+	assert_true(r->strata[0].tested);
+	assert_true(r->strata[0].significant);
+	assert_true(r->strata[0].p_adjusted <= 0.05);
+	assert_int_equal(r->strata[0].verdict, VERDICT_DRIFT);
+	assert_int_equal(r->cases[noise].verdict, VERDICT_FLAKY);
+	assert_false(r->strata[1].significant);
+	assert_int_equal(r->strata[1].verdict, VERDICT_FLAKY);
+	assert_int_equal(r->exit_code, EXIT_FAIL);
+	report_free(r);
 }
 
 static void test_flaky_exit_and_strict(void **state)
 {
 	(void)state;
-	struct world w;
+	struct report *r = world_new(1);
 
-	world_init(&w, 1);
-	add_case(&w, 0, 0.9, 10, 0, 0, 8, 2, 0);
-	verdict_compute(&w.run);
-	assert_int_equal(w.run.verdict, VERDICT_FLAKY);
-	assert_int_equal(w.run.exit_code, EXIT_PASS); /* flaky is allowed */
-	w.run.strict = true;
-	verdict_compute(&w.run);
-	assert_int_equal(w.run.exit_code, EXIT_FAIL);
+	add_case(r, 0, 0.9, 10, 0, 0, 8, 2, 0);
+	verdict_compute(r);
+	assert_int_equal(r->verdict, VERDICT_FLAKY);
+	assert_int_equal(r->exit_code, EXIT_PASS); /* flaky is allowed */
+	r->strict = true;
+	verdict_compute(r);
+	assert_int_equal(r->exit_code, EXIT_FAIL);
+	report_free(r);
 	/* repeat 1 stays deterministic: 1/1 against 0/1 is drift. */
 	assert_int_equal(one_case(1.0, 1, 0, 0, 0, 1, 0), VERDICT_DRIFT);
 }
@@ -259,60 +236,58 @@ static void test_flaky_exit_and_strict(void **state)
 static void test_holm_across_strata(void **state)
 {
 	(void)state;
-	struct world w;
-
 	/* Each stratum alone is significant at 0.05 (p about 0.033), but with
 	 * three strata Holm needs the smallest below 0.05 / 3. */
-	world_init(&w, 3);
+	struct report *r = world_new(3);
 	for (size_t s = 0; s < 3; s++)
-		add_case(&w, s, 0.9, 10, 0, 0, 5, 5, 0);
-	verdict_compute(&w.run);
+		add_case(r, s, 0.9, 10, 0, 0, 5, 5, 0);
+	verdict_compute(r);
 	for (size_t s = 0; s < 3; s++) {
-		assert_true(w.sresults[s].p_value < 0.05);
-		assert_false(w.sresults[s].significant);
-		assert_int_equal(w.sresults[s].verdict, VERDICT_FLAKY);
+		assert_true(r->strata[s].p_value < 0.05);
+		assert_false(r->strata[s].significant);
+		assert_int_equal(r->strata[s].verdict, VERDICT_FLAKY);
 	}
+	report_free(r);
 }
 
 static void test_errors_only_side(void **state)
 {
 	(void)state;
-	struct world w;
+	struct report *r = world_new(1);
 
-	world_init(&w, 1);
-	struct case_result *cr = add_case(&w, 0, 1.0, 0, 0, 3, 3, 0, 0);
-	verdict_compute(&w.run);
-	assert_false(cr->side[SIDE_EVAL].measured);
-	assert_false(cr->side[SIDE_EVAL].ok);
-	assert_float_equal(cr->side[SIDE_EVAL].rate, 0.0, 0);
-	assert_true(cr->side[SIDE_PROD].ok);
-	assert_int_equal(cr->verdict, VERDICT_ERROR);
-	assert_int_equal(w.run.verdict, VERDICT_ERROR);
-	assert_int_equal(w.run.exit_code, EXIT_ERRORS);
+	add_case(r, 0, 1.0, 0, 0, 3, 3, 0, 0);
+	verdict_compute(r);
+	const struct report_case *c = &r->cases[0];
+	assert_false(report_side_measured(&c->side[SIDE_EVAL]));
+	assert_false(report_side_ok(c, SIDE_EVAL));
+	assert_float_equal(side_rate(c, SIDE_EVAL), 0.0, 0);
+	assert_true(report_side_ok(c, SIDE_PROD));
+	assert_int_equal(c->verdict, VERDICT_ERROR);
+	assert_int_equal(r->verdict, VERDICT_ERROR);
+	assert_int_equal(r->exit_code, EXIT_ERRORS);
+	report_free(r);
 }
 
 static void test_strata_worst_of(void **state)
 {
 	(void)state;
-	struct world w;
+	struct report *r = world_new(3);
 
-	world_init(&w, 3);
-	add_case(&w, 0, 1.0, 1, 0, 0, 1, 0, 0);           /* tools: pass */
-	add_case(&w, 0, 1.0, 0, 0, 1, 1, 0, 0);           /* tools: error */
-	add_case(&w, 0, 1.0, 1, 0, 0, 0, 1, 0);           /* tools: drift */
-	add_case(&w, 1, 1.0, 0, 1, 0, 1, 0, 0);           /* prompt: eval-regression */
-	add_case(&w, 1, 1.0, 0, 1, 0, 0, 1, 0);           /* prompt: regression */
-	add_case(&w, 1, 1.0, 1, 0, 0, 1, 0, 0);           /* prompt: pass */
-	struct case_result *filtered = add_case(&w, 2, 1.0, 1, 0, 0, 0, 1, 0);
-	filtered->selected = false;
-	w.run.nselected--;
+	add_case(r, 0, 1.0, 1, 0, 0, 1, 0, 0);           /* tools: pass */
+	add_case(r, 0, 1.0, 0, 0, 1, 1, 0, 0);           /* tools: error */
+	add_case(r, 0, 1.0, 1, 0, 0, 0, 1, 0);           /* tools: drift */
+	add_case(r, 1, 1.0, 0, 1, 0, 1, 0, 0);           /* prompt: eval-regression */
+	add_case(r, 1, 1.0, 0, 1, 0, 0, 1, 0);           /* prompt: regression */
+	add_case(r, 1, 1.0, 1, 0, 0, 1, 0, 0);           /* prompt: pass */
+	size_t filtered = add_case(r, 2, 1.0, 1, 0, 0, 0, 1, 0);
+	r->cases[filtered].skipped = true;
 	/* Results left from an earlier computation must not add up. */
-	w.sresults[0].ncases = 42;
-	w.sresults[2].counts[VERDICT_DRIFT] = 7;
-	verdict_compute(&w.run);
-	verdict_compute(&w.run);
+	r->strata[0].ncases = 42;
+	r->strata[2].counts[VERDICT_DRIFT] = 7;
+	verdict_compute(r);
+	verdict_compute(r);
 
-	const struct stratum_result *tools = &w.sresults[0];
+	const struct report_stratum *tools = &r->strata[0];
 	assert_true(tools->selected);
 	assert_int_equal(tools->ncases, 3);
 	assert_int_equal(tools->passed[SIDE_EVAL], 2);
@@ -323,7 +298,7 @@ static void test_strata_worst_of(void **state)
 	assert_int_equal(tools->counts[VERDICT_REGRESSION], 0);
 	assert_int_equal(tools->verdict, VERDICT_DRIFT);
 
-	const struct stratum_result *prompt = &w.sresults[1];
+	const struct report_stratum *prompt = &r->strata[1];
 	assert_int_equal(prompt->ncases, 3);
 	assert_int_equal(prompt->passed[SIDE_EVAL], 1);
 	assert_int_equal(prompt->passed[SIDE_PROD], 2);
@@ -333,99 +308,101 @@ static void test_strata_worst_of(void **state)
 	assert_int_equal(prompt->verdict, VERDICT_REGRESSION);
 
 	/* Only a filtered-out case: the stratum is not selected. */
-	const struct stratum_result *guard = &w.sresults[2];
+	const struct report_stratum *guard = &r->strata[2];
 	assert_false(guard->selected);
 	assert_int_equal(guard->ncases, 0);
 	assert_int_equal(guard->counts[VERDICT_DRIFT], 0);
 	assert_int_equal(guard->verdict, VERDICT_PASS);
 
-	assert_int_equal(w.run.verdict, VERDICT_DRIFT);
-	assert_int_equal(w.run.exit_code, EXIT_FAIL);
+	assert_int_equal(r->verdict, VERDICT_DRIFT);
+	assert_int_equal(r->exit_code, EXIT_FAIL);
+	report_free(r);
 }
 
 static void test_severity_order(void **state)
 {
 	(void)state;
-	struct world w;
+	struct report *r = world_new(1);
 
-	world_init(&w, 1);
-	add_case(&w, 0, 1.0, 0, 1, 0, 1, 0, 0);           /* eval-regression */
-	add_case(&w, 0, 1.0, 0, 0, 1, 0, 0, 1);           /* error */
-	verdict_compute(&w.run);
-	assert_int_equal(w.run.verdict, VERDICT_EVAL_REGRESSION);
-	assert_int_equal(w.run.exit_code, EXIT_FAIL);
+	add_case(r, 0, 1.0, 0, 1, 0, 1, 0, 0);           /* eval-regression */
+	add_case(r, 0, 1.0, 0, 0, 1, 0, 0, 1);           /* error */
+	verdict_compute(r);
+	assert_int_equal(r->verdict, VERDICT_EVAL_REGRESSION);
+	assert_int_equal(r->exit_code, EXIT_FAIL);
 
-	add_case(&w, 0, 1.0, 0, 1, 0, 0, 1, 0);           /* regression */
-	verdict_compute(&w.run);
-	assert_int_equal(w.run.verdict, VERDICT_REGRESSION);
+	add_case(r, 0, 1.0, 0, 1, 0, 0, 1, 0);           /* regression */
+	verdict_compute(r);
+	assert_int_equal(r->verdict, VERDICT_REGRESSION);
 
-	add_case(&w, 0, 1.0, 1, 0, 0, 0, 1, 0);           /* drift */
-	verdict_compute(&w.run);
-	assert_int_equal(w.run.verdict, VERDICT_DRIFT);
-	assert_int_equal(w.sresults[0].verdict, VERDICT_DRIFT);
+	add_case(r, 0, 1.0, 1, 0, 0, 0, 1, 0);           /* drift */
+	verdict_compute(r);
+	assert_int_equal(r->verdict, VERDICT_DRIFT);
+	assert_int_equal(r->strata[0].verdict, VERDICT_DRIFT);
+	report_free(r);
 }
 
 static void test_exit_codes(void **state)
 {
 	(void)state;
-	struct world w;
-
 	/* No selected case at all. */
-	world_init(&w, 1);
-	w.run.verdict = VERDICT_DRIFT;
-	w.run.exit_code = 99;
-	verdict_compute(&w.run);
-	assert_int_equal(w.run.verdict, VERDICT_PASS);
-	assert_int_equal(w.run.exit_code, EXIT_PASS);
+	struct report *r = world_new(1);
+	r->verdict = VERDICT_DRIFT;
+	r->exit_code = 99;
+	verdict_compute(r);
+	assert_int_equal(r->verdict, VERDICT_PASS);
+	assert_int_equal(r->exit_code, EXIT_PASS);
+	report_free(r);
 
-	world_init(&w, 1);
-	add_case(&w, 0, 1.0, 1, 0, 0, 1, 0, 0);
-	add_case(&w, 0, 0.5, 1, 1, 0, 2, 2, 0);
-	verdict_compute(&w.run);
-	assert_int_equal(w.run.verdict, VERDICT_PASS);
-	assert_int_equal(w.run.exit_code, 0);
+	r = world_new(1);
+	add_case(r, 0, 1.0, 1, 0, 0, 1, 0, 0);
+	add_case(r, 0, 0.5, 1, 1, 0, 2, 2, 0);
+	verdict_compute(r);
+	assert_int_equal(r->verdict, VERDICT_PASS);
+	assert_int_equal(r->exit_code, 0);
 
-	add_case(&w, 0, 1.0, 0, 0, 1, 1, 0, 0);
-	verdict_compute(&w.run);
-	assert_int_equal(w.run.verdict, VERDICT_ERROR);
-	assert_int_equal(w.run.exit_code, 3);
+	add_case(r, 0, 1.0, 0, 0, 1, 1, 0, 0);
+	verdict_compute(r);
+	assert_int_equal(r->verdict, VERDICT_ERROR);
+	assert_int_equal(r->exit_code, 3);
 
 	/* A failing case outranks errors for the exit code. */
-	add_case(&w, 0, 1.0, 1, 0, 0, 0, 1, 0);
-	verdict_compute(&w.run);
-	assert_int_equal(w.run.verdict, VERDICT_DRIFT);
-	assert_int_equal(w.run.exit_code, 1);
+	add_case(r, 0, 1.0, 1, 0, 0, 0, 1, 0);
+	verdict_compute(r);
+	assert_int_equal(r->verdict, VERDICT_DRIFT);
+	assert_int_equal(r->exit_code, 1);
 
 	/* An interruption outranks everything, the verdict stays. */
-	w.run.interrupted = true;
-	verdict_compute(&w.run);
-	assert_int_equal(w.run.verdict, VERDICT_DRIFT);
-	assert_int_equal(w.run.exit_code, 130);
+	r->interrupted = true;
+	verdict_compute(r);
+	assert_int_equal(r->verdict, VERDICT_DRIFT);
+	assert_int_equal(r->exit_code, 130);
+	report_free(r);
 
-	world_init(&w, 1);
-	add_case(&w, 0, 1.0, 1, 0, 0, 1, 0, 0);
-	w.run.interrupted = true;
-	verdict_compute(&w.run);
-	assert_int_equal(w.run.verdict, VERDICT_PASS);
-	assert_int_equal(w.run.exit_code, EXIT_INTERRUPTED);
+	r = world_new(1);
+	add_case(r, 0, 1.0, 1, 0, 0, 1, 0, 0);
+	r->interrupted = true;
+	verdict_compute(r);
+	assert_int_equal(r->verdict, VERDICT_PASS);
+	assert_int_equal(r->exit_code, EXIT_INTERRUPTED);
+	report_free(r);
 }
 
 static void test_filtered_cases_ignored(void **state)
 {
 	(void)state;
-	struct world w;
+	struct report *r = world_new(1);
 
-	world_init(&w, 1);
-	add_case(&w, 0, 1.0, 1, 0, 0, 1, 0, 0);
-	struct case_result *out = add_case(&w, 0, 1.0, 0, 0, 0, 0, 0, 0);
-	out->selected = false;
-	out->verdict = VERDICT_PASS;
-	verdict_compute(&w.run);
+	add_case(r, 0, 1.0, 1, 0, 0, 1, 0, 0);
+	size_t out = add_case(r, 0, 1.0, 0, 0, 0, 0, 0, 0);
+	r->cases[out].skipped = true;
+	r->cases[out].verdict = VERDICT_PASS;
+	verdict_compute(r);
 	/* An unmeasured case that was filtered out is no error. */
-	assert_int_equal(out->verdict, VERDICT_PASS);
-	assert_int_equal(w.sresults[0].ncases, 1);
-	assert_int_equal(w.run.verdict, VERDICT_PASS);
-	assert_int_equal(w.run.exit_code, EXIT_PASS);
+	assert_int_equal(r->cases[out].verdict, VERDICT_PASS);
+	assert_int_equal(r->strata[0].ncases, 1);
+	assert_int_equal(r->verdict, VERDICT_PASS);
+	assert_int_equal(r->exit_code, EXIT_PASS);
+	report_free(r);
 }
 
 /* Issue 11, defect 1: strata that cannot reject do not count.  20 strata
@@ -434,23 +411,18 @@ static void test_filtered_cases_ignored(void **state)
 static void test_untestable_strata_do_not_count(void **state)
 {
 	(void)state;
-	struct world w;
+	struct report *r = world_new(20);
 
-	world_init(&w, 20);
-	struct case_result *broken = NULL;
-	for (size_t s = 0; s < 20; s++) {
-		struct case_result *cr = add_case(&w, s, 0.8, 5, 0, 0, s == 11 ? 0 : 5,
-						  s == 11 ? 5 : 0, 0);
-		if (s == 11)
-			broken = cr;
-	}
-	verdict_compute(&w.run);
-	assert_int_equal(broken->verdict, VERDICT_DRIFT);
-	assert_true(w.sresults[11].significant);
-	assert_float_equal(w.sresults[11].p_adjusted, 2.0 / 252.0, 1e-12);
-	assert_int_equal(w.run.exit_code, EXIT_FAIL);
 	for (size_t s = 0; s < 20; s++)
-		assert_true(s == 11 || w.sresults[s].p_least == 1.0);
+		add_case(r, s, 0.8, 5, 0, 0, s == 11 ? 0 : 5, s == 11 ? 5 : 0, 0);
+	verdict_compute(r);
+	assert_int_equal(r->cases[11].verdict, VERDICT_DRIFT);
+	assert_true(r->strata[11].significant);
+	assert_float_equal(r->strata[11].p_adjusted, 2.0 / 252.0, 1e-12);
+	assert_int_equal(r->exit_code, EXIT_FAIL);
+	for (size_t s = 0; s < 20; s++)
+		assert_true(s == 11 || r->strata[s].p_least == 1.0);
+	report_free(r);
 }
 
 /* Defect 2: one case of five goes 0.9 -> 0 while four stay healthy; CMH
@@ -458,23 +430,23 @@ static void test_untestable_strata_do_not_count(void **state)
 static void test_one_broken_case(void **state)
 {
 	(void)state;
-	struct world w;
+	struct report *r = world_new(2);
+	size_t broken = add_case(r, 0, 0.7, 9, 1, 0, 0, 10, 0);
+	size_t healthy[4];
 
-	world_init(&w, 2);
-	struct case_result *broken = add_case(&w, 0, 0.7, 9, 1, 0, 0, 10, 0);
-	struct case_result *healthy[4];
-	healthy[0] = add_case(&w, 0, 0.7, 9, 1, 0, 10, 0, 0);
-	healthy[1] = add_case(&w, 0, 0.7, 8, 2, 0, 10, 0, 0);
-	healthy[2] = add_case(&w, 0, 0.7, 10, 0, 0, 8, 2, 0);
-	healthy[3] = add_case(&w, 0, 0.7, 9, 1, 0, 9, 1, 0);
-	add_case(&w, 1, 0.7, 9, 1, 0, 9, 1, 0);
-	verdict_compute(&w.run);
-	assert_true(2 * w.sresults[0].p_cmh > 0.05); /* diluted: CMH alone misses it */
-	assert_true(w.sresults[0].significant);
-	assert_int_equal(broken->verdict, VERDICT_DRIFT);
+	healthy[0] = add_case(r, 0, 0.7, 9, 1, 0, 10, 0, 0);
+	healthy[1] = add_case(r, 0, 0.7, 8, 2, 0, 10, 0, 0);
+	healthy[2] = add_case(r, 0, 0.7, 10, 0, 0, 8, 2, 0);
+	healthy[3] = add_case(r, 0, 0.7, 9, 1, 0, 9, 1, 0);
+	add_case(r, 1, 0.7, 9, 1, 0, 9, 1, 0);
+	verdict_compute(r);
+	assert_true(2 * r->strata[0].p_cmh > 0.05); /* diluted: CMH alone misses it */
+	assert_true(r->strata[0].significant);
+	assert_int_equal(r->cases[broken].verdict, VERDICT_DRIFT);
 	for (int i = 0; i < 4; i++)
-		assert_int_equal(healthy[i]->verdict, VERDICT_PASS);
-	assert_int_equal(w.sresults[0].verdict, VERDICT_DRIFT);
+		assert_int_equal(r->cases[healthy[i]].verdict, VERDICT_PASS);
+	assert_int_equal(r->strata[0].verdict, VERDICT_DRIFT);
+	report_free(r);
 }
 
 /* Defect 3: a case against the direction of its stratum's significant
@@ -482,45 +454,49 @@ static void test_one_broken_case(void **state)
 static void test_direction(void **state)
 {
 	(void)state;
-	struct world w;
+	struct report *r = world_new(1);
 
-	world_init(&w, 1);
-	struct case_result *worse[4];
 	for (int i = 0; i < 4; i++)
-		worse[i] = add_case(&w, 0, 0.7, 0, 10, 0, 10, 0, 0);
-	struct case_result *against = add_case(&w, 0, 0.7, 10, 0, 0, 6, 4, 0);
-	verdict_compute(&w.run);
-	assert_true(w.sresults[0].significant);
-	assert_int_equal(w.sresults[0].direction, -1);
-	for (int i = 0; i < 4; i++)
-		assert_int_equal(worse[i]->verdict, VERDICT_EVAL_REGRESSION);
-	assert_int_equal(against->verdict, VERDICT_FLAKY);
-	assert_string_equal(against->note,
+		add_case(r, 0, 0.7, 0, 10, 0, 10, 0, 0);
+	size_t against = add_case(r, 0, 0.7, 10, 0, 0, 6, 4, 0);
+	verdict_compute(r);
+	assert_true(r->strata[0].significant);
+	assert_int_equal(r->strata[0].direction, -1);
+	for (size_t i = 0; i < 4; i++)
+		assert_int_equal(r->cases[i].verdict, VERDICT_EVAL_REGRESSION);
+	assert_int_equal(r->cases[against].verdict, VERDICT_FLAKY);
+	assert_string_equal(r->cases[against].note,
 			    "against the direction of its stratum's significant difference");
-	assert_int_equal(w.sresults[0].verdict, VERDICT_EVAL_REGRESSION);
+	assert_int_equal(r->strata[0].verdict, VERDICT_EVAL_REGRESSION);
+	report_free(r);
 }
 
 /* Defect 4: at repeat 10, 9 errors and 1 failure decide nothing. */
 static void test_too_few_valid(void **state)
 {
 	(void)state;
-	struct world w;
+	struct report *r = case_alone(0.5, 1.0, 10, 0, 0, 0, 1, 9);
 
-	struct case_result *cr = case_alone(&w, 0.5, 1.0, 10, 0, 0, 0, 1, 9);
-	assert_int_equal(cr->verdict, VERDICT_ERROR);
-	assert_string_equal(cr->note, "prod: 1 of 10 samples measured");
-	assert_int_equal(w.run.exit_code, EXIT_ERRORS);
+	assert_int_equal(r->cases[0].verdict, VERDICT_ERROR);
+	assert_string_equal(r->cases[0].note, "prod: 1 of 10 samples measured");
+	assert_int_equal(r->exit_code, EXIT_ERRORS);
+	report_free(r);
 	/* Half valid is enough by default (at repeat 2, one sample: no count
 	 * of two samples could reach alpha anyway); --min-valid 0.8 asks more. */
 	assert_int_equal(one_case(1.0, 2, 0, 0, 1, 0, 1), VERDICT_PASS);
 	assert_int_equal(one_case(1.0, 10, 0, 0, 0, 5, 5), VERDICT_DRIFT);
-	cr = case_alone(&w, 0.8, 1.0, 10, 0, 0, 0, 5, 5);
-	assert_int_equal(cr->verdict, VERDICT_ERROR);
-	assert_string_equal(cr->note, "prod: 5 of 10 samples measured");
+	r = case_alone(0.8, 1.0, 10, 0, 0, 0, 5, 5);
+	assert_int_equal(r->cases[0].verdict, VERDICT_ERROR);
+	assert_string_equal(r->cases[0].note, "prod: 5 of 10 samples measured");
+	report_free(r);
 	/* Even at --min-valid 0, one valid sample of ten cannot reach alpha
 	 * (p >= 1/11), while ten could. */
-	assert_int_equal(case_alone(&w, 0.0, 1.0, 10, 0, 0, 0, 2, 8)->verdict, VERDICT_DRIFT);
-	assert_int_equal(case_alone(&w, 0.0, 1.0, 10, 0, 0, 0, 1, 9)->verdict, VERDICT_ERROR);
+	r = case_alone(0.0, 1.0, 10, 0, 0, 0, 2, 8);
+	assert_int_equal(r->cases[0].verdict, VERDICT_DRIFT);
+	report_free(r);
+	r = case_alone(0.0, 1.0, 10, 0, 0, 0, 1, 9);
+	assert_int_equal(r->cases[0].verdict, VERDICT_ERROR);
+	report_free(r);
 }
 
 /* Defect 5: both sides below the threshold is a regression only when
@@ -528,19 +504,20 @@ static void test_too_few_valid(void **state)
 static void test_regression_by_test(void **state)
 {
 	(void)state;
-	struct world w;
+	struct report *r = world_new(1);
+	size_t borderline = add_case(r, 0, 0.7, 6, 4, 0, 6, 4, 0);
+	size_t broken = add_case(r, 0, 0.7, 1, 9, 0, 0, 10, 0);
 
-	world_init(&w, 1);
-	struct case_result *borderline = add_case(&w, 0, 0.7, 6, 4, 0, 6, 4, 0);
-	struct case_result *broken = add_case(&w, 0, 0.7, 1, 9, 0, 0, 10, 0);
-	verdict_compute(&w.run);
-	assert_int_equal(borderline->verdict, VERDICT_FLAKY);
-	assert_string_equal(borderline->note, "prod 6/10 vs threshold 0.7: not significantly below");
-	assert_int_equal(broken->verdict, VERDICT_REGRESSION);
-	assert_true(broken->below);
+	verdict_compute(r);
+	assert_int_equal(r->cases[borderline].verdict, VERDICT_FLAKY);
+	assert_string_equal(r->cases[borderline].note,
+			    "prod 6/10 vs threshold 0.7: not significantly below");
+	assert_int_equal(r->cases[broken].verdict, VERDICT_REGRESSION);
+	assert_true(r->cases[broken].below);
 	/* P(X <= 1) for binomial(10, 0.7) is 1.44e-4, the larger of the two. */
-	assert_float_equal(broken->p_below, 1.4368e-4, 1e-7);
-	assert_int_equal(w.run.exit_code, EXIT_FAIL);
+	assert_float_equal(r->cases[broken].p_below, 1.4368e-4, 1e-7);
+	assert_int_equal(r->exit_code, EXIT_FAIL);
+	report_free(r);
 	/* Threshold 1: one failure proves the rate below it, as before. */
 	assert_int_equal(one_case(1.0, 4, 1, 0, 3, 2, 0), VERDICT_REGRESSION);
 	/* One sample a side decides as measured. */
@@ -551,26 +528,27 @@ static void test_regression_by_test(void **state)
 static void test_confirmed(void **state)
 {
 	(void)state;
-	struct world w;
+	struct report *r = world_new(1);
 
-	world_init(&w, 1);
-	w.run.confirm = 9;
+	r->confirm = 9;
 	/* repeat 1: eval passed, prod failed, then 9 more each. */
-	struct case_result *cr = add_case(&w, 0, 1.0, 10, 0, 0, 1, 9, 0);
-	cr->repeat = 1;
-	cr->confirm = 9;
-	cr->confirmed = true;
-	cr->side[SIDE_EVAL].first_passed = 1;
-	cr->side[SIDE_PROD].first_failed = 1;
+	size_t cr = add_case(r, 0, 1.0, 10, 0, 0, 1, 9, 0);
+	struct report_case *c = &r->cases[cr];
+	c->repeat = 1;
+	c->confirm = 9;
+	c->confirmed = true;
+	c->side[SIDE_EVAL].first_passed = 1;
+	c->side[SIDE_PROD].first_passed = 0;
+	c->side[SIDE_PROD].first_failed = 1;
 	/* Not confirmed: both passed their one sample. */
-	struct case_result *quiet = add_case(&w, 0, 1.0, 1, 0, 0, 1, 0, 0);
-	quiet->side[SIDE_EVAL].first_passed = quiet->side[SIDE_PROD].first_passed = 1;
-	verdict_compute(&w.run);
-	assert_true(cr->repeated);
-	assert_false(quiet->repeated);
-	assert_int_equal(quiet->verdict, VERDICT_PASS);
-	assert_int_equal(cr->verdict, VERDICT_DRIFT);
-	assert_true(cr->p_value < 0.001);
+	size_t quiet = add_case(r, 0, 1.0, 1, 0, 0, 1, 0, 0);
+	verdict_compute(r);
+	assert_true(report_case_repeated(&r->cases[cr]));
+	assert_false(report_case_repeated(&r->cases[quiet]));
+	assert_int_equal(r->cases[quiet].verdict, VERDICT_PASS);
+	assert_int_equal(r->cases[cr].verdict, VERDICT_DRIFT);
+	assert_true(r->cases[cr].p_value < 0.001);
+	report_free(r);
 }
 
 /*
@@ -614,14 +592,14 @@ static int sim_draws(uint64_t *state, int n, double rate)
  * (exit 1) and *flagged (the target failed). */
 static long sim_run(const struct sim_design *d, uint64_t *state, bool *fail, bool *flagged)
 {
-	struct world w;
+	struct report *r = world_new(d->nstrata);
 	long requests = 0;
 
-	world_init(&w, d->nstrata);
-	w.run.confirm = d->confirm;
+	r->confirm = d->confirm;
 	for (size_t s = 0; s < d->nstrata; s++) {
 		for (size_t c = 0; c < d->ncases; c++) {
-			struct case_result *cr = add_case(&w, s, d->threshold, 0, 0, 0, 0, 0, 0);
+			size_t ci = add_case(r, s, d->threshold, 0, 0, 0, 0, 0, 0);
+			struct report_case *cr = &r->cases[ci];
 			int first[SIDE__COUNT];
 			double rate[SIDE__COUNT];
 			for (int side = 0; side < SIDE__COUNT; side++) {
@@ -634,24 +612,24 @@ static long sim_run(const struct sim_design *d, uint64_t *state, bool *fail, boo
 						       d->repeat, d->threshold);
 			cr->confirm = cr->confirmed ? d->confirm : 0;
 			for (int side = 0; side < SIDE__COUNT; side++) {
-				struct side_result *sr = &cr->side[side];
+				struct report_side *sr = &cr->side[side];
 				int more = sim_draws(state, cr->confirm, rate[side]);
 				sr->first_passed = first[side];
 				sr->first_failed = d->repeat - first[side];
 				sr->passed = first[side] + more;
 				sr->failed = d->repeat + cr->confirm - sr->passed;
-				sr->total = d->repeat + cr->confirm;
-				requests += sr->total;
+				requests += d->repeat + cr->confirm;
 			}
 		}
 	}
-	verdict_compute(&w.run);
-	*fail = w.run.exit_code == EXIT_FAIL;
+	verdict_compute(r);
+	*fail = r->exit_code == EXIT_FAIL;
 	if (d->target_case >= 0)
 		*flagged = verdict_failing(
-			w.results[d->target_stratum * d->ncases + (size_t)d->target_case].verdict);
+			r->cases[d->target_stratum * d->ncases + (size_t)d->target_case].verdict);
 	else
-		*flagged = verdict_failing(w.sresults[d->target_stratum].verdict);
+		*flagged = verdict_failing(r->strata[d->target_stratum].verdict);
+	report_free(r);
 	return requests;
 }
 

@@ -1,12 +1,12 @@
-/* run/verdict.c: case, stratum and run verdicts and the exit code. */
-#include "run/verdict.h"
+/* report/verdict.c: case, stratum and run verdicts and the exit code. */
+#include "report/verdict.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "run/run.h"
+#include "report/report.h"
 #include "stats.h"
 #include "util.h"
 
@@ -44,50 +44,44 @@ bool verdict_failing(enum verdict v)
 	return v == VERDICT_DRIFT || v == VERDICT_EVAL_REGRESSION || v == VERDICT_REGRESSION;
 }
 
-/* side_derive: a side's pass rate over valid samples and whether it meets
- * the case's threshold. */
-static void side_derive(struct side_result *sr, double threshold)
-{
-	int valid = sr->passed + sr->failed;
-
-	sr->measured = valid > 0;
-	sr->rate = valid > 0 ? (double)sr->passed / valid : 0.0;
-	sr->ok = sr->measured && sr->rate >= threshold - STATS_THRESHOLD_EPSILON;
-	stats_wilson(sr->passed, valid, 1.96, &sr->wilson_lo, &sr->wilson_hi);
-}
-
 /* The levels of the run's two families (docs/statistics.md): thresholds
  * at alpha, differences at alpha (1 - alpha), so that a run of the same
  * agent on both sides exits 1 with probability at most alpha. */
-static double level_below(const struct run *r)
+static double level_below(const struct report *r)
 {
-	return r->alpha > 0 ? r->alpha : VERDICT_ALPHA_DEFAULT;
+	return r->alpha > 0 ? r->alpha : STATS_ALPHA_DEFAULT;
 }
 
-static double level_diff(const struct run *r)
+static double level_diff(const struct report *r)
 {
 	double a = level_below(r);
 	return a * (1.0 - a);
 }
 
-static int case_asked(const struct case_result *cr)
+static int case_asked(const struct report_case *c)
 {
-	return cr->repeat + cr->confirm;
+	return c->repeat + c->confirm;
+}
+
+/* set_note: c's note, kept in r. */
+static void set_note(struct report *r, struct report_case *c, const char *note)
+{
+	c->note = report_intern(r, note);
 }
 
 /* case_enough: whether both sides have the valid samples the test needs
  * (the --min-valid fraction of those asked, and enough for the difference
- * test to reach its level when the samples asked could); "" or why not in
- * cr->note. */
-static bool case_enough(const struct run *r, struct case_result *cr)
+ * test to reach its level when the samples asked could); why not in c's
+ * note. */
+static bool case_enough(struct report *r, struct report_case *c)
 {
-	int asked = case_asked(cr), valid[SIDE__COUNT];
+	int asked = case_asked(c), valid[SIDE__COUNT];
 	double min_valid = r->min_valid > 0 ? r->min_valid : 0.0;
 	bool enough = true;
 
 	for (int side = 0; side < SIDE__COUNT; side++) {
-		const struct side_result *sr = &cr->side[side];
-		valid[side] = sr->passed + sr->failed;
+		const struct report_side *s = &c->side[side];
+		valid[side] = s->passed + s->failed;
 		int need = (int)ceil(min_valid * asked - 1e-9);
 		if (valid[side] < (need > 1 ? need : 1))
 			enough = false;
@@ -99,27 +93,29 @@ static bool case_enough(const struct run *r, struct case_result *cr)
 	if (enough || asked <= 1)
 		return enough; /* one sample: its own reason says why */
 	int side = valid[SIDE_PROD] < valid[SIDE_EVAL] ? SIDE_PROD : SIDE_EVAL;
-	snprintf(cr->note, sizeof(cr->note), "%s: %d of %d samples measured",
-		 side_name((enum side)side), valid[side], asked);
+	char note[128];
+	snprintf(note, sizeof(note), "%s: %d of %d samples measured", side_name((enum side)side),
+		 valid[side], asked);
+	set_note(r, c, note);
 	return false;
 }
 
 /* case_table: a tested case's counts for the difference test. */
-static struct stats_table case_table(const struct run *r, const struct case_result *cr)
+static struct stats_table case_table(const struct report *r, const struct report_case *c)
 {
-	const struct side_result *e = &cr->side[SIDE_EVAL], *p = &cr->side[SIDE_PROD];
+	const struct report_side *e = &c->side[SIDE_EVAL], *p = &c->side[SIDE_PROD];
 	return (struct stats_table){
 		.n = {{e->passed, e->failed}, {p->passed, p->failed}},
 		.first = {{e->first_passed, e->first_failed}, {p->first_passed, p->first_failed}},
 		.staged = r->confirm > 0,
-		.confirmed = cr->confirmed,
-		.threshold = cr->c->threshold,
+		.confirmed = c->confirmed,
+		.threshold = c->threshold,
 	};
 }
 
 /* The tests of a run: one entry per tested case. */
 struct tested {
-	struct case_result *cr;
+	struct report_case *c;
 	struct stats_table table;
 	struct stats_look look;
 	bool case_look;        /* significant on its own in its stratum's case look */
@@ -127,25 +123,25 @@ struct tested {
 
 /* test_cases: each tested case's own exact p-value and least p-value, and
  * its test against the threshold (both sides below, intersection-union). */
-static size_t test_cases(struct run *r, struct tested *t)
+static size_t test_cases(struct report *r, struct tested *t)
 {
 	size_t n = 0;
 	for (size_t i = 0; i < r->ncases; i++) {
-		struct case_result *cr = &r->cases[i];
-		if (!cr->selected || !cr->c || !cr->repeated || cr->verdict == VERDICT_ERROR)
+		struct report_case *c = &r->cases[i];
+		if (c->skipped || !report_case_repeated(c) || c->verdict == VERDICT_ERROR)
 			continue;
-		t[n].cr = cr;
-		t[n].table = case_table(r, cr);
+		t[n].c = c;
+		t[n].table = case_table(r, c);
 		t[n].look.p = stats_table_p(&t[n].table, &t[n].look.null);
 		t[n].case_look = false;
-		cr->p_value = t[n].look.p;
-		cr->p_least = stats_null_least(&t[n].look.null);
-		cr->p_below = 0.0;
+		c->p_value = t[n].look.p;
+		c->p_least = stats_null_least(&t[n].look.null);
+		c->p_below = 0.0;
 		for (int side = 0; side < SIDE__COUNT; side++) {
-			const struct side_result *sr = &cr->side[side];
-			cr->p_below = fmax(cr->p_below, stats_binom_below(sr->passed,
-									  sr->passed + sr->failed,
-									  cr->c->threshold));
+			const struct report_side *s = &c->side[side];
+			c->p_below = fmax(c->p_below, stats_binom_below(s->passed,
+									s->passed + s->failed,
+									c->threshold));
 		}
 		n++;
 	}
@@ -155,19 +151,19 @@ static size_t test_cases(struct run *r, struct tested *t)
 /* test_below: Tarone-Holm over the tested cases' threshold tests at alpha;
  * the least p-value of each is that of the samples the design could ask
  * for, which no outcome depends on. */
-static void test_below(struct run *r, struct tested *t, size_t n)
+static void test_below(const struct report *r, struct tested *t, size_t n)
 {
 	double *p = xcalloc(n ? n : 1, sizeof(*p)), *least = xcalloc(n ? n : 1, sizeof(*least));
 	double *factor = xcalloc(n ? n : 1, sizeof(*factor));
 	bool *reject = xcalloc(n ? n : 1, sizeof(*reject));
 	for (size_t i = 0; i < n; i++) {
-		const struct case_result *cr = t[i].cr;
-		p[i] = cr->p_below;
-		least[i] = stats_binom_least(cr->repeat + r->confirm, cr->c->threshold);
+		const struct report_case *c = t[i].c;
+		p[i] = c->p_below;
+		least[i] = stats_binom_least(c->repeat + r->confirm, c->threshold);
 	}
 	stats_tarone_holm(p, least, n, level_below(r), reject, factor);
 	for (size_t i = 0; i < n; i++)
-		t[i].cr->below = reject[i];
+		t[i].c->below = reject[i];
 	free(reject);
 	free(factor);
 	free(least);
@@ -178,7 +174,7 @@ static void test_below(struct run *r, struct tested *t, size_t n)
  * discrete Holm procedure across the strata; which look carried a
  * significant stratum decides the direction of its effect, or the cases
  * that are significant on their own. */
-static void test_strata(struct run *r, struct tested *t, size_t n)
+static void test_strata(struct report *r, struct tested *t, size_t n)
 {
 	size_t ns = r->nstrata ? r->nstrata : 1;
 	struct stats_combined *comb = xcalloc(ns, sizeof(*comb));
@@ -194,10 +190,10 @@ static void test_strata(struct run *r, struct tested *t, size_t n)
 	double level = level_diff(r);
 
 	for (size_t s = 0; s < r->nstrata; s++) {
-		struct stratum_result *st = &r->strata[s];
+		struct report_stratum *st = &r->strata[s];
 		size_t first = used;
 		for (size_t i = 0; i < n; i++) {
-			if (t[i].cr->c->stratum != s)
+			if (t[i].c->stratum != s)
 				continue;
 			tables[used] = t[i].table;
 			owner[used] = &t[i];
@@ -219,7 +215,7 @@ static void test_strata(struct run *r, struct tested *t, size_t n)
 	}
 	stats_discrete_holm(comb, ntested, level, reject, adjusted, at);
 	for (size_t j = 0; j < ntested; j++) {
-		struct stratum_result *st = &r->strata[which[j]];
+		struct report_stratum *st = &r->strata[which[j]];
 		const struct stats_combined *c = &comb[j];
 		st->p_adjusted = adjusted[j];
 		st->significant = reject[j];
@@ -245,53 +241,55 @@ static void test_strata(struct run *r, struct tested *t, size_t n)
 }
 
 /* case_direction: +1 when eval's rate is above prod's, -1 below, 0 equal. */
-static int case_direction(const struct case_result *cr)
+static int case_direction(const struct report_case *c)
 {
-	double d = cr->side[SIDE_EVAL].rate - cr->side[SIDE_PROD].rate;
+	double d = report_side_rate(&c->side[SIDE_EVAL]) - report_side_rate(&c->side[SIDE_PROD]);
 	return d > 0 ? 1 : d < 0 ? -1 : 0;
 }
 
 /* tested_verdict: the verdict of a tested case whose sides do not both
  * pass: a failing verdict only when a significant effect agrees with it;
- * flaky, with the reason in cr->note, otherwise. */
-static enum verdict tested_verdict(const struct run *r, struct case_result *cr, bool case_look)
+ * flaky, with the reason in its note, otherwise. */
+static enum verdict tested_verdict(struct report *r, struct report_case *c, bool case_look)
 {
-	const struct side_result *e = &cr->side[SIDE_EVAL], *p = &cr->side[SIDE_PROD];
-	const struct stratum_result *st =
-		cr->c->stratum < r->nstrata ? &r->strata[cr->c->stratum] : NULL;
-	int dir = case_direction(cr);
-	bool with_stratum = st && st->direction != 0 && st->direction == dir;
+	const struct report_stratum *st = &r->strata[c->stratum];
+	bool eval_ok = report_side_ok(c, SIDE_EVAL), prod_ok = report_side_ok(c, SIDE_PROD);
+	int dir = case_direction(c);
+	bool with_stratum = st->direction != 0 && st->direction == dir;
 	bool significant = dir != 0 && (with_stratum || case_look);
+	char note[128];
 
-	if (!e->ok && !p->ok && cr->below)
+	if (!eval_ok && !prod_ok && c->below)
 		return VERDICT_REGRESSION;
 	if (significant)
 		return dir > 0 ? VERDICT_DRIFT : VERDICT_EVAL_REGRESSION;
-	if (!e->ok && !p->ok) {
-		const struct side_result *worse = p->rate <= e->rate ? p : e;
-		snprintf(cr->note, sizeof(cr->note),
-			 "%s %d/%d vs threshold %g: not significantly below",
-			 side_name(worse == p ? SIDE_PROD : SIDE_EVAL), worse->passed,
-			 worse->passed + worse->failed, cr->c->threshold);
-	} else if (st && st->direction != 0 && dir != 0) {
-		snprintf(cr->note, sizeof(cr->note),
+	if (!eval_ok && !prod_ok) {
+		enum side worse = report_side_rate(&c->side[SIDE_PROD]) <=
+						  report_side_rate(&c->side[SIDE_EVAL])
+					  ? SIDE_PROD : SIDE_EVAL;
+		const struct report_side *w = &c->side[worse];
+		snprintf(note, sizeof(note), "%s %d/%d vs threshold %g: not significantly below",
+			 side_name(worse), w->passed, w->passed + w->failed, c->threshold);
+	} else if (st->direction != 0 && dir != 0) {
+		snprintf(note, sizeof(note),
 			 "against the direction of its stratum's significant difference");
 	} else {
-		snprintf(cr->note, sizeof(cr->note), "difference not significant");
+		snprintf(note, sizeof(note), "difference not significant");
 	}
+	set_note(r, c, note);
 	return VERDICT_FLAKY;
 }
 
 /* untested_verdict: the DESIGN.md table from one sample a side. */
-static enum verdict untested_verdict(const struct case_result *cr)
+static enum verdict untested_verdict(const struct report_case *c)
 {
-	const struct side_result *e = &cr->side[SIDE_EVAL], *p = &cr->side[SIDE_PROD];
+	bool eval_ok = report_side_ok(c, SIDE_EVAL), prod_ok = report_side_ok(c, SIDE_PROD);
 
-	if (e->ok && p->ok)
+	if (eval_ok && prod_ok)
 		return VERDICT_PASS;
-	if (e->ok)
+	if (eval_ok)
 		return VERDICT_DRIFT;
-	if (p->ok)
+	if (prod_ok)
 		return VERDICT_EVAL_REGRESSION;
 	return VERDICT_REGRESSION;
 }
@@ -301,68 +299,60 @@ static enum verdict verdict_max(enum verdict a, enum verdict b)
 	return a > b ? a : b;
 }
 
-void verdict_compute(struct run *r)
+void verdict_compute(struct report *r)
 {
-	bool any_failing = false, any_error = false;
+	bool any_failing = false, any_error = false, any_flaky = false;
 
 	r->verdict = VERDICT_PASS;
 	for (size_t i = 0; i < r->nstrata; i++) {
-		struct stratum_result *sr = &r->strata[i];
-		sr->ncases = 0;
-		memset(sr->passed, 0, sizeof(sr->passed));
-		memset(sr->counts, 0, sizeof(sr->counts));
-		sr->verdict = VERDICT_PASS;
-		sr->selected = false;
+		struct report_stratum *s = &r->strata[i];
+		s->ncases = 0;
+		memset(s->passed, 0, sizeof(s->passed));
+		memset(s->counts, 0, sizeof(s->counts));
+		s->verdict = VERDICT_PASS;
+		s->selected = false;
 	}
 
 	for (size_t i = 0; i < r->ncases; i++) {
-		struct case_result *cr = &r->cases[i];
-		if (!cr->selected || !cr->c)
+		struct report_case *c = &r->cases[i];
+		if (c->skipped)
 			continue;
-		for (int side = 0; side < SIDE__COUNT; side++)
-			side_derive(&cr->side[side], cr->c->threshold);
-		cr->note[0] = '\0';
-		if (cr->repeat <= 0)
-			cr->repeat = cr->c->repeat; /* a run rebuilt without it */
-		cr->repeated = case_asked(cr) > 1;
-		cr->p_value = cr->p_least = cr->p_below = 1.0;
-		cr->below = false;
-		cr->verdict = case_enough(r, cr) ? VERDICT_PASS : VERDICT_ERROR;
+		c->note = NULL;
+		c->p_value = c->p_least = c->p_below = 1.0;
+		c->below = false;
+		c->verdict = case_enough(r, c) ? VERDICT_PASS : VERDICT_ERROR;
 	}
 	struct tested *t = xcalloc(r->ncases ? r->ncases : 1, sizeof(*t));
 	size_t ntested = test_cases(r, t);
 	test_below(r, t, ntested);
 	test_strata(r, t, ntested);
 	for (size_t i = 0; i < ntested; i++) {
-		struct case_result *cr = t[i].cr;
-		if (!cr->side[SIDE_EVAL].ok || !cr->side[SIDE_PROD].ok)
-			cr->verdict = tested_verdict(r, cr, t[i].case_look);
+		struct report_case *c = t[i].c;
+		if (!report_side_ok(c, SIDE_EVAL) || !report_side_ok(c, SIDE_PROD))
+			c->verdict = tested_verdict(r, c, t[i].case_look);
 		stats_null_release(&t[i].look.null);
 	}
 	free(t);
 
-	bool any_flaky = false;
 	for (size_t i = 0; i < r->ncases; i++) {
-		struct case_result *cr = &r->cases[i];
-		if (!cr->selected || !cr->c)
+		struct report_case *c = &r->cases[i];
+		if (c->skipped)
 			continue;
-		if (!cr->repeated && cr->verdict != VERDICT_ERROR)
-			cr->verdict = untested_verdict(cr);
-		any_flaky |= cr->verdict == VERDICT_FLAKY;
+		if (!report_case_repeated(c) && c->verdict != VERDICT_ERROR)
+			c->verdict = untested_verdict(c);
+		any_flaky |= c->verdict == VERDICT_FLAKY;
 
-		r->verdict = verdict_max(r->verdict, cr->verdict);
-		any_failing |= verdict_failing(cr->verdict);
-		any_error |= cr->verdict == VERDICT_ERROR;
+		r->verdict = verdict_max(r->verdict, c->verdict);
+		any_failing |= verdict_failing(c->verdict);
+		any_error |= c->verdict == VERDICT_ERROR;
 
-		if (cr->c->stratum >= r->nstrata)
-			continue;
-		struct stratum_result *sr = &r->strata[cr->c->stratum];
-		sr->selected = true;
-		sr->ncases++;
+		struct report_stratum *s = &r->strata[c->stratum];
+		s->selected = true;
+		s->ncases++;
 		for (int side = 0; side < SIDE__COUNT; side++)
-			sr->passed[side] += cr->side[side].ok;
-		sr->counts[cr->verdict]++;
-		sr->verdict = verdict_max(sr->verdict, cr->verdict);
+			s->passed[side] += report_side_ok(c, (enum side)side);
+		s->counts[c->verdict]++;
+		s->verdict = verdict_max(s->verdict, c->verdict);
 	}
 
 	if (r->interrupted)

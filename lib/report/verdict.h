@@ -1,4 +1,4 @@
-/* run/verdict.h: case, stratum and run verdicts and the exit code (DESIGN.md).
+/* report/verdict.h: case, stratum and run verdicts and the exit code (DESIGN.md).
  *
  * Verdicts are ordered by severity so that "the worst of its cases" is a
  * maximum: pass < flaky < error < eval-regression < regression < drift.
@@ -20,12 +20,6 @@ enum verdict {
 	VERDICT__COUNT,
 };
 
-/* The default significance level of --alpha. */
-#define VERDICT_ALPHA_DEFAULT 0.05
-/* The default of --min-valid: the fraction of its samples a side needs
- * valid for a case with more than one sample to be measured. */
-#define VERDICT_MIN_VALID_DEFAULT 0.5
-
 enum {
 	EXIT_PASS = 0,
 	EXIT_FAIL = 1,
@@ -42,11 +36,12 @@ int verdict_parse(const char *name, enum verdict *out);
 /* verdict_failing: drift, eval-regression or regression. */
 bool verdict_failing(enum verdict v);
 
-struct run;
+struct report;
 
-/* verdict_compute: fill every selected case's verdict, every stratum's
- * counts, tests and verdict, and the run's verdict and exit code
- * (docs/statistics.md).
+/* verdict_compute: fill the verdict, p-values and note of every case of r
+ * that ran, every stratum's counts, tests and verdict, and the run's
+ * verdict and exit code (docs/statistics.md), from the cases' counts.  The
+ * run decides so, and so does merge, from the cases of several reports.
  *
  * A case with one sample a side (repeat 1, not confirmed) is decided by
  * those samples.  A case with more is `error` when a side has fewer valid
@@ -58,6 +53,6 @@ struct run;
  * when a significant effect agrees with its direction, regression only
  * when both sides are significantly below the threshold; any other
  * disagreement is `flaky`, with the reason in its note. */
-void verdict_compute(struct run *r);
+void verdict_compute(struct report *r);
 
 #endif

@@ -1,0 +1,154 @@
+/* run/report.c: a finished run as its report. */
+#include "run/run.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "judge/prompt.h"
+#include "provider.h"
+#include "report/report.h"
+#include "util.h"
+#include "version.h"
+
+/* add_stratum: suite stratum i, its statistics left to verdict_compute(). */
+static void add_stratum(struct report *rep, const struct stratum *s)
+{
+	size_t index = report_stratum_index(rep, s->name);
+
+	rep->strata[index].description = report_strdup(rep, s->description);
+}
+
+/* add_side: a side's finished samples, counted (the first `repeat` of
+ * them apart, which decided confirmation). */
+static void add_side(struct report *rep, struct report_side *out, const struct side_result *sr,
+		     int repeat)
+{
+	size_t done = 0, k = 0;
+
+	for (size_t i = 0; i < sr->nsamples; i++)
+		done += sr->samples[i].done;
+	report_side_samples(rep, out, done);
+	for (size_t i = 0; i < sr->nsamples; i++) {
+		const struct sample *s = &sr->samples[i];
+		if (!s->done)
+			continue;
+		bool first = s->index < repeat;
+		out->passed += s->grade == GRADE_PASS;
+		out->failed += s->grade == GRADE_FAIL;
+		out->errors += s->grade == GRADE_ERROR;
+		out->first_passed += first && s->grade == GRADE_PASS;
+		out->first_failed += first && s->grade == GRADE_FAIL;
+		struct report_sample *o = &out->samples[k++];
+		o->index = s->index;
+		o->grade = s->grade;
+		o->status = (int)s->status;
+		o->latency_ms = s->latency_ms;
+		o->attempts = s->attempts;
+		o->fingerprint = report_intern(rep, s->fingerprint);
+		report_sample_reasons(rep, o, s->nreasons);
+		for (size_t j = 0; j < s->nreasons; j++)
+			if (s->reasons[j])
+				o->reasons[o->nreasons++] = report_intern(rep, s->reasons[j]);
+	}
+}
+
+static void add_case(struct report *rep, const struct run *r, size_t i)
+{
+	const struct case_result *cr = &r->cases[i];
+	struct report_case *c = report_add_case(
+		rep, cr->c->id, report_stratum_index(rep, r->suite->strata[cr->c->stratum].name));
+
+	c->position = (long)i;
+	c->skipped = !cr->selected;
+	if (c->skipped)
+		return;
+	c->threshold = cr->c->threshold;
+	c->repeat = cr->repeat;
+	c->confirm = cr->confirm;
+	c->confirmed = cr->confirmed;
+	for (int side = 0; side < SIDE__COUNT; side++)
+		add_side(rep, &c->side[side], &cr->side[side], cr->repeat);
+}
+
+/* add_judge: which judge graded the run, with what prompt template, and
+ * what it cost. */
+static void add_judge(struct report *rep, const struct run *r)
+{
+	const struct judge_config *j = &r->suite->judge;
+	const char *h = judge_prompt_hash();
+	char *hash = strncmp(h, "sha256:", 7) == 0 ? xstrdup(h) : xasprintf("sha256:%s", h);
+	char *model = j->model ? redact_apply(&r->suite->redact, j->model) : NULL;
+
+	rep->judge.present = true;
+	rep->judge.model = report_strdup(rep, model);
+	rep->judge.api = report_strdup(rep, j->provider ? j->provider->name : NULL);
+	rep->judge.template = report_strdup(rep, JUDGE_PROMPT_VERSION);
+	rep->judge.template_hash = report_strdup(rep, hash);
+	rep->judge.calls = r->rt.judge_calls;
+	rep->judge.cache_hits = r->rt.judge_cache_hits;
+	free(hash);
+	free(model);
+}
+
+/* add_fingerprints: the fingerprints the replies of each side carried, in
+ * the order met. */
+static void add_fingerprints(struct report *rep, const struct run *r)
+{
+	for (size_t i = 0; i < r->ncases; i++) {
+		const struct case_result *cr = &r->cases[i];
+		for (int side = 0; cr->selected && side < SIDE__COUNT; side++) {
+			const struct side_result *sr = &cr->side[side];
+			for (size_t k = 0; k < sr->nsamples; k++)
+				if (sr->samples[k].done && sr->samples[k].fingerprint)
+					report_add_fingerprint(rep, (enum side)side,
+							       sr->samples[k].fingerprint, 1);
+		}
+	}
+}
+
+struct report *run_report(const struct run *r)
+{
+	struct report *rep = report_new();
+	const struct suite *s = r->suite;
+	char started[32];
+
+	util_rfc3339(r->started_wall_ms, started);
+	rep->canary_version = report_strdup(rep, CANARY_VERSION);
+	rep->suite = report_strdup(rep, s->name);
+	rep->suite_cases = (long)r->ncases;
+	rep->has_suite_strata = true;
+	for (size_t i = 0; i < s->nstrata; i++) {
+		add_stratum(rep, &s->strata[i]);
+		report_names_add(rep, &rep->suite_strata, s->strata[i].name);
+	}
+	rep->shard_index = r->shard_index;
+	rep->shard_count = r->shard_count;
+	rep->started_at = report_strdup(rep, started);
+	rep->started_ms = r->started_wall_ms;
+	rep->duration_ms = (double)r->duration_ms;
+	rep->interrupted = r->interrupted;
+	rep->alpha = r->alpha;
+	rep->min_valid = r->min_valid;
+	rep->confirm = r->confirm;
+	rep->strict = r->strict;
+	rep->requests = r->stats.requests;
+	rep->attempts = r->stats.attempts;
+	rep->retries = r->stats.retries;
+	for (int side = 0; side < SIDE__COUNT; side++)
+		rep->targets[side].url = report_strdup(rep, r->url_display[side]);
+	add_fingerprints(rep, r);
+	if (s->judge.present)
+		add_judge(rep, r);
+	for (size_t i = 0; i < r->ncases; i++) {
+		if (r->cases[i].other_shard) {
+			rep->shard_others++;
+			continue;
+		}
+		rep->filtered += !r->cases[i].selected;
+		add_case(rep, r, i);
+	}
+	report_sort_cases(rep);
+	report_analyse_fingerprints(rep);
+	verdict_compute(rep);
+	return rep;
+}
