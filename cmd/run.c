@@ -228,6 +228,8 @@ int cmd_run_suite(struct suite *s, struct run_options *ro, const struct cmd_outp
 	}
 	if (r->warning)
 		cmd_error("warning: %s", r->warning);
+	if (r->save_error)
+		cmd_error("warning: --save-replies stopped: %s", r->save_error);
 	/* From here on the report is the run: the run's own state goes. */
 	struct report *rep = run_report(r);
 	run_free(r);
@@ -304,6 +306,11 @@ static const char run_help[] =
 	"                        in flight may finish (default 2s)\n"
 	"  --retries N           retries of failed requests (default 2)\n"
 	"  --max-reply SIZE      largest reply accepted, e.g. 8MiB (default)\n"
+	"  --save-replies DIR    save every sample's request and reply, redacted, with\n"
+	"                        its grades: DIR/STRATUM/CASE/SIDE/INDEX.json\n"
+	"  --save-replies-format FORMAT\n"
+	"                        json (default: a file per sample) or jsonl (log\n"
+	"                        records in DIR/replies.jsonl)\n"
 	"  --judge-url URL       override the judge's URL\n"
 	"  --judge-concurrency N judge requests in flight (default 8)\n"
 	"  --judge-lazy          skip the judge when other graders already failed\n"
@@ -367,7 +374,11 @@ enum {
 	OPT_REMIND,
 	OPT_REPORT_URL,
 	OPT_GRACE,
+	OPT_SAVE_REPLIES,
+	OPT_SAVE_REPLIES_FORMAT,
 };
+
+static const char *const save_formats[] = {"json", "jsonl", NULL};
 
 static const struct cmd_option run_options[] = {
 	{"target", 0, true, OPT_TARGET, CMD_VALUE_SIDE_URL, NULL},
@@ -400,6 +411,8 @@ static const struct cmd_option run_options[] = {
 	{"remind", 0, true, OPT_REMIND, CMD_VALUE_NONE, NULL},
 	{"report-url", 0, true, OPT_REPORT_URL, CMD_VALUE_NONE, NULL},
 	{"grace", 0, true, OPT_GRACE, CMD_VALUE_NONE, NULL},
+	{"save-replies", 0, true, OPT_SAVE_REPLIES, CMD_VALUE_FILE, NULL},
+	{"save-replies-format", 0, true, OPT_SAVE_REPLIES_FORMAT, CMD_VALUE_WORDS, save_formats},
 	{NULL, 0, false, 0, CMD_VALUE_NONE, NULL},
 };
 
@@ -620,6 +633,13 @@ static int cmd_run(int argc, char **argv)
 					  p.arg);
 				goto out;
 			}
+			break;
+		case OPT_SAVE_REPLIES:
+			ro.save_replies = p.arg;
+			break;
+		case OPT_SAVE_REPLIES_FORMAT:
+			/* the parser took only one of save_formats[] */
+			ro.save_format = strcmp(p.arg, "jsonl") == 0 ? RUN_SAVE_JSONL : RUN_SAVE_JSON;
 			break;
 		}
 	}

@@ -11,8 +11,16 @@
  * reply's HTTP status, 200 when absent), "latency_ms", "fingerprint", and
  * leaves the rest to whoever reads the record (replay's JSON pointers).
  *
+ * A saved sample is one JSON file per sample that `canary run
+ * --save-replies DIR` writes (DIR/STRATUM/CASE/SIDE/INDEX.json): the
+ * request as sent and the reply as received, redacted, with the sample's
+ * grades.  `canary grade` and `canary promote` read it; its request and
+ * reply are a log record (evidence_sample_record()).
+ *
  * Ownership: a struct evidence_record owns everything it points to (the
  * parsed line, its messages and its reply) until evidence_record_release().
+ * A struct evidence_sample to write borrows every string it points to; one
+ * read owns them until evidence_sample_release().
  */
 #ifndef CANARY_EVIDENCE_H
 #define CANARY_EVIDENCE_H
@@ -60,5 +68,75 @@ void evidence_record_release(struct evidence_record *rec);
 /* evidence_detect_api: the API whose shape request and response (either
  * may be NULL) have, or NULL when they match none or several. */
 const struct provider *evidence_detect_api(const cJSON *request, const cJSON *response);
+
+/* One grader's verdict in a saved sample. */
+struct evidence_grade {
+	const char *grader;     /* its label */
+	const char *grade;      /* pass, fail or error */
+	const char *reason;     /* NULL on a pass */
+};
+
+struct evidence_sample {
+	const char *suite;
+	const char *stratum;
+	const char *case_id;
+	const char *side;       /* eval or prod */
+	int index;              /* repeat number, from 0 */
+	const char *time;       /* when it finished, RFC 3339 */
+	const char *api;        /* the target's api */
+	const char *url;        /* the target's URL as reports show it */
+	const char *request;    /* the body as sent, or NULL when none was built */
+	char *const *request_headers; /* "Name: value" as sent */
+	size_t nrequest_headers;
+	long status;            /* 0 when no reply arrived */
+	const char *body;       /* the reply body, or NULL when none arrived */
+	size_t body_len;
+	const char *header;     /* a reply header kept (the fingerprint's), or NULL */
+	const char *header_value;
+	double latency_ms;
+	int attempts;
+	const char *fingerprint; /* NULL when none */
+	const char *grade;       /* pass, fail or error */
+	const struct evidence_grade *grades;
+	size_t ngrades;
+	char *const *reasons;    /* why it failed or is an error */
+	size_t nreasons;
+	/* Read: the parsed file the strings point into, and the texts made. */
+	cJSON *json;
+	char *owned_request;
+	char *owned_body;
+};
+
+/* evidence_sample_path: "STRATUM/CASE/SIDE/INDEX.json" for s, each name
+ * with '/', '%', control characters and a leading '.' percent-encoded (so a
+ * path never leaves DIR); the caller frees. */
+char *evidence_sample_path(const struct evidence_sample *s);
+
+/* evidence_sample_json: s as a saved sample's JSON; every string of the
+ * request and the reply (headers, bodies) passes through rd first (rd's
+ * secrets masked), and a body that is then JSON is kept as JSON, else as
+ * text.  The caller frees. */
+cJSON *evidence_sample_json(const struct evidence_sample *s, const struct redact *rd);
+
+/* evidence_sample_write: write s to DIR/evidence_sample_path(s), creating
+ * the folders, atomically (a temporary file renamed); its path (DIR/...)
+ * in *path (the caller's) when path is not NULL.  -1 and *err on failure. */
+int evidence_sample_write(const char *dir, const struct evidence_sample *s,
+			  const struct redact *rd, char **path, char **err);
+
+/* evidence_sample_read: a saved sample from text[0..len) into s (which
+ * then owns its strings); name is for messages.  -1 and *err when the text
+ * is not one. */
+int evidence_sample_read(const char *text, size_t len, const char *name,
+			 struct evidence_sample *s, char **err);
+
+void evidence_sample_release(struct evidence_sample *s);
+
+/* evidence_sample_record: the log record of a saved sample's JSON (as
+ * evidence_sample_json() makes it): its request and reply bodies, and as
+ * metadata its api, status, latency, fingerprint, time, suite, stratum,
+ * case, side and grade; NULL when it has no JSON request and reply body.
+ * The caller frees. */
+cJSON *evidence_sample_record(const cJSON *sample);
 
 #endif

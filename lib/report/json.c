@@ -128,6 +128,8 @@ static void put_sample(struct jsonw *w, const struct report_sample *s)
 	jsonw_end(w);
 	if (s->fingerprint)
 		put_string(w, "fingerprint", s->fingerprint);
+	if (s->reply_file && s->grade != GRADE_PASS)
+		put_string(w, "reply_file", s->reply_file);
 	jsonw_end(w);
 }
 

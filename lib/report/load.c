@@ -84,6 +84,7 @@ static const struct rule sample_rules[] = {
 	{"attempts", K_SMALL, false, NULL},
 	{"reasons", K_STRINGS, false, NULL},
 	{"fingerprint", K_STRING, true, NULL},
+	{"reply_file", K_STRING, true, NULL},
 	{NULL, K_STRING, false, NULL},
 };
 
@@ -522,6 +523,7 @@ static void load_sample(struct report *r, struct report_sample *s, const cJSON *
 	s->latency_ms = tree_num(o, "latency_ms");
 	s->attempts = tree_int(o, "attempts");
 	s->fingerprint = report_intern(r, str_or_null(o, "fingerprint"));
+	s->reply_file = report_strdup(r, str_or_null(o, "reply_file"));
 	report_sample_reasons(r, s, (size_t)cJSON_GetArraySize(reasons));
 	cJSON_ArrayForEach(reason, reasons)
 		s->reasons[s->nreasons++] = report_intern(r, reason->valuestring);

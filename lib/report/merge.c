@@ -353,6 +353,7 @@ static void copy_case(struct report *out, const struct report *from, const struc
 		for (size_t k = 0; k < s->nsamples; k++) {
 			samples[k] = s->samples[k];
 			samples[k].fingerprint = report_intern(out, s->samples[k].fingerprint);
+			samples[k].reply_file = report_strdup(out, s->samples[k].reply_file);
 			report_sample_reasons(out, &samples[k], s->samples[k].nreasons);
 			for (unsigned j = 0; j < s->samples[k].nreasons; j++)
 				samples[k].reasons[samples[k].nreasons++] =

@@ -50,6 +50,7 @@ struct report_sample {
 	double latency_ms;          /* as measured (the JSON rounds it to 0.1) */
 	const char **reasons;       /* "grader: why" per failing grader, or the error */
 	const char *fingerprint;    /* NULL when the reply carried none */
+	const char *reply_file;     /* --save-replies: its saved sample, or NULL */
 	int index;                  /* repeat number, from 0 */
 	int status;                 /* HTTP status, 0 when none arrived */
 	int attempts;

@@ -45,6 +45,7 @@ static void add_side(struct report *rep, struct report_side *out, const struct s
 		o->latency_ms = s->latency_ms;
 		o->attempts = s->attempts;
 		o->fingerprint = report_intern(rep, s->fingerprint);
+		o->reply_file = report_strdup(rep, s->reply_file);
 		report_sample_reasons(rep, o, s->nreasons);
 		for (size_t j = 0; j < s->nreasons; j++)
 			if (s->reasons[j])

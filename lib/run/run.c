@@ -18,6 +18,7 @@ struct job {
 	struct feeder *feeder;
 	struct case_result *cr;
 	struct sample *sample;
+	struct run_exchange x;  /* --save-replies: what it sent and received */
 };
 
 /* The samples still to send, in order: case by case, eval and prod of each
@@ -41,6 +42,7 @@ struct feeder {
 	size_t qi;              /* the confirming case being fed, */
 	size_t qn;              /* its next confirmation sample */
 	int qside;              /* and side */
+	struct run_saver saver; /* --save-replies */
 };
 
 static void feed(struct feeder *f);
@@ -63,6 +65,8 @@ void sample_release(struct sample *s)
 	for (size_t i = 0; i < s->ngrades; i++)
 		free(s->grades[i].reason);
 	free(s->grades);
+	free(s->reply_file);
+	s->reply_file = NULL;
 	s->grades = NULL;
 	s->ngrades = 0;
 	s->reasons = NULL;
@@ -207,11 +211,16 @@ static void decide_confirmation(struct feeder *f, struct case_result *cr)
 	f->confirming[f->nconfirming++] = (size_t)(cr - r->cases);
 }
 
-/* sample_finished: a sample has its grade (or its error): report it, and
- * decide the case's confirmation when it was the last of its first ones. */
-static void sample_finished(struct feeder *f, struct case_result *cr, const struct sample *smp)
+/* sample_finished: a sample has its grade (or its error): save it (job
+ * holds what it sent and received, NULL when nothing was sent), report
+ * it, and decide the case's confirmation when it was the last of its
+ * first ones. */
+static void sample_finished(struct feeder *f, struct case_result *cr, struct sample *smp,
+			    const struct job *job)
 {
 	const struct run_options *o = f->opts;
+	if (smp->done)
+		run_saver_sample(&f->saver, f->run, cr, smp, job ? &job->x : NULL);
 	if (o->on_sample)
 		o->on_sample(f->run, cr, smp, o->user);
 	if (f->run->confirm <= 0 || smp->index >= cr->repeat)
@@ -222,12 +231,18 @@ static void sample_finished(struct feeder *f, struct case_result *cr, const stru
 	}
 }
 
+static void job_free(struct job *job)
+{
+	run_exchange_release(&job->x);
+	free(job);
+}
+
 /* A target sample has its grade. */
 static void sample_graded(struct sample *smp, void *user)
 {
 	struct job *job = user;
-	sample_finished(job->feeder, job->cr, smp);
-	free(job);
+	sample_finished(job->feeder, job->cr, smp, job);
+	job_free(job);
 }
 
 /* The transport's callback: a reply (or a failure) for one sample. */
@@ -254,6 +269,14 @@ static void job_done(struct http_result *res, void *user)
 			.raw_len = res->body_len,
 			.latency_ms = res->latency_ms,
 		};
+		if (f->saver.dir) {
+			job->x.body = xmalloc(res->body_len + 1);
+			memcpy(job->x.body, res->body, res->body_len + 1);
+			job->x.body_len = res->body_len;
+			job->x.header = res->header_value ? s->targets[out->side].fingerprint_where
+							  : NULL;
+			job->x.header_value = res->header_value ? xstrdup(res->header_value) : NULL;
+		}
 		res->body = NULL;
 		if (s->targets[out->side].fingerprint == FINGERPRINT_HEADER && res->header_value)
 			reply.fingerprint = xstrdup(res->header_value);
@@ -267,8 +290,8 @@ static void job_done(struct http_result *res, void *user)
 		}
 		reply_release(&reply);
 	}
-	sample_finished(f, job->cr, out);
-	free(job);
+	sample_finished(f, job->cr, out, job);
+	job_free(job);
 	feed(f);
 }
 
@@ -342,13 +365,19 @@ static void submit_sample(struct feeder *f, struct case_result *cr, struct sampl
 		smp->done = true;
 		free(err);
 		http_request_free(req);
-		sample_finished(f, cr, smp);
+		sample_finished(f, cr, smp, NULL);
 		return;
 	}
 	struct job *job = xcalloc(1, sizeof(*job));
 	job->feeder = f;
 	job->cr = cr;
 	job->sample = smp;
+	if (f->saver.dir) {
+		job->x.request = xstrdup(req->body);
+		job->x.headers = xcalloc(req->nheaders + 1, sizeof(*job->x.headers));
+		for (size_t i = 0; i < req->nheaders; i++)
+			job->x.headers[job->x.nheaders++] = xstrdup(req->headers[i]);
+	}
 	req->done = job_done;
 	req->user = job;
 	f->outstanding++;
@@ -565,6 +594,12 @@ struct run *run_execute(struct suite *s, const struct run_options *o, char **err
 	};
 	for (size_t i = 0; i < r->ncases; i++)
 		feeder.unfinished[i] = SIDE__COUNT * (size_t)r->cases[i].repeat;
+	if (o->save_replies &&
+	    run_saver_open(&feeder.saver, o->save_replies, o->save_format, err) < 0) {
+		free(feeder.unfinished);
+		free(feeder.confirming);
+		goto fail;
+	}
 	/* Slow graders grade after the transfers: the confirmations they ask
 	 * for go out in another pass (at most one more, as a case is confirmed
 	 * once). */
@@ -578,6 +613,8 @@ struct run *run_execute(struct suite *s, const struct run_options *o, char **err
 			     (feeder.qi < feeder.nconfirming && !(o->stop && *o->stop))));
 	free(feeder.unfinished);
 	free(feeder.confirming);
+	run_saver_close(&feeder.saver);
+	r->save_error = feeder.saver.error;
 	if (rc < 0)
 		goto fail;
 	transport_get_stats(tr, &r->stats);
@@ -610,6 +647,7 @@ void run_free(struct run *r)
 	for (int side = 0; side < SIDE__COUNT; side++)
 		free(r->url_display[side]);
 	free(r->warning);
+	free(r->save_error);
 	free(r->cases);
 	free(r);
 }

@@ -21,6 +21,7 @@
 #include "suite/suite.h"
 #include "transport/transport.h"
 #include "run/grading.h"
+#include "run/save.h"
 #include "grader.h"
 
 /* One grader's verdict on one sample. */
@@ -43,6 +44,7 @@ struct sample {
 	char *fingerprint;     /* NULL when none */
 	struct sample_grade *grades; /* every grader that ran, in suite order */
 	size_t ngrades;
+	char *reply_file;      /* --save-replies: the saved sample's path, or NULL */
 };
 
 /* The samples of one side of a case: `repeat` first ones, then room for
@@ -80,6 +82,7 @@ struct run {
 	int confirm;                   /* --confirm N: 0 when off */
 	bool strict;                   /* flaky cases fail the run */
 	char *warning;                 /* something the run did without, or NULL */
+	char *save_error;              /* why --save-replies stopped saving, or NULL */
 };
 
 struct run_options {
@@ -96,6 +99,8 @@ struct run_options {
 	int confirm;            /* --confirm N (-1: the suite's defaults) */
 	double min_valid;       /* --min-valid (-1: the suite's defaults) */
 	bool strict;            /* --strict: flaky fails the run */
+	const char *save_replies; /* --save-replies DIR, or NULL */
+	enum run_save_format save_format; /* --save-replies-format */
 	/* Set by a signal handler, or NULL: 1 stops the run (requests and exec
 	 * graders in flight get transport.grace_ms), 2 or more ends the grace. */
 	volatile sig_atomic_t *stop;

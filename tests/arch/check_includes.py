@@ -27,7 +27,7 @@ ALLOWED = {
     "lib/history": {"core", "lib/report", "lib/fingerprint"},
     "lib/notify": {"core", "lib/report", "lib/history", "lib/transport"},
     "lib/run": {"core", "lib/suite", "lib/transport", "lib/report", "lib/judge",
-                "lib/fingerprint", "lib/schema"},
+                "lib/fingerprint", "lib/schema", "lib/evidence"},
     "graders": {"core", "lib/schema", "lib/judge", "lib/suite", "lib/transport"},
     "providers": {"core", "lib/suite", "lib/judge"},
     "cmd": {"core", "lib/schema", "lib/transport", "lib/fingerprint", "lib/stub",
