@@ -1,31 +1,38 @@
 /* grade.c: `canary grade SUITE --case ID --reply FILE`: grade a saved raw
- * reply with a case's graders, sending nothing but judge calls. */
+ * reply (or a saved sample of --save-replies) with a case's graders,
+ * sending nothing but judge calls. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cmd.h"
+#include "evidence/evidence.h"
 #include "provider.h"
 #include "suite/suite.h"
 #include "util.h"
 
 static const char grade_help[] =
-	"usage: canary grade SUITE --case ID --reply FILE [options]\n"
+	"usage: canary grade SUITE [--case ID] --reply FILE [options]\n"
 	"\n"
 	"Grade a saved raw response body (e.g. a failing production reply from a\n"
 	"trace) with the graders of one case, and print each grader's verdict and\n"
 	"reason.  Nothing is sent to the targets; a judge grader still calls the\n"
-	"suite's judge.\n"
+	"suite's judge.  FILE may be a sample saved by 'canary run --save-replies':\n"
+	"its reply, status, latency, side and case are the defaults.\n"
 	"\n"
-	"  --case ID             the case whose graders to use (required): its id or\n"
-	"                        stratum/id, or a glob matching only it\n"
-	"  --reply FILE          the raw response body; '-' reads stdin (required)\n"
+	"  --case ID             the case whose graders to use (required but for a\n"
+	"                        saved sample): its id or stratum/id, or a glob\n"
+	"                        matching only it\n"
+	"  --reply FILE          the raw response body or a saved sample; '-' reads\n"
+	"                        stdin (required)\n"
 	"  --target SIDE         read the reply as target SIDE's API does (eval or\n"
-	"                        prod; default prod)\n"
+	"                        prod; default prod, or the saved sample's side)\n"
 	"  --api API             read it as another api: instead; one that takes\n"
 	"                        target options (http) needs a target of that api\n"
-	"  --status N            the HTTP status the reply came with (default 200)\n"
-	"  --latency DURATION    the latency to grade max_latency against (default 0)\n"
+	"  --status N            the HTTP status the reply came with (default 200,\n"
+	"                        or the saved sample's)\n"
+	"  --latency DURATION    the latency to grade max_latency against (default 0,\n"
+	"                        or the saved sample's)\n"
 	"  --max-reply SIZE      largest reply accepted (default 8MiB)\n"
 	"  --judge-url URL       override the judge's URL\n"
 	"  --judge-cache PATH    the judge's verdict cache (default\n"
@@ -68,6 +75,50 @@ static char *read_reply(const char *path, size_t max, size_t *len, char **err)
 	if (strcmp(path, "-") == 0)
 		return util_read_stream(stdin, "standard input", max, len, err);
 	return util_read_file(path, max, len, err);
+}
+
+/* What a saved sample gives as defaults: the options not given take them. */
+struct grade_given {
+	bool side, status, latency;
+};
+
+/* take_saved: when reply's raw text is a saved sample, make its reply body
+ * the raw text and take its status, latency, side and (without --case) case
+ * for what the options left unset (the filter borrows *glob, the caller's);
+ * -1 after saying why it cannot. */
+static int take_saved(struct reply *reply, const char *path, const struct grade_given *given,
+		      enum side *side, long *latency, struct suite_filter *filter, char **glob)
+{
+	struct evidence_sample saved;
+	char *err = NULL;
+	int rc = 0;
+
+	if (evidence_sample_read(reply->raw, reply->raw_len, path, &saved, &err) < 0) {
+		free(err);
+		return 0; /* a raw body */
+	}
+	if (!saved.body) {
+		cmd_error("'%s' holds no reply: the sample is an %s", path,
+			  saved.grade ? saved.grade : "error");
+		rc = -1;
+		goto out;
+	}
+	free(reply->raw);
+	reply->raw = xstrdup(saved.body);
+	reply->raw_len = saved.body_len;
+	if (!given->status)
+		reply->status = saved.status;
+	if (!given->latency)
+		*latency = (long)(saved.latency_ms + 0.5);
+	if (!given->side && saved.side && cmd_side(saved.side, strlen(saved.side)) != SIDE__COUNT)
+		*side = cmd_side(saved.side, strlen(saved.side));
+	if (!filter->ncases && saved.stratum && saved.case_id) {
+		*glob = xasprintf("%s/%s", saved.stratum, saved.case_id);
+		suite_filter_add(&filter->cases, &filter->ncases, *glob);
+	}
+out:
+	evidence_sample_release(&saved);
+	return rc;
 }
 
 /* The one case that --case selects; NULL after saying why. */
@@ -124,6 +175,8 @@ static int cmd_grade(int argc, char **argv)
 	int rc = EXIT_USAGE, opt;
 	struct reply reply = {0};
 	struct sample out = {0};
+	struct grade_given given = {0};
+	char *saved_case = NULL;
 	cmd_parser_init(&p, &cmd_grade_entry, argc, argv);
 	while ((opt = cmd_parser_next(&p)) > 0) {
 		switch (opt) {
@@ -138,6 +191,7 @@ static int cmd_grade(int argc, char **argv)
 				cmd_error("--target takes eval or prod, not '%s'", p.arg);
 				goto out;
 			}
+			given.side = true;
 			break;
 		case OPT_API:
 			if (!(api = provider_find(p.arg))) {
@@ -156,6 +210,7 @@ static int cmd_grade(int argc, char **argv)
 					  p.arg);
 				goto out;
 			}
+			given.status = true;
 			break;
 		case OPT_LATENCY:
 			if (util_parse_duration(p.arg, &latency) < 0) {
@@ -163,6 +218,7 @@ static int cmd_grade(int argc, char **argv)
 					  p.arg);
 				goto out;
 			}
+			given.latency = true;
 			break;
 		case OPT_MAX_REPLY:
 			if (util_parse_size(p.arg, &max_reply) < 0 || max_reply == 0) {
@@ -185,8 +241,20 @@ static int cmd_grade(int argc, char **argv)
 		rc = p.exit;
 		goto out;
 	}
-	if (!filter.ncases || !reply_path) {
-		cmd_parser_error(&p, "grade needs --case and --reply");
+	if (!reply_path) {
+		cmd_parser_error(&p, "grade needs --reply");
+		goto out;
+	}
+	reply.raw = read_reply(reply_path, max_reply, &reply.raw_len, &err);
+	if (!reply.raw) {
+		cmd_error("%s", err);
+		goto out;
+	}
+	reply.status = status;
+	if (take_saved(&reply, reply_path, &given, &side, &latency, &filter, &saved_case) < 0)
+		goto out;
+	if (!filter.ncases) {
+		cmd_parser_error(&p, "grade needs --case (or a saved sample as --reply)");
 		goto out;
 	}
 	s = suite_load(argv[1], &so, &err);
@@ -208,12 +276,6 @@ static int cmd_grade(int argc, char **argv)
 		cmd_error("--api %s: %s", api->name, err);
 		goto out;
 	}
-	reply.raw = read_reply(reply_path, max_reply, &reply.raw_len, &err);
-	if (!reply.raw) {
-		cmd_error("%s", err);
-		goto out;
-	}
-	reply.status = status;
 	reply.latency_ms = (double)latency;
 	if (run_grade_reply(s, c, side, &reply, &go, &out, &warning, &err) < 0) {
 		cmd_error("%s", err);
@@ -237,6 +299,7 @@ out:
 	reply_release(&reply);
 	suite_free(s);
 	suite_filter_release(&filter);
+	free(saved_case);
 	free(selected);
 	free(warning);
 	free(err);
