@@ -13,6 +13,7 @@
 #include "util.h"
 #include "stats.h"
 #include "schema/jsonschema.h"
+#include "suite/include.h"
 
 #define SUITE_MAX_BYTES ((size_t)16 << 20)
 #define SUITE_MAX_CASES 10000
@@ -20,7 +21,8 @@
 #define MAX_TOKENS_MAX 1000000
 
 static const char *const top_keys[] = {
-	"version", "name", "defaults", "targets", "judge", "graders", "tools", "strata", NULL,
+	"version", "name", "defaults", "targets", "judge", "graders", "tools", "strata", "include",
+	NULL,
 };
 static const char *const defaults_keys[] = {
 	"repeat", "threshold", "timeout", "connect_timeout", "confirm", "min_valid", "request",
@@ -50,6 +52,7 @@ static const char *const roles[] = {"system", "user", "assistant", "tool", NULL}
 
 struct seen_id {
 	const char *id;
+	const char *file;
 	int line;
 };
 
@@ -98,6 +101,7 @@ struct loader {
 	const struct suite_case *user_case;
 	const struct ynode *defaults_request; /* defaults.request, or NULL */
 	struct inherit top;        /* the suite's tools and tool_choice */
+	struct suite_includes inc; /* the strata of the suite and its includes */
 };
 
 static size_t hash_id(const char *s)
@@ -111,7 +115,8 @@ static size_t hash_id(const char *s)
 }
 
 /* id_set_add: insert id, or return the entry already holding it. */
-static const struct seen_id *id_set_add(struct id_set *set, const char *id, int line)
+static const struct seen_id *id_set_add(struct id_set *set, const char *id, const char *file,
+				       int line)
 {
 	if (2 * (set->n + 1) > set->cap) {
 		size_t cap = set->cap ? set->cap * 2 : 64;
@@ -133,6 +138,7 @@ static const struct seen_id *id_set_add(struct id_set *set, const char *id, int 
 		if (strcmp(set->slots[i].id, id) == 0)
 			return &set->slots[i];
 	set->slots[i].id = id;
+	set->slots[i].file = file;
 	set->slots[i].line = line;
 	set->n++;
 	return NULL;
@@ -1354,10 +1360,15 @@ static int load_case(struct loader *L, struct stratum *st, size_t si, size_t ci,
 		*err = ynode_error(v, "'id' must be a non-empty single line");
 		goto out;
 	}
-	const struct seen_id *first = id_set_add(&L->ids, c->id, v->line);
-	if (first) {
+	const struct seen_id *first = id_set_add(&L->ids, c->id, v->file, v->line);
+	if (first && strcmp(first->file, v->file) == 0) {
 		*err = ynode_error(v, "duplicate case id '%.64s' (first at line %d)", c->id,
 				   first->line);
+		goto out;
+	}
+	if (first) {
+		*err = ynode_error(v, "duplicate case id '%.64s' (first at %s:%d)", c->id,
+				   first->file, first->line);
 		goto out;
 	}
 	if ((v = ynode_get(n, "repeat")) && get_int(v, "repeat", 1, REPEAT_MAX, &c->repeat, err) < 0)
@@ -1432,40 +1443,63 @@ out:
 	return rc;
 }
 
-/* One stratum: its shared graders, then its cases. */
-static int load_stratum(struct loader *L, size_t si, const struct ynode *n, char **err)
+/* first_of: the value of key in the first of the n mappings that has it. */
+static const struct ynode *first_of(const struct ynode *const *nodes, size_t n, const char *key)
+{
+	const struct ynode *v = NULL;
+	for (size_t i = 0; i < n && !v; i++)
+		v = ynode_get(nodes[i], key);
+	return v;
+}
+
+/* One stratum, given by the n mappings of the suite and its included files
+ * that name it: its shared graders and settings (the first given), then the
+ * cases of each in turn. */
+static int load_stratum(struct loader *L, size_t si, const struct ynode *const *nodes, size_t n,
+			char **err)
 {
 	struct stratum *st = &L->s->strata[si];
 	struct inherit in = {.choice = L->top.choice};
 	const struct ynode *v;
 	char *where = xasprintf("in stratum '%s'", st->name);
 	char *what = xasprintf("stratum '%s'", st->name);
+	size_t ncases = 0;
 	int rc = -1;
-	if (need_map(n, what, err) < 0 || ynode_check_keys(n, stratum_keys, where, err) < 0)
+	for (size_t i = 0; i < n; i++) {
+		if (need_map(nodes[i], what, err) < 0 ||
+		    ynode_check_keys(nodes[i], stratum_keys, where, err) < 0)
+			goto out;
+		if ((v = ynode_get(nodes[i], "cases")) && (v->kind != YNODE_SEQ || v->n == 0)) {
+			*err = ynode_error(v, "'cases' of stratum '%s' must be a non-empty list",
+					   st->name);
+			goto out;
+		}
+		ncases += v ? v->n : 0;
+	}
+	if (!ncases) {
+		need_key(nodes[0], "cases", where, err);
 		goto out;
-	if ((v = ynode_get(n, "description")) &&
+	}
+	if ((v = first_of(nodes, n, "description")) &&
 	    get_text(v, "description", &st->description, err) < 0)
 		goto out;
-	if ((v = ynode_get(n, "expect")) && load_expect(L, v, &in.expect, &in.nexpect, err) < 0)
+	if ((v = first_of(nodes, n, "expect")) && load_expect(L, v, &in.expect, &in.nexpect, err) < 0)
 		goto out;
 	in.tools = xcalloc(L->top.ntools ? L->top.ntools : 1, sizeof(*in.tools));
 	if (L->top.ntools)
 		memcpy(in.tools, L->top.tools, L->top.ntools * sizeof(*in.tools));
 	in.ntools = L->top.ntools;
-	if ((v = ynode_get(n, "tools")) && load_tools(L, v, &in.tools, &in.ntools, err) < 0)
+	if ((v = first_of(nodes, n, "tools")) && load_tools(L, v, &in.tools, &in.ntools, err) < 0)
 		goto out;
-	if ((v = ynode_get(n, "tool_choice")) && load_tool_choice(v, &in.choice, err) < 0)
+	if ((v = first_of(nodes, n, "tool_choice")) && load_tool_choice(v, &in.choice, err) < 0)
 		goto out;
-	if (!(v = need_key(n, "cases", where, err)))
-		goto out;
-	if (v->kind != YNODE_SEQ || v->n == 0) {
-		*err = ynode_error(v, "'cases' of stratum '%s' must be a non-empty list", st->name);
-		goto out;
+	st->cases = xcalloc(ncases, sizeof(*st->cases));
+	for (size_t i = 0; i < n; i++) {
+		v = ynode_get(nodes[i], "cases");
+		for (size_t j = 0; v && j < v->n; j++)
+			if (load_case(L, st, si, st->ncases, v->items[j], &in, err) < 0)
+				goto out;
 	}
-	st->cases = xcalloc(v->n, sizeof(*st->cases));
-	for (size_t i = 0; i < v->n; i++)
-		if (load_case(L, st, si, i, v->items[i], &in, err) < 0)
-			goto out;
 	rc = 0;
 out:
 	free(in.expect);
@@ -1475,30 +1509,49 @@ out:
 	return rc;
 }
 
+/* The strata of the suite (n, NULL when it has none) and of its included
+ * files (L->inc), merged by name in the order they first appear. */
 static int load_strata(struct loader *L, const struct ynode *n, char **err)
 {
 	struct suite *s = L->s;
-	if (need_map(n, "'strata'", err) < 0)
+	const struct suite_includes *inc = &L->inc;
+	if (n && need_map(n, "'strata'", err) < 0)
 		return -1;
-	if (n->n == 0) {
-		*err = ynode_error(n, "'strata' must hold at least one stratum");
+	if (inc->nstrata == 0) {
+		*err = ynode_error(n ? n : s->doc->root, "'strata' must hold at least one stratum");
 		return -1;
 	}
-	s->strata = xcalloc(n->n, sizeof(*s->strata));
-	for (size_t i = 0; i < n->n; i++) {
-		const struct ynode *k = n->items[2 * i];
+	s->strata = xcalloc(inc->nstrata, sizeof(*s->strata));
+	const struct ynode **nodes = xcalloc(inc->nstrata, sizeof(*nodes));
+	bool *taken = xcalloc(inc->nstrata, sizeof(*taken));
+	int rc = -1;
+	for (size_t i = 0; i < inc->nstrata; i++) {
+		const struct ynode *k = inc->strata[i].key;
+		size_t nn = 0;
+		if (taken[i])
+			continue;
+		for (size_t j = i; j < inc->nstrata; j++) {
+			if (!taken[j] && strcmp(inc->strata[j].key->str, k->str) == 0) {
+				taken[j] = true;
+				nodes[nn++] = inc->strata[j].value;
+			}
+		}
 		struct stratum *st = &s->strata[s->nstrata++];
 		st->name = xstrdup(k->str);
 		st->line = k->line;
 		st->col = k->col;
 		if (k->len == 0) {
 			*err = ynode_error(k, "a stratum name must not be empty");
-			return -1;
+			goto out;
 		}
-		if (load_stratum(L, i, n->items[2 * i + 1], err) < 0)
-			return -1;
+		if (load_stratum(L, s->nstrata - 1, nodes, nn, err) < 0)
+			goto out;
 	}
-	return 0;
+	rc = 0;
+out:
+	free(nodes);
+	free(taken);
+	return rc;
 }
 
 /* Render one target string for case c; a url must come out as http(s), a
@@ -1613,8 +1666,25 @@ static int load(struct loader *L, char **err)
 	if ((v = ynode_get(root, "tools")) &&
 	    load_tools(L, v, &L->top.tools, &L->top.ntools, err) < 0)
 		return -1;
-	if (!(v = need_key(root, "strata", "at top level", err)) || load_strata(L, v, err) < 0)
+	/* With includes, the strata may all come from the included files. */
+	if (!(v = ynode_get(root, "strata")) && !ynode_get(root, "include")) {
+		need_key(root, "strata", "at top level", err);
 		return -1;
+	}
+	if (suite_includes_load(&L->inc, s->path, s->dir, root, v, err) < 0)
+		return -1;
+	s->includes = L->inc.docs;
+	s->nincludes = L->inc.ndocs;
+	L->inc.docs = NULL;
+	if (load_strata(L, v, err) < 0) {
+		const char *chain = *err ? suite_includes_chain(&L->inc, *err) : NULL;
+		if (chain) {
+			char *msg = xasprintf("%s\n%s", *err, chain);
+			free(*err);
+			*err = msg;
+		}
+		return -1;
+	}
 	return check_cases(L, err);
 }
 
@@ -1644,6 +1714,7 @@ static struct suite *load_buffer(const char *name, const char *dir, const char *
 	free(L.ids.slots);
 	free(L.checks);
 	free(L.top.tools);
+	suite_includes_release(&L.inc);
 	tmpl_unset_release(&L.unset);
 	if (msg) {
 		*err = redact_apply(&s->redact, msg);
@@ -1747,6 +1818,9 @@ void suite_free(struct suite *s)
 	free(s->unset);
 	redact_release(&s->redact);
 	ydoc_free(s->doc);
+	for (size_t i = 0; i < s->nincludes; i++)
+		ydoc_free(s->includes[i]);
+	free(s->includes);
 	free(s->path);
 	free(s->dir);
 	free(s->name);

@@ -174,6 +174,8 @@ struct suite {
 	struct suite_unset *unset; /* lazy_env: the unset variables, by use */
 	size_t nunset;
 	struct ydoc *doc;          /* kept for the graders' positions */
+	struct ydoc **includes;    /* the files include: read, kept likewise */
+	size_t nincludes;
 };
 
 struct suite_options {
