@@ -64,6 +64,7 @@ extern const struct cmd_entry cmd_run_entry;
 extern const struct cmd_entry cmd_validate_entry;
 extern const struct cmd_entry cmd_list_entry;
 extern const struct cmd_entry cmd_grade_entry;
+extern const struct cmd_entry cmd_promote_entry;
 extern const struct cmd_entry cmd_fingerprint_entry;
 extern const struct cmd_entry cmd_stub_entry;
 extern const struct cmd_entry cmd_report_entry;

@@ -637,10 +637,14 @@ static int cmd_run(int argc, char **argv)
 		case OPT_SAVE_REPLIES:
 			ro.save_replies = p.arg;
 			break;
-		case OPT_SAVE_REPLIES_FORMAT:
-			/* the parser took only one of save_formats[] */
-			ro.save_format = strcmp(p.arg, "jsonl") == 0 ? RUN_SAVE_JSONL : RUN_SAVE_JSON;
+		case OPT_SAVE_REPLIES_FORMAT: {
+			/* save_formats[] is in enum run_save_format's order */
+			int format = cmd_parser_choice(&p);
+			if (format < 0)
+				goto out;
+			ro.save_format = (enum run_save_format)format;
 			break;
+		}
 		}
 	}
 	if (cmd_parser_end(&p, opt, 1, 1) < 0) {

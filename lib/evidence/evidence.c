@@ -251,16 +251,28 @@ int evidence_record_read(const char *line, size_t len, const char *api, const st
 			 struct evidence_record *rec, char **err)
 {
 	char *why = NULL;
+	cJSON *json;
+
+	while (len && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+		len--;
+	json = provider_json_parse(line, len, rd, &why);
+	if (!json) {
+		memset(rec, 0, sizeof(*rec));
+		*err = xasprintf("not JSON: %s", why);
+		free(why);
+		return -1;
+	}
+	return evidence_record_from_json(json, api, rd, rec, err);
+}
+
+int evidence_record_from_json(cJSON *json, const char *api, const struct redact *rd,
+			      struct evidence_record *rec, char **err)
+{
+	char *why = NULL;
 	int ret = -1;
 
 	memset(rec, 0, sizeof(*rec));
-	while (len && (line[len - 1] == '\n' || line[len - 1] == '\r'))
-		len--;
-	rec->json = provider_json_parse(line, len, rd, &why);
-	if (!rec->json) {
-		*err = xasprintf("not JSON: %s", why);
-		goto out;
-	}
+	rec->json = json;
 	rec->request = member(rec->json, "request");
 	rec->response = member(rec->json, "response");
 	rec->metadata = member(rec->json, "metadata");

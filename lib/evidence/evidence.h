@@ -25,6 +25,7 @@
 #ifndef CANARY_EVIDENCE_H
 #define CANARY_EVIDENCE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include <cjson/cJSON.h>
@@ -35,7 +36,10 @@
 extern const char *const evidence_apis[];
 
 struct evidence_record {
-	const struct provider *api; /* the API of request and response */
+	/* api: the API of request and response; NULL for a span of an
+	 * OpenTelemetry export (evidence_otel_read()), whose json is
+	 * {"metadata": {...}} and has no request or response. */
+	const struct provider *api;
 	cJSON *json;                /* the whole record */
 	const cJSON *request;       /* in json: the request body as logged */
 	const cJSON *response;      /* in json: the reply body as logged */
@@ -62,12 +66,62 @@ struct evidence_record {
 int evidence_record_read(const char *line, size_t len, const char *api, const struct redact *rd,
 			 struct evidence_record *rec, char **err);
 
+/* evidence_record_from_json: the same from a parsed record, which rec
+ * takes (freed with it, or at once on failure). */
+int evidence_record_from_json(cJSON *json, const char *api, const struct redact *rd,
+			      struct evidence_record *rec, char **err);
+
 /* evidence_record_release: free what rec owns and zero it. */
 void evidence_record_release(struct evidence_record *rec);
 
 /* evidence_detect_api: the API whose shape request and response (either
  * may be NULL) have, or NULL when they match none or several. */
 const struct provider *evidence_detect_api(const cJSON *request, const cJSON *response);
+
+/* evidence_otel_read: the chat spans of an OpenTelemetry export in OTLP
+ * JSON (resourceSpans[].scopeSpans[].spans[]): each span with a
+ * gen_ai.input.messages attribute becomes a record (api NULL) with the
+ * text turns of gen_ai.system_instructions and gen_ai.input.messages, and
+ * as its reply the text and tool_call parts of gen_ai.output.messages;
+ * metadata holds time (the span's start), trace_id and span_id.  *recs
+ * (the caller frees each with evidence_record_release(), then the array)
+ * holds *n of them, in export order.  -1 and *err when text is not an
+ * export. */
+int evidence_otel_read(const char *text, size_t len, struct evidence_record **recs, size_t *n,
+		       char **err);
+
+/* What `canary promote` makes of a record. */
+struct evidence_promote {
+	const char *id;          /* the case's id */
+	bool bad;                /* the reply is the failure: it must not happen */
+	const char *source;      /* where the record came from, "incident.jsonl:3" */
+};
+
+/* evidence_case_id: an id for a case made of rec: "promoted-" and the
+ * first words of its last user turn; the caller frees. */
+char *evidence_case_id(const struct evidence_record *rec);
+
+/* evidence_case_yaml: rec as one item of a YAML list of cases, at column
+ * 0 (comments with its provenance first): its user and assistant turns
+ * (input: for a lone user turn, else messages:; system turns belong to the
+ * composition under test and are left out), and as expect: the reply's
+ * tool calls (tool_call, by name and the arguments given; no_tool_call
+ * when there are none) or, with o->bad, what must not happen again
+ * (no_tool_call of the tools it called, else not_contains of the start of
+ * its answer).  NULL and *err when rec has no user turn.  The caller
+ * frees. */
+char *evidence_case_yaml(const struct evidence_record *rec, const struct evidence_promote *o,
+			 char **err);
+
+/* evidence_file_add_cases: text[0..len), the YAML of file name (a suite or
+ * an included file, perhaps empty), with cases (items at column 0, as
+ * evidence_case_yaml() makes them) added to stratum: appended to its cases,
+ * or in a new stratum at the end of strata:, or in a new strata: at the end;
+ * everything else is left as it is, comments included.  NULL and *err when
+ * the text is not YAML or the place is written in flow style.  The caller
+ * frees. */
+char *evidence_file_add_cases(const char *text, size_t len, const char *name,
+			      const char *stratum, const char *cases, char **err);
 
 /* One grader's verdict in a saved sample. */
 struct evidence_grade {

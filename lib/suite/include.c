@@ -2,12 +2,15 @@
 #include "suite/include.h"
 
 #include <errno.h>
+#include <fnmatch.h>
 #include <glob.h>
 #include <limits.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "suite/suite.h"
 #include "util.h"
 
 #define INCLUDE_MAX_FILES 1000
@@ -23,7 +26,25 @@ struct walk {
 	const char **stack;        /* resolved paths of the chain */
 	const char **shown;        /* and as messages name them */
 	size_t depth;
+	const struct suite_override *ov; /* or NULL */
+	char *ov_real;             /* ov's file, resolved */
 };
+
+/* resolve: path with its folder resolved (the file need not exist); NULL
+ * when the folder does not exist. */
+static char *resolve(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	char *dir = slash ? xstrndup(path, (size_t)(slash - path + 1)) : xstrdup(".");
+	char *real = realpath(dir, NULL);
+	char *out = real ? xasprintf("%s/%s", strcmp(real, "/") ? real : "",
+				     slash ? slash + 1 : path)
+			 : NULL;
+
+	free(real);
+	free(dir);
+	return out;
+}
 
 static int read_file(struct walk *w, const char *path, const struct ynode *at,
 		     const char *chain, char **err);
@@ -85,9 +106,21 @@ static int include_one(struct walk *w, const char *from, const struct ynode *ite
 		*err = with_chain(ynode_error(item, "cannot expand '%s'", item->str), chain);
 		goto out;
 	}
-	for (size_t i = 0; found == 0 && i < g.gl_pathc; i++)
+	bool ov_seen = false;
+	for (size_t i = 0; found == 0 && i < g.gl_pathc; i++) {
+		char *real = resolve(g.gl_pathv[i]);
+		ov_seen |= real && w->ov_real && strcmp(real, w->ov_real) == 0;
+		free(real);
 		if (read_file(w, g.gl_pathv[i], item, chain, err) < 0)
 			goto out;
+	}
+	/* the file being promoted into, not written yet, is matched too */
+	char *pat = resolve(pattern);
+	bool ov_matches = !ov_seen && pat && w->ov_real &&
+			  fnmatch(pat, w->ov_real, FNM_PATHNAME) == 0;
+	free(pat);
+	if (ov_matches && read_file(w, w->ov->path, item, chain, err) < 0)
+		goto out;
 	rc = 0;
 out:
 	globfree(&g);
@@ -145,11 +178,16 @@ static int read_file(struct walk *w, const char *path, const struct ynode *at,
 		     const char *chain, char **err)
 {
 	struct suite_includes *inc = w->inc;
-	char *real = realpath(path, NULL), *loop = NULL, *data = NULL, *why = NULL;
+	char *real = resolve(path), *loop = NULL, *data = NULL, *why = NULL;
 	struct ydoc *doc = NULL;
+	bool ov = real && w->ov_real && strcmp(real, w->ov_real) == 0;
 	size_t len;
 	int rc = -1;
 
+	if (!ov) {
+		free(real);
+		real = realpath(path, NULL);
+	}
 	if (!real) {
 		*err = with_chain(ynode_error(at, "cannot include '%s': %s", path, strerror(errno)),
 				  chain);
@@ -170,7 +208,12 @@ static int read_file(struct walk *w, const char *path, const struct ynode *at,
 					      INCLUDE_MAX_FILES), chain);
 		goto out;
 	}
-	if (!(data = util_read_file(path, INCLUDE_MAX_BYTES, &len, &why))) {
+	if (ov) {
+		data = xmalloc(w->ov->len + 1);
+		memcpy(data, w->ov->data, w->ov->len);
+		data[w->ov->len] = '\0';
+		len = w->ov->len;
+	} else if (!(data = util_read_file(path, INCLUDE_MAX_BYTES, &len, &why))) {
 		*err = with_chain(ynode_error(at, "cannot include '%s': %s", path, why), chain);
 		goto out;
 	}
@@ -214,9 +257,10 @@ out:
 }
 
 int suite_includes_load(struct suite_includes *inc, const char *path, const char *dir,
-			const struct ynode *root, const struct ynode *strata, char **err)
+			const struct ynode *root, const struct ynode *strata,
+			const struct suite_override *ov, char **err)
 {
-	struct walk w = {.inc = inc};
+	struct walk w = {.inc = inc, .ov = ov && ov->path ? ov : NULL};
 	char *real_dir = realpath(dir, NULL), *real = realpath(path, NULL);
 	int rc = -1;
 
@@ -235,11 +279,13 @@ int suite_includes_load(struct suite_includes *inc, const char *path, const char
 		goto out;
 	}
 	w.root = xasprintf("%s%s", real_dir, strcmp(real_dir, "/") == 0 ? "" : "/");
+	w.ov_real = w.ov ? resolve(w.ov->path) : NULL;
 	w.stack[w.depth] = real ? real : "";
 	w.shown[w.depth++] = path;
 	rc = include_list(&w, path, root, NULL, err);
 out:
 	free(w.root);
+	free(w.ov_real);
 	free(w.stack);
 	free(w.shown);
 	free(real_dir);

@@ -18,6 +18,8 @@
 
 #include "ynode.h"
 
+struct suite_override;
+
 /* A `strata:` entry of the suite or of an included file. */
 struct suite_source {
 	const struct ynode *key;   /* the stratum's name */
@@ -36,9 +38,12 @@ struct suite_includes {
 /* suite_includes_load: read the includes of root, the document of the
  * suite file path in folder dir, and gather every `strata:` entry (the
  * suite's first; root's own strata may be NULL when files are included).
- * -1 and *err (file:line:col, with the chain of includes) on failure. */
+ * A file that is ov's (ov may be NULL) has ov's text, and a glob matches
+ * it even when it does not exist yet.  -1 and *err (file:line:col, with
+ * the chain of includes) on failure. */
 int suite_includes_load(struct suite_includes *inc, const char *path, const char *dir,
-			const struct ynode *root, const struct ynode *strata, char **err);
+			const struct ynode *root, const struct ynode *strata,
+			const struct suite_override *ov, char **err);
 
 /* suite_includes_chain: the chain of includes of the file an error message
  * msg ("FILE:L:C: ...") is about, or NULL when it is about no included

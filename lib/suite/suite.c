@@ -1671,7 +1671,8 @@ static int load(struct loader *L, char **err)
 		need_key(root, "strata", "at top level", err);
 		return -1;
 	}
-	if (suite_includes_load(&L->inc, s->path, s->dir, root, v, err) < 0)
+	if (suite_includes_load(&L->inc, s->path, s->dir, root, v,
+				L->opts ? &L->opts->override : NULL, err) < 0)
 		return -1;
 	s->includes = L->inc.docs;
 	s->nincludes = L->inc.ndocs;

@@ -178,8 +178,17 @@ struct suite {
 	size_t nincludes;
 };
 
+/* The text a file is to have, used instead of what it holds (or for a file
+ * not written yet), to check a change before it is written. */
+struct suite_override {
+	const char *path;          /* an included file (NULL: none) */
+	const char *data;
+	size_t len;
+};
+
 struct suite_options {
 	const char *target_url[SIDE__COUNT]; /* --target overrides, or NULL */
+	struct suite_override override;      /* canary promote's file */
 	const char *judge_url;               /* --judge-url override, or NULL */
 	/* lazy_env: an unset ${env:...} is not an error at load but recorded in
 	 * suite->unset (its strings render it as ""); suite_check_env() must
