@@ -101,7 +101,7 @@ static int include_one(struct walk *w, const char *from, const struct ynode *ite
 		rc = read_file(w, pattern, item, chain, err);
 		goto out;
 	}
-	int found = glob(pattern, GLOB_ERR, NULL, &g);
+	int found = glob(pattern, 0, NULL, &g);
 	if (found != 0 && found != GLOB_NOMATCH) {
 		*err = with_chain(ynode_error(item, "cannot expand '%s'", item->str), chain);
 		goto out;

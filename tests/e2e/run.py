@@ -32,6 +32,9 @@ it names (suites, agent scripts).  test.json keys (all optional but args):
   steps         a list of extra argument lists run, in order, before args
                 (e.g. shard runs before a merge); their exit codes are not
                 checked.
+  copy          files and folders of the case copied into the scratch
+                folder before the steps, for commands that write next to
+                the suite (canary promote).
   json_equal    {"a": PATH, "b": PATH, "ignore": [keys]}: two JSON files equal
                 but for the ignored keys (at any depth).
   runs          run the command this many times (default 1); expectations
@@ -325,6 +328,12 @@ def run_once(canary, case_dir, spec, secrets):
         if "hold_lock" in spec:
             lock = open(expand(spec["hold_lock"], urls, case_dir, out_dir), "w")
             fcntl.flock(lock, fcntl.LOCK_EX)
+        for name in spec.get("copy", []):
+            src = os.path.join(case_dir, name)
+            if os.path.isdir(src):
+                shutil.copytree(src, os.path.join(out_dir, name))
+            else:
+                shutil.copy(src, os.path.join(out_dir, name))
         for step in spec.get("steps", []):
             subprocess.run([canary] + expand(step, urls, case_dir, out_dir), cwd=case_dir,
                            env=env, capture_output=True, text=True, timeout=TIMEOUT)
