@@ -244,6 +244,24 @@ static size_t line_start(const char *text, size_t len, int line)
 	return at;
 }
 
+/* before_comments: at (a line start), moved back over the blank lines and
+ * the comment lines indented less than indent just above it: they belong
+ * to the key at at, not to what comes before. */
+static size_t before_comments(const char *text, size_t at, int indent)
+{
+	while (at > 0) {
+		size_t from = at - 1;
+		while (from > 0 && text[from - 1] != '\n')
+			from--;
+		size_t sp = strspn(text + from, " ");
+		char c = text[from + sp];
+		if (!(c == '\n' || c == '\r' || (c == '#' && sp < (size_t)indent)))
+			break;
+		at = from;
+	}
+	return at;
+}
+
 /* key_index: the index of key in map's pairs, or map->n. */
 static size_t key_index(const struct ynode *map, const char *key)
 {
@@ -315,7 +333,7 @@ char *evidence_file_add_cases(const char *text, size_t len, const char *name,
 		/* a new stratum at the end of strata */
 		indent = strata->items[0]->col - 1;
 		line = next_line(root, si);
-		at = line ? line_start(text, len, line) : len;
+		at = line ? before_comments(text, line_start(text, len, line), indent) : len;
 		buf_add(&b, text, at);
 		if (at && text[at - 1] != '\n')
 			buf_addch(&b, '\n');
@@ -340,7 +358,7 @@ char *evidence_file_add_cases(const char *text, size_t len, const char *name,
 		line = next_line(strata, ci);
 	if (!line)
 		line = next_line(root, si);
-	at = line ? line_start(text, len, line) : len;
+	at = line ? before_comments(text, line_start(text, len, line), indent) : len;
 	if (indent < 0 || text[line_start(text, len, list->items[0]->line) + (size_t)indent] != '-') {
 		*err = ynode_error(list->items[0], "cannot tell the indentation of the cases of "
 				   "stratum '%s': add the case by hand", stratum);

@@ -1,5 +1,6 @@
 /* test_evidence.c: log records of the three APIs read into messages and a
- * parsed reply, from the real-shaped logs of tests/fixtures/evidence. */
+ * parsed reply, from the real-shaped logs of tests/fixtures/evidence;
+ * saved samples, OTel GenAI spans, and cases made and added to a file. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -208,6 +209,213 @@ static void test_redacted_reason(void **state)
 	redact_release(&rd);
 }
 
+/* Names are escaped so that a path never leaves DIR. */
+static void test_sample_path(void **state)
+{
+	struct evidence_sample s = {.stratum = "tools", .case_id = "../a/b%c", .side = "prod",
+				    .index = 2};
+	char *path = evidence_sample_path(&s);
+
+	assert_string_equal(path, "tools/%2E.%2Fa%2Fb%25c/prod/2.json");
+	free(path);
+	s.stratum = ".hidden";
+	s.case_id = "";
+	path = evidence_sample_path(&s);
+	assert_string_equal(path, "%2Ehidden/%00/prod/2.json");
+	free(path);
+}
+
+/* A sample with a secret in a header, the request and the reply: the
+ * secret is masked everywhere, a JSON body stays JSON, a text body is
+ * text, and the file reads back (and makes a log record). */
+static void test_sample_json(void **state)
+{
+	char *headers[] = {"Authorization: Bearer sk-live-12345678", "anthropic-version: 2023-06-01"};
+	struct evidence_grade grades[] = {{"contains", "fail", "missing \"x\""}};
+	char *reasons[] = {"contains: missing \"x\""};
+	static const char request[] = "{\"messages\":[{\"role\":\"user\",\"content\":\"hi sk-live-12345678\"}]}";
+	static const char body[] = "{\"choices\":[{\"message\":{\"content\":\"sk-live-12345678\"}}]}";
+	struct evidence_sample s = {
+		.suite = "t", .stratum = "st", .case_id = "c", .side = "prod", .index = 0,
+		.time = "2026-01-02T03:04:05Z", .api = "openai-chat", .url = "http://h/v1",
+		.request = request, .request_headers = headers, .nrequest_headers = 2,
+		.status = 200, .body = body, .body_len = strlen(body), .latency_ms = 12.34,
+		.attempts = 1, .fingerprint = "sha256:ab", .grade = "fail", .grades = grades,
+		.ngrades = 1, .reasons = reasons, .nreasons = 1,
+	};
+	struct redact rd = {0};
+	struct evidence_sample back;
+	struct evidence_record rec;
+	char *text, *err = NULL;
+	cJSON *j, *record;
+
+	redact_add(&rd, "Bearer sk-live-12345678");
+	redact_add(&rd, "sk-live-12345678");
+	j = evidence_sample_json(&s, &rd);
+	text = cJSON_PrintUnformatted(j);
+	assert_null(strstr(text, "sk-live"));
+	assert_non_null(strstr(text, "\"Authorization\":\"[redacted]\""));
+	assert_non_null(strstr(text, "\"anthropic-version\":\"2023-06-01\""));
+	assert_non_null(strstr(text, "\"body\":{\"choices\""));
+	assert_non_null(strstr(text, "\"latency_ms\":12.3"));
+	assert_int_equal(evidence_sample_read(text, strlen(text), "s.json", &back, &err), 0);
+	assert_string_equal(back.case_id, "c");
+	assert_string_equal(back.side, "prod");
+	assert_int_equal(back.status, 200);
+	assert_string_equal(back.body, "{\"choices\":[{\"message\":{\"content\":\"[redacted]\"}}]}");
+	assert_string_equal(back.grade, "fail");
+	evidence_sample_release(&back);
+	record = evidence_sample_record(j);
+	assert_non_null(record);
+	assert_int_equal(evidence_record_from_json(record, NULL, NULL, &rec, &err), 0);
+	assert_string_equal(rec.api->name, "openai-chat");
+	message_is(rec.messages, 0, "user", "hi [redacted]");
+	assert_string_equal(rec.reply.content, "[redacted]");
+	assert_string_equal(rec.reply.fingerprint, "sha256:ab");
+	evidence_record_release(&rec);
+	/* a text body and no request */
+	s.request = NULL;
+	s.body = "plain\ntext";
+	s.body_len = strlen(s.body);
+	cJSON_Delete(j);
+	cJSON_free(text);
+	j = evidence_sample_json(&s, &rd);
+	assert_null(cJSON_GetObjectItem(j, "request"));
+	assert_string_equal(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "response"), "body_text")->valuestring,
+			    "plain\ntext");
+	assert_null(evidence_sample_record(j));
+	cJSON_Delete(j);
+	assert_int_equal(evidence_sample_read("{\"x\":1}", 7, "x.json", &back, &err), -1);
+	assert_string_equal(err, "'x.json' is not a saved sample (canary run --save-replies)");
+	free(err);
+	redact_release(&rd);
+}
+
+/* The chat spans of the export, with their turns, reply and provenance;
+ * the tool span is skipped. */
+static void test_otel(void **state)
+{
+	char *path = xasprintf("%s/evidence/otel-genai.json", test_fixtures()), *err = NULL;
+	size_t len, n;
+	char *text = util_read_file(path, (size_t)1 << 20, &len, &err);
+	struct evidence_record *recs;
+
+	assert_non_null(text);
+	assert_int_equal(evidence_otel_read(text, len, &recs, &n, &err), 0);
+	assert_int_equal(n, 2);
+	assert_null(recs[0].api);
+	message_is(recs[0].messages, 0, "system", "You are the calendar assistant of Example Corp.");
+	message_is(recs[0].messages, 1, "user", "Book 30 minutes with ana@example.com tomorrow at 10:00");
+	assert_int_equal(recs[0].reply.ntool_calls, 1);
+	assert_string_equal(recs[0].reply.tool_calls[0].name, "create_event");
+	assert_non_null(cJSON_GetObjectItem(recs[0].reply.tool_calls[0].arguments, "attendees"));
+	assert_string_equal(cJSON_GetObjectItem(recs[0].metadata, "time")->valuestring,
+			    "2025-12-02T09:14:03Z");
+	assert_string_equal(cJSON_GetObjectItem(recs[0].metadata, "span_id")->valuestring,
+			    "00f067aa0ba902b7");
+	/* the tool turns carry no text */
+	assert_int_equal(cJSON_GetArraySize(recs[1].messages), 1);
+	assert_string_equal(recs[1].reply.content, "Refunds are accepted within 14 days.");
+	for (size_t i = 0; i < n; i++)
+		evidence_record_release(&recs[i]);
+	free(recs);
+	assert_int_equal(evidence_otel_read("{}", 2, &recs, &n, &err), -1);
+	assert_string_equal(err, "an OTLP JSON export has a 'resourceSpans' array");
+	free(err);
+	free(text);
+	free(path);
+}
+
+/* The case of a record: its id, turns, expectation (good and bad) and a
+ * template-safe text. */
+static void test_case_yaml(void **state)
+{
+	static const char line[] =
+		"{\"request\":{\"messages\":[{\"role\":\"system\",\"content\":\"sys\"},"
+		"{\"role\":\"user\",\"content\":\"Pay ${env:X} now, please!\"}]},"
+		"\"response\":{\"choices\":[{\"message\":{\"content\":\"Paid.\\nDone\",\"tool_calls\":["
+		"{\"function\":{\"name\":\"pay\",\"arguments\":\"{\\\"amount\\\":3}\"}},"
+		"{\"function\":{\"name\":\"notify\",\"arguments\":\"{}\"}}]}}]}}";
+	struct evidence_record rec;
+	struct evidence_promote o = {.id = "pay-1", .source = "log.jsonl:7"};
+	char *err = NULL, *id, *yaml;
+
+	assert_int_equal(evidence_record_read(line, strlen(line), NULL, NULL, &rec, &err), 0);
+	id = evidence_case_id(&rec);
+	assert_string_equal(id, "promoted-pay-env-x-now-please");
+	free(id);
+	yaml = evidence_case_yaml(&rec, &o, &err);
+	assert_string_equal(yaml,
+		"# promoted by canary promote from log.jsonl:7\n"
+		"# time: unknown, fingerprint: none, api: openai-chat\n"
+		"# it replied: tool call pay, tool call notify, text \"Paid....\"\n"
+		"- id: \"pay-1\"\n"
+		"  input: \"Pay $${env:X} now, please!\"\n"
+		"  expect:\n"
+		"    - tool_call: {\"calls\":[{\"name\":\"pay\",\"arguments\":{\"type\":\"object\","
+		"\"required\":[\"amount\"]}},{\"name\":\"notify\"}],\"sequence\":\"exact\"}\n");
+	free(yaml);
+	o.bad = true;
+	yaml = evidence_case_yaml(&rec, &o, &err);
+	assert_non_null(strstr(yaml, "    - no_tool_call: [\"pay\",\"notify\"]\n"));
+	free(yaml);
+	reply_release(&rec.reply);
+	rec.reply.content = xstrdup("Paid.\nDone");
+	yaml = evidence_case_yaml(&rec, &o, &err);
+	assert_non_null(strstr(yaml, "    - not_contains: \"Paid.\"\n"));
+	free(yaml);
+	evidence_record_release(&rec);
+}
+
+/* Cases added to a file as text: after the stratum's last case, as a new
+ * stratum, in a new strata; flow style is refused. */
+static void test_file_add_cases(void **state)
+{
+	static const char file[] =
+		"# top\n"
+		"strata:\n"
+		"  a:\n"
+		"    cases:\n"
+		"      - id: x   # keep\n"
+		"        input: y\n"
+		"    # about b\n"
+		"  b:\n"
+		"    cases:\n"
+		"    - id: z\n"
+		"      input: w\n"
+		"other: 1\n";
+	static const char item[] = "# c\n- id: new\n  input: q\n";
+	char *err = NULL, *out;
+
+	out = evidence_file_add_cases(file, strlen(file), "f.yaml", "a", item, &err);
+	assert_string_equal(out,
+		"# top\nstrata:\n  a:\n    cases:\n      - id: x   # keep\n        input: y\n"
+		"      # c\n      - id: new\n        input: q\n"
+		"    # about b\n  b:\n    cases:\n    - id: z\n      input: w\nother: 1\n");
+	free(out);
+	out = evidence_file_add_cases(file, strlen(file), "f.yaml", "b", item, &err);
+	assert_non_null(strstr(out, "    - id: z\n      input: w\n    # c\n    - id: new\n      input: q\nother: 1\n"));
+	free(out);
+	out = evidence_file_add_cases(file, strlen(file), "f.yaml", "c", item, &err);
+	assert_non_null(strstr(out, "      input: w\n  c:\n    cases:\n      # c\n      - id: new\n        input: q\nother: 1\n"));
+	free(out);
+	out = evidence_file_add_cases("# only\n", 7, "f.yaml", "c", item, &err);
+	assert_string_equal(out, "# only\nstrata:\n  c:\n    cases:\n      # c\n      - id: new\n        input: q\n");
+	free(out);
+	out = evidence_file_add_cases("", 0, "f.yaml", "c", item, &err);
+	assert_string_equal(out, "strata:\n  c:\n    cases:\n      # c\n      - id: new\n        input: q\n");
+	free(out);
+	assert_null(evidence_file_add_cases("strata: {a: {cases: [{id: x}]}}\n", 32, "f.yaml", "a",
+					    item, &err));
+	assert_string_equal(err, "f.yaml:1:9: 'strata' is not a block mapping: add the case by hand");
+	free(err);
+	err = NULL;
+	assert_null(evidence_file_add_cases("strata:\n  a:\n    cases: [{id: x}]\n", 34, "f.yaml",
+					    "a", item, &err));
+	assert_non_null(strstr(err, "the cases of stratum 'a' are not a block list"));
+	free(err);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -218,6 +426,11 @@ int main(void)
 		cmocka_unit_test(test_api_choice),
 		cmocka_unit_test(test_not_records),
 		cmocka_unit_test(test_redacted_reason),
+		cmocka_unit_test(test_sample_path),
+		cmocka_unit_test(test_sample_json),
+		cmocka_unit_test(test_otel),
+		cmocka_unit_test(test_case_yaml),
+		cmocka_unit_test(test_file_add_cases),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
