@@ -447,7 +447,10 @@ static bool json_word_prefix(const char *s, size_t n)
 	for (size_t i = 0; i < ARRAY_SIZE(literals); i++)
 		if (n <= strlen(literals[i]) && strncmp(s, literals[i], n) == 0)
 			return true;
-	return strspn(s, "-+.eE0123456789") >= n;
+	size_t k = 0;
+	while (k < n && s[k] && strchr("-+.eE0123456789", s[k]))
+		k++; /* s need not be NUL-terminated at n */
+	return k >= n;
 }
 
 /* json_scan: how a text that cJSON rejected ends; *at is where the last
