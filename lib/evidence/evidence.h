@@ -172,6 +172,10 @@ char *evidence_sample_path(const struct evidence_sample *s);
  * text.  The caller frees. */
 cJSON *evidence_sample_json(const struct evidence_sample *s, const struct redact *rd);
 
+/* evidence_mkdirs: mkdir -p dir; -1 and *err when a part of it cannot be
+ * made or is not a folder. */
+int evidence_mkdirs(const char *dir, char **err);
+
 /* evidence_sample_write: write s to DIR/evidence_sample_path(s), creating
  * the folders, atomically (a temporary file renamed); its path (DIR/...)
  * in *path (the caller's) when path is not NULL.  -1 and *err on failure. */

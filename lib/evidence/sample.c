@@ -124,28 +124,27 @@ cJSON *evidence_sample_json(const struct evidence_sample *s, const struct redact
 	return j;
 }
 
-/* make_dirs: mkdir -p of the folder holding path. */
-static int make_dirs(const char *path, char **err)
+int evidence_mkdirs(const char *dir, char **err)
 {
-	char *dir = xstrdup(path);
+	char *path = xasprintf("%s/", dir);
 	struct stat st;
 	int rc = -1;
 
-	for (char *p = strchr(dir + 1, '/'); p; p = strchr(p + 1, '/')) {
+	for (char *p = strchr(path + 1, '/'); p; p = strchr(p + 1, '/')) {
 		*p = '\0';
-		if (mkdir(dir, 0777) < 0 && errno != EEXIST) {
-			*err = xasprintf("cannot create folder '%s': %s", dir, strerror(errno));
+		if (mkdir(path, 0777) < 0 && errno != EEXIST) {
+			*err = xasprintf("cannot create folder '%s': %s", path, strerror(errno));
 			goto out;
 		}
-		if (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
-			*err = xasprintf("cannot create folder '%s': not a folder", dir);
+		if (stat(path, &st) < 0 || !S_ISDIR(st.st_mode)) {
+			*err = xasprintf("cannot create folder '%s': not a folder", path);
 			goto out;
 		}
 		*p = '/';
 	}
 	rc = 0;
 out:
-	free(dir);
+	free(path);
 	return rc;
 }
 
@@ -154,12 +153,13 @@ int evidence_sample_write(const char *dir, const struct evidence_sample *s,
 {
 	char *rel = evidence_sample_path(s);
 	char *full = xasprintf("%s/%s", dir, rel);
+	char *folder = xstrndup(full, (size_t)(strrchr(full, '/') - full));
 	char *tmp = xasprintf("%s.tmp.%ld", full, (long)getpid());
 	cJSON *j = evidence_sample_json(s, rd);
 	FILE *f = NULL;
 	int rc = -1;
 
-	if (make_dirs(full, err) < 0)
+	if (evidence_mkdirs(folder, err) < 0)
 		goto out;
 	if (!(f = fopen(tmp, "w"))) {
 		*err = xasprintf("cannot write '%s': %s", full, strerror(errno));
@@ -187,6 +187,7 @@ out:
 	cJSON_Delete(j);
 	free(tmp);
 	free(full);
+	free(folder);
 	free(rel);
 	return rc;
 }

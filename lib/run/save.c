@@ -4,7 +4,6 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "evidence/evidence.h"
@@ -25,15 +24,16 @@ void run_exchange_release(struct run_exchange *x)
 int run_saver_open(struct run_saver *sv, const char *dir, enum run_save_format format,
 		   char **err)
 {
-	struct stat st;
+	char *why = NULL;
 
 	memset(sv, 0, sizeof(*sv));
-	if (mkdir(dir, 0777) < 0 && errno != EEXIST) {
-		*err = xasprintf("--save-replies: cannot create '%s': %s", dir, strerror(errno));
+	if (evidence_mkdirs(dir, &why) < 0) {
+		*err = xasprintf("--save-replies: %s", why);
+		free(why);
 		return -1;
 	}
-	if (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode) || access(dir, W_OK) < 0) {
-		*err = xasprintf("--save-replies: '%s' is not a writable folder", dir);
+	if (access(dir, W_OK) < 0) {
+		*err = xasprintf("--save-replies: '%s' is not writable", dir);
 		return -1;
 	}
 	sv->dir = dir;
