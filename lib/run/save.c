@@ -75,8 +75,17 @@ void run_saver_sample(struct run_saver *sv, const struct run *r, const struct ca
 		      struct sample *smp, const struct run_exchange *x)
 {
 	const struct suite *s = r->suite;
-	struct evidence_grade *grades = xcalloc(smp->ngrades + 1, sizeof(*grades));
+	struct evidence_grade *grades;
 	char time[32], *err = NULL;
+
+	if (!sv->dir || sv->error)
+		return;
+	util_rfc3339(util_wall_ms(), time);
+	grades = xcalloc(smp->ngrades + 1, sizeof(*grades));
+	for (size_t i = 0; i < smp->ngrades; i++)
+		grades[i] = (struct evidence_grade){smp->grades[i].grader->label,
+						    grade_name(smp->grades[i].grade),
+						    smp->grades[i].reason};
 	struct evidence_sample es = {
 		.suite = s->name,
 		.stratum = s->strata[cr->c->stratum].name,
@@ -86,7 +95,14 @@ void run_saver_sample(struct run_saver *sv, const struct run *r, const struct ca
 		.time = time,
 		.api = s->targets[smp->side].provider->name,
 		.url = r->url_display[smp->side],
+		.request = x ? x->request : NULL,
+		.request_headers = x ? x->headers : NULL,
+		.nrequest_headers = x ? x->nheaders : 0,
 		.status = smp->status,
+		.body = x ? x->body : NULL,
+		.body_len = x ? x->body_len : 0,
+		.header = x ? x->header : NULL,
+		.header_value = x ? x->header_value : NULL,
 		.latency_ms = smp->latency_ms,
 		.attempts = smp->attempts,
 		.fingerprint = smp->fingerprint,
@@ -96,23 +112,6 @@ void run_saver_sample(struct run_saver *sv, const struct run *r, const struct ca
 		.reasons = smp->reasons,
 		.nreasons = smp->nreasons,
 	};
-
-	if (!sv->dir || sv->error)
-		goto out;
-	util_rfc3339(util_wall_ms(), time);
-	for (size_t i = 0; i < smp->ngrades; i++)
-		grades[i] = (struct evidence_grade){smp->grades[i].grader->label,
-						    grade_name(smp->grades[i].grade),
-						    smp->grades[i].reason};
-	if (x) {
-		es.request = x->request;
-		es.request_headers = x->headers;
-		es.nrequest_headers = x->nheaders;
-		es.body = x->body;
-		es.body_len = x->body_len;
-		es.header = x->header;
-		es.header_value = x->header_value;
-	}
 	if (sv->format == RUN_SAVE_JSONL) {
 		cJSON *j = evidence_sample_json(&es, &s->redact);
 		if (write_record(sv, j, &err) < 0)
@@ -121,7 +120,6 @@ void run_saver_sample(struct run_saver *sv, const struct run *r, const struct ca
 	} else if (evidence_sample_write(sv->dir, &es, &s->redact, &smp->reply_file, &err) < 0) {
 		sv->error = err;
 	}
-out:
 	free(grades);
 }
 
