@@ -142,6 +142,10 @@ int conversation_take(struct conversation *cv, struct reply *r, struct sample *o
 		copy_call(&cv->turn_calls, &r->tool_calls[i]);
 		copy_call(&cv->all_calls, &r->tool_calls[i]);
 	}
+	if (!cv->t->provider->append) {
+		*err = xasprintf("api %s cannot hold a conversation", cv->t->provider->name);
+		goto out;
+	}
 	bool loop = r->ntool_calls && !cv->t->provider->own_tools;
 	if (loop && cv->step >= cv->c->max_steps) {
 		*err = xasprintf("still calling tools after max_steps (%d requests)",
