@@ -23,6 +23,7 @@ struct job {
 	struct sample *sample;
 	struct conversation *cv;
 	double deadline_ms;
+	bool capped;            /* the request in flight ends at the deadline */
 	struct sample turn;
 };
 
@@ -265,11 +266,12 @@ static void sample_graded(struct sample *smp, void *user)
 }
 
 /* conversation_failed: end a conversation sample as an error: why, at its
- * turn and step. */
-static void conversation_failed(struct feeder *f, struct job *job, const char *why)
+ * turn and step (sent: the step's reply came, else it is the next one). */
+static void conversation_failed(struct feeder *f, struct job *job, bool sent, const char *why)
 {
 	struct sample *out = job->sample;
-	char *reason = xasprintf("turn %zu step %d: %s", job->cv->turn + 1, job->cv->step, why);
+	char *reason = xasprintf("turn %zu step %d: %s", job->cv->turn + 1,
+				 job->cv->step + (sent ? 0 : 1), why);
 	sample_error(f->run->suite, out, reason);
 	free(reason);
 	out->done = true;
@@ -383,18 +385,19 @@ static void conversation_step(struct feeder *f, struct job *job, struct http_res
 			job_free(job);
 			return;
 		}
-		char *why = late ? xasprintf("conversation_timeout (%ld ms) reached: %s",
-					     job->cr->c->conversation_timeout_ms, res->error)
-				 : xstrdup(res->error ? res->error : "request failed");
-		conversation_failed(f, job, why);
+		const char *error = res->error ? res->error : "request failed";
+		char *why = late || job->capped
+				    ? xasprintf("conversation_timeout (%ld ms) reached: %s",
+						job->cr->c->conversation_timeout_ms, error)
+				    : xstrdup(error);
+		conversation_failed(f, job, false, why);
 		free(why);
 		return;
 	}
 	if (sample_parse(f->run->suite, out->side, reply, res->attempts, out) < 0) {
 		/* sample_parse() recorded why; name the turn and step. */
 		char *why = out->reasons[--out->nreasons];
-		job->cv->step++;
-		conversation_failed(f, job, why);
+		conversation_failed(f, job, false, why);
 		free(why);
 		reply_release(reply);
 		return;
@@ -402,11 +405,11 @@ static void conversation_step(struct feeder *f, struct job *job, struct http_res
 	int rc = conversation_take(job->cv, reply, out, &err);
 	out->latency_ms = job->cv->latency_ms;
 	if (rc < 0) {
-		conversation_failed(f, job, err);
+		conversation_failed(f, job, true, err);
 	} else if (rc == 1 && late) {
 		char *why = xasprintf("conversation_timeout (%ld ms) reached",
 				      job->cr->c->conversation_timeout_ms);
-		conversation_failed(f, job, why);
+		conversation_failed(f, job, true, why);
 		free(why);
 	} else if (rc == 1) {
 		send_job(f, job, true);
@@ -550,7 +553,7 @@ static void send_job(struct feeder *f, struct job *job, bool front)
 			  &err) < 0) {
 		http_request_free(req);
 		if (job->cv) {
-			conversation_failed(f, job, err ? err : "cannot build the request");
+			conversation_failed(f, job, false, err ? err : "cannot build the request");
 			free(err);
 			return;
 		}
@@ -565,7 +568,8 @@ static void send_job(struct feeder *f, struct job *job, bool front)
 		double left = job->deadline_ms - util_now_ms();
 		if (left < 1)
 			left = 1;
-		if (left < (double)req->timeout_ms)
+		job->capped = left < (double)req->timeout_ms;
+		if (job->capped)
 			req->timeout_ms = (long)left;
 	}
 	req->done = job_done;
