@@ -209,6 +209,13 @@ static int http_parse(const void *priv, struct reply *r, char **err)
 	return 0;
 }
 
+/* http_append: {"role": "assistant", "content"}, so that ${messages}
+ * holds the conversation; the agent ran its tools itself. */
+static void http_append(cJSON *conv, const struct reply *r, const char *const *results)
+{
+	cJSON_AddItemToArray(conv, provider_message("assistant", r->content));
+}
+
 static const char *const http_headers[] = {NULL};
 
 const struct provider provider_http = {
@@ -220,6 +227,8 @@ const struct provider provider_http = {
 	.own_body = true,
 	.build = http_build,
 	.parse = http_parse,
+	.append = http_append,
+	.own_tools = true,
 	.api_error = provider_api_error,
 	.plain_text = http_plain_text,
 };
