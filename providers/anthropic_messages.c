@@ -1,6 +1,7 @@
 /* providers/anthropic_messages.c: api anthropic-messages, the Anthropic Messages API. */
 #include "provider.h"
 
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -86,7 +87,23 @@ out:
 	return text;
 }
 
-/* anthropic_parse: the text blocks and tool_use blocks of content[]. */
+/* The counts of an Anthropic usage object: the cache's reads and writes
+ * are input too, and the total is the sum of input and output. */
+static const struct usage_field anthropic_usage[] = {
+	{"/input_tokens", offsetof(struct usage, input)},
+	{"/cache_read_input_tokens", offsetof(struct usage, input)},
+	{"/cache_creation_input_tokens", offsetof(struct usage, input)},
+	{"/output_tokens", offsetof(struct usage, output)},
+	{"/input_tokens", offsetof(struct usage, total)},
+	{"/cache_read_input_tokens", offsetof(struct usage, total)},
+	{"/cache_creation_input_tokens", offsetof(struct usage, total)},
+	{"/output_tokens", offsetof(struct usage, total)},
+	{"/cache_read_input_tokens", offsetof(struct usage, cached)},
+	{NULL, 0},
+};
+
+/* anthropic_parse: the text blocks and tool_use blocks of content[], and
+ * usage. */
 static int anthropic_parse(const void *priv, struct reply *r, char **err)
 {
 	const cJSON *type = cJSON_GetObjectItemCaseSensitive(r->json, "type");
@@ -96,6 +113,7 @@ static int anthropic_parse(const void *priv, struct reply *r, char **err)
 	struct buf b;
 	size_t i = 0;
 
+	provider_read_usage(r, cJSON_GetObjectItemCaseSensitive(r->json, "usage"), anthropic_usage);
 	if ((cJSON_IsString(type) && strcmp(type->valuestring, "error") == 0) ||
 	    (error && !cJSON_IsNull(error))) {
 		*err = provider_api_error(r);
@@ -129,6 +147,55 @@ static int anthropic_parse(const void *priv, struct reply *r, char **err)
 	}
 	r->content = buf_detach(&b, NULL);
 	return 0;
+}
+
+/* anthropic_append: an assistant message of a text block (when there is
+ * text) and a tool_use block per call, then a user message of a
+ * tool_result block per result. */
+static void anthropic_append(cJSON *conv, const struct reply *r, const char *const *results)
+{
+	cJSON *msg = cJSON_CreateObject(), *blocks;
+
+	cJSON_AddStringToObject(msg, "role", "assistant");
+	if (!r->ntool_calls) {
+		cJSON_AddStringToObject(msg, "content", r->content);
+		cJSON_AddItemToArray(conv, msg);
+		return;
+	}
+	blocks = cJSON_AddArrayToObject(msg, "content");
+	if (r->content[0]) {
+		cJSON *text = cJSON_CreateObject();
+
+		cJSON_AddStringToObject(text, "type", "text");
+		cJSON_AddStringToObject(text, "text", r->content);
+		cJSON_AddItemToArray(blocks, text);
+	}
+	for (size_t i = 0; i < r->ntool_calls; i++) {
+		const struct tool_call *tc = &r->tool_calls[i];
+		cJSON *use = cJSON_CreateObject();
+
+		cJSON_AddStringToObject(use, "type", "tool_use");
+		cJSON_AddStringToObject(use, "id", tc->id);
+		cJSON_AddStringToObject(use, "name", tc->name);
+		cJSON_AddItemToObject(use, "input", tc->arguments ? cJSON_Duplicate(tc->arguments, 1)
+								  : cJSON_CreateObject());
+		cJSON_AddItemToArray(blocks, use);
+	}
+	cJSON_AddItemToArray(conv, msg);
+	if (!results)
+		return;
+	msg = cJSON_CreateObject();
+	cJSON_AddStringToObject(msg, "role", "user");
+	blocks = cJSON_AddArrayToObject(msg, "content");
+	for (size_t i = 0; i < r->ntool_calls; i++) {
+		cJSON *result = cJSON_CreateObject();
+
+		cJSON_AddStringToObject(result, "type", "tool_result");
+		cJSON_AddStringToObject(result, "tool_use_id", r->tool_calls[i].id);
+		cJSON_AddStringToObject(result, "content", results[i]);
+		cJSON_AddItemToArray(blocks, result);
+	}
+	cJSON_AddItemToArray(conv, msg);
 }
 
 /* anthropic_judge_build: the system text in "system", the user message, and
@@ -174,6 +241,7 @@ const struct provider provider_anthropic_messages = {
 	.system_first = true,
 	.build = anthropic_build,
 	.parse = anthropic_parse,
+	.append = anthropic_append,
 	.api_error = provider_api_error,
 	.judge_build = anthropic_judge_build,
 	.judge_refusal = anthropic_judge_refusal,

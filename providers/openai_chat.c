@@ -1,6 +1,7 @@
 /* providers/openai_chat.c: api openai-chat, the OpenAI chat completions API. */
 #include "provider.h"
 
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -133,13 +134,24 @@ static int openai_tool_calls(const cJSON *msg, struct reply *r, char **err)
 	return 0;
 }
 
-/* openai_parse: content and tool calls from choices[0].message. */
+/* The counts of an openai-chat usage object. */
+static const struct usage_field openai_usage[] = {
+	{"/prompt_tokens", offsetof(struct usage, input)},
+	{"/completion_tokens", offsetof(struct usage, output)},
+	{"/total_tokens", offsetof(struct usage, total)},
+	{"/prompt_tokens_details/cached_tokens", offsetof(struct usage, cached)},
+	{"/completion_tokens_details/reasoning_tokens", offsetof(struct usage, reasoning)},
+	{NULL, 0},
+};
+
+/* openai_parse: content and tool calls from choices[0].message, and usage. */
 static int openai_parse(const void *priv, struct reply *r, char **err)
 {
 	const cJSON *error = cJSON_GetObjectItemCaseSensitive(r->json, "error");
 	const cJSON *choices = cJSON_GetObjectItemCaseSensitive(r->json, "choices");
 	const cJSON *msg = NULL;
 
+	provider_read_usage(r, cJSON_GetObjectItemCaseSensitive(r->json, "usage"), openai_usage);
 	if (error && !cJSON_IsNull(error)) {
 		*err = provider_api_error(r);
 		return -1;
@@ -153,6 +165,39 @@ static int openai_parse(const void *priv, struct reply *r, char **err)
 	if (openai_content(msg, r, err) < 0)
 		return -1;
 	return openai_tool_calls(msg, r, err);
+}
+
+/* openai_append: the assistant message with its tool_calls, then one
+ * {"role": "tool", "tool_call_id", "content"} message per result. */
+static void openai_append(cJSON *conv, const struct reply *r, const char *const *results)
+{
+	cJSON *msg = cJSON_CreateObject(), *calls;
+
+	cJSON_AddStringToObject(msg, "role", "assistant");
+	if (r->ntool_calls && !r->content[0])
+		cJSON_AddNullToObject(msg, "content");
+	else
+		cJSON_AddStringToObject(msg, "content", r->content);
+	if (r->ntool_calls)
+		calls = cJSON_AddArrayToObject(msg, "tool_calls");
+	for (size_t i = 0; i < r->ntool_calls; i++) {
+		const struct tool_call *tc = &r->tool_calls[i];
+		cJSON *call = cJSON_CreateObject(), *fn;
+
+		cJSON_AddStringToObject(call, "id", tc->id);
+		cJSON_AddStringToObject(call, "type", "function");
+		fn = cJSON_AddObjectToObject(call, "function");
+		cJSON_AddStringToObject(fn, "name", tc->name);
+		cJSON_AddStringToObject(fn, "arguments",
+					tc->arguments_raw[0] ? tc->arguments_raw : "{}");
+		cJSON_AddItemToArray(calls, call);
+	}
+	cJSON_AddItemToArray(conv, msg);
+	for (size_t i = 0; results && i < r->ntool_calls; i++) {
+		msg = provider_message("tool", results[i]);
+		cJSON_AddStringToObject(msg, "tool_call_id", r->tool_calls[i].id);
+		cJSON_AddItemToArray(conv, msg);
+	}
 }
 
 /* openai_judge_build: the system and user messages, the judge's temperature
@@ -199,6 +244,7 @@ const struct provider provider_openai_chat = {
 	.headers = openai_headers,
 	.build = openai_build,
 	.parse = openai_parse,
+	.append = openai_append,
 	.api_error = provider_api_error,
 	.judge_build = openai_judge_build,
 	.judge_refusal = openai_judge_refusal,

@@ -2,6 +2,7 @@
  * API (POST /v1/responses). */
 #include "provider.h"
 
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -139,7 +140,17 @@ static void responses_message(const cJSON *item, struct buf *text, struct buf *r
 	}
 }
 
-/* responses_parse: the output_text of the message items (their refusal
+/* The counts of a Responses usage object. */
+static const struct usage_field responses_usage[] = {
+	{"/input_tokens", offsetof(struct usage, input)},
+	{"/output_tokens", offsetof(struct usage, output)},
+	{"/total_tokens", offsetof(struct usage, total)},
+	{"/input_tokens_details/cached_tokens", offsetof(struct usage, cached)},
+	{"/output_tokens_details/reasoning_tokens", offsetof(struct usage, reasoning)},
+	{NULL, 0},
+};
+
+/* responses_parse: usage; the output_text of the message items (their refusal
  * when they hold no text) and the function_call items; other items
  * (reasoning, hosted tools) are skipped. */
 static int responses_parse(const void *priv, struct reply *r, char **err)
@@ -151,6 +162,7 @@ static int responses_parse(const void *priv, struct reply *r, char **err)
 	size_t i = 0;
 	int rc = -1;
 
+	provider_read_usage(r, cJSON_GetObjectItemCaseSensitive(r->json, "usage"), responses_usage);
 	if (responses_status(r, err) < 0)
 		return -1;
 	if (error && !cJSON_IsNull(error)) {
@@ -183,6 +195,43 @@ out:
 	buf_release(&text);
 	buf_release(&refusal);
 	return rc;
+}
+
+/* responses_append: a message item with the text (when there is any), a
+ * function_call item per call, then a function_call_output item per
+ * result. */
+static void responses_append(cJSON *conv, const struct reply *r, const char *const *results)
+{
+	if (r->content[0] || !r->ntool_calls) {
+		cJSON *msg = cJSON_CreateObject();
+		cJSON *part = cJSON_CreateObject();
+
+		cJSON_AddStringToObject(msg, "type", "message");
+		cJSON_AddStringToObject(msg, "role", "assistant");
+		cJSON_AddStringToObject(part, "type", "output_text");
+		cJSON_AddStringToObject(part, "text", r->content);
+		cJSON_AddItemToArray(cJSON_AddArrayToObject(msg, "content"), part);
+		cJSON_AddItemToArray(conv, msg);
+	}
+	for (size_t i = 0; i < r->ntool_calls; i++) {
+		const struct tool_call *tc = &r->tool_calls[i];
+		cJSON *item = cJSON_CreateObject();
+
+		cJSON_AddStringToObject(item, "type", "function_call");
+		cJSON_AddStringToObject(item, "call_id", tc->id);
+		cJSON_AddStringToObject(item, "name", tc->name);
+		cJSON_AddStringToObject(item, "arguments",
+					tc->arguments_raw[0] ? tc->arguments_raw : "{}");
+		cJSON_AddItemToArray(conv, item);
+	}
+	for (size_t i = 0; results && i < r->ntool_calls; i++) {
+		cJSON *item = cJSON_CreateObject();
+
+		cJSON_AddStringToObject(item, "type", "function_call_output");
+		cJSON_AddStringToObject(item, "call_id", r->tool_calls[i].id);
+		cJSON_AddStringToObject(item, "output", results[i]);
+		cJSON_AddItemToArray(conv, item);
+	}
 }
 
 /* responses_judge_build: the system text as instructions, the user message
@@ -237,6 +286,7 @@ const struct provider provider_openai_responses = {
 	.roles = responses_roles,
 	.build = responses_build,
 	.parse = responses_parse,
+	.append = responses_append,
 	.api_error = provider_api_error,
 	.judge_build = responses_judge_build,
 	.judge_refusal = responses_judge_refusal,
