@@ -38,7 +38,7 @@ struct trajectory_call {
 };
 
 struct trajectory {
-	struct trajectory_call *calls;
+	struct trajectory_call *calls; /* NULL: no calls: given, only max_steps */
 	size_t n;
 	enum trajectory_order order;
 	bool no_extra;
@@ -246,6 +246,8 @@ static void trajectory_grade(const void *priv, const struct grade_input *in,
 		grade_fail(out, "took %d steps, more than max_steps %ld", steps, p->max_steps);
 		goto out;
 	}
+	if (!p->calls)
+		goto out;
 	if (p->order == ORDER_EXACT)
 		grade_exact(p, r, stop, out);
 	else if (p->order == ORDER_IN_ORDER)

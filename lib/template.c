@@ -371,6 +371,8 @@ bool template_uses(const char *s, unsigned names)
 			return true;
 		if ((names & TMPL_TOOLS) && n == 5 && strncmp(name, "tools", 5) == 0)
 			return true;
+		if ((names & TMPL_SESSION) && n == 7 && strncmp(name, "session", 7) == 0)
+			return true;
 		p = end + 1;
 	}
 	return false;

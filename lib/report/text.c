@@ -167,8 +167,11 @@ static void count_report(const struct report *r, struct text_counts *tc)
 		for (int side = 0; side < SIDE__COUNT; side++) {
 			const struct report_side *s = &c->side[side];
 			tc->samples += report_side_total(s);
-			for (size_t k = 0; k < s->nsamples; k++)
+			for (size_t k = 0; k < s->nsamples; k++) {
 				tc->confirm_samples += s->samples[k].index >= c->repeat;
+				/* A conversation sample took a request per step. */
+				tc->samples += (long)report_sample_steps(&s->samples[k]) - 1;
+			}
 		}
 	}
 	for (size_t i = 0; i < r->nstrata; i++)

@@ -155,8 +155,10 @@ int conversation_take(struct conversation *cv, struct reply *r, struct sample *o
 	if (loop && !(results = answer(cv, r, err)))
 		goto out;
 	if (!loop) {
+		/* Without the last line's newline: the judge's tag closes it. */
 		free(cv->heard);
-		cv->heard = xstrdup(cv->transcript.data ? cv->transcript.data : "");
+		cv->heard = xstrndup(cv->transcript.data ? cv->transcript.data : "",
+				     cv->transcript.len ? cv->transcript.len - 1 : 0);
 	}
 	if (r->content[0] || !r->ntool_calls)
 		say(cv, "assistant", r->content);

@@ -389,6 +389,7 @@ static void conversation_step(struct feeder *f, struct job *job, struct http_res
 	char *err = NULL;
 	bool late = job->deadline_ms > 0 && util_now_ms() >= job->deadline_ms;
 	if (!res->ok) {
+		reply_release(reply);
 		if (res->interrupted) {
 			out->done = false;
 			sample_finished(f, job->cr, out, job);

@@ -1459,9 +1459,9 @@ static int load_scripts(struct loader *L, const struct ynode *n,
 		}
 		t->answers = xcalloc(seq ? v->n : 1, sizeof(*t->answers));
 		for (size_t j = 0; j < (seq ? v->n : 1); j++) {
+			t->nanswers++; /* freed with the suite, filled or not */
 			if (load_answer(seq ? v->items[j] : v, t->name, &t->answers[j], err) < 0)
 				return -1;
-			t->nanswers++;
 		}
 		size_t at = 0;
 		while (at < *count && strcmp((*list)[at]->name, t->name) != 0)
