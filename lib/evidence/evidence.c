@@ -156,16 +156,102 @@ static int anthropic_messages(const cJSON *req, cJSON *out, char **err)
 	return 0;
 }
 
-/* How each API's bodies look, and how its request holds the conversation. */
+void evidence_record_result(struct evidence_record *rec, const cJSON *id, const cJSON *content)
+{
+	struct buf b;
+
+	if (!cJSON_IsString(id))
+		return;
+	buf_init(&b, BUF_MAX_DEFAULT);
+	provider_add_text(&b, content);
+	if (!b.len && content && !cJSON_IsString(content)) {
+		char *json = provider_json_text(content);
+		buf_addstr(&b, json);
+		free(json);
+	}
+	if (!rec->results)
+		rec->results = cJSON_CreateArray();
+	for (size_t i = 0; i < rec->calls.ntool_calls; i++) {
+		const struct tool_call *tc = &rec->calls.tool_calls[i];
+
+		while ((size_t)cJSON_GetArraySize(rec->results) <= i)
+			cJSON_AddItemToArray(rec->results, cJSON_CreateNull());
+		if (tc->id && strcmp(tc->id, id->valuestring) == 0)
+			cJSON_ReplaceItemInArray(rec->results, (int)i,
+						 cJSON_CreateString(b.data ? b.data : ""));
+	}
+	buf_release(&b);
+}
+
+/* add_call: a tool call of the history, when it names its tool. */
+static void add_call(struct evidence_record *rec, const cJSON *id, const cJSON *name,
+		     const cJSON *args)
+{
+	if (cJSON_IsString(name))
+		reply_add_tool_call(&rec->calls, cJSON_IsString(id) ? id->valuestring : NULL,
+				    name->valuestring, args);
+}
+
+/* chat_history: assistant tool_calls[] and role tool messages. */
+static void chat_history(const cJSON *req, struct evidence_record *rec)
+{
+	const cJSON *m, *tc;
+
+	cJSON_ArrayForEach(m, member(req, "messages")) {
+		cJSON_ArrayForEach(tc, member(m, "tool_calls")) {
+			const cJSON *fn = member(tc, "function");
+
+			add_call(rec, member(tc, "id"), member(fn, "name"), member(fn, "arguments"));
+		}
+		if (is_str(m, "role", "tool"))
+			evidence_record_result(rec, member(m, "tool_call_id"), member(m, "content"));
+	}
+}
+
+/* responses_history: function_call and function_call_output input items. */
+static void responses_history(const cJSON *req, struct evidence_record *rec)
+{
+	const cJSON *it;
+
+	cJSON_ArrayForEach(it, member(req, "input")) {
+		if (is_str(it, "type", "function_call"))
+			add_call(rec, member(it, "call_id"), member(it, "name"),
+				 member(it, "arguments"));
+		else if (is_str(it, "type", "function_call_output"))
+			evidence_record_result(rec, member(it, "call_id"), member(it, "output"));
+	}
+}
+
+/* anthropic_history: tool_use and tool_result blocks of the messages. */
+static void anthropic_history(const cJSON *req, struct evidence_record *rec)
+{
+	const cJSON *m, *b;
+
+	cJSON_ArrayForEach(m, member(req, "messages")) {
+		cJSON_ArrayForEach(b, member(m, "content")) {
+			if (is_str(b, "type", "tool_use"))
+				add_call(rec, member(b, "id"), member(b, "name"), member(b, "input"));
+			else if (is_str(b, "type", "tool_result"))
+				evidence_record_result(rec, member(b, "tool_use_id"),
+						       member(b, "content"));
+		}
+	}
+}
+
+/* How each API's bodies look, and how its request holds the conversation
+ * and the tool calls and results of its history. */
 static const struct shape {
 	const char *api;
 	bool (*response)(const cJSON *r);
 	bool (*request)(const cJSON *r);
 	int (*messages)(const cJSON *req, cJSON *out, char **err);
+	void (*history)(const cJSON *req, struct evidence_record *rec);
 } shapes[] = {
-	{"openai-chat", chat_response, chat_request, chat_messages},
-	{"openai-responses", responses_response, responses_request, responses_messages},
-	{"anthropic-messages", anthropic_response, anthropic_request, anthropic_messages},
+	{"openai-chat", chat_response, chat_request, chat_messages, chat_history},
+	{"openai-responses", responses_response, responses_request, responses_messages,
+	 responses_history},
+	{"anthropic-messages", anthropic_response, anthropic_request, anthropic_messages,
+	 anthropic_history},
 };
 
 static const struct shape *shape_of(const struct provider *p)
@@ -293,6 +379,7 @@ int evidence_record_from_json(cJSON *json, const char *api, const struct redact 
 		*err = xasprintf("%s %s", rec->api->name, why);
 		goto out;
 	}
+	shape_of(rec->api)->history(rec->request, rec);
 	read_reply(rec, rd);
 	ret = 0;
 out:
@@ -308,6 +395,8 @@ void evidence_record_release(struct evidence_record *rec)
 		return;
 	cJSON_Delete(rec->json);
 	cJSON_Delete(rec->messages);
+	reply_release(&rec->calls);
+	cJSON_Delete(rec->results);
 	reply_release(&rec->reply);
 	free(rec->reply_error);
 	memset(rec, 0, sizeof(*rec));

@@ -48,6 +48,12 @@ struct evidence_record {
 	 * [{"role": "system"|"user"|"assistant", "content": TEXT}], in order;
 	 * turns with no text (tool calls and their results) are left out. */
 	cJSON *messages;
+	/* calls: the tool calls of the request's history (the agent's earlier
+	 * steps), in order; results: item i is the result the history gives
+	 * call i, as a string (its text, else its JSON text), or null (or
+	 * past the end) when it gives none. */
+	struct reply calls;
+	cJSON *results;
 	/* reply: the response as the API's provider parses it (status, raw,
 	 * content, tool calls, latency and fingerprint from metadata), as if
 	 * the target had answered it; reply_error says why it could not be
@@ -78,10 +84,16 @@ void evidence_record_release(struct evidence_record *rec);
  * may be NULL) have, or NULL when they match none or several. */
 const struct provider *evidence_detect_api(const cJSON *request, const cJSON *response);
 
+/* evidence_record_result: the result of call id (NULL: none) that a tool
+ * turn of the history gives in content (a string, text blocks, else any
+ * JSON), recorded for the call of rec->calls with that id. */
+void evidence_record_result(struct evidence_record *rec, const cJSON *id, const cJSON *content);
+
 /* evidence_otel_read: the chat spans of an OpenTelemetry export in OTLP
  * JSON (resourceSpans[].scopeSpans[].spans[]): each span with a
  * gen_ai.input.messages attribute becomes a record (api NULL) with the
- * text turns of gen_ai.system_instructions and gen_ai.input.messages, and
+ * text turns of gen_ai.system_instructions and gen_ai.input.messages, the
+ * tool_call and tool_call_response parts of the latter as its history, and
  * as its reply the text and tool_call parts of gen_ai.output.messages;
  * metadata holds time (the span's start), trace_id and span_id.  *recs
  * (the caller frees each with evidence_record_release(), then the array)
@@ -102,14 +114,18 @@ struct evidence_promote {
 char *evidence_case_id(const struct evidence_record *rec);
 
 /* evidence_case_yaml: rec as one item of a YAML list of cases, at column
- * 0 (comments with its provenance first): its user and assistant turns
- * (input: for a lone user turn, else messages:; system turns belong to the
- * composition under test and are left out), and as expect: the reply's
- * tool calls (tool_call, by name and the arguments given; no_tool_call
- * when there are none) or, with o->bad, what must not happen again
- * (no_tool_call of the tools it called, else not_contains of the start of
- * its answer).  NULL and *err when rec has no user turn.  The caller
- * frees. */
+ * 0 (comments with its provenance first).  Its user turns: input: for a
+ * lone user turn without tool calls in its history, else turns: (the
+ * agent's own replies are left out: it gives them again; system turns
+ * belong to the composition under test), with the results its history
+ * gave each tool as tool_results: ("when" the call's arguments, when a
+ * tool gave several; a placeholder for a tool whose result was not
+ * logged).  As expect: every tool call, of the history then of the reply,
+ * as trajectory: {calls, order: exact} (no_tool_call: true when there are
+ * none) or, with o->bad, what must not happen again in its last turn
+ * (no_tool_call of the tools the reply called, else not_contains of the
+ * start of its answer).  NULL and *err when rec has no user turn.  The
+ * caller frees. */
 char *evidence_case_yaml(const struct evidence_record *rec, const struct evidence_promote *o,
 			 char **err);
 

@@ -68,6 +68,29 @@ static void add_turn(cJSON *out, const char *role, const cJSON *parts)
 	free(text);
 }
 
+/* read_history: the tool_call and tool_call_response parts of input
+ * messages, as the record's history. */
+static void read_history(struct evidence_record *rec, const cJSON *input)
+{
+	const cJSON *m, *p;
+
+	cJSON_ArrayForEach(m, input) {
+		cJSON_ArrayForEach(p, member(m, "parts")) {
+			const cJSON *type = member(p, "type"), *name = member(p, "name");
+			const cJSON *id = member(p, "id");
+
+			if (!cJSON_IsString(type))
+				continue;
+			if (strcmp(type->valuestring, "tool_call") == 0 && cJSON_IsString(name))
+				reply_add_tool_call(&rec->calls,
+						    cJSON_IsString(id) ? id->valuestring : NULL,
+						    name->valuestring, member(p, "arguments"));
+			else if (strcmp(type->valuestring, "tool_call_response") == 0)
+				evidence_record_result(rec, id, member(p, "response"));
+		}
+	}
+}
+
 /* read_output: the assistant's text and tool calls of output messages. */
 static void read_output(struct reply *r, const cJSON *output)
 {
@@ -131,6 +154,7 @@ static bool read_span(const cJSON *span, struct evidence_record *rec)
 		if (cJSON_IsString(role))
 			add_turn(rec->messages, role->valuestring, member(m, "parts"));
 	}
+	read_history(rec, input);
 	read_output(&rec->reply, output);
 	rec->json = cJSON_CreateObject();
 	meta = cJSON_AddObjectToObject(rec->json, "metadata");

@@ -116,49 +116,138 @@ static cJSON *call_json(const struct tool_call *tc)
 	return call;
 }
 
-/* add_expect: the expect: entries of rec's reply (see evidence_case_yaml()). */
-static int add_expect(struct buf *b, const struct reply *r, bool bad, char **err)
+/* add_trajectory: trajectory: {calls, order: exact} of every call of the
+ * history, then of the reply, in order. */
+static void add_trajectory(struct buf *b, const struct evidence_record *rec)
 {
-	cJSON *j;
+	cJSON *j = cJSON_CreateObject(), *calls = cJSON_AddArrayToObject(j, "calls");
 
-	buf_addstr(b, "  expect:\n    - ");
-	if (bad && r->ntool_calls) {
-		j = cJSON_CreateArray();
+	for (size_t i = 0; i < rec->calls.ntool_calls; i++)
+		cJSON_AddItemToArray(calls, call_json(&rec->calls.tool_calls[i]));
+	for (size_t i = 0; i < rec->reply.ntool_calls; i++)
+		cJSON_AddItemToArray(calls, call_json(&rec->reply.tool_calls[i]));
+	cJSON_AddStringToObject(j, "order", "exact");
+	buf_addstr(b, "trajectory: ");
+	add_json(b, j);
+	cJSON_Delete(j);
+}
+
+/* add_bad: what must not happen again: no_tool_call of the tools the reply
+ * called, else not_contains of the start of its answer. */
+static int add_bad(struct buf *b, const struct reply *r, char **err)
+{
+	if (r->ntool_calls) {
+		cJSON *j = cJSON_CreateArray();
 		for (size_t i = 0; i < r->ntool_calls; i++)
 			cJSON_AddItemToArray(j, cJSON_CreateString(r->tool_calls[i].name));
 		buf_addstr(b, "no_tool_call: ");
 		add_json(b, j);
 		cJSON_Delete(j);
-	} else if (bad) {
-		char *ex = excerpt(r->content ? r->content : "");
-		if (!*ex) {
-			*err = xstrdup("the reply has neither tool calls nor text: nothing to forbid");
-			free(ex);
-			return -1;
-		}
-		buf_addstr(b, "not_contains: ");
-		add_string(b, ex);
+		return 0;
+	}
+	char *ex = excerpt(r->content ? r->content : "");
+	if (!*ex) {
+		*err = xstrdup("the reply has neither tool calls nor text: nothing to forbid");
 		free(ex);
-	} else if (r->ntool_calls == 1) {
-		buf_addstr(b, "tool_call: ");
-		j = call_json(&r->tool_calls[0]);
-		add_json(b, j);
-		cJSON_Delete(j);
-	} else if (r->ntool_calls) {
-		/* the trajectory: exactly these calls, in this order */
-		j = cJSON_CreateObject();
-		cJSON *calls = cJSON_AddArrayToObject(j, "calls");
-		for (size_t i = 0; i < r->ntool_calls; i++)
-			cJSON_AddItemToArray(calls, call_json(&r->tool_calls[i]));
-		cJSON_AddStringToObject(j, "sequence", "exact");
-		buf_addstr(b, "tool_call: ");
-		add_json(b, j);
-		cJSON_Delete(j);
-	} else {
-		buf_addstr(b, "no_tool_call: true");
+		return -1;
+	}
+	buf_addstr(b, "not_contains: ");
+	add_string(b, ex);
+	free(ex);
+	return 0;
+}
+
+/* result_of: the result the history gives call i, or NULL. */
+static const char *result_of(const struct evidence_record *rec, size_t i)
+{
+	const cJSON *r = cJSON_GetArrayItem(rec->results, (int)i);
+
+	return cJSON_IsString(r) ? r->valuestring : NULL;
+}
+
+/* when_json: a schema that the arguments of tc, and only they, validate. */
+static cJSON *when_json(const struct tool_call *tc)
+{
+	cJSON *when = cJSON_CreateObject(), *props, *required;
+	const cJSON *arg;
+
+	if (!cJSON_IsObject(tc->arguments) || !tc->arguments->child) {
+		cJSON_AddNumberToObject(when, "maxProperties", 0);
+		return when;
+	}
+	cJSON_AddStringToObject(when, "type", "object");
+	props = cJSON_AddObjectToObject(when, "properties");
+	required = cJSON_AddArrayToObject(when, "required");
+	cJSON_ArrayForEach(arg, tc->arguments) {
+		cJSON *c = cJSON_AddObjectToObject(props, arg->string);
+		cJSON_AddItemToObject(c, "const", cJSON_Duplicate(arg, 1));
+		cJSON_AddItemToArray(required, cJSON_CreateString(arg->string));
+	}
+	return when;
+}
+
+/* add_tool_results: the tool_results: of the tool called name: the one
+ * result its calls got in the history; when they got several, each call's
+ * "when" its arguments, the last one answering any; a placeholder when
+ * none was logged. */
+static void add_tool_results(struct buf *b, const struct evidence_record *rec, const char *name)
+{
+	const char *first = NULL;
+	size_t last = 0;
+	bool several = false;
+
+	for (size_t i = 0; i < rec->calls.ntool_calls; i++) {
+		const char *r = result_of(rec, i);
+		if (!r || strcmp(rec->calls.tool_calls[i].name, name) != 0)
+			continue;
+		several = several || (first && strcmp(first, r) != 0);
+		first = first ? first : r;
+		last = i;
+	}
+	buf_addf(b, "    %s:", name);
+	if (!several) {
+		buf_addch(b, ' ');
+		add_string(b, first ? first : "(no result was logged for this call)");
+		buf_addch(b, '\n');
+		return;
 	}
 	buf_addch(b, '\n');
-	return 0;
+	for (size_t i = 0; i < rec->calls.ntool_calls; i++) {
+		const char *r = result_of(rec, i);
+		if (!r || strcmp(rec->calls.tool_calls[i].name, name) != 0)
+			continue;
+		if (i != last) {
+			cJSON *when = when_json(&rec->calls.tool_calls[i]);
+			buf_addstr(b, "      - when: ");
+			add_json(b, when);
+			cJSON_Delete(when);
+			buf_addstr(b, "\n        result: ");
+		} else {
+			buf_addstr(b, "      - result: ");
+		}
+		add_string(b, r);
+		buf_addch(b, '\n');
+	}
+}
+
+/* add_scripts: tool_results: for every tool called, in the history or by
+ * the reply, each once, in the order first called. */
+static void add_scripts(struct buf *b, const struct evidence_record *rec)
+{
+	const struct reply *lists[] = {&rec->calls, &rec->reply};
+	cJSON *seen = cJSON_CreateObject();
+
+	buf_addstr(b, "  tool_results:\n");
+	for (size_t l = 0; l < ARRAY_SIZE(lists); l++) {
+		for (size_t i = 0; i < lists[l]->ntool_calls; i++) {
+			const char *name = lists[l]->tool_calls[i].name;
+			if (cJSON_GetObjectItemCaseSensitive(seen, name))
+				continue;
+			cJSON_AddTrueToObject(seen, name);
+			add_tool_results(b, rec, name);
+		}
+	}
+	cJSON_Delete(seen);
 }
 
 /* add_provenance: comment lines: source, time, fingerprint, api, and what
@@ -195,42 +284,61 @@ char *evidence_case_yaml(const struct evidence_record *rec, const struct evidenc
 			 char **err)
 {
 	const cJSON *m;
-	size_t nturns = 0;
+	size_t nturns = 0, turn = 0;
 	struct buf b;
+	bool converses;
 
 	if (!last_user(rec)) {
 		*err = xstrdup("the conversation has no user turn");
 		return NULL;
 	}
-	cJSON_ArrayForEach(m, rec->messages) {
-		const cJSON *role = cJSON_GetObjectItemCaseSensitive(m, "role");
-		nturns += strcmp(role->valuestring, "system") != 0;
-	}
+	cJSON_ArrayForEach(m, rec->messages)
+		nturns += strcmp(cJSON_GetObjectItemCaseSensitive(m, "role")->valuestring, "user") == 0;
+	converses = nturns > 1 || rec->calls.ntool_calls > 0;
 	buf_init(&b, BUF_MAX_DEFAULT);
 	add_provenance(&b, rec, o);
 	buf_addstr(&b, "- id: ");
 	add_string(&b, o->id);
-	if (nturns == 1) {
+	if (!converses) {
 		buf_addstr(&b, "\n  input: ");
 		add_literal(&b, last_user(rec));
 		buf_addch(&b, '\n');
 	} else {
-		buf_addstr(&b, "\n  messages:\n");
+		buf_addstr(&b, "\n  turns:\n");
 		cJSON_ArrayForEach(m, rec->messages) {
 			const char *role = cJSON_GetObjectItemCaseSensitive(m, "role")->valuestring;
+			const char *text = cJSON_GetObjectItemCaseSensitive(m, "content")->valuestring;
 
-			if (strcmp(role, "system") == 0)
+			if (strcmp(role, "user") != 0)
 				continue;
-			buf_addf(&b, "    - {role: %s, content: ", role);
-			add_literal(&b, cJSON_GetObjectItemCaseSensitive(m, "content")->valuestring);
-			buf_addstr(&b, "}\n");
+			/* with --bad, the last turn's reply must not do it again */
+			bool bad = o->bad && ++turn == nturns;
+			buf_addstr(&b, bad ? "    - input: " : "    - ");
+			add_literal(&b, text);
+			if (bad) {
+				buf_addstr(&b, "\n      expect:\n        - ");
+				if (add_bad(&b, &rec->reply, err) < 0)
+					goto fail;
+			}
+			buf_addch(&b, '\n');
 		}
+		if (rec->calls.ntool_calls || rec->reply.ntool_calls)
+			add_scripts(&b, rec);
 	}
-	if (add_expect(&b, &rec->reply, o->bad, err) < 0) {
-		buf_release(&b);
-		return NULL;
-	}
+	if (converses && o->bad)
+		return buf_detach(&b, NULL);
+	buf_addstr(&b, "  expect:\n    - ");
+	if (o->bad && add_bad(&b, &rec->reply, err) < 0)
+		goto fail;
+	if (!o->bad && (rec->calls.ntool_calls || rec->reply.ntool_calls))
+		add_trajectory(&b, rec);
+	else if (!o->bad)
+		buf_addstr(&b, "no_tool_call: true");
+	buf_addch(&b, '\n');
 	return buf_detach(&b, NULL);
+fail:
+	buf_release(&b);
+	return NULL;
 }
 
 /* line_start: the offset of line (from 1) in text, or len past the end. */

@@ -12,6 +12,7 @@
 
 #include "evidence/evidence.h"
 #include "redact.h"
+#include "suite/suite.h"
 #include "support.h"
 #include "util.h"
 
@@ -94,7 +95,65 @@ static void test_openai_chat_conversation(void **state)
 			    "Yes: refunds are accepted within 14 days of purchase.");
 	assert_int_equal(rec.reply.ntool_calls, 0);
 	assert_string_equal(rec.reply.fingerprint, "sha256:9f2c41d07a");
+	assert_int_equal(rec.calls.ntool_calls, 1);
+	assert_string_equal(rec.calls.tool_calls[0].name, "lookup_policy");
+	assert_string_equal(cJSON_GetArrayItem(rec.results, 0)->valuestring, "Refunds: 14 days.");
 	evidence_record_release(&rec);
+}
+
+/* history_is: the record of line (in api) has calls of name and results
+ * (NULL: none given) in order. */
+static void history_is(const char *line, const char *api, size_t n, const char *const *names,
+		       const char *const *results)
+{
+	struct evidence_record rec;
+	char *err = NULL;
+
+	assert_int_equal(evidence_record_read(line, strlen(line), api, NULL, &rec, &err), 0);
+	assert_int_equal(rec.calls.ntool_calls, n);
+	for (size_t i = 0; i < n; i++) {
+		const cJSON *r = cJSON_GetArrayItem(rec.results, (int)i);
+
+		assert_string_equal(rec.calls.tool_calls[i].name, names[i]);
+		if (results[i])
+			assert_string_equal(r->valuestring, results[i]);
+		else
+			assert_true(!r || cJSON_IsNull(r));
+	}
+	evidence_record_release(&rec);
+}
+
+/* The tool calls of each API's history and the results matched to them by
+ * id: a string, text blocks, JSON; a call without a result has none. */
+static void test_history(void **state)
+{
+	static const char responses[] =
+		"{\"request\":{\"input\":[{\"role\":\"user\",\"content\":\"hi\"},"
+		"{\"type\":\"function_call\",\"call_id\":\"c1\",\"name\":\"find\",\"arguments\":\"{}\"},"
+		"{\"type\":\"function_call\",\"call_id\":\"c2\",\"name\":\"find\",\"arguments\":\"{}\"},"
+		"{\"type\":\"function_call_output\",\"call_id\":\"c2\",\"output\":\"two\"},"
+		"{\"type\":\"function_call_output\",\"call_id\":\"c1\",\"output\":\"one\"}]},"
+		"\"response\":{\"object\":\"response\",\"output\":[]}}";
+	static const char anthropic[] =
+		"{\"request\":{\"system\":\"s\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"},"
+		"{\"role\":\"assistant\",\"content\":[{\"type\":\"tool_use\",\"id\":\"t1\","
+		"\"name\":\"find\",\"input\":{\"q\":1}},{\"type\":\"tool_use\",\"id\":\"t2\","
+		"\"name\":\"stat\",\"input\":{}}]},{\"role\":\"user\",\"content\":["
+		"{\"type\":\"tool_result\",\"tool_use_id\":\"t1\",\"content\":[{\"type\":\"text\","
+		"\"text\":\"a\"},{\"type\":\"text\",\"text\":\"b\"}]}]}]},"
+		"\"response\":{\"type\":\"message\",\"content\":[]}}";
+	static const char chat[] =
+		"{\"request\":{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"},"
+		"{\"role\":\"assistant\",\"tool_calls\":[{\"id\":\"x\",\"function\":{\"name\":\"find\","
+		"\"arguments\":\"{}\"}}]},{\"role\":\"tool\",\"tool_call_id\":\"x\",\"content\":"
+		"[{\"type\":\"image\"}]}]},\"response\":{\"choices\":[]}}";
+	static const char *const two[] = {"find", "find"}, *const two_results[] = {"one", "two"};
+	static const char *const mixed[] = {"find", "stat"}, *const mixed_results[] = {"ab", NULL};
+	static const char *const one[] = {"find"}, *const json_result[] = {"[{\"type\":\"image\"}]"};
+
+	history_is(responses, "openai-responses", 2, two, two_results);
+	history_is(anthropic, "anthropic-messages", 2, mixed, mixed_results);
+	history_is(chat, "openai-chat", 1, one, json_result);
 }
 
 static void test_anthropic_messages(void **state)
@@ -313,8 +372,12 @@ static void test_otel(void **state)
 			    "2025-12-02T09:14:03Z");
 	assert_string_equal(cJSON_GetObjectItem(recs[0].metadata, "span_id")->valuestring,
 			    "00f067aa0ba902b7");
-	/* the tool turns carry no text */
+	/* the tool turns carry no text: they are the history */
 	assert_int_equal(cJSON_GetArraySize(recs[1].messages), 1);
+	assert_int_equal(recs[1].calls.ntool_calls, 1);
+	assert_string_equal(recs[1].calls.tool_calls[0].name, "lookup_policy");
+	assert_string_equal(cJSON_GetArrayItem(recs[1].results, 0)->valuestring,
+			    "Refunds: 14 days.");
 	assert_string_equal(recs[1].reply.content, "Refunds are accepted within 14 days.");
 	for (size_t i = 0; i < n; i++)
 		evidence_record_release(&recs[i]);
@@ -352,8 +415,8 @@ static void test_case_yaml(void **state)
 		"- id: \"pay-1\"\n"
 		"  input: \"Pay $${env:X} now, please!\"\n"
 		"  expect:\n"
-		"    - tool_call: {\"calls\":[{\"name\":\"pay\",\"arguments\":{\"type\":\"object\","
-		"\"required\":[\"amount\"]}},{\"name\":\"notify\"}],\"sequence\":\"exact\"}\n");
+		"    - trajectory: {\"calls\":[{\"name\":\"pay\",\"arguments\":{\"type\":\"object\","
+		"\"required\":[\"amount\"]}},{\"name\":\"notify\"}],\"order\":\"exact\"}\n");
 	free(yaml);
 	o.bad = true;
 	yaml = evidence_case_yaml(&rec, &o, &err);
@@ -363,6 +426,77 @@ static void test_case_yaml(void **state)
 	rec.reply.content = xstrdup("Paid.\nDone");
 	yaml = evidence_case_yaml(&rec, &o, &err);
 	assert_non_null(strstr(yaml, "    - not_contains: \"Paid.\"\n"));
+	free(yaml);
+	evidence_record_release(&rec);
+}
+
+/* A conversation's case: its user turns, the results each tool gave (by
+ * arguments when they differ, a placeholder when none was logged), every
+ * call as the trajectory, or with --bad what its last turn must not do;
+ * the case loads and its scripts answer as the history did. */
+static void test_case_yaml_conversation(void **state)
+{
+	static const char line[] =
+		"{\"request\":{\"messages\":[{\"role\":\"user\",\"content\":\"Find ${x}\"},"
+		"{\"role\":\"assistant\",\"tool_calls\":[{\"id\":\"c1\",\"function\":{\"name\":\"find\","
+		"\"arguments\":\"{\\\"q\\\":\\\"a\\\"}\"}}]},"
+		"{\"role\":\"tool\",\"tool_call_id\":\"c1\",\"content\":\"A\"},"
+		"{\"role\":\"assistant\",\"tool_calls\":[{\"id\":\"c2\",\"function\":{\"name\":\"find\","
+		"\"arguments\":\"{\\\"q\\\":\\\"b\\\"}\"}}]},"
+		"{\"role\":\"tool\",\"tool_call_id\":\"c2\",\"content\":\"B\"},"
+		"{\"role\":\"assistant\",\"content\":\"Found.\"},"
+		"{\"role\":\"user\",\"content\":\"Now book it\"}]},"
+		"\"response\":{\"choices\":[{\"message\":{\"content\":null,\"tool_calls\":["
+		"{\"id\":\"c3\",\"function\":{\"name\":\"book\",\"arguments\":\"{}\"}}]}}]}}";
+	static const char head[] =
+		"version: 1\nname: t\ntargets:\n  eval: {url: 'http://127.0.0.1/'}\n"
+		"  prod: {url: 'http://127.0.0.1/'}\ntools: [{name: find}, {name: book}]\n";
+	struct evidence_record rec;
+	struct evidence_promote o = {.id = "conv", .source = "log.jsonl:1"};
+	struct suite_options so = {.lazy_env = true};
+	char *err = NULL, *yaml, *suite;
+	const char *why = NULL;
+
+	assert_int_equal(evidence_record_read(line, strlen(line), NULL, NULL, &rec, &err), 0);
+	yaml = evidence_case_yaml(&rec, &o, &err);
+	assert_non_null(strstr(yaml,
+		"- id: \"conv\"\n"
+		"  turns:\n"
+		"    - \"Find $${x}\"\n"
+		"    - \"Now book it\"\n"
+		"  tool_results:\n"
+		"    find:\n"
+		"      - when: {\"type\":\"object\",\"properties\":{\"q\":{\"const\":\"a\"}},"
+		"\"required\":[\"q\"]}\n"
+		"        result: \"A\"\n"
+		"      - result: \"B\"\n"
+		"    book: \"(no result was logged for this call)\"\n"
+		"  expect:\n"
+		"    - trajectory: {\"calls\":[{\"name\":\"find\",\"arguments\":{\"type\":\"object\","
+		"\"required\":[\"q\"]}},{\"name\":\"find\",\"arguments\":{\"type\":\"object\","
+		"\"required\":[\"q\"]}},{\"name\":\"book\"}],\"order\":\"exact\"}\n"));
+	suite = evidence_file_add_cases(head, strlen(head), "t.yaml", "s", yaml, &err);
+	assert_non_null(suite);
+	struct suite *st = suite_load_buffer("t.yaml", suite, strlen(suite), &so, &err);
+	assert_non_null(st);
+	const struct suite_case *c = &st->strata[0].cases[0];
+	assert_int_equal(c->nturns, 2);
+	cJSON *a = cJSON_Parse("{\"q\":\"a\"}"), *b = cJSON_Parse("{\"q\":\"b\"}");
+	assert_string_equal(suite_tool_result(c, "find", a, &why), "A");
+	assert_string_equal(suite_tool_result(c, "find", b, &why), "B");
+	cJSON_Delete(a);
+	cJSON_Delete(b);
+	suite_free(st);
+	free(suite);
+	free(yaml);
+	o.bad = true;
+	yaml = evidence_case_yaml(&rec, &o, &err);
+	assert_non_null(strstr(yaml, "    - \"Find $${x}\"\n"
+				     "    - input: \"Now book it\"\n"
+				     "      expect:\n"
+				     "        - no_tool_call: [\"book\"]\n"
+				     "  tool_results:\n"));
+	assert_null(strstr(yaml, "trajectory"));
 	free(yaml);
 	evidence_record_release(&rec);
 }
@@ -421,6 +555,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_openai_chat_tool_call),
 		cmocka_unit_test(test_openai_chat_conversation),
+		cmocka_unit_test(test_history),
 		cmocka_unit_test(test_anthropic_messages),
 		cmocka_unit_test(test_openai_responses),
 		cmocka_unit_test(test_api_choice),
@@ -430,6 +565,7 @@ int main(void)
 		cmocka_unit_test(test_sample_json),
 		cmocka_unit_test(test_otel),
 		cmocka_unit_test(test_case_yaml),
+		cmocka_unit_test(test_case_yaml_conversation),
 		cmocka_unit_test(test_file_add_cases),
 	};
 
