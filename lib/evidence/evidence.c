@@ -171,14 +171,17 @@ void evidence_record_result(struct evidence_record *rec, const cJSON *id, const 
 	}
 	if (!rec->results)
 		rec->results = cJSON_CreateArray();
+	for (size_t n = (size_t)cJSON_GetArraySize(rec->results); n < rec->calls.ntool_calls; n++)
+		cJSON_AddItemToArray(rec->results, cJSON_CreateNull());
+	cJSON *slot = rec->results->child;
 	for (size_t i = 0; i < rec->calls.ntool_calls; i++) {
 		const struct tool_call *tc = &rec->calls.tool_calls[i];
+		cJSON *next = slot->next;
 
-		while ((size_t)cJSON_GetArraySize(rec->results) <= i)
-			cJSON_AddItemToArray(rec->results, cJSON_CreateNull());
 		if (tc->id && strcmp(tc->id, id->valuestring) == 0)
-			cJSON_ReplaceItemInArray(rec->results, (int)i,
-						 cJSON_CreateString(b.data ? b.data : ""));
+			cJSON_ReplaceItemViaPointer(rec->results, slot,
+						    cJSON_CreateString(b.data ? b.data : ""));
+		slot = next;
 	}
 	buf_release(&b);
 }

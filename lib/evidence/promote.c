@@ -157,11 +157,13 @@ static int add_bad(struct buf *b, const struct reply *r, char **err)
 	return 0;
 }
 
-/* result_of: the result the history gives call i, or NULL. */
-static const char *result_of(const struct evidence_record *rec, size_t i)
+/* result_next: the result the history gives the call of *slot (an item
+ * of rec->results, or NULL past its end), or NULL; *slot moves on. */
+static const char *result_next(const cJSON **slot)
 {
-	const cJSON *r = cJSON_GetArrayItem(rec->results, (int)i);
+	const cJSON *r = *slot;
 
+	*slot = r ? r->next : NULL;
 	return cJSON_IsString(r) ? r->valuestring : NULL;
 }
 
@@ -196,8 +198,9 @@ static void add_tool_results(struct buf *b, const struct evidence_record *rec, c
 	size_t last = 0;
 	bool several = false;
 
+	const cJSON *slot = rec->results ? rec->results->child : NULL;
 	for (size_t i = 0; i < rec->calls.ntool_calls; i++) {
-		const char *r = result_of(rec, i);
+		const char *r = result_next(&slot);
 		if (!r || strcmp(rec->calls.tool_calls[i].name, name) != 0)
 			continue;
 		several = several || (first && strcmp(first, r) != 0);
@@ -212,8 +215,9 @@ static void add_tool_results(struct buf *b, const struct evidence_record *rec, c
 		return;
 	}
 	buf_addch(b, '\n');
+	slot = rec->results ? rec->results->child : NULL;
 	for (size_t i = 0; i < rec->calls.ntool_calls; i++) {
-		const char *r = result_of(rec, i);
+		const char *r = result_next(&slot);
 		if (!r || strcmp(rec->calls.tool_calls[i].name, name) != 0)
 			continue;
 		if (i != last) {
