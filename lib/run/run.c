@@ -389,6 +389,8 @@ static void conversation_step(struct feeder *f, struct job *job, struct http_res
 	char *err = NULL;
 	bool late = job->deadline_ms > 0 && util_now_ms() >= job->deadline_ms;
 	if (!res->ok) {
+		/* the status of the step that failed, not of the one before */
+		out->status = res->status;
 		reply_release(reply);
 		if (res->interrupted) {
 			out->done = false;
@@ -430,15 +432,13 @@ static void conversation_step(struct feeder *f, struct job *job, struct http_res
 	free(err);
 }
 
-/* keep_reply: with --save-replies, a copy of the reply res brought the job
- * (a conversation's last one is saved). */
+/* keep_reply: with --save-replies, a copy of the reply res brought the job,
+ * kept with the request send_job() kept. */
 static void keep_reply(struct feeder *f, struct job *job, const struct http_result *res)
 {
 	const struct target *t = &f->run->suite->targets[job->sample->side];
 	if (!f->saver.dir || !res->ok || !res->body)
 		return;
-	free(job->x.body);
-	free(job->x.header_value);
 	job->x.body = xmalloc(res->body_len + 1);
 	memcpy(job->x.body, res->body, res->body_len + 1);
 	job->x.body_len = res->body_len;
@@ -602,15 +602,12 @@ static void send_job(struct feeder *f, struct job *job, bool front)
 			req->timeout_ms = (long)left;
 	}
 	if (f->saver.dir) {
-		/* a conversation's last request is the one saved */
+		/* A conversation's last request is the one saved, with the reply
+		 * to it: the reply before is in its history. */
 		struct run_exchange *x = &job->x;
-		free(x->request);
-		for (size_t i = 0; i < x->nheaders; i++)
-			free(x->headers[i]);
-		free(x->headers);
+		run_exchange_release(x);
 		x->request = xstrdup(req->body);
 		x->headers = xcalloc(req->nheaders + 1, sizeof(*x->headers));
-		x->nheaders = 0;
 		for (size_t i = 0; i < req->nheaders; i++)
 			x->headers[x->nheaders++] = xstrdup(req->headers[i]);
 	}
