@@ -29,18 +29,18 @@ static const char *const defaults_keys[] = {
 static const char *const targets_keys[] = {"eval", "prod", NULL};
 /* The keys every target takes; each API adds its options. */
 static const char *const target_keys[] = {
-	"url", "api", "model", "headers", "fingerprint", "timeout", "request", NULL,
+	"url", "api", "model", "headers", "fingerprint", "timeout", "request", "stream", NULL,
 };
 static const char *const fingerprint_keys[] = {"header", "json", NULL};
 static const char *const judge_keys[] = {
 	"url", "api", "model", "headers", "temperature", "max_tokens", "timeout", NULL,
 };
 static const char *const stratum_keys[] = {
-	"description", "tools", "tool_choice", "expect", "cases", NULL,
+	"description", "tools", "tool_choice", "stream", "expect", "cases", NULL,
 };
 static const char *const case_keys[] = {
 	"id", "input", "messages", "request", "tools", "tool_choice", "vars", "repeat",
-	"threshold", "timeout", "expect", NULL,
+	"threshold", "timeout", "stream", "expect", NULL,
 };
 static const char *const tool_keys[] = {"name", "description", "parameters", NULL};
 /* The tool_choice words, in enum tool_choice order from TOOL_CHOICE_AUTO. */
@@ -84,6 +84,7 @@ struct inherit {
 	const struct suite_tool **tools;
 	size_t ntools;
 	struct choice choice;
+	int stream;                /* the stratum's stream: as suite_case's */
 };
 
 struct loader {
@@ -239,6 +240,25 @@ static int get_duration(const struct ynode *v, const char *key, long *ms, char *
 	if (v->kind != YNODE_SCALAR || util_parse_duration(v->str, ms) < 0 || *ms <= 0) {
 		*err = ynode_error(v, "'%s' must be a positive duration such as 250ms, 30s or 2m", key);
 		return -1;
+	}
+	return 0;
+}
+
+/* get_stream: a stream: true or false, which the n targets t must be able
+ * to honour when true. */
+static int get_stream(const struct ynode *v, const struct target *t, size_t n, bool *out,
+		      char **err)
+{
+	if (ynode_bool(v, out) < 0) {
+		*err = ynode_error(v, "'stream' must be true or false");
+		return -1;
+	}
+	for (size_t i = 0; *out && i < n; i++) {
+		if (!t[i].provider->stream_event) {
+			*err = ynode_error(v, "api %s of target '%s' cannot stream", t[i].provider->name,
+					   side_name(t[i].side));
+			return -1;
+		}
 	}
 	return 0;
 }
@@ -766,6 +786,8 @@ static int load_target(struct loader *L, enum side side, const struct ynode *n, 
 		goto out;
 	if ((v = ynode_get(n, "timeout")) && get_duration(v, "timeout", &t->timeout_ms, err) < 0)
 		goto out;
+	if ((v = ynode_get(n, "stream")) && get_stream(v, t, 1, &t->stream, err) < 0)
+		goto out;
 	if (load_api_options(L, t, n, what, err) < 0 ||
 	    load_target_request(L, t, n, err) < 0)
 		goto out;
@@ -1013,6 +1035,11 @@ static int case_tools(struct loader *L, struct suite_case *c, const struct ynode
 	*err = ynode_error(choice.node, "tool_choice names tool '%s', which case '%s' does not "
 			   "offer", choice.node->str, c->id);
 	return -1;
+}
+
+bool suite_streams(const struct target *t, const struct suite_case *c)
+{
+	return c->stream ? c->stream > 0 : t->stream;
 }
 
 const char *suite_tool_choice_word(enum tool_choice choice)
@@ -1368,6 +1395,14 @@ static int load_case(struct loader *L, struct stratum *st, size_t si, size_t ci,
 	if ((v = ynode_get(n, "timeout")) && get_duration(v, "timeout", &c->timeout_ms, err) < 0)
 		goto out;
 	c->timeout_set = v != NULL;
+	c->stream = in->stream;
+	if ((v = ynode_get(n, "stream"))) {
+		bool stream;
+
+		if (get_stream(v, L->s->targets, SIDE__COUNT, &stream, err) < 0)
+			goto out;
+		c->stream = stream ? 1 : -1;
+	}
 
 	L->user = SUITE_USER_CASE;
 	L->user_case = c;
@@ -1437,6 +1472,7 @@ static int load_stratum(struct loader *L, size_t si, const struct ynode *n, char
 {
 	struct stratum *st = &L->s->strata[si];
 	struct inherit in = {.choice = L->top.choice};
+	bool stream;
 	const struct ynode *v;
 	char *where = xasprintf("in stratum '%s'", st->name);
 	char *what = xasprintf("stratum '%s'", st->name);
@@ -1456,6 +1492,11 @@ static int load_stratum(struct loader *L, size_t si, const struct ynode *n, char
 		goto out;
 	if ((v = ynode_get(n, "tool_choice")) && load_tool_choice(v, &in.choice, err) < 0)
 		goto out;
+	if ((v = ynode_get(n, "stream"))) {
+		if (get_stream(v, L->s->targets, SIDE__COUNT, &stream, err) < 0)
+			goto out;
+		in.stream = stream ? 1 : -1;
+	}
 	if (!(v = need_key(n, "cases", where, err)))
 		goto out;
 	if (v->kind != YNODE_SEQ || v->n == 0) {

@@ -51,6 +51,7 @@ struct target {
 	enum fingerprint_kind fingerprint;
 	char *fingerprint_where;   /* header name or JSON pointer */
 	long timeout_ms;           /* 0: the suite default */
+	bool stream;               /* ask for a server-sent event stream */
 	/* request: a template (target strings): the defaults' request: with
 	 * the target's own deep-merged over it; NULL when neither is given or
 	 * the API takes none. */
@@ -110,6 +111,7 @@ struct suite_case {
 	double threshold;
 	long timeout_ms;           /* its own, else the suite default */
 	bool timeout_set;          /* the case gave its own timeout */
+	int stream;                /* the case's, else its stratum's stream: 1 true, -1 false, 0 the target's */
 	struct grader **expect;    /* stratum-level first, then the case's own */
 	size_t nexpect;
 	int line, col;
@@ -256,6 +258,9 @@ int suite_merge_request(cJSON *body, const struct target *t, const struct suite_
  * none: the form every API's tools build on ("parameters" for OpenAI and
  * ${tools}, "input_schema" for Anthropic).  The caller owns the array. */
 cJSON *suite_tools_json(const struct suite_case *c, const char *schema_key);
+
+/* suite_streams: whether case c asks target t for an event stream. */
+bool suite_streams(const struct target *t, const struct suite_case *c);
 
 /* suite_tool_choice_word: "auto", "none" or "required" for those choices
  * (OpenAI's words, and the suite's), NULL for the others. */
