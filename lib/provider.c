@@ -538,7 +538,7 @@ static char *json_failure(const char *s, size_t len, size_t fail, const struct r
 		  b.len + SNIPPET_MAX);
 	buf_addch(&b, '\'');
 	if ((len >= 5 && strncmp(s, "data:", 5) == 0) || (len >= 6 && strncmp(s, "event:", 6) == 0))
-		buf_addstr(&b, " (a server-sent event stream: ask for \"stream\": false)");
+		buf_addstr(&b, " (a server-sent event stream: set stream: true on the target)");
 	return buf_detach(&b, NULL);
 }
 

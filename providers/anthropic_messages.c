@@ -267,8 +267,6 @@ static int anthropic_stream_event(void *st, const struct sse_event *ev, char **e
 	int rc = -1;
 	cJSON *j;
 
-	if (stream_event_is(ev, "ping"))
-		return 0;
 	if (as->done) {
 		*err = xstrdup("an event after message_stop");
 		return -1;
@@ -279,7 +277,7 @@ static int anthropic_stream_event(void *st, const struct sse_event *ev, char **e
 		*err = stream_error_reason(j);
 		goto out;
 	}
-	if (!as->doc && !stream_event_is(ev, "message_start")) {
+	if (!as->doc && !stream_event_is(ev, "message_start") && !stream_event_is(ev, "ping")) {
 		*err = xstrdup("an event before message_start");
 		goto out;
 	}
@@ -314,7 +312,7 @@ static int anthropic_stream_event(void *st, const struct sse_event *ev, char **e
 	} else if (stream_event_is(ev, "message_stop")) {
 		as->done = true;
 	}
-	/* content_block_stop, and events added later, change nothing. */
+	/* ping, content_block_stop, and events added later, change nothing. */
 out:
 	cJSON_Delete(j);
 	return rc;

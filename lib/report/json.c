@@ -121,6 +121,8 @@ static void put_sample(struct jsonw *w, const struct report_sample *s)
 	jsonw_string(w, "grade", grade_name(s->grade));
 	jsonw_number(w, "status", s->status);
 	jsonw_number(w, "latency_ms", report_sample_latency(s));
+	if (s->ttft_ms >= 0)
+		jsonw_number(w, "ttft_ms", report_round(s->ttft_ms, 1));
 	jsonw_number(w, "attempts", s->attempts);
 	jsonw_array(w, "reasons");
 	for (unsigned k = 0; k < s->nreasons; k++)

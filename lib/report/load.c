@@ -81,6 +81,7 @@ static const struct rule sample_rules[] = {
 	{"grade", K_GRADE, false, NULL},
 	{"status", K_WHOLE, false, NULL},
 	{"latency_ms", K_NUMBER, false, NULL},
+	{"ttft_ms", K_NUMBER, true, NULL},
 	{"attempts", K_SMALL, false, NULL},
 	{"reasons", K_STRINGS, false, NULL},
 	{"fingerprint", K_STRING, true, NULL},
@@ -520,6 +521,7 @@ static void load_sample(struct report *r, struct report_sample *s, const cJSON *
 	grade_parse(tree_str(o, "grade"), &s->grade);
 	s->status = tree_int(o, "status");
 	s->latency_ms = tree_num(o, "latency_ms");
+	s->ttft_ms = get(o, "ttft_ms") ? tree_num(o, "ttft_ms") : -1;
 	s->attempts = tree_int(o, "attempts");
 	s->fingerprint = report_intern(r, str_or_null(o, "fingerprint"));
 	report_sample_reasons(r, s, (size_t)cJSON_GetArraySize(reasons));

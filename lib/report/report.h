@@ -48,6 +48,7 @@ struct report_names {
 /* One finished sample. */
 struct report_sample {
 	double latency_ms;          /* as measured (the JSON rounds it to 0.1) */
+	double ttft_ms;             /* a streamed reply's time to first token; -1: none */
 	const char **reasons;       /* "grader: why" per failing grader, or the error */
 	const char *fingerprint;    /* NULL when the reply carried none */
 	int index;                  /* repeat number, from 0 */

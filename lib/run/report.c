@@ -43,6 +43,7 @@ static void add_side(struct report *rep, struct report_side *out, const struct s
 		o->grade = s->grade;
 		o->status = (int)s->status;
 		o->latency_ms = s->latency_ms;
+		o->ttft_ms = s->ttft_ms;
 		o->attempts = s->attempts;
 		o->fingerprint = report_intern(rep, s->fingerprint);
 		report_sample_reasons(rep, o, s->nreasons);

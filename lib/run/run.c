@@ -18,7 +18,15 @@ struct job {
 	struct feeder *feeder;
 	struct case_result *cr;
 	struct sample *sample;
+	struct provider_stream *stream; /* a streamed reply being assembled, or NULL */
 };
+
+/* job_free: free job and its stream. */
+static void job_free(struct job *job)
+{
+	provider_stream_free(job->stream);
+	free(job);
+}
 
 /* The samples still to send, in order: case by case, eval and prod of each
  * repeat interleaved (so time-dependent effects hit both sides alike).
@@ -227,7 +235,15 @@ static void sample_graded(struct sample *smp, void *user)
 {
 	struct job *job = user;
 	sample_finished(job->feeder, job->cr, smp);
-	free(job);
+	job_free(job);
+}
+
+/* The transport's callback for each event of a streamed reply. */
+static int job_event(void *user, const struct sse_event *ev, double elapsed_ms, char **err)
+{
+	struct job *job = user;
+
+	return provider_stream_event(job->stream, ev, elapsed_ms, err);
 }
 
 /* The transport's callback: a reply (or a failure) for one sample. */
@@ -253,11 +269,19 @@ static void job_done(struct http_result *res, void *user)
 			.raw = res->body,
 			.raw_len = res->body_len,
 			.latency_ms = res->latency_ms,
+			.ttft_ms = -1,
 		};
+		char *why = NULL;
 		res->body = NULL;
 		if (s->targets[out->side].fingerprint == FINGERPRINT_HEADER && res->header_value)
 			reply.fingerprint = xstrdup(res->header_value);
-		if (sample_parse(s, out->side, &reply, res->attempts, out) == 0) {
+		if (res->streamed && provider_stream_end(job->stream, &reply, &why) < 0) {
+			sample_error(s, out, why);
+			out->status = res->status;
+			out->done = true;
+			free(why);
+		} else if (sample_parse(s, out->side, &reply, res->attempts, out) == 0) {
+			out->ttft_ms = reply.ttft_ms;
 			struct grading_job gj = case_job(job->cr->c, out);
 			gj.done = sample_graded;
 			gj.user = job;
@@ -268,7 +292,7 @@ static void job_done(struct http_result *res, void *user)
 		reply_release(&reply);
 	}
 	sample_finished(f, job->cr, out);
-	free(job);
+	job_free(job);
 	feed(f);
 }
 
@@ -349,6 +373,10 @@ static void submit_sample(struct feeder *f, struct case_result *cr, struct sampl
 	job->feeder = f;
 	job->cr = cr;
 	job->sample = smp;
+	if (suite_streams(&r->suite->targets[smp->side], cr->c)) {
+		job->stream = provider_stream_new(r->suite->targets[smp->side].provider);
+		req->on_event = job_event;
+	}
 	req->done = job_done;
 	req->user = job;
 	f->outstanding++;
@@ -549,6 +577,7 @@ struct run *run_execute(struct suite *s, const struct run_options *o, char **err
 			for (int n = 0; n < repeat + r->confirm; n++) {
 				cr->side[side].samples[n].side = (enum side)side;
 				cr->side[side].samples[n].index = n;
+				cr->side[side].samples[n].ttft_ms = -1;
 			}
 		}
 	}

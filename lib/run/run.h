@@ -39,6 +39,7 @@ struct sample {
 	size_t nreasons;
 	long status;           /* HTTP status, 0 when none arrived */
 	double latency_ms;
+	double ttft_ms;        /* a streamed reply's time to first token; -1: none */
 	int attempts;
 	char *fingerprint;     /* NULL when none */
 	struct sample_grade *grades; /* every grader that ran, in suite order */

@@ -21,11 +21,13 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include <curl/curl.h>
 
 #include "provider.h"
+#include "sse.h"
 #include "util.h"
 #include "version.h"
 
@@ -46,6 +48,11 @@ struct tjob {
 	char *retry_after;
 	bool too_big;
 	bool encoded;               /* the reply had a Content-Encoding */
+	bool body_seen;             /* the attempt's first body bytes came */
+	bool streaming;             /* the body is an event stream, parsed into sse */
+	struct sse sse;
+	size_t stream_bytes;
+	char *stream_error;         /* why the stream failed */
 	char detail[CURL_ERROR_SIZE]; /* libcurl's error buffer for the attempt */
 	bool interrupted;           /* ended by a stop, not by its own outcome */
 	int attempts;
@@ -143,6 +150,9 @@ static void job_free(struct tjob *j)
 	buf_release(&j->body);
 	free(j->header_value);
 	free(j->retry_after);
+	if (j->streaming)
+		sse_release(&j->sse);
+	free(j->stream_error);
 	free(j);
 }
 
@@ -155,6 +165,13 @@ static void job_clear_reply(struct tjob *j)
 	j->retry_after = NULL;
 	j->too_big = false;
 	j->encoded = false;
+	j->body_seen = false;
+	if (j->streaming)
+		sse_release(&j->sse);
+	j->streaming = false;
+	j->stream_bytes = 0;
+	free(j->stream_error);
+	j->stream_error = NULL;
 }
 
 static bool header_named(const struct http_request *req, const char *name)
@@ -319,10 +336,61 @@ static char *timeout_text(const struct http_request *req, double elapsed_ms)
 	return xasprintf("timed out after %ld ms", limit);
 }
 
+/* job_event: one event of a streamed reply, for the request's on_event, at
+ * the time so far on the clock latency_ms is read from. */
+static int job_event(void *user, const struct sse_event *ev, char **err)
+{
+	struct tjob *j = user;
+	double elapsed = util_now_ms() - j->started_ms;
+	curl_off_t us = 0;
+
+	if (curl_easy_getinfo(j->easy, CURLINFO_TOTAL_TIME_T, &us) == CURLE_OK && us > 0)
+		elapsed = (double)us / 1000.0;
+	return j->req->on_event(j->req->user, ev, elapsed, err);
+}
+
+/* stream_start: whether the attempt's reply is an event stream the
+ * request takes (2xx, text/event-stream); then its parser is ready. */
+static bool stream_start(struct tjob *j)
+{
+	const char *type = NULL;
+	long status = 0;
+
+	if (!j->req->on_event || !j->easy)
+		return false;
+	curl_easy_getinfo(j->easy, CURLINFO_RESPONSE_CODE, &status);
+	curl_easy_getinfo(j->easy, CURLINFO_CONTENT_TYPE, &type);
+	if (status < 200 || status > 299 || !type ||
+	    strncasecmp(type, "text/event-stream", 17) != 0)
+		return false;
+	sse_init(&j->sse, j->body.max, job_event, j);
+	return true;
+}
+
+/* stream_feed: parse the next bytes of an event stream; false ends it. */
+static bool stream_feed(struct tjob *j, const char *p, size_t len)
+{
+	if (sse_feed(&j->sse, p, len, &j->stream_error) < 0)
+		return false;
+	j->stream_bytes += len;
+	if (j->stream_bytes > j->body.max) {
+		j->stream_error = xasprintf("event stream larger than %zu bytes, at event %lu",
+					    j->body.max, j->sse.events + 1);
+		return false;
+	}
+	return true;
+}
+
 static size_t on_body(char *p, size_t size, size_t n, void *user)
 {
 	struct tjob *j = user;
 	size_t len = size * n;
+	if (!j->body_seen) {
+		j->body_seen = true;
+		j->streaming = stream_start(j);
+	}
+	if (j->streaming)
+		return stream_feed(j, p, len) ? len : 0;
 	if (!j->encoded && j->body.len == 0 && j->easy) {
 		curl_off_t cl = -1;
 		if (curl_easy_getinfo(j->easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T,
@@ -443,6 +511,7 @@ static void job_finish(struct transport *t, struct tjob *j, bool ok, long status
 		.interrupted = j->interrupted,
 	};
 	if (ok) {
+		res.streamed = j->streaming;
 		res.body = buf_detach(&j->body, &res.body_len);
 		res.header_value = j->header_value;
 		j->header_value = NULL;
@@ -518,6 +587,35 @@ static long backoff_ms(const struct transport *t, int n, const char *retry_after
 	return wait < cap ? wait : cap;
 }
 
+/* stream_complete: how an attempt whose reply was an event stream ended:
+ * a failure once an event came is final; before that, retried as any. */
+static void stream_complete(struct tjob *j, CURLcode rc, double latency, bool *retry,
+			    char **error)
+{
+	char *why;
+
+	*retry = false;
+	if (j->stream_error) {
+		*error = j->stream_error;
+		j->stream_error = NULL;
+		return;
+	}
+	if (rc == CURLE_OK) {
+		if (sse_finish(&j->sse, error) == 0)
+			*error = NULL;
+		return;
+	}
+	why = rc == CURLE_OPERATION_TIMEDOUT ? timeout_text(j->req, latency)
+					     : error_text(rc, j->detail);
+	if (!j->sse.events) {
+		*retry = code_retryable(rc);
+		*error = why;
+		return;
+	}
+	*error = xasprintf("%s in the event stream, after event %lu", why, j->sse.events);
+	free(why);
+}
+
 /* An attempt ended with curl code rc: retry it, or finish the request. */
 static void job_complete(struct transport *t, struct tjob *j, CURLcode rc)
 {
@@ -529,7 +627,10 @@ static void job_complete(struct transport *t, struct tjob *j, CURLcode rc)
 	double latency = job_detach(t, j);
 	bool retry;
 	char *error = NULL;
-	if (j->too_big) {
+	if (j->streaming) {
+		stream_complete(j, rc, latency, &retry, &error);
+		free(redirect);
+	} else if (j->too_big) {
 		retry = false;
 		error = xasprintf("reply larger than %zu bytes", j->body.max);
 		free(redirect);

@@ -22,6 +22,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+struct sse_event;
+
 enum transport_pool {
 	POOL_TARGET,
 	POOL_JUDGE,
@@ -51,6 +53,7 @@ struct http_result {
 	double latency_ms;   /* of the last attempt */
 	int attempts;
 	bool interrupted;    /* ended by the stop (see transport_run), not by its outcome */
+	bool streamed;       /* the body was an event stream, given to on_event: none is kept */
 };
 
 struct http_request {
@@ -63,6 +66,14 @@ struct http_request {
 	long connect_timeout_ms; /* (0: 10 s) */
 	const char *capture_header; /* borrowed: a response header to keep, or NULL */
 	enum transport_pool pool;
+	/* on_event: when set, a 2xx reply of Content-Type text/event-stream
+	 * is parsed as it arrives (lib/sse.h), each event going to
+	 * on_event(user, ev, ms since the attempt started, err), and its body
+	 * is not kept.  A negative return, an event over max_reply, a stream
+	 * over max_reply, one cut inside an event, or a transfer that fails
+	 * after the first event ends the request as a failure naming the
+	 * event, never retried. */
+	int (*on_event)(void *user, const struct sse_event *ev, double elapsed_ms, char **err);
 	void (*done)(struct http_result *res, void *user);
 	void *user;
 };
