@@ -656,17 +656,24 @@ out:
 
 struct provider_stream {
 	const struct provider *p;
+	const void *priv;         /* the target's private state */
 	void *st;                 /* p->stream_size bytes */
 	unsigned long events;     /* folded so far */
 	char last_type[EVENT_TYPE_MAX + 1]; /* the type of the last one */
 	double ttft_ms;           /* -1 until a token came */
 };
 
-struct provider_stream *provider_stream_new(const struct provider *p)
+bool provider_can_stream(const struct provider *p, const void *priv)
+{
+	return p->stream_event && (!p->can_stream || p->can_stream(priv));
+}
+
+struct provider_stream *provider_stream_new(const struct provider *p, const void *priv)
 {
 	struct provider_stream *s = xcalloc(1, sizeof(*s));
 
 	s->p = p;
+	s->priv = priv;
 	s->st = xcalloc(1, p->stream_size ? p->stream_size : 1);
 	s->ttft_ms = -1;
 	return s;
@@ -692,7 +699,7 @@ int provider_stream_event(struct provider_stream *s, const struct sse_event *ev,
 
 	s->events = ev->index;
 	event_type(ev, s->last_type);
-	rc = s->p->stream_event(s->st, ev, &why);
+	rc = s->p->stream_event(s->st, s->priv, ev, &why);
 	if (rc < 0) {
 		*err = xasprintf("event %lu ('%s'): %s", ev->index, s->last_type, why);
 		free(why);
@@ -706,7 +713,7 @@ int provider_stream_event(struct provider_stream *s, const struct sse_event *ev,
 int provider_stream_end(struct provider_stream *s, struct reply *r, char **err)
 {
 	char *why = NULL;
-	cJSON *doc = s->p->stream_end(s->st, &why);
+	cJSON *doc = s->p->stream_end(s->st, s->priv, &why);
 
 	if (!doc) {
 		if (s->events)

@@ -143,11 +143,14 @@ struct provider {
 	 * API's) to end the stream as an error; stream_end: the reply body the
 	 * API would have sent whole, assembled in st (the caller owns it), or
 	 * NULL and *err when the stream ended before its last event ("no
-	 * message_stop"); stream_release: free what st holds. */
+	 * message_stop"); stream_release: free what st holds.  priv is the
+	 * target's private state (NULL: none); can_stream: whether a target
+	 * with private state priv can stream (NULL: every one). */
 	size_t stream_size;
-	int (*stream_event)(void *st, const struct sse_event *ev, char **err);
-	cJSON *(*stream_end)(void *st, char **err);
+	int (*stream_event)(void *st, const void *priv, const struct sse_event *ev, char **err);
+	cJSON *(*stream_end)(void *st, const void *priv, char **err);
 	void (*stream_release)(void *st);
+	bool (*can_stream)(const void *priv);
 };
 
 /* provider_table: every provider, NULL-terminated; the first is the
@@ -182,8 +185,13 @@ int provider_parse_reply(const struct provider *p, const void *priv, struct repl
  * provider_stream_free(). */
 struct provider_stream;
 
-/* provider_stream_new: a stream of api p, which can stream. */
-struct provider_stream *provider_stream_new(const struct provider *p);
+/* provider_can_stream: whether a target of api p with private state priv
+ * can stream. */
+bool provider_can_stream(const struct provider *p, const void *priv);
+
+/* provider_stream_new: a stream of api p to a target with private state
+ * priv (borrowed; NULL: none), which can stream. */
+struct provider_stream *provider_stream_new(const struct provider *p, const void *priv);
 
 /* provider_stream_event: fold event ev, which arrived elapsed_ms after the
  * request started; -1 and *err ("event 7 ('error'): overloaded_error:

@@ -259,7 +259,8 @@ static void anthropic_message_delta(struct anthropic_stream *as, const cJSON *j)
 }
 
 /* anthropic_stream_event: one event of a Messages stream. */
-static int anthropic_stream_event(void *st, const struct sse_event *ev, char **err)
+static int anthropic_stream_event(void *st, const void *priv, const struct sse_event *ev,
+				  char **err)
 {
 	struct anthropic_stream *as = st;
 	const cJSON *message, *block;
@@ -320,7 +321,7 @@ out:
 
 /* anthropic_stream_end: message_start's message with the blocks' text and
  * input, in index order. */
-static cJSON *anthropic_stream_end(void *st, char **err)
+static cJSON *anthropic_stream_end(void *st, const void *priv, char **err)
 {
 	struct anthropic_stream *as = st;
 	cJSON *doc, *content;

@@ -292,7 +292,8 @@ static int chat_delta(struct chat_stream *cs, const cJSON *choice, char **err)
 }
 
 /* chat_stream_event: one chat.completion.chunk, an error, or [DONE]. */
-static int chat_stream_event(void *st, const struct sse_event *ev, char **err)
+static int chat_stream_event(void *st, const void *priv, const struct sse_event *ev,
+			     char **err)
 {
 	struct chat_stream *cs = st;
 	const cJSON *error, *choice, *usage;
@@ -380,7 +381,7 @@ static cJSON *chat_message(struct stream_parts *ps, size_t *i)
 
 /* chat_stream_end: a chat.completion of the chunks, choices and tool calls
  * in index order. */
-static cJSON *chat_stream_end(void *st, char **err)
+static cJSON *chat_stream_end(void *st, const void *priv, char **err)
 {
 	struct chat_stream *cs = st;
 	cJSON *doc, *choices;

@@ -303,7 +303,8 @@ static int responses_take(cJSON **slot, const cJSON *j, const char *key, char **
 }
 
 /* responses_stream_event: one event of a Responses stream. */
-static int responses_stream_event(void *st, const struct sse_event *ev, char **err)
+static int responses_stream_event(void *st, const void *priv, const struct sse_event *ev,
+				  char **err)
 {
 	struct responses_stream *rs = st;
 	struct stream_part *part;
@@ -400,7 +401,7 @@ static cJSON *responses_output(struct responses_stream *rs)
 
 /* responses_stream_end: the response the last event carried; its output
  * the items the events gave when it holds none. */
-static cJSON *responses_stream_end(void *st, char **err)
+static cJSON *responses_stream_end(void *st, const void *priv, char **err)
 {
 	struct responses_stream *rs = st;
 	const cJSON *output;

@@ -254,7 +254,7 @@ static int get_stream(const struct ynode *v, const struct target *t, size_t n, b
 		return -1;
 	}
 	for (size_t i = 0; *out && i < n; i++) {
-		if (!t[i].provider->stream_event) {
+		if (!provider_can_stream(t[i].provider, t[i].priv)) {
 			*err = ynode_error(v, "api %s of target '%s' cannot stream", t[i].provider->name,
 					   side_name(t[i].side));
 			return -1;
@@ -786,10 +786,10 @@ static int load_target(struct loader *L, enum side side, const struct ynode *n, 
 		goto out;
 	if ((v = ynode_get(n, "timeout")) && get_duration(v, "timeout", &t->timeout_ms, err) < 0)
 		goto out;
-	if ((v = ynode_get(n, "stream")) && get_stream(v, t, 1, &t->stream, err) < 0)
-		goto out;
 	if (load_api_options(L, t, n, what, err) < 0 ||
 	    load_target_request(L, t, n, err) < 0)
+		goto out;
+	if ((v = ynode_get(n, "stream")) && get_stream(v, t, 1, &t->stream, err) < 0)
 		goto out;
 	rc = 0;
 out:

@@ -22,7 +22,7 @@ static int on_event(void *ctx, const struct sse_event *ev, char **err)
  * whole); what it made: the reply body and content, or the reason. */
 static char *assemble(const struct provider *p, const uint8_t *s, size_t n, size_t step)
 {
-	struct provider_stream *st = provider_stream_new(p);
+	struct provider_stream *st = provider_stream_new(p, NULL);
 	struct reply r = {.status = 200, .ttft_ms = -1};
 	struct sse sse;
 	char *err = NULL, *out;
@@ -62,7 +62,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char *a, *b;
 
 	for (size_t i = 0; provider_table[i] && napis < 8; i++)
-		if (provider_table[i]->stream_event)
+		if (provider_can_stream(provider_table[i], NULL))
 			apis[napis++] = provider_table[i];
 	if (size < 1 || !napis)
 		return 0;

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "provider.h"
+#include "suite/suite.h"
 #include "sse.h"
 #include "support.h"
 #include "util.h"
@@ -33,11 +34,11 @@ static int on_event(void *ctx, const struct sse_event *ev, char **err)
 
 /* stream_text: the stream text[0..n) of api name fed in pieces of chunk
  * bytes (0: whole), made a parsed reply r; -1 and *err where it fails. */
-static int stream_text(const char *name, const char *text, size_t n, size_t chunk,
-		       struct reply *r, char **err)
+static int stream_text_to(const char *name, const void *priv, const char *text, size_t n,
+			  size_t chunk, struct reply *r, char **err)
 {
 	const struct provider *p = provider_find(name);
-	struct feed f = {.s = provider_stream_new(p)};
+	struct feed f = {.s = provider_stream_new(p, priv)};
 	struct sse sse;
 	int rc = 0;
 
@@ -51,10 +52,16 @@ static int stream_text(const char *name, const char *text, size_t n, size_t chun
 	if (rc == 0)
 		rc = provider_stream_end(f.s, r, err);
 	if (rc == 0)
-		rc = provider_parse_reply(p, NULL, r, err);
+		rc = provider_parse_reply(p, priv, r, err);
 	sse_release(&sse);
 	provider_stream_free(f.s);
 	return rc;
+}
+
+static int stream_text(const char *name, const char *text, size_t n, size_t chunk,
+		       struct reply *r, char **err)
+{
+	return stream_text_to(name, NULL, text, n, chunk, r, err);
 }
 
 /* stream_fixture: tests/fixtures/sse/file as a reply of api name, after
@@ -270,6 +277,58 @@ static void test_responses_assembled(void **state)
 	reply_release(&r);
 }
 
+/* api: http reads each event at the target's pointers and hands its parse
+ * a reply with the text, calls and counts where its reply pointers look. */
+static void test_http(void **state)
+{
+	static const char text[] =
+		"data: {\"delta\":\"Hel\"}\n\n"
+		": a comment\n\n"
+		"data: {\"delta\":\"lo\",\"calls\":[{\"name\":\"f\",\"arguments\":{\"a\":1}}]}\n\n"
+		"data: {\"delta\":\"\",\"done\":true,\"meter\":{\"in\":5}}\n\n";
+	static const char failed[] = "data: {\"delta\":\"a\"}\n\ndata: {\"error\":{\"code\":7}}\n\n";
+	static const char unfinished[] = "data: {\"delta\":\"a\"}\n\n";
+	const struct provider *p = provider_find("http");
+	struct target t = {.provider = p, .priv = xcalloc(1, p->priv_size)};
+	char content[] = "/reply/text", calls[] = "/trace/calls", in[] = "/meter/in";
+	char ev_text[] = "/delta", ev_calls[] = "/calls", ev_done[] = "/done", ev_error[] = "/error";
+	struct reply r;
+	char *err = NULL;
+
+	*(char **)test_option(&t, "reply/content") = content;
+	*(char **)test_option(&t, "reply/tool_calls/at") = calls;
+	*(char **)test_option(&t, "reply/usage/input") = in;
+	assert_false(provider_can_stream(p, t.priv));
+	*(char **)test_option(&t, "reply/events/text") = ev_text;
+	*(char **)test_option(&t, "reply/events/tool_calls") = ev_calls;
+	*(char **)test_option(&t, "reply/events/done") = ev_done;
+	*(char **)test_option(&t, "reply/events/error") = ev_error;
+	assert_true(provider_can_stream(p, t.priv));
+
+	assert_int_equal(stream_text_to("http", t.priv, text, sizeof(text) - 1, 5, &r, &err), 0);
+	assert_string_equal(r.content, "Hello");
+	assert_int_equal(r.ntool_calls, 1);
+	assert_string_equal(r.tool_calls[0].name, "f");
+	assert_string_equal(r.tool_calls[0].arguments_raw, "{\"a\":1}");
+	assert_int_equal(r.usage.input, 5);
+	assert_true(r.ttft_ms == 10);
+	reply_release(&r);
+
+	assert_int_equal(stream_text_to("http", t.priv, failed, sizeof(failed) - 1, 0, &r, &err),
+			 -1);
+	assert_string_equal(err, "event 2 ('message'): stream error at /error: {\"code\":7}");
+	free(err);
+	err = NULL;
+	reply_release(&r);
+	assert_int_equal(stream_text_to("http", t.priv, unfinished, sizeof(unfinished) - 1, 0, &r,
+					&err), -1);
+	assert_string_equal(err, "the stream ended after event 1 ('message') without data: [DONE] "
+			    "or an event with /done");
+	free(err);
+	reply_release(&r);
+	free(t.priv);
+}
+
 /* Each way a stream fails names its event. */
 static void test_failures(void **state)
 {
@@ -321,6 +380,7 @@ int main(void)
 		cmocka_unit_test(test_anthropic),
 		cmocka_unit_test(test_responses),
 		cmocka_unit_test(test_responses_assembled),
+		cmocka_unit_test(test_http),
 		cmocka_unit_test(test_failures),
 	};
 
