@@ -733,11 +733,6 @@ int provider_stream_end(struct provider_stream *s, struct reply *r, char **err)
 	return 0;
 }
 
-unsigned long provider_stream_events(const struct provider_stream *s)
-{
-	return s->events;
-}
-
 void provider_stream_free(struct provider_stream *s)
 {
 	if (!s)

@@ -205,9 +205,6 @@ int provider_stream_event(struct provider_stream *s, const struct sse_event *ev,
  * ('content_block_delta') without message_stop"). */
 int provider_stream_end(struct provider_stream *s, struct reply *r, char **err);
 
-/* provider_stream_events: the events folded so far. */
-unsigned long provider_stream_events(const struct provider_stream *s);
-
 void provider_stream_free(struct provider_stream *s);
 
 /* A part of a streamed reply being assembled (a choice, a content block, an
