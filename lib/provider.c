@@ -657,6 +657,7 @@ out:
 struct provider_stream {
 	const struct provider *p;
 	const void *priv;         /* the target's private state */
+	const struct redact *rd;  /* secrets a reason may not quote */
 	void *st;                 /* p->stream_size bytes */
 	unsigned long events;     /* folded so far */
 	char last_type[EVENT_TYPE_MAX + 1]; /* the type of the last one */
@@ -668,12 +669,14 @@ bool provider_can_stream(const struct provider *p, const void *priv)
 	return p->stream_event && (!p->can_stream || p->can_stream(priv));
 }
 
-struct provider_stream *provider_stream_new(const struct provider *p, const void *priv)
+struct provider_stream *provider_stream_new(const struct provider *p, const void *priv,
+					   const struct redact *rd)
 {
 	struct provider_stream *s = xcalloc(1, sizeof(*s));
 
 	s->p = p;
 	s->priv = priv;
+	s->rd = rd;
 	s->st = xcalloc(1, p->stream_size ? p->stream_size : 1);
 	s->ttft_ms = -1;
 	return s;
@@ -701,7 +704,15 @@ int provider_stream_event(struct provider_stream *s, const struct sse_event *ev,
 	event_type(ev, s->last_type);
 	rc = s->p->stream_event(s->st, s->priv, ev, &why);
 	if (rc < 0) {
-		*err = xasprintf("event %lu ('%s'): %s", ev->index, s->last_type, why);
+		/* Masked before it is folded and cut, as an API's reason is. */
+		char *masked = redact_apply(s->rd, why);
+		struct buf b;
+
+		buf_init(&b, BUF_MAX_DEFAULT);
+		buf_addf(&b, "event %lu ('%s'): ", ev->index, s->last_type);
+		add_line(&b, masked, strlen(masked), b.len + PROVIDER_REASON_MAX, false);
+		*err = buf_detach(&b, NULL);
+		free(masked);
 		free(why);
 		return -1;
 	}
@@ -789,8 +800,13 @@ cJSON *stream_event_json(const struct sse_event *ev, char **err)
 {
 	char *why = NULL;
 	cJSON *j = provider_json_parse(ev->data, ev->data_len, NULL, &why);
+	char *quote;
 
 	if (!j) {
+		/* No quote of the text: secrets are masked in the reason later,
+		 * and a cut quote may hold part of one. */
+		if ((quote = strstr(why, " near '")))
+			*quote = '\0';
 		*err = xasprintf("malformed event: %s", why);
 		free(why);
 	}
@@ -804,10 +820,10 @@ bool stream_event_is(const struct sse_event *ev, const char *type)
 
 char *stream_error_reason(const cJSON *j)
 {
-	const struct reply none = {0};
 	const char *label, *msg;
 	char num[32];
 
 	error_fields(j, 0, &label, &msg, num);
-	return provider_reason(&none, "stream error", label, msg);
+	return xasprintf("stream error%s%s%s%s", label ? " " : "", label ? label : "",
+			 label && msg ? ": " : msg ? " " : "", msg ? msg : "");
 }

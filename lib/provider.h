@@ -190,12 +190,15 @@ struct provider_stream;
 bool provider_can_stream(const struct provider *p, const void *priv);
 
 /* provider_stream_new: a stream of api p to a target with private state
- * priv (borrowed; NULL: none), which can stream. */
-struct provider_stream *provider_stream_new(const struct provider *p, const void *priv);
+ * priv, which can stream; the reasons it gives mask rd's secrets (priv and
+ * rd are borrowed; NULL: none). */
+struct provider_stream *provider_stream_new(const struct provider *p, const void *priv,
+					   const struct redact *rd);
 
 /* provider_stream_event: fold event ev, which arrived elapsed_ms after the
- * request started; -1 and *err ("event 7 ('error'): overloaded_error:
- * Overloaded") when it ends the stream as an error. */
+ * request started; -1 and *err ("event 7 ('error'): stream error
+ * overloaded_error: Overloaded", one line of at most PROVIDER_REASON_MAX
+ * bytes after the event's name) when it ends the stream as an error. */
 int provider_stream_event(struct provider_stream *s, const struct sse_event *ev,
 			  double elapsed_ms, char **err);
 
@@ -232,11 +235,13 @@ void stream_parts_release(struct stream_parts *ps);
 int stream_part_order(const void *a, const void *b);
 
 /* stream_event_json: the data of ev as a JSON value; NULL and *err
- * ("malformed event: invalid JSON at byte 3 near '...'") when it is not. */
+ * ("malformed event: invalid JSON at byte 3", quoting none of it) when it
+ * is not. */
 cJSON *stream_event_json(const struct sse_event *ev, char **err);
 
 /* stream_error_reason: "stream error <code or type>: <message>" of an
- * error event's JSON, one line as provider_reason() makes it. */
+ * error event's JSON, whole (provider_stream_event() masks, folds and cuts
+ * it). */
 char *stream_error_reason(const cJSON *j);
 
 /* stream_event_is: whether ev's type is type. */

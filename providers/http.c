@@ -294,10 +294,9 @@ static int http_stream_event(void *st, const void *priv, const struct sse_event 
 		return -1;
 	if (h->event_error && given(v = jsonptr_get(j, h->event_error))) {
 		char *text = cJSON_IsString(v) ? NULL : provider_json_text(v);
-		const struct reply none = {0};
 
-		*err = provider_reason(&none, "stream error at", h->event_error,
-				       text ? text : v->valuestring);
+		*err = xasprintf("stream error at %s: %s", h->event_error,
+				 text ? text : v->valuestring);
 		free(text);
 		cJSON_Delete(j);
 		return -1;

@@ -375,7 +375,7 @@ static void submit_sample(struct feeder *f, struct case_result *cr, struct sampl
 	job->sample = smp;
 	if (suite_streams(&r->suite->targets[smp->side], cr->c)) {
 		job->stream = provider_stream_new(r->suite->targets[smp->side].provider,
-						  r->suite->targets[smp->side].priv);
+						  r->suite->targets[smp->side].priv, &r->suite->redact);
 		req->on_event = job_event;
 	}
 	req->done = job_done;

@@ -22,7 +22,7 @@ static int on_event(void *ctx, const struct sse_event *ev, char **err)
  * whole); what it made: the reply body and content, or the reason. */
 static char *assemble(const struct provider *p, const uint8_t *s, size_t n, size_t step)
 {
-	struct provider_stream *st = provider_stream_new(p, NULL);
+	struct provider_stream *st = provider_stream_new(p, NULL, NULL);
 	struct reply r = {.status = 200, .ttft_ms = -1};
 	struct sse sse;
 	char *err = NULL, *out;

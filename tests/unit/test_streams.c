@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "provider.h"
+#include "redact.h"
 #include "suite/suite.h"
 #include "sse.h"
 #include "support.h"
@@ -34,11 +35,11 @@ static int on_event(void *ctx, const struct sse_event *ev, char **err)
 
 /* stream_text: the stream text[0..n) of api name fed in pieces of chunk
  * bytes (0: whole), made a parsed reply r; -1 and *err where it fails. */
-static int stream_text_to(const char *name, const void *priv, const char *text, size_t n,
-			  size_t chunk, struct reply *r, char **err)
+static int stream_text_to(const char *name, const void *priv, const struct redact *rd,
+			  const char *text, size_t n, size_t chunk, struct reply *r, char **err)
 {
 	const struct provider *p = provider_find(name);
-	struct feed f = {.s = provider_stream_new(p, priv)};
+	struct feed f = {.s = provider_stream_new(p, priv, rd)};
 	struct sse sse;
 	int rc = 0;
 
@@ -61,7 +62,7 @@ static int stream_text_to(const char *name, const void *priv, const char *text, 
 static int stream_text(const char *name, const char *text, size_t n, size_t chunk,
 		       struct reply *r, char **err)
 {
-	return stream_text_to(name, NULL, text, n, chunk, r, err);
+	return stream_text_to(name, NULL, NULL, text, n, chunk, r, err);
 }
 
 /* stream_fixture: tests/fixtures/sse/file as a reply of api name, after
@@ -305,7 +306,7 @@ static void test_http(void **state)
 	*(char **)test_option(&t, "reply/events/error") = ev_error;
 	assert_true(provider_can_stream(p, t.priv));
 
-	assert_int_equal(stream_text_to("http", t.priv, text, sizeof(text) - 1, 5, &r, &err), 0);
+	assert_int_equal(stream_text_to("http", t.priv, NULL, text, sizeof(text) - 1, 5, &r, &err), 0);
 	assert_string_equal(r.content, "Hello");
 	assert_int_equal(r.ntool_calls, 1);
 	assert_string_equal(r.tool_calls[0].name, "f");
@@ -314,19 +315,46 @@ static void test_http(void **state)
 	assert_true(r.ttft_ms == 10);
 	reply_release(&r);
 
-	assert_int_equal(stream_text_to("http", t.priv, failed, sizeof(failed) - 1, 0, &r, &err),
+	assert_int_equal(stream_text_to("http", t.priv, NULL, failed, sizeof(failed) - 1, 0, &r, &err),
 			 -1);
 	assert_string_equal(err, "event 2 ('message'): stream error at /error: {\"code\":7}");
 	free(err);
 	err = NULL;
 	reply_release(&r);
-	assert_int_equal(stream_text_to("http", t.priv, unfinished, sizeof(unfinished) - 1, 0, &r,
+	assert_int_equal(stream_text_to("http", t.priv, NULL, unfinished, sizeof(unfinished) - 1, 0, &r,
 					&err), -1);
 	assert_string_equal(err, "the stream ended after event 1 ('message') without data: [DONE] "
 			    "or an event with /done");
 	free(err);
 	reply_release(&r);
 	free(t.priv);
+}
+
+/* A secret in an error event is masked before the reason is cut, so that
+ * no part of it shows, even where the cut falls inside it. */
+static void test_secret(void **state)
+{
+	static const char secret[] = "sk-live-0123456789abcdefghij";
+	struct redact rd = {0};
+	struct buf text;
+	struct reply r;
+	char *err = NULL;
+
+	redact_add(&rd, secret);
+	buf_init(&text, BUF_MAX_DEFAULT);
+	buf_addstr(&text, "event: error\ndata: {\"error\": {\"type\": \"x\", \"message\": \"");
+	for (int i = 0; i < 270; i++)
+		buf_addch(&text, 'm');
+	buf_addf(&text, " %s\"}}\n\n", secret);
+	assert_int_equal(stream_text_to("anthropic-messages", NULL, &rd, text.data, text.len, 0,
+					&r, &err), -1);
+	assert_null(strstr(err, "sk-live"));
+	assert_non_null(strstr(err, REDACT_MASK));
+	assert_true(strlen(err) <= strlen("event 1 ('error'): ") + PROVIDER_REASON_MAX);
+	free(err);
+	reply_release(&r);
+	buf_release(&text);
+	redact_release(&rd);
 }
 
 /* Each way a stream fails names its event. */
@@ -341,6 +369,8 @@ static void test_failures(void **state)
 		 NULL},
 		{"openai-chat", "data: {\"choices\":[\n\n",
 		 "event 1 ('message'): malformed event: truncated: unexpected end of input at byte 12"},
+		{"openai-chat", "data: {\"choices\": [], \"key\": sk-secret-0123456789}\n\n",
+		 "event 1 ('message'): malformed event: invalid JSON at byte 23"},
 		{"openai-chat", "data: [DONE]\n\ndata: {}\n\n",
 		 "event 2 ('message'): an event after data: [DONE]"},
 		{"openai-chat", "", "the stream ended without any event (no data: [DONE])"},
@@ -381,6 +411,7 @@ int main(void)
 		cmocka_unit_test(test_responses),
 		cmocka_unit_test(test_responses_assembled),
 		cmocka_unit_test(test_http),
+		cmocka_unit_test(test_secret),
 		cmocka_unit_test(test_failures),
 	};
 
