@@ -198,6 +198,18 @@ static void print_sample(const struct run *r, const struct case_result *cr,
 		r->suite->strata[cr->c->stratum].name, cr->c->id, s->index + 1,
 		side_name(s->side), s->latency_ms, s->nreasons ? "  " : "",
 		s->nreasons ? s->reasons[0] : "");
+	for (size_t t = 0; t < s->nturns; t++) {
+		const struct sample_turn *st = &s->turns[t];
+		fprintf(stderr, "        turn %zu:", t + 1);
+		for (size_t k = 0; k < st->nsteps; k++) {
+			fprintf(stderr, "%s%ld", k ? " > " : " ", st->steps[k].status);
+			for (size_t c = 0; c < st->steps[k].ncalls; c++)
+				fprintf(stderr, "%s%s", c ? ", " : " ", st->steps[k].calls[c]);
+			if (!st->steps[k].ncalls)
+				fputs(" text", stderr);
+		}
+		fprintf(stderr, "  %s\n", grade_name(st->grade));
+	}
 }
 
 int cmd_run_suite(struct suite *s, struct run_options *ro, const struct cmd_output *out)

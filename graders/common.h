@@ -35,6 +35,7 @@ extern const struct grader_ops grader_judge;
 extern const struct grader_ops grader_json_schema;
 extern const struct grader_ops grader_tool_call;
 extern const struct grader_ops grader_no_tool_call;
+extern const struct grader_ops grader_trajectory;
 extern const struct grader_ops grader_exec;
 
 /* grade_secrets: what a reason about in's sample must not quote: the

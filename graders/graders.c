@@ -15,6 +15,7 @@ const struct grader_ops *const grader_table[] = {
 	&grader_json_schema,
 	&grader_tool_call,
 	&grader_no_tool_call,
+	&grader_trajectory,
 	&grader_exec,
 	NULL,
 };

@@ -119,6 +119,16 @@ struct provider {
 	 * and *err (a reason for an error sample) when the reply does not have
 	 * the API's shape. */
 	int (*parse)(const void *priv, struct reply *r, char **err);
+	/* append: add to conv, the conversation build() sends as the case's
+	 * messages (a JSON array), the assistant's parsed reply r and, when
+	 * results is not NULL, results[i] answering r->tool_calls[i] (each
+	 * call has an id), in the API's own form.  NULL: a conversation on this
+	 * API is an error sample. */
+	void (*append)(cJSON *conv, const struct reply *r, const char *const *results);
+	/* own_tools: the agent runs its own tools (http): the tool calls of a
+	 * reply are a trace to grade, never answered, and a turn ends with the
+	 * reply. */
+	bool own_tools;
 	/* api_error: a readable reason for a non-2xx reply ("429 rate_limit_error:
 	 * slow down"); never NULL. */
 	char *(*api_error)(const struct reply *r);

@@ -152,6 +152,55 @@ static int anthropic_parse(const void *priv, struct reply *r, char **err)
 	return 0;
 }
 
+/* anthropic_append: an assistant message of a text block (when there is
+ * text) and a tool_use block per call, then a user message of a
+ * tool_result block per result. */
+static void anthropic_append(cJSON *conv, const struct reply *r, const char *const *results)
+{
+	cJSON *msg = cJSON_CreateObject(), *blocks;
+
+	cJSON_AddStringToObject(msg, "role", "assistant");
+	if (!r->ntool_calls) {
+		cJSON_AddStringToObject(msg, "content", r->content);
+		cJSON_AddItemToArray(conv, msg);
+		return;
+	}
+	blocks = cJSON_AddArrayToObject(msg, "content");
+	if (r->content[0]) {
+		cJSON *text = cJSON_CreateObject();
+
+		cJSON_AddStringToObject(text, "type", "text");
+		cJSON_AddStringToObject(text, "text", r->content);
+		cJSON_AddItemToArray(blocks, text);
+	}
+	for (size_t i = 0; i < r->ntool_calls; i++) {
+		const struct tool_call *tc = &r->tool_calls[i];
+		cJSON *use = cJSON_CreateObject();
+
+		cJSON_AddStringToObject(use, "type", "tool_use");
+		cJSON_AddStringToObject(use, "id", tc->id);
+		cJSON_AddStringToObject(use, "name", tc->name);
+		cJSON_AddItemToObject(use, "input", tc->arguments ? cJSON_Duplicate(tc->arguments, 1)
+								  : cJSON_CreateObject());
+		cJSON_AddItemToArray(blocks, use);
+	}
+	cJSON_AddItemToArray(conv, msg);
+	if (!results)
+		return;
+	msg = cJSON_CreateObject();
+	cJSON_AddStringToObject(msg, "role", "user");
+	blocks = cJSON_AddArrayToObject(msg, "content");
+	for (size_t i = 0; i < r->ntool_calls; i++) {
+		cJSON *result = cJSON_CreateObject();
+
+		cJSON_AddStringToObject(result, "type", "tool_result");
+		cJSON_AddStringToObject(result, "tool_use_id", r->tool_calls[i].id);
+		cJSON_AddStringToObject(result, "content", results[i]);
+		cJSON_AddItemToArray(blocks, result);
+	}
+	cJSON_AddItemToArray(conv, msg);
+}
+
 /* anthropic_judge_build: the system text in "system", the user message, and
  * the judge's max_tokens (the API requires one) and temperature. */
 static char *anthropic_judge_build(const struct judge_config *j, const char *system,
@@ -376,6 +425,7 @@ const struct provider provider_anthropic_messages = {
 	.system_first = true,
 	.build = anthropic_build,
 	.parse = anthropic_parse,
+	.append = anthropic_append,
 	.api_error = provider_api_error,
 	.judge_build = anthropic_judge_build,
 	.judge_refusal = anthropic_judge_refusal,

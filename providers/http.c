@@ -407,6 +407,13 @@ static bool http_can_stream(const void *priv)
 	return h && h->event_text;
 }
 
+/* http_append: {"role": "assistant", "content"}, so that ${messages}
+ * holds the conversation; the agent ran its tools itself. */
+static void http_append(cJSON *conv, const struct reply *r, const char *const *results)
+{
+	cJSON_AddItemToArray(conv, provider_message("assistant", r->content));
+}
+
 static const char *const http_headers[] = {NULL};
 
 const struct provider provider_http = {
@@ -418,6 +425,8 @@ const struct provider provider_http = {
 	.own_body = true,
 	.build = http_build,
 	.parse = http_parse,
+	.append = http_append,
+	.own_tools = true,
 	.api_error = provider_api_error,
 	.plain_text = http_plain_text,
 	.stream_size = sizeof(struct http_stream),

@@ -173,6 +173,39 @@ static int openai_parse(const void *priv, struct reply *r, char **err)
 	return openai_tool_calls(msg, r, err);
 }
 
+/* openai_append: the assistant message with its tool_calls, then one
+ * {"role": "tool", "tool_call_id", "content"} message per result. */
+static void openai_append(cJSON *conv, const struct reply *r, const char *const *results)
+{
+	cJSON *msg = cJSON_CreateObject(), *calls;
+
+	cJSON_AddStringToObject(msg, "role", "assistant");
+	if (r->ntool_calls && !r->content[0])
+		cJSON_AddNullToObject(msg, "content");
+	else
+		cJSON_AddStringToObject(msg, "content", r->content);
+	if (r->ntool_calls)
+		calls = cJSON_AddArrayToObject(msg, "tool_calls");
+	for (size_t i = 0; i < r->ntool_calls; i++) {
+		const struct tool_call *tc = &r->tool_calls[i];
+		cJSON *call = cJSON_CreateObject(), *fn;
+
+		cJSON_AddStringToObject(call, "id", tc->id);
+		cJSON_AddStringToObject(call, "type", "function");
+		fn = cJSON_AddObjectToObject(call, "function");
+		cJSON_AddStringToObject(fn, "name", tc->name);
+		cJSON_AddStringToObject(fn, "arguments",
+					tc->arguments_raw[0] ? tc->arguments_raw : "{}");
+		cJSON_AddItemToArray(calls, call);
+	}
+	cJSON_AddItemToArray(conv, msg);
+	for (size_t i = 0; results && i < r->ntool_calls; i++) {
+		msg = provider_message("tool", results[i]);
+		cJSON_AddStringToObject(msg, "tool_call_id", r->tool_calls[i].id);
+		cJSON_AddItemToArray(conv, msg);
+	}
+}
+
 /* openai_judge_build: the system and user messages, the judge's temperature
  * and max_tokens (when set), and a JSON object answer. */
 static char *openai_judge_build(const struct judge_config *j, const char *system,
@@ -427,6 +460,7 @@ const struct provider provider_openai_chat = {
 	.headers = openai_headers,
 	.build = openai_build,
 	.parse = openai_parse,
+	.append = openai_append,
 	.api_error = provider_api_error,
 	.judge_build = openai_judge_build,
 	.judge_refusal = openai_judge_refusal,

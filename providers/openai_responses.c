@@ -200,6 +200,43 @@ out:
 	return rc;
 }
 
+/* responses_append: a message item with the text (when there is any), a
+ * function_call item per call, then a function_call_output item per
+ * result. */
+static void responses_append(cJSON *conv, const struct reply *r, const char *const *results)
+{
+	if (r->content[0] || !r->ntool_calls) {
+		cJSON *msg = cJSON_CreateObject();
+		cJSON *part = cJSON_CreateObject();
+
+		cJSON_AddStringToObject(msg, "type", "message");
+		cJSON_AddStringToObject(msg, "role", "assistant");
+		cJSON_AddStringToObject(part, "type", "output_text");
+		cJSON_AddStringToObject(part, "text", r->content);
+		cJSON_AddItemToArray(cJSON_AddArrayToObject(msg, "content"), part);
+		cJSON_AddItemToArray(conv, msg);
+	}
+	for (size_t i = 0; i < r->ntool_calls; i++) {
+		const struct tool_call *tc = &r->tool_calls[i];
+		cJSON *item = cJSON_CreateObject();
+
+		cJSON_AddStringToObject(item, "type", "function_call");
+		cJSON_AddStringToObject(item, "call_id", tc->id);
+		cJSON_AddStringToObject(item, "name", tc->name);
+		cJSON_AddStringToObject(item, "arguments",
+					tc->arguments_raw[0] ? tc->arguments_raw : "{}");
+		cJSON_AddItemToArray(conv, item);
+	}
+	for (size_t i = 0; results && i < r->ntool_calls; i++) {
+		cJSON *item = cJSON_CreateObject();
+
+		cJSON_AddStringToObject(item, "type", "function_call_output");
+		cJSON_AddStringToObject(item, "call_id", r->tool_calls[i].id);
+		cJSON_AddStringToObject(item, "output", results[i]);
+		cJSON_AddItemToArray(conv, item);
+	}
+}
+
 /* responses_judge_build: the system text as instructions, the user message
  * as input, the judge's temperature and max_output_tokens (when set), and
  * a JSON object answer. */
@@ -438,6 +475,7 @@ const struct provider provider_openai_responses = {
 	.roles = responses_roles,
 	.build = responses_build,
 	.parse = responses_parse,
+	.append = responses_append,
 	.api_error = provider_api_error,
 	.judge_build = responses_judge_build,
 	.judge_refusal = responses_judge_refusal,

@@ -93,6 +93,8 @@ static const char *const migrations[] = {
 	" suite TEXT PRIMARY KEY NOT NULL,"
 	" state TEXT NOT NULL,"
 	" sent_at INTEGER NOT NULL);",
+	/* 2 -> 3: the requests a sample took (a conversation's steps). */
+	"ALTER TABLE samples ADD COLUMN steps INTEGER;",
 };
 
 _Static_assert(ARRAY_SIZE(migrations) == HISTORY_SCHEMA_VERSION,
@@ -553,6 +555,7 @@ static int record_samples(struct history *h, sqlite3_stmt *st, const struct repo
 			sqlite3_bind_int64(st, 9, s->status);
 			sqlite3_bind_int(st, 10, s->attempts);
 			bind_text(st, 11, s->fingerprint);
+			sqlite3_bind_int(st, 12, (int)report_sample_steps(s));
 			if (step_done(h, st, "cannot record the run", err) < 0)
 				return -1;
 		}
@@ -620,8 +623,8 @@ static int insert_run(struct history *h, const struct report *r, const char *sui
 		"eval_total, prod_passed, prod_total, p_value) "
 		"VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
 		"INSERT INTO samples (run_id, case_id, stratum, side, idx, grade, reason, "
-		"latency_ms, status, attempts, fingerprint) "
-		"VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+		"latency_ms, status, attempts, fingerprint, steps) "
+		"VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
 	};
 	sqlite3_stmt *st[NSTMT] = {NULL};
 	const char *what = "cannot record the run";

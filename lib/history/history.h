@@ -34,7 +34,7 @@ struct history;
 struct report;
 
 /* The schema version this canary writes; older histories are migrated. */
-#define HISTORY_SCHEMA_VERSION 2
+#define HISTORY_SCHEMA_VERSION 3
 /* How long a writer waits for another one's lock before failing. */
 #define HISTORY_BUSY_MS 5000
 

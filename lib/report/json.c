@@ -114,6 +114,37 @@ static void put_strata(struct jsonw *w, const struct report *r)
 	jsonw_end(w);
 }
 
+/* put_turns: a conversation sample's turns, each with its grade, reasons
+ * and steps (status, latency, the tools called). */
+static void put_turns(struct jsonw *w, const struct report_sample *s)
+{
+	jsonw_array(w, "turns");
+	for (unsigned t = 0; t < s->nturns; t++) {
+		const struct report_turn *rt = &s->turns[t];
+		jsonw_object(w, NULL);
+		jsonw_string(w, "grade", grade_name(rt->grade));
+		jsonw_array(w, "reasons");
+		for (unsigned k = 0; k < rt->nreasons; k++)
+			put_string(w, NULL, rt->reasons[k]);
+		jsonw_end(w);
+		jsonw_array(w, "steps");
+		for (unsigned k = 0; k < rt->nsteps; k++) {
+			const struct report_step *st = &rt->steps[k];
+			jsonw_object(w, NULL);
+			jsonw_number(w, "status", st->status);
+			jsonw_number(w, "latency_ms", report_round(st->latency_ms, 1));
+			jsonw_array(w, "tool_calls");
+			for (unsigned c = 0; c < st->ncalls; c++)
+				put_string(w, NULL, st->calls[c]);
+			jsonw_end(w);
+			jsonw_end(w);
+		}
+		jsonw_end(w);
+		jsonw_end(w);
+	}
+	jsonw_end(w);
+}
+
 static void put_sample(struct jsonw *w, const struct report_sample *s)
 {
 	jsonw_object(w, NULL);
@@ -130,6 +161,8 @@ static void put_sample(struct jsonw *w, const struct report_sample *s)
 	jsonw_end(w);
 	if (s->fingerprint)
 		put_string(w, "fingerprint", s->fingerprint);
+	if (s->nturns)
+		put_turns(w, s);
 	jsonw_end(w);
 }
 

@@ -76,6 +76,20 @@ struct rule {
 	const struct rule *rules; /* K_OBJECT, K_OBJECTS: ends with {NULL} */
 };
 
+static const struct rule step_rules[] = {
+	{"status", K_WHOLE, false, NULL},
+	{"latency_ms", K_NUMBER, false, NULL},
+	{"tool_calls", K_STRINGS, false, NULL},
+	{NULL, K_STRING, false, NULL},
+};
+
+static const struct rule turn_rules[] = {
+	{"grade", K_GRADE, false, NULL},
+	{"reasons", K_STRINGS, false, NULL},
+	{"steps", K_OBJECTS, false, step_rules},
+	{NULL, K_STRING, false, NULL},
+};
+
 static const struct rule sample_rules[] = {
 	{"index", K_SMALL, false, NULL},
 	{"grade", K_GRADE, false, NULL},
@@ -85,6 +99,7 @@ static const struct rule sample_rules[] = {
 	{"attempts", K_SMALL, false, NULL},
 	{"reasons", K_STRINGS, false, NULL},
 	{"fingerprint", K_STRING, true, NULL},
+	{"turns", K_OBJECTS, true, turn_rules},
 	{NULL, K_STRING, false, NULL},
 };
 
@@ -512,6 +527,39 @@ static void load_names(struct report *r, struct report_names *l, const cJSON *ar
 			report_names_add(r, l, s->valuestring);
 }
 
+/* load_turns: a conversation sample's turns (none when turns is NULL). */
+static void load_turns(struct report *r, struct report_sample *s, const cJSON *turns)
+{
+	const cJSON *turn, *step, *v;
+	size_t t = 0;
+
+	if (!turns)
+		return;
+	report_sample_turns(r, s, (size_t)cJSON_GetArraySize(turns));
+	cJSON_ArrayForEach(turn, turns) {
+		struct report_turn *rt = &s->turns[t++];
+		const cJSON *reasons = get(turn, "reasons"), *steps = get(turn, "steps");
+		size_t k = 0;
+
+		rt->grade = GRADE_ERROR;
+		grade_parse(tree_str(turn, "grade"), &rt->grade);
+		rt->reasons = report_strings(r, (size_t)cJSON_GetArraySize(reasons));
+		cJSON_ArrayForEach(v, reasons)
+			rt->reasons[rt->nreasons++] = report_intern(r, v->valuestring);
+		report_turn_steps(r, rt, (size_t)cJSON_GetArraySize(steps));
+		cJSON_ArrayForEach(step, steps) {
+			struct report_step *st = &rt->steps[k++];
+			const cJSON *calls = get(step, "tool_calls");
+
+			st->status = tree_int(step, "status");
+			st->latency_ms = tree_num(step, "latency_ms");
+			st->calls = report_strings(r, (size_t)cJSON_GetArraySize(calls));
+			cJSON_ArrayForEach(v, calls)
+				st->calls[st->ncalls++] = report_intern(r, v->valuestring);
+		}
+	}
+}
+
 static void load_sample(struct report *r, struct report_sample *s, const cJSON *o)
 {
 	const cJSON *reasons = get(o, "reasons"), *reason;
@@ -527,6 +575,7 @@ static void load_sample(struct report *r, struct report_sample *s, const cJSON *
 	report_sample_reasons(r, s, (size_t)cJSON_GetArraySize(reasons));
 	cJSON_ArrayForEach(reason, reasons)
 		s->reasons[s->nreasons++] = report_intern(r, reason->valuestring);
+	load_turns(r, s, get(o, "turns"));
 }
 
 static void load_side(struct report *r, struct report_side *s, const cJSON *o)

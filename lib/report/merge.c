@@ -357,6 +357,7 @@ static void copy_case(struct report *out, const struct report *from, const struc
 			for (unsigned j = 0; j < s->samples[k].nreasons; j++)
 				samples[k].reasons[samples[k].nreasons++] =
 					report_intern(out, s->samples[k].reasons[j]);
+			report_sample_copy_turns(out, &samples[k], &s->samples[k]);
 		}
 	}
 }

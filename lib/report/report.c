@@ -113,6 +113,125 @@ const char **report_sample_reasons(struct report *r, struct report_sample *s, si
 	return s->reasons;
 }
 
+struct report_turn *report_sample_turns(struct report *r, struct report_sample *s, size_t n)
+{
+	s->turns = arena_alloc(&r->arena, (n + 1) * sizeof(*s->turns));
+	memset(s->turns, 0, (n + 1) * sizeof(*s->turns));
+	s->nturns = (unsigned)n;
+	return s->turns;
+}
+
+struct report_step *report_turn_steps(struct report *r, struct report_turn *t, size_t n)
+{
+	t->steps = arena_alloc(&r->arena, (n + 1) * sizeof(*t->steps));
+	memset(t->steps, 0, (n + 1) * sizeof(*t->steps));
+	t->nsteps = (unsigned)n;
+	return t->steps;
+}
+
+void report_sample_copy_turns(struct report *r, struct report_sample *to,
+			      const struct report_sample *from)
+{
+	to->turns = NULL;
+	to->nturns = 0;
+	if (!from->nturns)
+		return;
+	report_sample_turns(r, to, from->nturns);
+	for (unsigned t = 0; t < from->nturns; t++) {
+		const struct report_turn *ft = &from->turns[t];
+		struct report_turn *tt = &to->turns[t];
+		tt->grade = ft->grade;
+		tt->reasons = report_strings(r, ft->nreasons);
+		for (unsigned k = 0; k < ft->nreasons; k++)
+			tt->reasons[tt->nreasons++] = report_intern(r, ft->reasons[k]);
+		report_turn_steps(r, tt, ft->nsteps);
+		for (unsigned k = 0; k < ft->nsteps; k++) {
+			struct report_step *ts = &tt->steps[k];
+			ts->status = ft->steps[k].status;
+			ts->latency_ms = ft->steps[k].latency_ms;
+			ts->calls = report_strings(r, ft->steps[k].ncalls);
+			for (unsigned c = 0; c < ft->steps[k].ncalls; c++)
+				ts->calls[ts->ncalls++] = report_intern(r, ft->steps[k].calls[c]);
+		}
+	}
+}
+
+const char **report_strings(struct report *r, size_t n)
+{
+	return arena_alloc(&r->arena, (n + 1) * sizeof(const char *));
+}
+
+unsigned report_sample_steps(const struct report_sample *s)
+{
+	unsigned n = 0;
+	for (unsigned i = 0; i < s->nturns; i++)
+		n += s->turns[i].nsteps;
+	return s->nturns ? n : 1;
+}
+
+/* first_sample: the first sample of side s of grade g with turns, or NULL. */
+static const struct report_sample *first_sample(const struct report_side *s, enum grade g)
+{
+	for (size_t i = 0; i < s->nsamples; i++)
+		if (s->samples[i].grade == g && s->samples[i].nturns)
+			return &s->samples[i];
+	return NULL;
+}
+
+/* step_calls: the calls of a step as "a, b", or "no tool" when none. */
+static char *step_calls(const struct report_step *st)
+{
+	struct buf b;
+	buf_init(&b, BUF_MAX_DEFAULT);
+	for (unsigned i = 0; st && i < st->ncalls; i++)
+		buf_addf(&b, "%s%s", i ? ", " : "", st->calls[i]);
+	if (!b.len)
+		buf_addstr(&b, st ? "no tool" : "nothing (no such step)");
+	return buf_detach(&b, NULL);
+}
+
+/* same_step: whether two steps called the same tools. */
+static bool same_step(const struct report_step *a, const struct report_step *b)
+{
+	if (!a || !b || a->ncalls != b->ncalls)
+		return a == b;
+	for (unsigned i = 0; i < a->ncalls; i++)
+		if (strcmp(a->calls[i], b->calls[i]) != 0)
+			return false;
+	return true;
+}
+
+char *report_case_divergence(const struct report_case *c)
+{
+	const struct report_side *e = &c->side[SIDE_EVAL], *p = &c->side[SIDE_PROD];
+	const struct report_sample *a = first_sample(e, GRADE_PASS), *b = first_sample(p, GRADE_FAIL);
+	if (!a || !b) {
+		a = first_sample(e, GRADE_FAIL);
+		b = first_sample(p, GRADE_PASS);
+	}
+	if (!a || !b)
+		return NULL;
+	unsigned turns = a->nturns > b->nturns ? a->nturns : b->nturns;
+	for (unsigned t = 0; t < turns; t++) {
+		const struct report_turn *x = t < a->nturns ? &a->turns[t] : NULL;
+		const struct report_turn *y = t < b->nturns ? &b->turns[t] : NULL;
+		unsigned steps = (x ? x->nsteps : 0) > (y ? y->nsteps : 0) ? x->nsteps : (y ? y->nsteps : 0);
+		for (unsigned k = 0; k < steps; k++) {
+			const struct report_step *sx = x && k < x->nsteps ? &x->steps[k] : NULL;
+			const struct report_step *sy = y && k < y->nsteps ? &y->steps[k] : NULL;
+			if (same_step(sx, sy))
+				continue;
+			char *ca = step_calls(sx), *cb = step_calls(sy);
+			char *why = xasprintf("turn %u step %u: eval called %s, prod called %s", t + 1,
+					      k + 1, ca, cb);
+			free(ca);
+			free(cb);
+			return why;
+		}
+	}
+	return NULL;
+}
+
 void report_add_fingerprint(struct report *r, enum side side, const char *value, long count)
 {
 	struct report_target *t = &r->targets[side];

@@ -45,6 +45,23 @@ struct report_names {
 	size_t n;
 };
 
+/* One request of a conversation sample. */
+struct report_step {
+	double latency_ms;
+	const char **calls;         /* the tools it called, in order */
+	unsigned ncalls;
+	int status;                 /* HTTP status */
+};
+
+/* One user turn of a conversation sample. */
+struct report_turn {
+	const char **reasons;       /* "grader: why" per turn grader that did not pass */
+	struct report_step *steps;
+	unsigned nreasons;
+	unsigned nsteps;
+	enum grade grade;           /* of the turn's own graders */
+};
+
 /* One finished sample. */
 struct report_sample {
 	double latency_ms;          /* as measured (the JSON rounds it to 0.1) */
@@ -56,6 +73,8 @@ struct report_sample {
 	int attempts;
 	unsigned nreasons;
 	enum grade grade;
+	struct report_turn *turns;  /* a conversation's turns (NULL: one request) */
+	unsigned nturns;
 };
 
 /* One side of a case: its counts and finished samples. */
@@ -203,6 +222,23 @@ struct report_case *report_add_case(struct report *r, const char *id, size_t str
 struct report_sample *report_side_samples(struct report *r, struct report_side *s, size_t n);
 /* report_sample_reasons: room for n reasons of sample s, none yet. */
 const char **report_sample_reasons(struct report *r, struct report_sample *s, size_t n);
+/* report_sample_turns: n zeroed turns of sample s. */
+struct report_turn *report_sample_turns(struct report *r, struct report_sample *s, size_t n);
+/* report_turn_steps: n zeroed steps of turn t. */
+struct report_step *report_turn_steps(struct report *r, struct report_turn *t, size_t n);
+/* report_sample_copy_turns: to's turns, a copy in r of from's. */
+void report_sample_copy_turns(struct report *r, struct report_sample *to,
+			      const struct report_sample *from);
+/* report_strings: room for n strings in r's arena. */
+const char **report_strings(struct report *r, size_t n);
+/* report_sample_steps: the requests of a sample (1 unless a conversation). */
+unsigned report_sample_steps(const struct report_sample *s);
+/* report_case_divergence: where a case's eval and prod trajectories first
+ * differ, when its sides disagree and a sample of each is a conversation:
+ * "turn 1 step 1: eval called check_availability, prod called
+ * create_event" (from eval's first passing and prod's first failing sample,
+ * or the other way round); NULL otherwise.  The caller frees it. */
+char *report_case_divergence(const struct report_case *c);
 /* report_add_fingerprint: count more replies of side that carried value. */
 void report_add_fingerprint(struct report *r, enum side side, const char *value, long count);
 /* report_sort_cases: the cases in suite order: by stratum, then position

@@ -167,8 +167,11 @@ static void count_report(const struct report *r, struct text_counts *tc)
 		for (int side = 0; side < SIDE__COUNT; side++) {
 			const struct report_side *s = &c->side[side];
 			tc->samples += report_side_total(s);
-			for (size_t k = 0; k < s->nsamples; k++)
+			for (size_t k = 0; k < s->nsamples; k++) {
 				tc->confirm_samples += s->samples[k].index >= c->repeat;
+				/* A conversation sample took a request per step. */
+				tc->samples += (long)report_sample_steps(&s->samples[k]) - 1;
+			}
 		}
 	}
 	for (size_t i = 0; i < r->nstrata; i++)
@@ -409,6 +412,28 @@ static void put_sample_reasons(FILE *out, const struct report_sample *s, bool al
 	}
 }
 
+/* put_steps: a conversation sample's steps, "turn 1: check_availability >
+ * create_event > text; turn 2: text" (a step that called no tool is
+ * "text"). */
+static void put_steps(FILE *out, const struct report_sample *s)
+{
+	for (unsigned t = 0; t < s->nturns; t++) {
+		const struct report_turn *rt = &s->turns[t];
+		fprintf(out, "%sturn %u:", t ? "; " : "", t + 1);
+		for (unsigned k = 0; k < rt->nsteps; k++) {
+			const struct report_step *st = &rt->steps[k];
+			fputs(k ? " > " : " ", out);
+			for (unsigned c = 0; c < st->ncalls; c++) {
+				char *name = text_clean(st->calls[c], NAME_MAX_TEXT);
+				fprintf(out, "%s%s", c ? ", " : "", name);
+				free(name);
+			}
+			if (!st->ncalls)
+				fputs("text", out);
+		}
+	}
+}
+
 /* put_side: the reason lines of one side of a case that did not pass. */
 static void put_side(FILE *out, const struct report_case *c, enum side side, size_t indent,
 		     bool verbose)
@@ -431,6 +456,12 @@ static void put_side(FILE *out, const struct report_case *c, enum side side, siz
 			fprintf(out, "%s: ", side_name(side));
 		put_sample_reasons(out, smp, verbose, verbose ? REASON_MAX_VERBOSE : REASON_MAX);
 		fputc('\n', out);
+		if (verbose && smp->nturns) {
+			put_pad(out, indent + 2);
+			fputs("steps: ", out);
+			put_steps(out, smp);
+			fputc('\n', out);
+		}
 		printed = true;
 		if (!verbose)
 			break;
@@ -484,6 +515,14 @@ static void put_cases(FILE *out, const struct report *r, const struct report_tex
 		}
 		for (int side = 0; side < SIDE__COUNT; side++)
 			put_side(out, c, (enum side)side, 2 + vw + 2, o->verbose);
+		char *diverge = report_case_divergence(c);
+		if (diverge) {
+			char *text = text_clean(diverge, REASON_MAX);
+			put_pad(out, 2 + vw + 2);
+			fprintf(out, "diverges at %s\n", text);
+			free(text);
+			free(diverge);
+		}
 	}
 }
 

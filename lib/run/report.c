@@ -18,6 +18,32 @@ static void add_stratum(struct report *rep, const struct stratum *s)
 	rep->strata[index].description = report_strdup(rep, s->description);
 }
 
+/* add_turns: a conversation sample's turns and their steps. */
+static void add_turns(struct report *rep, struct report_sample *o, const struct sample *s)
+{
+	if (!s->nturns)
+		return;
+	report_sample_turns(rep, o, s->nturns);
+	for (size_t t = 0; t < s->nturns; t++) {
+		const struct sample_turn *st = &s->turns[t];
+		struct report_turn *ot = &o->turns[t];
+		ot->grade = st->grade;
+		ot->reasons = report_strings(rep, st->nreasons);
+		for (size_t j = 0; j < st->nreasons; j++)
+			ot->reasons[ot->nreasons++] = report_intern(rep, st->reasons[j]);
+		report_turn_steps(rep, ot, st->nsteps);
+		for (size_t k = 0; k < st->nsteps; k++) {
+			const struct sample_step *ss = &st->steps[k];
+			struct report_step *os = &ot->steps[k];
+			os->status = (int)ss->status;
+			os->latency_ms = ss->latency_ms;
+			os->calls = report_strings(rep, ss->ncalls);
+			for (size_t c = 0; c < ss->ncalls; c++)
+				os->calls[os->ncalls++] = report_intern(rep, ss->calls[c]);
+		}
+	}
+}
+
 /* add_side: a side's finished samples, counted (the first `repeat` of
  * them apart, which decided confirmation). */
 static void add_side(struct report *rep, struct report_side *out, const struct side_result *sr,
@@ -50,6 +76,7 @@ static void add_side(struct report *rep, struct report_side *out, const struct s
 		for (size_t j = 0; j < s->nreasons; j++)
 			if (s->reasons[j])
 				o->reasons[o->nreasons++] = report_intern(rep, s->reasons[j]);
+		add_turns(rep, o, s);
 	}
 }
 

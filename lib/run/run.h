@@ -30,6 +30,23 @@ struct sample_grade {
 	char *reason;          /* redacted; NULL on a pass */
 };
 
+/* One request of a conversation sample: a step of one of its turns. */
+struct sample_step {
+	long status;           /* HTTP status */
+	double latency_ms;
+	char **calls;          /* the names of the tools it called, in order */
+	size_t ncalls;
+};
+
+/* One user turn of a conversation sample. */
+struct sample_turn {
+	enum grade grade;      /* of the turn's own graders; a pass when it has none */
+	char **reasons;        /* "grader: why" per grader that did not pass */
+	size_t nreasons;
+	struct sample_step *steps;
+	size_t nsteps;
+};
+
 struct sample {
 	enum side side;
 	int index;             /* repeat number, from 0 */
@@ -44,6 +61,8 @@ struct sample {
 	char *fingerprint;     /* NULL when none */
 	struct sample_grade *grades; /* every grader that ran, in suite order */
 	size_t ngrades;
+	struct sample_turn *turns;   /* a conversation's turns as far as it went, or NULL */
+	size_t nturns;
 };
 
 /* The samples of one side of a case: `repeat` first ones, then room for

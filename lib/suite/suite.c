@@ -18,13 +18,16 @@
 #define SUITE_MAX_CASES 10000
 #define REPEAT_MAX 1000
 #define MAX_TOKENS_MAX 1000000
+#define MAX_STEPS_DEFAULT 8
+#define MAX_STEPS_MAX 1000
 
 static const char *const top_keys[] = {
-	"version", "name", "defaults", "targets", "judge", "graders", "tools", "strata", NULL,
+	"version", "name", "defaults", "targets", "judge", "graders", "tools", "tool_results",
+	"strata", NULL,
 };
 static const char *const defaults_keys[] = {
 	"repeat", "threshold", "timeout", "connect_timeout", "confirm", "min_valid", "request",
-	"tool_choice", NULL,
+	"tool_choice", "max_steps", "conversation_timeout", NULL,
 };
 static const char *const targets_keys[] = {"eval", "prod", NULL};
 /* The keys every target takes; each API adds its options. */
@@ -36,12 +39,15 @@ static const char *const judge_keys[] = {
 	"url", "api", "model", "headers", "temperature", "max_tokens", "timeout", NULL,
 };
 static const char *const stratum_keys[] = {
-	"description", "tools", "tool_choice", "stream", "expect", "cases", NULL,
+	"description", "tools", "tool_choice", "tool_results", "stream", "expect", "cases", NULL,
 };
 static const char *const case_keys[] = {
-	"id", "input", "messages", "request", "tools", "tool_choice", "vars", "repeat",
-	"threshold", "timeout", "stream", "expect", NULL,
+	"id", "input", "messages", "turns", "request", "tools", "tool_choice", "tool_results",
+	"vars", "repeat", "threshold", "timeout", "max_steps", "conversation_timeout", "stream",
+	"expect", NULL,
 };
+static const char *const turn_keys[] = {"input", "expect", NULL};
+static const char *const answer_keys[] = {"when", "result", NULL};
 static const char *const tool_keys[] = {"name", "description", "parameters", NULL};
 /* The tool_choice words, in enum tool_choice order from TOOL_CHOICE_AUTO. */
 static const char *const tool_choices[] = {"auto", "none", "required", NULL};
@@ -85,6 +91,8 @@ struct inherit {
 	size_t ntools;
 	struct choice choice;
 	int stream;                /* the stratum's stream: as suite_case's */
+	const struct suite_tool_script **scripts;
+	size_t nscripts;
 };
 
 struct loader {
@@ -426,7 +434,7 @@ static int load_headers(struct loader *L, const struct ynode *n, unsigned allowe
 		struct header *h = &(*out)[(*nout)++];
 		h->name = xstrdup(k->str);
 		h->value = xstrdup(v->str);
-		if (template_uses(h->value, TMPL_INPUT | TMPL_CASE | TMPL_VARS)) {
+		if (template_uses(h->value, TMPL_INPUT | TMPL_CASE | TMPL_VARS | TMPL_SESSION)) {
 			add_case_check(L, v, h->value, false, h->name);
 			continue;
 		}
@@ -1093,6 +1101,12 @@ static int load_defaults(struct loader *L, const struct ynode *n, char **err)
 		return -1;
 	if ((v = ynode_get(n, "tool_choice")) && load_tool_choice(v, &L->top.choice, err) < 0)
 		return -1;
+	if ((v = ynode_get(n, "max_steps")) &&
+	    get_int(v, "max_steps", 1, MAX_STEPS_MAX, &s->defaults.max_steps, err) < 0)
+		return -1;
+	if ((v = ynode_get(n, "conversation_timeout")) &&
+	    get_duration(v, "conversation_timeout", &s->defaults.conversation_timeout_ms, err) < 0)
+		return -1;
 	L->defaults_request = ynode_get(n, "request");
 	if (L->defaults_request && need_map(L->defaults_request, "'request'", err) < 0)
 		return -1;
@@ -1348,6 +1362,208 @@ static int load_messages(struct loader *L, struct suite_case *c, const struct yn
 	return 0;
 }
 
+/* turns: the user turns of a conversation, each a string or {input,
+ * expect}; the first one is also the case's input and messages. */
+static int load_turns(struct loader *L, struct suite_case *c, const struct ynode *n,
+		      const struct tmpl_ctx *ctx, char **err)
+{
+	if (n->kind != YNODE_SEQ || n->n == 0) {
+		*err = ynode_error(n, "'turns' must be a non-empty list of strings or "
+				   "{input, expect}");
+		return -1;
+	}
+	c->turns = xcalloc(n->n, sizeof(*c->turns));
+	for (size_t i = 0; i < n->n; i++) {
+		const struct ynode *t = n->items[i], *input = t, *v;
+		struct suite_turn *turn = &c->turns[c->nturns++];
+		turn->line = t->line;
+		turn->col = t->col;
+		if (t->kind == YNODE_MAP) {
+			char *where = xasprintf("in turn %zu of case '%s'", i + 1, c->id);
+			int rc = ynode_check_keys(t, turn_keys, where, err);
+			if (rc == 0 && !(input = need_key(t, "input", where, err)))
+				rc = -1;
+			free(where);
+			if (rc < 0)
+				return -1;
+			if ((v = ynode_get(t, "expect")) &&
+			    load_expect(L, v, &turn->expect, &turn->nexpect, err) < 0)
+				return -1;
+		}
+		if (!is_text(input)) {
+			*err = ynode_error(input, "turn %zu of case '%s' must be a string or "
+					   "{input, expect}", i + 1, c->id);
+			return -1;
+		}
+		if (!(turn->input = render(L, input, input->str, ctx, err)))
+			return -1;
+	}
+	c->input = xstrdup(c->turns[0].input);
+	c->messages = cJSON_CreateArray();
+	cJSON_AddItemToArray(c->messages, provider_message("user", c->input));
+	return 0;
+}
+
+/* load_answer: one {when, result} of a tool's scripted results. */
+static int load_answer(const struct ynode *n, const char *name, struct suite_tool_answer *a,
+		       char **err)
+{
+	const struct ynode *when = NULL, *result = n;
+	char *where = xasprintf("in tool_results of '%s'", name);
+	int rc = 0;
+	if (n->kind == YNODE_MAP && ynode_get(n, "result")) {
+		rc = ynode_check_keys(n, answer_keys, where, err);
+		when = ynode_get(n, "when");
+		result = ynode_get(n, "result");
+	} else if (n->kind == YNODE_MAP && ynode_get(n, "when")) {
+		*err = ynode_error(n, "a scripted result with 'when' needs 'result'");
+		rc = -1;
+	}
+	free(where);
+	if (rc < 0)
+		return -1;
+	if (is_text(result)) {
+		a->result = xstrdup(result->str);
+	} else {
+		char *why = NULL;
+		cJSON *j = ynode_to_json(result, &why);
+		if (!j) {
+			*err = ynode_error(result, "%s", why);
+			free(why);
+			return -1;
+		}
+		a->result = provider_json_text(j);
+		cJSON_Delete(j);
+	}
+	if (!when)
+		return 0;
+	char *ptr = NULL, *why = NULL;
+	cJSON *json = ynode_to_json(when, &why);
+	if (json && jsonschema_check_keywords(when, err) == 0 &&
+	    !(a->when = jsonschema_compile(json, NULL, &ptr, &why)))
+		*err = jsonschema_error_at(when, ptr, why);
+	else if (!json)
+		*err = ynode_error(when, "%s", why);
+	cJSON_Delete(json);
+	free(ptr);
+	free(why);
+	return a->when ? 0 : -1;
+}
+
+/* load_scripts: a tool_results: mapping of one level, merged into *list by
+ * name as load_tools() merges tools: {NAME: VALUE} or {NAME: [{when,
+ * result}, ...]}; "*" is the result of every tool without its own. */
+static int load_scripts(struct loader *L, const struct ynode *n,
+			const struct suite_tool_script ***list, size_t *count, char **err)
+{
+	struct suite *s = L->s;
+	if (n->kind != YNODE_MAP) {
+		*err = ynode_error(n, "'tool_results' must map tool names to results");
+		return -1;
+	}
+	for (size_t i = 0; i < n->n; i++) {
+		const struct ynode *k = n->items[2 * i], *v = n->items[2 * i + 1];
+		if (strcmp(k->str, "*") != 0 && !is_tool_name(k)) {
+			*err = ynode_error(k, "tool name '%.64s' must be 1 to 64 letters, digits, "
+					   "'_' or '-' (or '*' for any tool)", k->str);
+			return -1;
+		}
+		struct suite_tool_script *t = xcalloc(1, sizeof(*t));
+		s->scripts = xreallocarray(s->scripts, s->nscripts + 1, sizeof(*s->scripts));
+		s->scripts[s->nscripts++] = t;
+		t->name = xstrdup(k->str);
+		t->node = k;
+		bool seq = v->kind == YNODE_SEQ;
+		if (seq && v->n == 0) {
+			*err = ynode_error(v, "the scripted results of '%s' are an empty list",
+					   t->name);
+			return -1;
+		}
+		t->answers = xcalloc(seq ? v->n : 1, sizeof(*t->answers));
+		for (size_t j = 0; j < (seq ? v->n : 1); j++) {
+			t->nanswers++; /* freed with the suite, filled or not */
+			if (load_answer(seq ? v->items[j] : v, t->name, &t->answers[j], err) < 0)
+				return -1;
+		}
+		size_t at = 0;
+		while (at < *count && strcmp((*list)[at]->name, t->name) != 0)
+			at++;
+		if (at == *count)
+			*list = xreallocarray(*list, ++*count, sizeof(**list));
+		(*list)[at] = t;
+	}
+	return 0;
+}
+
+/* offers: whether c offers the tool called name. */
+static bool offers(const struct suite_case *c, const char *name)
+{
+	for (size_t i = 0; i < c->ntools; i++)
+		if (strcmp(c->tools[i]->name, name) == 0)
+			return true;
+	return false;
+}
+
+/* check_scripts: every scripted result (but "*") must answer a tool that a
+ * case it applies to offers. */
+static int check_scripts(struct loader *L, char **err)
+{
+	struct suite *s = L->s;
+	for (size_t i = 0; i < s->nscripts; i++) {
+		const struct suite_tool_script *t = s->scripts[i];
+		bool used = strcmp(t->name, "*") == 0;
+		for (size_t si = 0; si < s->nstrata && !used; si++) {
+			for (size_t ci = 0; ci < s->strata[si].ncases && !used; ci++) {
+				const struct suite_case *c = &s->strata[si].cases[ci];
+				for (size_t k = 0; k < c->nscripts && !used; k++)
+					used = c->scripts[k] == t && offers(c, t->name);
+			}
+		}
+		if (!used) {
+			*err = ynode_error(t->node, "tool_results names tool '%s', which no case "
+					   "it applies to declares in its tools", t->name);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+bool suite_case_converses(const struct suite_case *c)
+{
+	return c->nturns > 0 || (c->nscripts > 0 && c->ntools > 0);
+}
+
+/* script_answer: the first answer of t whose when: args match (none matches
+ * arguments that are not JSON). */
+static const char *script_answer(const struct suite_tool_script *t, const cJSON *args)
+{
+	for (size_t i = 0; i < t->nanswers; i++) {
+		const struct suite_tool_answer *a = &t->answers[i];
+		if (!a->when || (args && jsonschema_validate(a->when, args, NULL, NULL, 0, NULL) == 1))
+			return a->result;
+	}
+	return NULL;
+}
+
+const char *suite_tool_result(const struct suite_case *c, const char *name, const cJSON *args,
+			      const char **why)
+{
+	const struct suite_tool_script *own = NULL, *any = NULL;
+	const char *result = NULL;
+	for (size_t i = 0; i < c->nscripts; i++) {
+		if (strcmp(c->scripts[i]->name, name) == 0)
+			own = c->scripts[i];
+		else if (strcmp(c->scripts[i]->name, "*") == 0)
+			any = c->scripts[i];
+	}
+	if (own && (result = script_answer(own, args)))
+		return result;
+	if (any && (result = script_answer(any, args)))
+		return result;
+	*why = own ? "no scripted result matches its arguments" : "no scripted result";
+	return NULL;
+}
+
 /* One case, inheriting the defaults and its stratum's graders. */
 static int load_case(struct loader *L, struct stratum *st, size_t si, size_t ci,
 		     const struct ynode *n, const struct inherit *in, char **err)
@@ -1418,12 +1634,22 @@ static int load_case(struct loader *L, struct stratum *st, size_t si, size_t ci,
 
 	const struct ynode *input = ynode_get(n, "input");
 	const struct ynode *messages = ynode_get(n, "messages");
+	const struct ynode *turns = ynode_get(n, "turns");
 	if (input && messages) {
 		*err = ynode_error(second_key(n, "input", "messages"),
 				   "case '%s' has both 'input' and 'messages' (give one)", c->id);
 		goto out;
 	}
-	if (input) {
+	if (turns && (input || messages)) {
+		*err = ynode_error(second_key(n, "turns", input ? "input" : "messages"),
+				   "case '%s' has both 'turns' and '%s' (give one)", c->id,
+				   input ? "input" : "messages");
+		goto out;
+	}
+	if (turns) {
+		if (load_turns(L, c, turns, &ctx, err) < 0)
+			goto out;
+	} else if (input) {
 		if (!is_text(input)) {
 			*err = ynode_error(input, "'input' must be a string");
 			goto out;
@@ -1439,7 +1665,7 @@ static int load_case(struct loader *L, struct stratum *st, size_t si, size_t ci,
 		if (load_messages(L, c, messages, &ctx, err) < 0)
 			goto out;
 	} else {
-		*err = ynode_error(n, "case '%s' needs 'input' or 'messages'", c->id);
+		*err = ynode_error(n, "case '%s' needs 'input', 'messages' or 'turns'", c->id);
 		goto out;
 	}
 	if ((v = ynode_get(n, "request"))) {
@@ -1450,6 +1676,21 @@ static int load_case(struct loader *L, struct stratum *st, size_t si, size_t ci,
 
 	if (case_tools(L, c, n, in, err) < 0)
 		goto out;
+	c->max_steps = s->defaults.max_steps;
+	c->conversation_timeout_ms = s->defaults.conversation_timeout_ms;
+	if ((v = ynode_get(n, "max_steps")) &&
+	    get_int(v, "max_steps", 1, MAX_STEPS_MAX, &c->max_steps, err) < 0)
+		goto out;
+	if ((v = ynode_get(n, "conversation_timeout")) &&
+	    get_duration(v, "conversation_timeout", &c->conversation_timeout_ms, err) < 0)
+		goto out;
+	c->scripts = xcalloc(in->nscripts ? in->nscripts : 1, sizeof(*c->scripts));
+	if (in->nscripts)
+		memcpy(c->scripts, in->scripts, in->nscripts * sizeof(*c->scripts));
+	c->nscripts = in->nscripts;
+	if ((v = ynode_get(n, "tool_results")) &&
+	    load_scripts(L, v, &c->scripts, &c->nscripts, err) < 0)
+		goto out;
 
 	c->expect = xcalloc(in->nexpect ? in->nexpect : 1, sizeof(*c->expect));
 	if (in->nexpect)
@@ -1457,7 +1698,10 @@ static int load_case(struct loader *L, struct stratum *st, size_t si, size_t ci,
 	c->nexpect = in->nexpect;
 	if ((v = ynode_get(n, "expect")) && load_expect(L, v, &c->expect, &c->nexpect, err) < 0)
 		goto out;
-	if (c->nexpect == 0) {
+	bool turn_expect = false;
+	for (size_t i = 0; i < c->nturns; i++)
+		turn_expect = turn_expect || c->turns[i].nexpect;
+	if (c->nexpect == 0 && !turn_expect) {
 		*err = ynode_error(n, "case '%s' has no expect", c->id);
 		goto out;
 	}
@@ -1497,6 +1741,13 @@ static int load_stratum(struct loader *L, size_t si, const struct ynode *n, char
 			goto out;
 		in.stream = stream ? 1 : -1;
 	}
+	in.scripts = xcalloc(L->top.nscripts ? L->top.nscripts : 1, sizeof(*in.scripts));
+	if (L->top.nscripts)
+		memcpy(in.scripts, L->top.scripts, L->top.nscripts * sizeof(*in.scripts));
+	in.nscripts = L->top.nscripts;
+	if ((v = ynode_get(n, "tool_results")) &&
+	    load_scripts(L, v, &in.scripts, &in.nscripts, err) < 0)
+		goto out;
 	if (!(v = need_key(n, "cases", where, err)))
 		goto out;
 	if (v->kind != YNODE_SEQ || v->n == 0) {
@@ -1511,6 +1762,7 @@ static int load_stratum(struct loader *L, size_t si, const struct ynode *n, char
 out:
 	free(in.expect);
 	free(in.tools);
+	free(in.scripts);
 	free(where);
 	free(what);
 	return rc;
@@ -1654,7 +1906,12 @@ static int load(struct loader *L, char **err)
 	if ((v = ynode_get(root, "tools")) &&
 	    load_tools(L, v, &L->top.tools, &L->top.ntools, err) < 0)
 		return -1;
+	if ((v = ynode_get(root, "tool_results")) &&
+	    load_scripts(L, v, &L->top.scripts, &L->top.nscripts, err) < 0)
+		return -1;
 	if (!(v = need_key(root, "strata", "at top level", err)) || load_strata(L, v, err) < 0)
+		return -1;
+	if (check_scripts(L, err) < 0)
 		return -1;
 	return check_cases(L, err);
 }
@@ -1674,6 +1931,7 @@ static struct suite *load_buffer(const char *name, const char *dir, const char *
 		.timeout_ms = 30000,
 		.connect_timeout_ms = 10000,
 		.min_valid = STATS_MIN_VALID_DEFAULT,
+		.max_steps = MAX_STEPS_DEFAULT,
 	};
 	L.env.suite_dir = s->dir;
 	L.env.judge = &s->judge;
@@ -1685,6 +1943,7 @@ static struct suite *load_buffer(const char *name, const char *dir, const char *
 	free(L.ids.slots);
 	free(L.checks);
 	free(L.top.tools);
+	free(L.top.scripts);
 	tmpl_unset_release(&L.unset);
 	if (msg) {
 		*err = redact_apply(&s->redact, msg);
@@ -1743,6 +2002,12 @@ static void free_case(struct suite_case *c)
 	}
 	free(c->vars);
 	free(c->expect);
+	for (size_t i = 0; i < c->nturns; i++) {
+		free(c->turns[i].input);
+		free(c->turns[i].expect);
+	}
+	free(c->turns);
+	free(c->scripts);
 }
 
 void suite_free(struct suite *s)
@@ -1774,6 +2039,17 @@ void suite_free(struct suite *s)
 		free(s->tools[i]);
 	}
 	free(s->tools);
+	for (size_t i = 0; i < s->nscripts; i++) {
+		struct suite_tool_script *t = s->scripts[i];
+		for (size_t j = 0; j < t->nanswers; j++) {
+			jsonschema_free(t->answers[j].when);
+			free(t->answers[j].result);
+		}
+		free(t->answers);
+		free(t->name);
+		free(t);
+	}
+	free(s->scripts);
 	for (size_t i = 0; i < s->nstrata; i++) {
 		struct stratum *st = &s->strata[i];
 		for (size_t j = 0; j < st->ncases; j++)

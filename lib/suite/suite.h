@@ -81,6 +81,32 @@ struct suite_tool {
 	cJSON *parameters;         /* a JSON Schema of type object, checked at load */
 };
 
+struct jsonschema;
+
+/* One scripted result of a tool: sent when the call's arguments validate
+ * against when. */
+struct suite_tool_answer {
+	struct jsonschema *when;   /* NULL: any arguments */
+	char *result;              /* the text sent: a string as it is, anything else as JSON */
+};
+
+/* The scripted results of one tool (tool_results:), tried in order; the
+ * name "*" answers every tool that has none of its own. */
+struct suite_tool_script {
+	char *name;
+	struct suite_tool_answer *answers;
+	size_t nanswers;
+	const struct ynode *node;  /* its key (the suite's document lives as long) */
+};
+
+/* One user turn of a conversation (turns:). */
+struct suite_turn {
+	char *input;               /* rendered */
+	struct grader **expect;    /* the graders of this turn's reply (its own only) */
+	size_t nexpect;
+	int line, col;
+};
+
 /* SUITE_TOOLS_MAX: the most tools a case may offer (OpenAI's limit). */
 #define SUITE_TOOLS_MAX 128
 
@@ -114,6 +140,16 @@ struct suite_case {
 	int stream;                /* the case's, else its stratum's stream: 1 true, -1 false, 0 the target's */
 	struct grader **expect;    /* stratum-level first, then the case's own */
 	size_t nexpect;
+	/* turns: the user turns of a conversation (NULL: none; then input and
+	 * messages hold the first turn) */
+	struct suite_turn *turns;
+	size_t nturns;
+	/* scripts: the scripted tool results of the suite, the stratum and the
+	 * case merged by name (an inner level's replaces an outer one's) */
+	const struct suite_tool_script **scripts;
+	size_t nscripts;
+	int max_steps;             /* requests a turn may take (tool loop) */
+	long conversation_timeout_ms; /* the whole conversation (0: none) */
 	int line, col;
 };
 
@@ -132,6 +168,8 @@ struct suite_defaults {
 	long connect_timeout_ms;   /* 10 s */
 	int confirm;               /* 0: confirmation samples per side */
 	double min_valid;          /* 0.5: fraction of a side's samples that must be valid */
+	int max_steps;             /* 8: requests a conversation's turn may take */
+	long conversation_timeout_ms; /* 0: none */
 };
 
 struct named_grader {
@@ -169,6 +207,8 @@ struct suite {
 	size_t ngraders;
 	struct suite_tool **tools; /* every tool of every level; owned */
 	size_t ntools;
+	struct suite_tool_script **scripts; /* every tool_results entry of every level; owned */
+	size_t nscripts;
 	struct stratum *strata;
 	size_t nstrata;
 	size_t ncases;
@@ -265,6 +305,16 @@ bool suite_streams(const struct target *t, const struct suite_case *c);
 /* suite_tool_choice_word: "auto", "none" or "required" for those choices
  * (OpenAI's words, and the suite's), NULL for the others. */
 const char *suite_tool_choice_word(enum tool_choice choice);
+
+/* suite_case_converses: whether c is a conversation (it has turns, or
+ * scripted tool results for the tools it offers) rather than one request. */
+bool suite_case_converses(const struct suite_case *c);
+
+/* suite_tool_result: the result c scripts for a call of tool name with
+ * arguments args (NULL: not JSON): its first answer whose when: matches,
+ * else the "*" script's.  NULL and *why (static text) when none does. */
+const char *suite_tool_result(const struct suite_case *c, const char *name, const cJSON *args,
+			      const char **why);
 
 /* suite_case_ctx: the template context for rendering a target's strings for
  * one case (allowed = TMPL_TARGET, redact = &s->redact). */

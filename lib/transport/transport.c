@@ -708,7 +708,8 @@ struct transport *transport_new(const struct transport_options *o, char **err)
 	return t;
 }
 
-void transport_submit(struct transport *t, struct http_request *req)
+/* new_job: a queued job for req. */
+static struct tjob *new_job(struct transport *t, struct http_request *req)
 {
 	struct tjob *j = xcalloc(1, sizeof(*j));
 	if ((unsigned)req->pool >= POOL__COUNT)
@@ -716,7 +717,19 @@ void transport_submit(struct transport *t, struct http_request *req)
 	j->req = req;
 	j->headers = build_headers(req);
 	buf_init(&j->body, t->o.max_reply);
+	return j;
+}
+
+void transport_submit(struct transport *t, struct http_request *req)
+{
+	struct tjob *j = new_job(t, req);
 	tlist_append(&t->queue[req->pool], j);
+}
+
+void transport_submit_front(struct transport *t, struct http_request *req)
+{
+	struct tjob *j = new_job(t, req);
+	tlist_prepend(&t->queue[j->req->pool], j);
 }
 
 /* Finish every queued and waiting request as interrupted; done() may queue

@@ -159,9 +159,9 @@ static void test_entry_errors(void **state)
 	expect_suite_error("[regex, x]", "t.yaml:1:1: grader entry must be a mapping such as "
 			   "{regex: ...}, not a list");
 	expect_suite_error("{on: raw}", "t.yaml:1:1: grader entry names no grader (one of regex, "
-			   "not_regex, contains, not_contains, equals, max_latency, max_ttft, judge, json_schema, tool_call, no_tool_call, exec, use)");
+			   "not_regex, contains, not_contains, equals, max_latency, max_ttft, judge, json_schema, tool_call, no_tool_call, trajectory, exec, use)");
 	expect_suite_error("{}", "t.yaml:1:1: grader entry names no grader (one of regex, "
-			   "not_regex, contains, not_contains, equals, max_latency, max_ttft, judge, json_schema, tool_call, no_tool_call, exec, use)");
+			   "not_regex, contains, not_contains, equals, max_latency, max_ttft, judge, json_schema, tool_call, no_tool_call, trajectory, exec, use)");
 	expect_suite_error("regex: a\ncontains: b\n",
 			   "t.yaml:2:1: grader entry has two graders, 'regex' and 'contains'");
 	expect_suite_error("{regex: a, use: b}",

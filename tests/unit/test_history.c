@@ -652,6 +652,27 @@ static char *structure(const char *path)
 	return all;
 }
 
+/* A conversation's samples record the requests they took. */
+static void test_record_steps(void **state)
+{
+	struct hist_world w;
+	hist_world_init(&w, "conversation-drift");
+	struct report *r = test_report_fixture("conversation.json");
+	struct history *h = open_ok(w.path);
+	long long id = 0;
+	char *err = NULL;
+	if (history_record(h, r, NULL, &id, &err) < 0)
+		fail_msg("%s", err);
+	history_close(h);
+	report_free(r);
+	sqlite3 *db = db_open(w.path);
+	assert_query(db, "SELECT case_id, side, steps FROM samples ORDER BY case_id, side",
+		     "book-then-thank|eval|4\nbook-then-thank|prod|3\ngreet|eval|1\n"
+		     "greet|prod|1");
+	sqlite3_close(db);
+	hist_world_release(&w);
+}
+
 static void test_migrate_from_v1(void **state)
 {
 	struct hist_world w;
@@ -1321,6 +1342,7 @@ int main(void)
 		cmocka_unit_test(test_concurrent_create),
 		cmocka_unit_test(test_readonly_history),
 		cmocka_unit_test(test_not_a_history),
+		cmocka_unit_test(test_record_steps),
 		cmocka_unit_test(test_migrate_from_v1),
 		cmocka_unit_test(test_unevaluated_and_new),
 		cmocka_unit_test(test_fingerprints_by_composition),
