@@ -421,6 +421,7 @@ static void conversation_step(struct feeder *f, struct job *job, struct http_res
 	}
 	int rc = conversation_take(job->cv, reply, out, &err);
 	out->latency_ms = job->cv->latency_ms;
+	out->ttft_ms = job->cv->ttft_ms;
 	if (rc < 0) {
 		conversation_failed(f, job, true, err);
 	} else if (rc == 1 && late) {
