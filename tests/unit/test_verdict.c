@@ -588,39 +588,73 @@ static int sim_draws(uint64_t *state, int n, double rate)
 	return passed;
 }
 
-/* sim_run: one run of design d; returns the requests it sent, sets *fail
- * (exit 1) and *flagged (the target failed). */
+/* sim_table: the counts of case c as the run's screen reads them. */
+static struct stats_table sim_table(const struct report_case *c)
+{
+	const struct report_side *e = &c->side[SIDE_EVAL], *p = &c->side[SIDE_PROD];
+	return (struct stats_table){
+		.n = {{e->passed, e->failed}, {p->passed, p->failed}},
+		.first = {{e->first_passed, e->first_failed}, {p->first_passed, p->first_failed}},
+		.staged = true,
+		.confirmed = c->confirmed,
+		.threshold = c->threshold,
+	};
+}
+
+/* sim_more: draw n more samples a side for case c. */
+static void sim_more(struct report_case *c, uint64_t *state, int n, const double *rate)
+{
+	c->confirm = n;
+	for (int side = 0; side < SIDE__COUNT; side++) {
+		struct report_side *sr = &c->side[side];
+		sr->passed += sim_draws(state, n, rate[side]);
+		sr->failed = c->repeat + n - sr->passed;
+	}
+}
+
+/* sim_run: one run of design d, confirming as lib/run/run.c does: a case
+ * by its first samples, then the other cases of a stratum by its screen;
+ * returns the requests it sent, sets *fail (exit 1) and *flagged (the
+ * target failed). */
 static long sim_run(const struct sim_design *d, uint64_t *state, bool *fail, bool *flagged)
 {
 	struct report *r = world_new(d->nstrata);
+	struct stats_table *tables = xcalloc(d->ncases, sizeof(*tables));
+	double (*rate)[SIDE__COUNT] = xcalloc(d->ncases, sizeof(*rate));
 	long requests = 0;
 
 	r->confirm = d->confirm;
 	for (size_t s = 0; s < d->nstrata; s++) {
+		size_t first = r->ncases;
 		for (size_t c = 0; c < d->ncases; c++) {
 			size_t ci = add_case(r, s, d->threshold, 0, 0, 0, 0, 0, 0);
 			struct report_case *cr = &r->cases[ci];
-			int first[SIDE__COUNT];
-			double rate[SIDE__COUNT];
-			for (int side = 0; side < SIDE__COUNT; side++) {
-				rate[side] = d->rate ? d->rate(s, c, side) : d->base;
-				first[side] = sim_draws(state, d->repeat, rate[side]);
-			}
 			cr->repeat = d->repeat;
-			cr->confirmed = d->confirm > 0 &&
-					stats_confirms(first[SIDE_EVAL], d->repeat, first[SIDE_PROD],
-						       d->repeat, d->threshold);
-			cr->confirm = cr->confirmed ? d->confirm : 0;
 			for (int side = 0; side < SIDE__COUNT; side++) {
 				struct report_side *sr = &cr->side[side];
-				int more = sim_draws(state, cr->confirm, rate[side]);
-				sr->first_passed = first[side];
-				sr->first_failed = d->repeat - first[side];
-				sr->passed = first[side] + more;
-				sr->failed = d->repeat + cr->confirm - sr->passed;
-				requests += d->repeat + cr->confirm;
+				rate[c][side] = d->rate ? d->rate(s, c, side) : d->base;
+				sr->passed = sr->first_passed = sim_draws(state, d->repeat, rate[c][side]);
+				sr->failed = sr->first_failed = d->repeat - sr->passed;
+			}
+			cr->confirmed = d->confirm > 0 &&
+					stats_confirms(cr->side[SIDE_EVAL].passed, d->repeat,
+						       cr->side[SIDE_PROD].passed, d->repeat,
+						       d->threshold);
+			if (cr->confirmed)
+				sim_more(cr, state, d->confirm, rate[c]);
+			tables[c] = sim_table(cr);
+		}
+		if (d->confirm > 0 && stats_screens(tables, d->ncases)) {
+			for (size_t c = 0; c < d->ncases; c++) {
+				struct report_case *cr = &r->cases[first + c];
+				if (cr->confirmed)
+					continue;
+				cr->confirmed = cr->by_stratum = true;
+				sim_more(cr, state, d->confirm, rate[c]);
 			}
 		}
+		for (size_t c = 0; c < d->ncases; c++)
+			requests += 2 * (r->cases[first + c].repeat + r->cases[first + c].confirm);
 	}
 	verdict_compute(r);
 	*fail = r->exit_code == EXIT_FAIL;
@@ -630,6 +664,8 @@ static long sim_run(const struct sim_design *d, uint64_t *state, bool *fail, boo
 	else
 		*flagged = verdict_failing(r->strata[d->target_stratum].verdict);
 	report_free(r);
+	free(rate);
+	free(tables);
 	return requests;
 }
 
