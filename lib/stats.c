@@ -555,9 +555,38 @@ double stats_screen_p(const struct stats_table *t, size_t k)
 	return p;
 }
 
+/* screen_asks: whether the screen asks for the other cases' samples at
+ * p, having read confirmed cases (the levels of stats.h). */
+static bool screen_asks(double p, size_t confirmed)
+{
+	double level = confirmed > 1 ? STATS_SCREEN_MORE : STATS_SCREEN_ONE;
+	return p >= STATS_SCREEN_LOW && p < level;
+}
+
+/* screen_others: the staged tables the screen would confirm (neither
+ * confirmed by the rule nor already screened: those it did confirm). */
+static size_t screen_others(const struct stats_table *t, size_t k, size_t *screened)
+{
+	size_t others = 0;
+	*screened = 0;
+	for (size_t i = 0; i < k; i++) {
+		if (!t[i].staged || (t[i].confirmed && !t[i].screened))
+			continue;
+		others++;
+		*screened += t[i].screened;
+	}
+	return others;
+}
+
 bool stats_screens(const struct stats_table *t, size_t k)
 {
-	return stats_screen_p(t, k) < STATS_SCREEN_LEVEL;
+	bool *pick = xcalloc(k ? k : 1, sizeof(*pick));
+	size_t confirmed = 0, screened;
+	screened_set(t, k, pick);
+	for (size_t i = 0; i < k; i++)
+		confirmed += pick[i];
+	free(pick);
+	return screen_others(t, k, &screened) > 0 && screen_asks(stats_screen_p(t, k), confirmed);
 }
 
 /* The screen of a stratum as the looks condition on it: want[s] for each
@@ -584,9 +613,12 @@ static bool screen_init(const struct stats_table *t, size_t k, bool asked, struc
 	double *ps = xcalloc(s.n, sizeof(*ps));
 	screen_ps(s.pmf, s.n, ps);
 	sc->n = s.n;
+	size_t confirmed = 0;
+	for (size_t i = 0; i < k; i++)
+		confirmed += sc->pick[i];
 	sc->want = xcalloc(s.n, sizeof(*sc->want));
 	for (size_t x = 0; x < s.n; x++)
-		sc->want[x] = (ps[x] < STATS_SCREEN_LEVEL) == asked;
+		sc->want[x] = screen_asks(ps[x], confirmed) == asked;
 	free(ps);
 	free(s.pmf);
 	return true;
@@ -628,13 +660,7 @@ static bool screen_weigh(const struct stats_table *t, size_t k, const struct scr
  * -2 the tables disagree with the screen (cases screened apart). */
 static int screen_outcome(const struct stats_table *t, size_t k)
 {
-	size_t others = 0, screened = 0;
-	for (size_t i = 0; i < k; i++) {
-		if (!t[i].staged || (t[i].confirmed && !t[i].screened))
-			continue;
-		others++;
-		screened += t[i].screened;
-	}
+	size_t screened, others = screen_others(t, k, &screened);
 	if (others == 0)
 		return -1;
 	bool asks = stats_screens(t, k);

@@ -27,10 +27,14 @@
 /* Tolerance for rate >= threshold, so that 4/5 meets 0.8 despite rounding. */
 #define STATS_THRESHOLD_EPSILON 1e-9
 
-/* The screening level of the stratum's rule of confirmation: the other
- * cases of a stratum are confirmed when its confirmed cases differ at
- * this level (stats_screens()). */
-#define STATS_SCREEN_LEVEL 0.2
+/* The levels of the stratum's rule of confirmation (stats_screens()): a
+ * stratum's other cases are confirmed when the p-value of its confirmed
+ * cases is at least STATS_SCREEN_LOW (below it the difference is found
+ * without them) and below STATS_SCREEN_ONE when one case was confirmed,
+ * STATS_SCREEN_MORE when more were. */
+#define STATS_SCREEN_LOW 0.01
+#define STATS_SCREEN_ONE 0.2
+#define STATS_SCREEN_MORE 0.35
 
 /* One case's valid samples for the difference test: n[side][0] passed and
  * n[side][1] failed, side 0 eval and 1 prod.  When the run confirmed
@@ -58,9 +62,9 @@ bool stats_confirms(int x, int ve, int y, int vp, double threshold);
  * tables among t[0..k) that the rule confirmed; 1 when there is none or
  * past the exact limits. */
 double stats_screen_p(const struct stats_table *t, size_t k);
-/* stats_screens: the stratum's rule of confirmation: once the cases the
- * rule confirmed have all their samples, confirm its other cases too when
- * stats_screen_p() < STATS_SCREEN_LEVEL. */
+/* stats_screens: the stratum's rule of confirmation: once the cases of a
+ * stratum the rule confirmed have all their samples, confirm its other
+ * staged cases too when stats_screen_p() is within the levels above. */
 bool stats_screens(const struct stats_table *t, size_t k);
 
 /* The null distribution of a discrete p-value given what its test
