@@ -724,6 +724,9 @@ static const struct sim_design sim_nulls[] = {
 	 0, -1},
 	{"4x5 repeat 10, p = threshold 0.7", 4, 5, 10, 0, 0.7, 0.7, NULL, 0, -1},
 	{"4x5 repeat 1 --confirm 9, threshold 0.7, p 0.9", 4, 5, 1, 9, 0.7, 0.9, NULL, 0, -1},
+	/* Designs whose screens ask often: the adaptive sampling at work. */
+	{"2x10 repeat 1 --confirm 9, threshold 0.5, p 0.7", 2, 10, 1, 9, 0.5, 0.7, NULL, 0, -1},
+	{"4x5 repeat 3 --confirm 7, threshold 0.6, p 0.8", 4, 5, 3, 7, 0.6, 0.8, NULL, 0, -1},
 };
 
 static const struct sim_design sim_powers[] = {
@@ -770,7 +773,7 @@ static void test_simulated_designs(void **state)
 	/* Confirmation costs at most 3x a plain repeat-1 run on a noisy agent
 	 * (2.97x measured: the cost is averaged over ten times the runs), and
 	 * nothing on a deterministic one. */
-	struct sim_design noisy = sim_nulls[4], steady = sim_nulls[4];
+	struct sim_design noisy = sim_nulls[4], steady = sim_nulls[4]; /* repeat 1 --confirm 9 */
 	steady.base = 1.0;
 	struct sim_result rn = sim(&noisy, 10 * runs, 0xc0570000u);
 	struct sim_result rs = sim(&steady, runs, 0xc0571111u);
