@@ -539,14 +539,26 @@ static bool screened_set(const struct stats_table *t, size_t k, bool *pick)
 	return any;
 }
 
+/* screen_read: what the screen reads: pick[] its tables, *sum the law of
+ * their summed eval passes and *ps the p-value of each sum; false, with
+ * nothing allocated but pick, when it reads nothing or past the exact
+ * limits. */
+static bool screen_read(const struct stats_table *t, size_t k, bool *pick,
+			struct table_pmf *sum, double **ps)
+{
+	if (!screened_set(t, k, pick) || !sum_pmf(t, k, pick, sum))
+		return false;
+	*ps = xcalloc(sum->n, sizeof(**ps));
+	screen_ps(sum->pmf, sum->n, *ps);
+	return true;
+}
+
 double stats_screen_p(const struct stats_table *t, size_t k)
 {
 	struct table_pmf s;
 	bool *pick = xcalloc(k ? k : 1, sizeof(*pick));
-	double p = 1.0;
-	if (screened_set(t, k, pick) && sum_pmf(t, k, pick, &s)) {
-		double *ps = xcalloc(s.n, sizeof(*ps));
-		screen_ps(s.pmf, s.n, ps);
+	double p = 1.0, *ps;
+	if (screen_read(t, k, pick, &s, &ps)) {
 		p = ps[s.obs];
 		free(ps);
 		free(s.pmf);
@@ -555,12 +567,21 @@ double stats_screen_p(const struct stats_table *t, size_t k)
 	return p;
 }
 
-/* screen_asks: whether the screen asks for the other cases' samples at
- * p, having read confirmed cases (the levels of stats.h). */
-static bool screen_asks(double p, size_t confirmed)
+/* screen_asks: whether the screen asks for the other cases' samples when
+ * the sum its tables (confirmed of them) read is x, ps[] the p-values of
+ * the n sums, in a run whose strata are tested at level: below the levels
+ * of stats.h, but not below a quarter of the level (found without them),
+ * nor at the most extreme sum when that could be significant (the tests,
+ * given that the screen asked, would spend it on other cases' samples
+ * that cannot make it stronger). */
+static bool screen_asks(const double *ps, size_t n, size_t x, size_t confirmed, double level)
 {
-	double level = confirmed > 1 ? STATS_SCREEN_MORE : STATS_SCREEN_ONE;
-	return p >= STATS_SCREEN_LOW && p < level;
+	double least = 1.0;
+	for (size_t s = 0; s < n; s++)
+		least = fmin(least, ps[s]);
+	if (ps[x] <= least && least <= level / 2.0)
+		return false;
+	return ps[x] >= level / 4.0 && ps[x] < (confirmed > 1 ? STATS_SCREEN_MORE : STATS_SCREEN_ONE);
 }
 
 /* screen_others: the staged tables the screen would confirm (neither
@@ -578,15 +599,21 @@ static size_t screen_others(const struct stats_table *t, size_t k, size_t *scree
 	return others;
 }
 
-bool stats_screens(const struct stats_table *t, size_t k)
+bool stats_screens(const struct stats_table *t, size_t k, double level)
 {
-	bool *pick = xcalloc(k ? k : 1, sizeof(*pick));
+	struct table_pmf s;
+	bool *pick = xcalloc(k ? k : 1, sizeof(*pick)), asks = false;
 	size_t confirmed = 0, screened;
-	screened_set(t, k, pick);
-	for (size_t i = 0; i < k; i++)
-		confirmed += pick[i];
+	double *ps;
+	if (screen_others(t, k, &screened) > 0 && screen_read(t, k, pick, &s, &ps)) {
+		for (size_t i = 0; i < k; i++)
+			confirmed += pick[i];
+		asks = screen_asks(ps, s.n, s.obs, confirmed, level);
+		free(ps);
+		free(s.pmf);
+	}
 	free(pick);
-	return screen_others(t, k, &screened) > 0 && screen_asks(stats_screen_p(t, k), confirmed);
+	return asks;
 }
 
 /* The screen of a stratum as the looks condition on it: want[s] for each
@@ -602,23 +629,23 @@ struct screen {
  * cases); false, with nothing allocated, when it could not have asked
  * (no case confirmed on its own, or past the exact limits), so that there
  * is nothing to condition on. */
-static bool screen_init(const struct stats_table *t, size_t k, bool asked, struct screen *sc)
+static bool screen_init(const struct stats_table *t, size_t k, double level, bool asked,
+			struct screen *sc)
 {
 	struct table_pmf s;
+	double *ps;
 	sc->pick = xcalloc(k ? k : 1, sizeof(*sc->pick));
-	if (!screened_set(t, k, sc->pick) || !sum_pmf(t, k, sc->pick, &s)) {
+	if (!screen_read(t, k, sc->pick, &s, &ps)) {
 		free(sc->pick);
 		return false;
 	}
-	double *ps = xcalloc(s.n, sizeof(*ps));
-	screen_ps(s.pmf, s.n, ps);
-	sc->n = s.n;
 	size_t confirmed = 0;
 	for (size_t i = 0; i < k; i++)
 		confirmed += sc->pick[i];
+	sc->n = s.n;
 	sc->want = xcalloc(s.n, sizeof(*sc->want));
 	for (size_t x = 0; x < s.n; x++)
-		sc->want[x] = screen_asks(ps[x], confirmed) == asked;
+		sc->want[x] = screen_asks(ps, s.n, x, confirmed, level) == asked;
 	free(ps);
 	free(s.pmf);
 	return true;
@@ -658,12 +685,12 @@ static bool screen_weigh(const struct stats_table *t, size_t k, const struct scr
  * asked for the other cases' samples, 0 it did not, -1 there was nothing
  * for it to ask (every staged case confirmed on its own, or none staged),
  * -2 the tables disagree with the screen (cases screened apart). */
-static int screen_outcome(const struct stats_table *t, size_t k)
+static int screen_outcome(const struct stats_table *t, size_t k, double level)
 {
 	size_t screened, others = screen_others(t, k, &screened);
 	if (others == 0)
 		return -1;
-	bool asks = stats_screens(t, k);
+	bool asks = stats_screens(t, k, level);
 	if (screened == 0 && !asks)
 		return 0;
 	return screened == others && asks ? 1 : -2;
@@ -750,11 +777,11 @@ out:
 	return ok;
 }
 
-void stats_stratum_looks(const struct stats_table *t, size_t k, const bool *tested,
+void stats_stratum_looks(const struct stats_table *t, size_t k, const bool *tested, double level,
 			 struct stats_look *cmh, double *shift, struct stats_look *cases)
 {
 	struct screen sc;
-	int outcome = screen_outcome(t, k);
+	int outcome = screen_outcome(t, k, level);
 	if (shift)
 		*shift = 0.0;
 	if (outcome == -2) {
@@ -772,7 +799,7 @@ void stats_stratum_looks(const struct stats_table *t, size_t k, const bool *test
 		free(own);
 		return;
 	}
-	if (outcome >= 0 && screen_init(t, k, outcome == 1, &sc)) {
+	if (outcome >= 0 && screen_init(t, k, level, outcome == 1, &sc)) {
 		bool ok = looks_screened(t, k, tested, &sc, cmh, shift, cases);
 		screen_release(&sc);
 		if (ok)

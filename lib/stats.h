@@ -29,10 +29,9 @@
 
 /* The levels of the stratum's rule of confirmation (stats_screens()): a
  * stratum's other cases are confirmed when the p-value of its confirmed
- * cases is at least STATS_SCREEN_LOW (below it the difference is found
- * without them) and below STATS_SCREEN_ONE when one case was confirmed,
- * STATS_SCREEN_MORE when more were. */
-#define STATS_SCREEN_LOW 0.01
+ * cases is at least half the strata's level (below it their CMH look is
+ * significant without them) and below STATS_SCREEN_ONE when one case was
+ * confirmed, STATS_SCREEN_MORE when more were. */
 #define STATS_SCREEN_ONE 0.2
 #define STATS_SCREEN_MORE 0.35
 
@@ -64,8 +63,9 @@ bool stats_confirms(int x, int ve, int y, int vp, double threshold);
 double stats_screen_p(const struct stats_table *t, size_t k);
 /* stats_screens: the stratum's rule of confirmation: once the cases of a
  * stratum the rule confirmed have all their samples, confirm its other
- * staged cases too when stats_screen_p() is within the levels above. */
-bool stats_screens(const struct stats_table *t, size_t k);
+ * staged cases too when stats_screen_p() is within the levels above, in a
+ * run whose strata are tested at level. */
+bool stats_screens(const struct stats_table *t, size_t k, double level);
 
 /* The null distribution of a discrete p-value given what its test
  * conditions on: the values it can take, ascending, with the probability
@@ -148,14 +148,15 @@ double stats_cmh_tables(const struct stats_table *t, size_t k, struct stats_null
  * measured, tested or not: the screen read them all) have tables t: the
  * CMH look over those with tested[i], with *shift as in
  * stats_cmh_tables() (may be NULL), and each tested case's own look in
- * cases[i] (the others are left alone).  Each look is conditioned on the
+ * cases[i] (the others are left alone), in a run whose strata are tested
+ * at level.  Each look is conditioned on the
  * rule's decisions: each staged table's own, and the stratum's screen
  * (stats_screens()) when it had cases to confirm; when the tables
  * disagree with the screen (cases screened apart, as merged shards are),
  * the screened cases' samples after their first are set aside.  Past the
  * exact limits the unconditioned forms stand in.  The caller releases
  * every null filled. */
-void stats_stratum_looks(const struct stats_table *t, size_t k, const bool *tested,
+void stats_stratum_looks(const struct stats_table *t, size_t k, const bool *tested, double level,
 			 struct stats_look *cmh, double *shift, struct stats_look *cases);
 
 /* stats_binom_below: P(X <= x) for X binomial(n, rate): the one-sided

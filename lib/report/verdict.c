@@ -191,7 +191,7 @@ static void stratum_looks(struct report *r, size_t s, struct tested **t, size_t 
 		tested[m] = at[m] != NULL;
 		m++;
 	}
-	stats_stratum_looks(tables, m, tested, cmh, shift, looks);
+	stats_stratum_looks(tables, m, tested, level_diff(r), cmh, shift, looks);
 	for (size_t i = 0; i < m; i++) {
 		if (!at[i])
 			continue;

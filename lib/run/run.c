@@ -238,7 +238,8 @@ static void screen_stratum(struct feeder *f, size_t stratum)
 	for (size_t i = 0; i < r->ncases; i++)
 		if (r->cases[i].selected && r->cases[i].c->stratum == stratum)
 			t[k++] = case_table(&r->cases[i]);
-	if (!(f->opts->stop && *f->opts->stop) && stats_screens(t, k)) {
+	double alpha = r->alpha > 0 ? r->alpha : STATS_ALPHA_DEFAULT;
+	if (!(f->opts->stop && *f->opts->stop) && stats_screens(t, k, alpha * (1.0 - alpha))) {
 		for (size_t i = 0; i < r->ncases; i++) {
 			struct case_result *cr = &r->cases[i];
 			if (!cr->selected || cr->c->stratum != stratum || cr->confirmed)

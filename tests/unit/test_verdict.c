@@ -644,7 +644,7 @@ static long sim_run(const struct sim_design *d, uint64_t *state, bool *fail, boo
 				sim_more(cr, state, d->confirm, rate[c]);
 			tables[c] = sim_table(cr);
 		}
-		if (d->confirm > 0 && stats_screens(tables, d->ncases)) {
+		if (d->confirm > 0 && stats_screens(tables, d->ncases, 0.05 * 0.95)) {
 			for (size_t c = 0; c < d->ncases; c++) {
 				struct report_case *cr = &r->cases[first + c];
 				if (cr->confirmed)
