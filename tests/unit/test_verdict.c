@@ -551,6 +551,104 @@ static void test_confirmed(void **state)
 	report_free(r);
 }
 
+/* confirmed_case: a case at repeat 1 confirmed with n more samples a side
+ * (by its stratum's screen when by_stratum), with each side's first
+ * sample passed (1) or failed (0) and its passes over all samples. */
+static size_t confirmed_case(struct report *r, size_t stratum, int n, bool by_stratum,
+			     int first_eval, int eval_passed, int first_prod, int prod_passed)
+{
+	size_t i = add_case(r, stratum, 0.7, eval_passed, 1 + n - eval_passed, 0, prod_passed,
+			    1 + n - prod_passed, 0);
+	struct report_case *c = &r->cases[i];
+	c->repeat = 1;
+	c->confirm = n;
+	c->confirmed = true;
+	c->by_stratum = by_stratum;
+	c->side[SIDE_EVAL].first_passed = first_eval;
+	c->side[SIDE_EVAL].first_failed = 1 - first_eval;
+	c->side[SIDE_PROD].first_passed = first_prod;
+	c->side[SIDE_PROD].first_failed = 1 - first_prod;
+	return i;
+}
+
+/* stratum_screens: whether the screen of a report's stratum 0 asks. */
+static bool stratum_screens(const struct report *r)
+{
+	struct stats_table t[8];
+	size_t k = 0;
+	for (size_t i = 0; i < r->ncases && k < 8; i++) {
+		const struct report_case *c = &r->cases[i];
+		const struct report_side *e = &c->side[SIDE_EVAL], *p = &c->side[SIDE_PROD];
+		t[k++] = (struct stats_table){
+			.n = {{e->passed, e->failed}, {p->passed, p->failed}},
+			.first = {{e->first_passed, e->first_failed},
+				  {p->first_passed, p->first_failed}},
+			.staged = true,
+			.confirmed = c->confirmed && !c->by_stratum,
+			.screened = c->by_stratum,
+			.threshold = c->threshold,
+		};
+	}
+	return stats_screens(t, k, 0.05 * 0.95);
+}
+
+/* The stratum's screen: it asks when its confirmed cases show a
+ * difference short of a finding, the tests condition on it, and a report
+ * that disagrees with it has the screened samples set aside. */
+static void test_screen(void **state)
+{
+	(void)state;
+	struct report *r = world_new(1);
+
+	r->confirm = 9;
+	/* One confirmed case at 9/10 against 5/10: p about 0.07, in the band. */
+	confirmed_case(r, 0, 9, false, 1, 9, 0, 5);
+	size_t other = add_case(r, 0, 0.7, 1, 0, 0, 1, 0, 0);
+	assert_true(stratum_screens(r));
+	verdict_compute(r);
+	double alone = r->strata[0].p_value;
+	assert_false(r->strata[0].significant);
+	report_free(r);
+
+	/* The screen asked: the other case went 10/10 against 3/10. */
+	r = world_new(1);
+	r->confirm = 9;
+	confirmed_case(r, 0, 9, false, 1, 9, 0, 5);
+	other = confirmed_case(r, 0, 9, true, 1, 10, 1, 3);
+	verdict_compute(r);
+	assert_true(r->strata[0].significant);
+	assert_int_equal(r->strata[0].direction, 1);
+	assert_int_equal(r->cases[other].verdict, VERDICT_DRIFT);
+	assert_true(r->strata[0].p_value < alone);
+	/* Given that the screen asked, the first case alone is no finding:
+	 * its sum is the only one of its margins that made the screen ask. */
+	assert_float_equal(r->cases[0].p_value, 1.0, 1e-12);
+	report_free(r);
+
+	/* A complete break at --confirm 4 next to a healthy case: its sum is
+	 * the most extreme one and could be significant, so the screen does
+	 * not spend it; the case is drift. */
+	r = world_new(1);
+	r->confirm = 4;
+	size_t broken = confirmed_case(r, 0, 4, false, 1, 5, 0, 0);
+	add_case(r, 0, 0.7, 1, 0, 0, 1, 0, 0);
+	assert_false(stratum_screens(r));
+	verdict_compute(r);
+	assert_int_equal(r->cases[broken].verdict, VERDICT_DRIFT);
+	report_free(r);
+
+	/* A report that says the screen asked where it would not (strata
+	 * screened apart): the screened samples are set aside. */
+	r = world_new(1);
+	r->confirm = 9;
+	confirmed_case(r, 0, 9, false, 1, 10, 0, 9);
+	other = confirmed_case(r, 0, 9, true, 1, 10, 1, 1);
+	verdict_compute(r);
+	assert_float_equal(r->cases[other].p_value, 1.0, 0);
+	assert_false(r->strata[0].significant);
+	report_free(r);
+}
+
 /*
  * A fast simulation of the designs of issue 11 (bench/stats_sim.py runs
  * them against the real binary): seeded, so every run of the test sees the
@@ -805,6 +903,7 @@ int main(void)
 		cmocka_unit_test(test_too_few_valid),
 		cmocka_unit_test(test_regression_by_test),
 		cmocka_unit_test(test_confirmed),
+		cmocka_unit_test(test_screen),
 		cmocka_unit_test(test_simulated_designs),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
