@@ -225,6 +225,8 @@ static void put_case(struct jsonw *w, const struct report *r, const struct repor
 	jsonw_number(w, "threshold", finite_or_zero(c->threshold));
 	jsonw_number(w, "repeat", c->repeat);
 	jsonw_bool(w, "confirmed", c->confirmed);
+	if (c->by_stratum)
+		jsonw_bool(w, "confirmed_by_stratum", true);
 	jsonw_number(w, "confirm", c->confirm);
 	jsonw_bool(w, "repeated", report_case_repeated(c));
 	jsonw_number(w, "p_value", finite_or_zero(c->p_value));

@@ -127,6 +127,7 @@ static const struct rule case_rules[] = {
 	{"threshold", K_NUMBER, false, NULL},
 	{"repeat", K_SMALL, false, NULL},
 	{"confirmed", K_BOOL, true, NULL},
+	{"confirmed_by_stratum", K_BOOL, true, NULL},
 	{"confirm", K_SMALL, true, NULL},
 	{"repeated", K_BOOL, true, NULL},
 	{"p_value", K_NUMBER, true, NULL},
@@ -610,6 +611,7 @@ static void load_case(struct report *r, const cJSON *o, bool skipped)
 	c->repeat = tree_int(o, "repeat");
 	c->confirm = tree_int(o, "confirm");
 	c->confirmed = is_true(o, "confirmed");
+	c->by_stratum = is_true(o, "confirmed_by_stratum");
 	c->p_value = num_or(o, "p_value", 1.0);
 	c->p_least = num_or(o, "p_least", 1.0);
 	c->p_below = num_or(o, "p_below", 1.0);

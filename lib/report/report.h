@@ -98,7 +98,8 @@ struct report_case {
 	double threshold;
 	int repeat;                 /* first samples asked per side */
 	int confirm;                /* confirmation samples asked per side */
-	bool confirmed;
+	bool confirmed;             /* it has confirmation samples */
+	bool by_stratum;            /* asked by its stratum's screen, not its own */
 	double p_value;             /* eval vs prod, exact; 1 when not tested */
 	double p_least;
 	double p_below;

@@ -503,7 +503,7 @@ static void put_cases(FILE *out, const struct report *r, const struct report_tex
 		if (report_case_repeated(c))
 			put_rates(out, c);
 		if (c->confirmed)
-			fputs("  confirmed", out);
+			fputs(c->by_stratum ? "  confirmed by its stratum" : "  confirmed", out);
 		fputc('\n', out);
 		free(stratum);
 		free(id);

@@ -94,6 +94,7 @@ static void add_case(struct report *rep, const struct run *r, size_t i)
 	c->repeat = cr->repeat;
 	c->confirm = cr->confirm;
 	c->confirmed = cr->confirmed;
+	c->by_stratum = cr->by_stratum;
 	for (int side = 0; side < SIDE__COUNT; side++)
 		add_side(rep, &c->side[side], &cr->side[side], cr->repeat);
 }

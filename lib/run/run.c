@@ -44,6 +44,7 @@ struct feeder {
 	size_t window;          /* the most outstanding at once */
 	bool feeding;           /* inside feed(): completions must not recurse */
 	size_t *unfinished;     /* per case: first samples not finished yet */
+	size_t *unscreened;     /* per stratum: samples its screen waits for */
 	size_t *confirming;     /* cases to confirm, in the order decided */
 	size_t nconfirming;
 	size_t qi;              /* the confirming case being fed, */
@@ -207,45 +208,96 @@ out:
 	return rc;
 }
 
-/* decide_confirmation: once a case's first samples are in, ask for the
- * run's confirmation samples when the rule says so. */
-static void decide_confirmation(struct feeder *f, struct case_result *cr)
+/* case_table: the valid counts of a case, first samples and all, as the
+ * confirmation rules read them. */
+static struct stats_table case_table(const struct case_result *cr)
 {
-	int count[SIDE__COUNT][2] = {{0, 0}, {0, 0}};
-	struct run *r = f->run;
-	if (f->opts->stop && *f->opts->stop)
-		return;
+	struct stats_table t = {.staged = true, .confirmed = cr->confirmed,
+				.threshold = cr->c->threshold};
 	for (int side = 0; side < SIDE__COUNT; side++) {
-		for (int k = 0; k < cr->repeat; k++) {
+		for (size_t k = 0; k < cr->side[side].nsamples; k++) {
 			const struct sample *smp = &cr->side[side].samples[k];
-			if (smp->done && smp->grade != GRADE_ERROR)
-				count[side][smp->grade == GRADE_PASS ? 0 : 1]++;
+			if (!smp->done || smp->grade == GRADE_ERROR)
+				continue;
+			int failed = smp->grade != GRADE_PASS;
+			t.n[side][failed]++;
+			if (smp->index < cr->repeat)
+				t.first[side][failed]++;
 		}
 	}
-	if (!stats_confirms(count[SIDE_EVAL][0], count[SIDE_EVAL][0] + count[SIDE_EVAL][1],
-			    count[SIDE_PROD][0], count[SIDE_PROD][0] + count[SIDE_PROD][1],
-			    cr->c->threshold))
-		return;
+	return t;
+}
+
+/* confirm_case: ask for the run's confirmation samples of a case. */
+static void confirm_case(struct feeder *f, struct case_result *cr)
+{
+	struct run *r = f->run;
 	cr->confirmed = true;
 	cr->confirm = r->confirm;
 	for (int side = 0; side < SIDE__COUNT; side++)
 		cr->side[side].nsamples = (size_t)(cr->repeat + cr->confirm);
+	f->unscreened[cr->c->stratum] += SIDE__COUNT * (size_t)r->confirm;
 	f->confirming[f->nconfirming++] = (size_t)(cr - r->cases);
 }
 
-/* sample_finished: a sample has its grade (or its error): report it, and
- * decide the case's confirmation when it was the last of its first ones. */
+/* decide_confirmation: once a case's first samples are in, ask for the
+ * run's confirmation samples when the rule says so. */
+static void decide_confirmation(struct feeder *f, struct case_result *cr)
+{
+	struct stats_table t = case_table(cr);
+	if (f->opts->stop && *f->opts->stop)
+		return;
+	if (stats_confirms(t.first[SIDE_EVAL][0], t.first[SIDE_EVAL][0] + t.first[SIDE_EVAL][1],
+			   t.first[SIDE_PROD][0], t.first[SIDE_PROD][0] + t.first[SIDE_PROD][1],
+			   cr->c->threshold))
+		confirm_case(f, cr);
+}
+
+/* screen_stratum: once every case of a stratum has its first samples and
+ * every confirmed one its confirmation samples, confirm its other cases
+ * too when its screen asks (docs/statistics.md). */
+static void screen_stratum(struct feeder *f, size_t stratum)
+{
+	struct run *r = f->run;
+	struct stats_table *t = xcalloc(r->ncases ? r->ncases : 1, sizeof(*t));
+	size_t k = 0;
+	for (size_t i = 0; i < r->ncases; i++)
+		if (r->cases[i].selected && r->cases[i].c->stratum == stratum)
+			t[k++] = case_table(&r->cases[i]);
+	double alpha = r->alpha > 0 ? r->alpha : STATS_ALPHA_DEFAULT;
+	if (!(f->opts->stop && *f->opts->stop) && stats_screens(t, k, alpha * (1.0 - alpha))) {
+		for (size_t i = 0; i < r->ncases; i++) {
+			struct case_result *cr = &r->cases[i];
+			if (!cr->selected || cr->c->stratum != stratum || cr->confirmed)
+				continue;
+			cr->by_stratum = true;
+			confirm_case(f, cr);
+		}
+	}
+	free(t);
+}
+
+/* sample_finished: a sample has its grade (or its error): report it;
+ * decide its case's confirmation when it was the last of its first ones,
+ * and its stratum's screen when it was the last the screen waits for. */
 static void sample_finished(struct feeder *f, struct case_result *cr, const struct sample *smp)
 {
 	const struct run_options *o = f->opts;
+	bool decided = false;
 	if (o->on_sample)
 		o->on_sample(f->run, cr, smp, o->user);
-	if (f->run->confirm <= 0 || smp->index >= cr->repeat)
+	if (f->run->confirm <= 0 || cr->by_stratum)
 		return;
-	if (--f->unfinished[cr - f->run->cases] == 0) {
+	if (smp->index < cr->repeat && --f->unfinished[cr - f->run->cases] == 0) {
 		decide_confirmation(f, cr);
-		feed(f);
+		decided = true;
 	}
+	if (--f->unscreened[cr->c->stratum] == 0) {
+		screen_stratum(f, cr->c->stratum);
+		decided = true;
+	}
+	if (decided)
+		feed(f);
 }
 
 /* job_free: a finished job, its stream and its conversation. */
@@ -841,12 +893,16 @@ struct run *run_execute(struct suite *s, const struct run_options *o, char **err
 					       : 16) + 8,
 		.unfinished = xcalloc(r->ncases ? r->ncases : 1, sizeof(size_t)),
 		.confirming = xcalloc(r->ncases ? r->ncases : 1, sizeof(size_t)),
+		.unscreened = xcalloc(s->nstrata ? s->nstrata : 1, sizeof(size_t)),
 	};
-	for (size_t i = 0; i < r->ncases; i++)
+	for (size_t i = 0; i < r->ncases; i++) {
 		feeder.unfinished[i] = SIDE__COUNT * (size_t)r->cases[i].repeat;
+		if (r->cases[i].selected)
+			feeder.unscreened[r->cases[i].c->stratum] += feeder.unfinished[i];
+	}
 	/* Slow graders grade after the transfers: the confirmations they ask
-	 * for go out in another pass (at most one more, as a case is confirmed
-	 * once). */
+	 * for go out in another pass (at most two more: a case's own, then its
+	 * stratum's). */
 	int rc = 0;
 	do {
 		feed(&feeder);
@@ -856,6 +912,7 @@ struct run *run_execute(struct suite *s, const struct run_options *o, char **err
 	} while (rc == 0 && (feeder.outstanding > 0 ||
 			     (feeder.qi < feeder.nconfirming && !(o->stop && *o->stop))));
 	free(feeder.unfinished);
+	free(feeder.unscreened);
 	free(feeder.confirming);
 	if (rc < 0)
 		goto fail;

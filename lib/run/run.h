@@ -79,7 +79,8 @@ struct case_result {
 	struct side_result side[SIDE__COUNT];
 	int repeat;            /* first samples asked per side (its repeat, or --repeat) */
 	int confirm;           /* confirmation samples asked per side; 0 unless confirmed */
-	bool confirmed;        /* the first samples disagreed or missed the threshold */
+	bool confirmed;        /* the first samples disagreed or missed the threshold, */
+	bool by_stratum;       /* or its stratum's screen asked (stats_screens()) */
 };
 
 struct run {
