@@ -27,6 +27,9 @@ const char *notify_state(const struct report *r)
 		return NULL;
 	if (r->exit_code == EXIT_PASS)
 		return "pass";
+	const struct report_fingerprint_failure *ff = report_fingerprint_failure(r);
+	if (ff && !verdict_failing(r->verdict))
+		return ff->state;
 	return verdict_name(r->verdict);
 }
 

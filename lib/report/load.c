@@ -158,6 +158,8 @@ static const struct rule stratum_rules[] = {
 static const struct rule target_rules[] = {
 	{"url", K_STRING_OR_NULL, false, NULL},
 	{"fingerprints", K_COUNTS, false, NULL},
+	{"expected", K_STRING, true, NULL},
+	{"unexpected", K_STRINGS, true, NULL},
 	{NULL, K_STRING, false, NULL},
 };
 
@@ -212,6 +214,7 @@ static const struct rule report_rules[] = {
 	{"min_valid", K_NUMBER, true, NULL},
 	{"confirm", K_SMALL, true, NULL},
 	{"strict", K_BOOL, true, NULL},
+	{"fail_on_unevaluated", K_BOOL, true, NULL},
 	{"selected", K_COUNT, false, NULL},
 	{"filtered", K_COUNT, false, NULL},
 	{"samples", K_COUNT, false, NULL},
@@ -600,6 +603,8 @@ static void load_targets(struct report *r, const cJSON *targets)
 	for (int side = 0; side < SIDE__COUNT; side++) {
 		const cJSON *t = get(targets, side_name((enum side)side)), *fp;
 		r->targets[side].url = report_strdup(r, str_or_null(t, "url"));
+		r->targets[side].expected = report_strdup(r, str_or_null(t, "expected"));
+		load_names(r, &r->targets[side].unexpected, get(t, "unexpected"));
 		cJSON_ArrayForEach(fp, get(t, "fingerprints"))
 			report_add_fingerprint(r, (enum side)side, fp->string,
 					       (long)fp->valuedouble);
@@ -650,6 +655,7 @@ static struct report *model_of_tree(const cJSON *t)
 	r->min_valid = num_or(t, "min_valid", STATS_MIN_VALID_DEFAULT);
 	r->confirm = tree_int(t, "confirm");
 	r->strict = is_true(t, "strict");
+	r->fail_on_unevaluated = is_true(t, "fail_on_unevaluated");
 	r->filtered = tree_int(t, "filtered");
 	r->requests = tree_int(t, "requests");
 	r->attempts = tree_int(t, "attempts");

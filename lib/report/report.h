@@ -112,6 +112,10 @@ struct report_fingerprint {
 
 struct report_target {
 	const char *url;            /* for display; NULL: null */
+	const char *expected;       /* --expect-fingerprint: the composition the
+				     * target must serve, or NULL */
+	struct report_names unexpected; /* fingerprints it served that name another
+					 * composition, sorted (with expected) */
 	struct report_fingerprint *fingerprints; /* in the order met */
 	size_t nfingerprints;
 	size_t cap;                 /* private */
@@ -155,6 +159,7 @@ struct report {
 	double min_valid;
 	int confirm;
 	bool strict;
+	bool fail_on_unevaluated;   /* --fail-on-unevaluated */
 	long filtered;              /* cases left out by --stratum or --case */
 	long requests;
 	long attempts;
@@ -212,6 +217,46 @@ void report_sort_cases(struct report *r);
  * name no composition eval served (fingerprint_same()), and the components
  * in which they differ from eval's most frequent one. */
 void report_analyse_fingerprints(struct report *r);
+
+/* A composition a target served: its samples' grades, and the components in
+ * which it differs from eval's most frequent composition. */
+struct report_composition {
+	const char *value;          /* the first value met that names it */
+	long passed;
+	long failed;
+	long errors;
+	bool evaluated;             /* eval served it too */
+	char **differing;           /* sorted; each and the array xmalloc'd */
+	size_t ndiffering;
+};
+
+/* report_compositions: the compositions side served, one per composition
+ * (fingerprint_same()), in the order met, with the grades of the samples
+ * that carried each (those no sample carried left out); their count.  Free with report_compositions_free(). */
+size_t report_compositions(const struct report *r, enum side side,
+			   struct report_composition **out);
+void report_compositions_free(struct report_composition *c, size_t n);
+
+/* report_unevaluated_count: the prod compositions eval never served: the
+ * history's count when the report has one, else the run's. */
+size_t report_unevaluated_count(const struct report *r);
+
+/* What a run's fingerprints fail: a short state (for notify) and a reason. */
+struct report_fingerprint_failure {
+	const char *state;
+	const char *reason;
+};
+
+/* report_fingerprint_failure: NULL when the fingerprints fail nothing; else
+ * why: a target did not serve only its expected composition
+ * (--expect-fingerprint), or prod served one eval never served with
+ * fail_on_unevaluated. */
+const struct report_fingerprint_failure *report_fingerprint_failure(const struct report *r);
+
+/* report_apply_fingerprints: raise r's exit code to 1 when it is 0 or 3 and
+ * report_fingerprint_failure() says why (verdict_compute() calls it; call it
+ * again after the history changed r->history). */
+void report_apply_fingerprints(struct report *r);
 
 /*
  * What the JSON and the renderers derive.

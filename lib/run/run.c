@@ -503,6 +503,9 @@ struct run *run_execute(struct suite *s, const struct run_options *o, char **err
 	r->suite = s;
 	r->alpha = o->alpha;
 	r->strict = o->strict;
+	r->fail_on_unevaluated = o->fail_on_unevaluated;
+	for (int side = 0; side < SIDE__COUNT; side++)
+		r->expected[side] = o->expected[side];
 	r->confirm = o->confirm >= 0 ? o->confirm : s->defaults.confirm;
 	r->min_valid = o->min_valid >= 0 ? o->min_valid : s->defaults.min_valid;
 	r->started_wall_ms = util_wall_ms();

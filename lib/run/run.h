@@ -79,6 +79,8 @@ struct run {
 	double min_valid;              /* fraction of samples a side needs valid */
 	int confirm;                   /* --confirm N: 0 when off */
 	bool strict;                   /* flaky cases fail the run */
+	bool fail_on_unevaluated;      /* an unevaluated prod composition fails it */
+	const char *expected[SIDE__COUNT]; /* compositions expected (borrowed), or NULL */
 	char *warning;                 /* something the run did without, or NULL */
 };
 
@@ -96,6 +98,10 @@ struct run_options {
 	int confirm;            /* --confirm N (-1: the suite's defaults) */
 	double min_valid;       /* --min-valid (-1: the suite's defaults) */
 	bool strict;            /* --strict: flaky fails the run */
+	bool fail_on_unevaluated; /* --fail-on-unevaluated */
+	/* --expect-fingerprint SIDE=MANIFEST: the composition (compact form, full
+	 * hashes; borrowed) each side must serve, or NULL. */
+	const char *expected[SIDE__COUNT];
 	/* Set by a signal handler, or NULL: 1 stops the run (requests and exec
 	 * graders in flight get transport.grace_ms), 2 or more ends the grace. */
 	volatile sig_atomic_t *stop;

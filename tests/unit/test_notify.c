@@ -190,6 +190,22 @@ static void test_state(void **state)
 	r = make_report(&w, drift_specs, ARRAY_SIZE(drift_specs), true);
 	assert_null(notify_state(r));
 	report_free(r);
+	/* Fingerprints that fail a passing run are its state; a failing
+	 * verdict comes first. */
+	r = make_report(&w, NULL, 0, false);
+	r->fail_on_unevaluated = true;
+	verdict_compute(r);
+	assert_int_equal(r->exit_code, EXIT_FAIL);
+	assert_string_equal(notify_state(r), "unevaluated");
+	r->targets[SIDE_EVAL].expected = report_strdup(r, "model=sha256:00");
+	report_analyse_fingerprints(r);
+	assert_string_equal(notify_state(r), "uncertified");
+	report_free(r);
+	r = make_report(&w, drift_specs, ARRAY_SIZE(drift_specs), false);
+	r->fail_on_unevaluated = true;
+	verdict_compute(r);
+	assert_string_equal(notify_state(r), "drift");
+	report_free(r);
 }
 
 static const cJSON *get(const cJSON *o, const char *key)
