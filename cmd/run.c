@@ -11,6 +11,7 @@
 #include "fingerprint/fingerprint.h"
 #include "history/history.h"
 #include "notify/notify.h"
+#include "replay/replay.h"
 #include "report/report.h"
 #include "suite/suite.h"
 #include "util.h"
@@ -231,6 +232,8 @@ int cmd_run_suite(struct suite *s, struct run_options *ro, const struct cmd_outp
 	/* From here on the report is the run: the run's own state goes. */
 	struct report *rep = run_report(r);
 	run_free(r);
+	if (out->replay)
+		replay_report(out->replay, rep);
 	int rc = rep->exit_code;
 	const char *exit_reason = NULL;
 	struct history *hist = NULL;

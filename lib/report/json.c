@@ -268,6 +268,20 @@ static void put_compositions(struct jsonw *w, const struct report *r)
 	report_compositions_free(c, n);
 }
 
+static void put_replay(struct jsonw *w, const struct report_replay *rp)
+{
+	jsonw_object(w, "replay");
+	put_string(w, "log", rp->log);
+	jsonw_number(w, "lines", (double)rp->lines);
+	jsonw_number(w, "replayed", (double)rp->replayed);
+	jsonw_number(w, "unreadable", (double)rp->unreadable);
+	jsonw_number(w, "unmatched", (double)rp->unmatched);
+	jsonw_number(w, "sampled_out", (double)rp->sampled_out);
+	jsonw_number(w, "over_limit", (double)rp->over_limit);
+	put_names(w, "problems", &rp->problems);
+	jsonw_end(w);
+}
+
 /* Counts over the cases that ran. */
 struct json_counts {
 	long selected;
@@ -336,6 +350,8 @@ int report_json(FILE *f, const struct report *r, char **err)
 		put_judge(&w, &r->judge);
 	if (r->history.present)
 		put_history(&w, &r->history);
+	if (r->replay.present)
+		put_replay(&w, &r->replay);
 	jsonw_object(&w, "fingerprint_diff");
 	put_names(&w, "unevaluated", &r->unevaluated);
 	put_names(&w, "differing", &r->differing);

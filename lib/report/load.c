@@ -199,6 +199,18 @@ static const struct rule history_rules[] = {
 	{NULL, K_STRING, false, NULL},
 };
 
+static const struct rule replay_rules[] = {
+	{"log", K_STRING, false, NULL},
+	{"lines", K_COUNT, false, NULL},
+	{"replayed", K_COUNT, false, NULL},
+	{"unreadable", K_COUNT, false, NULL},
+	{"unmatched", K_COUNT, false, NULL},
+	{"sampled_out", K_COUNT, false, NULL},
+	{"over_limit", K_COUNT, false, NULL},
+	{"problems", K_STRINGS, false, NULL},
+	{NULL, K_STRING, false, NULL},
+};
+
 static const struct rule report_rules[] = {
 	{"canary_version", K_STRING, true, NULL},
 	{"suite", K_STRING, false, NULL},
@@ -225,6 +237,7 @@ static const struct rule report_rules[] = {
 	{"targets", K_OBJECT, false, targets_rules},
 	{"judge", K_OBJECT, true, judge_rules},
 	{"history", K_OBJECT, true, history_rules},
+	{"replay", K_OBJECT, true, replay_rules},
 	{"fingerprint_diff", K_OBJECT, true, fingerprint_diff_rules},
 	{"strata", K_OBJECTS, false, stratum_rules},
 	{"cases", K_OBJECTS, false, case_rules},
@@ -630,7 +643,7 @@ static struct report *model_of_tree(const cJSON *t)
 {
 	struct report *r = report_new();
 	const cJSON *o, *shard = get(t, "shard"), *history = get(t, "history");
-	const cJSON *diff = get(t, "fingerprint_diff");
+	const cJSON *diff = get(t, "fingerprint_diff"), *replay = get(t, "replay");
 
 	r->canary_version = report_strdup(r, str_or_null(t, "canary_version"));
 	r->suite = report_strdup(r, tree_str(t, "suite"));
@@ -667,6 +680,18 @@ static struct report *model_of_tree(const cJSON *t)
 		load_names(r, &r->history.unevaluated, get(history, "unevaluated"));
 		load_names(r, &r->history.new_since_last, get(history, "new_since_last"));
 		r->history.previous_run = is_true(history, "previous_run");
+	}
+	if (cJSON_IsObject(replay)) {
+		struct report_replay *rp = &r->replay;
+		rp->present = true;
+		rp->log = report_strdup(r, tree_str(replay, "log"));
+		rp->lines = tree_int(replay, "lines");
+		rp->replayed = tree_int(replay, "replayed");
+		rp->unreadable = tree_int(replay, "unreadable");
+		rp->unmatched = tree_int(replay, "unmatched");
+		rp->sampled_out = tree_int(replay, "sampled_out");
+		rp->over_limit = tree_int(replay, "over_limit");
+		load_names(r, &rp->problems, get(replay, "problems"));
 	}
 	load_names(r, &r->unevaluated, get(diff, "unevaluated"));
 	load_names(r, &r->differing, get(diff, "differing"));

@@ -139,6 +139,23 @@ struct report_history {
 	bool previous_run;
 };
 
+/* The most problems with lines of the log a replay report lists. */
+#define REPORT_REPLAY_PROBLEMS_MAX 20
+
+/* What `canary replay` read of its log: every line is counted in one of
+ * unreadable, unmatched, sampled_out, over_limit or replayed. */
+struct report_replay {
+	bool present;
+	const char *log;            /* the log file as given */
+	long lines;                 /* non-empty lines read */
+	long replayed;              /* records replayed: the cases */
+	long unreadable;            /* lines that are not log records */
+	long unmatched;             /* records that no stratum of replay: took */
+	long sampled_out;           /* records left out by --sample */
+	long over_limit;            /* records left out by --limit */
+	struct report_names problems; /* "line N: why", the first of them */
+};
+
 struct report {
 	const char *canary_version; /* NULL when the report did not say */
 	const char *suite;
@@ -167,6 +184,7 @@ struct report {
 	struct report_target targets[SIDE__COUNT];
 	struct report_judge judge;
 	struct report_history history;
+	struct report_replay replay;
 	struct report_names unevaluated; /* prod fingerprints eval never served, sorted */
 	struct report_names differing;   /* components in which they differ, sorted */
 	struct report_stratum *strata;   /* the suite's in suite order, then any other */

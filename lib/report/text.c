@@ -163,10 +163,14 @@ static void count_report(const struct report *r, struct text_counts *tc)
 		tc->selected++;
 		tc->errors += c->verdict == VERDICT_ERROR;
 		tc->confirmed += c->confirmed;
-		tc->one_sample += !report_case_repeated(c) && verdict_failing(c->verdict);
+		/* A replay has one logged reply a record: nothing to confirm. */
+		tc->one_sample += !report_case_repeated(c) && verdict_failing(c->verdict) &&
+				  !r->replay.present;
 		tc->finished += case_finished(c);
 		for (int side = 0; side < SIDE__COUNT; side++) {
 			const struct report_side *s = &c->side[side];
+			if (side == SIDE_PROD && r->replay.present)
+				continue; /* read from the log, not requested */
 			tc->samples += report_side_total(s);
 			for (size_t k = 0; k < s->nsamples; k++)
 				tc->confirm_samples += s->samples[k].index >= c->repeat;
@@ -187,6 +191,30 @@ static void put_judge(FILE *out, const struct report_judge *j)
 		j->template ? j->template : "", hash, j->calls, plural(j->calls, "call", "calls"),
 		j->cache_hits, plural(j->cache_hits, "hit", "hits"));
 	free(model);
+}
+
+/* put_replay: what a replay made of its log's lines, and the first lines
+ * it could not use and why. */
+static void put_replay(FILE *out, const struct report_replay *rp)
+{
+	char *log = text_clean(rp->log, NAME_MAX_TEXT);
+	fprintf(out, "  replay of %s: %ld %s, %ld replayed", log, rp->lines,
+		plural(rp->lines, "line", "lines"), rp->replayed);
+	if (rp->unreadable)
+		fprintf(out, ", %ld unreadable", rp->unreadable);
+	if (rp->unmatched)
+		fprintf(out, ", %ld in no stratum", rp->unmatched);
+	if (rp->sampled_out)
+		fprintf(out, ", %ld not sampled", rp->sampled_out);
+	if (rp->over_limit)
+		fprintf(out, ", %ld over the limit", rp->over_limit);
+	fputc('\n', out);
+	for (size_t i = 0; i < rp->problems.n; i++) {
+		char *v = text_clean(rp->problems.v[i], REASON_MAX);
+		fprintf(out, "    %s\n", v);
+		free(v);
+	}
+	free(log);
 }
 
 static void put_header(FILE *out, const struct report *r, const struct text_counts *tc,
@@ -223,6 +251,8 @@ static void put_header(FILE *out, const struct report *r, const struct text_coun
 	}
 	if (r->judge.present)
 		put_judge(out, &r->judge);
+	if (r->replay.present)
+		put_replay(out, &r->replay);
 }
 
 static void format_count(char out[32], int passed, int total)
