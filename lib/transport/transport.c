@@ -85,6 +85,8 @@ void transport_options_default(struct transport_options *o)
 	o->backoff_max_ms = 30000;
 	o->grace_ms = 2000;
 	o->wall_ms = util_wall_ms;
+	for (int p = 0; p < POOL__COUNT; p++)
+		o->rate[p] = 0;
 }
 
 static void tlist_append(struct tlist *l, struct tjob *j)
