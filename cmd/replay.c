@@ -72,7 +72,7 @@ static const struct cmd_option replay_options[] = {
 	{"limit", 0, true, OPT_LIMIT, CMD_VALUE_NONE, NULL},
 	{"sample", 0, true, OPT_SAMPLE, CMD_VALUE_NONE, NULL},
 	{"seed", 0, true, OPT_SEED, CMD_VALUE_NONE, NULL},
-	{"target", 0, true, OPT_TARGET, CMD_VALUE_SIDE_URL, NULL},
+	{"target", 0, true, OPT_TARGET, CMD_VALUE_NONE, NULL},
 	{"concurrency", 0, true, OPT_CONCURRENCY, CMD_VALUE_NONE, NULL},
 	{"timeout", 0, true, OPT_TIMEOUT, CMD_VALUE_NONE, NULL},
 	{"grace", 0, true, OPT_GRACE, CMD_VALUE_NONE, NULL},
