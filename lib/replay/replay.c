@@ -113,15 +113,18 @@ static cJSON *logged_request(const struct suite *s, const struct evidence_record
 	return out;
 }
 
-/* problem: count a line that was not replayed, and keep why for the first
- * ones. */
-static void problem(struct replay *rp, long *counter, long line, const char *why)
+/* problem: count a line that was not replayed, and keep why (the suite's
+ * secrets masked) for the first ones. */
+static void problem(const struct suite *s, struct replay *rp, long *counter, long line,
+		    const char *why)
 {
 	(*counter)++;
 	if (rp->nproblems >= REPORT_REPLAY_PROBLEMS_MAX)
 		return;
+	char *text = xasprintf("line %ld: %s", line, why);
 	rp->problems = xreallocarray(rp->problems, rp->nproblems + 1, sizeof(*rp->problems));
-	rp->problems[rp->nproblems++] = xasprintf("line %ld: %s", line, why);
+	rp->problems[rp->nproblems++] = redact_apply(&s->redact, text);
+	free(text);
 }
 
 /* take_record: the record of line as a case of its stratum (in sr), its
@@ -133,7 +136,7 @@ static int take_record(struct suite *s, struct replay *rp, struct stratum_record
 	char *why = NULL;
 	size_t si = replay_stratum(s, rec->json, last_user(rec->messages), &why);
 	if (si == s->nstrata) {
-		problem(rp, &rp->counts.unmatched, line, why);
+		problem(s, rp, &rp->counts.unmatched, line, why);
 		free(why);
 		return 0;
 	}
@@ -211,14 +214,14 @@ static int read_log(struct suite *s, const struct replay_options *o, FILE *f, st
 		}
 		if (too_long) {
 			char *why = xasprintf("longer than %zu MiB", REPLAY_LINE_MAX >> 20);
-			problem(rp, &rp->counts.unreadable, number, why);
+			problem(s, rp, &rp->counts.unreadable, number, why);
 			free(why);
 			continue;
 		}
 		struct evidence_record rec = {0};
 		char *why = NULL;
 		if (evidence_record_read(line.data, line.len, NULL, &s->redact, &rec, &why) < 0) {
-			problem(rp, &rp->counts.unreadable, number, why);
+			problem(s, rp, &rp->counts.unreadable, number, why);
 			free(why);
 			continue;
 		}
