@@ -175,6 +175,8 @@ static const struct rule stratum_rules[] = {
 static const struct rule target_rules[] = {
 	{"url", K_STRING_OR_NULL, false, NULL},
 	{"fingerprints", K_COUNTS, false, NULL},
+	{"expected", K_STRING, true, NULL},
+	{"unexpected", K_STRINGS, true, NULL},
 	{NULL, K_STRING, false, NULL},
 };
 
@@ -214,6 +216,18 @@ static const struct rule history_rules[] = {
 	{NULL, K_STRING, false, NULL},
 };
 
+static const struct rule replay_rules[] = {
+	{"log", K_STRING, false, NULL},
+	{"lines", K_COUNT, false, NULL},
+	{"replayed", K_COUNT, false, NULL},
+	{"unreadable", K_COUNT, false, NULL},
+	{"unmatched", K_COUNT, false, NULL},
+	{"sampled_out", K_COUNT, false, NULL},
+	{"over_limit", K_COUNT, false, NULL},
+	{"problems", K_STRINGS, false, NULL},
+	{NULL, K_STRING, false, NULL},
+};
+
 static const struct rule report_rules[] = {
 	{"canary_version", K_STRING, true, NULL},
 	{"suite", K_STRING, false, NULL},
@@ -229,6 +243,7 @@ static const struct rule report_rules[] = {
 	{"min_valid", K_NUMBER, true, NULL},
 	{"confirm", K_SMALL, true, NULL},
 	{"strict", K_BOOL, true, NULL},
+	{"fail_on_unevaluated", K_BOOL, true, NULL},
 	{"selected", K_COUNT, false, NULL},
 	{"filtered", K_COUNT, false, NULL},
 	{"samples", K_COUNT, false, NULL},
@@ -239,6 +254,7 @@ static const struct rule report_rules[] = {
 	{"targets", K_OBJECT, false, targets_rules},
 	{"judge", K_OBJECT, true, judge_rules},
 	{"history", K_OBJECT, true, history_rules},
+	{"replay", K_OBJECT, true, replay_rules},
 	{"fingerprint_diff", K_OBJECT, true, fingerprint_diff_rules},
 	{"strata", K_OBJECTS, false, stratum_rules},
 	{"cases", K_OBJECTS, false, case_rules},
@@ -653,6 +669,8 @@ static void load_targets(struct report *r, const cJSON *targets)
 	for (int side = 0; side < SIDE__COUNT; side++) {
 		const cJSON *t = get(targets, side_name((enum side)side)), *fp;
 		r->targets[side].url = report_strdup(r, str_or_null(t, "url"));
+		r->targets[side].expected = report_strdup(r, str_or_null(t, "expected"));
+		load_names(r, &r->targets[side].unexpected, get(t, "unexpected"));
 		cJSON_ArrayForEach(fp, get(t, "fingerprints"))
 			report_add_fingerprint(r, (enum side)side, fp->string,
 					       (long)fp->valuedouble);
@@ -678,7 +696,7 @@ static struct report *model_of_tree(const cJSON *t)
 {
 	struct report *r = report_new();
 	const cJSON *o, *shard = get(t, "shard"), *history = get(t, "history");
-	const cJSON *diff = get(t, "fingerprint_diff");
+	const cJSON *diff = get(t, "fingerprint_diff"), *replay = get(t, "replay");
 
 	r->canary_version = report_strdup(r, str_or_null(t, "canary_version"));
 	r->suite = report_strdup(r, tree_str(t, "suite"));
@@ -703,6 +721,7 @@ static struct report *model_of_tree(const cJSON *t)
 	r->min_valid = num_or(t, "min_valid", STATS_MIN_VALID_DEFAULT);
 	r->confirm = tree_int(t, "confirm");
 	r->strict = is_true(t, "strict");
+	r->fail_on_unevaluated = is_true(t, "fail_on_unevaluated");
 	r->filtered = tree_int(t, "filtered");
 	r->requests = tree_int(t, "requests");
 	r->attempts = tree_int(t, "attempts");
@@ -714,6 +733,18 @@ static struct report *model_of_tree(const cJSON *t)
 		load_names(r, &r->history.unevaluated, get(history, "unevaluated"));
 		load_names(r, &r->history.new_since_last, get(history, "new_since_last"));
 		r->history.previous_run = is_true(history, "previous_run");
+	}
+	if (cJSON_IsObject(replay)) {
+		struct report_replay *rp = &r->replay;
+		rp->present = true;
+		rp->log = report_strdup(r, tree_str(replay, "log"));
+		rp->lines = tree_int(replay, "lines");
+		rp->replayed = tree_int(replay, "replayed");
+		rp->unreadable = tree_int(replay, "unreadable");
+		rp->unmatched = tree_int(replay, "unmatched");
+		rp->sampled_out = tree_int(replay, "sampled_out");
+		rp->over_limit = tree_int(replay, "over_limit");
+		load_names(r, &rp->problems, get(replay, "problems"));
 	}
 	load_names(r, &r->unevaluated, get(diff, "unevaluated"));
 	load_names(r, &r->differing, get(diff, "differing"));

@@ -397,4 +397,5 @@ void verdict_compute(struct report *r)
 		r->exit_code = EXIT_ERRORS;
 	else
 		r->exit_code = EXIT_PASS;
+	report_apply_fingerprints(r);
 }

@@ -160,11 +160,14 @@ struct report *run_report(const struct run *r)
 	rep->min_valid = r->min_valid;
 	rep->confirm = r->confirm;
 	rep->strict = r->strict;
+	rep->fail_on_unevaluated = r->fail_on_unevaluated;
 	rep->requests = r->stats.requests;
 	rep->attempts = r->stats.attempts;
 	rep->retries = r->stats.retries;
-	for (int side = 0; side < SIDE__COUNT; side++)
+	for (int side = 0; side < SIDE__COUNT; side++) {
 		rep->targets[side].url = report_strdup(rep, r->url_display[side]);
+		rep->targets[side].expected = report_strdup(rep, r->expected[side]);
+	}
 	add_fingerprints(rep, r);
 	if (s->judge.present)
 		add_judge(rep, r);

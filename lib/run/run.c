@@ -685,6 +685,34 @@ static void submit_sample(struct feeder *f, struct case_result *cr, struct sampl
 	send_job(f, job, false);
 }
 
+/* give_sample: prod's sample from the reply given for it (replay): graded
+ * at once, no request sent. */
+static void give_sample(struct feeder *f, struct case_result *cr, struct sample *smp)
+{
+	struct run *r = f->run;
+	struct run_given *g = &f->opts->given[cr - r->cases];
+	struct reply *reply = &g->reply;
+	smp->status = reply->status;
+	smp->latency_ms = reply->latency_ms;
+	smp->attempts = 1;
+	if (reply->fingerprint)
+		smp->fingerprint = redact_apply(&r->suite->redact, reply->fingerprint);
+	if (g->error) {
+		sample_error(r->suite, smp, g->error);
+		smp->done = true;
+		sample_finished(f, cr, smp);
+		return;
+	}
+	struct job *job = xcalloc(1, sizeof(*job));
+	job->feeder = f;
+	job->cr = cr;
+	job->sample = smp;
+	struct grading_job gj = case_job(cr->c, smp);
+	gj.done = sample_graded;
+	gj.user = job;
+	grading_start(f->grading, &gj, reply);
+}
+
 /* next_confirmation: the next confirmation sample to send, or NULL; the
  * cases to confirm go first, so that they finish with the rest. */
 static struct sample *next_confirmation(struct feeder *f, struct case_result **crp)
@@ -738,7 +766,10 @@ static void feed(struct feeder *f)
 			f->side = 0;
 			f->n++;
 		}
-		submit_sample(f, cr, smp);
+		if (smp->side == SIDE_PROD && f->opts->given)
+			give_sample(f, cr, smp);
+		else
+			submit_sample(f, cr, smp);
 	}
 	f->feeding = false;
 }
@@ -806,7 +837,7 @@ static int select_cases(struct run *r, const struct run_options *o, char **err)
 			r->nselected++;
 		matched[i] = cr->selected;
 	}
-	rc = suite_check_env(r->suite, SUITE_SIDES_ALL, matched, err);
+	rc = suite_check_env(r->suite, o->given ? 1u << SIDE_EVAL : SUITE_SIDES_ALL, matched, err);
 out:
 	free(in_shard);
 	free(matched);
@@ -833,6 +864,9 @@ struct run *run_execute(struct suite *s, const struct run_options *o, char **err
 	r->suite = s;
 	r->alpha = o->alpha;
 	r->strict = o->strict;
+	r->fail_on_unevaluated = o->fail_on_unevaluated;
+	for (int side = 0; side < SIDE__COUNT; side++)
+		r->expected[side] = o->expected[side];
 	r->confirm = o->confirm >= 0 ? o->confirm : s->defaults.confirm;
 	r->min_valid = o->min_valid >= 0 ? o->min_valid : s->defaults.min_valid;
 	r->started_wall_ms = util_wall_ms();

@@ -22,6 +22,7 @@
 #include "transport/transport.h"
 #include "run/grading.h"
 #include "grader.h"
+#include "provider.h"
 
 /* One grader's verdict on one sample. */
 struct sample_grade {
@@ -100,7 +101,16 @@ struct run {
 	double min_valid;              /* fraction of samples a side needs valid */
 	int confirm;                   /* --confirm N: 0 when off */
 	bool strict;                   /* flaky cases fail the run */
+	bool fail_on_unevaluated;      /* an unevaluated prod composition fails it */
+	const char *expected[SIDE__COUNT]; /* compositions expected (borrowed), or NULL */
 	char *warning;                 /* something the run did without, or NULL */
+};
+
+/* A prod sample given rather than sent (`canary replay`): the reply
+ * production logged, already parsed, or why it could not be. */
+struct run_given {
+	struct reply reply;     /* taken by the run when graded */
+	char *error;            /* the reply could not be parsed: an error sample */
 };
 
 struct run_options {
@@ -117,6 +127,15 @@ struct run_options {
 	int confirm;            /* --confirm N (-1: the suite's defaults) */
 	double min_valid;       /* --min-valid (-1: the suite's defaults) */
 	bool strict;            /* --strict: flaky fails the run */
+	bool fail_on_unevaluated; /* --fail-on-unevaluated */
+	/* --expect-fingerprint SIDE=MANIFEST: the composition (compact form, full
+	 * hashes; borrowed) each side must serve, or NULL. */
+	const char *expected[SIDE__COUNT];
+	/* given: per suite case (suite order), prod's one sample, graded as if
+	 * prod had answered it, so that only eval is sent to (and only its
+	 * environment variables are needed); NULL: both sides are sent.  The
+	 * run takes each reply; the caller frees the rest. */
+	struct run_given *given;
 	/* Set by a signal handler, or NULL: 1 stops the run (requests and exec
 	 * graders in flight get transport.grace_ms), 2 or more ends the grace. */
 	volatile sig_atomic_t *stop;

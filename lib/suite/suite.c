@@ -10,6 +10,7 @@
 #include "grader.h"
 #include "jsonptr.h"
 #include "provider.h"
+#include "rx.h"
 #include "util.h"
 #include "stats.h"
 #include "schema/jsonschema.h"
@@ -23,8 +24,10 @@
 
 static const char *const top_keys[] = {
 	"version", "name", "defaults", "targets", "judge", "graders", "tools", "tool_results",
-	"strata", NULL,
+	"strata", "replay", NULL,
 };
+static const char *const replay_keys[] = {"stratum", "strata", NULL};
+static const char *const replay_match_keys[] = {"match", NULL};
 static const char *const defaults_keys[] = {
 	"repeat", "threshold", "timeout", "connect_timeout", "confirm", "min_valid", "request",
 	"tool_choice", "max_steps", "conversation_timeout", NULL,
@@ -1760,7 +1763,8 @@ static int load_stratum(struct loader *L, size_t si, const struct ynode *n, char
 			goto out;
 	rc = 0;
 out:
-	free(in.expect);
+	st->expect = in.expect;
+	st->nexpect = in.nexpect;
 	free(in.tools);
 	free(in.scripts);
 	free(where);
@@ -1869,6 +1873,78 @@ static int load_version(struct suite *s, const struct ynode *root, char **err)
 	return -1;
 }
 
+/* stratum_named: the index of the stratum called name; s->nstrata when
+ * none. */
+static size_t stratum_named(const struct suite *s, const char *name)
+{
+	size_t i = 0;
+	while (i < s->nstrata && strcmp(s->strata[i].name, name) != 0)
+		i++;
+	return i;
+}
+
+/* load_replay_strata: replay: {strata: {NAME: {match: REGEX}}}, each NAME a
+ * stratum of the suite. */
+static int load_replay_strata(struct suite *s, const struct ynode *n, char **err)
+{
+	struct suite_replay *rp = &s->replay;
+	if (need_map(n, "replay 'strata'", err) < 0)
+		return -1;
+	if (n->n == 0) {
+		*err = ynode_error(n, "replay 'strata' must name at least one stratum");
+		return -1;
+	}
+	rp->matches = xcalloc(n->n, sizeof(*rp->matches));
+	for (size_t i = 0; i < n->n; i++) {
+		const struct ynode *k = n->items[2 * i], *v = n->items[2 * i + 1], *m;
+		struct suite_replay_match *e = &rp->matches[rp->nmatches];
+		e->stratum = stratum_named(s, k->str);
+		if (e->stratum == s->nstrata) {
+			*err = ynode_error(k, "replay names stratum '%s', which the suite does not "
+					      "have", k->str);
+			return -1;
+		}
+		if (need_map(v, "a replay stratum", err) < 0 ||
+		    ynode_check_keys(v, replay_match_keys, "in a replay stratum", err) < 0 ||
+		    !(m = need_key(v, "match", "in a replay stratum", err)))
+			return -1;
+		if (!is_text(m)) {
+			*err = ynode_error(m, "'match' must be a regex (a string)");
+			return -1;
+		}
+		char *why = NULL;
+		if (!(e->match = rx_compile(m->str, 0, &why))) {
+			*err = ynode_error(m, "%s", why);
+			free(why);
+			return -1;
+		}
+		rp->nmatches++;
+	}
+	return 0;
+}
+
+/* load_replay: the replay: section (exactly one of stratum and strata). */
+static int load_replay(struct suite *s, const struct ynode *n, char **err)
+{
+	struct suite_replay *rp = &s->replay;
+	if (need_map(n, "'replay'", err) < 0 ||
+	    ynode_check_keys(n, replay_keys, "in replay", err) < 0)
+		return -1;
+	const struct ynode *pointer = ynode_get(n, "stratum"), *strata = ynode_get(n, "strata");
+	if ((pointer != NULL) == (strata != NULL)) {
+		*err = ynode_error(n, "'replay' needs exactly one of 'stratum' (a JSON pointer "
+				      "into the record) or 'strata' (a regex per stratum)");
+		return -1;
+	}
+	rp->present = true;
+	rp->line = n->line;
+	rp->col = n->col;
+	if (pointer)
+		return get_pointer(pointer, "stratum", "/metadata/stratum", &rp->stratum_pointer,
+				   err);
+	return load_replay_strata(s, strata, err);
+}
+
 /* The top level, in dependency order rather than file order. */
 static int load(struct loader *L, char **err)
 {
@@ -1912,6 +1988,8 @@ static int load(struct loader *L, char **err)
 	if (!(v = need_key(root, "strata", "at top level", err)) || load_strata(L, v, err) < 0)
 		return -1;
 	if (check_scripts(L, err) < 0)
+		return -1;
+	if ((v = ynode_get(root, "replay")) && load_replay(s, v, err) < 0)
 		return -1;
 	return check_cases(L, err);
 }
@@ -2010,6 +2088,47 @@ static void free_case(struct suite_case *c)
 	free(c->scripts);
 }
 
+void suite_case_of_messages(const struct suite *s, size_t si, char *id, cJSON *messages,
+			    cJSON *request, struct suite_case *c)
+{
+	const struct stratum *st = &s->strata[si];
+	const cJSON *m;
+	const char *input = "";
+	memset(c, 0, sizeof(*c));
+	c->id = id;
+	c->stratum = si;
+	c->messages = messages;
+	c->request = request;
+	cJSON_ArrayForEach(m, messages) {
+		const cJSON *role = cJSON_GetObjectItemCaseSensitive(m, "role");
+		const cJSON *content = cJSON_GetObjectItemCaseSensitive(m, "content");
+		if (cJSON_IsString(role) && strcmp(role->valuestring, "user") == 0 &&
+		    cJSON_IsString(content))
+			input = content->valuestring;
+	}
+	c->input = xstrdup(input);
+	c->repeat = 1;
+	c->threshold = 1.0;
+	c->timeout_ms = s->defaults.timeout_ms;
+	c->expect = xcalloc(st->nexpect ? st->nexpect : 1, sizeof(*c->expect));
+	if (st->nexpect)
+		memcpy(c->expect, st->expect, st->nexpect * sizeof(*c->expect));
+	c->nexpect = st->nexpect;
+	c->line = st->line;
+	c->col = st->col;
+}
+
+void suite_set_cases(struct suite *s, size_t si, struct suite_case *cases, size_t n)
+{
+	struct stratum *st = &s->strata[si];
+	for (size_t j = 0; j < st->ncases; j++)
+		free_case(&st->cases[j]);
+	free(st->cases);
+	s->ncases = s->ncases - st->ncases + n;
+	st->cases = cases;
+	st->ncases = n;
+}
+
 void suite_free(struct suite *s)
 {
 	if (!s)
@@ -2057,8 +2176,13 @@ void suite_free(struct suite *s)
 		free(st->cases);
 		free(st->name);
 		free(st->description);
+		free(st->expect);
 	}
 	free(s->strata);
+	free(s->replay.stratum_pointer);
+	for (size_t i = 0; i < s->replay.nmatches; i++)
+		rx_free(s->replay.matches[i].match);
+	free(s->replay.matches);
 	for (size_t i = 0; i < s->nunset; i++)
 		free(s->unset[i].name);
 	free(s->unset);

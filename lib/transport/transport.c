@@ -76,6 +76,7 @@ struct transport {
 	CURL **spare;               /* reset easy handles, ready for reuse */
 	size_t nspare, spare_max;
 	bool stopping;
+	double next_start[POOL__COUNT]; /* with a rate: when the pool may start again */
 	struct transport_stats stats;
 };
 
@@ -91,6 +92,8 @@ void transport_options_default(struct transport_options *o)
 	o->backoff_max_ms = 30000;
 	o->grace_ms = 2000;
 	o->wall_ms = util_wall_ms;
+	for (int p = 0; p < POOL__COUNT; p++)
+		o->rate[p] = 0;
 }
 
 static void tlist_append(struct tlist *l, struct tjob *j)
@@ -675,7 +678,8 @@ struct transport *transport_new(const struct transport_options *o, char **err)
 		}
 	}
 	if (o->retries < 0 || o->max_reply == 0 || o->backoff_base_ms < 0 ||
-	    o->backoff_max_ms < 0 || o->grace_ms < 0) {
+	    o->backoff_max_ms < 0 || o->grace_ms < 0 || !(o->rate[POOL_TARGET] >= 0) ||
+	    !(o->rate[POOL_JUDGE] >= 0)) {
 		*err = xstrdup("invalid transport options: negative or zero limit");
 		return NULL;
 	}
@@ -762,7 +766,14 @@ static void cut_inflight(struct transport *t)
 	}
 }
 
-/* Move due retries to the front of their queues, then start what fits. */
+/* rate_allows: whether pool p's rate lets an attempt start at now. */
+static bool rate_allows(const struct transport *t, int p, double now)
+{
+	return t->o.rate[p] <= 0 || now >= t->next_start[p];
+}
+
+/* Move due retries to the front of their queues, then start what fits
+ * (with a rate, one attempt per 1/rate seconds). */
 static void start_ready(struct transport *t, double now)
 {
 	struct tjob *j = t->waiting.head;
@@ -775,18 +786,23 @@ static void start_ready(struct transport *t, double now)
 		j = next;
 	}
 	for (int p = 0; p < POOL__COUNT; p++) {
-		while (t->busy[p] < t->o.concurrency[p] && t->queue[p].head) {
+		while (t->busy[p] < t->o.concurrency[p] && t->queue[p].head &&
+		       rate_allows(t, p, now)) {
 			j = t->queue[p].head;
 			tlist_remove(&t->queue[p], j);
+			if (t->o.rate[p] > 0)
+				t->next_start[p] = (t->next_start[p] > now - 1000.0 / t->o.rate[p]
+							    ? t->next_start[p] : now) +
+						   1000.0 / t->o.rate[p];
 			job_start(t, j);
 		}
 	}
 }
 
-static bool can_start(const struct transport *t)
+static bool can_start(const struct transport *t, double now)
 {
 	for (int p = 0; p < POOL__COUNT; p++) {
-		if (t->queue[p].head && t->busy[p] < t->o.concurrency[p])
+		if (t->queue[p].head && t->busy[p] < t->o.concurrency[p] && rate_allows(t, p, now))
 			return true;
 	}
 	return false;
@@ -805,11 +821,16 @@ static bool has_pending(const struct transport *t)
  * grace period, and never long enough to miss a stop request. */
 static long poll_timeout(const struct transport *t, double now, double deadline)
 {
-	if (t->stopping ? has_pending(t) : can_start(t))
+	if (t->stopping ? has_pending(t) : can_start(t, now))
 		return 0;
 	double wait = MAX_POLL_MS;
 	if (t->stopping && deadline - now < wait)
 		wait = deadline - now;
+	for (int p = 0; p < POOL__COUNT && !t->stopping; p++) {
+		if (t->queue[p].head && t->busy[p] < t->o.concurrency[p] &&
+		    t->next_start[p] - now < wait)
+			wait = t->next_start[p] - now;
+	}
 	for (const struct tjob *j = t->waiting.head; j; j = j->next) {
 		if (j->due_ms - now < wait)
 			wait = j->due_ms - now;

@@ -37,6 +37,9 @@ struct transport_options {
 	long backoff_base_ms;         /* first backoff ceiling (250 ms) */
 	long backoff_max_ms;          /* cap on one wait, Retry-After included (30 s) */
 	long grace_ms;                /* after a stop, how long in-flight requests may finish (2 s) */
+	/* rate: attempts started per second in each pool (0: no limit): the
+	 * loop's poll timeout waits for the next start, so nothing sleeps. */
+	double rate[POOL__COUNT];
 	long long (*wall_ms)(void);   /* the clock a Retry-After date is read against (util_wall_ms) */
 };
 

@@ -940,6 +940,68 @@ static void test_stop_queued(void **state)
 	transport_free(t);
 }
 
+/* A rate spaces the starts of a pool's attempts (the loop waits on its
+ * poll, nothing sleeps); other pools are not held back. */
+static void test_rate(void **state)
+{
+	struct transport_options opt = fast_options();
+	opt.rate[POOL_TARGET] = 50; /* one start every 20 ms */
+	struct transport *t = transport_with(&opt);
+	enum { N = 6 };
+	struct outcome o[N + 1];
+	memset(o, 0, sizeof(o));
+	char *u = url_for("/ok");
+	for (int i = 0; i < N; i++)
+		submit_to(t, u, NULL, NULL, &o[i]);
+	struct http_request *judge = request_new(u, NULL, NULL, &o[N]);
+	judge->pool = POOL_JUDGE;
+	transport_submit(t, judge);
+	free(u);
+	double t0 = util_now_ms();
+	run_ok(t, NULL);
+	double elapsed = util_now_ms() - t0;
+	for (int i = 0; i <= N; i++) {
+		assert_true(o[i].ok);
+		outcome_release(&o[i]);
+	}
+	/* N starts are N - 1 intervals apart (a millisecond of slack for the
+	 * clocks' rounding). */
+	assert_true(elapsed >= (N - 1) * 20.0 - 1);
+	transport_free(t);
+
+	opt.rate[POOL_TARGET] = -1;
+	char *err = NULL;
+	assert_null(transport_new(&opt, &err));
+	assert_non_null(err);
+	free(err);
+}
+
+/* A stop ends requests still waiting for their turn under a rate. */
+static void test_rate_stop(void **state)
+{
+	struct transport_options opt = fast_options();
+	opt.rate[POOL_TARGET] = 0.01; /* one start every 100 s */
+	struct transport *t = transport_with(&opt);
+	volatile sig_atomic_t stop = 0;
+	struct outcome o[3];
+	memset(o, 0, sizeof(o));
+	o[0].stop_on_done = &stop;
+	char *u = url_for("/ok");
+	for (size_t i = 0; i < ARRAY_SIZE(o); i++)
+		submit_to(t, u, NULL, NULL, &o[i]);
+	free(u);
+	run_ok(t, &stop);
+	assert_true(o[0].ok);
+	for (size_t i = 1; i < ARRAY_SIZE(o); i++) {
+		assert_false(o[i].ok);
+		assert_string_equal(o[i].error, "interrupted");
+		assert_int_equal(o[i].attempts, 0);
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(o); i++)
+		outcome_release(&o[i]);
+	transport_free(t);
+}
+
 static void test_stop_grace(void **state)
 {
 	struct transport_options opt = fast_options();
@@ -1139,6 +1201,8 @@ int main(void)
 		cmocka_unit_test(test_followup_from_done),
 		cmocka_unit_test(test_stop_queued),
 		cmocka_unit_test(test_stop_grace),
+		cmocka_unit_test(test_rate),
+		cmocka_unit_test(test_rate_stop),
 		cmocka_unit_test(test_reply_named),
 	};
 	return cmocka_run_group_tests(tests, server_start, server_stop);
