@@ -53,7 +53,7 @@ struct feeder {
 };
 
 static void feed(struct feeder *f);
-static void send_job(struct feeder *f, struct job *job, bool front);
+static void send_job(struct feeder *f, struct job *job);
 
 
 void run_options_default(struct run_options *o)
@@ -362,7 +362,7 @@ static void grade_conversation(struct feeder *f, struct job *job)
 static void next_turn(struct feeder *f, struct job *job)
 {
 	if (conversation_next_turn(job->cv))
-		send_job(f, job, true);
+		send_job(f, job);
 	else
 		grade_conversation(f, job);
 }
@@ -482,7 +482,7 @@ static void conversation_step(struct feeder *f, struct job *job, struct http_res
 		conversation_failed(f, job, true, why);
 		free(why);
 	} else if (rc == 1) {
-		send_job(f, job, true);
+		send_job(f, job);
 	} else {
 		turn_over(f, job);
 	}
@@ -616,9 +616,8 @@ static int build_request(struct run *r, const struct suite_case *c, enum side si
 	return 0;
 }
 
-/* Queue the job's next request (before the queued ones when front), or
- * record why it could not be built. */
-static void send_job(struct feeder *f, struct job *job, bool front)
+/* Queue the job's next request, or record why it could not be built. */
+static void send_job(struct feeder *f, struct job *job)
 {
 	struct run *r = f->run;
 	const struct run_options *o = f->opts;
@@ -661,10 +660,7 @@ static void send_job(struct feeder *f, struct job *job, bool front)
 	req->done = job_done;
 	req->user = job;
 	f->outstanding++;
-	if (front)
-		transport_submit_front(f->tr, req);
-	else
-		transport_submit(f->tr, req);
+	transport_submit(f->tr, req);
 }
 
 /* Start one sample: its request, or its conversation's first. */
@@ -682,7 +678,7 @@ static void submit_sample(struct feeder *f, struct case_result *cr, struct sampl
 		if (c->conversation_timeout_ms > 0)
 			job->deadline_ms = util_now_ms() + (double)c->conversation_timeout_ms;
 	}
-	send_job(f, job, false);
+	send_job(f, job);
 }
 
 /* give_sample: prod's sample from the reply given for it (replay): graded

@@ -730,12 +730,6 @@ void transport_submit(struct transport *t, struct http_request *req)
 	tlist_append(&t->queue[req->pool], j);
 }
 
-void transport_submit_front(struct transport *t, struct http_request *req)
-{
-	struct tjob *j = new_job(t, req);
-	tlist_prepend(&t->queue[j->req->pool], j);
-}
-
 /* Finish every queued and waiting request as interrupted; done() may queue
  * more, which end the same way. */
 static void fail_pending(struct transport *t)

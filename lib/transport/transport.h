@@ -96,9 +96,6 @@ struct transport;
 struct transport *transport_new(const struct transport_options *o, char **err);
 /* transport_submit: queue a heap-allocated request (see ownership above). */
 void transport_submit(struct transport *t, struct http_request *req);
-/* transport_submit_front: queue req before every queued request of its
- * pool (a conversation's next step, which must not wait behind new work). */
-void transport_submit_front(struct transport *t, struct http_request *req);
 /* transport_run: run until every request, and every request submitted by a
  * done() callback, has finished.  When *stop becomes non-zero, nothing new
  * starts, queued requests finish as failures ("interrupted"), and in-flight
