@@ -11,10 +11,7 @@ conversation: turns + 1 tool step) and the queueing of all requests
 median wall time of `canary run` over --runs runs (and of the run itself,
 the report's duration_ms) and their ratio to the ideal, and to the same
 number of single requests (cases x turns one-request cases: what the
-requests cost on this machine without conversations).  Conversations go
-first in the queue once started, so with more conversations than
---concurrency they run in lanes: ceil(conversations / concurrency) x chain
-rounds is what that schedule allows (printed as the lane bound).
+requests cost on this machine without conversations).
 
 usage: bench/conv_bench.py [--canary build/canary] [--cases 50] [--turns 3]
        [--latency 50ms] [--concurrency 32] [--runs 5] [--tool-step 0|1]
@@ -111,7 +108,6 @@ def main():
             p.wait()
     chain = a.turns + a.tool_step
     ideal = max(chain, math.ceil(requests / a.concurrency)) * latency
-    lanes = math.ceil(2 * a.cases / a.concurrency) * chain * latency
     w, d = statistics.median(wall), statistics.median(run)
     print("conversations: %d cases x 2 targets, %d turns%s, %d requests, stub latency %s, "
           "concurrency %d, %d runs" % (a.cases, a.turns, " + 1 tool step" if a.tool_step else "",
@@ -123,8 +119,6 @@ def main():
     print("run duration_ms  median %.3f s  (min %.3f, max %.3f)  ratio %.3f"
           % (d, min(run), max(run), d / ideal))
     fl = statistics.median(flat_run)
-    print("lane bound: ceil(%d conversations / %d) x %d x %s = %.3f s; duration / lane bound "
-          "%.3f" % (2 * a.cases, a.concurrency, chain, a.latency, lanes, d / lanes))
     print("the same %d requests as single requests: duration median %.3f s; conversations / "
           "single %.3f" % (requests, fl, d / fl))
 

@@ -10,6 +10,7 @@ const struct grader_ops *const grader_table[] = {
 	&grader_not_contains,
 	&grader_equals,
 	&grader_max_latency,
+	&grader_max_ttft,
 	&grader_judge,
 	&grader_json_schema,
 	&grader_tool_call,

@@ -95,6 +95,7 @@ static const struct rule sample_rules[] = {
 	{"grade", K_GRADE, false, NULL},
 	{"status", K_WHOLE, false, NULL},
 	{"latency_ms", K_NUMBER, false, NULL},
+	{"ttft_ms", K_NUMBER, true, NULL},
 	{"attempts", K_SMALL, false, NULL},
 	{"reasons", K_STRINGS, false, NULL},
 	{"fingerprint", K_STRING, true, NULL},
@@ -127,6 +128,7 @@ static const struct rule case_rules[] = {
 	{"threshold", K_NUMBER, false, NULL},
 	{"repeat", K_SMALL, false, NULL},
 	{"confirmed", K_BOOL, true, NULL},
+	{"confirmed_by_stratum", K_BOOL, true, NULL},
 	{"confirm", K_SMALL, true, NULL},
 	{"repeated", K_BOOL, true, NULL},
 	{"p_value", K_NUMBER, true, NULL},
@@ -174,6 +176,8 @@ static const struct rule stratum_rules[] = {
 static const struct rule target_rules[] = {
 	{"url", K_STRING_OR_NULL, false, NULL},
 	{"fingerprints", K_COUNTS, false, NULL},
+	{"expected", K_STRING, true, NULL},
+	{"unexpected", K_STRINGS, true, NULL},
 	{NULL, K_STRING, false, NULL},
 };
 
@@ -213,6 +217,18 @@ static const struct rule history_rules[] = {
 	{NULL, K_STRING, false, NULL},
 };
 
+static const struct rule replay_rules[] = {
+	{"log", K_STRING, false, NULL},
+	{"lines", K_COUNT, false, NULL},
+	{"replayed", K_COUNT, false, NULL},
+	{"unreadable", K_COUNT, false, NULL},
+	{"unmatched", K_COUNT, false, NULL},
+	{"sampled_out", K_COUNT, false, NULL},
+	{"over_limit", K_COUNT, false, NULL},
+	{"problems", K_STRINGS, false, NULL},
+	{NULL, K_STRING, false, NULL},
+};
+
 static const struct rule report_rules[] = {
 	{"canary_version", K_STRING, true, NULL},
 	{"suite", K_STRING, false, NULL},
@@ -228,6 +244,7 @@ static const struct rule report_rules[] = {
 	{"min_valid", K_NUMBER, true, NULL},
 	{"confirm", K_SMALL, true, NULL},
 	{"strict", K_BOOL, true, NULL},
+	{"fail_on_unevaluated", K_BOOL, true, NULL},
 	{"selected", K_COUNT, false, NULL},
 	{"filtered", K_COUNT, false, NULL},
 	{"samples", K_COUNT, false, NULL},
@@ -238,6 +255,7 @@ static const struct rule report_rules[] = {
 	{"targets", K_OBJECT, false, targets_rules},
 	{"judge", K_OBJECT, true, judge_rules},
 	{"history", K_OBJECT, true, history_rules},
+	{"replay", K_OBJECT, true, replay_rules},
 	{"fingerprint_diff", K_OBJECT, true, fingerprint_diff_rules},
 	{"strata", K_OBJECTS, false, stratum_rules},
 	{"cases", K_OBJECTS, false, case_rules},
@@ -569,6 +587,7 @@ static void load_sample(struct report *r, struct report_sample *s, const cJSON *
 	grade_parse(tree_str(o, "grade"), &s->grade);
 	s->status = tree_int(o, "status");
 	s->latency_ms = tree_num(o, "latency_ms");
+	s->ttft_ms = get(o, "ttft_ms") ? tree_num(o, "ttft_ms") : -1;
 	s->attempts = tree_int(o, "attempts");
 	s->fingerprint = report_intern(r, str_or_null(o, "fingerprint"));
 	s->reply_file = report_strdup(r, str_or_null(o, "reply_file"));
@@ -610,6 +629,7 @@ static void load_case(struct report *r, const cJSON *o, bool skipped)
 	c->repeat = tree_int(o, "repeat");
 	c->confirm = tree_int(o, "confirm");
 	c->confirmed = is_true(o, "confirmed");
+	c->by_stratum = is_true(o, "confirmed_by_stratum");
 	c->p_value = num_or(o, "p_value", 1.0);
 	c->p_least = num_or(o, "p_least", 1.0);
 	c->p_below = num_or(o, "p_below", 1.0);
@@ -651,6 +671,8 @@ static void load_targets(struct report *r, const cJSON *targets)
 	for (int side = 0; side < SIDE__COUNT; side++) {
 		const cJSON *t = get(targets, side_name((enum side)side)), *fp;
 		r->targets[side].url = report_strdup(r, str_or_null(t, "url"));
+		r->targets[side].expected = report_strdup(r, str_or_null(t, "expected"));
+		load_names(r, &r->targets[side].unexpected, get(t, "unexpected"));
 		cJSON_ArrayForEach(fp, get(t, "fingerprints"))
 			report_add_fingerprint(r, (enum side)side, fp->string,
 					       (long)fp->valuedouble);
@@ -676,7 +698,7 @@ static struct report *model_of_tree(const cJSON *t)
 {
 	struct report *r = report_new();
 	const cJSON *o, *shard = get(t, "shard"), *history = get(t, "history");
-	const cJSON *diff = get(t, "fingerprint_diff");
+	const cJSON *diff = get(t, "fingerprint_diff"), *replay = get(t, "replay");
 
 	r->canary_version = report_strdup(r, str_or_null(t, "canary_version"));
 	r->suite = report_strdup(r, tree_str(t, "suite"));
@@ -701,6 +723,7 @@ static struct report *model_of_tree(const cJSON *t)
 	r->min_valid = num_or(t, "min_valid", STATS_MIN_VALID_DEFAULT);
 	r->confirm = tree_int(t, "confirm");
 	r->strict = is_true(t, "strict");
+	r->fail_on_unevaluated = is_true(t, "fail_on_unevaluated");
 	r->filtered = tree_int(t, "filtered");
 	r->requests = tree_int(t, "requests");
 	r->attempts = tree_int(t, "attempts");
@@ -712,6 +735,18 @@ static struct report *model_of_tree(const cJSON *t)
 		load_names(r, &r->history.unevaluated, get(history, "unevaluated"));
 		load_names(r, &r->history.new_since_last, get(history, "new_since_last"));
 		r->history.previous_run = is_true(history, "previous_run");
+	}
+	if (cJSON_IsObject(replay)) {
+		struct report_replay *rp = &r->replay;
+		rp->present = true;
+		rp->log = report_strdup(r, tree_str(replay, "log"));
+		rp->lines = tree_int(replay, "lines");
+		rp->replayed = tree_int(replay, "replayed");
+		rp->unreadable = tree_int(replay, "unreadable");
+		rp->unmatched = tree_int(replay, "unmatched");
+		rp->sampled_out = tree_int(replay, "sampled_out");
+		rp->over_limit = tree_int(replay, "over_limit");
+		load_names(r, &rp->problems, get(replay, "problems"));
 	}
 	load_names(r, &r->unevaluated, get(diff, "unevaluated"));
 	load_names(r, &r->differing, get(diff, "differing"));

@@ -314,6 +314,27 @@ static void names_sort(struct report_names *l)
 		qsort(l->v, l->n, sizeof(*l->v), util_str_cmp);
 }
 
+/* analyse_expected: the fingerprints side served that name another
+ * composition than the one it was expected to serve. */
+static void analyse_expected(struct report *r, enum side side)
+{
+	struct report_target *t = &r->targets[side];
+	struct fingerprint_read want, *f;
+
+	t->unexpected = (struct report_names){0};
+	if (!t->expected)
+		return;
+	fingerprint_read(&want, t->expected);
+	f = read_side(r, side);
+	for (size_t k = 0; k < t->nfingerprints; k++)
+		if (!fingerprint_read_same(&f[k], &want) &&
+		    !names_have(&t->unexpected, f[k].value))
+			report_names_add(r, &t->unexpected, f[k].value);
+	free_side(f, t->nfingerprints);
+	fingerprint_read_release(&want);
+	names_sort(&t->unexpected);
+}
+
 void report_analyse_fingerprints(struct report *r)
 {
 	size_t ne = r->targets[SIDE_EVAL].nfingerprints, np = r->targets[SIDE_PROD].nfingerprints;
@@ -354,7 +375,132 @@ void report_analyse_fingerprints(struct report *r)
 	free_side(pr, np);
 	names_sort(&r->unevaluated);
 	names_sort(&r->differing);
+	for (int side = 0; side < SIDE__COUNT; side++)
+		analyse_expected(r, (enum side)side);
 }
+
+/* value_index: the index of value among the n values read in f, n when
+ * none (sample values are interned like the targets', so most match by
+ * address). */
+static size_t value_index(const struct fingerprint_read *f, size_t n, const char *value)
+{
+	for (size_t k = 0; k < n; k++)
+		if (f[k].value == value)
+			return k;
+	for (size_t k = 0; k < n; k++)
+		if (strcmp(f[k].value, value) == 0)
+			return k;
+	return n;
+}
+
+size_t report_compositions(const struct report *r, enum side side,
+			   struct report_composition **out)
+{
+	const struct report_target *t = &r->targets[side];
+	size_t nf = t->nfingerprints, ne = r->targets[SIDE_EVAL].nfingerprints, n = 0;
+	struct fingerprint_read *f = read_side(r, side), *ev = read_side(r, SIDE_EVAL);
+	const struct report_fingerprint *counts = r->targets[SIDE_EVAL].fingerprints;
+	const struct fingerprint_read *base = NULL;
+	struct report_composition *c = xcalloc(nf + 1, sizeof(*c));
+	size_t *of = xcalloc(nf + 1, sizeof(*of)); /* value -> composition */
+
+	for (size_t k = 0; k < ne; k++)
+		if (!base || counts[k].count > counts[base - ev].count)
+			base = &ev[k];
+	for (size_t k = 0; k < nf; k++) {
+		size_t j = 0;
+		while (j < k && !fingerprint_read_same(&f[k], &f[j]))
+			j++;
+		if (j < k) {
+			of[k] = of[j];
+			continue;
+		}
+		of[k] = n;
+		struct report_composition *m = &c[n++];
+		const char **names = NULL;
+		m->value = f[k].value;
+		for (size_t e = 0; e < ne && !m->evaluated; e++)
+			m->evaluated = fingerprint_read_same(&f[k], &ev[e]);
+		if (base && base->ncomponents && f[k].ncomponents)
+			m->ndiffering = fingerprint_diff(base->components, base->ncomponents,
+							 f[k].components, f[k].ncomponents,
+							 &names);
+		m->differing = xcalloc(m->ndiffering + 1, sizeof(*m->differing));
+		for (size_t d = 0; d < m->ndiffering; d++)
+			m->differing[d] = xstrdup(names[d]);
+		free(names);
+	}
+	for (size_t i = 0; i < r->ncases; i++) {
+		const struct report_side *s = &r->cases[i].side[side];
+		for (size_t k = 0; k < s->nsamples; k++) {
+			const struct report_sample *smp = &s->samples[k];
+			size_t at = smp->fingerprint ? value_index(f, nf, smp->fingerprint) : nf;
+			if (at == nf)
+				continue;
+			c[of[at]].passed += smp->grade == GRADE_PASS;
+			c[of[at]].failed += smp->grade == GRADE_FAIL;
+			c[of[at]].errors += smp->grade == GRADE_ERROR;
+		}
+	}
+	/* Compositions no listed sample carried (a report that keeps no
+	 * samples' fingerprints) say nothing of pass rates. */
+	size_t kept = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (c[i].passed + c[i].failed + c[i].errors > 0) {
+			c[kept++] = c[i];
+			continue;
+		}
+		for (size_t d = 0; d < c[i].ndiffering; d++)
+			free(c[i].differing[d]);
+		free(c[i].differing);
+	}
+	free(of);
+	free_side(f, nf);
+	free_side(ev, ne);
+	*out = c;
+	return kept;
+}
+
+void report_compositions_free(struct report_composition *c, size_t n)
+{
+	for (size_t i = 0; c && i < n; i++) {
+		for (size_t d = 0; d < c[i].ndiffering; d++)
+			free(c[i].differing[d]);
+		free(c[i].differing);
+	}
+	free(c);
+}
+
+size_t report_unevaluated_count(const struct report *r)
+{
+	return r->history.present ? r->history.unevaluated.n : r->unevaluated.n;
+}
+
+static const struct report_fingerprint_failure fingerprint_failures[] = {
+	{"uncertified", "eval did not serve the expected composition (--expect-fingerprint)"},
+	{"uncertified", "prod did not serve the expected composition (--expect-fingerprint)"},
+	{"unevaluated", "prod served a composition eval never served (--fail-on-unevaluated)"},
+};
+
+const struct report_fingerprint_failure *report_fingerprint_failure(const struct report *r)
+{
+	for (int side = 0; side < SIDE__COUNT; side++) {
+		const struct report_target *t = &r->targets[side];
+		if (t->expected && (t->nfingerprints == 0 || t->unexpected.n > 0))
+			return &fingerprint_failures[side];
+	}
+	if (r->fail_on_unevaluated && report_unevaluated_count(r) > 0)
+		return &fingerprint_failures[SIDE__COUNT];
+	return NULL;
+}
+
+void report_apply_fingerprints(struct report *r)
+{
+	if ((r->exit_code == EXIT_PASS || r->exit_code == EXIT_ERRORS) &&
+	    report_fingerprint_failure(r))
+		r->exit_code = EXIT_FAIL;
+}
+
 
 int report_side_total(const struct report_side *s)
 {

@@ -65,6 +65,7 @@ struct report_turn {
 /* One finished sample. */
 struct report_sample {
 	double latency_ms;          /* as measured (the JSON rounds it to 0.1) */
+	double ttft_ms;             /* a streamed reply's time to first token; -1: none */
 	const char **reasons;       /* "grader: why" per failing grader, or the error */
 	const char *fingerprint;    /* NULL when the reply carried none */
 	const char *reply_file;     /* --save-replies: its saved sample, or NULL */
@@ -98,7 +99,8 @@ struct report_case {
 	double threshold;
 	int repeat;                 /* first samples asked per side */
 	int confirm;                /* confirmation samples asked per side */
-	bool confirmed;
+	bool confirmed;             /* it has confirmation samples */
+	bool by_stratum;            /* asked by its stratum's screen, not its own */
 	double p_value;             /* eval vs prod, exact; 1 when not tested */
 	double p_least;
 	double p_below;
@@ -132,6 +134,10 @@ struct report_fingerprint {
 
 struct report_target {
 	const char *url;            /* for display; NULL: null */
+	const char *expected;       /* --expect-fingerprint: the composition the
+				     * target must serve, or NULL */
+	struct report_names unexpected; /* fingerprints it served that name another
+					 * composition, sorted (with expected) */
 	struct report_fingerprint *fingerprints; /* in the order met */
 	size_t nfingerprints;
 	size_t cap;                 /* private */
@@ -155,6 +161,23 @@ struct report_history {
 	bool previous_run;
 };
 
+/* The most problems with lines of the log a replay report lists. */
+#define REPORT_REPLAY_PROBLEMS_MAX 20
+
+/* What `canary replay` read of its log: every line is counted in one of
+ * unreadable, unmatched, sampled_out, over_limit or replayed. */
+struct report_replay {
+	bool present;
+	const char *log;            /* the log file as given */
+	long lines;                 /* non-empty lines read */
+	long replayed;              /* records replayed: the cases */
+	long unreadable;            /* lines that are not log records */
+	long unmatched;             /* records that no stratum of replay: took */
+	long sampled_out;           /* records left out by --sample */
+	long over_limit;            /* records left out by --limit */
+	struct report_names problems; /* "line N: why", the first of them */
+};
+
 struct report {
 	const char *canary_version; /* NULL when the report did not say */
 	const char *suite;
@@ -175,6 +198,7 @@ struct report {
 	double min_valid;
 	int confirm;
 	bool strict;
+	bool fail_on_unevaluated;   /* --fail-on-unevaluated */
 	long filtered;              /* cases left out by --stratum or --case */
 	long requests;
 	long attempts;
@@ -182,6 +206,7 @@ struct report {
 	struct report_target targets[SIDE__COUNT];
 	struct report_judge judge;
 	struct report_history history;
+	struct report_replay replay;
 	struct report_names unevaluated; /* prod fingerprints eval never served, sorted */
 	struct report_names differing;   /* components in which they differ, sorted */
 	struct report_stratum *strata;   /* the suite's in suite order, then any other */
@@ -249,6 +274,46 @@ void report_sort_cases(struct report *r);
  * name no composition eval served (fingerprint_same()), and the components
  * in which they differ from eval's most frequent one. */
 void report_analyse_fingerprints(struct report *r);
+
+/* A composition a target served: its samples' grades, and the components in
+ * which it differs from eval's most frequent composition. */
+struct report_composition {
+	const char *value;          /* the first value met that names it */
+	long passed;
+	long failed;
+	long errors;
+	bool evaluated;             /* eval served it too */
+	char **differing;           /* sorted; each and the array xmalloc'd */
+	size_t ndiffering;
+};
+
+/* report_compositions: the compositions side served, one per composition
+ * (fingerprint_same()), in the order met, with the grades of the samples
+ * that carried each (those no sample carried left out); their count.  Free with report_compositions_free(). */
+size_t report_compositions(const struct report *r, enum side side,
+			   struct report_composition **out);
+void report_compositions_free(struct report_composition *c, size_t n);
+
+/* report_unevaluated_count: the prod compositions eval never served: the
+ * history's count when the report has one, else the run's. */
+size_t report_unevaluated_count(const struct report *r);
+
+/* What a run's fingerprints fail: a short state (for notify) and a reason. */
+struct report_fingerprint_failure {
+	const char *state;
+	const char *reason;
+};
+
+/* report_fingerprint_failure: NULL when the fingerprints fail nothing; else
+ * why: a target did not serve only its expected composition
+ * (--expect-fingerprint), or prod served one eval never served with
+ * fail_on_unevaluated. */
+const struct report_fingerprint_failure *report_fingerprint_failure(const struct report *r);
+
+/* report_apply_fingerprints: raise r's exit code to 1 when it is 0 or 3 and
+ * report_fingerprint_failure() says why (verdict_compute() calls it; call it
+ * again after the history changed r->history). */
+void report_apply_fingerprints(struct report *r);
 
 /*
  * What the JSON and the renderers derive.

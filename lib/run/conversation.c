@@ -38,6 +38,8 @@ void conversation_init(struct conversation *cv, const struct suite_case *c,
 	cv->c = c;
 	cv->t = t;
 	cv->max_bytes = max_bytes;
+	cv->ttft_ms = -1;
+	cv->turn_ttft_ms = -1;
 	cv->messages = cJSON_Duplicate(c->messages, 1);
 	cv->view = *c;
 	cv->view.messages = cv->messages;
@@ -132,6 +134,10 @@ int conversation_take(struct conversation *cv, struct reply *r, struct sample *o
 	cv->steps++;
 	cv->bytes += r->raw_len;
 	cv->latency_ms += r->latency_ms;
+	if (cv->step == 1)
+		cv->turn_ttft_ms = r->ttft_ms;
+	if (cv->steps == 1)
+		cv->ttft_ms = r->ttft_ms;
 	record_step(cv, r, out);
 	if (cv->max_bytes && cv->bytes > cv->max_bytes) {
 		*err = xasprintf("the conversation's replies are over --max-reply (%zu bytes "
@@ -211,6 +217,7 @@ void conversation_reply(const struct conversation *cv, bool whole, struct reply 
 	out->content_len = last->content ? last->content_len : 0;
 	out->fingerprint = last->fingerprint ? xstrdup(last->fingerprint) : NULL;
 	out->latency_ms = cv->latency_ms;
+	out->ttft_ms = whole ? cv->ttft_ms : cv->turn_ttft_ms;
 	out->redact = last->redact;
 	for (size_t i = 0; i < calls->ntool_calls; i++)
 		copy_call(out, &calls->tool_calls[i]);

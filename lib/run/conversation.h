@@ -40,6 +40,8 @@ struct conversation {
 	size_t bytes;              /* reply bytes of the whole conversation */
 	size_t max_bytes;          /* their cap (--max-reply) */
 	double latency_ms;         /* of every request */
+	double ttft_ms;            /* the first request's time to first token; -1: none */
+	double turn_ttft_ms;       /* the current turn's first request's; -1: none */
 	struct buf transcript;     /* what the judge reads: one line per message */
 	char *heard;               /* the transcript before the turn's last reply */
 	struct reply last;         /* the last reply (content, raw, json) */
@@ -67,9 +69,10 @@ bool conversation_next_turn(struct conversation *cv);
 
 /* conversation_reply: what graders see when a turn ends (whole: the whole
  * conversation, else the turn): the last reply's content, raw body and
- * fingerprint, the tool calls of the turn or of the whole conversation, and
- * the latency of all its requests; *input (borrowed) is the transcript
- * the judge reads before that reply. */
+ * fingerprint, the tool calls of the turn or of the whole conversation, the
+ * latency of all its requests and the time to first token of its first
+ * request (-1 when that one was not streamed); *input (borrowed) is the
+ * transcript the judge reads before that reply. */
 void conversation_reply(const struct conversation *cv, bool whole, struct reply *out,
 			const char **input);
 

@@ -69,6 +69,7 @@ static void add_side(struct report *rep, struct report_side *out, const struct s
 		o->grade = s->grade;
 		o->status = (int)s->status;
 		o->latency_ms = s->latency_ms;
+		o->ttft_ms = s->ttft_ms;
 		o->attempts = s->attempts;
 		o->fingerprint = report_intern(rep, s->fingerprint);
 		o->reply_file = report_strdup(rep, s->reply_file);
@@ -94,6 +95,7 @@ static void add_case(struct report *rep, const struct run *r, size_t i)
 	c->repeat = cr->repeat;
 	c->confirm = cr->confirm;
 	c->confirmed = cr->confirmed;
+	c->by_stratum = cr->by_stratum;
 	for (int side = 0; side < SIDE__COUNT; side++)
 		add_side(rep, &c->side[side], &cr->side[side], cr->repeat);
 }
@@ -159,11 +161,14 @@ struct report *run_report(const struct run *r)
 	rep->min_valid = r->min_valid;
 	rep->confirm = r->confirm;
 	rep->strict = r->strict;
+	rep->fail_on_unevaluated = r->fail_on_unevaluated;
 	rep->requests = r->stats.requests;
 	rep->attempts = r->stats.attempts;
 	rep->retries = r->stats.retries;
-	for (int side = 0; side < SIDE__COUNT; side++)
+	for (int side = 0; side < SIDE__COUNT; side++) {
 		rep->targets[side].url = report_strdup(rep, r->url_display[side]);
+		rep->targets[side].expected = report_strdup(rep, r->expected[side]);
+	}
 	add_fingerprints(rep, r);
 	if (s->judge.present)
 		add_judge(rep, r);

@@ -22,6 +22,7 @@ struct job {
 	struct case_result *cr;
 	struct sample *sample;
 	struct run_exchange x;  /* --save-replies: what it sent and received */
+	struct provider_stream *stream; /* the request in flight's streamed reply, or NULL */
 	struct conversation *cv;
 	double deadline_ms;
 	bool capped;            /* the request in flight ends at the deadline */
@@ -44,6 +45,7 @@ struct feeder {
 	size_t window;          /* the most outstanding at once */
 	bool feeding;           /* inside feed(): completions must not recurse */
 	size_t *unfinished;     /* per case: first samples not finished yet */
+	size_t *unscreened;     /* per stratum: samples its screen waits for */
 	size_t *confirming;     /* cases to confirm, in the order decided */
 	size_t nconfirming;
 	size_t qi;              /* the confirming case being fed, */
@@ -53,7 +55,7 @@ struct feeder {
 };
 
 static void feed(struct feeder *f);
-static void send_job(struct feeder *f, struct job *job, bool front);
+static void send_job(struct feeder *f, struct job *job);
 
 
 void run_options_default(struct run_options *o)
@@ -210,55 +212,107 @@ out:
 	return rc;
 }
 
-/* decide_confirmation: once a case's first samples are in, ask for the
- * run's confirmation samples when the rule says so. */
-static void decide_confirmation(struct feeder *f, struct case_result *cr)
+/* case_table: the valid counts of a case, first samples and all, as the
+ * confirmation rules read them. */
+static struct stats_table case_table(const struct case_result *cr)
 {
-	int count[SIDE__COUNT][2] = {{0, 0}, {0, 0}};
-	struct run *r = f->run;
-	if (f->opts->stop && *f->opts->stop)
-		return;
+	struct stats_table t = {.staged = true, .confirmed = cr->confirmed,
+				.threshold = cr->c->threshold};
 	for (int side = 0; side < SIDE__COUNT; side++) {
-		for (int k = 0; k < cr->repeat; k++) {
+		for (size_t k = 0; k < cr->side[side].nsamples; k++) {
 			const struct sample *smp = &cr->side[side].samples[k];
-			if (smp->done && smp->grade != GRADE_ERROR)
-				count[side][smp->grade == GRADE_PASS ? 0 : 1]++;
+			if (!smp->done || smp->grade == GRADE_ERROR)
+				continue;
+			int failed = smp->grade != GRADE_PASS;
+			t.n[side][failed]++;
+			if (smp->index < cr->repeat)
+				t.first[side][failed]++;
 		}
 	}
-	if (!stats_confirms(count[SIDE_EVAL][0], count[SIDE_EVAL][0] + count[SIDE_EVAL][1],
-			    count[SIDE_PROD][0], count[SIDE_PROD][0] + count[SIDE_PROD][1],
-			    cr->c->threshold))
-		return;
+	return t;
+}
+
+/* confirm_case: ask for the run's confirmation samples of a case. */
+static void confirm_case(struct feeder *f, struct case_result *cr)
+{
+	struct run *r = f->run;
 	cr->confirmed = true;
 	cr->confirm = r->confirm;
 	for (int side = 0; side < SIDE__COUNT; side++)
 		cr->side[side].nsamples = (size_t)(cr->repeat + cr->confirm);
+	f->unscreened[cr->c->stratum] += SIDE__COUNT * (size_t)r->confirm;
 	f->confirming[f->nconfirming++] = (size_t)(cr - r->cases);
 }
 
+/* decide_confirmation: once a case's first samples are in, ask for the
+ * run's confirmation samples when the rule says so. */
+static void decide_confirmation(struct feeder *f, struct case_result *cr)
+{
+	struct stats_table t = case_table(cr);
+	if (f->opts->stop && *f->opts->stop)
+		return;
+	if (stats_confirms(t.first[SIDE_EVAL][0], t.first[SIDE_EVAL][0] + t.first[SIDE_EVAL][1],
+			   t.first[SIDE_PROD][0], t.first[SIDE_PROD][0] + t.first[SIDE_PROD][1],
+			   cr->c->threshold))
+		confirm_case(f, cr);
+}
+
+/* screen_stratum: once every case of a stratum has its first samples and
+ * every confirmed one its confirmation samples, confirm its other cases
+ * too when its screen asks (docs/statistics.md). */
+static void screen_stratum(struct feeder *f, size_t stratum)
+{
+	struct run *r = f->run;
+	struct stats_table *t = xcalloc(r->ncases ? r->ncases : 1, sizeof(*t));
+	size_t k = 0;
+	for (size_t i = 0; i < r->ncases; i++)
+		if (r->cases[i].selected && r->cases[i].c->stratum == stratum)
+			t[k++] = case_table(&r->cases[i]);
+	double alpha = r->alpha > 0 ? r->alpha : STATS_ALPHA_DEFAULT;
+	if (!(f->opts->stop && *f->opts->stop) && stats_screens(t, k, alpha * (1.0 - alpha))) {
+		for (size_t i = 0; i < r->ncases; i++) {
+			struct case_result *cr = &r->cases[i];
+			if (!cr->selected || cr->c->stratum != stratum || cr->confirmed)
+				continue;
+			cr->by_stratum = true;
+			confirm_case(f, cr);
+		}
+	}
+	free(t);
+}
+
 /* sample_finished: a sample has its grade (or its error): save it (job
- * holds what it sent and received, NULL when nothing was sent), report
- * it, and decide the case's confirmation when it was the last of its
- * first ones. */
+ * holds what it sent and received, NULL when nothing was sent), report it;
+ * decide its case's confirmation when it was the last of its first ones,
+ * and its stratum's screen when it was the last the screen waits for. */
 static void sample_finished(struct feeder *f, struct case_result *cr, struct sample *smp,
 			    const struct job *job)
 {
 	const struct run_options *o = f->opts;
+	bool decided = false;
 	if (smp->done)
 		run_saver_sample(&f->saver, f->run, cr, smp, job ? &job->x : NULL);
 	if (o->on_sample)
 		o->on_sample(f->run, cr, smp, o->user);
-	if (f->run->confirm <= 0 || smp->index >= cr->repeat)
+	if (f->run->confirm <= 0 || cr->by_stratum)
 		return;
-	if (--f->unfinished[cr - f->run->cases] == 0) {
+	if (smp->index < cr->repeat && --f->unfinished[cr - f->run->cases] == 0) {
 		decide_confirmation(f, cr);
-		feed(f);
+		decided = true;
 	}
+	if (--f->unscreened[cr->c->stratum] == 0) {
+		screen_stratum(f, cr->c->stratum);
+		decided = true;
+	}
+	if (decided)
+		feed(f);
 }
 
-/* job_free: a finished job, its conversation and what it kept to save. */
+/* job_free: a finished job, its stream, its conversation and what it kept
+ * to save. */
 static void job_free(struct job *job)
 {
+	provider_stream_free(job->stream);
 	if (job->cv)
 		conversation_free(job->cv);
 	free(job->cv);
@@ -273,6 +327,14 @@ static void sample_graded(struct sample *smp, void *user)
 	struct job *job = user;
 	sample_finished(job->feeder, job->cr, smp, job);
 	job_free(job);
+}
+
+/* The transport's callback for each event of a streamed reply. */
+static int job_event(void *user, const struct sse_event *ev, double elapsed_ms, char **err)
+{
+	struct job *job = user;
+
+	return provider_stream_event(job->stream, ev, elapsed_ms, err);
 }
 
 /* conversation_failed: end a conversation sample as an error: why, at its
@@ -310,7 +372,7 @@ static void grade_conversation(struct feeder *f, struct job *job)
 static void next_turn(struct feeder *f, struct job *job)
 {
 	if (conversation_next_turn(job->cv))
-		send_job(f, job, true);
+		send_job(f, job);
 	else
 		grade_conversation(f, job);
 }
@@ -407,6 +469,12 @@ static void conversation_step(struct feeder *f, struct job *job, struct http_res
 		free(why);
 		return;
 	}
+	if (res->streamed && provider_stream_end(job->stream, reply, &err) < 0) {
+		conversation_failed(f, job, false, err);
+		free(err);
+		reply_release(reply);
+		return;
+	}
 	if (sample_parse(f->run->suite, out->side, reply, res->attempts, out) < 0) {
 		/* sample_parse() recorded why; name the turn and step. */
 		char *why = out->reasons[--out->nreasons];
@@ -417,6 +485,7 @@ static void conversation_step(struct feeder *f, struct job *job, struct http_res
 	}
 	int rc = conversation_take(job->cv, reply, out, &err);
 	out->latency_ms = job->cv->latency_ms;
+	out->ttft_ms = job->cv->ttft_ms;
 	if (rc < 0) {
 		conversation_failed(f, job, true, err);
 	} else if (rc == 1 && late) {
@@ -425,7 +494,7 @@ static void conversation_step(struct feeder *f, struct job *job, struct http_res
 		conversation_failed(f, job, true, why);
 		free(why);
 	} else if (rc == 1) {
-		send_job(f, job, true);
+		send_job(f, job);
 	} else {
 		turn_over(f, job);
 	}
@@ -462,6 +531,7 @@ static void job_done(struct http_result *res, void *user)
 			.raw = res->body,
 			.raw_len = res->body_len,
 			.latency_ms = res->latency_ms,
+			.ttft_ms = -1,
 		};
 		keep_reply(f, job, res);
 		res->body = NULL;
@@ -485,12 +555,20 @@ static void job_done(struct http_result *res, void *user)
 			.raw = res->body,
 			.raw_len = res->body_len,
 			.latency_ms = res->latency_ms,
+			.ttft_ms = -1,
 		};
 		keep_reply(f, job, res);
+		char *why = NULL;
 		res->body = NULL;
 		if (s->targets[out->side].fingerprint == FINGERPRINT_HEADER && res->header_value)
 			reply.fingerprint = xstrdup(res->header_value);
-		if (sample_parse(s, out->side, &reply, res->attempts, out) == 0) {
+		if (res->streamed && provider_stream_end(job->stream, &reply, &why) < 0) {
+			sample_error(s, out, why);
+			out->status = res->status;
+			out->done = true;
+			free(why);
+		} else if (sample_parse(s, out->side, &reply, res->attempts, out) == 0) {
+			out->ttft_ms = reply.ttft_ms;
 			struct grading_job gj = case_job(job->cr->c, out);
 			gj.done = sample_graded;
 			gj.user = job;
@@ -566,9 +644,8 @@ static int build_request(struct run *r, const struct suite_case *c, enum side si
 	return 0;
 }
 
-/* Queue the job's next request (before the queued ones when front), or
- * record why it could not be built. */
-static void send_job(struct feeder *f, struct job *job, bool front)
+/* Queue the job's next request, or record why it could not be built. */
+static void send_job(struct feeder *f, struct job *job)
 {
 	struct run *r = f->run;
 	const struct run_options *o = f->opts;
@@ -611,13 +688,17 @@ static void send_job(struct feeder *f, struct job *job, bool front)
 		for (size_t i = 0; i < req->nheaders; i++)
 			x->headers[x->nheaders++] = xstrdup(req->headers[i]);
 	}
+	const struct target *t = &r->suite->targets[smp->side];
+	provider_stream_free(job->stream);
+	job->stream = NULL;
+	if (suite_streams(t, job->cr->c)) {
+		job->stream = provider_stream_new(t->provider, t->priv, &r->suite->redact);
+		req->on_event = job_event;
+	}
 	req->done = job_done;
 	req->user = job;
 	f->outstanding++;
-	if (front)
-		transport_submit_front(f->tr, req);
-	else
-		transport_submit(f->tr, req);
+	transport_submit(f->tr, req);
 }
 
 /* Start one sample: its request, or its conversation's first. */
@@ -635,7 +716,35 @@ static void submit_sample(struct feeder *f, struct case_result *cr, struct sampl
 		if (c->conversation_timeout_ms > 0)
 			job->deadline_ms = util_now_ms() + (double)c->conversation_timeout_ms;
 	}
-	send_job(f, job, false);
+	send_job(f, job);
+}
+
+/* give_sample: prod's sample from the reply given for it (replay): graded
+ * at once, no request sent. */
+static void give_sample(struct feeder *f, struct case_result *cr, struct sample *smp)
+{
+	struct run *r = f->run;
+	struct run_given *g = &f->opts->given[cr - r->cases];
+	struct reply *reply = &g->reply;
+	smp->status = reply->status;
+	smp->latency_ms = reply->latency_ms;
+	smp->attempts = 1;
+	if (reply->fingerprint)
+		smp->fingerprint = redact_apply(&r->suite->redact, reply->fingerprint);
+	if (g->error) {
+		sample_error(r->suite, smp, g->error);
+		smp->done = true;
+		sample_finished(f, cr, smp, NULL);
+		return;
+	}
+	struct job *job = xcalloc(1, sizeof(*job));
+	job->feeder = f;
+	job->cr = cr;
+	job->sample = smp;
+	struct grading_job gj = case_job(cr->c, smp);
+	gj.done = sample_graded;
+	gj.user = job;
+	grading_start(f->grading, &gj, reply);
 }
 
 /* next_confirmation: the next confirmation sample to send, or NULL; the
@@ -691,7 +800,10 @@ static void feed(struct feeder *f)
 			f->side = 0;
 			f->n++;
 		}
-		submit_sample(f, cr, smp);
+		if (smp->side == SIDE_PROD && f->opts->given)
+			give_sample(f, cr, smp);
+		else
+			submit_sample(f, cr, smp);
 	}
 	f->feeding = false;
 }
@@ -759,7 +871,7 @@ static int select_cases(struct run *r, const struct run_options *o, char **err)
 			r->nselected++;
 		matched[i] = cr->selected;
 	}
-	rc = suite_check_env(r->suite, SUITE_SIDES_ALL, matched, err);
+	rc = suite_check_env(r->suite, o->given ? 1u << SIDE_EVAL : SUITE_SIDES_ALL, matched, err);
 out:
 	free(in_shard);
 	free(matched);
@@ -786,6 +898,9 @@ struct run *run_execute(struct suite *s, const struct run_options *o, char **err
 	r->suite = s;
 	r->alpha = o->alpha;
 	r->strict = o->strict;
+	r->fail_on_unevaluated = o->fail_on_unevaluated;
+	for (int side = 0; side < SIDE__COUNT; side++)
+		r->expected[side] = o->expected[side];
 	r->confirm = o->confirm >= 0 ? o->confirm : s->defaults.confirm;
 	r->min_valid = o->min_valid >= 0 ? o->min_valid : s->defaults.min_valid;
 	r->started_wall_ms = util_wall_ms();
@@ -832,6 +947,7 @@ struct run *run_execute(struct suite *s, const struct run_options *o, char **err
 			for (int n = 0; n < repeat + r->confirm; n++) {
 				cr->side[side].samples[n].side = (enum side)side;
 				cr->side[side].samples[n].index = n;
+				cr->side[side].samples[n].ttft_ms = -1;
 			}
 		}
 	}
@@ -845,18 +961,23 @@ struct run *run_execute(struct suite *s, const struct run_options *o, char **err
 					       : 16) + 8,
 		.unfinished = xcalloc(r->ncases ? r->ncases : 1, sizeof(size_t)),
 		.confirming = xcalloc(r->ncases ? r->ncases : 1, sizeof(size_t)),
+		.unscreened = xcalloc(s->nstrata ? s->nstrata : 1, sizeof(size_t)),
 	};
-	for (size_t i = 0; i < r->ncases; i++)
+	for (size_t i = 0; i < r->ncases; i++) {
 		feeder.unfinished[i] = SIDE__COUNT * (size_t)r->cases[i].repeat;
+		if (r->cases[i].selected)
+			feeder.unscreened[r->cases[i].c->stratum] += feeder.unfinished[i];
+	}
 	if (o->save_replies &&
 	    run_saver_open(&feeder.saver, o->save_replies, o->save_format, err) < 0) {
 		free(feeder.unfinished);
+		free(feeder.unscreened);
 		free(feeder.confirming);
 		goto fail;
 	}
 	/* Slow graders grade after the transfers: the confirmations they ask
-	 * for go out in another pass (at most one more, as a case is confirmed
-	 * once). */
+	 * for go out in another pass (at most two more: a case's own, then its
+	 * stratum's). */
 	int rc = 0;
 	do {
 		feed(&feeder);
@@ -866,6 +987,7 @@ struct run *run_execute(struct suite *s, const struct run_options *o, char **err
 	} while (rc == 0 && (feeder.outstanding > 0 ||
 			     (feeder.qi < feeder.nconfirming && !(o->stop && *o->stop))));
 	free(feeder.unfinished);
+	free(feeder.unscreened);
 	free(feeder.confirming);
 	run_saver_close(&feeder.saver);
 	r->save_error = feeder.saver.error;

@@ -23,6 +23,7 @@
 #include "run/grading.h"
 #include "run/save.h"
 #include "grader.h"
+#include "provider.h"
 
 /* One grader's verdict on one sample. */
 struct sample_grade {
@@ -57,6 +58,7 @@ struct sample {
 	size_t nreasons;
 	long status;           /* HTTP status, 0 when none arrived */
 	double latency_ms;
+	double ttft_ms;        /* a streamed reply's time to first token; -1: none */
 	int attempts;
 	char *fingerprint;     /* NULL when none */
 	struct sample_grade *grades; /* every grader that ran, in suite order */
@@ -80,7 +82,8 @@ struct case_result {
 	struct side_result side[SIDE__COUNT];
 	int repeat;            /* first samples asked per side (its repeat, or --repeat) */
 	int confirm;           /* confirmation samples asked per side; 0 unless confirmed */
-	bool confirmed;        /* the first samples disagreed or missed the threshold */
+	bool confirmed;        /* the first samples disagreed or missed the threshold, */
+	bool by_stratum;       /* or its stratum's screen asked (stats_screens()) */
 };
 
 struct run {
@@ -100,8 +103,17 @@ struct run {
 	double min_valid;              /* fraction of samples a side needs valid */
 	int confirm;                   /* --confirm N: 0 when off */
 	bool strict;                   /* flaky cases fail the run */
+	bool fail_on_unevaluated;      /* an unevaluated prod composition fails it */
+	const char *expected[SIDE__COUNT]; /* compositions expected (borrowed), or NULL */
 	char *warning;                 /* something the run did without, or NULL */
 	char *save_error;              /* why --save-replies stopped saving, or NULL */
+};
+
+/* A prod sample given rather than sent (`canary replay`): the reply
+ * production logged, already parsed, or why it could not be. */
+struct run_given {
+	struct reply reply;     /* taken by the run when graded */
+	char *error;            /* the reply could not be parsed: an error sample */
 };
 
 struct run_options {
@@ -120,6 +132,15 @@ struct run_options {
 	bool strict;            /* --strict: flaky fails the run */
 	const char *save_replies; /* --save-replies DIR, or NULL */
 	enum run_save_format save_format; /* --save-replies-format */
+	bool fail_on_unevaluated; /* --fail-on-unevaluated */
+	/* --expect-fingerprint SIDE=MANIFEST: the composition (compact form, full
+	 * hashes; borrowed) each side must serve, or NULL. */
+	const char *expected[SIDE__COUNT];
+	/* given: per suite case (suite order), prod's one sample, graded as if
+	 * prod had answered it, so that only eval is sent to (and only its
+	 * environment variables are needed); NULL: both sides are sent.  The
+	 * run takes each reply; the caller frees the rest. */
+	struct run_given *given;
 	/* Set by a signal handler, or NULL: 1 stops the run (requests and exec
 	 * graders in flight get transport.grace_ms), 2 or more ends the grace. */
 	volatile sig_atomic_t *stop;

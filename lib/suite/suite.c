@@ -10,6 +10,7 @@
 #include "grader.h"
 #include "jsonptr.h"
 #include "provider.h"
+#include "rx.h"
 #include "util.h"
 #include "stats.h"
 #include "schema/jsonschema.h"
@@ -24,8 +25,10 @@
 
 static const char *const top_keys[] = {
 	"version", "name", "defaults", "targets", "judge", "graders", "tools", "tool_results",
-	"strata", "include", NULL,
+	"strata", "include", "replay", NULL,
 };
+static const char *const replay_keys[] = {"stratum", "strata", NULL};
+static const char *const replay_match_keys[] = {"match", NULL};
 static const char *const defaults_keys[] = {
 	"repeat", "threshold", "timeout", "connect_timeout", "confirm", "min_valid", "request",
 	"tool_choice", "max_steps", "conversation_timeout", NULL,
@@ -33,19 +36,19 @@ static const char *const defaults_keys[] = {
 static const char *const targets_keys[] = {"eval", "prod", NULL};
 /* The keys every target takes; each API adds its options. */
 static const char *const target_keys[] = {
-	"url", "api", "model", "headers", "fingerprint", "timeout", "request", NULL,
+	"url", "api", "model", "headers", "fingerprint", "timeout", "request", "stream", NULL,
 };
 static const char *const fingerprint_keys[] = {"header", "json", NULL};
 static const char *const judge_keys[] = {
 	"url", "api", "model", "headers", "temperature", "max_tokens", "timeout", NULL,
 };
 static const char *const stratum_keys[] = {
-	"description", "tools", "tool_choice", "tool_results", "expect", "cases", NULL,
+	"description", "tools", "tool_choice", "tool_results", "stream", "expect", "cases", NULL,
 };
 static const char *const case_keys[] = {
 	"id", "input", "messages", "turns", "request", "tools", "tool_choice", "tool_results",
-	"vars", "repeat", "threshold", "timeout", "max_steps", "conversation_timeout", "expect",
-	NULL,
+	"vars", "repeat", "threshold", "timeout", "max_steps", "conversation_timeout", "stream",
+	"expect", NULL,
 };
 static const char *const turn_keys[] = {"input", "expect", NULL};
 static const char *const answer_keys[] = {"when", "result", NULL};
@@ -92,6 +95,7 @@ struct inherit {
 	const struct suite_tool **tools;
 	size_t ntools;
 	struct choice choice;
+	int stream;                /* the stratum's stream: as suite_case's */
 	const struct suite_tool_script **scripts;
 	size_t nscripts;
 };
@@ -252,6 +256,25 @@ static int get_duration(const struct ynode *v, const char *key, long *ms, char *
 	if (v->kind != YNODE_SCALAR || util_parse_duration(v->str, ms) < 0 || *ms <= 0) {
 		*err = ynode_error(v, "'%s' must be a positive duration such as 250ms, 30s or 2m", key);
 		return -1;
+	}
+	return 0;
+}
+
+/* get_stream: a stream: true or false, which the n targets t must be able
+ * to honour when true. */
+static int get_stream(const struct ynode *v, const struct target *t, size_t n, bool *out,
+		      char **err)
+{
+	if (ynode_bool(v, out) < 0) {
+		*err = ynode_error(v, "'stream' must be true or false");
+		return -1;
+	}
+	for (size_t i = 0; *out && i < n; i++) {
+		if (!provider_can_stream(t[i].provider, t[i].priv)) {
+			*err = ynode_error(v, "api %s of target '%s' cannot stream", t[i].provider->name,
+					   side_name(t[i].side));
+			return -1;
+		}
 	}
 	return 0;
 }
@@ -782,6 +805,8 @@ static int load_target(struct loader *L, enum side side, const struct ynode *n, 
 	if (load_api_options(L, t, n, what, err) < 0 ||
 	    load_target_request(L, t, n, err) < 0)
 		goto out;
+	if ((v = ynode_get(n, "stream")) && get_stream(v, t, 1, &t->stream, err) < 0)
+		goto out;
 	rc = 0;
 out:
 	free(where);
@@ -1026,6 +1051,11 @@ static int case_tools(struct loader *L, struct suite_case *c, const struct ynode
 	*err = ynode_error(choice.node, "tool_choice names tool '%s', which case '%s' does not "
 			   "offer", choice.node->str, c->id);
 	return -1;
+}
+
+bool suite_streams(const struct target *t, const struct suite_case *c)
+{
+	return c->stream ? c->stream > 0 : t->stream;
 }
 
 const char *suite_tool_choice_word(enum tool_choice choice)
@@ -1594,6 +1624,14 @@ static int load_case(struct loader *L, struct stratum *st, size_t si, size_t ci,
 	if ((v = ynode_get(n, "timeout")) && get_duration(v, "timeout", &c->timeout_ms, err) < 0)
 		goto out;
 	c->timeout_set = v != NULL;
+	c->stream = in->stream;
+	if ((v = ynode_get(n, "stream"))) {
+		bool stream;
+
+		if (get_stream(v, L->s->targets, SIDE__COUNT, &stream, err) < 0)
+			goto out;
+		c->stream = stream ? 1 : -1;
+	}
 
 	L->user = SUITE_USER_CASE;
 	L->user_case = c;
@@ -1703,6 +1741,7 @@ static int load_stratum(struct loader *L, size_t si, const struct ynode *const *
 {
 	struct stratum *st = &L->s->strata[si];
 	struct inherit in = {.choice = L->top.choice};
+	bool stream;
 	const struct ynode *v;
 	char *where = xasprintf("in stratum '%s'", st->name);
 	char *what = xasprintf("stratum '%s'", st->name);
@@ -1736,6 +1775,11 @@ static int load_stratum(struct loader *L, size_t si, const struct ynode *const *
 		goto out;
 	if ((v = first_of(nodes, n, "tool_choice")) && load_tool_choice(v, &in.choice, err) < 0)
 		goto out;
+	if ((v = first_of(nodes, n, "stream"))) {
+		if (get_stream(v, L->s->targets, SIDE__COUNT, &stream, err) < 0)
+			goto out;
+		in.stream = stream ? 1 : -1;
+	}
 	in.scripts = xcalloc(L->top.nscripts ? L->top.nscripts : 1, sizeof(*in.scripts));
 	if (L->top.nscripts)
 		memcpy(in.scripts, L->top.scripts, L->top.nscripts * sizeof(*in.scripts));
@@ -1752,7 +1796,8 @@ static int load_stratum(struct loader *L, size_t si, const struct ynode *const *
 	}
 	rc = 0;
 out:
-	free(in.expect);
+	st->expect = in.expect;
+	st->nexpect = in.nexpect;
 	free(in.tools);
 	free(in.scripts);
 	free(where);
@@ -1880,6 +1925,78 @@ static int load_version(struct suite *s, const struct ynode *root, char **err)
 	return -1;
 }
 
+/* stratum_named: the index of the stratum called name; s->nstrata when
+ * none. */
+static size_t stratum_named(const struct suite *s, const char *name)
+{
+	size_t i = 0;
+	while (i < s->nstrata && strcmp(s->strata[i].name, name) != 0)
+		i++;
+	return i;
+}
+
+/* load_replay_strata: replay: {strata: {NAME: {match: REGEX}}}, each NAME a
+ * stratum of the suite. */
+static int load_replay_strata(struct suite *s, const struct ynode *n, char **err)
+{
+	struct suite_replay *rp = &s->replay;
+	if (need_map(n, "replay 'strata'", err) < 0)
+		return -1;
+	if (n->n == 0) {
+		*err = ynode_error(n, "replay 'strata' must name at least one stratum");
+		return -1;
+	}
+	rp->matches = xcalloc(n->n, sizeof(*rp->matches));
+	for (size_t i = 0; i < n->n; i++) {
+		const struct ynode *k = n->items[2 * i], *v = n->items[2 * i + 1], *m;
+		struct suite_replay_match *e = &rp->matches[rp->nmatches];
+		e->stratum = stratum_named(s, k->str);
+		if (e->stratum == s->nstrata) {
+			*err = ynode_error(k, "replay names stratum '%s', which the suite does not "
+					      "have", k->str);
+			return -1;
+		}
+		if (need_map(v, "a replay stratum", err) < 0 ||
+		    ynode_check_keys(v, replay_match_keys, "in a replay stratum", err) < 0 ||
+		    !(m = need_key(v, "match", "in a replay stratum", err)))
+			return -1;
+		if (!is_text(m)) {
+			*err = ynode_error(m, "'match' must be a regex (a string)");
+			return -1;
+		}
+		char *why = NULL;
+		if (!(e->match = rx_compile(m->str, 0, &why))) {
+			*err = ynode_error(m, "%s", why);
+			free(why);
+			return -1;
+		}
+		rp->nmatches++;
+	}
+	return 0;
+}
+
+/* load_replay: the replay: section (exactly one of stratum and strata). */
+static int load_replay(struct suite *s, const struct ynode *n, char **err)
+{
+	struct suite_replay *rp = &s->replay;
+	if (need_map(n, "'replay'", err) < 0 ||
+	    ynode_check_keys(n, replay_keys, "in replay", err) < 0)
+		return -1;
+	const struct ynode *pointer = ynode_get(n, "stratum"), *strata = ynode_get(n, "strata");
+	if ((pointer != NULL) == (strata != NULL)) {
+		*err = ynode_error(n, "'replay' needs exactly one of 'stratum' (a JSON pointer "
+				      "into the record) or 'strata' (a regex per stratum)");
+		return -1;
+	}
+	rp->present = true;
+	rp->line = n->line;
+	rp->col = n->col;
+	if (pointer)
+		return get_pointer(pointer, "stratum", "/metadata/stratum", &rp->stratum_pointer,
+				   err);
+	return load_replay_strata(s, strata, err);
+}
+
 /* The top level, in dependency order rather than file order. */
 static int load(struct loader *L, char **err)
 {
@@ -1941,6 +2058,8 @@ static int load(struct loader *L, char **err)
 		return -1;
 	}
 	if (check_scripts(L, err) < 0)
+		return -1;
+	if ((v = ynode_get(root, "replay")) && load_replay(s, v, err) < 0)
 		return -1;
 	return check_cases(L, err);
 }
@@ -2040,6 +2159,47 @@ static void free_case(struct suite_case *c)
 	free(c->scripts);
 }
 
+void suite_case_of_messages(const struct suite *s, size_t si, char *id, cJSON *messages,
+			    cJSON *request, struct suite_case *c)
+{
+	const struct stratum *st = &s->strata[si];
+	const cJSON *m;
+	const char *input = "";
+	memset(c, 0, sizeof(*c));
+	c->id = id;
+	c->stratum = si;
+	c->messages = messages;
+	c->request = request;
+	cJSON_ArrayForEach(m, messages) {
+		const cJSON *role = cJSON_GetObjectItemCaseSensitive(m, "role");
+		const cJSON *content = cJSON_GetObjectItemCaseSensitive(m, "content");
+		if (cJSON_IsString(role) && strcmp(role->valuestring, "user") == 0 &&
+		    cJSON_IsString(content))
+			input = content->valuestring;
+	}
+	c->input = xstrdup(input);
+	c->repeat = 1;
+	c->threshold = 1.0;
+	c->timeout_ms = s->defaults.timeout_ms;
+	c->expect = xcalloc(st->nexpect ? st->nexpect : 1, sizeof(*c->expect));
+	if (st->nexpect)
+		memcpy(c->expect, st->expect, st->nexpect * sizeof(*c->expect));
+	c->nexpect = st->nexpect;
+	c->line = st->line;
+	c->col = st->col;
+}
+
+void suite_set_cases(struct suite *s, size_t si, struct suite_case *cases, size_t n)
+{
+	struct stratum *st = &s->strata[si];
+	for (size_t j = 0; j < st->ncases; j++)
+		free_case(&st->cases[j]);
+	free(st->cases);
+	s->ncases = s->ncases - st->ncases + n;
+	st->cases = cases;
+	st->ncases = n;
+}
+
 void suite_free(struct suite *s)
 {
 	if (!s)
@@ -2087,8 +2247,13 @@ void suite_free(struct suite *s)
 		free(st->cases);
 		free(st->name);
 		free(st->description);
+		free(st->expect);
 	}
 	free(s->strata);
+	free(s->replay.stratum_pointer);
+	for (size_t i = 0; i < s->replay.nmatches; i++)
+		rx_free(s->replay.matches[i].match);
+	free(s->replay.matches);
 	for (size_t i = 0; i < s->nunset; i++)
 		free(s->unset[i].name);
 	free(s->unset);
