@@ -443,6 +443,23 @@ static void turn_over(struct feeder *f, struct job *job)
 	grading_start(f->grading, &gj, &reply);
 }
 
+/* keep_reply: with --save-replies, a copy of the body of reply r (for a
+ * streamed reply, the body its events make) that res brought the job,
+ * kept with the request send_job() kept. */
+static void keep_reply(struct feeder *f, struct job *job, const struct http_result *res,
+		       const struct reply *r)
+{
+	const struct target *t = &f->run->suite->targets[job->sample->side];
+	if (!f->saver.dir || !r->raw)
+		return;
+	job->x.body = xmalloc(r->raw_len + 1);
+	memcpy(job->x.body, r->raw, r->raw_len);
+	job->x.body[r->raw_len] = '\0';
+	job->x.body_len = r->raw_len;
+	job->x.header = res->header_value ? t->fingerprint_where : NULL;
+	job->x.header_value = res->header_value ? xstrdup(res->header_value) : NULL;
+}
+
 /* A reply (or a failure) for one step of a conversation. */
 static void conversation_step(struct feeder *f, struct job *job, struct http_result *res,
 			      struct reply *reply)
@@ -475,6 +492,7 @@ static void conversation_step(struct feeder *f, struct job *job, struct http_res
 		reply_release(reply);
 		return;
 	}
+	keep_reply(f, job, res, reply);
 	if (sample_parse(f->run->suite, out->side, reply, res->attempts, out) < 0) {
 		/* sample_parse() recorded why; name the turn and step. */
 		char *why = out->reasons[--out->nreasons];
@@ -501,20 +519,6 @@ static void conversation_step(struct feeder *f, struct job *job, struct http_res
 	free(err);
 }
 
-/* keep_reply: with --save-replies, a copy of the reply res brought the job,
- * kept with the request send_job() kept. */
-static void keep_reply(struct feeder *f, struct job *job, const struct http_result *res)
-{
-	const struct target *t = &f->run->suite->targets[job->sample->side];
-	if (!f->saver.dir || !res->ok || !res->body)
-		return;
-	job->x.body = xmalloc(res->body_len + 1);
-	memcpy(job->x.body, res->body, res->body_len + 1);
-	job->x.body_len = res->body_len;
-	job->x.header = res->header_value ? t->fingerprint_where : NULL;
-	job->x.header_value = res->header_value ? xstrdup(res->header_value) : NULL;
-}
-
 /* The transport's callback: a reply (or a failure) for one sample. */
 static void job_done(struct http_result *res, void *user)
 {
@@ -533,7 +537,6 @@ static void job_done(struct http_result *res, void *user)
 			.latency_ms = res->latency_ms,
 			.ttft_ms = -1,
 		};
-		keep_reply(f, job, res);
 		res->body = NULL;
 		if (res->ok && s->targets[out->side].fingerprint == FINGERPRINT_HEADER &&
 		    res->header_value)
@@ -557,7 +560,6 @@ static void job_done(struct http_result *res, void *user)
 			.latency_ms = res->latency_ms,
 			.ttft_ms = -1,
 		};
-		keep_reply(f, job, res);
 		char *why = NULL;
 		res->body = NULL;
 		if (s->targets[out->side].fingerprint == FINGERPRINT_HEADER && res->header_value)
@@ -567,14 +569,17 @@ static void job_done(struct http_result *res, void *user)
 			out->status = res->status;
 			out->done = true;
 			free(why);
-		} else if (sample_parse(s, out->side, &reply, res->attempts, out) == 0) {
-			out->ttft_ms = reply.ttft_ms;
-			struct grading_job gj = case_job(job->cr->c, out);
-			gj.done = sample_graded;
-			gj.user = job;
-			grading_start(f->grading, &gj, &reply);
-			feed(f);
-			return;
+		} else {
+			keep_reply(f, job, res, &reply);
+			if (sample_parse(s, out->side, &reply, res->attempts, out) == 0) {
+				out->ttft_ms = reply.ttft_ms;
+				struct grading_job gj = case_job(job->cr->c, out);
+				gj.done = sample_graded;
+				gj.user = job;
+				grading_start(f->grading, &gj, &reply);
+				feed(f);
+				return;
+			}
 		}
 		reply_release(&reply);
 	}
