@@ -23,7 +23,9 @@
 #include <microhttpd.h>
 
 #include "transport/transport.h"
+#include "provider.h"
 #include "sse.h"
+#include "support.h"
 #include "util.h"
 #include "version.h"
 
@@ -32,6 +34,7 @@
 #define MAX_HITS 64
 #define MAX_TIMES 16
 #define BIG_SIZE 65536
+#define MAX_RECORDED_HEADERS 24
 
 /* What the server saw on one path. */
 struct hit {
@@ -62,7 +65,7 @@ struct req_state {
 	struct hit *hit;
 };
 
-struct reply {
+struct served {
 	unsigned status;
 	const char *body;
 	const char *headers[4][2];
@@ -130,54 +133,167 @@ static ssize_t big_reader(void *cls, uint64_t pos, char *out, size_t max)
 }
 
 /* The behaviour of path on its n-th request (1-based). */
-static struct reply route(const char *path, int n)
+static struct served route(const char *path, int n)
 {
 	static char big[BIG_SIZE + 1];
 	if (!big[0])
 		memset(big, 'x', BIG_SIZE);
 	if (strcmp(path, "/ok") == 0)
-		return (struct reply){200, "hello", {{"X-Fingerprint", "fp-123"}}, 0};
+		return (struct served){200, "hello", {{"X-Fingerprint", "fp-123"}}, 0};
 	if (strcmp(path, "/500-then-ok") == 0)
-		return n == 1 ? (struct reply){500, "oops", {{0}}, 0} :
-			(struct reply){200, "ok", {{0}}, 0};
+		return n == 1 ? (struct served){500, "oops", {{0}}, 0} :
+			(struct served){200, "ok", {{0}}, 0};
 	if (strcmp(path, "/429-retry-after") == 0)
-		return n == 1 ? (struct reply){429, "slow down", {{"Retry-After", "1"}}, 0} :
-			(struct reply){200, "ok", {{0}}, 0};
+		return n == 1 ? (struct served){429, "slow down", {{"Retry-After", "1"}}, 0} :
+			(struct served){200, "ok", {{0}}, 0};
 	if (strcmp(path, "/429-retry-after-long") == 0)
-		return n == 1 ? (struct reply){429, "slow down", {{"Retry-After", "86400"}}, 0} :
-			(struct reply){200, "ok", {{0}}, 0};
+		return n == 1 ? (struct served){429, "slow down", {{"Retry-After", "86400"}}, 0} :
+			(struct served){200, "ok", {{0}}, 0};
 	if (strcmp(path, "/429-retry-date") == 0)
-		return n == 1 ? (struct reply){429, "slow down",
+		return n == 1 ? (struct served){429, "slow down",
 					       {{"Retry-After", "Wed, 01 Mar 2000 00:00:00 GMT"}}, 0} :
-			(struct reply){200, "ok", {{0}}, 0};
+			(struct served){200, "ok", {{0}}, 0};
 	if (strcmp(path, "/always-503") == 0)
-		return (struct reply){503, "busy", {{0}}, 0};
+		return (struct served){503, "busy", {{0}}, 0};
 	if (strcmp(path, "/always-503-ra") == 0)
-		return (struct reply){503, "busy", {{"Retry-After", "10"}}, 0};
+		return (struct served){503, "busy", {{"Retry-After", "10"}}, 0};
 	if (strcmp(path, "/quota") == 0)
-		return (struct reply){429,
+		return (struct served){429,
 			"{\"error\": {\"message\": \"You exceeded your current quota\", "
 			"\"code\": \"Insufficient_Quota\"}}",
 			{{"Retry-After", "0"}}, 0};
 	if (strcmp(path, "/404") == 0)
-		return (struct reply){404, "no such thing", {{0}}, 0};
+		return (struct served){404, "no such thing", {{0}}, 0};
 	if (strcmp(path, "/slow") == 0)
-		return (struct reply){200, "late", {{0}}, 3000};
+		return (struct served){200, "late", {{0}}, 3000};
 	if (strcmp(path, "/delayed") == 0)
-		return (struct reply){200, "delayed", {{0}}, 300};
+		return (struct served){200, "delayed", {{0}}, 300};
 	if (strncmp(path, "/slowish", 8) == 0)
-		return (struct reply){200, "slowish", {{0}}, 50};
+		return (struct served){200, "slowish", {{0}}, 50};
 	if (strcmp(path, "/big") == 0)
-		return (struct reply){200, big, {{0}}, 0};
+		return (struct served){200, big, {{0}}, 0};
 	if (strcmp(path, "/sse") == 0)
-		return (struct reply){200, "data: a\n\nevent: x\ndata: b\n\n",
+		return (struct served){200, "data: a\n\nevent: x\ndata: b\n\n",
 				      {{"Content-Type", "text/event-stream; charset=utf-8"}}, 0};
 	if (strcmp(path, "/sse-cut") == 0)
-		return (struct reply){200, "data: a\n\ndata: b",
+		return (struct served){200, "data: a\n\ndata: b",
 				      {{"Content-Type", "text/event-stream"}}, 0};
 	if (strcmp(path, "/sse-503") == 0)
-		return (struct reply){503, "data: busy\n\n", {{"Content-Type", "text/event-stream"}}, 0};
-	return (struct reply){404, "unknown path", {{0}}, 0};
+		return (struct served){503, "data: busy\n\n", {{"Content-Type", "text/event-stream"}}, 0};
+	return (struct served){404, "unknown path", {{0}}, 0};
+}
+
+/* A reply recorded in the fixtures: a header block of tests/fixtures/headers
+ * (status line, then "name: value" lines) and its body. */
+struct block {
+	unsigned status;
+	char *head;                 /* the header file, cut into names and values */
+	const char *headers[MAX_RECORDED_HEADERS][2];
+	size_t nheaders;
+	char *body;
+	size_t body_len;
+};
+
+/* A path answering with the first recorded reply, and from its second
+ * request on with the second one when there is one. */
+static struct recorded {
+	const char *path;
+	const char *files[2][2];    /* {file in headers/, body file in fixtures/} */
+	struct block block[2];
+} recorded[] = {
+	{.path = "/openai-429",
+	 .files = {{"openai-429-rate-limit.http", "replies/openai_error_rate_limit.json"}}},
+	{.path = "/openai-429-then-200",
+	 .files = {{"openai-429-rate-limit.http", "replies/openai_error_rate_limit.json"},
+		   {"openai-200.http", "stub/wire/openai-chat/reply-text.json"}}},
+	{.path = "/openai-quota",
+	 .files = {{"openai-429-insufficient-quota.http",
+		    "replies/openai_error_insufficient_quota.json"}}},
+	{.path = "/anthropic-429",
+	 .files = {{"anthropic-429-rate-limit.http",
+		    "stub/wire/anthropic-messages/error-429.json"}}},
+	{.path = "/anthropic-429-then-200",
+	 .files = {{"anthropic-429-rate-limit.http",
+		    "stub/wire/anthropic-messages/error-429.json"},
+		   {"anthropic-200.http", "stub/wire/anthropic-messages/reply-text.json"}}},
+};
+
+/* block_load: read a recorded header block and its body; -1 and *err if
+ * either cannot be read or the block is not a status line and headers. */
+static int block_load(struct block *b, const char *head_file, const char *body_file,
+		      char **err)
+{
+	char *path = xasprintf("%s/headers/%s", test_fixtures(), head_file);
+	char *save = NULL, *line;
+	size_t len;
+
+	b->head = util_read_file(path, 1 << 16, &len, err);
+	free(path);
+	if (!b->head)
+		return -1;
+	path = xasprintf("%s/%s", test_fixtures(), body_file);
+	b->body = util_read_file(path, 1 << 20, &b->body_len, err);
+	free(path);
+	if (!b->body)
+		return -1;
+	line = strtok_r(b->head, "\n", &save);
+	if (!line || sscanf(line, "HTTP/1.1 %u", &b->status) != 1) {
+		*err = xasprintf("%s: no status line", head_file);
+		return -1;
+	}
+	while ((line = strtok_r(NULL, "\n", &save))) {
+		char *colon = strchr(line, ':');
+
+		if (!colon || b->nheaders == MAX_RECORDED_HEADERS) {
+			*err = xasprintf("%s: '%s' is not a header, or one too many", head_file,
+					 line);
+			return -1;
+		}
+		*colon = '\0';
+		b->headers[b->nheaders][0] = line;
+		b->headers[b->nheaders][1] = colon + 1 + strspn(colon + 1, " ");
+		b->nheaders++;
+	}
+	return 0;
+}
+
+/* recorded_load: every recorded reply, before the server starts. */
+static int recorded_load(void)
+{
+	char *err = NULL;
+
+	for (size_t i = 0; i < ARRAY_SIZE(recorded); i++) {
+		for (size_t k = 0; k < 2 && recorded[i].files[k][0]; k++) {
+			if (block_load(&recorded[i].block[k], recorded[i].files[k][0],
+				       recorded[i].files[k][1], &err) < 0) {
+				print_error("recorded reply: %s\n", err);
+				free(err);
+				return -1;
+			}
+		}
+	}
+	return 0;
+}
+
+static void recorded_free(void)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(recorded); i++) {
+		for (size_t k = 0; k < 2; k++) {
+			free(recorded[i].block[k].head);
+			free(recorded[i].block[k].body);
+		}
+	}
+}
+
+/* recorded_reply: the recorded reply path gives on its n-th request (NULL:
+ * path is not a recorded one). */
+static const struct block *recorded_reply(const char *path, int n)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(recorded); i++) {
+		if (strcmp(recorded[i].path, path) == 0)
+			return &recorded[i].block[n > 1 && recorded[i].files[1][0]];
+	}
+	return NULL;
 }
 
 static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *url,
@@ -208,6 +324,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 		return MHD_YES;
 	}
 	struct MHD_Response *r;
+	const struct block *rec;
 	unsigned status;
 	if (strcmp(url, "/echo") == 0) {
 		const char *ct = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type");
@@ -225,9 +342,15 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 		r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, big_reader,
 						      NULL, NULL);
 		status = 200;
+	} else if ((rec = recorded_reply(url, st->hit ? st->hit->count : 1))) {
+		r = MHD_create_response_from_buffer(rec->body_len, rec->body,
+						    MHD_RESPMEM_PERSISTENT);
+		for (size_t i = 0; i < rec->nheaders; i++)
+			MHD_add_response_header(r, rec->headers[i][0], rec->headers[i][1]);
+		status = rec->status;
 	} else {
 		int n = st->hit ? st->hit->count : 1;
-		struct reply rep = route(url, n);
+		struct served rep = route(url, n);
 		if (rep.delay_ms)
 			server_wait(rep.delay_ms);
 		r = MHD_create_response_from_buffer(strlen(rep.body), (void *)rep.body,
@@ -283,6 +406,8 @@ static int server_start(void **state)
 		.sin_port = 0,
 		.sin_addr.s_addr = htonl(INADDR_LOOPBACK),
 	};
+	if (recorded_load() < 0)
+		return -1;
 	srv.d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD |
 				 MHD_USE_THREAD_PER_CONNECTION,
 				 0, NULL, NULL, handler, NULL,
@@ -305,6 +430,7 @@ static int server_stop(void **state)
 	pthread_mutex_unlock(&srv.lock);
 	MHD_stop_daemon(srv.d);
 	pthread_cond_destroy(&srv.cond);
+	recorded_free();
 	return 0;
 }
 
@@ -692,6 +818,95 @@ static void test_not_retried(void **state)
 	assert_int_equal(hit_get("/404").count, 1);
 	outcome_release(&quota);
 	outcome_release(&missing);
+	transport_free(t);
+}
+
+/* The real APIs' recorded 429s (tests/fixtures/headers): each is retried
+ * after its retry-after of a second, not the 10 ms jitter ceiling. */
+static void test_recorded_retry_after(void **state)
+{
+	struct transport_options opt = fast_options();
+	opt.backoff_max_ms = 5000;
+	expect_retried_after(&opt, "/openai-429-then-200", 950);
+	expect_retried_after(&opt, "/anthropic-429-then-200", 950);
+}
+
+/* api_reason: what api's api_error() makes of the reply o saw. */
+static char *api_reason(const char *api, const struct outcome *o)
+{
+	struct reply r = {
+		.status = o->status,
+		.raw = o->body,
+		.raw_len = strlen(o->body),
+	};
+	return provider_find(api)->api_error(&r);
+}
+
+/* A recorded 429 arrives whole, its rate-limit headers as sent, and its
+ * error reason quotes the body's type or code and message. */
+static void test_recorded_reasons(void **state)
+{
+	static const struct {
+		const char *path, *api, *header, *value, *reason;
+	} cases[] = {
+		{"/openai-429", "openai-chat", "x-ratelimit-reset-requests", "120ms",
+		 "429 rate_limit_exceeded: Rate limit reached for gpt-4o in organization "
+		 "org-abc123 on requests per min (RPM): Limit 500, Used 500, Requested 1. "
+		 "Please try again in 120ms. Visit https://platform.openai.com/account/"
+		 "rate-limits to learn more."},
+		{"/anthropic-429", "anthropic-messages", "anthropic-ratelimit-output-tokens-reset",
+		 "2026-03-04T12:00:01Z",
+		 "429 rate_limit_error: Output tokens per minute limit exceeded for this "
+		 "organization; retry after the reset time."},
+	};
+	struct transport_options opt = fast_options();
+	opt.retries = 0;
+	struct transport *t = transport_with(&opt);
+	struct outcome o[ARRAY_SIZE(cases)];
+	memset(o, 0, sizeof(o));
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		char *u = url_for(cases[i].path);
+		struct http_request *req = request_new(u, "{}", NULL, &o[i]);
+		req->capture_header = cases[i].header;
+		transport_submit(t, req);
+		free(u);
+	}
+	run_ok(t, NULL);
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		assert_true(o[i].ok);
+		assert_int_equal(o[i].status, 429);
+		assert_int_equal(o[i].attempts, 1);
+		assert_string_equal(o[i].header, cases[i].value);
+		char *why = api_reason(cases[i].api, &o[i]);
+		assert_string_equal(why, cases[i].reason);
+		free(why);
+		outcome_release(&o[i]);
+	}
+	transport_free(t);
+}
+
+/* OpenAI's recorded insufficient_quota 429 is final: no retry can help. */
+static void test_recorded_quota(void **state)
+{
+	struct transport_options opt = fast_options();
+	struct transport *t = transport_with(&opt);
+	struct outcome o = {0};
+	char *u = url_for("/openai-quota");
+	submit_to(t, u, "{}", NULL, &o);
+	free(u);
+	run_ok(t, NULL);
+
+	assert_true(o.ok);
+	assert_int_equal(o.status, 429);
+	assert_int_equal(o.attempts, 1);
+	assert_int_equal(hit_get("/openai-quota").count, 1);
+	char *why = api_reason("openai-chat", &o);
+	assert_string_equal(why, "429 insufficient_quota: You exceeded your current quota, "
+			    "please check your plan and billing details. For more information "
+			    "on this error, read the docs: https://platform.openai.com/docs/"
+			    "guides/error-codes/api-errors.");
+	free(why);
+	outcome_release(&o);
 	transport_free(t);
 }
 
@@ -1193,6 +1408,9 @@ int main(void)
 		cmocka_unit_test(test_retry_after_date),
 		cmocka_unit_test(test_persistent_503),
 		cmocka_unit_test(test_not_retried),
+		cmocka_unit_test(test_recorded_retry_after),
+		cmocka_unit_test(test_recorded_reasons),
+		cmocka_unit_test(test_recorded_quota),
 		cmocka_unit_test(test_connection_refused),
 		cmocka_unit_test(test_timeout),
 		cmocka_unit_test(test_oversized),
