@@ -520,6 +520,23 @@ cJSON *ynode_to_json(const struct ynode *n, char **err)
 	return to_json(n, &budget, err);
 }
 
+int ynode_key(const struct ynode *n, struct buf *out)
+{
+	if (n->kind == YNODE_SCALAR) {
+		/* the length first: no scalar text can look like a structure */
+		if (buf_addf(out, "%c%zu:", n->plain ? 'p' : 'q', n->len) < 0)
+			return -1;
+		return buf_add(out, n->str, n->len);
+	}
+	size_t count = n->kind == YNODE_MAP ? 2 * n->n : n->n;
+	if (buf_addf(out, "%c%zu:", n->kind == YNODE_MAP ? 'm' : 's', n->n) < 0)
+		return -1;
+	for (size_t i = 0; i < count; i++)
+		if (ynode_key(n->items[i], out) < 0)
+			return -1;
+	return 0;
+}
+
 const struct ynode *ynode_at(const struct ynode *root, const char *ptr)
 {
 	const struct ynode *n = root;

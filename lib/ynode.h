@@ -69,6 +69,13 @@ int ynode_number(const struct ynode *n, double *out);
 int ynode_check_keys(const struct ynode *map, const char *const *keys, const char *where,
 		     char **err);
 
+/* ynode_key: append to out a text that is the same for two nodes exactly
+ * when they are the same YAML value written alike (same kinds, scalar
+ * texts and plainness, and map keys in the same order), wherever they are:
+ * a key for sharing what is compiled from equal values.  -1 when out is
+ * full. */
+int ynode_key(const struct ynode *n, struct buf *out);
+
 /* ynode_at: the node that JSON pointer ptr (RFC 6901) names below root, or
  * the deepest node on its way when it leaves the tree: where an error about
  * a document's JSON at ptr is to be shown. */

@@ -98,6 +98,8 @@ struct loader {
 	const struct suite_case *user_case;
 	const struct ynode *defaults_request; /* defaults.request, or NULL */
 	struct inherit top;        /* the suite's tools and tool_choice */
+	struct strmap shared;      /* ynode_key() of an expect entry -> its index in graders */
+	struct arena keys;         /* the keys of shared */
 };
 
 static size_t hash_id(const char *s)
@@ -1084,6 +1086,33 @@ static struct grader *compile(struct loader *L, const struct ynode *entry, char 
 	struct grader *g = grader_compile(entry, &L->env, err);
 	if (g)
 		add_grader(&L->s->graders, &L->s->ngraders, g);
+	L->s->nentries++;
+	return g;
+}
+
+/* An expect entry whose ynode_key() is longer is compiled on its own. */
+#define SHARED_KEY_MAX ((size_t)4 << 10)
+
+/* Compile an expect entry, or share the grader compiled from an equal one
+ * before: a compiled grader keeps nothing of where it was written, so a
+ * suite of 10,000 cases that each say {regex: x} holds one regex. */
+static struct grader *compile_shared(struct loader *L, const struct ynode *entry, char **err)
+{
+	struct suite *s = L->s;
+	struct buf key;
+	struct grader *g;
+	buf_init(&key, SHARED_KEY_MAX);
+	if (ynode_key(entry, &key) < 0) {
+		g = compile(L, entry, err);
+	} else {
+		struct strmap_entry *e = strmap_find(&L->shared, key.data);
+		if (e) {
+			g = s->graders[e->value];
+			s->nentries++;
+		} else if ((g = compile(L, entry, err)))
+			strmap_get(&L->shared, &L->keys, key.data, NULL)->value = s->ngraders - 1;
+	}
+	buf_release(&key);
 	return g;
 }
 
@@ -1171,7 +1200,7 @@ static int load_expect(struct loader *L, const struct ynode *n, struct grader **
 		if (e->kind == YNODE_MAP && ynode_get(e, "use")) {
 			if (use_named(L, e, &g, err) < 0)
 				return -1;
-		} else if (!(g = compile(L, e, err))) {
+		} else if (!(g = compile_shared(L, e, err))) {
 			return -1;
 		}
 		add_grader(list, count, g);
@@ -1644,6 +1673,8 @@ static struct suite *load_buffer(const char *name, const char *dir, const char *
 	free(L.ids.slots);
 	free(L.checks);
 	free(L.top.tools);
+	strmap_release(&L.shared);
+	arena_release(&L.keys);
 	tmpl_unset_release(&L.unset);
 	if (msg) {
 		*err = redact_apply(&s->redact, msg);

@@ -7,9 +7,9 @@
  *
  * Ownership: a struct suite owns everything reachable from it: targets,
  * strata, cases, rendered strings, JSON trees, tools and compiled graders.
- * Cases point at graders and tools the suite owns (named graders and the
- * tools of the suite and of a stratum are shared, never copied).  It all
- * lives until suite_free().
+ * Cases point at graders and tools the suite owns (named graders, equal
+ * expect entries and the tools of the suite and of a stratum are shared,
+ * never copied).  It all lives until suite_free().
  */
 #ifndef CANARY_SUITE_H
 #define CANARY_SUITE_H
@@ -165,6 +165,7 @@ struct suite {
 	size_t nnamed;
 	struct grader **graders;   /* every compiled grader; owned */
 	size_t ngraders;
+	size_t nentries;           /* grader entries written (named and expect), shared or not */
 	struct suite_tool **tools; /* every tool of every level; owned */
 	size_t ntools;
 	struct stratum *strata;

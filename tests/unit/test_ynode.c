@@ -282,10 +282,61 @@ static void test_alias_budget_document_wide(void **state)
 			   "(an alias counts as all the text it repeats)");
 }
 
+/* key_of: ynode_key() of the root of text. */
+static char *key_of(const char *text)
+{
+	char *err;
+	struct ydoc *d = parse(text, &err);
+	assert_non_null(d);
+	struct buf b;
+	buf_init(&b, BUF_MAX_DEFAULT);
+	assert_int_equal(ynode_key(d->root, &b), 0);
+	ydoc_free(d);
+	return buf_detach(&b, NULL);
+}
+
+static void test_key(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *a, *b;
+		bool same;
+	} pairs[] = {
+		{"{regex: x}", "\n\n  regex:   x\n", true},        /* place and layout do not count */
+		{"{regex: 'x'}", "{regex: \"x\"}", true},           /* nor the kind of quotes */
+		{"[a, {b: c}]", "- a\n- b: c\n", true},
+		{"{a: &x [1]}", "{a: [1]}", true},                   /* an alias is what it repeats */
+		{"{regex: x}", "{regex: y}", false},
+		{"{a: true}", "{a: 'true'}", false},                 /* a plain scalar is typed */
+		{"{a: 1, b: 2}", "{b: 2, a: 1}", false},
+		{"[ab]", "[a, b]", false},
+		{"{a: [b]}", "{a: b}", false},
+		{"[[]]", "[{}]", false},
+		{"{'1:p': x}", "{'1': 'p:x'}", false},               /* lengths keep texts apart */
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(pairs); i++) {
+		char *a = key_of(pairs[i].a), *b = key_of(pairs[i].b);
+		if ((strcmp(a, b) == 0) != pairs[i].same)
+			fail_msg("%s vs %s: keys '%s' and '%s'", pairs[i].a, pairs[i].b, a, b);
+		free(a);
+		free(b);
+	}
+
+	/* a key longer than the buffer allows fails, and the buffer says so */
+	char *err;
+	struct ydoc *d = parse("{regex: a long pattern}", &err);
+	struct buf b;
+	buf_init(&b, 8);
+	assert_int_equal(ynode_key(d->root, &b), -1);
+	buf_release(&b);
+	ydoc_free(d);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_positions_and_lookup),
+		cmocka_unit_test(test_key),
 		cmocka_unit_test(test_at_pointer),
 		cmocka_unit_test(test_scalars),
 		cmocka_unit_test(test_errors),
