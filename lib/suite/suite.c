@@ -275,14 +275,16 @@ static bool note_unset(struct loader *L, const struct ynode *n)
 	for (size_t i = 0; i < L->unset.n; i++) {
 		bool seen = false;
 		for (size_t j = 0; j < s->nunset && !seen; j++)
-			seen = s->unset[j].node == n && s->unset[j].user == L->user &&
+			seen = s->unset[j].line == n->line && s->unset[j].col == n->col &&
+			       s->unset[j].user == L->user &&
 			       strcmp(s->unset[j].name, L->unset.names[i]) == 0;
 		if (seen)
 			continue;
 		s->unset = xreallocarray(s->unset, s->nunset + 1, sizeof(*s->unset));
 		s->unset[s->nunset++] = (struct suite_unset){
 			.name = xstrdup(L->unset.names[i]),
-			.node = n,
+			.line = n->line,
+			.col = n->col,
 			.user = L->user,
 			.c = L->user == SUITE_USER_CASE ? L->user_case : NULL,
 		};
@@ -1606,10 +1608,9 @@ static int load_version(struct suite *s, const struct ynode *root, char **err)
 }
 
 /* The top level, in dependency order rather than file order. */
-static int load(struct loader *L, char **err)
+static int load(struct loader *L, const struct ynode *root, char **err)
 {
 	struct suite *s = L->s;
-	const struct ynode *root = s->doc->root;
 	const struct ynode *v;
 	if (!root) {
 		*err = xasprintf("%s:1:1: the suite is empty", s->path);
@@ -1653,6 +1654,7 @@ static struct suite *load_buffer(const char *name, const char *dir, const char *
 {
 	struct suite *s = xcalloc(1, sizeof(*s));
 	struct loader L = {.s = s, .opts = opts};
+	struct ydoc *doc = NULL;
 	char *msg = NULL;
 	s->path = xstrdup(name);
 	s->dir = xstrdup(dir);
@@ -1668,8 +1670,9 @@ static struct suite *load_buffer(const char *name, const char *dir, const char *
 	L.env.redact = &s->redact;
 	if (len > SUITE_MAX_BYTES)
 		msg = xasprintf("%s: the suite is larger than %zu MiB", name, SUITE_MAX_BYTES >> 20);
-	else if ((s->doc = ydoc_parse(name, data, len, &msg)) && load(&L, &msg) < 0 && !msg)
+	else if ((doc = ydoc_parse(name, data, len, &msg)) && load(&L, doc->root, &msg) < 0 && !msg)
 		msg = xasprintf("%s: cannot load the suite", name);
+	ydoc_free(doc);
 	free(L.ids.slots);
 	free(L.checks);
 	free(L.top.tools);
@@ -1777,7 +1780,6 @@ void suite_free(struct suite *s)
 		free(s->unset[i].name);
 	free(s->unset);
 	redact_release(&s->redact);
-	ydoc_free(s->doc);
 	free(s->path);
 	free(s->dir);
 	free(s->name);
@@ -1935,8 +1937,8 @@ int suite_check_env(const struct suite *s, unsigned sides, const bool *selected,
 			user = xasprintf("target '%s'", side_name((enum side)u->user));
 		if (!user)
 			continue;
-		char *line = ynode_error(u->node, "environment variable '%s' is not set "
-					 "(used by %s)", u->name, user);
+		char *line = xasprintf("%s:%d:%d: environment variable '%s' is not set "
+				       "(used by %s)", s->path, u->line, u->col, u->name, user);
 		buf_addf(&b, "%s%s", b.len ? "\n" : "", line);
 		free(line);
 		free(user);

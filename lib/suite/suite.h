@@ -148,7 +148,7 @@ enum suite_user {
 /* An ${env:NAME} that was unset when the suite loaded with lazy_env. */
 struct suite_unset {
 	char *name;
-	const struct ynode *node;  /* where it is used */
+	int line, col;             /* where it is used, in the suite file */
 	enum suite_user user;
 	const struct suite_case *c; /* SUITE_USER_CASE: which case */
 };
@@ -174,7 +174,6 @@ struct suite {
 	struct redact redact;      /* env values met while loading */
 	struct suite_unset *unset; /* lazy_env: the unset variables, by use */
 	size_t nunset;
-	struct ydoc *doc;          /* kept for the graders' positions */
 };
 
 struct suite_options {
@@ -187,7 +186,8 @@ struct suite_options {
 };
 
 /* suite_load: load and check a suite file; NULL and *err ("file:line:col:
- * what") on any error. */
+ * what") on any error.  The YAML text and tree are freed before it returns:
+ * the suite keeps only what it was compiled to. */
 struct suite *suite_load(const char *path, const struct suite_options *opts, char **err);
 /* suite_load_buffer: the same from memory; name is used in messages and
  * relative paths resolve from the current folder. */
