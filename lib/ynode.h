@@ -30,6 +30,7 @@ struct ynode {
 	const char *str;   /* scalar text, NUL-terminated; NULL for seq/map */
 	size_t len;        /* scalar length in bytes */
 	bool plain;        /* an unquoted scalar: typed per the YAML core schema */
+	bool dropped;      /* a placeholder for an item a lean parse dropped (n is 0) */
 	size_t n;          /* seq: items; map: pairs */
 	struct ynode **items; /* seq: items[i]; map: key items[2i], value items[2i+1] */
 };
@@ -51,6 +52,28 @@ struct ydoc {
  * large mappings are hashed). */
 struct ydoc *ydoc_parse(const char *file, const char *data, size_t len, char **err);
 void ydoc_free(struct ydoc *doc);
+
+/* ydoc_parse_lean: the same parse, with the same errors, but each mapping
+ * or list that is an item of the path lean (keys, "*" for any key or list
+ * item, NULL-terminated; {"strata", "*", "cases", "*", NULL} names every
+ * case) is checked and then dropped: its parent holds a placeholder of its
+ * kind and position with dropped set, and ycursor_next() rebuilds it.  So
+ * the tree of a document of many such items stays small.  A document with
+ * an anchor or alias in such an item is parsed in full (no placeholders). */
+struct ydoc *ydoc_parse_lean(const char *file, const char *data, size_t len,
+			     const char *const *lean, char **err);
+
+/* A cursor over the items a lean parse of the same text dropped, rebuilt
+ * one at a time in document order.  It borrows data and lean until
+ * ycursor_free(). */
+struct ycursor;
+struct ycursor *ycursor_new(const char *file, const char *data, size_t len,
+			    const char *const *lean);
+/* ycursor_next: the next dropped item, in full, which must be at the
+ * position of placeholder (NULL and *err at placeholder otherwise).  The
+ * cursor owns it; it lives until the next call or ycursor_free(). */
+const struct ynode *ycursor_next(struct ycursor *c, const struct ynode *placeholder, char **err);
+void ycursor_free(struct ycursor *c);
 
 /* ynode_get: the value of key in a map, or NULL. */
 const struct ynode *ynode_get(const struct ynode *map, const char *key);

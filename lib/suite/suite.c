@@ -47,6 +47,9 @@ static const char *const tool_keys[] = {"name", "description", "parameters", NUL
 static const char *const tool_choices[] = {"auto", "none", "required", NULL};
 static const char *const message_keys[] = {"role", "content", NULL};
 static const char *const roles[] = {"system", "user", "assistant", "tool", NULL};
+/* Where the cases are: the tree holds a placeholder for each, and each is
+ * read in full only while it is loaded. */
+static const char *const case_path[] = {"strata", "*", "cases", "*", NULL};
 
 struct seen_id {
 	const char *id;
@@ -100,6 +103,9 @@ struct loader {
 	struct inherit top;        /* the suite's tools and tool_choice */
 	struct strmap shared;      /* ynode_key() of an expect entry -> its index in graders */
 	struct arena keys;         /* the keys of shared */
+	const char *data;          /* the suite's text, */
+	size_t len;
+	struct ycursor *cases;     /* and the cases it holds, read one at a time */
 };
 
 static size_t hash_id(const char *s)
@@ -1494,9 +1500,15 @@ static int load_stratum(struct loader *L, size_t si, const struct ynode *n, char
 		goto out;
 	}
 	st->cases = xcalloc(v->n, sizeof(*st->cases));
-	for (size_t i = 0; i < v->n; i++)
-		if (load_case(L, st, si, i, v->items[i], &in, err) < 0)
+	for (size_t i = 0; i < v->n; i++) {
+		const struct ynode *c = v->items[i];
+		if (c->dropped && !L->cases)
+			L->cases = ycursor_new(L->s->path, L->data, L->len, case_path);
+		if (c->dropped && !(c = ycursor_next(L->cases, c, err)))
 			goto out;
+		if (load_case(L, st, si, i, c, &in, err) < 0)
+			goto out;
+	}
 	rc = 0;
 out:
 	free(in.expect);
@@ -1653,7 +1665,7 @@ static struct suite *load_buffer(const char *name, const char *dir, const char *
 				 const struct suite_options *opts, char **err)
 {
 	struct suite *s = xcalloc(1, sizeof(*s));
-	struct loader L = {.s = s, .opts = opts};
+	struct loader L = {.s = s, .opts = opts, .data = data, .len = len};
 	struct ydoc *doc = NULL;
 	char *msg = NULL;
 	s->path = xstrdup(name);
@@ -1670,8 +1682,10 @@ static struct suite *load_buffer(const char *name, const char *dir, const char *
 	L.env.redact = &s->redact;
 	if (len > SUITE_MAX_BYTES)
 		msg = xasprintf("%s: the suite is larger than %zu MiB", name, SUITE_MAX_BYTES >> 20);
-	else if ((doc = ydoc_parse(name, data, len, &msg)) && load(&L, doc->root, &msg) < 0 && !msg)
+	else if ((doc = ydoc_parse_lean(name, data, len, case_path, &msg)) &&
+		 load(&L, doc->root, &msg) < 0 && !msg)
 		msg = xasprintf("%s: cannot load the suite", name);
+	ycursor_free(L.cases);
 	ydoc_free(doc);
 	free(L.ids.slots);
 	free(L.checks);

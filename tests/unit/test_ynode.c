@@ -332,11 +332,126 @@ static void test_key(void **state)
 	ydoc_free(d);
 }
 
+static const char *const lean_path[] = {"s", "*", "c", "*", NULL};
+
+/* key_text: ynode_key() of n, for comparing trees. */
+static char *key_text(const struct ynode *n)
+{
+	struct buf b;
+	buf_init(&b, BUF_MAX_DEFAULT);
+	assert_int_equal(ynode_key(n, &b), 0);
+	return buf_detach(&b, NULL);
+}
+
+/* A lean parse keeps all but the items of the path, which a cursor gives
+ * back whole, in order; the errors are those of a full parse. */
+static void test_lean(void **state)
+{
+	(void)state;
+	const char *text = "s:\n"
+			   "  a:\n"
+			   "    c:\n"
+			   "      - {id: 1, x: [1, 2]}\n"
+			   "      - plain\n"
+			   "      - [list]\n"
+			   "    d: {e: f}\n"
+			   "  b: {c: [{id: 2}]}\n"
+			   "c: [{kept: 1}]\n";
+	char *err = NULL;
+	struct ydoc *full = parse(text, &err);
+	struct ydoc *lean = ydoc_parse_lean("t.yaml", text, strlen(text), lean_path, &err);
+	assert_non_null(full);
+	assert_non_null(lean);
+	const struct ynode *fa = ynode_get(ynode_get(full->root, "s"), "a");
+	const struct ynode *la = ynode_get(ynode_get(lean->root, "s"), "a");
+	const struct ynode *lc = ynode_get(la, "c");
+	assert_int_equal(lc->n, 3);
+	assert_true(lc->items[0]->dropped);
+	assert_int_equal(lc->items[0]->kind, YNODE_MAP);
+	assert_int_equal(lc->items[0]->n, 0);
+	assert_int_equal(lc->items[0]->line, 4);
+	assert_int_equal(lc->items[0]->col, 9);
+	assert_false(lc->items[1]->dropped); /* a scalar is kept as it is */
+	assert_string_equal(lc->items[1]->str, "plain");
+	assert_true(lc->items[2]->dropped);
+	assert_int_equal(lc->items[2]->kind, YNODE_SEQ);
+	/* off the path, nothing is dropped */
+	char *a = key_text(ynode_get(fa, "d")), *b = key_text(ynode_get(la, "d"));
+	assert_string_equal(a, b);
+	free(a);
+	free(b);
+	a = key_text(ynode_get(full->root, "c"));
+	b = key_text(ynode_get(lean->root, "c"));
+	assert_string_equal(a, b);
+	free(a);
+	free(b);
+
+	/* the cursor rebuilds the dropped items in document order */
+	const struct ynode *want[] = {ynode_get(fa, "c")->items[0], ynode_get(fa, "c")->items[2],
+				      ynode_get(ynode_get(ynode_get(full->root, "s"), "b"), "c")
+					      ->items[0]};
+	const struct ynode *holders[] = {
+		lc->items[0], lc->items[2],
+		ynode_get(ynode_get(ynode_get(lean->root, "s"), "b"), "c")->items[0]};
+	struct ycursor *cur = ycursor_new("t.yaml", text, strlen(text), lean_path);
+	for (size_t i = 0; i < ARRAY_SIZE(want); i++) {
+		assert_true(holders[i]->dropped);
+		const struct ynode *n = ycursor_next(cur, holders[i], &err);
+		assert_non_null(n);
+		assert_false(n->dropped);
+		assert_int_equal(n->line, want[i]->line);
+		a = key_text(want[i]);
+		b = key_text(n);
+		assert_string_equal(a, b);
+		free(a);
+		free(b);
+	}
+	/* past the last item, or at another place, it says so */
+	assert_null(ycursor_next(cur, holders[0], &err));
+	assert_string_equal(err, "t.yaml:4:9: cannot read this item again");
+	free(err);
+	ycursor_free(cur);
+	cur = ycursor_new("t.yaml", text, strlen(text), lean_path);
+	err = NULL;
+	assert_null(ycursor_next(cur, holders[1], &err));
+	assert_string_equal(err, "t.yaml:6:9: cannot read this item again");
+	free(err);
+	ycursor_free(cur);
+	ydoc_free(full);
+	ydoc_free(lean);
+
+	/* an error in a dropped item is the full parse's */
+	const char *bad = "s: {a: {c: [{id: 1}, {id: 2, id: 3}]}}\n";
+	char *full_err = NULL;
+	assert_null(parse(bad, &full_err));
+	assert_null(ydoc_parse_lean("t.yaml", bad, strlen(bad), lean_path, &err));
+	assert_string_equal(err, full_err);
+	free(err);
+	free(full_err);
+
+	/* an anchor or alias in an item: parsed in full */
+	static const char *const shared[] = {
+		"s: {a: {c: [&x {id: 1}, {id: 2}]}}\n",
+		"s: {a: {c: [{id: &x 1}, {id: *x}]}}\n",
+		"x: &x {id: 1}\ns: {a: {c: [*x]}}\n",
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(shared); i++) {
+		struct ydoc *d = ydoc_parse_lean("t.yaml", shared[i], strlen(shared[i]), lean_path,
+						 &err);
+		assert_non_null(d);
+		const struct ynode *c = ynode_get(ynode_get(ynode_get(d->root, "s"), "a"), "c");
+		for (size_t j = 0; j < c->n; j++)
+			assert_false(c->items[j]->dropped);
+		ydoc_free(d);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_positions_and_lookup),
 		cmocka_unit_test(test_key),
+		cmocka_unit_test(test_lean),
 		cmocka_unit_test(test_at_pointer),
 		cmocka_unit_test(test_scalars),
 		cmocka_unit_test(test_errors),
