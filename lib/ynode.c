@@ -40,6 +40,7 @@ struct builder {
 	int lean_depth;            /* the stack depth of the lean item being built, or -1 */
 	bool yield;                /* a cursor's: stop at each finished lean item */
 	struct ynode *yielded;     /* that item, built in scratch */
+	struct ynode *placeholder; /* what a cursor's tree holds for every such item */
 	struct frame stack[YNODE_MAX_DEPTH + 1];
 	int depth;
 	struct anchor *anchors; /* open addressing, acap slots (a power of two) */
@@ -274,18 +275,24 @@ static int pop(struct builder *b, char **err)
 	f->items = NULL;
 	f->anchor = NULL;
 	if (b->depth == b->lean_depth) {
-		/* the lean item is whole and checked: its parent keeps a placeholder */
+		/* the lean item is whole and checked: its parent keeps a
+		 * placeholder (a cursor's, which nothing reads, one for all) */
 		struct ynode *kept = n;
 		b->arena = &b->doc->arena;
 		b->lean_depth = -1;
-		n = new_node(b, kept->kind, (yaml_mark_t){0});
-		n->line = kept->line;
-		n->col = kept->col;
-		n->dropped = true;
-		if (b->yield)
+		n = b->yield ? b->placeholder : NULL;
+		if (!n) {
+			n = new_node(b, kept->kind, (yaml_mark_t){0});
+			n->line = kept->line;
+			n->col = kept->col;
+			n->dropped = true;
+		}
+		if (b->yield) {
+			b->placeholder = n;
 			b->yielded = kept;
-		else
+		} else {
 			arena_release(&b->scratch);
+		}
 	}
 	return attach(b, n, err);
 }

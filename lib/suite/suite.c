@@ -1432,10 +1432,11 @@ static int load_case(struct loader *L, struct stratum *st, size_t si, size_t ci,
 		}
 		if (!(c->input = render(L, input, input->str, &ctx, err)))
 			goto out;
+		/* the message borrows its strings: constants, and c->input */
 		c->messages = cJSON_CreateArray();
 		cJSON *msg = cJSON_CreateObject();
-		cJSON_AddStringToObject(msg, "role", "user");
-		cJSON_AddStringToObject(msg, "content", c->input);
+		cJSON_AddItemToObjectCS(msg, "role", cJSON_CreateStringReference("user"));
+		cJSON_AddItemToObjectCS(msg, "content", cJSON_CreateStringReference(c->input));
 		cJSON_AddItemToArray(c->messages, msg);
 	} else if (messages) {
 		if (load_messages(L, c, messages, &ctx, err) < 0)

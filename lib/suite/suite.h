@@ -96,7 +96,8 @@ struct suite_case {
 	char *id;
 	size_t stratum;            /* index into suite->strata */
 	char *input;               /* the last user message, rendered */
-	cJSON *messages;           /* rendered; [{role:user,content:input}] for input */
+	cJSON *messages;           /* rendered; [{role:user,content:input}] for input,
+				    * whose strings are references (input's own) */
 	cJSON *request;            /* rendered object merged into raw API bodies, or NULL */
 	/* tools: the suite's, the stratum's and the case's own, merged by name
 	 * (an inner level's tool replaces an outer one's in its place) */
