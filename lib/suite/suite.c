@@ -15,7 +15,7 @@
 #include "schema/jsonschema.h"
 
 #define SUITE_MAX_BYTES ((size_t)16 << 20)
-#define SUITE_MAX_CASES 10000
+#define SUITE_MAX_CASES 50000
 #define REPEAT_MAX 1000
 #define MAX_TOKENS_MAX 1000000
 
