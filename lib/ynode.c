@@ -383,17 +383,23 @@ struct yparser {
 	struct builder b;
 };
 
-/* yparser_init: parse data into a new document, dropping the items of
- * lean (NULL: none); -1 and *err when libyaml cannot start. */
+/* yparser_init: parse data[0..len), or in from its start when in is not
+ * NULL, into a new document, dropping the items of lean (NULL: none); -1
+ * and *err when libyaml cannot start. */
 static int yparser_init(struct yparser *p, const char *file, const char *data, size_t len,
-			const char *const *lean, char **err)
+			FILE *in, const char *const *lean, char **err)
 {
 	memset(p, 0, sizeof(*p));
 	if (!yaml_parser_initialize(&p->parser)) {
 		*err = xasprintf("%s: cannot initialise the YAML parser", file);
 		return -1;
 	}
-	yaml_parser_set_input_string(&p->parser, (const unsigned char *)data, len);
+	if (in) {
+		rewind(in);
+		yaml_parser_set_input_file(&p->parser, in);
+	} else {
+		yaml_parser_set_input_string(&p->parser, (const unsigned char *)data, len);
+	}
 	p->b.doc = xcalloc(1, sizeof(*p->b.doc));
 	p->b.doc->file = xstrdup(file);
 	p->b.arena = &p->b.doc->arena;
@@ -449,12 +455,12 @@ static void yparser_release(struct yparser *p)
 
 /* parse: the whole document, its lean items dropped; YNODE_REFUSED as
  * yparser_run() gives it. */
-static struct ydoc *parse(const char *file, const char *data, size_t len,
+static struct ydoc *parse(const char *file, const char *data, size_t len, FILE *in,
 			  const char *const *lean, int *rc, char **err)
 {
 	struct yparser p;
 	struct ydoc *doc = NULL;
-	*rc = yparser_init(&p, file, data, len, lean, err);
+	*rc = yparser_init(&p, file, data, len, in, lean, err);
 	if (*rc == 0)
 		*rc = yparser_run(&p, err);
 	if (*rc == 1) {
@@ -468,16 +474,15 @@ static struct ydoc *parse(const char *file, const char *data, size_t len,
 struct ydoc *ydoc_parse(const char *file, const char *data, size_t len, char **err)
 {
 	int rc;
-	return parse(file, data, len, NULL, &rc, err);
+	return parse(file, data, len, NULL, NULL, &rc, err);
 }
 
-struct ydoc *ydoc_parse_lean(const char *file, const char *data, size_t len,
-			     const char *const *lean, char **err)
+struct ydoc *ydoc_parse_lean(const char *file, FILE *in, const char *const *lean, char **err)
 {
 	int rc;
-	struct ydoc *doc = parse(file, data, len, lean, &rc, err);
+	struct ydoc *doc = parse(file, NULL, 0, in, lean, &rc, err);
 	if (rc == YNODE_REFUSED)
-		doc = parse(file, data, len, NULL, &rc, err);
+		doc = parse(file, NULL, 0, in, NULL, &rc, err);
 	return doc;
 }
 
@@ -487,12 +492,11 @@ struct ycursor {
 	bool done;                 /* no more items: the end, or a failure */
 };
 
-struct ycursor *ycursor_new(const char *file, const char *data, size_t len,
-			    const char *const *lean)
+struct ycursor *ycursor_new(const char *file, FILE *in, const char *const *lean)
 {
 	struct ycursor *c = xcalloc(1, sizeof(*c));
 	char *err = NULL;
-	c->ready = yparser_init(&c->p, file, data, len, lean, &err) == 0;
+	c->ready = yparser_init(&c->p, file, NULL, 0, in, lean, &err) == 0;
 	c->done = !c->ready;
 	c->p.b.yield = true;
 	free(err);

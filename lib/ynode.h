@@ -11,6 +11,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 
 #include <cjson/cJSON.h>
 
@@ -53,22 +54,21 @@ struct ydoc {
 struct ydoc *ydoc_parse(const char *file, const char *data, size_t len, char **err);
 void ydoc_free(struct ydoc *doc);
 
-/* ydoc_parse_lean: the same parse, with the same errors, but each mapping
- * or list that is an item of the path lean (keys, "*" for any key or list
- * item, NULL-terminated; {"strata", "*", "cases", "*", NULL} names every
- * case) is checked and then dropped: its parent holds a placeholder of its
- * kind and position with dropped set, and ycursor_next() rebuilds it.  So
- * the tree of a document of many such items stays small.  A document with
- * an anchor or alias in such an item is parsed in full (no placeholders). */
-struct ydoc *ydoc_parse_lean(const char *file, const char *data, size_t len,
-			     const char *const *lean, char **err);
+/* ydoc_parse_lean: the same parse of all of in (read from its start), with
+ * the same errors, but each mapping or list that is an item of the path
+ * lean (keys, "*" for any key or list item, NULL-terminated; {"strata",
+ * "*", "cases", "*", NULL} names every case) is checked and then dropped:
+ * its parent holds a placeholder of its kind and position with dropped set,
+ * and ycursor_next() rebuilds it.  So neither the text nor the tree of a
+ * document of many such items is ever held whole.  A document with an
+ * anchor or alias in such an item is parsed in full (no placeholders). */
+struct ydoc *ydoc_parse_lean(const char *file, FILE *in, const char *const *lean, char **err);
 
-/* A cursor over the items a lean parse of the same text dropped, rebuilt
- * one at a time in document order.  It borrows data and lean until
- * ycursor_free(). */
+/* A cursor over the items a lean parse of in dropped, rebuilt one at a
+ * time in document order from a second reading of in (from its start).
+ * It borrows in and lean until ycursor_free(). */
 struct ycursor;
-struct ycursor *ycursor_new(const char *file, const char *data, size_t len,
-			    const char *const *lean);
+struct ycursor *ycursor_new(const char *file, FILE *in, const char *const *lean);
 /* ycursor_next: the next dropped item, in full, which must be at the
  * position of placeholder (NULL and *err at placeholder otherwise).  The
  * cursor owns it; it lives until the next call or ycursor_free(). */

@@ -1,7 +1,9 @@
 /* suite/suite.c: load a suite file (format v1) into a checked model. */
 #include "suite/suite.h"
 
+#include <errno.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -103,9 +105,8 @@ struct loader {
 	struct inherit top;        /* the suite's tools and tool_choice */
 	struct strmap shared;      /* ynode_key() of an expect entry -> its index in graders */
 	struct arena keys;         /* the keys of shared */
-	const char *data;          /* the suite's text, */
-	size_t len;
-	struct ycursor *cases;     /* and the cases it holds, read one at a time */
+	FILE *in;                  /* the suite's text, */
+	struct ycursor *cases;     /* and the cases it holds, read again one at a time */
 };
 
 static size_t hash_id(const char *s)
@@ -1504,7 +1505,7 @@ static int load_stratum(struct loader *L, size_t si, const struct ynode *n, char
 	for (size_t i = 0; i < v->n; i++) {
 		const struct ynode *c = v->items[i];
 		if (c->dropped && !L->cases)
-			L->cases = ycursor_new(L->s->path, L->data, L->len, case_path);
+			L->cases = ycursor_new(L->s->path, L->in, case_path);
 		if (c->dropped && !(c = ycursor_next(L->cases, c, err)))
 			goto out;
 		if (load_case(L, st, si, i, c, &in, err) < 0)
@@ -1661,12 +1662,13 @@ static int load(struct loader *L, const struct ynode *root, char **err)
 	return check_cases(L, err);
 }
 
-/* Parse and load data; *err passes through the redact set. */
-static struct suite *load_buffer(const char *name, const char *dir, const char *data, size_t len,
-				 const struct suite_options *opts, char **err)
+/* Parse and load the suite in holds, reading it twice (the tree, then the
+ * cases one at a time); *err passes through the redact set. */
+static struct suite *load_file(const char *name, const char *dir, FILE *in,
+			       const struct suite_options *opts, char **err)
 {
 	struct suite *s = xcalloc(1, sizeof(*s));
-	struct loader L = {.s = s, .opts = opts, .data = data, .len = len};
+	struct loader L = {.s = s, .opts = opts, .in = in};
 	struct ydoc *doc = NULL;
 	char *msg = NULL;
 	s->path = xstrdup(name);
@@ -1681,10 +1683,8 @@ static struct suite *load_buffer(const char *name, const char *dir, const char *
 	L.env.suite_dir = s->dir;
 	L.env.judge = &s->judge;
 	L.env.redact = &s->redact;
-	if (len > SUITE_MAX_BYTES)
-		msg = xasprintf("%s: the suite is larger than %zu MiB", name, SUITE_MAX_BYTES >> 20);
-	else if ((doc = ydoc_parse_lean(name, data, len, case_path, &msg)) &&
-		 load(&L, doc->root, &msg) < 0 && !msg)
+	if ((doc = ydoc_parse_lean(name, in, case_path, &msg)) && load(&L, doc->root, &msg) < 0 &&
+	    !msg)
 		msg = xasprintf("%s: cannot load the suite", name);
 	ycursor_free(L.cases);
 	ydoc_free(doc);
@@ -1706,7 +1706,18 @@ static struct suite *load_buffer(const char *name, const char *dir, const char *
 struct suite *suite_load_buffer(const char *name, const char *data, size_t len,
 				const struct suite_options *opts, char **err)
 {
-	return load_buffer(name, ".", data, len, opts, err);
+	if (len > SUITE_MAX_BYTES) {
+		*err = xasprintf("%s: the suite is larger than %zu MiB", name, SUITE_MAX_BYTES >> 20);
+		return NULL;
+	}
+	FILE *in = fmemopen((void *)data, len, "r");
+	if (!in) {
+		*err = xasprintf("%s: cannot read the suite: %s", name, strerror(errno));
+		return NULL;
+	}
+	struct suite *s = load_file(name, ".", in, opts, err);
+	fclose(in);
+	return s;
 }
 
 struct suite *suite_load(const char *path, const struct suite_options *opts, char **err)
@@ -1716,16 +1727,15 @@ struct suite *suite_load(const char *path, const struct suite_options *opts, cha
 		*err = xasprintf("%s: the suite is larger than %zu MiB", path, SUITE_MAX_BYTES >> 20);
 		return NULL;
 	}
-	size_t len;
-	char *data = util_read_file(path, SUITE_MAX_BYTES, &len, err);
-	if (!data)
+	FILE *in = util_open_regular(path, err);
+	if (!in)
 		return NULL;
 	const char *slash = strrchr(path, '/');
 	char *dir = !slash ? xstrdup(".") : slash == path ? xstrdup("/")
 							  : xstrndup(path, (size_t)(slash - path));
-	struct suite *s = load_buffer(path, dir, data, len, opts, err);
+	struct suite *s = load_file(path, dir, in, opts, err);
 	free(dir);
-	free(data);
+	fclose(in);
 	return s;
 }
 
