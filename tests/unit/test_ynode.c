@@ -5,6 +5,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -333,6 +334,7 @@ static void test_key(void **state)
 }
 
 static const char *const lean_path[] = {"s", "*", "c", "*", NULL};
+static const char *const lean_path_suite[] = {"strata", "*", "cases", "*", NULL};
 
 /* key_text: ynode_key() of n, for comparing trees. */
 static char *key_text(const struct ynode *n)
@@ -451,12 +453,87 @@ static void test_lean(void **state)
 	}
 }
 
+/* check_lean: a lean parse of text has the full parse's result or error,
+ * and its cursor gives back every case the full tree holds. */
+static void check_lean(const char *name, const char *text, size_t len)
+{
+	char *full_err = NULL, *err = NULL;
+	struct ydoc *full = ydoc_parse(name, text, len, &full_err);
+	FILE *in = fmemopen((void *)text, len, "r");
+	struct ydoc *lean = ydoc_parse_lean(name, in, lean_path_suite, &err);
+	if (!full || !lean) {
+		if (full || lean || strcmp(full_err, err) != 0)
+			fail_msg("%s: full parse '%s', lean parse '%s'", name,
+				 full ? "ok" : full_err, lean ? "ok" : err);
+		free(full_err);
+		free(err);
+		ydoc_free(full);
+		ydoc_free(lean);
+		fclose(in);
+		return;
+	}
+	struct ycursor *cur = ycursor_new(name, in, lean_path_suite);
+	const struct ynode *fs = ynode_get(full->root, "strata");
+	const struct ynode *ls = ynode_get(lean->root, "strata");
+	for (size_t i = 0; fs && fs->kind == YNODE_MAP && i < fs->n; i++) {
+		const struct ynode *fc = ynode_get(fs->items[2 * i + 1], "cases");
+		const struct ynode *lc = ynode_get(ls->items[2 * i + 1], "cases");
+		for (size_t j = 0; fc && fc->kind == YNODE_SEQ && j < fc->n; j++) {
+			const struct ynode *n = lc->items[j];
+			if (n->dropped && !(n = ycursor_next(cur, n, &err)))
+				fail_msg("%s: %s", name, err);
+			char *a = key_text(fc->items[j]), *b = key_text(n);
+			if (strcmp(a, b) != 0)
+				fail_msg("%s: case %zu of stratum %zu differs", name, j, i);
+			free(a);
+			free(b);
+		}
+	}
+	ycursor_free(cur);
+	fclose(in);
+	ydoc_free(full);
+	ydoc_free(lean);
+}
+
+/* Every suite fixture, valid or broken, parses lean as it parses in full. */
+static void test_lean_fixtures(void **state)
+{
+	(void)state;
+	const char *root = getenv("FIXTURES");
+	static const char *const dirs[] = {"suites", "suites/errors"};
+	size_t files = 0;
+	for (size_t d = 0; d < ARRAY_SIZE(dirs); d++) {
+		char *dir = xasprintf("%s/%s", root ? root : "../tests/fixtures", dirs[d]);
+		DIR *dp = opendir(dir);
+		assert_non_null(dp);
+		struct dirent *e;
+		while ((e = readdir(dp))) {
+			size_t n = strlen(e->d_name);
+			if (n < 6 || strcmp(e->d_name + n - 5, ".yaml") != 0)
+				continue;
+			char *path = xasprintf("%s/%s", dir, e->d_name);
+			char *err = NULL;
+			size_t len;
+			char *text = util_read_file(path, (size_t)16 << 20, &len, &err);
+			assert_non_null(text);
+			check_lean(path, text, len);
+			free(text);
+			free(path);
+			files++;
+		}
+		closedir(dp);
+		free(dir);
+	}
+	assert_true(files > 100);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_positions_and_lookup),
 		cmocka_unit_test(test_key),
 		cmocka_unit_test(test_lean),
+		cmocka_unit_test(test_lean_fixtures),
 		cmocka_unit_test(test_at_pointer),
 		cmocka_unit_test(test_scalars),
 		cmocka_unit_test(test_errors),
