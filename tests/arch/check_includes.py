@@ -21,6 +21,8 @@ ALLOWED = {
     "lib/fingerprint": {"core"},
     "lib/stub": {"core"},
     "lib/suite": {"core", "lib/schema"},
+    "lib/evidence": {"core"},
+    "lib/replay": {"core", "lib/suite", "lib/evidence", "lib/run", "lib/report"},
     "lib/judge": {"core", "lib/suite"},
     "lib/report": {"core", "lib/fingerprint"},
     "lib/history": {"core", "lib/report", "lib/fingerprint"},
@@ -30,7 +32,8 @@ ALLOWED = {
     "graders": {"core", "lib/schema", "lib/judge", "lib/suite", "lib/transport"},
     "providers": {"core", "lib/suite", "lib/judge"},
     "cmd": {"core", "lib/schema", "lib/transport", "lib/fingerprint", "lib/stub",
-            "lib/suite", "lib/judge", "lib/report", "lib/history", "lib/notify", "lib/run"},
+            "lib/suite", "lib/judge", "lib/report", "lib/history", "lib/notify", "lib/run",
+            "lib/evidence", "lib/replay"},
 }
 
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.M)
