@@ -377,9 +377,47 @@ static int handle(struct builder *b, yaml_event_t *ev, char **err)
 	return attach(b, n, err) < 0 ? -1 : 0;
 }
 
+/* A file being read, and the FNV-1a hash and size of what was read. */
+struct yinput {
+	FILE *in;
+	uint64_t hash;
+	size_t size;
+};
+
+/* input_add: fold n bytes of buf into r's hash and size. */
+static void input_add(struct yinput *r, const unsigned char *buf, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		r->hash ^= buf[i];
+		r->hash *= 1099511628211ull;
+	}
+	r->size += n;
+}
+
+/* read_input: libyaml's read handler, reading r's file through its hash. */
+static int read_input(void *data, unsigned char *buf, size_t size, size_t *size_read)
+{
+	struct yinput *r = data;
+	*size_read = fread(buf, 1, size, r->in);
+	input_add(r, buf, *size_read);
+	return !ferror(r->in);
+}
+
+/* input_drain: read the rest of r's file through its hash, as far as
+ * libyaml did not; whether that read all of it. */
+static bool input_drain(struct yinput *r)
+{
+	unsigned char buf[8192];
+	size_t n;
+	while ((n = fread(buf, 1, sizeof(buf), r->in)) > 0)
+		input_add(r, buf, n);
+	return !ferror(r->in);
+}
+
 /* A libyaml parser feeding a builder. */
 struct yparser {
 	yaml_parser_t parser;
+	struct yinput input;       /* in: what it reads */
 	struct builder b;
 };
 
@@ -396,7 +434,8 @@ static int yparser_init(struct yparser *p, const char *file, const char *data, s
 	}
 	if (in) {
 		rewind(in);
-		yaml_parser_set_input_file(&p->parser, in);
+		p->input = (struct yinput){.in = in, .hash = 14695981039346656037ull};
+		yaml_parser_set_input(&p->parser, read_input, &p->input);
 	} else {
 		yaml_parser_set_input_string(&p->parser, (const unsigned char *)data, len);
 	}
@@ -463,9 +502,16 @@ static struct ydoc *parse(const char *file, const char *data, size_t len, FILE *
 	*rc = yparser_init(&p, file, data, len, in, lean, err);
 	if (*rc == 0)
 		*rc = yparser_run(&p, err);
+	if (*rc == 1 && in && !input_drain(&p.input)) {
+		*err = xasprintf("%s: cannot read the file: %s", file, strerror(errno));
+		*rc = -1;
+	}
 	if (*rc == 1) {
 		doc = p.b.doc;
 		p.b.doc = NULL;
+		doc->lean = lean;
+		doc->hash = p.input.hash;
+		doc->size = p.input.size;
 	}
 	yparser_release(&p);
 	return doc;
@@ -488,19 +534,40 @@ struct ydoc *ydoc_parse_lean(const char *file, FILE *in, const char *const *lean
 
 struct ycursor {
 	struct yparser p;
+	const struct ydoc *doc;    /* the lean parse it reads the items of */
 	bool ready;                /* p was set up */
 	bool done;                 /* no more items: the end, or a failure */
+	int changed;               /* -1 unknown, else whether in read differently */
 };
 
-struct ycursor *ycursor_new(const char *file, FILE *in, const char *const *lean)
+struct ycursor *ycursor_new(const struct ydoc *doc, FILE *in)
 {
 	struct ycursor *c = xcalloc(1, sizeof(*c));
 	char *err = NULL;
-	c->ready = yparser_init(&c->p, file, NULL, 0, in, lean, &err) == 0;
+	c->doc = doc;
+	c->changed = -1;
+	c->ready = doc->lean && yparser_init(&c->p, doc->file, NULL, 0, in, doc->lean, &err) == 0;
 	c->done = !c->ready;
 	c->p.b.yield = true;
 	free(err);
 	return c;
+}
+
+/* changed: whether the text read to the end is not the text the lean parse
+ * read (unreadable counts as changed). */
+static bool changed(struct ycursor *c)
+{
+	if (c->changed < 0)
+		c->changed = !input_drain(&c->p.input) ||
+			     c->p.input.hash != c->doc->hash || c->p.input.size != c->doc->size;
+	return c->changed;
+}
+
+/* changed_error: the error of a file that changed between the readings. */
+static char *changed_error(const struct ycursor *c)
+{
+	return xasprintf("%s: the file changed while it was read (nothing of it was loaded)",
+			 c->doc->file);
 }
 
 const struct ynode *ycursor_next(struct ycursor *c, const struct ynode *placeholder, char **err)
@@ -510,14 +577,24 @@ const struct ynode *ycursor_next(struct ycursor *c, const struct ynode *placehol
 	int rc = c->done ? 1 : yparser_run(&c->p, &why);
 	struct ynode *n = c->p.b.yielded;
 	if (rc != 0 || !n || n->line != placeholder->line || n->col != placeholder->col) {
-		/* the text changed under the cursor, or the parse was not lean */
 		c->done = true;
-		*err = ynode_error(placeholder, "cannot read this item again%s%s", why ? ": " : "",
-				   why ? why : "");
+		if (c->ready && changed(c))
+			*err = changed_error(c);
+		else /* past the last item, or the parse was not lean */
+			*err = ynode_error(placeholder, "cannot read this item again%s%s",
+					   why ? ": " : "", why ? why : "");
 		free(why);
 		return NULL;
 	}
 	return n;
+}
+
+int ycursor_end(struct ycursor *c, char **err)
+{
+	if (!c || !c->ready || !changed(c))
+		return 0;
+	*err = changed_error(c);
+	return -1;
 }
 
 void ycursor_free(struct ycursor *c)

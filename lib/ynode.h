@@ -11,6 +11,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include <cjson/cJSON.h>
@@ -40,6 +41,9 @@ struct ydoc {
 	struct arena arena;
 	char *file;
 	struct ynode *root; /* NULL for an empty document */
+	const char *const *lean; /* a lean parse's path (borrowed), or NULL */
+	uint64_t hash;           /* a lean parse: FNV-1a of the bytes of in, */
+	size_t size;             /* and their number */
 };
 
 /* ydoc_parse: parse one YAML document.  Errors read "file:line:col: what".
@@ -64,15 +68,23 @@ void ydoc_free(struct ydoc *doc);
  * anchor or alias in such an item is parsed in full (no placeholders). */
 struct ydoc *ydoc_parse_lean(const char *file, FILE *in, const char *const *lean, char **err);
 
-/* A cursor over the items a lean parse of in dropped, rebuilt one at a
- * time in document order from a second reading of in (from its start).
- * It borrows in and lean until ycursor_free(). */
+/* A cursor over the items a lean parse doc of in dropped, rebuilt one at a
+ * time in document order from a second reading of in (from its start,
+ * kept open between the readings, so that it is the same file).  It
+ * borrows doc and in until ycursor_free(). */
 struct ycursor;
-struct ycursor *ycursor_new(const char *file, FILE *in, const char *const *lean);
+struct ycursor *ycursor_new(const struct ydoc *doc, FILE *in);
 /* ycursor_next: the next dropped item, in full, which must be at the
- * position of placeholder (NULL and *err at placeholder otherwise).  The
- * cursor owns it; it lives until the next call or ycursor_free(). */
+ * position of placeholder (NULL and *err otherwise: "FILE: the file
+ * changed while it was read ..." when in no longer holds the text doc was
+ * parsed from, else at placeholder).  The cursor owns it; it lives until
+ * the next call or ycursor_free(). */
 const struct ynode *ycursor_next(struct ycursor *c, const struct ynode *placeholder, char **err);
+/* ycursor_end: after the items of c were read (or some failed), -1 and
+ * *err "FILE: the file changed while it was read ..." when in, read again
+ * to its end, was not byte for byte the text doc was parsed from: what
+ * was read from it is a mix and must not be used.  0 for a NULL c. */
+int ycursor_end(struct ycursor *c, char **err);
 void ycursor_free(struct ycursor *c);
 
 /* ynode_get: the value of key in a map, or NULL. */

@@ -118,6 +118,7 @@ struct loader {
 	struct strmap shared;      /* ynode_key() of an expect entry -> its index in graders */
 	struct arena keys;         /* the keys of shared */
 	FILE *in;                  /* the suite's text, */
+	const struct ydoc *doc;    /* its lean parse, */
 	struct ycursor *cases;     /* and the cases it holds, read again one at a time */
 };
 
@@ -1802,7 +1803,7 @@ static int load_stratum(struct loader *L, size_t si, const struct ynode *n, char
 	for (size_t i = 0; i < v->n; i++) {
 		const struct ynode *c = v->items[i];
 		if (c->dropped && !L->cases)
-			L->cases = ycursor_new(L->s->path, L->in, case_path);
+			L->cases = ycursor_new(L->doc, L->in);
 		if (c->dropped && !(c = ycursor_next(L->cases, c, err)))
 			goto out;
 		if (load_case(L, st, si, i, c, &in, err) < 0)
@@ -2062,9 +2063,14 @@ static struct suite *load_file(const char *name, const char *dir, FILE *in,
 	L.env.suite_dir = s->dir;
 	L.env.judge = &s->judge;
 	L.env.redact = &s->redact;
-	if ((doc = ydoc_parse_lean(name, in, case_path, &msg)) && load(&L, doc->root, &msg) < 0 &&
-	    !msg)
+	if ((L.doc = doc = ydoc_parse_lean(name, in, case_path, &msg)) &&
+	    load(&L, doc->root, &msg) < 0 && !msg)
 		msg = xasprintf("%s: cannot load the suite", name);
+	char *changed = NULL;
+	if (ycursor_end(L.cases, &changed) < 0) { /* the error whatever else failed */
+		free(msg);
+		msg = changed;
+	}
 	ycursor_free(L.cases);
 	ydoc_free(doc);
 	free(L.ids.slots);

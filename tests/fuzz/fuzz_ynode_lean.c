@@ -36,7 +36,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct ydoc *lean = ydoc_parse_lean("f.yaml", in, cases, &err);
 	if (!full != !lean || (!full && strcmp(full_err, err) != 0))
 		abort();
-	struct ycursor *cur = lean ? ycursor_new("f.yaml", in, cases) : NULL;
+	struct ycursor *cur = lean ? ycursor_new(lean, in) : NULL;
 	const struct ynode *fs = full ? ynode_get(full->root, "strata") : NULL;
 	const struct ynode *ls = lean ? ynode_get(lean->root, "strata") : NULL;
 	for (size_t i = 0; fs && fs->kind == YNODE_MAP && i < fs->n; i++) {
@@ -51,6 +51,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				abort();
 		}
 	}
+	char *why = NULL;
+	if (ycursor_end(cur, &why) < 0)
+		abort();
 	ycursor_free(cur);
 	fclose(in);
 	ydoc_free(full);

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "util.h"
 #include "ynode.h"
@@ -396,7 +397,7 @@ static void test_lean(void **state)
 	const struct ynode *holders[] = {
 		lc->items[0], lc->items[2],
 		ynode_get(ynode_get(ynode_get(lean->root, "s"), "b"), "c")->items[0]};
-	struct ycursor *cur = ycursor_new("t.yaml", in, lean_path);
+	struct ycursor *cur = ycursor_new(lean, in);
 	for (size_t i = 0; i < ARRAY_SIZE(want); i++) {
 		assert_true(holders[i]->dropped);
 		const struct ynode *n = ycursor_next(cur, holders[i], &err);
@@ -414,7 +415,7 @@ static void test_lean(void **state)
 	assert_string_equal(err, "t.yaml:4:9: cannot read this item again");
 	free(err);
 	ycursor_free(cur);
-	cur = ycursor_new("t.yaml", in, lean_path);
+	cur = ycursor_new(lean, in);
 	err = NULL;
 	assert_null(ycursor_next(cur, holders[1], &err));
 	assert_string_equal(err, "t.yaml:6:9: cannot read this item again");
@@ -453,6 +454,90 @@ static void test_lean(void **state)
 	}
 }
 
+/* write_file: text as the whole of path, written in place (same inode). */
+static void write_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "r+");
+	assert_non_null(f);
+	assert_int_equal(fwrite(text, 1, strlen(text), f), strlen(text));
+	assert_int_equal(fclose(f), 0);
+}
+
+/* read_twice: a lean parse of in, then (after edit, when not NULL, writes
+ * path) its cursor over the two items; what ycursor_end() says (0 or -1
+ * and *err), or -2 and *err when an item could not be read. */
+static int read_twice(FILE *in, const char *path, const char *edit, char **err)
+{
+	struct ydoc *lean = ydoc_parse_lean("t.yaml", in, lean_path, err);
+	assert_non_null(lean);
+	const struct ynode *c = ynode_get(ynode_get(ynode_get(lean->root, "s"), "a"), "c");
+	assert_int_equal(c->n, 2);
+	if (edit)
+		write_file(path, edit);
+	struct ycursor *cur = ycursor_new(lean, in);
+	int rc = 0;
+	for (size_t i = 0; i < c->n && rc == 0; i++)
+		if (!ycursor_next(cur, c->items[i], err))
+			rc = -2;
+	if (rc == 0)
+		rc = ycursor_end(cur, err);
+	ycursor_free(cur);
+	ydoc_free(lean);
+	return rc;
+}
+
+/* A file edited in place between the lean parse and its cursor is an
+ * error, however the edit moves the items; a new file renamed over it is
+ * not read (the file stays open), so the two readings agree. */
+static void test_cursor_changed(void **state)
+{
+	(void)state;
+	const char *text = "s:\n  a:\n    c:\n      - {id: 1}\n      - {id: 2}\n";
+	const char *changed = "t.yaml: the file changed while it was read (nothing of it was "
+			      "loaded)";
+	char path[] = "/tmp/canary-ynode-XXXXXX", other[] = "/tmp/canary-ynode-XXXXXX";
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	assert_int_equal(close(fd), 0);
+	write_file(path, text);
+	FILE *in = fopen(path, "r");
+	assert_non_null(in);
+	char *err = NULL;
+	assert_int_equal(read_twice(in, path, NULL, &err), 0);
+	assert_null(err);
+	/* the same size, one byte other: the items read, their end does not */
+	assert_int_equal(read_twice(in, path, "s:\n  a:\n    c:\n      - {id: 1}\n      - {id: 3}\n",
+				    &err), -1);
+	assert_string_equal(err, changed);
+	free(err);
+	err = NULL;
+	/* a line more before the items: the first is not where it was */
+	assert_int_equal(read_twice(in, path,
+				    "s:\n  a:\n    c:\n\n      - {id: 1}\n      - {id: 2}\n", &err),
+			 -2);
+	assert_string_equal(err, changed);
+	free(err);
+	err = NULL;
+	/* longer at the end only: the items read, their end does not */
+	assert_int_equal(read_twice(in, path,
+				    "s:\n  a:\n    c:\n\n      - {id: 1}\n      - {id: 2}\n#\n",
+				    &err),
+			 -1);
+	assert_string_equal(err, changed);
+	free(err);
+	err = NULL;
+	/* an editor's save: a new file renamed over the path */
+	fd = mkstemp(other);
+	assert_true(fd >= 0);
+	assert_int_equal(close(fd), 0);
+	write_file(other, "s: {a: {c: [{id: 9}]}}\n");
+	assert_int_equal(rename(other, path), 0);
+	assert_int_equal(read_twice(in, path, NULL, &err), 0);
+	assert_null(err);
+	fclose(in);
+	assert_int_equal(unlink(path), 0);
+}
+
 /* check_lean: a lean parse of text has the full parse's result or error,
  * and its cursor gives back every case the full tree holds. */
 static void check_lean(const char *name, const char *text, size_t len)
@@ -472,7 +557,7 @@ static void check_lean(const char *name, const char *text, size_t len)
 		fclose(in);
 		return;
 	}
-	struct ycursor *cur = ycursor_new(name, in, lean_path_suite);
+	struct ycursor *cur = ycursor_new(lean, in);
 	const struct ynode *fs = ynode_get(full->root, "strata");
 	const struct ynode *ls = ynode_get(lean->root, "strata");
 	for (size_t i = 0; fs && fs->kind == YNODE_MAP && i < fs->n; i++) {
@@ -489,6 +574,8 @@ static void check_lean(const char *name, const char *text, size_t len)
 			free(b);
 		}
 	}
+	if (ycursor_end(cur, &err) < 0)
+		fail_msg("%s: %s", name, err);
 	ycursor_free(cur);
 	fclose(in);
 	ydoc_free(full);
@@ -541,6 +628,7 @@ int main(void)
 		cmocka_unit_test(test_limits),
 		cmocka_unit_test(test_alias_budget_document_wide),
 		cmocka_unit_test(test_large_documents),
+		cmocka_unit_test(test_cursor_changed),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
