@@ -1729,9 +1729,10 @@ static int load_case(struct loader *L, struct stratum *st, size_t si, size_t ci,
 	if ((v = ynode_get(n, "conversation_timeout")) &&
 	    get_duration(v, "conversation_timeout", &c->conversation_timeout_ms, err) < 0)
 		goto out;
-	c->scripts = xcalloc(in->nscripts ? in->nscripts : 1, sizeof(*c->scripts));
-	if (in->nscripts)
+	if (in->nscripts) { /* most cases have none: no list at all */
+		c->scripts = xreallocarray(NULL, in->nscripts, sizeof(*c->scripts));
 		memcpy(c->scripts, in->scripts, in->nscripts * sizeof(*c->scripts));
+	}
 	c->nscripts = in->nscripts;
 	if ((v = ynode_get(n, "tool_results")) &&
 	    load_scripts(L, v, &c->scripts, &c->nscripts, err) < 0)
