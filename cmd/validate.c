@@ -47,7 +47,7 @@ static int cmd_validate(int argc, char **argv)
 			continue;
 		}
 		printf("%s: ok: suite '%s', %zu strata, %zu cases, %zu graders\n", argv[i], s->name,
-		       s->nstrata, s->ncases, s->ngraders);
+		       s->nstrata, s->ncases, s->nentries);
 		suite_free(s);
 	}
 	return rc;

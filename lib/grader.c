@@ -265,8 +265,6 @@ struct grader *grader_compile(const struct ynode *entry, const struct grader_env
 	struct grader *g = xcalloc(1, sizeof(*g));
 	g->ops = ops;
 	g->label = xstrdup(ops->name);
-	g->line = entry->line;
-	g->col = entry->col;
 	g->on = GRADER_ON_CONTENT;
 	if (on && parse_on(g, on, err) < 0)
 		goto out;

@@ -129,7 +129,6 @@ struct grader {
 	enum grader_on on;
 	char *on_pointer;       /* GRADER_ON_POINTER: the JSON pointer */
 	char *label;            /* "regex", or "no-pii" for a named grader */
-	int line, col;
 };
 
 /* grader_table: every grader, NULL-terminated (graders/graders.c). */

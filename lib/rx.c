@@ -27,6 +27,7 @@ struct rx {
 	pcre2_match_data *md;
 	pcre2_match_context *mctx;
 	pcre2_jit_stack *jit_stack;  /* NULL when the pattern is interpreted */
+	bool jit_tried;              /* JIT compiling was tried (on the first match) */
 	char *pattern;
 };
 
@@ -108,15 +109,21 @@ struct rx *rx_compile(const char *pattern, unsigned flags, char **err)
 	pcre2_set_match_limit(rx->mctx, RX_MATCH_LIMIT);
 	pcre2_set_depth_limit(rx->mctx, RX_DEPTH_LIMIT);
 	pcre2_set_heap_limit(rx->mctx, RX_HEAP_LIMIT_KIB);
-
-	/* JIT is an optimisation: when it is unavailable or fails, the
-	 * interpreter runs the same pattern. */
-	if (pcre2_jit_compile(re, PCRE2_JIT_COMPLETE) == 0) {
-		rx->jit_stack = pcre2_jit_stack_create(RX_JIT_STACK_MIN, RX_JIT_STACK_MAX, gctx);
-		if (rx->jit_stack)
-			pcre2_jit_stack_assign(rx->mctx, NULL, rx->jit_stack);
-	}
 	return rx;
+}
+
+/* jit: JIT-compile re, once, on its first match, so that a suite that is
+ * only loaded (validate, list) holds no machine code.  JIT is an
+ * optimisation: when it is unavailable or fails, the interpreter runs the
+ * same pattern. */
+static void jit(struct rx *re)
+{
+	re->jit_tried = true;
+	if (pcre2_jit_compile(re->code, PCRE2_JIT_COMPLETE) != 0)
+		return;
+	re->jit_stack = pcre2_jit_stack_create(RX_JIT_STACK_MIN, RX_JIT_STACK_MAX, re->gctx);
+	if (re->jit_stack)
+		pcre2_jit_stack_assign(re->mctx, NULL, re->jit_stack);
 }
 
 int rx_match(struct rx *re, const char *s, size_t len, size_t *start, size_t *end, char **err)
@@ -125,6 +132,8 @@ int rx_match(struct rx *re, const char *s, size_t len, size_t *start, size_t *en
 		s = "";
 		len = 0;
 	}
+	if (!re->jit_tried)
+		jit(re);
 	int rc = pcre2_match(re->code, (PCRE2_SPTR)s, len, 0, 0, re->md, re->mctx);
 	/* The interpreter keeps its backtracking on the heap, which allows
 	 * deeper (bounded) matches than the JIT stack. */

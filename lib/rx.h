@@ -1,5 +1,6 @@
-/* rx.h: PCRE2 regular expressions, compiled once (with JIT when the
- * platform has it) and matched without allocating per call.
+/* rx.h: PCRE2 regular expressions, compiled once (JIT-compiled on the
+ * first match, when the platform has it) and matched without allocating
+ * per call.
  *
  * Patterns and subjects are UTF-8 (Unicode properties for \d, \w, \b and
  * case folding).  A subject that is not valid UTF-8 is matched, not

@@ -34,6 +34,13 @@ struct anchor {
 
 struct builder {
 	struct ydoc *doc;
+	struct arena *arena;       /* where nodes go: the doc's, or scratch within a lean item */
+	struct arena scratch;      /* the lean item being built */
+	const char *const *lean;   /* the path of the items to drop, or NULL */
+	int lean_depth;            /* the stack depth of the lean item being built, or -1 */
+	bool yield;                /* a cursor's: stop at each finished lean item */
+	struct ynode *yielded;     /* that item, built in scratch */
+	struct ynode *placeholder; /* what a cursor's tree holds for every such item */
 	struct frame stack[YNODE_MAX_DEPTH + 1];
 	int depth;
 	struct anchor *anchors; /* open addressing, acap slots (a power of two) */
@@ -61,7 +68,7 @@ static char *mark_error(const struct ydoc *doc, yaml_mark_t m, const char *what)
 
 static struct ynode *new_node(struct builder *b, enum ynode_kind kind, yaml_mark_t m)
 {
-	struct ynode *n = arena_alloc(&b->doc->arena, sizeof(*n));
+	struct ynode *n = arena_alloc(b->arena, sizeof(*n));
 	n->kind = kind;
 	n->file = b->doc->file;
 	n->line = (int)m.line + 1;
@@ -182,6 +189,29 @@ static const struct ynode *earlier_key(struct frame *f, const struct ynode *n)
 	return NULL;
 }
 
+/* at_lean: whether a node that begins now is an item of the lean path:
+ * each open mapping is at the value of the path's key ("*": any) and each
+ * open sequence at an item (the path says "*"). */
+static bool at_lean(const struct builder *b)
+{
+	if (!b->lean || b->lean_depth >= 0)
+		return false;
+	int d = 0;
+	for (; b->lean[d]; d++) {
+		if (d >= b->depth)
+			return false;
+		const struct frame *f = &b->stack[d];
+		bool any = strcmp(b->lean[d], "*") == 0;
+		if (f->node->kind == YNODE_MAP) {
+			if (f->n % 2 == 0 || (!any && strcmp(f->items[f->n - 1]->str, b->lean[d]) != 0))
+				return false;
+		} else if (!any) {
+			return false;
+		}
+	}
+	return d == b->depth;
+}
+
 /* Attach a finished node to the container on top of the stack, or make it
  * the root; a duplicate mapping key is an error. */
 static int attach(struct builder *b, struct ynode *n, char **err)
@@ -230,7 +260,7 @@ static int pop(struct builder *b, char **err)
 {
 	struct frame *f = &b->stack[--b->depth];
 	struct ynode *n = f->node;
-	n->items = arena_alloc(&b->doc->arena, (f->n ? f->n : 1) * sizeof(*n->items));
+	n->items = arena_alloc(b->arena, (f->n ? f->n : 1) * sizeof(*n->items));
 	if (f->n)
 		memcpy(n->items, f->items, f->n * sizeof(*n->items));
 	n->n = n->kind == YNODE_MAP ? f->n / 2 : f->n;
@@ -244,14 +274,39 @@ static int pop(struct builder *b, char **err)
 	}
 	f->items = NULL;
 	f->anchor = NULL;
+	if (b->depth == b->lean_depth) {
+		/* the lean item is whole and checked: its parent keeps a
+		 * placeholder (a cursor's, which nothing reads, one for all) */
+		struct ynode *kept = n;
+		b->arena = &b->doc->arena;
+		b->lean_depth = -1;
+		n = b->yield ? b->placeholder : NULL;
+		if (!n) {
+			n = new_node(b, kept->kind, (yaml_mark_t){0});
+			n->line = kept->line;
+			n->col = kept->col;
+			n->dropped = true;
+		}
+		if (b->yield) {
+			b->placeholder = n;
+			b->yielded = kept;
+		} else {
+			arena_release(&b->scratch);
+		}
+	}
 	return attach(b, n, err);
 }
+
+/* handle() gives it when a lean parse meets an anchor or an alias in an
+ * item it would drop: such a document is parsed in full instead. */
+#define YNODE_REFUSED 2
 
 /* Feed one event into the builder; 1 at the end of the stream. */
 static int handle(struct builder *b, yaml_event_t *ev, char **err)
 {
 	struct ynode *n;
 	const struct anchor *a;
+	const char *anchor;
 	switch (ev->type) {
 	case YAML_STREAM_START_EVENT:
 	case YAML_DOCUMENT_END_EVENT:
@@ -274,30 +329,39 @@ static int handle(struct builder *b, yaml_event_t *ev, char **err)
 		if (grow(b, 1, ev->data.scalar.length, ev->start_mark, err) < 0)
 			return -1;
 		n = new_node(b, YNODE_SCALAR, ev->start_mark);
-		n->str = arena_strndup(&b->doc->arena, (const char *)ev->data.scalar.value,
+		n->str = arena_strndup(b->arena, (const char *)ev->data.scalar.value,
 				       ev->data.scalar.length);
 		n->len = ev->data.scalar.length;
 		n->plain = ev->data.scalar.style == YAML_PLAIN_SCALAR_STYLE &&
 			   !(ev->data.scalar.tag &&
 			     strcmp((const char *)ev->data.scalar.tag, YAML_STR_TAG) == 0);
+		if (ev->data.scalar.anchor && b->lean_depth >= 0)
+			return YNODE_REFUSED;
 		if (ev->data.scalar.anchor)
 			add_anchor(b, (const char *)ev->data.scalar.anchor, n, 1, n->len);
 		break;
 	case YAML_SEQUENCE_START_EVENT:
 	case YAML_MAPPING_START_EVENT:
+		anchor = (const char *)(ev->type == YAML_SEQUENCE_START_EVENT
+						? ev->data.sequence_start.anchor
+						: ev->data.mapping_start.anchor);
 		if (grow(b, 1, 0, ev->start_mark, err) < 0)
 			return -1;
+		if (at_lean(b)) {
+			b->lean_depth = b->depth;
+			b->arena = &b->scratch;
+		}
+		if (anchor && b->lean_depth >= 0)
+			return YNODE_REFUSED;
 		n = new_node(b, ev->type == YAML_SEQUENCE_START_EVENT ? YNODE_SEQ : YNODE_MAP,
 			     ev->start_mark);
-		return push(b, n,
-			    (const char *)(ev->type == YAML_SEQUENCE_START_EVENT
-						   ? ev->data.sequence_start.anchor
-						   : ev->data.mapping_start.anchor),
-			    err);
+		return push(b, n, anchor, err);
 	case YAML_SEQUENCE_END_EVENT:
 	case YAML_MAPPING_END_EVENT:
 		return pop(b, err);
 	case YAML_ALIAS_EVENT:
+		if (b->lean_depth >= 0 || at_lean(b))
+			return YNODE_REFUSED;
 		a = find_anchor(b, (const char *)ev->data.alias.anchor);
 		if (!a) {
 			*err = mark_error(b->doc, ev->start_mark, "unknown alias");
@@ -313,56 +377,233 @@ static int handle(struct builder *b, yaml_event_t *ev, char **err)
 	return attach(b, n, err) < 0 ? -1 : 0;
 }
 
-struct ydoc *ydoc_parse(const char *file, const char *data, size_t len, char **err)
+/* A file being read, and the FNV-1a hash and size of what was read. */
+struct yinput {
+	FILE *in;
+	uint64_t hash;
+	size_t size;
+};
+
+/* input_add: fold n bytes of buf into r's hash and size. */
+static void input_add(struct yinput *r, const unsigned char *buf, size_t n)
 {
-	struct ydoc *doc = xcalloc(1, sizeof(*doc));
-	doc->file = xstrdup(file);
-	struct builder b = {.doc = doc};
-	yaml_parser_t parser;
-	bool ok = false;
-	if (!yaml_parser_initialize(&parser)) {
-		*err = xasprintf("%s: cannot initialise the YAML parser", file);
-		free(doc->file);
-		free(doc);
-		return NULL;
+	for (size_t i = 0; i < n; i++) {
+		r->hash ^= buf[i];
+		r->hash *= 1099511628211ull;
 	}
-	yaml_parser_set_input_string(&parser, (const unsigned char *)data, len);
+	r->size += n;
+}
+
+/* read_input: libyaml's read handler, reading r's file through its hash. */
+static int read_input(void *data, unsigned char *buf, size_t size, size_t *size_read)
+{
+	struct yinput *r = data;
+	*size_read = fread(buf, 1, size, r->in);
+	input_add(r, buf, *size_read);
+	return !ferror(r->in);
+}
+
+/* input_drain: read the rest of r's file through its hash, as far as
+ * libyaml did not; whether that read all of it. */
+static bool input_drain(struct yinput *r)
+{
+	unsigned char buf[8192];
+	size_t n;
+	while ((n = fread(buf, 1, sizeof(buf), r->in)) > 0)
+		input_add(r, buf, n);
+	return !ferror(r->in);
+}
+
+/* A libyaml parser feeding a builder. */
+struct yparser {
+	yaml_parser_t parser;
+	struct yinput input;       /* in: what it reads */
+	struct builder b;
+};
+
+/* yparser_init: parse data[0..len), or in from its start when in is not
+ * NULL, into a new document, dropping the items of lean (NULL: none); -1
+ * and *err when libyaml cannot start. */
+static int yparser_init(struct yparser *p, const char *file, const char *data, size_t len,
+			FILE *in, const char *const *lean, char **err)
+{
+	memset(p, 0, sizeof(*p));
+	if (!yaml_parser_initialize(&p->parser)) {
+		*err = xasprintf("%s: cannot initialise the YAML parser", file);
+		return -1;
+	}
+	if (in) {
+		rewind(in);
+		p->input = (struct yinput){.in = in, .hash = 14695981039346656037ull};
+		yaml_parser_set_input(&p->parser, read_input, &p->input);
+	} else {
+		yaml_parser_set_input_string(&p->parser, (const unsigned char *)data, len);
+	}
+	p->b.doc = xcalloc(1, sizeof(*p->b.doc));
+	p->b.doc->file = xstrdup(file);
+	p->b.arena = &p->b.doc->arena;
+	p->b.lean = lean;
+	p->b.lean_depth = -1;
+	return 0;
+}
+
+/* yparser_run: feed events to the builder until the end of the document
+ * (1), a lean item finished when yielding (0, in b.yielded), an error (-1
+ * and *err) or a refusal (YNODE_REFUSED). */
+static int yparser_run(struct yparser *p, char **err)
+{
+	struct builder *b = &p->b;
+	b->yielded = NULL;
 	for (;;) {
 		yaml_event_t ev;
-		if (!yaml_parser_parse(&parser, &ev)) {
-			yaml_mark_t m = parser.problem_mark;
-			const char *problem = parser.problem ? parser.problem : "invalid YAML";
-			if (parser.context)
-				*err = xasprintf("%s:%zu:%zu: %s %s", file, m.line + 1, m.column + 1,
-						 problem, parser.context);
+		if (!yaml_parser_parse(&p->parser, &ev)) {
+			yaml_mark_t m = p->parser.problem_mark;
+			const char *problem = p->parser.problem ? p->parser.problem : "invalid YAML";
+			if (p->parser.context)
+				*err = xasprintf("%s:%zu:%zu: %s %s", b->doc->file, m.line + 1,
+						 m.column + 1, problem, p->parser.context);
 			else
-				*err = mark_error(doc, m, problem);
-			break;
+				*err = mark_error(b->doc, m, problem);
+			return -1;
 		}
-		int rc = handle(&b, &ev, err);
+		int rc = handle(b, &ev, err);
 		yaml_event_delete(&ev);
-		if (rc < 0)
-			break;
-		if (rc > 0) {
-			ok = true;
-			break;
-		}
+		if (rc != 0 || b->yielded)
+			return rc;
 	}
-	yaml_parser_delete(&parser);
-	while (b.depth > 0) {
-		struct frame *f = &b.stack[--b.depth];
+}
+
+/* yparser_release: free the parser and the builder's state; the document
+ * goes too unless it was taken (b.doc set to NULL). */
+static void yparser_release(struct yparser *p)
+{
+	struct builder *b = &p->b;
+	yaml_parser_delete(&p->parser);
+	while (b->depth > 0) {
+		struct frame *f = &b->stack[--b->depth];
 		free(f->items);
 		free(f->keys);
 		free(f->anchor);
 	}
-	for (size_t i = 0; i < b.acap; i++)
-		free(b.anchors[i].name);
-	free(b.anchors);
-	if (!ok) {
-		ydoc_free(doc);
+	for (size_t i = 0; i < b->acap; i++)
+		free(b->anchors[i].name);
+	free(b->anchors);
+	arena_release(&b->scratch);
+	ydoc_free(b->doc);
+}
+
+/* parse: the whole document, its lean items dropped; YNODE_REFUSED as
+ * yparser_run() gives it. */
+static struct ydoc *parse(const char *file, const char *data, size_t len, FILE *in,
+			  const char *const *lean, int *rc, char **err)
+{
+	struct yparser p;
+	struct ydoc *doc = NULL;
+	*rc = yparser_init(&p, file, data, len, in, lean, err);
+	if (*rc == 0)
+		*rc = yparser_run(&p, err);
+	if (*rc == 1 && in && !input_drain(&p.input)) {
+		*err = xasprintf("%s: cannot read the file: %s", file, strerror(errno));
+		*rc = -1;
+	}
+	if (*rc == 1) {
+		doc = p.b.doc;
+		p.b.doc = NULL;
+		doc->lean = lean;
+		doc->hash = p.input.hash;
+		doc->size = p.input.size;
+	}
+	yparser_release(&p);
+	return doc;
+}
+
+struct ydoc *ydoc_parse(const char *file, const char *data, size_t len, char **err)
+{
+	int rc;
+	return parse(file, data, len, NULL, NULL, &rc, err);
+}
+
+struct ydoc *ydoc_parse_lean(const char *file, FILE *in, const char *const *lean, char **err)
+{
+	int rc;
+	struct ydoc *doc = parse(file, NULL, 0, in, lean, &rc, err);
+	if (rc == YNODE_REFUSED)
+		doc = parse(file, NULL, 0, in, NULL, &rc, err);
+	return doc;
+}
+
+struct ycursor {
+	struct yparser p;
+	const struct ydoc *doc;    /* the lean parse it reads the items of */
+	bool ready;                /* p was set up */
+	bool done;                 /* no more items: the end, or a failure */
+	int changed;               /* -1 unknown, else whether in read differently */
+};
+
+struct ycursor *ycursor_new(const struct ydoc *doc, FILE *in)
+{
+	struct ycursor *c = xcalloc(1, sizeof(*c));
+	char *err = NULL;
+	c->doc = doc;
+	c->changed = -1;
+	c->ready = doc->lean && yparser_init(&c->p, doc->file, NULL, 0, in, doc->lean, &err) == 0;
+	c->done = !c->ready;
+	c->p.b.yield = true;
+	free(err);
+	return c;
+}
+
+/* changed: whether the text read to the end is not the text the lean parse
+ * read (unreadable counts as changed). */
+static bool changed(struct ycursor *c)
+{
+	if (c->changed < 0)
+		c->changed = !input_drain(&c->p.input) ||
+			     c->p.input.hash != c->doc->hash || c->p.input.size != c->doc->size;
+	return c->changed;
+}
+
+/* changed_error: the error of a file that changed between the readings. */
+static char *changed_error(const struct ycursor *c)
+{
+	return xasprintf("%s: the file changed while it was read (nothing of it was loaded)",
+			 c->doc->file);
+}
+
+const struct ynode *ycursor_next(struct ycursor *c, const struct ynode *placeholder, char **err)
+{
+	char *why = NULL;
+	arena_release(&c->p.b.scratch);
+	int rc = c->done ? 1 : yparser_run(&c->p, &why);
+	struct ynode *n = c->p.b.yielded;
+	if (rc != 0 || !n || n->line != placeholder->line || n->col != placeholder->col) {
+		c->done = true;
+		if (c->ready && changed(c))
+			*err = changed_error(c);
+		else /* past the last item, or the parse was not lean */
+			*err = ynode_error(placeholder, "cannot read this item again%s%s",
+					   why ? ": " : "", why ? why : "");
+		free(why);
 		return NULL;
 	}
-	return doc;
+	return n;
+}
+
+int ycursor_end(struct ycursor *c, char **err)
+{
+	if (!c || !c->ready || !changed(c))
+		return 0;
+	*err = changed_error(c);
+	return -1;
+}
+
+void ycursor_free(struct ycursor *c)
+{
+	if (!c)
+		return;
+	if (c->ready)
+		yparser_release(&c->p);
+	free(c);
 }
 
 void ydoc_free(struct ydoc *doc)
@@ -518,6 +759,23 @@ cJSON *ynode_to_json(const struct ynode *n, char **err)
 {
 	size_t budget = YNODE_MAX_NODES;
 	return to_json(n, &budget, err);
+}
+
+int ynode_key(const struct ynode *n, struct buf *out)
+{
+	if (n->kind == YNODE_SCALAR) {
+		/* the length first: no scalar text can look like a structure */
+		if (buf_addf(out, "%c%zu:", n->plain ? 'p' : 'q', n->len) < 0)
+			return -1;
+		return buf_add(out, n->str, n->len);
+	}
+	size_t count = n->kind == YNODE_MAP ? 2 * n->n : n->n;
+	if (buf_addf(out, "%c%zu:", n->kind == YNODE_MAP ? 'm' : 's', n->n) < 0)
+		return -1;
+	for (size_t i = 0; i < count; i++)
+		if (ynode_key(n->items[i], out) < 0)
+			return -1;
+	return 0;
 }
 
 const struct ynode *ynode_at(const struct ynode *root, const char *ptr)

@@ -1,7 +1,9 @@
 /* suite/suite.c: load a suite file (format v1) into a checked model. */
 #include "suite/suite.h"
 
+#include <errno.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -17,7 +19,7 @@
 #include "suite/include.h"
 
 #define SUITE_MAX_BYTES ((size_t)16 << 20)
-#define SUITE_MAX_CASES 10000
+#define SUITE_MAX_CASES 50000
 #define REPEAT_MAX 1000
 #define MAX_TOKENS_MAX 1000000
 #define MAX_STEPS_DEFAULT 8
@@ -57,6 +59,9 @@ static const char *const tool_keys[] = {"name", "description", "parameters", NUL
 static const char *const tool_choices[] = {"auto", "none", "required", NULL};
 static const char *const message_keys[] = {"role", "content", NULL};
 static const char *const roles[] = {"system", "user", "assistant", "tool", NULL};
+/* Where the cases are: the tree holds a placeholder for each, and each is
+ * read in full only while it is loaded. */
+static const char *const case_path[] = {"strata", "*", "cases", "*", NULL};
 
 struct seen_id {
 	const char *id;
@@ -113,6 +118,11 @@ struct loader {
 	const struct ynode *defaults_request; /* defaults.request, or NULL */
 	struct inherit top;        /* the suite's tools and tool_choice */
 	struct suite_includes inc; /* the strata of the suite and its includes */
+	struct strmap shared;      /* ynode_key() of an expect entry -> its index in graders */
+	struct arena keys;         /* the keys of shared */
+	FILE *in;                  /* the suite's text, */
+	const struct ydoc *doc;    /* its lean parse, */
+	struct ycursor *cases;     /* and the cases it holds, read again one at a time */
 };
 
 static size_t hash_id(const char *s)
@@ -309,14 +319,18 @@ static bool note_unset(struct loader *L, const struct ynode *n)
 	for (size_t i = 0; i < L->unset.n; i++) {
 		bool seen = false;
 		for (size_t j = 0; j < s->nunset && !seen; j++)
-			seen = s->unset[j].node == n && s->unset[j].user == L->user &&
+			seen = s->unset[j].line == n->line && s->unset[j].col == n->col &&
+			       strcmp(s->unset[j].file, n->file) == 0 &&
+			       s->unset[j].user == L->user &&
 			       strcmp(s->unset[j].name, L->unset.names[i]) == 0;
 		if (seen)
 			continue;
 		s->unset = xreallocarray(s->unset, s->nunset + 1, sizeof(*s->unset));
 		s->unset[s->nunset++] = (struct suite_unset){
 			.name = xstrdup(L->unset.names[i]),
-			.node = n,
+			.file = xstrdup(n->file),
+			.line = n->line,
+			.col = n->col,
 			.user = L->user,
 			.c = L->user == SUITE_USER_CASE ? L->user_case : NULL,
 		};
@@ -1133,6 +1147,33 @@ static struct grader *compile(struct loader *L, const struct ynode *entry, char 
 	struct grader *g = grader_compile(entry, &L->env, err);
 	if (g)
 		add_grader(&L->s->graders, &L->s->ngraders, g);
+	L->s->nentries++;
+	return g;
+}
+
+/* An expect entry whose ynode_key() is longer is compiled on its own. */
+#define SHARED_KEY_MAX ((size_t)4 << 10)
+
+/* Compile an expect entry, or share the grader compiled from an equal one
+ * before: a compiled grader keeps nothing of where it was written, so a
+ * suite of 10,000 cases that each say {regex: x} holds one regex. */
+static struct grader *compile_shared(struct loader *L, const struct ynode *entry, char **err)
+{
+	struct suite *s = L->s;
+	struct buf key;
+	struct grader *g;
+	buf_init(&key, SHARED_KEY_MAX);
+	if (ynode_key(entry, &key) < 0) {
+		g = compile(L, entry, err);
+	} else {
+		struct strmap_entry *e = strmap_find(&L->shared, key.data);
+		if (e) {
+			g = s->graders[e->value];
+			s->nentries++;
+		} else if ((g = compile(L, entry, err)))
+			strmap_get(&L->shared, &L->keys, key.data, NULL)->value = s->ngraders - 1;
+	}
+	buf_release(&key);
 	return g;
 }
 
@@ -1220,7 +1261,7 @@ static int load_expect(struct loader *L, const struct ynode *n, struct grader **
 		if (e->kind == YNODE_MAP && ynode_get(e, "use")) {
 			if (use_named(L, e, &g, err) < 0)
 				return -1;
-		} else if (!(g = compile(L, e, err))) {
+		} else if (!(g = compile_shared(L, e, err))) {
 			return -1;
 		}
 		add_grader(list, count, g);
@@ -1480,7 +1521,8 @@ static int load_scripts(struct loader *L, const struct ynode *n,
 		s->scripts = xreallocarray(s->scripts, s->nscripts + 1, sizeof(*s->scripts));
 		s->scripts[s->nscripts++] = t;
 		t->name = xstrdup(k->str);
-		t->node = k;
+		t->line = k->line;
+		t->col = k->col;
 		bool seq = v->kind == YNODE_SEQ;
 		if (seq && v->n == 0) {
 			*err = ynode_error(v, "the scripted results of '%s' are an empty list",
@@ -1528,8 +1570,9 @@ static int check_scripts(struct loader *L, char **err)
 			}
 		}
 		if (!used) {
-			*err = ynode_error(t->node, "tool_results names tool '%s', which no case "
-					   "it applies to declares in its tools", t->name);
+			*err = xasprintf("%s:%d:%d: tool_results names tool '%s', which no case "
+					 "it applies to declares in its tools", s->path, t->line, t->col,
+					 t->name);
 			return -1;
 		}
 	}
@@ -1669,10 +1712,11 @@ static int load_case(struct loader *L, struct stratum *st, size_t si, size_t ci,
 		}
 		if (!(c->input = render(L, input, input->str, &ctx, err)))
 			goto out;
+		/* the message borrows its strings: constants, and c->input */
 		c->messages = cJSON_CreateArray();
 		cJSON *msg = cJSON_CreateObject();
-		cJSON_AddStringToObject(msg, "role", "user");
-		cJSON_AddStringToObject(msg, "content", c->input);
+		cJSON_AddItemToObjectCS(msg, "role", cJSON_CreateStringReference("user"));
+		cJSON_AddItemToObjectCS(msg, "content", cJSON_CreateStringReference(c->input));
 		cJSON_AddItemToArray(c->messages, msg);
 	} else if (messages) {
 		if (load_messages(L, c, messages, &ctx, err) < 0)
@@ -1697,9 +1741,10 @@ static int load_case(struct loader *L, struct stratum *st, size_t si, size_t ci,
 	if ((v = ynode_get(n, "conversation_timeout")) &&
 	    get_duration(v, "conversation_timeout", &c->conversation_timeout_ms, err) < 0)
 		goto out;
-	c->scripts = xcalloc(in->nscripts ? in->nscripts : 1, sizeof(*c->scripts));
-	if (in->nscripts)
+	if (in->nscripts) { /* most cases have none: no list at all */
+		c->scripts = xreallocarray(NULL, in->nscripts, sizeof(*c->scripts));
 		memcpy(c->scripts, in->scripts, in->nscripts * sizeof(*c->scripts));
+	}
 	c->nscripts = in->nscripts;
 	if ((v = ynode_get(n, "tool_results")) &&
 	    load_scripts(L, v, &c->scripts, &c->nscripts, err) < 0)
@@ -1790,9 +1835,17 @@ static int load_stratum(struct loader *L, size_t si, const struct ynode *const *
 	st->cases = xcalloc(ncases, sizeof(*st->cases));
 	for (size_t i = 0; i < n; i++) {
 		v = ynode_get(nodes[i], "cases");
-		for (size_t j = 0; v && j < v->n; j++)
-			if (load_case(L, st, si, st->ncases, v->items[j], &in, err) < 0)
+		for (size_t j = 0; v && j < v->n; j++) {
+			/* Only the suite's own cases were dropped by its lean parse
+			 * (included files are parsed whole), in the order read here. */
+			const struct ynode *c = v->items[j];
+			if (c->dropped && !L->cases)
+				L->cases = ycursor_new(L->doc, L->in);
+			if (c->dropped && !(c = ycursor_next(L->cases, c, err)))
 				goto out;
+			if (load_case(L, st, si, st->ncases, c, &in, err) < 0)
+				goto out;
+		}
 	}
 	rc = 0;
 out:
@@ -1814,7 +1867,7 @@ static int load_strata(struct loader *L, const struct ynode *n, char **err)
 	if (n && need_map(n, "'strata'", err) < 0)
 		return -1;
 	if (inc->nstrata == 0) {
-		*err = ynode_error(n ? n : s->doc->root, "'strata' must hold at least one stratum");
+		*err = ynode_error(n ? n : L->doc->root, "'strata' must hold at least one stratum");
 		return -1;
 	}
 	s->strata = xcalloc(inc->nstrata, sizeof(*s->strata));
@@ -1998,10 +2051,9 @@ static int load_replay(struct suite *s, const struct ynode *n, char **err)
 }
 
 /* The top level, in dependency order rather than file order. */
-static int load(struct loader *L, char **err)
+static int load(struct loader *L, const struct ynode *root, char **err)
 {
 	struct suite *s = L->s;
-	const struct ynode *root = s->doc->root;
 	const struct ynode *v;
 	if (!root) {
 		*err = xasprintf("%s:1:1: the suite is empty", s->path);
@@ -2045,9 +2097,6 @@ static int load(struct loader *L, char **err)
 	if (suite_includes_load(&L->inc, s->path, s->dir, root, v,
 				L->opts ? &L->opts->override : NULL, err) < 0)
 		return -1;
-	s->includes = L->inc.docs;
-	s->nincludes = L->inc.ndocs;
-	L->inc.docs = NULL;
 	if (load_strata(L, v, err) < 0) {
 		const char *chain = *err ? suite_includes_chain(&L->inc, *err) : NULL;
 		if (chain) {
@@ -2064,12 +2113,14 @@ static int load(struct loader *L, char **err)
 	return check_cases(L, err);
 }
 
-/* Parse and load data; *err passes through the redact set. */
-static struct suite *load_buffer(const char *name, const char *dir, const char *data, size_t len,
-				 const struct suite_options *opts, char **err)
+/* Parse and load the suite in holds, reading it twice (the tree, then the
+ * cases one at a time); *err passes through the redact set. */
+static struct suite *load_file(const char *name, const char *dir, FILE *in,
+			       const struct suite_options *opts, char **err)
 {
 	struct suite *s = xcalloc(1, sizeof(*s));
-	struct loader L = {.s = s, .opts = opts};
+	struct loader L = {.s = s, .opts = opts, .in = in};
+	struct ydoc *doc = NULL;
 	char *msg = NULL;
 	s->path = xstrdup(name);
 	s->dir = xstrdup(dir);
@@ -2084,15 +2135,23 @@ static struct suite *load_buffer(const char *name, const char *dir, const char *
 	L.env.suite_dir = s->dir;
 	L.env.judge = &s->judge;
 	L.env.redact = &s->redact;
-	if (len > SUITE_MAX_BYTES)
-		msg = xasprintf("%s: the suite is larger than %zu MiB", name, SUITE_MAX_BYTES >> 20);
-	else if ((s->doc = ydoc_parse(name, data, len, &msg)) && load(&L, &msg) < 0 && !msg)
+	if ((L.doc = doc = ydoc_parse_lean(name, in, case_path, &msg)) &&
+	    load(&L, doc->root, &msg) < 0 && !msg)
 		msg = xasprintf("%s: cannot load the suite", name);
+	char *changed = NULL;
+	if (ycursor_end(L.cases, &changed) < 0) { /* the error whatever else failed */
+		free(msg);
+		msg = changed;
+	}
+	ycursor_free(L.cases);
+	ydoc_free(doc);
 	free(L.ids.slots);
 	free(L.checks);
 	free(L.top.tools);
 	suite_includes_release(&L.inc);
 	free(L.top.scripts);
+	strmap_release(&L.shared);
+	arena_release(&L.keys);
 	tmpl_unset_release(&L.unset);
 	if (msg) {
 		*err = redact_apply(&s->redact, msg);
@@ -2106,7 +2165,18 @@ static struct suite *load_buffer(const char *name, const char *dir, const char *
 struct suite *suite_load_buffer(const char *name, const char *data, size_t len,
 				const struct suite_options *opts, char **err)
 {
-	return load_buffer(name, ".", data, len, opts, err);
+	if (len > SUITE_MAX_BYTES) {
+		*err = xasprintf("%s: the suite is larger than %zu MiB", name, SUITE_MAX_BYTES >> 20);
+		return NULL;
+	}
+	FILE *in = fmemopen((void *)data, len, "r");
+	if (!in) {
+		*err = xasprintf("%s: cannot read the suite: %s", name, strerror(errno));
+		return NULL;
+	}
+	struct suite *s = load_file(name, ".", in, opts, err);
+	fclose(in);
+	return s;
 }
 
 struct suite *suite_load(const char *path, const struct suite_options *opts, char **err)
@@ -2116,16 +2186,15 @@ struct suite *suite_load(const char *path, const struct suite_options *opts, cha
 		*err = xasprintf("%s: the suite is larger than %zu MiB", path, SUITE_MAX_BYTES >> 20);
 		return NULL;
 	}
-	size_t len;
-	char *data = util_read_file(path, SUITE_MAX_BYTES, &len, err);
-	if (!data)
+	FILE *in = util_open_regular(path, err);
+	if (!in)
 		return NULL;
 	const char *slash = strrchr(path, '/');
 	char *dir = !slash ? xstrdup(".") : slash == path ? xstrdup("/")
 							  : xstrndup(path, (size_t)(slash - path));
-	struct suite *s = load_buffer(path, dir, data, len, opts, err);
+	struct suite *s = load_file(path, dir, in, opts, err);
 	free(dir);
-	free(data);
+	fclose(in);
 	return s;
 }
 
@@ -2254,14 +2323,12 @@ void suite_free(struct suite *s)
 	for (size_t i = 0; i < s->replay.nmatches; i++)
 		rx_free(s->replay.matches[i].match);
 	free(s->replay.matches);
-	for (size_t i = 0; i < s->nunset; i++)
+	for (size_t i = 0; i < s->nunset; i++) {
 		free(s->unset[i].name);
+		free(s->unset[i].file);
+	}
 	free(s->unset);
 	redact_release(&s->redact);
-	ydoc_free(s->doc);
-	for (size_t i = 0; i < s->nincludes; i++)
-		ydoc_free(s->includes[i]);
-	free(s->includes);
 	free(s->path);
 	free(s->dir);
 	free(s->name);
@@ -2419,8 +2486,8 @@ int suite_check_env(const struct suite *s, unsigned sides, const bool *selected,
 			user = xasprintf("target '%s'", side_name((enum side)u->user));
 		if (!user)
 			continue;
-		char *line = ynode_error(u->node, "environment variable '%s' is not set "
-					 "(used by %s)", u->name, user);
+		char *line = xasprintf("%s:%d:%d: environment variable '%s' is not set "
+				       "(used by %s)", u->file, u->line, u->col, u->name, user);
 		buf_addf(&b, "%s%s", b.len ? "\n" : "", line);
 		free(line);
 		free(user);

@@ -7,9 +7,9 @@
  *
  * Ownership: a struct suite owns everything reachable from it: targets,
  * strata, cases, rendered strings, JSON trees, tools and compiled graders.
- * Cases point at graders and tools the suite owns (named graders and the
- * tools of the suite and of a stratum are shared, never copied).  It all
- * lives until suite_free().
+ * Cases point at graders and tools the suite owns (named graders, equal
+ * expect entries and the tools of the suite and of a stratum are shared,
+ * never copied).  It all lives until suite_free().
  */
 #ifndef CANARY_SUITE_H
 #define CANARY_SUITE_H
@@ -97,7 +97,7 @@ struct suite_tool_script {
 	char *name;
 	struct suite_tool_answer *answers;
 	size_t nanswers;
-	const struct ynode *node;  /* its key (the suite's document lives as long) */
+	int line, col;             /* of its key */
 };
 
 /* One user turn of a conversation (turns:). */
@@ -124,7 +124,8 @@ struct suite_case {
 	char *id;
 	size_t stratum;            /* index into suite->strata */
 	char *input;               /* the last user message, rendered */
-	cJSON *messages;           /* rendered; [{role:user,content:input}] for input */
+	cJSON *messages;           /* rendered; [{role:user,content:input}] for input,
+				    * whose strings are references (input's own) */
 	cJSON *request;            /* rendered object merged into raw API bodies, or NULL */
 	/* tools: the suite's, the stratum's and the case's own, merged by name
 	 * (an inner level's tool replaces an outer one's in its place) */
@@ -191,7 +192,8 @@ enum suite_user {
 /* An ${env:NAME} that was unset when the suite loaded with lazy_env. */
 struct suite_unset {
 	char *name;
-	const struct ynode *node;  /* where it is used */
+	char *file;                /* where it is used: the suite or an included file, */
+	int line, col;
 	enum suite_user user;
 	const struct suite_case *c; /* SUITE_USER_CASE: which case */
 };
@@ -225,6 +227,7 @@ struct suite {
 	size_t nnamed;
 	struct grader **graders;   /* every compiled grader; owned */
 	size_t ngraders;
+	size_t nentries;           /* grader entries written (named and expect), shared or not */
 	struct suite_tool **tools; /* every tool of every level; owned */
 	size_t ntools;
 	struct suite_tool_script **scripts; /* every tool_results entry of every level; owned */
@@ -236,9 +239,6 @@ struct suite {
 	struct redact redact;      /* env values met while loading */
 	struct suite_unset *unset; /* lazy_env: the unset variables, by use */
 	size_t nunset;
-	struct ydoc *doc;          /* kept for the graders' positions */
-	struct ydoc **includes;    /* the files include: read, kept likewise */
-	size_t nincludes;
 };
 
 /* The text a file is to have, used instead of what it holds (or for a file
@@ -260,7 +260,8 @@ struct suite_options {
 };
 
 /* suite_load: load and check a suite file; NULL and *err ("file:line:col:
- * what") on any error. */
+ * what") on any error.  The YAML text and tree are freed before it returns:
+ * the suite keeps only what it was compiled to. */
 struct suite *suite_load(const char *path, const struct suite_options *opts, char **err);
 /* suite_load_buffer: the same from memory; name is used in messages and
  * relative paths resolve from the current folder. */

@@ -452,23 +452,23 @@ static void test_limits(void **state)
 	free(err);
 	unlink(path);
 
-	/* 10,000 cases load; one more is an error at that case. */
+	/* 50,000 cases load; one more is an error at that case. */
 	struct buf b;
 	buf_init(&b, 0);
 	buf_addstr(&b, HEAD "strata:\n  s:\n    expect: [{contains: x}]\n    cases:\n");
-	for (int i = 0; i < 10000; i++)
+	for (int i = 0; i < 50000; i++)
 		buf_addf(&b, "      - {id: c%d, input: hi}\n", i);
 	err = NULL;
 	struct suite *s = suite_load_buffer("suite.yaml", b.data, b.len, NULL, &err);
 	if (!s)
 		fail_msg("%s", err);
-	assert_int_equal(s->ncases, 10000);
+	assert_int_equal(s->ncases, 50000);
 	assert_int_equal(s->ngraders, 1);
-	assert_non_null(suite_find_case(s, "c9999"));
+	assert_non_null(suite_find_case(s, "c49999"));
 	suite_free(s);
 	buf_addstr(&b, "      - {id: one-more, input: hi}\n");
 	assert_null(suite_load_buffer("suite.yaml", b.data, b.len, NULL, &err));
-	assert_string_equal(err, "suite.yaml:10010:9: the suite has more than 10000 cases");
+	assert_string_equal(err, "suite.yaml:50010:9: the suite has more than 50000 cases");
 	free(err);
 	buf_release(&b);
 }
@@ -1140,6 +1140,47 @@ static void test_damaged_input(void **state)
 	free(path);
 }
 
+/* Equal expect entries share one compiled grader, wherever they are
+ * written; different ones, and named graders, do not. */
+static void test_shared_graders(void **state)
+{
+	(void)state;
+	char *err = NULL;
+	struct suite *s = load_text(HEAD "graders: {n: {regex: x}}\n"
+				    "strata:\n"
+				    "  a:\n"
+				    "    expect: [{regex: x}]\n"
+				    "    cases:\n"
+				    "      - {id: c1, input: hi, expect: [{regex: x}, {regex: 'x'}]}\n"
+				    "      - {id: c2, input: hi, expect: [{use: n}, {regex: {pattern: x}}]}\n"
+				    "  b:\n"
+				    "    cases:\n"
+				    "      - {id: c3, input: hi, expect: [{regex: x, on: raw}, {regex: x}]}\n",
+				    NULL, &err);
+	if (!s)
+		fail_msg("%s", err);
+	const struct suite_case *c1 = &s->strata[0].cases[0], *c2 = &s->strata[0].cases[1];
+	const struct suite_case *c3 = &s->strata[1].cases[0];
+	struct grader *x = c1->expect[0];
+	assert_int_equal(c1->nexpect, 3);
+	assert_ptr_equal(c1->expect[1], x);
+	assert_ptr_not_equal(c1->expect[2], x); /* 'x' is not plain: not the same YAML */
+	assert_int_equal(c2->nexpect, 3);
+	assert_ptr_equal(c2->expect[0], x);
+	assert_ptr_equal(c2->expect[1], s->named[0].grader);
+	assert_ptr_not_equal(s->named[0].grader, x);
+	assert_ptr_not_equal(c2->expect[2], x);
+	assert_string_equal(s->named[0].grader->label, "n");
+	assert_string_equal(x->label, "regex");
+	assert_ptr_equal(c3->expect[1], x);
+	assert_int_equal(c3->expect[0]->on, GRADER_ON_RAW);
+	/* x, 'x', {pattern: x}, n and the one on raw; validate counts every
+	 * entry but the use */
+	assert_int_equal(s->ngraders, 5);
+	assert_int_equal(s->nentries, 7);
+	suite_free(s);
+}
+
 /* Conversations: turns become the first messages, tool_results merge by
  * name across levels, "*" answers any tool, when: picks by arguments. */
 static void test_conversations(void **state)
@@ -1269,6 +1310,7 @@ int main(void)
 		cmocka_unit_test(test_lazy_env),
 		cmocka_unit_test(test_select),
 		cmocka_unit_test(test_alias_bomb),
+		cmocka_unit_test(test_shared_graders),
 		cmocka_unit_test(test_damaged_input),
 	};
 	return cmocka_run_group_tests(tests, setup_env, NULL);

@@ -5,9 +5,11 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "util.h"
 #include "ynode.h"
@@ -282,10 +284,343 @@ static void test_alias_budget_document_wide(void **state)
 			   "(an alias counts as all the text it repeats)");
 }
 
+/* key_of: ynode_key() of the root of text. */
+static char *key_of(const char *text)
+{
+	char *err;
+	struct ydoc *d = parse(text, &err);
+	assert_non_null(d);
+	struct buf b;
+	buf_init(&b, BUF_MAX_DEFAULT);
+	assert_int_equal(ynode_key(d->root, &b), 0);
+	ydoc_free(d);
+	return buf_detach(&b, NULL);
+}
+
+static void test_key(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *a, *b;
+		bool same;
+	} pairs[] = {
+		{"{regex: x}", "\n\n  regex:   x\n", true},        /* place and layout do not count */
+		{"{regex: 'x'}", "{regex: \"x\"}", true},           /* nor the kind of quotes */
+		{"[a, {b: c}]", "- a\n- b: c\n", true},
+		{"{a: &x [1]}", "{a: [1]}", true},                   /* an alias is what it repeats */
+		{"{regex: x}", "{regex: y}", false},
+		{"{a: true}", "{a: 'true'}", false},                 /* a plain scalar is typed */
+		{"{a: 1, b: 2}", "{b: 2, a: 1}", false},
+		{"[ab]", "[a, b]", false},
+		{"{a: [b]}", "{a: b}", false},
+		{"[[]]", "[{}]", false},
+		{"{'1:p': x}", "{'1': 'p:x'}", false},               /* lengths keep texts apart */
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(pairs); i++) {
+		char *a = key_of(pairs[i].a), *b = key_of(pairs[i].b);
+		if ((strcmp(a, b) == 0) != pairs[i].same)
+			fail_msg("%s vs %s: keys '%s' and '%s'", pairs[i].a, pairs[i].b, a, b);
+		free(a);
+		free(b);
+	}
+
+	/* a key longer than the buffer allows fails, and the buffer says so */
+	char *err;
+	struct ydoc *d = parse("{regex: a long pattern}", &err);
+	struct buf b;
+	buf_init(&b, 8);
+	assert_int_equal(ynode_key(d->root, &b), -1);
+	buf_release(&b);
+	ydoc_free(d);
+}
+
+static const char *const lean_path[] = {"s", "*", "c", "*", NULL};
+static const char *const lean_path_suite[] = {"strata", "*", "cases", "*", NULL};
+
+/* key_text: ynode_key() of n, for comparing trees. */
+static char *key_text(const struct ynode *n)
+{
+	struct buf b;
+	buf_init(&b, BUF_MAX_DEFAULT);
+	assert_int_equal(ynode_key(n, &b), 0);
+	return buf_detach(&b, NULL);
+}
+
+/* A lean parse keeps all but the items of the path, which a cursor gives
+ * back whole, in order; the errors are those of a full parse. */
+static void test_lean(void **state)
+{
+	(void)state;
+	const char *text = "s:\n"
+			   "  a:\n"
+			   "    c:\n"
+			   "      - {id: 1, x: [1, 2]}\n"
+			   "      - plain\n"
+			   "      - [list]\n"
+			   "    d: {e: f}\n"
+			   "  b: {c: [{id: 2}]}\n"
+			   "c: [{kept: 1}]\n";
+	char *err = NULL;
+	struct ydoc *full = parse(text, &err);
+	FILE *in = fmemopen((void *)text, strlen(text), "r");
+	struct ydoc *lean = ydoc_parse_lean("t.yaml", in, lean_path, &err);
+	assert_non_null(full);
+	assert_non_null(lean);
+	const struct ynode *fa = ynode_get(ynode_get(full->root, "s"), "a");
+	const struct ynode *la = ynode_get(ynode_get(lean->root, "s"), "a");
+	const struct ynode *lc = ynode_get(la, "c");
+	assert_int_equal(lc->n, 3);
+	assert_true(lc->items[0]->dropped);
+	assert_int_equal(lc->items[0]->kind, YNODE_MAP);
+	assert_int_equal(lc->items[0]->n, 0);
+	assert_int_equal(lc->items[0]->line, 4);
+	assert_int_equal(lc->items[0]->col, 9);
+	assert_false(lc->items[1]->dropped); /* a scalar is kept as it is */
+	assert_string_equal(lc->items[1]->str, "plain");
+	assert_true(lc->items[2]->dropped);
+	assert_int_equal(lc->items[2]->kind, YNODE_SEQ);
+	/* off the path, nothing is dropped */
+	char *a = key_text(ynode_get(fa, "d")), *b = key_text(ynode_get(la, "d"));
+	assert_string_equal(a, b);
+	free(a);
+	free(b);
+	a = key_text(ynode_get(full->root, "c"));
+	b = key_text(ynode_get(lean->root, "c"));
+	assert_string_equal(a, b);
+	free(a);
+	free(b);
+
+	/* the cursor rebuilds the dropped items in document order */
+	const struct ynode *want[] = {ynode_get(fa, "c")->items[0], ynode_get(fa, "c")->items[2],
+				      ynode_get(ynode_get(ynode_get(full->root, "s"), "b"), "c")
+					      ->items[0]};
+	const struct ynode *holders[] = {
+		lc->items[0], lc->items[2],
+		ynode_get(ynode_get(ynode_get(lean->root, "s"), "b"), "c")->items[0]};
+	struct ycursor *cur = ycursor_new(lean, in);
+	for (size_t i = 0; i < ARRAY_SIZE(want); i++) {
+		assert_true(holders[i]->dropped);
+		const struct ynode *n = ycursor_next(cur, holders[i], &err);
+		assert_non_null(n);
+		assert_false(n->dropped);
+		assert_int_equal(n->line, want[i]->line);
+		a = key_text(want[i]);
+		b = key_text(n);
+		assert_string_equal(a, b);
+		free(a);
+		free(b);
+	}
+	/* past the last item, or at another place, it says so */
+	assert_null(ycursor_next(cur, holders[0], &err));
+	assert_string_equal(err, "t.yaml:4:9: cannot read this item again");
+	free(err);
+	ycursor_free(cur);
+	cur = ycursor_new(lean, in);
+	err = NULL;
+	assert_null(ycursor_next(cur, holders[1], &err));
+	assert_string_equal(err, "t.yaml:6:9: cannot read this item again");
+	free(err);
+	ycursor_free(cur);
+	ydoc_free(full);
+	ydoc_free(lean);
+	fclose(in);
+
+	/* an error in a dropped item is the full parse's */
+	const char *bad = "s: {a: {c: [{id: 1}, {id: 2, id: 3}]}}\n";
+	char *full_err = NULL;
+	assert_null(parse(bad, &full_err));
+	in = fmemopen((void *)bad, strlen(bad), "r");
+	assert_null(ydoc_parse_lean("t.yaml", in, lean_path, &err));
+	fclose(in);
+	assert_string_equal(err, full_err);
+	free(err);
+	free(full_err);
+
+	/* an anchor or alias in an item: parsed in full */
+	static const char *const shared[] = {
+		"s: {a: {c: [&x {id: 1}, {id: 2}]}}\n",
+		"s: {a: {c: [{id: &x 1}, {id: *x}]}}\n",
+		"x: &x {id: 1}\ns: {a: {c: [*x]}}\n",
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(shared); i++) {
+		in = fmemopen((void *)shared[i], strlen(shared[i]), "r");
+		struct ydoc *d = ydoc_parse_lean("t.yaml", in, lean_path, &err);
+		fclose(in);
+		assert_non_null(d);
+		const struct ynode *c = ynode_get(ynode_get(ynode_get(d->root, "s"), "a"), "c");
+		for (size_t j = 0; j < c->n; j++)
+			assert_false(c->items[j]->dropped);
+		ydoc_free(d);
+	}
+}
+
+/* write_file: text as the whole of path, written in place (same inode). */
+static void write_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "r+");
+	assert_non_null(f);
+	assert_int_equal(fwrite(text, 1, strlen(text), f), strlen(text));
+	assert_int_equal(fclose(f), 0);
+}
+
+/* read_twice: a lean parse of in, then (after edit, when not NULL, writes
+ * path) its cursor over the two items; what ycursor_end() says (0 or -1
+ * and *err), or -2 and *err when an item could not be read. */
+static int read_twice(FILE *in, const char *path, const char *edit, char **err)
+{
+	struct ydoc *lean = ydoc_parse_lean("t.yaml", in, lean_path, err);
+	assert_non_null(lean);
+	const struct ynode *c = ynode_get(ynode_get(ynode_get(lean->root, "s"), "a"), "c");
+	assert_int_equal(c->n, 2);
+	if (edit)
+		write_file(path, edit);
+	struct ycursor *cur = ycursor_new(lean, in);
+	int rc = 0;
+	for (size_t i = 0; i < c->n && rc == 0; i++)
+		if (!ycursor_next(cur, c->items[i], err))
+			rc = -2;
+	if (rc == 0)
+		rc = ycursor_end(cur, err);
+	ycursor_free(cur);
+	ydoc_free(lean);
+	return rc;
+}
+
+/* A file edited in place between the lean parse and its cursor is an
+ * error, however the edit moves the items; a new file renamed over it is
+ * not read (the file stays open), so the two readings agree. */
+static void test_cursor_changed(void **state)
+{
+	(void)state;
+	const char *text = "s:\n  a:\n    c:\n      - {id: 1}\n      - {id: 2}\n";
+	const char *changed = "t.yaml: the file changed while it was read (nothing of it was "
+			      "loaded)";
+	char path[] = "/tmp/canary-ynode-XXXXXX", other[] = "/tmp/canary-ynode-XXXXXX";
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	assert_int_equal(close(fd), 0);
+	write_file(path, text);
+	FILE *in = fopen(path, "r");
+	assert_non_null(in);
+	char *err = NULL;
+	assert_int_equal(read_twice(in, path, NULL, &err), 0);
+	assert_null(err);
+	/* the same size, one byte other: the items read, their end does not */
+	assert_int_equal(read_twice(in, path, "s:\n  a:\n    c:\n      - {id: 1}\n      - {id: 3}\n",
+				    &err), -1);
+	assert_string_equal(err, changed);
+	free(err);
+	err = NULL;
+	/* a line more before the items: the first is not where it was */
+	assert_int_equal(read_twice(in, path,
+				    "s:\n  a:\n    c:\n\n      - {id: 1}\n      - {id: 2}\n", &err),
+			 -2);
+	assert_string_equal(err, changed);
+	free(err);
+	err = NULL;
+	/* longer at the end only: the items read, their end does not */
+	assert_int_equal(read_twice(in, path,
+				    "s:\n  a:\n    c:\n\n      - {id: 1}\n      - {id: 2}\n#\n",
+				    &err),
+			 -1);
+	assert_string_equal(err, changed);
+	free(err);
+	err = NULL;
+	/* an editor's save: a new file renamed over the path */
+	fd = mkstemp(other);
+	assert_true(fd >= 0);
+	assert_int_equal(close(fd), 0);
+	write_file(other, "s: {a: {c: [{id: 9}]}}\n");
+	assert_int_equal(rename(other, path), 0);
+	assert_int_equal(read_twice(in, path, NULL, &err), 0);
+	assert_null(err);
+	fclose(in);
+	assert_int_equal(unlink(path), 0);
+}
+
+/* check_lean: a lean parse of text has the full parse's result or error,
+ * and its cursor gives back every case the full tree holds. */
+static void check_lean(const char *name, const char *text, size_t len)
+{
+	char *full_err = NULL, *err = NULL;
+	struct ydoc *full = ydoc_parse(name, text, len, &full_err);
+	FILE *in = fmemopen((void *)text, len, "r");
+	struct ydoc *lean = ydoc_parse_lean(name, in, lean_path_suite, &err);
+	if (!full || !lean) {
+		if (full || lean || strcmp(full_err, err) != 0)
+			fail_msg("%s: full parse '%s', lean parse '%s'", name,
+				 full ? "ok" : full_err, lean ? "ok" : err);
+		free(full_err);
+		free(err);
+		ydoc_free(full);
+		ydoc_free(lean);
+		fclose(in);
+		return;
+	}
+	struct ycursor *cur = ycursor_new(lean, in);
+	const struct ynode *fs = ynode_get(full->root, "strata");
+	const struct ynode *ls = ynode_get(lean->root, "strata");
+	for (size_t i = 0; fs && fs->kind == YNODE_MAP && i < fs->n; i++) {
+		const struct ynode *fc = ynode_get(fs->items[2 * i + 1], "cases");
+		const struct ynode *lc = ynode_get(ls->items[2 * i + 1], "cases");
+		for (size_t j = 0; fc && fc->kind == YNODE_SEQ && j < fc->n; j++) {
+			const struct ynode *n = lc->items[j];
+			if (n->dropped && !(n = ycursor_next(cur, n, &err)))
+				fail_msg("%s: %s", name, err);
+			char *a = key_text(fc->items[j]), *b = key_text(n);
+			if (strcmp(a, b) != 0)
+				fail_msg("%s: case %zu of stratum %zu differs", name, j, i);
+			free(a);
+			free(b);
+		}
+	}
+	if (ycursor_end(cur, &err) < 0)
+		fail_msg("%s: %s", name, err);
+	ycursor_free(cur);
+	fclose(in);
+	ydoc_free(full);
+	ydoc_free(lean);
+}
+
+/* Every suite fixture, valid or broken, parses lean as it parses in full. */
+static void test_lean_fixtures(void **state)
+{
+	(void)state;
+	const char *root = getenv("FIXTURES");
+	static const char *const dirs[] = {"suites", "suites/errors"};
+	size_t files = 0;
+	for (size_t d = 0; d < ARRAY_SIZE(dirs); d++) {
+		char *dir = xasprintf("%s/%s", root ? root : "../tests/fixtures", dirs[d]);
+		DIR *dp = opendir(dir);
+		assert_non_null(dp);
+		struct dirent *e;
+		while ((e = readdir(dp))) {
+			size_t n = strlen(e->d_name);
+			if (n < 6 || strcmp(e->d_name + n - 5, ".yaml") != 0)
+				continue;
+			char *path = xasprintf("%s/%s", dir, e->d_name);
+			char *err = NULL;
+			size_t len;
+			char *text = util_read_file(path, (size_t)16 << 20, &len, &err);
+			assert_non_null(text);
+			check_lean(path, text, len);
+			free(text);
+			free(path);
+			files++;
+		}
+		closedir(dp);
+		free(dir);
+	}
+	assert_true(files > 100);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_positions_and_lookup),
+		cmocka_unit_test(test_key),
+		cmocka_unit_test(test_lean),
+		cmocka_unit_test(test_lean_fixtures),
 		cmocka_unit_test(test_at_pointer),
 		cmocka_unit_test(test_scalars),
 		cmocka_unit_test(test_errors),
@@ -293,6 +628,7 @@ int main(void)
 		cmocka_unit_test(test_limits),
 		cmocka_unit_test(test_alias_budget_document_wide),
 		cmocka_unit_test(test_large_documents),
+		cmocka_unit_test(test_cursor_changed),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
