@@ -70,6 +70,10 @@ static void put_targets(struct jsonw *w, const struct report *r)
 	for (int side = 0; side < SIDE__COUNT; side++) {
 		jsonw_object(w, side_name((enum side)side));
 		put_string(w, "url", r->targets[side].url);
+		if (r->targets[side].api)
+			put_string(w, "api", r->targets[side].api);
+		if (r->targets[side].model)
+			put_string(w, "model", r->targets[side].model);
 		put_fingerprints(w, &r->targets[side]);
 		jsonw_end(w);
 	}
@@ -114,6 +118,18 @@ static void put_strata(struct jsonw *w, const struct report *r)
 	jsonw_end(w);
 }
 
+/* put_grade: one grader's verdict on a sample. */
+static void put_grade(struct jsonw *w, const struct report_grade *g)
+{
+	jsonw_object(w, NULL);
+	put_string(w, "grader", g->grader);
+	jsonw_string(w, "grade", grade_name(g->grade));
+	jsonw_number(w, "score", report_round(g->score, 4));
+	if (g->reason)
+		put_string(w, "reason", g->reason);
+	jsonw_end(w);
+}
+
 static void put_sample(struct jsonw *w, const struct report_sample *s)
 {
 	jsonw_object(w, NULL);
@@ -121,6 +137,8 @@ static void put_sample(struct jsonw *w, const struct report_sample *s)
 	jsonw_string(w, "grade", grade_name(s->grade));
 	jsonw_number(w, "status", s->status);
 	jsonw_number(w, "latency_ms", report_sample_latency(s));
+	if (s->start_ms > 0)
+		jsonw_number(w, "start_ms", report_round(s->start_ms, 3));
 	jsonw_number(w, "attempts", s->attempts);
 	jsonw_array(w, "reasons");
 	for (unsigned k = 0; k < s->nreasons; k++)
@@ -128,6 +146,16 @@ static void put_sample(struct jsonw *w, const struct report_sample *s)
 	jsonw_end(w);
 	if (s->fingerprint)
 		put_string(w, "fingerprint", s->fingerprint);
+	if (s->response_id)
+		put_string(w, "response_id", s->response_id);
+	if (s->response_model)
+		put_string(w, "response_model", s->response_model);
+	if (s->ngrades) {
+		jsonw_array(w, "grades");
+		for (unsigned k = 0; k < s->ngrades; k++)
+			put_grade(w, &s->grades[k]);
+		jsonw_end(w);
+	}
 	jsonw_end(w);
 }
 

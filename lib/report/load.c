@@ -76,14 +76,26 @@ struct rule {
 	const struct rule *rules; /* K_OBJECT, K_OBJECTS: ends with {NULL} */
 };
 
+static const struct rule grade_rules[] = {
+	{"grader", K_STRING, false, NULL},
+	{"grade", K_GRADE, false, NULL},
+	{"score", K_NUMBER, false, NULL},
+	{"reason", K_STRING, true, NULL},
+	{NULL, K_STRING, false, NULL},
+};
+
 static const struct rule sample_rules[] = {
 	{"index", K_SMALL, false, NULL},
 	{"grade", K_GRADE, false, NULL},
 	{"status", K_WHOLE, false, NULL},
 	{"latency_ms", K_NUMBER, false, NULL},
+	{"start_ms", K_NUMBER, true, NULL},
 	{"attempts", K_SMALL, false, NULL},
 	{"reasons", K_STRINGS, false, NULL},
 	{"fingerprint", K_STRING, true, NULL},
+	{"response_id", K_STRING, true, NULL},
+	{"response_model", K_STRING, true, NULL},
+	{"grades", K_OBJECTS, true, grade_rules},
 	{NULL, K_STRING, false, NULL},
 };
 
@@ -157,6 +169,8 @@ static const struct rule stratum_rules[] = {
 
 static const struct rule target_rules[] = {
 	{"url", K_STRING_OR_NULL, false, NULL},
+	{"api", K_STRING, true, NULL},
+	{"model", K_STRING, true, NULL},
 	{"fingerprints", K_COUNTS, false, NULL},
 	{NULL, K_STRING, false, NULL},
 };
@@ -514,14 +528,28 @@ static void load_names(struct report *r, struct report_names *l, const cJSON *ar
 static void load_sample(struct report *r, struct report_sample *s, const cJSON *o)
 {
 	const cJSON *reasons = get(o, "reasons"), *reason;
+	const cJSON *grades = get(o, "grades"), *grade;
+	size_t k = 0;
 
 	s->index = tree_int(o, "index");
 	s->grade = GRADE_ERROR;
 	grade_parse(tree_str(o, "grade"), &s->grade);
 	s->status = tree_int(o, "status");
 	s->latency_ms = tree_num(o, "latency_ms");
+	s->start_ms = tree_num(o, "start_ms");
 	s->attempts = tree_int(o, "attempts");
 	s->fingerprint = report_intern(r, str_or_null(o, "fingerprint"));
+	s->response_id = report_strdup(r, str_or_null(o, "response_id"));
+	s->response_model = report_intern(r, str_or_null(o, "response_model"));
+	report_sample_grades(r, s, (size_t)cJSON_GetArraySize(grades));
+	cJSON_ArrayForEach(grade, grades) {
+		struct report_grade *g = &s->grades[k++];
+		g->grader = report_intern(r, tree_str(grade, "grader"));
+		g->reason = report_intern(r, str_or_null(grade, "reason"));
+		g->score = tree_num(grade, "score");
+		g->grade = GRADE_ERROR;
+		grade_parse(tree_str(grade, "grade"), &g->grade);
+	}
 	report_sample_reasons(r, s, (size_t)cJSON_GetArraySize(reasons));
 	cJSON_ArrayForEach(reason, reasons)
 		s->reasons[s->nreasons++] = report_intern(r, reason->valuestring);
@@ -600,6 +628,8 @@ static void load_targets(struct report *r, const cJSON *targets)
 	for (int side = 0; side < SIDE__COUNT; side++) {
 		const cJSON *t = get(targets, side_name((enum side)side)), *fp;
 		r->targets[side].url = report_strdup(r, str_or_null(t, "url"));
+		r->targets[side].api = report_strdup(r, str_or_null(t, "api"));
+		r->targets[side].model = report_strdup(r, str_or_null(t, "model"));
 		cJSON_ArrayForEach(fp, get(t, "fingerprints"))
 			report_add_fingerprint(r, (enum side)side, fp->string,
 					       (long)fp->valuedouble);

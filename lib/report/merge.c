@@ -336,6 +336,25 @@ out:
 	return rc;
 }
 
+/* copy_sample: sample from (of another report) into to, its strings in out. */
+static void copy_sample(struct report *out, struct report_sample *to,
+			const struct report_sample *from)
+{
+	*to = *from;
+	to->fingerprint = report_intern(out, from->fingerprint);
+	to->response_id = report_strdup(out, from->response_id);
+	to->response_model = report_intern(out, from->response_model);
+	report_sample_reasons(out, to, from->nreasons);
+	for (unsigned j = 0; j < from->nreasons; j++)
+		to->reasons[to->nreasons++] = report_intern(out, from->reasons[j]);
+	report_sample_grades(out, to, from->ngrades);
+	for (unsigned j = 0; j < from->ngrades; j++) {
+		to->grades[j] = from->grades[j];
+		to->grades[j].grader = report_intern(out, from->grades[j].grader);
+		to->grades[j].reason = report_intern(out, from->grades[j].reason);
+	}
+}
+
 /* copy_case: case c of report from into out. */
 static void copy_case(struct report *out, const struct report *from, const struct report_case *c)
 {
@@ -350,14 +369,8 @@ static void copy_case(struct report *out, const struct report *from, const struc
 	for (int side = 0; side < SIDE__COUNT; side++) {
 		const struct report_side *s = &c->side[side];
 		struct report_sample *samples = report_side_samples(out, &to->side[side], s->nsamples);
-		for (size_t k = 0; k < s->nsamples; k++) {
-			samples[k] = s->samples[k];
-			samples[k].fingerprint = report_intern(out, s->samples[k].fingerprint);
-			report_sample_reasons(out, &samples[k], s->samples[k].nreasons);
-			for (unsigned j = 0; j < s->samples[k].nreasons; j++)
-				samples[k].reasons[samples[k].nreasons++] =
-					report_intern(out, s->samples[k].reasons[j]);
-		}
+		for (size_t k = 0; k < s->nsamples; k++)
+			copy_sample(out, &samples[k], &s->samples[k]);
 	}
 }
 
@@ -408,8 +421,11 @@ static void merged_run(struct report *out, const struct merge *m)
 	}
 	out->started_at = report_strdup(out, earliest->started_at);
 	out->started_ms = earliest->started_ms;
-	for (int side = 0; side < SIDE__COUNT; side++)
+	for (int side = 0; side < SIDE__COUNT; side++) {
 		out->targets[side].url = report_strdup(out, first->targets[side].url);
+		out->targets[side].api = report_strdup(out, first->targets[side].api);
+		out->targets[side].model = report_strdup(out, first->targets[side].model);
+	}
 }
 
 /* merged_judge: the reports' judge (they were checked to agree) with the

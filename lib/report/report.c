@@ -113,6 +113,13 @@ const char **report_sample_reasons(struct report *r, struct report_sample *s, si
 	return s->reasons;
 }
 
+struct report_grade *report_sample_grades(struct report *r, struct report_sample *s, size_t n)
+{
+	s->grades = n ? arena_alloc(&r->arena, n * sizeof(*s->grades)) : NULL;
+	s->ngrades = (unsigned)n;
+	return s->grades;
+}
+
 void report_add_fingerprint(struct report *r, enum side side, const char *value, long count)
 {
 	struct report_target *t = &r->targets[side];

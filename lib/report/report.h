@@ -45,11 +45,24 @@ struct report_names {
 	size_t n;
 };
 
+/* One grader's verdict on a sample. */
+struct report_grade {
+	const char *grader;         /* its label: "regex", or a named grader's name */
+	const char *reason;         /* NULL on a pass */
+	double score;               /* 0..1 */
+	enum grade grade;
+};
+
 /* One finished sample. */
 struct report_sample {
 	double latency_ms;          /* as measured (the JSON rounds it to 0.1) */
+	double start_ms;            /* Unix ms its (last) attempt started; 0: not known */
 	const char **reasons;       /* "grader: why" per failing grader, or the error */
 	const char *fingerprint;    /* NULL when the reply carried none */
+	const char *response_id;    /* the reply's "id", or NULL */
+	const char *response_model; /* the reply's "model", or NULL */
+	struct report_grade *grades; /* every grader that ran, in suite order */
+	unsigned ngrades;
 	int index;                  /* repeat number, from 0 */
 	int status;                 /* HTTP status, 0 when none arrived */
 	int attempts;
@@ -112,6 +125,8 @@ struct report_fingerprint {
 
 struct report_target {
 	const char *url;            /* for display; NULL: null */
+	const char *api;            /* the suite's api: name; NULL: not known */
+	const char *model;          /* the suite's model:, redacted; NULL: none */
 	struct report_fingerprint *fingerprints; /* in the order met */
 	size_t nfingerprints;
 	size_t cap;                 /* private */
@@ -202,6 +217,8 @@ struct report_case *report_add_case(struct report *r, const char *id, size_t str
 struct report_sample *report_side_samples(struct report *r, struct report_side *s, size_t n);
 /* report_sample_reasons: room for n reasons of sample s, none yet. */
 const char **report_sample_reasons(struct report *r, struct report_sample *s, size_t n);
+/* report_sample_grades: n zeroed grades for sample s (ngrades n). */
+struct report_grade *report_sample_grades(struct report *r, struct report_sample *s, size_t n);
 /* report_add_fingerprint: count more replies of side that carried value. */
 void report_add_fingerprint(struct report *r, enum side side, const char *value, long count);
 /* report_sort_cases: the cases in suite order: by stratum, then position

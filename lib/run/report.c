@@ -43,8 +43,19 @@ static void add_side(struct report *rep, struct report_side *out, const struct s
 		o->grade = s->grade;
 		o->status = (int)s->status;
 		o->latency_ms = s->latency_ms;
+		o->start_ms = s->start_ms;
 		o->attempts = s->attempts;
 		o->fingerprint = report_intern(rep, s->fingerprint);
+		o->response_id = report_strdup(rep, s->response_id);
+		o->response_model = report_intern(rep, s->response_model);
+		report_sample_grades(rep, o, s->ngrades);
+		for (size_t j = 0; j < s->ngrades; j++)
+			o->grades[j] = (struct report_grade){
+				.grader = report_intern(rep, s->grades[j].grader->label),
+				.reason = report_intern(rep, s->grades[j].reason),
+				.score = s->grades[j].score,
+				.grade = s->grades[j].grade,
+			};
 		report_sample_reasons(rep, o, s->nreasons);
 		for (size_t j = 0; j < s->nreasons; j++)
 			if (s->reasons[j])
@@ -68,6 +79,19 @@ static void add_case(struct report *rep, const struct run *r, size_t i)
 	c->confirmed = cr->confirmed;
 	for (int side = 0; side < SIDE__COUNT; side++)
 		add_side(rep, &c->side[side], &cr->side[side], cr->repeat);
+}
+
+/* add_target: a target's URL for display, API and model (redacted). */
+static void add_target(struct report *rep, struct report_target *out, const struct run *r,
+		       enum side side)
+{
+	const struct target *t = &r->suite->targets[side];
+	char *model = t->model ? redact_apply(&r->suite->redact, t->model) : NULL;
+
+	out->url = report_strdup(rep, r->url_display[side]);
+	out->api = report_strdup(rep, t->provider ? t->provider->name : NULL);
+	out->model = report_strdup(rep, model);
+	free(model);
 }
 
 /* add_judge: which judge graded the run, with what prompt template, and
@@ -135,7 +159,7 @@ struct report *run_report(const struct run *r)
 	rep->attempts = r->stats.attempts;
 	rep->retries = r->stats.retries;
 	for (int side = 0; side < SIDE__COUNT; side++)
-		rep->targets[side].url = report_strdup(rep, r->url_display[side]);
+		add_target(rep, &rep->targets[side], r, (enum side)side);
 	add_fingerprints(rep, r);
 	if (s->judge.present)
 		add_judge(rep, r);

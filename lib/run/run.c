@@ -60,6 +60,10 @@ void sample_release(struct sample *s)
 		free(s->reasons[i]);
 	free(s->reasons);
 	free(s->fingerprint);
+	free(s->response_id);
+	free(s->response_model);
+	s->response_id = NULL;
+	s->response_model = NULL;
 	for (size_t i = 0; i < s->ngrades; i++)
 		free(s->grades[i].reason);
 	free(s->grades);
@@ -102,6 +106,13 @@ static char *json_fingerprint(const struct target *t, const struct reply *r)
 	return out;
 }
 
+/* json_member: the reply's top-level string member name, redacted, or NULL. */
+static char *json_member(struct suite *s, const struct reply *r, const char *name)
+{
+	const cJSON *v = r->json ? cJSON_GetObjectItemCaseSensitive(r->json, name) : NULL;
+	return cJSON_IsString(v) ? redact_apply(&s->redact, v->valuestring) : NULL;
+}
+
 /* sample_parse: read a reply with the side's provider into out (status,
  * latency, fingerprint); -1 after recording why it cannot be read (the
  * reply took attempts HTTP attempts). */
@@ -118,6 +129,8 @@ static int sample_parse(struct suite *s, enum side side, struct reply *reply, in
 		reply->fingerprint = json_fingerprint(t, reply);
 	if (reply->fingerprint)
 		out->fingerprint = redact_apply(&s->redact, reply->fingerprint);
+	out->response_id = json_member(s, reply, "id");
+	out->response_model = json_member(s, reply, "model");
 	if (parsed == 0)
 		return 0;
 	if (attempts > 1) {
@@ -239,6 +252,7 @@ static void job_done(struct http_result *res, void *user)
 	struct sample *out = job->sample;
 	out->attempts = res->attempts;
 	out->latency_ms = res->latency_ms;
+	out->start_ms = (double)util_wall_ms() - res->latency_ms;
 	f->outstanding--;
 	if (!res->ok) {
 		char *why = res->attempts > 1

@@ -27,6 +27,7 @@
 struct sample_grade {
 	const struct grader *grader;
 	enum grade grade;
+	double score;          /* 0..1, as the grader gave it */
 	char *reason;          /* redacted; NULL on a pass */
 };
 
@@ -39,8 +40,11 @@ struct sample {
 	size_t nreasons;
 	long status;           /* HTTP status, 0 when none arrived */
 	double latency_ms;
+	double start_ms;       /* Unix ms the (last) attempt started; 0: never sent */
 	int attempts;
 	char *fingerprint;     /* NULL when none */
+	char *response_id;     /* the reply's top-level "id", redacted, or NULL */
+	char *response_model;  /* its top-level "model", redacted, or NULL */
 	struct sample_grade *grades; /* every grader that ran, in suite order */
 	size_t ngrades;
 };
