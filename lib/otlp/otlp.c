@@ -124,9 +124,10 @@ int otlp_parse_pairs(const char *text, const char *what, struct otlp_pair **pair
 
 char *otlp_signal_url(const char *endpoint, const char *signal)
 {
-	size_t len = strlen(endpoint);
+	size_t len = strcspn(endpoint, "?#");
 	bool slash = len && endpoint[len - 1] == '/';
-	return xasprintf("%s%sv1/%s", endpoint, slash ? "" : "/", signal);
+	return xasprintf("%.*s%sv1/%s%s", (int)len, endpoint, slash ? "" : "/", signal,
+			 endpoint + len);
 }
 
 static void pairs_free(struct otlp_pair *p, size_t n)

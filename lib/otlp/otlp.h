@@ -52,7 +52,7 @@ int otlp_parse_pairs(const char *text, const char *what, struct otlp_pair **pair
 		     char **err);
 
 /* otlp_signal_url: endpoint with "v1/traces" or "v1/logs" (signal) below
- * it, as the specification joins them. */
+ * its path, as the specification joins them (a query stays at the end). */
 char *otlp_signal_url(const char *endpoint, const char *signal);
 
 void otlp_config_release(struct otlp_config *c);
