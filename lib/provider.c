@@ -7,6 +7,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "jsonptr.h"
 #include "redact.h"
 #include "util.h"
 
@@ -139,6 +140,20 @@ struct tool_call *reply_add_tool_call(struct reply *r, const char *id, const cha
 		tc->arguments_raw = xstrdup("");
 	}
 	return tc;
+}
+
+void provider_read_usage(struct reply *r, const cJSON *usage, const struct usage_field *fields)
+{
+	for (const struct usage_field *f = fields; f->at; f++) {
+		const cJSON *v = jsonptr_get(usage, f->at);
+		long long *count = (long long *)((char *)&r->usage + f->offset);
+
+		/* 2^53: where a double stops holding every whole number. */
+		if (!cJSON_IsNumber(v) || v->valuedouble < 0 || v->valuedouble > 9007199254740992.0 ||
+		    v->valuedouble != (double)(long long)v->valuedouble)
+			continue;
+		*count = (*count < 0 ? 0 : *count) + (long long)v->valuedouble;
+	}
 }
 
 char *provider_json_text(const cJSON *j)
@@ -610,6 +625,7 @@ int provider_parse_reply(const struct provider *p, const void *priv, struct repl
 	int ret = -1;
 
 	reply_clear_parsed(r);
+	r->usage = (struct usage){-1, -1, -1, -1, -1};
 	if (!r->json)
 		r->json = provider_json_parse(r->raw, r->raw ? r->raw_len : 0, r->redact, &why);
 	if (r->status < 200 || r->status > 299) {

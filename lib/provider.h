@@ -15,7 +15,8 @@
  * Ownership: a target's private state belongs to the target until
  * provider_priv_free(); build() and judge_build() return a body the caller
  * frees; parse() fills the reply's content and tool calls, which the reply
- * owns and reply_release() frees together with raw and json.
+ * owns and reply_release() frees together with raw and json, and its token
+ * usage.
  */
 #ifndef CANARY_PROVIDER_H
 #define CANARY_PROVIDER_H
@@ -41,6 +42,9 @@ struct tool_call {
 	cJSON *arguments;    /* parsed, or NULL when arguments_raw is not JSON */
 };
 
+/* Token counts a reply declares; each is -1 where the API gave none. */
+struct usage { long long input, output, total, cached, reasoning; };
+
 struct reply {
 	long status;           /* HTTP status */
 	char *raw;             /* the response body, NUL-terminated */
@@ -52,6 +56,7 @@ struct reply {
 	size_t ntool_calls;
 	char *fingerprint;     /* NULL when not configured or absent */
 	double latency_ms;
+	struct usage usage;    /* read by parse(), kept when the reply is an error */
 	const struct redact *redact; /* borrowed: secrets no reason may quote (NULL: none) */
 };
 
@@ -149,9 +154,10 @@ void provider_priv_free(const struct provider *p, void *priv);
 char *provider_role_fault(const struct provider *p, const char *role, bool after_others);
 
 /* provider_parse_reply: parse raw into r->json (when JSON) and, for a 2xx,
- * let p extract content and tool calls as for a target with private state
- * priv (NULL for the judge).  -1 and *err when the reply cannot be used
- * (not JSON, wrong shape, non-2xx: the API's reason). */
+ * let p extract content, tool calls and usage (each count -1 until read)
+ * as for a target with private state priv (NULL for the judge).  -1 and
+ * *err when the reply cannot be used (not JSON, wrong shape, non-2xx: the
+ * API's reason); the usage read stays, as the tokens were spent. */
 int provider_parse_reply(const struct provider *p, const void *priv, struct reply *r,
 			 char **err);
 
@@ -198,6 +204,17 @@ void provider_add_text(struct buf *b, const cJSON *content);
 
 /* provider_message: a {"role", "content"} message. */
 cJSON *provider_message(const char *role, const char *content);
+
+/* A count an API's usage object declares: the JSON pointer to it inside
+ * that object and the count of struct usage (offsetof) it adds to. */
+struct usage_field {
+	const char *at;
+	size_t offset;
+};
+
+/* provider_read_usage: add each count of usage (NULL: none) that fields (ending with a NULL at) point to, a whole number
+ * >= 0, to its count in r->usage (the first replacing -1). */
+void provider_read_usage(struct reply *r, const cJSON *usage, const struct usage_field *fields);
 
 /* reply_add_tool_call: append a tool call to r.  args is the arguments as
  * the API gave them: a string is taken as JSON text (arguments is NULL when

@@ -1,6 +1,7 @@
 /* providers/anthropic_messages.c: api anthropic-messages, the Anthropic Messages API. */
 #include "provider.h"
 
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -86,7 +87,23 @@ out:
 	return text;
 }
 
-/* anthropic_parse: the text blocks and tool_use blocks of content[]. */
+/* The counts of an Anthropic usage object: the cache's reads and writes
+ * are input too, and the total is the sum of input and output. */
+static const struct usage_field anthropic_usage[] = {
+	{"/input_tokens", offsetof(struct usage, input)},
+	{"/cache_read_input_tokens", offsetof(struct usage, input)},
+	{"/cache_creation_input_tokens", offsetof(struct usage, input)},
+	{"/output_tokens", offsetof(struct usage, output)},
+	{"/input_tokens", offsetof(struct usage, total)},
+	{"/cache_read_input_tokens", offsetof(struct usage, total)},
+	{"/cache_creation_input_tokens", offsetof(struct usage, total)},
+	{"/output_tokens", offsetof(struct usage, total)},
+	{"/cache_read_input_tokens", offsetof(struct usage, cached)},
+	{NULL, 0},
+};
+
+/* anthropic_parse: the text blocks and tool_use blocks of content[], and
+ * usage. */
 static int anthropic_parse(const void *priv, struct reply *r, char **err)
 {
 	const cJSON *type = cJSON_GetObjectItemCaseSensitive(r->json, "type");
@@ -96,6 +113,7 @@ static int anthropic_parse(const void *priv, struct reply *r, char **err)
 	struct buf b;
 	size_t i = 0;
 
+	provider_read_usage(r, cJSON_GetObjectItemCaseSensitive(r->json, "usage"), anthropic_usage);
 	if ((cJSON_IsString(type) && strcmp(type->valuestring, "error") == 0) ||
 	    (error && !cJSON_IsNull(error))) {
 		*err = provider_api_error(r);

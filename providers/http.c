@@ -19,6 +19,22 @@ struct http {
 	char *call_name;
 	char *call_arguments;
 	char *call_id;
+	/* JSON pointers to the token counts, in struct usage's order; NULL: none */
+	char *usage[5];
+};
+
+static const struct provider_option http_usage_options[] = {
+	{.name = "input", .kind = PROVIDER_OPTION_POINTER,
+	 .offset = offsetof(struct http, usage[0]), .example = "/usage/input"},
+	{.name = "output", .kind = PROVIDER_OPTION_POINTER,
+	 .offset = offsetof(struct http, usage[1]), .example = "/usage/output"},
+	{.name = "total", .kind = PROVIDER_OPTION_POINTER,
+	 .offset = offsetof(struct http, usage[2]), .example = "/usage/total"},
+	{.name = "cached", .kind = PROVIDER_OPTION_POINTER,
+	 .offset = offsetof(struct http, usage[3]), .example = "/usage/cached"},
+	{.name = "reasoning", .kind = PROVIDER_OPTION_POINTER,
+	 .offset = offsetof(struct http, usage[4]), .example = "/usage/reasoning"},
+	{.name = NULL},
 };
 
 static const struct provider_option http_tool_call_options[] = {
@@ -38,6 +54,7 @@ static const struct provider_option http_reply_options[] = {
 	 .offset = offsetof(struct http, reply_content), .example = "/reply/text"},
 	{.name = "tool_calls", .kind = PROVIDER_OPTION_MAP, .sub = http_tool_call_options,
 	 .shorthand = "at"},
+	{.name = "usage", .kind = PROVIDER_OPTION_MAP, .sub = http_usage_options},
 	{.name = NULL},
 };
 
@@ -121,8 +138,27 @@ static int http_tool_call(const struct http *h, const cJSON *call, size_t i, str
 	return 0;
 }
 
+/* http_usage: the token counts at the target's usage pointers. */
+static void http_usage(const struct http *h, struct reply *r)
+{
+	static const size_t counts[] = {
+		offsetof(struct usage, input), offsetof(struct usage, output),
+		offsetof(struct usage, total), offsetof(struct usage, cached),
+		offsetof(struct usage, reasoning),
+	};
+	struct usage_field fields[ARRAY_SIZE(counts) + 1];
+	size_t n = 0;
+
+	for (size_t i = 0; i < ARRAY_SIZE(counts); i++)
+		if (h->usage[i])
+			fields[n++] = (struct usage_field){h->usage[i], counts[i]};
+	fields[n] = (struct usage_field){NULL, 0};
+	provider_read_usage(r, r->json, fields);
+}
+
 /* http_parse: content at reply_content (the whole body for a plain-text
- * agent) and tool calls at reply_tool_calls. */
+ * agent), tool calls at reply_tool_calls and the token counts at the usage
+ * pointers. */
 static int http_parse(const void *priv, struct reply *r, char **err)
 {
 	const struct http *h = priv;
@@ -135,6 +171,7 @@ static int http_parse(const void *priv, struct reply *r, char **err)
 		r->content_len = r->raw ? r->raw_len : 0;
 		return 0;
 	}
+	http_usage(h, r);
 	v = jsonptr_get(r->json, where);
 	if (!v) {
 		const cJSON *error = cJSON_GetObjectItemCaseSensitive(r->json, "error");

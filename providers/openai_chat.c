@@ -1,6 +1,7 @@
 /* providers/openai_chat.c: api openai-chat, the OpenAI chat completions API. */
 #include "provider.h"
 
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -133,13 +134,24 @@ static int openai_tool_calls(const cJSON *msg, struct reply *r, char **err)
 	return 0;
 }
 
-/* openai_parse: content and tool calls from choices[0].message. */
+/* The counts of an openai-chat usage object. */
+static const struct usage_field openai_usage[] = {
+	{"/prompt_tokens", offsetof(struct usage, input)},
+	{"/completion_tokens", offsetof(struct usage, output)},
+	{"/total_tokens", offsetof(struct usage, total)},
+	{"/prompt_tokens_details/cached_tokens", offsetof(struct usage, cached)},
+	{"/completion_tokens_details/reasoning_tokens", offsetof(struct usage, reasoning)},
+	{NULL, 0},
+};
+
+/* openai_parse: content and tool calls from choices[0].message, and usage. */
 static int openai_parse(const void *priv, struct reply *r, char **err)
 {
 	const cJSON *error = cJSON_GetObjectItemCaseSensitive(r->json, "error");
 	const cJSON *choices = cJSON_GetObjectItemCaseSensitive(r->json, "choices");
 	const cJSON *msg = NULL;
 
+	provider_read_usage(r, cJSON_GetObjectItemCaseSensitive(r->json, "usage"), openai_usage);
 	if (error && !cJSON_IsNull(error)) {
 		*err = provider_api_error(r);
 		return -1;

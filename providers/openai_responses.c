@@ -2,6 +2,7 @@
  * API (POST /v1/responses). */
 #include "provider.h"
 
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -139,7 +140,17 @@ static void responses_message(const cJSON *item, struct buf *text, struct buf *r
 	}
 }
 
-/* responses_parse: the output_text of the message items (their refusal
+/* The counts of a Responses usage object. */
+static const struct usage_field responses_usage[] = {
+	{"/input_tokens", offsetof(struct usage, input)},
+	{"/output_tokens", offsetof(struct usage, output)},
+	{"/total_tokens", offsetof(struct usage, total)},
+	{"/input_tokens_details/cached_tokens", offsetof(struct usage, cached)},
+	{"/output_tokens_details/reasoning_tokens", offsetof(struct usage, reasoning)},
+	{NULL, 0},
+};
+
+/* responses_parse: usage; the output_text of the message items (their refusal
  * when they hold no text) and the function_call items; other items
  * (reasoning, hosted tools) are skipped. */
 static int responses_parse(const void *priv, struct reply *r, char **err)
@@ -151,6 +162,7 @@ static int responses_parse(const void *priv, struct reply *r, char **err)
 	size_t i = 0;
 	int rc = -1;
 
+	provider_read_usage(r, cJSON_GetObjectItemCaseSensitive(r->json, "usage"), responses_usage);
 	if (responses_status(r, err) < 0)
 		return -1;
 	if (error && !cJSON_IsNull(error)) {

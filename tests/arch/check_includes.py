@@ -21,6 +21,7 @@ ALLOWED = {
     "lib/fingerprint": {"core"},
     "lib/stub": {"core"},
     "lib/suite": {"core", "lib/schema"},
+    "lib/evidence": {"core"},
     "lib/judge": {"core", "lib/suite"},
     "lib/report": {"core", "lib/fingerprint"},
     "lib/history": {"core", "lib/report", "lib/fingerprint"},
@@ -32,7 +33,7 @@ ALLOWED = {
     "providers": {"core", "lib/suite", "lib/judge"},
     "cmd": {"core", "lib/schema", "lib/transport", "lib/fingerprint", "lib/stub",
             "lib/suite", "lib/judge", "lib/report", "lib/history", "lib/notify", "lib/otlp",
-            "lib/run"},
+            "lib/run", "lib/evidence"},
 }
 
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.M)

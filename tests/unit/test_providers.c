@@ -1555,6 +1555,91 @@ static void test_reply_release(void **state)
 	reply_release(&r);
 }
 
+/* assert_usage: r declares these counts (-1: none). */
+static void assert_usage(const struct reply *r, long long input, long long output,
+			 long long total, long long cached, long long reasoning)
+{
+	assert_int_equal(r->usage.input, input);
+	assert_int_equal(r->usage.output, output);
+	assert_int_equal(r->usage.total, total);
+	assert_int_equal(r->usage.cached, cached);
+	assert_int_equal(r->usage.reasoning, reasoning);
+}
+
+/* usage_of: the usage parse reads from fixture name (status 200) for t. */
+static void usage_of(const struct target *t, const char *name, struct reply *r)
+{
+	char *err = NULL;
+
+	load(r, 200, name);
+	if (parse(t, r, &err) < 0) {
+		/* An unfinished reply is an error that keeps its usage. */
+		free(err);
+	}
+}
+
+static void test_usage(void **state)
+{
+	struct target chat = target_for(api("openai-chat"));
+	struct target responses = target_for(api("openai-responses"));
+	struct target anthropic = target_for(api("anthropic-messages"));
+	struct target http = target_for(api("http"));
+	char content[] = "/reply/text", in[] = "/meter/prompt", out[] = "/meter/completion";
+	char cached[] = "/meter/cached", total[] = "/meter/total";
+	static const char odd[] = "{\"choices\": [{\"message\": {\"content\": \"x\"}}], "
+				  "\"usage\": {\"prompt_tokens\": -3, \"completion_tokens\": 1.5, "
+				  "\"total_tokens\": \"9\"}}";
+	struct reply r;
+
+	usage_of(&chat, "openai_text.json", &r);
+	assert_usage(&r, 31, 14, 45, -1, -1);
+	reply_release(&r);
+	usage_of(&chat, "openai_usage_details.json", &r);
+	assert_usage(&r, 1117, 346, 1463, 1024, 320);
+	reply_release(&r);
+
+	usage_of(&responses, "responses_text.json", &r);
+	assert_usage(&r, 1536, 11, 1547, 1280, 0);
+	reply_release(&r);
+	usage_of(&responses, "responses_reasoning.json", &r);
+	assert_usage(&r, 120, 310, 430, 0, 256);
+	reply_release(&r);
+	usage_of(&responses, "responses_incomplete.json", &r);
+	assert_usage(&r, 88, 16, 104, 0, 0);
+	reply_release(&r);
+	usage_of(&responses, "responses_failed.json", &r);
+	assert_usage(&r, -1, -1, -1, -1, -1);
+	reply_release(&r);
+
+	/* Anthropic: the cache's reads and writes are input; the total is a sum. */
+	usage_of(&anthropic, "anthropic_tool_use.json", &r);
+	assert_usage(&r, 472, 91, 563, -1, -1);
+	reply_release(&r);
+	usage_of(&anthropic, "anthropic_cache_usage.json", &r);
+	assert_usage(&r, 21 + 188 + 1536, 12, 21 + 188 + 1536 + 12, 1536, -1);
+	reply_release(&r);
+
+	/* http: the counts its pointers find, none where they find nothing. */
+	set_reply(&http, content, NULL);
+	usage_of(&http, "http_usage.json", &r);
+	assert_usage(&r, -1, -1, -1, -1, -1);
+	reply_release(&r);
+	*(char **)test_option(&http, "reply/usage/input") = in;
+	*(char **)test_option(&http, "reply/usage/output") = out;
+	*(char **)test_option(&http, "reply/usage/cached") = cached;
+	*(char **)test_option(&http, "reply/usage/total") = total;
+	usage_of(&http, "http_usage.json", &r);
+	assert_usage(&r, 412, 9, -1, 0, -1);
+	reply_release(&r);
+	free(http.priv);
+
+	/* Counts that are not whole numbers >= 0 are none. */
+	set_body(&r, 200, odd, sizeof(odd) - 1);
+	assert_int_equal(parse(&chat, &r, &(char *){NULL}), 0);
+	assert_usage(&r, -1, -1, -1, -1, -1);
+	reply_release(&r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1594,6 +1679,7 @@ int main(void)
 		cmocka_unit_test(test_build_http),
 		cmocka_unit_test(test_build_tools),
 		cmocka_unit_test(test_reply_release),
+		cmocka_unit_test(test_usage),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
