@@ -437,6 +437,10 @@ static void add_sample_span(const struct otlp_batches *b, cJSON *spans,
 	attr_str(attrs, "gen_ai.request.model", t->model);
 	attr_str(attrs, "gen_ai.response.model", smp->response_model);
 	attr_str(attrs, "gen_ai.response.id", smp->response_id);
+	if (smp->usage.input >= 0)
+		attr_int(attrs, "gen_ai.usage.input_tokens", smp->usage.input);
+	if (smp->usage.output >= 0)
+		attr_int(attrs, "gen_ai.usage.output_tokens", smp->usage.output);
 	add_server(attrs, t->url);
 	if (smp->status)
 		attr_int(attrs, "http.response.status_code", smp->status);

@@ -130,6 +130,23 @@ static void put_grade(struct jsonw *w, const struct report_grade *g)
 	jsonw_end(w);
 }
 
+/* put_usage: the counts a sample's reply declared; nothing when none. */
+static void put_usage(struct jsonw *w, const struct report_usage *u)
+{
+	bool any = false;
+	for (const struct report_usage_field *f = report_usage_fields; f->name; f++) {
+		long long v = *(const long long *)((const char *)u + f->offset);
+		if (v < 0)
+			continue;
+		if (!any)
+			jsonw_object(w, "usage");
+		any = true;
+		jsonw_number(w, f->name, (double)v);
+	}
+	if (any)
+		jsonw_end(w);
+}
+
 static void put_sample(struct jsonw *w, const struct report_sample *s)
 {
 	jsonw_object(w, NULL);
@@ -150,6 +167,7 @@ static void put_sample(struct jsonw *w, const struct report_sample *s)
 		put_string(w, "response_id", s->response_id);
 	if (s->response_model)
 		put_string(w, "response_model", s->response_model);
+	put_usage(w, &s->usage);
 	if (s->ngrades) {
 		jsonw_array(w, "grades");
 		for (unsigned k = 0; k < s->ngrades; k++)

@@ -84,6 +84,15 @@ static const struct rule grade_rules[] = {
 	{NULL, K_STRING, false, NULL},
 };
 
+static const struct rule usage_rules[] = {
+	{"input", K_NUMBER, true, NULL},
+	{"output", K_NUMBER, true, NULL},
+	{"total", K_NUMBER, true, NULL},
+	{"cached", K_NUMBER, true, NULL},
+	{"reasoning", K_NUMBER, true, NULL},
+	{NULL, K_STRING, false, NULL},
+};
+
 static const struct rule sample_rules[] = {
 	{"index", K_SMALL, false, NULL},
 	{"grade", K_GRADE, false, NULL},
@@ -96,6 +105,7 @@ static const struct rule sample_rules[] = {
 	{"response_id", K_STRING, true, NULL},
 	{"response_model", K_STRING, true, NULL},
 	{"grades", K_OBJECTS, true, grade_rules},
+	{"usage", K_OBJECT, true, usage_rules},
 	{NULL, K_STRING, false, NULL},
 };
 
@@ -541,6 +551,10 @@ static void load_sample(struct report *r, struct report_sample *s, const cJSON *
 	s->fingerprint = report_intern(r, str_or_null(o, "fingerprint"));
 	s->response_id = report_strdup(r, str_or_null(o, "response_id"));
 	s->response_model = report_intern(r, str_or_null(o, "response_model"));
+	for (const struct report_usage_field *f = report_usage_fields; f->name; f++)
+		if (get(get(o, "usage"), f->name))
+			*(long long *)((char *)&s->usage + f->offset) =
+				(long long)tree_num(get(o, "usage"), f->name);
 	report_sample_grades(r, s, (size_t)cJSON_GetArraySize(grades));
 	cJSON_ArrayForEach(grade, grades) {
 		struct report_grade *g = &s->grades[k++];

@@ -53,6 +53,11 @@ struct report_grade {
 	enum grade grade;
 };
 
+/* The tokens a reply declared; each -1 when it did not say. */
+struct report_usage {
+	long long input, output, total, cached, reasoning;
+};
+
 /* One finished sample. */
 struct report_sample {
 	double latency_ms;          /* as measured (the JSON rounds it to 0.1) */
@@ -63,6 +68,7 @@ struct report_sample {
 	const char *response_model; /* the reply's "model", or NULL */
 	struct report_grade *grades; /* every grader that ran, in suite order */
 	unsigned ngrades;
+	struct report_usage usage;
 	int index;                  /* repeat number, from 0 */
 	int status;                 /* HTTP status, 0 when none arrived */
 	int attempts;
@@ -213,10 +219,19 @@ size_t report_stratum_index(struct report *r, const char *name);
  * position -1, not skipped, repeat 1, threshold 1, every p-value 1; it
  * stays valid until the next case is added. */
 struct report_case *report_add_case(struct report *r, const char *id, size_t stratum);
-/* report_side_samples: n zeroed samples for side s, in r's arena. */
+/* report_side_samples: n zeroed samples for side s, in r's arena, their
+ * usage unknown (-1). */
 struct report_sample *report_side_samples(struct report *r, struct report_side *s, size_t n);
 /* report_sample_reasons: room for n reasons of sample s, none yet. */
 const char **report_sample_reasons(struct report *r, struct report_sample *s, size_t n);
+/* The counts of struct report_usage by name ("input", "output", "total",
+ * "cached", "reasoning"), as the JSON report has them, ending with NULL. */
+struct report_usage_field {
+	const char *name;
+	size_t offset;
+};
+extern const struct report_usage_field report_usage_fields[];
+
 /* report_sample_grades: n zeroed grades for sample s (ngrades n). */
 struct report_grade *report_sample_grades(struct report *r, struct report_sample *s, size_t n);
 /* report_add_fingerprint: count more replies of side that carried value. */

@@ -48,6 +48,8 @@ static void add_side(struct report *rep, struct report_side *out, const struct s
 		o->fingerprint = report_intern(rep, s->fingerprint);
 		o->response_id = report_strdup(rep, s->response_id);
 		o->response_model = report_intern(rep, s->response_model);
+		o->usage = (struct report_usage){s->usage.input, s->usage.output, s->usage.total,
+						 s->usage.cached, s->usage.reasoning};
 		report_sample_grades(rep, o, s->ngrades);
 		for (size_t j = 0; j < s->ngrades; j++)
 			o->grades[j] = (struct report_grade){

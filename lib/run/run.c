@@ -131,6 +131,7 @@ static int sample_parse(struct suite *s, enum side side, struct reply *reply, in
 		out->fingerprint = redact_apply(&s->redact, reply->fingerprint);
 	out->response_id = json_member(s, reply, "id");
 	out->response_model = json_member(s, reply, "model");
+	out->usage = reply->usage;
 	if (parsed == 0)
 		return 0;
 	if (attempts > 1) {
@@ -563,6 +564,7 @@ struct run *run_execute(struct suite *s, const struct run_options *o, char **err
 			for (int n = 0; n < repeat + r->confirm; n++) {
 				cr->side[side].samples[n].side = (enum side)side;
 				cr->side[side].samples[n].index = n;
+				cr->side[side].samples[n].usage = (struct usage){-1, -1, -1, -1, -1};
 			}
 		}
 	}

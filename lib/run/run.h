@@ -18,6 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "provider.h"
 #include "suite/suite.h"
 #include "transport/transport.h"
 #include "run/grading.h"
@@ -45,6 +46,7 @@ struct sample {
 	char *fingerprint;     /* NULL when none */
 	char *response_id;     /* the reply's top-level "id", redacted, or NULL */
 	char *response_model;  /* its top-level "model", redacted, or NULL */
+	struct usage usage;    /* the tokens the reply declared (-1: not declared) */
 	struct sample_grade *grades; /* every grader that ran, in suite order */
 	size_t ngrades;
 };
