@@ -64,6 +64,44 @@ static void put_fingerprints(struct jsonw *w, const struct report_target *t)
 	free(merged);
 }
 
+/* put_tokens: the token counts declared (those no reply declared left out),
+ * nothing when none was. */
+static void put_tokens(struct jsonw *w, const char *key, const struct report_usage *u)
+{
+	bool any = false;
+	for (const struct report_usage_field *f = report_usage_fields; f->name; f++) {
+		long long v = *(const long long *)((const char *)u + f->offset);
+		if (v < 0)
+			continue;
+		if (!any)
+			jsonw_object(w, key);
+		any = true;
+		jsonw_number(w, f->name, (double)v);
+	}
+	if (any)
+		jsonw_end(w);
+}
+
+/* put_telemetry: side's latency, tokens, cost and retries over stratum
+ * (SIZE_MAX: the run), members of the object open. */
+static void put_telemetry(struct jsonw *w, const struct report *r, size_t stratum,
+			  enum side side)
+{
+	struct report_telemetry t;
+	report_telemetry(r, stratum, side, &t);
+	if (t.timed) {
+		jsonw_object(w, "latency_ms");
+		jsonw_number(w, "p50", report_round(t.p50_ms, 1));
+		jsonw_number(w, "p95", report_round(t.p95_ms, 1));
+		jsonw_number(w, "max", report_round(t.max_ms, 1));
+		jsonw_end(w);
+	}
+	put_tokens(w, "tokens", &t.tokens);
+	if (t.cost_usd >= 0)
+		jsonw_number(w, "cost_usd", report_round(t.cost_usd, 6));
+	jsonw_number(w, "retries", (double)t.retries);
+}
+
 static void put_targets(struct jsonw *w, const struct report *r)
 {
 	jsonw_object(w, "targets");
@@ -75,6 +113,13 @@ static void put_targets(struct jsonw *w, const struct report *r)
 		if (r->targets[side].model)
 			put_string(w, "model", r->targets[side].model);
 		put_fingerprints(w, &r->targets[side]);
+		if (r->targets[side].priced) {
+			jsonw_object(w, "price");
+			jsonw_number(w, "input", r->targets[side].price_input);
+			jsonw_number(w, "output", r->targets[side].price_output);
+			jsonw_end(w);
+		}
+		put_telemetry(w, r, SIZE_MAX, (enum side)side);
 		jsonw_end(w);
 	}
 	jsonw_end(w);
@@ -97,6 +142,7 @@ static void put_strata(struct jsonw *w, const struct report *r)
 			jsonw_object(w, side_name((enum side)side));
 			jsonw_number(w, "passed", s->passed[side]);
 			jsonw_number(w, "total", s->ncases);
+			put_telemetry(w, r, i, (enum side)side);
 			jsonw_end(w);
 		}
 		jsonw_number(w, "diff", (double)s->passed[SIDE_PROD] - s->passed[SIDE_EVAL]);
@@ -130,23 +176,6 @@ static void put_grade(struct jsonw *w, const struct report_grade *g)
 	jsonw_end(w);
 }
 
-/* put_usage: the counts a sample's reply declared; nothing when none. */
-static void put_usage(struct jsonw *w, const struct report_usage *u)
-{
-	bool any = false;
-	for (const struct report_usage_field *f = report_usage_fields; f->name; f++) {
-		long long v = *(const long long *)((const char *)u + f->offset);
-		if (v < 0)
-			continue;
-		if (!any)
-			jsonw_object(w, "usage");
-		any = true;
-		jsonw_number(w, f->name, (double)v);
-	}
-	if (any)
-		jsonw_end(w);
-}
-
 static void put_sample(struct jsonw *w, const struct report_sample *s)
 {
 	jsonw_object(w, NULL);
@@ -167,7 +196,7 @@ static void put_sample(struct jsonw *w, const struct report_sample *s)
 		put_string(w, "response_id", s->response_id);
 	if (s->response_model)
 		put_string(w, "response_model", s->response_model);
-	put_usage(w, &s->usage);
+	put_tokens(w, "usage", &s->usage);
 	if (s->ngrades) {
 		jsonw_array(w, "grades");
 		for (unsigned k = 0; k < s->ngrades; k++)

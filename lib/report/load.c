@@ -177,10 +177,17 @@ static const struct rule stratum_rules[] = {
 	{NULL, K_STRING, false, NULL},
 };
 
+static const struct rule price_rules[] = {
+	{"input", K_NUMBER, false, NULL},
+	{"output", K_NUMBER, false, NULL},
+	{NULL, K_STRING, false, NULL},
+};
+
 static const struct rule target_rules[] = {
 	{"url", K_STRING_OR_NULL, false, NULL},
 	{"api", K_STRING, true, NULL},
 	{"model", K_STRING, true, NULL},
+	{"price", K_OBJECT, true, price_rules},
 	{"fingerprints", K_COUNTS, false, NULL},
 	{NULL, K_STRING, false, NULL},
 };
@@ -644,6 +651,9 @@ static void load_targets(struct report *r, const cJSON *targets)
 		r->targets[side].url = report_strdup(r, str_or_null(t, "url"));
 		r->targets[side].api = report_strdup(r, str_or_null(t, "api"));
 		r->targets[side].model = report_strdup(r, str_or_null(t, "model"));
+		r->targets[side].priced = get(t, "price") != NULL;
+		r->targets[side].price_input = tree_num(get(t, "price"), "input");
+		r->targets[side].price_output = tree_num(get(t, "price"), "output");
 		cJSON_ArrayForEach(fp, get(t, "fingerprints"))
 			report_add_fingerprint(r, (enum side)side, fp->string,
 					       (long)fp->valuedouble);

@@ -425,6 +425,9 @@ static void merged_run(struct report *out, const struct merge *m)
 		out->targets[side].url = report_strdup(out, first->targets[side].url);
 		out->targets[side].api = report_strdup(out, first->targets[side].api);
 		out->targets[side].model = report_strdup(out, first->targets[side].model);
+		out->targets[side].priced = first->targets[side].priced;
+		out->targets[side].price_input = first->targets[side].price_input;
+		out->targets[side].price_output = first->targets[side].price_output;
 	}
 }
 

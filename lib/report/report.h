@@ -133,6 +133,9 @@ struct report_target {
 	const char *url;            /* for display; NULL: null */
 	const char *api;            /* the suite's api: name; NULL: not known */
 	const char *model;          /* the suite's model:, redacted; NULL: none */
+	bool priced;                /* the suite gave a price: */
+	double price_input;         /* USD per million input tokens */
+	double price_output;        /* USD per million output tokens */
 	struct report_fingerprint *fingerprints; /* in the order met */
 	size_t nfingerprints;
 	size_t cap;                 /* private */
@@ -248,6 +251,25 @@ void report_analyse_fingerprints(struct report *r);
 /*
  * What the JSON and the renderers derive.
  */
+
+/* What one target spent and how fast it answered, over the samples of
+ * a stratum or of the run. */
+struct report_telemetry {
+	long samples;               /* finished samples */
+	long timed;                 /* of them, those a response came to */
+	double sum_ms;              /* their latencies summed, */
+	double p50_ms;              /* their median (nearest rank), */
+	double p95_ms;              /* 95th percentile */
+	double max_ms;              /* and maximum; 0 when timed is 0 */
+	struct report_usage tokens; /* declared tokens summed; -1 when no reply declared the kind */
+	double cost_usd;            /* from tokens and the target's price; -1: no price or no tokens */
+	long retries;               /* attempts beyond each sample's first */
+};
+
+/* report_telemetry: target side's figures over the cases of stratum (an
+ * index; SIZE_MAX: every case of the report). */
+void report_telemetry(const struct report *r, size_t stratum, enum side side,
+		      struct report_telemetry *out);
 
 /* report_side_total: passed + failed + errors. */
 int report_side_total(const struct report_side *s);

@@ -83,7 +83,7 @@ static void add_case(struct report *rep, const struct run *r, size_t i)
 		add_side(rep, &c->side[side], &cr->side[side], cr->repeat);
 }
 
-/* add_target: a target's URL for display, API and model (redacted). */
+/* add_target: a target's URL for display, API, model (redacted) and price. */
 static void add_target(struct report *rep, struct report_target *out, const struct run *r,
 		       enum side side)
 {
@@ -93,6 +93,9 @@ static void add_target(struct report *rep, struct report_target *out, const stru
 	out->url = report_strdup(rep, r->url_display[side]);
 	out->api = report_strdup(rep, t->provider ? t->provider->name : NULL);
 	out->model = report_strdup(rep, model);
+	out->priced = t->priced;
+	out->price_input = t->price_input;
+	out->price_output = t->price_output;
 	free(model);
 }
 

@@ -720,16 +720,27 @@ static int load_api_options(struct loader *L, struct target *t, const struct yno
 /* PRICE_MAX: the largest price per million tokens taken (USD). */
 #define PRICE_MAX 1000000
 
+/* get_price: key of price:, USD per million tokens. */
+static int get_price(const struct ynode *price, const char *key, double *out, char **err)
+{
+	const struct ynode *v = need_key(price, key, "in price", err);
+	if (!v)
+		return -1;
+	if (ynode_number(v, out) < 0 || !(*out >= 0 && *out <= PRICE_MAX)) {
+		*err = ynode_error(v, "'%s' must be US dollars per million tokens, from 0 to %d",
+				   key, PRICE_MAX);
+		return -1;
+	}
+	return 0;
+}
+
 /* load_price: a target's price: {input, output}, USD per million tokens. */
 static int load_price(struct target *t, const struct ynode *n, char **err)
 {
-	const struct ynode *in, *out;
 	if (need_map(n, "'price'", err) < 0 ||
 	    ynode_check_keys(n, price_keys, "in price", err) < 0 ||
-	    !(in = need_key(n, "input", "in price", err)) ||
-	    !(out = need_key(n, "output", "in price", err)) ||
-	    get_fraction(in, "input", PRICE_MAX, &t->price_input, err) < 0 ||
-	    get_fraction(out, "output", PRICE_MAX, &t->price_output, err) < 0)
+	    get_price(n, "input", &t->price_input, err) < 0 ||
+	    get_price(n, "output", &t->price_output, err) < 0)
 		return -1;
 	t->priced = true;
 	return 0;
