@@ -134,6 +134,29 @@ static void test_text_verbose(void **state)
 	assert_non_null(strstr(verbose, "prod #1: " REASON_TOOL "\n"));
 	assert_non_null(strstr(verbose, "eval #1: " REASON_CONN "\n"));
 	assert_null(strstr(verbose, "prod #1: " REASON_14));
+	/* Verbose: latency, tokens, cost and retries per stratum and target. */
+	assert_null(strstr(brief, "p50 ms"));
+	assert_non_null(strstr(verbose, "  stratum  target  p50 ms  p95 ms  max ms  tokens in  "
+					 "tokens out  cost usd  retries\n"
+					 "  tools    eval       100     100     100          -  "
+					 "         -         -        0\n"));
+	assert_non_null(strstr(verbose, "  prompt   eval       110     120     120          -  "
+					 "         -         -        2\n"));
+	free(verbose);
+
+	/* Tokens the prod replies declared, priced: $3 and $15 a million. */
+	struct report_side *prod = &r->cases[BOOK].side[SIDE_PROD];
+	prod->samples[0].usage = (struct report_usage){1200, 30, 1230, 1000, 10};
+	r->targets[SIDE_PROD].priced = true;
+	r->targets[SIDE_PROD].price_input = 3;
+	r->targets[SIDE_PROD].price_output = 15;
+	verbose = render(r, false, true);
+	assert_non_null(strstr(verbose, "  tools    prod       100     100     100       1200  "
+					 "        30    0.0040        0\n"));
+	assert_non_null(strstr(verbose, "  prompt   prod       100     120     120          -  "
+					 "         -         -        0\n"));
+	assert_non_null(strstr(verbose, "  all      prod       100     120     120       1200  "
+					 "        30    0.0040        0\n"));
 
 	free(brief);
 	free(verbose);
