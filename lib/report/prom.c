@@ -84,9 +84,14 @@ static void label_add(struct buf *b, const char *s)
 	free(clean);
 }
 
+static void put_family_of(struct buf *b, const char *name, const char *type, const char *help)
+{
+	buf_addf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
 static void put_family(struct buf *b, const char *name, const char *help)
 {
-	buf_addf(b, "# HELP %s %s\n# TYPE %s gauge\n", name, help, name);
+	put_family_of(b, name, "gauge", help);
 }
 
 /* put_sample: name{label="value",...} value; labels is a NULL-ended list
@@ -120,6 +125,82 @@ static double parse_rfc3339(const char *s)
 	if (strcmp(end, "Z") != 0)
 		return 0;
 	return (double)timegm(&tm) + frac;
+}
+
+/* put_telemetry: request latency as a summary, and tokens, cost and
+ * retries as gauges, per stratum and target. */
+static void put_telemetry(struct buf *b, const struct report *r, const char *suite)
+{
+	static const char lat[] = "canary_request_duration_seconds";
+	struct report_telemetry *t = xcalloc(r->nstrata * SIDE__COUNT + 1, sizeof(*t));
+	for (size_t i = 0; i < r->nstrata; i++)
+		for (int side = 0; r->strata[i].selected && side < SIDE__COUNT; side++)
+			report_telemetry(r, i, (enum side)side, &t[i * SIDE__COUNT + side]);
+	put_family_of(b, lat, "summary",
+		      "Latency of the requests a response came to in the last run, per stratum "
+		      "and target.");
+	for (size_t k = 0; k < r->nstrata * SIDE__COUNT; k++) {
+		const struct report_stratum *s = &r->strata[k / SIDE__COUNT];
+		const char *target = side_name((enum side)(k % SIDE__COUNT));
+		if (!s->selected)
+			continue;
+		const struct {
+			const char *quantile;
+			double ms;
+		} q[] = {{"0.5", t[k].p50_ms}, {"0.95", t[k].p95_ms}};
+		for (size_t j = 0; t[k].timed && j < ARRAY_SIZE(q); j++) {
+			const char *labels[] = {"suite", suite, "stratum", s->name, "target", target,
+						"quantile", q[j].quantile, NULL};
+			put_sample(b, lat, labels, q[j].ms / 1000);
+		}
+		const char *labels[] = {"suite", suite, "stratum", s->name, "target", target, NULL};
+		put_sample(b, "canary_request_duration_seconds_sum", labels, t[k].sum_ms / 1000);
+		put_sample(b, "canary_request_duration_seconds_count", labels, (double)t[k].timed);
+	}
+	put_family(b, "canary_request_duration_max_seconds",
+		   "Longest latency of a request a response came to in the last run.");
+	for (size_t k = 0; k < r->nstrata * SIDE__COUNT; k++) {
+		const struct report_stratum *s = &r->strata[k / SIDE__COUNT];
+		const char *labels[] = {"suite", suite, "stratum", s->name, "target",
+					side_name((enum side)(k % SIDE__COUNT)), NULL};
+		if (s->selected && t[k].timed)
+			put_sample(b, "canary_request_duration_max_seconds", labels,
+				   t[k].max_ms / 1000);
+	}
+	put_family(b, "canary_tokens",
+		   "Tokens the replies of the last run declared, by kind (input, output, "
+		   "total, cached, reasoning).");
+	for (size_t k = 0; k < r->nstrata * SIDE__COUNT; k++) {
+		const struct report_stratum *s = &r->strata[k / SIDE__COUNT];
+		for (const struct report_usage_field *f = report_usage_fields;
+		     s->selected && f->name; f++) {
+			long long v = *(const long long *)((const char *)&t[k].tokens + f->offset);
+			const char *labels[] = {"suite", suite, "stratum", s->name, "target",
+						side_name((enum side)(k % SIDE__COUNT)), "kind",
+						f->name, NULL};
+			if (v >= 0)
+				put_sample(b, "canary_tokens", labels, (double)v);
+		}
+	}
+	put_family(b, "canary_cost_usd",
+		   "What the last run's requests cost in US dollars, from the tokens declared "
+		   "and the target's price.");
+	for (size_t k = 0; k < r->nstrata * SIDE__COUNT; k++) {
+		const struct report_stratum *s = &r->strata[k / SIDE__COUNT];
+		const char *labels[] = {"suite", suite, "stratum", s->name, "target",
+					side_name((enum side)(k % SIDE__COUNT)), NULL};
+		if (s->selected && t[k].cost_usd >= 0)
+			put_sample(b, "canary_cost_usd", labels, t[k].cost_usd);
+	}
+	put_family(b, "canary_retries", "Requests of the last run that were retries.");
+	for (size_t k = 0; k < r->nstrata * SIDE__COUNT; k++) {
+		const struct report_stratum *s = &r->strata[k / SIDE__COUNT];
+		const char *labels[] = {"suite", suite, "stratum", s->name, "target",
+					side_name((enum side)(k % SIDE__COUNT)), NULL};
+		if (s->selected)
+			put_sample(b, "canary_retries", labels, (double)t[k].retries);
+	}
+	free(t);
 }
 
 int report_prom(FILE *f, const struct report *r, char **err)
@@ -176,6 +257,8 @@ int report_prom(FILE *f, const struct report *r, char **err)
 		   "Exit code of the last run: 0 pass, 1 failing cases, 3 errors, "
 		   "130 interrupted.");
 	put_sample(&b, "canary_exit_code", suite_label, r->exit_code);
+
+	put_telemetry(&b, r, suite);
 
 	put_family(&b, "canary_fingerprint_info",
 		   "Fingerprints the targets reported in the last run (always 1).");
