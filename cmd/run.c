@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/file.h>
 #include <unistd.h>
 
@@ -382,6 +383,10 @@ static const char run_help[] =
 	"  --remind DURATION     repeat it while a failing state lasts (default 24h;\n"
 	"                        0: never)\n"
 	"  --report-url URL      a link to the full report, put in the message\n"
+	"  --budget N|Xusd       stop sending new requests once the replies have\n"
+	"                        declared N tokens (input and output), or cost X US\n"
+	"                        dollars at the targets' price:; the samples not\n"
+	"                        sent are reported as not run (exit 3)\n"
 	"  --otlp URL            export the run to an OpenTelemetry collector\n"
 	"                        (OTLP/HTTP JSON; URL is the base, v1/traces and\n"
 	"                        v1/logs go below it; default\n"
@@ -428,6 +433,7 @@ enum {
 	OPT_REPORT_URL,
 	OPT_GRACE,
 	OPT_OTLP,
+	OPT_BUDGET,
 };
 
 static const struct cmd_option run_options[] = {
@@ -462,6 +468,7 @@ static const struct cmd_option run_options[] = {
 	{"report-url", 0, true, OPT_REPORT_URL, CMD_VALUE_NONE, NULL},
 	{"grace", 0, true, OPT_GRACE, CMD_VALUE_NONE, NULL},
 	{"otlp", 0, true, OPT_OTLP, CMD_VALUE_NONE, NULL},
+	{"budget", 0, true, OPT_BUDGET, CMD_VALUE_NONE, NULL},
 	{NULL, 0, false, 0, CMD_VALUE_NONE, NULL},
 };
 
@@ -493,6 +500,28 @@ static int parse_shard(const char *arg, struct run_options *ro)
 	}
 	ro->shard_index = (int)i;
 	ro->shard_count = (int)n;
+	return 0;
+}
+
+/* parse_budget: N (tokens) or Xusd (US dollars), more than 0, into ro. */
+static int parse_budget(const char *arg, struct run_options *ro)
+{
+	size_t len = strlen(arg);
+	bool usd = len > 3 && strcasecmp(arg + len - 3, "usd") == 0;
+	char *digits = xstrndup(arg, usd ? len - 3 : len), *end;
+	errno = 0;
+	double v = strtod(digits, &end);
+	bool ok = !errno && end != digits && !*end && v > 0 && v <= 1e15 &&
+		  (usd || v == (double)(long long)v);
+	free(digits);
+	if (!ok) {
+		cmd_error("--budget takes a number of tokens (e.g. 200000) or US dollars "
+			  "(e.g. 2.50usd), more than 0, not '%s'",
+			  arg);
+		return -1;
+	}
+	ro->budget_usd = usd ? v : 0;
+	ro->budget_tokens = usd ? 0 : (long long)v;
 	return 0;
 }
 
@@ -676,6 +705,10 @@ static int cmd_run(int argc, char **argv)
 		case OPT_REPORT_URL:
 			out.report_url = p.arg;
 			break;
+		case OPT_BUDGET:
+			if (parse_budget(p.arg, &ro) < 0)
+				goto out;
+			break;
 		case OPT_OTLP:
 			if (!*p.arg) {
 				cmd_error("--otlp takes a URL, such as http://127.0.0.1:4318");
@@ -720,6 +753,11 @@ static int cmd_run(int argc, char **argv)
 	if (!s) {
 		fprintf(stderr, "%s\n", err);
 		free(err);
+		goto out;
+	}
+	if (ro.budget_usd > 0 && !(s->targets[SIDE_EVAL].priced && s->targets[SIDE_PROD].priced)) {
+		cmd_error("--budget in US dollars needs a price: on both targets (or give it "
+			  "in tokens)");
 		goto out;
 	}
 	rc = cmd_run_suite(s, &ro, &out);

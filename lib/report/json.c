@@ -299,6 +299,20 @@ static void put_judge(struct jsonw *w, const struct report_judge *j)
 	jsonw_end(w);
 }
 
+static void put_budget(struct jsonw *w, const struct report_budget *b)
+{
+	jsonw_object(w, "budget");
+	if (b->tokens > 0)
+		jsonw_number(w, "tokens", (double)b->tokens);
+	else
+		jsonw_number(w, "usd", b->usd);
+	jsonw_number(w, "spent_tokens", (double)b->spent_tokens);
+	jsonw_number(w, "spent_usd", report_round(b->spent_usd, 6));
+	jsonw_bool(w, "reached", b->reached);
+	jsonw_number(w, "not_run", (double)b->not_run);
+	jsonw_end(w);
+}
+
 static void put_history(struct jsonw *w, const struct report_history *h)
 {
 	jsonw_object(w, "history");
@@ -373,6 +387,8 @@ int report_json(FILE *f, const struct report *r, char **err)
 	put_targets(&w, r);
 	if (r->judge.present)
 		put_judge(&w, &r->judge);
+	if (r->budget.present)
+		put_budget(&w, &r->budget);
 	if (r->history.present)
 		put_history(&w, &r->history);
 	jsonw_object(&w, "fingerprint_diff");

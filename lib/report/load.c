@@ -221,6 +221,16 @@ static const struct rule judge_rules[] = {
 	{NULL, K_STRING, false, NULL},
 };
 
+static const struct rule budget_rules[] = {
+	{"tokens", K_NUMBER, true, NULL},
+	{"usd", K_NUMBER, true, NULL},
+	{"spent_tokens", K_NUMBER, false, NULL},
+	{"spent_usd", K_NUMBER, false, NULL},
+	{"reached", K_BOOL, false, NULL},
+	{"not_run", K_COUNT, false, NULL},
+	{NULL, K_STRING, false, NULL},
+};
+
 static const struct rule history_rules[] = {
 	{"unevaluated", K_STRINGS, true, NULL},
 	{"new_since_last", K_STRINGS, true, NULL},
@@ -252,6 +262,7 @@ static const struct rule report_rules[] = {
 	{"retries", K_COUNT, true, NULL},
 	{"targets", K_OBJECT, false, targets_rules},
 	{"judge", K_OBJECT, true, judge_rules},
+	{"budget", K_OBJECT, true, budget_rules},
 	{"history", K_OBJECT, true, history_rules},
 	{"fingerprint_diff", K_OBJECT, true, fingerprint_diff_rules},
 	{"strata", K_OBJECTS, false, stratum_rules},
@@ -660,6 +671,17 @@ static void load_targets(struct report *r, const cJSON *targets)
 	}
 }
 
+static void load_budget(struct report_budget *b, const cJSON *o)
+{
+	b->present = o != NULL;
+	b->tokens = (long long)tree_num(o, "tokens");
+	b->usd = tree_num(o, "usd");
+	b->spent_tokens = (long long)tree_num(o, "spent_tokens");
+	b->spent_usd = tree_num(o, "spent_usd");
+	b->reached = is_true(o, "reached");
+	b->not_run = tree_int(o, "not_run");
+}
+
 static void load_judge(struct report *r, const cJSON *judge)
 {
 	if (!cJSON_IsObject(judge))
@@ -710,6 +732,7 @@ static struct report *model_of_tree(const cJSON *t)
 	r->retries = tree_int(t, "retries");
 	load_targets(r, get(t, "targets"));
 	load_judge(r, get(t, "judge"));
+	load_budget(&r->budget, get(t, "budget"));
 	if (cJSON_IsObject(history)) {
 		r->history.present = true;
 		load_names(r, &r->history.unevaluated, get(history, "unevaluated"));

@@ -452,6 +452,27 @@ static void merged_judge(struct report *out, const struct merge *m)
 	}
 }
 
+/* merged_budget: the budget of the shards that had one (the first one's
+ * limit), their spending and unsent samples summed. */
+static void merged_budget(struct report *out, const struct merge *m)
+{
+	struct report_budget *b = &out->budget;
+	for (size_t i = 0; i < m->n; i++) {
+		const struct report_budget *from = &m->reports[i]->budget;
+		if (!from->present)
+			continue;
+		if (!b->present) {
+			b->present = true;
+			b->tokens = from->tokens;
+			b->usd = from->usd;
+		}
+		b->spent_tokens += from->spent_tokens;
+		b->spent_usd += from->spent_usd;
+		b->reached |= from->reached;
+		b->not_run += from->not_run;
+	}
+}
+
 /* merged_history: the history of a single report; a merge of several runs
  * has none (it compares one run with the runs recorded before it). */
 static void merged_history(struct report *out, const struct merge *m)
@@ -491,6 +512,7 @@ static struct report *merged(struct merge *m, char **err)
 
 	merged_run(out, m);
 	merged_judge(out, m);
+	merged_budget(out, m);
 	merged_history(out, m);
 	if (check_places(m, out, err) < 0) {
 		report_free(out);

@@ -151,6 +151,17 @@ struct report_judge {
 	long cache_hits;
 };
 
+/* What --budget allowed, and what the run spent. */
+struct report_budget {
+	bool present;               /* the run had a budget */
+	long long tokens;           /* the budget in tokens (0: in dollars) */
+	double usd;                 /* the budget in US dollars (0: in tokens) */
+	long long spent_tokens;     /* input and output tokens the replies declared */
+	double spent_usd;           /* their cost at the targets' prices */
+	bool reached;               /* spent met the budget: nothing more was sent */
+	long not_run;               /* samples never sent because of it */
+};
+
 /* What --history said of the run's prod fingerprints. */
 struct report_history {
 	bool present;
@@ -185,6 +196,7 @@ struct report {
 	long retries;
 	struct report_target targets[SIDE__COUNT];
 	struct report_judge judge;
+	struct report_budget budget;
 	struct report_history history;
 	struct report_names unevaluated; /* prod fingerprints eval never served, sorted */
 	struct report_names differing;   /* components in which they differ, sorted */

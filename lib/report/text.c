@@ -520,6 +520,9 @@ static void put_verdict_line(FILE *out, const struct report *r, const struct tex
 	if (r->verdict != VERDICT_ERROR && tc->errors > 0)
 		fprintf(out, "; %ld %s could not be measured", tc->errors,
 			plural(tc->errors, "case", "cases"));
+	if (r->budget.not_run > 0)
+		fprintf(out, "; budget reached, %ld %s not run", r->budget.not_run,
+			plural(r->budget.not_run, "sample", "samples"));
 	fprintf(out, " (exit %d%s%s)\n", r->exit_code, o->exit_reason ? ": " : "",
 		o->exit_reason ? o->exit_reason : "");
 }
@@ -616,6 +619,24 @@ static void put_telemetry(FILE *out, const struct report *r, bool color)
 	free(rows);
 }
 
+/* put_budget_note: what --budget allowed and what the run spent. */
+static void put_budget_note(FILE *out, const struct report *r)
+{
+	const struct report_budget *b = &r->budget;
+	if (!b->present)
+		return;
+	fputs("\n  budget: ", out);
+	if (b->tokens > 0)
+		fprintf(out, "%lld of %lld tokens spent", b->spent_tokens, b->tokens);
+	else
+		fprintf(out, "$%.4f of $%.2f spent (%lld tokens)", b->spent_usd, b->usd,
+			b->spent_tokens);
+	if (b->reached)
+		fprintf(out, "; reached, so %ld %s not run", b->not_run,
+			plural(b->not_run, "sample was", "samples were"));
+	fputc('\n', out);
+}
+
 static const struct report_text_options text_defaults = {0};
 
 void report_text_with(FILE *out, const struct report *r, const struct report_text_options *o)
@@ -634,6 +655,7 @@ void report_text_with(FILE *out, const struct report *r, const struct report_tex
 	put_history_notes(out, r, o->color);
 	put_cases(out, r, o);
 	put_one_sample_note(out, &tc);
+	put_budget_note(out, r);
 	fputc('\n', out);
 	put_verdict_line(out, r, &tc, o);
 }

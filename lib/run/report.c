@@ -135,6 +135,23 @@ static void add_fingerprints(struct report *rep, const struct run *r)
 	}
 }
 
+/* add_budget: the run's budget, what it spent, and the samples it left
+ * unsent once the budget was reached. */
+static void add_budget(struct report *rep, const struct run *r)
+{
+	struct report_budget *b = &rep->budget;
+	b->present = true;
+	b->tokens = r->budget_tokens;
+	b->usd = r->budget_usd;
+	b->spent_tokens = r->spent_tokens;
+	b->spent_usd = r->spent_usd;
+	b->reached = r->budget_reached;
+	for (size_t i = 0; b->reached && i < r->ncases; i++)
+		for (int side = 0; r->cases[i].selected && side < SIDE__COUNT; side++)
+			for (size_t k = 0; k < r->cases[i].side[side].nsamples; k++)
+				b->not_run += !r->cases[i].side[side].samples[k].done;
+}
+
 struct report *run_report(const struct run *r)
 {
 	struct report *rep = report_new();
@@ -168,6 +185,8 @@ struct report *run_report(const struct run *r)
 	add_fingerprints(rep, r);
 	if (s->judge.present)
 		add_judge(rep, r);
+	if (r->budget_tokens > 0 || r->budget_usd > 0)
+		add_budget(rep, r);
 	for (size_t i = 0; i < r->ncases; i++) {
 		if (r->cases[i].other_shard) {
 			rep->shard_others++;

@@ -221,11 +221,26 @@ static void decide_confirmation(struct feeder *f, struct case_result *cr)
 	f->confirming[f->nconfirming++] = (size_t)(cr - r->cases);
 }
 
+/* spend: what the sample's reply declared, counted against the budget. */
+static void spend(struct run *r, const struct sample *smp)
+{
+	const struct target *t = &r->suite->targets[smp->side];
+	long long in = smp->usage.input > 0 ? smp->usage.input : 0;
+	long long out = smp->usage.output > 0 ? smp->usage.output : 0;
+	r->spent_tokens += in + out;
+	if (t->priced)
+		r->spent_usd += ((double)in * t->price_input + (double)out * t->price_output) / 1e6;
+	if ((r->budget_tokens > 0 && r->spent_tokens >= r->budget_tokens) ||
+	    (r->budget_usd > 0 && r->spent_usd >= r->budget_usd))
+		r->budget_reached = true;
+}
+
 /* sample_finished: a sample has its grade (or its error): report it, and
  * decide the case's confirmation when it was the last of its first ones. */
 static void sample_finished(struct feeder *f, struct case_result *cr, const struct sample *smp)
 {
 	const struct run_options *o = f->opts;
+	spend(f->run, smp);
 	if (o->on_sample)
 		o->on_sample(f->run, cr, smp, o->user);
 	if (f->run->confirm <= 0 || smp->index >= cr->repeat)
@@ -402,7 +417,8 @@ static void feed(struct feeder *f)
 		return;
 	f->feeding = true;
 	struct run *r = f->run;
-	while (f->outstanding < f->window && !(f->opts->stop && *f->opts->stop)) {
+	while (f->outstanding < f->window && !(f->opts->stop && *f->opts->stop) &&
+	       !r->budget_reached) {
 		struct case_result *ccr = NULL;
 		struct sample *extra = next_confirmation(f, &ccr);
 		if (extra) {
@@ -518,6 +534,8 @@ struct run *run_execute(struct suite *s, const struct run_options *o, char **err
 	r->suite = s;
 	r->alpha = o->alpha;
 	r->strict = o->strict;
+	r->budget_tokens = o->budget_tokens;
+	r->budget_usd = o->budget_usd;
 	r->confirm = o->confirm >= 0 ? o->confirm : s->defaults.confirm;
 	r->min_valid = o->min_valid >= 0 ? o->min_valid : s->defaults.min_valid;
 	r->started_wall_ms = util_wall_ms();
@@ -591,7 +609,8 @@ struct run *run_execute(struct suite *s, const struct run_options *o, char **err
 		if (rc == 0)
 			grading_drain(grading);
 	} while (rc == 0 && (feeder.outstanding > 0 ||
-			     (feeder.qi < feeder.nconfirming && !(o->stop && *o->stop))));
+			     (feeder.qi < feeder.nconfirming && !(o->stop && *o->stop) &&
+			      !r->budget_reached)));
 	free(feeder.unfinished);
 	free(feeder.confirming);
 	if (rc < 0)

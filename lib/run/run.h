@@ -86,6 +86,11 @@ struct run {
 	int confirm;                   /* --confirm N: 0 when off */
 	bool strict;                   /* flaky cases fail the run */
 	char *warning;                 /* something the run did without, or NULL */
+	long long budget_tokens;       /* --budget N (0: none) */
+	double budget_usd;             /* --budget Xusd (0: none) */
+	long long spent_tokens;        /* input and output tokens the replies declared */
+	double spent_usd;              /* and their cost at the targets' prices */
+	bool budget_reached;           /* nothing more was sent once spent met the budget */
 };
 
 struct run_options {
@@ -102,6 +107,11 @@ struct run_options {
 	int confirm;            /* --confirm N (-1: the suite's defaults) */
 	double min_valid;       /* --min-valid (-1: the suite's defaults) */
 	bool strict;            /* --strict: flaky fails the run */
+	/* --budget: once the tokens (input and output) the replies declare, or
+	 * their cost at the targets' prices, reach it, no new request is sent;
+	 * 0: no budget.  budget_usd needs a price on both targets. */
+	long long budget_tokens;
+	double budget_usd;
 	/* Set by a signal handler, or NULL: 1 stops the run (requests and exec
 	 * graders in flight get transport.grace_ms), 2 or more ends the grace. */
 	volatile sig_atomic_t *stop;
