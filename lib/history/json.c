@@ -162,6 +162,21 @@ static void add_window(cJSON *o, const char *key, int passed, int failed, int ru
 	add_rate(w, "rate", passed, failed);
 }
 
+/* add_mean: {"baseline", "recent" (null when not known), "rose"} of a mean. */
+static void add_mean(cJSON *o, const char *key, double base, double recent, bool rose)
+{
+	cJSON *m = cJSON_AddObjectToObject(o, key);
+	if (base >= 0)
+		cJSON_AddNumberToObject(m, "baseline", round4(base));
+	else
+		cJSON_AddNullToObject(m, "baseline");
+	if (recent >= 0)
+		cJSON_AddNumberToObject(m, "recent", round4(recent));
+	else
+		cJSON_AddNullToObject(m, "recent");
+	cJSON_AddBoolToObject(m, "rose", rose);
+}
+
 cJSON *history_check_json(const struct history_check *c, const struct history_flaky *flaky,
 			  size_t nflaky)
 {
@@ -174,7 +189,11 @@ cJSON *history_check_json(const struct history_check *c, const struct history_fl
 	cJSON *r = cJSON_AddObjectToObject(o, "recent");
 	add_time(r, "from", c->recent_from);
 	add_time(r, "to", c->now);
-	cJSON_AddNumberToObject(o, "max_drop", c->max_drop);
+	cJSON_AddNumberToObject(o, "max_drop", c->limits.max_drop);
+	if (c->limits.max_latency_rise >= 0)
+		cJSON_AddNumberToObject(o, "max_latency_rise", c->limits.max_latency_rise);
+	if (c->limits.max_cost_rise >= 0)
+		cJSON_AddNumberToObject(o, "max_cost_rise", c->limits.max_cost_rise);
 	cJSON *strata = cJSON_AddArrayToObject(o, "strata");
 	for (size_t i = 0; i < c->nstrata; i++) {
 		const struct history_check_stratum *s = &c->strata[i];
@@ -185,6 +204,8 @@ cJSON *history_check_json(const struct history_check *c, const struct history_fl
 		add_window(so, "recent", s->recent_passed, s->recent_failed, s->recent_runs);
 		cJSON_AddBoolToObject(so, "compared", s->compared);
 		cJSON_AddBoolToObject(so, "degraded", s->degraded);
+		add_mean(so, "latency_ms", s->base_latency_ms, s->recent_latency_ms, s->latency_rose);
+		add_mean(so, "cost_usd", s->base_cost_usd, s->recent_cost_usd, s->cost_rose);
 		if (s->compared) {
 			double base = history_rate(s->base_passed, s->base_failed);
 			double recent = history_rate(s->recent_passed, s->recent_failed);

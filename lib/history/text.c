@@ -257,6 +257,18 @@ static void window_text(char *out, size_t size, int passed, int failed, int runs
 		 runs == 1 ? "" : "s");
 }
 
+/* trend_text: "BASE -> RECENT" of a mean to so many decimals, "-" for one
+ * not known. */
+static void trend_text(char *out, size_t size, int decimals, double base, double recent)
+{
+	char b[20] = "-", r[20] = "-";
+	if (base >= 0)
+		snprintf(b, sizeof(b), "%.*f", decimals, base);
+	if (recent >= 0)
+		snprintf(r, sizeof(r), "%.*f", decimals, recent);
+	snprintf(out, size, "%s -> %s", b, r);
+}
+
 void history_text_check(FILE *f, const struct history_check *c, const struct history_flaky *fl,
 			size_t nfl, int flips, int last)
 {
@@ -266,8 +278,13 @@ void history_text_check(FILE *f, const struct history_check *c, const struct his
 	util_rfc3339(c->baseline_from, from);
 	util_rfc3339(c->recent_from, recent);
 	fprintf(f, "check %s at %s\n", suite, now);
-	fprintf(f, "  baseline %s to %s, recent since %s; max drop %g%% (relative)\n", from,
-		recent, recent, c->max_drop * 100);
+	fprintf(f, "  baseline %s to %s, recent since %s; max drop %g%% (relative)", from,
+		recent, recent, c->limits.max_drop * 100);
+	if (c->limits.max_latency_rise >= 0)
+		fprintf(f, ", max latency rise %g%%", c->limits.max_latency_rise * 100);
+	if (c->limits.max_cost_rise >= 0)
+		fprintf(f, ", max cost rise %g%%", c->limits.max_cost_rise * 100);
+	fputc('\n', f);
 	free(suite);
 	size_t width = 7;
 	for (size_t i = 0; i < c->nstrata; i++)
@@ -277,7 +294,8 @@ void history_text_check(FILE *f, const struct history_check *c, const struct his
 	} else {
 		fputs("  ", f);
 		pad(f, "stratum", width);
-		fprintf(f, "  %-26s  %-26s  %7s\n", "baseline (prod)", "recent (prod)", "change");
+		fprintf(f, "  %-26s  %-26s  %7s  %-15s  %s\n", "baseline (prod)",
+			"recent (prod)", "change", "mean latency ms", "mean cost usd");
 	}
 	for (size_t i = 0; i < c->nstrata; i++) {
 		const struct history_check_stratum *s = &c->strata[i];
@@ -293,10 +311,16 @@ void history_text_check(FILE *f, const struct history_check *c, const struct his
 		const char *status = s->degraded ? "DEGRADED"
 				     : s->compared ? "ok"
 				     : b < 0 ? "no baseline" : "no recent runs";
+		char latency[48], cost[48];
+		trend_text(latency, sizeof(latency), 0, s->base_latency_ms,
+			   s->recent_latency_ms);
+		trend_text(cost, sizeof(cost), 4, s->base_cost_usd, s->recent_cost_usd);
 		char *name = term(s->stratum, 64);
 		fputs("  ", f);
 		pad(f, name, width);
-		fprintf(f, "  %-26s  %-26s  %7s  %s\n", base, rec, change, status);
+		fprintf(f, "  %-26s  %-26s  %7s  %-15s  %-16s  %s%s%s\n", base, rec, change,
+			latency, cost, status, s->latency_rose ? ", LATENCY ROSE" : "",
+			s->cost_rose ? ", COST ROSE" : "");
 		free(name);
 	}
 	text_flaky(f, fl, nfl, flips, last);
