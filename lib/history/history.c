@@ -1137,7 +1137,10 @@ static int load_runs(struct history *h, const struct history_query *q, struct hi
 
 	if (prepare(h,
 		    "SELECT id, suite, suite_hash, started_at, duration_ms, verdict, exit_code, "
-		    "interrupted, eval_url, prod_url, canary_version, shard FROM runs "
+		    "interrupted, eval_url, prod_url, canary_version, shard, "
+		    "(SELECT avg(latency_ms) FROM samples WHERE run_id = runs.id "
+		    " AND side = 'prod' AND status > 0), "
+		    "(SELECT sum(cost_usd) FROM samples WHERE run_id = runs.id) FROM runs "
 		    "WHERE suite = ?1 AND started_at >= ?2 AND started_at <= ?3 "
 		    "ORDER BY started_at, id",
 		    &st, what, err) < 0 ||
@@ -1173,6 +1176,10 @@ static int load_runs(struct history *h, const struct history_query *q, struct hi
 		run->url[SIDE_PROD] = col_dup(st, 9);
 		run->canary_version = col_dup(st, 10);
 		run->shard = col_dup(st, 11);
+		run->prod_latency_ms = sqlite3_column_type(st, 12) == SQLITE_NULL
+					       ? -1 : sqlite3_column_double(st, 12);
+		run->cost_usd = sqlite3_column_type(st, 13) == SQLITE_NULL
+					? -1 : sqlite3_column_double(st, 13);
 		if (!run->verdict)
 			run->verdict = xstrdup("unknown");
 	}

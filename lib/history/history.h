@@ -143,6 +143,8 @@ struct history_run {
 	char *url[SIDE__COUNT]; /* display forms, NULL when not recorded */
 	char *canary_version;
 	char *shard;           /* "I/N" or NULL */
+	double prod_latency_ms; /* mean of the prod samples a response came to; -1: none */
+	double cost_usd;       /* what the samples of both targets cost; -1: none priced */
 	struct history_fp *fps[SIDE__COUNT]; /* most samples first */
 	size_t nfps[SIDE__COUNT];
 };

@@ -58,6 +58,14 @@ static cJSON *run_json(const struct history_run *r)
 	add_str(o, "suite_hash", r->suite_hash);
 	add_str(o, "shard", r->shard);
 	add_str(o, "canary_version", r->canary_version);
+	if (r->prod_latency_ms >= 0)
+		cJSON_AddNumberToObject(o, "prod_latency_ms", round4(r->prod_latency_ms));
+	else
+		cJSON_AddNullToObject(o, "prod_latency_ms");
+	if (r->cost_usd >= 0)
+		cJSON_AddNumberToObject(o, "cost_usd", round4(r->cost_usd));
+	else
+		cJSON_AddNullToObject(o, "cost_usd");
 	cJSON *targets = cJSON_AddObjectToObject(o, "targets");
 	for (int side = 0; side < SIDE__COUNT; side++) {
 		cJSON *t = cJSON_AddObjectToObject(targets, side_name((enum side)side));
