@@ -565,6 +565,7 @@ struct export {
 	struct transport *tr;
 	volatile sig_atomic_t *stop;
 	char *err;              /* the first failure */
+	bool abandoned;         /* a request was not delivered: send no more */
 	const char *signal;     /* of the request in flight */
 	size_t items;
 };
@@ -610,9 +611,10 @@ static void export_done(struct http_result *res, void *user)
 	char *url = otlp_signal_url(x->c->endpoint, x->signal);
 	char *shown = transport_display_url(url);
 	const char *where = shown ? shown : "the OTLP endpoint";
+	x->abandoned = !res->ok || res->status < 200 || res->status > 299;
 	if (!res->ok)
 		fail(x, xasprintf("%s: %s", where, res->error ? res->error : "request failed"));
-	else if (res->status < 200 || res->status > 299)
+	else if (x->abandoned)
 		fail(x, xasprintf("HTTP %ld from %s", res->status, where));
 	else {
 		char *why = rejected(res, x->signal, x->items);
@@ -626,11 +628,11 @@ static void export_done(struct http_result *res, void *user)
 	submit_next(x);
 }
 
-/* submit_next: the next request of the export, unless it is done or
- * stopped. */
+/* submit_next: the next request of the export, unless it is done,
+ * stopped or abandoned. */
 static void submit_next(struct export *x)
 {
-	if (x->stop && *x->stop)
+	if ((x->stop && *x->stop) || x->abandoned)
 		return;
 	char *body = otlp_batches_next(x->batches, &x->signal, &x->items);
 	if (!body)

@@ -71,10 +71,12 @@ void otlp_batches_free(struct otlp_batches *b);
 
 /* otlp_export: POST every request of r's export to c's endpoint, one at a
  * time, on a transport of its own with o's retries (and concurrency 1),
- * stopping when *stop (may be NULL) becomes non-zero.  -1 and *err (the
- * first failure: "HTTP 503 from http://host/v1/traces", "2 of 40 spans
- * rejected: ...") when anything was not delivered; the rest is still
- * sent.  *err never holds a header value or URL credentials. */
+ * stopping when *stop (may be NULL) becomes non-zero or once a request
+ * could not be delivered (after its retries; a collector that rejected
+ * part of a request gets the rest).  -1 and *err (the first failure:
+ * "HTTP 503 from http://host/v1/traces", "2 of 40 spans rejected: ...")
+ * when anything was not delivered.  *err never holds a header value or
+ * URL credentials. */
 int otlp_export(const struct report *r, const struct otlp_config *c,
 		const struct transport_options *o, volatile sig_atomic_t *stop, char **err);
 
