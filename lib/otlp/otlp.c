@@ -247,48 +247,145 @@ void otlp_batches_free(struct otlp_batches *b)
 	free(b);
 }
 
-/* Attributes: {"key": k, "value": {"<type>Value": v}}. */
+/* JSON text written as it goes: a request body is never held as a tree. */
+#define JW_DEPTH 16
 
-static cJSON *attr(cJSON *attrs, const char *key)
-{
-	cJSON *a = cJSON_CreateObject();
-	cJSON_AddStringToObject(a, "key", key);
-	cJSON_AddItemToArray(attrs, a);
-	return cJSON_AddObjectToObject(a, "value");
-}
+struct jw {
+	struct buf b;
+	int depth;
+	bool any[JW_DEPTH];     /* the open container has a member already */
+};
 
-/* attr_str: a string attribute, invalid UTF-8 replaced; none for NULL. */
-static void attr_str(cJSON *attrs, const char *key, const char *v)
+/* jw_string: s quoted, invalid UTF-8 replaced, '"', '\\' and controls
+ * escaped. */
+static void jw_string(struct jw *w, const char *s)
 {
-	if (!v)
-		return;
-	char *clean = report_clean(v, SIZE_MAX);
-	cJSON_AddStringToObject(attr(attrs, key), "stringValue", clean);
+	char *clean = report_clean(s, SIZE_MAX);
+	buf_addch(&w->b, '"');
+	for (const unsigned char *p = (const unsigned char *)clean; *p; p++) {
+		if (*p == '"' || *p == '\\')
+			buf_addf(&w->b, "\\%c", *p);
+		else if (*p < 0x20)
+			buf_addf(&w->b, "\\u%04x", *p);
+		else
+			buf_addch(&w->b, (char)*p);
+	}
+	buf_addch(&w->b, '"');
 	free(clean);
 }
 
+/* jw_key: the separator before a member or element, and its key (NULL in
+ * an array). */
+static void jw_key(struct jw *w, const char *key)
+{
+	if (w->any[w->depth])
+		buf_addch(&w->b, ',');
+	w->any[w->depth] = true;
+	if (key) {
+		jw_string(w, key);
+		buf_addch(&w->b, ':');
+	}
+}
+
+/* jw_open: a container; the nesting of OTLP requests is fixed and below
+ * JW_DEPTH. */
+static void jw_open(struct jw *w, const char *key, char c)
+{
+	jw_key(w, key);
+	buf_addch(&w->b, c);
+	w->any[++w->depth] = false;
+}
+
+static void jw_object(struct jw *w, const char *key)
+{
+	jw_open(w, key, '{');
+}
+
+static void jw_array(struct jw *w, const char *key)
+{
+	jw_open(w, key, '[');
+}
+
+/* jw_end: close the container open, c being '}' or ']'. */
+static void jw_end(struct jw *w, char c)
+{
+	buf_addch(&w->b, c);
+	w->depth--;
+}
+
+static void jw_str(struct jw *w, const char *key, const char *v)
+{
+	jw_key(w, key);
+	jw_string(w, v);
+}
+
+/* jw_num: a number to 15 significant digits, which JSON needs finite (0
+ * otherwise). */
+static void jw_num(struct jw *w, const char *key, double v)
+{
+	jw_key(w, key);
+	buf_addf(&w->b, "%.15g", isfinite(v) ? v : 0);
+}
+
+/* Attributes: {"key": k, "value": {"<type>Value": v}}. */
+
+static void attr_open(struct jw *w, const char *key)
+{
+	jw_object(w, NULL);
+	jw_str(w, "key", key);
+	jw_object(w, "value");
+}
+
+static void attr_close(struct jw *w)
+{
+	jw_end(w, '}');
+	jw_end(w, '}');
+}
+
+/* attr_str: a string attribute, invalid UTF-8 replaced; none for NULL. */
+static void attr_str(struct jw *w, const char *key, const char *v)
+{
+	if (!v)
+		return;
+	attr_open(w, key);
+	jw_str(w, "stringValue", v);
+	attr_close(w);
+}
+
 /* attr_int: an int64 attribute, which the JSON mapping writes as a string. */
-static void attr_int(cJSON *attrs, const char *key, long long v)
+static void attr_int(struct jw *w, const char *key, long long v)
 {
 	char text[24];
 	snprintf(text, sizeof(text), "%lld", v);
-	cJSON_AddStringToObject(attr(attrs, key), "intValue", text);
+	attr_open(w, key);
+	jw_str(w, "intValue", text);
+	attr_close(w);
 }
 
-static void attr_double(cJSON *attrs, const char *key, double v)
+static void attr_double(struct jw *w, const char *key, double v)
 {
-	cJSON_AddNumberToObject(attr(attrs, key), "doubleValue", isfinite(v) ? v : 0);
+	attr_open(w, key);
+	jw_num(w, "doubleValue", v);
+	attr_close(w);
+}
+
+static void attr_bool(struct jw *w, const char *key, bool v)
+{
+	attr_open(w, key);
+	jw_key(w, "boolValue");
+	buf_addstr(&w->b, v ? "true" : "false");
+	attr_close(w);
 }
 
 /* add_nanos: Unix ms as the JSON mapping's nanoseconds, a decimal string
  * (whole milliseconds apart: a double holds no 19-digit integer exactly). */
-static void add_nanos(cJSON *o, const char *key, double ms)
+static void add_nanos(struct jw *w, const char *key, double ms)
 {
 	char text[24];
 	double whole = ms > 0 ? floor(ms) : 0;
 	long long ns = (long long)whole * 1000000 + llround(ms > 0 ? (ms - whole) * 1e6 : 0);
 	snprintf(text, sizeof(text), "%lld", ns);
-	cJSON_AddStringToObject(o, key, text);
+	jw_str(w, key, text);
 }
 
 static bool pair_set(const struct otlp_config *c, const char *key)
@@ -300,29 +397,45 @@ static bool pair_set(const struct otlp_config *c, const char *key)
 }
 
 /* envelope: {"resource<S>": [{"resource": ..., "scope<S>": [{"scope": ...,
- * key: []}]}]}, and that innermost array in *items. */
-static cJSON *envelope(const struct otlp_batches *b, const char *outer, const char *scoped,
-		       const char *key, cJSON **items)
+ * key: [ opened in w, to be filled with items. */
+static void envelope(const struct otlp_batches *b, struct jw *w, const char *outer,
+		     const char *scoped, const char *key)
 {
 	static const char *const defaults[] = {"service.name", "service.version", "canary.suite"};
 	const char *values[] = {"canary", CANARY_VERSION, b->r->suite};
-	cJSON *root = cJSON_CreateObject();
-	cJSON *res = cJSON_CreateObject();
-	cJSON_AddItemToArray(cJSON_AddArrayToObject(root, outer), res);
-	cJSON *attrs = cJSON_AddArrayToObject(cJSON_AddObjectToObject(res, "resource"),
-					      "attributes");
+	jw_object(w, NULL);
+	jw_array(w, outer);
+	jw_object(w, NULL);
+	jw_object(w, "resource");
+	jw_array(w, "attributes");
 	for (size_t i = 0; i < ARRAY_SIZE(defaults); i++)
 		if (!pair_set(b->c, defaults[i]))
-			attr_str(attrs, defaults[i], values[i]);
+			attr_str(w, defaults[i], values[i]);
 	for (size_t i = 0; i < b->c->nresource; i++)
-		attr_str(attrs, b->c->resource[i].key, b->c->resource[i].value);
-	cJSON *scope = cJSON_CreateObject();
-	cJSON_AddItemToArray(cJSON_AddArrayToObject(res, scoped), scope);
-	cJSON *s = cJSON_AddObjectToObject(scope, "scope");
-	cJSON_AddStringToObject(s, "name", "canary");
-	cJSON_AddStringToObject(s, "version", CANARY_VERSION);
-	*items = cJSON_AddArrayToObject(scope, key);
-	return root;
+		attr_str(w, b->c->resource[i].key, b->c->resource[i].value);
+	jw_end(w, ']');
+	jw_end(w, '}');
+	jw_array(w, scoped);
+	jw_object(w, NULL);
+	jw_object(w, "scope");
+	jw_str(w, "name", "canary");
+	jw_str(w, "version", CANARY_VERSION);
+	jw_end(w, '}');
+	jw_array(w, key);
+}
+
+/* envelope_end: close what envelope() opened; the body, or NULL (and w
+ * released) when it holds no item. */
+static char *envelope_end(struct jw *w, size_t items)
+{
+	static const char closing[] = "]}]}]}";
+	if (!items) {
+		buf_release(&w->b);
+		return NULL;
+	}
+	for (const char *c = closing; *c; c++)
+		jw_end(w, *c);
+	return buf_detach(&w->b, NULL);
 }
 
 /* sample_start: when a sample's request started (the run's start when the
@@ -351,7 +464,7 @@ static void error_type(const struct report_sample *s, char out[16])
 
 /* add_server: server.address and server.port of a URL shown without
  * credentials; nothing for a template such as ${env:PROD_URL}. */
-static void add_server(cJSON *attrs, const char *url)
+static void add_server(struct jw *attrs, const char *url)
 {
 	const char *p = url ? strstr(url, "://") : NULL;
 	if (!p || strchr(url, '$'))
@@ -376,37 +489,39 @@ static void add_server(cJSON *attrs, const char *url)
 		attr_int(attrs, "server.port", strncmp(url, "https", 5) == 0 ? 443 : 80);
 }
 
-static void add_run_span(const struct otlp_batches *b, cJSON *spans)
+static void add_run_span(const struct otlp_batches *b, struct jw *w)
 {
 	const struct report *r = b->r;
 	char id[17];
-	cJSON *s = cJSON_CreateObject();
-	cJSON_AddItemToArray(spans, s);
+	jw_object(w, NULL);
 	span_id(b, 0, id);
-	cJSON_AddStringToObject(s, "traceId", b->trace_id);
-	cJSON_AddStringToObject(s, "spanId", id);
+	jw_str(w, "traceId", b->trace_id);
+	jw_str(w, "spanId", id);
 	char *name = xasprintf("canary run %s", r->suite ? r->suite : "");
-	cJSON_AddStringToObject(s, "name", name);
+	jw_str(w, "name", name);
 	free(name);
-	cJSON_AddNumberToObject(s, "kind", SPAN_KIND_INTERNAL);
-	add_nanos(s, "startTimeUnixNano", (double)r->started_ms);
-	add_nanos(s, "endTimeUnixNano", (double)r->started_ms + r->duration_ms);
-	cJSON *attrs = cJSON_AddArrayToObject(s, "attributes");
-	attr_str(attrs, "canary.suite", r->suite);
-	attr_str(attrs, "canary.verdict", verdict_name(r->verdict));
-	attr_int(attrs, "canary.exit_code", r->exit_code);
-	attr_int(attrs, "canary.requests", r->requests);
-	attr_int(attrs, "canary.retries", r->retries);
+	jw_num(w, "kind", SPAN_KIND_INTERNAL);
+	add_nanos(w, "startTimeUnixNano", (double)r->started_ms);
+	add_nanos(w, "endTimeUnixNano", (double)r->started_ms + r->duration_ms);
+	jw_array(w, "attributes");
+	attr_str(w, "canary.suite", r->suite);
+	attr_str(w, "canary.verdict", verdict_name(r->verdict));
+	attr_int(w, "canary.exit_code", r->exit_code);
+	attr_int(w, "canary.requests", r->requests);
+	attr_int(w, "canary.retries", r->retries);
 	if (r->interrupted)
-		cJSON_AddBoolToObject(attr(attrs, "canary.interrupted"), "boolValue", true);
+		attr_bool(w, "canary.interrupted", true);
+	jw_end(w, ']');
 	if (r->exit_code != 0) {
-		cJSON *st = cJSON_AddObjectToObject(s, "status");
-		cJSON_AddStringToObject(st, "message", verdict_name(r->verdict));
-		cJSON_AddNumberToObject(st, "code", STATUS_CODE_ERROR);
+		jw_object(w, "status");
+		jw_str(w, "message", verdict_name(r->verdict));
+		jw_num(w, "code", STATUS_CODE_ERROR);
+		jw_end(w, '}');
 	}
+	jw_end(w, '}');
 }
 
-static void add_sample_span(const struct otlp_batches *b, cJSON *spans,
+static void add_sample_span(const struct otlp_batches *b, struct jw *w,
 			    const struct report_case *rc, enum side side,
 			    const struct report_sample *smp, uint64_t ordinal)
 {
@@ -415,144 +530,136 @@ static void add_sample_span(const struct otlp_batches *b, cJSON *spans,
 	const struct otlp_api *api = api_find(t->api);
 	const char *op = api ? api->operation : "chat";
 	char id[17], parent[17];
-	cJSON *s = cJSON_CreateObject();
-	cJSON_AddItemToArray(spans, s);
+	jw_object(w, NULL);
 	span_id(b, ordinal, id);
 	span_id(b, 0, parent);
-	cJSON_AddStringToObject(s, "traceId", b->trace_id);
-	cJSON_AddStringToObject(s, "spanId", id);
-	cJSON_AddStringToObject(s, "parentSpanId", parent);
+	jw_str(w, "traceId", b->trace_id);
+	jw_str(w, "spanId", id);
+	jw_str(w, "parentSpanId", parent);
 	char *name = t->model ? xasprintf("%s %s", op, t->model) : xstrdup(op);
-	char *clean = report_clean(name, SIZE_MAX);
-	cJSON_AddStringToObject(s, "name", clean);
-	free(clean);
+	jw_str(w, "name", name);
 	free(name);
-	cJSON_AddNumberToObject(s, "kind", SPAN_KIND_CLIENT);
+	jw_num(w, "kind", SPAN_KIND_CLIENT);
 	double start = sample_start(r, smp);
-	add_nanos(s, "startTimeUnixNano", start);
-	add_nanos(s, "endTimeUnixNano", start + smp->latency_ms);
-	cJSON *attrs = cJSON_AddArrayToObject(s, "attributes");
-	attr_str(attrs, "gen_ai.operation.name", op);
-	attr_str(attrs, "gen_ai.provider.name", api ? api->provider : NULL);
-	attr_str(attrs, "gen_ai.request.model", t->model);
-	attr_str(attrs, "gen_ai.response.model", smp->response_model);
-	attr_str(attrs, "gen_ai.response.id", smp->response_id);
+	add_nanos(w, "startTimeUnixNano", start);
+	add_nanos(w, "endTimeUnixNano", start + smp->latency_ms);
+	jw_array(w, "attributes");
+	attr_str(w, "gen_ai.operation.name", op);
+	attr_str(w, "gen_ai.provider.name", api ? api->provider : NULL);
+	attr_str(w, "gen_ai.request.model", t->model);
+	attr_str(w, "gen_ai.response.model", smp->response_model);
+	attr_str(w, "gen_ai.response.id", smp->response_id);
 	if (smp->usage.input >= 0)
-		attr_int(attrs, "gen_ai.usage.input_tokens", smp->usage.input);
+		attr_int(w, "gen_ai.usage.input_tokens", smp->usage.input);
 	if (smp->usage.output >= 0)
-		attr_int(attrs, "gen_ai.usage.output_tokens", smp->usage.output);
-	add_server(attrs, t->url);
+		attr_int(w, "gen_ai.usage.output_tokens", smp->usage.output);
+	add_server(w, t->url);
 	if (smp->status)
-		attr_int(attrs, "http.response.status_code", smp->status);
-	attr_str(attrs, "canary.target", side_name(side));
-	attr_str(attrs, "canary.case.id", rc->id);
-	attr_str(attrs, "canary.stratum", r->strata[rc->stratum].name);
-	attr_int(attrs, "canary.sample.index", smp->index);
-	attr_str(attrs, "canary.sample.grade", grade_name(smp->grade));
-	attr_int(attrs, "canary.attempts", smp->attempts);
+		attr_int(w, "http.response.status_code", smp->status);
+	attr_str(w, "canary.target", side_name(side));
+	attr_str(w, "canary.case.id", rc->id);
+	attr_str(w, "canary.stratum", r->strata[rc->stratum].name);
+	attr_int(w, "canary.sample.index", smp->index);
+	attr_str(w, "canary.sample.grade", grade_name(smp->grade));
+	attr_int(w, "canary.attempts", smp->attempts);
+	char type[16];
 	if (request_failed(smp)) {
-		char type[16];
 		error_type(smp, type);
-		attr_str(attrs, "error.type", type);
-		cJSON *st = cJSON_AddObjectToObject(s, "status");
-		if (smp->nreasons) {
-			char *why = report_clean(smp->reasons[0], SIZE_MAX);
-			cJSON_AddStringToObject(st, "message", why);
-			free(why);
-		}
-		cJSON_AddNumberToObject(st, "code", STATUS_CODE_ERROR);
+		attr_str(w, "error.type", type);
 	}
+	jw_end(w, ']');
+	if (request_failed(smp)) {
+		jw_object(w, "status");
+		if (smp->nreasons)
+			jw_str(w, "message", smp->reasons[0]);
+		jw_num(w, "code", STATUS_CODE_ERROR);
+		jw_end(w, '}');
+	}
+	jw_end(w, '}');
 }
 
-static void add_evaluation(const struct otlp_batches *b, cJSON *records,
+static void add_evaluation(const struct otlp_batches *b, struct jw *w,
 			   const struct report_case *rc, enum side side,
 			   const struct report_sample *smp, const struct report_grade *g,
 			   uint64_t ordinal)
 {
 	char id[17];
-	cJSON *l = cJSON_CreateObject();
-	cJSON_AddItemToArray(records, l);
+	jw_object(w, NULL);
 	double end = sample_start(b->r, smp) + smp->latency_ms;
-	add_nanos(l, "timeUnixNano", end);
-	add_nanos(l, "observedTimeUnixNano", end);
-	cJSON_AddNumberToObject(l, "severityNumber", SEVERITY_INFO);
-	cJSON_AddStringToObject(l, "severityText", "INFO");
-	cJSON_AddStringToObject(l, "eventName", "gen_ai.evaluation.result");
+	add_nanos(w, "timeUnixNano", end);
+	add_nanos(w, "observedTimeUnixNano", end);
+	jw_num(w, "severityNumber", SEVERITY_INFO);
+	jw_str(w, "severityText", "INFO");
+	jw_str(w, "eventName", "gen_ai.evaluation.result");
 	span_id(b, ordinal, id);
-	cJSON_AddStringToObject(l, "traceId", b->trace_id);
-	cJSON_AddStringToObject(l, "spanId", id);
-	cJSON *attrs = cJSON_AddArrayToObject(l, "attributes");
-	attr_str(attrs, "gen_ai.evaluation.name", g->grader);
-	attr_double(attrs, "gen_ai.evaluation.score.value", g->score);
+	jw_str(w, "traceId", b->trace_id);
+	jw_str(w, "spanId", id);
+	jw_array(w, "attributes");
+	attr_str(w, "gen_ai.evaluation.name", g->grader);
+	attr_double(w, "gen_ai.evaluation.score.value", g->score);
 	if (g->grade != GRADE_ERROR)
-		attr_str(attrs, "gen_ai.evaluation.score.label", grade_name(g->grade));
+		attr_str(w, "gen_ai.evaluation.score.label", grade_name(g->grade));
 	else
-		attr_str(attrs, "error.type", "_OTHER");
-	attr_str(attrs, "gen_ai.evaluation.explanation", g->reason);
-	attr_str(attrs, "gen_ai.response.id", smp->response_id);
-	attr_str(attrs, "canary.target", side_name(side));
-	attr_str(attrs, "canary.case.id", rc->id);
+		attr_str(w, "error.type", "_OTHER");
+	attr_str(w, "gen_ai.evaluation.explanation", g->reason);
+	attr_str(w, "gen_ai.response.id", smp->response_id);
+	attr_str(w, "canary.target", side_name(side));
+	attr_str(w, "canary.case.id", rc->id);
+	jw_end(w, ']');
+	jw_end(w, '}');
 }
 
 /* traces_batch: the next traces request, or NULL when every span went. */
-static cJSON *traces_batch(struct otlp_batches *b, size_t *items)
+static char *traces_batch(struct otlp_batches *b, size_t *items)
 {
 	const struct report_case *rc = NULL;
 	const struct report_sample *smp;
-	cJSON *spans, *root = envelope(b, "resourceSpans", "scopeSpans", "spans", &spans);
+	struct jw w = {.depth = 0};
+	buf_init(&w.b, SIZE_MAX);
+	envelope(b, &w, "resourceSpans", "scopeSpans", "spans");
 	if (!b->run_sent) {
-		add_run_span(b, spans);
+		add_run_span(b, &w);
 		b->run_sent = true;
 		(*items)++;
 	}
 	while (*items < b->batch && (smp = cursor_at(b->r, &b->spans, &rc))) {
-		add_sample_span(b, spans, rc, (enum side)b->spans.side, smp, b->spans.ordinal);
+		add_sample_span(b, &w, rc, (enum side)b->spans.side, smp, b->spans.ordinal);
 		cursor_next(&b->spans);
 		(*items)++;
 	}
-	if (*items)
-		return root;
-	cJSON_Delete(root);
-	return NULL;
+	return envelope_end(&w, *items);
 }
 
 /* logs_batch: the next logs request, or NULL when every record went. */
-static cJSON *logs_batch(struct otlp_batches *b, size_t *items)
+static char *logs_batch(struct otlp_batches *b, size_t *items)
 {
 	const struct report_case *rc = NULL;
 	const struct report_sample *smp;
-	cJSON *records, *root = envelope(b, "resourceLogs", "scopeLogs", "logRecords", &records);
+	struct jw w = {.depth = 0};
+	buf_init(&w.b, SIZE_MAX);
+	envelope(b, &w, "resourceLogs", "scopeLogs", "logRecords");
 	while (*items < b->batch && (smp = cursor_at(b->r, &b->logs, &rc))) {
 		if (b->logs.g >= smp->ngrades) {
 			cursor_next(&b->logs);
 			continue;
 		}
-		add_evaluation(b, records, rc, (enum side)b->logs.side, smp,
-			       &smp->grades[b->logs.g++], b->logs.ordinal);
+		add_evaluation(b, &w, rc, (enum side)b->logs.side, smp, &smp->grades[b->logs.g++],
+			       b->logs.ordinal);
 		(*items)++;
 	}
-	if (*items)
-		return root;
-	cJSON_Delete(root);
-	return NULL;
+	return envelope_end(&w, *items);
 }
 
 char *otlp_batches_next(struct otlp_batches *b, const char **signal, size_t *items)
 {
 	*items = 0;
-	cJSON *root = traces_batch(b, items);
+	char *body = traces_batch(b, items);
 	*signal = "traces";
-	if (!root) {
-		root = logs_batch(b, items);
+	if (!body) {
+		body = logs_batch(b, items);
 		*signal = "logs";
 	}
-	if (!root)
-		return NULL;
-	char *text = cJSON_PrintUnformatted(root);
-	char *out = xstrdup(text);
-	cJSON_free(text);
-	cJSON_Delete(root);
-	return out;
+	return body;
 }
 
 /*
