@@ -15,6 +15,7 @@ const struct cmd_entry *const cmd_table[] = {
 	&cmd_validate_entry,
 	&cmd_list_entry,
 	&cmd_grade_entry,
+	&cmd_replay_entry,
 	&cmd_fingerprint_entry,
 	&cmd_stub_entry,
 	&cmd_report_entry,

@@ -71,6 +71,7 @@ extern const struct cmd_entry cmd_merge_entry;
 extern const struct cmd_entry cmd_history_entry;
 extern const struct cmd_entry cmd_calibrate_entry;
 extern const struct cmd_entry cmd_demo_entry;
+extern const struct cmd_entry cmd_replay_entry;
 
 /* cmd_find: the command named name or by a unique prefix of it; NULL
  * (after saying why when loud) when none or several match. */
@@ -151,6 +152,7 @@ struct cmd_output {
 	const char **reports; /* "FORMAT=PATH" specs */
 	size_t nreports;
 	struct otlp_config *otlp; /* --otlp or OTEL_EXPORTER_OTLP_ENDPOINT, or NULL */
+	const struct replay *replay; /* `canary replay`: what it read of its log, or NULL */
 };
 
 /* cmd_error: print "canary: <message>" to stderr, the prefix on every line
@@ -161,6 +163,7 @@ void cmd_error(const char *fmt, ...) PRINTF_LIKE(1, 2);
  * NO_COLOR unset and TERM not "dumb". */
 bool cmd_use_color(FILE *f, int color);
 
+struct replay;
 struct report;
 struct report_format;
 

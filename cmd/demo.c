@@ -148,8 +148,9 @@ static int cmd_demo(int argc, char **argv)
 	if (!out.quiet)
 		printf("\nEach stratum exercises one artifact of the composition, so the strata\n"
 		       "that drifted name what changed in production: here the tool schemas\n"
-		       "(create_event now sends 'invitees' instead of 'attendee_emails') and the\n"
-		       "system prompt (a hotfix changed the refund window).  Retrieval and\n"
+		       "(create_event now sends 'invitees' instead of 'attendee_emails', and the\n"
+		       "agent books without checking availability first) and the system prompt\n"
+		       "(a hotfix changed the refund window).  Retrieval and\n"
 		       "guardrails behave as certified.\n\n"
 		       "Next: 'canary demo --verbose' shows every sample; suites/demo.yaml is the\n"
 		       "suite; 'canary run SUITE --target prod=URL' points it at your agent.\n");

@@ -215,6 +215,7 @@ static int cmd_grade(int argc, char **argv)
 	}
 	reply.status = status;
 	reply.latency_ms = (double)latency;
+	reply.ttft_ms = -1; /* a reply read from a file was not streamed */
 	if (run_grade_reply(s, c, side, &reply, &go, &out, &warning, &err) < 0) {
 		cmd_error("%s", err);
 		goto out;

@@ -13,6 +13,7 @@
 #include "history/history.h"
 #include "notify/notify.h"
 #include "otlp/otlp.h"
+#include "replay/replay.h"
 #include "report/report.h"
 #include "suite/suite.h"
 #include "util.h"
@@ -253,6 +254,18 @@ static void print_sample(const struct run *r, const struct case_result *cr,
 		r->suite->strata[cr->c->stratum].name, cr->c->id, s->index + 1,
 		side_name(s->side), s->latency_ms, s->nreasons ? "  " : "",
 		s->nreasons ? s->reasons[0] : "");
+	for (size_t t = 0; t < s->nturns; t++) {
+		const struct sample_turn *st = &s->turns[t];
+		fprintf(stderr, "        turn %zu:", t + 1);
+		for (size_t k = 0; k < st->nsteps; k++) {
+			fprintf(stderr, "%s%ld", k ? " > " : " ", st->steps[k].status);
+			for (size_t c = 0; c < st->steps[k].ncalls; c++)
+				fprintf(stderr, "%s%s", c ? ", " : " ", st->steps[k].calls[c]);
+			if (!st->steps[k].ncalls)
+				fputs(" text", stderr);
+		}
+		fprintf(stderr, "  %s\n", grade_name(st->grade));
+	}
 }
 
 int cmd_run_suite(struct suite *s, struct run_options *ro, const struct cmd_output *out)
@@ -286,6 +299,8 @@ int cmd_run_suite(struct suite *s, struct run_options *ro, const struct cmd_outp
 	/* From here on the report is the run: the run's own state goes. */
 	struct report *rep = run_report(r);
 	run_free(r);
+	if (out->replay)
+		replay_report(out->replay, rep);
 	int rc = rep->exit_code;
 	const char *exit_reason = NULL;
 	struct history *hist = NULL;
@@ -301,6 +316,9 @@ int cmd_run_suite(struct suite *s, struct run_options *ro, const struct cmd_outp
 			exit_reason = "the run could not be recorded in the history";
 		}
 		rep->exit_code = rc; /* what every report says is what canary exits with */
+		/* The history may know prod compositions no recorded run evaluated. */
+		report_apply_fingerprints(rep);
+		rc = rep->exit_code;
 	}
 	bool text_elsewhere = reports_to_stdout(out);
 	FILE *human = text_elsewhere ? stderr : stdout;
@@ -348,13 +366,20 @@ static const char run_help[] =
 	"  --alpha P             significance level for repeats (default 0.05,\n"
 	"                        corrected across strata and cases)\n"
 	"  --confirm N           re-sample a case whose first samples disagree or\n"
-	"                        miss the threshold: N more per side (overrides\n"
+	"                        miss the threshold, and a stratum's other cases\n"
+	"                        when those differ: N more per side (overrides\n"
 	"                        the suite; default 0)\n"
 	"  --min-valid F         fraction of a side's samples that must be valid\n"
 	"                        when it has more than one (overrides the suite;\n"
 	"                        default 0.5)\n"
 	"  --strict              flaky cases (a difference that is not significant)\n"
 	"                        fail the run too\n"
+	"  --fail-on-unevaluated exit 1 when prod serves a composition eval never\n"
+	"                        served (with --history: no recorded run served)\n"
+	"  --expect-fingerprint SIDE=MANIFEST\n"
+	"                        exit 1 unless every fingerprint SIDE's replies\n"
+	"                        carried names the composition of MANIFEST (see\n"
+	"                        'canary fingerprint'); SIDE is eval or prod\n"
 	"  --concurrency N       requests in flight (default 16)\n"
 	"  --timeout DURATION    per-request timeout, e.g. 30s (overrides the suite)\n"
 	"  --grace DURATION      once interrupted, how long requests and exec graders\n"
@@ -378,7 +403,8 @@ static const char run_help[] =
 	"                        prod fingerprints no recorded run evaluated and\n"
 	"                        those new since the last run\n"
 	"  --notify URL          POST a JSON (Slack-compatible) message to URL when\n"
-	"                        the suite's state changes; needs --history;\n"
+	"                        the suite's state or its failing strata change;\n"
+	"                        needs --history;\n"
 	"                        env:NAME reads the URL from the environment\n"
 	"  --remind DURATION     repeat it while a failing state lasts (default 24h;\n"
 	"                        0: never)\n"
@@ -434,6 +460,8 @@ enum {
 	OPT_GRACE,
 	OPT_OTLP,
 	OPT_BUDGET,
+	OPT_FAIL_ON_UNEVALUATED,
+	OPT_EXPECT_FINGERPRINT,
 };
 
 static const struct cmd_option run_options[] = {
@@ -469,6 +497,8 @@ static const struct cmd_option run_options[] = {
 	{"grace", 0, true, OPT_GRACE, CMD_VALUE_NONE, NULL},
 	{"otlp", 0, true, OPT_OTLP, CMD_VALUE_NONE, NULL},
 	{"budget", 0, true, OPT_BUDGET, CMD_VALUE_NONE, NULL},
+	{"fail-on-unevaluated", 0, false, OPT_FAIL_ON_UNEVALUATED, CMD_VALUE_NONE, NULL},
+	{"expect-fingerprint", 0, true, OPT_EXPECT_FINGERPRINT, CMD_VALUE_NONE, NULL},
 	{NULL, 0, false, 0, CMD_VALUE_NONE, NULL},
 };
 
@@ -482,6 +512,31 @@ static int parse_target(const char *arg, struct suite_options *so)
 		return -1;
 	}
 	so->target_url[side] = eq + 1;
+	return 0;
+}
+
+/* parse_expect: SIDE=MANIFEST into ro->expected[SIDE] (the manifest's
+ * compact form with full hashes, stored in held[SIDE]). */
+static int parse_expect(const char *arg, struct run_options *ro, char *held[SIDE__COUNT])
+{
+	const char *eq = strchr(arg, '=');
+	enum side side = eq ? cmd_side(arg, (size_t)(eq - arg)) : SIDE__COUNT;
+	char *err = NULL;
+	if (side == SIDE__COUNT || !eq[1]) {
+		cmd_error("--expect-fingerprint takes eval=MANIFEST or prod=MANIFEST, not '%s'",
+			  arg);
+		return -1;
+	}
+	struct fingerprint *fp = fingerprint_manifest_load(eq + 1, &err);
+	if (!fp) {
+		cmd_error("--expect-fingerprint: %s", err);
+		free(err);
+		return -1;
+	}
+	free(held[side]);
+	held[side] = fingerprint_header(fp, 0);
+	ro->expected[side] = held[side];
+	fingerprint_free(fp);
 	return 0;
 }
 
@@ -550,6 +605,7 @@ static int cmd_run(int argc, char **argv)
 {
 	const char *lock_path = NULL;
 	const char *otlp_url = NULL;
+	char *expected[SIDE__COUNT] = {NULL};
 	int lock_fd = -1;
 	struct run_options ro;
 	struct suite_options so = {.lazy_env = true};
@@ -716,6 +772,13 @@ static int cmd_run(int argc, char **argv)
 			}
 			otlp_url = p.arg;
 			break;
+		case OPT_FAIL_ON_UNEVALUATED:
+			ro.fail_on_unevaluated = true;
+			break;
+		case OPT_EXPECT_FINGERPRINT:
+			if (parse_expect(p.arg, &ro, expected) < 0)
+				goto out;
+			break;
 		case OPT_GRACE:
 			if (util_parse_duration(p.arg, &ro.transport.grace_ms) < 0) {
 				cmd_error("--grace takes a duration such as 2s, or 0 for none, "
@@ -768,6 +831,8 @@ out:
 	if (out.otlp)
 		otlp_config_release(out.otlp);
 	free(out.otlp);
+	for (int side = 0; side < SIDE__COUNT; side++)
+		free(expected[side]);
 	if (lock_fd >= 0)
 		close(lock_fd);
 	return rc;

@@ -1,6 +1,7 @@
 /* common.c: the config helpers and quoting rules the graders share. */
 #include "common.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -50,4 +51,30 @@ int grader_cfg_bool(const struct ynode *n, const char *what, bool *out, char **e
 		return -1;
 	}
 	return 0;
+}
+
+int grader_cfg_duration(const struct ynode *n, const char *grader, long *ms, char **err)
+{
+	if (grader_cfg_text(n, grader, err) < 0)
+		return -1;
+	if (util_parse_duration(n->str, ms) < 0) {
+		*err = ynode_error(n, "bad duration '%s' for %s (use e.g. 250ms, 2s or 1m)", n->str,
+				   grader);
+		return -1;
+	}
+	if (*ms <= 0) {
+		*err = ynode_error(n, "%s must be more than 0", grader);
+		return -1;
+	}
+	return 0;
+}
+
+void grade_within(struct grade_result *out, const char *what, double ms, long limit)
+{
+	if (ms <= (double)limit)
+		grade_pass(out);
+	else if (round(ms) <= (double)limit)
+		grade_fail(out, "%s %.1f ms > %ld ms", what, ms, limit);
+	else
+		grade_fail(out, "%s %.0f ms > %ld ms", what, ms, limit);
 }

@@ -30,10 +30,12 @@ extern const struct grader_ops grader_contains;
 extern const struct grader_ops grader_not_contains;
 extern const struct grader_ops grader_equals;
 extern const struct grader_ops grader_max_latency;
+extern const struct grader_ops grader_max_ttft;
 extern const struct grader_ops grader_judge;
 extern const struct grader_ops grader_json_schema;
 extern const struct grader_ops grader_tool_call;
 extern const struct grader_ops grader_no_tool_call;
+extern const struct grader_ops grader_trajectory;
 extern const struct grader_ops grader_exec;
 
 /* grade_secrets: what a reason about in's sample must not quote: the
@@ -48,6 +50,12 @@ int grader_check_keys(const struct ynode *map, const char *grader, const char *c
 /* grader_cfg_text: -1 and *err unless n is a scalar string that is given
  * (not null) and holds no NUL byte; what names it ("regex pattern"). */
 int grader_cfg_text(const struct ynode *n, const char *what, char **err);
+/* grader_cfg_duration: a duration over 0 (250ms, 2s, 1m) in *ms; -1 and
+ * *err naming the grader otherwise. */
+int grader_cfg_duration(const struct ynode *n, const char *grader, long *ms, char **err);
+/* grade_within: pass when ms <= limit, else fail with "WHAT 2300 ms >
+ * 2000 ms" (one decimal when rounding would print the limit itself). */
+void grade_within(struct grade_result *out, const char *what, double ms, long limit);
 /* grader_cfg_bool: parse a true/false option; -1 and *err otherwise. */
 int grader_cfg_bool(const struct ynode *n, const char *what, bool *out, char **err);
 

@@ -10,10 +10,12 @@ const struct grader_ops *const grader_table[] = {
 	&grader_not_contains,
 	&grader_equals,
 	&grader_max_latency,
+	&grader_max_ttft,
 	&grader_judge,
 	&grader_json_schema,
 	&grader_tool_call,
 	&grader_no_tool_call,
+	&grader_trajectory,
 	&grader_exec,
 	NULL,
 };

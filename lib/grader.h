@@ -71,7 +71,11 @@ struct grade_input {
 	size_t subject_len;
 	const char *case_id;
 	const char *target;     /* "eval" or "prod" */
-	const char *input;      /* the case's last user message */
+	/* input: the case's last user message; for a conversation, its
+	 * transcript before the reply ("user: ...", "assistant: ...",
+	 * "assistant calls NAME ARGS", "tool: NAME: RESULT", one per line) */
+	const char *input;
+	int steps;              /* requests the reply took (0: one; more in a tool loop) */
 	struct grader_runtime *rt; /* may be NULL (offline grading, tests) */
 };
 

@@ -9,6 +9,7 @@
 
 #include "jsonptr.h"
 #include "redact.h"
+#include "sse.h"
 #include "util.h"
 
 /* How much of a body the quota check and the HTML title search look at. */
@@ -537,7 +538,7 @@ static char *json_failure(const char *s, size_t len, size_t fail, const struct r
 		  b.len + SNIPPET_MAX);
 	buf_addch(&b, '\'');
 	if ((len >= 5 && strncmp(s, "data:", 5) == 0) || (len >= 6 && strncmp(s, "event:", 6) == 0))
-		buf_addstr(&b, " (a server-sent event stream: ask for \"stream\": false)");
+		buf_addstr(&b, " (a server-sent event stream: set stream: true on the target)");
 	return buf_detach(&b, NULL);
 }
 
@@ -648,4 +649,181 @@ out:
 		reply_clear_parsed(r);
 	free(why);
 	return ret;
+}
+
+/* How much of an event's type a reason quotes. */
+#define EVENT_TYPE_MAX 40
+
+struct provider_stream {
+	const struct provider *p;
+	const void *priv;         /* the target's private state */
+	const struct redact *rd;  /* secrets a reason may not quote */
+	void *st;                 /* p->stream_size bytes */
+	unsigned long events;     /* folded so far */
+	char last_type[EVENT_TYPE_MAX + 1]; /* the type of the last one */
+	double ttft_ms;           /* -1 until a token came */
+};
+
+bool provider_can_stream(const struct provider *p, const void *priv)
+{
+	return p->stream_event && (!p->can_stream || p->can_stream(priv));
+}
+
+struct provider_stream *provider_stream_new(const struct provider *p, const void *priv,
+					   const struct redact *rd)
+{
+	struct provider_stream *s = xcalloc(1, sizeof(*s));
+
+	s->p = p;
+	s->priv = priv;
+	s->rd = rd;
+	s->st = xcalloc(1, p->stream_size ? p->stream_size : 1);
+	s->ttft_ms = -1;
+	return s;
+}
+
+/* event_type: ev's type, cut to fit a reason, into out. */
+static void event_type(const struct sse_event *ev, char out[EVENT_TYPE_MAX + 1])
+{
+	size_t n = ev->type_len < EVENT_TYPE_MAX ? ev->type_len : EVENT_TYPE_MAX;
+
+	memcpy(out, ev->type, n);
+	out[n] = '\0';
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)out[i] < ' ' || out[i] == 0x7f || out[i] == '\'')
+			out[i] = '?';
+}
+
+int provider_stream_event(struct provider_stream *s, const struct sse_event *ev,
+			  double elapsed_ms, char **err)
+{
+	char *why = NULL;
+	int rc;
+
+	s->events = ev->index;
+	event_type(ev, s->last_type);
+	rc = s->p->stream_event(s->st, s->priv, ev, &why);
+	if (rc < 0) {
+		/* Masked before it is folded and cut, as an API's reason is. */
+		char *masked = redact_apply(s->rd, why);
+		struct buf b;
+
+		buf_init(&b, BUF_MAX_DEFAULT);
+		buf_addf(&b, "event %lu ('%s'): ", ev->index, s->last_type);
+		add_line(&b, masked, strlen(masked), b.len + PROVIDER_REASON_MAX, false);
+		*err = buf_detach(&b, NULL);
+		free(masked);
+		free(why);
+		return -1;
+	}
+	if (rc > 0 && s->ttft_ms < 0)
+		s->ttft_ms = elapsed_ms;
+	return 0;
+}
+
+int provider_stream_end(struct provider_stream *s, struct reply *r, char **err)
+{
+	char *why = NULL;
+	cJSON *doc = s->p->stream_end(s->st, s->priv, &why);
+
+	if (!doc) {
+		if (s->events)
+			*err = xasprintf("the stream ended after event %lu ('%s') without %s",
+					 s->events, s->last_type, why);
+		else
+			*err = xasprintf("the stream ended without any event (no %s)", why);
+		free(why);
+		return -1;
+	}
+	cJSON_Delete(r->json);
+	free(r->raw);
+	r->json = doc;
+	r->raw = provider_json_text(doc);
+	r->raw_len = strlen(r->raw);
+	r->ttft_ms = s->ttft_ms;
+	return 0;
+}
+
+void provider_stream_free(struct provider_stream *s)
+{
+	if (!s)
+		return;
+	if (s->p->stream_release)
+		s->p->stream_release(s->st);
+	free(s->st);
+	free(s);
+}
+
+struct stream_part *stream_parts_get(struct stream_parts *ps, long k0, long k1, bool add)
+{
+	struct stream_part *part;
+
+	/* Parts come in order: the one sought is most often the last. */
+	for (size_t i = ps->n; i-- > 0;)
+		if (ps->v[i].key[0] == k0 && ps->v[i].key[1] == k1)
+			return &ps->v[i];
+	if (!add)
+		return NULL;
+	if ((ps->n & (ps->n - 1)) == 0)
+		ps->v = xreallocarray(ps->v, ps->n ? 2 * ps->n : 1, sizeof(*ps->v));
+	part = &ps->v[ps->n++];
+	memset(part, 0, sizeof(*part));
+	part->key[0] = k0;
+	part->key[1] = k1;
+	buf_init(&part->text, BUF_MAX_DEFAULT);
+	buf_init(&part->args, BUF_MAX_DEFAULT);
+	return part;
+}
+
+int stream_part_order(const void *a, const void *b)
+{
+	const struct stream_part *x = a, *y = b;
+
+	if (x->key[0] != y->key[0])
+		return x->key[0] < y->key[0] ? -1 : 1;
+	return x->key[1] < y->key[1] ? -1 : x->key[1] > y->key[1];
+}
+
+void stream_parts_release(struct stream_parts *ps)
+{
+	for (size_t i = 0; i < ps->n; i++) {
+		cJSON_Delete(ps->v[i].item);
+		buf_release(&ps->v[i].text);
+		buf_release(&ps->v[i].args);
+	}
+	free(ps->v);
+	ps->v = NULL;
+	ps->n = 0;
+}
+
+cJSON *stream_event_json(const struct sse_event *ev, char **err)
+{
+	char *why = NULL;
+	cJSON *j = provider_json_parse(ev->data, ev->data_len, NULL, &why);
+	char *quote;
+
+	if (!j) {
+		/* No quote of the text: secrets are masked in the reason later,
+		 * and a cut quote may hold part of one. */
+		if ((quote = strstr(why, " near '")))
+			*quote = '\0';
+		*err = xasprintf("malformed event: %s", why);
+		free(why);
+	}
+	return j;
+}
+
+bool stream_event_is(const struct sse_event *ev, const char *type)
+{
+	return ev->type_len == strlen(type) && memcmp(ev->type, type, ev->type_len) == 0;
+}
+
+char *stream_error_reason(const cJSON *j)
+{
+	const char *label, *msg;
+	char num[32];
+
+	error_fields(j, 0, &label, &msg, num);
+	return xasprintf("stream error%s%s%s%s", label ? " " : "", label ? label : "",
+			 label && msg ? ": " : msg ? " " : "", msg ? msg : "");
 }

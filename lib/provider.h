@@ -27,10 +27,12 @@
 #include <cjson/cJSON.h>
 
 #include "template.h"
+#include "util.h"
 
 struct buf;
 struct judge_config;
 struct redact;
+struct sse_event;
 struct target;
 struct suite_case;
 struct ynode;
@@ -57,6 +59,7 @@ struct reply {
 	char *fingerprint;     /* NULL when not configured or absent */
 	double latency_ms;
 	struct usage usage;    /* read by parse(), kept when the reply is an error */
+	double ttft_ms;        /* a streamed reply: time to its first token; -1 otherwise */
 	const struct redact *redact; /* borrowed: secrets no reason may quote (NULL: none) */
 };
 
@@ -116,6 +119,16 @@ struct provider {
 	 * and *err (a reason for an error sample) when the reply does not have
 	 * the API's shape. */
 	int (*parse)(const void *priv, struct reply *r, char **err);
+	/* append: add to conv, the conversation build() sends as the case's
+	 * messages (a JSON array), the assistant's parsed reply r and, when
+	 * results is not NULL, results[i] answering r->tool_calls[i] (each
+	 * call has an id), in the API's own form.  NULL: a conversation on this
+	 * API is an error sample. */
+	void (*append)(cJSON *conv, const struct reply *r, const char *const *results);
+	/* own_tools: the agent runs its own tools (http): the tool calls of a
+	 * reply are a trace to grade, never answered, and a turn ends with the
+	 * reply. */
+	bool own_tools;
 	/* api_error: a readable reason for a non-2xx reply ("429 rate_limit_error:
 	 * slow down"); never NULL. */
 	char *(*api_error)(const struct reply *r);
@@ -132,6 +145,22 @@ struct provider {
 	 * is set) or the API's mark of a refusal ("stop_reason refusal").  NULL:
 	 * the API has no refusal of its own. */
 	const char *(*judge_refusal)(const struct reply *r, bool *quote);
+	/* Streaming (NULL stream_event: the API cannot stream; build() asks
+	 * for a stream when suite_streams() says so).  stream_size: the state
+	 * of one streamed reply, allocated zeroed; stream_event: fold event ev
+	 * into st: 1 when it carried a token (text, refusal or tool arguments),
+	 * 0 when not, -1 and *err (the API's reason, or why ev is not the
+	 * API's) to end the stream as an error; stream_end: the reply body the
+	 * API would have sent whole, assembled in st (the caller owns it), or
+	 * NULL and *err when the stream ended before its last event ("no
+	 * message_stop"); stream_release: free what st holds.  priv is the
+	 * target's private state (NULL: none); can_stream: whether a target
+	 * with private state priv can stream (NULL: every one). */
+	size_t stream_size;
+	int (*stream_event)(void *st, const void *priv, const struct sse_event *ev, char **err);
+	cJSON *(*stream_end)(void *st, const void *priv, char **err);
+	void (*stream_release)(void *st);
+	bool (*can_stream)(const void *priv);
 };
 
 /* provider_table: every provider, NULL-terminated; the first is the
@@ -160,6 +189,73 @@ char *provider_role_fault(const struct provider *p, const char *role, bool after
  * API's reason); the usage read stays, as the tokens were spent. */
 int provider_parse_reply(const struct provider *p, const void *priv, struct reply *r,
 			 char **err);
+
+/* One streamed reply on its way: what the API's events assembled so far
+ * and when the first token came.  The stream owns its state until
+ * provider_stream_free(). */
+struct provider_stream;
+
+/* provider_can_stream: whether a target of api p with private state priv
+ * can stream. */
+bool provider_can_stream(const struct provider *p, const void *priv);
+
+/* provider_stream_new: a stream of api p to a target with private state
+ * priv, which can stream; the reasons it gives mask rd's secrets (priv and
+ * rd are borrowed; NULL: none). */
+struct provider_stream *provider_stream_new(const struct provider *p, const void *priv,
+					   const struct redact *rd);
+
+/* provider_stream_event: fold event ev, which arrived elapsed_ms after the
+ * request started; -1 and *err ("event 7 ('error'): stream error
+ * overloaded_error: Overloaded", one line of at most PROVIDER_REASON_MAX
+ * bytes after the event's name) when it ends the stream as an error. */
+int provider_stream_event(struct provider_stream *s, const struct sse_event *ev,
+			  double elapsed_ms, char **err);
+
+/* provider_stream_end: once the event stream is over, the reply it makes:
+ * r->raw and r->json the body the API would have sent whole, r->ttft_ms;
+ * -1 and *err when it did not finish ("the stream ended after event 4
+ * ('content_block_delta') without message_stop"). */
+int provider_stream_end(struct provider_stream *s, struct reply *r, char **err);
+
+void provider_stream_free(struct provider_stream *s);
+
+/* A part of a streamed reply being assembled (a choice, a content block, an
+ * output item, a tool call), found by its keys (e.g. a choice's index and a
+ * tool call's); its text and args gather the fragments.  Parts belong to
+ * their list until stream_parts_release(). */
+struct stream_part {
+	long key[2];
+	cJSON *item;           /* its skeleton, or NULL */
+	bool whole;            /* item is final: the fragments are in it */
+	struct buf text;
+	struct buf args;
+};
+
+struct stream_parts {
+	struct stream_part *v;
+	size_t n;
+};
+
+/* stream_parts_get: the part with keys k0 and k1, added (empty) when it is
+ * new and add is true, else NULL. */
+struct stream_part *stream_parts_get(struct stream_parts *ps, long k0, long k1, bool add);
+void stream_parts_release(struct stream_parts *ps);
+/* stream_part_order: qsort()'s order of parts by their keys. */
+int stream_part_order(const void *a, const void *b);
+
+/* stream_event_json: the data of ev as a JSON value; NULL and *err
+ * ("malformed event: invalid JSON at byte 3", quoting none of it) when it
+ * is not. */
+cJSON *stream_event_json(const struct sse_event *ev, char **err);
+
+/* stream_error_reason: "stream error <code or type>: <message>" of an
+ * error event's JSON, whole (provider_stream_event() masks, folds and cuts
+ * it). */
+char *stream_error_reason(const cJSON *j);
+
+/* stream_event_is: whether ev's type is type. */
+bool stream_event_is(const struct sse_event *ev, const char *type);
 
 /* provider_quota_exhausted: whether a 429 body says the quota is used up
  * (and so retrying cannot help). */

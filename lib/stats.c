@@ -406,27 +406,74 @@ static double cmh_shift(const int (*tables)[4], size_t k)
 	return delta;
 }
 
-double stats_cmh_tables(const struct stats_table *t, size_t k, struct stats_null *null,
-			double *shift)
+/* sum_pmf: the null distribution of the summed eval passes of the tables
+ * t[i] with pick[i] (every table when pick is NULL), each as table_pmf()
+ * gives it, in out (lo the least sum); false, with nothing allocated, past
+ * the exact limits. */
+static bool sum_pmf(const struct stats_table *t, size_t k, const bool *pick,
+		    struct table_pmf *out)
 {
-	/* First pass: the support of the summed a and the work to get it. */
-	double support = 1.0, work = 0.0;
+	/* First pass: the support of the sum and the work to get it. */
+	double support = 1.0, work = 0.0, lo = 0.0;
 	for (size_t i = 0; i < k; i++) {
 		struct margins m;
+		if (pick && !pick[i])
+			continue;
 		margins_init(&m, clamp0(t[i].n[0][0]), clamp0(t[i].n[0][1]),
 			     clamp0(t[i].n[1][0]), clamp0(t[i].n[1][1]));
+		lo += m.lo;
 		if (m.lo >= m.hi)
 			continue;
 		work += support * (m.hi - m.lo + 1.0) + (t[i].staged ? staged_work(&t[i]) : 0.0);
 		support += m.hi - m.lo;
 	}
+	if (work > EXACT_MAX_WORK || support > EXACT_MAX_SUPPORT)
+		return false;
+	size_t cap = (size_t)support;
+	double *dist = xmalloc(cap * sizeof(*dist));
+	double *next = xmalloc(cap * sizeof(*next));
+	size_t nd = 1, obs = 0;
+	dist[0] = 1.0;
+	for (size_t i = 0; i < k; i++) {
+		struct table_pmf tp;
+		if (pick && !pick[i])
+			continue;
+		table_pmf(&t[i], &tp);
+		if (tp.n > 1) {
+			convolve(dist, nd, tp.pmf, tp.n, next);
+			double *swap = dist;
+			dist = next;
+			next = swap;
+			nd += tp.n - 1;
+			obs += tp.obs;
+		}
+		free(tp.pmf);
+	}
+	free(next);
+	*out = (struct table_pmf){.lo = lo, .n = nd, .obs = obs, .pmf = dist};
+	return true;
+}
+
+/* look_from_pmf: a look whose p-value is two-sided over pmf at obs, with
+ * its null distribution; *shift (when not NULL) obs minus the mean. */
+static void look_from_pmf(const double *pmf, size_t n, size_t obs, struct stats_look *look,
+			  double *shift)
+{
+	look->p = two_sided(pmf, n, obs);
+	null_from_pmf(pmf, n, &look->null);
+	if (shift)
+		*shift = (double)obs - pmf_mean(pmf, n);
+}
+
+double stats_cmh_tables(const struct stats_table *t, size_t k, struct stats_null *null,
+			double *shift)
+{
+	struct table_pmf s;
 	if (null)
 		memset(null, 0, sizeof(*null));
 	if (shift)
 		*shift = 0.0;
-	if (support == 1.0)
-		return 1.0;
-	if (work > EXACT_MAX_WORK || support > EXACT_MAX_SUPPORT) {
+	if (!sum_pmf(t, k, NULL, &s)) {
 		int (*plain)[4] = xcalloc(k, sizeof(*plain));
 		for (size_t i = 0; i < k; i++) {
 			plain[i][0] = t[i].n[0][0];
@@ -442,35 +489,323 @@ double stats_cmh_tables(const struct stats_table *t, size_t k, struct stats_null
 			null->bound = true; /* not enumerated: any p may be attainable */
 		return p;
 	}
+	double p = 1.0;
+	if (s.n > 1) {
+		p = two_sided(s.pmf, s.n, s.obs);
+		if (null)
+			null_from_pmf(s.pmf, s.n, null);
+		if (shift)
+			*shift = (double)s.obs - pmf_mean(s.pmf, s.n);
+	}
+	free(s.pmf);
+	return p;
+}
 
-	size_t cap = (size_t)support;
-	double *dist = xmalloc(cap * sizeof(*dist));
-	double *next = xmalloc(cap * sizeof(*next));
-	size_t nd = 1, obs = 0;
-	double mean = 0.0;
-	dist[0] = 1.0;
-	for (size_t i = 0; i < k; i++) {
-		struct table_pmf tp;
-		table_pmf(&t[i], &tp);
-		if (tp.n > 1) {
-			convolve(dist, nd, tp.pmf, tp.n, next);
-			double *swap = dist;
-			dist = next;
-			next = swap;
-			nd += tp.n - 1;
-			obs += tp.obs;
-			mean += pmf_mean(tp.pmf, tp.n);
+/* screen_ps: the two-sided p-value of every outcome of a pmf (the mass of
+ * the outcomes no more probable, within R's tolerance), in ps[]. */
+static void screen_ps(const double *pmf, size_t n, double *ps)
+{
+	double *o = xcalloc(n, sizeof(*o)), *cum = xcalloc(n, sizeof(*cum));
+	memcpy(o, pmf, n * sizeof(*o));
+	qsort(o, n, sizeof(*o), double_cmp);
+	for (size_t s = 0; s < n; s++)
+		cum[s] = (s ? cum[s - 1] : 0.0) + o[s];
+	for (size_t s = 0; s < n; s++) {
+		/* The outcomes at most pmf[s] (with the tolerance), by binary search. */
+		double thr = pmf[s] * (1.0 + REL_ERR);
+		size_t lo = 0, hi = n;
+		while (lo < hi) {
+			size_t mid = lo + (hi - lo) / 2;
+			if (o[mid] <= thr)
+				lo = mid + 1;
+			else
+				hi = mid;
 		}
+		ps[s] = cum[n - 1] > 0.0 && lo ? fmin(1.0, cum[lo - 1] / cum[n - 1]) : 1.0;
+	}
+	free(cum);
+	free(o);
+}
+
+/* screened_set: pick[i] for the tables the stratum's screen reads: those
+ * the rule confirmed on their own; false when there is none. */
+static bool screened_set(const struct stats_table *t, size_t k, bool *pick)
+{
+	bool any = false;
+	for (size_t i = 0; i < k; i++) {
+		pick[i] = t[i].staged && t[i].confirmed && !t[i].screened;
+		any |= pick[i];
+	}
+	return any;
+}
+
+/* screen_read: what the screen reads: pick[] its tables, *sum the law of
+ * their summed eval passes and *ps the p-value of each sum; false, with
+ * nothing allocated but pick, when it reads nothing or past the exact
+ * limits. */
+static bool screen_read(const struct stats_table *t, size_t k, bool *pick,
+			struct table_pmf *sum, double **ps)
+{
+	if (!screened_set(t, k, pick) || !sum_pmf(t, k, pick, sum))
+		return false;
+	*ps = xcalloc(sum->n, sizeof(**ps));
+	screen_ps(sum->pmf, sum->n, *ps);
+	return true;
+}
+
+double stats_screen_p(const struct stats_table *t, size_t k)
+{
+	struct table_pmf s;
+	bool *pick = xcalloc(k ? k : 1, sizeof(*pick));
+	double p = 1.0, *ps;
+	if (screen_read(t, k, pick, &s, &ps)) {
+		p = ps[s.obs];
+		free(ps);
+		free(s.pmf);
+	}
+	free(pick);
+	return p;
+}
+
+/* screen_asks: whether the screen asks for the other cases' samples when
+ * the sum its tables (confirmed of them) read is x, ps[] the p-values of
+ * the n sums, in a run whose strata are tested at level: below the levels
+ * of stats.h, but not below a quarter of the level (found without them),
+ * nor at the most extreme sum when that could be significant (the tests,
+ * given that the screen asked, would spend it on other cases' samples
+ * that cannot make it stronger). */
+static bool screen_asks(const double *ps, size_t n, size_t x, size_t confirmed, double level)
+{
+	double least = 1.0;
+	for (size_t s = 0; s < n; s++)
+		least = fmin(least, ps[s]);
+	if (ps[x] <= least && least <= level / 2.0)
+		return false;
+	return ps[x] >= level / 4.0 && ps[x] < (confirmed > 1 ? STATS_SCREEN_MORE : STATS_SCREEN_ONE);
+}
+
+/* screen_others: the staged tables the screen would confirm (neither
+ * confirmed by the rule nor already screened: those it did confirm). */
+static size_t screen_others(const struct stats_table *t, size_t k, size_t *screened)
+{
+	size_t others = 0;
+	*screened = 0;
+	for (size_t i = 0; i < k; i++) {
+		if (!t[i].staged || (t[i].confirmed && !t[i].screened))
+			continue;
+		others++;
+		*screened += t[i].screened;
+	}
+	return others;
+}
+
+bool stats_screens(const struct stats_table *t, size_t k, double level)
+{
+	struct table_pmf s;
+	bool *pick = xcalloc(k ? k : 1, sizeof(*pick)), asks = false;
+	size_t confirmed = 0, screened;
+	double *ps;
+	if (screen_others(t, k, &screened) > 0 && screen_read(t, k, pick, &s, &ps)) {
+		for (size_t i = 0; i < k; i++)
+			confirmed += pick[i];
+		asks = screen_asks(ps, s.n, s.obs, confirmed, level);
+		free(ps);
+		free(s.pmf);
+	}
+	free(pick);
+	return asks;
+}
+
+/* The screen of a stratum as the looks condition on it: want[s] for each
+ * sum s of the screened tables (their pmf's offsets): whether s leads the
+ * screen to the decision it took. */
+struct screen {
+	bool *pick;             /* the tables it read */
+	bool *want;
+	size_t n;
+};
+
+/* screen_init: the screen of t as it went (asked: it confirmed the other
+ * cases); false, with nothing allocated, when it could not have asked
+ * (no case confirmed on its own, or past the exact limits), so that there
+ * is nothing to condition on. */
+static bool screen_init(const struct stats_table *t, size_t k, double level, bool asked,
+			struct screen *sc)
+{
+	struct table_pmf s;
+	double *ps;
+	sc->pick = xcalloc(k ? k : 1, sizeof(*sc->pick));
+	if (!screen_read(t, k, sc->pick, &s, &ps)) {
+		free(sc->pick);
+		return false;
+	}
+	size_t confirmed = 0;
+	for (size_t i = 0; i < k; i++)
+		confirmed += sc->pick[i];
+	sc->n = s.n;
+	sc->want = xcalloc(s.n, sizeof(*sc->want));
+	for (size_t x = 0; x < s.n; x++)
+		sc->want[x] = screen_asks(ps, s.n, x, confirmed, level) == asked;
+	free(ps);
+	free(s.pmf);
+	return true;
+}
+
+static void screen_release(struct screen *sc)
+{
+	free(sc->pick);
+	free(sc->want);
+}
+
+/* screen_weigh: multiply pmf (of the summed tables of pick, a part of the
+ * screen's tables) by the probability that the rest of the screen's
+ * tables bring the screen's sum to one it wants; false past the limits. */
+static bool screen_weigh(const struct stats_table *t, size_t k, const struct screen *sc,
+			 const bool *pick, double *pmf, size_t n)
+{
+	struct table_pmf rest;
+	bool *other = xcalloc(k ? k : 1, sizeof(*other));
+	for (size_t i = 0; i < k; i++)
+		other[i] = sc->pick[i] && !pick[i];
+	bool ok = sum_pmf(t, k, other, &rest);
+	free(other);
+	if (!ok)
+		return false;
+	for (size_t g = 0; g < n; g++) {
+		double w = 0.0;
+		for (size_t h = 0; h < rest.n && g + h < sc->n; h++)
+			w += sc->want[g + h] ? rest.pmf[h] : 0.0;
+		pmf[g] *= w;
+	}
+	free(rest.pmf);
+	return true;
+}
+
+/* screen_outcome: how the stratum's screen went, from its tables: 1 it
+ * asked for the other cases' samples, 0 it did not, -1 there was nothing
+ * for it to ask (every staged case confirmed on its own, or none staged),
+ * -2 the tables disagree with the screen (cases screened apart). */
+static int screen_outcome(const struct stats_table *t, size_t k, double level)
+{
+	size_t screened, others = screen_others(t, k, &screened);
+	if (others == 0)
+		return -1;
+	bool asks = stats_screens(t, k, level);
+	if (screened == 0 && !asks)
+		return 0;
+	return screened == others && asks ? 1 : -2;
+}
+
+/* looks_plain: the looks without the screen: CMH over the tested tables,
+ * and each tested table's own. */
+static void looks_plain(const struct stats_table *t, size_t k, const bool *tested,
+			struct stats_look *cmh, double *shift, struct stats_look *cases)
+{
+	struct stats_table *sub = xcalloc(k ? k : 1, sizeof(*sub));
+	size_t m = 0;
+	for (size_t i = 0; i < k; i++) {
+		if (!tested[i])
+			continue;
+		sub[m++] = t[i];
+		cases[i].p = stats_table_p(&t[i], &cases[i].null);
+	}
+	cmh->p = stats_cmh_tables(sub, m, &cmh->null, shift);
+	free(sub);
+}
+
+/* looks_screened: the looks given also the screen's decision; false
+ * (nothing filled) past the exact limits. */
+static bool looks_screened(const struct stats_table *t, size_t k, const bool *tested,
+			   const struct screen *sc, struct stats_look *cmh, double *shift,
+			   struct stats_look *cases)
+{
+	bool *in = xcalloc(k ? k : 1, sizeof(*in)), *out = xcalloc(k ? k : 1, sizeof(*out));
+	struct table_pmf g, u;
+	bool ok = false;
+	memset(cmh, 0, sizeof(*cmh));
+	for (size_t i = 0; i < k; i++) {
+		in[i] = tested[i] && sc->pick[i];
+		out[i] = tested[i] && !sc->pick[i];
+	}
+	if (!sum_pmf(t, k, in, &g))
+		goto out;
+	if (!sum_pmf(t, k, out, &u)) {
+		free(g.pmf);
+		goto out;
+	}
+	ok = screen_weigh(t, k, sc, in, g.pmf, g.n);
+	if (ok) {
+		/* The CMH look: the screened part, weighed, with the rest. */
+		double *all = xcalloc(g.n + u.n - 1, sizeof(*all));
+		convolve(g.pmf, g.n, u.pmf, u.n, all);
+		if (g.n + u.n - 1 > 1)
+			look_from_pmf(all, g.n + u.n - 1, g.obs + u.obs, cmh, shift);
+		else
+			cmh->p = 1.0;
+		free(all);
+	}
+	free(u.pmf);
+	free(g.pmf);
+	/* Each tested case: its own pmf, weighed when the screen read it. */
+	struct stats_look *own = xcalloc(k ? k : 1, sizeof(*own));
+	bool *one = xcalloc(k ? k : 1, sizeof(*one));
+	for (size_t i = 0; ok && i < k; i++) {
+		struct table_pmf tp;
+		if (!tested[i])
+			continue;
+		table_pmf(&t[i], &tp);
+		one[i] = true;
+		ok = !sc->pick[i] || screen_weigh(t, k, sc, one, tp.pmf, tp.n);
+		one[i] = false;
+		if (ok)
+			look_from_pmf(tp.pmf, tp.n, tp.obs, &own[i], NULL);
 		free(tp.pmf);
 	}
-	double p = two_sided(dist, nd, obs);
-	if (null)
-		null_from_pmf(dist, nd, null);
+	for (size_t i = 0; i < k; i++) {
+		if (ok && tested[i])
+			cases[i] = own[i];
+		else
+			stats_null_release(&own[i].null);
+	}
+	if (!ok)
+		stats_null_release(&cmh->null);
+	free(one);
+	free(own);
+out:
+	free(out);
+	free(in);
+	return ok;
+}
+
+void stats_stratum_looks(const struct stats_table *t, size_t k, const bool *tested, double level,
+			 struct stats_look *cmh, double *shift, struct stats_look *cases)
+{
+	struct screen sc;
+	int outcome = screen_outcome(t, k, level);
 	if (shift)
-		*shift = (double)obs - mean;
-	free(dist);
-	free(next);
-	return p;
+		*shift = 0.0;
+	if (outcome == -2) {
+		/* Set the screen's samples aside: those cases keep their first
+		 * samples only, which no screen decided. */
+		struct stats_table *own = xcalloc(k ? k : 1, sizeof(*own));
+		for (size_t i = 0; i < k; i++) {
+			own[i] = t[i];
+			if (!t[i].screened)
+				continue;
+			memcpy(own[i].n, t[i].first, sizeof(own[i].n));
+			own[i].screened = false;
+		}
+		looks_plain(own, k, tested, cmh, shift, cases);
+		free(own);
+		return;
+	}
+	if (outcome >= 0 && screen_init(t, k, level, outcome == 1, &sc)) {
+		bool ok = looks_screened(t, k, tested, &sc, cmh, shift, cases);
+		screen_release(&sc);
+		if (ok)
+			return;
+	}
+	looks_plain(t, k, tested, cmh, shift, cases);
 }
 
 double stats_cmh_exact(const int (*tables)[4], size_t k)

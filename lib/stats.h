@@ -27,23 +27,45 @@
 /* Tolerance for rate >= threshold, so that 4/5 meets 0.8 despite rounding. */
 #define STATS_THRESHOLD_EPSILON 1e-9
 
+/* The levels of the stratum's rule of confirmation (stats_screens()): a
+ * stratum's other cases are confirmed when the p-value of its confirmed
+ * cases is at least half the strata's level (below it their CMH look is
+ * significant without them) and below STATS_SCREEN_ONE when one case was
+ * confirmed, STATS_SCREEN_MORE when more were. */
+#define STATS_SCREEN_ONE 0.2
+#define STATS_SCREEN_MORE 0.35
+
 /* One case's valid samples for the difference test: n[side][0] passed and
  * n[side][1] failed, side 0 eval and 1 prod.  When the run confirmed
  * adaptively (staged), first[][] are the counts of the case's first
  * samples, whose outcome made the rule re-sample it (confirmed) or not:
  * a case is confirmed when both sides have a valid first sample and not
- * both meet threshold.  The test is then conditioned on that outcome. */
+ * both meet threshold.  The test is then conditioned on that outcome.  A
+ * case its stratum's screen confirmed (screened) is not confirmed by the
+ * rule: its first samples met the threshold. */
 struct stats_table {
 	int n[2][2];
 	int first[2][2];
 	bool staged;
 	bool confirmed;
+	bool screened;
 	double threshold;
 };
 
 /* stats_confirms: the confirmation rule: re-sample a case whose first
  * samples had x passes of ve valid on eval and y of vp on prod. */
 bool stats_confirms(int x, int ve, int y, int vp, double threshold);
+
+/* stats_screen_p: the stratum's screen: the exact CMH p-value (two-sided,
+ * each table conditioned on the rule as in stats_cmh_tables()) of the
+ * tables among t[0..k) that the rule confirmed; 1 when there is none or
+ * past the exact limits. */
+double stats_screen_p(const struct stats_table *t, size_t k);
+/* stats_screens: the stratum's rule of confirmation: once the cases of a
+ * stratum the rule confirmed have all their samples, confirm its other
+ * staged cases too when stats_screen_p() is within the levels above, in a
+ * run whose strata are tested at level. */
+bool stats_screens(const struct stats_table *t, size_t k, double level);
 
 /* The null distribution of a discrete p-value given what its test
  * conditions on: the values it can take, ascending, with the probability
@@ -121,6 +143,21 @@ double stats_table_p(const struct stats_table *t, struct stats_null *null);
  * expectation (positive: eval passes more).  Either may be NULL. */
 double stats_cmh_tables(const struct stats_table *t, size_t k, struct stats_null *null,
 			double *shift);
+
+/* stats_stratum_looks: the looks of a stratum whose k cases (every one
+ * measured, tested or not: the screen read them all) have tables t: the
+ * CMH look over those with tested[i], with *shift as in
+ * stats_cmh_tables() (may be NULL), and each tested case's own look in
+ * cases[i] (the others are left alone), in a run whose strata are tested
+ * at level.  Each look is conditioned on the
+ * rule's decisions: each staged table's own, and the stratum's screen
+ * (stats_screens()) when it had cases to confirm; when the tables
+ * disagree with the screen (cases screened apart, as merged shards are),
+ * the screened cases' samples after their first are set aside.  Past the
+ * exact limits the unconditioned forms stand in.  The caller releases
+ * every null filled. */
+void stats_stratum_looks(const struct stats_table *t, size_t k, const bool *tested, double level,
+			 struct stats_look *cmh, double *shift, struct stats_look *cases);
 
 /* stats_binom_below: P(X <= x) for X binomial(n, rate): the one-sided
  * exact p-value of "the pass rate is at least rate" after x passes of n;

@@ -19,7 +19,7 @@ struct expansion {
 };
 
 static const char *const fixed_names[] = {
-	"input", "messages", "case.id", "stratum", "tools", NULL,
+	"input", "messages", "case.id", "stratum", "tools", "session", NULL,
 };
 
 static bool is_env_name(const char *s)
@@ -63,7 +63,7 @@ static char *unknown_name(const char *name)
 		msg = xasprintf("unknown name '${%s}' (did you mean '${%s}'?)", s, hint);
 	else
 		msg = xasprintf("unknown name '${%s}' (names: env:NAME, input, messages, "
-				"case.id, stratum, vars.NAME, tools)", s);
+				"case.id, stratum, vars.NAME, tools, session)", s);
 	free(s);
 	free(env);
 	free(var);
@@ -198,6 +198,8 @@ static int substitute(struct expansion *x, const char *name, char **err)
 		need = TMPL_CASE;
 	else if (strcmp(name, "tools") == 0)
 		need = TMPL_TOOLS;
+	else if (strcmp(name, "session") == 0)
+		need = TMPL_SESSION;
 	else if (strncmp(name, "vars.", 5) == 0)
 		need = TMPL_VARS;
 	else if (!*name) {
@@ -233,6 +235,7 @@ static int substitute(struct expansion *x, const char *name, char **err)
 		return emit_json(x, ctx->tools, "tools", err);
 	const char *value = strcmp(name, "input") == 0	 ? ctx->input
 			    : strcmp(name, "case.id") == 0 ? ctx->case_id
+			    : strcmp(name, "session") == 0 ? ctx->session
 							   : ctx->stratum;
 	if (!value)
 		value = "";
@@ -367,6 +370,8 @@ bool template_uses(const char *s, unsigned names)
 					    (n == 7 && strncmp(name, "stratum", 7) == 0)))
 			return true;
 		if ((names & TMPL_TOOLS) && n == 5 && strncmp(name, "tools", 5) == 0)
+			return true;
+		if ((names & TMPL_SESSION) && n == 7 && strncmp(name, "session", 7) == 0)
 			return true;
 		p = end + 1;
 	}

@@ -1,8 +1,9 @@
 /* template.h: ${...} substitution in suite strings.
  *
  * Names: ${env:NAME}, ${env:NAME:-default}, ${input}, ${messages} (as
- * JSON), ${case.id}, ${stratum}, ${vars.NAME}, and ${tools} (as JSON) where
- * a target's body allows it.  "$${" writes a literal "${".
+ * JSON), ${case.id}, ${stratum}, ${vars.NAME}, ${session} (unique per
+ * sample, stable across a conversation's turns) in a target's strings, and
+ * ${tools} (as JSON) where a target's body allows it.  "$${" writes a literal "${".
  * The default of ${env:NAME:-default} (literal text up to the '}') is used
  * when NAME is unset or empty, as in the shell.  An unknown name, an
  * unterminated "${" and an unset environment variable without a default
@@ -31,7 +32,8 @@ enum {
 	TMPL_CASE = 1 << 2,     /* ${case.id} and ${stratum} */
 	TMPL_VARS = 1 << 3,     /* ${vars.NAME} */
 	TMPL_TOOLS = 1 << 4,    /* ${tools}: only in a target's body */
-	TMPL_TARGET = TMPL_ENV | TMPL_INPUT | TMPL_CASE | TMPL_VARS,
+	TMPL_SESSION = 1 << 5,  /* ${session}: a target's strings */
+	TMPL_TARGET = TMPL_ENV | TMPL_INPUT | TMPL_CASE | TMPL_VARS | TMPL_SESSION,
 	TMPL_CASE_STRING = TMPL_ENV | TMPL_CASE | TMPL_VARS,
 };
 
@@ -55,6 +57,7 @@ struct tmpl_ctx {
 	const cJSON *tools;        /* the case's tools array (NULL: []) */
 	const char *case_id;
 	const char *stratum;
+	const char *session;       /* the sample's session id (NULL: "") */
 	const struct tmpl_var *vars;
 	size_t nvars;
 	struct redact *redact;     /* may be NULL */

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "jsonptr.h"
+#include "sse.h"
 #include "suite/suite.h"
 #include "util.h"
 
@@ -21,6 +22,24 @@ struct http {
 	char *call_id;
 	/* JSON pointers to the token counts, in struct usage's order; NULL: none */
 	char *usage[5];
+	/* JSON pointers into each event of a stream: its text (NULL: the
+	 * target cannot stream), its tool calls, the mark of its end, its error */
+	char *event_text;
+	char *event_tool_calls;
+	char *event_done;
+	char *event_error;
+};
+
+static const struct provider_option http_event_options[] = {
+	{.name = "text", .kind = PROVIDER_OPTION_POINTER, .required = true,
+	 .offset = offsetof(struct http, event_text), .example = "/delta"},
+	{.name = "tool_calls", .kind = PROVIDER_OPTION_POINTER,
+	 .offset = offsetof(struct http, event_tool_calls), .example = "/tool_calls"},
+	{.name = "done", .kind = PROVIDER_OPTION_POINTER,
+	 .offset = offsetof(struct http, event_done), .example = "/done"},
+	{.name = "error", .kind = PROVIDER_OPTION_POINTER,
+	 .offset = offsetof(struct http, event_error), .example = "/error"},
+	{.name = NULL},
 };
 
 static const struct provider_option http_usage_options[] = {
@@ -55,6 +74,8 @@ static const struct provider_option http_reply_options[] = {
 	{.name = "tool_calls", .kind = PROVIDER_OPTION_MAP, .sub = http_tool_call_options,
 	 .shorthand = "at"},
 	{.name = "usage", .kind = PROVIDER_OPTION_MAP, .sub = http_usage_options},
+	{.name = "events", .kind = PROVIDER_OPTION_MAP, .sub = http_event_options,
+	 .shorthand = "text"},
 	{.name = NULL},
 };
 
@@ -209,6 +230,190 @@ static int http_parse(const void *priv, struct reply *r, char **err)
 	return 0;
 }
 
+/* A streamed reply: the text, tool calls and token counts the events gave. */
+struct http_stream {
+	struct buf text;
+	cJSON *calls;              /* an array, or NULL before the first */
+	long long usage[5];        /* the last count of each usage pointer; -1: none */
+	bool started;
+	bool done;                 /* data: [DONE], or an event marked done */
+};
+
+/* given: whether v is there and says something (not null, not false). */
+static bool given(const cJSON *v)
+{
+	return v && !cJSON_IsNull(v) && !cJSON_IsFalse(v);
+}
+
+/* http_event_calls: append the call (an object) or calls (an array) v. */
+static int http_event_calls(struct http_stream *hs, const cJSON *v)
+{
+	const cJSON *call;
+	int n = 0;
+
+	if (!hs->calls)
+		hs->calls = cJSON_CreateArray();
+	if (cJSON_IsObject(v)) {
+		cJSON_AddItemToArray(hs->calls, cJSON_Duplicate(v, 1));
+		return 1;
+	}
+	cJSON_ArrayForEach(call, v) {
+		cJSON_AddItemToArray(hs->calls, cJSON_Duplicate(call, 1));
+		n = 1;
+	}
+	return n;
+}
+
+/* http_stream_event: one event: its text, tool calls and counts at the
+ * target's pointers; [DONE] or the done pointer ends the stream, the error
+ * pointer fails it. */
+static int http_stream_event(void *st, const void *priv, const struct sse_event *ev,
+			     char **err)
+{
+	const struct http *h = priv;
+	struct http_stream *hs = st;
+	const cJSON *v;
+	int token = 0;
+	cJSON *j;
+
+	if (!hs->started) {
+		hs->started = true;
+		buf_init(&hs->text, BUF_MAX_DEFAULT);
+		for (size_t i = 0; i < ARRAY_SIZE(hs->usage); i++)
+			hs->usage[i] = -1;
+	}
+	if (hs->done) {
+		*err = xstrdup("an event after the end of the stream");
+		return -1;
+	}
+	if (ev->data_len == 6 && memcmp(ev->data, "[DONE]", 6) == 0) {
+		hs->done = true;
+		return 0;
+	}
+	if (!(j = stream_event_json(ev, err)))
+		return -1;
+	if (h->event_error && given(v = jsonptr_get(j, h->event_error))) {
+		char *text = cJSON_IsString(v) ? NULL : provider_json_text(v);
+
+		*err = xasprintf("stream error at %s: %s", h->event_error,
+				 text ? text : v->valuestring);
+		free(text);
+		cJSON_Delete(j);
+		return -1;
+	}
+	v = jsonptr_get(j, h->event_text);
+	if (cJSON_IsString(v) && v->valuestring[0]) {
+		buf_addstr(&hs->text, v->valuestring);
+		token = 1;
+	}
+	if (h->event_tool_calls && (v = jsonptr_get(j, h->event_tool_calls)))
+		token |= http_event_calls(hs, v);
+	for (size_t i = 0; i < ARRAY_SIZE(hs->usage); i++) {
+		v = h->usage[i] ? jsonptr_get(j, h->usage[i]) : NULL;
+		if (cJSON_IsNumber(v) && v->valuedouble >= 0 && v->valuedouble < 9007199254740992.0)
+			hs->usage[i] = (long long)v->valuedouble;
+	}
+	hs->done = h->event_done && given(jsonptr_get(j, h->event_done));
+	cJSON_Delete(j);
+	return token;
+}
+
+/* unescape: an RFC 6901 reference token in place: ~1 is '/', ~0 is '~'. */
+static void unescape(char *s)
+{
+	char *w = s;
+
+	for (const char *r = s; *r; r++) {
+		if (r[0] == '~' && (r[1] == '0' || r[1] == '1'))
+			*w++ = *++r == '1' ? '/' : '~';
+		else
+			*w++ = *r;
+	}
+	*w = '\0';
+}
+
+/* set_at: put v at pointer p of the object doc, making the objects on its
+ * way; v is dropped when p is "" or something else is in the way. */
+static void set_at(cJSON *doc, const char *p, cJSON *v)
+{
+	char *path = xstrdup(p), *tok = path + 1, *end = NULL;
+	cJSON *node = doc, *next;
+
+	while (p[0]) {
+		end = strchr(tok, '/');
+		if (end)
+			*end = '\0';
+		unescape(tok);
+		next = cJSON_GetObjectItemCaseSensitive(node, tok);
+		if (!end) {
+			if (!next) {
+				cJSON_AddItemToObject(node, tok, v);
+				v = NULL;
+			}
+			break;
+		}
+		if (!next)
+			next = cJSON_AddObjectToObject(node, tok);
+		if (!cJSON_IsObject(next))
+			break;
+		node = next;
+		tok = end + 1;
+	}
+	cJSON_Delete(v);
+	free(path);
+}
+
+/* http_stream_end: a reply with the text at the content pointer, the tool
+ * calls at the tool_calls pointer and the counts at the usage pointers,
+ * which the target's parse reads as it reads a whole reply. */
+static cJSON *http_stream_end(void *st, const void *priv, char **err)
+{
+	const struct http *h = priv;
+	struct http_stream *hs = st;
+	cJSON *doc;
+
+	if (!hs->done) {
+		*err = xasprintf("data: [DONE]%s%s", h->event_done ? " or an event with " : "",
+				 h->event_done ? h->event_done : "");
+		return NULL;
+	}
+	if (!h->reply_content[0])
+		return cJSON_CreateString(hs->text.data ? hs->text.data : "");
+	doc = cJSON_CreateObject();
+	set_at(doc, h->reply_content, cJSON_CreateString(hs->text.data ? hs->text.data : ""));
+	if (hs->calls && h->reply_tool_calls && h->reply_tool_calls[0]) {
+		set_at(doc, h->reply_tool_calls, hs->calls);
+		hs->calls = NULL;
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(hs->usage); i++)
+		if (hs->usage[i] >= 0)
+			set_at(doc, h->usage[i], cJSON_CreateNumber((double)hs->usage[i]));
+	return doc;
+}
+
+static void http_stream_release(void *st)
+{
+	struct http_stream *hs = st;
+
+	if (hs->started)
+		buf_release(&hs->text);
+	cJSON_Delete(hs->calls);
+}
+
+static bool http_can_stream(const void *priv)
+{
+	const struct http *h = priv;
+
+	return h && h->event_text;
+}
+
+/* http_append: {"role": "assistant", "content"}, so that ${messages}
+ * holds the conversation; the agent ran its tools itself. */
+static void http_append(cJSON *conv, const struct reply *r, const char *const *results)
+{
+	cJSON_AddItemToArray(conv, provider_message("assistant", r->content));
+}
+
 static const char *const http_headers[] = {NULL};
 
 const struct provider provider_http = {
@@ -220,6 +425,13 @@ const struct provider provider_http = {
 	.own_body = true,
 	.build = http_build,
 	.parse = http_parse,
+	.append = http_append,
+	.own_tools = true,
 	.api_error = provider_api_error,
 	.plain_text = http_plain_text,
+	.stream_size = sizeof(struct http_stream),
+	.stream_event = http_stream_event,
+	.stream_end = http_stream_end,
+	.stream_release = http_stream_release,
+	.can_stream = http_can_stream,
 };

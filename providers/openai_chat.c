@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "suite/suite.h"
+#include "sse.h"
 #include "util.h"
 
 /* openai_tools: the case's tools as {"type": "function", "function": {...}}
@@ -50,6 +51,11 @@ static char *openai_build(const struct target *t, const struct suite_case *c,
 	else
 		cJSON_AddItemToObject(body, "messages", cJSON_CreateArray());
 	openai_tools(body, c);
+	if (suite_streams(t, c)) {
+		cJSON_AddTrueToObject(body, "stream");
+		cJSON_AddTrueToObject(cJSON_AddObjectToObject(body, "stream_options"),
+				      "include_usage");
+	}
 	if (suite_merge_request(body, t, c, ctx, err) == 0)
 		text = provider_json_text(body);
 	cJSON_Delete(body);
@@ -167,6 +173,39 @@ static int openai_parse(const void *priv, struct reply *r, char **err)
 	return openai_tool_calls(msg, r, err);
 }
 
+/* openai_append: the assistant message with its tool_calls, then one
+ * {"role": "tool", "tool_call_id", "content"} message per result. */
+static void openai_append(cJSON *conv, const struct reply *r, const char *const *results)
+{
+	cJSON *msg = cJSON_CreateObject(), *calls;
+
+	cJSON_AddStringToObject(msg, "role", "assistant");
+	if (r->ntool_calls && !r->content[0])
+		cJSON_AddNullToObject(msg, "content");
+	else
+		cJSON_AddStringToObject(msg, "content", r->content);
+	if (r->ntool_calls)
+		calls = cJSON_AddArrayToObject(msg, "tool_calls");
+	for (size_t i = 0; i < r->ntool_calls; i++) {
+		const struct tool_call *tc = &r->tool_calls[i];
+		cJSON *call = cJSON_CreateObject(), *fn;
+
+		cJSON_AddStringToObject(call, "id", tc->id);
+		cJSON_AddStringToObject(call, "type", "function");
+		fn = cJSON_AddObjectToObject(call, "function");
+		cJSON_AddStringToObject(fn, "name", tc->name);
+		cJSON_AddStringToObject(fn, "arguments",
+					tc->arguments_raw[0] ? tc->arguments_raw : "{}");
+		cJSON_AddItemToArray(calls, call);
+	}
+	cJSON_AddItemToArray(conv, msg);
+	for (size_t i = 0; results && i < r->ntool_calls; i++) {
+		msg = provider_message("tool", results[i]);
+		cJSON_AddStringToObject(msg, "tool_call_id", r->tool_calls[i].id);
+		cJSON_AddItemToArray(conv, msg);
+	}
+}
+
 /* openai_judge_build: the system and user messages, the judge's temperature
  * and max_tokens (when set), and a JSON object answer. */
 static char *openai_judge_build(const struct judge_config *j, const char *system,
@@ -204,6 +243,216 @@ static const char *openai_judge_refusal(const struct reply *r, bool *quote)
 	return cJSON_IsString(refusal) && refusal->valuestring[0] ? refusal->valuestring : NULL;
 }
 
+/* A streamed reply: the first chunk's members (id, model, ...) and the last
+ * usage; choices are parts {index, -1} (text: content, args: refusal),
+ * their tool calls parts {choice index, call index}. */
+struct chat_stream {
+	cJSON *doc;
+	struct stream_parts parts;
+	bool done;                 /* data: [DONE] came */
+};
+
+/* chat_delta_call: fold one tool call fragment of choice ci. */
+static int chat_delta_call(struct chat_stream *cs, long ci, const cJSON *call, char **err)
+{
+	const cJSON *index = cJSON_GetObjectItemCaseSensitive(call, "index");
+	const cJSON *fn = cJSON_GetObjectItemCaseSensitive(call, "function");
+	const cJSON *args = cJSON_GetObjectItemCaseSensitive(fn, "arguments");
+	const char *keys[] = {"id", "type"};
+	struct stream_part *part;
+	cJSON *item_fn;
+
+	if (!cJSON_IsNumber(index) || index->valuedouble < 0 || index->valuedouble > 1e6) {
+		*err = xstrdup("a tool call fragment without its index");
+		return -1;
+	}
+	part = stream_parts_get(&cs->parts, ci, (long)index->valuedouble, true);
+	if (!part->item) {
+		part->item = cJSON_CreateObject();
+		cJSON_AddObjectToObject(part->item, "function");
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(keys); i++) {
+		const cJSON *v = cJSON_GetObjectItemCaseSensitive(call, keys[i]);
+
+		if (cJSON_IsString(v) && !cJSON_GetObjectItemCaseSensitive(part->item, keys[i]))
+			cJSON_AddStringToObject(part->item, keys[i], v->valuestring);
+	}
+	item_fn = cJSON_GetObjectItemCaseSensitive(part->item, "function");
+	if (cJSON_IsString(cJSON_GetObjectItemCaseSensitive(fn, "name")) &&
+	    !cJSON_GetObjectItemCaseSensitive(item_fn, "name"))
+		cJSON_AddStringToObject(item_fn, "name",
+					cJSON_GetObjectItemCaseSensitive(fn, "name")->valuestring);
+	if (cJSON_IsString(args))
+		buf_addstr(&part->args, args->valuestring);
+	return cJSON_IsString(args) && args->valuestring[0];
+}
+
+/* chat_delta: fold one choice of a chunk; 1 when it carried a token. */
+static int chat_delta(struct chat_stream *cs, const cJSON *choice, char **err)
+{
+	const cJSON *index = cJSON_GetObjectItemCaseSensitive(choice, "index");
+	const cJSON *delta = cJSON_GetObjectItemCaseSensitive(choice, "delta");
+	const cJSON *content = cJSON_GetObjectItemCaseSensitive(delta, "content");
+	const cJSON *refusal = cJSON_GetObjectItemCaseSensitive(delta, "refusal");
+	const cJSON *finish = cJSON_GetObjectItemCaseSensitive(choice, "finish_reason");
+	const cJSON *call;
+	struct stream_part *part;
+	long ci = cJSON_IsNumber(index) && index->valuedouble >= 0 && index->valuedouble < 1e6
+			  ? (long)index->valuedouble : 0;
+	int token = 0, rc;
+
+	part = stream_parts_get(&cs->parts, ci, -1, true);
+	if (!part->item)
+		part->item = cJSON_CreateObject();
+	if (cJSON_IsString(content) && content->valuestring[0]) {
+		buf_addstr(&part->text, content->valuestring);
+		token = 1;
+	}
+	if (cJSON_IsString(refusal) && refusal->valuestring[0]) {
+		buf_addstr(&part->args, refusal->valuestring);
+		token = 1;
+	}
+	if (cJSON_IsString(finish)) {
+		cJSON_DeleteItemFromObjectCaseSensitive(part->item, "finish_reason");
+		cJSON_AddStringToObject(part->item, "finish_reason", finish->valuestring);
+	}
+	cJSON_ArrayForEach(call, cJSON_GetObjectItemCaseSensitive(delta, "tool_calls")) {
+		if ((rc = chat_delta_call(cs, ci, call, err)) < 0)
+			return -1;
+		token |= rc;
+	}
+	return token;
+}
+
+/* chat_stream_event: one chat.completion.chunk, an error, or [DONE]. */
+static int chat_stream_event(void *st, const void *priv, const struct sse_event *ev,
+			     char **err)
+{
+	struct chat_stream *cs = st;
+	const cJSON *error, *choice, *usage;
+	int token = 0, rc = -1;
+	cJSON *j;
+
+	if (ev->data_len == 6 && memcmp(ev->data, "[DONE]", 6) == 0) {
+		cs->done = true;
+		return 0;
+	}
+	if (cs->done) {
+		*err = xstrdup("an event after data: [DONE]");
+		return -1;
+	}
+	if (!(j = stream_event_json(ev, err)))
+		return -1;
+	error = cJSON_GetObjectItemCaseSensitive(j, "error");
+	if (error && !cJSON_IsNull(error)) {
+		*err = stream_error_reason(j);
+		goto out;
+	}
+	if (!cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(j, "choices"))) {
+		*err = xstrdup("malformed event: a chunk without choices[]");
+		goto out;
+	}
+	if (!cs->doc) {
+		static const char *const keys[] = {"id", "created", "model", "system_fingerprint",
+						   "service_tier"};
+
+		cs->doc = cJSON_CreateObject();
+		for (size_t i = 0; i < ARRAY_SIZE(keys); i++) {
+			const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, keys[i]);
+
+			if (v)
+				cJSON_AddItemToObject(cs->doc, keys[i], cJSON_Duplicate(v, 1));
+		}
+		cJSON_AddStringToObject(cs->doc, "object", "chat.completion");
+	}
+	usage = cJSON_GetObjectItemCaseSensitive(j, "usage");
+	if (cJSON_IsObject(usage)) {
+		cJSON_DeleteItemFromObjectCaseSensitive(cs->doc, "usage");
+		cJSON_AddItemToObject(cs->doc, "usage", cJSON_Duplicate(usage, 1));
+	}
+	cJSON_ArrayForEach(choice, cJSON_GetObjectItemCaseSensitive(j, "choices")) {
+		int t = chat_delta(cs, choice, err);
+
+		if (t < 0)
+			goto out;
+		token |= t;
+	}
+	rc = token;
+out:
+	cJSON_Delete(j);
+	return rc;
+}
+
+/* chat_message: the message of the choice part at parts[*i], with the tool
+ * call parts that follow it (parts sorted), *i left at the last of them. */
+static cJSON *chat_message(struct stream_parts *ps, size_t *i)
+{
+	const struct stream_part *choice = &ps->v[*i];
+	cJSON *msg = cJSON_CreateObject(), *calls = NULL;
+
+	cJSON_AddStringToObject(msg, "role", "assistant");
+	if (choice->text.len)
+		cJSON_AddStringToObject(msg, "content", choice->text.data);
+	else
+		cJSON_AddNullToObject(msg, "content");
+	if (choice->args.len)
+		cJSON_AddStringToObject(msg, "refusal", choice->args.data);
+	else
+		cJSON_AddNullToObject(msg, "refusal");
+	while (*i + 1 < ps->n && ps->v[*i + 1].key[0] == choice->key[0]) {
+		struct stream_part *p = &ps->v[++*i];
+
+		if (!calls)
+			calls = cJSON_AddArrayToObject(msg, "tool_calls");
+		cJSON_AddStringToObject(cJSON_GetObjectItemCaseSensitive(p->item, "function"),
+					"arguments", p->args.len ? p->args.data : "");
+		cJSON_AddItemToArray(calls, p->item);
+		p->item = NULL;
+	}
+	return msg;
+}
+
+/* chat_stream_end: a chat.completion of the chunks, choices and tool calls
+ * in index order. */
+static cJSON *chat_stream_end(void *st, const void *priv, char **err)
+{
+	struct chat_stream *cs = st;
+	cJSON *doc, *choices;
+
+	if (!cs->done) {
+		*err = xstrdup("data: [DONE]");
+		return NULL;
+	}
+	doc = cs->doc ? cs->doc : cJSON_CreateObject();
+	cs->doc = NULL;
+	choices = cJSON_AddArrayToObject(doc, "choices");
+	if (cs->parts.n)
+		qsort(cs->parts.v, cs->parts.n, sizeof(*cs->parts.v), stream_part_order);
+	for (size_t i = 0; i < cs->parts.n; i++) {
+		struct stream_part *p = &cs->parts.v[i];
+		cJSON *choice;
+
+		if (p->key[1] >= 0)
+			continue; /* calls of a choice that sent no delta of its own */
+		choice = p->item;
+		p->item = NULL;
+		cJSON_AddNumberToObject(choice, "index", (double)p->key[0]);
+		cJSON_AddItemToObject(choice, "message", chat_message(&cs->parts, &i));
+		if (!cJSON_GetObjectItemCaseSensitive(choice, "finish_reason"))
+			cJSON_AddNullToObject(choice, "finish_reason");
+		cJSON_AddItemToArray(choices, choice);
+	}
+	return doc;
+}
+
+static void chat_stream_release(void *st)
+{
+	struct chat_stream *cs = st;
+
+	cJSON_Delete(cs->doc);
+	stream_parts_release(&cs->parts);
+}
+
 static const char *const openai_headers[] = {NULL};
 
 const struct provider provider_openai_chat = {
@@ -211,7 +460,12 @@ const struct provider provider_openai_chat = {
 	.headers = openai_headers,
 	.build = openai_build,
 	.parse = openai_parse,
+	.append = openai_append,
 	.api_error = provider_api_error,
 	.judge_build = openai_judge_build,
 	.judge_refusal = openai_judge_refusal,
+	.stream_size = sizeof(struct chat_stream),
+	.stream_event = chat_stream_event,
+	.stream_end = chat_stream_end,
+	.stream_release = chat_stream_release,
 };

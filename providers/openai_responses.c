@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "suite/suite.h"
+#include "sse.h"
 #include "util.h"
 
 /* responses_tools: the case's tools as flat function tools (not strict, as
@@ -81,6 +82,8 @@ static char *responses_build(const struct target *t, const struct suite_case *c,
 		cJSON_AddItemToObject(body, "input", items);
 	}
 	responses_tools(body, c);
+	if (suite_streams(t, c))
+		cJSON_AddTrueToObject(body, "stream");
 	if (suite_merge_request(body, t, c, ctx, err) == 0)
 		text = provider_json_text(body);
 	cJSON_Delete(body);
@@ -197,6 +200,43 @@ out:
 	return rc;
 }
 
+/* responses_append: a message item with the text (when there is any), a
+ * function_call item per call, then a function_call_output item per
+ * result. */
+static void responses_append(cJSON *conv, const struct reply *r, const char *const *results)
+{
+	if (r->content[0] || !r->ntool_calls) {
+		cJSON *msg = cJSON_CreateObject();
+		cJSON *part = cJSON_CreateObject();
+
+		cJSON_AddStringToObject(msg, "type", "message");
+		cJSON_AddStringToObject(msg, "role", "assistant");
+		cJSON_AddStringToObject(part, "type", "output_text");
+		cJSON_AddStringToObject(part, "text", r->content);
+		cJSON_AddItemToArray(cJSON_AddArrayToObject(msg, "content"), part);
+		cJSON_AddItemToArray(conv, msg);
+	}
+	for (size_t i = 0; i < r->ntool_calls; i++) {
+		const struct tool_call *tc = &r->tool_calls[i];
+		cJSON *item = cJSON_CreateObject();
+
+		cJSON_AddStringToObject(item, "type", "function_call");
+		cJSON_AddStringToObject(item, "call_id", tc->id);
+		cJSON_AddStringToObject(item, "name", tc->name);
+		cJSON_AddStringToObject(item, "arguments",
+					tc->arguments_raw[0] ? tc->arguments_raw : "{}");
+		cJSON_AddItemToArray(conv, item);
+	}
+	for (size_t i = 0; results && i < r->ntool_calls; i++) {
+		cJSON *item = cJSON_CreateObject();
+
+		cJSON_AddStringToObject(item, "type", "function_call_output");
+		cJSON_AddStringToObject(item, "call_id", r->tool_calls[i].id);
+		cJSON_AddStringToObject(item, "output", results[i]);
+		cJSON_AddItemToArray(conv, item);
+	}
+}
+
 /* responses_judge_build: the system text as instructions, the user message
  * as input, the judge's temperature and max_output_tokens (when set), and
  * a JSON object answer. */
@@ -240,6 +280,192 @@ static const char *responses_judge_refusal(const struct reply *r, bool *quote)
 	return NULL;
 }
 
+/* A streamed reply: the last response object an event carried, and the
+ * output items as parts {output_index, -1} (args: a function call's
+ * arguments) with their content parts {output_index, content_index}
+ * (text: output_text, args: refusal). */
+struct responses_stream {
+	cJSON *doc;
+	struct stream_parts parts;
+	bool done;                 /* response.completed, .failed or .incomplete came */
+};
+
+/* responses_part: the part of j's output_index and content_index (-1:
+ * the item itself); NULL and *err when j has no output_index. */
+static struct stream_part *responses_part(struct responses_stream *rs, const cJSON *j,
+					  bool content, char **err)
+{
+	const cJSON *oi = cJSON_GetObjectItemCaseSensitive(j, "output_index");
+	const cJSON *ci = cJSON_GetObjectItemCaseSensitive(j, "content_index");
+
+	if (!cJSON_IsNumber(oi) || oi->valuedouble < 0 || oi->valuedouble > 1e6 ||
+	    (content && (!cJSON_IsNumber(ci) || ci->valuedouble < 0 || ci->valuedouble > 1e6))) {
+		*err = xasprintf("malformed event: no %s", cJSON_IsNumber(oi) ? "content_index"
+									      : "output_index");
+		return NULL;
+	}
+	return stream_parts_get(&rs->parts, (long)oi->valuedouble,
+				content ? (long)ci->valuedouble : -1, true);
+}
+
+/* The events that add a fragment: which buffer of which part. */
+static const struct {
+	const char *type;
+	bool content;              /* a content part's, else the item's */
+	bool args;                 /* to args, else to text */
+} responses_deltas[] = {
+	{"response.output_text.delta", true, false},
+	{"response.refusal.delta", true, true},
+	{"response.function_call_arguments.delta", false, true},
+};
+
+/* The events that end the response, with the response in them. */
+static const char *const responses_ends[] = {
+	"response.completed", "response.failed", "response.incomplete",
+};
+
+/* responses_take: replace *slot with a copy of j's object member key;
+ * -1 and *err when j has none. */
+static int responses_take(cJSON **slot, const cJSON *j, const char *key, char **err)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, key);
+
+	if (!cJSON_IsObject(v)) {
+		*err = xasprintf("malformed event: no %s", key);
+		return -1;
+	}
+	cJSON_Delete(*slot);
+	*slot = cJSON_Duplicate(v, 1);
+	return 0;
+}
+
+/* responses_stream_event: one event of a Responses stream. */
+static int responses_stream_event(void *st, const void *priv, const struct sse_event *ev,
+				  char **err)
+{
+	struct responses_stream *rs = st;
+	struct stream_part *part;
+	const char *delta;
+	int rc = -1;
+	cJSON *j;
+
+	if (rs->done) {
+		*err = xstrdup("an event after the response ended");
+		return -1;
+	}
+	if (!(j = stream_event_json(ev, err)))
+		return -1;
+	if (stream_event_is(ev, "error")) {
+		*err = stream_error_reason(j);
+		goto out;
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(responses_deltas); i++) {
+		if (!stream_event_is(ev, responses_deltas[i].type))
+			continue;
+		delta = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(j, "delta"));
+		if (!(part = responses_part(rs, j, responses_deltas[i].content, err)))
+			goto out;
+		if (delta)
+			buf_addstr(responses_deltas[i].args ? &part->args : &part->text, delta);
+		rc = delta && delta[0];
+		goto out;
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(responses_ends); i++) {
+		if (stream_event_is(ev, responses_ends[i])) {
+			rs->done = true;
+			rc = responses_take(&rs->doc, j, "response", err);
+			goto out;
+		}
+	}
+	rc = 0;
+	if (stream_event_is(ev, "response.created") || stream_event_is(ev, "response.in_progress")) {
+		rc = responses_take(&rs->doc, j, "response", err);
+	} else if (stream_event_is(ev, "response.output_item.added") ||
+		   stream_event_is(ev, "response.output_item.done")) {
+		if (!(part = responses_part(rs, j, false, err)) ||
+		    responses_take(&part->item, j, "item", err) < 0)
+			rc = -1;
+		else
+			part->whole = stream_event_is(ev, "response.output_item.done");
+	}
+	/* The .done events of text and arguments repeat what the deltas
+	 * gave, and output_item.done holds it all. */
+out:
+	cJSON_Delete(j);
+	return rc;
+}
+
+/* responses_output: the output items the events assembled, in order. */
+static cJSON *responses_output(struct responses_stream *rs)
+{
+	cJSON *output = cJSON_CreateArray(), *item = NULL, *content = NULL, *c;
+
+	if (rs->parts.n)
+		qsort(rs->parts.v, rs->parts.n, sizeof(*rs->parts.v), stream_part_order);
+	for (size_t i = 0; i < rs->parts.n; i++) {
+		struct stream_part *p = &rs->parts.v[i];
+
+		if (p->key[1] < 0) {
+			item = p->whole || !p->item ? NULL : p->item;
+			if (p->item)
+				cJSON_AddItemToArray(output, p->item);
+			p->item = NULL;
+			content = NULL;
+			if (item && p->args.len) {
+				cJSON_DeleteItemFromObjectCaseSensitive(item, "arguments");
+				cJSON_AddStringToObject(item, "arguments", p->args.data);
+			}
+			continue;
+		}
+		if (!item)
+			continue; /* whole already, or of an item that never came */
+		if (!content) {
+			cJSON_DeleteItemFromObjectCaseSensitive(item, "content");
+			content = cJSON_AddArrayToObject(item, "content");
+		}
+		c = cJSON_CreateObject();
+		if (p->args.len) {
+			cJSON_AddStringToObject(c, "type", "refusal");
+			cJSON_AddStringToObject(c, "refusal", p->args.data);
+		} else {
+			cJSON_AddStringToObject(c, "type", "output_text");
+			cJSON_AddStringToObject(c, "text", p->text.len ? p->text.data : "");
+		}
+		cJSON_AddItemToArray(content, c);
+	}
+	return output;
+}
+
+/* responses_stream_end: the response the last event carried; its output
+ * the items the events gave when it holds none. */
+static cJSON *responses_stream_end(void *st, const void *priv, char **err)
+{
+	struct responses_stream *rs = st;
+	const cJSON *output;
+	cJSON *doc;
+
+	if (!rs->done) {
+		*err = xstrdup("response.completed");
+		return NULL;
+	}
+	doc = rs->doc;
+	rs->doc = NULL;
+	output = cJSON_GetObjectItemCaseSensitive(doc, "output");
+	if (rs->parts.n && (!cJSON_IsArray(output) || !cJSON_GetArraySize(output))) {
+		cJSON_DeleteItemFromObjectCaseSensitive(doc, "output");
+		cJSON_AddItemToObject(doc, "output", responses_output(rs));
+	}
+	return doc;
+}
+
+static void responses_stream_release(void *st)
+{
+	struct responses_stream *rs = st;
+
+	cJSON_Delete(rs->doc);
+	stream_parts_release(&rs->parts);
+}
+
 static const char *const responses_headers[] = {NULL};
 static const char *const responses_roles[] = {"system", "user", "assistant", NULL};
 
@@ -249,7 +475,12 @@ const struct provider provider_openai_responses = {
 	.roles = responses_roles,
 	.build = responses_build,
 	.parse = responses_parse,
+	.append = responses_append,
 	.api_error = provider_api_error,
 	.judge_build = responses_judge_build,
 	.judge_refusal = responses_judge_refusal,
+	.stream_size = sizeof(struct responses_stream),
+	.stream_event = responses_stream_event,
+	.stream_end = responses_stream_end,
+	.stream_release = responses_stream_release,
 };

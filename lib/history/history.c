@@ -93,7 +93,11 @@ static const char *const migrations[] = {
 	" suite TEXT PRIMARY KEY NOT NULL,"
 	" state TEXT NOT NULL,"
 	" sent_at INTEGER NOT NULL);",
-	/* 2 -> 3: the tokens each reply declared and what they cost. */
+	/* 2 -> 3: the requests a sample took (a conversation's steps). */
+	"ALTER TABLE samples ADD COLUMN steps INTEGER;",
+	/* 3 -> 4: the failing strata --notify last told (NULL: not known). */
+	"ALTER TABLE notifications ADD COLUMN strata TEXT;",
+	/* 4 -> 5: the tokens each reply declared and what they cost. */
 	"ALTER TABLE samples ADD COLUMN input_tokens INTEGER;"
 	"ALTER TABLE samples ADD COLUMN output_tokens INTEGER;"
 	"ALTER TABLE samples ADD COLUMN cost_usd REAL;",
@@ -577,9 +581,10 @@ static int record_samples(struct history *h, sqlite3_stmt *st, const struct repo
 			sqlite3_bind_int64(st, 9, s->status);
 			sqlite3_bind_int(st, 10, s->attempts);
 			bind_text(st, 11, s->fingerprint);
-			bind_tokens(st, 12, s->usage.input);
-			bind_tokens(st, 13, s->usage.output);
-			bind_cost(st, 14, &r->targets[side], &s->usage);
+			sqlite3_bind_int(st, 12, (int)report_sample_steps(s));
+			bind_tokens(st, 13, s->usage.input);
+			bind_tokens(st, 14, s->usage.output);
+			bind_cost(st, 15, &r->targets[side], &s->usage);
 			if (step_done(h, st, "cannot record the run", err) < 0)
 				return -1;
 		}
@@ -647,8 +652,8 @@ static int insert_run(struct history *h, const struct report *r, const char *sui
 		"eval_total, prod_passed, prod_total, p_value) "
 		"VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
 		"INSERT INTO samples (run_id, case_id, stratum, side, idx, grade, reason, "
-		"latency_ms, status, attempts, fingerprint, input_tokens, output_tokens, cost_usd) "
-		"VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+		"latency_ms, status, attempts, fingerprint, steps, input_tokens, output_tokens, "
+		"cost_usd) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
 	};
 	sqlite3_stmt *st[NSTMT] = {NULL};
 	const char *what = "cannot record the run";
@@ -1018,21 +1023,22 @@ int history_previous_verdict(struct history *h, const char *suite, long long exc
 }
 
 int history_last_notification(struct history *h, const char *suite, char **state,
-			      long long *sent_at_ms, char **err)
+			      char **strata, long long *sent_at_ms, char **err)
 {
 	sqlite3_stmt *st = NULL;
 	const char *what = "cannot read notifications";
 	int rc = -1;
-	*state = NULL;
+	*state = *strata = NULL;
 	*sent_at_ms = 0;
-	if (prepare(h, "SELECT state, sent_at FROM notifications WHERE suite = ?1", &st, what,
-		    err) < 0)
+	if (prepare(h, "SELECT state, sent_at, strata FROM notifications WHERE suite = ?1", &st,
+		    what, err) < 0)
 		return -1;
 	sqlite3_bind_text(st, 1, suite, -1, SQLITE_TRANSIENT);
 	int step = sqlite3_step(st);
 	if (step == SQLITE_ROW) {
 		*state = col_dup(st, 0);
 		*sent_at_ms = sqlite3_column_int64(st, 1);
+		*strata = col_dup(st, 2);
 		rc = 0;
 	} else if (step == SQLITE_DONE) {
 		rc = 0;
@@ -1044,7 +1050,7 @@ int history_last_notification(struct history *h, const char *suite, char **state
 }
 
 int history_note_notification(struct history *h, const char *suite, const char *state,
-			      long long sent_at_ms, char **err)
+			      const char *strata, long long sent_at_ms, char **err)
 {
 	sqlite3_stmt *st = NULL;
 	const char *what = "cannot record the notification";
@@ -1053,14 +1059,16 @@ int history_note_notification(struct history *h, const char *suite, const char *
 		return -1;
 	}
 	if (prepare(h,
-		    "INSERT INTO notifications (suite, state, sent_at) VALUES (?1, ?2, ?3) "
+		    "INSERT INTO notifications (suite, state, sent_at, strata) "
+		    "VALUES (?1, ?2, ?3, ?4) "
 		    "ON CONFLICT (suite) DO UPDATE SET state = excluded.state, "
-		    "sent_at = excluded.sent_at",
+		    "sent_at = excluded.sent_at, strata = excluded.strata",
 		    &st, what, err) < 0)
 		return -1;
 	sqlite3_bind_text(st, 1, suite, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_text(st, 2, state, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_int64(st, 3, sent_at_ms);
+	bind_text(st, 4, strata);
 	int rc = step_done(h, st, what, err);
 	sqlite3_finalize(st);
 	return rc;

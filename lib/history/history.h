@@ -34,7 +34,7 @@ struct history;
 struct report;
 
 /* The schema version this canary writes; older histories are migrated. */
-#define HISTORY_SCHEMA_VERSION 3
+#define HISTORY_SCHEMA_VERSION 5
 /* How long a writer waits for another one's lock before failing. */
 #define HISTORY_BUSY_MS 5000
 
@@ -107,14 +107,17 @@ int history_previous_verdict(struct history *h, const char *suite, long long exc
 			     char **verdict, char **err);
 
 /* history_last_notification: the state last notified for suite (the state
- * its receivers know) and when; *state NULL and *sent_at_ms 0 when none. */
+ * its receivers know), the failing strata told with it (as notify_prepare()
+ * wrote them; NULL when told before schema version 3 kept them) and when;
+ * *state and *strata NULL and *sent_at_ms 0 when none. */
 int history_last_notification(struct history *h, const char *suite, char **state,
-			      long long *sent_at_ms, char **err);
+			      char **strata, long long *sent_at_ms, char **err);
 
 /* history_note_notification: remember that suite's receivers now know
- * state, last sent at sent_at_ms (0: known without a message). */
+ * state and strata (NULL: not known), last sent at sent_at_ms (0: known
+ * without a message). */
 int history_note_notification(struct history *h, const char *suite, const char *state,
-			      long long sent_at_ms, char **err);
+			      const char *strata, long long sent_at_ms, char **err);
 
 void history_strings_free(char **v, size_t n);
 

@@ -29,7 +29,8 @@
 	"\n" \
 	"The user message gives, between tags:\n" \
 	"- <rubric>: what the reply must do;\n" \
-	"- <input>: the last message the user sent to the agent;\n" \
+	"- <input>: the last message the user sent to the agent, or in a conversation the " \
+	"whole conversation before the reply, one message or tool call per line;\n" \
 	"- <reply>: the agent's text answer (it may be empty);\n" \
 	"- <tool_calls>: the tools the agent called, one per line as the tool's name and " \
 	"its JSON arguments, or (none).\n" \

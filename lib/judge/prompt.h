@@ -22,7 +22,7 @@
 struct grader;
 struct tool_call;
 
-#define JUDGE_PROMPT_VERSION "judge-v1"
+#define JUDGE_PROMPT_VERSION "judge-v2"
 #define JUDGE_HASH_HEX 64
 /* JUDGE_PART_MAX: bytes of input, reply text or tool calls put in the
  * prompt; longer parts are cut (at a UTF-8 boundary) with a marker. */

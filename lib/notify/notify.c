@@ -14,7 +14,7 @@
 #define NOTIFY_VALUE_MAX 4096
 #define NOTIFY_TIMEOUT_MS 10000
 
-static const char *const kind_names[] = {"none", "change", "recovery", "reminder"};
+static const char *const kind_names[] = {"none", "change", "recovery", "reminder", "strata"};
 
 const char *notify_kind_name(enum notify_kind k)
 {
@@ -27,6 +27,9 @@ const char *notify_state(const struct report *r)
 		return NULL;
 	if (r->exit_code == EXIT_PASS)
 		return "pass";
+	const struct report_fingerprint_failure *ff = report_fingerprint_failure(r);
+	if (ff && !verdict_failing(r->verdict))
+		return ff->state;
 	return verdict_name(r->verdict);
 }
 
@@ -48,6 +51,17 @@ enum notify_kind notify_decide(const char *prev_state, const char *new_state,
 	if (!pass && remind_ms > 0 && now_ms - last_sent_ms >= remind_ms)
 		return NOTIFY_REMINDER;
 	return NOTIFY_NONE;
+}
+
+enum notify_kind notify_decide_strata(const char *prev_state, const char *new_state,
+				      const char *prev_strata, const char *new_strata,
+				      long long last_sent_ms, long long now_ms, long remind_ms)
+{
+	enum notify_kind k = notify_decide(prev_state, new_state, last_sent_ms, now_ms, remind_ms);
+	if ((k == NOTIFY_NONE || k == NOTIFY_REMINDER) && new_state && !unknown(prev_state) &&
+	    prev_strata && new_strata && strcmp(prev_strata, new_strata) != 0)
+		return NOTIFY_STRATA;
+	return k;
 }
 
 bool notify_should_send(const char *prev_state, const char *new_state, long long last_sent_ms,
@@ -81,6 +95,51 @@ static bool listed(const struct report_stratum *s)
 	return s->selected && s->ncases > 0;
 }
 
+/* failing: a listed stratum whose verdict fails it (flaky allowed). */
+static bool failing(const struct report_stratum *s)
+{
+	return listed(s) && s->verdict > VERDICT_FLAKY;
+}
+
+char *notify_failing_strata(const struct report *r)
+{
+	const char **names = xcalloc(r->nstrata + 1, sizeof(*names));
+	size_t n = 0;
+	for (size_t i = 0; i < r->nstrata; i++)
+		if (failing(&r->strata[i]))
+			names[n++] = r->strata[i].name;
+	qsort(names, n, sizeof(*names), util_str_cmp);
+	cJSON *a = cJSON_CreateArray();
+	for (size_t i = 0; i < n; i++)
+		cJSON_AddItemToArray(a, cJSON_CreateString(names[i]));
+	char *text = cJSON_PrintUnformatted(a);
+	if (!text)
+		abort();
+	char *out = xstrdup(text);
+	cJSON_free(text);
+	cJSON_Delete(a);
+	free(names);
+	return out;
+}
+
+/* add_strata_before: "; failing before: tools, prompt" from the strata
+ * the receivers knew (a JSON array of names). */
+static void add_strata_before(struct buf *b, const char *prev_strata)
+{
+	cJSON *a = cJSON_Parse(prev_strata), *name;
+	bool first = true;
+	buf_addstr(b, " (failing before: ");
+	cJSON_ArrayForEach(name, a) {
+		if (!cJSON_IsString(name))
+			continue;
+		buf_addstr(b, first ? "" : ", ");
+		slack_escape(b, name->valuestring);
+		first = false;
+	}
+	buf_addstr(b, first ? "none)" : ")");
+	cJSON_Delete(a);
+}
+
 /* add_where: "drift in tools, prompt; error in retrieval": the strata that
  * did not pass, grouped by verdict, worst first. */
 static void add_where(struct buf *b, const struct report *r)
@@ -109,7 +168,7 @@ static void add_where(struct buf *b, const struct report *r)
 }
 
 static char *payload_text(const struct report *r, const char *state, const char *prev,
-			  const char *report_url, enum notify_kind kind)
+			  const char *prev_strata, const char *report_url, enum notify_kind kind)
 {
 	struct buf b;
 	buf_init(&b, BUF_MAX_DEFAULT);
@@ -130,6 +189,8 @@ static char *payload_text(const struct report *r, const char *state, const char 
 	}
 	if (kind == NOTIFY_REMINDER) {
 		buf_addstr(&b, " (reminder)");
+	} else if (kind == NOTIFY_STRATA) {
+		add_strata_before(&b, prev_strata);
 	} else if (!unknown(prev)) {
 		buf_addstr(&b, " (was ");
 		slack_escape(&b, prev);
@@ -247,18 +308,24 @@ static cJSON *json_strings(const struct report_names *l)
 	return a;
 }
 
-cJSON *notify_payload(const struct report *r, const char *prev_state, const char *report_url,
-		      bool reminder)
+/* json_parsed: the JSON text s (a list of strata the history kept) as an
+ * array; an empty one when it is not one. */
+static cJSON *json_parsed(const char *s)
+{
+	cJSON *a = cJSON_Parse(s);
+	if (cJSON_IsArray(a))
+		return a;
+	cJSON_Delete(a);
+	return cJSON_CreateArray();
+}
+
+cJSON *notify_payload(const struct report *r, const char *prev_state, const char *prev_strata,
+		      const char *report_url, enum notify_kind kind)
 {
 	cJSON *o = cJSON_CreateObject();
 	const char *state = notify_state(r);
-	enum notify_kind kind = NOTIFY_CHANGE;
-
-	if (reminder)
-		kind = NOTIFY_REMINDER;
-	else if (state && strcmp(state, "pass") == 0)
-		kind = NOTIFY_RECOVERY;
-	char *text = payload_text(r, state, prev_state, report_url, kind);
+	bool reminder = kind == NOTIFY_REMINDER;
+	char *text = payload_text(r, state, prev_state, prev_strata, report_url, kind);
 	cJSON_AddStringToObject(o, "text", text);
 	free(text);
 	add_clean(o, "suite", r->suite, NOTIFY_VALUE_MAX);
@@ -271,6 +338,11 @@ cJSON *notify_payload(const struct report *r, const char *prev_state, const char
 	add_clean(o, "started_at", r->started_at, NOTIFY_VALUE_MAX);
 	cJSON_AddNumberToObject(o, "duration_ms", r->duration_ms);
 	cJSON_AddItemToObject(o, "strata", json_strata(r));
+	char *strata = notify_failing_strata(r);
+	cJSON_AddItemToObject(o, "failing_strata", json_parsed(strata));
+	free(strata);
+	if (prev_strata)
+		cJSON_AddItemToObject(o, "previous_failing_strata", json_parsed(prev_strata));
 	cJSON_AddItemToObject(o, "top_failures", json_failures(r));
 	cJSON_AddItemToObject(o, "targets", json_targets(r));
 	/* With a history, what it says of the prod fingerprints. */
@@ -298,17 +370,19 @@ int notify_prepare(struct history *h, const struct report *r, const struct notif
 	plan->state = state ? xstrdup(state) : NULL;
 	if (!state)
 		return 0;
-	if (history_last_notification(h, plan->suite, &plan->previous, &plan->previous_sent_at,
-				      err) < 0) {
+	plan->strata = notify_failing_strata(r);
+	if (history_last_notification(h, plan->suite, &plan->previous, &plan->previous_strata,
+				      &plan->previous_sent_at, err) < 0) {
 		notify_plan_release(plan);
 		return -1;
 	}
-	plan->kind = notify_decide(plan->previous, state, plan->previous_sent_at, o->now_ms,
-				   o->remind_ms);
+	plan->kind = notify_decide_strata(plan->previous, state, plan->previous_strata,
+					  plan->strata, plan->previous_sent_at, o->now_ms,
+					  o->remind_ms);
 	if (plan->kind == NOTIFY_NONE)
 		return 0;
-	plan->payload = notify_payload(r, plan->previous, o->report_url,
-				       plan->kind == NOTIFY_REMINDER);
+	plan->payload = notify_payload(r, plan->previous, plan->previous_strata, o->report_url,
+				       plan->kind);
 	char *text = cJSON_PrintUnformatted(plan->payload);
 	if (!text)
 		abort();
@@ -323,10 +397,16 @@ int notify_commit(struct history *h, const struct notify_plan *plan, long long n
 	if (!plan->state || !plan->suite)
 		return 0;
 	if (plan->kind != NOTIFY_NONE)
-		return history_note_notification(h, plan->suite, plan->state, now_ms, err);
+		return history_note_notification(h, plan->suite, plan->state, plan->strata, now_ms,
+						 err);
 	/* Silence after a first passing run tells the receivers "pass". */
 	if (unknown(plan->previous) && strcmp(plan->state, "pass") == 0)
-		return history_note_notification(h, plan->suite, plan->state, 0, err);
+		return history_note_notification(h, plan->suite, plan->state, plan->strata, 0,
+						 err);
+	/* Told before the history kept strata: learn them from this run. */
+	if (!plan->previous_strata && strcmp(plan->previous, plan->state) == 0)
+		return history_note_notification(h, plan->suite, plan->state, plan->strata,
+						 plan->previous_sent_at, err);
 	return 0;
 }
 
@@ -335,6 +415,8 @@ void notify_plan_release(struct notify_plan *plan)
 	free(plan->suite);
 	free(plan->state);
 	free(plan->previous);
+	free(plan->strata);
+	free(plan->previous_strata);
 	cJSON_Delete(plan->payload);
 	free(plan->body);
 	memset(plan, 0, sizeof(*plan));

@@ -7,10 +7,12 @@
  * nobody and changes nothing.
  *
  * The history remembers, per suite, the state its receivers know and when
- * it was last sent (history_last_notification()).  With no such state
- * ("unknown"), a first run that passes sends nothing but is remembered as
- * known, and a first run in any other state sends.  A change sends (to
- * "pass" it is a recovery); the same state again is silent, except that a
+ * it was last sent (history_last_notification()), with the strata that
+ * failed then.  With no such state ("unknown"), a first run that passes
+ * sends nothing but is remembered as known, and a first run in any other
+ * state sends.  A change sends (to "pass" it is a recovery); the same state
+ * again sends when the set of failing strata changed ("drift in tools"
+ * then "drift in tools, prompt"), and is otherwise silent, except that a
  * state other than "pass" is sent again as a reminder once remind_ms have
  * passed since it was last sent.  A failed POST is not remembered, so the
  * next run sends again.
@@ -43,12 +45,13 @@ enum notify_kind {
 	NOTIFY_CHANGE,    /* a new state other than pass */
 	NOTIFY_RECOVERY,  /* back to pass */
 	NOTIFY_REMINDER,  /* the same state other than pass, remind_ms later */
+	NOTIFY_STRATA,    /* the same state, other failing strata */
 };
 
 /* How many failing cases the payload lists. */
 #define NOTIFY_TOP_FAILURES 5
 
-/* notify_kind_name: "none", "change", "recovery", "reminder". */
+/* notify_kind_name: "none", "change", "recovery", "reminder", "strata". */
 const char *notify_kind_name(enum notify_kind k);
 
 /* notify_state: the state of the run of r (a static string), NULL when
@@ -61,18 +64,33 @@ const char *notify_state(const struct report *r);
 enum notify_kind notify_decide(const char *prev_state, const char *new_state,
 			       long long last_sent_ms, long long now_ms, long remind_ms);
 
+/* notify_failing_strata: the strata of r that did not pass (flaky
+ * allowed), sorted, as a JSON array of their names (the caller frees it):
+ * what the history keeps to tell a change of them. */
+char *notify_failing_strata(const struct report *r);
+
+/* notify_decide_strata: notify_decide(), then NOTIFY_STRATA in place of
+ * silence or a reminder when the state is known and the failing strata
+ * (notify_failing_strata()) differ from those last told (prev_strata; NULL
+ * when not known: no change is told). */
+enum notify_kind notify_decide_strata(const char *prev_state, const char *new_state,
+				      const char *prev_strata, const char *new_strata,
+				      long long last_sent_ms, long long now_ms, long remind_ms);
+
 /* notify_should_send: notify_decide() != NOTIFY_NONE. */
 bool notify_should_send(const char *prev_state, const char *new_state, long long last_sent_ms,
 			long long now_ms, long remind_ms);
 
-/* notify_payload: the JSON to POST for the run of r: "text", "suite",
- * "state", "verdict", "previous", "kind", "reminder", "exit_code",
- * "started_at", "duration_ms", "strata", "top_failures", "targets" (display
- * URL and fingerprints), "unevaluated" (the history's, when the report has
- * one, else the run's fingerprint_diff), "new_since_last" (with a history)
- * and "report_url" when report_url is given. */
-cJSON *notify_payload(const struct report *r, const char *prev_state, const char *report_url,
-		      bool reminder);
+/* notify_payload: the JSON to POST of kind for the run of r: "text",
+ * "suite", "state", "verdict", "previous", "kind", "reminder", "exit_code",
+ * "started_at", "duration_ms", "strata", "failing_strata", "top_failures",
+ * "targets" (display URL and fingerprints), "unevaluated" (the history's,
+ * when the report has one, else the run's fingerprint_diff),
+ * "new_since_last" (with a history), "report_url" when report_url is given,
+ * and "previous_failing_strata" when prev_strata (as
+ * notify_failing_strata() writes them) is given. */
+cJSON *notify_payload(const struct report *r, const char *prev_state, const char *prev_strata,
+		      const char *report_url, enum notify_kind kind);
 
 struct notify_options {
 	long long now_ms;
@@ -86,6 +104,8 @@ struct notify_plan {
 	char *suite;
 	char *state;           /* NULL: an interrupted run */
 	char *previous;        /* the state the receivers knew, or NULL */
+	char *strata;          /* notify_failing_strata() of the run */
+	char *previous_strata; /* those the receivers knew, or NULL */
 	long long previous_sent_at;
 	cJSON *payload;        /* when kind != NOTIFY_NONE */
 	char *body;            /* payload printed, when kind != NOTIFY_NONE */

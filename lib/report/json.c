@@ -120,6 +120,10 @@ static void put_targets(struct jsonw *w, const struct report *r)
 			jsonw_end(w);
 		}
 		put_telemetry(w, r, SIZE_MAX, (enum side)side);
+		if (r->targets[side].expected) {
+			put_string(w, "expected", r->targets[side].expected);
+			put_names(w, "unexpected", &r->targets[side].unexpected);
+		}
 		jsonw_end(w);
 	}
 	jsonw_end(w);
@@ -176,6 +180,37 @@ static void put_grade(struct jsonw *w, const struct report_grade *g)
 	jsonw_end(w);
 }
 
+/* put_turns: a conversation sample's turns, each with its grade, reasons
+ * and steps (status, latency, the tools called). */
+static void put_turns(struct jsonw *w, const struct report_sample *s)
+{
+	jsonw_array(w, "turns");
+	for (unsigned t = 0; t < s->nturns; t++) {
+		const struct report_turn *rt = &s->turns[t];
+		jsonw_object(w, NULL);
+		jsonw_string(w, "grade", grade_name(rt->grade));
+		jsonw_array(w, "reasons");
+		for (unsigned k = 0; k < rt->nreasons; k++)
+			put_string(w, NULL, rt->reasons[k]);
+		jsonw_end(w);
+		jsonw_array(w, "steps");
+		for (unsigned k = 0; k < rt->nsteps; k++) {
+			const struct report_step *st = &rt->steps[k];
+			jsonw_object(w, NULL);
+			jsonw_number(w, "status", st->status);
+			jsonw_number(w, "latency_ms", report_round(st->latency_ms, 1));
+			jsonw_array(w, "tool_calls");
+			for (unsigned c = 0; c < st->ncalls; c++)
+				put_string(w, NULL, st->calls[c]);
+			jsonw_end(w);
+			jsonw_end(w);
+		}
+		jsonw_end(w);
+		jsonw_end(w);
+	}
+	jsonw_end(w);
+}
+
 static void put_sample(struct jsonw *w, const struct report_sample *s)
 {
 	jsonw_object(w, NULL);
@@ -185,6 +220,8 @@ static void put_sample(struct jsonw *w, const struct report_sample *s)
 	jsonw_number(w, "latency_ms", report_sample_latency(s));
 	if (s->start_ms > 0)
 		jsonw_number(w, "start_ms", report_round(s->start_ms, 3));
+	if (s->ttft_ms >= 0)
+		jsonw_number(w, "ttft_ms", report_round(s->ttft_ms, 1));
 	jsonw_number(w, "attempts", s->attempts);
 	jsonw_array(w, "reasons");
 	for (unsigned k = 0; k < s->nreasons; k++)
@@ -203,6 +240,8 @@ static void put_sample(struct jsonw *w, const struct report_sample *s)
 			put_grade(w, &s->grades[k]);
 		jsonw_end(w);
 	}
+	if (s->nturns)
+		put_turns(w, s);
 	jsonw_end(w);
 }
 
@@ -265,6 +304,8 @@ static void put_case(struct jsonw *w, const struct report *r, const struct repor
 	jsonw_number(w, "threshold", finite_or_zero(c->threshold));
 	jsonw_number(w, "repeat", c->repeat);
 	jsonw_bool(w, "confirmed", c->confirmed);
+	if (c->by_stratum)
+		jsonw_bool(w, "confirmed_by_stratum", true);
 	jsonw_number(w, "confirm", c->confirm);
 	jsonw_bool(w, "repeated", report_case_repeated(c));
 	jsonw_number(w, "p_value", finite_or_zero(c->p_value));
@@ -319,6 +360,51 @@ static void put_history(struct jsonw *w, const struct report_history *h)
 	put_names(w, "unevaluated", &h->unevaluated);
 	put_names(w, "new_since_last", &h->new_since_last);
 	jsonw_bool(w, "previous_run", h->previous_run);
+	jsonw_end(w);
+}
+
+/* put_compositions: with more than one prod composition, each one's
+ * samples and pass rate, and the components in which it differs from
+ * eval's. */
+static void put_compositions(struct jsonw *w, const struct report *r)
+{
+	struct report_composition *c = NULL;
+	size_t n = report_compositions(r, SIDE_PROD, &c);
+
+	if (n > 1) {
+		jsonw_array(w, "prod_compositions");
+		for (size_t i = 0; i < n; i++) {
+			long valid = c[i].passed + c[i].failed;
+			jsonw_object(w, NULL);
+			put_string(w, "fingerprint", c[i].value);
+			jsonw_number(w, "passed", (double)c[i].passed);
+			jsonw_number(w, "failed", (double)c[i].failed);
+			jsonw_number(w, "errors", (double)c[i].errors);
+			jsonw_number(w, "rate",
+				     report_round(valid ? (double)c[i].passed / valid : 0, 4));
+			jsonw_bool(w, "evaluated", c[i].evaluated);
+			jsonw_array(w, "differing");
+			for (size_t d = 0; d < c[i].ndiffering; d++)
+				put_string(w, NULL, c[i].differing[d]);
+			jsonw_end(w);
+			jsonw_end(w);
+		}
+		jsonw_end(w);
+	}
+	report_compositions_free(c, n);
+}
+
+static void put_replay(struct jsonw *w, const struct report_replay *rp)
+{
+	jsonw_object(w, "replay");
+	put_string(w, "log", rp->log);
+	jsonw_number(w, "lines", (double)rp->lines);
+	jsonw_number(w, "replayed", (double)rp->replayed);
+	jsonw_number(w, "unreadable", (double)rp->unreadable);
+	jsonw_number(w, "unmatched", (double)rp->unmatched);
+	jsonw_number(w, "sampled_out", (double)rp->sampled_out);
+	jsonw_number(w, "over_limit", (double)rp->over_limit);
+	put_names(w, "problems", &rp->problems);
 	jsonw_end(w);
 }
 
@@ -377,6 +463,7 @@ int report_json(FILE *f, const struct report *r, char **err)
 	jsonw_number(&w, "min_valid", r->min_valid);
 	jsonw_number(&w, "confirm", r->confirm);
 	jsonw_bool(&w, "strict", r->strict);
+	jsonw_bool(&w, "fail_on_unevaluated", r->fail_on_unevaluated);
 	jsonw_number(&w, "selected", (double)jc.selected);
 	jsonw_number(&w, "filtered", (double)r->filtered);
 	jsonw_number(&w, "samples", (double)jc.samples);
@@ -391,10 +478,13 @@ int report_json(FILE *f, const struct report *r, char **err)
 		put_budget(&w, &r->budget);
 	if (r->history.present)
 		put_history(&w, &r->history);
+	if (r->replay.present)
+		put_replay(&w, &r->replay);
 	jsonw_object(&w, "fingerprint_diff");
 	put_names(&w, "unevaluated", &r->unevaluated);
 	put_names(&w, "differing", &r->differing);
 	jsonw_end(&w);
+	put_compositions(&w, r);
 	put_strata(&w, r);
 	put_cases(&w, r, "cases", false);
 	put_cases(&w, r, "skipped", true);

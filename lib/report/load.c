@@ -93,12 +93,27 @@ static const struct rule usage_rules[] = {
 	{NULL, K_STRING, false, NULL},
 };
 
+static const struct rule step_rules[] = {
+	{"status", K_WHOLE, false, NULL},
+	{"latency_ms", K_NUMBER, false, NULL},
+	{"tool_calls", K_STRINGS, false, NULL},
+	{NULL, K_STRING, false, NULL},
+};
+
+static const struct rule turn_rules[] = {
+	{"grade", K_GRADE, false, NULL},
+	{"reasons", K_STRINGS, false, NULL},
+	{"steps", K_OBJECTS, false, step_rules},
+	{NULL, K_STRING, false, NULL},
+};
+
 static const struct rule sample_rules[] = {
 	{"index", K_SMALL, false, NULL},
 	{"grade", K_GRADE, false, NULL},
 	{"status", K_WHOLE, false, NULL},
 	{"latency_ms", K_NUMBER, false, NULL},
 	{"start_ms", K_NUMBER, true, NULL},
+	{"ttft_ms", K_NUMBER, true, NULL},
 	{"attempts", K_SMALL, false, NULL},
 	{"reasons", K_STRINGS, false, NULL},
 	{"fingerprint", K_STRING, true, NULL},
@@ -106,6 +121,7 @@ static const struct rule sample_rules[] = {
 	{"response_model", K_STRING, true, NULL},
 	{"grades", K_OBJECTS, true, grade_rules},
 	{"usage", K_OBJECT, true, usage_rules},
+	{"turns", K_OBJECTS, true, turn_rules},
 	{NULL, K_STRING, false, NULL},
 };
 
@@ -133,6 +149,7 @@ static const struct rule case_rules[] = {
 	{"threshold", K_NUMBER, false, NULL},
 	{"repeat", K_SMALL, false, NULL},
 	{"confirmed", K_BOOL, true, NULL},
+	{"confirmed_by_stratum", K_BOOL, true, NULL},
 	{"confirm", K_SMALL, true, NULL},
 	{"repeated", K_BOOL, true, NULL},
 	{"p_value", K_NUMBER, true, NULL},
@@ -189,6 +206,8 @@ static const struct rule target_rules[] = {
 	{"model", K_STRING, true, NULL},
 	{"price", K_OBJECT, true, price_rules},
 	{"fingerprints", K_COUNTS, false, NULL},
+	{"expected", K_STRING, true, NULL},
+	{"unexpected", K_STRINGS, true, NULL},
 	{NULL, K_STRING, false, NULL},
 };
 
@@ -238,6 +257,18 @@ static const struct rule history_rules[] = {
 	{NULL, K_STRING, false, NULL},
 };
 
+static const struct rule replay_rules[] = {
+	{"log", K_STRING, false, NULL},
+	{"lines", K_COUNT, false, NULL},
+	{"replayed", K_COUNT, false, NULL},
+	{"unreadable", K_COUNT, false, NULL},
+	{"unmatched", K_COUNT, false, NULL},
+	{"sampled_out", K_COUNT, false, NULL},
+	{"over_limit", K_COUNT, false, NULL},
+	{"problems", K_STRINGS, false, NULL},
+	{NULL, K_STRING, false, NULL},
+};
+
 static const struct rule report_rules[] = {
 	{"canary_version", K_STRING, true, NULL},
 	{"suite", K_STRING, false, NULL},
@@ -253,6 +284,7 @@ static const struct rule report_rules[] = {
 	{"min_valid", K_NUMBER, true, NULL},
 	{"confirm", K_SMALL, true, NULL},
 	{"strict", K_BOOL, true, NULL},
+	{"fail_on_unevaluated", K_BOOL, true, NULL},
 	{"selected", K_COUNT, false, NULL},
 	{"filtered", K_COUNT, false, NULL},
 	{"samples", K_COUNT, false, NULL},
@@ -264,6 +296,7 @@ static const struct rule report_rules[] = {
 	{"judge", K_OBJECT, true, judge_rules},
 	{"budget", K_OBJECT, true, budget_rules},
 	{"history", K_OBJECT, true, history_rules},
+	{"replay", K_OBJECT, true, replay_rules},
 	{"fingerprint_diff", K_OBJECT, true, fingerprint_diff_rules},
 	{"strata", K_OBJECTS, false, stratum_rules},
 	{"cases", K_OBJECTS, false, case_rules},
@@ -553,6 +586,39 @@ static void load_names(struct report *r, struct report_names *l, const cJSON *ar
 			report_names_add(r, l, s->valuestring);
 }
 
+/* load_turns: a conversation sample's turns (none when turns is NULL). */
+static void load_turns(struct report *r, struct report_sample *s, const cJSON *turns)
+{
+	const cJSON *turn, *step, *v;
+	size_t t = 0;
+
+	if (!turns)
+		return;
+	report_sample_turns(r, s, (size_t)cJSON_GetArraySize(turns));
+	cJSON_ArrayForEach(turn, turns) {
+		struct report_turn *rt = &s->turns[t++];
+		const cJSON *reasons = get(turn, "reasons"), *steps = get(turn, "steps");
+		size_t k = 0;
+
+		rt->grade = GRADE_ERROR;
+		grade_parse(tree_str(turn, "grade"), &rt->grade);
+		rt->reasons = report_strings(r, (size_t)cJSON_GetArraySize(reasons));
+		cJSON_ArrayForEach(v, reasons)
+			rt->reasons[rt->nreasons++] = report_intern(r, v->valuestring);
+		report_turn_steps(r, rt, (size_t)cJSON_GetArraySize(steps));
+		cJSON_ArrayForEach(step, steps) {
+			struct report_step *st = &rt->steps[k++];
+			const cJSON *calls = get(step, "tool_calls");
+
+			st->status = tree_int(step, "status");
+			st->latency_ms = tree_num(step, "latency_ms");
+			st->calls = report_strings(r, (size_t)cJSON_GetArraySize(calls));
+			cJSON_ArrayForEach(v, calls)
+				st->calls[st->ncalls++] = report_intern(r, v->valuestring);
+		}
+	}
+}
+
 static void load_sample(struct report *r, struct report_sample *s, const cJSON *o)
 {
 	const cJSON *reasons = get(o, "reasons"), *reason;
@@ -565,6 +631,7 @@ static void load_sample(struct report *r, struct report_sample *s, const cJSON *
 	s->status = tree_int(o, "status");
 	s->latency_ms = tree_num(o, "latency_ms");
 	s->start_ms = tree_num(o, "start_ms");
+	s->ttft_ms = get(o, "ttft_ms") ? tree_num(o, "ttft_ms") : -1;
 	s->attempts = tree_int(o, "attempts");
 	s->fingerprint = report_intern(r, str_or_null(o, "fingerprint"));
 	s->response_id = report_strdup(r, str_or_null(o, "response_id"));
@@ -585,6 +652,7 @@ static void load_sample(struct report *r, struct report_sample *s, const cJSON *
 	report_sample_reasons(r, s, (size_t)cJSON_GetArraySize(reasons));
 	cJSON_ArrayForEach(reason, reasons)
 		s->reasons[s->nreasons++] = report_intern(r, reason->valuestring);
+	load_turns(r, s, get(o, "turns"));
 }
 
 static void load_side(struct report *r, struct report_side *s, const cJSON *o)
@@ -619,6 +687,7 @@ static void load_case(struct report *r, const cJSON *o, bool skipped)
 	c->repeat = tree_int(o, "repeat");
 	c->confirm = tree_int(o, "confirm");
 	c->confirmed = is_true(o, "confirmed");
+	c->by_stratum = is_true(o, "confirmed_by_stratum");
 	c->p_value = num_or(o, "p_value", 1.0);
 	c->p_least = num_or(o, "p_least", 1.0);
 	c->p_below = num_or(o, "p_below", 1.0);
@@ -665,6 +734,8 @@ static void load_targets(struct report *r, const cJSON *targets)
 		r->targets[side].priced = get(t, "price") != NULL;
 		r->targets[side].price_input = tree_num(get(t, "price"), "input");
 		r->targets[side].price_output = tree_num(get(t, "price"), "output");
+		r->targets[side].expected = report_strdup(r, str_or_null(t, "expected"));
+		load_names(r, &r->targets[side].unexpected, get(t, "unexpected"));
 		cJSON_ArrayForEach(fp, get(t, "fingerprints"))
 			report_add_fingerprint(r, (enum side)side, fp->string,
 					       (long)fp->valuedouble);
@@ -701,7 +772,7 @@ static struct report *model_of_tree(const cJSON *t)
 {
 	struct report *r = report_new();
 	const cJSON *o, *shard = get(t, "shard"), *history = get(t, "history");
-	const cJSON *diff = get(t, "fingerprint_diff");
+	const cJSON *diff = get(t, "fingerprint_diff"), *replay = get(t, "replay");
 
 	r->canary_version = report_strdup(r, str_or_null(t, "canary_version"));
 	r->suite = report_strdup(r, tree_str(t, "suite"));
@@ -726,6 +797,7 @@ static struct report *model_of_tree(const cJSON *t)
 	r->min_valid = num_or(t, "min_valid", STATS_MIN_VALID_DEFAULT);
 	r->confirm = tree_int(t, "confirm");
 	r->strict = is_true(t, "strict");
+	r->fail_on_unevaluated = is_true(t, "fail_on_unevaluated");
 	r->filtered = tree_int(t, "filtered");
 	r->requests = tree_int(t, "requests");
 	r->attempts = tree_int(t, "attempts");
@@ -738,6 +810,18 @@ static struct report *model_of_tree(const cJSON *t)
 		load_names(r, &r->history.unevaluated, get(history, "unevaluated"));
 		load_names(r, &r->history.new_since_last, get(history, "new_since_last"));
 		r->history.previous_run = is_true(history, "previous_run");
+	}
+	if (cJSON_IsObject(replay)) {
+		struct report_replay *rp = &r->replay;
+		rp->present = true;
+		rp->log = report_strdup(r, tree_str(replay, "log"));
+		rp->lines = tree_int(replay, "lines");
+		rp->replayed = tree_int(replay, "replayed");
+		rp->unreadable = tree_int(replay, "unreadable");
+		rp->unmatched = tree_int(replay, "unmatched");
+		rp->sampled_out = tree_int(replay, "sampled_out");
+		rp->over_limit = tree_int(replay, "over_limit");
+		load_names(r, &rp->problems, get(replay, "problems"));
 	}
 	load_names(r, &r->unevaluated, get(diff, "unevaluated"));
 	load_names(r, &r->differing, get(diff, "differing"));

@@ -372,7 +372,7 @@ static void put_cases(struct buf *b, const struct report *r)
 		buf_addf(&row, r->strict && v == VERDICT_FLAKY ? " | **%s**" : " | %s",
 			 verdict_name(v));
 		if (c->confirmed)
-			buf_addstr(&row, " (confirmed)");
+			buf_addstr(&row, c->by_stratum ? " (confirmed by its stratum)" : " (confirmed)");
 		if (c->note && *c->note) {
 			buf_addstr(&row, "<br>");
 			md_add(&row, c->note, REASON_MAX_MD);

@@ -77,6 +77,11 @@ static int check_mergeable(const struct merge *m, size_t i, char **err)
 	return 0;
 }
 
+static bool same_string(const char *a, const char *b)
+{
+	return a == b || (a && b && strcmp(a, b) == 0);
+}
+
 static bool same_names(const struct report_names *a, const struct report_names *b)
 {
 	if (a->n != b->n)
@@ -105,9 +110,12 @@ static int check_same_suite(const struct merge *m, size_t i, char **err)
 		return -1;
 	}
 	if (a->alpha != b->alpha || a->confirm != b->confirm || a->min_valid != b->min_valid ||
-	    a->strict != b->strict) {
+	    a->strict != b->strict || a->fail_on_unevaluated != b->fail_on_unevaluated ||
+	    !same_string(a->targets[SIDE_EVAL].expected, b->targets[SIDE_EVAL].expected) ||
+	    !same_string(a->targets[SIDE_PROD].expected, b->targets[SIDE_PROD].expected)) {
 		*err = xasprintf("cannot merge: '%s' and '%s' were run with different --alpha, "
-				 "--confirm, --min-valid or --strict", m->names[0], m->names[i]);
+				 "--confirm, --min-valid, --strict, --fail-on-unevaluated or "
+				 "--expect-fingerprint", m->names[0], m->names[i]);
 		return -1;
 	}
 	if (a->suite_cases != b->suite_cases) {
@@ -353,6 +361,7 @@ static void copy_sample(struct report *out, struct report_sample *to,
 		to->grades[j].grader = report_intern(out, from->grades[j].grader);
 		to->grades[j].reason = report_intern(out, from->grades[j].reason);
 	}
+	report_sample_copy_turns(out, to, from);
 }
 
 /* copy_case: case c of report from into out. */
@@ -395,6 +404,7 @@ static void merged_run(struct report *out, const struct merge *m)
 	out->min_valid = first->min_valid;
 	out->confirm = first->confirm;
 	out->strict = first->strict;
+	out->fail_on_unevaluated = first->fail_on_unevaluated;
 	const struct report *earliest = first;
 	for (size_t i = 0; i < m->n; i++) {
 		const struct report *r = m->reports[i];
@@ -428,6 +438,7 @@ static void merged_run(struct report *out, const struct merge *m)
 		out->targets[side].priced = first->targets[side].priced;
 		out->targets[side].price_input = first->targets[side].price_input;
 		out->targets[side].price_output = first->targets[side].price_output;
+		out->targets[side].expected = report_strdup(out, first->targets[side].expected);
 	}
 }
 

@@ -260,6 +260,11 @@ int report_prom(FILE *f, const struct report *r, char **err)
 
 	put_telemetry(&b, r, suite);
 
+	put_family(&b, "canary_unevaluated_fingerprints",
+		   "Compositions prod served in the last run that eval never served.");
+	put_sample(&b, "canary_unevaluated_fingerprints", suite_label,
+		   (double)report_unevaluated_count(r));
+
 	put_family(&b, "canary_fingerprint_info",
 		   "Fingerprints the targets reported in the last run (always 1).");
 	for (int side = 0; side < SIDE__COUNT; side++) {

@@ -131,6 +131,125 @@ struct report_grade *report_sample_grades(struct report *r, struct report_sample
 	return s->grades;
 }
 
+struct report_turn *report_sample_turns(struct report *r, struct report_sample *s, size_t n)
+{
+	s->turns = arena_alloc(&r->arena, (n + 1) * sizeof(*s->turns));
+	memset(s->turns, 0, (n + 1) * sizeof(*s->turns));
+	s->nturns = (unsigned)n;
+	return s->turns;
+}
+
+struct report_step *report_turn_steps(struct report *r, struct report_turn *t, size_t n)
+{
+	t->steps = arena_alloc(&r->arena, (n + 1) * sizeof(*t->steps));
+	memset(t->steps, 0, (n + 1) * sizeof(*t->steps));
+	t->nsteps = (unsigned)n;
+	return t->steps;
+}
+
+void report_sample_copy_turns(struct report *r, struct report_sample *to,
+			      const struct report_sample *from)
+{
+	to->turns = NULL;
+	to->nturns = 0;
+	if (!from->nturns)
+		return;
+	report_sample_turns(r, to, from->nturns);
+	for (unsigned t = 0; t < from->nturns; t++) {
+		const struct report_turn *ft = &from->turns[t];
+		struct report_turn *tt = &to->turns[t];
+		tt->grade = ft->grade;
+		tt->reasons = report_strings(r, ft->nreasons);
+		for (unsigned k = 0; k < ft->nreasons; k++)
+			tt->reasons[tt->nreasons++] = report_intern(r, ft->reasons[k]);
+		report_turn_steps(r, tt, ft->nsteps);
+		for (unsigned k = 0; k < ft->nsteps; k++) {
+			struct report_step *ts = &tt->steps[k];
+			ts->status = ft->steps[k].status;
+			ts->latency_ms = ft->steps[k].latency_ms;
+			ts->calls = report_strings(r, ft->steps[k].ncalls);
+			for (unsigned c = 0; c < ft->steps[k].ncalls; c++)
+				ts->calls[ts->ncalls++] = report_intern(r, ft->steps[k].calls[c]);
+		}
+	}
+}
+
+const char **report_strings(struct report *r, size_t n)
+{
+	return arena_alloc(&r->arena, (n + 1) * sizeof(const char *));
+}
+
+unsigned report_sample_steps(const struct report_sample *s)
+{
+	unsigned n = 0;
+	for (unsigned i = 0; i < s->nturns; i++)
+		n += s->turns[i].nsteps;
+	return s->nturns ? n : 1;
+}
+
+/* first_sample: the first sample of side s of grade g with turns, or NULL. */
+static const struct report_sample *first_sample(const struct report_side *s, enum grade g)
+{
+	for (size_t i = 0; i < s->nsamples; i++)
+		if (s->samples[i].grade == g && s->samples[i].nturns)
+			return &s->samples[i];
+	return NULL;
+}
+
+/* step_calls: the calls of a step as "a, b", or "no tool" when none. */
+static char *step_calls(const struct report_step *st)
+{
+	struct buf b;
+	buf_init(&b, BUF_MAX_DEFAULT);
+	for (unsigned i = 0; st && i < st->ncalls; i++)
+		buf_addf(&b, "%s%s", i ? ", " : "", st->calls[i]);
+	if (!b.len)
+		buf_addstr(&b, st ? "no tool" : "nothing (no such step)");
+	return buf_detach(&b, NULL);
+}
+
+/* same_step: whether two steps called the same tools. */
+static bool same_step(const struct report_step *a, const struct report_step *b)
+{
+	if (!a || !b || a->ncalls != b->ncalls)
+		return a == b;
+	for (unsigned i = 0; i < a->ncalls; i++)
+		if (strcmp(a->calls[i], b->calls[i]) != 0)
+			return false;
+	return true;
+}
+
+char *report_case_divergence(const struct report_case *c)
+{
+	const struct report_side *e = &c->side[SIDE_EVAL], *p = &c->side[SIDE_PROD];
+	const struct report_sample *a = first_sample(e, GRADE_PASS), *b = first_sample(p, GRADE_FAIL);
+	if (!a || !b) {
+		a = first_sample(e, GRADE_FAIL);
+		b = first_sample(p, GRADE_PASS);
+	}
+	if (!a || !b)
+		return NULL;
+	unsigned turns = a->nturns > b->nturns ? a->nturns : b->nturns;
+	for (unsigned t = 0; t < turns; t++) {
+		const struct report_turn *x = t < a->nturns ? &a->turns[t] : NULL;
+		const struct report_turn *y = t < b->nturns ? &b->turns[t] : NULL;
+		unsigned steps = (x ? x->nsteps : 0) > (y ? y->nsteps : 0) ? x->nsteps : (y ? y->nsteps : 0);
+		for (unsigned k = 0; k < steps; k++) {
+			const struct report_step *sx = x && k < x->nsteps ? &x->steps[k] : NULL;
+			const struct report_step *sy = y && k < y->nsteps ? &y->steps[k] : NULL;
+			if (same_step(sx, sy))
+				continue;
+			char *ca = step_calls(sx), *cb = step_calls(sy);
+			char *why = xasprintf("turn %u step %u: eval called %s, prod called %s", t + 1,
+					      k + 1, ca, cb);
+			free(ca);
+			free(cb);
+			return why;
+		}
+	}
+	return NULL;
+}
+
 void report_add_fingerprint(struct report *r, enum side side, const char *value, long count)
 {
 	struct report_target *t = &r->targets[side];
@@ -213,6 +332,27 @@ static void names_sort(struct report_names *l)
 		qsort(l->v, l->n, sizeof(*l->v), util_str_cmp);
 }
 
+/* analyse_expected: the fingerprints side served that name another
+ * composition than the one it was expected to serve. */
+static void analyse_expected(struct report *r, enum side side)
+{
+	struct report_target *t = &r->targets[side];
+	struct fingerprint_read want, *f;
+
+	t->unexpected = (struct report_names){0};
+	if (!t->expected)
+		return;
+	fingerprint_read(&want, t->expected);
+	f = read_side(r, side);
+	for (size_t k = 0; k < t->nfingerprints; k++)
+		if (!fingerprint_read_same(&f[k], &want) &&
+		    !names_have(&t->unexpected, f[k].value))
+			report_names_add(r, &t->unexpected, f[k].value);
+	free_side(f, t->nfingerprints);
+	fingerprint_read_release(&want);
+	names_sort(&t->unexpected);
+}
+
 void report_analyse_fingerprints(struct report *r)
 {
 	size_t ne = r->targets[SIDE_EVAL].nfingerprints, np = r->targets[SIDE_PROD].nfingerprints;
@@ -253,7 +393,132 @@ void report_analyse_fingerprints(struct report *r)
 	free_side(pr, np);
 	names_sort(&r->unevaluated);
 	names_sort(&r->differing);
+	for (int side = 0; side < SIDE__COUNT; side++)
+		analyse_expected(r, (enum side)side);
 }
+
+/* value_index: the index of value among the n values read in f, n when
+ * none (sample values are interned like the targets', so most match by
+ * address). */
+static size_t value_index(const struct fingerprint_read *f, size_t n, const char *value)
+{
+	for (size_t k = 0; k < n; k++)
+		if (f[k].value == value)
+			return k;
+	for (size_t k = 0; k < n; k++)
+		if (strcmp(f[k].value, value) == 0)
+			return k;
+	return n;
+}
+
+size_t report_compositions(const struct report *r, enum side side,
+			   struct report_composition **out)
+{
+	const struct report_target *t = &r->targets[side];
+	size_t nf = t->nfingerprints, ne = r->targets[SIDE_EVAL].nfingerprints, n = 0;
+	struct fingerprint_read *f = read_side(r, side), *ev = read_side(r, SIDE_EVAL);
+	const struct report_fingerprint *counts = r->targets[SIDE_EVAL].fingerprints;
+	const struct fingerprint_read *base = NULL;
+	struct report_composition *c = xcalloc(nf + 1, sizeof(*c));
+	size_t *of = xcalloc(nf + 1, sizeof(*of)); /* value -> composition */
+
+	for (size_t k = 0; k < ne; k++)
+		if (!base || counts[k].count > counts[base - ev].count)
+			base = &ev[k];
+	for (size_t k = 0; k < nf; k++) {
+		size_t j = 0;
+		while (j < k && !fingerprint_read_same(&f[k], &f[j]))
+			j++;
+		if (j < k) {
+			of[k] = of[j];
+			continue;
+		}
+		of[k] = n;
+		struct report_composition *m = &c[n++];
+		const char **names = NULL;
+		m->value = f[k].value;
+		for (size_t e = 0; e < ne && !m->evaluated; e++)
+			m->evaluated = fingerprint_read_same(&f[k], &ev[e]);
+		if (base && base->ncomponents && f[k].ncomponents)
+			m->ndiffering = fingerprint_diff(base->components, base->ncomponents,
+							 f[k].components, f[k].ncomponents,
+							 &names);
+		m->differing = xcalloc(m->ndiffering + 1, sizeof(*m->differing));
+		for (size_t d = 0; d < m->ndiffering; d++)
+			m->differing[d] = xstrdup(names[d]);
+		free(names);
+	}
+	for (size_t i = 0; i < r->ncases; i++) {
+		const struct report_side *s = &r->cases[i].side[side];
+		for (size_t k = 0; k < s->nsamples; k++) {
+			const struct report_sample *smp = &s->samples[k];
+			size_t at = smp->fingerprint ? value_index(f, nf, smp->fingerprint) : nf;
+			if (at == nf)
+				continue;
+			c[of[at]].passed += smp->grade == GRADE_PASS;
+			c[of[at]].failed += smp->grade == GRADE_FAIL;
+			c[of[at]].errors += smp->grade == GRADE_ERROR;
+		}
+	}
+	/* Compositions no listed sample carried (a report that keeps no
+	 * samples' fingerprints) say nothing of pass rates. */
+	size_t kept = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (c[i].passed + c[i].failed + c[i].errors > 0) {
+			c[kept++] = c[i];
+			continue;
+		}
+		for (size_t d = 0; d < c[i].ndiffering; d++)
+			free(c[i].differing[d]);
+		free(c[i].differing);
+	}
+	free(of);
+	free_side(f, nf);
+	free_side(ev, ne);
+	*out = c;
+	return kept;
+}
+
+void report_compositions_free(struct report_composition *c, size_t n)
+{
+	for (size_t i = 0; c && i < n; i++) {
+		for (size_t d = 0; d < c[i].ndiffering; d++)
+			free(c[i].differing[d]);
+		free(c[i].differing);
+	}
+	free(c);
+}
+
+size_t report_unevaluated_count(const struct report *r)
+{
+	return r->history.present ? r->history.unevaluated.n : r->unevaluated.n;
+}
+
+static const struct report_fingerprint_failure fingerprint_failures[] = {
+	{"uncertified", "eval did not serve the expected composition (--expect-fingerprint)"},
+	{"uncertified", "prod did not serve the expected composition (--expect-fingerprint)"},
+	{"unevaluated", "prod served a composition eval never served (--fail-on-unevaluated)"},
+};
+
+const struct report_fingerprint_failure *report_fingerprint_failure(const struct report *r)
+{
+	for (int side = 0; side < SIDE__COUNT; side++) {
+		const struct report_target *t = &r->targets[side];
+		if (t->expected && (t->nfingerprints == 0 || t->unexpected.n > 0))
+			return &fingerprint_failures[side];
+	}
+	if (r->fail_on_unevaluated && report_unevaluated_count(r) > 0)
+		return &fingerprint_failures[SIDE__COUNT];
+	return NULL;
+}
+
+void report_apply_fingerprints(struct report *r)
+{
+	if ((r->exit_code == EXIT_PASS || r->exit_code == EXIT_ERRORS) &&
+	    report_fingerprint_failure(r))
+		r->exit_code = EXIT_FAIL;
+}
+
 
 int report_side_total(const struct report_side *s)
 {

@@ -58,10 +58,28 @@ struct report_usage {
 	long long input, output, total, cached, reasoning;
 };
 
+/* One request of a conversation sample. */
+struct report_step {
+	double latency_ms;
+	const char **calls;         /* the tools it called, in order */
+	unsigned ncalls;
+	int status;                 /* HTTP status */
+};
+
+/* One user turn of a conversation sample. */
+struct report_turn {
+	const char **reasons;       /* "grader: why" per turn grader that did not pass */
+	struct report_step *steps;
+	unsigned nreasons;
+	unsigned nsteps;
+	enum grade grade;           /* of the turn's own graders */
+};
+
 /* One finished sample. */
 struct report_sample {
 	double latency_ms;          /* as measured (the JSON rounds it to 0.1) */
 	double start_ms;            /* Unix ms its (last) attempt started; 0: not known */
+	double ttft_ms;             /* a streamed reply's time to first token; -1: none */
 	const char **reasons;       /* "grader: why" per failing grader, or the error */
 	const char *fingerprint;    /* NULL when the reply carried none */
 	const char *response_id;    /* the reply's "id", or NULL */
@@ -74,6 +92,8 @@ struct report_sample {
 	int attempts;
 	unsigned nreasons;
 	enum grade grade;
+	struct report_turn *turns;  /* a conversation's turns (NULL: one request) */
+	unsigned nturns;
 };
 
 /* One side of a case: its counts and finished samples. */
@@ -97,7 +117,8 @@ struct report_case {
 	double threshold;
 	int repeat;                 /* first samples asked per side */
 	int confirm;                /* confirmation samples asked per side */
-	bool confirmed;
+	bool confirmed;             /* it has confirmation samples */
+	bool by_stratum;            /* asked by its stratum's screen, not its own */
 	double p_value;             /* eval vs prod, exact; 1 when not tested */
 	double p_least;
 	double p_below;
@@ -136,6 +157,10 @@ struct report_target {
 	bool priced;                /* the suite gave a price: */
 	double price_input;         /* USD per million input tokens */
 	double price_output;        /* USD per million output tokens */
+	const char *expected;       /* --expect-fingerprint: the composition the
+				     * target must serve, or NULL */
+	struct report_names unexpected; /* fingerprints it served that name another
+					 * composition, sorted (with expected) */
 	struct report_fingerprint *fingerprints; /* in the order met */
 	size_t nfingerprints;
 	size_t cap;                 /* private */
@@ -170,6 +195,23 @@ struct report_history {
 	bool previous_run;
 };
 
+/* The most problems with lines of the log a replay report lists. */
+#define REPORT_REPLAY_PROBLEMS_MAX 20
+
+/* What `canary replay` read of its log: every line is counted in one of
+ * unreadable, unmatched, sampled_out, over_limit or replayed. */
+struct report_replay {
+	bool present;
+	const char *log;            /* the log file as given */
+	long lines;                 /* non-empty lines read */
+	long replayed;              /* records replayed: the cases */
+	long unreadable;            /* lines that are not log records */
+	long unmatched;             /* records that no stratum of replay: took */
+	long sampled_out;           /* records left out by --sample */
+	long over_limit;            /* records left out by --limit */
+	struct report_names problems; /* "line N: why", the first of them */
+};
+
 struct report {
 	const char *canary_version; /* NULL when the report did not say */
 	const char *suite;
@@ -190,6 +232,7 @@ struct report {
 	double min_valid;
 	int confirm;
 	bool strict;
+	bool fail_on_unevaluated;   /* --fail-on-unevaluated */
 	long filtered;              /* cases left out by --stratum or --case */
 	long requests;
 	long attempts;
@@ -198,6 +241,7 @@ struct report {
 	struct report_judge judge;
 	struct report_budget budget;
 	struct report_history history;
+	struct report_replay replay;
 	struct report_names unevaluated; /* prod fingerprints eval never served, sorted */
 	struct report_names differing;   /* components in which they differ, sorted */
 	struct report_stratum *strata;   /* the suite's in suite order, then any other */
@@ -249,6 +293,23 @@ extern const struct report_usage_field report_usage_fields[];
 
 /* report_sample_grades: n zeroed grades for sample s (ngrades n). */
 struct report_grade *report_sample_grades(struct report *r, struct report_sample *s, size_t n);
+/* report_sample_turns: n zeroed turns of sample s. */
+struct report_turn *report_sample_turns(struct report *r, struct report_sample *s, size_t n);
+/* report_turn_steps: n zeroed steps of turn t. */
+struct report_step *report_turn_steps(struct report *r, struct report_turn *t, size_t n);
+/* report_sample_copy_turns: to's turns, a copy in r of from's. */
+void report_sample_copy_turns(struct report *r, struct report_sample *to,
+			      const struct report_sample *from);
+/* report_strings: room for n strings in r's arena. */
+const char **report_strings(struct report *r, size_t n);
+/* report_sample_steps: the requests of a sample (1 unless a conversation). */
+unsigned report_sample_steps(const struct report_sample *s);
+/* report_case_divergence: where a case's eval and prod trajectories first
+ * differ, when its sides disagree and a sample of each is a conversation:
+ * "turn 1 step 1: eval called check_availability, prod called
+ * create_event" (from eval's first passing and prod's first failing sample,
+ * or the other way round); NULL otherwise.  The caller frees it. */
+char *report_case_divergence(const struct report_case *c);
 /* report_add_fingerprint: count more replies of side that carried value. */
 void report_add_fingerprint(struct report *r, enum side side, const char *value, long count);
 /* report_sort_cases: the cases in suite order: by stratum, then position
@@ -260,6 +321,46 @@ void report_sort_cases(struct report *r);
  * in which they differ from eval's most frequent one. */
 void report_analyse_fingerprints(struct report *r);
 
+/* A composition a target served: its samples' grades, and the components in
+ * which it differs from eval's most frequent composition. */
+struct report_composition {
+	const char *value;          /* the first value met that names it */
+	long passed;
+	long failed;
+	long errors;
+	bool evaluated;             /* eval served it too */
+	char **differing;           /* sorted; each and the array xmalloc'd */
+	size_t ndiffering;
+};
+
+/* report_compositions: the compositions side served, one per composition
+ * (fingerprint_same()), in the order met, with the grades of the samples
+ * that carried each (those no sample carried left out); their count.  Free with report_compositions_free(). */
+size_t report_compositions(const struct report *r, enum side side,
+			   struct report_composition **out);
+void report_compositions_free(struct report_composition *c, size_t n);
+
+/* report_unevaluated_count: the prod compositions eval never served: the
+ * history's count when the report has one, else the run's. */
+size_t report_unevaluated_count(const struct report *r);
+
+/* What a run's fingerprints fail: a short state (for notify) and a reason. */
+struct report_fingerprint_failure {
+	const char *state;
+	const char *reason;
+};
+
+/* report_fingerprint_failure: NULL when the fingerprints fail nothing; else
+ * why: a target did not serve only its expected composition
+ * (--expect-fingerprint), or prod served one eval never served with
+ * fail_on_unevaluated. */
+const struct report_fingerprint_failure *report_fingerprint_failure(const struct report *r);
+
+/* report_apply_fingerprints: raise r's exit code to 1 when it is 0 or 3 and
+ * report_fingerprint_failure() says why (verdict_compute() calls it; call it
+ * again after the history changed r->history). */
+void report_apply_fingerprints(struct report *r);
+
 /*
  * What the JSON and the renderers derive.
  */
@@ -268,14 +369,14 @@ void report_analyse_fingerprints(struct report *r);
  * a stratum or of the run. */
 struct report_telemetry {
 	long samples;               /* finished samples */
-	long timed;                 /* of them, those a response came to */
+	long timed;                 /* requests a response came to (each step of a conversation) */
 	double sum_ms;              /* their latencies summed, */
 	double p50_ms;              /* their median (nearest rank), */
 	double p95_ms;              /* 95th percentile */
 	double max_ms;              /* and maximum; 0 when timed is 0 */
 	struct report_usage tokens; /* declared tokens summed; -1 when no reply declared the kind */
 	double cost_usd;            /* from tokens and the target's price; -1: no price or no tokens */
-	long retries;               /* attempts beyond each sample's first */
+	long retries;               /* attempts beyond each request's first */
 };
 
 /* report_telemetry: target side's figures over the cases of stratum (an

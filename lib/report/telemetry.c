@@ -32,6 +32,17 @@ static void add_tokens(struct report_usage *sum, const struct report_usage *u)
 	}
 }
 
+/* add_latency: one request's latency, timed, into lat (cap of them). */
+static void add_latency(struct report_telemetry *out, double **lat, size_t *cap, double ms)
+{
+	if ((size_t)out->timed == *cap) {
+		*cap = *cap ? 2 * *cap : 64;
+		*lat = xreallocarray(*lat, *cap, sizeof(**lat));
+	}
+	(*lat)[out->timed++] = ms;
+	out->sum_ms += ms;
+}
+
 void report_telemetry(const struct report *r, size_t stratum, enum side side,
 		      struct report_telemetry *out)
 {
@@ -50,16 +61,19 @@ void report_telemetry(const struct report *r, size_t stratum, enum side side,
 		for (size_t k = 0; k < s->nsamples; k++) {
 			const struct report_sample *smp = &s->samples[k];
 			out->samples++;
-			out->retries += smp->attempts > 1 ? smp->attempts - 1 : 0;
+			unsigned steps = report_sample_steps(smp);
+			out->retries += (unsigned)smp->attempts > steps ? smp->attempts - (int)steps : 0;
 			add_tokens(&out->tokens, &smp->usage);
-			if (smp->status <= 0)
+			if (!smp->nturns) {
+				if (smp->status > 0)
+					add_latency(out, &lat, &cap, smp->latency_ms);
 				continue;
-			if ((size_t)out->timed == cap) {
-				cap = cap ? 2 * cap : 64;
-				lat = xreallocarray(lat, cap, sizeof(*lat));
 			}
-			lat[out->timed++] = smp->latency_ms;
-			out->sum_ms += smp->latency_ms;
+			for (unsigned tn = 0; tn < smp->nturns; tn++)
+				for (unsigned sn = 0; sn < smp->turns[tn].nsteps; sn++)
+					if (smp->turns[tn].steps[sn].status > 0)
+						add_latency(out, &lat, &cap,
+							    smp->turns[tn].steps[sn].latency_ms);
 		}
 	}
 	if (out->timed) {

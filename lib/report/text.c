@@ -12,6 +12,7 @@
 #define ANSI_RESET "\033[0m"
 #define ANSI_BOLD "\033[1m"
 #define ANSI_YELLOW "\033[33m"
+#define ANSI_RED "\033[31m"
 
 /* Longest reason printed per line; the JSON report has them whole. */
 #define REASON_MAX 300
@@ -163,13 +164,20 @@ static void count_report(const struct report *r, struct text_counts *tc)
 		tc->selected++;
 		tc->errors += c->verdict == VERDICT_ERROR;
 		tc->confirmed += c->confirmed;
-		tc->one_sample += !report_case_repeated(c) && verdict_failing(c->verdict);
+		/* A replay has one logged reply a record: nothing to confirm. */
+		tc->one_sample += !report_case_repeated(c) && verdict_failing(c->verdict) &&
+				  !r->replay.present;
 		tc->finished += case_finished(c);
 		for (int side = 0; side < SIDE__COUNT; side++) {
 			const struct report_side *s = &c->side[side];
+			if (side == SIDE_PROD && r->replay.present)
+				continue; /* read from the log, not requested */
 			tc->samples += report_side_total(s);
-			for (size_t k = 0; k < s->nsamples; k++)
+			for (size_t k = 0; k < s->nsamples; k++) {
 				tc->confirm_samples += s->samples[k].index >= c->repeat;
+				/* A conversation sample took a request per step. */
+				tc->samples += (long)report_sample_steps(&s->samples[k]) - 1;
+			}
 		}
 	}
 	for (size_t i = 0; i < r->nstrata; i++)
@@ -187,6 +195,30 @@ static void put_judge(FILE *out, const struct report_judge *j)
 		j->template ? j->template : "", hash, j->calls, plural(j->calls, "call", "calls"),
 		j->cache_hits, plural(j->cache_hits, "hit", "hits"));
 	free(model);
+}
+
+/* put_replay: what a replay made of its log's lines, and the first lines
+ * it could not use and why. */
+static void put_replay(FILE *out, const struct report_replay *rp)
+{
+	char *log = text_clean(rp->log, NAME_MAX_TEXT);
+	fprintf(out, "  replay of %s: %ld %s, %ld replayed", log, rp->lines,
+		plural(rp->lines, "line", "lines"), rp->replayed);
+	if (rp->unreadable)
+		fprintf(out, ", %ld unreadable", rp->unreadable);
+	if (rp->unmatched)
+		fprintf(out, ", %ld in no stratum", rp->unmatched);
+	if (rp->sampled_out)
+		fprintf(out, ", %ld not sampled", rp->sampled_out);
+	if (rp->over_limit)
+		fprintf(out, ", %ld over the limit", rp->over_limit);
+	fputc('\n', out);
+	for (size_t i = 0; i < rp->problems.n; i++) {
+		char *v = text_clean(rp->problems.v[i], REASON_MAX);
+		fprintf(out, "    %s\n", v);
+		free(v);
+	}
+	free(log);
 }
 
 static void put_header(FILE *out, const struct report *r, const struct text_counts *tc,
@@ -223,6 +255,8 @@ static void put_header(FILE *out, const struct report *r, const struct text_coun
 	}
 	if (r->judge.present)
 		put_judge(out, &r->judge);
+	if (r->replay.present)
+		put_replay(out, &r->replay);
 }
 
 static void format_count(char out[32], int passed, int total)
@@ -285,6 +319,62 @@ static void put_fingerprint_notes(FILE *out, const struct report *r, bool color)
 		free(v);
 	}
 	fputc('\n', out);
+}
+
+/* put_expected_notes: with --expect-fingerprint, the compositions a target
+ * served other than the one expected of it. */
+static void put_expected_notes(FILE *out, const struct report *r, bool color)
+{
+	for (int side = 0; side < SIDE__COUNT; side++) {
+		const struct report_target *t = &r->targets[side];
+		if (!t->expected || (t->nfingerprints > 0 && t->unexpected.n == 0))
+			continue;
+		fputc('\n', out);
+		if (color)
+			fputs(ANSI_RED, out);
+		fprintf(out, "  %s did not serve the expected composition", side_name((enum side)side));
+		if (color)
+			fputs(ANSI_RESET, out);
+		if (t->nfingerprints == 0)
+			fputs(": no reply carried a fingerprint\n", out);
+		else
+			fputc('\n', out);
+		for (size_t i = 0; i < t->unexpected.n; i++) {
+			char *v = text_clean(t->unexpected.v[i], FINGERPRINT_SHORT);
+			fprintf(out, "    served %s\n", v);
+			free(v);
+		}
+	}
+}
+
+/* put_compositions: when prod served several compositions, each one's
+ * samples passed, and the components in which it differs from eval's. */
+static void put_compositions(FILE *out, const struct report *r)
+{
+	struct report_composition *c = NULL;
+	size_t n = report_compositions(r, SIDE_PROD, &c);
+
+	if (n > 1) {
+		fprintf(out, "\n  prod served %zu compositions:\n", n);
+		for (size_t i = 0; i < n; i++) {
+			char *v = text_clean(c[i].value, FINGERPRINT_SHORT);
+			long valid = c[i].passed + c[i].failed;
+			fprintf(out, "    %s  %ld/%ld samples passed", v, c[i].passed, valid);
+			if (c[i].errors)
+				fprintf(out, ", %ld %s", c[i].errors,
+					c[i].errors == 1 ? "error" : "errors");
+			if (c[i].evaluated)
+				fputs("; eval served it", out);
+			for (size_t d = 0; d < c[i].ndiffering; d++) {
+				char *name = text_clean(c[i].differing[d], NAME_MAX_TEXT);
+				fprintf(out, "%s%s", d ? ", " : "; differs from eval in ", name);
+				free(name);
+			}
+			fputc('\n', out);
+			free(v);
+		}
+	}
+	report_compositions_free(c, n);
 }
 
 /* put_history_notes: with --history, the prod fingerprints no recorded run
@@ -410,6 +500,28 @@ static void put_sample_reasons(FILE *out, const struct report_sample *s, bool al
 	}
 }
 
+/* put_steps: a conversation sample's steps, "turn 1: check_availability >
+ * create_event > text; turn 2: text" (a step that called no tool is
+ * "text"). */
+static void put_steps(FILE *out, const struct report_sample *s)
+{
+	for (unsigned t = 0; t < s->nturns; t++) {
+		const struct report_turn *rt = &s->turns[t];
+		fprintf(out, "%sturn %u:", t ? "; " : "", t + 1);
+		for (unsigned k = 0; k < rt->nsteps; k++) {
+			const struct report_step *st = &rt->steps[k];
+			fputs(k ? " > " : " ", out);
+			for (unsigned c = 0; c < st->ncalls; c++) {
+				char *name = text_clean(st->calls[c], NAME_MAX_TEXT);
+				fprintf(out, "%s%s", c ? ", " : "", name);
+				free(name);
+			}
+			if (!st->ncalls)
+				fputs("text", out);
+		}
+	}
+}
+
 /* put_side: the reason lines of one side of a case that did not pass. */
 static void put_side(FILE *out, const struct report_case *c, enum side side, size_t indent,
 		     bool verbose)
@@ -432,6 +544,12 @@ static void put_side(FILE *out, const struct report_case *c, enum side side, siz
 			fprintf(out, "%s: ", side_name(side));
 		put_sample_reasons(out, smp, verbose, verbose ? REASON_MAX_VERBOSE : REASON_MAX);
 		fputc('\n', out);
+		if (verbose && smp->nturns) {
+			put_pad(out, indent + 2);
+			fputs("steps: ", out);
+			put_steps(out, smp);
+			fputc('\n', out);
+		}
 		printed = true;
 		if (!verbose)
 			break;
@@ -473,7 +591,7 @@ static void put_cases(FILE *out, const struct report *r, const struct report_tex
 		if (report_case_repeated(c))
 			put_rates(out, c);
 		if (c->confirmed)
-			fputs("  confirmed", out);
+			fputs(c->by_stratum ? "  confirmed by its stratum" : "  confirmed", out);
 		fputc('\n', out);
 		free(stratum);
 		free(id);
@@ -485,6 +603,14 @@ static void put_cases(FILE *out, const struct report *r, const struct report_tex
 		}
 		for (int side = 0; side < SIDE__COUNT; side++)
 			put_side(out, c, (enum side)side, 2 + vw + 2, o->verbose);
+		char *diverge = report_case_divergence(c);
+		if (diverge) {
+			char *text = text_clean(diverge, REASON_MAX);
+			put_pad(out, 2 + vw + 2);
+			fprintf(out, "diverges at %s\n", text);
+			free(text);
+			free(diverge);
+		}
 	}
 }
 
@@ -523,8 +649,11 @@ static void put_verdict_line(FILE *out, const struct report *r, const struct tex
 	if (r->budget.not_run > 0)
 		fprintf(out, "; budget reached, %ld %s not run", r->budget.not_run,
 			plural(r->budget.not_run, "sample", "samples"));
-	fprintf(out, " (exit %d%s%s)\n", r->exit_code, o->exit_reason ? ": " : "",
-		o->exit_reason ? o->exit_reason : "");
+	const struct report_fingerprint_failure *ff = report_fingerprint_failure(r);
+	const char *reason = o->exit_reason;
+	if (!reason && ff && r->exit_code == EXIT_FAIL && !verdict_failing(r->verdict))
+		reason = ff->reason;
+	fprintf(out, " (exit %d%s%s)\n", r->exit_code, reason ? ": " : "", reason ? reason : "");
 }
 
 /* put_one_sample_note: failing verdicts that one sample a side decided,
@@ -652,6 +781,8 @@ void report_text_with(FILE *out, const struct report *r, const struct report_tex
 	if (o->verbose)
 		put_telemetry(out, r, o->color);
 	put_fingerprint_notes(out, r, o->color);
+	put_expected_notes(out, r, o->color);
+	put_compositions(out, r);
 	put_history_notes(out, r, o->color);
 	put_cases(out, r, o);
 	put_one_sample_note(out, &tc);

@@ -108,7 +108,8 @@ static struct stats_table case_table(const struct report *r, const struct report
 		.n = {{e->passed, e->failed}, {p->passed, p->failed}},
 		.first = {{e->first_passed, e->first_failed}, {p->first_passed, p->first_failed}},
 		.staged = r->confirm > 0,
-		.confirmed = c->confirmed,
+		.confirmed = c->confirmed && !c->by_stratum,
+		.screened = c->by_stratum,
 		.threshold = c->threshold,
 	};
 }
@@ -116,13 +117,13 @@ static struct stats_table case_table(const struct report *r, const struct report
 /* The tests of a run: one entry per tested case. */
 struct tested {
 	struct report_case *c;
-	struct stats_table table;
 	struct stats_look look;
 	bool case_look;        /* significant on its own in its stratum's case look */
 };
 
-/* test_cases: each tested case's own exact p-value and least p-value, and
- * its test against the threshold (both sides below, intersection-union). */
+/* test_cases: the tested cases, each with its test against the threshold
+ * (both sides below, intersection-union); their own looks come with their
+ * strata's. */
 static size_t test_cases(struct report *r, struct tested *t)
 {
 	size_t n = 0;
@@ -131,11 +132,7 @@ static size_t test_cases(struct report *r, struct tested *t)
 		if (c->skipped || !report_case_repeated(c) || c->verdict == VERDICT_ERROR)
 			continue;
 		t[n].c = c;
-		t[n].table = case_table(r, c);
-		t[n].look.p = stats_table_p(&t[n].table, &t[n].look.null);
 		t[n].case_look = false;
-		c->p_value = t[n].look.p;
-		c->p_least = stats_null_least(&t[n].look.null);
 		c->p_below = 0.0;
 		for (int side = 0; side < SIDE__COUNT; side++) {
 			const struct report_side *s = &c->side[side];
@@ -170,6 +167,44 @@ static void test_below(const struct report *r, struct tested *t, size_t n)
 	free(p);
 }
 
+/* stratum_looks: the looks of stratum s: the CMH look over its k tested
+ * cases t[] and each one's own (in t[i]->look, with its p_value), from
+ * the tables of every measured case of the stratum, which its screen
+ * read. */
+static void stratum_looks(struct report *r, size_t s, struct tested **t, size_t k,
+			  struct stats_look *cmh, double *shift)
+{
+	size_t cap = r->ncases ? r->ncases : 1, m = 0;
+	struct stats_table *tables = xcalloc(cap, sizeof(*tables));
+	struct stats_look *looks = xcalloc(cap, sizeof(*looks));
+	bool *tested = xcalloc(cap, sizeof(*tested));
+	struct tested **at = xcalloc(cap, sizeof(*at));
+
+	for (size_t i = 0; i < r->ncases; i++) {
+		struct report_case *c = &r->cases[i];
+		if (c->skipped || c->stratum != s)
+			continue;
+		tables[m] = case_table(r, c);
+		for (size_t j = 0; j < k; j++)
+			if (t[j]->c == c)
+				at[m] = t[j];
+		tested[m] = at[m] != NULL;
+		m++;
+	}
+	stats_stratum_looks(tables, m, tested, level_diff(r), cmh, shift, looks);
+	for (size_t i = 0; i < m; i++) {
+		if (!at[i])
+			continue;
+		at[i]->look = looks[i];
+		at[i]->c->p_value = looks[i].p;
+		at[i]->c->p_least = stats_null_least(&looks[i].null);
+	}
+	free(at);
+	free(tested);
+	free(looks);
+	free(tables);
+}
+
 /* test_strata: each stratum's CMH look and case look combined, then the
  * discrete Holm procedure across the strata; which look carried a
  * significant stratum decides the direction of its effect, or the cases
@@ -182,7 +217,6 @@ static void test_strata(struct report *r, struct tested *t, size_t n)
 	/* Each stratum's cases' looks, in one array ordered by stratum. */
 	struct stats_look *looks = xcalloc(n ? n : 1, sizeof(*looks));
 	struct tested **owner = xcalloc(n ? n : 1, sizeof(*owner));
-	struct stats_table *tables = xcalloc(n ? n : 1, sizeof(*tables));
 	double *shift = xcalloc(ns, sizeof(*shift)), *adjusted = xcalloc(ns, sizeof(*adjusted));
 	double *at = xcalloc(ns, sizeof(*at));
 	bool *reject = xcalloc(ns, sizeof(*reject));
@@ -195,7 +229,6 @@ static void test_strata(struct report *r, struct tested *t, size_t n)
 		for (size_t i = 0; i < n; i++) {
 			if (t[i].c->stratum != s)
 				continue;
-			tables[used] = t[i].table;
 			owner[used] = &t[i];
 			looks[used++] = t[i].look;
 		}
@@ -206,7 +239,9 @@ static void test_strata(struct report *r, struct tested *t, size_t n)
 		st->direction = 0;
 		if (!k)
 			continue;
-		cmh[ntested].p = stats_cmh_tables(&tables[first], k, &cmh[ntested].null, &shift[s]);
+		stratum_looks(r, s, &owner[first], k, &cmh[ntested], &shift[s]);
+		for (size_t i = first; i < used; i++)
+			looks[i] = owner[i]->look;
 		stats_combine(&cmh[ntested], &looks[first], k, level, &comb[ntested]);
 		st->p_cmh = cmh[ntested].p;
 		st->p_value = comb[ntested].p;
@@ -233,7 +268,6 @@ static void test_strata(struct report *r, struct tested *t, size_t n)
 	free(at);
 	free(adjusted);
 	free(shift);
-	free(tables);
 	free(owner);
 	free(looks);
 	free(cmh);
@@ -363,4 +397,5 @@ void verdict_compute(struct report *r)
 		r->exit_code = EXIT_ERRORS;
 	else
 		r->exit_code = EXIT_PASS;
+	report_apply_fingerprints(r);
 }

@@ -139,6 +139,7 @@ static struct grade_input input(struct graded *gd)
 		.case_id = gd->job.case_id,
 		.target = gd->job.target,
 		.input = gd->job.input,
+		.steps = gd->job.steps,
 		.rt = &gd->grading->rt,
 	};
 }

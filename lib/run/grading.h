@@ -53,7 +53,8 @@ struct grading_job {
 	size_t ngraders;
 	const char *case_id;
 	const char *target;     /* "eval" or "prod" */
-	const char *input;      /* the case's last user message */
+	const char *input;      /* the case's last user message, or a conversation's transcript */
+	int steps;              /* requests behind the reply (0: one) */
 	/* sample: receives every grader's grade (sample->grades), the reasons of
 	 * those that did not pass ("label: why", redacted), its grade, which
 	 * only gets worse (a failure over an error over a pass), and done. */

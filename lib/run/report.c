@@ -18,6 +18,32 @@ static void add_stratum(struct report *rep, const struct stratum *s)
 	rep->strata[index].description = report_strdup(rep, s->description);
 }
 
+/* add_turns: a conversation sample's turns and their steps. */
+static void add_turns(struct report *rep, struct report_sample *o, const struct sample *s)
+{
+	if (!s->nturns)
+		return;
+	report_sample_turns(rep, o, s->nturns);
+	for (size_t t = 0; t < s->nturns; t++) {
+		const struct sample_turn *st = &s->turns[t];
+		struct report_turn *ot = &o->turns[t];
+		ot->grade = st->grade;
+		ot->reasons = report_strings(rep, st->nreasons);
+		for (size_t j = 0; j < st->nreasons; j++)
+			ot->reasons[ot->nreasons++] = report_intern(rep, st->reasons[j]);
+		report_turn_steps(rep, ot, st->nsteps);
+		for (size_t k = 0; k < st->nsteps; k++) {
+			const struct sample_step *ss = &st->steps[k];
+			struct report_step *os = &ot->steps[k];
+			os->status = (int)ss->status;
+			os->latency_ms = ss->latency_ms;
+			os->calls = report_strings(rep, ss->ncalls);
+			for (size_t c = 0; c < ss->ncalls; c++)
+				os->calls[os->ncalls++] = report_intern(rep, ss->calls[c]);
+		}
+	}
+}
+
 /* add_side: a side's finished samples, counted (the first `repeat` of
  * them apart, which decided confirmation). */
 static void add_side(struct report *rep, struct report_side *out, const struct side_result *sr,
@@ -44,6 +70,7 @@ static void add_side(struct report *rep, struct report_side *out, const struct s
 		o->status = (int)s->status;
 		o->latency_ms = s->latency_ms;
 		o->start_ms = s->start_ms;
+		o->ttft_ms = s->ttft_ms;
 		o->attempts = s->attempts;
 		o->fingerprint = report_intern(rep, s->fingerprint);
 		o->response_id = report_strdup(rep, s->response_id);
@@ -62,6 +89,7 @@ static void add_side(struct report *rep, struct report_side *out, const struct s
 		for (size_t j = 0; j < s->nreasons; j++)
 			if (s->reasons[j])
 				o->reasons[o->nreasons++] = report_intern(rep, s->reasons[j]);
+		add_turns(rep, o, s);
 	}
 }
 
@@ -79,11 +107,13 @@ static void add_case(struct report *rep, const struct run *r, size_t i)
 	c->repeat = cr->repeat;
 	c->confirm = cr->confirm;
 	c->confirmed = cr->confirmed;
+	c->by_stratum = cr->by_stratum;
 	for (int side = 0; side < SIDE__COUNT; side++)
 		add_side(rep, &c->side[side], &cr->side[side], cr->repeat);
 }
 
-/* add_target: a target's URL for display, API, model (redacted) and price. */
+/* add_target: a target's URL for display, API, model (redacted), price and
+ * expected composition. */
 static void add_target(struct report *rep, struct report_target *out, const struct run *r,
 		       enum side side)
 {
@@ -96,6 +126,7 @@ static void add_target(struct report *rep, struct report_target *out, const stru
 	out->priced = t->priced;
 	out->price_input = t->price_input;
 	out->price_output = t->price_output;
+	out->expected = report_strdup(rep, r->expected[side]);
 	free(model);
 }
 
@@ -177,6 +208,7 @@ struct report *run_report(const struct run *r)
 	rep->min_valid = r->min_valid;
 	rep->confirm = r->confirm;
 	rep->strict = r->strict;
+	rep->fail_on_unevaluated = r->fail_on_unevaluated;
 	rep->requests = r->stats.requests;
 	rep->attempts = r->stats.attempts;
 	rep->retries = r->stats.retries;

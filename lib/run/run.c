@@ -8,16 +8,24 @@
 #include "jsonptr.h"
 #include "judge/prompt.h"
 #include "provider.h"
+#include "run/conversation.h"
 #include "run/grading.h"
 #include "stats.h"
 #include "template.h"
 #include "util.h"
 
-/* One target request in flight: which sample it fills. */
+/* One target sample in flight: which sample it fills, and for a
+ * conversation its state, the deadline of its conversation_timeout (0:
+ * none) and the sample its current turn's graders fill. */
 struct job {
 	struct feeder *feeder;
 	struct case_result *cr;
 	struct sample *sample;
+	struct provider_stream *stream; /* the request in flight's streamed reply, or NULL */
+	struct conversation *cv;
+	double deadline_ms;
+	bool capped;            /* the request in flight ends at the deadline */
+	struct sample turn;
 };
 
 /* The samples still to send, in order: case by case, eval and prod of each
@@ -36,6 +44,7 @@ struct feeder {
 	size_t window;          /* the most outstanding at once */
 	bool feeding;           /* inside feed(): completions must not recurse */
 	size_t *unfinished;     /* per case: first samples not finished yet */
+	size_t *unscreened;     /* per stratum: samples its screen waits for */
 	size_t *confirming;     /* cases to confirm, in the order decided */
 	size_t nconfirming;
 	size_t qi;              /* the confirming case being fed, */
@@ -44,6 +53,7 @@ struct feeder {
 };
 
 static void feed(struct feeder *f);
+static void send_job(struct feeder *f, struct job *job, bool front);
 
 
 void run_options_default(struct run_options *o)
@@ -69,6 +79,21 @@ void sample_release(struct sample *s)
 	free(s->grades);
 	s->grades = NULL;
 	s->ngrades = 0;
+	for (size_t i = 0; i < s->nturns; i++) {
+		struct sample_turn *t = &s->turns[i];
+		for (size_t j = 0; j < t->nreasons; j++)
+			free(t->reasons[j]);
+		free(t->reasons);
+		for (size_t j = 0; j < t->nsteps; j++) {
+			for (size_t k = 0; k < t->steps[j].ncalls; k++)
+				free(t->steps[j].calls[k]);
+			free(t->steps[j].calls);
+		}
+		free(t->steps);
+	}
+	free(s->turns);
+	s->turns = NULL;
+	s->nturns = 0;
 	s->reasons = NULL;
 	s->nreasons = 0;
 	s->fingerprint = NULL;
@@ -127,8 +152,12 @@ static int sample_parse(struct suite *s, enum side side, struct reply *reply, in
 	int parsed = provider_parse_reply(t->provider, t->priv, reply, &err);
 	if (!reply->fingerprint)
 		reply->fingerprint = json_fingerprint(t, reply);
-	if (reply->fingerprint)
+	if (reply->fingerprint) {
+		free(out->fingerprint);
 		out->fingerprint = redact_apply(&s->redact, reply->fingerprint);
+	}
+	free(out->response_id);
+	free(out->response_model);
 	out->response_id = json_member(s, reply, "id");
 	out->response_model = json_member(s, reply, "model");
 	out->usage = reply->usage;
@@ -195,29 +224,35 @@ out:
 	return rc;
 }
 
-/* decide_confirmation: once a case's first samples are in, ask for the
- * run's confirmation samples when the rule says so. */
-static void decide_confirmation(struct feeder *f, struct case_result *cr)
+/* case_table: the valid counts of a case, first samples and all, as the
+ * confirmation rules read them. */
+static struct stats_table case_table(const struct case_result *cr)
 {
-	int count[SIDE__COUNT][2] = {{0, 0}, {0, 0}};
-	struct run *r = f->run;
-	if (f->opts->stop && *f->opts->stop)
-		return;
+	struct stats_table t = {.staged = true, .confirmed = cr->confirmed,
+				.threshold = cr->c->threshold};
 	for (int side = 0; side < SIDE__COUNT; side++) {
-		for (int k = 0; k < cr->repeat; k++) {
+		for (size_t k = 0; k < cr->side[side].nsamples; k++) {
 			const struct sample *smp = &cr->side[side].samples[k];
-			if (smp->done && smp->grade != GRADE_ERROR)
-				count[side][smp->grade == GRADE_PASS ? 0 : 1]++;
+			if (!smp->done || smp->grade == GRADE_ERROR)
+				continue;
+			int failed = smp->grade != GRADE_PASS;
+			t.n[side][failed]++;
+			if (smp->index < cr->repeat)
+				t.first[side][failed]++;
 		}
 	}
-	if (!stats_confirms(count[SIDE_EVAL][0], count[SIDE_EVAL][0] + count[SIDE_EVAL][1],
-			    count[SIDE_PROD][0], count[SIDE_PROD][0] + count[SIDE_PROD][1],
-			    cr->c->threshold))
-		return;
+	return t;
+}
+
+/* confirm_case: ask for the run's confirmation samples of a case. */
+static void confirm_case(struct feeder *f, struct case_result *cr)
+{
+	struct run *r = f->run;
 	cr->confirmed = true;
 	cr->confirm = r->confirm;
 	for (int side = 0; side < SIDE__COUNT; side++)
 		cr->side[side].nsamples = (size_t)(cr->repeat + cr->confirm);
+	f->unscreened[cr->c->stratum] += SIDE__COUNT * (size_t)r->confirm;
 	f->confirming[f->nconfirming++] = (size_t)(cr - r->cases);
 }
 
@@ -235,20 +270,76 @@ static void spend(struct run *r, const struct sample *smp)
 		r->budget_reached = true;
 }
 
-/* sample_finished: a sample has its grade (or its error): report it, and
- * decide the case's confirmation when it was the last of its first ones. */
+/* decide_confirmation: once a case's first samples are in, ask for the
+ * run's confirmation samples when the rule says so. */
+static void decide_confirmation(struct feeder *f, struct case_result *cr)
+{
+	struct stats_table t = case_table(cr);
+	if (f->opts->stop && *f->opts->stop)
+		return;
+	if (stats_confirms(t.first[SIDE_EVAL][0], t.first[SIDE_EVAL][0] + t.first[SIDE_EVAL][1],
+			   t.first[SIDE_PROD][0], t.first[SIDE_PROD][0] + t.first[SIDE_PROD][1],
+			   cr->c->threshold))
+		confirm_case(f, cr);
+}
+
+/* screen_stratum: once every case of a stratum has its first samples and
+ * every confirmed one its confirmation samples, confirm its other cases
+ * too when its screen asks (docs/statistics.md). */
+static void screen_stratum(struct feeder *f, size_t stratum)
+{
+	struct run *r = f->run;
+	struct stats_table *t = xcalloc(r->ncases ? r->ncases : 1, sizeof(*t));
+	size_t k = 0;
+	for (size_t i = 0; i < r->ncases; i++)
+		if (r->cases[i].selected && r->cases[i].c->stratum == stratum)
+			t[k++] = case_table(&r->cases[i]);
+	double alpha = r->alpha > 0 ? r->alpha : STATS_ALPHA_DEFAULT;
+	if (!(f->opts->stop && *f->opts->stop) && stats_screens(t, k, alpha * (1.0 - alpha))) {
+		for (size_t i = 0; i < r->ncases; i++) {
+			struct case_result *cr = &r->cases[i];
+			if (!cr->selected || cr->c->stratum != stratum || cr->confirmed)
+				continue;
+			cr->by_stratum = true;
+			confirm_case(f, cr);
+		}
+	}
+	free(t);
+}
+
+/* sample_finished: a sample has its grade (or its error): report it;
+ * decide its case's confirmation when it was the last of its first ones,
+ * and its stratum's screen when it was the last the screen waits for. */
 static void sample_finished(struct feeder *f, struct case_result *cr, const struct sample *smp)
 {
 	const struct run_options *o = f->opts;
 	spend(f->run, smp);
+	bool decided = false;
 	if (o->on_sample)
 		o->on_sample(f->run, cr, smp, o->user);
-	if (f->run->confirm <= 0 || smp->index >= cr->repeat)
+	if (f->run->confirm <= 0 || cr->by_stratum)
 		return;
-	if (--f->unfinished[cr - f->run->cases] == 0) {
+	if (smp->index < cr->repeat && --f->unfinished[cr - f->run->cases] == 0) {
 		decide_confirmation(f, cr);
-		feed(f);
+		decided = true;
 	}
+	if (--f->unscreened[cr->c->stratum] == 0) {
+		screen_stratum(f, cr->c->stratum);
+		decided = true;
+	}
+	if (decided)
+		feed(f);
+}
+
+/* job_free: a finished job, its stream and its conversation. */
+static void job_free(struct job *job)
+{
+	provider_stream_free(job->stream);
+	if (job->cv)
+		conversation_free(job->cv);
+	free(job->cv);
+	sample_release(&job->turn);
+	free(job);
 }
 
 /* A target sample has its grade. */
@@ -256,7 +347,177 @@ static void sample_graded(struct sample *smp, void *user)
 {
 	struct job *job = user;
 	sample_finished(job->feeder, job->cr, smp);
-	free(job);
+	job_free(job);
+}
+
+/* The transport's callback for each event of a streamed reply. */
+static int job_event(void *user, const struct sse_event *ev, double elapsed_ms, char **err)
+{
+	struct job *job = user;
+
+	return provider_stream_event(job->stream, ev, elapsed_ms, err);
+}
+
+/* conversation_failed: end a conversation sample as an error: why, at its
+ * turn and step (sent: the step's reply came, else it is the next one). */
+static void conversation_failed(struct feeder *f, struct job *job, bool sent, const char *why)
+{
+	struct sample *out = job->sample;
+	char *reason = xasprintf("turn %zu step %d: %s", job->cv->turn + 1,
+				 job->cv->step + (sent ? 0 : 1), why);
+	sample_error(f->run->suite, out, reason);
+	free(reason);
+	out->done = true;
+	out->latency_ms = job->cv->latency_ms;
+	sample_finished(f, job->cr, out);
+	job_free(job);
+}
+
+/* grade_conversation: grade the whole conversation with the case's graders. */
+static void grade_conversation(struct feeder *f, struct job *job)
+{
+	struct reply reply;
+	const char *heard;
+	conversation_reply(job->cv, true, &reply, &heard);
+	struct grading_job gj = case_job(job->cr->c, job->sample);
+	gj.input = heard;
+	gj.steps = job->cv->steps;
+	gj.done = sample_graded;
+	gj.user = job;
+	job->sample->latency_ms = job->cv->latency_ms;
+	grading_start(f->grading, &gj, &reply);
+}
+
+/* next_turn: the conversation goes on with its next turn, or is graded
+ * once its last turn is over. */
+static void next_turn(struct feeder *f, struct job *job)
+{
+	if (conversation_next_turn(job->cv))
+		send_job(f, job, true);
+	else
+		grade_conversation(f, job);
+}
+
+/* A turn's own graders are done: their verdict goes to the turn and to the
+ * sample ("turn N: grader: why"), and the conversation goes on. */
+static void turn_graded(struct sample *ts, void *user)
+{
+	struct job *job = user;
+	struct feeder *f = job->feeder;
+	struct sample *out = job->sample;
+	struct sample_turn *t = &out->turns[job->cv->turn];
+	t->grade = ts->grade;
+	t->reasons = ts->reasons;
+	t->nreasons = ts->nreasons;
+	ts->reasons = NULL;
+	ts->nreasons = 0;
+	for (size_t i = 0; i < t->nreasons; i++) {
+		char *why = xasprintf("turn %zu: %s", job->cv->turn + 1, t->reasons[i]);
+		sample_add_reason(out, &f->run->suite->redact, why);
+		free(why);
+	}
+	out->grades = xreallocarray(out->grades, out->ngrades + ts->ngrades, sizeof(*out->grades));
+	memcpy(out->grades + out->ngrades, ts->grades, ts->ngrades * sizeof(*ts->grades));
+	out->ngrades += ts->ngrades;
+	free(ts->grades);
+	ts->grades = NULL;
+	ts->ngrades = 0;
+	if (ts->grade == GRADE_FAIL || (ts->grade == GRADE_ERROR && out->grade == GRADE_PASS))
+		out->grade = ts->grade;
+	bool cut = !ts->done;
+	sample_release(ts);
+	if (cut) {
+		out->done = out->grade == GRADE_FAIL;
+		sample_finished(f, job->cr, out);
+		job_free(job);
+		return;
+	}
+	next_turn(f, job);
+}
+
+/* turn_over: the agent answered the current turn: grade it with the turn's
+ * graders, then go on. */
+static void turn_over(struct feeder *f, struct job *job)
+{
+	const struct suite_turn *t = job->cv->c->nturns ? &job->cv->c->turns[job->cv->turn] : NULL;
+	if (!t || !t->nexpect) {
+		next_turn(f, job);
+		return;
+	}
+	struct reply reply;
+	const char *heard;
+	conversation_reply(job->cv, false, &reply, &heard);
+	memset(&job->turn, 0, sizeof(job->turn));
+	job->turn.side = job->sample->side;
+	job->turn.index = job->sample->index;
+	struct grading_job gj = {
+		.graders = t->expect,
+		.ngraders = t->nexpect,
+		.case_id = job->cr->c->id,
+		.target = side_name(job->sample->side),
+		.input = heard,
+		.steps = job->cv->step,
+		.sample = &job->turn,
+		.done = turn_graded,
+		.user = job,
+	};
+	grading_start(f->grading, &gj, &reply);
+}
+
+/* A reply (or a failure) for one step of a conversation. */
+static void conversation_step(struct feeder *f, struct job *job, struct http_result *res,
+			      struct reply *reply)
+{
+	struct sample *out = job->sample;
+	char *err = NULL;
+	bool late = job->deadline_ms > 0 && util_now_ms() >= job->deadline_ms;
+	if (!res->ok) {
+		reply_release(reply);
+		if (res->interrupted) {
+			out->done = false;
+			sample_finished(f, job->cr, out);
+			job_free(job);
+			return;
+		}
+		const char *error = res->error ? res->error : "request failed";
+		char *why = late || job->capped
+				    ? xasprintf("conversation_timeout (%ld ms) reached: %s",
+						job->cr->c->conversation_timeout_ms, error)
+				    : xstrdup(error);
+		conversation_failed(f, job, false, why);
+		free(why);
+		return;
+	}
+	if (res->streamed && provider_stream_end(job->stream, reply, &err) < 0) {
+		conversation_failed(f, job, false, err);
+		free(err);
+		reply_release(reply);
+		return;
+	}
+	if (sample_parse(f->run->suite, out->side, reply, res->attempts, out) < 0) {
+		/* sample_parse() recorded why; name the turn and step. */
+		char *why = out->reasons[--out->nreasons];
+		conversation_failed(f, job, false, why);
+		free(why);
+		reply_release(reply);
+		return;
+	}
+	int rc = conversation_take(job->cv, reply, out, &err);
+	out->latency_ms = job->cv->latency_ms;
+	out->ttft_ms = job->cv->ttft_ms;
+	if (rc < 0) {
+		conversation_failed(f, job, true, err);
+	} else if (rc == 1 && late) {
+		char *why = xasprintf("conversation_timeout (%ld ms) reached",
+				      job->cr->c->conversation_timeout_ms);
+		conversation_failed(f, job, true, why);
+		free(why);
+	} else if (rc == 1) {
+		send_job(f, job, true);
+	} else {
+		turn_over(f, job);
+	}
+	free(err);
 }
 
 /* The transport's callback: a reply (or a failure) for one sample. */
@@ -266,10 +527,26 @@ static void job_done(struct http_result *res, void *user)
 	struct feeder *f = job->feeder;
 	struct suite *s = f->run->suite;
 	struct sample *out = job->sample;
-	out->attempts = res->attempts;
+	out->attempts += res->attempts;
 	out->latency_ms = res->latency_ms;
 	out->start_ms = (double)util_wall_ms() - res->latency_ms;
 	f->outstanding--;
+	if (job->cv) {
+		struct reply reply = {
+			.status = res->status,
+			.raw = res->body,
+			.raw_len = res->body_len,
+			.latency_ms = res->latency_ms,
+			.ttft_ms = -1,
+		};
+		res->body = NULL;
+		if (res->ok && s->targets[out->side].fingerprint == FINGERPRINT_HEADER &&
+		    res->header_value)
+			reply.fingerprint = xstrdup(res->header_value);
+		conversation_step(f, job, res, &reply);
+		feed(f);
+		return;
+	}
 	if (!res->ok) {
 		char *why = res->attempts > 1
 				    ? xasprintf("%s after %d attempts", res->error, res->attempts)
@@ -283,11 +560,19 @@ static void job_done(struct http_result *res, void *user)
 			.raw = res->body,
 			.raw_len = res->body_len,
 			.latency_ms = res->latency_ms,
+			.ttft_ms = -1,
 		};
+		char *why = NULL;
 		res->body = NULL;
 		if (s->targets[out->side].fingerprint == FINGERPRINT_HEADER && res->header_value)
 			reply.fingerprint = xstrdup(res->header_value);
-		if (sample_parse(s, out->side, &reply, res->attempts, out) == 0) {
+		if (res->streamed && provider_stream_end(job->stream, &reply, &why) < 0) {
+			sample_error(s, out, why);
+			out->status = res->status;
+			out->done = true;
+			free(why);
+		} else if (sample_parse(s, out->side, &reply, res->attempts, out) == 0) {
+			out->ttft_ms = reply.ttft_ms;
 			struct grading_job gj = case_job(job->cr->c, out);
 			gj.done = sample_graded;
 			gj.user = job;
@@ -298,7 +583,7 @@ static void job_done(struct http_result *res, void *user)
 		reply_release(&reply);
 	}
 	sample_finished(f, job->cr, out);
-	free(job);
+	job_free(job);
 	feed(f);
 }
 
@@ -314,15 +599,18 @@ static long job_timeout(const struct suite_case *c,
 	return c->timeout_ms;
 }
 
-/* Build the HTTP request for one sample; -1 and *err when a template or the
- * body cannot be rendered (the sample then becomes an error). */
+/* Build the HTTP request of case c (a conversation's view of it) for one
+ * sample; -1 and *err when a template or the body cannot be rendered (the
+ * sample then becomes an error). */
 static int build_request(struct run *r, const struct suite_case *c, enum side side,
-			 const struct run_options *o, struct http_request *req, char **err)
+			 const char *session, const struct run_options *o,
+			 struct http_request *req, char **err)
 {
 	struct suite *s = r->suite;
 	const struct target *t = &s->targets[side];
 	struct tmpl_ctx ctx;
 	suite_case_ctx(s, c, &ctx);
+	ctx.session = session;
 	req->url = t->url_overridden ? xstrdup(t->url) : template_render(t->url, &ctx, err);
 	if (!req->url)
 		return -1;
@@ -360,18 +648,90 @@ static int build_request(struct run *r, const struct suite_case *c, enum side si
 	return 0;
 }
 
-/* Queue one sample's request, or record why it could not be built. */
-static void submit_sample(struct feeder *f, struct case_result *cr, struct sample *smp)
+/* Queue the job's next request (before the queued ones when front), or
+ * record why it could not be built. */
+static void send_job(struct feeder *f, struct job *job, bool front)
 {
 	struct run *r = f->run;
 	const struct run_options *o = f->opts;
+	struct sample *smp = job->sample;
 	struct http_request *req = xcalloc(1, sizeof(*req));
+	char session[48];
 	char *err = NULL;
-	if (build_request(r, cr->c, smp->side, o, req, &err) < 0) {
+	snprintf(session, sizeof(session), "%llx-%zu-%s-%d", (unsigned long long)r->started_wall_ms,
+		 (size_t)(job->cr - r->cases), side_name(smp->side), smp->index);
+	if (build_request(r, job->cv ? &job->cv->view : job->cr->c, smp->side, session, o, req,
+			  &err) < 0) {
+		http_request_free(req);
+		if (job->cv) {
+			conversation_failed(f, job, false, err ? err : "cannot build the request");
+			free(err);
+			return;
+		}
 		sample_error(r->suite, smp, err ? err : "cannot build the request");
 		smp->done = true;
 		free(err);
-		http_request_free(req);
+		sample_finished(f, job->cr, smp);
+		job_free(job);
+		return;
+	}
+	if (job->deadline_ms > 0) {
+		double left = job->deadline_ms - util_now_ms();
+		if (left < 1)
+			left = 1;
+		job->capped = left < (double)req->timeout_ms;
+		if (job->capped)
+			req->timeout_ms = (long)left;
+	}
+	const struct target *t = &r->suite->targets[smp->side];
+	provider_stream_free(job->stream);
+	job->stream = NULL;
+	if (suite_streams(t, job->cr->c)) {
+		job->stream = provider_stream_new(t->provider, t->priv, &r->suite->redact);
+		req->on_event = job_event;
+	}
+	req->done = job_done;
+	req->user = job;
+	f->outstanding++;
+	if (front)
+		transport_submit_front(f->tr, req);
+	else
+		transport_submit(f->tr, req);
+}
+
+/* Start one sample: its request, or its conversation's first. */
+static void submit_sample(struct feeder *f, struct case_result *cr, struct sample *smp)
+{
+	const struct suite_case *c = cr->c;
+	struct job *job = xcalloc(1, sizeof(*job));
+	job->feeder = f;
+	job->cr = cr;
+	job->sample = smp;
+	if (suite_case_converses(c)) {
+		job->cv = xcalloc(1, sizeof(*job->cv));
+		conversation_init(job->cv, c, &f->run->suite->targets[smp->side],
+				  f->opts->transport.max_reply);
+		if (c->conversation_timeout_ms > 0)
+			job->deadline_ms = util_now_ms() + (double)c->conversation_timeout_ms;
+	}
+	send_job(f, job, false);
+}
+
+/* give_sample: prod's sample from the reply given for it (replay): graded
+ * at once, no request sent. */
+static void give_sample(struct feeder *f, struct case_result *cr, struct sample *smp)
+{
+	struct run *r = f->run;
+	struct run_given *g = &f->opts->given[cr - r->cases];
+	struct reply *reply = &g->reply;
+	smp->status = reply->status;
+	smp->latency_ms = reply->latency_ms;
+	smp->attempts = 1;
+	if (reply->fingerprint)
+		smp->fingerprint = redact_apply(&r->suite->redact, reply->fingerprint);
+	if (g->error) {
+		sample_error(r->suite, smp, g->error);
+		smp->done = true;
 		sample_finished(f, cr, smp);
 		return;
 	}
@@ -379,10 +739,10 @@ static void submit_sample(struct feeder *f, struct case_result *cr, struct sampl
 	job->feeder = f;
 	job->cr = cr;
 	job->sample = smp;
-	req->done = job_done;
-	req->user = job;
-	f->outstanding++;
-	transport_submit(f->tr, req);
+	struct grading_job gj = case_job(cr->c, smp);
+	gj.done = sample_graded;
+	gj.user = job;
+	grading_start(f->grading, &gj, reply);
 }
 
 /* next_confirmation: the next confirmation sample to send, or NULL; the
@@ -439,7 +799,10 @@ static void feed(struct feeder *f)
 			f->side = 0;
 			f->n++;
 		}
-		submit_sample(f, cr, smp);
+		if (smp->side == SIDE_PROD && f->opts->given)
+			give_sample(f, cr, smp);
+		else
+			submit_sample(f, cr, smp);
 	}
 	f->feeding = false;
 }
@@ -507,7 +870,7 @@ static int select_cases(struct run *r, const struct run_options *o, char **err)
 			r->nselected++;
 		matched[i] = cr->selected;
 	}
-	rc = suite_check_env(r->suite, SUITE_SIDES_ALL, matched, err);
+	rc = suite_check_env(r->suite, o->given ? 1u << SIDE_EVAL : SUITE_SIDES_ALL, matched, err);
 out:
 	free(in_shard);
 	free(matched);
@@ -536,6 +899,9 @@ struct run *run_execute(struct suite *s, const struct run_options *o, char **err
 	r->strict = o->strict;
 	r->budget_tokens = o->budget_tokens;
 	r->budget_usd = o->budget_usd;
+	r->fail_on_unevaluated = o->fail_on_unevaluated;
+	for (int side = 0; side < SIDE__COUNT; side++)
+		r->expected[side] = o->expected[side];
 	r->confirm = o->confirm >= 0 ? o->confirm : s->defaults.confirm;
 	r->min_valid = o->min_valid >= 0 ? o->min_valid : s->defaults.min_valid;
 	r->started_wall_ms = util_wall_ms();
@@ -583,6 +949,7 @@ struct run *run_execute(struct suite *s, const struct run_options *o, char **err
 				cr->side[side].samples[n].side = (enum side)side;
 				cr->side[side].samples[n].index = n;
 				cr->side[side].samples[n].usage = (struct usage){-1, -1, -1, -1, -1};
+				cr->side[side].samples[n].ttft_ms = -1;
 			}
 		}
 	}
@@ -596,12 +963,16 @@ struct run *run_execute(struct suite *s, const struct run_options *o, char **err
 					       : 16) + 8,
 		.unfinished = xcalloc(r->ncases ? r->ncases : 1, sizeof(size_t)),
 		.confirming = xcalloc(r->ncases ? r->ncases : 1, sizeof(size_t)),
+		.unscreened = xcalloc(s->nstrata ? s->nstrata : 1, sizeof(size_t)),
 	};
-	for (size_t i = 0; i < r->ncases; i++)
+	for (size_t i = 0; i < r->ncases; i++) {
 		feeder.unfinished[i] = SIDE__COUNT * (size_t)r->cases[i].repeat;
+		if (r->cases[i].selected)
+			feeder.unscreened[r->cases[i].c->stratum] += feeder.unfinished[i];
+	}
 	/* Slow graders grade after the transfers: the confirmations they ask
-	 * for go out in another pass (at most one more, as a case is confirmed
-	 * once). */
+	 * for go out in another pass (at most two more: a case's own, then its
+	 * stratum's). */
 	int rc = 0;
 	do {
 		feed(&feeder);
@@ -612,6 +983,7 @@ struct run *run_execute(struct suite *s, const struct run_options *o, char **err
 			     (feeder.qi < feeder.nconfirming && !(o->stop && *o->stop) &&
 			      !r->budget_reached)));
 	free(feeder.unfinished);
+	free(feeder.unscreened);
 	free(feeder.confirming);
 	if (rc < 0)
 		goto fail;

@@ -23,6 +23,7 @@
 #include "transport/transport.h"
 #include "run/grading.h"
 #include "grader.h"
+#include "provider.h"
 
 /* One grader's verdict on one sample. */
 struct sample_grade {
@@ -30,6 +31,23 @@ struct sample_grade {
 	enum grade grade;
 	double score;          /* 0..1, as the grader gave it */
 	char *reason;          /* redacted; NULL on a pass */
+};
+
+/* One request of a conversation sample: a step of one of its turns. */
+struct sample_step {
+	long status;           /* HTTP status */
+	double latency_ms;
+	char **calls;          /* the names of the tools it called, in order */
+	size_t ncalls;
+};
+
+/* One user turn of a conversation sample. */
+struct sample_turn {
+	enum grade grade;      /* of the turn's own graders; a pass when it has none */
+	char **reasons;        /* "grader: why" per grader that did not pass */
+	size_t nreasons;
+	struct sample_step *steps;
+	size_t nsteps;
 };
 
 struct sample {
@@ -42,6 +60,7 @@ struct sample {
 	long status;           /* HTTP status, 0 when none arrived */
 	double latency_ms;
 	double start_ms;       /* Unix ms the (last) attempt started; 0: never sent */
+	double ttft_ms;        /* a streamed reply's time to first token; -1: none */
 	int attempts;
 	char *fingerprint;     /* NULL when none */
 	char *response_id;     /* the reply's top-level "id", redacted, or NULL */
@@ -49,6 +68,8 @@ struct sample {
 	struct usage usage;    /* the tokens the reply declared (-1: not declared) */
 	struct sample_grade *grades; /* every grader that ran, in suite order */
 	size_t ngrades;
+	struct sample_turn *turns;   /* a conversation's turns as far as it went, or NULL */
+	size_t nturns;
 };
 
 /* The samples of one side of a case: `repeat` first ones, then room for
@@ -65,7 +86,8 @@ struct case_result {
 	struct side_result side[SIDE__COUNT];
 	int repeat;            /* first samples asked per side (its repeat, or --repeat) */
 	int confirm;           /* confirmation samples asked per side; 0 unless confirmed */
-	bool confirmed;        /* the first samples disagreed or missed the threshold */
+	bool confirmed;        /* the first samples disagreed or missed the threshold, */
+	bool by_stratum;       /* or its stratum's screen asked (stats_screens()) */
 };
 
 struct run {
@@ -85,12 +107,21 @@ struct run {
 	double min_valid;              /* fraction of samples a side needs valid */
 	int confirm;                   /* --confirm N: 0 when off */
 	bool strict;                   /* flaky cases fail the run */
+	bool fail_on_unevaluated;      /* an unevaluated prod composition fails it */
+	const char *expected[SIDE__COUNT]; /* compositions expected (borrowed), or NULL */
 	char *warning;                 /* something the run did without, or NULL */
 	long long budget_tokens;       /* --budget N (0: none) */
 	double budget_usd;             /* --budget Xusd (0: none) */
 	long long spent_tokens;        /* input and output tokens the replies declared */
 	double spent_usd;              /* and their cost at the targets' prices */
 	bool budget_reached;           /* nothing more was sent once spent met the budget */
+};
+
+/* A prod sample given rather than sent (`canary replay`): the reply
+ * production logged, already parsed, or why it could not be. */
+struct run_given {
+	struct reply reply;     /* taken by the run when graded */
+	char *error;            /* the reply could not be parsed: an error sample */
 };
 
 struct run_options {
@@ -112,6 +143,15 @@ struct run_options {
 	 * 0: no budget.  budget_usd needs a price on both targets. */
 	long long budget_tokens;
 	double budget_usd;
+	bool fail_on_unevaluated; /* --fail-on-unevaluated */
+	/* --expect-fingerprint SIDE=MANIFEST: the composition (compact form, full
+	 * hashes; borrowed) each side must serve, or NULL. */
+	const char *expected[SIDE__COUNT];
+	/* given: per suite case (suite order), prod's one sample, graded as if
+	 * prod had answered it, so that only eval is sent to (and only its
+	 * environment variables are needed); NULL: both sides are sent.  The
+	 * run takes each reply; the caller frees the rest. */
+	struct run_given *given;
 	/* Set by a signal handler, or NULL: 1 stops the run (requests and exec
 	 * graders in flight get transport.grace_ms), 2 or more ends the grace. */
 	volatile sig_atomic_t *stop;

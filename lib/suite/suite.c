@@ -10,6 +10,7 @@
 #include "grader.h"
 #include "jsonptr.h"
 #include "provider.h"
+#include "rx.h"
 #include "util.h"
 #include "stats.h"
 #include "schema/jsonschema.h"
@@ -18,18 +19,23 @@
 #define SUITE_MAX_CASES 10000
 #define REPEAT_MAX 1000
 #define MAX_TOKENS_MAX 1000000
+#define MAX_STEPS_DEFAULT 8
+#define MAX_STEPS_MAX 1000
 
 static const char *const top_keys[] = {
-	"version", "name", "defaults", "targets", "judge", "graders", "tools", "strata", NULL,
+	"version", "name", "defaults", "targets", "judge", "graders", "tools", "tool_results",
+	"strata", "replay", NULL,
 };
+static const char *const replay_keys[] = {"stratum", "strata", NULL};
+static const char *const replay_match_keys[] = {"match", NULL};
 static const char *const defaults_keys[] = {
 	"repeat", "threshold", "timeout", "connect_timeout", "confirm", "min_valid", "request",
-	"tool_choice", NULL,
+	"tool_choice", "max_steps", "conversation_timeout", NULL,
 };
 static const char *const targets_keys[] = {"eval", "prod", NULL};
 /* The keys every target takes; each API adds its options. */
 static const char *const target_keys[] = {
-	"url", "api", "model", "headers", "fingerprint", "timeout", "request", "price", NULL,
+	"url", "api", "model", "headers", "fingerprint", "timeout", "request", "price", "stream", NULL,
 };
 static const char *const price_keys[] = {"input", "output", NULL};
 static const char *const fingerprint_keys[] = {"header", "json", NULL};
@@ -37,12 +43,15 @@ static const char *const judge_keys[] = {
 	"url", "api", "model", "headers", "temperature", "max_tokens", "timeout", NULL,
 };
 static const char *const stratum_keys[] = {
-	"description", "tools", "tool_choice", "expect", "cases", NULL,
+	"description", "tools", "tool_choice", "tool_results", "stream", "expect", "cases", NULL,
 };
 static const char *const case_keys[] = {
-	"id", "input", "messages", "request", "tools", "tool_choice", "vars", "repeat",
-	"threshold", "timeout", "expect", NULL,
+	"id", "input", "messages", "turns", "request", "tools", "tool_choice", "tool_results",
+	"vars", "repeat", "threshold", "timeout", "max_steps", "conversation_timeout", "stream",
+	"expect", NULL,
 };
+static const char *const turn_keys[] = {"input", "expect", NULL};
+static const char *const answer_keys[] = {"when", "result", NULL};
 static const char *const tool_keys[] = {"name", "description", "parameters", NULL};
 /* The tool_choice words, in enum tool_choice order from TOOL_CHOICE_AUTO. */
 static const char *const tool_choices[] = {"auto", "none", "required", NULL};
@@ -85,6 +94,9 @@ struct inherit {
 	const struct suite_tool **tools;
 	size_t ntools;
 	struct choice choice;
+	int stream;                /* the stratum's stream: as suite_case's */
+	const struct suite_tool_script **scripts;
+	size_t nscripts;
 };
 
 struct loader {
@@ -240,6 +252,25 @@ static int get_duration(const struct ynode *v, const char *key, long *ms, char *
 	if (v->kind != YNODE_SCALAR || util_parse_duration(v->str, ms) < 0 || *ms <= 0) {
 		*err = ynode_error(v, "'%s' must be a positive duration such as 250ms, 30s or 2m", key);
 		return -1;
+	}
+	return 0;
+}
+
+/* get_stream: a stream: true or false, which the n targets t must be able
+ * to honour when true. */
+static int get_stream(const struct ynode *v, const struct target *t, size_t n, bool *out,
+		      char **err)
+{
+	if (ynode_bool(v, out) < 0) {
+		*err = ynode_error(v, "'stream' must be true or false");
+		return -1;
+	}
+	for (size_t i = 0; *out && i < n; i++) {
+		if (!provider_can_stream(t[i].provider, t[i].priv)) {
+			*err = ynode_error(v, "api %s of target '%s' cannot stream", t[i].provider->name,
+					   side_name(t[i].side));
+			return -1;
+		}
 	}
 	return 0;
 }
@@ -407,7 +438,7 @@ static int load_headers(struct loader *L, const struct ynode *n, unsigned allowe
 		struct header *h = &(*out)[(*nout)++];
 		h->name = xstrdup(k->str);
 		h->value = xstrdup(v->str);
-		if (template_uses(h->value, TMPL_INPUT | TMPL_CASE | TMPL_VARS)) {
+		if (template_uses(h->value, TMPL_INPUT | TMPL_CASE | TMPL_VARS | TMPL_SESSION)) {
 			add_case_check(L, v, h->value, false, h->name);
 			continue;
 		}
@@ -801,6 +832,8 @@ static int load_target(struct loader *L, enum side side, const struct ynode *n, 
 	if (load_api_options(L, t, n, what, err) < 0 ||
 	    load_target_request(L, t, n, err) < 0)
 		goto out;
+	if ((v = ynode_get(n, "stream")) && get_stream(v, t, 1, &t->stream, err) < 0)
+		goto out;
 	rc = 0;
 out:
 	free(where);
@@ -1047,6 +1080,11 @@ static int case_tools(struct loader *L, struct suite_case *c, const struct ynode
 	return -1;
 }
 
+bool suite_streams(const struct target *t, const struct suite_case *c)
+{
+	return c->stream ? c->stream > 0 : t->stream;
+}
+
 const char *suite_tool_choice_word(enum tool_choice choice)
 {
 	if (choice < TOOL_CHOICE_AUTO || choice > TOOL_CHOICE_REQUIRED)
@@ -1097,6 +1135,12 @@ static int load_defaults(struct loader *L, const struct ynode *n, char **err)
 	    get_fraction(v, "min_valid", 1, &s->defaults.min_valid, err) < 0)
 		return -1;
 	if ((v = ynode_get(n, "tool_choice")) && load_tool_choice(v, &L->top.choice, err) < 0)
+		return -1;
+	if ((v = ynode_get(n, "max_steps")) &&
+	    get_int(v, "max_steps", 1, MAX_STEPS_MAX, &s->defaults.max_steps, err) < 0)
+		return -1;
+	if ((v = ynode_get(n, "conversation_timeout")) &&
+	    get_duration(v, "conversation_timeout", &s->defaults.conversation_timeout_ms, err) < 0)
 		return -1;
 	L->defaults_request = ynode_get(n, "request");
 	if (L->defaults_request && need_map(L->defaults_request, "'request'", err) < 0)
@@ -1353,6 +1397,208 @@ static int load_messages(struct loader *L, struct suite_case *c, const struct yn
 	return 0;
 }
 
+/* turns: the user turns of a conversation, each a string or {input,
+ * expect}; the first one is also the case's input and messages. */
+static int load_turns(struct loader *L, struct suite_case *c, const struct ynode *n,
+		      const struct tmpl_ctx *ctx, char **err)
+{
+	if (n->kind != YNODE_SEQ || n->n == 0) {
+		*err = ynode_error(n, "'turns' must be a non-empty list of strings or "
+				   "{input, expect}");
+		return -1;
+	}
+	c->turns = xcalloc(n->n, sizeof(*c->turns));
+	for (size_t i = 0; i < n->n; i++) {
+		const struct ynode *t = n->items[i], *input = t, *v;
+		struct suite_turn *turn = &c->turns[c->nturns++];
+		turn->line = t->line;
+		turn->col = t->col;
+		if (t->kind == YNODE_MAP) {
+			char *where = xasprintf("in turn %zu of case '%s'", i + 1, c->id);
+			int rc = ynode_check_keys(t, turn_keys, where, err);
+			if (rc == 0 && !(input = need_key(t, "input", where, err)))
+				rc = -1;
+			free(where);
+			if (rc < 0)
+				return -1;
+			if ((v = ynode_get(t, "expect")) &&
+			    load_expect(L, v, &turn->expect, &turn->nexpect, err) < 0)
+				return -1;
+		}
+		if (!is_text(input)) {
+			*err = ynode_error(input, "turn %zu of case '%s' must be a string or "
+					   "{input, expect}", i + 1, c->id);
+			return -1;
+		}
+		if (!(turn->input = render(L, input, input->str, ctx, err)))
+			return -1;
+	}
+	c->input = xstrdup(c->turns[0].input);
+	c->messages = cJSON_CreateArray();
+	cJSON_AddItemToArray(c->messages, provider_message("user", c->input));
+	return 0;
+}
+
+/* load_answer: one {when, result} of a tool's scripted results. */
+static int load_answer(const struct ynode *n, const char *name, struct suite_tool_answer *a,
+		       char **err)
+{
+	const struct ynode *when = NULL, *result = n;
+	char *where = xasprintf("in tool_results of '%s'", name);
+	int rc = 0;
+	if (n->kind == YNODE_MAP && ynode_get(n, "result")) {
+		rc = ynode_check_keys(n, answer_keys, where, err);
+		when = ynode_get(n, "when");
+		result = ynode_get(n, "result");
+	} else if (n->kind == YNODE_MAP && ynode_get(n, "when")) {
+		*err = ynode_error(n, "a scripted result with 'when' needs 'result'");
+		rc = -1;
+	}
+	free(where);
+	if (rc < 0)
+		return -1;
+	if (is_text(result)) {
+		a->result = xstrdup(result->str);
+	} else {
+		char *why = NULL;
+		cJSON *j = ynode_to_json(result, &why);
+		if (!j) {
+			*err = ynode_error(result, "%s", why);
+			free(why);
+			return -1;
+		}
+		a->result = provider_json_text(j);
+		cJSON_Delete(j);
+	}
+	if (!when)
+		return 0;
+	char *ptr = NULL, *why = NULL;
+	cJSON *json = ynode_to_json(when, &why);
+	if (json && jsonschema_check_keywords(when, err) == 0 &&
+	    !(a->when = jsonschema_compile(json, NULL, &ptr, &why)))
+		*err = jsonschema_error_at(when, ptr, why);
+	else if (!json)
+		*err = ynode_error(when, "%s", why);
+	cJSON_Delete(json);
+	free(ptr);
+	free(why);
+	return a->when ? 0 : -1;
+}
+
+/* load_scripts: a tool_results: mapping of one level, merged into *list by
+ * name as load_tools() merges tools: {NAME: VALUE} or {NAME: [{when,
+ * result}, ...]}; "*" is the result of every tool without its own. */
+static int load_scripts(struct loader *L, const struct ynode *n,
+			const struct suite_tool_script ***list, size_t *count, char **err)
+{
+	struct suite *s = L->s;
+	if (n->kind != YNODE_MAP) {
+		*err = ynode_error(n, "'tool_results' must map tool names to results");
+		return -1;
+	}
+	for (size_t i = 0; i < n->n; i++) {
+		const struct ynode *k = n->items[2 * i], *v = n->items[2 * i + 1];
+		if (strcmp(k->str, "*") != 0 && !is_tool_name(k)) {
+			*err = ynode_error(k, "tool name '%.64s' must be 1 to 64 letters, digits, "
+					   "'_' or '-' (or '*' for any tool)", k->str);
+			return -1;
+		}
+		struct suite_tool_script *t = xcalloc(1, sizeof(*t));
+		s->scripts = xreallocarray(s->scripts, s->nscripts + 1, sizeof(*s->scripts));
+		s->scripts[s->nscripts++] = t;
+		t->name = xstrdup(k->str);
+		t->node = k;
+		bool seq = v->kind == YNODE_SEQ;
+		if (seq && v->n == 0) {
+			*err = ynode_error(v, "the scripted results of '%s' are an empty list",
+					   t->name);
+			return -1;
+		}
+		t->answers = xcalloc(seq ? v->n : 1, sizeof(*t->answers));
+		for (size_t j = 0; j < (seq ? v->n : 1); j++) {
+			t->nanswers++; /* freed with the suite, filled or not */
+			if (load_answer(seq ? v->items[j] : v, t->name, &t->answers[j], err) < 0)
+				return -1;
+		}
+		size_t at = 0;
+		while (at < *count && strcmp((*list)[at]->name, t->name) != 0)
+			at++;
+		if (at == *count)
+			*list = xreallocarray(*list, ++*count, sizeof(**list));
+		(*list)[at] = t;
+	}
+	return 0;
+}
+
+/* offers: whether c offers the tool called name. */
+static bool offers(const struct suite_case *c, const char *name)
+{
+	for (size_t i = 0; i < c->ntools; i++)
+		if (strcmp(c->tools[i]->name, name) == 0)
+			return true;
+	return false;
+}
+
+/* check_scripts: every scripted result (but "*") must answer a tool that a
+ * case it applies to offers. */
+static int check_scripts(struct loader *L, char **err)
+{
+	struct suite *s = L->s;
+	for (size_t i = 0; i < s->nscripts; i++) {
+		const struct suite_tool_script *t = s->scripts[i];
+		bool used = strcmp(t->name, "*") == 0;
+		for (size_t si = 0; si < s->nstrata && !used; si++) {
+			for (size_t ci = 0; ci < s->strata[si].ncases && !used; ci++) {
+				const struct suite_case *c = &s->strata[si].cases[ci];
+				for (size_t k = 0; k < c->nscripts && !used; k++)
+					used = c->scripts[k] == t && offers(c, t->name);
+			}
+		}
+		if (!used) {
+			*err = ynode_error(t->node, "tool_results names tool '%s', which no case "
+					   "it applies to declares in its tools", t->name);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+bool suite_case_converses(const struct suite_case *c)
+{
+	return c->nturns > 0 || (c->nscripts > 0 && c->ntools > 0);
+}
+
+/* script_answer: the first answer of t whose when: args match (none matches
+ * arguments that are not JSON). */
+static const char *script_answer(const struct suite_tool_script *t, const cJSON *args)
+{
+	for (size_t i = 0; i < t->nanswers; i++) {
+		const struct suite_tool_answer *a = &t->answers[i];
+		if (!a->when || (args && jsonschema_validate(a->when, args, NULL, NULL, 0, NULL) == 1))
+			return a->result;
+	}
+	return NULL;
+}
+
+const char *suite_tool_result(const struct suite_case *c, const char *name, const cJSON *args,
+			      const char **why)
+{
+	const struct suite_tool_script *own = NULL, *any = NULL;
+	const char *result = NULL;
+	for (size_t i = 0; i < c->nscripts; i++) {
+		if (strcmp(c->scripts[i]->name, name) == 0)
+			own = c->scripts[i];
+		else if (strcmp(c->scripts[i]->name, "*") == 0)
+			any = c->scripts[i];
+	}
+	if (own && (result = script_answer(own, args)))
+		return result;
+	if (any && (result = script_answer(any, args)))
+		return result;
+	*why = own ? "no scripted result matches its arguments" : "no scripted result";
+	return NULL;
+}
+
 /* One case, inheriting the defaults and its stratum's graders. */
 static int load_case(struct loader *L, struct stratum *st, size_t si, size_t ci,
 		     const struct ynode *n, const struct inherit *in, char **err)
@@ -1400,6 +1646,14 @@ static int load_case(struct loader *L, struct stratum *st, size_t si, size_t ci,
 	if ((v = ynode_get(n, "timeout")) && get_duration(v, "timeout", &c->timeout_ms, err) < 0)
 		goto out;
 	c->timeout_set = v != NULL;
+	c->stream = in->stream;
+	if ((v = ynode_get(n, "stream"))) {
+		bool stream;
+
+		if (get_stream(v, L->s->targets, SIDE__COUNT, &stream, err) < 0)
+			goto out;
+		c->stream = stream ? 1 : -1;
+	}
 
 	L->user = SUITE_USER_CASE;
 	L->user_case = c;
@@ -1415,12 +1669,22 @@ static int load_case(struct loader *L, struct stratum *st, size_t si, size_t ci,
 
 	const struct ynode *input = ynode_get(n, "input");
 	const struct ynode *messages = ynode_get(n, "messages");
+	const struct ynode *turns = ynode_get(n, "turns");
 	if (input && messages) {
 		*err = ynode_error(second_key(n, "input", "messages"),
 				   "case '%s' has both 'input' and 'messages' (give one)", c->id);
 		goto out;
 	}
-	if (input) {
+	if (turns && (input || messages)) {
+		*err = ynode_error(second_key(n, "turns", input ? "input" : "messages"),
+				   "case '%s' has both 'turns' and '%s' (give one)", c->id,
+				   input ? "input" : "messages");
+		goto out;
+	}
+	if (turns) {
+		if (load_turns(L, c, turns, &ctx, err) < 0)
+			goto out;
+	} else if (input) {
 		if (!is_text(input)) {
 			*err = ynode_error(input, "'input' must be a string");
 			goto out;
@@ -1436,7 +1700,7 @@ static int load_case(struct loader *L, struct stratum *st, size_t si, size_t ci,
 		if (load_messages(L, c, messages, &ctx, err) < 0)
 			goto out;
 	} else {
-		*err = ynode_error(n, "case '%s' needs 'input' or 'messages'", c->id);
+		*err = ynode_error(n, "case '%s' needs 'input', 'messages' or 'turns'", c->id);
 		goto out;
 	}
 	if ((v = ynode_get(n, "request"))) {
@@ -1447,6 +1711,21 @@ static int load_case(struct loader *L, struct stratum *st, size_t si, size_t ci,
 
 	if (case_tools(L, c, n, in, err) < 0)
 		goto out;
+	c->max_steps = s->defaults.max_steps;
+	c->conversation_timeout_ms = s->defaults.conversation_timeout_ms;
+	if ((v = ynode_get(n, "max_steps")) &&
+	    get_int(v, "max_steps", 1, MAX_STEPS_MAX, &c->max_steps, err) < 0)
+		goto out;
+	if ((v = ynode_get(n, "conversation_timeout")) &&
+	    get_duration(v, "conversation_timeout", &c->conversation_timeout_ms, err) < 0)
+		goto out;
+	c->scripts = xcalloc(in->nscripts ? in->nscripts : 1, sizeof(*c->scripts));
+	if (in->nscripts)
+		memcpy(c->scripts, in->scripts, in->nscripts * sizeof(*c->scripts));
+	c->nscripts = in->nscripts;
+	if ((v = ynode_get(n, "tool_results")) &&
+	    load_scripts(L, v, &c->scripts, &c->nscripts, err) < 0)
+		goto out;
 
 	c->expect = xcalloc(in->nexpect ? in->nexpect : 1, sizeof(*c->expect));
 	if (in->nexpect)
@@ -1454,7 +1733,10 @@ static int load_case(struct loader *L, struct stratum *st, size_t si, size_t ci,
 	c->nexpect = in->nexpect;
 	if ((v = ynode_get(n, "expect")) && load_expect(L, v, &c->expect, &c->nexpect, err) < 0)
 		goto out;
-	if (c->nexpect == 0) {
+	bool turn_expect = false;
+	for (size_t i = 0; i < c->nturns; i++)
+		turn_expect = turn_expect || c->turns[i].nexpect;
+	if (c->nexpect == 0 && !turn_expect) {
 		*err = ynode_error(n, "case '%s' has no expect", c->id);
 		goto out;
 	}
@@ -1469,6 +1751,7 @@ static int load_stratum(struct loader *L, size_t si, const struct ynode *n, char
 {
 	struct stratum *st = &L->s->strata[si];
 	struct inherit in = {.choice = L->top.choice};
+	bool stream;
 	const struct ynode *v;
 	char *where = xasprintf("in stratum '%s'", st->name);
 	char *what = xasprintf("stratum '%s'", st->name);
@@ -1488,6 +1771,18 @@ static int load_stratum(struct loader *L, size_t si, const struct ynode *n, char
 		goto out;
 	if ((v = ynode_get(n, "tool_choice")) && load_tool_choice(v, &in.choice, err) < 0)
 		goto out;
+	if ((v = ynode_get(n, "stream"))) {
+		if (get_stream(v, L->s->targets, SIDE__COUNT, &stream, err) < 0)
+			goto out;
+		in.stream = stream ? 1 : -1;
+	}
+	in.scripts = xcalloc(L->top.nscripts ? L->top.nscripts : 1, sizeof(*in.scripts));
+	if (L->top.nscripts)
+		memcpy(in.scripts, L->top.scripts, L->top.nscripts * sizeof(*in.scripts));
+	in.nscripts = L->top.nscripts;
+	if ((v = ynode_get(n, "tool_results")) &&
+	    load_scripts(L, v, &in.scripts, &in.nscripts, err) < 0)
+		goto out;
 	if (!(v = need_key(n, "cases", where, err)))
 		goto out;
 	if (v->kind != YNODE_SEQ || v->n == 0) {
@@ -1500,8 +1795,10 @@ static int load_stratum(struct loader *L, size_t si, const struct ynode *n, char
 			goto out;
 	rc = 0;
 out:
-	free(in.expect);
+	st->expect = in.expect;
+	st->nexpect = in.nexpect;
 	free(in.tools);
+	free(in.scripts);
 	free(where);
 	free(what);
 	return rc;
@@ -1608,6 +1905,78 @@ static int load_version(struct suite *s, const struct ynode *root, char **err)
 	return -1;
 }
 
+/* stratum_named: the index of the stratum called name; s->nstrata when
+ * none. */
+static size_t stratum_named(const struct suite *s, const char *name)
+{
+	size_t i = 0;
+	while (i < s->nstrata && strcmp(s->strata[i].name, name) != 0)
+		i++;
+	return i;
+}
+
+/* load_replay_strata: replay: {strata: {NAME: {match: REGEX}}}, each NAME a
+ * stratum of the suite. */
+static int load_replay_strata(struct suite *s, const struct ynode *n, char **err)
+{
+	struct suite_replay *rp = &s->replay;
+	if (need_map(n, "replay 'strata'", err) < 0)
+		return -1;
+	if (n->n == 0) {
+		*err = ynode_error(n, "replay 'strata' must name at least one stratum");
+		return -1;
+	}
+	rp->matches = xcalloc(n->n, sizeof(*rp->matches));
+	for (size_t i = 0; i < n->n; i++) {
+		const struct ynode *k = n->items[2 * i], *v = n->items[2 * i + 1], *m;
+		struct suite_replay_match *e = &rp->matches[rp->nmatches];
+		e->stratum = stratum_named(s, k->str);
+		if (e->stratum == s->nstrata) {
+			*err = ynode_error(k, "replay names stratum '%s', which the suite does not "
+					      "have", k->str);
+			return -1;
+		}
+		if (need_map(v, "a replay stratum", err) < 0 ||
+		    ynode_check_keys(v, replay_match_keys, "in a replay stratum", err) < 0 ||
+		    !(m = need_key(v, "match", "in a replay stratum", err)))
+			return -1;
+		if (!is_text(m)) {
+			*err = ynode_error(m, "'match' must be a regex (a string)");
+			return -1;
+		}
+		char *why = NULL;
+		if (!(e->match = rx_compile(m->str, 0, &why))) {
+			*err = ynode_error(m, "%s", why);
+			free(why);
+			return -1;
+		}
+		rp->nmatches++;
+	}
+	return 0;
+}
+
+/* load_replay: the replay: section (exactly one of stratum and strata). */
+static int load_replay(struct suite *s, const struct ynode *n, char **err)
+{
+	struct suite_replay *rp = &s->replay;
+	if (need_map(n, "'replay'", err) < 0 ||
+	    ynode_check_keys(n, replay_keys, "in replay", err) < 0)
+		return -1;
+	const struct ynode *pointer = ynode_get(n, "stratum"), *strata = ynode_get(n, "strata");
+	if ((pointer != NULL) == (strata != NULL)) {
+		*err = ynode_error(n, "'replay' needs exactly one of 'stratum' (a JSON pointer "
+				      "into the record) or 'strata' (a regex per stratum)");
+		return -1;
+	}
+	rp->present = true;
+	rp->line = n->line;
+	rp->col = n->col;
+	if (pointer)
+		return get_pointer(pointer, "stratum", "/metadata/stratum", &rp->stratum_pointer,
+				   err);
+	return load_replay_strata(s, strata, err);
+}
+
 /* The top level, in dependency order rather than file order. */
 static int load(struct loader *L, char **err)
 {
@@ -1645,7 +2014,14 @@ static int load(struct loader *L, char **err)
 	if ((v = ynode_get(root, "tools")) &&
 	    load_tools(L, v, &L->top.tools, &L->top.ntools, err) < 0)
 		return -1;
+	if ((v = ynode_get(root, "tool_results")) &&
+	    load_scripts(L, v, &L->top.scripts, &L->top.nscripts, err) < 0)
+		return -1;
 	if (!(v = need_key(root, "strata", "at top level", err)) || load_strata(L, v, err) < 0)
+		return -1;
+	if (check_scripts(L, err) < 0)
+		return -1;
+	if ((v = ynode_get(root, "replay")) && load_replay(s, v, err) < 0)
 		return -1;
 	return check_cases(L, err);
 }
@@ -1665,6 +2041,7 @@ static struct suite *load_buffer(const char *name, const char *dir, const char *
 		.timeout_ms = 30000,
 		.connect_timeout_ms = 10000,
 		.min_valid = STATS_MIN_VALID_DEFAULT,
+		.max_steps = MAX_STEPS_DEFAULT,
 	};
 	L.env.suite_dir = s->dir;
 	L.env.judge = &s->judge;
@@ -1676,6 +2053,7 @@ static struct suite *load_buffer(const char *name, const char *dir, const char *
 	free(L.ids.slots);
 	free(L.checks);
 	free(L.top.tools);
+	free(L.top.scripts);
 	tmpl_unset_release(&L.unset);
 	if (msg) {
 		*err = redact_apply(&s->redact, msg);
@@ -1734,6 +2112,53 @@ static void free_case(struct suite_case *c)
 	}
 	free(c->vars);
 	free(c->expect);
+	for (size_t i = 0; i < c->nturns; i++) {
+		free(c->turns[i].input);
+		free(c->turns[i].expect);
+	}
+	free(c->turns);
+	free(c->scripts);
+}
+
+void suite_case_of_messages(const struct suite *s, size_t si, char *id, cJSON *messages,
+			    cJSON *request, struct suite_case *c)
+{
+	const struct stratum *st = &s->strata[si];
+	const cJSON *m;
+	const char *input = "";
+	memset(c, 0, sizeof(*c));
+	c->id = id;
+	c->stratum = si;
+	c->messages = messages;
+	c->request = request;
+	cJSON_ArrayForEach(m, messages) {
+		const cJSON *role = cJSON_GetObjectItemCaseSensitive(m, "role");
+		const cJSON *content = cJSON_GetObjectItemCaseSensitive(m, "content");
+		if (cJSON_IsString(role) && strcmp(role->valuestring, "user") == 0 &&
+		    cJSON_IsString(content))
+			input = content->valuestring;
+	}
+	c->input = xstrdup(input);
+	c->repeat = 1;
+	c->threshold = 1.0;
+	c->timeout_ms = s->defaults.timeout_ms;
+	c->expect = xcalloc(st->nexpect ? st->nexpect : 1, sizeof(*c->expect));
+	if (st->nexpect)
+		memcpy(c->expect, st->expect, st->nexpect * sizeof(*c->expect));
+	c->nexpect = st->nexpect;
+	c->line = st->line;
+	c->col = st->col;
+}
+
+void suite_set_cases(struct suite *s, size_t si, struct suite_case *cases, size_t n)
+{
+	struct stratum *st = &s->strata[si];
+	for (size_t j = 0; j < st->ncases; j++)
+		free_case(&st->cases[j]);
+	free(st->cases);
+	s->ncases = s->ncases - st->ncases + n;
+	st->cases = cases;
+	st->ncases = n;
 }
 
 void suite_free(struct suite *s)
@@ -1765,6 +2190,17 @@ void suite_free(struct suite *s)
 		free(s->tools[i]);
 	}
 	free(s->tools);
+	for (size_t i = 0; i < s->nscripts; i++) {
+		struct suite_tool_script *t = s->scripts[i];
+		for (size_t j = 0; j < t->nanswers; j++) {
+			jsonschema_free(t->answers[j].when);
+			free(t->answers[j].result);
+		}
+		free(t->answers);
+		free(t->name);
+		free(t);
+	}
+	free(s->scripts);
 	for (size_t i = 0; i < s->nstrata; i++) {
 		struct stratum *st = &s->strata[i];
 		for (size_t j = 0; j < st->ncases; j++)
@@ -1772,8 +2208,13 @@ void suite_free(struct suite *s)
 		free(st->cases);
 		free(st->name);
 		free(st->description);
+		free(st->expect);
 	}
 	free(s->strata);
+	free(s->replay.stratum_pointer);
+	for (size_t i = 0; i < s->replay.nmatches; i++)
+		rx_free(s->replay.matches[i].match);
+	free(s->replay.matches);
 	for (size_t i = 0; i < s->nunset; i++)
 		free(s->unset[i].name);
 	free(s->unset);

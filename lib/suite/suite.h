@@ -26,6 +26,7 @@
 
 struct grader;
 struct provider;
+struct rx;
 
 struct header {
 	char *name;
@@ -54,6 +55,7 @@ struct target {
 	bool priced;               /* price: given */
 	double price_input;        /* USD per million input tokens */
 	double price_output;       /* USD per million output tokens */
+	bool stream;               /* ask for a server-sent event stream */
 	/* request: a template (target strings): the defaults' request: with
 	 * the target's own deep-merged over it; NULL when neither is given or
 	 * the API takes none. */
@@ -81,6 +83,32 @@ struct suite_tool {
 	char *name;                /* [A-Za-z0-9_-], 1 to 64 bytes */
 	char *description;         /* NULL when not given */
 	cJSON *parameters;         /* a JSON Schema of type object, checked at load */
+};
+
+struct jsonschema;
+
+/* One scripted result of a tool: sent when the call's arguments validate
+ * against when. */
+struct suite_tool_answer {
+	struct jsonschema *when;   /* NULL: any arguments */
+	char *result;              /* the text sent: a string as it is, anything else as JSON */
+};
+
+/* The scripted results of one tool (tool_results:), tried in order; the
+ * name "*" answers every tool that has none of its own. */
+struct suite_tool_script {
+	char *name;
+	struct suite_tool_answer *answers;
+	size_t nanswers;
+	const struct ynode *node;  /* its key (the suite's document lives as long) */
+};
+
+/* One user turn of a conversation (turns:). */
+struct suite_turn {
+	char *input;               /* rendered */
+	struct grader **expect;    /* the graders of this turn's reply (its own only) */
+	size_t nexpect;
+	int line, col;
 };
 
 /* SUITE_TOOLS_MAX: the most tools a case may offer (OpenAI's limit). */
@@ -113,14 +141,27 @@ struct suite_case {
 	double threshold;
 	long timeout_ms;           /* its own, else the suite default */
 	bool timeout_set;          /* the case gave its own timeout */
+	int stream;                /* the case's, else its stratum's stream: 1 true, -1 false, 0 the target's */
 	struct grader **expect;    /* stratum-level first, then the case's own */
 	size_t nexpect;
+	/* turns: the user turns of a conversation (NULL: none; then input and
+	 * messages hold the first turn) */
+	struct suite_turn *turns;
+	size_t nturns;
+	/* scripts: the scripted tool results of the suite, the stratum and the
+	 * case merged by name (an inner level's replaces an outer one's) */
+	const struct suite_tool_script **scripts;
+	size_t nscripts;
+	int max_steps;             /* requests a turn may take (tool loop) */
+	long conversation_timeout_ms; /* the whole conversation (0: none) */
 	int line, col;
 };
 
 struct stratum {
 	char *name;
 	char *description;         /* NULL when not given */
+	struct grader **expect;    /* the stratum-level graders (replay grades with them) */
+	size_t nexpect;
 	struct suite_case *cases;
 	size_t ncases;
 	int line, col;
@@ -133,6 +174,8 @@ struct suite_defaults {
 	long connect_timeout_ms;   /* 10 s */
 	int confirm;               /* 0: confirmation samples per side */
 	double min_valid;          /* 0.5: fraction of a side's samples that must be valid */
+	int max_steps;             /* 8: requests a conversation's turn may take */
+	long conversation_timeout_ms; /* 0: none */
 };
 
 struct named_grader {
@@ -156,6 +199,23 @@ struct suite_unset {
 	const struct suite_case *c; /* SUITE_USER_CASE: which case */
 };
 
+/* One replay: {strata: {NAME: {match: REGEX}}} entry. */
+struct suite_replay_match {
+	size_t stratum;            /* index into suite->strata */
+	struct rx *match;          /* on the user's last message */
+};
+
+/* replay: how `canary replay` puts a log record into a stratum: by a JSON
+ * pointer to the stratum's name in the record, or by the first of the
+ * matches (in suite order) whose regex matches the user's last message. */
+struct suite_replay {
+	bool present;
+	char *stratum_pointer;     /* {stratum: /pointer}, or NULL */
+	struct suite_replay_match *matches; /* {strata: ...}, in order */
+	size_t nmatches;
+	int line, col;
+};
+
 struct suite {
 	char *path;
 	char *dir;                 /* the suite's folder, for relative files */
@@ -170,9 +230,12 @@ struct suite {
 	size_t ngraders;
 	struct suite_tool **tools; /* every tool of every level; owned */
 	size_t ntools;
+	struct suite_tool_script **scripts; /* every tool_results entry of every level; owned */
+	size_t nscripts;
 	struct stratum *strata;
 	size_t nstrata;
 	size_t ncases;
+	struct suite_replay replay;
 	struct redact redact;      /* env values met while loading */
 	struct suite_unset *unset; /* lazy_env: the unset variables, by use */
 	size_t nunset;
@@ -260,9 +323,34 @@ int suite_merge_request(cJSON *body, const struct target *t, const struct suite_
  * ${tools}, "input_schema" for Anthropic).  The caller owns the array. */
 cJSON *suite_tools_json(const struct suite_case *c, const char *schema_key);
 
+/* suite_streams: whether case c asks target t for an event stream. */
+bool suite_streams(const struct target *t, const struct suite_case *c);
+
 /* suite_tool_choice_word: "auto", "none" or "required" for those choices
  * (OpenAI's words, and the suite's), NULL for the others. */
 const char *suite_tool_choice_word(enum tool_choice choice);
+
+/* suite_case_converses: whether c is a conversation (it has turns, or
+ * scripted tool results for the tools it offers) rather than one request. */
+bool suite_case_converses(const struct suite_case *c);
+
+/* suite_tool_result: the result c scripts for a call of tool name with
+ * arguments args (NULL: not JSON): its first answer whose when: matches,
+ * else the "*" script's.  NULL and *why (static text) when none does. */
+const char *suite_tool_result(const struct suite_case *c, const char *name, const cJSON *args,
+			      const char **why);
+/* suite_case_of_messages: c, a new case of stratum si: id and messages
+ * (both taken; messages [{role, content}] as a case's, the last user one
+ * its input), request (taken, may be NULL: an object merged into raw API
+ * bodies), graded with the stratum-level expect, repeat 1, threshold 1,
+ * the suite's default timeout, no tools or vars; for `canary replay`. */
+void suite_case_of_messages(const struct suite *s, size_t si, char *id, cJSON *messages,
+			    cJSON *request, struct suite_case *c);
+
+/* suite_set_cases: make cases (n of them, taken with what they own) the
+ * cases of stratum si in place of its own, which are freed; s->ncases
+ * follows. */
+void suite_set_cases(struct suite *s, size_t si, struct suite_case *cases, size_t n);
 
 /* suite_case_ctx: the template context for rendering a target's strings for
  * one case (allowed = TMPL_TARGET, redact = &s->redact). */

@@ -21,11 +21,13 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include <curl/curl.h>
 
 #include "provider.h"
+#include "sse.h"
 #include "util.h"
 #include "version.h"
 
@@ -46,6 +48,11 @@ struct tjob {
 	char *retry_after;
 	bool too_big;
 	bool encoded;               /* the reply had a Content-Encoding */
+	bool body_seen;             /* the attempt's first body bytes came */
+	bool streaming;             /* the body is an event stream, parsed into sse */
+	struct sse sse;
+	size_t stream_bytes;
+	char *stream_error;         /* why the stream failed */
 	char detail[CURL_ERROR_SIZE]; /* libcurl's error buffer for the attempt */
 	bool interrupted;           /* ended by a stop, not by its own outcome */
 	int attempts;
@@ -69,6 +76,7 @@ struct transport {
 	CURL **spare;               /* reset easy handles, ready for reuse */
 	size_t nspare, spare_max;
 	bool stopping;
+	double next_start[POOL__COUNT]; /* with a rate: when the pool may start again */
 	struct transport_stats stats;
 };
 
@@ -84,6 +92,8 @@ void transport_options_default(struct transport_options *o)
 	o->backoff_max_ms = 30000;
 	o->grace_ms = 2000;
 	o->wall_ms = util_wall_ms;
+	for (int p = 0; p < POOL__COUNT; p++)
+		o->rate[p] = 0;
 }
 
 static void tlist_append(struct tlist *l, struct tjob *j)
@@ -143,6 +153,9 @@ static void job_free(struct tjob *j)
 	buf_release(&j->body);
 	free(j->header_value);
 	free(j->retry_after);
+	if (j->streaming)
+		sse_release(&j->sse);
+	free(j->stream_error);
 	free(j);
 }
 
@@ -155,6 +168,13 @@ static void job_clear_reply(struct tjob *j)
 	j->retry_after = NULL;
 	j->too_big = false;
 	j->encoded = false;
+	j->body_seen = false;
+	if (j->streaming)
+		sse_release(&j->sse);
+	j->streaming = false;
+	j->stream_bytes = 0;
+	free(j->stream_error);
+	j->stream_error = NULL;
 }
 
 static bool header_named(const struct http_request *req, const char *name)
@@ -319,10 +339,61 @@ static char *timeout_text(const struct http_request *req, double elapsed_ms)
 	return xasprintf("timed out after %ld ms", limit);
 }
 
+/* job_event: one event of a streamed reply, for the request's on_event, at
+ * the time so far on the clock latency_ms is read from. */
+static int job_event(void *user, const struct sse_event *ev, char **err)
+{
+	struct tjob *j = user;
+	double elapsed = util_now_ms() - j->started_ms;
+	curl_off_t us = 0;
+
+	if (curl_easy_getinfo(j->easy, CURLINFO_TOTAL_TIME_T, &us) == CURLE_OK && us > 0)
+		elapsed = (double)us / 1000.0;
+	return j->req->on_event(j->req->user, ev, elapsed, err);
+}
+
+/* stream_start: whether the attempt's reply is an event stream the
+ * request takes (2xx, text/event-stream); then its parser is ready. */
+static bool stream_start(struct tjob *j)
+{
+	const char *type = NULL;
+	long status = 0;
+
+	if (!j->req->on_event || !j->easy)
+		return false;
+	curl_easy_getinfo(j->easy, CURLINFO_RESPONSE_CODE, &status);
+	curl_easy_getinfo(j->easy, CURLINFO_CONTENT_TYPE, &type);
+	if (status < 200 || status > 299 || !type ||
+	    strncasecmp(type, "text/event-stream", 17) != 0)
+		return false;
+	sse_init(&j->sse, j->body.max, job_event, j);
+	return true;
+}
+
+/* stream_feed: parse the next bytes of an event stream; false ends it. */
+static bool stream_feed(struct tjob *j, const char *p, size_t len)
+{
+	if (sse_feed(&j->sse, p, len, &j->stream_error) < 0)
+		return false;
+	j->stream_bytes += len;
+	if (j->stream_bytes > j->body.max) {
+		j->stream_error = xasprintf("event stream larger than %zu bytes, at event %lu",
+					    j->body.max, j->sse.events + 1);
+		return false;
+	}
+	return true;
+}
+
 static size_t on_body(char *p, size_t size, size_t n, void *user)
 {
 	struct tjob *j = user;
 	size_t len = size * n;
+	if (!j->body_seen) {
+		j->body_seen = true;
+		j->streaming = stream_start(j);
+	}
+	if (j->streaming)
+		return stream_feed(j, p, len) ? len : 0;
 	if (!j->encoded && j->body.len == 0 && j->easy) {
 		curl_off_t cl = -1;
 		if (curl_easy_getinfo(j->easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T,
@@ -443,6 +514,7 @@ static void job_finish(struct transport *t, struct tjob *j, bool ok, long status
 		.interrupted = j->interrupted,
 	};
 	if (ok) {
+		res.streamed = j->streaming;
 		res.body = buf_detach(&j->body, &res.body_len);
 		res.header_value = j->header_value;
 		j->header_value = NULL;
@@ -518,6 +590,35 @@ static long backoff_ms(const struct transport *t, int n, const char *retry_after
 	return wait < cap ? wait : cap;
 }
 
+/* stream_complete: how an attempt whose reply was an event stream ended:
+ * a failure once an event came is final; before that, retried as any. */
+static void stream_complete(struct tjob *j, CURLcode rc, double latency, bool *retry,
+			    char **error)
+{
+	char *why;
+
+	*retry = false;
+	if (j->stream_error) {
+		*error = j->stream_error;
+		j->stream_error = NULL;
+		return;
+	}
+	if (rc == CURLE_OK) {
+		if (sse_finish(&j->sse, error) == 0)
+			*error = NULL;
+		return;
+	}
+	why = rc == CURLE_OPERATION_TIMEDOUT ? timeout_text(j->req, latency)
+					     : error_text(rc, j->detail);
+	if (!j->sse.events) {
+		*retry = code_retryable(rc);
+		*error = why;
+		return;
+	}
+	*error = xasprintf("%s in the event stream, after event %lu", why, j->sse.events);
+	free(why);
+}
+
 /* An attempt ended with curl code rc: retry it, or finish the request. */
 static void job_complete(struct transport *t, struct tjob *j, CURLcode rc)
 {
@@ -529,7 +630,10 @@ static void job_complete(struct transport *t, struct tjob *j, CURLcode rc)
 	double latency = job_detach(t, j);
 	bool retry;
 	char *error = NULL;
-	if (j->too_big) {
+	if (j->streaming) {
+		stream_complete(j, rc, latency, &retry, &error);
+		free(redirect);
+	} else if (j->too_big) {
 		retry = false;
 		error = xasprintf("reply larger than %zu bytes", j->body.max);
 		free(redirect);
@@ -574,7 +678,8 @@ struct transport *transport_new(const struct transport_options *o, char **err)
 		}
 	}
 	if (o->retries < 0 || o->max_reply == 0 || o->backoff_base_ms < 0 ||
-	    o->backoff_max_ms < 0 || o->grace_ms < 0) {
+	    o->backoff_max_ms < 0 || o->grace_ms < 0 || !(o->rate[POOL_TARGET] >= 0) ||
+	    !(o->rate[POOL_JUDGE] >= 0)) {
 		*err = xstrdup("invalid transport options: negative or zero limit");
 		return NULL;
 	}
@@ -607,7 +712,8 @@ struct transport *transport_new(const struct transport_options *o, char **err)
 	return t;
 }
 
-void transport_submit(struct transport *t, struct http_request *req)
+/* new_job: a queued job for req. */
+static struct tjob *new_job(struct transport *t, struct http_request *req)
 {
 	struct tjob *j = xcalloc(1, sizeof(*j));
 	if ((unsigned)req->pool >= POOL__COUNT)
@@ -615,7 +721,19 @@ void transport_submit(struct transport *t, struct http_request *req)
 	j->req = req;
 	j->headers = build_headers(req);
 	buf_init(&j->body, t->o.max_reply);
+	return j;
+}
+
+void transport_submit(struct transport *t, struct http_request *req)
+{
+	struct tjob *j = new_job(t, req);
 	tlist_append(&t->queue[req->pool], j);
+}
+
+void transport_submit_front(struct transport *t, struct http_request *req)
+{
+	struct tjob *j = new_job(t, req);
+	tlist_prepend(&t->queue[j->req->pool], j);
 }
 
 /* Finish every queued and waiting request as interrupted; done() may queue
@@ -648,7 +766,14 @@ static void cut_inflight(struct transport *t)
 	}
 }
 
-/* Move due retries to the front of their queues, then start what fits. */
+/* rate_allows: whether pool p's rate lets an attempt start at now. */
+static bool rate_allows(const struct transport *t, int p, double now)
+{
+	return t->o.rate[p] <= 0 || now >= t->next_start[p];
+}
+
+/* Move due retries to the front of their queues, then start what fits
+ * (with a rate, one attempt per 1/rate seconds). */
 static void start_ready(struct transport *t, double now)
 {
 	struct tjob *j = t->waiting.head;
@@ -661,18 +786,23 @@ static void start_ready(struct transport *t, double now)
 		j = next;
 	}
 	for (int p = 0; p < POOL__COUNT; p++) {
-		while (t->busy[p] < t->o.concurrency[p] && t->queue[p].head) {
+		while (t->busy[p] < t->o.concurrency[p] && t->queue[p].head &&
+		       rate_allows(t, p, now)) {
 			j = t->queue[p].head;
 			tlist_remove(&t->queue[p], j);
+			if (t->o.rate[p] > 0)
+				t->next_start[p] = (t->next_start[p] > now - 1000.0 / t->o.rate[p]
+							    ? t->next_start[p] : now) +
+						   1000.0 / t->o.rate[p];
 			job_start(t, j);
 		}
 	}
 }
 
-static bool can_start(const struct transport *t)
+static bool can_start(const struct transport *t, double now)
 {
 	for (int p = 0; p < POOL__COUNT; p++) {
-		if (t->queue[p].head && t->busy[p] < t->o.concurrency[p])
+		if (t->queue[p].head && t->busy[p] < t->o.concurrency[p] && rate_allows(t, p, now))
 			return true;
 	}
 	return false;
@@ -691,11 +821,16 @@ static bool has_pending(const struct transport *t)
  * grace period, and never long enough to miss a stop request. */
 static long poll_timeout(const struct transport *t, double now, double deadline)
 {
-	if (t->stopping ? has_pending(t) : can_start(t))
+	if (t->stopping ? has_pending(t) : can_start(t, now))
 		return 0;
 	double wait = MAX_POLL_MS;
 	if (t->stopping && deadline - now < wait)
 		wait = deadline - now;
+	for (int p = 0; p < POOL__COUNT && !t->stopping; p++) {
+		if (t->queue[p].head && t->busy[p] < t->o.concurrency[p] &&
+		    t->next_start[p] - now < wait)
+			wait = t->next_start[p] - now;
+	}
 	for (const struct tjob *j = t->waiting.head; j; j = j->next) {
 		if (j->due_ms - now < wait)
 			wait = j->due_ms - now;

@@ -22,6 +22,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+struct sse_event;
+
 enum transport_pool {
 	POOL_TARGET,
 	POOL_JUDGE,
@@ -35,6 +37,9 @@ struct transport_options {
 	long backoff_base_ms;         /* first backoff ceiling (250 ms) */
 	long backoff_max_ms;          /* cap on one wait, Retry-After included (30 s) */
 	long grace_ms;                /* after a stop, how long in-flight requests may finish (2 s) */
+	/* rate: attempts started per second in each pool (0: no limit): the
+	 * loop's poll timeout waits for the next start, so nothing sleeps. */
+	double rate[POOL__COUNT];
 	long long (*wall_ms)(void);   /* the clock a Retry-After date is read against (util_wall_ms) */
 };
 
@@ -51,6 +56,7 @@ struct http_result {
 	double latency_ms;   /* of the last attempt */
 	int attempts;
 	bool interrupted;    /* ended by the stop (see transport_run), not by its outcome */
+	bool streamed;       /* the body was an event stream, given to on_event: none is kept */
 };
 
 struct http_request {
@@ -63,6 +69,14 @@ struct http_request {
 	long connect_timeout_ms; /* (0: 10 s) */
 	const char *capture_header; /* borrowed: a response header to keep, or NULL */
 	enum transport_pool pool;
+	/* on_event: when set, a 2xx reply of Content-Type text/event-stream
+	 * is parsed as it arrives (lib/sse.h), each event going to
+	 * on_event(user, ev, ms since the attempt started, err), and its body
+	 * is not kept.  A negative return, an event over max_reply, a stream
+	 * over max_reply, one cut inside an event, or a transfer that fails
+	 * after the first event ends the request as a failure naming the
+	 * event, never retried. */
+	int (*on_event)(void *user, const struct sse_event *ev, double elapsed_ms, char **err);
 	void (*done)(struct http_result *res, void *user);
 	void *user;
 };
@@ -82,6 +96,9 @@ struct transport;
 struct transport *transport_new(const struct transport_options *o, char **err);
 /* transport_submit: queue a heap-allocated request (see ownership above). */
 void transport_submit(struct transport *t, struct http_request *req);
+/* transport_submit_front: queue req before every queued request of its
+ * pool (a conversation's next step, which must not wait behind new work). */
+void transport_submit_front(struct transport *t, struct http_request *req);
 /* transport_run: run until every request, and every request submitted by a
  * done() callback, has finished.  When *stop becomes non-zero, nothing new
  * starts, queued requests finish as failures ("interrupted"), and in-flight

@@ -22,6 +22,7 @@ ALLOWED = {
     "lib/stub": {"core"},
     "lib/suite": {"core", "lib/schema"},
     "lib/evidence": {"core"},
+    "lib/replay": {"core", "lib/suite", "lib/evidence", "lib/run", "lib/report"},
     "lib/judge": {"core", "lib/suite"},
     "lib/report": {"core", "lib/fingerprint"},
     "lib/history": {"core", "lib/report", "lib/fingerprint"},
@@ -33,7 +34,7 @@ ALLOWED = {
     "providers": {"core", "lib/suite", "lib/judge"},
     "cmd": {"core", "lib/schema", "lib/transport", "lib/fingerprint", "lib/stub",
             "lib/suite", "lib/judge", "lib/report", "lib/history", "lib/notify", "lib/otlp",
-            "lib/run", "lib/evidence"},
+            "lib/run", "lib/evidence", "lib/replay"},
 }
 
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.M)

@@ -249,6 +249,8 @@ KEY_PROBES = [
     ("case", "CASES", {"INPUT": "input: hi\n        zzqqxxww: 1"}),
     ("message", "CASES", {"INPUT": "messages: [{role: user, content: hi, zzqqxxww: 1}]"}),
     ("tool", "TOOLS", {"TOP": "tools: [{name: t, zzqqxxww: 1}]"}),
+    ("replay", "REPLAY", {"TOP": "replay: {zzqqxxww: 1}"}),
+    ("replay stratum", "REPLAY", {"TOP": "replay: {strata: {s: {zzqqxxww: 1}}}"}),
 ]
 
 

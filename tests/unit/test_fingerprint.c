@@ -577,6 +577,115 @@ static void test_report_analyse(void **state)
 	report_free(r);
 }
 
+/* add_sample: one case of r with one sample per fingerprint and grade. */
+static void add_samples(struct report *r, enum side side, const char *const *fp,
+			const enum grade *grades, size_t n)
+{
+	struct report_case *c = report_add_case(r, "c", report_stratum_index(r, "s"));
+	struct report_sample *s = report_side_samples(r, &c->side[side], n);
+
+	for (size_t i = 0; i < n; i++) {
+		s[i].fingerprint = report_intern(r, fp[i]);
+		s[i].grade = grades[i];
+		s[i].index = (int)i;
+	}
+}
+
+/* An expected composition is met by any spelling of it; another one, or
+ * no fingerprint at all, fails the run with exit 1 and "uncertified". */
+static void test_report_expected(void **state)
+{
+	(void)state;
+	const char *want = "model=" H_MODEL ";tools=" H_TOOLS;
+	struct report *r = report_new();
+
+	r->targets[SIDE_EVAL].expected = want;
+	report_analyse_fingerprints(r);
+	assert_non_null(report_fingerprint_failure(r));
+	assert_string_equal(report_fingerprint_failure(r)->state, "uncertified");
+
+	report_add_fingerprint(r, SIDE_EVAL, "tools=3542d3a55f61;model=1E1800F8F7C9", 2);
+	report_analyse_fingerprints(r);
+	assert_int_equal(r->targets[SIDE_EVAL].unexpected.n, 0);
+	assert_null(report_fingerprint_failure(r));
+	r->exit_code = EXIT_ERRORS;
+	report_apply_fingerprints(r);
+	assert_int_equal(r->exit_code, EXIT_ERRORS);
+
+	report_add_fingerprint(r, SIDE_EVAL, "model=1e1800f8f7c9;tools=0000aaaabbbb", 1);
+	report_analyse_fingerprints(r);
+	assert_int_equal(r->targets[SIDE_EVAL].unexpected.n, 1);
+	assert_string_equal(r->targets[SIDE_EVAL].unexpected.v[0],
+			    "model=1e1800f8f7c9;tools=0000aaaabbbb");
+	assert_string_equal(report_fingerprint_failure(r)->reason,
+			    "eval did not serve the expected composition (--expect-fingerprint)");
+	report_apply_fingerprints(r);
+	assert_int_equal(r->exit_code, EXIT_FAIL);
+	r->exit_code = EXIT_INTERRUPTED;
+	report_apply_fingerprints(r);
+	assert_int_equal(r->exit_code, EXIT_INTERRUPTED);
+	report_free(r);
+}
+
+/* --fail-on-unevaluated counts the run's unevaluated compositions, or the
+ * history's when the report has one. */
+static void test_report_fail_on_unevaluated(void **state)
+{
+	(void)state;
+	struct report *r = report_new();
+
+	report_add_fingerprint(r, SIDE_EVAL, "model=" H_MODEL, 1);
+	report_add_fingerprint(r, SIDE_PROD, "model=0000aaaa", 1);
+	report_analyse_fingerprints(r);
+	assert_int_equal(report_unevaluated_count(r), 1);
+	assert_null(report_fingerprint_failure(r));
+	r->fail_on_unevaluated = true;
+	assert_string_equal(report_fingerprint_failure(r)->state, "unevaluated");
+	r->exit_code = EXIT_PASS;
+	report_apply_fingerprints(r);
+	assert_int_equal(r->exit_code, EXIT_FAIL);
+	/* A history that saw it on eval in an earlier run knows better. */
+	r->history.present = true;
+	assert_int_equal(report_unevaluated_count(r), 0);
+	assert_null(report_fingerprint_failure(r));
+	report_free(r);
+}
+
+/* Prod samples are counted per composition (spellings of one composition
+ * together), each with the components in which it differs from eval's. */
+static void test_report_compositions(void **state)
+{
+	(void)state;
+	static const char *const fp[] = {
+		"model=" H_MODEL ";tools=" H_TOOLS,
+		"model=1e1800f8f7c9;tools=0000aaaabbbb",
+		"tools=3542d3a55f61;model=1e1800f8f7c9",
+		"model=1e1800f8f7c9;tools=0000aaaabbbb",
+	};
+	static const enum grade grades[] = {GRADE_PASS, GRADE_FAIL, GRADE_ERROR, GRADE_FAIL};
+	struct report *r = report_new();
+	struct report_composition *c = NULL;
+
+	report_add_fingerprint(r, SIDE_EVAL, fp[0], 1);
+	for (size_t i = 0; i < ARRAY_SIZE(fp); i++)
+		report_add_fingerprint(r, SIDE_PROD, fp[i], 1);
+	add_samples(r, SIDE_PROD, fp, grades, ARRAY_SIZE(fp));
+	size_t n = report_compositions(r, SIDE_PROD, &c);
+	assert_int_equal(n, 2);
+	assert_string_equal(c[0].value, fp[0]);
+	assert_true(c[0].evaluated);
+	assert_int_equal(c[0].passed, 1);
+	assert_int_equal(c[0].errors, 1);
+	assert_int_equal(c[0].ndiffering, 0);
+	assert_string_equal(c[1].value, fp[1]);
+	assert_false(c[1].evaluated);
+	assert_int_equal(c[1].failed, 2);
+	assert_int_equal(c[1].ndiffering, 1);
+	assert_string_equal(c[1].differing[0], "tools");
+	report_compositions_free(c, n);
+	report_free(r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -592,6 +701,9 @@ int main(void)
 		cmocka_unit_test(test_diff),
 		cmocka_unit_test(test_same),
 		cmocka_unit_test(test_report_analyse),
+		cmocka_unit_test(test_report_expected),
+		cmocka_unit_test(test_report_fail_on_unevaluated),
+		cmocka_unit_test(test_report_compositions),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

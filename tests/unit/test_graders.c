@@ -88,7 +88,7 @@ static char *run_reason(const struct grader *g, const char *content, size_t len,
 static void test_table(void **state)
 {
 	static const char *const names[] = {
-		"regex", "not_regex", "contains", "not_contains", "equals", "max_latency",
+		"regex", "not_regex", "contains", "not_contains", "equals", "max_latency", "max_ttft",
 	};
 	size_t n = 0;
 	for (; grader_table[n]; n++) {
@@ -159,9 +159,9 @@ static void test_entry_errors(void **state)
 	expect_suite_error("[regex, x]", "t.yaml:1:1: grader entry must be a mapping such as "
 			   "{regex: ...}, not a list");
 	expect_suite_error("{on: raw}", "t.yaml:1:1: grader entry names no grader (one of regex, "
-			   "not_regex, contains, not_contains, equals, max_latency, judge, json_schema, tool_call, no_tool_call, exec, use)");
+			   "not_regex, contains, not_contains, equals, max_latency, max_ttft, judge, json_schema, tool_call, no_tool_call, trajectory, exec, use)");
 	expect_suite_error("{}", "t.yaml:1:1: grader entry names no grader (one of regex, "
-			   "not_regex, contains, not_contains, equals, max_latency, judge, json_schema, tool_call, no_tool_call, exec, use)");
+			   "not_regex, contains, not_contains, equals, max_latency, max_ttft, judge, json_schema, tool_call, no_tool_call, trajectory, exec, use)");
 	expect_suite_error("regex: a\ncontains: b\n",
 			   "t.yaml:2:1: grader entry has two graders, 'regex' and 'contains'");
 	expect_suite_error("{regex: a, use: b}",
@@ -530,6 +530,38 @@ static void test_equals_errors(void **state)
 			   "t.yaml:1:17: equals value must be a string, not a mapping");
 }
 
+static void test_max_ttft(void **state)
+{
+	struct grader *g = must_compile("max_ttft: 500ms");
+	struct reply r = {.status = 200, .latency_ms = 4000, .ttft_ms = 499.5};
+	struct grade_input in = {.reply = &r, .case_id = "c1", .target = "eval", .input = "hi"};
+	struct grade_result out;
+
+	r.content = xstrdup("x");
+	grader_run(g, &in, &out);
+	assert_int_equal(out.grade, GRADE_PASS);
+	grade_result_release(&out);
+	r.ttft_ms = 500.3;
+	grader_run(g, &in, &out);
+	assert_int_equal(out.grade, GRADE_FAIL);
+	assert_string_equal(out.reason, "time to first token 500.3 ms > 500 ms");
+	grade_result_release(&out);
+	/* A reply that was not streamed cannot be timed: an error, not a fail. */
+	r.ttft_ms = -1;
+	grader_run(g, &in, &out);
+	assert_int_equal(out.grade, GRADE_ERROR);
+	assert_non_null(strstr(out.reason, "set stream: true"));
+	grade_result_release(&out);
+	free(r.content);
+	grader_free(g);
+
+	expect_suite_error("max_ttft: soon", "t.yaml:1:11: bad duration 'soon' for max_ttft "
+			   "(use e.g. 250ms, 2s or 1m)");
+	expect_suite_error("max_ttft: 0s", "t.yaml:1:11: max_ttft must be more than 0");
+	expect_suite_error("{max_ttft: 1s, on: raw}",
+			   "t.yaml:1:20: max_ttft grades the whole reply and takes no 'on'");
+}
+
 static void test_max_latency(void **state)
 {
 	struct grader *g = must_compile("max_latency: 2s");
@@ -814,6 +846,7 @@ int main(void)
 		cmocka_unit_test(test_equals),
 		cmocka_unit_test(test_equals_errors),
 		cmocka_unit_test(test_max_latency),
+		cmocka_unit_test(test_max_ttft),
 		cmocka_unit_test(test_reasons_are_one_capped_line),
 		cmocka_unit_test(test_run_tidies_reasons),
 		cmocka_unit_test(test_reasons_mask_secrets_first),

@@ -54,7 +54,10 @@ static const char suite_fmt[] =
 	"        expect: [{regex: '30 days'}, {exec: ['%s/says-no.sh']}]\n"
 	"      - id: hang\n"
 	"        input: What is your refund window?\n"
-	"        expect: [{exec: {argv: ['%s/hang.sh'], timeout: 1h}}]\n";
+	"        expect: [{exec: {argv: ['%s/hang.sh'], timeout: 1h}}]\n"
+	"      - id: talk\n"
+	"        turns: [Book it, Thanks]\n"
+	"        expect: [{trajectory: {max_steps: 3}}]\n";
 
 struct world {
 	char dir[64];
@@ -191,6 +194,39 @@ static void settle(struct world *w)
 	char *err = NULL;
 	assert_int_equal(transport_run(w->tr, &w->stop, &err), 0);
 	grading_drain(w->grading);
+}
+
+/* A conversation's steps reach its graders through the job. */
+static void test_steps(void **state)
+{
+	struct world *w = *state;
+	const struct suite_case *c = suite_find_case(w->suite, "talk");
+	begin(w, NULL);
+	for (int steps = 3; steps <= 4; steps++) {
+		struct sample s;
+		struct reply r = {.status = 200, .raw = xstrdup("ok"), .raw_len = 2,
+				  .content = xstrdup("ok"), .content_len = 2};
+		struct grading_job job = {
+			.graders = c->expect,
+			.ngraders = c->nexpect,
+			.case_id = c->id,
+			.target = "prod",
+			.input = "user: Book it\nassistant: ok\nuser: Thanks",
+			.steps = steps,
+			.sample = &s,
+			.done = count_done,
+			.user = w,
+		};
+		memset(&s, 0, sizeof(s));
+		grading_start(w->grading, &job, &r);
+		assert_int_equal(s.grade, steps == 3 ? GRADE_PASS : GRADE_FAIL);
+		if (steps == 4)
+			assert_string_equal(s.reasons[0],
+					    "trajectory: took 4 steps, more than max_steps 3");
+		sample_release(&s);
+	}
+	assert_int_equal(w->graded, 2);
+	end(w);
 }
 
 /* Quick graders decide before grading_start() returns, in suite order. */
@@ -412,6 +448,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_sync),
+		cmocka_unit_test(test_steps),
 		cmocka_unit_test(test_async),
 		cmocka_unit_test(test_cache),
 		cmocka_unit_test(test_lazy),

@@ -562,7 +562,7 @@ static void test_readonly_history(void **state)
 	assert_non_null(strstr(err, "read-only"));
 	free(err);
 	err = NULL;
-	assert_int_equal(history_note_notification(h, "hist-suite", "pass", 1, &err), -1);
+	assert_int_equal(history_note_notification(h, "hist-suite", "pass", NULL, 1, &err), -1);
 	free(err);
 	report_free(r);
 	history_close(h);
@@ -656,6 +656,27 @@ static char *structure(const char *path)
 	return all;
 }
 
+/* A conversation's samples record the requests they took. */
+static void test_record_steps(void **state)
+{
+	struct hist_world w;
+	hist_world_init(&w, "conversation-drift");
+	struct report *r = test_report_fixture("conversation.json");
+	struct history *h = open_ok(w.path);
+	long long id = 0;
+	char *err = NULL;
+	if (history_record(h, r, NULL, &id, &err) < 0)
+		fail_msg("%s", err);
+	history_close(h);
+	report_free(r);
+	sqlite3 *db = db_open(w.path);
+	assert_query(db, "SELECT case_id, side, steps FROM samples ORDER BY case_id, side",
+		     "book-then-thank|eval|4\nbook-then-thank|prod|3\ngreet|eval|1\n"
+		     "greet|prod|1");
+	sqlite3_close(db);
+	hist_world_release(&w);
+}
+
 static void test_migrate_from_v1(void **state)
 {
 	struct hist_world w;
@@ -677,10 +698,12 @@ static void test_migrate_from_v1(void **state)
 	assert_null(v.runs[0].shard);
 	assert_string_equal(v.runs[1].verdict, "drift");
 	history_view_release(&v);
-	char *state_ = NULL;
+	char *state_ = NULL, *strata_ = NULL;
 	long long sent = -1;
-	assert_int_equal(history_last_notification(h, "old-suite", &state_, &sent, &err), 0);
+	assert_int_equal(history_last_notification(h, "old-suite", &state_, &strata_, &sent,
+						   &err), 0);
 	assert_null(state_);
+	assert_null(strata_);
 	history_close(h);
 	sqlite3 *db = db_open(copy);
 	assert_int_equal(q_int(db, "PRAGMA user_version"), 1);
@@ -689,7 +712,7 @@ static void test_migrate_from_v1(void **state)
 	/* For writing: migrated in the file, old runs kept. */
 	h = open_ok(old);
 	assert_int_equal(history_schema_version(h), 1);
-	assert_int_equal(history_note_notification(h, "old-suite", "drift", 42, &err), 0);
+	assert_int_equal(history_note_notification(h, "old-suite", "drift", NULL, 42, &err), 0);
 	struct run_spec spec = {.started = NOW, .fp = {FP_A, FP_A}, .shard_index = 0,
 				.shard_count = 2};
 	record(h, &w, &spec);
@@ -698,7 +721,8 @@ static void test_migrate_from_v1(void **state)
 	assert_int_equal(q_int(db, "PRAGMA user_version"), HISTORY_SCHEMA_VERSION);
 	assert_query(db, "SELECT id, suite, verdict, shard FROM runs ORDER BY id",
 		     "1|old-suite|pass|NULL\n2|old-suite|drift|NULL\n3|old-suite|pass|0/2");
-	assert_query(db, "SELECT suite, state, sent_at FROM notifications", "old-suite|drift|42");
+	assert_query(db, "SELECT suite, state, sent_at, strata FROM notifications",
+		     "old-suite|drift|42|NULL");
 	assert_int_equal(rows(db, "samples"), 4 + 8);
 	sqlite3_close(db);
 
@@ -802,17 +826,20 @@ static void test_unevaluated_and_new(void **state)
 	free(verdict);
 	assert_int_equal(history_previous_verdict(h, "nobody", 0, &verdict, &err), 0);
 	assert_null(verdict);
-	char *st = NULL;
+	char *st = NULL, *strata = NULL;
 	long long sent = -1;
-	assert_int_equal(history_last_notification(h, "hist-suite", &st, &sent, &err), 0);
+	assert_int_equal(history_last_notification(h, "hist-suite", &st, &strata, &sent, &err), 0);
 	assert_null(st);
+	assert_null(strata);
 	assert_int_equal(sent, 0);
-	assert_int_equal(history_note_notification(h, "hist-suite", "drift", 100, &err), 0);
-	assert_int_equal(history_note_notification(h, "hist-suite", "pass", 200, &err), 0);
-	assert_int_equal(history_last_notification(h, "hist-suite", &st, &sent, &err), 0);
+	assert_int_equal(history_note_notification(h, "hist-suite", "drift", "[\"tools\"]", 100, &err), 0);
+	assert_int_equal(history_note_notification(h, "hist-suite", "pass", "[]", 200, &err), 0);
+	assert_int_equal(history_last_notification(h, "hist-suite", &st, &strata, &sent, &err), 0);
 	assert_string_equal(st, "pass");
+	assert_string_equal(strata, "[]");
 	assert_int_equal(sent, 200);
 	free(st);
+	free(strata);
 	(void)id1;
 	history_close(h);
 	hist_world_release(&w);
@@ -1325,6 +1352,7 @@ int main(void)
 		cmocka_unit_test(test_concurrent_create),
 		cmocka_unit_test(test_readonly_history),
 		cmocka_unit_test(test_not_a_history),
+		cmocka_unit_test(test_record_steps),
 		cmocka_unit_test(test_migrate_from_v1),
 		cmocka_unit_test(test_unevaluated_and_new),
 		cmocka_unit_test(test_fingerprints_by_composition),

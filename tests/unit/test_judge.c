@@ -762,7 +762,7 @@ static void test_prompt(void **state)
 	assert_string_equal(h, judge_prompt_hash());
 	for (const char *p = h; *p; p++)
 		assert_non_null(strchr("0123456789abcdef", *p));
-	assert_string_equal(JUDGE_PROMPT_VERSION, "judge-v1");
+	assert_string_equal(JUDGE_PROMPT_VERSION, "judge-v2");
 	int n = 0;
 	for (const struct judge_builtin *b = judge_builtins; b->name; b++, n++) {
 		assert_ptr_equal(judge_builtin_find(b->name), b);

@@ -120,9 +120,39 @@ static const struct case_spec drift_specs[] = {
 	{"refund-window", 1, GRADE_PASS, GRADE_FAIL, NULL, REASON_REFUND},
 };
 
+static const struct case_spec drift_tools[] = {
+	{"book-meeting", 0, GRADE_PASS, GRADE_FAIL, NULL, REASON_BOOK},
+};
+
 static const struct case_spec error_specs[] = {
 	{"policy-lookup", 2, GRADE_ERROR, GRADE_ERROR, "connection refused", "timed out"},
 };
+
+/* The same state with other failing strata is told; unknown strata (a
+ * history written before they were kept) are not a change. */
+static void test_decide_strata(void **state)
+{
+	(void)state;
+	static const char *tools = "[\"tools\"]", *both = "[\"prompt\",\"tools\"]";
+	assert_int_equal(notify_decide_strata("drift", "drift", tools, both, NOW, NOW, REMIND),
+			 NOTIFY_STRATA);
+	assert_int_equal(notify_decide_strata("drift", "drift", tools, tools, NOW, NOW, REMIND),
+			 NOTIFY_NONE);
+	assert_int_equal(notify_decide_strata("drift", "drift", NULL, both, NOW, NOW, REMIND),
+			 NOTIFY_NONE);
+	/* A change of state is a change, whatever the strata. */
+	assert_int_equal(notify_decide_strata("error", "drift", tools, both, NOW, NOW, REMIND),
+			 NOTIFY_CHANGE);
+	assert_int_equal(notify_decide_strata(NULL, "drift", NULL, both, NOW, NOW, REMIND),
+			 NOTIFY_CHANGE);
+	/* A reminder that is due with other strata says what changed. */
+	assert_int_equal(notify_decide_strata("drift", "drift", tools, both, 0, NOW, 1),
+			 NOTIFY_STRATA);
+	assert_int_equal(notify_decide_strata("drift", "drift", tools, tools, 0, NOW, 1),
+			 NOTIFY_REMINDER);
+	assert_int_equal(notify_decide_strata("drift", NULL, tools, both, 0, NOW, 1), NOTIFY_NONE);
+	assert_string_equal(notify_kind_name(NOTIFY_STRATA), "strata");
+}
 
 static void test_decide_table(void **state)
 {
@@ -190,6 +220,22 @@ static void test_state(void **state)
 	r = make_report(&w, drift_specs, ARRAY_SIZE(drift_specs), true);
 	assert_null(notify_state(r));
 	report_free(r);
+	/* Fingerprints that fail a passing run are its state; a failing
+	 * verdict comes first. */
+	r = make_report(&w, NULL, 0, false);
+	r->fail_on_unevaluated = true;
+	verdict_compute(r);
+	assert_int_equal(r->exit_code, EXIT_FAIL);
+	assert_string_equal(notify_state(r), "unevaluated");
+	r->targets[SIDE_EVAL].expected = report_strdup(r, "model=sha256:00");
+	report_analyse_fingerprints(r);
+	assert_string_equal(notify_state(r), "uncertified");
+	report_free(r);
+	r = make_report(&w, drift_specs, ARRAY_SIZE(drift_specs), false);
+	r->fail_on_unevaluated = true;
+	verdict_compute(r);
+	assert_string_equal(notify_state(r), "drift");
+	report_free(r);
 }
 
 static const cJSON *get(const cJSON *o, const char *key)
@@ -212,7 +258,7 @@ static void test_payload_fields(void **state)
 	struct notify_world w;
 	notify_world_init(&w, "calendar-assistant", suite_cases, ARRAY_SIZE(suite_cases));
 	struct report *r = make_report(&w, drift_specs, ARRAY_SIZE(drift_specs), false);
-	cJSON *p = notify_payload(r, "pass", "https://ci.example/runs/42?x=1&y=2", false);
+	cJSON *p = notify_payload(r, "pass", NULL, "https://ci.example/runs/42?x=1&y=2", NOTIFY_CHANGE);
 	assert_string_equal(str(p, "text"),
 			    ":rotating_light: canary calendar-assistant: drift in tools, prompt "
 			    "(was pass) <https://ci.example/runs/42?x=1&amp;y=2|report>");
@@ -268,7 +314,7 @@ static void test_payload_fields(void **state)
 	cJSON_Delete(p);
 
 	/* Without a report link, and without a known previous state. */
-	p = notify_payload(r, NULL, NULL, false);
+	p = notify_payload(r, NULL, NULL, NULL, NOTIFY_CHANGE);
 	assert_string_equal(str(p, "text"),
 			    ":rotating_light: canary calendar-assistant: drift in tools, prompt");
 	assert_string_equal(str(p, "previous"), "unknown");
@@ -279,13 +325,13 @@ static void test_payload_fields(void **state)
 	/* With a history, its lists, even empty (the run's fingerprint_diff
 	 * lists prod's fingerprint, which the history has seen on eval). */
 	r->history.present = true;
-	p = notify_payload(r, NULL, NULL, false);
+	p = notify_payload(r, NULL, NULL, NULL, NOTIFY_CHANGE);
 	assert_int_equal(cJSON_GetArraySize(get(p, "unevaluated")), 0);
 	assert_true(cJSON_IsArray(get(p, "new_since_last")));
 	assert_int_equal(cJSON_GetArraySize(get(p, "new_since_last")), 0);
 	cJSON_Delete(p);
 	report_names_add(r, &r->history.new_since_last, FP_PROD);
-	p = notify_payload(r, NULL, "https://ci.example/runs/42", false);
+	p = notify_payload(r, NULL, NULL, "https://ci.example/runs/42", NOTIFY_CHANGE);
 	assert_string_equal(cJSON_GetArrayItem(get(p, "new_since_last"), 0)->valuestring, FP_PROD);
 	/* After the link, as the payload always had it. */
 	assert_ptr_equal(get(p, "report_url")->next, get(p, "new_since_last"));
@@ -298,7 +344,7 @@ static void test_payload_texts(void **state)
 	struct notify_world w;
 	notify_world_init(&w, "cal <b>&</b>", suite_cases, ARRAY_SIZE(suite_cases));
 	struct report *r = make_report(&w, NULL, 0, false);
-	cJSON *p = notify_payload(r, "drift", NULL, false);
+	cJSON *p = notify_payload(r, "drift", NULL, NULL, NOTIFY_RECOVERY);
 	assert_string_equal(str(p, "text"), ":white_check_mark: canary cal &lt;b&gt;&amp;"
 					    "&lt;/b&gt; recovered: pass (was drift)");
 	assert_string_equal(str(p, "kind"), "recovery");
@@ -308,7 +354,7 @@ static void test_payload_texts(void **state)
 	report_free(r);
 
 	r = make_report(&w, drift_specs, ARRAY_SIZE(drift_specs), false);
-	p = notify_payload(r, "drift", NULL, true);
+	p = notify_payload(r, "drift", NULL, NULL, NOTIFY_REMINDER);
 	assert_string_equal(str(p, "text"), ":rotating_light: canary cal &lt;b&gt;&amp;&lt;/b&gt;: "
 					    "still drift in tools, prompt (reminder)");
 	assert_true(cJSON_IsTrue(get(p, "reminder")));
@@ -317,7 +363,7 @@ static void test_payload_texts(void **state)
 	report_free(r);
 
 	r = make_report(&w, error_specs, ARRAY_SIZE(error_specs), false);
-	p = notify_payload(r, "pass", NULL, false);
+	p = notify_payload(r, "pass", NULL, NULL, NOTIFY_CHANGE);
 	assert_string_equal(str(p, "text"), ":warning: canary cal &lt;b&gt;&amp;&lt;/b&gt;: "
 					    "error in retrieval (was pass)");
 	const cJSON *f0 = cJSON_GetArrayItem(get(p, "top_failures"), 0);
@@ -332,7 +378,7 @@ static void test_payload_texts(void **state)
 		{"refund-window", 1, GRADE_PASS, GRADE_FAIL, NULL, "c"},
 	};
 	r = make_report(&w, mixed, ARRAY_SIZE(mixed), false);
-	p = notify_payload(r, "pass", NULL, false);
+	p = notify_payload(r, "pass", NULL, NULL, NOTIFY_CHANGE);
 	assert_string_equal(str(p, "text"), ":rotating_light: canary cal &lt;b&gt;&amp;&lt;/b&gt;: "
 					    "drift in prompt; regression in tools (was pass)");
 	cJSON_Delete(p);
@@ -353,7 +399,7 @@ static void test_top_failures_limit(void **state)
 	struct notify_world w;
 	notify_world_init(&w, "many", many, ARRAY_SIZE(many));
 	struct report *r = make_report(&w, many, ARRAY_SIZE(many), false);
-	cJSON *p = notify_payload(r, "pass", NULL, false);
+	cJSON *p = notify_payload(r, "pass", NULL, NULL, NOTIFY_CHANGE);
 	const cJSON *failures = get(p, "top_failures");
 	assert_int_equal(cJSON_GetArraySize(failures), NOTIFY_TOP_FAILURES);
 	for (int i = 0; i < NOTIFY_TOP_FAILURES; i++) {
@@ -535,12 +581,15 @@ static void test_sequence_with_receiver(void **state)
 
 	/* 1. A first passing run: silent, but remembered as known. */
 	assert_int_equal(step(h, &w, NULL, 0, false, t, rv.url, &sent), NOTIFY_NONE);
-	char *known = NULL;
+	char *known = NULL, *known_strata = NULL;
 	long long at = -1;
-	assert_int_equal(history_last_notification(h, w.name, &known, &at, &err), 0);
+	assert_int_equal(history_last_notification(h, w.name, &known, &known_strata, &at, &err),
+			 0);
 	assert_string_equal(known, "pass");
+	assert_string_equal(known_strata, "[]");
 	assert_int_equal(at, 0);
 	free(known);
+	free(known_strata);
 	/* 2. Passes again: silent. */
 	assert_int_equal(step(h, &w, NULL, 0, false, t += HOUR, rv.url, &sent), NOTIFY_NONE);
 	/* 3. Drift: sent. */
@@ -554,6 +603,13 @@ static void test_sequence_with_receiver(void **state)
 	assert_int_equal(step(h, &w, drift, nd, false, t += 4 * HOUR, rv.url, &sent),
 			 NOTIFY_REMINDER);
 	assert_true(sent);
+	/* 6b. Still drift, but in tools only: the failing strata changed. */
+	assert_int_equal(step(h, &w, drift_tools, 1, false, t += HOUR, rv.url, &sent),
+			 NOTIFY_STRATA);
+	assert_true(sent);
+	/* 6c. The same strata again: silent. */
+	assert_int_equal(step(h, &w, drift_tools, 1, false, t += HOUR, rv.url, &sent),
+			 NOTIFY_NONE);
 	/* 7. Interrupted: nothing, and nothing changes. */
 	assert_int_equal(step(h, &w, NULL, 0, true, t += HOUR, rv.url, &sent), NOTIFY_NONE);
 	/* 8. Recovered, but the receiver is down: not remembered ... */
@@ -572,14 +628,23 @@ static void test_sequence_with_receiver(void **state)
 
 	size_t n = 0;
 	cJSON **lines = read_log(rv.log, &n);
-	static const char *const kinds[] = {"change", "reminder", "recovery", "change"};
-	static const char *const previous[] = {"pass", "drift", "drift", "pass"};
+	static const char *const kinds[] = {"change", "reminder", "strata", "recovery", "change"};
+	static const char *const previous[] = {"pass", "drift", "drift", "drift", "pass"};
 	assert_int_equal(n, ARRAY_SIZE(kinds));
 	for (size_t i = 0; i < n; i++) {
 		assert_string_equal(str(lines[i], "method"), "POST");
 		assert_string_equal(str(lines[i], "path"), "/hooks/canary");
 		const cJSON *body = get(lines[i], "body");
 		assert_string_equal(str(body, "kind"), kinds[i]);
+		if (strcmp(kinds[i], "strata") == 0) {
+			assert_string_equal(str(body, "text"),
+					    ":rotating_light: canary calendar-assistant: drift in "
+					    "tools (failing before: prompt, tools) "
+					    "<https://ci.example/42|report>");
+			assert_int_equal(cJSON_GetArraySize(get(body, "failing_strata")), 1);
+			assert_int_equal(cJSON_GetArraySize(get(body, "previous_failing_strata")),
+					 2);
+		}
 		assert_string_equal(str(body, "previous"), previous[i]);
 		assert_string_equal(str(body, "suite"), "calendar-assistant");
 		assert_string_equal(str(body, "report_url"), "https://ci.example/42");
@@ -602,6 +667,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_decide_table),
+		cmocka_unit_test(test_decide_strata),
 		cmocka_unit_test(test_state),
 		cmocka_unit_test(test_payload_fields),
 		cmocka_unit_test(test_payload_texts),

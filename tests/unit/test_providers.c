@@ -1528,6 +1528,87 @@ static void test_build_http(void **state)
 	case_release(&c);
 }
 
+/* appended: what api name appends to an empty conversation for a reply
+ * with content and the calls of calls_json ({name: arguments}; ids
+ * call_1, ...), answered by results when not NULL, as compact JSON. */
+static char *appended(const char *name, const char *content, const char *calls_json,
+		      const char *const *results)
+{
+	struct reply r;
+	cJSON *conv = cJSON_CreateArray(), *calls = cJSON_Parse(calls_json), *call;
+	char *text;
+	int i = 0;
+
+	memset(&r, 0, sizeof(r));
+	r.content = xstrdup(content);
+	cJSON_ArrayForEach(call, calls) {
+		char id[16];
+
+		snprintf(id, sizeof(id), "call_%d", ++i);
+		reply_add_tool_call(&r, id, call->string, call);
+	}
+	api(name)->append(conv, &r, results);
+	text = provider_json_text(conv);
+	cJSON_Delete(conv);
+	cJSON_Delete(calls);
+	reply_release(&r);
+	return text;
+}
+
+static void test_append(void **state)
+{
+	static const char *const results[] = {"{\"free\":true}", "booked"};
+	const char *calls = "{\"check\": {\"start\": \"10:00\"}, \"book\": {}}";
+	char *text;
+
+	text = appended("openai-chat", "", calls, results);
+	assert_string_equal(text,
+		"[{\"role\":\"assistant\",\"content\":null,\"tool_calls\":["
+		"{\"id\":\"call_1\",\"type\":\"function\",\"function\":{\"name\":\"check\","
+		"\"arguments\":\"{\\\"start\\\":\\\"10:00\\\"}\"}},"
+		"{\"id\":\"call_2\",\"type\":\"function\",\"function\":{\"name\":\"book\","
+		"\"arguments\":\"{}\"}}]},"
+		"{\"role\":\"tool\",\"content\":\"{\\\"free\\\":true}\",\"tool_call_id\":\"call_1\"},"
+		"{\"role\":\"tool\",\"content\":\"booked\",\"tool_call_id\":\"call_2\"}]");
+	free(text);
+	text = appended("openai-chat", "Booked.", "{}", NULL);
+	assert_string_equal(text, "[{\"role\":\"assistant\",\"content\":\"Booked.\"}]");
+	free(text);
+
+	text = appended("openai-responses", "Checking.", calls, results);
+	assert_string_equal(text,
+		"[{\"type\":\"message\",\"role\":\"assistant\",\"content\":[{\"type\":"
+		"\"output_text\",\"text\":\"Checking.\"}]},"
+		"{\"type\":\"function_call\",\"call_id\":\"call_1\",\"name\":\"check\","
+		"\"arguments\":\"{\\\"start\\\":\\\"10:00\\\"}\"},"
+		"{\"type\":\"function_call\",\"call_id\":\"call_2\",\"name\":\"book\","
+		"\"arguments\":\"{}\"},"
+		"{\"type\":\"function_call_output\",\"call_id\":\"call_1\",\"output\":"
+		"\"{\\\"free\\\":true}\"},"
+		"{\"type\":\"function_call_output\",\"call_id\":\"call_2\",\"output\":\"booked\"}]");
+	free(text);
+
+	text = appended("anthropic-messages", "Checking.", calls, results);
+	assert_string_equal(text,
+		"[{\"role\":\"assistant\",\"content\":[{\"type\":\"text\",\"text\":\"Checking.\"},"
+		"{\"type\":\"tool_use\",\"id\":\"call_1\",\"name\":\"check\",\"input\":"
+		"{\"start\":\"10:00\"}},"
+		"{\"type\":\"tool_use\",\"id\":\"call_2\",\"name\":\"book\",\"input\":{}}]},"
+		"{\"role\":\"user\",\"content\":[{\"type\":\"tool_result\",\"tool_use_id\":"
+		"\"call_1\",\"content\":\"{\\\"free\\\":true}\"},{\"type\":\"tool_result\","
+		"\"tool_use_id\":\"call_2\",\"content\":\"booked\"}]}]");
+	free(text);
+	text = appended("anthropic-messages", "Booked.", "{}", NULL);
+	assert_string_equal(text, "[{\"role\":\"assistant\",\"content\":\"Booked.\"}]");
+	free(text);
+
+	/* http: the agent runs its own tools; the conversation keeps its text. */
+	assert_true(api("http")->own_tools);
+	text = appended("http", "Booked.", calls, NULL);
+	assert_string_equal(text, "[{\"role\":\"assistant\",\"content\":\"Booked.\"}]");
+	free(text);
+}
+
 static void test_reply_release(void **state)
 {
 	struct target t = target_for(api("openai-chat"));
@@ -1644,6 +1725,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_table),
+		cmocka_unit_test(test_append),
 		cmocka_unit_test(test_role_fault),
 		cmocka_unit_test(test_openai_text),
 		cmocka_unit_test(test_openai_tool_calls),

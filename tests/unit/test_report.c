@@ -487,7 +487,8 @@ static char *read_fixture(const char *name)
 static void test_model_round_trip(void **state)
 {
 	(void)state;
-	static const char *const names[] = {"basic.json", "formats.json", "many.json"};
+	static const char *const names[] = {"basic.json", "formats.json", "many.json",
+					    "conversation.json"};
 	char *err = NULL;
 
 	for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
@@ -521,6 +522,51 @@ static void test_model_round_trip(void **state)
 	free(text);
 }
 
+/* A conversation's turns and steps: read back as written, merged, shown by
+ * --verbose, and where eval and prod first diverge. */
+static void test_conversation(void **state)
+{
+	(void)state;
+	struct report *r = test_report_fixture("conversation.json");
+	const struct report_case *c = &r->cases[0];
+	const struct report_sample *p = &c->side[SIDE_PROD].samples[0];
+	char *err = NULL;
+
+	assert_string_equal(c->id, "book-then-thank");
+	assert_int_equal(p->nturns, 2);
+	assert_int_equal(p->turns[0].nsteps, 2);
+	assert_int_equal(p->turns[0].steps[0].ncalls, 1);
+	assert_string_equal(p->turns[0].steps[0].calls[0], "create_event");
+	assert_int_equal(report_sample_steps(p), 3);
+	assert_int_equal(report_sample_steps(&c->side[SIDE_EVAL].samples[0]), 4);
+	char *why = report_case_divergence(c);
+	assert_string_equal(why, "turn 1 step 1: eval called check_availability, prod called "
+				 "create_event");
+	free(why);
+	/* Cases whose sides agree, or single requests, show none. */
+	assert_null(report_case_divergence(&r->cases[1]));
+
+	struct report_text_options o = {.verbose = true};
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+	report_text_with(f, r, &o);
+	fclose(f);
+	assert_non_null(strstr(text, "steps: turn 1: create_event > text; turn 2: text\n"));
+	assert_non_null(strstr(text, "diverges at turn 1 step 1: eval called check_availability, "
+				     "prod called create_event\n"));
+	free(text);
+
+	struct report *m = report_merge(&r, NULL, 1, 0, &err);
+	if (!m)
+		fail_msg("%s", err);
+	report_free(r);
+	why = report_case_divergence(&m->cases[0]);
+	assert_non_null(why);
+	free(why);
+	report_free(m);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -533,6 +579,7 @@ int main(void)
 		cmocka_unit_test(test_json_fields),
 		cmocka_unit_test(test_json_limits_and_bad_bytes),
 		cmocka_unit_test(test_model_round_trip),
+		cmocka_unit_test(test_conversation),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

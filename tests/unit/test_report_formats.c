@@ -1108,7 +1108,8 @@ static void test_merge_refusals(void **state)
 	cJSON_ReplaceItemInObjectCaseSensitive(pair[1], "confirm", cJSON_CreateNumber(9));
 	assert_null(merge_trees(pair, names, 2, 0, &err));
 	assert_string_equal(err, "cannot merge: 'a.json' and 'b.json' were run with different "
-				 "--alpha, --confirm, --min-valid or --strict");
+				 "--alpha, --confirm, --min-valid, --strict, --fail-on-unevaluated "
+				 "or --expect-fingerprint");
 	free(err);
 	cJSON_ReplaceItemInObjectCaseSensitive(pair[1], "confirm", cJSON_CreateNumber(0));
 	cJSON_ReplaceItemInObjectCaseSensitive(pair[1], "min_valid", cJSON_CreateNumber(0.8));

@@ -195,7 +195,7 @@ static void test_wilson(void **state)
 static struct stats_table table(int ep, int ef, int pp, int pf, const int (*first)[2],
 				bool confirmed, double threshold)
 {
-	struct stats_table t = {{{ep, ef}, {pp, pf}}, {{0, 0}, {0, 0}}, false, false, 0.0};
+	struct stats_table t = {.n = {{ep, ef}, {pp, pf}}};
 	if (first) {
 		for (int side = 0; side < 2; side++)
 			for (int k = 0; k < 2; k++)

@@ -1140,6 +1140,108 @@ static void test_damaged_input(void **state)
 	free(path);
 }
 
+/* Conversations: turns become the first messages, tool_results merge by
+ * name across levels, "*" answers any tool, when: picks by arguments. */
+static void test_conversations(void **state)
+{
+	char *err = NULL;
+	const char *why = NULL;
+	struct suite *s = load_text(HEAD
+		"defaults: {max_steps: 4, conversation_timeout: 2m}\n"
+		"tools: [{name: lookup}, {name: book}]\n"
+		"tool_results: {'*': {ok: true}}\n"
+		"strata:\n"
+		"  s:\n"
+		"    tool_results:\n"
+		"      lookup:\n"
+		"        - {when: {required: [q]}, result: found}\n"
+		"        - {result: [1, 2]}\n"
+		"    cases:\n"
+		"      - id: talk\n"
+		"        turns: [hi, {input: 'and ${case.id}', expect: [{contains: x}]}]\n"
+		"        max_steps: 2\n"
+		"      - id: once\n"
+		"        input: hi\n"
+		"        tool_results: {book: done}\n"
+		"        expect: [{contains: x}]\n"
+		"      - id: plain\n"
+		"        input: hi\n"
+		"        tools: []\n"
+		"        expect: [{contains: x}]\n", NULL, &err);
+	if (!s)
+		fail_msg("%s", err);
+	const struct suite_case *talk = suite_find_case(s, "talk");
+	const struct suite_case *once = suite_find_case(s, "once");
+	assert_int_equal(talk->nturns, 2);
+	assert_string_equal(talk->turns[1].input, "and talk");
+	assert_int_equal(talk->turns[0].nexpect, 0);
+	assert_int_equal(talk->turns[1].nexpect, 1);
+	assert_int_equal(talk->nexpect, 0);
+	assert_string_equal(talk->input, "hi");
+	assert_int_equal(cJSON_GetArraySize(talk->messages), 1);
+	assert_int_equal(talk->max_steps, 2);
+	assert_int_equal(once->max_steps, 4);
+	assert_int_equal(talk->conversation_timeout_ms, 120000);
+	assert_true(suite_case_converses(talk));
+	assert_true(suite_case_converses(once));
+
+	cJSON *q = cJSON_Parse("{\"q\": \"x\"}"), *none = cJSON_Parse("{}");
+	assert_string_equal(suite_tool_result(talk, "lookup", q, &why), "found");
+	assert_string_equal(suite_tool_result(talk, "lookup", none, &why), "[1,2]");
+	assert_string_equal(suite_tool_result(talk, "book", none, &why), "{\"ok\":true}");
+	assert_string_equal(suite_tool_result(once, "book", none, &why), "done");
+	/* Arguments that are not JSON match no when:, but an answer without one. */
+	assert_string_equal(suite_tool_result(once, "lookup", NULL, &why), "[1,2]");
+	cJSON_Delete(q);
+	cJSON_Delete(none);
+	suite_free(s);
+
+	/* Without "*", an unscripted tool has no result, and a when: that does
+	 * not match says so. */
+	s = load_text(HEAD
+		"tools: [{name: lookup}, {name: book}]\n"
+		"tool_results: {lookup: [{when: {required: [q]}, result: found}]}\n"
+		"strata: {s: {cases: [{id: c, turns: [hi], expect: [{contains: x}]}]}}\n", NULL, &err);
+	if (!s)
+		fail_msg("%s", err);
+	const struct suite_case *c = suite_find_case(s, "c");
+	assert_null(suite_tool_result(c, "book", NULL, &why));
+	assert_string_equal(why, "no scripted result");
+	assert_null(suite_tool_result(c, "lookup", NULL, &why));
+	assert_string_equal(why, "no scripted result matches its arguments");
+	suite_free(s);
+
+	/* A case without tools does not converse over inherited results. */
+	s = load_text(HEAD
+		"tools: [{name: lookup}]\n"
+		"tool_results: {lookup: x}\n"
+		"strata: {s: {cases: [{id: c, input: hi, expect: [{contains: x}]},\n"
+		"  {id: d, input: hi, tools: [], expect: [{contains: x}]}]}}\n", NULL, &err);
+	if (!s)
+		fail_msg("%s", err);
+	assert_true(suite_case_converses(suite_find_case(s, "c")));
+	suite_free(s);
+
+	assert_load_error(HEAD "strata: {s: {cases: [{id: c, turns: [], expect: [{contains: x}]}]}}\n",
+			  "suite.yaml:6:37: 'turns' must be a non-empty list of strings or "
+			  "{input, expect}");
+	assert_load_error(HEAD "strata: {s: {cases: [{id: c, turns: [[a]], expect: [{contains: x}]}]}}\n",
+			  "suite.yaml:6:38: turn 1 of case 'c' must be a string or {input, expect}");
+	assert_load_error(HEAD "strata: {s: {cases: [{id: c, turns: [hi]}]}}\n",
+			  "suite.yaml:6:22: case 'c' has no expect");
+	assert_load_error(HEAD "tool_results: {'a b': x}\n" ONE_CASE,
+			  "suite.yaml:6:16: tool name 'a b' must be 1 to 64 letters, digits, '_' or "
+			  "'-' (or '*' for any tool)");
+	assert_load_error(HEAD "tools: [{name: a}]\ntool_results: {a: []}\n" ONE_CASE,
+			  "suite.yaml:7:19: the scripted results of 'a' are an empty list");
+	assert_load_error(HEAD "tools: [{name: a}]\n"
+			  "tool_results: {a: [{when: {type: objekt}, result: x}]}\n" ONE_CASE,
+			  "suite.yaml:7:34: bad schema at /type: unknown type 'objekt' (did you "
+			  "mean 'object'?)");
+	assert_load_error(HEAD "defaults: {max_steps: 0}\n" ONE_CASE,
+			  "suite.yaml:6:23: 'max_steps' must be a positive integer");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1160,6 +1262,7 @@ int main(void)
 		cmocka_unit_test(test_request_layers),
 		cmocka_unit_test(test_request_lazy_env),
 		cmocka_unit_test(test_tools),
+		cmocka_unit_test(test_conversations),
 		cmocka_unit_test(test_tools_limit),
 		cmocka_unit_test(test_errors_are_redacted),
 		cmocka_unit_test(test_case_env),

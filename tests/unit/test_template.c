@@ -120,7 +120,7 @@ static void test_errors(void **state)
 		     "'${env:CANARY_TEST_TOKEN}'?)");
 	assert_fails("${var.a}", "unknown name '${var.a}' (did you mean '${vars.a}'?)");
 	assert_fails("${zzzzzzzzzz}", "unknown name '${zzzzzzzzzz}' (names: env:NAME, input, "
-				      "messages, case.id, stratum, vars.NAME, tools)");
+				      "messages, case.id, stratum, vars.NAME, tools, session)");
 	assert_fails("${tool}", "unknown name '${tool}' (did you mean '${tools}'?)");
 	assert_fails("${vars.c}", "unknown var 'c' (case vars: a, b)");
 	assert_fails("${vars.}", "empty var name in '${vars.}'");

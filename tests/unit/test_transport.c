@@ -23,6 +23,7 @@
 #include <microhttpd.h>
 
 #include "transport/transport.h"
+#include "sse.h"
 #include "util.h"
 #include "version.h"
 
@@ -168,6 +169,14 @@ static struct reply route(const char *path, int n)
 		return (struct reply){200, "slowish", {{0}}, 50};
 	if (strcmp(path, "/big") == 0)
 		return (struct reply){200, big, {{0}}, 0};
+	if (strcmp(path, "/sse") == 0)
+		return (struct reply){200, "data: a\n\nevent: x\ndata: b\n\n",
+				      {{"Content-Type", "text/event-stream; charset=utf-8"}}, 0};
+	if (strcmp(path, "/sse-cut") == 0)
+		return (struct reply){200, "data: a\n\ndata: b",
+				      {{"Content-Type", "text/event-stream"}}, 0};
+	if (strcmp(path, "/sse-503") == 0)
+		return (struct reply){503, "data: busy\n\n", {{"Content-Type", "text/event-stream"}}, 0};
 	return (struct reply){404, "unknown path", {{0}}, 0};
 }
 
@@ -311,6 +320,9 @@ struct outcome {
 	char *error;
 	double latency_ms;
 	int attempts;
+	bool streamed;
+	char events[64];      /* "type:data;" per event a stream gave */
+	unsigned long refuse_at; /* the event on_event refuses (0: none) */
 	/* optional actions of done() */
 	volatile sig_atomic_t *stop_on_done;
 	struct transport *t;
@@ -339,6 +351,7 @@ static void record(struct http_result *res, void *user)
 	o->error = res->error ? xstrdup(res->error) : NULL;
 	o->latency_ms = res->latency_ms;
 	o->attempts = res->attempts;
+	o->streamed = res->streamed;
 	if (o->stop_on_done)
 		*o->stop_on_done = 1;
 	if (o->followup) {
@@ -414,6 +427,33 @@ static struct transport_options fast_options(void)
 	o.backoff_base_ms = 10;
 	o.backoff_max_ms = 50;
 	return o;
+}
+
+/* on_event: record an event of a streamed reply in its outcome. */
+static int on_event(void *user, const struct sse_event *ev, double elapsed_ms, char **err)
+{
+	struct outcome *o = user;
+	size_t n = strlen(o->events);
+
+	assert_true(elapsed_ms >= 0);
+	if (ev->index == o->refuse_at) {
+		*err = xasprintf("refused event %lu", ev->index);
+		return -1;
+	}
+	snprintf(o->events + n, sizeof(o->events) - n, "%.*s:%.*s;", (int)ev->type_len, ev->type,
+		 (int)ev->data_len, ev->data);
+	return 0;
+}
+
+/* submit_stream: a request to path whose event stream goes to o. */
+static void submit_stream(struct transport *t, const char *path, struct outcome *o)
+{
+	char *u = url_for(path);
+	struct http_request *req = request_new(u, "{}", NULL, o);
+
+	req->on_event = on_event;
+	transport_submit(t, req);
+	free(u);
 }
 
 /* ---- tests ----------------------------------------------------------------- */
@@ -745,6 +785,63 @@ static void test_oversized(void **state)
 	transport_free(t);
 }
 
+/* An event stream is parsed as it arrives when the request takes events,
+ * and kept whole when it does not; how it fails names the event. */
+static void test_event_stream(void **state)
+{
+	struct transport_options opt = fast_options();
+	struct transport *t = transport_with(&opt);
+	struct outcome streamed = {0}, whole = {0}, refused = {.refuse_at = 2}, cut = {0},
+		       status = {0};
+	char *u = url_for("/sse");
+
+	submit_stream(t, "/sse", &streamed);
+	submit_to(t, u, "{}", NULL, &whole);
+	submit_stream(t, "/sse", &refused);
+	submit_stream(t, "/sse-cut", &cut);
+	submit_stream(t, "/sse-503", &status);
+	free(u);
+	run_ok(t, NULL);
+
+	assert_true(streamed.ok && streamed.streamed);
+	assert_string_equal(streamed.events, "message:a;x:b;");
+	assert_string_equal(streamed.body, "");
+	assert_true(whole.ok);
+	assert_false(whole.streamed);
+	assert_string_equal(whole.body, "data: a\n\nevent: x\ndata: b\n\n");
+	/* Failures after an event are never retried. */
+	assert_false(refused.ok);
+	assert_string_equal(refused.error, "refused event 2");
+	assert_int_equal(refused.attempts, 1);
+	assert_false(cut.ok);
+	assert_string_equal(cut.error,
+			    "the stream ended inside event 2, 7 bytes after the last whole event");
+	assert_int_equal(cut.attempts, 1);
+	/* A status that is not 2xx is an error body, read and retried as any. */
+	assert_true(status.ok);
+	assert_false(status.streamed);
+	assert_int_equal(status.status, 503);
+	assert_int_equal(status.attempts, 1 + opt.retries);
+	assert_string_equal(status.events, "");
+	outcome_release(&streamed);
+	outcome_release(&whole);
+	outcome_release(&refused);
+	outcome_release(&cut);
+	outcome_release(&status);
+	transport_free(t);
+
+	/* A stream over max_reply fails, as a body over it does. */
+	opt.max_reply = 12;
+	t = transport_with(&opt);
+	struct outcome big = {0};
+	submit_stream(t, "/sse", &big);
+	run_ok(t, NULL);
+	assert_false(big.ok);
+	assert_non_null(strstr(big.error, "event stream larger than 12 bytes"));
+	outcome_release(&big);
+	transport_free(t);
+}
+
 static void test_concurrency_bound(void **state)
 {
 	struct transport_options opt = fast_options();
@@ -840,6 +937,68 @@ static void test_stop_queued(void **state)
 	}
 	outcome_release(&o[0]);
 	assert_int_equal(hit_get("/slowish-stop").count, 1);
+	transport_free(t);
+}
+
+/* A rate spaces the starts of a pool's attempts (the loop waits on its
+ * poll, nothing sleeps); other pools are not held back. */
+static void test_rate(void **state)
+{
+	struct transport_options opt = fast_options();
+	opt.rate[POOL_TARGET] = 50; /* one start every 20 ms */
+	struct transport *t = transport_with(&opt);
+	enum { N = 6 };
+	struct outcome o[N + 1];
+	memset(o, 0, sizeof(o));
+	char *u = url_for("/ok");
+	for (int i = 0; i < N; i++)
+		submit_to(t, u, NULL, NULL, &o[i]);
+	struct http_request *judge = request_new(u, NULL, NULL, &o[N]);
+	judge->pool = POOL_JUDGE;
+	transport_submit(t, judge);
+	free(u);
+	double t0 = util_now_ms();
+	run_ok(t, NULL);
+	double elapsed = util_now_ms() - t0;
+	for (int i = 0; i <= N; i++) {
+		assert_true(o[i].ok);
+		outcome_release(&o[i]);
+	}
+	/* N starts are N - 1 intervals apart (a millisecond of slack for the
+	 * clocks' rounding). */
+	assert_true(elapsed >= (N - 1) * 20.0 - 1);
+	transport_free(t);
+
+	opt.rate[POOL_TARGET] = -1;
+	char *err = NULL;
+	assert_null(transport_new(&opt, &err));
+	assert_non_null(err);
+	free(err);
+}
+
+/* A stop ends requests still waiting for their turn under a rate. */
+static void test_rate_stop(void **state)
+{
+	struct transport_options opt = fast_options();
+	opt.rate[POOL_TARGET] = 0.01; /* one start every 100 s */
+	struct transport *t = transport_with(&opt);
+	volatile sig_atomic_t stop = 0;
+	struct outcome o[3];
+	memset(o, 0, sizeof(o));
+	o[0].stop_on_done = &stop;
+	char *u = url_for("/ok");
+	for (size_t i = 0; i < ARRAY_SIZE(o); i++)
+		submit_to(t, u, NULL, NULL, &o[i]);
+	free(u);
+	run_ok(t, &stop);
+	assert_true(o[0].ok);
+	for (size_t i = 1; i < ARRAY_SIZE(o); i++) {
+		assert_false(o[i].ok);
+		assert_string_equal(o[i].error, "interrupted");
+		assert_int_equal(o[i].attempts, 0);
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(o); i++)
+		outcome_release(&o[i]);
 	transport_free(t);
 }
 
@@ -1037,10 +1196,13 @@ int main(void)
 		cmocka_unit_test(test_connection_refused),
 		cmocka_unit_test(test_timeout),
 		cmocka_unit_test(test_oversized),
+		cmocka_unit_test(test_event_stream),
 		cmocka_unit_test(test_concurrency_bound),
 		cmocka_unit_test(test_followup_from_done),
 		cmocka_unit_test(test_stop_queued),
 		cmocka_unit_test(test_stop_grace),
+		cmocka_unit_test(test_rate),
+		cmocka_unit_test(test_rate_stop),
 		cmocka_unit_test(test_reply_named),
 	};
 	return cmocka_run_group_tests(tests, server_start, server_stop);

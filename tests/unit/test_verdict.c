@@ -551,6 +551,104 @@ static void test_confirmed(void **state)
 	report_free(r);
 }
 
+/* confirmed_case: a case at repeat 1 confirmed with n more samples a side
+ * (by its stratum's screen when by_stratum), with each side's first
+ * sample passed (1) or failed (0) and its passes over all samples. */
+static size_t confirmed_case(struct report *r, size_t stratum, int n, bool by_stratum,
+			     int first_eval, int eval_passed, int first_prod, int prod_passed)
+{
+	size_t i = add_case(r, stratum, 0.7, eval_passed, 1 + n - eval_passed, 0, prod_passed,
+			    1 + n - prod_passed, 0);
+	struct report_case *c = &r->cases[i];
+	c->repeat = 1;
+	c->confirm = n;
+	c->confirmed = true;
+	c->by_stratum = by_stratum;
+	c->side[SIDE_EVAL].first_passed = first_eval;
+	c->side[SIDE_EVAL].first_failed = 1 - first_eval;
+	c->side[SIDE_PROD].first_passed = first_prod;
+	c->side[SIDE_PROD].first_failed = 1 - first_prod;
+	return i;
+}
+
+/* stratum_screens: whether the screen of a report's stratum 0 asks. */
+static bool stratum_screens(const struct report *r)
+{
+	struct stats_table t[8];
+	size_t k = 0;
+	for (size_t i = 0; i < r->ncases && k < 8; i++) {
+		const struct report_case *c = &r->cases[i];
+		const struct report_side *e = &c->side[SIDE_EVAL], *p = &c->side[SIDE_PROD];
+		t[k++] = (struct stats_table){
+			.n = {{e->passed, e->failed}, {p->passed, p->failed}},
+			.first = {{e->first_passed, e->first_failed},
+				  {p->first_passed, p->first_failed}},
+			.staged = true,
+			.confirmed = c->confirmed && !c->by_stratum,
+			.screened = c->by_stratum,
+			.threshold = c->threshold,
+		};
+	}
+	return stats_screens(t, k, 0.05 * 0.95);
+}
+
+/* The stratum's screen: it asks when its confirmed cases show a
+ * difference short of a finding, the tests condition on it, and a report
+ * that disagrees with it has the screened samples set aside. */
+static void test_screen(void **state)
+{
+	(void)state;
+	struct report *r = world_new(1);
+
+	r->confirm = 9;
+	/* One confirmed case at 9/10 against 5/10: p about 0.07, in the band. */
+	confirmed_case(r, 0, 9, false, 1, 9, 0, 5);
+	size_t other = add_case(r, 0, 0.7, 1, 0, 0, 1, 0, 0);
+	assert_true(stratum_screens(r));
+	verdict_compute(r);
+	double alone = r->strata[0].p_value;
+	assert_false(r->strata[0].significant);
+	report_free(r);
+
+	/* The screen asked: the other case went 10/10 against 3/10. */
+	r = world_new(1);
+	r->confirm = 9;
+	confirmed_case(r, 0, 9, false, 1, 9, 0, 5);
+	other = confirmed_case(r, 0, 9, true, 1, 10, 1, 3);
+	verdict_compute(r);
+	assert_true(r->strata[0].significant);
+	assert_int_equal(r->strata[0].direction, 1);
+	assert_int_equal(r->cases[other].verdict, VERDICT_DRIFT);
+	assert_true(r->strata[0].p_value < alone);
+	/* Given that the screen asked, the first case alone is no finding:
+	 * its sum is the only one of its margins that made the screen ask. */
+	assert_float_equal(r->cases[0].p_value, 1.0, 1e-12);
+	report_free(r);
+
+	/* A complete break at --confirm 4 next to a healthy case: its sum is
+	 * the most extreme one and could be significant, so the screen does
+	 * not spend it; the case is drift. */
+	r = world_new(1);
+	r->confirm = 4;
+	size_t broken = confirmed_case(r, 0, 4, false, 1, 5, 0, 0);
+	add_case(r, 0, 0.7, 1, 0, 0, 1, 0, 0);
+	assert_false(stratum_screens(r));
+	verdict_compute(r);
+	assert_int_equal(r->cases[broken].verdict, VERDICT_DRIFT);
+	report_free(r);
+
+	/* A report that says the screen asked where it would not (strata
+	 * screened apart): the screened samples are set aside. */
+	r = world_new(1);
+	r->confirm = 9;
+	confirmed_case(r, 0, 9, false, 1, 10, 0, 9);
+	other = confirmed_case(r, 0, 9, true, 1, 10, 1, 1);
+	verdict_compute(r);
+	assert_float_equal(r->cases[other].p_value, 1.0, 0);
+	assert_false(r->strata[0].significant);
+	report_free(r);
+}
+
 /*
  * A fast simulation of the designs of issue 11 (bench/stats_sim.py runs
  * them against the real binary): seeded, so every run of the test sees the
@@ -588,39 +686,73 @@ static int sim_draws(uint64_t *state, int n, double rate)
 	return passed;
 }
 
-/* sim_run: one run of design d; returns the requests it sent, sets *fail
- * (exit 1) and *flagged (the target failed). */
+/* sim_table: the counts of case c as the run's screen reads them. */
+static struct stats_table sim_table(const struct report_case *c)
+{
+	const struct report_side *e = &c->side[SIDE_EVAL], *p = &c->side[SIDE_PROD];
+	return (struct stats_table){
+		.n = {{e->passed, e->failed}, {p->passed, p->failed}},
+		.first = {{e->first_passed, e->first_failed}, {p->first_passed, p->first_failed}},
+		.staged = true,
+		.confirmed = c->confirmed,
+		.threshold = c->threshold,
+	};
+}
+
+/* sim_more: draw n more samples a side for case c. */
+static void sim_more(struct report_case *c, uint64_t *state, int n, const double *rate)
+{
+	c->confirm = n;
+	for (int side = 0; side < SIDE__COUNT; side++) {
+		struct report_side *sr = &c->side[side];
+		sr->passed += sim_draws(state, n, rate[side]);
+		sr->failed = c->repeat + n - sr->passed;
+	}
+}
+
+/* sim_run: one run of design d, confirming as lib/run/run.c does: a case
+ * by its first samples, then the other cases of a stratum by its screen;
+ * returns the requests it sent, sets *fail (exit 1) and *flagged (the
+ * target failed). */
 static long sim_run(const struct sim_design *d, uint64_t *state, bool *fail, bool *flagged)
 {
 	struct report *r = world_new(d->nstrata);
+	struct stats_table *tables = xcalloc(d->ncases, sizeof(*tables));
+	double (*rate)[SIDE__COUNT] = xcalloc(d->ncases, sizeof(*rate));
 	long requests = 0;
 
 	r->confirm = d->confirm;
 	for (size_t s = 0; s < d->nstrata; s++) {
+		size_t first = r->ncases;
 		for (size_t c = 0; c < d->ncases; c++) {
 			size_t ci = add_case(r, s, d->threshold, 0, 0, 0, 0, 0, 0);
 			struct report_case *cr = &r->cases[ci];
-			int first[SIDE__COUNT];
-			double rate[SIDE__COUNT];
-			for (int side = 0; side < SIDE__COUNT; side++) {
-				rate[side] = d->rate ? d->rate(s, c, side) : d->base;
-				first[side] = sim_draws(state, d->repeat, rate[side]);
-			}
 			cr->repeat = d->repeat;
-			cr->confirmed = d->confirm > 0 &&
-					stats_confirms(first[SIDE_EVAL], d->repeat, first[SIDE_PROD],
-						       d->repeat, d->threshold);
-			cr->confirm = cr->confirmed ? d->confirm : 0;
 			for (int side = 0; side < SIDE__COUNT; side++) {
 				struct report_side *sr = &cr->side[side];
-				int more = sim_draws(state, cr->confirm, rate[side]);
-				sr->first_passed = first[side];
-				sr->first_failed = d->repeat - first[side];
-				sr->passed = first[side] + more;
-				sr->failed = d->repeat + cr->confirm - sr->passed;
-				requests += d->repeat + cr->confirm;
+				rate[c][side] = d->rate ? d->rate(s, c, side) : d->base;
+				sr->passed = sr->first_passed = sim_draws(state, d->repeat, rate[c][side]);
+				sr->failed = sr->first_failed = d->repeat - sr->passed;
+			}
+			cr->confirmed = d->confirm > 0 &&
+					stats_confirms(cr->side[SIDE_EVAL].passed, d->repeat,
+						       cr->side[SIDE_PROD].passed, d->repeat,
+						       d->threshold);
+			if (cr->confirmed)
+				sim_more(cr, state, d->confirm, rate[c]);
+			tables[c] = sim_table(cr);
+		}
+		if (d->confirm > 0 && stats_screens(tables, d->ncases, 0.05 * 0.95)) {
+			for (size_t c = 0; c < d->ncases; c++) {
+				struct report_case *cr = &r->cases[first + c];
+				if (cr->confirmed)
+					continue;
+				cr->confirmed = cr->by_stratum = true;
+				sim_more(cr, state, d->confirm, rate[c]);
 			}
 		}
+		for (size_t c = 0; c < d->ncases; c++)
+			requests += 2 * (r->cases[first + c].repeat + r->cases[first + c].confirm);
 	}
 	verdict_compute(r);
 	*fail = r->exit_code == EXIT_FAIL;
@@ -630,6 +762,8 @@ static long sim_run(const struct sim_design *d, uint64_t *state, bool *fail, boo
 	else
 		*flagged = verdict_failing(r->strata[d->target_stratum].verdict);
 	report_free(r);
+	free(rate);
+	free(tables);
 	return requests;
 }
 
@@ -688,6 +822,9 @@ static const struct sim_design sim_nulls[] = {
 	 0, -1},
 	{"4x5 repeat 10, p = threshold 0.7", 4, 5, 10, 0, 0.7, 0.7, NULL, 0, -1},
 	{"4x5 repeat 1 --confirm 9, threshold 0.7, p 0.9", 4, 5, 1, 9, 0.7, 0.9, NULL, 0, -1},
+	/* Designs whose screens ask often: the adaptive sampling at work. */
+	{"2x10 repeat 1 --confirm 9, threshold 0.5, p 0.7", 2, 10, 1, 9, 0.5, 0.7, NULL, 0, -1},
+	{"4x5 repeat 3 --confirm 7, threshold 0.6, p 0.8", 4, 5, 3, 7, 0.6, 0.8, NULL, 0, -1},
 };
 
 static const struct sim_design sim_powers[] = {
@@ -714,14 +851,11 @@ static void test_simulated_designs(void **state)
 	int runs = env ? atoi(env) : 200;
 	if (runs < 1)
 		runs = 200;
-	/* The issue's targets are 5% false alarms and 99/95/90/90% power;
-	 * the last is out of reach of ten samples a confirmed case (about 80%
-	 * even untested across strata: docs/statistics.md), so its floor
-	 * guards what the method reaches.  At 200 runs these margins fail
-	 * the method as measured with negligible probability, and the seed
-	 * makes the outcome fixed anyway. */
-	static const double power_floor[] = {0.97, 0.9, 0.9, 0.7};
-
+	/* The issue's targets are 5% false alarms and 99/95/90/90% power.  At
+	 * 200 runs these margins fail the method as measured (docs/
+	 * statistics.md) with negligible probability, and the seed makes the
+	 * outcome fixed anyway. */
+	static const double power_floor[] = {0.97, 0.9, 0.9, 0.85};
 	for (size_t i = 0; i < ARRAY_SIZE(sim_nulls); i++) {
 		struct sim_result r = sim(&sim_nulls[i], runs, 0x5eed0000u + i);
 		if (env)
@@ -734,11 +868,13 @@ static void test_simulated_designs(void **state)
 			sim_print(sim_powers[i].name, "flagged", r.flagged, r.runs);
 		assert_true(r.flagged >= power_floor[i] * runs);
 	}
-	/* Confirmation costs at most 3x a plain repeat-1 run on a noisy agent,
-	 * and nothing on a deterministic one. */
-	struct sim_design noisy = sim_nulls[4], steady = sim_nulls[4];
+	/* Confirmation costs at most 3x a plain repeat-1 run on a noisy agent
+	 * (2.97x measured: the cost is averaged over ten times the runs), and
+	 * nothing on a deterministic one. */
+	struct sim_design noisy = sim_nulls[4], steady = sim_nulls[4]; /* repeat 1 --confirm 9 */
 	steady.base = 1.0;
-	struct sim_result rn = sim(&noisy, runs, 0xc0570000u), rs = sim(&steady, runs, 0xc0571111u);
+	struct sim_result rn = sim(&noisy, 10 * runs, 0xc0570000u);
+	struct sim_result rs = sim(&steady, runs, 0xc0571111u);
 	if (env)
 		printf("cost of --confirm 9: %.2fx (p 0.9), %.2fx (deterministic)\n", rn.cost,
 		       rs.cost);
@@ -767,6 +903,7 @@ int main(void)
 		cmocka_unit_test(test_too_few_valid),
 		cmocka_unit_test(test_regression_by_test),
 		cmocka_unit_test(test_confirmed),
+		cmocka_unit_test(test_screen),
 		cmocka_unit_test(test_simulated_designs),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
