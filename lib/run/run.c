@@ -494,7 +494,10 @@ static void conversation_step(struct feeder *f, struct job *job, struct http_res
 		reply_release(reply);
 		return;
 	}
-	if (sample_parse(f->run->suite, out->side, reply, res->attempts, out) < 0) {
+	int parsed = sample_parse(f->run->suite, out->side, reply, res->attempts, out);
+	conversation_count(job->cv, reply);
+	out->usage = job->cv->usage;
+	if (parsed < 0) {
 		/* sample_parse() recorded why; name the turn and step. */
 		char *why = out->reasons[--out->nreasons];
 		conversation_failed(f, job, false, why);
@@ -529,7 +532,8 @@ static void job_done(struct http_result *res, void *user)
 	struct sample *out = job->sample;
 	out->attempts += res->attempts;
 	out->latency_ms = res->latency_ms;
-	out->start_ms = (double)util_wall_ms() - res->latency_ms;
+	if (!job->cv || out->start_ms <= 0) /* a conversation starts at its first request */
+		out->start_ms = (double)util_wall_ms() - res->latency_ms;
 	f->outstanding--;
 	if (job->cv) {
 		struct reply reply = {

@@ -59,7 +59,8 @@ struct sample {
 	size_t nreasons;
 	long status;           /* HTTP status, 0 when none arrived */
 	double latency_ms;
-	double start_ms;       /* Unix ms the (last) attempt started; 0: never sent */
+	double start_ms;       /* Unix ms the (last) attempt started (a conversation's
+				* first request's); 0: never sent */
 	double ttft_ms;        /* a streamed reply's time to first token; -1: none */
 	int attempts;
 	char *fingerprint;     /* NULL when none */
