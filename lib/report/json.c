@@ -82,8 +82,8 @@ static void put_tokens(struct jsonw *w, const char *key, const struct report_usa
 		jsonw_end(w);
 }
 
-/* put_telemetry: side's latency, tokens, cost and retries over stratum
- * (SIZE_MAX: the run), members of the object open. */
+/* put_telemetry: side's latency, time to first token, tokens, cost and
+ * retries over stratum (SIZE_MAX: the run), members of the object open. */
 static void put_telemetry(struct jsonw *w, const struct report *r, size_t stratum,
 			  enum side side)
 {
@@ -94,6 +94,13 @@ static void put_telemetry(struct jsonw *w, const struct report *r, size_t stratu
 		jsonw_number(w, "p50", report_round(t.p50_ms, 1));
 		jsonw_number(w, "p95", report_round(t.p95_ms, 1));
 		jsonw_number(w, "max", report_round(t.max_ms, 1));
+		jsonw_end(w);
+	}
+	if (t.streamed) {
+		jsonw_object(w, "ttft_ms");
+		jsonw_number(w, "p50", report_round(t.ttft_p50_ms, 1));
+		jsonw_number(w, "p95", report_round(t.ttft_p95_ms, 1));
+		jsonw_number(w, "max", report_round(t.ttft_max_ms, 1));
 		jsonw_end(w);
 	}
 	put_tokens(w, "tokens", &t.tokens);

@@ -265,10 +265,11 @@ static void put_strata(struct buf *b, const struct report *r)
 		put_cut_note(b, total - done, "strata");
 }
 
-/* put_telemetry_row: side's latency, tokens, cost and retries over stratum
- * (SIZE_MAX: the run, "all") as one table row; "-" where none. */
+/* put_telemetry_row: side's latency, time to first token (with
+ * streamed), tokens, cost and retries over stratum (SIZE_MAX: the run,
+ * "all") as one table row; "-" where none. */
 static void put_telemetry_row(struct buf *row, const struct report *r, size_t stratum,
-			      enum side side)
+			      enum side side, bool streamed)
 {
 	struct report_telemetry t;
 	report_telemetry(r, stratum, side, &t);
@@ -280,14 +281,19 @@ static void put_telemetry_row(struct buf *row, const struct report *r, size_t st
 		buf_addf(row, " %.0f | %.0f | %.0f |", t.p50_ms, t.p95_ms, t.max_ms);
 	else
 		buf_addstr(row, " - | - | - |");
+	if (streamed && t.streamed)
+		buf_addf(row, " %.0f | %.0f | %.0f |", t.ttft_p50_ms, t.ttft_p95_ms, t.ttft_max_ms);
+	else if (streamed)
+		buf_addstr(row, " - | - | - |");
 	buf_addf(row, t.tokens.input >= 0 ? " %lld |" : " - |", t.tokens.input);
 	buf_addf(row, t.tokens.output >= 0 ? " %lld |" : " - |", t.tokens.output);
 	buf_addf(row, t.cost_usd >= 0 ? " %.4f |" : " - |", t.cost_usd);
 	buf_addf(row, " %ld |\n", t.retries);
 }
 
-/* put_telemetry: latency, tokens, cost and retries per stratum and target,
- * then over the run, folded away under the strata. */
+/* put_telemetry: latency, time to first token (when some sample was
+ * streamed), tokens, cost and retries per stratum and target, then over the
+ * run, folded away under the strata. */
 static void put_telemetry(struct buf *b, const struct report *r)
 {
 	static const char head[] =
@@ -295,10 +301,17 @@ static void put_telemetry(struct buf *b, const struct report *r)
 		"| stratum | target | p50 ms | p95 ms | max ms | tokens in | tokens out | "
 		"cost usd | retries |\n"
 		"|---|---|--:|--:|--:|--:|--:|--:|--:|\n";
+	static const char head_streamed[] =
+		"\n<details><summary>Latency, tokens and cost</summary>\n\n"
+		"| stratum | target | p50 ms | p95 ms | max ms | ttft p50 | ttft p95 | ttft max | "
+		"tokens in | tokens out | cost usd | retries |\n"
+		"|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n";
 	static const char foot[] = "\n</details>\n";
+	bool streamed = report_streamed(r);
+	const char *h = streamed ? head_streamed : head;
 	struct buf row;
 
-	if (!put_text(b, head, strlen(head)))
+	if (!put_text(b, h, strlen(h)))
 		return;
 	buf_init(&row, BUF_MAX_DEFAULT);
 	for (size_t i = 0; i <= r->nstrata; i++) {
@@ -306,7 +319,7 @@ static void put_telemetry(struct buf *b, const struct report *r)
 		if (stratum != SIZE_MAX && !r->strata[i].selected)
 			continue;
 		for (int side = 0; side < SIDE__COUNT; side++) {
-			put_telemetry_row(&row, r, stratum, (enum side)side);
+			put_telemetry_row(&row, r, stratum, (enum side)side, streamed);
 			if (b->len + row.len + strlen(foot) + NOTE_RESERVE > REPORT_MARKDOWN_MAX)
 				goto out;
 			buf_add(b, row.data, row.len);

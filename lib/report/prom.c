@@ -127,46 +127,86 @@ static double parse_rfc3339(const char *s)
 	return (double)timegm(&tm) + frac;
 }
 
-/* put_telemetry: request latency as a summary, and tokens, cost and
- * retries as gauges, per stratum and target. */
-static void put_telemetry(struct buf *b, const struct report *r, const char *suite)
+/* Durations of one stratum and target: how many, their sum, p50, p95 and
+ * max in ms. */
+struct durations {
+	long n;
+	double sum, p50, p95, max;
+};
+
+/* put_durations: d (per stratum and target, nstrata * SIDE__COUNT) as the
+ * summary name (quantiles 0.5 and 0.95 when there are durations; _sum and
+ * _count where there are, or for every selected stratum with all) and
+ * their max as the gauge name_max. */
+static void put_durations(struct buf *b, const struct report *r, const char *suite,
+			  const char *const name[2], const char *const help[2],
+			  const struct durations *d, bool all)
 {
-	static const char lat[] = "canary_request_duration_seconds";
-	struct report_telemetry *t = xcalloc(r->nstrata * SIDE__COUNT + 1, sizeof(*t));
-	for (size_t i = 0; i < r->nstrata; i++)
-		for (int side = 0; r->strata[i].selected && side < SIDE__COUNT; side++)
-			report_telemetry(r, i, (enum side)side, &t[i * SIDE__COUNT + side]);
-	put_family_of(b, lat, "summary",
-		      "Latency of the requests a response came to in the last run, per stratum "
-		      "and target.");
+	char *sum = xasprintf("%s_sum", name[0]), *count = xasprintf("%s_count", name[0]);
+	put_family_of(b, name[0], "summary", help[0]);
 	for (size_t k = 0; k < r->nstrata * SIDE__COUNT; k++) {
 		const struct report_stratum *s = &r->strata[k / SIDE__COUNT];
 		const char *target = side_name((enum side)(k % SIDE__COUNT));
-		if (!s->selected)
+		if (!s->selected || (!all && !d[k].n))
 			continue;
 		const struct {
 			const char *quantile;
 			double ms;
-		} q[] = {{"0.5", t[k].p50_ms}, {"0.95", t[k].p95_ms}};
-		for (size_t j = 0; t[k].timed && j < ARRAY_SIZE(q); j++) {
+		} q[] = {{"0.5", d[k].p50}, {"0.95", d[k].p95}};
+		for (size_t j = 0; d[k].n && j < ARRAY_SIZE(q); j++) {
 			const char *labels[] = {"suite", suite, "stratum", s->name, "target", target,
 						"quantile", q[j].quantile, NULL};
-			put_sample(b, lat, labels, q[j].ms / 1000);
+			put_sample(b, name[0], labels, q[j].ms / 1000);
 		}
 		const char *labels[] = {"suite", suite, "stratum", s->name, "target", target, NULL};
-		put_sample(b, "canary_request_duration_seconds_sum", labels, t[k].sum_ms / 1000);
-		put_sample(b, "canary_request_duration_seconds_count", labels, (double)t[k].timed);
+		put_sample(b, sum, labels, d[k].sum / 1000);
+		put_sample(b, count, labels, (double)d[k].n);
 	}
-	put_family(b, "canary_request_duration_max_seconds",
-		   "Longest latency of a request a response came to in the last run.");
+	put_family(b, name[1], help[1]);
 	for (size_t k = 0; k < r->nstrata * SIDE__COUNT; k++) {
 		const struct report_stratum *s = &r->strata[k / SIDE__COUNT];
 		const char *labels[] = {"suite", suite, "stratum", s->name, "target",
 					side_name((enum side)(k % SIDE__COUNT)), NULL};
-		if (s->selected && t[k].timed)
-			put_sample(b, "canary_request_duration_max_seconds", labels,
-				   t[k].max_ms / 1000);
+		if (s->selected && d[k].n)
+			put_sample(b, name[1], labels, d[k].max / 1000);
 	}
+	free(sum);
+	free(count);
+}
+
+/* put_telemetry: request latency and, when some sample was streamed, the
+ * time to first token as summaries, and tokens, cost and retries as
+ * gauges, per stratum and target. */
+static void put_telemetry(struct buf *b, const struct report *r, const char *suite)
+{
+	static const char *const lat[2] = {"canary_request_duration_seconds",
+					   "canary_request_duration_max_seconds"};
+	static const char *const lat_help[2] = {
+		"Latency of the requests a response came to in the last run, per stratum "
+		"and target.",
+		"Longest latency of a request a response came to in the last run."};
+	static const char *const ttft[2] = {"canary_time_to_first_token_seconds",
+					    "canary_time_to_first_token_max_seconds"};
+	static const char *const ttft_help[2] = {
+		"Time to the first token of the streamed samples of the last run, per stratum "
+		"and target.",
+		"Longest time to the first token of a streamed sample in the last run."};
+	size_t n = r->nstrata * SIDE__COUNT;
+	struct report_telemetry *t = xcalloc(n + 1, sizeof(*t));
+	struct durations *dl = xcalloc(n + 1, sizeof(*dl)), *dt = xcalloc(n + 1, sizeof(*dt));
+	for (size_t k = 0; k < n; k++) {
+		if (r->strata[k / SIDE__COUNT].selected)
+			report_telemetry(r, k / SIDE__COUNT, (enum side)(k % SIDE__COUNT), &t[k]);
+		dl[k] = (struct durations){t[k].timed, t[k].sum_ms, t[k].p50_ms, t[k].p95_ms,
+					   t[k].max_ms};
+		dt[k] = (struct durations){t[k].streamed, t[k].ttft_sum_ms, t[k].ttft_p50_ms,
+					   t[k].ttft_p95_ms, t[k].ttft_max_ms};
+	}
+	put_durations(b, r, suite, lat, lat_help, dl, true);
+	if (report_streamed(r))
+		put_durations(b, r, suite, ttft, ttft_help, dt, false);
+	free(dl);
+	free(dt);
 	put_family(b, "canary_tokens",
 		   "Tokens the replies of the last run declared, by kind (input, output, "
 		   "total, cached, reasoning).");

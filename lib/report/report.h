@@ -377,12 +377,20 @@ struct report_telemetry {
 	struct report_usage tokens; /* declared tokens summed; -1 when no reply declared the kind */
 	double cost_usd;            /* from tokens and the target's price; -1: no price or no tokens */
 	long retries;               /* attempts beyond each request's first */
+	long streamed;              /* samples with a time to first token (streamed), */
+	double ttft_sum_ms;         /* those times summed, */
+	double ttft_p50_ms;         /* their median (nearest rank), */
+	double ttft_p95_ms;         /* 95th percentile */
+	double ttft_max_ms;         /* and maximum; 0 when streamed is 0 */
 };
 
 /* report_telemetry: target side's figures over the cases of stratum (an
  * index; SIZE_MAX: every case of the report). */
 void report_telemetry(const struct report *r, size_t stratum, enum side side,
 		      struct report_telemetry *out);
+
+/* report_streamed: whether some sample of r has a time to first token. */
+bool report_streamed(const struct report *r);
 
 /* report_side_total: passed + failed + errors. */
 int report_side_total(const struct report_side *s);

@@ -1,5 +1,6 @@
-/* report/telemetry.c: latency percentiles, tokens, cost and retries of a
- * target over a stratum or the run, derived from the samples. */
+/* report/telemetry.c: latency and time-to-first-token percentiles, tokens,
+ * cost and retries of a target over a stratum or the run, derived from the
+ * samples. */
 #include "report/report.h"
 
 #include <math.h>
@@ -32,23 +33,42 @@ static void add_tokens(struct report_usage *sum, const struct report_usage *u)
 	}
 }
 
-/* add_latency: one request's latency, timed, into lat (cap of them). */
-static void add_latency(struct report_telemetry *out, double **lat, size_t *cap, double ms)
+/* A growing list of durations and their sum. */
+struct series {
+	double *v;
+	size_t n, cap;
+	double sum;
+};
+
+/* series_add: one duration ms into s. */
+static void series_add(struct series *s, double ms)
 {
-	if ((size_t)out->timed == *cap) {
-		*cap = *cap ? 2 * *cap : 64;
-		*lat = xreallocarray(*lat, *cap, sizeof(**lat));
+	if (s->n == s->cap) {
+		s->cap = s->cap ? 2 * s->cap : 64;
+		s->v = xreallocarray(s->v, s->cap, sizeof(*s->v));
 	}
-	(*lat)[out->timed++] = ms;
-	out->sum_ms += ms;
+	s->v[s->n++] = ms;
+	s->sum += ms;
+}
+
+/* series_finish: s's p50, p95 (nearest rank) and max into q (when it has
+ * any), and s freed. */
+static void series_finish(struct series *s, double q[3])
+{
+	if (s->n) {
+		qsort(s->v, s->n, sizeof(*s->v), cmp_double);
+		q[0] = nearest_rank(s->v, s->n, 0.5);
+		q[1] = nearest_rank(s->v, s->n, 0.95);
+		q[2] = s->v[s->n - 1];
+	}
+	free(s->v);
 }
 
 void report_telemetry(const struct report *r, size_t stratum, enum side side,
 		      struct report_telemetry *out)
 {
 	const struct report_target *t = &r->targets[side];
-	size_t cap = 0;
-	double *lat = NULL;
+	struct series lat = {0}, ttft = {0};
 	*out = (struct report_telemetry){
 		.tokens = {-1, -1, -1, -1, -1},
 		.cost_usd = -1,
@@ -64,29 +84,46 @@ void report_telemetry(const struct report *r, size_t stratum, enum side side,
 			unsigned steps = report_sample_steps(smp);
 			out->retries += (unsigned)smp->attempts > steps ? smp->attempts - (int)steps : 0;
 			add_tokens(&out->tokens, &smp->usage);
+			if (smp->ttft_ms >= 0)
+				series_add(&ttft, smp->ttft_ms);
 			if (!smp->nturns) {
 				if (smp->status > 0)
-					add_latency(out, &lat, &cap, smp->latency_ms);
+					series_add(&lat, smp->latency_ms);
 				continue;
 			}
 			for (unsigned tn = 0; tn < smp->nturns; tn++)
 				for (unsigned sn = 0; sn < smp->turns[tn].nsteps; sn++)
 					if (smp->turns[tn].steps[sn].status > 0)
-						add_latency(out, &lat, &cap,
-							    smp->turns[tn].steps[sn].latency_ms);
+						series_add(&lat, smp->turns[tn].steps[sn].latency_ms);
 		}
 	}
-	if (out->timed) {
-		qsort(lat, (size_t)out->timed, sizeof(*lat), cmp_double);
-		out->p50_ms = nearest_rank(lat, (size_t)out->timed, 0.5);
-		out->p95_ms = nearest_rank(lat, (size_t)out->timed, 0.95);
-		out->max_ms = lat[out->timed - 1];
-	}
-	free(lat);
+	double q[3] = {0}, tq[3] = {0};
+	out->timed = (long)lat.n;
+	out->sum_ms = lat.sum;
+	series_finish(&lat, q);
+	out->p50_ms = q[0];
+	out->p95_ms = q[1];
+	out->max_ms = q[2];
+	out->streamed = (long)ttft.n;
+	out->ttft_sum_ms = ttft.sum;
+	series_finish(&ttft, tq);
+	out->ttft_p50_ms = tq[0];
+	out->ttft_p95_ms = tq[1];
+	out->ttft_max_ms = tq[2];
 	if (t->priced && (out->tokens.input >= 0 || out->tokens.output >= 0))
 		out->cost_usd = ((double)(out->tokens.input > 0 ? out->tokens.input : 0) *
 					 t->price_input +
 				 (double)(out->tokens.output > 0 ? out->tokens.output : 0) *
 					 t->price_output) /
 				1e6;
+}
+
+bool report_streamed(const struct report *r)
+{
+	for (size_t i = 0; i < r->ncases; i++)
+		for (int side = 0; side < SIDE__COUNT; side++)
+			for (size_t k = 0; k < r->cases[i].side[side].nsamples; k++)
+				if (r->cases[i].side[side].samples[k].ttft_ms >= 0)
+					return true;
+	return false;
 }

@@ -675,6 +675,9 @@ enum {
 	TEL_P50,
 	TEL_P95,
 	TEL_MAX,
+	TEL_TTFT_P50,
+	TEL_TTFT_P95,
+	TEL_TTFT_MAX,
 	TEL_IN,
 	TEL_OUT,
 	TEL_COST,
@@ -697,22 +700,33 @@ static void telemetry_row(const struct report *r, size_t stratum, enum side side
 	free(name);
 	snprintf(cells[TEL_TARGET], TEL_CELL, "%s", side_name(side));
 	const double ms[] = {t.p50_ms, t.p95_ms, t.max_ms};
-	for (int k = 0; k < 3; k++)
+	const double ttft[] = {t.ttft_p50_ms, t.ttft_p95_ms, t.ttft_max_ms};
+	for (int k = 0; k < 3; k++) {
 		snprintf(cells[TEL_P50 + k], TEL_CELL, t.timed ? "%.0f" : "-", ms[k]);
+		snprintf(cells[TEL_TTFT_P50 + k], TEL_CELL, t.streamed ? "%.0f" : "-", ttft[k]);
+	}
 	snprintf(cells[TEL_IN], TEL_CELL, t.tokens.input >= 0 ? "%lld" : "-", t.tokens.input);
 	snprintf(cells[TEL_OUT], TEL_CELL, t.tokens.output >= 0 ? "%lld" : "-", t.tokens.output);
 	snprintf(cells[TEL_COST], TEL_CELL, t.cost_usd >= 0 ? "%.4f" : "-", t.cost_usd);
 	snprintf(cells[TEL_RETRIES], TEL_CELL, "%ld", t.retries);
 }
 
-/* put_telemetry: --verbose: latency, tokens, cost and retries per stratum
- * and target, then over the run. */
+/* tel_shown: whether column c is shown (the time to first token only when
+ * some sample was streamed). */
+static bool tel_shown(size_t c, bool streamed)
+{
+	return streamed || c < TEL_TTFT_P50 || c > TEL_TTFT_MAX;
+}
+
+/* put_telemetry: --verbose: latency, time to first token (when streamed),
+ * tokens, cost and retries per stratum and target, then over the run. */
 static void put_telemetry(FILE *out, const struct report *r, bool color)
 {
 	static const char *const heads[TEL__COUNT] = {
-		"stratum", "target", "p50 ms", "p95 ms", "max ms", "tokens in", "tokens out",
-		"cost usd", "retries",
+		"stratum", "target", "p50 ms", "p95 ms", "max ms", "ttft p50", "ttft p95",
+		"ttft max", "tokens in", "tokens out", "cost usd", "retries",
 	};
+	bool streamed = report_streamed(r);
 	size_t nrows = 0, width[TEL__COUNT];
 	char(*rows)[TEL__COUNT][TEL_CELL] =
 		xcalloc((r->nstrata + 1) * SIDE__COUNT, sizeof(*rows));
@@ -732,6 +746,8 @@ static void put_telemetry(FILE *out, const struct report *r, bool color)
 	if (color)
 		fputs(ANSI_BOLD, out);
 	for (size_t c = 0; c < TEL__COUNT; c++) {
+		if (!tel_shown(c, streamed))
+			continue;
 		fputs("  ", out);
 		(c < TEL_P50 ? put_left : put_right)(out, heads[c], width[c]);
 	}
@@ -740,6 +756,8 @@ static void put_telemetry(FILE *out, const struct report *r, bool color)
 	fputc('\n', out);
 	for (size_t k = 0; k < nrows; k++) {
 		for (size_t c = 0; c < TEL__COUNT; c++) {
+			if (!tel_shown(c, streamed))
+				continue;
 			fputs("  ", out);
 			(c < TEL_P50 ? put_left : put_right)(out, rows[k][c], width[c]);
 		}
