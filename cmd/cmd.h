@@ -152,6 +152,7 @@ struct cmd_output {
 	int color;            /* -1 auto, 0 never, 1 always */
 	const char **reports; /* "FORMAT=PATH" specs */
 	size_t nreports;
+	struct otlp_config *otlp; /* --otlp or OTEL_EXPORTER_OTLP_ENDPOINT, or NULL */
 	const struct replay *replay; /* `canary replay`: what it read of its log, or NULL */
 };
 

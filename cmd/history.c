@@ -16,6 +16,7 @@ static const char history_help[] =
 	"usage: canary history PATH [--suite S] [--since 7d] [--format text|json|html]\n"
 	"                           [--fingerprints] [--runs N] [--output FILE]\n"
 	"       canary history PATH --check [--suite S] [--max-drop 0.05]\n"
+	"                           [--max-latency-rise PCT] [--max-cost-rise PCT]\n"
 	"                           [--flips K] [--last M] [--format text|json]\n"
 	"       canary history PATH --import REPORT.json...\n"
 	"\n"
@@ -37,6 +38,12 @@ static const char history_help[] =
 	"                     dropped by more than --max-drop, 3 when nothing could be\n"
 	"                     compared; list flaky cases\n"
 	"  --max-drop D       the relative drop allowed, 0 <= D < 1 (default 0.05: 5%)\n"
+	"  --max-latency-rise PCT\n"
+	"                     also exit 1 when a stratum's mean prod latency rose by\n"
+	"                     more than PCT percent over the same baseline\n"
+	"  --max-cost-rise PCT\n"
+	"                     the same for its mean prod cost per sample (targets\n"
+	"                     with a price:)\n"
 	"  --flips K          a case is flaky when its verdict flipped K times ... (3)\n"
 	"  --last M           ... in the suite's last M runs (10)\n"
 	"  --now T            take T (RFC 3339 or Unix ms) as the current time\n"
@@ -58,6 +65,8 @@ enum {
 	OPT_OUTPUT,
 	OPT_CHECK,
 	OPT_MAX_DROP,
+	OPT_MAX_LATENCY_RISE,
+	OPT_MAX_COST_RISE,
 	OPT_FLIPS,
 	OPT_LAST,
 	OPT_NOW,
@@ -77,6 +86,8 @@ static const struct cmd_option history_options[] = {
 	{"output", 0, true, OPT_OUTPUT, CMD_VALUE_FILE, NULL},
 	{"check", 0, false, OPT_CHECK, CMD_VALUE_NONE, NULL},
 	{"max-drop", 0, true, OPT_MAX_DROP, CMD_VALUE_NONE, NULL},
+	{"max-latency-rise", 0, true, OPT_MAX_LATENCY_RISE, CMD_VALUE_NONE, NULL},
+	{"max-cost-rise", 0, true, OPT_MAX_COST_RISE, CMD_VALUE_NONE, NULL},
 	{"flips", 0, true, OPT_FLIPS, CMD_VALUE_NONE, NULL},
 	{"last", 0, true, OPT_LAST, CMD_VALUE_NONE, NULL},
 	{"now", 0, true, OPT_NOW, CMD_VALUE_NONE, NULL},
@@ -95,6 +106,8 @@ struct history_cmd {
 	bool check;
 	double max_drop;
 	bool max_drop_set;
+	double max_latency_rise;   /* a fraction; -1: not checked */
+	double max_cost_rise;
 	int flips;
 	int last;
 	long long now;
@@ -138,6 +151,21 @@ out:
 }
 
 /* parse_args: 0 to go on, 1 after --help, -1 after an error. */
+/* parse_rise: a percentage (e.g. 20 for 20%) of option into *out as a
+ * fraction; -1 after saying why. */
+static int parse_rise(const char *option, const char *arg, double *out)
+{
+	char *end;
+	errno = 0;
+	double pct = strtod(arg, &end);
+	if (errno || end == arg || *end || !(pct >= 0) || pct > 1e6) {
+		cmd_error("%s takes a percentage from 0 (e.g. 20 for 20%%), not '%s'", option, arg);
+		return -1;
+	}
+	*out = pct / 100;
+	return 0;
+}
+
 static int parse_args(int argc, char **argv, struct history_cmd *c)
 {
 	const char *now_arg = NULL;
@@ -187,6 +215,15 @@ static int parse_args(int argc, char **argv, struct history_cmd *c)
 			c->max_drop_set = true;
 			break;
 		}
+		case OPT_MAX_LATENCY_RISE:
+		case OPT_MAX_COST_RISE:
+			if (parse_rise(opt == OPT_MAX_LATENCY_RISE ? "--max-latency-rise"
+								   : "--max-cost-rise",
+				       arg,
+				       opt == OPT_MAX_LATENCY_RISE ? &c->max_latency_rise
+								   : &c->max_cost_rise) < 0)
+				return -1;
+			break;
 		case OPT_FLIPS:
 			if (cmd_parser_count(&p, 1, 1000000, &n) < 0)
 				return -1;
@@ -220,8 +257,9 @@ static int parse_args(int argc, char **argv, struct history_cmd *c)
 			  "has its own windows); see 'canary history --help'");
 		return -1;
 	}
-	if (c->max_drop_set && !c->check) {
-		cmd_error("--max-drop needs --check");
+	if ((c->max_drop_set || c->max_latency_rise >= 0 || c->max_cost_rise >= 0) &&
+	    !c->check) {
+		cmd_error("--max-drop, --max-latency-rise and --max-cost-rise need --check");
 		return -1;
 	}
 	if (c->fingerprints && c->format == FORMAT_HTML) {
@@ -272,7 +310,11 @@ static int run_check(struct history *h, const struct history_cmd *c, FILE *out)
 	int rc = EXIT_USAGE;
 	char *err = NULL;
 	cJSON *json = NULL, *suites = NULL;
-	double max_drop = c->max_drop_set ? c->max_drop : HISTORY_MAX_DROP_DEFAULT;
+	const struct history_check_limits lim = {
+		.max_drop = c->max_drop_set ? c->max_drop : HISTORY_MAX_DROP_DEFAULT,
+		.max_latency_rise = c->max_latency_rise,
+		.max_cost_rise = c->max_cost_rise,
+	};
 	int flips = c->flips ? c->flips : HISTORY_FLIPS_DEFAULT;
 	int last = c->last ? c->last : HISTORY_LAST_DEFAULT;
 
@@ -287,7 +329,7 @@ static int run_check(struct history *h, const struct history_cmd *c, FILE *out)
 		struct history_check chk;
 		struct history_flaky *fl = NULL;
 		size_t nfl = 0;
-		if (history_check(h, names[i], c->now, max_drop, &chk, &err) < 0)
+		if (history_check(h, names[i], c->now, &lim, &chk, &err) < 0)
 			goto out;
 		if (history_flaky(h, names[i], c->now, flips, last, &fl, &nfl, &err) < 0) {
 			history_check_release(&chk);
@@ -430,7 +472,7 @@ static int run_import(const struct history_cmd *c)
 
 static int cmd_history(int argc, char **argv)
 {
-	struct history_cmd c = {.format = FORMAT_TEXT};
+	struct history_cmd c = {.format = FORMAT_TEXT, .max_latency_rise = -1, .max_cost_rise = -1};
 	int parsed = parse_args(argc, argv, &c);
 	if (parsed != 0)
 		return parsed > 0 ? 0 : EXIT_USAGE;

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/file.h>
 #include <unistd.h>
 
@@ -11,20 +12,25 @@
 #include "fingerprint/fingerprint.h"
 #include "history/history.h"
 #include "notify/notify.h"
+#include "otlp/otlp.h"
 #include "replay/replay.h"
 #include "report/report.h"
 #include "suite/suite.h"
 #include "util.h"
 
 static volatile sig_atomic_t stop_requested;
+/* The OTLP export's own stop: it runs after an interrupted run too. */
+static volatile sig_atomic_t export_stop;
 
 /* on_signal: SIGINT, SIGTERM or SIGHUP.  The first stops the run (what is in
- * flight gets the grace); a second ends the grace at once. */
+ * flight gets the grace); a second ends the grace at once.  Each stops the
+ * OTLP export. */
 static void on_signal(int sig)
 {
 	(void)sig;
 	if (stop_requested < 2)
 		stop_requested++;
+	export_stop = 2;
 }
 
 int cmd_add_report(struct cmd_output *out, const char *spec)
@@ -190,6 +196,55 @@ out:
 	free(err);
 }
 
+/* Export the report to OTLP; a failure is a warning and changes no exit
+ * code. */
+static void export_otlp(const struct report *rep, const struct run_options *ro,
+			const struct otlp_config *c)
+{
+	char *err = NULL;
+	export_stop = 0;
+	if (otlp_export(rep, c, &ro->transport, &export_stop, &err) < 0)
+		cmd_error("warning: OTLP export failed: %s", err);
+	free(err);
+}
+
+/* otlp_pairs: the pairs of environment variable name, if set, into
+ * pairs; -1 after saying why when it is malformed. */
+static int otlp_pairs(const char *name, struct otlp_pair **pairs, size_t *n)
+{
+	const char *text = getenv(name);
+	char *err = NULL;
+	if (!text || otlp_parse_pairs(text, name, pairs, n, &err) == 0)
+		return 0;
+	cmd_error("%s", err);
+	free(err);
+	return -1;
+}
+
+/* otlp_setup: the OTLP export --otlp or the OpenTelemetry variables ask
+ * for into out->otlp (none when neither names an endpoint); -1 after
+ * saying why when a variable is malformed. */
+static int otlp_setup(struct cmd_output *out, const char *endpoint)
+{
+	const char *env = getenv("OTEL_EXPORTER_OTLP_ENDPOINT");
+	if (!endpoint)
+		endpoint = env && *env ? env : NULL;
+	if (!endpoint)
+		return 0;
+	struct otlp_config *c = xcalloc(1, sizeof(*c));
+	c->endpoint = xstrdup(endpoint);
+	out->otlp = c;
+	if (otlp_pairs("OTEL_EXPORTER_OTLP_HEADERS", &c->headers, &c->nheaders) < 0 ||
+	    otlp_pairs("OTEL_RESOURCE_ATTRIBUTES", &c->resource, &c->nresource) < 0)
+		return -1;
+	const char *protocol = getenv("OTEL_EXPORTER_OTLP_PROTOCOL");
+	if (protocol && *protocol && strcmp(protocol, "http/json") != 0)
+		cmd_error("warning: OTEL_EXPORTER_OTLP_PROTOCOL is '%s'; canary exports "
+			  "http/json only",
+			  protocol);
+	return 0;
+}
+
 /* --verbose: one line per sample on stderr as it is graded. */
 static void print_sample(const struct run *r, const struct case_result *cr,
 			 const struct sample *s, void *user)
@@ -287,6 +342,8 @@ int cmd_run_suite(struct suite *s, struct run_options *ro, const struct cmd_outp
 	if (out->notify && hist)
 		send_notification(hist, rep, ro, out);
 	history_close(hist);
+	if (out->otlp)
+		export_otlp(rep, ro, out->otlp);
 	if (stop_requested && !rep->interrupted)
 		rc = EXIT_INTERRUPTED; /* stopped while notifying */
 	if (fflush(stdout) != 0 || ferror(stdout)) {
@@ -359,6 +416,14 @@ static const char run_help[] =
 	"  --remind DURATION     repeat it while a failing state lasts (default 24h;\n"
 	"                        0: never)\n"
 	"  --report-url URL      a link to the full report, put in the message\n"
+	"  --budget N|Xusd       stop sending new requests once the replies have\n"
+	"                        declared N tokens (input and output), or cost X US\n"
+	"                        dollars at the targets' price:; the samples not\n"
+	"                        sent are reported as not run (exit 3)\n"
+	"  --otlp URL            export the run to an OpenTelemetry collector\n"
+	"                        (OTLP/HTTP JSON; URL is the base, v1/traces and\n"
+	"                        v1/logs go below it; default\n"
+	"                        $OTEL_EXPORTER_OTLP_ENDPOINT)\n"
 	"  -q, --quiet           print only the verdict line\n"
 	"  -v, --verbose         print every sample as it is graded\n"
 	"  --color, --no-color   force colour on or off (default: on a TTY, unless\n"
@@ -402,6 +467,8 @@ enum {
 	OPT_GRACE,
 	OPT_SAVE_REPLIES,
 	OPT_SAVE_REPLIES_FORMAT,
+	OPT_OTLP,
+	OPT_BUDGET,
 	OPT_FAIL_ON_UNEVALUATED,
 	OPT_EXPECT_FINGERPRINT,
 };
@@ -441,6 +508,8 @@ static const struct cmd_option run_options[] = {
 	{"grace", 0, true, OPT_GRACE, CMD_VALUE_NONE, NULL},
 	{"save-replies", 0, true, OPT_SAVE_REPLIES, CMD_VALUE_FILE, NULL},
 	{"save-replies-format", 0, true, OPT_SAVE_REPLIES_FORMAT, CMD_VALUE_WORDS, save_formats},
+	{"otlp", 0, true, OPT_OTLP, CMD_VALUE_NONE, NULL},
+	{"budget", 0, true, OPT_BUDGET, CMD_VALUE_NONE, NULL},
 	{"fail-on-unevaluated", 0, false, OPT_FAIL_ON_UNEVALUATED, CMD_VALUE_NONE, NULL},
 	{"expect-fingerprint", 0, true, OPT_EXPECT_FINGERPRINT, CMD_VALUE_NONE, NULL},
 	{NULL, 0, false, 0, CMD_VALUE_NONE, NULL},
@@ -502,6 +571,28 @@ static int parse_shard(const char *arg, struct run_options *ro)
 	return 0;
 }
 
+/* parse_budget: N (tokens) or Xusd (US dollars), more than 0, into ro. */
+static int parse_budget(const char *arg, struct run_options *ro)
+{
+	size_t len = strlen(arg);
+	bool usd = len > 3 && strcasecmp(arg + len - 3, "usd") == 0;
+	char *digits = xstrndup(arg, usd ? len - 3 : len), *end;
+	errno = 0;
+	double v = strtod(digits, &end);
+	bool ok = !errno && end != digits && !*end && v > 0 && v <= 1e15 &&
+		  (usd || v == (double)(long long)v);
+	free(digits);
+	if (!ok) {
+		cmd_error("--budget takes a number of tokens (e.g. 200000) or US dollars "
+			  "(e.g. 2.50usd), more than 0, not '%s'",
+			  arg);
+		return -1;
+	}
+	ro->budget_usd = usd ? v : 0;
+	ro->budget_tokens = usd ? 0 : (long long)v;
+	return 0;
+}
+
 /* take_lock: an exclusive flock on path, held until exit; after saying why,
  * -2 when another run holds it and -1 when it cannot be opened. */
 static int take_lock(const char *path)
@@ -526,6 +617,7 @@ static int take_lock(const char *path)
 static int cmd_run(int argc, char **argv)
 {
 	const char *lock_path = NULL;
+	const char *otlp_url = NULL;
 	char *expected[SIDE__COUNT] = {NULL};
 	int lock_fd = -1;
 	struct run_options ro;
@@ -682,6 +774,17 @@ static int cmd_run(int argc, char **argv)
 		case OPT_REPORT_URL:
 			out.report_url = p.arg;
 			break;
+		case OPT_BUDGET:
+			if (parse_budget(p.arg, &ro) < 0)
+				goto out;
+			break;
+		case OPT_OTLP:
+			if (!*p.arg) {
+				cmd_error("--otlp takes a URL, such as http://127.0.0.1:4318");
+				goto out;
+			}
+			otlp_url = p.arg;
+			break;
 		case OPT_FAIL_ON_UNEVALUATED:
 			ro.fail_on_unevaluated = true;
 			break;
@@ -725,6 +828,8 @@ static int cmd_run(int argc, char **argv)
 			  "'canary merge' instead: see docs/ci.md)");
 		goto out;
 	}
+	if (otlp_setup(&out, otlp_url) < 0)
+		goto out;
 	if (lock_path && (lock_fd = take_lock(lock_path)) < 0) {
 		rc = lock_fd == -2 ? EXIT_LOCKED : EXIT_USAGE;
 		lock_fd = -1;
@@ -737,11 +842,19 @@ static int cmd_run(int argc, char **argv)
 		free(err);
 		goto out;
 	}
+	if (ro.budget_usd > 0 && !(s->targets[SIDE_EVAL].priced && s->targets[SIDE_PROD].priced)) {
+		cmd_error("--budget in US dollars needs a price: on both targets (or give it "
+			  "in tokens)");
+		goto out;
+	}
 	rc = cmd_run_suite(s, &ro, &out);
 out:
 	suite_free(s);
 	suite_filter_release(&ro.filter);
 	free(out.reports);
+	if (out.otlp)
+		otlp_config_release(out.otlp);
+	free(out.otlp);
 	for (int side = 0; side < SIDE__COUNT; side++)
 		free(expected[side]);
 	if (lock_fd >= 0)

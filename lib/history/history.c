@@ -97,6 +97,10 @@ static const char *const migrations[] = {
 	"ALTER TABLE samples ADD COLUMN steps INTEGER;",
 	/* 3 -> 4: the failing strata --notify last told (NULL: not known). */
 	"ALTER TABLE notifications ADD COLUMN strata TEXT;",
+	/* 4 -> 5: the tokens each reply declared and what they cost. */
+	"ALTER TABLE samples ADD COLUMN input_tokens INTEGER;"
+	"ALTER TABLE samples ADD COLUMN output_tokens INTEGER;"
+	"ALTER TABLE samples ADD COLUMN cost_usd REAL;",
 };
 
 _Static_assert(ARRAY_SIZE(migrations) == HISTORY_SCHEMA_VERSION,
@@ -539,6 +543,26 @@ static int record_strata(struct history *h, sqlite3_stmt *st, const struct repor
 	return 0;
 }
 
+static void bind_tokens(sqlite3_stmt *st, int i, long long n)
+{
+	if (n >= 0)
+		sqlite3_bind_int64(st, i, n);
+	else
+		sqlite3_bind_null(st, i);
+}
+
+/* bind_cost: what usage cost at t's price; NULL without a price or tokens. */
+static void bind_cost(sqlite3_stmt *st, int i, const struct report_target *t,
+		      const struct report_usage *u)
+{
+	if (!t->priced || (u->input < 0 && u->output < 0)) {
+		sqlite3_bind_null(st, i);
+		return;
+	}
+	double in = u->input > 0 ? (double)u->input : 0, out = u->output > 0 ? (double)u->output : 0;
+	sqlite3_bind_double(st, i, (in * t->price_input + out * t->price_output) / 1e6);
+}
+
 static int record_samples(struct history *h, sqlite3_stmt *st, const struct report *r,
 			  const struct report_case *c, long long id, char **err)
 {
@@ -558,6 +582,9 @@ static int record_samples(struct history *h, sqlite3_stmt *st, const struct repo
 			sqlite3_bind_int(st, 10, s->attempts);
 			bind_text(st, 11, s->fingerprint);
 			sqlite3_bind_int(st, 12, (int)report_sample_steps(s));
+			bind_tokens(st, 13, s->usage.input);
+			bind_tokens(st, 14, s->usage.output);
+			bind_cost(st, 15, &r->targets[side], &s->usage);
 			if (step_done(h, st, "cannot record the run", err) < 0)
 				return -1;
 		}
@@ -625,8 +652,8 @@ static int insert_run(struct history *h, const struct report *r, const char *sui
 		"eval_total, prod_passed, prod_total, p_value) "
 		"VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
 		"INSERT INTO samples (run_id, case_id, stratum, side, idx, grade, reason, "
-		"latency_ms, status, attempts, fingerprint, steps) "
-		"VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+		"latency_ms, status, attempts, fingerprint, steps, input_tokens, output_tokens, "
+		"cost_usd) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
 	};
 	sqlite3_stmt *st[NSTMT] = {NULL};
 	const char *what = "cannot record the run";
@@ -1118,7 +1145,10 @@ static int load_runs(struct history *h, const struct history_query *q, struct hi
 
 	if (prepare(h,
 		    "SELECT id, suite, suite_hash, started_at, duration_ms, verdict, exit_code, "
-		    "interrupted, eval_url, prod_url, canary_version, shard FROM runs "
+		    "interrupted, eval_url, prod_url, canary_version, shard, "
+		    "(SELECT avg(latency_ms) FROM samples WHERE run_id = runs.id "
+		    " AND side = 'prod' AND status > 0), "
+		    "(SELECT sum(cost_usd) FROM samples WHERE run_id = runs.id) FROM runs "
 		    "WHERE suite = ?1 AND started_at >= ?2 AND started_at <= ?3 "
 		    "ORDER BY started_at, id",
 		    &st, what, err) < 0 ||
@@ -1154,6 +1184,10 @@ static int load_runs(struct history *h, const struct history_query *q, struct hi
 		run->url[SIDE_PROD] = col_dup(st, 9);
 		run->canary_version = col_dup(st, 10);
 		run->shard = col_dup(st, 11);
+		run->prod_latency_ms = sqlite3_column_type(st, 12) == SQLITE_NULL
+					       ? -1 : sqlite3_column_double(st, 12);
+		run->cost_usd = sqlite3_column_type(st, 13) == SQLITE_NULL
+					? -1 : sqlite3_column_double(st, 13);
 		if (!run->verdict)
 			run->verdict = xstrdup("unknown");
 	}
@@ -1526,13 +1560,25 @@ static size_t check_stratum(struct history_check *c, const char *name)
 		if (strcmp(c->strata[i].stratum, name) == 0)
 			return i;
 	c->strata = xreallocarray(c->strata, c->nstrata + 1, sizeof(*c->strata));
-	memset(&c->strata[c->nstrata], 0, sizeof(*c->strata));
-	c->strata[c->nstrata].stratum = xstrdup(name);
+	c->strata[c->nstrata] = (struct history_check_stratum){
+		.stratum = xstrdup(name),
+		.base_latency_ms = -1,
+		.recent_latency_ms = -1,
+		.base_cost_usd = -1,
+		.recent_cost_usd = -1,
+	};
 	return c->nstrata++;
 }
 
-int history_check(struct history *h, const char *suite, long long now, double max_drop,
-		  struct history_check *out, char **err)
+/* risen: recent is more than base by more than the relative rise allowed
+ * (a negative max: not checked; an unknown mean: not compared). */
+static bool risen(double base, double recent, double max)
+{
+	return max >= 0 && base >= 0 && recent >= 0 && recent > base * (1 + max);
+}
+
+int history_check(struct history *h, const char *suite, long long now,
+		  const struct history_check_limits *lim, struct history_check *out, char **err)
 {
 	const char *what = "cannot read samples";
 	sqlite3_stmt *order = NULL, *st = NULL;
@@ -1543,7 +1589,7 @@ int history_check(struct history *h, const char *suite, long long now, double ma
 	out->now = now;
 	out->baseline_from = now - HISTORY_CHECK_BASELINE_MS;
 	out->recent_from = now - HISTORY_CHECK_RECENT_MS;
-	out->max_drop = max_drop;
+	out->limits = *lim;
 	if (prepare(h,
 		    "SELECT stratum FROM strata WHERE run_id = (SELECT id FROM runs "
 		    "WHERE suite = ?1 AND started_at <= ?2 ORDER BY started_at DESC, id DESC "
@@ -1551,7 +1597,8 @@ int history_check(struct history *h, const char *suite, long long now, double ma
 		    &order, what, err) < 0 ||
 	    prepare(h,
 		    "SELECT s.stratum, r.started_at >= ?3, sum(s.grade = 'pass'), "
-		    " sum(s.grade = 'fail'), count(DISTINCT s.run_id) "
+		    " sum(s.grade = 'fail'), count(DISTINCT s.run_id), "
+		    " avg(CASE WHEN s.status > 0 THEN s.latency_ms END), avg(s.cost_usd) "
 		    "FROM samples s JOIN runs r ON r.id = s.run_id "
 		    "WHERE r.suite = ?1 AND s.side = 'prod' AND r.started_at >= ?2 "
 		    " AND r.started_at <= ?4 "
@@ -1577,14 +1624,23 @@ int history_check(struct history *h, const char *suite, long long now, double ma
 		const unsigned char *name = sqlite3_column_text(st, 0);
 		struct history_check_stratum *s =
 			&out->strata[check_stratum(out, name ? (const char *)name : "")];
-		if (sqlite3_column_int(st, 1)) {
+		bool recent = sqlite3_column_int(st, 1);
+		double latency = sqlite3_column_type(st, 5) == SQLITE_NULL
+					 ? -1 : sqlite3_column_double(st, 5);
+		double cost = sqlite3_column_type(st, 6) == SQLITE_NULL
+				      ? -1 : sqlite3_column_double(st, 6);
+		if (recent) {
 			s->recent_passed = sqlite3_column_int(st, 2);
 			s->recent_failed = sqlite3_column_int(st, 3);
 			s->recent_runs = sqlite3_column_int(st, 4);
+			s->recent_latency_ms = latency;
+			s->recent_cost_usd = cost;
 		} else {
 			s->base_passed = sqlite3_column_int(st, 2);
 			s->base_failed = sqlite3_column_int(st, 3);
 			s->base_runs = sqlite3_column_int(st, 4);
+			s->base_latency_ms = latency;
+			s->base_cost_usd = cost;
 		}
 	}
 	if (step != SQLITE_DONE) {
@@ -1596,9 +1652,12 @@ int history_check(struct history *h, const char *suite, long long now, double ma
 		double base = history_rate(s->base_passed, s->base_failed);
 		double recent = history_rate(s->recent_passed, s->recent_failed);
 		s->compared = base >= 0 && recent >= 0;
-		s->degraded = s->compared && recent < base * (1 - max_drop);
+		s->degraded = s->compared && recent < base * (1 - lim->max_drop);
+		s->latency_rose =
+			risen(s->base_latency_ms, s->recent_latency_ms, lim->max_latency_rise);
+		s->cost_rose = risen(s->base_cost_usd, s->recent_cost_usd, lim->max_cost_rise);
 		out->ncompared += s->compared;
-		out->ndegraded += s->degraded;
+		out->ndegraded += s->degraded || s->latency_rose || s->cost_rose;
 	}
 	rc = 0;
 out:

@@ -34,7 +34,7 @@ struct history;
 struct report;
 
 /* The schema version this canary writes; older histories are migrated. */
-#define HISTORY_SCHEMA_VERSION 4
+#define HISTORY_SCHEMA_VERSION 5
 /* How long a writer waits for another one's lock before failing. */
 #define HISTORY_BUSY_MS 5000
 
@@ -146,6 +146,8 @@ struct history_run {
 	char *url[SIDE__COUNT]; /* display forms, NULL when not recorded */
 	char *canary_version;
 	char *shard;           /* "I/N" or NULL */
+	double prod_latency_ms; /* mean of the prod samples a response came to; -1: none */
+	double cost_usd;       /* what the samples of both targets cost; -1: none priced */
 	struct history_fp *fps[SIDE__COUNT]; /* most samples first */
 	size_t nfps[SIDE__COUNT];
 };
@@ -231,13 +233,26 @@ int history_flaky(struct history *h, const char *suite, long long until, int fli
 		  struct history_flaky **out, size_t *n, char **err);
 void history_flaky_free(struct history_flaky *f, size_t n);
 
-/* One stratum's prod pass rate: the baseline window against the recent one. */
+/* One stratum's prod pass rate, mean latency and mean cost per sample:
+ * the baseline window against the recent one. */
 struct history_check_stratum {
 	char *stratum;
 	int base_passed, base_failed, base_runs;
 	int recent_passed, recent_failed, recent_runs;
 	bool compared;         /* both windows have valid samples */
 	bool degraded;         /* compared and recent < baseline * (1 - max_drop) */
+	double base_latency_ms, recent_latency_ms; /* of samples a response came to; -1: none */
+	double base_cost_usd, recent_cost_usd;     /* per priced sample; -1: none */
+	bool latency_rose;     /* both known and recent > baseline * (1 + max_latency_rise) */
+	bool cost_rose;        /* both known and recent > baseline * (1 + max_cost_rise) */
+};
+
+/* What history_check() allows: a relative drop of the pass rate, and
+ * relative rises of latency and cost (negative: not checked). */
+struct history_check_limits {
+	double max_drop;
+	double max_latency_rise;
+	double max_cost_rise;
 };
 
 struct history_check {
@@ -245,21 +260,22 @@ struct history_check {
 	long long now;
 	long long baseline_from;  /* now - 7 d */
 	long long recent_from;    /* now - 48 h; baseline is [baseline_from, recent_from) */
-	double max_drop;
+	struct history_check_limits limits;
 	struct history_check_stratum *strata; /* suite order */
 	size_t nstrata;
 	size_t ncompared;
-	size_t ndegraded;
+	size_t ndegraded;      /* strata degraded, or whose latency or cost rose */
 };
 
 #define HISTORY_CHECK_RECENT_MS (48 * HISTORY_HOUR_MS)
 #define HISTORY_CHECK_BASELINE_MS (7 * HISTORY_DAY_MS)
 #define HISTORY_MAX_DROP_DEFAULT 0.05
 
-/* history_check: compare suite's prod pass rate per stratum over the recent
- * window [now - 48 h, now] with the baseline [now - 7 d, now - 48 h). */
-int history_check(struct history *h, const char *suite, long long now, double max_drop,
-		  struct history_check *out, char **err);
+/* history_check: compare suite's prod pass rate, mean latency and mean
+ * cost per stratum over the recent window [now - 48 h, now] with the
+ * baseline [now - 7 d, now - 48 h), within lim. */
+int history_check(struct history *h, const char *suite, long long now,
+		  const struct history_check_limits *lim, struct history_check *out, char **err);
 void history_check_release(struct history_check *c);
 
 /* history_rate: passed / (passed + failed), or -1 when nothing was valid. */

@@ -58,6 +58,14 @@ static cJSON *run_json(const struct history_run *r)
 	add_str(o, "suite_hash", r->suite_hash);
 	add_str(o, "shard", r->shard);
 	add_str(o, "canary_version", r->canary_version);
+	if (r->prod_latency_ms >= 0)
+		cJSON_AddNumberToObject(o, "prod_latency_ms", round4(r->prod_latency_ms));
+	else
+		cJSON_AddNullToObject(o, "prod_latency_ms");
+	if (r->cost_usd >= 0)
+		cJSON_AddNumberToObject(o, "cost_usd", round4(r->cost_usd));
+	else
+		cJSON_AddNullToObject(o, "cost_usd");
 	cJSON *targets = cJSON_AddObjectToObject(o, "targets");
 	for (int side = 0; side < SIDE__COUNT; side++) {
 		cJSON *t = cJSON_AddObjectToObject(targets, side_name((enum side)side));
@@ -162,6 +170,21 @@ static void add_window(cJSON *o, const char *key, int passed, int failed, int ru
 	add_rate(w, "rate", passed, failed);
 }
 
+/* add_mean: {"baseline", "recent" (null when not known), "rose"} of a mean. */
+static void add_mean(cJSON *o, const char *key, double base, double recent, bool rose)
+{
+	cJSON *m = cJSON_AddObjectToObject(o, key);
+	if (base >= 0)
+		cJSON_AddNumberToObject(m, "baseline", round4(base));
+	else
+		cJSON_AddNullToObject(m, "baseline");
+	if (recent >= 0)
+		cJSON_AddNumberToObject(m, "recent", round4(recent));
+	else
+		cJSON_AddNullToObject(m, "recent");
+	cJSON_AddBoolToObject(m, "rose", rose);
+}
+
 cJSON *history_check_json(const struct history_check *c, const struct history_flaky *flaky,
 			  size_t nflaky)
 {
@@ -174,7 +197,11 @@ cJSON *history_check_json(const struct history_check *c, const struct history_fl
 	cJSON *r = cJSON_AddObjectToObject(o, "recent");
 	add_time(r, "from", c->recent_from);
 	add_time(r, "to", c->now);
-	cJSON_AddNumberToObject(o, "max_drop", c->max_drop);
+	cJSON_AddNumberToObject(o, "max_drop", c->limits.max_drop);
+	if (c->limits.max_latency_rise >= 0)
+		cJSON_AddNumberToObject(o, "max_latency_rise", c->limits.max_latency_rise);
+	if (c->limits.max_cost_rise >= 0)
+		cJSON_AddNumberToObject(o, "max_cost_rise", c->limits.max_cost_rise);
 	cJSON *strata = cJSON_AddArrayToObject(o, "strata");
 	for (size_t i = 0; i < c->nstrata; i++) {
 		const struct history_check_stratum *s = &c->strata[i];
@@ -185,6 +212,8 @@ cJSON *history_check_json(const struct history_check *c, const struct history_fl
 		add_window(so, "recent", s->recent_passed, s->recent_failed, s->recent_runs);
 		cJSON_AddBoolToObject(so, "compared", s->compared);
 		cJSON_AddBoolToObject(so, "degraded", s->degraded);
+		add_mean(so, "latency_ms", s->base_latency_ms, s->recent_latency_ms, s->latency_rose);
+		add_mean(so, "cost_usd", s->base_cost_usd, s->recent_cost_usd, s->cost_rose);
 		if (s->compared) {
 			double base = history_rate(s->base_passed, s->base_failed);
 			double recent = history_rate(s->recent_passed, s->recent_failed);

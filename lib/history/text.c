@@ -117,17 +117,22 @@ static void text_runs(FILE *f, const struct history_view *v, int limit)
 {
 	size_t shown = v->nruns < (size_t)limit ? v->nruns : (size_t)limit;
 	fprintf(f, "\nlast runs (%zu of %zu, newest first)\n", shown, v->nruns);
-	fprintf(f, "  %-20s  %-15s  %4s  %9s  %-20s  %s\n", "started", "verdict", "exit",
-		"duration", "eval fingerprint", "prod fingerprint");
+	fprintf(f, "  %-20s  %-15s  %4s  %9s  %10s  %8s  %-20s  %s\n", "started", "verdict",
+		"exit", "duration", "prod ms", "cost usd", "eval fingerprint", "prod fingerprint");
 	for (size_t i = 0; i < shown; i++) {
 		const struct history_run *run = &v->runs[v->nruns - 1 - i];
-		char at[32], dur[32], ev[96], pr[96];
+		char at[32], dur[32], ev[96], pr[96], lat[24] = "-", cost[24] = "-";
 		util_rfc3339(run->started_at, at);
+		if (run->prod_latency_ms >= 0)
+			snprintf(lat, sizeof(lat), "%.0f", run->prod_latency_ms);
+		if (run->cost_usd >= 0)
+			snprintf(cost, sizeof(cost), "%.4f", run->cost_usd);
 		history_text_duration(run->duration_ms, dur, sizeof(dur));
 		fp_short(run, SIDE_EVAL, ev, sizeof(ev));
 		fp_short(run, SIDE_PROD, pr, sizeof(pr));
 		char *verdict = term(run->verdict, 32);
-		fprintf(f, "  %-20s  %-15s  %4d  %9s  ", at, verdict, run->exit_code, dur);
+		fprintf(f, "  %-20s  %-15s  %4d  %9s  %10s  %8s  ", at, verdict, run->exit_code, dur,
+			lat, cost);
 		pad(f, ev, 20);
 		fprintf(f, "  %s%s\n", pr, run->interrupted ? "  (interrupted)" : "");
 		free(verdict);
@@ -257,6 +262,18 @@ static void window_text(char *out, size_t size, int passed, int failed, int runs
 		 runs == 1 ? "" : "s");
 }
 
+/* trend_text: "BASE -> RECENT" of a mean to so many decimals, "-" for one
+ * not known. */
+static void trend_text(char *out, size_t size, int decimals, double base, double recent)
+{
+	char b[20] = "-", r[20] = "-";
+	if (base >= 0)
+		snprintf(b, sizeof(b), "%.*f", decimals, base);
+	if (recent >= 0)
+		snprintf(r, sizeof(r), "%.*f", decimals, recent);
+	snprintf(out, size, "%s -> %s", b, r);
+}
+
 void history_text_check(FILE *f, const struct history_check *c, const struct history_flaky *fl,
 			size_t nfl, int flips, int last)
 {
@@ -266,8 +283,13 @@ void history_text_check(FILE *f, const struct history_check *c, const struct his
 	util_rfc3339(c->baseline_from, from);
 	util_rfc3339(c->recent_from, recent);
 	fprintf(f, "check %s at %s\n", suite, now);
-	fprintf(f, "  baseline %s to %s, recent since %s; max drop %g%% (relative)\n", from,
-		recent, recent, c->max_drop * 100);
+	fprintf(f, "  baseline %s to %s, recent since %s; max drop %g%% (relative)", from,
+		recent, recent, c->limits.max_drop * 100);
+	if (c->limits.max_latency_rise >= 0)
+		fprintf(f, ", max latency rise %g%%", c->limits.max_latency_rise * 100);
+	if (c->limits.max_cost_rise >= 0)
+		fprintf(f, ", max cost rise %g%%", c->limits.max_cost_rise * 100);
+	fputc('\n', f);
 	free(suite);
 	size_t width = 7;
 	for (size_t i = 0; i < c->nstrata; i++)
@@ -277,7 +299,8 @@ void history_text_check(FILE *f, const struct history_check *c, const struct his
 	} else {
 		fputs("  ", f);
 		pad(f, "stratum", width);
-		fprintf(f, "  %-26s  %-26s  %7s\n", "baseline (prod)", "recent (prod)", "change");
+		fprintf(f, "  %-26s  %-26s  %7s  %-15s  %s\n", "baseline (prod)",
+			"recent (prod)", "change", "mean latency ms", "mean cost usd");
 	}
 	for (size_t i = 0; i < c->nstrata; i++) {
 		const struct history_check_stratum *s = &c->strata[i];
@@ -293,10 +316,16 @@ void history_text_check(FILE *f, const struct history_check *c, const struct his
 		const char *status = s->degraded ? "DEGRADED"
 				     : s->compared ? "ok"
 				     : b < 0 ? "no baseline" : "no recent runs";
+		char latency[48], cost[48];
+		trend_text(latency, sizeof(latency), 0, s->base_latency_ms,
+			   s->recent_latency_ms);
+		trend_text(cost, sizeof(cost), 4, s->base_cost_usd, s->recent_cost_usd);
 		char *name = term(s->stratum, 64);
 		fputs("  ", f);
 		pad(f, name, width);
-		fprintf(f, "  %-26s  %-26s  %7s  %s\n", base, rec, change, status);
+		fprintf(f, "  %-26s  %-26s  %7s  %-15s  %-16s  %s%s%s\n", base, rec, change,
+			latency, cost, status, s->latency_rose ? ", LATENCY ROSE" : "",
+			s->cost_rose ? ", COST ROSE" : "");
 		free(name);
 	}
 	text_flaky(f, fl, nfl, flips, last);

@@ -64,13 +64,69 @@ static void put_fingerprints(struct jsonw *w, const struct report_target *t)
 	free(merged);
 }
 
+/* put_tokens: the token counts declared (those no reply declared left out),
+ * nothing when none was. */
+static void put_tokens(struct jsonw *w, const char *key, const struct report_usage *u)
+{
+	bool any = false;
+	for (const struct report_usage_field *f = report_usage_fields; f->name; f++) {
+		long long v = *(const long long *)((const char *)u + f->offset);
+		if (v < 0)
+			continue;
+		if (!any)
+			jsonw_object(w, key);
+		any = true;
+		jsonw_number(w, f->name, (double)v);
+	}
+	if (any)
+		jsonw_end(w);
+}
+
+/* put_telemetry: side's latency, time to first token, tokens, cost and
+ * retries over stratum (SIZE_MAX: the run), members of the object open. */
+static void put_telemetry(struct jsonw *w, const struct report *r, size_t stratum,
+			  enum side side)
+{
+	struct report_telemetry t;
+	report_telemetry(r, stratum, side, &t);
+	if (t.timed) {
+		jsonw_object(w, "latency_ms");
+		jsonw_number(w, "p50", report_round(t.p50_ms, 1));
+		jsonw_number(w, "p95", report_round(t.p95_ms, 1));
+		jsonw_number(w, "max", report_round(t.max_ms, 1));
+		jsonw_end(w);
+	}
+	if (t.streamed) {
+		jsonw_object(w, "ttft_ms");
+		jsonw_number(w, "p50", report_round(t.ttft_p50_ms, 1));
+		jsonw_number(w, "p95", report_round(t.ttft_p95_ms, 1));
+		jsonw_number(w, "max", report_round(t.ttft_max_ms, 1));
+		jsonw_end(w);
+	}
+	put_tokens(w, "tokens", &t.tokens);
+	if (t.cost_usd >= 0)
+		jsonw_number(w, "cost_usd", report_round(t.cost_usd, 6));
+	jsonw_number(w, "retries", (double)t.retries);
+}
+
 static void put_targets(struct jsonw *w, const struct report *r)
 {
 	jsonw_object(w, "targets");
 	for (int side = 0; side < SIDE__COUNT; side++) {
 		jsonw_object(w, side_name((enum side)side));
 		put_string(w, "url", r->targets[side].url);
+		if (r->targets[side].api)
+			put_string(w, "api", r->targets[side].api);
+		if (r->targets[side].model)
+			put_string(w, "model", r->targets[side].model);
 		put_fingerprints(w, &r->targets[side]);
+		if (r->targets[side].priced) {
+			jsonw_object(w, "price");
+			jsonw_number(w, "input", r->targets[side].price_input);
+			jsonw_number(w, "output", r->targets[side].price_output);
+			jsonw_end(w);
+		}
+		put_telemetry(w, r, SIZE_MAX, (enum side)side);
 		if (r->targets[side].expected) {
 			put_string(w, "expected", r->targets[side].expected);
 			put_names(w, "unexpected", &r->targets[side].unexpected);
@@ -97,6 +153,7 @@ static void put_strata(struct jsonw *w, const struct report *r)
 			jsonw_object(w, side_name((enum side)side));
 			jsonw_number(w, "passed", s->passed[side]);
 			jsonw_number(w, "total", s->ncases);
+			put_telemetry(w, r, i, (enum side)side);
 			jsonw_end(w);
 		}
 		jsonw_number(w, "diff", (double)s->passed[SIDE_PROD] - s->passed[SIDE_EVAL]);
@@ -115,6 +172,18 @@ static void put_strata(struct jsonw *w, const struct report *r)
 		jsonw_end(w);
 		jsonw_end(w);
 	}
+	jsonw_end(w);
+}
+
+/* put_grade: one grader's verdict on a sample. */
+static void put_grade(struct jsonw *w, const struct report_grade *g)
+{
+	jsonw_object(w, NULL);
+	put_string(w, "grader", g->grader);
+	jsonw_string(w, "grade", grade_name(g->grade));
+	jsonw_number(w, "score", report_round(g->score, 4));
+	if (g->reason)
+		put_string(w, "reason", g->reason);
 	jsonw_end(w);
 }
 
@@ -156,6 +225,8 @@ static void put_sample(struct jsonw *w, const struct report_sample *s)
 	jsonw_string(w, "grade", grade_name(s->grade));
 	jsonw_number(w, "status", s->status);
 	jsonw_number(w, "latency_ms", report_sample_latency(s));
+	if (s->start_ms > 0)
+		jsonw_number(w, "start_ms", report_round(s->start_ms, 3));
 	if (s->ttft_ms >= 0)
 		jsonw_number(w, "ttft_ms", report_round(s->ttft_ms, 1));
 	jsonw_number(w, "attempts", s->attempts);
@@ -167,6 +238,17 @@ static void put_sample(struct jsonw *w, const struct report_sample *s)
 		put_string(w, "fingerprint", s->fingerprint);
 	if (s->reply_file && s->grade != GRADE_PASS)
 		put_string(w, "reply_file", s->reply_file);
+	if (s->response_id)
+		put_string(w, "response_id", s->response_id);
+	if (s->response_model)
+		put_string(w, "response_model", s->response_model);
+	put_tokens(w, "usage", &s->usage);
+	if (s->ngrades) {
+		jsonw_array(w, "grades");
+		for (unsigned k = 0; k < s->ngrades; k++)
+			put_grade(w, &s->grades[k]);
+		jsonw_end(w);
+	}
 	if (s->nturns)
 		put_turns(w, s);
 	jsonw_end(w);
@@ -264,6 +346,20 @@ static void put_judge(struct jsonw *w, const struct report_judge *j)
 	put_string(w, "template_hash", j->template_hash);
 	jsonw_number(w, "calls", (double)j->calls);
 	jsonw_number(w, "cache_hits", (double)j->cache_hits);
+	jsonw_end(w);
+}
+
+static void put_budget(struct jsonw *w, const struct report_budget *b)
+{
+	jsonw_object(w, "budget");
+	if (b->tokens > 0)
+		jsonw_number(w, "tokens", (double)b->tokens);
+	else
+		jsonw_number(w, "usd", b->usd);
+	jsonw_number(w, "spent_tokens", (double)b->spent_tokens);
+	jsonw_number(w, "spent_usd", report_round(b->spent_usd, 6));
+	jsonw_bool(w, "reached", b->reached);
+	jsonw_number(w, "not_run", (double)b->not_run);
 	jsonw_end(w);
 }
 
@@ -387,6 +483,8 @@ int report_json(FILE *f, const struct report *r, char **err)
 	put_targets(&w, r);
 	if (r->judge.present)
 		put_judge(&w, &r->judge);
+	if (r->budget.present)
+		put_budget(&w, &r->budget);
 	if (r->history.present)
 		put_history(&w, &r->history);
 	if (r->replay.present)

@@ -76,6 +76,23 @@ struct rule {
 	const struct rule *rules; /* K_OBJECT, K_OBJECTS: ends with {NULL} */
 };
 
+static const struct rule grade_rules[] = {
+	{"grader", K_STRING, false, NULL},
+	{"grade", K_GRADE, false, NULL},
+	{"score", K_NUMBER, false, NULL},
+	{"reason", K_STRING, true, NULL},
+	{NULL, K_STRING, false, NULL},
+};
+
+static const struct rule usage_rules[] = {
+	{"input", K_NUMBER, true, NULL},
+	{"output", K_NUMBER, true, NULL},
+	{"total", K_NUMBER, true, NULL},
+	{"cached", K_NUMBER, true, NULL},
+	{"reasoning", K_NUMBER, true, NULL},
+	{NULL, K_STRING, false, NULL},
+};
+
 static const struct rule step_rules[] = {
 	{"status", K_WHOLE, false, NULL},
 	{"latency_ms", K_NUMBER, false, NULL},
@@ -95,11 +112,16 @@ static const struct rule sample_rules[] = {
 	{"grade", K_GRADE, false, NULL},
 	{"status", K_WHOLE, false, NULL},
 	{"latency_ms", K_NUMBER, false, NULL},
+	{"start_ms", K_NUMBER, true, NULL},
 	{"ttft_ms", K_NUMBER, true, NULL},
 	{"attempts", K_SMALL, false, NULL},
 	{"reasons", K_STRINGS, false, NULL},
 	{"fingerprint", K_STRING, true, NULL},
 	{"reply_file", K_STRING, true, NULL},
+	{"response_id", K_STRING, true, NULL},
+	{"response_model", K_STRING, true, NULL},
+	{"grades", K_OBJECTS, true, grade_rules},
+	{"usage", K_OBJECT, true, usage_rules},
 	{"turns", K_OBJECTS, true, turn_rules},
 	{NULL, K_STRING, false, NULL},
 };
@@ -173,8 +195,17 @@ static const struct rule stratum_rules[] = {
 	{NULL, K_STRING, false, NULL},
 };
 
+static const struct rule price_rules[] = {
+	{"input", K_NUMBER, false, NULL},
+	{"output", K_NUMBER, false, NULL},
+	{NULL, K_STRING, false, NULL},
+};
+
 static const struct rule target_rules[] = {
 	{"url", K_STRING_OR_NULL, false, NULL},
+	{"api", K_STRING, true, NULL},
+	{"model", K_STRING, true, NULL},
+	{"price", K_OBJECT, true, price_rules},
 	{"fingerprints", K_COUNTS, false, NULL},
 	{"expected", K_STRING, true, NULL},
 	{"unexpected", K_STRINGS, true, NULL},
@@ -207,6 +238,16 @@ static const struct rule judge_rules[] = {
 	{"template_hash", K_STRING_OR_NULL, true, NULL},
 	{"calls", K_COUNT, true, NULL},
 	{"cache_hits", K_COUNT, true, NULL},
+	{NULL, K_STRING, false, NULL},
+};
+
+static const struct rule budget_rules[] = {
+	{"tokens", K_NUMBER, true, NULL},
+	{"usd", K_NUMBER, true, NULL},
+	{"spent_tokens", K_NUMBER, false, NULL},
+	{"spent_usd", K_NUMBER, false, NULL},
+	{"reached", K_BOOL, false, NULL},
+	{"not_run", K_COUNT, false, NULL},
 	{NULL, K_STRING, false, NULL},
 };
 
@@ -254,6 +295,7 @@ static const struct rule report_rules[] = {
 	{"retries", K_COUNT, true, NULL},
 	{"targets", K_OBJECT, false, targets_rules},
 	{"judge", K_OBJECT, true, judge_rules},
+	{"budget", K_OBJECT, true, budget_rules},
 	{"history", K_OBJECT, true, history_rules},
 	{"replay", K_OBJECT, true, replay_rules},
 	{"fingerprint_diff", K_OBJECT, true, fingerprint_diff_rules},
@@ -581,16 +623,34 @@ static void load_turns(struct report *r, struct report_sample *s, const cJSON *t
 static void load_sample(struct report *r, struct report_sample *s, const cJSON *o)
 {
 	const cJSON *reasons = get(o, "reasons"), *reason;
+	const cJSON *grades = get(o, "grades"), *grade;
+	size_t k = 0;
 
 	s->index = tree_int(o, "index");
 	s->grade = GRADE_ERROR;
 	grade_parse(tree_str(o, "grade"), &s->grade);
 	s->status = tree_int(o, "status");
 	s->latency_ms = tree_num(o, "latency_ms");
+	s->start_ms = tree_num(o, "start_ms");
 	s->ttft_ms = get(o, "ttft_ms") ? tree_num(o, "ttft_ms") : -1;
 	s->attempts = tree_int(o, "attempts");
 	s->fingerprint = report_intern(r, str_or_null(o, "fingerprint"));
 	s->reply_file = report_strdup(r, str_or_null(o, "reply_file"));
+	s->response_id = report_strdup(r, str_or_null(o, "response_id"));
+	s->response_model = report_intern(r, str_or_null(o, "response_model"));
+	for (const struct report_usage_field *f = report_usage_fields; f->name; f++)
+		if (get(get(o, "usage"), f->name))
+			*(long long *)((char *)&s->usage + f->offset) =
+				(long long)tree_num(get(o, "usage"), f->name);
+	report_sample_grades(r, s, (size_t)cJSON_GetArraySize(grades));
+	cJSON_ArrayForEach(grade, grades) {
+		struct report_grade *g = &s->grades[k++];
+		g->grader = report_intern(r, tree_str(grade, "grader"));
+		g->reason = report_intern(r, str_or_null(grade, "reason"));
+		g->score = tree_num(grade, "score");
+		g->grade = GRADE_ERROR;
+		grade_parse(tree_str(grade, "grade"), &g->grade);
+	}
 	report_sample_reasons(r, s, (size_t)cJSON_GetArraySize(reasons));
 	cJSON_ArrayForEach(reason, reasons)
 		s->reasons[s->nreasons++] = report_intern(r, reason->valuestring);
@@ -671,12 +731,28 @@ static void load_targets(struct report *r, const cJSON *targets)
 	for (int side = 0; side < SIDE__COUNT; side++) {
 		const cJSON *t = get(targets, side_name((enum side)side)), *fp;
 		r->targets[side].url = report_strdup(r, str_or_null(t, "url"));
+		r->targets[side].api = report_strdup(r, str_or_null(t, "api"));
+		r->targets[side].model = report_strdup(r, str_or_null(t, "model"));
+		r->targets[side].priced = get(t, "price") != NULL;
+		r->targets[side].price_input = tree_num(get(t, "price"), "input");
+		r->targets[side].price_output = tree_num(get(t, "price"), "output");
 		r->targets[side].expected = report_strdup(r, str_or_null(t, "expected"));
 		load_names(r, &r->targets[side].unexpected, get(t, "unexpected"));
 		cJSON_ArrayForEach(fp, get(t, "fingerprints"))
 			report_add_fingerprint(r, (enum side)side, fp->string,
 					       (long)fp->valuedouble);
 	}
+}
+
+static void load_budget(struct report_budget *b, const cJSON *o)
+{
+	b->present = o != NULL;
+	b->tokens = (long long)tree_num(o, "tokens");
+	b->usd = tree_num(o, "usd");
+	b->spent_tokens = (long long)tree_num(o, "spent_tokens");
+	b->spent_usd = tree_num(o, "spent_usd");
+	b->reached = is_true(o, "reached");
+	b->not_run = tree_int(o, "not_run");
 }
 
 static void load_judge(struct report *r, const cJSON *judge)
@@ -730,6 +806,7 @@ static struct report *model_of_tree(const cJSON *t)
 	r->retries = tree_int(t, "retries");
 	load_targets(r, get(t, "targets"));
 	load_judge(r, get(t, "judge"));
+	load_budget(&r->budget, get(t, "budget"));
 	if (cJSON_IsObject(history)) {
 		r->history.present = true;
 		load_names(r, &r->history.unevaluated, get(history, "unevaluated"));

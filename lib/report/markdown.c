@@ -265,6 +265,71 @@ static void put_strata(struct buf *b, const struct report *r)
 		put_cut_note(b, total - done, "strata");
 }
 
+/* put_telemetry_row: side's latency, time to first token (with
+ * streamed), tokens, cost and retries over stratum (SIZE_MAX: the run,
+ * "all") as one table row; "-" where none. */
+static void put_telemetry_row(struct buf *row, const struct report *r, size_t stratum,
+			      enum side side, bool streamed)
+{
+	struct report_telemetry t;
+	report_telemetry(r, stratum, side, &t);
+	buf_reset(row);
+	buf_addstr(row, "| ");
+	md_add(row, stratum == SIZE_MAX ? "all" : r->strata[stratum].name, NAME_MAX_MD);
+	buf_addf(row, " | %s |", side_name(side));
+	if (t.timed)
+		buf_addf(row, " %.0f | %.0f | %.0f |", t.p50_ms, t.p95_ms, t.max_ms);
+	else
+		buf_addstr(row, " - | - | - |");
+	if (streamed && t.streamed)
+		buf_addf(row, " %.0f | %.0f | %.0f |", t.ttft_p50_ms, t.ttft_p95_ms, t.ttft_max_ms);
+	else if (streamed)
+		buf_addstr(row, " - | - | - |");
+	buf_addf(row, t.tokens.input >= 0 ? " %lld |" : " - |", t.tokens.input);
+	buf_addf(row, t.tokens.output >= 0 ? " %lld |" : " - |", t.tokens.output);
+	buf_addf(row, t.cost_usd >= 0 ? " %.4f |" : " - |", t.cost_usd);
+	buf_addf(row, " %ld |\n", t.retries);
+}
+
+/* put_telemetry: latency, time to first token (when some sample was
+ * streamed), tokens, cost and retries per stratum and target, then over the
+ * run, folded away under the strata. */
+static void put_telemetry(struct buf *b, const struct report *r)
+{
+	static const char head[] =
+		"\n<details><summary>Latency, tokens and cost</summary>\n\n"
+		"| stratum | target | p50 ms | p95 ms | max ms | tokens in | tokens out | "
+		"cost usd | retries |\n"
+		"|---|---|--:|--:|--:|--:|--:|--:|--:|\n";
+	static const char head_streamed[] =
+		"\n<details><summary>Latency, tokens and cost</summary>\n\n"
+		"| stratum | target | p50 ms | p95 ms | max ms | ttft p50 | ttft p95 | ttft max | "
+		"tokens in | tokens out | cost usd | retries |\n"
+		"|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n";
+	static const char foot[] = "\n</details>\n";
+	bool streamed = report_streamed(r);
+	const char *h = streamed ? head_streamed : head;
+	struct buf row;
+
+	if (!put_text(b, h, strlen(h)))
+		return;
+	buf_init(&row, BUF_MAX_DEFAULT);
+	for (size_t i = 0; i <= r->nstrata; i++) {
+		size_t stratum = i < r->nstrata ? i : SIZE_MAX;
+		if (stratum != SIZE_MAX && !r->strata[i].selected)
+			continue;
+		for (int side = 0; side < SIDE__COUNT; side++) {
+			put_telemetry_row(&row, r, stratum, (enum side)side, streamed);
+			if (b->len + row.len + strlen(foot) + NOTE_RESERVE > REPORT_MARKDOWN_MAX)
+				goto out;
+			buf_add(b, row.data, row.len);
+		}
+	}
+out:
+	buf_addstr(b, foot);
+	buf_release(&row);
+}
+
 /* put_side_cell: a side's summary and its first reasons. */
 static void put_side_cell(struct buf *b, const struct report_case *c, enum side side)
 {
@@ -362,6 +427,7 @@ int report_markdown(FILE *f, const struct report *r, char **err)
 	buf_init(&b, BUF_MAX_DEFAULT);
 	put_header(&b, r);
 	put_strata(&b, r);
+	put_telemetry(&b, r);
 	put_cases(&b, r);
 	put_one_sample_note(&b, r);
 	fwrite(b.data, 1, b.len, f);

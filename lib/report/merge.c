@@ -344,6 +344,27 @@ out:
 	return rc;
 }
 
+/* copy_sample: sample from (of another report) into to, its strings in out. */
+static void copy_sample(struct report *out, struct report_sample *to,
+			const struct report_sample *from)
+{
+	*to = *from;
+	to->fingerprint = report_intern(out, from->fingerprint);
+	to->response_id = report_strdup(out, from->response_id);
+	to->reply_file = report_strdup(out, from->reply_file);
+	to->response_model = report_intern(out, from->response_model);
+	report_sample_reasons(out, to, from->nreasons);
+	for (unsigned j = 0; j < from->nreasons; j++)
+		to->reasons[to->nreasons++] = report_intern(out, from->reasons[j]);
+	report_sample_grades(out, to, from->ngrades);
+	for (unsigned j = 0; j < from->ngrades; j++) {
+		to->grades[j] = from->grades[j];
+		to->grades[j].grader = report_intern(out, from->grades[j].grader);
+		to->grades[j].reason = report_intern(out, from->grades[j].reason);
+	}
+	report_sample_copy_turns(out, to, from);
+}
+
 /* copy_case: case c of report from into out. */
 static void copy_case(struct report *out, const struct report *from, const struct report_case *c)
 {
@@ -358,16 +379,8 @@ static void copy_case(struct report *out, const struct report *from, const struc
 	for (int side = 0; side < SIDE__COUNT; side++) {
 		const struct report_side *s = &c->side[side];
 		struct report_sample *samples = report_side_samples(out, &to->side[side], s->nsamples);
-		for (size_t k = 0; k < s->nsamples; k++) {
-			samples[k] = s->samples[k];
-			samples[k].fingerprint = report_intern(out, s->samples[k].fingerprint);
-			samples[k].reply_file = report_strdup(out, s->samples[k].reply_file);
-			report_sample_reasons(out, &samples[k], s->samples[k].nreasons);
-			for (unsigned j = 0; j < s->samples[k].nreasons; j++)
-				samples[k].reasons[samples[k].nreasons++] =
-					report_intern(out, s->samples[k].reasons[j]);
-			report_sample_copy_turns(out, &samples[k], &s->samples[k]);
-		}
+		for (size_t k = 0; k < s->nsamples; k++)
+			copy_sample(out, &samples[k], &s->samples[k]);
 	}
 }
 
@@ -421,6 +434,11 @@ static void merged_run(struct report *out, const struct merge *m)
 	out->started_ms = earliest->started_ms;
 	for (int side = 0; side < SIDE__COUNT; side++) {
 		out->targets[side].url = report_strdup(out, first->targets[side].url);
+		out->targets[side].api = report_strdup(out, first->targets[side].api);
+		out->targets[side].model = report_strdup(out, first->targets[side].model);
+		out->targets[side].priced = first->targets[side].priced;
+		out->targets[side].price_input = first->targets[side].price_input;
+		out->targets[side].price_output = first->targets[side].price_output;
 		out->targets[side].expected = report_strdup(out, first->targets[side].expected);
 	}
 }
@@ -443,6 +461,27 @@ static void merged_judge(struct report *out, const struct merge *m)
 	for (size_t i = 0; i < m->n; i++) {
 		out->judge.calls += m->reports[i]->judge.calls;
 		out->judge.cache_hits += m->reports[i]->judge.cache_hits;
+	}
+}
+
+/* merged_budget: the budget of the shards that had one (the first one's
+ * limit), their spending and unsent samples summed. */
+static void merged_budget(struct report *out, const struct merge *m)
+{
+	struct report_budget *b = &out->budget;
+	for (size_t i = 0; i < m->n; i++) {
+		const struct report_budget *from = &m->reports[i]->budget;
+		if (!from->present)
+			continue;
+		if (!b->present) {
+			b->present = true;
+			b->tokens = from->tokens;
+			b->usd = from->usd;
+		}
+		b->spent_tokens += from->spent_tokens;
+		b->spent_usd += from->spent_usd;
+		b->reached |= from->reached;
+		b->not_run += from->not_run;
 	}
 }
 
@@ -485,6 +524,7 @@ static struct report *merged(struct merge *m, char **err)
 
 	merged_run(out, m);
 	merged_judge(out, m);
+	merged_budget(out, m);
 	merged_history(out, m);
 	if (check_places(m, out, err) < 0) {
 		report_free(out);

@@ -84,9 +84,14 @@ static void label_add(struct buf *b, const char *s)
 	free(clean);
 }
 
+static void put_family_of(struct buf *b, const char *name, const char *type, const char *help)
+{
+	buf_addf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
 static void put_family(struct buf *b, const char *name, const char *help)
 {
-	buf_addf(b, "# HELP %s %s\n# TYPE %s gauge\n", name, help, name);
+	put_family_of(b, name, "gauge", help);
 }
 
 /* put_sample: name{label="value",...} value; labels is a NULL-ended list
@@ -120,6 +125,122 @@ static double parse_rfc3339(const char *s)
 	if (strcmp(end, "Z") != 0)
 		return 0;
 	return (double)timegm(&tm) + frac;
+}
+
+/* Durations of one stratum and target: how many, their sum, p50, p95 and
+ * max in ms. */
+struct durations {
+	long n;
+	double sum, p50, p95, max;
+};
+
+/* put_durations: d (per stratum and target, nstrata * SIDE__COUNT) as the
+ * summary name (quantiles 0.5 and 0.95 when there are durations; _sum and
+ * _count where there are, or for every selected stratum with all) and
+ * their max as the gauge name_max. */
+static void put_durations(struct buf *b, const struct report *r, const char *suite,
+			  const char *const name[2], const char *const help[2],
+			  const struct durations *d, bool all)
+{
+	char *sum = xasprintf("%s_sum", name[0]), *count = xasprintf("%s_count", name[0]);
+	put_family_of(b, name[0], "summary", help[0]);
+	for (size_t k = 0; k < r->nstrata * SIDE__COUNT; k++) {
+		const struct report_stratum *s = &r->strata[k / SIDE__COUNT];
+		const char *target = side_name((enum side)(k % SIDE__COUNT));
+		if (!s->selected || (!all && !d[k].n))
+			continue;
+		const struct {
+			const char *quantile;
+			double ms;
+		} q[] = {{"0.5", d[k].p50}, {"0.95", d[k].p95}};
+		for (size_t j = 0; d[k].n && j < ARRAY_SIZE(q); j++) {
+			const char *labels[] = {"suite", suite, "stratum", s->name, "target", target,
+						"quantile", q[j].quantile, NULL};
+			put_sample(b, name[0], labels, q[j].ms / 1000);
+		}
+		const char *labels[] = {"suite", suite, "stratum", s->name, "target", target, NULL};
+		put_sample(b, sum, labels, d[k].sum / 1000);
+		put_sample(b, count, labels, (double)d[k].n);
+	}
+	put_family(b, name[1], help[1]);
+	for (size_t k = 0; k < r->nstrata * SIDE__COUNT; k++) {
+		const struct report_stratum *s = &r->strata[k / SIDE__COUNT];
+		const char *labels[] = {"suite", suite, "stratum", s->name, "target",
+					side_name((enum side)(k % SIDE__COUNT)), NULL};
+		if (s->selected && d[k].n)
+			put_sample(b, name[1], labels, d[k].max / 1000);
+	}
+	free(sum);
+	free(count);
+}
+
+/* put_telemetry: request latency and, when some sample was streamed, the
+ * time to first token as summaries, and tokens, cost and retries as
+ * gauges, per stratum and target. */
+static void put_telemetry(struct buf *b, const struct report *r, const char *suite)
+{
+	static const char *const lat[2] = {"canary_request_duration_seconds",
+					   "canary_request_duration_max_seconds"};
+	static const char *const lat_help[2] = {
+		"Latency of the requests a response came to in the last run, per stratum "
+		"and target.",
+		"Longest latency of a request a response came to in the last run."};
+	static const char *const ttft[2] = {"canary_time_to_first_token_seconds",
+					    "canary_time_to_first_token_max_seconds"};
+	static const char *const ttft_help[2] = {
+		"Time to the first token of the streamed samples of the last run, per stratum "
+		"and target.",
+		"Longest time to the first token of a streamed sample in the last run."};
+	size_t n = r->nstrata * SIDE__COUNT;
+	struct report_telemetry *t = xcalloc(n + 1, sizeof(*t));
+	struct durations *dl = xcalloc(n + 1, sizeof(*dl)), *dt = xcalloc(n + 1, sizeof(*dt));
+	for (size_t k = 0; k < n; k++) {
+		if (r->strata[k / SIDE__COUNT].selected)
+			report_telemetry(r, k / SIDE__COUNT, (enum side)(k % SIDE__COUNT), &t[k]);
+		dl[k] = (struct durations){t[k].timed, t[k].sum_ms, t[k].p50_ms, t[k].p95_ms,
+					   t[k].max_ms};
+		dt[k] = (struct durations){t[k].streamed, t[k].ttft_sum_ms, t[k].ttft_p50_ms,
+					   t[k].ttft_p95_ms, t[k].ttft_max_ms};
+	}
+	put_durations(b, r, suite, lat, lat_help, dl, true);
+	if (report_streamed(r))
+		put_durations(b, r, suite, ttft, ttft_help, dt, false);
+	free(dl);
+	free(dt);
+	put_family(b, "canary_tokens",
+		   "Tokens the replies of the last run declared, by kind (input, output, "
+		   "total, cached, reasoning).");
+	for (size_t k = 0; k < r->nstrata * SIDE__COUNT; k++) {
+		const struct report_stratum *s = &r->strata[k / SIDE__COUNT];
+		for (const struct report_usage_field *f = report_usage_fields;
+		     s->selected && f->name; f++) {
+			long long v = *(const long long *)((const char *)&t[k].tokens + f->offset);
+			const char *labels[] = {"suite", suite, "stratum", s->name, "target",
+						side_name((enum side)(k % SIDE__COUNT)), "kind",
+						f->name, NULL};
+			if (v >= 0)
+				put_sample(b, "canary_tokens", labels, (double)v);
+		}
+	}
+	put_family(b, "canary_cost_usd",
+		   "What the last run's requests cost in US dollars, from the tokens declared "
+		   "and the target's price.");
+	for (size_t k = 0; k < r->nstrata * SIDE__COUNT; k++) {
+		const struct report_stratum *s = &r->strata[k / SIDE__COUNT];
+		const char *labels[] = {"suite", suite, "stratum", s->name, "target",
+					side_name((enum side)(k % SIDE__COUNT)), NULL};
+		if (s->selected && t[k].cost_usd >= 0)
+			put_sample(b, "canary_cost_usd", labels, t[k].cost_usd);
+	}
+	put_family(b, "canary_retries", "Requests of the last run that were retries.");
+	for (size_t k = 0; k < r->nstrata * SIDE__COUNT; k++) {
+		const struct report_stratum *s = &r->strata[k / SIDE__COUNT];
+		const char *labels[] = {"suite", suite, "stratum", s->name, "target",
+					side_name((enum side)(k % SIDE__COUNT)), NULL};
+		if (s->selected)
+			put_sample(b, "canary_retries", labels, (double)t[k].retries);
+	}
+	free(t);
 }
 
 int report_prom(FILE *f, const struct report *r, char **err)
@@ -176,6 +297,8 @@ int report_prom(FILE *f, const struct report *r, char **err)
 		   "Exit code of the last run: 0 pass, 1 failing cases, 3 errors, "
 		   "130 interrupted.");
 	put_sample(&b, "canary_exit_code", suite_label, r->exit_code);
+
+	put_telemetry(&b, r, suite);
 
 	put_family(&b, "canary_unevaluated_fingerprints",
 		   "Compositions prod served in the last run that eval never served.");

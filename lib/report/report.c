@@ -103,6 +103,8 @@ struct report_sample *report_side_samples(struct report *r, struct report_side *
 {
 	s->samples = n ? arena_alloc(&r->arena, n * sizeof(*s->samples)) : NULL;
 	s->nsamples = n;
+	for (size_t i = 0; i < n; i++)
+		s->samples[i].usage = (struct report_usage){-1, -1, -1, -1, -1};
 	return s->samples;
 }
 
@@ -111,6 +113,22 @@ const char **report_sample_reasons(struct report *r, struct report_sample *s, si
 	s->reasons = arena_alloc(&r->arena, (n + 1) * sizeof(*s->reasons));
 	s->nreasons = 0;
 	return s->reasons;
+}
+
+const struct report_usage_field report_usage_fields[] = {
+	{"input", offsetof(struct report_usage, input)},
+	{"output", offsetof(struct report_usage, output)},
+	{"total", offsetof(struct report_usage, total)},
+	{"cached", offsetof(struct report_usage, cached)},
+	{"reasoning", offsetof(struct report_usage, reasoning)},
+	{NULL, 0},
+};
+
+struct report_grade *report_sample_grades(struct report *r, struct report_sample *s, size_t n)
+{
+	s->grades = n ? arena_alloc(&r->arena, n * sizeof(*s->grades)) : NULL;
+	s->ngrades = (unsigned)n;
+	return s->grades;
 }
 
 struct report_turn *report_sample_turns(struct report *r, struct report_sample *s, size_t n)

@@ -45,6 +45,19 @@ struct report_names {
 	size_t n;
 };
 
+/* One grader's verdict on a sample. */
+struct report_grade {
+	const char *grader;         /* its label: "regex", or a named grader's name */
+	const char *reason;         /* NULL on a pass */
+	double score;               /* 0..1 */
+	enum grade grade;
+};
+
+/* The tokens a reply declared; each -1 when it did not say. */
+struct report_usage {
+	long long input, output, total, cached, reasoning;
+};
+
 /* One request of a conversation sample. */
 struct report_step {
 	double latency_ms;
@@ -65,10 +78,16 @@ struct report_turn {
 /* One finished sample. */
 struct report_sample {
 	double latency_ms;          /* as measured (the JSON rounds it to 0.1) */
+	double start_ms;            /* Unix ms its (last) attempt started; 0: not known */
 	double ttft_ms;             /* a streamed reply's time to first token; -1: none */
 	const char **reasons;       /* "grader: why" per failing grader, or the error */
 	const char *fingerprint;    /* NULL when the reply carried none */
 	const char *reply_file;     /* --save-replies: its saved sample, or NULL */
+	const char *response_id;    /* the reply's "id", or NULL */
+	const char *response_model; /* the reply's "model", or NULL */
+	struct report_grade *grades; /* every grader that ran, in suite order */
+	unsigned ngrades;
+	struct report_usage usage;
 	int index;                  /* repeat number, from 0 */
 	int status;                 /* HTTP status, 0 when none arrived */
 	int attempts;
@@ -134,6 +153,11 @@ struct report_fingerprint {
 
 struct report_target {
 	const char *url;            /* for display; NULL: null */
+	const char *api;            /* the suite's api: name; NULL: not known */
+	const char *model;          /* the suite's model:, redacted; NULL: none */
+	bool priced;                /* the suite gave a price: */
+	double price_input;         /* USD per million input tokens */
+	double price_output;        /* USD per million output tokens */
 	const char *expected;       /* --expect-fingerprint: the composition the
 				     * target must serve, or NULL */
 	struct report_names unexpected; /* fingerprints it served that name another
@@ -151,6 +175,17 @@ struct report_judge {
 	const char *template_hash;
 	long calls;
 	long cache_hits;
+};
+
+/* What --budget allowed, and what the run spent. */
+struct report_budget {
+	bool present;               /* the run had a budget */
+	long long tokens;           /* the budget in tokens (0: in dollars) */
+	double usd;                 /* the budget in US dollars (0: in tokens) */
+	long long spent_tokens;     /* input and output tokens the replies declared */
+	double spent_usd;           /* their cost at the targets' prices */
+	bool reached;               /* spent met the budget: nothing more was sent */
+	long not_run;               /* samples never sent because of it */
 };
 
 /* What --history said of the run's prod fingerprints. */
@@ -205,6 +240,7 @@ struct report {
 	long retries;
 	struct report_target targets[SIDE__COUNT];
 	struct report_judge judge;
+	struct report_budget budget;
 	struct report_history history;
 	struct report_replay replay;
 	struct report_names unevaluated; /* prod fingerprints eval never served, sorted */
@@ -243,10 +279,21 @@ size_t report_stratum_index(struct report *r, const char *name);
  * position -1, not skipped, repeat 1, threshold 1, every p-value 1; it
  * stays valid until the next case is added. */
 struct report_case *report_add_case(struct report *r, const char *id, size_t stratum);
-/* report_side_samples: n zeroed samples for side s, in r's arena. */
+/* report_side_samples: n zeroed samples for side s, in r's arena, their
+ * usage unknown (-1). */
 struct report_sample *report_side_samples(struct report *r, struct report_side *s, size_t n);
 /* report_sample_reasons: room for n reasons of sample s, none yet. */
 const char **report_sample_reasons(struct report *r, struct report_sample *s, size_t n);
+/* The counts of struct report_usage by name ("input", "output", "total",
+ * "cached", "reasoning"), as the JSON report has them, ending with NULL. */
+struct report_usage_field {
+	const char *name;
+	size_t offset;
+};
+extern const struct report_usage_field report_usage_fields[];
+
+/* report_sample_grades: n zeroed grades for sample s (ngrades n). */
+struct report_grade *report_sample_grades(struct report *r, struct report_sample *s, size_t n);
 /* report_sample_turns: n zeroed turns of sample s. */
 struct report_turn *report_sample_turns(struct report *r, struct report_sample *s, size_t n);
 /* report_turn_steps: n zeroed steps of turn t. */
@@ -318,6 +365,33 @@ void report_apply_fingerprints(struct report *r);
 /*
  * What the JSON and the renderers derive.
  */
+
+/* What one target spent and how fast it answered, over the samples of
+ * a stratum or of the run. */
+struct report_telemetry {
+	long samples;               /* finished samples */
+	long timed;                 /* requests a response came to (each step of a conversation) */
+	double sum_ms;              /* their latencies summed, */
+	double p50_ms;              /* their median (nearest rank), */
+	double p95_ms;              /* 95th percentile */
+	double max_ms;              /* and maximum; 0 when timed is 0 */
+	struct report_usage tokens; /* declared tokens summed; -1 when no reply declared the kind */
+	double cost_usd;            /* from tokens and the target's price; -1: no price or no tokens */
+	long retries;               /* attempts beyond each request's first */
+	long streamed;              /* samples with a time to first token (streamed), */
+	double ttft_sum_ms;         /* those times summed, */
+	double ttft_p50_ms;         /* their median (nearest rank), */
+	double ttft_p95_ms;         /* 95th percentile */
+	double ttft_max_ms;         /* and maximum; 0 when streamed is 0 */
+};
+
+/* report_telemetry: target side's figures over the cases of stratum (an
+ * index; SIZE_MAX: every case of the report). */
+void report_telemetry(const struct report *r, size_t stratum, enum side side,
+		      struct report_telemetry *out);
+
+/* report_streamed: whether some sample of r has a time to first token. */
+bool report_streamed(const struct report *r);
 
 /* report_side_total: passed + failed + errors. */
 int report_side_total(const struct report_side *s);

@@ -2,6 +2,7 @@
 #include "report/report.h"
 
 #include <stdio.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -645,6 +646,9 @@ static void put_verdict_line(FILE *out, const struct report *r, const struct tex
 	if (r->verdict != VERDICT_ERROR && tc->errors > 0)
 		fprintf(out, "; %ld %s could not be measured", tc->errors,
 			plural(tc->errors, "case", "cases"));
+	if (r->budget.not_run > 0)
+		fprintf(out, "; budget reached, %ld %s not run", r->budget.not_run,
+			plural(r->budget.not_run, "sample", "samples"));
 	const struct report_fingerprint_failure *ff = report_fingerprint_failure(r);
 	const char *reason = o->exit_reason;
 	if (!reason && ff && r->exit_code == EXIT_FAIL && !verdict_failing(r->verdict))
@@ -664,6 +668,122 @@ static void put_one_sample_note(FILE *out, const struct text_counts *tc)
 		plural(tc->one_sample, "it", "them"));
 }
 
+/* The columns of the --verbose telemetry table. */
+enum {
+	TEL_STRATUM,
+	TEL_TARGET,
+	TEL_P50,
+	TEL_P95,
+	TEL_MAX,
+	TEL_TTFT_P50,
+	TEL_TTFT_P95,
+	TEL_TTFT_MAX,
+	TEL_IN,
+	TEL_OUT,
+	TEL_COST,
+	TEL_RETRIES,
+	TEL__COUNT,
+};
+
+#define TEL_CELL 40
+
+/* telemetry_row: the cells of side's figures over stratum (SIZE_MAX: the
+ * run, named "all"); "-" where nothing was measured or declared. */
+static void telemetry_row(const struct report *r, size_t stratum, enum side side,
+			  char cells[TEL__COUNT][TEL_CELL])
+{
+	struct report_telemetry t;
+	report_telemetry(r, stratum, side, &t);
+	char *name = stratum == SIZE_MAX ? xstrdup("all")
+					 : text_clean(r->strata[stratum].name, NAME_MAX_TEXT);
+	snprintf(cells[TEL_STRATUM], TEL_CELL, "%s", name);
+	free(name);
+	snprintf(cells[TEL_TARGET], TEL_CELL, "%s", side_name(side));
+	const double ms[] = {t.p50_ms, t.p95_ms, t.max_ms};
+	const double ttft[] = {t.ttft_p50_ms, t.ttft_p95_ms, t.ttft_max_ms};
+	for (int k = 0; k < 3; k++) {
+		snprintf(cells[TEL_P50 + k], TEL_CELL, t.timed ? "%.0f" : "-", ms[k]);
+		snprintf(cells[TEL_TTFT_P50 + k], TEL_CELL, t.streamed ? "%.0f" : "-", ttft[k]);
+	}
+	snprintf(cells[TEL_IN], TEL_CELL, t.tokens.input >= 0 ? "%lld" : "-", t.tokens.input);
+	snprintf(cells[TEL_OUT], TEL_CELL, t.tokens.output >= 0 ? "%lld" : "-", t.tokens.output);
+	snprintf(cells[TEL_COST], TEL_CELL, t.cost_usd >= 0 ? "%.4f" : "-", t.cost_usd);
+	snprintf(cells[TEL_RETRIES], TEL_CELL, "%ld", t.retries);
+}
+
+/* tel_shown: whether column c is shown (the time to first token only when
+ * some sample was streamed). */
+static bool tel_shown(size_t c, bool streamed)
+{
+	return streamed || c < TEL_TTFT_P50 || c > TEL_TTFT_MAX;
+}
+
+/* put_telemetry: --verbose: latency, time to first token (when streamed),
+ * tokens, cost and retries per stratum and target, then over the run. */
+static void put_telemetry(FILE *out, const struct report *r, bool color)
+{
+	static const char *const heads[TEL__COUNT] = {
+		"stratum", "target", "p50 ms", "p95 ms", "max ms", "ttft p50", "ttft p95",
+		"ttft max", "tokens in", "tokens out", "cost usd", "retries",
+	};
+	bool streamed = report_streamed(r);
+	size_t nrows = 0, width[TEL__COUNT];
+	char(*rows)[TEL__COUNT][TEL_CELL] =
+		xcalloc((r->nstrata + 1) * SIDE__COUNT, sizeof(*rows));
+	for (size_t i = 0; i <= r->nstrata; i++) {
+		size_t stratum = i < r->nstrata ? i : SIZE_MAX;
+		if (stratum != SIZE_MAX && !text_stratum_shown(&r->strata[i]))
+			continue;
+		for (int side = 0; side < SIDE__COUNT; side++)
+			telemetry_row(r, stratum, (enum side)side, rows[nrows++]);
+	}
+	for (size_t c = 0; c < TEL__COUNT; c++) {
+		width[c] = strlen(heads[c]);
+		for (size_t k = 0; k < nrows; k++)
+			width[c] = max_size(width[c], text_width(rows[k][c]));
+	}
+	fputc('\n', out);
+	if (color)
+		fputs(ANSI_BOLD, out);
+	for (size_t c = 0; c < TEL__COUNT; c++) {
+		if (!tel_shown(c, streamed))
+			continue;
+		fputs("  ", out);
+		(c < TEL_P50 ? put_left : put_right)(out, heads[c], width[c]);
+	}
+	if (color)
+		fputs(ANSI_RESET, out);
+	fputc('\n', out);
+	for (size_t k = 0; k < nrows; k++) {
+		for (size_t c = 0; c < TEL__COUNT; c++) {
+			if (!tel_shown(c, streamed))
+				continue;
+			fputs("  ", out);
+			(c < TEL_P50 ? put_left : put_right)(out, rows[k][c], width[c]);
+		}
+		fputc('\n', out);
+	}
+	free(rows);
+}
+
+/* put_budget_note: what --budget allowed and what the run spent. */
+static void put_budget_note(FILE *out, const struct report *r)
+{
+	const struct report_budget *b = &r->budget;
+	if (!b->present)
+		return;
+	fputs("\n  budget: ", out);
+	if (b->tokens > 0)
+		fprintf(out, "%lld of %lld tokens spent", b->spent_tokens, b->tokens);
+	else
+		fprintf(out, "$%.4f of $%.2f spent (%lld tokens)", b->spent_usd, b->usd,
+			b->spent_tokens);
+	if (b->reached)
+		fprintf(out, "; reached, so %ld %s not run", b->not_run,
+			plural(b->not_run, "sample was", "samples were"));
+	fputc('\n', out);
+}
+
 static const struct report_text_options text_defaults = {0};
 
 void report_text_with(FILE *out, const struct report *r, const struct report_text_options *o)
@@ -676,12 +796,15 @@ void report_text_with(FILE *out, const struct report *r, const struct report_tex
 	put_header(out, r, &tc, o->color);
 	fputc('\n', out);
 	put_strata(out, r, o->color);
+	if (o->verbose)
+		put_telemetry(out, r, o->color);
 	put_fingerprint_notes(out, r, o->color);
 	put_expected_notes(out, r, o->color);
 	put_compositions(out, r);
 	put_history_notes(out, r, o->color);
 	put_cases(out, r, o);
 	put_one_sample_note(out, &tc);
+	put_budget_note(out, r);
 	fputc('\n', out);
 	put_verdict_line(out, r, &tc, o);
 }

@@ -393,7 +393,7 @@ void verdict_compute(struct report *r)
 		r->exit_code = EXIT_INTERRUPTED;
 	else if (any_failing || (r->strict && any_flaky))
 		r->exit_code = EXIT_FAIL;
-	else if (any_error)
+	else if (any_error || r->budget.not_run > 0)
 		r->exit_code = EXIT_ERRORS;
 	else
 		r->exit_code = EXIT_PASS;

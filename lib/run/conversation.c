@@ -40,6 +40,7 @@ void conversation_init(struct conversation *cv, const struct suite_case *c,
 	cv->max_bytes = max_bytes;
 	cv->ttft_ms = -1;
 	cv->turn_ttft_ms = -1;
+	cv->usage = (struct usage){-1, -1, -1, -1, -1};
 	cv->messages = cJSON_Duplicate(c->messages, 1);
 	cv->view = *c;
 	cv->view.messages = cv->messages;
@@ -189,6 +190,17 @@ out:
 	return rc;
 }
 
+void conversation_count(struct conversation *cv, const struct reply *r)
+{
+	long long *sum[] = {&cv->usage.input, &cv->usage.output, &cv->usage.total,
+			    &cv->usage.cached, &cv->usage.reasoning};
+	const long long add[] = {r->usage.input, r->usage.output, r->usage.total,
+				 r->usage.cached, r->usage.reasoning};
+	for (size_t i = 0; i < ARRAY_SIZE(add); i++)
+		if (add[i] >= 0)
+			*sum[i] = (*sum[i] < 0 ? 0 : *sum[i]) + add[i];
+}
+
 bool conversation_next_turn(struct conversation *cv)
 {
 	if (cv->turn + 1 >= cv->c->nturns)
@@ -218,6 +230,7 @@ void conversation_reply(const struct conversation *cv, bool whole, struct reply 
 	out->fingerprint = last->fingerprint ? xstrdup(last->fingerprint) : NULL;
 	out->latency_ms = cv->latency_ms;
 	out->ttft_ms = whole ? cv->ttft_ms : cv->turn_ttft_ms;
+	out->usage = cv->usage;
 	out->redact = last->redact;
 	for (size_t i = 0; i < calls->ntool_calls; i++)
 		copy_call(out, &calls->tool_calls[i]);

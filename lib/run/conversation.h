@@ -42,6 +42,7 @@ struct conversation {
 	double latency_ms;         /* of every request */
 	double ttft_ms;            /* the first request's time to first token; -1: none */
 	double turn_ttft_ms;       /* the current turn's first request's; -1: none */
+	struct usage usage;        /* the tokens its replies declared, summed; -1: none did */
 	struct buf transcript;     /* what the judge reads: one line per message */
 	char *heard;               /* the transcript before the turn's last reply */
 	struct reply last;         /* the last reply (content, raw, json) */
@@ -63,6 +64,10 @@ void conversation_free(struct conversation *cv);
  * for, max_steps reached, the conversation over max_bytes). */
 int conversation_take(struct conversation *cv, struct reply *r, struct sample *out, char **err);
 
+/* conversation_count: add the tokens reply r declared to the conversation's
+ * usage (every reply read, whether or not the conversation can go on). */
+void conversation_count(struct conversation *cv, const struct reply *r);
+
 /* conversation_next_turn: go on to the next user turn; false when the
  * turn that ended was the last. */
 bool conversation_next_turn(struct conversation *cv);
@@ -70,9 +75,9 @@ bool conversation_next_turn(struct conversation *cv);
 /* conversation_reply: what graders see when a turn ends (whole: the whole
  * conversation, else the turn): the last reply's content, raw body and
  * fingerprint, the tool calls of the turn or of the whole conversation, the
- * latency of all its requests and the time to first token of its first
- * request (-1 when that one was not streamed); *input (borrowed) is the
- * transcript the judge reads before that reply. */
+ * latency and the declared tokens of all its requests and the time to first
+ * token of its first request (-1 when that one was not streamed); *input
+ * (borrowed) is the transcript the judge reads before that reply. */
 void conversation_reply(const struct conversation *cv, bool whole, struct reply *out,
 			const char **input);
 

@@ -83,6 +83,7 @@ static void record(struct graded *gd, const struct grader *g, struct grade_resul
 	out->grades[out->ngrades++] = (struct sample_grade){
 		.grader = g,
 		.grade = res->grade,
+		.score = res->score,
 		.reason = res->reason ? redact_apply(rd, res->reason) : NULL,
 	};
 	if (res->grade != GRADE_PASS) {

@@ -69,10 +69,23 @@ static void add_side(struct report *rep, struct report_side *out, const struct s
 		o->grade = s->grade;
 		o->status = (int)s->status;
 		o->latency_ms = s->latency_ms;
+		o->start_ms = s->start_ms;
 		o->ttft_ms = s->ttft_ms;
 		o->attempts = s->attempts;
 		o->fingerprint = report_intern(rep, s->fingerprint);
 		o->reply_file = report_strdup(rep, s->reply_file);
+		o->response_id = report_strdup(rep, s->response_id);
+		o->response_model = report_intern(rep, s->response_model);
+		o->usage = (struct report_usage){s->usage.input, s->usage.output, s->usage.total,
+						 s->usage.cached, s->usage.reasoning};
+		report_sample_grades(rep, o, s->ngrades);
+		for (size_t j = 0; j < s->ngrades; j++)
+			o->grades[j] = (struct report_grade){
+				.grader = report_intern(rep, s->grades[j].grader->label),
+				.reason = report_intern(rep, s->grades[j].reason),
+				.score = s->grades[j].score,
+				.grade = s->grades[j].grade,
+			};
 		report_sample_reasons(rep, o, s->nreasons);
 		for (size_t j = 0; j < s->nreasons; j++)
 			if (s->reasons[j])
@@ -98,6 +111,24 @@ static void add_case(struct report *rep, const struct run *r, size_t i)
 	c->by_stratum = cr->by_stratum;
 	for (int side = 0; side < SIDE__COUNT; side++)
 		add_side(rep, &c->side[side], &cr->side[side], cr->repeat);
+}
+
+/* add_target: a target's URL for display, API, model (redacted), price and
+ * expected composition. */
+static void add_target(struct report *rep, struct report_target *out, const struct run *r,
+		       enum side side)
+{
+	const struct target *t = &r->suite->targets[side];
+	char *model = t->model ? redact_apply(&r->suite->redact, t->model) : NULL;
+
+	out->url = report_strdup(rep, r->url_display[side]);
+	out->api = report_strdup(rep, t->provider ? t->provider->name : NULL);
+	out->model = report_strdup(rep, model);
+	out->priced = t->priced;
+	out->price_input = t->price_input;
+	out->price_output = t->price_output;
+	out->expected = report_strdup(rep, r->expected[side]);
+	free(model);
 }
 
 /* add_judge: which judge graded the run, with what prompt template, and
@@ -136,6 +167,23 @@ static void add_fingerprints(struct report *rep, const struct run *r)
 	}
 }
 
+/* add_budget: the run's budget, what it spent, and the samples it left
+ * unsent once the budget was reached. */
+static void add_budget(struct report *rep, const struct run *r)
+{
+	struct report_budget *b = &rep->budget;
+	b->present = true;
+	b->tokens = r->budget_tokens;
+	b->usd = r->budget_usd;
+	b->spent_tokens = r->spent_tokens;
+	b->spent_usd = r->spent_usd;
+	b->reached = r->budget_reached;
+	for (size_t i = 0; b->reached && i < r->ncases; i++)
+		for (int side = 0; r->cases[i].selected && side < SIDE__COUNT; side++)
+			for (size_t k = 0; k < r->cases[i].side[side].nsamples; k++)
+				b->not_run += !r->cases[i].side[side].samples[k].done;
+}
+
 struct report *run_report(const struct run *r)
 {
 	struct report *rep = report_new();
@@ -165,13 +213,13 @@ struct report *run_report(const struct run *r)
 	rep->requests = r->stats.requests;
 	rep->attempts = r->stats.attempts;
 	rep->retries = r->stats.retries;
-	for (int side = 0; side < SIDE__COUNT; side++) {
-		rep->targets[side].url = report_strdup(rep, r->url_display[side]);
-		rep->targets[side].expected = report_strdup(rep, r->expected[side]);
-	}
+	for (int side = 0; side < SIDE__COUNT; side++)
+		add_target(rep, &rep->targets[side], r, (enum side)side);
 	add_fingerprints(rep, r);
 	if (s->judge.present)
 		add_judge(rep, r);
+	if (r->budget_tokens > 0 || r->budget_usd > 0)
+		add_budget(rep, r);
 	for (size_t i = 0; i < r->ncases; i++) {
 		if (r->cases[i].other_shard) {
 			rep->shard_others++;

@@ -72,6 +72,10 @@ void sample_release(struct sample *s)
 		free(s->reasons[i]);
 	free(s->reasons);
 	free(s->fingerprint);
+	free(s->response_id);
+	free(s->response_model);
+	s->response_id = NULL;
+	s->response_model = NULL;
 	for (size_t i = 0; i < s->ngrades; i++)
 		free(s->grades[i].reason);
 	free(s->grades);
@@ -131,6 +135,13 @@ static char *json_fingerprint(const struct target *t, const struct reply *r)
 	return out;
 }
 
+/* json_member: the reply's top-level string member name, redacted, or NULL. */
+static char *json_member(struct suite *s, const struct reply *r, const char *name)
+{
+	const cJSON *v = r->json ? cJSON_GetObjectItemCaseSensitive(r->json, name) : NULL;
+	return cJSON_IsString(v) ? redact_apply(&s->redact, v->valuestring) : NULL;
+}
+
 /* sample_parse: read a reply with the side's provider into out (status,
  * latency, fingerprint); -1 after recording why it cannot be read (the
  * reply took attempts HTTP attempts). */
@@ -149,6 +160,11 @@ static int sample_parse(struct suite *s, enum side side, struct reply *reply, in
 		free(out->fingerprint);
 		out->fingerprint = redact_apply(&s->redact, reply->fingerprint);
 	}
+	free(out->response_id);
+	free(out->response_model);
+	out->response_id = json_member(s, reply, "id");
+	out->response_model = json_member(s, reply, "model");
+	out->usage = reply->usage;
 	if (parsed == 0)
 		return 0;
 	if (attempts > 1) {
@@ -244,6 +260,20 @@ static void confirm_case(struct feeder *f, struct case_result *cr)
 	f->confirming[f->nconfirming++] = (size_t)(cr - r->cases);
 }
 
+/* spend: what the sample's reply declared, counted against the budget. */
+static void spend(struct run *r, const struct sample *smp)
+{
+	const struct target *t = &r->suite->targets[smp->side];
+	long long in = smp->usage.input > 0 ? smp->usage.input : 0;
+	long long out = smp->usage.output > 0 ? smp->usage.output : 0;
+	r->spent_tokens += in + out;
+	if (t->priced)
+		r->spent_usd += ((double)in * t->price_input + (double)out * t->price_output) / 1e6;
+	if ((r->budget_tokens > 0 && r->spent_tokens >= r->budget_tokens) ||
+	    (r->budget_usd > 0 && r->spent_usd >= r->budget_usd))
+		r->budget_reached = true;
+}
+
 /* decide_confirmation: once a case's first samples are in, ask for the
  * run's confirmation samples when the rule says so. */
 static void decide_confirmation(struct feeder *f, struct case_result *cr)
@@ -289,6 +319,7 @@ static void sample_finished(struct feeder *f, struct case_result *cr, struct sam
 			    const struct job *job)
 {
 	const struct run_options *o = f->opts;
+	spend(f->run, smp);
 	bool decided = false;
 	if (smp->done)
 		run_saver_sample(&f->saver, f->run, cr, smp, job ? &job->x : NULL);
@@ -493,7 +524,10 @@ static void conversation_step(struct feeder *f, struct job *job, struct http_res
 		return;
 	}
 	keep_reply(f, job, res, reply);
-	if (sample_parse(f->run->suite, out->side, reply, res->attempts, out) < 0) {
+	int parsed = sample_parse(f->run->suite, out->side, reply, res->attempts, out);
+	conversation_count(job->cv, reply);
+	out->usage = job->cv->usage;
+	if (parsed < 0) {
 		/* sample_parse() recorded why; name the turn and step. */
 		char *why = out->reasons[--out->nreasons];
 		conversation_failed(f, job, false, why);
@@ -528,6 +562,8 @@ static void job_done(struct http_result *res, void *user)
 	struct sample *out = job->sample;
 	out->attempts += res->attempts;
 	out->latency_ms = res->latency_ms;
+	if (!job->cv || out->start_ms <= 0) /* a conversation starts at its first request */
+		out->start_ms = (double)util_wall_ms() - res->latency_ms;
 	f->outstanding--;
 	if (job->cv) {
 		struct reply reply = {
@@ -784,7 +820,8 @@ static void feed(struct feeder *f)
 		return;
 	f->feeding = true;
 	struct run *r = f->run;
-	while (f->outstanding < f->window && !(f->opts->stop && *f->opts->stop)) {
+	while (f->outstanding < f->window && !(f->opts->stop && *f->opts->stop) &&
+	       !r->budget_reached) {
 		struct case_result *ccr = NULL;
 		struct sample *extra = next_confirmation(f, &ccr);
 		if (extra) {
@@ -903,6 +940,8 @@ struct run *run_execute(struct suite *s, const struct run_options *o, char **err
 	r->suite = s;
 	r->alpha = o->alpha;
 	r->strict = o->strict;
+	r->budget_tokens = o->budget_tokens;
+	r->budget_usd = o->budget_usd;
 	r->fail_on_unevaluated = o->fail_on_unevaluated;
 	for (int side = 0; side < SIDE__COUNT; side++)
 		r->expected[side] = o->expected[side];
@@ -952,6 +991,7 @@ struct run *run_execute(struct suite *s, const struct run_options *o, char **err
 			for (int n = 0; n < repeat + r->confirm; n++) {
 				cr->side[side].samples[n].side = (enum side)side;
 				cr->side[side].samples[n].index = n;
+				cr->side[side].samples[n].usage = (struct usage){-1, -1, -1, -1, -1};
 				cr->side[side].samples[n].ttft_ms = -1;
 			}
 		}
@@ -990,7 +1030,8 @@ struct run *run_execute(struct suite *s, const struct run_options *o, char **err
 		if (rc == 0)
 			grading_drain(grading);
 	} while (rc == 0 && (feeder.outstanding > 0 ||
-			     (feeder.qi < feeder.nconfirming && !(o->stop && *o->stop))));
+			     (feeder.qi < feeder.nconfirming && !(o->stop && *o->stop) &&
+			      !r->budget_reached)));
 	free(feeder.unfinished);
 	free(feeder.unscreened);
 	free(feeder.confirming);

@@ -18,6 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "provider.h"
 #include "suite/suite.h"
 #include "transport/transport.h"
 #include "run/grading.h"
@@ -29,6 +30,7 @@
 struct sample_grade {
 	const struct grader *grader;
 	enum grade grade;
+	double score;          /* 0..1, as the grader gave it */
 	char *reason;          /* redacted; NULL on a pass */
 };
 
@@ -58,9 +60,14 @@ struct sample {
 	size_t nreasons;
 	long status;           /* HTTP status, 0 when none arrived */
 	double latency_ms;
+	double start_ms;       /* Unix ms the (last) attempt started (a conversation's
+				* first request's); 0: never sent */
 	double ttft_ms;        /* a streamed reply's time to first token; -1: none */
 	int attempts;
 	char *fingerprint;     /* NULL when none */
+	char *response_id;     /* the reply's top-level "id", redacted, or NULL */
+	char *response_model;  /* its top-level "model", redacted, or NULL */
+	struct usage usage;    /* the tokens the reply declared (-1: not declared) */
 	struct sample_grade *grades; /* every grader that ran, in suite order */
 	size_t ngrades;
 	char *reply_file;      /* --save-replies: the saved sample's path, or NULL */
@@ -107,6 +114,11 @@ struct run {
 	const char *expected[SIDE__COUNT]; /* compositions expected (borrowed), or NULL */
 	char *warning;                 /* something the run did without, or NULL */
 	char *save_error;              /* why --save-replies stopped saving, or NULL */
+	long long budget_tokens;       /* --budget N (0: none) */
+	double budget_usd;             /* --budget Xusd (0: none) */
+	long long spent_tokens;        /* input and output tokens the replies declared */
+	double spent_usd;              /* and their cost at the targets' prices */
+	bool budget_reached;           /* nothing more was sent once spent met the budget */
 };
 
 /* A prod sample given rather than sent (`canary replay`): the reply
@@ -132,6 +144,11 @@ struct run_options {
 	bool strict;            /* --strict: flaky fails the run */
 	const char *save_replies; /* --save-replies DIR, or NULL */
 	enum run_save_format save_format; /* --save-replies-format */
+	/* --budget: once the tokens (input and output) the replies declare, or
+	 * their cost at the targets' prices, reach it, no new request is sent;
+	 * 0: no budget.  budget_usd needs a price on both targets. */
+	long long budget_tokens;
+	double budget_usd;
 	bool fail_on_unevaluated; /* --fail-on-unevaluated */
 	/* --expect-fingerprint SIDE=MANIFEST: the composition (compact form, full
 	 * hashes; borrowed) each side must serve, or NULL. */

@@ -38,8 +38,9 @@ static const char *const defaults_keys[] = {
 static const char *const targets_keys[] = {"eval", "prod", NULL};
 /* The keys every target takes; each API adds its options. */
 static const char *const target_keys[] = {
-	"url", "api", "model", "headers", "fingerprint", "timeout", "request", "stream", NULL,
+	"url", "api", "model", "headers", "fingerprint", "timeout", "request", "price", "stream", NULL,
 };
+static const char *const price_keys[] = {"input", "output", NULL};
 static const char *const fingerprint_keys[] = {"header", "json", NULL};
 static const char *const judge_keys[] = {
 	"url", "api", "model", "headers", "temperature", "max_tokens", "timeout", NULL,
@@ -766,6 +767,35 @@ static int load_api_options(struct loader *L, struct target *t, const struct yno
 	return rc;
 }
 
+/* PRICE_MAX: the largest price per million tokens taken (USD). */
+#define PRICE_MAX 1000000
+
+/* get_price: key of price:, USD per million tokens. */
+static int get_price(const struct ynode *price, const char *key, double *out, char **err)
+{
+	const struct ynode *v = need_key(price, key, "in price", err);
+	if (!v)
+		return -1;
+	if (ynode_number(v, out) < 0 || !(*out >= 0 && *out <= PRICE_MAX)) {
+		*err = ynode_error(v, "'%s' must be US dollars per million tokens, from 0 to %d",
+				   key, PRICE_MAX);
+		return -1;
+	}
+	return 0;
+}
+
+/* load_price: a target's price: {input, output}, USD per million tokens. */
+static int load_price(struct target *t, const struct ynode *n, char **err)
+{
+	if (need_map(n, "'price'", err) < 0 ||
+	    ynode_check_keys(n, price_keys, "in price", err) < 0 ||
+	    get_price(n, "input", &t->price_input, err) < 0 ||
+	    get_price(n, "output", &t->price_output, err) < 0)
+		return -1;
+	t->priced = true;
+	return 0;
+}
+
 /* A target: api first (it decides which keys apply), then its strings. */
 static int load_target(struct loader *L, enum side side, const struct ynode *n, char **err)
 {
@@ -815,6 +845,8 @@ static int load_target(struct loader *L, enum side side, const struct ynode *n, 
 	if ((v = ynode_get(n, "fingerprint")) && load_fingerprint(t, v, err) < 0)
 		goto out;
 	if ((v = ynode_get(n, "timeout")) && get_duration(v, "timeout", &t->timeout_ms, err) < 0)
+		goto out;
+	if ((v = ynode_get(n, "price")) && load_price(t, v, err) < 0)
 		goto out;
 	if (load_api_options(L, t, n, what, err) < 0 ||
 	    load_target_request(L, t, n, err) < 0)

@@ -52,6 +52,9 @@ struct target {
 	enum fingerprint_kind fingerprint;
 	char *fingerprint_where;   /* header name or JSON pointer */
 	long timeout_ms;           /* 0: the suite default */
+	bool priced;               /* price: given */
+	double price_input;        /* USD per million input tokens */
+	double price_output;       /* USD per million output tokens */
 	bool stream;               /* ask for a server-sent event stream */
 	/* request: a template (target strings): the defaults' request: with
 	 * the target's own deep-merged over it; NULL when neither is given or

@@ -27,13 +27,14 @@ ALLOWED = {
     "lib/report": {"core", "lib/fingerprint"},
     "lib/history": {"core", "lib/report", "lib/fingerprint"},
     "lib/notify": {"core", "lib/report", "lib/history", "lib/transport"},
+    "lib/otlp": {"core", "lib/report", "lib/transport"},
     "lib/run": {"core", "lib/suite", "lib/transport", "lib/report", "lib/judge",
                 "lib/fingerprint", "lib/schema", "lib/evidence"},
     "graders": {"core", "lib/schema", "lib/judge", "lib/suite", "lib/transport"},
     "providers": {"core", "lib/suite", "lib/judge"},
     "cmd": {"core", "lib/schema", "lib/transport", "lib/fingerprint", "lib/stub",
-            "lib/suite", "lib/judge", "lib/report", "lib/history", "lib/notify", "lib/run",
-            "lib/evidence", "lib/replay"},
+            "lib/suite", "lib/judge", "lib/report", "lib/history", "lib/notify", "lib/otlp",
+            "lib/run", "lib/evidence", "lib/replay"},
 }
 
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.M)

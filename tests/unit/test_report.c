@@ -134,9 +134,111 @@ static void test_text_verbose(void **state)
 	assert_non_null(strstr(verbose, "prod #1: " REASON_TOOL "\n"));
 	assert_non_null(strstr(verbose, "eval #1: " REASON_CONN "\n"));
 	assert_null(strstr(verbose, "prod #1: " REASON_14));
+	/* Verbose: latency, tokens, cost and retries per stratum and target. */
+	assert_null(strstr(brief, "p50 ms"));
+	assert_non_null(strstr(verbose, "  stratum  target  p50 ms  p95 ms  max ms  tokens in  "
+					 "tokens out  cost usd  retries\n"
+					 "  tools    eval       100     100     100          -  "
+					 "         -         -        0\n"));
+	assert_non_null(strstr(verbose, "  prompt   eval       110     120     120          -  "
+					 "         -         -        2\n"));
+	free(verbose);
+
+	/* Tokens the prod replies declared, priced: $3 and $15 a million. */
+	struct report_side *prod = &r->cases[BOOK].side[SIDE_PROD];
+	prod->samples[0].usage = (struct report_usage){1200, 30, 1230, 1000, 10};
+	r->targets[SIDE_PROD].priced = true;
+	r->targets[SIDE_PROD].price_input = 3;
+	r->targets[SIDE_PROD].price_output = 15;
+	verbose = render(r, false, true);
+	assert_non_null(strstr(verbose, "  tools    prod       100     100     100       1200  "
+					 "        30    0.0040        0\n"));
+	assert_non_null(strstr(verbose, "  prompt   prod       100     120     120          -  "
+					 "         -         -        0\n"));
+	assert_non_null(strstr(verbose, "  all      prod       100     120     120       1200  "
+					 "        30    0.0040        0\n"));
 
 	free(brief);
 	free(verbose);
+	report_free(r);
+}
+
+/* Time to first token per stratum and target, where samples were streamed:
+ * in the JSON, the --verbose text, markdown and prom, and nowhere when no
+ * sample was. */
+static void test_telemetry_ttft(void **state)
+{
+	(void)state;
+	struct report *r = test_report_fixture(BASIC);
+	char *text = render(r, false, true);
+	char *md = test_render(report_markdown, r);
+	char *prom = test_render(report_prom, r);
+	assert_null(strstr(text, "ttft"));
+	assert_null(strstr(md, "ttft"));
+	assert_null(strstr(prom, "first_token"));
+	free(text);
+	free(md);
+	free(prom);
+
+	/* prod streamed book-meeting (tools) and refund-window (prompt). */
+	r->cases[BOOK].side[SIDE_PROD].samples[0].ttft_ms = 40;
+	struct report_side *refund = &r->cases[REFUND].side[SIDE_PROD];
+	for (size_t k = 0; k < refund->nsamples; k++)
+		refund->samples[k].ttft_ms = 20.0 * (double)(k + 1);
+	struct report_telemetry t;
+	report_telemetry(r, SIZE_MAX, SIDE_PROD, &t);
+	assert_int_equal(t.streamed, 4);
+	assert_true(t.ttft_p50_ms == 40 && t.ttft_p95_ms == 60 && t.ttft_max_ms == 60);
+	assert_true(t.ttft_sum_ms == 160);
+	report_telemetry(r, SIZE_MAX, SIDE_EVAL, &t);
+	assert_int_equal(t.streamed, 0);
+
+	char *json = test_render(report_json, r);
+	cJSON *tree = cJSON_Parse(json);
+	const cJSON *targets = cJSON_GetObjectItemCaseSensitive(tree, "targets");
+	const cJSON *ttft = cJSON_GetObjectItemCaseSensitive(
+		cJSON_GetObjectItemCaseSensitive(targets, "prod"), "ttft_ms");
+	assert_true(cJSON_GetObjectItemCaseSensitive(ttft, "p50")->valuedouble == 40);
+	assert_true(cJSON_GetObjectItemCaseSensitive(ttft, "p95")->valuedouble == 60);
+	assert_true(cJSON_GetObjectItemCaseSensitive(ttft, "max")->valuedouble == 60);
+	assert_null(cJSON_GetObjectItemCaseSensitive(
+		cJSON_GetObjectItemCaseSensitive(targets, "eval"), "ttft_ms"));
+	const cJSON *prompt = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(tree, "strata"), 1);
+	ttft = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(prompt, "prod"),
+						"ttft_ms");
+	assert_true(cJSON_GetObjectItemCaseSensitive(ttft, "p50")->valuedouble == 40);
+	assert_true(cJSON_GetObjectItemCaseSensitive(ttft, "max")->valuedouble == 60);
+	cJSON_Delete(tree);
+	free(json);
+
+	text = render(r, false, true);
+	assert_non_null(strstr(text, "  stratum  target  p50 ms  p95 ms  max ms  ttft p50  ttft p95  "
+				     "ttft max  tokens in  tokens out  cost usd  retries\n"
+				     "  tools    eval       100     100     100         -         -  "
+				     "       -          -           -         -        0\n"
+				     "  tools    prod       100     100     100        40        40  "
+				     "      40          -           -         -        0\n"));
+	assert_non_null(strstr(text, "  prompt   prod       100     120     120        40        60  "
+				     "      60          -           -         -        0\n"));
+	free(text);
+	md = test_render(report_markdown, r);
+	assert_non_null(strstr(md, "| stratum | target | p50 ms | p95 ms | max ms | ttft p50 | "
+				   "ttft p95 | ttft max | tokens in | tokens out | cost usd | retries |\n"
+				   "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n"
+				   "| tools | eval | 100 | 100 | 100 | - | - | - | - | - | - | 0 |\n"
+				   "| tools | prod | 100 | 100 | 100 | 40 | 40 | 40 | - | - | - | 0 |\n"));
+	free(md);
+	prom = test_render(report_prom, r);
+	assert_non_null(strstr(prom, "# TYPE canary_time_to_first_token_seconds summary\n"
+				     "canary_time_to_first_token_seconds{suite=\"calendar-assistant\","
+				     "stratum=\"tools\",target=\"prod\",quantile=\"0.5\"} 0.04\n"));
+	assert_non_null(strstr(prom, "canary_time_to_first_token_seconds_count{suite=\"calendar-"
+				     "assistant\",stratum=\"prompt\",target=\"prod\"} 3\n"));
+	assert_non_null(strstr(prom, "canary_time_to_first_token_max_seconds{suite=\"calendar-"
+				     "assistant\",stratum=\"prompt\",target=\"prod\"} 0.06\n"));
+	assert_null(strstr(prom, "first_token_seconds_count{suite=\"calendar-assistant\","
+				 "stratum=\"tools\",target=\"eval\"}"));
+	free(prom);
 	report_free(r);
 }
 
@@ -550,6 +652,7 @@ int main(void)
 		cmocka_unit_test(test_text_golden),
 		cmocka_unit_test(test_text_color_only_when_asked),
 		cmocka_unit_test(test_text_verbose),
+		cmocka_unit_test(test_telemetry_ttft),
 		cmocka_unit_test(test_text_long_names_align),
 		cmocka_unit_test(test_verdict_lines),
 		cmocka_unit_test(test_text_durations),

@@ -632,6 +632,40 @@ static void test_prom_golden(void **state)
 	report_free(r);
 }
 
+/* Declared tokens and a price, through the JSON report, as gauges that
+ * promtool accepts. */
+static void test_prom_tokens_cost(void **state)
+{
+	(void)state;
+
+	struct report *r = test_report_fixture(FORMATS);
+	struct report_case *c = &r->cases[0];
+	c->side[SIDE_PROD].samples[0].usage = (struct report_usage){1200, 30, 1230, 1000, 10};
+	r->targets[SIDE_PROD].priced = true;
+	r->targets[SIDE_PROD].price_input = 3;
+	r->targets[SIDE_PROD].price_output = 15;
+	cJSON *tree = tree_of(r);
+	char *prom = render(report_prom, tree);
+	char *want = xasprintf("canary_tokens{suite=\"calendar-assistant\",stratum=\"%s\","
+			       "target=\"prod\",kind=\"cached\"} 1000\n"
+			       "canary_tokens{suite=\"calendar-assistant\",stratum=\"%s\","
+			       "target=\"prod\",kind=\"reasoning\"} 10\n"
+			       "# HELP canary_cost_usd",
+			       r->strata[c->stratum].name, r->strata[c->stratum].name);
+	assert_non_null(strstr(prom, want));
+	free(want);
+	want = xasprintf("canary_cost_usd{suite=\"calendar-assistant\",stratum=\"%s\","
+			 "target=\"prod\"} 0.00405\n",
+			 r->strata[c->stratum].name);
+	assert_non_null(strstr(prom, want));
+	assert_null(strstr(prom, "target=\"eval\",kind="));
+	assert_true(promtool_ok(prom));
+	free(want);
+	free(prom);
+	cJSON_Delete(tree);
+	report_free(r);
+}
+
 static void test_prom_labels(void **state)
 {
 	(void)state;
@@ -1897,6 +1931,7 @@ int main(void)
 		cmocka_unit_test(test_markdown_escaping),
 		cmocka_unit_test(test_markdown_cap),
 		cmocka_unit_test(test_prom_golden),
+		cmocka_unit_test(test_prom_tokens_cost),
 		cmocka_unit_test(test_prom_labels),
 		cmocka_unit_test(test_tap_golden),
 		cmocka_unit_test(test_tap_hostile),
