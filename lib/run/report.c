@@ -184,7 +184,20 @@ static void add_budget(struct report *rep, const struct run *r)
 				b->not_run += !r->cases[i].side[side].samples[k].done;
 }
 
-struct report *run_report(const struct run *r)
+/* release_case: case i's samples, once they are in the report. */
+static void release_case(struct run *r, size_t i)
+{
+	for (int side = 0; side < SIDE__COUNT; side++) {
+		struct side_result *sr = &r->cases[i].side[side];
+		for (size_t k = 0; k < sr->nsamples; k++)
+			sample_release(&sr->samples[k]);
+		free(sr->samples);
+		sr->samples = NULL;
+		sr->nsamples = 0;
+	}
+}
+
+struct report *run_report(struct run *r)
 {
 	struct report *rep = report_new();
 	const struct suite *s = r->suite;
@@ -227,6 +240,7 @@ struct report *run_report(const struct run *r)
 		}
 		rep->filtered += !r->cases[i].selected;
 		add_case(rep, r, i);
+		release_case(r, i);
 	}
 	report_sort_cases(rep);
 	report_analyse_fingerprints(rep);

@@ -194,9 +194,11 @@ struct report;
 /* run_report: the report of a finished run (report/report.h): its cases in
  * suite order with their finished samples, their verdicts and statistics
  * computed (verdict_compute()), its fingerprints analysed
- * (report_analyse_fingerprints()); the caller frees it with report_free(),
- * and may free the run at once. */
-struct report *run_report(const struct run *r);
+ * (report_analyse_fingerprints()); the caller frees it with report_free().
+ * Each case's samples are freed once they are in the report, so that the
+ * run and its report are not both whole at once: the run is left only to
+ * run_free(). */
+struct report *run_report(struct run *r);
 
 /* run_case_hash: the 64-bit FNV-1a hash of a case id that --shard orders
  * cases by. */
