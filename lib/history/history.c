@@ -97,10 +97,12 @@ static const char *const migrations[] = {
 	"ALTER TABLE samples ADD COLUMN steps INTEGER;",
 	/* 3 -> 4: the failing strata --notify last told (NULL: not known). */
 	"ALTER TABLE notifications ADD COLUMN strata TEXT;",
-	/* 4 -> 5: the tokens each reply declared and what they cost. */
+	/* 4 -> 5: the tokens each reply declared, what they cost, and a streamed
+	 * reply's time to first token. */
 	"ALTER TABLE samples ADD COLUMN input_tokens INTEGER;"
 	"ALTER TABLE samples ADD COLUMN output_tokens INTEGER;"
-	"ALTER TABLE samples ADD COLUMN cost_usd REAL;",
+	"ALTER TABLE samples ADD COLUMN cost_usd REAL;"
+	"ALTER TABLE samples ADD COLUMN ttft_ms REAL;",
 };
 
 _Static_assert(ARRAY_SIZE(migrations) == HISTORY_SCHEMA_VERSION,
@@ -585,6 +587,10 @@ static int record_samples(struct history *h, sqlite3_stmt *st, const struct repo
 			bind_tokens(st, 13, s->usage.input);
 			bind_tokens(st, 14, s->usage.output);
 			bind_cost(st, 15, &r->targets[side], &s->usage);
+			if (s->ttft_ms >= 0 && isfinite(s->ttft_ms))
+				sqlite3_bind_double(st, 16, s->ttft_ms);
+			else
+				sqlite3_bind_null(st, 16);
 			if (step_done(h, st, "cannot record the run", err) < 0)
 				return -1;
 		}
@@ -653,7 +659,8 @@ static int insert_run(struct history *h, const struct report *r, const char *sui
 		"VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
 		"INSERT INTO samples (run_id, case_id, stratum, side, idx, grade, reason, "
 		"latency_ms, status, attempts, fingerprint, steps, input_tokens, output_tokens, "
-		"cost_usd) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+		"cost_usd, ttft_ms) "
+		"VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
 	};
 	sqlite3_stmt *st[NSTMT] = {NULL};
 	const char *what = "cannot record the run";
@@ -1148,7 +1155,9 @@ static int load_runs(struct history *h, const struct history_query *q, struct hi
 		    "interrupted, eval_url, prod_url, canary_version, shard, "
 		    "(SELECT avg(latency_ms) FROM samples WHERE run_id = runs.id "
 		    " AND side = 'prod' AND status > 0), "
-		    "(SELECT sum(cost_usd) FROM samples WHERE run_id = runs.id) FROM runs "
+		    "(SELECT sum(cost_usd) FROM samples WHERE run_id = runs.id), "
+		    "(SELECT avg(ttft_ms) FROM samples WHERE run_id = runs.id "
+		    " AND side = 'prod') FROM runs "
 		    "WHERE suite = ?1 AND started_at >= ?2 AND started_at <= ?3 "
 		    "ORDER BY started_at, id",
 		    &st, what, err) < 0 ||
@@ -1188,6 +1197,8 @@ static int load_runs(struct history *h, const struct history_query *q, struct hi
 					       ? -1 : sqlite3_column_double(st, 12);
 		run->cost_usd = sqlite3_column_type(st, 13) == SQLITE_NULL
 					? -1 : sqlite3_column_double(st, 13);
+		run->prod_ttft_ms = sqlite3_column_type(st, 14) == SQLITE_NULL
+					    ? -1 : sqlite3_column_double(st, 14);
 		if (!run->verdict)
 			run->verdict = xstrdup("unknown");
 	}

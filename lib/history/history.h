@@ -148,6 +148,7 @@ struct history_run {
 	char *shard;           /* "I/N" or NULL */
 	double prod_latency_ms; /* mean of the prod samples a response came to; -1: none */
 	double cost_usd;       /* what the samples of both targets cost; -1: none priced */
+	double prod_ttft_ms;   /* mean time to first token of the streamed prod samples; -1: none */
 	struct history_fp *fps[SIDE__COUNT]; /* most samples first */
 	size_t nfps[SIDE__COUNT];
 };

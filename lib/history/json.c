@@ -66,6 +66,8 @@ static cJSON *run_json(const struct history_run *r)
 		cJSON_AddNumberToObject(o, "cost_usd", round4(r->cost_usd));
 	else
 		cJSON_AddNullToObject(o, "cost_usd");
+	if (r->prod_ttft_ms >= 0)
+		cJSON_AddNumberToObject(o, "prod_ttft_ms", round4(r->prod_ttft_ms));
 	cJSON *targets = cJSON_AddObjectToObject(o, "targets");
 	for (int side = 0; side < SIDE__COUNT; side++) {
 		cJSON *t = cJSON_AddObjectToObject(targets, side_name((enum side)side));

@@ -116,23 +116,33 @@ static void fp_short(const struct history_run *run, enum side side, char *out, s
 static void text_runs(FILE *f, const struct history_view *v, int limit)
 {
 	size_t shown = v->nruns < (size_t)limit ? v->nruns : (size_t)limit;
+	bool streamed = false; /* the prod ttft column only when a shown run streamed */
+	for (size_t i = 0; i < shown; i++)
+		streamed = streamed || v->runs[v->nruns - 1 - i].prod_ttft_ms >= 0;
 	fprintf(f, "\nlast runs (%zu of %zu, newest first)\n", shown, v->nruns);
-	fprintf(f, "  %-20s  %-15s  %4s  %9s  %10s  %8s  %-20s  %s\n", "started", "verdict",
-		"exit", "duration", "prod ms", "cost usd", "eval fingerprint", "prod fingerprint");
+	fprintf(f, "  %-20s  %-15s  %4s  %9s  %10s  ", "started", "verdict", "exit", "duration",
+		"prod ms");
+	if (streamed)
+		fprintf(f, "%12s  ", "prod ttft ms");
+	fprintf(f, "%8s  %-20s  %s\n", "cost usd", "eval fingerprint", "prod fingerprint");
 	for (size_t i = 0; i < shown; i++) {
 		const struct history_run *run = &v->runs[v->nruns - 1 - i];
-		char at[32], dur[32], ev[96], pr[96], lat[24] = "-", cost[24] = "-";
+		char at[32], dur[32], ev[96], pr[96], lat[24] = "-", ttft[24] = "-", cost[24] = "-";
 		util_rfc3339(run->started_at, at);
 		if (run->prod_latency_ms >= 0)
 			snprintf(lat, sizeof(lat), "%.0f", run->prod_latency_ms);
+		if (run->prod_ttft_ms >= 0)
+			snprintf(ttft, sizeof(ttft), "%.0f", run->prod_ttft_ms);
 		if (run->cost_usd >= 0)
 			snprintf(cost, sizeof(cost), "%.4f", run->cost_usd);
 		history_text_duration(run->duration_ms, dur, sizeof(dur));
 		fp_short(run, SIDE_EVAL, ev, sizeof(ev));
 		fp_short(run, SIDE_PROD, pr, sizeof(pr));
 		char *verdict = term(run->verdict, 32);
-		fprintf(f, "  %-20s  %-15s  %4d  %9s  %10s  %8s  ", at, verdict, run->exit_code, dur,
-			lat, cost);
+		fprintf(f, "  %-20s  %-15s  %4d  %9s  %10s  ", at, verdict, run->exit_code, dur, lat);
+		if (streamed)
+			fprintf(f, "%12s  ", ttft);
+		fprintf(f, "%8s  ", cost);
 		pad(f, ev, 20);
 		fprintf(f, "  %s%s\n", pr, run->interrupted ? "  (interrupted)" : "");
 		free(verdict);

@@ -53,6 +53,7 @@ struct run_spec {
 	bool book_fails;             /* on prod */
 	bool refund_error;           /* refund's second prod sample errors */
 	bool interrupted;            /* refund's samples never finished */
+	bool streamed;               /* prod replies came streamed (ttft 20.25, 30.25, ...) */
 	int shard_index, shard_count;
 };
 
@@ -104,6 +105,8 @@ static struct report *make_report(struct hist_world *w, const struct run_spec *s
 				s->latency_ms = 100.5 + 10 * (double)i + k + 50 * side;
 				s->status = errs ? 0 : 200;
 				s->attempts = errs ? 3 : 1;
+				s->ttft_ms = spec->streamed && side == SIDE_PROD && !errs
+						     ? 20.25 + 10 * (double)i : -1;
 				const char *fp = spec->fp[side];
 				if (side == SIDE_PROD && i == 2 && spec->refund_prod_fp)
 					fp = spec->refund_prod_fp;
@@ -674,6 +677,68 @@ static void test_record_steps(void **state)
 		     "book-then-thank|eval|4\nbook-then-thank|prod|3\ngreet|eval|1\n"
 		     "greet|prod|1");
 	sqlite3_close(db);
+	hist_world_release(&w);
+}
+
+/* A streamed sample's time to first token is recorded (NULL when not
+ * streamed), and a run's prod mean shows only where some were streamed. */
+static void test_record_ttft(void **state)
+{
+	struct hist_world w;
+	hist_world_init(&w, "hist-suite");
+	struct history *h = open_ok(w.path);
+	struct run_spec plain = {.started = NOW - 1000, .fp = {FP_A, FP_A}};
+	struct run_spec streamed = {.started = NOW, .fp = {FP_A, FP_A}, .refund_error = true,
+				    .streamed = true};
+	long long plain_id = record(h, &w, &plain);
+	long long id = record(h, &w, &streamed);
+	history_close(h);
+
+	sqlite3 *db = db_open(w.path);
+	char *sql = xasprintf("SELECT case_id, side, idx, ttft_ms FROM samples WHERE run_id = "
+			      "%lld ORDER BY case_id, side, idx", id);
+	assert_query(db, sql,
+		     "book|eval|0|NULL\nbook|prod|0|20.25\ncancel|eval|0|NULL\n"
+		     "cancel|prod|0|30.25\nrefund|eval|0|NULL\nrefund|eval|1|NULL\n"
+		     "refund|prod|0|40.25\nrefund|prod|1|NULL");
+	free(sql);
+	sql = xasprintf("SELECT count(*) FROM samples WHERE run_id = %lld AND ttft_ms IS NOT "
+			"NULL", plain_id);
+	assert_int_equal(q_int(db, sql), 0);
+	free(sql);
+	sqlite3_close(db);
+
+	char *err = NULL;
+	h = history_open_readonly(w.path, &err);
+	assert_non_null(h);
+	struct history_query q = {.suite = "hist-suite", .since = NOW - DAY, .until = NOW};
+	struct history_view v;
+	assert_int_equal(history_view_load(h, &q, &v, &err), 0);
+	assert_int_equal(v.nruns, 2);
+	assert_true(v.runs[0].prod_ttft_ms == -1);
+	assert_true(v.runs[1].prod_ttft_ms == 30.25);
+	cJSON *json = history_view_json(&v);
+	const cJSON *runs = cJSON_GetObjectItem(json, "runs");
+	assert_null(cJSON_GetObjectItem(cJSON_GetArrayItem(runs, 0), "prod_ttft_ms"));
+	assert_true(cJSON_GetObjectItem(cJSON_GetArrayItem(runs, 1), "prod_ttft_ms")
+			    ->valuedouble == 30.25);
+	cJSON_Delete(json);
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+	history_text_view(f, &v, 10);
+	fclose(f);
+	assert_non_null(strstr(text, "prod ms  prod ttft ms  cost usd"));
+	free(text);
+	/* No run streamed: no ttft column. */
+	f = open_memstream(&text, &len);
+	v.runs[1].prod_ttft_ms = -1;
+	history_text_view(f, &v, 10);
+	fclose(f);
+	assert_null(strstr(text, "ttft"));
+	free(text);
+	history_view_release(&v);
+	history_close(h);
 	hist_world_release(&w);
 }
 
@@ -1353,6 +1418,7 @@ int main(void)
 		cmocka_unit_test(test_readonly_history),
 		cmocka_unit_test(test_not_a_history),
 		cmocka_unit_test(test_record_steps),
+		cmocka_unit_test(test_record_ttft),
 		cmocka_unit_test(test_migrate_from_v1),
 		cmocka_unit_test(test_unevaluated_and_new),
 		cmocka_unit_test(test_fingerprints_by_composition),
