@@ -39,10 +39,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct ycursor *cur = lean ? ycursor_new(lean, in) : NULL;
 	const struct ynode *fs = full ? ynode_get(full->root, "strata") : NULL;
 	const struct ynode *ls = lean ? ynode_get(lean->root, "strata") : NULL;
+	/* The cases in the order the loader asks for them, as far as it goes:
+	 * it stops at a stratum that is not a mapping or whose cases are not a
+	 * list (a suite error), so the cursor is never asked past one. */
 	for (size_t i = 0; fs && fs->kind == YNODE_MAP && i < fs->n; i++) {
-		const struct ynode *fc = ynode_get(fs->items[2 * i + 1], "cases");
+		const struct ynode *st = fs->items[2 * i + 1];
+		const struct ynode *fc = ynode_get(st, "cases");
 		const struct ynode *lc = ynode_get(ls->items[2 * i + 1], "cases");
-		for (size_t j = 0; fc && fc->kind == YNODE_SEQ && j < fc->n; j++) {
+		if (st->kind != YNODE_MAP || (fc && fc->kind != YNODE_SEQ))
+			break;
+		for (size_t j = 0; fc && j < fc->n; j++) {
 			const struct ynode *n = lc->items[j];
 			char *why = NULL;
 			if (n->dropped && !(n = ycursor_next(cur, n, &why)))
