@@ -553,6 +553,22 @@ static void conversation_step(struct feeder *f, struct job *job, struct http_res
 	free(err);
 }
 
+/* take_reply: r, the reply res carries (its body taken), with the
+ * fingerprint header target t reads when the exchange succeeded. */
+static void take_reply(struct http_result *res, const struct target *t, struct reply *r)
+{
+	*r = (struct reply){
+		.status = res->status,
+		.raw = res->body,
+		.raw_len = res->body_len,
+		.latency_ms = res->latency_ms,
+		.ttft_ms = -1,
+	};
+	res->body = NULL;
+	if (res->ok && t->fingerprint == FINGERPRINT_HEADER && res->header_value)
+		r->fingerprint = xstrdup(res->header_value);
+}
+
 /* The transport's callback: a reply (or a failure) for one sample. */
 static void job_done(struct http_result *res, void *user)
 {
@@ -566,17 +582,8 @@ static void job_done(struct http_result *res, void *user)
 		out->start_ms = (double)util_wall_ms() - res->latency_ms;
 	f->outstanding--;
 	if (job->cv) {
-		struct reply reply = {
-			.status = res->status,
-			.raw = res->body,
-			.raw_len = res->body_len,
-			.latency_ms = res->latency_ms,
-			.ttft_ms = -1,
-		};
-		res->body = NULL;
-		if (res->ok && s->targets[out->side].fingerprint == FINGERPRINT_HEADER &&
-		    res->header_value)
-			reply.fingerprint = xstrdup(res->header_value);
+		struct reply reply;
+		take_reply(res, &s->targets[out->side], &reply);
 		conversation_step(f, job, res, &reply);
 		feed(f);
 		return;
@@ -589,17 +596,9 @@ static void job_done(struct http_result *res, void *user)
 		free(why);
 		out->done = !res->interrupted;
 	} else {
-		struct reply reply = {
-			.status = res->status,
-			.raw = res->body,
-			.raw_len = res->body_len,
-			.latency_ms = res->latency_ms,
-			.ttft_ms = -1,
-		};
+		struct reply reply;
 		char *why = NULL;
-		res->body = NULL;
-		if (s->targets[out->side].fingerprint == FINGERPRINT_HEADER && res->header_value)
-			reply.fingerprint = xstrdup(res->header_value);
+		take_reply(res, &s->targets[out->side], &reply);
 		if (res->streamed && provider_stream_end(job->stream, &reply, &why) < 0) {
 			sample_error(s, out, why);
 			out->status = res->status;
